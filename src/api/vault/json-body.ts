@@ -1,0 +1,66 @@
+/**
+ * Request bodies: JSON with prototype-poisoning protection (secure-json-parse) and bounds on
+ * shape, so a body under the size cap still cannot burn CPU or memory downstream
+ * (CVE-2025-6203). Vault parses the body as JSON whatever the Content-Type says, and clients
+ * rely on that (curl -d sends form encoding), so this does too.
+ */
+import secureJson from 'secure-json-parse';
+import { badRequest } from '../../core/errors.js';
+
+export interface JsonLimits {
+  maxDepth: number;
+  maxObjectEntries: number;
+  maxArrayElements: number;
+  maxStringLength: number;
+}
+
+/** Vault's defaults for the same limits. */
+export const DEFAULT_JSON_LIMITS: JsonLimits = {
+  maxDepth: 300,
+  maxObjectEntries: 10_000,
+  maxArrayElements: 10_000,
+  maxStringLength: 1024 * 1024,
+};
+
+/** Walks the parsed value without recursion (depth is attacker-controlled). */
+function checkShape(value: unknown, limits: JsonLimits): void {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop() as { value: unknown; depth: number };
+    if (typeof current === 'string') {
+      if (current.length > limits.maxStringLength) throw badRequest('JSON string value exceeds the allowed length');
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > limits.maxDepth) throw badRequest('JSON input exceeds the allowed nesting depth');
+    if (Array.isArray(current)) {
+      if (current.length > limits.maxArrayElements) throw badRequest('JSON array exceeds the allowed number of elements');
+      for (const item of current) stack.push({ value: item, depth: depth + 1 });
+    } else {
+      const keys = Object.keys(current);
+      if (keys.length > limits.maxObjectEntries) throw badRequest('JSON object exceeds the allowed number of entries');
+      for (const key of keys) {
+        if (key.length > limits.maxStringLength) throw badRequest('JSON string value exceeds the allowed length');
+        stack.push({ value: (current as Record<string, unknown>)[key], depth: depth + 1 });
+      }
+    }
+  }
+}
+
+/** Parses a request body into the request data object. An empty body is `{}`. */
+export function parseJsonBody(raw: Buffer | string, limits: JsonLimits = DEFAULT_JSON_LIMITS): Record<string, unknown> {
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  if (text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch {
+    // The parser's message can quote the input, which may be a secret: say nothing of it.
+    throw badRequest('failed to parse JSON input: the request body is not valid JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw badRequest('failed to parse JSON input: the request body must be a JSON object');
+  }
+  checkShape(parsed, limits);
+  return parsed as Record<string, unknown>;
+}

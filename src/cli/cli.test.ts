@@ -1,0 +1,515 @@
+/**
+ * Whole-CLI tests: a real dev server on 127.0.0.1:0 (memory storage), the CLI's main() run
+ * in-process with its streams and environment injected, and one run of the real bin/coffer.js.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { main } from './main.js';
+import type { CliStdin } from './io.js';
+
+interface StartedServer {
+  url: string;
+  rootToken: string | undefined;
+  close(): Promise<void>;
+}
+interface ServerModule {
+  startServer(options: { listen?: string; dev?: boolean; storage?: 'sqlite' | 'memory'; logLevel?: string }): Promise<StartedServer>;
+}
+
+// The server is someone else's module; without it (a partial build) these tests are skipped.
+const SERVER_MODULE = '../main.js';
+let serverModule: ServerModule | undefined;
+try {
+  serverModule = (await import(SERVER_MODULE)) as ServerModule;
+} catch {
+  serverModule = undefined;
+}
+const skip = serverModule === undefined ? 'src/main.ts is not built' : false;
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunOptions {
+  token?: string | null;
+  stdin?: string;
+  env?: Record<string, string>;
+  address?: string;
+}
+
+function collector(): { write(text: string): boolean; text(): string } {
+  let buffer = '';
+  return {
+    write(text: string) {
+      buffer += text;
+      return true;
+    },
+    text: () => buffer,
+  };
+}
+
+// The server's close() waits for idle keep-alive connections to time out (about a minute);
+// asking for each connection to close after its response keeps teardown fast.
+const closingFetch: typeof fetch = (input, init) =>
+  fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), connection: 'close' } });
+
+let server: StartedServer;
+let rootToken: string;
+let home: string;
+
+async function cli(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+  const stdout = collector();
+  const stderr = collector();
+  const token = options.token === undefined ? rootToken : options.token;
+  const env: Record<string, string> = { HOME: home, COFFER_ADDR: options.address ?? server.url, ...options.env };
+  if (token !== null) env['COFFER_TOKEN'] = token;
+  const stdin = Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]) as CliStdin;
+  const code = await main(argv, { env, stdout, stderr, stdin, fetch: closingFetch });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+function json(result: RunResult): any {
+  assert.equal(result.code, 0, `expected success, got ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+function tableValue(output: string, key: string): string | undefined {
+  for (const line of output.split('\n')) {
+    const match = /^(\S+(?: \S+)*)\s{2,}(.*)$/.exec(line);
+    if (match && match[1] === key) return match[2];
+  }
+  return undefined;
+}
+
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe('coffer CLI against a dev server', { skip }, () => {
+  before(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
+    server = await (serverModule as ServerModule).startServer({ listen: '127.0.0.1:0', dev: true, storage: 'memory', logLevel: 'error' });
+    rootToken = server.rootToken as string;
+  });
+  after(async () => {
+    await server?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  test('status prints the seal table and exits 0 when unsealed', async () => {
+    const r = await cli(['status'], { token: null });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(tableValue(r.stdout, 'Sealed'), 'false');
+    assert.equal(tableValue(r.stdout, 'Initialized'), 'true');
+    assert.match(r.stdout, /^Key\s+Value\n---\s+-----\n/);
+    assert.equal(json(await cli(['status', '-format=json'])).sealed, false);
+  });
+
+  test('status exits 1 with one error line when the server cannot be reached', async () => {
+    const r = await cli(['status'], { address: `http://127.0.0.1:${await closedPort()}` });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Error: cannot reach the server at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED\n$/);
+  });
+
+  test('kv put and get round-trip a secret on the v2 mount, including @file values', async () => {
+    const file = path.join(home, 'value.txt');
+    fs.writeFileSync(file, 'from-a-file\n');
+    const put = await cli(['kv', 'put', 'secret/app', 'user=alice', `note=@${file}`]);
+    assert.equal(put.code, 0, put.stderr);
+    assert.match(put.stdout, /== Secret Path ==\nsecret\/data\/app\n/);
+    assert.equal(tableValue(put.stdout, 'version'), '1');
+
+    const get = await cli(['kv', 'get', 'secret/app']);
+    assert.equal(get.code, 0, get.stderr);
+    assert.match(get.stdout, /=+ Metadata =+/);
+    assert.match(get.stdout, /=+ Data =+/);
+    assert.equal(tableValue(get.stdout, 'user'), 'alice');
+
+    const field = await cli(['kv', 'get', '-field=note', 'secret/app']);
+    assert.equal(field.stdout, 'from-a-file\n', 'a -field value is printed raw, exactly');
+    const asJson = json(await cli(['kv', 'get', '-format=json', 'secret/app']));
+    assert.equal(asJson.data.data.user, 'alice');
+    assert.equal(asJson.data.metadata.version, 1);
+  });
+
+  test('kv put -cas enforces check-and-set and flags may follow the path', async () => {
+    const ok = await cli(['kv', 'put', 'secret/cas', 'a=1', '-cas=0']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const bad = await cli(['kv', 'put', '-cas=0', 'secret/cas', 'a=2']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^Error: PUT secret\/data\/cas: check-and-set parameter did not match the current version \(HTTP 400\)\n$/);
+  });
+
+  test('kv put reads a value from stdin with "-"', async () => {
+    assert.equal((await cli(['kv', 'put', 'secret/stdin', 'pw=-'], { stdin: 's3cret-from-stdin' })).code, 0);
+    assert.equal((await cli(['kv', 'get', '-field=pw', 'secret/stdin'])).stdout, 's3cret-from-stdin');
+  });
+
+  test('kv patch merges keys into a new version and -version reads an old one', async () => {
+    await cli(['kv', 'put', 'secret/patch', 'a=1', 'b=2']);
+    const patch = await cli(['kv', 'patch', 'secret/patch', 'b=3', 'c=4']);
+    assert.equal(patch.code, 0, patch.stderr);
+    const latest = json(await cli(['kv', 'get', '-format=json', 'secret/patch']));
+    assert.deepEqual(latest.data.data, { a: '1', b: '3', c: '4' });
+    assert.equal(latest.data.metadata.version, 2);
+    assert.equal((await cli(['kv', 'get', '-version=1', '-field=b', 'secret/patch'])).stdout, '2');
+    const missing = await cli(['kv', 'patch', 'secret/no-such', 'a=1']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no value found at secret\/data\/no-such/);
+  });
+
+  test('kv list shows keys under a path, and exits 2 for an empty path', async () => {
+    await cli(['kv', 'put', 'secret/list/one', 'a=1']);
+    await cli(['kv', 'put', 'secret/list/two/deep', 'a=1']);
+    const r = await cli(['kv', 'list', 'secret/list']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'Keys\n----\none\ntwo/\n');
+    assert.deepEqual(json(await cli(['kv', 'list', '-format=json', 'secret/list/'])), ['one', 'two/']);
+    const none = await cli(['kv', 'list', 'secret/nothing-here']);
+    assert.equal(none.code, 2);
+    assert.equal(none.stderr, 'No value found at secret/metadata/nothing-here\n');
+  });
+
+  test('kv delete, undelete and destroy manage versions', async () => {
+    await cli(['kv', 'put', 'secret/ver', 'v=1']);
+    await cli(['kv', 'put', 'secret/ver', 'v=2']);
+    const del = await cli(['kv', 'delete', 'secret/ver']);
+    assert.equal(del.stdout, 'Success! Data deleted (if it existed) at: secret/data/ver\n');
+
+    const deleted = await cli(['kv', 'get', 'secret/ver']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.doesNotMatch(deleted.stdout, /=+ Data =+/);
+    assert.notEqual(tableValue(deleted.stdout, 'deletion_time'), 'n/a');
+    const noField = await cli(['kv', 'get', '-field=v', 'secret/ver']);
+    assert.equal(noField.code, 2);
+
+    const undel = await cli(['kv', 'undelete', '-versions=2', 'secret/ver']);
+    assert.equal(undel.code, 0, undel.stderr);
+    assert.equal((await cli(['kv', 'get', '-field=v', 'secret/ver'])).stdout, '2');
+
+    assert.equal((await cli(['kv', 'delete', '-versions=1', 'secret/ver'])).code, 0);
+    assert.equal((await cli(['kv', 'destroy', '-versions=1', 'secret/ver'])).code, 0);
+    const meta = json(await cli(['kv', 'metadata', 'get', '-format=json', 'secret/ver']));
+    assert.equal(meta.data.versions['1'].destroyed, true);
+    assert.equal(meta.data.versions['2'].destroyed, false);
+
+    const noVersions = await cli(['kv', 'destroy', 'secret/ver']);
+    assert.equal(noVersions.code, 1);
+    assert.match(noVersions.stderr, /-versions is required/);
+  });
+
+  test('kv metadata put, get and delete', async () => {
+    await cli(['kv', 'put', 'secret/meta', 'a=1']);
+    const put = await cli(['kv', 'metadata', 'put', '-max-versions=5', '-custom-metadata=owner=ops', '-custom-metadata=tier=1', '-delete-version-after=3h', 'secret/meta']);
+    assert.equal(put.code, 0, put.stderr);
+    assert.equal(put.stdout, 'Success! Data written to: secret/metadata/meta\n');
+    const table = await cli(['kv', 'metadata', 'get', 'secret/meta']);
+    assert.equal(tableValue(table.stdout, 'max_versions'), '5');
+    assert.match(table.stdout, /=+ Version 1 =+/);
+    const meta = json(await cli(['kv', 'metadata', 'get', '-format=json', 'secret/meta']));
+    assert.deepEqual(meta.data.custom_metadata, { owner: 'ops', tier: '1' });
+    assert.equal(meta.data.delete_version_after, '3h0m0s');
+    assert.equal((await cli(['kv', 'metadata', 'delete', 'secret/meta'])).code, 0);
+    const gone = await cli(['kv', 'metadata', 'get', 'secret/meta']);
+    assert.equal(gone.code, 2);
+    assert.equal(gone.stderr, 'No value found at secret/metadata/meta\n');
+  });
+
+  test('kv commands work on a KV v1 mount and refuse v2-only verbs there', async () => {
+    assert.equal((await cli(['secrets', 'enable', '-path=kv1', 'kv'])).code, 0);
+    const put = await cli(['kv', 'put', 'kv1/app', 'a=b']);
+    assert.equal(put.stdout, 'Success! Data written to: kv1/app\n');
+    assert.equal((await cli(['kv', 'get', '-field=a', 'kv1/app'])).stdout, 'b');
+    assert.equal((await cli(['kv', 'get', '-mount=kv1', '-field=a', 'app'])).stdout, 'b');
+    assert.equal((await cli(['kv', 'list', 'kv1'])).stdout, 'Keys\n----\napp\n');
+    const patch = await cli(['kv', 'patch', 'kv1/app', 'a=c']);
+    assert.equal(patch.code, 2);
+    assert.match(patch.stderr, /needs a KV version 2 mount/);
+    assert.equal((await cli(['kv', 'delete', 'kv1/app'])).code, 0);
+    assert.equal((await cli(['kv', 'get', 'kv1/app'])).code, 2);
+  });
+
+  test('generic write, read, list and delete', async () => {
+    const write = await cli(['write', 'kv1/gen', 'x=1', 'y=2']);
+    assert.equal(write.stdout, 'Success! Data written to: kv1/gen\n');
+    const read = await cli(['read', 'kv1/gen']);
+    assert.equal(tableValue(read.stdout, 'x'), '1');
+    assert.equal(tableValue(read.stdout, 'refresh_interval') !== undefined || !read.stdout.includes('refresh_interval'), true);
+    const readJson = json(await cli(['read', '-format=json', 'kv1/gen']));
+    assert.deepEqual(readJson.data, { x: '1', y: '2' });
+    assert.equal(typeof readJson.request_id, 'string');
+    assert.equal((await cli(['write', 'kv1/json', '-'], { stdin: '{"n": 5, "ok": true}' })).code, 0);
+    assert.deepEqual(json(await cli(['read', '-format=json', 'kv1/json'])).data, { n: 5, ok: true });
+    assert.equal((await cli(['list', 'kv1'])).stdout, 'Keys\n----\ngen\njson\n');
+    assert.equal((await cli(['delete', 'kv1/gen'])).stdout, 'Success! Data deleted (if it existed) at: kv1/gen\n');
+    const missing = await cli(['read', 'kv1/gen']);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr, 'No value found at kv1/gen\n');
+    assert.equal((await cli(['write', 'kv1/empty'])).code, 1);
+  });
+
+  test('policy write, read, list and delete', async () => {
+    const file = path.join(home, 'reader.hcl');
+    const policy = 'path "secret/data/app" {\n  capabilities = ["read"]\n}\n';
+    fs.writeFileSync(file, policy);
+    assert.equal((await cli(['policy', 'write', 'reader', file])).stdout, 'Success! Uploaded policy: reader\n');
+    assert.equal((await cli(['policy', 'write', 'lister', '-'], { stdin: 'path "secret/metadata/*" { capabilities = ["list"] }' })).code, 0);
+    assert.equal((await cli(['policy', 'read', 'reader'])).stdout, policy);
+    const list = (await cli(['policy', 'list'])).stdout.split('\n');
+    assert.ok(list.includes('reader') && list.includes('lister') && list.includes('default'), list.join(','));
+    assert.equal((await cli(['policy', 'delete', 'lister'])).stdout, 'Success! Deleted policy: lister\n');
+    assert.ok(!json(await cli(['policy', 'list', '-format=json'])).includes('lister'));
+    const missing = await cli(['policy', 'read', 'lister']);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr, 'No policy named: lister\n');
+  });
+
+  test('token create, lookup, renew and revoke', async () => {
+    await cli(['policy', 'write', 'app-reader', '-'], { stdin: 'path "secret/data/app" { capabilities = ["read"] }' });
+    const created = await cli(['token', 'create', '-policy=app-reader', '-ttl=1h', '-metadata=team=ops', '-display-name=ci']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(tableValue(created.stdout, 'token_duration'), '1h');
+    assert.equal(tableValue(created.stdout, 'token_renewable'), 'true');
+    assert.equal(tableValue(created.stdout, 'token_meta_team'), 'ops');
+    const token = tableValue(created.stdout, 'token') as string;
+    assert.ok(token.length > 10);
+
+    const self = json(await cli(['token', 'lookup', '-format=json'], { token }));
+    assert.ok(self.data.policies.includes('app-reader'));
+    assert.equal(self.data.display_name, 'token-ci');
+    // The new token can read what its policy allows, and nothing else.
+    assert.equal((await cli(['kv', 'get', '-field=user', 'secret/app'], { token })).stdout, 'alice');
+    assert.equal((await cli(['kv', 'get', 'secret/patch'], { token })).code, 2);
+
+    const byRoot = json(await cli(['token', 'lookup', '-format=json', token]));
+    assert.equal(byRoot.data.accessor, self.data.accessor);
+    const byAccessor = json(await cli(['token', 'lookup', '-accessor', '-format=json', self.data.accessor]));
+    assert.equal(byAccessor.data.display_name, 'token-ci');
+    const fromStdin = json(await cli(['token', 'lookup', '-format=json', '-'], { stdin: `${token}\n` }));
+    assert.equal(fromStdin.data.accessor, self.data.accessor);
+
+    const renewed = await cli(['token', 'renew', '-increment=30m'], { token });
+    assert.equal(renewed.code, 0, renewed.stderr);
+    assert.equal(tableValue(renewed.stdout, 'token_duration'), '30m');
+
+    const fieldToken = (await cli(['token', 'create', '-field=token', '-policy=default'])).stdout;
+    assert.ok(fieldToken.length > 10 && !fieldToken.includes('\n'));
+
+    assert.equal((await cli(['token', 'revoke', token])).stdout, 'Success! Revoked token (if it existed)\n');
+    const after = await cli(['token', 'lookup'], { token });
+    assert.equal(after.code, 2);
+    assert.match(after.stderr, /permission denied \(HTTP 403\)/);
+    assert.ok(!after.stderr.includes(token), 'the token must not appear in an error line');
+
+    assert.equal((await cli(['token', 'revoke', '-self'], { token: fieldToken })).code, 0);
+    assert.equal((await cli(['token', 'lookup'], { token: fieldToken })).code, 2);
+  });
+
+  test('secrets enable, list, tune and disable', async () => {
+    const enable = await cli(['secrets', 'enable', '-description=team secrets', 'kv-v2']);
+    assert.equal(enable.stdout, 'Success! Enabled the kv secrets engine at: kv-v2/\n');
+    const list = await cli(['secrets', 'list']);
+    assert.match(list.stdout, /^Path\s+Type\s+Accessor\s+Description\n----/);
+    assert.match(list.stdout, /\nkv-v2\/\s+kv\s+\S+\s+team secrets\n/);
+    const mounts = json(await cli(['secrets', 'list', '-format=json']));
+    assert.equal(mounts['kv-v2/'].options.version, '2');
+    assert.equal((await cli(['kv', 'put', 'kv-v2/x', 'a=1'])).code, 0);
+    assert.equal((await cli(['secrets', 'tune', '-max-lease-ttl=2h', 'kv-v2'])).stdout, 'Success! Tuned the secrets engine at: kv-v2/\n');
+    const tuned = json(await cli(['secrets', 'list', '-format=json']));
+    assert.equal(tuned['kv-v2/'].config.max_lease_ttl, 7200);
+    assert.equal((await cli(['secrets', 'disable', 'kv-v2/'])).stdout, 'Success! Disabled the secrets engine (if it existed) at: kv-v2/\n');
+    assert.equal(json(await cli(['secrets', 'list', '-format=json']))['kv-v2/'], undefined);
+  });
+
+  test('audit enable, list and an offline verify of the written log', async () => {
+    const log = path.join(home, 'audit.log');
+    const enable = await cli(['audit', 'enable', 'file', `file_path=${log}`]);
+    assert.equal(enable.stdout, 'Success! Enabled the file audit device at: file/\n', enable.stderr);
+    const list = await cli(['audit', 'list']);
+    assert.match(list.stdout, /\nfile\/\s+file/);
+    assert.equal((await cli(['kv', 'get', 'secret/app'])).code, 0);
+
+    const verify = await cli(['audit', 'verify', log], { token: null });
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stdout, /^ok: \d+ lines verified\n$/);
+
+    const lines = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '');
+    const tampered = path.join(home, 'tampered.log');
+    fs.writeFileSync(tampered, [...lines.slice(0, 1), ...lines.slice(2)].join('\n') + '\n');
+    const bad = await cli(['audit', 'verify', tampered], { token: null });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stdout, /^FAILED: line \d+: .+\n$/);
+
+    assert.equal((await cli(['audit', 'disable', 'file'])).stdout, 'Success! Disabled audit device (if it was enabled) at: file/\n');
+    assert.equal((await cli(['audit', 'list'])).code, 2);
+    assert.equal((await cli(['audit', 'verify', path.join(home, 'missing.log')])).code, 1);
+  });
+
+  test('login verifies a token from stdin and stores it with mode 0600 for later commands', async () => {
+    const tokenFile = path.join(home, '.coffer-token');
+    const bad = await cli(['login', '-'], { token: null, stdin: 'not-a-real-token\n' });
+    assert.equal(bad.code, 2);
+    assert.ok(!bad.stderr.includes('not-a-real-token'));
+    assert.equal(fs.existsSync(tokenFile), false);
+
+    const good = await cli(['login', '-'], { token: null, stdin: `${rootToken}\n` });
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stdout, /^Success! You are now authenticated/);
+    assert.ok(!good.stdout.includes(rootToken), 'login does not print the token');
+    assert.equal(fs.readFileSync(tokenFile, 'utf8'), rootToken);
+    assert.equal(fs.statSync(tokenFile).mode & 0o777, 0o600);
+    const lookup = json(await cli(['token', 'lookup', '-format=json'], { token: null }));
+    assert.ok(lookup.data.policies.includes('root'));
+    fs.rmSync(tokenFile);
+  });
+
+  test('errors: 403 without a token, 404 for no value, unknown commands and flags', async () => {
+    const denied = await cli(['read', 'secret/data/app'], { token: null });
+    assert.equal(denied.code, 2);
+    assert.equal(denied.stderr, 'Error: GET secret/data/app: permission denied (HTTP 403)\n');
+    assert.equal(denied.stdout, '');
+
+    const missing = await cli(['kv', 'get', 'secret/does-not-exist']);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr, 'No value found at secret/data/does-not-exist\n');
+
+    const unknown = await cli(['frobnicate']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^Unknown command: "frobnicate"\n\nUsage: coffer <command>/);
+
+    const sub = await cli(['kv', 'frob']);
+    assert.equal(sub.code, 1);
+    assert.match(sub.stderr, /^Error: unknown subcommand "frob"\nRun "coffer kv -h" for usage\.\n$/);
+
+    const flag = await cli(['kv', 'get', '-bogus', 'secret/app']);
+    assert.equal(flag.code, 1);
+    assert.match(flag.stderr, /^Error: flag provided but not defined: -bogus\nRun "coffer kv get -h" for usage\.\n$/);
+
+    const help = await cli(['kv', 'get', '-h']);
+    assert.equal(help.code, 0);
+    assert.match(help.stderr, /^Usage: coffer kv get \[options\] PATH/);
+    assert.match(help.stderr, /-version=<int>/);
+    assert.equal((await cli(['help'])).code, 0);
+
+    const format = await cli(['status', '-format=yaml']);
+    assert.equal(format.code, 1);
+    assert.match(format.stderr, /invalid -format/);
+  });
+
+  test('a token never appears in an error line', async () => {
+    const secretToken = 'tok-do-not-print-1234';
+    const r = await cli(['kv', 'put', `-token=${secretToken}`, 'secret/x', `k=@/nonexistent/${secretToken}`]);
+    assert.equal(r.code, 1);
+    assert.ok(!r.stderr.includes(secretToken), r.stderr);
+    assert.match(r.stderr, /<redacted>/);
+  });
+});
+
+describe('operator commands on a fresh server', { skip }, () => {
+  let fresh: StartedServer;
+  before(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
+    fresh = await (serverModule as ServerModule).startServer({ listen: '127.0.0.1:0', storage: 'memory', logLevel: 'error' });
+  });
+  after(async () => {
+    await fresh?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  test('init, unseal from stdin and argument, rotate and seal', async () => {
+    const at = { address: fresh.url, token: null };
+    assert.equal((await cli(['operator', 'init', '-status'], at)).code, 2);
+    const init = json(await cli(['operator', 'init', '-key-shares=3', '-key-threshold=2', '-format=json'], at));
+    assert.equal(init.unseal_keys_b64.length, 3);
+    assert.equal(init.unseal_threshold, 2);
+    const root = init.root_token as string;
+    assert.ok(root.length > 10);
+    assert.equal((await cli(['operator', 'init', '-status'], at)).code, 0);
+
+    const sealed = await cli(['status'], at);
+    assert.equal(sealed.code, 2);
+    assert.equal(tableValue(sealed.stdout, 'Sealed'), 'true');
+
+    const first = await cli(['operator', 'unseal'], { ...at, stdin: `${init.unseal_keys_b64[0]}\n` });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(tableValue(first.stdout, 'Unseal Progress'), '1/2');
+    const second = await cli(['operator', 'unseal', init.unseal_keys_hex[1]], at);
+    assert.equal(tableValue(second.stdout, 'Sealed'), 'false', second.stdout + second.stderr);
+    assert.equal((await cli(['status'], at)).code, 0);
+
+    const again = await cli(['operator', 'init'], at);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /^Error: PUT sys\/init: .+ \(HTTP 400\)\n$/);
+
+    const rotate = await cli(['operator', 'rotate'], { address: fresh.url, token: root });
+    assert.equal(rotate.code, 0, rotate.stderr);
+    assert.match(rotate.stdout, /^Success! Rotated key\n\nKey Term\s+2\n/);
+
+    assert.equal((await cli(['operator', 'seal'], { address: fresh.url, token: root })).stdout, 'Success! Coffer is sealed.\n');
+    assert.equal((await cli(['status'], at)).code, 2);
+  });
+
+  test('init text output shows every key share, the root token and the warning', async () => {
+    const other = await (serverModule as ServerModule).startServer({ listen: '127.0.0.1:0', storage: 'memory', logLevel: 'error' });
+    try {
+      const r = await cli(['operator', 'init', '-key-shares=2', '-key-threshold=2'], { address: other.url, token: null });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Unseal Key 1: \S+\nUnseal Key 2: \S+\n\nInitial Root Token: \S+\n/);
+      assert.match(r.stdout, /you must supply at least 2 of these keys/);
+      assert.match(r.stdout, /Coffer will remain permanently sealed!/);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+/** The repository root: the nearest directory above this file that holds bin/coffer.js. */
+function repoRoot(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'bin', 'coffer.js'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+const root = repoRoot();
+const binSkip = serverModule === undefined
+  ? 'src/main.ts is not built'
+  : root === undefined || !fs.existsSync(path.join(root, 'dist', 'src', 'cli', 'main.js'))
+    ? 'bin/coffer.js needs the full build in dist/'
+    : false;
+
+test('the real bin/coffer.js prints status and exits 0 against a running server', { skip: binSkip }, async () => {
+  const live = await (serverModule as ServerModule).startServer({ listen: '127.0.0.1:0', dev: true, storage: 'memory', logLevel: 'error' });
+  try {
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [path.join(root as string, 'bin', 'coffer.js'), 'status'], {
+        env: { PATH: process.env['PATH'] ?? '', COFFER_ADDR: live.url },
+        timeout: 20_000,
+      }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(tableValue(result.stdout, 'Sealed'), 'false');
+    assert.equal(result.stderr, '');
+  } finally {
+    await live.close();
+  }
+});

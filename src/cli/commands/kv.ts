@@ -1,0 +1,199 @@
+/**
+ * `coffer kv get | put | patch | list` and the `kv` group (which also gathers the version and
+ * metadata subcommands from their own files). Works on KV v1 and v2 mounts alike: the mount
+ * and version come from the server's preflight route (see kv-paths.ts).
+ *
+ * Must never: echo a secret value in an error message.
+ */
+import { defineCommand, defineGroup } from '../command.js';
+import type { CommandContext } from '../context.js';
+import { ApiError, CliError } from '../errors.js';
+import { parseDataArgs } from '../kv-pairs.js';
+import { asEnvelope, keysOf, printField, printJson, printKeys, printSecret, printSuccess, printWarnings, type Envelope } from '../output.js';
+import { kvV2Path } from './kv-paths.js';
+import { kvTarget, MOUNT_FLAG, noValue, requireV2 } from './kv-target.js';
+import { dataTable, metadataTable, printSections } from './kv-output.js';
+import { kvDeleteCommand, kvDestroyCommand, kvUndeleteCommand } from './kv-versions.js';
+import { kvMetadataGroup } from './kv-metadata.js';
+import type { ApiClient } from '../client.js';
+
+const getCommand = defineCommand({
+  summary: 'Read a secret',
+  usage: 'coffer kv get [options] PATH',
+  help: 'Reads the secret at PATH. On KV v2, -version reads an older version.',
+  flags: {
+    mount: MOUNT_FLAG,
+    version: { kind: 'int', usage: 'The version to read (KV v2; default: latest).' },
+  },
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, flags, args) {
+    const target = await kvTarget(ctx, args[0] as string, flags.mount);
+    if (target.mount.version === 1) {
+      if (flags.version !== undefined) throw new CliError('-version is only supported on KV version 2 mounts');
+      const env = await readOrNull(target.client, target.fullPath, {});
+      if (env === null) return noValue(ctx, target.fullPath);
+      printSecret(ctx, env);
+      return 0;
+    }
+    const apiPath = kvV2Path(target.mount.mountPath, target.fullPath, 'data');
+    const query: Record<string, string> = flags.version !== undefined ? { version: String(flags.version) } : {};
+    const env = await readOrNull(target.client, apiPath, query, true);
+    if (env === null) return noValue(ctx, apiPath);
+    const inner = env.data ?? {};
+    const data = (inner['data'] ?? null) as Record<string, unknown> | null;
+    const metadata = (inner['metadata'] ?? null) as Record<string, unknown> | null;
+
+    if (ctx.field !== undefined) {
+      if (data === null) throw new CliError(`no data found at ${apiPath} (the version is deleted or destroyed)`, 2);
+      if (!Object.hasOwn(data, ctx.field)) throw new CliError(`field "${ctx.field}" not present in secret`);
+      printField(ctx, data[ctx.field]);
+      return 0;
+    }
+    if (ctx.format === 'json') {
+      printJson(ctx, env);
+      return 0;
+    }
+    printWarnings(ctx, env);
+    const sections = [{ title: 'Secret Path', body: apiPath }];
+    if (metadata) sections.push({ title: 'Metadata', body: metadataTable(metadata) });
+    if (data) sections.push({ title: 'Data', body: dataTable(data) });
+    printSections(ctx, sections);
+    if (data === null) ctx.err('This version is deleted or destroyed; it has no data.');
+    return 0;
+  },
+});
+
+const putCommand = defineCommand({
+  summary: 'Write a secret (replacing the whole secret)',
+  usage: 'coffer kv put [options] PATH KEY=VALUE...',
+  help: [
+    'Writes KEY=VALUE pairs as the new content of PATH (a new version on KV v2).',
+    'VALUE may be @FILE to read a file, or - to read standard input; a lone - reads a JSON object.',
+  ].join('\n'),
+  flags: {
+    mount: MOUNT_FLAG,
+    cas: { kind: 'int', usage: 'Check-and-set: write only if the current version is this (0: only if absent). KV v2.' },
+  },
+  minArgs: 2,
+  async run(ctx, flags, args) {
+    const [path, ...pairs] = args as [string, ...string[]];
+    const data = await parseDataArgs(pairs, { readStdin: () => ctx.readStdin() });
+    if (Object.keys(data).length === 0) throw new CliError('no data given: pass KEY=VALUE pairs');
+    const target = await kvTarget(ctx, path, flags.mount);
+    if (target.mount.version === 1) {
+      if (flags.cas !== undefined) throw new CliError('-cas is only supported on KV version 2 mounts');
+      await target.client.request('PUT', target.fullPath, { body: data });
+      printSuccess(ctx, `Data written to: ${target.fullPath}`);
+      return 0;
+    }
+    const apiPath = kvV2Path(target.mount.mountPath, target.fullPath, 'data');
+    const body: Record<string, unknown> = { data };
+    if (flags.cas !== undefined) body['options'] = { cas: flags.cas };
+    const res = await target.client.request('PUT', apiPath, { body });
+    printWrite(ctx, apiPath, asEnvelope(res.body));
+    return 0;
+  },
+});
+
+const patchCommand = defineCommand({
+  summary: 'Update some keys of a secret (KV v2)',
+  usage: 'coffer kv patch [options] PATH KEY=VALUE...',
+  help: 'Merges KEY=VALUE pairs into the latest version of PATH, writing a new version. KV v2 only.',
+  flags: {
+    mount: MOUNT_FLAG,
+    cas: { kind: 'int', usage: 'Check-and-set: patch only if the current version is this.' },
+  },
+  minArgs: 2,
+  async run(ctx, flags, args) {
+    const [path, ...pairs] = args as [string, ...string[]];
+    const data = await parseDataArgs(pairs, { readStdin: () => ctx.readStdin() });
+    if (Object.keys(data).length === 0) throw new CliError('no data given: pass KEY=VALUE pairs');
+    const target = await kvTarget(ctx, path, flags.mount);
+    requireV2(target, 'patch');
+    const apiPath = kvV2Path(target.mount.mountPath, target.fullPath, 'data');
+    const body: Record<string, unknown> = { data };
+    if (flags.cas !== undefined) body['options'] = { cas: flags.cas };
+    let res;
+    try {
+      res = await target.client.request('PATCH', apiPath, { body, contentType: 'application/merge-patch+json' });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && err.errors.length === 0) {
+        throw new CliError(`no value found at ${apiPath}; use "coffer kv put" to create it`, 2);
+      }
+      throw err;
+    }
+    printWrite(ctx, apiPath, asEnvelope(res.body));
+    return 0;
+  },
+});
+
+const listCommand = defineCommand({
+  summary: 'List keys under a path',
+  usage: 'coffer kv list [options] PATH',
+  help: 'Lists the keys under PATH; names ending in "/" are folders.',
+  flags: { mount: MOUNT_FLAG },
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, flags, args) {
+    const target = await kvTarget(ctx, args[0] as string, flags.mount);
+    const apiPath = target.mount.version === 2 ? kvV2Path(target.mount.mountPath, target.fullPath, 'metadata') : target.fullPath;
+    let env: Envelope;
+    try {
+      env = asEnvelope((await target.client.request('LIST', `${apiPath}/`)).body);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && err.errors.length === 0) return noValue(ctx, apiPath);
+      throw err;
+    }
+    const keys = keysOf(env);
+    if (keys.length === 0) return noValue(ctx, apiPath);
+    if (ctx.field !== undefined) throw new CliError('-field is not supported by list');
+    printKeys(ctx, keys);
+    return 0;
+  },
+});
+
+/** GET a path; a plain 404 gives null. With `keepDeleted`, a 404 that carries KV metadata is returned. */
+async function readOrNull(client: ApiClient, path: string, query: Record<string, string>, keepDeleted = false): Promise<Envelope | null> {
+  try {
+    return asEnvelope((await client.request('GET', path, { query })).body);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      const body = asEnvelope(err.body);
+      // A deleted or destroyed KV v2 version: 404, but the body still has its metadata.
+      if (keepDeleted && body.data && typeof body.data === 'object' && body.data['metadata']) return body;
+      if (err.errors.length === 0) return null;
+    }
+    throw err;
+  }
+}
+
+function printWrite(ctx: CommandContext, apiPath: string, env: Envelope): void {
+  const meta = env.data ?? {};
+  if (ctx.field !== undefined) {
+    if (!Object.hasOwn(meta, ctx.field)) throw new CliError(`field "${ctx.field}" not present in the response`);
+    return printField(ctx, meta[ctx.field]);
+  }
+  if (ctx.format === 'json') return printJson(ctx, env);
+  printWarnings(ctx, env);
+  printSections(ctx, [
+    { title: 'Secret Path', body: apiPath },
+    { title: 'Metadata', body: metadataTable(meta) },
+  ]);
+}
+
+export const kvGroup = defineGroup({
+  summary: 'Read and write key/value secrets (v1 and v2)',
+  usage: 'coffer kv <subcommand> [options] PATH [args]',
+  help: 'Works on KV version 1 and 2 mounts; the version is detected from the server.',
+  subcommands: {
+    get: getCommand,
+    put: putCommand,
+    patch: patchCommand,
+    list: listCommand,
+    delete: kvDeleteCommand,
+    undelete: kvUndeleteCommand,
+    destroy: kvDestroyCommand,
+    metadata: kvMetadataGroup,
+  },
+});

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CliError } from './errors.js';
+import { parseDataArgs, parseStringMap } from './kv-pairs.js';
+
+const noStdin = { readStdin: async (): Promise<string> => assert.fail('stdin should not be read') };
+
+test('parses key=value pairs, keeping "=" inside values', async () => {
+  assert.deepEqual(await parseDataArgs(['a=1', 'b=x=y', 'c='], noStdin), { a: '1', b: 'x=y', c: '' });
+});
+
+test('reads a value from a file with @path, byte for byte', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
+  try {
+    const file = path.join(dir, 'cert.pem');
+    fs.writeFileSync(file, 'line1\nline2\n');
+    assert.deepEqual(await parseDataArgs([`cert=@${file}`], noStdin), { cert: 'line1\nline2\n' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing @file is an error naming the key and file but not any value', async () => {
+  await assert.rejects(parseDataArgs(['k=@/nonexistent/coffer-x', 'pw=hunter22'], noStdin), (err: Error) => {
+    assert.ok(err instanceof CliError);
+    assert.match(err.message, /"k"/);
+    assert.match(err.message, /ENOENT/);
+    assert.ok(!err.message.includes('hunter22'));
+    return true;
+  });
+});
+
+test('reads a value from stdin with "-", and only once', async () => {
+  let reads = 0;
+  const stdin = { readStdin: async () => { reads++; return 'from-stdin'; } };
+  assert.deepEqual(await parseDataArgs(['k=-'], stdin), { k: 'from-stdin' });
+  assert.equal(reads, 1);
+  await assert.rejects(parseDataArgs(['a=-', 'b=-'], stdin), /only be read once/);
+});
+
+test('a lone "-" reads a JSON object from stdin', async () => {
+  const stdin = { readStdin: async () => '{"a":1,"b":{"c":true}}' };
+  assert.deepEqual(await parseDataArgs(['-'], stdin), { a: 1, b: { c: true } });
+  await assert.rejects(parseDataArgs(['-'], { readStdin: async () => '[1,2]' }), /JSON object/);
+  await assert.rejects(parseDataArgs(['-'], { readStdin: async () => 'nope' }), /not valid JSON/);
+});
+
+test('"\\@" gives a literal leading "@"', async () => {
+  assert.deepEqual(await parseDataArgs(['handle=\\@coffer'], noStdin), { handle: '@coffer' });
+});
+
+test('repeated keys become a list', async () => {
+  assert.deepEqual(await parseDataArgs(['k=a', 'k=b', 'k=c'], noStdin), { k: ['a', 'b', 'c'] });
+});
+
+test('an argument without "=" is rejected without echoing it', async () => {
+  await assert.rejects(parseDataArgs(['ok=1', 'topsecretvalue'], noStdin), (err: Error) => {
+    assert.match(err.message, /argument 2: expected key=value/);
+    assert.ok(!err.message.includes('topsecretvalue'));
+    return true;
+  });
+  await assert.rejects(parseDataArgs(['=v'], noStdin), /expected key=value/);
+});
+
+test('parseStringMap splits repeatable k=v flag values at the first "="', () => {
+  assert.deepEqual(parseStringMap(['team=a', 'url=http://x?a=b'], 'metadata'), { team: 'a', url: 'http://x?a=b' });
+  assert.throws(() => parseStringMap(['novalue'], 'metadata'), /invalid -metadata/);
+});

@@ -1,0 +1,129 @@
+/**
+ * Entry point of the `coffer` command-line client: picks the command module, runs it, and turns
+ * every expected failure into one `Error: ...` line on stderr and a Vault-style exit code
+ * (1 local mistake, 2 server or connection error; `status` differs, see its file).
+ *
+ * Owns: the table of top-level commands. Each module is loaded with import() only when its
+ * command runs, so `coffer <cmd>` pays only for what it uses (start-up time matters for `run`).
+ * Must never: print a stack trace for an expected error, or a token in any error line.
+ */
+import { runEntry, UsageError, type Entry, type RunState } from './command.js';
+import { ApiError, CliError } from './errors.js';
+import { FlagError } from './flags.js';
+import { PromptAborted, type CliIo, type CliStdin } from './io.js';
+
+interface TopLevel {
+  summary: string;
+  load(): Promise<Entry>;
+}
+
+const COMMANDS: Readonly<Record<string, TopLevel>> = {
+  status: { summary: 'Print seal status', load: async () => (await import('./commands/status.js')).statusCommand },
+  operator: { summary: 'Init, unseal, seal and rotate the server', load: async () => (await import('./commands/operator.js')).operatorGroup },
+  login: { summary: 'Store a token for later commands', load: async () => (await import('./commands/login.js')).loginCommand },
+  kv: { summary: 'Read and write key/value secrets (v1 and v2)', load: async () => (await import('./commands/kv.js')).kvGroup },
+  read: { summary: 'Read data at a path', load: async () => (await import('./commands/generic.js')).readCommand },
+  write: { summary: 'Write data to a path', load: async () => (await import('./commands/generic.js')).writeCommand },
+  list: { summary: 'List keys under a path', load: async () => (await import('./commands/generic.js')).listCommand },
+  delete: { summary: 'Delete data at a path', load: async () => (await import('./commands/generic.js')).deleteCommand },
+  token: { summary: 'Create, look up, renew and revoke tokens', load: async () => (await import('./commands/token.js')).tokenGroup },
+  policy: { summary: 'Manage ACL policies', load: async () => (await import('./commands/policy.js')).policyGroup },
+  secrets: { summary: 'Enable, list, tune and disable secrets engines', load: async () => (await import('./commands/secrets.js')).secretsGroup },
+  audit: { summary: 'Manage and verify audit devices', load: async () => (await import('./commands/audit.js')).auditGroup },
+};
+
+/** The server lives in src/main.ts; it parses its own flags. */
+interface ServerModule {
+  runServerCommand(argv: string[]): Promise<void>;
+}
+// Kept as a variable so the CLI neither type-checks nor loads the whole server unless asked to.
+const SERVER_MODULE = '../main.js';
+
+function topUsage(): string {
+  const names = [...Object.keys(COMMANDS), 'server'];
+  const width = Math.max(...names.map((n) => n.length));
+  const line = (name: string, summary: string): string => `    ${name.padEnd(width)}    ${summary}`;
+  return [
+    'Usage: coffer <command> [options] [args]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => line(name, c.summary)),
+    line('server', 'Start a Coffer server'),
+    '',
+    'Run "coffer <command> -h" for a command\'s options.',
+  ].join('\n');
+}
+
+/**
+ * Runs the CLI with `argv` (the words after `coffer`) and returns the exit code.
+ * `io` replaces the process's streams and environment, so tests run commands in-process.
+ */
+export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
+  const fullIo = withDefaults(io);
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    fullIo.stderr.write(`${topUsage()}\n`);
+    return 1;
+  }
+  if (name === 'help' || name === '-h' || name === '-help' || name === '--help') {
+    fullIo.stderr.write(`${topUsage()}\n`);
+    return 0;
+  }
+  const state: RunState = { commandPath: `coffer ${name}` };
+  try {
+    if (name === 'server') {
+      const server = (await import(SERVER_MODULE)) as ServerModule;
+      await server.runServerCommand(rest);
+      return 0;
+    }
+    const top = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (top === undefined) {
+      fullIo.stderr.write(`Unknown command: ${JSON.stringify(name)}\n\n${topUsage()}\n`);
+      return 1;
+    }
+    return await runEntry(await top.load(), [...rest], fullIo, state);
+  } catch (err) {
+    return report(err, fullIo, state);
+  }
+}
+
+function withDefaults(io: Partial<CliIo>): CliIo {
+  return {
+    env: io.env ?? process.env,
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    fetch: io.fetch,
+    // process.stdin is created on first access; most commands never touch it.
+    get stdin(): CliStdin {
+      return io.stdin ?? (process.stdin as CliStdin);
+    },
+  };
+}
+
+function report(err: unknown, io: CliIo, state: RunState): number {
+  const scrub = (text: string): string => (state.context ? state.context.scrub(text) : text);
+  const line = (text: string): void => void io.stderr.write(`Error: ${scrub(text)}\n`);
+  if (err instanceof FlagError) {
+    line(err.message);
+    const path = err instanceof UsageError ? err.commandPath : state.commandPath;
+    io.stderr.write(`Run "${path} -h" for usage.\n`);
+    return 1;
+  }
+  if (err instanceof ApiError) {
+    line(err.message);
+    return state.remoteErrorExitCode ?? 2;
+  }
+  if (err instanceof CliError) {
+    line(err.message);
+    return err.exitCode === 2 && state.remoteErrorExitCode !== undefined ? state.remoteErrorExitCode : err.exitCode;
+  }
+  if (err instanceof PromptAborted) {
+    line('input aborted');
+    return 1;
+  }
+  // A bug or an unexpected system error: still one line, no stack (set COFFER_DEBUG=1 for it).
+  const message = err instanceof Error ? err.message : String(err);
+  line(`unexpected failure: ${message}`);
+  if (io.env['COFFER_DEBUG'] && err instanceof Error && err.stack) io.stderr.write(`${scrub(err.stack)}\n`);
+  return 1;
+}

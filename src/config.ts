@@ -1,0 +1,136 @@
+/**
+ * Server configuration: parsed and validated once at start (flags over config file over
+ * defaults), then passed down as plain values.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDurationSeconds } from './core/duration.js';
+
+export type StorageKind = 'sqlite' | 'memory';
+export type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ServerConfig {
+  listenHost: string;
+  listenPort: number;
+  dataDir: string;
+  storage: StorageKind;
+  dev: boolean;
+  devRootToken: string | undefined;
+  logLevel: LogLevelName;
+  maxRequestBytes: number;
+  /** Decrypted-value cache entries in the barrier; 0 disables. */
+  cacheEntries: number;
+  /** Seconds. */
+  defaultTokenTtl: number;
+  maxTokenTtl: number;
+}
+
+export interface ServerConfigInput {
+  listen?: string;
+  dataDir?: string;
+  storage?: StorageKind;
+  dev?: boolean;
+  devRootToken?: string;
+  logLevel?: string;
+  maxRequestBytes?: number;
+  cacheEntries?: number;
+  defaultTokenTtl?: string | number;
+  maxTokenTtl?: string | number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen.trim());
+  if (!match) throw new ConfigError(`invalid listen address "${listen}": expected HOST:PORT, e.g. 127.0.0.1:8200`);
+  const port = Number(match[2]);
+  if (port > 65535) throw new ConfigError(`invalid listen port ${port}`);
+  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+const LEVELS: readonly LogLevelName[] = ['debug', 'info', 'warn', 'error'];
+
+export function resolveConfig(input: ServerConfigInput): ServerConfig {
+  const { host, port } = parseListen(input.listen ?? '127.0.0.1:8200');
+  const storage = input.storage ?? 'sqlite';
+  if (storage !== 'sqlite' && storage !== 'memory') throw new ConfigError(`unknown storage "${String(storage)}": use sqlite or memory`);
+  const logLevel = (input.logLevel ?? 'info') as LogLevelName;
+  if (!LEVELS.includes(logLevel)) throw new ConfigError(`unknown log level "${logLevel}": use ${LEVELS.join(', ')}`);
+  const ttl = (value: string | number | undefined, field: string, fallback: number): number => {
+    try {
+      return parseDurationSeconds(value, field) ?? fallback;
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+  };
+  const maxRequestBytes = input.maxRequestBytes ?? 32 * 1024 * 1024;
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1024) throw new ConfigError('max_request_size must be an integer of at least 1024 bytes');
+  const cacheEntries = input.cacheEntries ?? 10_000;
+  if (!Number.isInteger(cacheEntries) || cacheEntries < 0) throw new ConfigError('cache_entries must be a non-negative integer');
+  const defaultTokenTtl = ttl(input.defaultTokenTtl, 'default_lease_ttl', 768 * 3600);
+  const maxTokenTtl = ttl(input.maxTokenTtl, 'max_lease_ttl', 768 * 3600);
+  if (defaultTokenTtl > maxTokenTtl) throw new ConfigError('default_lease_ttl cannot exceed max_lease_ttl');
+  return {
+    listenHost: host,
+    listenPort: port,
+    dataDir: input.dataDir ?? './coffer-data',
+    storage,
+    dev: input.dev ?? false,
+    devRootToken: input.devRootToken,
+    logLevel,
+    maxRequestBytes,
+    cacheEntries,
+    defaultTokenTtl,
+    maxTokenTtl,
+  };
+}
+
+/** Reads a JSON config file with snake_case keys into a ServerConfigInput. */
+export function readConfigFile(path: string): ServerConfigInput {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object`);
+  const raw = parsed as Record<string, unknown>;
+  const known = ['listen', 'data_dir', 'storage', 'log_level', 'max_request_size', 'cache_entries', 'default_lease_ttl', 'max_lease_ttl'];
+  for (const key of Object.keys(raw)) {
+    if (!known.includes(key)) throw new ConfigError(`unknown config key "${key}" in ${path}; known keys: ${known.join(', ')}`);
+  }
+  const str = (key: string): string | undefined => {
+    const value = raw[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') throw new ConfigError(`config key "${key}" must be a string`);
+    return value;
+  };
+  const num = (key: string): number | undefined => {
+    const value = raw[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number') throw new ConfigError(`config key "${key}" must be a number`);
+    return value;
+  };
+  const out: ServerConfigInput = {};
+  const listen = str('listen');
+  if (listen !== undefined) out.listen = listen;
+  const dataDir = str('data_dir');
+  if (dataDir !== undefined) out.dataDir = dataDir;
+  const storage = str('storage');
+  if (storage !== undefined) out.storage = storage as StorageKind;
+  const logLevel = str('log_level');
+  if (logLevel !== undefined) out.logLevel = logLevel;
+  const maxRequest = num('max_request_size');
+  if (maxRequest !== undefined) out.maxRequestBytes = maxRequest;
+  const cache = num('cache_entries');
+  if (cache !== undefined) out.cacheEntries = cache;
+  const defaultTtl = raw.default_lease_ttl;
+  if (typeof defaultTtl === 'string' || typeof defaultTtl === 'number') out.defaultTokenTtl = defaultTtl;
+  const maxTtl = raw.max_lease_ttl;
+  if (typeof maxTtl === 'string' || typeof maxTtl === 'number') out.maxTokenTtl = maxTtl;
+  return out;
+}

@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { createManualClock, type ManualClock } from '../clock.js';
+import { CofferError } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createMemoryStorage } from '../storage/memory.js';
+import type { Storage } from '../storage/storage.js';
+import { scope } from '../storage/view.js';
+import { createAuditBroker, FAILURE_LOG_INTERVAL_MS, NO_AUDIT_BACKEND_MESSAGE, type AuditBroker } from './broker.js';
+import { AuditDeviceError, type AuditDeviceFactory } from './device.js';
+import type { AuditEvent } from './entry.js';
+import { createFileDevice } from './file-device.js';
+import { verifyAuditFile } from './verify.js';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+const freshPath = (): string => path.join(root, `audit-${++counter}.log`);
+
+const TOKEN = 'hvs.CANARYtokenQQQQQQQQQQQQ';
+const ACCESSOR = 'CANARYaccessorWWWWWWWWWWW';
+const SECRET = 'CANARY-password-zzz';
+const ISSUED = 'hvs.CANARYissuedEEEEEEEEEEE';
+const CANARIES = [TOKEN, ACCESSOR, SECRET, ISSUED];
+
+function event(n = 1): AuditEvent {
+  return {
+    time: Date.UTC(2026, 0, 1),
+    auth: { clientToken: TOKEN, accessor: ACCESSOR, policies: ['default'] },
+    request: {
+      id: `req-${n}`,
+      operation: 'update',
+      path: 'secret/data/db',
+      remoteAddress: '10.0.0.1',
+      clientToken: TOKEN,
+      clientTokenAccessor: ACCESSOR,
+      data: { data: { password: SECRET, nested: [{ again: SECRET }], port: 5432, enabled: true } },
+    },
+    response: { statusCode: 200, data: { password: SECRET, version: 1 }, auth: { client_token: ISSUED, accessor: ACCESSOR } },
+  };
+}
+
+interface Harness {
+  broker: AuditBroker;
+  storage: Storage;
+  clock: ManualClock;
+  logs: string[];
+  logger: Logger;
+}
+
+function harness(options: { storage?: Storage; factories?: Record<string, AuditDeviceFactory> } = {}): Harness {
+  const storage = options.storage ?? scope(createMemoryStorage(), 'audit/');
+  const clock = createManualClock();
+  const logs: string[] = [];
+  const logger = createLogger({ level: 'debug', write: (line) => logs.push(line) });
+  const broker = createAuditBroker({ storage, clock, logger, ...(options.factories ? { factories: options.factories } : {}) });
+  return { broker, storage, clock, logs, logger };
+}
+
+async function loaded(options?: Parameters<typeof harness>[0]): Promise<Harness> {
+  const h = harness(options);
+  await h.broker.load();
+  return h;
+}
+
+const failingFactory: AuditDeviceFactory = () => ({
+  type: 'failing',
+  sink: `failing:${++counter}`,
+  log: () => {
+    throw new AuditDeviceError('ENOSPC', 'write failed');
+  },
+  reopen: () => {},
+  close: () => {},
+});
+
+const withFailing = { file: (o: Readonly<Record<string, string>>) => createFileDevice(o), failing: failingFactory };
+
+const isAuditFailed = (err: unknown): boolean =>
+  err instanceof CofferError && err.code === 'audit_failed' && err.message === NO_AUDIT_BACKEND_MESSAGE;
+
+const lines = (file: string): Record<string, unknown>[] =>
+  fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+test('enables a file device at a normalised path and lists it keyed like sys/audit', async () => {
+  const { broker } = await loaded();
+  assert.equal(broker.enabled, false);
+  const file = freshPath();
+  await broker.enable('/file', { type: 'file', description: 'main log', options: { file_path: file } });
+  assert.equal(broker.enabled, true);
+  assert.deepEqual(broker.list(), {
+    'file/': { type: 'file', description: 'main log', options: { file_path: file }, path: 'file/', local: false },
+  });
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+});
+
+test('refuses an unknown type, a path in use, an overlapping path and a bad path', async () => {
+  const { broker } = await loaded();
+  const badRequest = (pattern: RegExp) => (err: unknown) => err instanceof CofferError && err.code === 'bad_request' && pattern.test(err.message);
+  await assert.rejects(broker.enable('x', { type: 'syslog' }), badRequest(/unknown audit device type "syslog"/));
+  await broker.enable('file', { type: 'file', options: { file_path: freshPath() } });
+  await assert.rejects(broker.enable('file/', { type: 'file', options: { file_path: freshPath() } }), badRequest(/^path already in use$/));
+  await assert.rejects(broker.enable('file/sub', { type: 'file', options: { file_path: freshPath() } }), badRequest(/^path already in use$/));
+  await assert.rejects(broker.enable('a/../b', { type: 'file', options: { file_path: freshPath() } }), badRequest(/audit device path/));
+  await assert.rejects(broker.enable('rel', { type: 'file', options: { file_path: 'relative.log' } }), badRequest(/absolute/));
+  assert.deepEqual(Object.keys(broker.list()), ['file/']);
+});
+
+test('refuses a second device writing to the same file', async () => {
+  const { broker } = await loaded();
+  const file = freshPath();
+  await broker.enable('one', { type: 'file', options: { file_path: file } });
+  await assert.rejects(
+    broker.enable('two', { type: 'file', options: { file_path: file } }),
+    (err: unknown) => err instanceof CofferError && err.code === 'bad_request' && /"one\/" already writes/.test(err.message),
+  );
+  assert.deepEqual(Object.keys(broker.list()), ['one/']);
+});
+
+test('serialises concurrent enables of one path so only one wins', async () => {
+  const { broker } = await loaded();
+  const results = await Promise.allSettled([
+    broker.enable('file', { type: 'file', options: { file_path: freshPath() } }),
+    broker.enable('file', { type: 'file', options: { file_path: freshPath() } }),
+  ]);
+  assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+});
+
+test('never writes a canary token, accessor or secret to the file, only their HMACs', async () => {
+  const { broker } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  broker.logRequest(event());
+  broker.logResponse(event());
+  const bytes = fs.readFileSync(file);
+  for (const canary of CANARIES) assert.equal(bytes.indexOf(canary), -1, `found ${canary.slice(0, 8)}… in the audit file`);
+  const [request, response] = lines(file) as [Record<string, any>, Record<string, any>];
+  assert.equal(request['type'], 'request');
+  assert.equal(response['type'], 'response');
+  assert.equal(request['request']['client_token'], broker.hash('file', TOKEN));
+  assert.equal(request['auth']['accessor'], broker.hash('file/', ACCESSOR));
+  assert.equal(request['request']['data']['data']['password'], broker.hash('file/', SECRET));
+  assert.equal(response['response']['auth']['client_token'], broker.hash('file/', ISSUED));
+  // Non-strings pass through unchanged.
+  assert.equal(request['request']['data']['data']['port'], 5432);
+  assert.equal(request['request']['data']['data']['enabled'], true);
+  assert.equal(response['response']['data']['version'], 1);
+});
+
+test('gives each device its own key, so the same value hashes differently per device', async () => {
+  const { broker } = await loaded();
+  const a = freshPath();
+  const b = freshPath();
+  await broker.enable('a', { type: 'file', options: { file_path: a } });
+  await broker.enable('b', { type: 'file', options: { file_path: b } });
+  broker.logRequest(event());
+  const tokenIn = (file: string): string => (lines(file)[0] as Record<string, any>)['request']['client_token'] as string;
+  assert.notEqual(tokenIn(a), tokenIn(b));
+  assert.equal(tokenIn(a), broker.hash('a/', TOKEN));
+  assert.equal(tokenIn(b), broker.hash('b/', TOKEN));
+  assert.notEqual(broker.hash('a/', 'x'), broker.hash('b/', 'x'));
+});
+
+test('hash refuses a path with no device', async () => {
+  const { broker } = await loaded();
+  assert.throws(() => broker.hash('nothing/', 'x'), (err: unknown) => err instanceof CofferError && err.code === 'bad_request');
+});
+
+test('fails closed when the only device cannot write', async () => {
+  const { broker } = await loaded({ factories: withFailing });
+  await broker.enable('broken', { type: 'failing' });
+  assert.throws(() => broker.logRequest(event()), isAuditFailed);
+  assert.throws(() => broker.logResponse(event()), isAuditFailed);
+});
+
+test('fails closed when the only file device lost its file', async () => {
+  const { broker } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  broker.logRequest(event());
+  fs.unlinkSync(file);
+  assert.throws(() => broker.logRequest(event(2)), isAuditFailed);
+  await broker.reopen();
+  broker.logRequest(event(3));
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 1 });
+});
+
+test('succeeds when one of two devices fails, and logs the failing device by path only', async () => {
+  const { broker, logs } = await loaded({ factories: withFailing });
+  const file = freshPath();
+  await broker.enable('broken', { type: 'failing' });
+  await broker.enable('good', { type: 'file', options: { file_path: file } });
+  broker.logRequest(event());
+  broker.logResponse(event());
+  assert.equal(lines(file).length, 2);
+  const failures = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['level'] === 'error');
+  assert.equal(failures.length, 1);
+  assert.equal(failures[0]?.['path'], 'broken/');
+  assert.equal(failures[0]?.['code'], 'ENOSPC');
+  const text = logs.join('\n');
+  for (const canary of CANARIES) assert.ok(!text.includes(canary));
+  assert.ok(!text.includes('hmac-sha256:'));
+});
+
+test('logs a failing device once, then at most once per interval with a count, then its recovery', async () => {
+  let fail = true;
+  const flaky: AuditDeviceFactory = () => ({
+    type: 'flaky',
+    sink: 'flaky',
+    log: () => {
+      if (fail) throw new AuditDeviceError('EIO', 'io');
+    },
+    reopen: () => {},
+    close: () => {},
+  });
+  const { broker, logs, clock } = await loaded({ factories: { flaky, file: (o) => createFileDevice(o) } });
+  await broker.enable('flaky', { type: 'flaky' });
+  await broker.enable('file', { type: 'file', options: { file_path: freshPath() } });
+  const messages = (): string[] => logs.map((l) => (JSON.parse(l) as { message: string }).message).filter((m) => !m.includes('enabled'));
+  broker.logRequest(event());
+  broker.logRequest(event());
+  broker.logRequest(event());
+  assert.deepEqual(messages(), ['audit device failed to log an entry']);
+  clock.advance(FAILURE_LOG_INTERVAL_MS);
+  broker.logRequest(event());
+  assert.deepEqual(messages(), ['audit device failed to log an entry', 'audit device is still failing']);
+  assert.equal((JSON.parse(logs.at(-1) as string) as { failures: number }).failures, 3);
+  fail = false;
+  broker.logRequest(event());
+  assert.equal(messages().at(-1), 'audit device recovered');
+});
+
+test('disables a device, forgets its key, and re-enabling the path gets a new key', async () => {
+  const { broker } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  const before = broker.hash('file/', TOKEN);
+  await broker.disable('file');
+  assert.equal(broker.enabled, false);
+  assert.deepEqual(broker.list(), {});
+  broker.logRequest(event());
+  assert.equal(fs.readFileSync(file, 'utf8'), '');
+  assert.throws(() => broker.hash('file/', TOKEN));
+  await broker.disable('never-enabled');
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  assert.notEqual(broker.hash('file/', TOKEN), before);
+});
+
+test('after a restart, loads the devices, keeps their keys and continues the chain', async () => {
+  const storage = scope(createMemoryStorage(), 'audit/');
+  const first = await loaded({ storage });
+  const file = freshPath();
+  await first.broker.enable('file', { type: 'file', description: 'd', options: { file_path: file, mode: '0640' } });
+  first.broker.logRequest(event(1));
+  first.broker.logResponse(event(1));
+  const hashBefore = first.broker.hash('file/', TOKEN);
+  await first.broker.close();
+  assert.throws(() => first.broker.logRequest(event(2)), isAuditFailed);
+
+  const second = harness({ storage });
+  assert.throws(() => second.broker.logRequest(event(2)), isAuditFailed);
+  await second.broker.load();
+  assert.deepEqual(second.broker.list(), {
+    'file/': { type: 'file', description: 'd', options: { file_path: file, mode: '0640' }, path: 'file/', local: false },
+  });
+  assert.equal(second.broker.hash('file/', TOKEN), hashBefore);
+  second.broker.logRequest(event(2));
+  const all = lines(file) as Record<string, any>[];
+  assert.deepEqual(all.map((l) => l['chain']['seq']), [1, 2, 3]);
+  assert.equal(all[2]?.['request']['client_token'], hashBefore);
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 3 });
+});
+
+test('stores the device table with a 32-byte key inside its storage view', async () => {
+  const { broker, storage } = await loaded();
+  await broker.enable('file', { type: 'file', options: { file_path: freshPath() } });
+  assert.deepEqual(await storage.list(''), ['table']);
+  const table = JSON.parse(((await storage.get('table')) as Buffer).toString('utf8')) as { devices: { hmacKey: string }[] };
+  assert.equal(Buffer.from(table.devices[0]?.hmacKey ?? '', 'base64').length, 32);
+});
+
+test('keeps a device that failed to open at load, fails closed, and recovers on reopen', async () => {
+  const storage = scope(createMemoryStorage(), 'audit/');
+  const dir = fs.mkdtempSync(path.join(root, 'dir-'));
+  const file = path.join(dir, 'audit.log');
+  const first = await loaded({ storage });
+  await first.broker.enable('file', { type: 'file', options: { file_path: file } });
+  await first.broker.close();
+  fs.rmSync(dir, { recursive: true });
+
+  const second = await loaded({ storage });
+  assert.equal(second.broker.enabled, true);
+  assert.throws(() => second.broker.logRequest(event()), isAuditFailed);
+  assert.ok(second.logs.some((l) => l.includes('audit device failed to open') && l.includes('"path":"file/"')));
+  fs.mkdirSync(dir);
+  await second.broker.reopen();
+  second.broker.logRequest(event());
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 1 });
+});
+
+test('closes the new device when the table cannot be stored', async () => {
+  const memory = createMemoryStorage();
+  const storage: Storage = { ...memory, put: async () => { throw new Error('disk gone'); } };
+  let closed = 0;
+  const tracked: AuditDeviceFactory = () => ({ type: 'tracked', sink: 'tracked', log: () => {}, reopen: () => {}, close: () => { closed += 1; } });
+  const { broker } = await loaded({ storage, factories: { tracked } });
+  await assert.rejects(broker.enable('t', { type: 'tracked' }), /disk gone/);
+  assert.equal(closed, 1);
+  assert.equal(broker.enabled, false);
+});
+
+test('does not log anything while no device is enabled', async () => {
+  const { broker } = await loaded();
+  broker.logRequest(event());
+  broker.logResponse(event());
+  assert.equal(broker.enabled, false);
+});

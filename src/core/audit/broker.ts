@@ -1,0 +1,372 @@
+/**
+ * The audit broker: the table of enabled audit devices, their HMAC keys, and fan-out of every
+ * audited request and response to all of them.
+ *
+ * Owns: the device table in its storage view (inside the barrier, so the per-device keys are
+ * encrypted at rest), the rule that an audited request fails when audit is enabled and no device
+ * logged it (fail closed), and the per-device redaction. It must never log an entry, a key or a
+ * device's error message (only the device path and an error code), and never let one device's
+ * key or options affect another device's output (CVE-2024-0831).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { badRequest, CofferError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { getJson, putJson, type Storage } from '../storage/storage.js';
+import { AuditDeviceError, type AuditDevice, type AuditDeviceFactory } from './device.js';
+import { buildRequestEntry, buildResponseEntry, type AuditEntry, type AuditEvent } from './entry.js';
+import { createFileDevice, FILE_DEVICE_TYPE } from './file-device.js';
+import { createHasher, hmacString, type Hasher } from './hmac.js';
+
+export interface AuditDeviceInfo {
+  type: string;
+  description: string;
+  options: Record<string, string>;
+  path: string;
+  local: boolean;
+}
+
+export interface AuditBroker {
+  /** After unseal: reads the device table and opens every device. Until then, logging fails closed. */
+  load(): Promise<void>;
+  /** Before seal: closes every device and zeroes the keys held in memory. */
+  close(): Promise<void>;
+  /** Enables a device at `path` (normalised to end with '/'). */
+  enable(path: string, config: { type: string; description?: string; options?: Record<string, string> }): Promise<void>;
+  /** Disables the device at `path` and destroys its key; an unknown path is not an error. */
+  disable(path: string): Promise<void>;
+  /** Enabled devices keyed by path ('file/'), as sys/audit returns them. */
+  list(): Record<string, AuditDeviceInfo>;
+  /** True when at least one device is enabled, so every audited request must be logged. */
+  readonly enabled: boolean;
+  /** Logs the request entry; throws audit_failed when devices exist and none logged it. */
+  logRequest(event: AuditEvent): void;
+  /** Logs the response entry; throws audit_failed when devices exist and none logged it. */
+  logResponse(event: AuditEvent): void;
+  /** `hmac-sha256:<hex>` of `input` with the key of the device at `path` (sys/audit-hash). */
+  hash(path: string, input: string): string;
+  /**
+   * Reopens every device (SIGHUP after log rotation), and retries devices that failed to open at
+   * load. Failures are logged, not thrown: one bad device must not stop the others reopening.
+   */
+  reopen(): Promise<void>;
+}
+
+export interface AuditBrokerDeps {
+  storage: Storage;
+  clock: Clock;
+  logger: Logger;
+  /** Device types by name. Defaults to the file device; tests inject failing ones. */
+  factories?: Readonly<Record<string, AuditDeviceFactory>>;
+}
+
+export const NO_AUDIT_BACKEND_MESSAGE = 'no audit backend succeeded in logging the request';
+
+/** While a device keeps failing, repeat the log line at most this often (with a count). */
+export const FAILURE_LOG_INTERVAL_MS = 60_000;
+
+const KEY_BYTES = 32;
+const TABLE_VERSION = 1;
+
+interface StoredDevice {
+  path: string;
+  type: string;
+  description: string;
+  options: Record<string, string>;
+  /** The device's HMAC key, base64. Destroyed with the device: a re-enabled path gets a new one. */
+  hmacKey: string;
+}
+
+interface StoredTable {
+  version: number;
+  devices: StoredDevice[];
+}
+
+const tableKey = (): string => 'table';
+
+interface LiveDevice {
+  readonly path: string;
+  readonly type: string;
+  readonly description: string;
+  readonly options: Readonly<Record<string, string>>;
+  readonly key: Buffer;
+  readonly hash: Hasher;
+  /** Undefined when the device could not be opened at load; it then counts as failing. */
+  device: AuditDevice | undefined;
+  failing: boolean;
+  lastFailureLogAt: number;
+  failuresSinceLog: number;
+}
+
+const PATH_SEGMENT = /^[A-Za-z0-9_.-]+$/;
+
+/** 'file' → 'file/'; refuses empty, '.', '..' and odd characters rather than normalising them. */
+function normalisePath(raw: string): string {
+  const trimmed = raw.replace(/^\/+/, '').replace(/\/+$/, '');
+  if (trimmed === '') throw badRequest('audit device path must not be empty');
+  for (const segment of trimmed.split('/')) {
+    if (!PATH_SEGMENT.test(segment) || segment === '.' || segment === '..') {
+      throw badRequest('audit device path may contain only letters, digits, ".", "_", "-" and "/" between names');
+    }
+  }
+  return trimmed + '/';
+}
+
+/** A code safe to log for a device failure: never the message, which could carry data. */
+function failureCode(err: unknown): string {
+  if (err instanceof AuditDeviceError || err instanceof CofferError) return err.code;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  return err instanceof Error ? err.name : 'unknown';
+}
+
+function auditFailed(): CofferError {
+  return new CofferError('audit_failed', NO_AUDIT_BACKEND_MESSAGE);
+}
+
+export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
+  const { storage, clock } = deps;
+  const logger = deps.logger.child({ component: 'audit' });
+  const factories: Readonly<Record<string, AuditDeviceFactory>> = deps.factories ?? {
+    [FILE_DEVICE_TYPE]: (options) => createFileDevice(options),
+  };
+  const devices = new Map<string, LiveDevice>();
+  let loaded = false;
+
+  // Table changes are serialised so two concurrent enables cannot both pass the "in use" check.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  const persist = (list: readonly LiveDevice[]): Promise<void> => {
+    const table: StoredTable = {
+      version: TABLE_VERSION,
+      devices: list.map((d) => ({
+        path: d.path,
+        type: d.type,
+        description: d.description,
+        options: { ...d.options },
+        hmacKey: d.key.toString('base64'),
+      })),
+    };
+    return putJson(storage, tableKey(), table);
+  };
+
+  const openDevice = (type: string, options: Readonly<Record<string, string>>): AuditDevice => {
+    const factory = factories[type];
+    if (factory === undefined) throw badRequest(`unknown audit device type "${type}"`);
+    return factory(options);
+  };
+
+  const closeLive = (live: LiveDevice): void => {
+    try {
+      live.device?.close();
+    } catch (err) {
+      logger.error('audit device failed to close', { path: live.path, code: failureCode(err) });
+    }
+    live.device = undefined;
+    live.key.fill(0);
+  };
+
+  const closeAll = (): void => {
+    for (const live of devices.values()) closeLive(live);
+    devices.clear();
+  };
+
+  const reportFailure = (live: LiveDevice, err: unknown): void => {
+    const now = clock.now();
+    const code = failureCode(err);
+    if (!live.failing) {
+      live.failing = true;
+      live.lastFailureLogAt = now;
+      live.failuresSinceLog = 0;
+      logger.error('audit device failed to log an entry', { path: live.path, type: live.type, code });
+      return;
+    }
+    live.failuresSinceLog += 1;
+    if (now - live.lastFailureLogAt >= FAILURE_LOG_INTERVAL_MS) {
+      logger.error('audit device is still failing', { path: live.path, type: live.type, code, failures: live.failuresSinceLog });
+      live.lastFailureLogAt = now;
+      live.failuresSinceLog = 0;
+    }
+  };
+
+  const reportSuccess = (live: LiveDevice): void => {
+    if (!live.failing) return;
+    live.failing = false;
+    logger.info('audit device recovered', { path: live.path, type: live.type });
+  };
+
+  const dispatch = (event: AuditEvent, build: (event: AuditEvent, hash: Hasher) => AuditEntry): void => {
+    if (!loaded) {
+      // Before load we cannot know whether devices exist, so nothing may pass unaudited.
+      logger.error('audit broker used before load');
+      throw auditFailed();
+    }
+    if (devices.size === 0) return;
+    let logged = 0;
+    for (const live of devices.values()) {
+      try {
+        if (live.device === undefined) throw new AuditDeviceError('not_open', 'audit device is not open');
+        // Built per device: each device has its own key, so no HMAC is shared between them.
+        live.device.log(build(event, live.hash));
+        logged += 1;
+        reportSuccess(live);
+      } catch (err) {
+        reportFailure(live, err);
+      }
+    }
+    if (logged === 0) throw auditFailed();
+  };
+
+  const loadTable = async (): Promise<StoredDevice[]> => {
+    const table = await getJson<StoredTable>(storage, tableKey());
+    if (table === undefined) return [];
+    if (table.version !== TABLE_VERSION || !Array.isArray(table.devices)) {
+      throw new CofferError('internal', 'the audit device table has an unknown format');
+    }
+    return table.devices;
+  };
+
+  const openTable = async (): Promise<void> => {
+    const stored = await loadTable();
+    for (const entry of stored) {
+      const key = Buffer.from(entry.hmacKey, 'base64');
+      if (key.length !== KEY_BYTES) throw new CofferError('internal', 'the audit device table has an unknown format');
+      const live: LiveDevice = {
+        path: entry.path,
+        type: entry.type,
+        description: entry.description,
+        options: { ...entry.options },
+        key,
+        hash: createHasher(key),
+        device: undefined,
+        failing: false,
+        lastFailureLogAt: 0,
+        failuresSinceLog: 0,
+      };
+      try {
+        live.device = openDevice(entry.type, live.options);
+      } catch (err) {
+        // Kept in the table, failing: with no other device, requests fail closed until it is
+        // fixed (reopen) or disabled, rather than silently running unaudited.
+        logger.error('audit device failed to open', { path: entry.path, type: entry.type, code: failureCode(err) });
+      }
+      devices.set(entry.path, live);
+    }
+  };
+
+  return {
+    load: () =>
+      serial(async () => {
+        closeAll();
+        loaded = false;
+        try {
+          await openTable();
+        } catch (err) {
+          closeAll();
+          throw err;
+        }
+        loaded = true;
+      }),
+
+    close: () =>
+      serial(async () => {
+        closeAll();
+        loaded = false;
+      }),
+
+    enable: (rawPath, config) =>
+      serial(async () => {
+        if (!loaded) throw new CofferError('internal', 'the audit broker is not loaded');
+        const path = normalisePath(rawPath);
+        if (factories[config.type] === undefined) throw badRequest(`unknown audit device type "${config.type}"`);
+        for (const existing of devices.keys()) {
+          if (existing.startsWith(path) || path.startsWith(existing)) throw badRequest('path already in use');
+        }
+        const options: Record<string, string> = {};
+        for (const [k, v] of Object.entries(config.options ?? {})) {
+          if (typeof v !== 'string') throw badRequest(`audit device option "${k}" must be a string`);
+          options[k] = v;
+        }
+        const device = openDevice(config.type, options);
+        const key = randomBytes(KEY_BYTES);
+        const live: LiveDevice = {
+          path,
+          type: config.type,
+          description: config.description ?? '',
+          options,
+          key,
+          hash: createHasher(key),
+          device,
+          failing: false,
+          lastFailureLogAt: 0,
+          failuresSinceLog: 0,
+        };
+        try {
+          for (const other of devices.values()) {
+            // Two devices on one file would interleave two chains and break both.
+            if (other.device !== undefined && other.device.sink === device.sink) {
+              throw badRequest(`audit device "${other.path}" already writes to this destination`);
+            }
+          }
+          await persist([...devices.values(), live]);
+        } catch (err) {
+          closeLive(live);
+          throw err;
+        }
+        devices.set(path, live);
+        logger.info('audit device enabled', { path, type: config.type });
+      }),
+
+    disable: (rawPath) =>
+      serial(async () => {
+        const path = normalisePath(rawPath);
+        const live = devices.get(path);
+        if (live === undefined) return;
+        await persist([...devices.values()].filter((d) => d !== live));
+        devices.delete(path);
+        closeLive(live);
+        logger.info('audit device disabled', { path, type: live.type });
+      }),
+
+    list: () => {
+      const out: Record<string, AuditDeviceInfo> = {};
+      for (const path of [...devices.keys()].sort()) {
+        const live = devices.get(path) as LiveDevice;
+        out[path] = { type: live.type, description: live.description, options: { ...live.options }, path, local: false };
+      }
+      return out;
+    },
+
+    get enabled(): boolean {
+      return devices.size > 0;
+    },
+
+    logRequest: (event) => dispatch(event, buildRequestEntry),
+    logResponse: (event) => dispatch(event, buildResponseEntry),
+
+    hash: (rawPath, input) => {
+      const path = normalisePath(rawPath);
+      const live = devices.get(path);
+      if (live === undefined) throw badRequest(`no audit device is enabled at "${path}"`);
+      return hmacString(live.key, input);
+    },
+
+    reopen: () =>
+      serial(async () => {
+        for (const live of devices.values()) {
+          try {
+            if (live.device === undefined) live.device = openDevice(live.type, live.options);
+            else live.device.reopen();
+            logger.info('audit device reopened', { path: live.path, type: live.type });
+          } catch (err) {
+            logger.error('audit device failed to reopen', { path: live.path, type: live.type, code: failureCode(err) });
+          }
+        }
+      }),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * What an audit device is, seen from the broker.
+ *
+ * Owns: the device contract every sink (file today; socket and syslog later) implements and the
+ * error a device throws. A device receives entries that are already redacted; it must never be
+ * handed, or log, anything in clear, and it must report a failed write by throwing, never by
+ * dropping the entry quietly.
+ */
+import type { AuditEntry } from './entry.js';
+
+export interface AuditDevice {
+  readonly type: string;
+  /**
+   * What the device writes to (for a file: its device and inode). Two devices with the same sink
+   * would interleave two hash chains in one file, so the broker refuses the second.
+   */
+  readonly sink: string;
+  /** Writes one entry durably enough to count as logged, or throws. Synchronous, so order is total. */
+  log(entry: AuditEntry): void;
+  /** Reopens the sink (log rotation, or recovery after the file was removed). Throws if it cannot. */
+  reopen(): void;
+  /** Releases the sink. Later calls to log() throw. Idempotent. */
+  close(): void;
+}
+
+/** Builds a device from its options; throws bad_request for options the caller must fix. */
+export type AuditDeviceFactory = (options: Readonly<Record<string, string>>) => AuditDevice;
+
+/**
+ * A failure inside a device. `code` (an errno such as ENOSPC, or one of ours) is what the broker
+ * logs; the message never contains entry content.
+ */
+export class AuditDeviceError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AuditDeviceError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Audit entries: the Vault-shaped JSON objects written for every audited request and response.
+ *
+ * Owns: the input types the request pipeline hands to the broker, and the mapping from them to
+ * entries with every token, accessor and data string HMAC'd. It must never put a raw token,
+ * accessor or data string into an entry, and never return an entry that aliases its input.
+ */
+import { rfc3339 } from '../clock.js';
+import { copyValue, redactData, redactValue, type Hasher } from './hmac.js';
+
+export interface AuditAuthInfo {
+  /** The raw client token; only its HMAC is written. */
+  clientToken?: string;
+  /** The token's accessor; only its HMAC is written. */
+  accessor?: string;
+  displayName?: string;
+  policies?: string[];
+  tokenPolicies?: string[];
+  metadata?: Record<string, string>;
+  entityId?: string;
+  tokenType?: string;
+  tokenTtl?: number;
+}
+
+export interface AuditRequestInfo {
+  id: string;
+  operation: string;
+  path: string;
+  mountType?: string;
+  mountPoint?: string;
+  remoteAddress: string;
+  data?: Record<string, unknown> | null;
+  clientToken?: string;
+  clientTokenAccessor?: string;
+  /** Top-level keys of `data` written in clear (the mount's audit_non_hmac_request_keys). */
+  nonHmacKeys?: string[];
+}
+
+export interface AuditResponseInfo {
+  statusCode: number;
+  data?: Record<string, unknown> | null;
+  auth?: { client_token: string; accessor: string; [k: string]: unknown } | null;
+  warnings?: string[] | null;
+  /** Top-level keys of `data` written in clear (the engine's or mount's non-HMAC response keys). */
+  nonHmacKeys?: string[];
+}
+
+export interface AuditEvent {
+  /** Milliseconds since the epoch. */
+  time: number;
+  auth?: AuditAuthInfo;
+  request: AuditRequestInfo;
+  response?: AuditResponseInfo;
+  error?: string;
+}
+
+export type AuditEntryType = 'request' | 'response';
+
+/** One audit line before the device adds its hash chain. Already redacted. */
+export interface AuditEntry {
+  type: AuditEntryType;
+  time: string;
+  auth: Record<string, unknown>;
+  request: Record<string, unknown>;
+  response?: Record<string, unknown>;
+  error: string;
+}
+
+/**
+ * Keys of a response `auth` block that carry no secret and stay readable. Any other key is
+ * redacted like data, so a new field is hashed until someone decides it is safe.
+ */
+const CLEAR_RESPONSE_AUTH_KEYS: ReadonlySet<string> = new Set([
+  'display_name',
+  'policies',
+  'token_policies',
+  'identity_policies',
+  'metadata',
+  'entity_id',
+  'token_type',
+  'lease_duration',
+  'renewable',
+  'orphan',
+  'num_uses',
+]);
+
+/** An empty token or accessor reveals nothing, and Vault writes it as "" too. */
+const hashOptional = (hash: Hasher, value: string | undefined): string | undefined =>
+  value === undefined || value === '' ? value : hash(value);
+
+// Values that are not secret are still copied, so an entry never aliases the caller's objects.
+const copyClear = copyValue;
+
+function buildAuth(auth: AuditAuthInfo | undefined, hash: Hasher): Record<string, unknown> {
+  if (auth === undefined) return {};
+  const out: Record<string, unknown> = {};
+  if (auth.clientToken !== undefined) out['client_token'] = hashOptional(hash, auth.clientToken);
+  if (auth.accessor !== undefined) out['accessor'] = hashOptional(hash, auth.accessor);
+  if (auth.displayName !== undefined) out['display_name'] = auth.displayName;
+  if (auth.policies !== undefined) out['policies'] = copyClear(auth.policies);
+  if (auth.tokenPolicies !== undefined) out['token_policies'] = copyClear(auth.tokenPolicies);
+  if (auth.metadata !== undefined) out['metadata'] = copyClear(auth.metadata);
+  if (auth.entityId !== undefined) out['entity_id'] = auth.entityId;
+  if (auth.tokenType !== undefined) out['token_type'] = auth.tokenType;
+  if (auth.tokenTtl !== undefined) out['token_ttl'] = auth.tokenTtl;
+  return out;
+}
+
+function buildRequest(req: AuditRequestInfo, hash: Hasher): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: req.id, operation: req.operation };
+  if (req.mountType !== undefined) out['mount_type'] = req.mountType;
+  if (req.mountPoint !== undefined) out['mount_point'] = req.mountPoint;
+  if (req.clientToken !== undefined) out['client_token'] = hashOptional(hash, req.clientToken);
+  if (req.clientTokenAccessor !== undefined) out['client_token_accessor'] = hashOptional(hash, req.clientTokenAccessor);
+  out['namespace'] = { id: 'root' };
+  out['path'] = req.path;
+  if (req.data !== undefined) out['data'] = redactData(req.data, hash, req.nonHmacKeys ?? []);
+  out['remote_address'] = req.remoteAddress;
+  return out;
+}
+
+function buildResponseAuth(auth: NonNullable<AuditResponseInfo['auth']>, hash: Hasher): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(auth)) {
+    const value = auth[key];
+    if (key === 'client_token' || key === 'accessor') {
+      // A non-string here is a bug upstream; hash its text rather than trust it.
+      out[key] = typeof value === 'string' ? hashOptional(hash, value) : redactValue(value, hash);
+    } else if (CLEAR_RESPONSE_AUTH_KEYS.has(key)) {
+      out[key] = copyClear(value);
+    } else {
+      out[key] = redactValue(value, hash);
+    }
+  }
+  return out;
+}
+
+function buildResponse(event: AuditEvent, res: AuditResponseInfo, hash: Hasher): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (event.request.mountType !== undefined) out['mount_type'] = event.request.mountType;
+  if (event.request.mountPoint !== undefined) out['mount_point'] = event.request.mountPoint;
+  out['status_code'] = res.statusCode;
+  if (res.auth !== undefined) out['auth'] = res.auth === null ? null : buildResponseAuth(res.auth, hash);
+  if (res.data !== undefined) out['data'] = redactData(res.data, hash, res.nonHmacKeys ?? []);
+  if (res.warnings !== undefined) out['warnings'] = copyClear(res.warnings);
+  return out;
+}
+
+/** The `type: "request"` entry, written before the handler runs. */
+export function buildRequestEntry(event: AuditEvent, hash: Hasher): AuditEntry {
+  return {
+    type: 'request',
+    time: rfc3339(event.time),
+    auth: buildAuth(event.auth, hash),
+    request: buildRequest(event.request, hash),
+    error: event.error ?? '',
+  };
+}
+
+/** The `type: "response"` entry, written after the handler, before the client sees the result. */
+export function buildResponseEntry(event: AuditEvent, hash: Hasher): AuditEntry {
+  return {
+    type: 'response',
+    time: rfc3339(event.time),
+    auth: buildAuth(event.auth, hash),
+    request: buildRequest(event.request, hash),
+    response: buildResponse(event, event.response ?? { statusCode: 0 }, hash),
+    error: event.error ?? '',
+  };
+}

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { CofferError } from '../errors.js';
+import { GENESIS_PREV } from './chain.js';
+import { runAuditDeviceConformance, sampleEntry } from './device-conformance.js';
+import { AuditDeviceError } from './device.js';
+import { createFileDevice, type WriteFn } from './file-device.js';
+import { verifyAuditFile } from './verify.js';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+const freshPath = (): string => path.join(root, `audit-${++counter}.log`);
+const readLines = (file: string): string[] => {
+  if (!fs.existsSync(file)) return [];
+  const text = fs.readFileSync(file, 'utf8');
+  return text === '' ? [] : text.replace(/\n$/, '').split('\n');
+};
+const sha256 = (text: string): string => createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex');
+
+function isBadRequest(pattern: RegExp): (err: unknown) => boolean {
+  return (err) => {
+    assert.ok(err instanceof CofferError, `expected CofferError, got ${String(err)}`);
+    assert.equal(err.code, 'bad_request');
+    assert.match(err.message, pattern);
+    return true;
+  };
+}
+
+runAuditDeviceConformance('file device', () => {
+  const file = freshPath();
+  const device = createFileDevice({ file_path: file });
+  return { device, read: () => readLines(file), cleanup: () => device.close() };
+});
+
+test('creates the audit file with mode 0600 whatever the umask', () => {
+  const file = freshPath();
+  const previous = process.umask(0);
+  try {
+    createFileDevice({ file_path: file }).close();
+  } finally {
+    process.umask(previous);
+  }
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+});
+
+test('applies the mode option and tightens an existing file to it', () => {
+  const loose = freshPath();
+  fs.writeFileSync(loose, '', { mode: 0o644 });
+  fs.chmodSync(loose, 0o644);
+  createFileDevice({ file_path: loose }).close();
+  assert.equal(fs.statSync(loose).mode & 0o777, 0o600);
+
+  const shared = freshPath();
+  createFileDevice({ file_path: shared, mode: '0640' }).close();
+  assert.equal(fs.statSync(shared).mode & 0o777, 0o640);
+});
+
+test('chains lines: seq counts from 1 and prev is the SHA-256 of the previous line', () => {
+  const file = freshPath();
+  const device = createFileDevice({ file_path: file });
+  device.log(sampleEntry(1));
+  device.log(sampleEntry(2));
+  device.log(sampleEntry(3));
+  device.close();
+  const lines = readLines(file);
+  const links = lines.map((l) => (JSON.parse(l) as { chain: { seq: number; prev: string } }).chain);
+  assert.deepEqual(links, [
+    { seq: 1, prev: GENESIS_PREV },
+    { seq: 2, prev: sha256(lines[0] as string) },
+    { seq: 3, prev: sha256(lines[1] as string) },
+  ]);
+});
+
+test('continues the chain of an existing file when reopened after a restart', async () => {
+  const file = freshPath();
+  const first = createFileDevice({ file_path: file });
+  first.log(sampleEntry(1));
+  first.log(sampleEntry(2));
+  first.close();
+  const second = createFileDevice({ file_path: file });
+  second.log(sampleEntry(3));
+  second.close();
+  const lines = readLines(file);
+  const last = JSON.parse(lines[2] as string) as { chain: { seq: number; prev: string } };
+  assert.deepEqual(last.chain, { seq: 3, prev: sha256(lines[1] as string) });
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 3 });
+});
+
+test('refuses a relative file_path', () => {
+  assert.throws(() => createFileDevice({ file_path: 'audit.log' }), isBadRequest(/absolute path or "stdout"/));
+  assert.throws(() => createFileDevice({ file_path: './x/../audit.log' }), isBadRequest(/absolute/));
+});
+
+test('refuses a symlink, even one pointing at a regular file', () => {
+  const target = freshPath();
+  fs.writeFileSync(target, '');
+  const link = path.join(root, `link-${++counter}.log`);
+  fs.symlinkSync(target, link);
+  assert.throws(() => createFileDevice({ file_path: link }), isBadRequest(/symbolic link/));
+  assert.equal(fs.readFileSync(target, 'utf8'), '');
+});
+
+test('refuses a directory, a FIFO and a character device', () => {
+  const dir = fs.mkdtempSync(path.join(root, 'dir-'));
+  assert.throws(() => createFileDevice({ file_path: dir }), isBadRequest(/not a regular file/));
+  const fifo = path.join(root, `fifo-${++counter}`);
+  execFileSync('mkfifo', [fifo]);
+  assert.throws(() => createFileDevice({ file_path: fifo }), isBadRequest(/not a regular file/));
+  assert.throws(() => createFileDevice({ file_path: '/dev/full' }), isBadRequest(/not a regular file/));
+});
+
+test('refuses an existing file with any execute bit set and leaves it unchanged', () => {
+  for (const mode of [0o700, 0o610, 0o601]) {
+    const file = freshPath();
+    fs.writeFileSync(file, '');
+    fs.chmodSync(file, mode);
+    assert.throws(() => createFileDevice({ file_path: file }), isBadRequest(/executable/));
+    assert.equal(fs.statSync(file).mode & 0o777, mode);
+    assert.equal(fs.statSync(file).size, 0);
+  }
+});
+
+test('refuses modes that are executable, group- or world-writable, or not octal', () => {
+  const file = freshPath();
+  assert.throws(() => createFileDevice({ file_path: file, mode: '0755' }), isBadRequest(/execute/));
+  assert.throws(() => createFileDevice({ file_path: file, mode: '0620' }), isBadRequest(/group or others/));
+  assert.throws(() => createFileDevice({ file_path: file, mode: '0400' }), isBadRequest(/owner write/));
+  assert.throws(() => createFileDevice({ file_path: file, mode: 'rw' }), isBadRequest(/octal/));
+  assert.throws(() => createFileDevice({ file_path: file, mode: '04600' }), isBadRequest(/octal/));
+  assert.equal(fs.existsSync(file), false);
+});
+
+test('refuses unknown options, a missing file_path and a missing directory', () => {
+  assert.throws(() => createFileDevice({ file_path: freshPath(), log_raw: 'true' }), isBadRequest(/unsupported option "log_raw"/));
+  assert.throws(() => createFileDevice({}), isBadRequest(/file_path is required/));
+  assert.throws(() => createFileDevice({ file_path: path.join(root, 'missing', 'a.log') }), isBadRequest(/directory .* does not exist/));
+});
+
+test('refuses to append to an existing file that is not its own chain', () => {
+  const foreign = freshPath();
+  fs.writeFileSync(foreign, 'export PATH=/usr/bin\n');
+  assert.throws(() => createFileDevice({ file_path: foreign }), isBadRequest(/not a Coffer audit log/));
+  assert.equal(fs.readFileSync(foreign, 'utf8'), 'export PATH=/usr/bin\n');
+
+  const torn = freshPath();
+  const device = createFileDevice({ file_path: torn });
+  device.log(sampleEntry(1));
+  device.close();
+  fs.appendFileSync(torn, '{"type":"req');
+  assert.throws(() => createFileDevice({ file_path: torn }), isBadRequest(/does not end with a complete line/));
+});
+
+test('fails the write when the file was removed, and reopen starts a new file', async () => {
+  const file = freshPath();
+  const device = createFileDevice({ file_path: file });
+  device.log(sampleEntry(1));
+  fs.unlinkSync(file);
+  assert.throws(() => device.log(sampleEntry(2)), (err: unknown) => err instanceof AuditDeviceError && err.code === 'file_removed');
+  device.reopen();
+  device.log(sampleEntry(3));
+  device.close();
+  assert.equal(readLines(file).length, 1);
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 1 });
+});
+
+test('fails the write when another writer changed the file', () => {
+  const file = freshPath();
+  const device = createFileDevice({ file_path: file });
+  device.log(sampleEntry(1));
+  fs.appendFileSync(file, 'forged\n');
+  assert.throws(() => device.log(sampleEntry(2)), (err: unknown) => err instanceof AuditDeviceError && err.code === 'file_changed');
+  device.close();
+});
+
+test('surfaces a write error at once and cuts off the partial line so the chain stays valid', async () => {
+  const file = freshPath();
+  let failNext = false;
+  const writer: WriteFn = (fd, buffer, offset, length) => {
+    if (failNext) {
+      failNext = false;
+      fs.writeSync(fd, buffer, offset, Math.floor(length / 2));
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    }
+    return fs.writeSync(fd, buffer, offset, length);
+  };
+  const device = createFileDevice({ file_path: file }, { writeSync: writer });
+  device.log(sampleEntry(1));
+  failNext = true;
+  assert.throws(() => device.log(sampleEntry(2)), (err: unknown) => err instanceof AuditDeviceError && err.code === 'ENOSPC');
+  device.log(sampleEntry(3));
+  device.close();
+  const ids = readLines(file).map((l) => (JSON.parse(l) as { request: { id: string } }).request.id);
+  assert.deepEqual(ids, ['req-1', 'req-3']);
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 2 });
+});
+
+test('writes chained lines to stdout through fd 1 and waits out EAGAIN', () => {
+  const written: string[] = [];
+  let eagain = 2;
+  const writer: WriteFn = (fd, buffer, offset, length) => {
+    assert.equal(fd, 1);
+    if (eagain > 0) {
+      eagain -= 1;
+      throw Object.assign(new Error('try again'), { code: 'EAGAIN' });
+    }
+    written.push(buffer.subarray(offset, offset + length).toString('utf8'));
+    return length;
+  };
+  const device = createFileDevice({ file_path: 'stdout' }, { writeSync: writer });
+  device.log(sampleEntry(1));
+  device.log(sampleEntry(2));
+  device.close();
+  assert.equal(device.sink, 'stdout');
+  const lines = written.join('').split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 2);
+  assert.deepEqual((JSON.parse(lines[1] as string) as { chain: unknown }).chain, { seq: 2, prev: sha256(lines[0] as string) });
+});

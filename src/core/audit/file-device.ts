@@ -1,0 +1,288 @@
+/**
+ * The `file` audit device: one hash-chained JSON line per entry, appended to a file or stdout.
+ *
+ * Owns: the checks on `file_path` and `mode` (CVE-2025-6000: a sys/audit writer pointed a file
+ * device at the plugin directory and got code execution), the append fd, and the chain state of
+ * the file. It must never follow a symlink, write to anything but a regular file, create or keep
+ * an executable file, or append to a file that is not already its own chain; and it must report a
+ * failed or partial write by throwing, so the broker can fail closed.
+ *
+ * Writes are synchronous (`writeSync` on an O_APPEND fd), so lines are totally ordered and an
+ * error surfaces on the call that caused it. They are not fsync'd: a line survives a process
+ * crash, not a power loss, as with Vault. The chain assumes one writer per file.
+ */
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, writeSync, type Stats } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { badRequest, CofferError } from '../errors.js';
+import { chainLine, EMPTY_HEAD, headAfter, type ChainHead } from './chain.js';
+import { AuditDeviceError, type AuditDevice } from './device.js';
+import type { AuditEntry } from './entry.js';
+import { fdReader, readLastLine } from './tail.js';
+
+export const FILE_DEVICE_TYPE = 'file';
+
+const ALLOWED_OPTIONS: ReadonlySet<string> = new Set(['file_path', 'mode', 'format']);
+const DEFAULT_MODE = 0o600;
+
+/** A write call with the shape of fs.writeSync(fd, buffer, offset, length). */
+export type WriteFn = (fd: number, buffer: Buffer, offset: number, length: number) => number;
+
+export interface FileDeviceDeps {
+  /** Injectable so tests can simulate a disk that fills up in the middle of a line. */
+  writeSync?: WriteFn;
+}
+
+export interface FileDeviceOptions {
+  readonly target: string;
+  readonly mode: number;
+}
+
+/** Validates the device options (at construction, so a bad config never half-opens a file). */
+export function parseFileDeviceOptions(options: Readonly<Record<string, string>>): FileDeviceOptions {
+  for (const key of Object.keys(options)) {
+    if (!ALLOWED_OPTIONS.has(key)) {
+      throw badRequest(`unsupported option "${key}" for a file audit device; allowed: file_path, mode, format`);
+    }
+  }
+  const format = options['format'];
+  if (format !== undefined && format !== 'json') throw badRequest('file audit device: format must be "json"');
+  const target = options['file_path'];
+  if (target === undefined || target === '') throw badRequest('file audit device: file_path is required');
+  if (target !== 'stdout' && !isAbsolute(target)) {
+    throw badRequest('file audit device: file_path must be an absolute path or "stdout"');
+  }
+  if (target.includes('\0')) throw badRequest('file audit device: file_path must not contain a NUL byte');
+  return { target, mode: parseMode(options['mode']) };
+}
+
+function parseMode(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return DEFAULT_MODE;
+  if (!/^0?[0-7]{3}$/.test(raw)) throw badRequest('file audit device: mode must be an octal string such as "0600"');
+  const mode = Number.parseInt(raw, 8);
+  if ((mode & 0o111) !== 0) throw badRequest('file audit device: mode must not set any execute bit');
+  if ((mode & 0o022) !== 0) throw badRequest('file audit device: mode must not let group or others write the audit file');
+  if ((mode & 0o200) === 0) throw badRequest('file audit device: mode must let the owner write the audit file');
+  return mode;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Refuses anything but an existing regular, non-executable file. Used before and after open. */
+function checkTarget(st: Stats, target: string): void {
+  if (st.isSymbolicLink()) {
+    throw badRequest(`file audit device: file_path "${target}" is a symbolic link; give the path of a regular file`);
+  }
+  if (!st.isFile()) throw badRequest(`file audit device: file_path "${target}" exists and is not a regular file`);
+  if ((st.mode & 0o111) !== 0) {
+    throw badRequest(`file audit device: file_path "${target}" is executable; remove its execute bits or choose another file`);
+  }
+}
+
+interface OpenFile {
+  readonly fd: number;
+  /** Bytes this device knows are in the file: all complete lines. */
+  size: number;
+  head: ChainHead;
+  readonly sink: string;
+}
+
+function openAuditFile(target: string, mode: number): OpenFile {
+  let existing: Stats | undefined;
+  try {
+    existing = lstatSync(target);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw badRequest(`file audit device: cannot inspect file_path "${target}" (${errnoCode(err) ?? 'error'})`);
+  }
+  if (existing !== undefined) checkTarget(existing, target);
+  // O_NOFOLLOW and O_NONBLOCK close the race between the lstat above and this open: a symlink
+  // swapped in fails with ELOOP, and a FIFO cannot block us before fstat rejects it.
+  const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+  let fd: number;
+  try {
+    fd = openSync(target, flags, mode);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ELOOP') throw badRequest(`file audit device: file_path "${target}" is a symbolic link; give the path of a regular file`);
+    if (code === 'ENOENT') throw badRequest(`file audit device: the directory of file_path "${target}" does not exist`);
+    if (code === 'EISDIR') throw badRequest(`file audit device: file_path "${target}" exists and is not a regular file`);
+    throw badRequest(`file audit device: cannot open file_path "${target}" (${code ?? 'error'})`);
+  }
+  try {
+    const st = fstatSync(fd);
+    checkTarget(st, target);
+    // Enforce the mode even on an existing file and whatever the umask: audit files are 0600 by default.
+    fchmodSync(fd, mode);
+    const last = readLastLine(fdReader(fd), st.size);
+    let head: ChainHead;
+    if (last.kind === 'empty') {
+      head = EMPTY_HEAD;
+    } else if (last.kind === 'unterminated') {
+      throw badRequest(`file audit device: "${target}" does not end with a complete line (a torn write?); move it aside and enable again`);
+    } else {
+      const found = last.kind === 'line' ? headAfter(last.line) : undefined;
+      // Appending only to our own chain files also means a file device cannot be aimed at an
+      // arbitrary existing file (a shell profile, a config) to inject lines into it.
+      if (found === undefined) {
+        throw badRequest(`file audit device: "${target}" is not a Coffer audit log (its last line has no hash chain); choose a new file_path`);
+      }
+      head = found;
+    }
+    return { fd, size: st.size, head, sink: `file:${st.dev}:${st.ino}` };
+  } catch (err) {
+    closeSync(fd);
+    if (err instanceof CofferError) throw err;
+    throw badRequest(`file audit device: cannot prepare file_path "${target}" (${errnoCode(err) ?? 'error'})`);
+  }
+}
+
+const EAGAIN_WAIT_MS = 1;
+const MAX_EAGAIN_WAITS = 2000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function toDeviceError(err: unknown): AuditDeviceError {
+  if (err instanceof AuditDeviceError) return err;
+  return new AuditDeviceError(errnoCode(err) ?? 'write_failed', 'audit write failed', { cause: err });
+}
+
+/**
+ * Writes all of `buf`. A pipe on stdout may be non-blocking and answer EAGAIN; we wait for it
+ * briefly (blocking, as Vault does), then give up so the broker can fail closed.
+ */
+function writeAll(write: WriteFn, fd: number, buf: Buffer): void {
+  let offset = 0;
+  let waits = 0;
+  while (offset < buf.length) {
+    let n: number;
+    try {
+      n = write(fd, buf, offset, buf.length - offset);
+    } catch (err) {
+      if (errnoCode(err) === 'EAGAIN' && waits < MAX_EAGAIN_WAITS) {
+        waits += 1;
+        sleepSync(EAGAIN_WAIT_MS);
+        continue;
+      }
+      throw toDeviceError(err);
+    }
+    if (n <= 0) throw new AuditDeviceError('short_write', 'audit write made no progress');
+    offset += n;
+  }
+}
+
+function withNewline(line: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(line.length + 1);
+  line.copy(out);
+  out[line.length] = 0x0a;
+  return out;
+}
+
+const closedError = (): AuditDeviceError => new AuditDeviceError('closed', 'audit device is closed');
+
+function createStdoutDevice(write: WriteFn): AuditDevice {
+  // Each process start begins a new chain on stdout: there is no earlier line to read back.
+  let head: ChainHead = EMPTY_HEAD;
+  let closed = false;
+  return {
+    type: FILE_DEVICE_TYPE,
+    sink: 'stdout',
+    log(entry: AuditEntry): void {
+      if (closed) throw closedError();
+      const { line, next } = chainLine(entry, head);
+      writeAll(write, 1, withNewline(line));
+      head = next;
+    },
+    reopen(): void {
+      if (closed) throw closedError();
+    },
+    close(): void {
+      closed = true;
+    },
+  };
+}
+
+/**
+ * A file device. Opens (or creates, mode 0600 by default) the file at once, so a bad path is a
+ * bad_request at enable time; on an existing file it continues the chain from its last line.
+ */
+export function createFileDevice(options: Readonly<Record<string, string>>, deps: FileDeviceDeps = {}): AuditDevice {
+  const { target, mode } = parseFileDeviceOptions(options);
+  const write: WriteFn = deps.writeSync ?? ((fd, buffer, offset, length) => writeSync(fd, buffer, offset, length));
+  if (target === 'stdout') return createStdoutDevice(write);
+
+  let file: OpenFile | undefined = openAuditFile(target, mode);
+  // Set when a write failed part-way and the partial line could not be cut off yet.
+  let torn = false;
+  let sink = file.sink;
+
+  const current = (): OpenFile => {
+    if (file === undefined) throw closedError();
+    return file;
+  };
+
+  return {
+    type: FILE_DEVICE_TYPE,
+    get sink(): string {
+      return sink;
+    },
+    log(entry: AuditEntry): void {
+      const f = current();
+      let st: Stats;
+      try {
+        st = fstatSync(f.fd);
+      } catch (err) {
+        throw toDeviceError(err);
+      }
+      // Deleting an open file leaves writes going nowhere anyone can read (hashicorp/vault#31718).
+      if (st.nlink === 0) throw new AuditDeviceError('file_removed', 'the audit file was removed; reopen the device');
+      if (torn) {
+        try {
+          ftruncateSync(f.fd, f.size);
+        } catch (err) {
+          throw toDeviceError(err);
+        }
+        torn = false;
+      } else if (st.size !== f.size) {
+        // Another writer appended or truncated: our chain would no longer describe the file.
+        throw new AuditDeviceError('file_changed', 'the audit file was changed by another writer; reopen the device');
+      }
+      const { line, next } = chainLine(entry, f.head);
+      const out = withNewline(line);
+      try {
+        writeAll(write, f.fd, out);
+      } catch (err) {
+        // A partial line would be glued to the next one; cut it off now, or before the next write.
+        torn = true;
+        try {
+          ftruncateSync(f.fd, f.size);
+          torn = false;
+        } catch {
+          // Retried on the next call; until it succeeds every write fails.
+        }
+        throw toDeviceError(err);
+      }
+      f.head = next;
+      f.size += out.length;
+    },
+    reopen(): void {
+      if (file === undefined) throw closedError();
+      // Open the new file before dropping the old one, so a failed reopen leaves logging as it was.
+      const fresh = openAuditFile(target, mode);
+      const old = file;
+      file = fresh;
+      sink = fresh.sink;
+      torn = false;
+      closeSync(old.fd);
+    },
+    close(): void {
+      if (file === undefined) return;
+      const { fd } = file;
+      file = undefined;
+      closeSync(fd);
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { sampleEntry } from './device-conformance.js';
+import { createFileDevice } from './file-device.js';
+import { verifyAuditFile } from './verify.js';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+
+/** A clean five-line chained file, returned as its lines (without newlines). */
+function chainedLines(count = 5): string[] {
+  const file = path.join(root, `src-${++counter}.log`);
+  const device = createFileDevice({ file_path: file });
+  for (let i = 1; i <= count; i += 1) device.log(sampleEntry(i));
+  device.close();
+  return fs.readFileSync(file, 'utf8').replace(/\n$/, '').split('\n');
+}
+
+function writeLines(lines: readonly string[], trailer = '\n'): string {
+  const file = path.join(root, `v-${++counter}.log`);
+  fs.writeFileSync(file, lines.length === 0 ? '' : lines.join('\n') + trailer);
+  return file;
+}
+
+async function failure(lines: readonly string[], trailer?: string): Promise<{ line: number; reason: string }> {
+  const result = await verifyAuditFile(writeLines(lines, trailer));
+  assert.equal(result.ok, false);
+  assert.ok(result.error !== undefined);
+  assert.equal(result.lines, result.error.line - 1);
+  return result.error;
+}
+
+test('passes a clean chained file and counts its lines', async () => {
+  assert.deepEqual(await verifyAuditFile(writeLines(chainedLines())), { ok: true, lines: 5 });
+});
+
+test('passes an empty file', async () => {
+  assert.deepEqual(await verifyAuditFile(writeLines([])), { ok: true, lines: 0 });
+});
+
+test('detects an edited line at the line that vouches for it', async () => {
+  const lines = chainedLines();
+  lines[2] = (lines[2] as string).replace('secret/data/3', 'secret/data/X');
+  const error = await failure(lines);
+  assert.equal(error.line, 4);
+  assert.match(error.reason, /hash of line 3/);
+});
+
+test('detects a removed middle line', async () => {
+  const lines = chainedLines();
+  lines.splice(2, 1);
+  const error = await failure(lines);
+  assert.equal(error.line, 3);
+  assert.match(error.reason, /seq is 4, expected 3/);
+});
+
+test('detects a removed first line', async () => {
+  const lines = chainedLines();
+  lines.shift();
+  const error = await failure(lines);
+  assert.equal(error.line, 1);
+  assert.match(error.reason, /seq is 2, expected 1/);
+});
+
+test('detects reordered lines', async () => {
+  const lines = chainedLines();
+  [lines[1], lines[2]] = [lines[2] as string, lines[1] as string];
+  assert.equal((await failure(lines)).line, 2);
+});
+
+test('detects a replayed copy of a line inserted after it', async () => {
+  const lines = chainedLines();
+  lines.splice(2, 0, lines[1] as string);
+  const error = await failure(lines);
+  assert.equal(error.line, 3);
+  assert.match(error.reason, /seq is 2, expected 3/);
+});
+
+test('detects an inserted line forged with a correct seq and prev', async () => {
+  const lines = chainedLines();
+  const prev = createHash('sha256').update(lines[1] as string).digest('hex');
+  const forged = JSON.stringify({ ...sampleEntry(99), chain: { seq: 3, prev } });
+  lines.splice(2, 0, forged);
+  const error = await failure(lines);
+  assert.equal(error.line, 4);
+  assert.match(error.reason, /seq is 3, expected 4/);
+});
+
+test('detects a carriage return added to a line, which readline would have hidden', async () => {
+  const lines = chainedLines();
+  lines[1] = `${lines[1] as string}\r`;
+  assert.equal((await failure(lines)).line, 3);
+});
+
+test('reports a line that is not JSON or has no chain, and a wrong first prev', async () => {
+  const lines = chainedLines();
+  assert.deepEqual(await failure([lines[0] as string, 'not json']), { line: 2, reason: 'line is not valid JSON' });
+  assert.equal((await failure([lines[0] as string, '{"type":"request"}'])).reason, 'line has no valid chain field');
+  const first = JSON.parse(lines[0] as string) as { chain: { prev: string } };
+  first.chain.prev = 'a'.repeat(64);
+  assert.match((await failure([JSON.stringify(first)])).reason, /first line is not all zeros/);
+});
+
+test('reports a last line without its newline', async () => {
+  const error = await failure(chainedLines(3), '');
+  assert.equal(error.line, 3);
+  assert.match(error.reason, /not terminated/);
+});
+
+test('cannot detect a truncated tail offline: it reports the shorter line count', async () => {
+  const lines = chainedLines();
+  assert.deepEqual(await verifyAuditFile(writeLines(lines.slice(0, 3))), { ok: true, lines: 3 });
+});
+
+test('rejects when the file does not exist', async () => {
+  await assert.rejects(verifyAuditFile(path.join(root, 'missing.log')), { code: 'ENOENT' });
+});

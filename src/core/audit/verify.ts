@@ -1,0 +1,92 @@
+/**
+ * Offline verification of an audit file's hash chain (`coffer audit verify FILE`).
+ *
+ * Owns: the rules a chained file must satisfy, checked line by line while streaming: every line
+ * is JSON with a `chain` link, seq counts 1, 2, 3, … and each prev is the SHA-256 of the previous
+ * line's exact bytes (the first line's prev is all zeros). It reads the file once, holds one line
+ * at a time, and must never print or return line content (lines hold HMACs, request paths and
+ * metadata an operator may not want on a terminal).
+ *
+ * What it cannot detect, by design of a keyless chain:
+ * - a truncated tail: removing the last N lines leaves a valid shorter chain. Compare `lines`
+ *   with a count recorded elsewhere (a second device, the server log) to catch it;
+ * - an edit of the last line, or lines appended by someone who recomputes the hashes, for the
+ *   same reason: nothing after them vouches for them.
+ */
+import { createReadStream } from 'node:fs';
+import { GENESIS_PREV, lineHash, readLink } from './chain.js';
+import { MAX_LINE_BYTES } from './tail.js';
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Lines checked; on failure, the lines before the failing one. */
+  lines: number;
+  /** The first failure: 1-based line number and a reason without line content. */
+  error?: { line: number; reason: string };
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Splits a byte stream on '\n' only. readline is not used on purpose: it also splits on '\r' and
+ * strips a '\r' before '\n', so a carriage return added to a line would never reach the hash.
+ * Hashing raw bytes (not decoded text) also keeps invalid UTF-8 from being "repaired" away.
+ */
+async function* splitLines(path: string): AsyncGenerator<{ line: Buffer } | { tooLong: true } | { unterminated: true }> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(NEWLINE, start);
+      if (nl < 0) break;
+      const piece = chunk.subarray(start, nl);
+      const line = pendingBytes === 0 ? Buffer.from(piece) : Buffer.concat([...pending, piece]);
+      pending = [];
+      pendingBytes = 0;
+      yield { line };
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      pending.push(chunk.subarray(start));
+      pendingBytes += chunk.length - start;
+      if (pendingBytes > MAX_LINE_BYTES) {
+        yield { tooLong: true };
+        return;
+      }
+    }
+  }
+  if (pendingBytes > 0) yield { unterminated: true };
+}
+
+/** Verifies the chain of the audit file at `path`. Rejects only if the file cannot be read. */
+export async function verifyAuditFile(path: string): Promise<VerifyResult> {
+  let lineNo = 0;
+  let prevHash = GENESIS_PREV;
+  const fail = (reason: string): VerifyResult => ({ ok: false, lines: lineNo - 1, error: { line: lineNo, reason } });
+  for await (const item of splitLines(path)) {
+    lineNo += 1;
+    if ('tooLong' in item) return fail(`line is longer than ${MAX_LINE_BYTES} bytes`);
+    if ('unterminated' in item) return fail('the last line is not terminated by a newline (torn write or appended data)');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(item.line.toString('utf8'));
+    } catch {
+      return fail('line is not valid JSON');
+    }
+    const link = readLink(parsed);
+    if (link === undefined) return fail('line has no valid chain field');
+    if (link.seq !== lineNo) {
+      return fail(`chain.seq is ${link.seq}, expected ${lineNo}: a line was removed, inserted or moved`);
+    }
+    if (link.prev !== prevHash) {
+      return fail(
+        lineNo === 1
+          ? 'chain.prev of the first line is not all zeros'
+          : `chain.prev does not match the hash of line ${lineNo - 1}: line ${lineNo - 1} was altered, or this line's link was`,
+      );
+    }
+    prevHash = lineHash(item.line);
+  }
+  return { ok: true, lines: lineNo };
+}

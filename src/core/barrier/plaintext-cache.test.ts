@@ -1,0 +1,118 @@
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createPlaintextCache } from './plaintext-cache.js';
+
+function deferred<T>() {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+test('a read that raced a write does not cache the value it read', async () => {
+  const cache = createPlaintextCache({ maxEntries: 10 });
+  const slowRead = deferred<Buffer | undefined>();
+  const reading = cache.read('k', () => slowRead.promise);
+  await cache.write('k', Buffer.from('new'), async () => undefined);
+  slowRead.resolve(Buffer.from('old'));
+  assert.deepEqual(await reading, Buffer.from('old'));
+  let loads = 0;
+  const value = await cache.read('k', async () => {
+    loads++;
+    return Buffer.from('from storage');
+  });
+  assert.deepEqual(value, Buffer.from('new'), 'the write, not the racing read, filled the cache');
+  assert.equal(loads, 0);
+});
+
+test('a read that starts while a write is in flight does not fill the cache', async () => {
+  const cache = createPlaintextCache({ maxEntries: 10 });
+  const slowWrite = deferred<void>();
+  const writing = cache.write('k', Buffer.from('new'), () => slowWrite.promise);
+  await cache.read('k', async () => Buffer.from('old'));
+  let loads = 0;
+  await cache.read('k', async () => {
+    loads++;
+    return Buffer.from('old');
+  });
+  assert.equal(loads, 1, 'the first read was not cached');
+  slowWrite.resolve();
+  await writing;
+  assert.deepEqual(
+    await cache.read('k', async () => assert.fail('should be cached')),
+    Buffer.from('new'),
+  );
+});
+
+test('an older write finishing after a newer one does not overwrite the cache', async () => {
+  const cache = createPlaintextCache({ maxEntries: 10 });
+  const first = deferred<void>();
+  const writingFirst = cache.write('k', Buffer.from('first'), () => first.promise);
+  await cache.write('k', Buffer.from('second'), async () => undefined);
+  first.resolve();
+  await writingFirst;
+  let loads = 0;
+  const value = await cache.read('k', async () => {
+    loads++;
+    return Buffer.from('second');
+  });
+  assert.deepEqual(value, Buffer.from('second'));
+  assert.equal(loads, 0);
+});
+
+test('a failed write leaves no entry behind', async () => {
+  const cache = createPlaintextCache({ maxEntries: 10 });
+  await cache.write('k', Buffer.from('v1'), async () => undefined);
+  await assert.rejects(
+    cache.write('k', Buffer.from('v2'), async () => {
+      throw new Error('disk full');
+    }),
+  );
+  assert.equal(cache.size, 0);
+});
+
+test('an operation in flight across clear() does not refill the cache', async () => {
+  const cache = createPlaintextCache({ maxEntries: 10 });
+  const slowRead = deferred<Buffer | undefined>();
+  const reading = cache.read('k', () => slowRead.promise);
+  const slowWrite = deferred<void>();
+  const writing = cache.write('w', Buffer.from('w'), () => slowWrite.promise);
+  cache.clear();
+  slowRead.resolve(Buffer.from('v'));
+  slowWrite.resolve();
+  await Promise.all([reading, writing]);
+  assert.equal(cache.size, 0);
+});
+
+test('the cache holds at most maxEntries values, and clear() leaves copies already handed out intact', async () => {
+  const cache = createPlaintextCache({ maxEntries: 1 });
+  await cache.read('a', async () => Buffer.from('secret-a'));
+  await cache.read('b', async () => Buffer.from('secret-b'));
+  assert.equal(cache.size, 1);
+  const handedOut = (await cache.read('b', async () => assert.fail('b should be cached'))) as Buffer;
+  let reloaded = false;
+  await cache.read('a', async () => {
+    reloaded = true;
+    return Buffer.from('secret-a');
+  });
+  assert.equal(reloaded, true, 'a was evicted');
+  cache.clear();
+  assert.equal(cache.size, 0);
+  assert.deepEqual(handedOut, Buffer.from('secret-b'));
+});
+
+test('maxEntries 0 disables caching and negative sizes are refused', async () => {
+  const cache = createPlaintextCache({ maxEntries: 0 });
+  let loads = 0;
+  const load = async () => {
+    loads++;
+    return Buffer.from('v');
+  };
+  await cache.write('k', Buffer.from('v'), async () => undefined);
+  await cache.read('k', load);
+  await cache.read('k', load);
+  assert.equal(loads, 2);
+  assert.throws(() => createPlaintextCache({ maxEntries: -1 }), TypeError);
+  assert.throws(() => createPlaintextCache({ maxEntries: 1.5 }), TypeError);
+});

@@ -1,0 +1,148 @@
+/**
+ * Initialisation, unseal and seal of the whole core: what must be loaded after the barrier
+ * opens (token salt, policies, mounts, audit devices) and dropped before it closes.
+ *
+ * Requests see the server as sealed until every post-unseal step has finished.
+ */
+import type { AuditBroker } from './audit/broker.js';
+import type { Barrier } from './barrier/barrier.js';
+import type { Seal, SealStatus } from './barrier/seal.js';
+import type { Logger } from './logger.js';
+import type { PolicyStore } from './policy/store.js';
+import type { MountManager } from './router/mount-manager.js';
+import { getJson, putJson, type Storage } from './storage/storage.js';
+import type { TokenStore } from './tokens/token-store.js';
+import { randomBytes } from 'node:crypto';
+import { uuid } from './ids.js';
+
+export interface ClusterInfo {
+  cluster_name: string;
+  cluster_id: string;
+}
+
+export interface InitOutcome {
+  keys: Buffer[];
+  rootToken: string;
+}
+
+export interface Lifecycle {
+  isSealed(): boolean;
+  status(): Promise<SealStatus & Partial<ClusterInfo>>;
+  /** Initialises; the server stays unsealed only when `keepUnsealed` (dev mode). */
+  initialize(opts: { secretShares: number; secretThreshold: number; rootToken?: string; keepUnsealed?: boolean }): Promise<InitOutcome>;
+  submitShare(key: string | undefined, reset: boolean): Promise<SealStatus & Partial<ClusterInfo>>;
+  unsealWithShares(shares: readonly Buffer[]): Promise<void>;
+  sealNow(): Promise<void>;
+  /** Dev mode: makes sure a token with this exact value exists with the root policy. */
+  ensureRootToken(token: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LifecycleDeps {
+  seal: Seal;
+  barrier: Barrier;
+  systemStorage: Storage;
+  tokens: TokenStore;
+  policies: PolicyStore;
+  mounts: MountManager;
+  audit: AuditBroker;
+  logger: Logger;
+  /** How often expired tokens are swept, ms. */
+  sweepIntervalMs?: number;
+}
+
+export function createLifecycle(deps: LifecycleDeps): Lifecycle {
+  let ready = false;
+  let cluster: ClusterInfo | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+  // Serialises unseal and seal so a seal request cannot interleave with post-unseal loading.
+  let transition: Promise<void> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = transition.then(fn, fn);
+    transition = run.then(() => undefined, () => undefined);
+    return run;
+  };
+
+  const afterUnseal = async (): Promise<void> => {
+    await deps.tokens.setup();
+    await deps.policies.setup();
+    cluster = await getJson<ClusterInfo>(deps.systemStorage, 'cluster');
+    if (!cluster) {
+      cluster = { cluster_name: `coffer-cluster-${randomBytes(4).toString('hex')}`, cluster_id: uuid() };
+      await putJson(deps.systemStorage, 'cluster', cluster);
+    }
+    await deps.mounts.load();
+    await deps.audit.load();
+    sweeper = setInterval(() => {
+      if (!ready) return;
+      deps.tokens.sweepExpired().catch((error: unknown) => deps.logger.warn('token expiry sweep failed', { error: String(error) }));
+    }, deps.sweepIntervalMs ?? 30_000);
+    sweeper.unref();
+    ready = true;
+    deps.logger.info('core unsealed');
+  };
+
+  const teardown = async (): Promise<void> => {
+    ready = false;
+    if (sweeper) clearInterval(sweeper);
+    sweeper = undefined;
+    await deps.audit.close().catch(() => undefined);
+    await deps.mounts.unload().catch(() => undefined);
+    deps.tokens.reset();
+    deps.seal.seal();
+    cluster = undefined;
+    deps.logger.info('core sealed');
+  };
+
+  const withCluster = async (status: SealStatus): Promise<SealStatus & Partial<ClusterInfo>> =>
+    !status.sealed && cluster ? { ...status, ...cluster } : status;
+
+  return {
+    isSealed: () => !ready || deps.barrier.sealed,
+    status: async () => withCluster(await deps.seal.status()),
+    initialize: (opts) =>
+      serial(async () => {
+        const { keys } = await deps.seal.initialize({ secretShares: opts.secretShares, secretThreshold: opts.secretThreshold });
+        await afterUnseal();
+        const { token } = await deps.tokens.create({
+          ...(opts.rootToken === undefined ? {} : { token: opts.rootToken }),
+          parent: undefined,
+          policies: ['root'],
+          displayName: 'root',
+          path: 'auth/token/root',
+          allowNoExpiry: true,
+        });
+        if (!opts.keepUnsealed) await teardown();
+        return { keys, rootToken: token };
+      }),
+    submitShare: (key, reset) =>
+      serial(async () => {
+        if (reset) deps.seal.resetProgress();
+        if (key === undefined) return withCluster(await deps.seal.status());
+        const wasSealed = deps.barrier.sealed;
+        const status = await deps.seal.submitShare(key);
+        if (wasSealed && !status.sealed) await afterUnseal();
+        return withCluster(await deps.seal.status());
+      }),
+    unsealWithShares: (shares) =>
+      serial(async () => {
+        if (!deps.barrier.sealed) return;
+        await deps.seal.unsealWithShares(shares);
+        await afterUnseal();
+      }),
+    sealNow: () =>
+      serial(async () => {
+        if (deps.barrier.sealed) return;
+        await teardown();
+      }),
+    async ensureRootToken(token) {
+      const existing = await deps.tokens.lookup(token);
+      if (existing) return;
+      await deps.tokens.create({ token, parent: undefined, policies: ['root'], displayName: 'root', path: 'auth/token/root', allowNoExpiry: true });
+    },
+    close: () =>
+      serial(async () => {
+        if (!deps.barrier.sealed) await teardown();
+      }),
+  };
+}

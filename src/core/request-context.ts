@@ -1,0 +1,18 @@
+/**
+ * The raw client token of a request, for the core's own trusted engines only (the token auth
+ * method must return `id` on lookup-self and the token on renew-self, as Vault does).
+ *
+ * Engines in src/engines and src/auth never import this: they see only RequestAuth, which holds
+ * the token's HMAC id.
+ */
+import type { EngineRequest } from './router/engine.js';
+
+const rawTokens = new WeakMap<EngineRequest, string>();
+
+export function attachClientToken(req: EngineRequest, token: string): void {
+  rawTokens.set(req, token);
+}
+
+export function clientTokenOf(req: EngineRequest): string | undefined {
+  return rawTokens.get(req);
+}

@@ -1,0 +1,122 @@
+/**
+ * What a secrets engine or auth method is, seen from the router.
+ *
+ * An engine is data: a list of path specs, each a regular expression relative to the mount with
+ * one handler per operation. The router builds a fresh, narrowed EngineRequest for every call;
+ * an engine never sees the raw client token, other mounts' storage or key material.
+ */
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { Storage } from '../storage/storage.js';
+
+/** Operations as the ACL knows them. POST/PUT become create or update via the existence check. */
+export type Operation = 'read' | 'list' | 'create' | 'update' | 'patch' | 'delete';
+
+/** Who is calling, as far as an engine may know. Never holds the raw token. */
+export interface RequestAuth {
+  /** The token's storage id (an HMAC of the token), usable as an opaque handle, not as a credential. */
+  readonly tokenId: string;
+  readonly accessor: string;
+  readonly displayName: string;
+  readonly policies: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly entityId: string;
+  readonly isRoot: boolean;
+}
+
+export interface EngineRequest {
+  readonly requestId: string;
+  readonly operation: Operation;
+  /** Path relative to the mount, no leading slash ('' for the mount root). */
+  readonly path: string;
+  /** Named groups captured by the matched PathSpec pattern. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The JSON body for writes, the query parameters for reads and lists. Never null. */
+  readonly data: Readonly<Record<string, unknown>>;
+  /** The mount this request was routed to, e.g. 'secret/' or 'auth/token/'. */
+  readonly mountPath: string;
+  /** Undefined only on unauthenticated paths. */
+  readonly auth: RequestAuth | undefined;
+  readonly remoteAddress: string;
+}
+
+/** The auth block of a login or token creation response (Vault's `auth`). */
+export interface AuthResponse {
+  client_token: string;
+  accessor: string;
+  policies: string[];
+  token_policies: string[];
+  metadata: Record<string, string> | null;
+  lease_duration: number;
+  renewable: boolean;
+  entity_id: string;
+  token_type: 'service' | 'batch';
+  orphan: boolean;
+  num_uses: number;
+  mfa_requirement: null;
+}
+
+export interface EngineResponse {
+  /** The response `data`; null or absent with no other fields gives 204. */
+  data?: Record<string, unknown> | null;
+  /** HTTP status for a response that carries data with an error (KV v2 deleted version: 404). */
+  statusCode?: number;
+  /** Error strings when statusCode >= 400. */
+  errors?: string[];
+  warnings?: string[];
+  auth?: AuthResponse;
+  /** Keys of `data` that are not secret and may be written to audit logs in clear. */
+  auditNonHmacKeys?: string[];
+}
+
+export type Handler = (req: EngineRequest) => Promise<EngineResponse | null>;
+
+export interface PathSpec {
+  /**
+   * Regular expression source matched against the whole relative path (anchors are added).
+   * Use named groups for parameters: 'data/(?<path>.+)'.
+   */
+  readonly pattern: string;
+  readonly operations: Partial<Record<Operation, Handler>>;
+  /**
+   * Tells create from update for POST/PUT. Without it, every write is an 'update' for the ACL,
+   * as in Vault.
+   */
+  readonly existenceCheck?: (req: EngineRequest) => Promise<boolean>;
+  /** Requires the 'sudo' capability (or root) on top of the operation's capability. */
+  readonly sudo?: boolean;
+  /** Reachable without a token (logins). */
+  readonly unauthenticated?: boolean;
+  /** One line for `?help=1` and the docs. */
+  readonly description?: string;
+}
+
+export interface Engine {
+  readonly type: string;
+  readonly paths: readonly PathSpec[];
+  /** Called after the mount is set up (and after every unseal). */
+  initialize?(): Promise<void>;
+  /** Called before the mount is removed or the server seals; release timers and pools. */
+  shutdown?(): Promise<void>;
+}
+
+/** Live view of a mount's settings; tuning changes what these getters return. */
+export interface MountInfo {
+  readonly path: string;
+  readonly uuid: string;
+  readonly type: string;
+  readonly options: Readonly<Record<string, string>>;
+  /** Seconds. 0 means "use the system default". */
+  readonly defaultLeaseTtl: number;
+  readonly maxLeaseTtl: number;
+}
+
+export interface EngineContext {
+  /** This mount's own storage view; keys are relative to it. */
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly mount: MountInfo;
+}
+
+export type EngineFactory = (ctx: EngineContext) => Engine;

@@ -1,0 +1,224 @@
+/**
+ * Enabling, tuning and disabling secrets engines and auth methods at paths, and keeping the
+ * router in step with the persisted mount tables.
+ *
+ * Owns engine instances. Each engine is built by its factory with a context holding only its
+ * own storage view, so it cannot reach another mount's data.
+ */
+import type { Clock } from '../clock.js';
+import { CofferError, badRequest } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Storage } from '../storage/storage.js';
+import { deletePrefix, scope } from '../storage/view.js';
+import type { Engine, EngineFactory, MountInfo } from './engine.js';
+import {
+  assertMountPathFree,
+  createMountTableStore,
+  mountStoragePrefix,
+  newMountEntry,
+  type MountConfig,
+  type MountEntry,
+  type MountTableKind,
+} from './mount-table.js';
+import { normalizeMountPath } from './path.js';
+import type { Router } from './router.js';
+
+/** Paths no user mount may take or overlap. */
+const RESERVED_SECRET_PATHS = ['sys/', 'auth/', 'cubbyhole/', 'identity/', 'audit/'];
+
+export interface EnableMountInput {
+  type: string;
+  description?: string;
+  config?: Partial<MountConfig>;
+  options?: Record<string, string>;
+  local?: boolean;
+}
+
+export interface MountManagerDeps {
+  barrier: Storage;
+  systemStorage: Storage;
+  router: Router<MountEntry>;
+  clock: Clock;
+  logger: Logger;
+  secretEngines: Readonly<Record<string, EngineFactory>>;
+  authMethods: Readonly<Record<string, EngineFactory>>;
+  /**
+   * The core's own engines, mounted at 'sys/' and 'auth/token/' and never removable. A function
+   * because the system engine itself needs this manager, so it is built after it.
+   */
+  builtins: () => { system: Engine; token: Engine };
+  /** Mounts created on first start (dev mode adds 'secret/'). */
+  initialMounts?: ReadonlyArray<{ path: string } & EnableMountInput>;
+  /** Called before a mount is removed, so its leases can be revoked first. */
+  beforeUnmount?: (entry: MountEntry) => Promise<void>;
+}
+
+export interface MountManager {
+  load(): Promise<void>;
+  unload(): Promise<void>;
+  enable(kind: MountTableKind, path: string, input: EnableMountInput): Promise<MountEntry>;
+  disable(kind: MountTableKind, path: string): Promise<void>;
+  tune(kind: MountTableKind, path: string, config: Partial<MountConfig> & { description?: string; options?: Record<string, string> }): Promise<void>;
+  list(kind: MountTableKind): MountEntry[];
+  get(kind: MountTableKind, path: string): MountEntry | undefined;
+}
+
+/** KV v2 is enabled as type 'kv' with options.version '2', as Vault does with 'kv-v2'. */
+function canonicalType(input: EnableMountInput): EnableMountInput {
+  if (input.type === 'kv-v2') return { ...input, type: 'kv', options: { ...input.options, version: '2' } };
+  if (input.type === 'kv' && input.options?.version === undefined) return { ...input, options: { ...input.options, version: '1' } };
+  return input;
+}
+
+export function createMountManager(deps: MountManagerDeps): MountManager {
+  const tables = createMountTableStore(deps.systemStorage);
+  const entries: Record<MountTableKind, MountEntry[]> = { secrets: [], auth: [] };
+  const engines = new Map<string, Engine>();
+
+  const routePath = (kind: MountTableKind, path: string): string => (kind === 'auth' ? `auth/${path}` : path);
+
+  const mountInfo = (entry: MountEntry): MountInfo => ({
+    get path() { return entry.path; },
+    get uuid() { return entry.uuid; },
+    get type() { return entry.type; },
+    get options() { return entry.options; },
+    get defaultLeaseTtl() { return entry.config.default_lease_ttl; },
+    get maxLeaseTtl() { return entry.config.max_lease_ttl; },
+  });
+
+  const instantiate = async (entry: MountEntry): Promise<Engine> => {
+    if (entry.type === 'system') return deps.builtins().system;
+    if (entry.type === 'token') return deps.builtins().token;
+    const factories = entry.table === 'auth' ? deps.authMethods : deps.secretEngines;
+    const factory = factories[entry.type];
+    if (!factory) throw badRequest(`plugin not found in the catalog: ${entry.type}`);
+    const engine = factory({
+      storage: scope(deps.barrier, mountStoragePrefix(entry)),
+      clock: deps.clock,
+      logger: deps.logger.child({ mount: entry.path }),
+      mount: mountInfo(entry),
+    });
+    await engine.initialize?.();
+    return engine;
+  };
+
+  const activate = async (entry: MountEntry): Promise<void> => {
+    const engine = await instantiate(entry);
+    engines.set(entry.path, engine);
+    deps.router.add(entry, engine);
+  };
+
+  const find = (kind: MountTableKind, path: string): MountEntry | undefined => {
+    const full = routePath(kind, normalizeMountPath(path));
+    return entries[kind].find((e) => e.path === full);
+  };
+
+  const parseTtl = (value: unknown): number | undefined => {
+    if (value === undefined || value === '' || value === null) return undefined;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+    throw badRequest('invalid lease TTL');
+  };
+
+  const manager: MountManager = {
+    async load() {
+      for (const kind of ['secrets', 'auth'] as const) {
+        let table = await tables.load(kind);
+        if (!table) {
+          table =
+            kind === 'secrets'
+              ? [newMountEntry({ path: 'sys/', type: 'system', table: 'secrets', description: 'system endpoints used for control, policy and debugging' })]
+              : [newMountEntry({ path: 'auth/token/', type: 'token', table: 'auth', description: 'token based credentials' })];
+          await tables.save(kind, table);
+          entries[kind] = table;
+          if (kind === 'secrets') {
+            for (const initial of deps.initialMounts ?? []) await manager.enable('secrets', initial.path, initial);
+          }
+        } else {
+          entries[kind] = table;
+        }
+        for (const entry of entries[kind]) {
+          try {
+            await activate(entry);
+          } catch (error) {
+            deps.logger.error('failed to set up mount', { mount: entry.path, type: entry.type, error: String(error) });
+          }
+        }
+      }
+    },
+    async unload() {
+      for (const [path, engine] of engines) {
+        try {
+          await engine.shutdown?.();
+        } catch (error) {
+          deps.logger.warn('engine shutdown failed', { mount: path, error: String(error) });
+        }
+        deps.router.remove(path);
+      }
+      engines.clear();
+      entries.secrets = [];
+      entries.auth = [];
+    },
+    async enable(kind, path, rawInput) {
+      const input = canonicalType(rawInput);
+      const mountPath = normalizeMountPath(path);
+      const full = routePath(kind, mountPath);
+      if (kind === 'secrets') {
+        for (const reserved of RESERVED_SECRET_PATHS) {
+          if (full.startsWith(reserved) || reserved.startsWith(full)) throw badRequest(`cannot mount under reserved path ${reserved}`);
+        }
+      } else if (full === 'auth/token/') {
+        throw badRequest('token credential backend cannot be instantiated');
+      }
+      if (!/^[A-Za-z0-9_.\-/]+$/.test(mountPath)) throw badRequest('mount path may contain only letters, digits, "_", "-", "." and "/"');
+      assertMountPathFree(full, [...entries.secrets, ...entries.auth]);
+      const factories = kind === 'auth' ? deps.authMethods : deps.secretEngines;
+      if (!factories[input.type]) throw badRequest(`plugin not found in the catalog: ${input.type}`);
+      const config: Partial<MountConfig> = {};
+      const defaultTtl = parseTtl(input.config?.default_lease_ttl);
+      const maxTtl = parseTtl(input.config?.max_lease_ttl);
+      if (defaultTtl !== undefined) config.default_lease_ttl = defaultTtl;
+      if (maxTtl !== undefined) config.max_lease_ttl = maxTtl;
+      const entry = newMountEntry({ path: full, type: input.type, table: kind, description: input.description ?? '', config, options: input.options ?? {}, local: input.local ?? false });
+      await activate(entry);
+      entries[kind] = [...entries[kind], entry];
+      await tables.save(kind, entries[kind]);
+      return entry;
+    },
+    async disable(kind, path) {
+      const entry = find(kind, path);
+      if (!entry) return;
+      if (entry.type === 'system' || entry.type === 'token') throw badRequest(`cannot unmount "${entry.path}"`);
+      await deps.beforeUnmount?.(entry);
+      const engine = engines.get(entry.path);
+      await engine?.shutdown?.();
+      deps.router.remove(entry.path);
+      engines.delete(entry.path);
+      entries[kind] = entries[kind].filter((e) => e !== entry);
+      // The table no longer names the mount before its data goes, so a crash midway leaves
+      // orphaned ciphertext (harmless, unreachable) rather than a mount with half its data.
+      await tables.save(kind, entries[kind]);
+      await deletePrefix(deps.barrier, mountStoragePrefix(entry));
+    },
+    async tune(kind, path, config) {
+      const entry = find(kind, path);
+      if (!entry) throw badRequest(`no mount at ${path}`);
+      const defaultTtl = parseTtl(config.default_lease_ttl);
+      const maxTtl = parseTtl(config.max_lease_ttl);
+      const next: MountConfig = { ...entry.config };
+      if (defaultTtl !== undefined) next.default_lease_ttl = defaultTtl;
+      if (maxTtl !== undefined) next.max_lease_ttl = maxTtl;
+      if (next.max_lease_ttl > 0 && next.default_lease_ttl > next.max_lease_ttl) {
+        throw badRequest('default_lease_ttl cannot be greater than max_lease_ttl');
+      }
+      if (config.options?.version !== undefined && entry.type === 'kv' && config.options.version !== entry.options.version) {
+        throw new CofferError('bad_request', 'changing the KV version of a mount is not supported');
+      }
+      entry.config = next;
+      if (config.description !== undefined) entry.description = config.description;
+      await tables.save(kind, entries[kind]);
+    },
+    list: (kind) => [...entries[kind]],
+    get: (kind, path) => find(kind, path),
+  };
+  return manager;
+}

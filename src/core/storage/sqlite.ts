@@ -1,0 +1,325 @@
+/**
+ * SQLite physical storage: one WAL-mode database file, durable when a write is acknowledged,
+ * with group commit so that concurrent writers share one transaction and one fsync.
+ *
+ * Owns: the database file and its permissions, its schema version, and the write queue.
+ * Must never: acknowledge a write before its transaction is committed with synchronous=FULL;
+ * apply part of one caller's batch; let an exception escape into the event loop; put a key or
+ * a value into an error message.
+ */
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { CofferError, isCofferError } from '../errors.js';
+import type { PhysicalStorage, WriteOp } from './storage.js';
+import { listChildrenBySeek } from './list-children.js';
+import { assertListPrefix, assertStorableKey, copyWriteOps } from './write-ops.js';
+
+export interface SqliteStorageOptions {
+  /** The database file. Its directory is created with mode 0700 when missing. */
+  readonly path: string;
+  /** How long a statement waits for a lock held by another connection. Default 5000. */
+  readonly busyTimeoutMs?: number;
+  /** Commit at once when this many operations are queued, without waiting for the next turn. Default 1000. */
+  readonly maxBatchOps?: number;
+}
+
+/** Counters since open, for tests and metrics. */
+export interface SqliteStorageStats {
+  /** Transactions committed: one per group, plus one per caller retried alone after a failed group. */
+  readonly commits: number;
+  /** Write operations committed (a batch of n counts n). */
+  readonly ops: number;
+}
+
+/** What the connection actually runs with, read back from SQLite rather than assumed. */
+export interface SqliteDurabilitySettings {
+  readonly journalMode: string;
+  readonly synchronous: 'off' | 'normal' | 'full' | 'extra';
+}
+
+export interface SqliteStorage extends PhysicalStorage {
+  readonly kind: 'sqlite';
+  stats(): SqliteStorageStats;
+  settings(): SqliteDurabilitySettings;
+}
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_MAX_BATCH_OPS = 1000;
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+type Db = Database.Database;
+
+/**
+ * Schema migrations; entry i upgrades version i to i + 1 inside the opening transaction. Append
+ * only: a shipped migration is never edited.
+ */
+const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
+  (db) => db.exec('CREATE TABLE entries (key TEXT PRIMARY KEY COLLATE BINARY, value BLOB NOT NULL) WITHOUT ROWID'),
+];
+const SCHEMA_VERSION = MIGRATIONS.length;
+
+// Errors that come from the environment, not from one caller's operations: retrying each
+// caller alone would fail the same way (and, for SQLITE_BUSY, block the event loop once per
+// caller for the whole busy timeout). After a failed fsync (IOERR) a retry could even report
+// success for data the kernel already dropped.
+const ENVIRONMENTAL = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CORRUPT|NOTADB|CANTOPEN|NOMEM|PERM|PROTOCOL|INTERRUPT)/;
+
+/**
+ * Opens (creating if needed) the database at `options.path`. A write's promise resolves only
+ * after the transaction holding it is committed with synchronous=FULL; reads see committed data
+ * only, so a write is not visible before its promise can resolve.
+ *
+ * `put`, `delete` and `batch` are queued and committed together at the next event-loop turn (or
+ * at once when `maxBatchOps` operations are waiting). If that shared transaction fails, each
+ * caller is retried in a transaction of its own, so only the faulty caller's promise rejects.
+ */
+export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorage {
+  const { path, busyTimeoutMs, maxBatchOps } = validateOptions(options);
+  const db = openDatabase(path, busyTimeoutMs);
+
+  const getValue = db.prepare<[string], Buffer>('SELECT value FROM entries WHERE key = ?').pluck();
+  const keyAfter = db.prepare<[string], string>('SELECT key FROM entries WHERE key > ? ORDER BY key LIMIT 1').pluck();
+  const keyFrom = db.prepare<[string], string>('SELECT key FROM entries WHERE key >= ? ORDER BY key LIMIT 1').pluck();
+  const upsert = db.prepare<[string, Buffer]>(
+    'INSERT INTO entries (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
+  const remove = db.prepare<[string]>('DELETE FROM entries WHERE key = ?');
+
+  const applyOps = (ops: readonly WriteOp[]): void => {
+    for (const op of ops) {
+      if (op.type === 'put') upsert.run(op.key, op.value);
+      else remove.run(op.key);
+    }
+  };
+  // IMMEDIATE takes the write lock up front, so a busy database waits in the busy handler
+  // instead of failing on a read-to-write lock upgrade.
+  const commitGroup = db.transaction((group: readonly Waiter[]) => {
+    for (const waiter of group) applyOps(waiter.ops);
+  }).immediate;
+  const commitOne = db.transaction(applyOps).immediate;
+
+  interface Waiter {
+    readonly ops: readonly WriteOp[];
+    readonly resolve: () => void;
+    readonly reject: (err: unknown) => void;
+  }
+  let queue: Waiter[] = [];
+  let queuedOps = 0;
+  let scheduled: NodeJS.Immediate | undefined;
+  let closed = false;
+  let commits = 0;
+  let committedOps = 0;
+
+  const rollbackIfOpen = (): void => {
+    try {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    } catch {
+      // Nothing more to do: the next BEGIN IMMEDIATE reports the connection's state.
+    }
+  };
+
+  const commitAlone = (waiter: Waiter): void => {
+    try {
+      commitOne(waiter.ops);
+      commits += 1;
+      committedOps += waiter.ops.length;
+      waiter.resolve();
+    } catch (err) {
+      rollbackIfOpen();
+      waiter.reject(storageError('storage write failed', err));
+    }
+  };
+
+  // Runs from setImmediate, from a write that fills the queue, and from close(). It must never
+  // throw: every outcome goes to the waiters' promises.
+  const flush = (): void => {
+    if (scheduled !== undefined) {
+      clearImmediate(scheduled);
+      scheduled = undefined;
+    }
+    const group = queue;
+    const groupOps = queuedOps;
+    queue = [];
+    queuedOps = 0;
+    if (group.length === 0) return;
+    try {
+      commitGroup(group);
+    } catch (err) {
+      rollbackIfOpen();
+      if (group.length > 1 && !ENVIRONMENTAL.test(sqliteCode(err))) {
+        for (const waiter of group) commitAlone(waiter);
+      } else {
+        for (const waiter of group) waiter.reject(storageError('storage write failed', err));
+      }
+      return;
+    }
+    commits += 1;
+    committedOps += groupOps;
+    for (const waiter of group) waiter.resolve();
+  };
+
+  const enqueue = (ops: readonly WriteOp[]): Promise<void> => {
+    if (closed) return Promise.reject(closedError());
+    let copies: WriteOp[];
+    try {
+      // Validated and copied now: a bad batch is refused whole before it can join a group,
+      // and the caller may reuse its buffers as soon as this returns.
+      copies = copyWriteOps(ops);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolveWrite, rejectWrite) => {
+      queue.push({ ops: copies, resolve: resolveWrite, reject: rejectWrite });
+      queuedOps += copies.length;
+      if (queuedOps >= maxBatchOps) flush();
+      else scheduled ??= setImmediate(flush);
+    });
+  };
+
+  const read = <T>(fn: () => T): Promise<T> => {
+    try {
+      if (closed) throw closedError();
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(storageError('storage read failed', err));
+    }
+  };
+
+  return {
+    kind: 'sqlite',
+    get: (key) =>
+      read(() => {
+        assertStorableKey(key);
+        // better-sqlite3 hands out a fresh Buffer per row, so the caller owns it.
+        return getValue.get(key);
+      }),
+    list: (prefix) =>
+      read(() => {
+        assertListPrefix(prefix);
+        return listChildrenBySeek((bound, inclusive) => (inclusive ? keyFrom : keyAfter).get(bound), prefix);
+      }),
+    put: (key, value) => enqueue([{ type: 'put', key, value }]),
+    delete: (key) => enqueue([{ type: 'delete', key }]),
+    batch: (ops) => enqueue(ops),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      flush();
+      try {
+        db.close();
+      } catch (err) {
+        throw storageError('storage close failed', err);
+      }
+    },
+    stats: () => ({ commits, ops: committedOps }),
+    settings: () => {
+      if (closed) throw closedError();
+      return readSettings(db);
+    },
+  };
+}
+
+function validateOptions(options: SqliteStorageOptions): Required<SqliteStorageOptions> {
+  const { path, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS, maxBatchOps = DEFAULT_MAX_BATCH_OPS } = options ?? {};
+  if (typeof path !== 'string' || path === '' || path === ':memory:' || path.startsWith('file:')) {
+    throw new CofferError('internal', 'sqlite storage needs a file path; use createMemoryStorage() for a throwaway store');
+  }
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 2 ** 31 - 1) {
+    throw new CofferError('internal', 'sqlite busyTimeoutMs must be an integer number of milliseconds, 0 or more');
+  }
+  if (!Number.isInteger(maxBatchOps) || maxBatchOps < 1) {
+    throw new CofferError('internal', 'sqlite maxBatchOps must be an integer, 1 or more');
+  }
+  return { path, busyTimeoutMs, maxBatchOps };
+}
+
+function openDatabase(path: string, busyTimeoutMs: number): Db {
+  const file = resolve(path);
+  // Only a directory we create is given 0700; an existing one (say /var/lib) is the operator's.
+  const dir = dirname(file);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+  // Create the file ourselves with 0600 so it is never readable by others, not even briefly;
+  // SQLite then gives the -wal and -shm files the same mode as the database file.
+  closeSync(openSync(file, 'a', FILE_MODE));
+  restrictMode(file);
+
+  let db: Db;
+  try {
+    db = new Database(file, { timeout: busyTimeoutMs });
+  } catch (err) {
+    throw storageError(`cannot open sqlite storage at ${file}`, err);
+  }
+  try {
+    if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') {
+      throw new CofferError('internal', `sqlite storage at ${file} cannot use WAL journaling`);
+    }
+    // better-sqlite3 builds SQLite with NORMAL as the WAL default, which may lose the last
+    // commits on power loss. An acknowledged secret write must survive that.
+    db.pragma('synchronous = FULL');
+    if (readSettings(db).synchronous !== 'full') {
+      throw new CofferError('internal', `sqlite storage at ${file} refused synchronous=FULL`);
+    }
+    migrate(db, file);
+    for (const suffix of ['', '-wal', '-shm']) {
+      if (existsSync(file + suffix)) restrictMode(file + suffix);
+    }
+    return db;
+  } catch (err) {
+    db.close();
+    throw isCofferError(err) ? err : storageError(`cannot open sqlite storage at ${file}`, err);
+  }
+}
+
+function migrate(db: Db, file: string): void {
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+    const stored = db.prepare<[], string>("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get();
+    const version = stored === undefined ? 0 : Number(stored);
+    if (!Number.isInteger(version) || version < 0) {
+      throw new CofferError('internal', `sqlite storage at ${file} has an unreadable schema version`);
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new CofferError(
+        'internal',
+        `sqlite storage at ${file} has schema version ${version}, newer than this build supports (${SCHEMA_VERSION}); run a newer Coffer`,
+      );
+    }
+    for (let v = version; v < SCHEMA_VERSION; v += 1) MIGRATIONS[v]?.(db);
+    db.prepare("INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value").run(
+      String(SCHEMA_VERSION),
+    );
+  }).immediate();
+}
+
+function readSettings(db: Db): SqliteDurabilitySettings {
+  const journalMode = String(db.pragma('journal_mode', { simple: true }));
+  const level = Number(db.pragma('synchronous', { simple: true }));
+  const names = ['off', 'normal', 'full', 'extra'] as const;
+  const synchronous = names[level];
+  if (synchronous === undefined) throw new CofferError('internal', 'sqlite reported an unknown synchronous level');
+  return { journalMode, synchronous };
+}
+
+function restrictMode(file: string): void {
+  try {
+    chmodSync(file, FILE_MODE);
+  } catch (err) {
+    throw storageError(`cannot set mode 0600 on ${file}`, err);
+  }
+}
+
+function sqliteCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+function closedError(): CofferError {
+  return new CofferError('internal', 'storage is closed');
+}
+
+// SQLite's own message stays in `cause` for the server log; it never reaches a client.
+function storageError(message: string, err: unknown): CofferError {
+  return isCofferError(err) ? err : new CofferError('internal', message, { cause: err });
+}

@@ -1,0 +1,64 @@
+/**
+ * Scoped views: a Storage that sees only the keys under one prefix.
+ *
+ * Each mount gets `scope(barrier, 'logical/<mount-uuid>/')`; the engine's keys are relative to
+ * it, so no engine can name another mount's data. A key that tries to leave the view ('..',
+ * '.', an empty segment or a leading '/') is refused rather than normalised.
+ */
+import { CofferError } from '../errors.js';
+import type { Storage, WriteOp } from './storage.js';
+
+export function assertRelativeKey(key: string): void {
+  if (key === '' || key.startsWith('/')) throw new CofferError('internal', 'invalid storage key');
+  for (const segment of key.split('/')) {
+    // An empty segment ('a//b', 'a/') would make one path spellable two ways, or a leaf look
+    // like a folder in a listing.
+    if (segment === '..' || segment === '.' || segment === '') throw new CofferError('internal', 'invalid storage key');
+  }
+  if (key.includes('\0')) throw new CofferError('internal', 'invalid storage key');
+}
+
+function assertPrefix(prefix: string): void {
+  if (prefix === '') return;
+  if (!prefix.endsWith('/')) throw new CofferError('internal', 'invalid storage prefix');
+  assertRelativeKey(prefix.slice(0, -1));
+}
+
+export function scope(storage: Storage, prefix: string): Storage {
+  assertPrefix(prefix);
+  const full = (key: string): string => {
+    assertRelativeKey(key);
+    return prefix + key;
+  };
+  // Every method is async so a refused key becomes a rejected promise, never a synchronous
+  // throw that a caller chaining `.catch()` would miss.
+  return {
+    get: async (key) => storage.get(full(key)),
+    put: async (key, value) => storage.put(full(key), value),
+    delete: async (key) => storage.delete(full(key)),
+    list: async (sub) => {
+      assertPrefix(sub);
+      return storage.list(prefix + sub);
+    },
+    // All keys are checked before the batch reaches the backend, so one bad key applies nothing.
+    batch: async (ops: readonly WriteOp[]) =>
+      storage.batch(ops.map((op) => (op.type === 'put' ? { type: 'put', key: full(op.key), value: op.value } : { type: 'delete', key: full(op.key) }))),
+  };
+}
+
+/** Deletes every key under `prefix` (used when a mount is disabled). */
+export async function deletePrefix(storage: Storage, prefix: string): Promise<number> {
+  let removed = 0;
+  const walk = async (dir: string): Promise<void> => {
+    const children = await storage.list(dir);
+    const ops: WriteOp[] = [];
+    for (const child of children) {
+      if (child.endsWith('/')) await walk(dir + child);
+      else ops.push({ type: 'delete', key: dir + child });
+    }
+    for (let i = 0; i < ops.length; i += 500) await storage.batch(ops.slice(i, i + 500));
+    removed += ops.length;
+  };
+  await walk(prefix);
+  return removed;
+}

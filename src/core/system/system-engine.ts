@@ -1,0 +1,337 @@
+/**
+ * The system backend mounted at `sys/`: mounts, auth methods, policies, audit devices,
+ * capabilities, key status and rotation, seal.
+ *
+ * The raw, unauthenticated endpoints (init, unseal, seal-status, health, leader) are answered
+ * by the HTTP layer before routing, because they must work while sealed.
+ */
+import type { AuditBroker } from '../audit/broker.js';
+import type { Barrier } from '../barrier/barrier.js';
+import { parseDurationSeconds } from '../duration.js';
+import { badRequest, notFound, permissionDenied } from '../errors.js';
+import type { Acl } from '../policy/acl.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { Engine, EngineRequest, EngineResponse, PathSpec } from '../router/engine.js';
+import type { MountManager } from '../router/mount-manager.js';
+import type { MountConfig, MountTableKind } from '../router/mount-table.js';
+import { normalizeRequestPath } from '../router/path.js';
+import type { Router } from '../router/router.js';
+import type { MountEntry } from '../router/mount-table.js';
+import type { TokenStore } from '../tokens/token-store.js';
+import { listedPath, mountView } from './mount-views.js';
+
+export interface SystemEngineDeps {
+  mounts: MountManager;
+  router: Router<MountEntry>;
+  policies: PolicyStore;
+  audit: AuditBroker;
+  barrier: Pick<Barrier, 'rotate' | 'keyStatus'>;
+  tokens: TokenStore;
+  /** Seals the server once the current response has been written and audited. */
+  requestSeal(): void;
+}
+
+function objectField(value: unknown, field: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw badRequest(`${field} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+function stringMapField(value: unknown, field: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(objectField(value, field))) {
+    if (typeof v !== 'string' && typeof v !== 'number') throw badRequest(`${field}.${k} must be a string`);
+    out[k] = String(v);
+  }
+  return out;
+}
+
+function mountConfigInput(raw: unknown): Partial<MountConfig> {
+  const config = objectField(raw, 'config');
+  const out: Partial<MountConfig> = {};
+  const defaultTtl = parseDurationSeconds(config.default_lease_ttl, 'default_lease_ttl');
+  const maxTtl = parseDurationSeconds(config.max_lease_ttl, 'max_lease_ttl');
+  if (defaultTtl !== undefined) out.default_lease_ttl = defaultTtl;
+  if (maxTtl !== undefined) out.max_lease_ttl = maxTtl;
+  return out;
+}
+
+function pathsField(data: Readonly<Record<string, unknown>>): string[] {
+  const raw = data.paths ?? data.path;
+  if (typeof raw === 'string' && raw !== '') return raw.split(',').map((p) => p.trim());
+  if (Array.isArray(raw) && raw.length > 0 && raw.every((p) => typeof p === 'string')) return raw as string[];
+  throw badRequest('missing paths');
+}
+
+function policyText(data: Readonly<Record<string, unknown>>, field: 'policy' | 'rules'): string {
+  const text = data[field] ?? data.policy ?? data.rules;
+  if (typeof text !== 'string' || text.trim() === '') throw badRequest(`'${field}' parameter not supplied or empty`);
+  return text;
+}
+
+export function createSystemEngine(deps: SystemEngineDeps): Engine {
+  const { mounts, policies, audit } = deps;
+
+  const callerAcl = async (req: EngineRequest): Promise<Acl> => policies.acl(req.auth?.policies ?? []);
+
+  const capabilitiesFor = (acl: Acl, paths: string[]): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const raw of paths) {
+      const path = normalizeRequestPath(raw);
+      out[raw] = acl.capabilities(path);
+    }
+    if (paths.length === 1) out.capabilities = out[paths[0] as string];
+    return out;
+  };
+
+  const mountPaths = (kind: MountTableKind, base: string): PathSpec[] => [
+    {
+      pattern: base,
+      operations: {
+        read: async () => {
+          const data: Record<string, unknown> = {};
+          for (const entry of mounts.list(kind)) data[listedPath(entry)] = mountView(entry);
+          return { data };
+        },
+      },
+    },
+    {
+      pattern: `${base}/(?<path>.+?)/tune`,
+      operations: {
+        read: async (req) => {
+          const entry = mounts.get(kind, req.params.path as string);
+          if (!entry) throw badRequest(`cannot fetch sysview for path "${req.params.path}"`);
+          return {
+            data: {
+              default_lease_ttl: entry.config.default_lease_ttl || 768 * 3600,
+              max_lease_ttl: entry.config.max_lease_ttl || 768 * 3600,
+              force_no_cache: entry.config.force_no_cache,
+              description: entry.description,
+              options: Object.keys(entry.options).length > 0 ? entry.options : null,
+            },
+          };
+        },
+        update: async (req) => {
+          const config = mountConfigInput({ default_lease_ttl: req.data.default_lease_ttl, max_lease_ttl: req.data.max_lease_ttl });
+          await mounts.tune(kind, req.params.path as string, {
+            ...config,
+            ...(typeof req.data.description === 'string' ? { description: req.data.description } : {}),
+            ...(req.data.options !== undefined ? { options: stringMapField(req.data.options, 'options') } : {}),
+          });
+          return null;
+        },
+      },
+    },
+    {
+      pattern: `${base}/(?<path>.+)`,
+      operations: {
+        read: async (req) => {
+          const entry = mounts.get(kind, req.params.path as string);
+          if (!entry) throw notFound();
+          return { data: mountView(entry) };
+        },
+        update: async (req) => {
+          const type = req.data.type;
+          if (typeof type !== 'string' || type === '') throw badRequest('missing type');
+          const options = stringMapField(req.data.options, 'options');
+          await mounts.enable(kind, req.params.path as string, {
+            type,
+            description: typeof req.data.description === 'string' ? req.data.description : '',
+            config: mountConfigInput(req.data.config),
+            options,
+            local: req.data.local === true,
+          });
+          return null;
+        },
+        delete: async (req) => {
+          await mounts.disable(kind, req.params.path as string);
+          return null;
+        },
+      },
+    },
+  ];
+
+  const policyName = (req: EngineRequest): string => req.params.name as string;
+
+  return {
+    type: 'system',
+    paths: [
+      ...mountPaths('secrets', 'mounts'),
+      ...mountPaths('auth', 'auth'),
+      {
+        pattern: 'policy/?',
+        operations: {
+          read: async () => {
+            const names = await policies.list();
+            return { data: { policies: names, keys: names } };
+          },
+        },
+      },
+      {
+        pattern: 'policy/(?<name>.+)',
+        operations: {
+          read: async (req) => {
+            const found = await policies.get(policyName(req));
+            if (!found) throw notFound();
+            return { data: { name: found.name, rules: found.policy } };
+          },
+          update: async (req) => {
+            await policies.put(policyName(req), policyText(req.data, 'rules'));
+            return null;
+          },
+          delete: async (req) => {
+            await policies.delete(policyName(req));
+            return null;
+          },
+        },
+      },
+      {
+        pattern: 'policies/acl/?',
+        operations: {
+          list: async () => ({ data: { keys: await policies.list() } }),
+          read: async () => ({ data: { keys: await policies.list() } }),
+        },
+      },
+      {
+        pattern: 'policies/acl/(?<name>.+)',
+        operations: {
+          read: async (req) => {
+            const found = await policies.get(policyName(req));
+            if (!found) throw notFound();
+            return { data: { name: found.name, policy: found.policy } };
+          },
+          update: async (req) => {
+            await policies.put(policyName(req), policyText(req.data, 'policy'));
+            return null;
+          },
+          delete: async (req) => {
+            await policies.delete(policyName(req));
+            return null;
+          },
+        },
+      },
+      {
+        pattern: 'audit/?',
+        sudo: true,
+        operations: { read: async () => ({ data: { ...audit.list() } }) },
+      },
+      {
+        pattern: 'audit/(?<path>.+)',
+        sudo: true,
+        operations: {
+          update: async (req) => {
+            const type = req.data.type;
+            if (typeof type !== 'string' || type === '') throw badRequest('missing audit type');
+            await audit.enable(req.params.path as string, {
+              type,
+              description: typeof req.data.description === 'string' ? req.data.description : '',
+              options: stringMapField(req.data.options, 'options'),
+            });
+            return null;
+          },
+          delete: async (req) => {
+            await audit.disable(req.params.path as string);
+            return null;
+          },
+        },
+      },
+      {
+        pattern: 'audit-hash/(?<path>.+)',
+        operations: {
+          update: async (req) => {
+            const input = req.data.input;
+            if (typeof input !== 'string') throw badRequest('the "input" parameter is required');
+            return { data: { hash: audit.hash(req.params.path as string, input) }, auditNonHmacKeys: ['hash'] };
+          },
+        },
+      },
+      {
+        pattern: 'capabilities-self',
+        operations: {
+          update: async (req) => ({ data: capabilitiesFor(await callerAcl(req), pathsField(req.data)) }),
+        },
+      },
+      {
+        pattern: 'capabilities',
+        operations: {
+          update: async (req) => {
+            const token = req.data.token;
+            if (typeof token !== 'string' || token === '') throw badRequest('missing token');
+            const entry = await deps.tokens.lookup(token);
+            if (!entry) throw badRequest('invalid token');
+            return { data: capabilitiesFor(await policies.acl(entry.policies), pathsField(req.data)) };
+          },
+        },
+      },
+      {
+        pattern: 'capabilities-accessor',
+        operations: {
+          update: async (req) => {
+            const accessor = req.data.accessor;
+            if (typeof accessor !== 'string' || accessor === '') throw badRequest('missing accessor');
+            const entry = await deps.tokens.lookupByAccessor(accessor);
+            if (!entry) throw badRequest('invalid accessor');
+            return { data: capabilitiesFor(await policies.acl(entry.policies), pathsField(req.data)) };
+          },
+        },
+      },
+      {
+        pattern: 'key-status',
+        operations: { read: async () => ({ data: { ...deps.barrier.keyStatus() } }) },
+      },
+      {
+        pattern: 'rotate(?:/keyring)?',
+        sudo: true,
+        operations: {
+          update: async () => {
+            await deps.barrier.rotate();
+            return null;
+          },
+        },
+      },
+      {
+        pattern: 'seal',
+        sudo: true,
+        operations: {
+          update: async () => {
+            deps.requestSeal();
+            return null;
+          },
+        },
+      },
+      {
+        pattern: 'internal/ui/mounts',
+        operations: {
+          read: async (req) => {
+            const acl = await callerAcl(req);
+            const secret: Record<string, unknown> = {};
+            const auth: Record<string, unknown> = {};
+            for (const entry of mounts.list('secrets')) {
+              if (acl.hasAccessUnder(entry.path)) secret[entry.path] = mountView(entry);
+            }
+            for (const entry of mounts.list('auth')) {
+              if (acl.hasAccessUnder(entry.path)) auth[listedPath(entry)] = mountView(entry);
+            }
+            return { data: { secret, auth } };
+          },
+        },
+      },
+      {
+        pattern: 'internal/ui/mounts/(?<path>.+)',
+        operations: {
+          read: async (req): Promise<EngineResponse> => {
+            const path = normalizeRequestPath(req.params.path as string);
+            const routed = deps.router.route(path.endsWith('/') ? path : path + '/');
+            const acl = await callerAcl(req);
+            // Same answer for "no such mount" and "not yours", so mounts cannot be enumerated.
+            if (!routed || !acl.hasAccessUnder(routed.mount.path)) {
+              throw permissionDenied();
+            }
+            const entry = routed.mount;
+            return { data: { ...mountView(entry), path: listedPath(entry) } };
+          },
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,266 @@
+/**
+ * The token auth method, always mounted at `auth/token/`: create, lookup, renew and revoke
+ * tokens, by token, by accessor, or for the caller itself.
+ *
+ * A trusted core engine: it may read the caller's raw token (request-context.ts) only to echo it
+ * back where Vault does (lookup-self `id`, renew-self `client_token`). It never logs it.
+ */
+import { canonicalPolicyName } from '../policy/parse.js';
+import { CofferError, badRequest, permissionDenied } from '../errors.js';
+import { parseDurationSeconds } from '../duration.js';
+import { clientTokenOf } from '../request-context.js';
+import type { Engine, EngineRequest, EngineResponse } from '../router/engine.js';
+import type { TokenEntry, TokenStore } from './token-store.js';
+import { authBlock, lookupData } from './token-response.js';
+
+export interface TokenEngineDeps {
+  tokens: TokenStore;
+  policyExists(name: string): Promise<boolean>;
+  /** Whether the caller holds sudo on `path` (root always does). */
+  hasSudo(req: EngineRequest, path: string): Promise<boolean>;
+}
+
+function stringList(value: unknown, field: string): string[] | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  throw badRequest(`${field} must be a list of strings`);
+}
+
+function bool(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw badRequest(`${field} must be a boolean`);
+}
+
+function nonNegativeInt(value: unknown, field: string): number {
+  if (value === undefined || value === null || value === '') return 0;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw badRequest(`${field} must be a non-negative integer`);
+  return n;
+}
+
+function stringMap(value: unknown, field: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw badRequest(`${field} must be a map of strings`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw badRequest(`${field} must be a map of strings`);
+    out[k] = v;
+  }
+  return out;
+}
+
+function requiredString(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') throw badRequest(`missing ${field}`);
+  return value;
+}
+
+export function createTokenEngine(deps: TokenEngineDeps): Engine {
+  const { tokens } = deps;
+
+  const caller = async (req: EngineRequest): Promise<TokenEntry> => {
+    const entry = req.auth ? await tokens.lookupById(req.auth.tokenId) : undefined;
+    if (!entry) throw permissionDenied();
+    return entry;
+  };
+
+  const create = (orphanPath: boolean) => async (req: EngineRequest): Promise<EngineResponse> => {
+    const parent = await caller(req);
+    const parentIsRoot = parent.policies.includes('root');
+    const data = req.data;
+    const sudo = parentIsRoot || (await deps.hasSudo(req, 'auth/token/create'));
+    if (data.type !== undefined && data.type !== 'service' && data.type !== 'default') {
+      throw badRequest('only service tokens are supported');
+    }
+    if (data.role_name !== undefined) throw badRequest('token roles are not supported');
+    const noParent = orphanPath || bool(data.no_parent, 'no_parent', false);
+    if (noParent && !orphanPath && !sudo) throw badRequest('root or sudo privileges required to create orphan token');
+    if (data.id !== undefined && data.id !== '' && !parentIsRoot) throw badRequest('root or sudo privileges required to specify token id');
+    const period = parseDurationSeconds(data.period, 'period') ?? 0;
+    if (period > 0 && !sudo) throw badRequest('root or sudo privileges required to create periodic token');
+
+    const requested = stringList(data.policies, 'policies')?.map(canonicalPolicyName);
+    const parentPolicies = parent.policies;
+    let policies = requested ?? parentPolicies.filter((p) => p !== 'default' || !bool(data.no_default_policy, 'no_default_policy', false));
+    if (!parentIsRoot) {
+      const allowed = new Set([...parentPolicies, 'default']);
+      const extra = policies.filter((p) => !allowed.has(p));
+      if (extra.length > 0 && !sudo) throw badRequest('child policies must be subset of parent');
+      if (policies.includes('root')) throw badRequest('root policy cannot be granted by a non-root token');
+    }
+    const noDefault = bool(data.no_default_policy, 'no_default_policy', false);
+    if (policies.includes('root')) policies = ['root'];
+    else if (!noDefault) policies = [...policies, 'default'];
+    else policies = policies.filter((p) => p !== 'default');
+    policies = [...new Set(policies)].sort();
+
+    const warnings: string[] = [];
+    for (const name of policies) {
+      if (name !== 'root' && name !== 'default' && !(await deps.policyExists(name))) warnings.push(`Policy "${name}" does not exist`);
+    }
+
+    const rawName = typeof data.display_name === 'string' ? data.display_name : '';
+    const cleaned = rawName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+    const displayName = cleaned === '' || cleaned === 'token' ? 'token' : `token-${cleaned}`;
+    const customId = typeof data.id === 'string' && data.id !== '' ? data.id : undefined;
+
+    const { token, entry } = await tokens.create({
+      ...(customId === undefined ? {} : { token: customId }),
+      parent: noParent ? undefined : parent,
+      policies,
+      meta: stringMap(data.meta ?? data.metadata, 'meta'),
+      displayName,
+      numUses: nonNegativeInt(data.num_uses, 'num_uses'),
+      ttl: parseDurationSeconds(data.ttl ?? data.lease, 'ttl') ?? 0,
+      explicitMaxTtl: parseDurationSeconds(data.explicit_max_ttl, 'explicit_max_ttl') ?? 0,
+      period,
+      renewable: bool(data.renewable, 'renewable', true),
+      path: req.mountPath + (orphanPath ? 'create-orphan' : 'create'),
+      allowNoExpiry: policies.includes('root') && parentIsRoot,
+    });
+    return { data: null, auth: authBlock(token, entry, tokens), ...(warnings.length > 0 ? { warnings } : {}) };
+  };
+
+  const byToken = async (req: EngineRequest): Promise<{ entry: TokenEntry; token: string }> => {
+    const token = requiredString(req.data.token, 'token');
+    const entry = await tokens.lookup(token);
+    if (!entry) throw badRequest('bad token');
+    return { entry, token };
+  };
+
+  const byAccessor = async (req: EngineRequest): Promise<TokenEntry> => {
+    const accessor = requiredString(req.data.accessor, 'accessor');
+    const entry = await tokens.lookupByAccessor(accessor);
+    if (!entry) throw badRequest('invalid accessor');
+    return entry;
+  };
+
+  const self = async (req: EngineRequest): Promise<{ entry: TokenEntry; token: string }> => {
+    const entry = await caller(req);
+    const token = clientTokenOf(req);
+    if (token === undefined) throw new CofferError('internal', 'internal error');
+    return { entry, token };
+  };
+
+  const increment = (req: EngineRequest): number | undefined => parseDurationSeconds(req.data.increment, 'increment');
+
+  return {
+    type: 'token',
+    paths: [
+      { pattern: 'create', operations: { update: create(false) } },
+      { pattern: 'create-orphan', operations: { update: create(true) } },
+      {
+        pattern: 'lookup-self',
+        operations: {
+          read: async (req) => {
+            const { entry, token } = await self(req);
+            return { data: lookupData(entry, token, tokens) };
+          },
+          update: async (req) => {
+            const { entry, token } = await self(req);
+            return { data: lookupData(entry, token, tokens) };
+          },
+        },
+      },
+      {
+        pattern: 'lookup',
+        operations: {
+          update: async (req) => {
+            const { entry, token } = await byToken(req);
+            return { data: lookupData(entry, token, tokens) };
+          },
+        },
+      },
+      {
+        pattern: 'lookup-accessor',
+        operations: { update: async (req) => ({ data: lookupData(await byAccessor(req), '', tokens) }) },
+      },
+      {
+        pattern: 'renew-self',
+        operations: {
+          update: async (req) => {
+            const { entry, token } = await self(req);
+            const renewed = await tokens.renew(entry, increment(req));
+            return { data: null, auth: authBlock(token, renewed, tokens) };
+          },
+        },
+      },
+      {
+        pattern: 'renew',
+        operations: {
+          update: async (req) => {
+            const { entry, token } = await byToken(req);
+            const renewed = await tokens.renew(entry, increment(req));
+            return { data: null, auth: authBlock(token, renewed, tokens) };
+          },
+        },
+      },
+      {
+        pattern: 'renew-accessor',
+        operations: {
+          update: async (req) => {
+            const renewed = await tokens.renew(await byAccessor(req), increment(req));
+            return { data: null, auth: authBlock('', renewed, tokens) };
+          },
+        },
+      },
+      {
+        pattern: 'revoke-self',
+        operations: {
+          update: async (req) => {
+            await tokens.revokeTree((await caller(req)).id);
+            return null;
+          },
+        },
+      },
+      {
+        pattern: 'revoke',
+        operations: {
+          update: async (req) => {
+            const token = requiredString(req.data.token, 'token');
+            const entry = await tokens.lookup(token);
+            if (entry) await tokens.revokeTree(entry.id);
+            return null;
+          },
+        },
+      },
+      {
+        pattern: 'revoke-accessor',
+        operations: {
+          update: async (req) => {
+            await tokens.revokeTree((await byAccessor(req)).id);
+            return null;
+          },
+        },
+      },
+      {
+        pattern: 'revoke-orphan',
+        sudo: true,
+        operations: {
+          update: async (req) => {
+            const { entry } = await byToken(req);
+            await tokens.revokeOrphan(entry.id);
+            return null;
+          },
+        },
+      },
+      {
+        pattern: 'accessors/?',
+        sudo: true,
+        operations: { list: async () => ({ data: { keys: await tokens.listAccessors() } }) },
+      },
+      {
+        pattern: 'tidy',
+        operations: {
+          update: async () => {
+            const revoked = await tokens.sweepExpired();
+            return { statusCode: 202, data: null, warnings: [`tidy revoked ${revoked} expired tokens`] };
+          },
+        },
+      },
+    ],
+  };
+}

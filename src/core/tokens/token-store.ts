@@ -1,0 +1,325 @@
+/**
+ * The token store: service tokens, their accessors, the parent/child tree and expiry.
+ *
+ * Only an HMAC of each token (keyed by a per-install salt kept behind the barrier) is stored or
+ * used as an id; the raw token exists only in the response that creates it. Storage keys are
+ * not encrypted by the barrier, so accessors are HMAC'd in keys too.
+ *
+ * Never log or return a raw token other than at creation.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../clock.js';
+import { CofferError, badRequest } from '../errors.js';
+import { randomBase62 } from '../ids.js';
+import { getJson, jsonBytes, type Storage, type WriteOp } from '../storage/storage.js';
+
+export interface TokenEntry {
+  /** HMAC of the token; the storage id and the only handle the server keeps. */
+  id: string;
+  accessor: string;
+  /** Parent token id, '' for orphans. */
+  parent: string;
+  policies: string[];
+  meta: Record<string, string>;
+  displayName: string;
+  /** Remaining uses; 0 = unlimited. */
+  numUses: number;
+  /** Milliseconds since the epoch. */
+  creationTime: number;
+  /** The TTL the token was created with, seconds. */
+  creationTtl: number;
+  explicitMaxTtl: number;
+  period: number;
+  /** Milliseconds since the epoch; 0 = never (root tokens only). */
+  expireAt: number;
+  renewable: boolean;
+  path: string;
+  orphan: boolean;
+  entityId: string;
+  lastRenewal: number;
+}
+
+export interface CreateTokenInput {
+  /** Caller-chosen token value (root only, e.g. --dev-root-token); random when absent. */
+  token?: string;
+  parent: TokenEntry | undefined;
+  policies: string[];
+  meta?: Record<string, string>;
+  displayName: string;
+  numUses?: number;
+  /** Seconds; undefined = default. */
+  ttl?: number;
+  explicitMaxTtl?: number;
+  period?: number;
+  renewable?: boolean;
+  path: string;
+  /** Allows a token that never expires; only for root tokens. */
+  allowNoExpiry?: boolean;
+}
+
+export interface TokenStoreOptions {
+  storage: Storage;
+  clock: Clock;
+  /** Seconds. Vault's system default and maximum are both 768h. */
+  defaultTtl?: number;
+  maxTtl?: number;
+}
+
+export type RevokeListener = (entry: TokenEntry) => Promise<void>;
+
+export interface TokenStore {
+  /** Loads or creates the salt; call after every unseal. */
+  setup(): Promise<void>;
+  /** Forgets the salt and caches; call on seal. */
+  reset(): void;
+  create(input: CreateTokenInput): Promise<{ token: string; entry: TokenEntry }>;
+  /** The live entry for a raw token, or undefined when unknown or expired. */
+  lookup(token: string): Promise<TokenEntry | undefined>;
+  lookupById(id: string): Promise<TokenEntry | undefined>;
+  lookupByAccessor(accessor: string): Promise<TokenEntry | undefined>;
+  /** Consumes one use of a use-limited token; returns true when that was its last use. */
+  use(entry: TokenEntry): Promise<boolean>;
+  renew(entry: TokenEntry, incrementSeconds: number | undefined): Promise<TokenEntry>;
+  /** Revokes the token and every descendant (depth first). */
+  revokeTree(id: string): Promise<void>;
+  /** Revokes only the token; its children become orphans. */
+  revokeOrphan(id: string): Promise<void>;
+  listAccessors(): Promise<string[]>;
+  /** Revokes every token whose expiry has passed; returns how many. */
+  sweepExpired(): Promise<number>;
+  onRevoke(listener: RevokeListener): void;
+  /** Seconds until expiry (0 for never-expiring tokens). */
+  ttlSeconds(entry: TokenEntry): number;
+}
+
+const DEFAULT_TTL = 768 * 3600;
+const BUCKET_MS = 60_000;
+
+const idKey = (id: string): string => `id/${id}`;
+const accessorKey = (hashed: string): string => `accessor/${hashed}`;
+const parentKey = (parent: string, child: string): string => `parent/${parent}/${child}`;
+const expiryBucket = (expireAt: number): string => String(Math.floor(expireAt / BUCKET_MS)).padStart(13, '0');
+const expiryKey = (expireAt: number, id: string): string => `expire/${expiryBucket(expireAt)}/${id}`;
+
+export function createTokenStore(options: TokenStoreOptions): TokenStore {
+  const { storage, clock } = options;
+  const defaultTtl = options.defaultTtl ?? DEFAULT_TTL;
+  const maxTtl = options.maxTtl ?? DEFAULT_TTL;
+  let salt: Buffer | undefined;
+  const cache = new LRUCache<string, TokenEntry>({ max: 10_000 });
+  const revokeListeners: RevokeListener[] = [];
+
+  const hmac = (value: string): string => {
+    if (!salt) throw new CofferError('sealed', 'Vault is sealed');
+    return createHmac('sha256', salt).update(value).digest('hex');
+  };
+
+  const read = async (id: string): Promise<TokenEntry | undefined> => {
+    const cached = cache.get(id);
+    if (cached) return cached;
+    const entry = await getJson<TokenEntry>(storage, idKey(id));
+    if (entry) cache.set(id, entry);
+    return entry;
+  };
+
+  const isExpired = (entry: TokenEntry): boolean => entry.expireAt !== 0 && clock.now() >= entry.expireAt;
+
+  const live = async (id: string): Promise<TokenEntry | undefined> => {
+    const entry = await read(id);
+    if (!entry) return undefined;
+    if (isExpired(entry)) {
+      // An expired token stops working at once; its tree is revoked in the background.
+      void revokeTree(id).catch(() => undefined);
+      return undefined;
+    }
+    return entry;
+  };
+
+  const writeEntry = async (entry: TokenEntry, extra: WriteOp[] = []): Promise<void> => {
+    await storage.batch([{ type: 'put', key: idKey(entry.id), value: jsonBytes(entry) }, ...extra]);
+    cache.set(entry.id, entry);
+  };
+
+  const removeOne = async (entry: TokenEntry): Promise<void> => {
+    for (const listener of revokeListeners) await listener(entry);
+    const ops: WriteOp[] = [
+      { type: 'delete', key: idKey(entry.id) },
+      { type: 'delete', key: accessorKey(hmac(entry.accessor)) },
+    ];
+    if (entry.expireAt !== 0) ops.push({ type: 'delete', key: expiryKey(entry.expireAt, entry.id) });
+    if (entry.parent) ops.push({ type: 'delete', key: parentKey(entry.parent, entry.id) });
+    cache.delete(entry.id);
+    await storage.batch(ops);
+  };
+
+  const children = async (id: string): Promise<string[]> =>
+    (await storage.list(`parent/${id}/`)).filter((child) => !child.endsWith('/'));
+
+  const revokeTree = async (id: string): Promise<void> => {
+    // Iterative post-order walk: children are revoked before their parent, so a crash midway
+    // leaves the parent (and the way to find the rest) in place for a retry.
+    const stack: Array<{ id: string; expanded: boolean }> = [{ id, expanded: false }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as { id: string; expanded: boolean };
+      if (!top.expanded) {
+        top.expanded = true;
+        for (const child of await children(top.id)) stack.push({ id: child, expanded: false });
+        continue;
+      }
+      stack.pop();
+      const entry = await read(top.id);
+      if (entry) await removeOne(entry);
+      else {
+        // A dangling child index (its token already gone): drop the index entries.
+        for (const child of await children(top.id)) await storage.delete(parentKey(top.id, child));
+      }
+    }
+  };
+
+  const computeExpiry = (input: CreateTokenInput, now: number): { ttl: number; expireAt: number } => {
+    const explicitMax = input.explicitMaxTtl ?? 0;
+    const period = input.period ?? 0;
+    let ttl = period > 0 ? period : input.ttl ?? 0;
+    if (ttl === 0 && input.allowNoExpiry) return { ttl: 0, expireAt: 0 };
+    if (ttl === 0) ttl = defaultTtl;
+    // TTL 0 must never mean "forever" for a non-root token (CVE-2021-32923).
+    const cap = explicitMax > 0 ? explicitMax : period > 0 ? 0 : maxTtl;
+    if (cap > 0) ttl = Math.min(ttl, cap);
+    let expireAt = now + ttl * 1000;
+    // A child never outlives its parent.
+    const parent = input.parent;
+    if (parent && parent.expireAt !== 0) expireAt = Math.min(expireAt, parent.expireAt);
+    return { ttl: Math.max(0, Math.round((expireAt - now) / 1000)), expireAt };
+  };
+
+  const revokeOrphan = async (id: string): Promise<void> => {
+    const entry = await read(id);
+    if (!entry) return;
+    for (const childId of await children(id)) {
+      const child = await read(childId);
+      if (child) await writeEntry({ ...child, parent: '', orphan: true }, [{ type: 'delete', key: parentKey(id, childId) }]);
+    }
+    await removeOne(entry);
+  };
+
+  return {
+    async setup() {
+      let stored = await storage.get('salt');
+      if (!stored) {
+        stored = randomBytes(32);
+        await storage.put('salt', stored);
+      }
+      salt = stored;
+    },
+    reset() {
+      salt?.fill(0);
+      salt = undefined;
+      cache.clear();
+    },
+    async create(input) {
+      const now = clock.now();
+      const token = input.token ?? `hvs.${randomBase62(24)}`;
+      const id = hmac(token);
+      if (input.token !== undefined && (await read(id))) throw badRequest('cannot create a token with a duplicate ID');
+      const accessor = randomBase62(24);
+      const { ttl, expireAt } = computeExpiry(input, now);
+      const entry: TokenEntry = {
+        id,
+        accessor,
+        parent: input.parent?.id ?? '',
+        policies: input.policies,
+        meta: input.meta ?? {},
+        displayName: input.displayName,
+        numUses: input.numUses ?? 0,
+        creationTime: now,
+        creationTtl: ttl,
+        explicitMaxTtl: input.explicitMaxTtl ?? 0,
+        period: input.period ?? 0,
+        expireAt,
+        renewable: expireAt !== 0 && (input.renewable ?? true),
+        path: input.path,
+        orphan: !input.parent,
+        entityId: '',
+        lastRenewal: 0,
+      };
+      const ops: WriteOp[] = [{ type: 'put', key: accessorKey(hmac(accessor)), value: jsonBytes({ id }) }];
+      if (entry.parent) ops.push({ type: 'put', key: parentKey(entry.parent, id), value: Buffer.alloc(0) });
+      if (expireAt !== 0) ops.push({ type: 'put', key: expiryKey(expireAt, id), value: Buffer.alloc(0) });
+      await writeEntry(entry, ops);
+      return { token, entry };
+    },
+    lookup: (token) => (token === '' ? Promise.resolve(undefined) : live(hmac(token))),
+    lookupById: (id) => live(id),
+    async lookupByAccessor(accessor) {
+      if (accessor === '') return undefined;
+      const index = await getJson<{ id: string }>(storage, accessorKey(hmac(accessor)));
+      return index ? live(index.id) : undefined;
+    },
+    async use(entry) {
+      if (entry.numUses === 0) return false;
+      const current = await read(entry.id);
+      if (!current) throw new CofferError('permission_denied', 'permission denied');
+      const remaining = current.numUses - 1;
+      if (remaining <= 0) return true;
+      await writeEntry({ ...current, numUses: remaining });
+      return false;
+    },
+    async renew(entry, incrementSeconds) {
+      if (!entry.renewable || entry.expireAt === 0) throw badRequest('lease is not renewable');
+      const now = clock.now();
+      let increment = entry.period > 0 ? entry.period : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : entry.creationTtl;
+      const hardLimitSeconds = entry.explicitMaxTtl > 0 ? entry.explicitMaxTtl : entry.period > 0 ? 0 : maxTtl;
+      let expireAt = now + increment * 1000;
+      if (hardLimitSeconds > 0) expireAt = Math.min(expireAt, entry.creationTime + hardLimitSeconds * 1000);
+      if (entry.parent) {
+        const parent = await read(entry.parent);
+        if (parent && parent.expireAt !== 0) expireAt = Math.min(expireAt, parent.expireAt);
+      }
+      increment = Math.max(0, Math.round((expireAt - now) / 1000));
+      if (increment === 0) throw badRequest('past the max TTL, cannot renew');
+      const renewed: TokenEntry = { ...entry, expireAt, lastRenewal: now };
+      await writeEntry(renewed, [
+        { type: 'delete', key: expiryKey(entry.expireAt, entry.id) },
+        { type: 'put', key: expiryKey(expireAt, entry.id), value: Buffer.alloc(0) },
+      ]);
+      return renewed;
+    },
+    revokeTree,
+    revokeOrphan,
+    async listAccessors() {
+      const accessors: string[] = [];
+      for (const id of await storage.list('id/')) {
+        const entry = await read(id);
+        if (entry && !isExpired(entry)) accessors.push(entry.accessor);
+      }
+      return accessors.sort();
+    },
+    async sweepExpired() {
+      const now = clock.now();
+      const current = expiryBucket(now);
+      let revoked = 0;
+      for (const folder of await storage.list('expire/')) {
+        const bucket = folder.replace(/\/$/, '');
+        if (bucket > current) break;
+        for (const id of await storage.list(`expire/${folder}`)) {
+          const entry = await read(id);
+          if (!entry) {
+            await storage.delete(`expire/${folder}${id}`);
+          } else if (isExpired(entry)) {
+            await revokeTree(id);
+            revoked += 1;
+          }
+        }
+      }
+      return revoked;
+    },
+    onRevoke(listener) {
+      revokeListeners.push(listener);
+    },
+    ttlSeconds(entry) {
+      if (entry.expireAt === 0) return 0;
+      return Math.max(0, Math.round((entry.expireAt - clock.now()) / 1000));
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * KV version 1: one unversioned JSON object per path, stored as given. Read, write (create or
+ * update), delete and list.
+ *
+ * Must never: put a stored value into an error message or log line.
+ */
+import { badRequest, notFound } from '../../core/errors.js';
+import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
+import { getJson, putJson, type Storage } from '../../core/storage/storage.js';
+import { assertJsonDepth, isJsonObject } from './json.js';
+import { isValidSecretPath, validateListPath, validateSecretPath } from './secret-path.js';
+import { entryFolder, entryKey } from './storage-keys.js';
+
+export function kvV1Paths(storage: Storage): PathSpec[] {
+  const read = async (req: EngineRequest): Promise<EngineResponse> => {
+    const path = validateSecretPath(req.params['path']);
+    const value = await getJson<unknown>(storage, entryKey(path));
+    if (!isJsonObject(value)) throw notFound();
+    return { data: value };
+  };
+
+  const write = async (req: EngineRequest): Promise<null> => {
+    const path = validateSecretPath(req.params['path']);
+    if (!isJsonObject(req.data) || Object.keys(req.data).length === 0) throw badRequest('missing data fields');
+    assertJsonDepth(req.data, 'data');
+    // A single put replaces the whole value, so concurrent writers need no lock: the last wins.
+    await putJson(storage, entryKey(path), req.data);
+    return null;
+  };
+
+  const remove = async (req: EngineRequest): Promise<null> => {
+    await storage.delete(entryKey(validateSecretPath(req.params['path'])));
+    return null;
+  };
+
+  const list = async (req: EngineRequest): Promise<EngineResponse> => {
+    const keys = await storage.list(entryFolder(validateListPath(req.params['path'])));
+    if (keys.length === 0) throw notFound();
+    return { data: { keys } };
+  };
+
+  return [
+    {
+      pattern: '(?<path>.*)',
+      description: 'Read, write, delete and list unversioned secrets.',
+      existenceCheck: async (req) => isValidSecretPath(req.params['path']) && (await storage.get(entryKey(req.params['path']))) !== undefined,
+      operations: { read, create: write, update: write, delete: remove, list },
+    },
+  ];
+}

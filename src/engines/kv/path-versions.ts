@@ -1,0 +1,67 @@
+/**
+ * KV v2 `delete/:path`, `undelete/:path` and `destroy/:path`: soft delete, restore and
+ * permanent removal of chosen versions. All three answer 204, also for unknown keys or
+ * versions, as Vault does.
+ *
+ * Destroy removes the version data from storage in the same batch that marks it destroyed;
+ * it can never be read again, not even by an operator with storage access.
+ */
+import type { EngineRequest, PathSpec } from '../../core/router/engine.js';
+import { parseVersionList } from './input.js';
+import { isDeleted, scheduledDeletion, versionRecord, type KeyMetadata } from './metadata.js';
+import { validateSecretPath } from './secret-path.js';
+import type { VersionedStore } from './versioned-store.js';
+
+type Change = (path: string, meta: KeyMetadata, versions: readonly number[], now: number) => Promise<void>;
+
+function versionsPath(store: VersionedStore, verb: string, missingMessage: string, description: string, change: Change): PathSpec {
+  const update = async (req: EngineRequest): Promise<null> => {
+    const path = validateSecretPath(req.params['path']);
+    const versions = parseVersionList(req.data['versions'], missingMessage);
+    return store.locked(path, async () => {
+      const meta = await store.readMetadata(path);
+      if (meta !== undefined) await change(path, meta, versions, store.clock.now());
+      return null;
+    });
+  };
+  return { pattern: `${verb}/(?<path>.*)`, description, operations: { update } };
+}
+
+export function versionPaths(store: VersionedStore): PathSpec[] {
+  const softDelete: Change = async (path, meta, versions, now) => {
+    for (const n of versions) {
+      const record = versionRecord(meta, n);
+      if (record === undefined || record.destroyed || isDeleted(record, now)) continue;
+      record.deletionTime = now;
+    }
+    await store.writeMetadata(path, meta);
+  };
+
+  const undelete: Change = async (path, meta, versions, now) => {
+    const config = await store.readConfig();
+    for (const n of versions) {
+      const record = versionRecord(meta, n);
+      if (record === undefined || record.destroyed) continue;
+      // As in Vault, an undeleted version is scheduled again from now when delete_version_after applies.
+      record.deletionTime = scheduledDeletion(now, config, meta);
+    }
+    await store.writeMetadata(path, meta);
+  };
+
+  const destroy: Change = async (path, meta, versions) => {
+    const destroyed: number[] = [];
+    for (const n of versions) {
+      const record = versionRecord(meta, n);
+      if (record === undefined || record.destroyed) continue;
+      record.destroyed = true;
+      destroyed.push(n);
+    }
+    await store.commitDestroy(path, meta, destroyed);
+  };
+
+  return [
+    versionsPath(store, 'delete', 'No version number provided', 'Soft-delete versions of a secret; undelete restores them.', softDelete),
+    versionsPath(store, 'undelete', 'No version number provided', 'Restore soft-deleted versions of a secret.', undelete),
+    versionsPath(store, 'destroy', 'no version number provided', 'Permanently remove the data of versions of a secret.', destroy),
+  ];
+}

@@ -1,0 +1,47 @@
+/**
+ * Validation of secret paths taken from a request (the part after 'data/', 'metadata/', ... or
+ * after the mount for KV v1).
+ *
+ * The router already refuses '.' and '..' and collapses '//', but an engine is handed raw
+ * strings and builds storage keys from them, so it checks again rather than trust the caller.
+ * Must never: normalise a bad path into a good one; a bad path is refused with 400. Error
+ * messages never echo the path.
+ */
+import { badRequest } from '../../core/errors.js';
+
+export const MAX_SECRET_PATH_BYTES = 1024;
+
+/** Returns `raw` if it names a secret; throws bad_request otherwise. */
+export function validateSecretPath(raw: string | undefined): string {
+  const path = raw ?? '';
+  if (path === '') throw badRequest('missing path');
+  if (Buffer.byteLength(path, 'utf8') > MAX_SECRET_PATH_BYTES) {
+    throw badRequest(`invalid path: longer than ${MAX_SECRET_PATH_BYTES} bytes`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(path)) throw badRequest('invalid path: control characters are not allowed');
+  for (const segment of path.split('/')) {
+    if (segment === '') throw badRequest('invalid path: empty path segments are not allowed');
+    if (segment === '.' || segment === '..') throw badRequest('invalid path: relative segments are not allowed');
+  }
+  return path;
+}
+
+/**
+ * A folder to list: '' (the mount root) or a valid secret path. One trailing '/' is accepted
+ * and dropped, since LIST arrives with or without it.
+ */
+export function validateListPath(raw: string | undefined): string {
+  const path = (raw ?? '').endsWith('/') ? (raw ?? '').slice(0, -1) : raw ?? '';
+  return path === '' ? '' : validateSecretPath(path);
+}
+
+/** True when `raw` would pass validateSecretPath; for existence checks, which must not throw. */
+export function isValidSecretPath(raw: string | undefined): raw is string {
+  try {
+    validateSecretPath(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}

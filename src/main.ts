@@ -1,0 +1,203 @@
+/**
+ * The composition root: every component is built and wired here, and nowhere else.
+ *
+ * `startServer` is what the CLI's `coffer server` and the tests call; it returns once the
+ * server listens (and, in dev mode, is initialised and unsealed).
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createHttpApiForCore } from './server/http.js';
+import { createAuditBroker } from './core/audit/broker.js';
+import { createBarrier } from './core/barrier/barrier.js';
+import { createShamirSeal } from './core/barrier/seal.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { createLifecycle, type Lifecycle } from './core/lifecycle.js';
+import { createLogger, type Logger } from './core/logger.js';
+import { createPolicyStore } from './core/policy/store.js';
+import { createRequestHandler } from './core/request-handler.js';
+import { createMountManager } from './core/router/mount-manager.js';
+import type { MountEntry } from './core/router/mount-table.js';
+import type { Engine } from './core/router/engine.js';
+import { createRouter } from './core/router/router.js';
+import { createMemoryStorage } from './core/storage/memory.js';
+import { createSqliteStorage } from './core/storage/sqlite.js';
+import type { PhysicalStorage } from './core/storage/storage.js';
+import { scope } from './core/storage/view.js';
+import { createSystemEngine } from './core/system/system-engine.js';
+import { createTokenEngine } from './core/tokens/token-engine.js';
+import { createTokenStore } from './core/tokens/token-store.js';
+import { createKvEngine } from './engines/kv/engine.js';
+import { ConfigError, readConfigFile, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
+import { COFFER_VERSION } from './version.js';
+import type { VaultHttpApi } from './api/vault/http-server.js';
+
+export interface StartedServer {
+  /** http://HOST:PORT */
+  url: string;
+  /** The root token in dev mode; undefined otherwise. */
+  rootToken: string | undefined;
+  readonly lifecycle: Lifecycle;
+  close(): Promise<void>;
+}
+
+export interface StartOptions extends ServerConfigInput {
+  clock?: Clock;
+  logger?: Logger;
+  /** Print the dev-mode banner to this stream (the CLI passes stdout). */
+  banner?: (text: string) => void;
+}
+
+const DEV_SHARE_FILE = 'dev-unseal-key';
+const DEV_TOKEN_FILE = 'dev-root-token';
+
+function buildPhysical(config: ServerConfig): PhysicalStorage {
+  if (config.storage === 'memory') return createMemoryStorage();
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return createSqliteStorage({ path: join(config.dataDir, 'coffer.db') });
+}
+
+function writeSecretFile(path: string, content: string): void {
+  writeFileSync(path, content, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/** Dev mode: initialise with one share kept in the data directory, and unseal on every start. */
+async function startDevMode(config: ServerConfig, lifecycle: Lifecycle): Promise<string> {
+  const shareFile = join(config.dataDir, DEV_SHARE_FILE);
+  const tokenFile = join(config.dataDir, DEV_TOKEN_FILE);
+  const status = await lifecycle.status();
+  if (!status.initialized) {
+    const outcome = await lifecycle.initialize({
+      secretShares: 1,
+      secretThreshold: 1,
+      keepUnsealed: true,
+      ...(config.devRootToken === undefined ? {} : { rootToken: config.devRootToken }),
+    });
+    if (config.storage === 'sqlite') {
+      writeSecretFile(shareFile, (outcome.keys[0] as Buffer).toString('hex'));
+      writeSecretFile(tokenFile, outcome.rootToken);
+    }
+    return outcome.rootToken;
+  }
+  if (!existsSync(shareFile)) {
+    throw new ConfigError(`${config.dataDir} holds a server that was not started with --dev; start it without --dev and unseal it`);
+  }
+  await lifecycle.unsealWithShares([Buffer.from(readFileSync(shareFile, 'utf8').trim(), 'hex')]);
+  if (config.devRootToken !== undefined) {
+    await lifecycle.ensureRootToken(config.devRootToken);
+    return config.devRootToken;
+  }
+  return readFileSync(tokenFile, 'utf8').trim();
+}
+
+export async function startServer(options: StartOptions = {}): Promise<StartedServer> {
+  const config = resolveConfig(options);
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+
+  const physical = buildPhysical(config);
+  const barrier = createBarrier(physical, { cacheEntries: config.cacheEntries, clock });
+  const seal = createShamirSeal({ physical, barrier, version: COFFER_VERSION });
+  const systemStorage = scope(barrier, 'sys/');
+  const router = createRouter<MountEntry>();
+  const tokens = createTokenStore({ storage: scope(systemStorage, 'token/'), clock, defaultTtl: config.defaultTokenTtl, maxTtl: config.maxTokenTtl });
+  const policies = createPolicyStore({ storage: scope(systemStorage, 'policy/') });
+  const audit = createAuditBroker({ storage: scope(systemStorage, 'audit/'), clock, logger: logger.child({ component: 'audit' }) });
+
+  let lifecycle: Lifecycle | undefined;
+  const requestSeal = (): void => {
+    // After the response (and its audit entry) is written, not in the middle of it.
+    setImmediate(() => {
+      lifecycle?.sealNow().catch((error: unknown) => logger.error('seal failed', { error: String(error) }));
+    });
+  };
+
+  const tokenEngine = createTokenEngine({
+    tokens,
+    policyExists: async (name) => (await policies.get(name)) !== undefined,
+    hasSudo: async (req, path) => {
+      if (req.auth?.isRoot) return true;
+      const acl = await policies.acl(req.auth?.policies ?? []);
+      return acl.check(path, 'update').rootPrivs;
+    },
+  });
+  // The mount manager and the system engine refer to each other: the manager asks for its
+  // built-in engines only when it loads the mount table, after both exist.
+  let systemEngine: Engine | undefined;
+  const mounts = createMountManager({
+    barrier,
+    systemStorage,
+    router,
+    clock,
+    logger,
+    secretEngines: { kv: createKvEngine },
+    authMethods: {},
+    builtins: () => ({ system: systemEngine as Engine, token: tokenEngine }),
+    initialMounts: config.dev ? [{ path: 'secret/', type: 'kv', options: { version: '2' }, description: 'key/value secret storage' }] : [],
+  });
+  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, requestSeal });
+
+  lifecycle = createLifecycle({ seal, barrier, systemStorage, tokens, policies, mounts, audit, logger });
+  const handler = createRequestHandler({ router, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
+  const api: VaultHttpApi = createHttpApiForCore({ handler, lifecycle, logger, clock, maxRequestBytes: config.maxRequestBytes });
+
+  let rootToken: string | undefined;
+  if (config.dev) rootToken = await startDevMode(config, lifecycle);
+
+  const address = await api.listen(config.listenHost, config.listenPort);
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info('coffer server listening', { address: url, storage: config.storage, dev: config.dev });
+
+  const started = lifecycle;
+  return {
+    url,
+    rootToken,
+    lifecycle: started,
+    async close() {
+      await api.close();
+      await started.close();
+      await physical.close();
+    },
+  };
+}
+
+/** `coffer server [flags]`: parses flags, starts, prints the dev banner, stops on SIGINT/SIGTERM. */
+export async function runServerCommand(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
+  const { parseServerFlags } = await import('./server/flags.js');
+  const flags = parseServerFlags(argv);
+  const fileInput = flags.config ? readConfigFile(flags.config) : {};
+  const input: StartOptions = { ...fileInput, ...flags.input };
+  if (input.dev && input.dataDir === undefined && input.storage !== 'memory') input.dataDir = './coffer-data';
+  const server = await startServer(input);
+  if (input.dev) {
+    out(devBanner(server, resolve(input.dataDir ?? './coffer-data'), input.storage === 'memory'));
+  }
+  await new Promise<void>((resolveStop) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      server.close().then(resolveStop, resolveStop);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+function devBanner(server: StartedServer, dataDir: string, memory: boolean): string {
+  return [
+    '',
+    '==> WARNING: Dev mode is enabled! Do NOT use it in production.',
+    '',
+    `    Coffer is running unsealed, with its only unseal key ${memory ? 'in memory' : `stored in ${dataDir}`},`,
+    '    and a root token that never expires. Anyone who can read that directory',
+    '    owns every secret in it.',
+    '',
+    `    Address:     ${server.url}`,
+    `    Root Token:  ${server.rootToken ?? ''}`,
+    '',
+    '    export COFFER_ADDR=' + server.url,
+    '    export COFFER_TOKEN=<the root token above>',
+    '',
+  ].join('\n') + '\n';
+}
