@@ -57,33 +57,20 @@ function processHead(head: Buffer): { out: Buffer; bodyLength: number | undefine
   return { out, bodyLength: simple ? contentLength : undefined };
 }
 
-/**
- * Wraps a socket in a Duplex that the HTTP server reads rewritten bytes from and writes
- * responses through. Socket-ish properties the HTTP stack uses are forwarded.
- */
-export function wrapSocketForListMethod(socket: Socket): Duplex {
+/** The framing tracker and rewriter, without any I/O: bytes in, bytes out. */
+export interface ListRewriter {
+  /** Takes the next bytes from the client; returns what to hand to the HTTP parser now. */
+  push(chunk: Buffer): Buffer[];
+  /** Bytes held back at end of stream (an unfinished head). */
+  flush(): Buffer;
+}
+
+export function createListRewriter(): ListRewriter {
   let mode: Mode = 'head';
   let pending: Buffer = Buffer.alloc(0);
   let bodyRemaining = 0;
 
-  const duplex = new Duplex({
-    allowHalfOpen: false,
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      socket.write(chunk, callback);
-    },
-    final(callback) {
-      socket.end(callback);
-    },
-    destroy(error, callback) {
-      socket.destroy(error ?? undefined);
-      callback(error);
-    },
-  });
-
-  const transform = (chunk: Buffer): Buffer[] => {
+  const push = (chunk: Buffer): Buffer[] => {
     const out: Buffer[] = [];
     let data = chunk;
     while (data.length > 0) {
@@ -134,14 +121,48 @@ export function wrapSocketForListMethod(socket: Socket): Duplex {
     return out;
   };
 
+  return {
+    push,
+    flush() {
+      const rest = pending;
+      pending = Buffer.alloc(0);
+      return rest;
+    },
+  };
+}
+
+/**
+ * Wraps a socket in a Duplex that the HTTP server reads rewritten bytes from and writes
+ * responses through. Socket-ish properties the HTTP stack uses are forwarded.
+ */
+export function wrapSocketForListMethod(socket: Socket): Duplex {
+  const rewriter = createListRewriter();
+
+  const duplex = new Duplex({
+    allowHalfOpen: false,
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      socket.write(chunk, callback);
+    },
+    final(callback) {
+      socket.end(callback);
+    },
+    destroy(error, callback) {
+      socket.destroy(error ?? undefined);
+      callback(error);
+    },
+  });
+
   socket.on('data', (chunk: Buffer) => {
-    for (const piece of transform(chunk)) {
+    for (const piece of rewriter.push(chunk)) {
       if (!duplex.push(piece)) socket.pause();
     }
   });
   socket.on('end', () => {
-    if (pending.length > 0) duplex.push(pending);
-    pending = Buffer.alloc(0);
+    const rest = rewriter.flush();
+    if (rest.length > 0) duplex.push(rest);
     duplex.push(null);
   });
   socket.on('error', (error) => duplex.destroy(error));

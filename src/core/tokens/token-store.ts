@@ -249,7 +249,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       await writeEntry(entry, ops);
       return { token, entry };
     },
-    lookup: (token) => (token === '' ? Promise.resolve(undefined) : live(hmac(token))),
+    lookup: async (token) => (token === '' ? undefined : live(hmac(token))),
     lookupById: (id) => live(id),
     async lookupByAccessor(accessor) {
       if (accessor === '') return undefined;

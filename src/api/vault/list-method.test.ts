@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createListRewriter } from './list-method.js';
+
+/** Feeds `input` in pieces of `size` bytes and returns everything the rewriter let through. */
+function run(input: string, size: number): string {
+  const rewriter = createListRewriter();
+  const bytes = Buffer.from(input, 'latin1');
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(...rewriter.push(bytes.subarray(i, i + size)));
+  out.push(rewriter.flush());
+  return Buffer.concat(out).toString('latin1');
+}
+
+const SIZES = [1, 2, 3, 7, 64, 100_000];
+
+describe('LIST method rewriting', () => {
+  for (const size of SIZES) {
+    it(`rewrites a LIST request line into GET ?list=true (chunks of ${size})`, () => {
+      assert.equal(run('LIST /v1/secret/metadata HTTP/1.1\r\nHost: x\r\n\r\n', size), 'GET /v1/secret/metadata?list=true HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+
+    it(`keeps an existing query string (chunks of ${size})`, () => {
+      assert.equal(run('LIST /v1/a?x=1 HTTP/1.1\r\n\r\n', size), 'GET /v1/a?x=1&list=true HTTP/1.1\r\n\r\n');
+    });
+
+    it(`never touches body bytes that look like a LIST request (chunks of ${size})`, () => {
+      const body = 'LIST /v1/evil HTTP/1.1\r\n\r\n';
+      const input = `POST /v1/a HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}LIST /v1/b HTTP/1.1\r\n\r\n`;
+      const expected = `POST /v1/a HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /v1/b?list=true HTTP/1.1\r\n\r\n`;
+      assert.equal(run(input, size), expected);
+    });
+
+    it(`stops rewriting after a chunked body (chunks of ${size})`, () => {
+      const input = 'POST /v1/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nLIST \r\n0\r\n\r\nLIST /v1/b HTTP/1.1\r\n\r\n';
+      assert.equal(run(input, size), input);
+    });
+  }
+
+  it('passes everything through after two Content-Length headers', () => {
+    const input = 'POST /v1/a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcdLIST /v1/b HTTP/1.1\r\n\r\n';
+    assert.equal(run(input, 5), input);
+  });
+
+  it('passes a malformed Content-Length through untouched', () => {
+    const input = 'POST /v1/a HTTP/1.1\r\nContent-Length: +3\r\n\r\nabcLIST /v1/b HTTP/1.1\r\n\r\n';
+    assert.equal(run(input, 4), input);
+  });
+
+  it('rewrites every request of a pipelined keep-alive stream', () => {
+    const input = 'GET /v1/a HTTP/1.1\r\n\r\nLIST /v1/b HTTP/1.1\r\n\r\n\r\nLIST /v1/c HTTP/1.1\r\n\r\n';
+    assert.equal(run(input, 9), 'GET /v1/a HTTP/1.1\r\n\r\nGET /v1/b?list=true HTTP/1.1\r\n\r\n\r\nGET /v1/c?list=true HTTP/1.1\r\n\r\n');
+  });
+
+  it('leaves a lower-case or malformed list line to the HTTP parser', () => {
+    assert.equal(run('list /v1/a HTTP/1.1\r\n\r\n', 3), 'list /v1/a HTTP/1.1\r\n\r\n');
+    assert.equal(run('LIST  /v1/a HTTP/1.1\r\n\r\n', 3), 'LIST  /v1/a HTTP/1.1\r\n\r\n');
+  });
+
+  it('gives up rewriting on a head larger than 64 KiB instead of buffering it', () => {
+    const rewriter = createListRewriter();
+    const huge = Buffer.alloc(70 * 1024, 'a');
+    const out = rewriter.push(huge);
+    assert.equal(Buffer.concat(out).length, huge.length);
+    assert.deepEqual(rewriter.push(Buffer.from('LIST /v1/x HTTP/1.1\r\n\r\n')).map(String), ['LIST /v1/x HTTP/1.1\r\n\r\n']);
+  });
+});

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createManualClock } from '../clock.js';
+import { createMemoryStorage } from '../storage/memory.js';
+import type { PhysicalStorage } from '../storage/storage.js';
+import { createTokenStore, type TokenStore } from './token-store.js';
+
+async function setup(): Promise<{ tokens: TokenStore; clock: ReturnType<typeof createManualClock>; physical: PhysicalStorage }> {
+  const clock = createManualClock();
+  const physical = createMemoryStorage();
+  const tokens = createTokenStore({ storage: physical, clock, defaultTtl: 3600, maxTtl: 7200 });
+  await tokens.setup();
+  return { tokens, clock, physical };
+}
+
+async function allBytes(physical: PhysicalStorage, prefix = ''): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (const child of await physical.list(prefix)) {
+    if (child.endsWith('/')) parts.push(await allBytes(physical, prefix + child));
+    else parts.push(Buffer.from(prefix + child), (await physical.get(prefix + child)) ?? Buffer.alloc(0));
+  }
+  return Buffer.concat(parts);
+}
+
+describe('token store', () => {
+  it('stores only an HMAC of the token, never the token or the accessor in a key', async () => {
+    const { tokens, physical } = await setup();
+    const { token, entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'auth/token/create' });
+    assert.match(token, /^hvs\.[0-9A-Za-z]{24}$/);
+    assert.notEqual(entry.id, token);
+    const bytes = await allBytes(physical);
+    assert.equal(bytes.includes(Buffer.from(token)), false);
+    const keys = (await physical.list('accessor/')).join(',');
+    assert.equal(keys.includes(entry.accessor), false);
+    assert.equal((await tokens.lookup(token))?.id, entry.id);
+    assert.equal((await tokens.lookupByAccessor(entry.accessor))?.id, entry.id);
+  });
+
+  it('stops accepting a token the moment its TTL passes', async () => {
+    const { tokens, clock } = await setup();
+    const { token } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'p', ttl: 60 });
+    clock.advance(59_999);
+    assert.ok(await tokens.lookup(token));
+    clock.advance(1);
+    assert.equal(await tokens.lookup(token), undefined);
+  });
+
+  it('never creates a non-root token that lives forever, even with ttl 0', async () => {
+    const { tokens } = await setup();
+    const { entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'p', ttl: 0 });
+    assert.ok(entry.expireAt > 0);
+    assert.equal(tokens.ttlSeconds(entry), 3600);
+  });
+
+  it('caps the TTL at the maximum and at explicit_max_ttl', async () => {
+    const { tokens } = await setup();
+    const big = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 100_000 });
+    assert.equal(tokens.ttlSeconds(big.entry), 7200);
+    const explicit = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 3000, explicitMaxTtl: 600 });
+    assert.equal(tokens.ttlSeconds(explicit.entry), 600);
+  });
+
+  it('does not let a child outlive its parent', async () => {
+    const { tokens } = await setup();
+    const parent = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 100 });
+    const child = await tokens.create({ parent: parent.entry, policies: ['default'], displayName: 't', path: 'p', ttl: 3000 });
+    assert.equal(child.entry.expireAt, parent.entry.expireAt);
+  });
+
+  it('revokes every descendant with the parent, and only them', async () => {
+    const { tokens } = await setup();
+    const root = await tokens.create({ parent: undefined, policies: ['root'], displayName: 'root', path: 'p', allowNoExpiry: true });
+    const a = await tokens.create({ parent: root.entry, policies: ['default'], displayName: 'a', path: 'p' });
+    const b = await tokens.create({ parent: a.entry, policies: ['default'], displayName: 'b', path: 'p' });
+    const c = await tokens.create({ parent: b.entry, policies: ['default'], displayName: 'c', path: 'p' });
+    const sibling = await tokens.create({ parent: root.entry, policies: ['default'], displayName: 's', path: 'p' });
+    const revoked: string[] = [];
+    tokens.onRevoke(async (entry) => {
+      revoked.push(entry.displayName);
+    });
+    await tokens.revokeTree(a.entry.id);
+    for (const gone of [a, b, c]) assert.equal(await tokens.lookup(gone.token), undefined);
+    assert.ok(await tokens.lookup(root.token));
+    assert.ok(await tokens.lookup(sibling.token));
+    assert.deepEqual(revoked, ['c', 'b', 'a']);
+  });
+
+  it('orphans the children when revoking with revoke-orphan', async () => {
+    const { tokens } = await setup();
+    const parent = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'p', path: 'p' });
+    const child = await tokens.create({ parent: parent.entry, policies: ['default'], displayName: 'c', path: 'p' });
+    await tokens.revokeOrphan(parent.entry.id);
+    assert.equal(await tokens.lookup(parent.token), undefined);
+    const orphan = await tokens.lookup(child.token);
+    assert.equal(orphan?.orphan, true);
+    assert.equal(orphan?.parent, '');
+  });
+
+  it('counts down num_uses and reports the last use', async () => {
+    const { tokens } = await setup();
+    const { token, entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', numUses: 2 });
+    assert.equal(await tokens.use(entry), false);
+    const after = await tokens.lookup(token);
+    assert.equal(after?.numUses, 1);
+    assert.equal(await tokens.use(after!), true);
+  });
+
+  it('renews up to the max TTL and no further', async () => {
+    const { tokens, clock } = await setup();
+    const { token, entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 3600 });
+    clock.advance(3000_000);
+    const renewed = await tokens.renew(entry, 3600);
+    assert.equal(tokens.ttlSeconds(renewed), 3600);
+    clock.advance(3500_000);
+    const capped = await tokens.renew((await tokens.lookup(token))!, 3600);
+    // Created at t0 with max 7200 s: at t0+6500 s only 700 s remain.
+    assert.equal(tokens.ttlSeconds(capped), 700);
+    clock.advance(700_000);
+    assert.equal(await tokens.lookup(token), undefined);
+  });
+
+  it('refuses to renew a token created non-renewable', async () => {
+    const { tokens } = await setup();
+    const { entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', renewable: false });
+    await assert.rejects(tokens.renew(entry, 60), /not renewable/);
+  });
+
+  it('sweeps expired tokens (and their children) out of storage', async () => {
+    const { tokens, clock, physical } = await setup();
+    const short = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 60 });
+    const child = await tokens.create({ parent: short.entry, policies: ['default'], displayName: 'c', path: 'p', ttl: 30 });
+    const long = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 3600 });
+    clock.advance(120_000);
+    assert.equal(await tokens.sweepExpired(), 2);
+    assert.equal(await physical.get(`id/${short.entry.id}`), undefined);
+    assert.equal(await physical.get(`id/${child.entry.id}`), undefined);
+    assert.ok(await tokens.lookup(long.token));
+  });
+
+  it('keeps tokens across a restart of the store over the same storage', async () => {
+    const { tokens, clock, physical } = await setup();
+    const { token } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p' });
+    const again = createTokenStore({ storage: physical, clock });
+    await again.setup();
+    assert.ok(await again.lookup(token));
+  });
+
+  it('refuses every lookup once reset (sealed)', async () => {
+    const { tokens } = await setup();
+    const { token } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p' });
+    tokens.reset();
+    await assert.rejects(tokens.lookup(token), /sealed/);
+  });
+});

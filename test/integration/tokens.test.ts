@@ -1,0 +1,107 @@
+/**
+ * The token auth method over real HTTP: expiry on an injected clock, cascade revocation,
+ * use limits, accessors, renewal caps.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createManualClock } from '../../src/core/clock.js';
+import { api, startTestServer, type TestServer } from '../helpers/server.js';
+
+describe('tokens over HTTP', () => {
+  const clock = createManualClock(Date.UTC(2026, 10, 26));
+  let server: TestServer;
+  let root: string;
+
+  before(async () => {
+    server = await startTestServer({ dev: true, storage: 'memory', clock });
+    root = server.rootToken as string;
+    await api(server, 'PUT', 'secret/data/app', { token: root, body: { data: { v: 'x' } } });
+    await api(server, 'PUT', 'sys/policies/acl/reader', { token: root, body: { policy: 'path "secret/data/*" { capabilities = ["read"] }\npath "auth/token/create*" { capabilities = ["update"] }' } });
+  });
+  after(() => server.destroy());
+
+  const create = async (token: string, body: Record<string, unknown>): Promise<any> => {
+    const response = await api(server, 'POST', 'auth/token/create', { token, body });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    return response.body.auth;
+  };
+
+  it('rejects an expired token at once, with 403', async () => {
+    const auth = await create(root, { policies: ['reader'], ttl: '10m' });
+    assert.equal(auth.lease_duration, 600);
+    assert.equal((await api(server, 'GET', 'secret/data/app', { token: auth.client_token })).status, 200);
+    clock.advance(600_000);
+    const denied = await api(server, 'GET', 'secret/data/app', { token: auth.client_token });
+    assert.equal(denied.status, 403);
+    assert.deepEqual(denied.body, { errors: ['permission denied'] });
+  });
+
+  it('revokes children with their parent', async () => {
+    const parent = await create(root, { policies: ['reader'], ttl: '1h' });
+    const child = await create(parent.client_token, { policies: ['reader'] });
+    const grandchild = await create(child.client_token, {});
+    assert.deepEqual(grandchild.policies, ['default', 'reader']);
+    assert.equal((await api(server, 'POST', 'auth/token/revoke', { token: root, body: { token: parent.client_token } })).status, 204);
+    for (const gone of [parent, child, grandchild]) {
+      assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: gone.client_token })).status, 403);
+    }
+  });
+
+  it('keeps an orphan alive when its creator is revoked', async () => {
+    const parent = await create(root, { policies: ['reader'], ttl: '1h' });
+    const orphanResponse = await api(server, 'POST', 'auth/token/create-orphan', { token: parent.client_token, body: { policies: ['reader'] } });
+    assert.equal(orphanResponse.status, 200);
+    assert.equal(orphanResponse.body.auth.orphan, true);
+    await api(server, 'POST', 'auth/token/revoke-self', { token: parent.client_token });
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: orphanResponse.body.auth.client_token })).status, 200);
+  });
+
+  it('stops a token after num_uses requests', async () => {
+    const auth = await create(root, { policies: ['reader'], num_uses: 2 });
+    assert.equal((await api(server, 'GET', 'secret/data/app', { token: auth.client_token })).status, 200);
+    assert.equal((await api(server, 'GET', 'secret/data/app', { token: auth.client_token })).status, 200);
+    assert.equal((await api(server, 'GET', 'secret/data/app', { token: auth.client_token })).status, 403);
+  });
+
+  it('looks up, renews and revokes by accessor without revealing the token', async () => {
+    const auth = await create(root, { policies: ['reader'], ttl: '1h', display_name: 'ci job', meta: { team: 'a' } });
+    const looked = await api(server, 'POST', 'auth/token/lookup-accessor', { token: root, body: { accessor: auth.accessor } });
+    assert.equal(looked.status, 200);
+    assert.equal(looked.body.data.id, '');
+    assert.equal(looked.body.data.display_name, 'token-ci-job');
+    assert.deepEqual(looked.body.data.meta, { team: 'a' });
+    const listed = await api(server, 'LIST', 'auth/token/accessors', { token: root });
+    assert.ok(listed.body.data.keys.includes(auth.accessor));
+    assert.equal((await api(server, 'POST', 'auth/token/revoke-accessor', { token: root, body: { accessor: auth.accessor } })).status, 204);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: auth.client_token })).status, 403);
+  });
+
+  it('renews itself within the max TTL', async () => {
+    const auth = await create(root, { policies: ['reader'], ttl: '30m', explicit_max_ttl: '1h' });
+    clock.advance(20 * 60_000);
+    const renewed = await api(server, 'POST', 'auth/token/renew-self', { token: auth.client_token, body: { increment: '30m' } });
+    assert.equal(renewed.status, 200);
+    assert.equal(renewed.body.auth.client_token, auth.client_token);
+    assert.equal(renewed.body.auth.lease_duration, 1800);
+    clock.advance(20 * 60_000);
+    const capped = await api(server, 'POST', 'auth/token/renew-self', { token: auth.client_token, body: { increment: '1h' } });
+    assert.equal(capped.body.auth.lease_duration, 1200);
+  });
+
+  it('refuses privilege escalation through token creation', async () => {
+    const reader = await create(root, { policies: ['reader'], ttl: '1h' });
+    for (const body of [{ policies: ['root'] }, { policies: ['other'] }, { no_parent: true }, { id: 'hvs.chosen' }, { period: '1h' }]) {
+      const response = await api(server, 'POST', 'auth/token/create', { token: reader.client_token, body });
+      assert.equal(response.status, 400, JSON.stringify(body));
+    }
+    const bad = await api(server, 'POST', 'auth/token/create', { token: root, body: { ttl: 'forever' } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.errors[0], /invalid ttl/);
+  });
+
+  it('warns about policies that do not exist yet', async () => {
+    const response = await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['not-there'] } });
+    assert.equal(response.status, 200);
+    assert.deepEqual(response.body.warnings, ['Policy "not-there" does not exist']);
+  });
+});
