@@ -26,6 +26,7 @@ import { scope } from './core/storage/view.js';
 import { createSystemEngine } from './core/system/system-engine.js';
 import { createTokenEngine } from './core/tokens/token-engine.js';
 import { createTokenStore } from './core/tokens/token-store.js';
+import { createLeaseManager } from './core/leases/lease-manager.js';
 import { createKvEngine } from './engines/kv/engine.js';
 import { ConfigError, readConfigFile, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 import { COFFER_VERSION } from './version.js';
@@ -102,6 +103,7 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   const router = createRouter<MountEntry>();
   const tokens = createTokenStore({ storage: scope(systemStorage, 'token/'), clock, defaultTtl: config.defaultTokenTtl, maxTtl: config.maxTokenTtl });
   const policies = createPolicyStore({ storage: scope(systemStorage, 'policy/') });
+  const systemTtl = { defaultSeconds: config.defaultTokenTtl, maxSeconds: config.maxTokenTtl };
   const audit = createAuditBroker({ storage: scope(systemStorage, 'audit/'), clock, logger: logger.child({ component: 'audit' }) });
 
   let lifecycle: Lifecycle | undefined;
@@ -133,12 +135,24 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     secretEngines: { kv: createKvEngine },
     authMethods: {},
     builtins: () => ({ system: systemEngine as Engine, token: tokenEngine }),
+    // Vault refuses to unmount while a lease of the mount cannot be revoked; so does Coffer.
+    beforeUnmount: async (entry) => {
+      await leases.revokePrefix(entry.path);
+    },
     initialMounts: config.dev ? [{ path: 'secret/', type: 'kv', options: { version: '2' }, description: 'key/value secret storage' }] : [],
   });
-  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, requestSeal });
+  const leases = createLeaseManager({
+    storage: scope(systemStorage, 'expire/'),
+    clock,
+    logger: logger.child({ component: 'leases' }),
+    engineForMount: (uuid) => mounts.engineByUuid(uuid),
+  });
+  // A token's leases end with it; revocation failures are retried by the lease worker.
+  tokens.onRevoke((entry) => leases.revokeByToken(entry.id));
+  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, requestSeal });
 
-  lifecycle = createLifecycle({ seal, barrier, systemStorage, tokens, policies, mounts, audit, logger });
-  const handler = createRequestHandler({ router, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
+  lifecycle = createLifecycle({ seal, barrier, systemStorage, tokens, policies, mounts, audit, logger, services: [leases] });
+  const handler = createRequestHandler({ router, leases, systemTtl, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
   const api: VaultHttpApi = createHttpApiForCore({ handler, lifecycle, logger, clock, maxRequestBytes: config.maxRequestBytes });
 
   let rootToken: string | undefined;

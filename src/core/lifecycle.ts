@@ -47,6 +47,8 @@ export interface LifecycleDeps {
   mounts: MountManager;
   audit: AuditBroker;
   logger: Logger;
+  /** Background services started after unseal and stopped before seal (the lease expiry worker). */
+  services?: ReadonlyArray<{ start(): void; stop(): Promise<void> }>;
   /** How often expired tokens are swept, ms. */
   sweepIntervalMs?: number;
 }
@@ -78,6 +80,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
       deps.tokens.sweepExpired().catch((error: unknown) => deps.logger.warn('token expiry sweep failed', { error: String(error) }));
     }, deps.sweepIntervalMs ?? 30_000);
     sweeper.unref();
+    for (const service of deps.services ?? []) service.start();
     ready = true;
     deps.logger.info('core unsealed');
   };
@@ -86,6 +89,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     ready = false;
     if (sweeper) clearInterval(sweeper);
     sweeper = undefined;
+    for (const service of deps.services ?? []) await service.stop().catch(() => undefined);
     await deps.audit.close().catch(() => undefined);
     await deps.mounts.unload().catch(() => undefined);
     deps.tokens.reset();

@@ -14,10 +14,11 @@ import { CofferError, isCofferError, permissionDenied } from './errors.js';
 import type { Logger } from './logger.js';
 import type { PolicyStore } from './policy/store.js';
 import { attachClientToken } from './request-context.js';
-import type { EngineRequest, EngineResponse, Operation, RequestAuth } from './router/engine.js';
+import type { Engine, EngineRequest, EngineResponse, Operation, RequestAuth } from './router/engine.js';
 import type { MountEntry } from './router/mount-table.js';
 import type { Router } from './router/router.js';
 import type { TokenEntry, TokenStore } from './tokens/token-store.js';
+import type { LeaseManager } from './leases/lease-manager.js';
 
 /** The HTTP verb, reduced to what decides the operation. */
 export type RequestVerb = 'read' | 'list' | 'write' | 'delete' | 'patch';
@@ -39,6 +40,9 @@ export interface ApiResult {
 
 export interface RequestHandlerDeps {
   router: Router<MountEntry>;
+  leases: Pick<LeaseManager, 'register'>;
+  /** System default and maximum lease TTLs, seconds (mounts may tune lower). */
+  systemTtl: { defaultSeconds: number; maxSeconds: number };
   tokens: TokenStore;
   policies: PolicyStore;
   audit: AuditBroker;
@@ -105,6 +109,46 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     },
   });
 
+  /**
+   * Registers the lease of a leased secret. The effective TTL is the role's request capped by
+   * the mount's maximum (or the system's); if the lease cannot be stored, the secret just
+   * created is revoked again, so no credential exists that Coffer does not track.
+   */
+  const attachLease = async (
+    response: EngineResponse,
+    mount: MountEntry,
+    engine: Engine,
+    path: string,
+    token: TokenEntry | undefined,
+  ): Promise<EngineResponse> => {
+    const secret = response.secret as NonNullable<EngineResponse['secret']>;
+    const mountMax = mount.config.max_lease_ttl || deps.systemTtl.maxSeconds;
+    const mountDefault = Math.min(mount.config.default_lease_ttl || deps.systemTtl.defaultSeconds, mountMax);
+    const maxTtl = secret.maxTtl > 0 ? Math.min(secret.maxTtl, mountMax) : mountMax;
+    const ttl = Math.min(secret.ttl > 0 ? secret.ttl : mountDefault, maxTtl);
+    try {
+      const record = await deps.leases.register({
+        path,
+        mountUuid: mount.uuid,
+        mountPath: mount.path,
+        secretType: secret.type,
+        internal: secret.internal,
+        tokenId: token?.id ?? '',
+        renewable: secret.renewable,
+        ttl,
+        maxTtl,
+      });
+      const { secret: _internal, ...rest } = response;
+      return { ...rest, lease: { id: record.id, duration: ttl, renewable: secret.renewable } };
+    } catch (error) {
+      const now = clock.now();
+      await engine.secretTypes?.[secret.type]
+        ?.revoke({ id: '', internal: secret.internal, issueTime: now, expireTime: now })
+        .catch((revokeError: unknown) => deps.logger.error('could not revoke a secret whose lease failed to register', { path, error: String(revokeError) }));
+      throw error;
+    }
+  };
+
   return async (req) => {
     if (deps.isSealed()) throw new CofferError('sealed', 'Vault is sealed');
 
@@ -168,6 +212,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     } finally {
       if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
     }
+    if (response?.secret) response = await attachLease(response, routed.mount, routed.engine, req.path, token);
     audit.logResponse({
       ...event,
       time: clock.now(),

@@ -304,6 +304,12 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
       return physical.list(prefix);
     },
 
+    async listPage(prefix, after, limit) {
+      unsealed();
+      assertCallerKey(prefix);
+      return physical.listPage(prefix, after, limit);
+    },
+
     async batch(ops) {
       unsealed();
       for (const op of ops) assertCallerKey(op.key);

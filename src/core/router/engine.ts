@@ -56,6 +56,46 @@ export interface AuthResponse {
   mfa_requirement: null;
 }
 
+/**
+ * A leased secret an engine hands out (a dynamic credential). The core registers the lease,
+ * fills `lease_id`, `lease_duration` and `renewable` in the response, and routes renewal and
+ * revocation back to the engine's `secretTypes[type]`, so engines keep no lease bookkeeping.
+ */
+export interface SecretLeaseRequest {
+  /** Key into Engine.secretTypes. */
+  type: string;
+  /** Requested TTL in seconds; 0 = the mount's (or system) default. Capped by max TTLs. */
+  ttl: number;
+  /** The role's max TTL in seconds; 0 = only the mount/system max applies. */
+  maxTtl: number;
+  renewable: boolean;
+  /**
+   * Engine-private data needed to renew or revoke (username, config name, statements). Stored
+   * encrypted with the lease, never returned to clients, never written to audit logs.
+   */
+  internal: Record<string, unknown>;
+}
+
+/** What an engine sees of one of its leases when asked to renew or revoke it. */
+export interface LeaseView {
+  readonly id: string;
+  readonly internal: Readonly<Record<string, unknown>>;
+  /** Milliseconds since the epoch. */
+  readonly issueTime: number;
+  /** Milliseconds since the epoch: when the lease ends after this renewal (renew) or ended (revoke). */
+  readonly expireTime: number;
+}
+
+export interface SecretType {
+  /**
+   * Extends the secret's validity in the target system up to `lease.expireTime` (for example
+   * VALID UNTIL). Absent = renewing only moves Coffer's expiry.
+   */
+  renew?(lease: LeaseView): Promise<void>;
+  /** Removes the secret from the target system. Must be idempotent: it may be retried. */
+  revoke(lease: LeaseView): Promise<void>;
+}
+
 export interface EngineResponse {
   /** The response `data`; null or absent with no other fields gives 204. */
   data?: Record<string, unknown> | null;
@@ -67,6 +107,10 @@ export interface EngineResponse {
   auth?: AuthResponse;
   /** Keys of `data` that are not secret and may be written to audit logs in clear. */
   auditNonHmacKeys?: string[];
+  /** Makes this response a leased secret. */
+  secret?: SecretLeaseRequest;
+  /** The envelope's lease fields; set by the core (new leases, sys/leases/renew), not engines. */
+  lease?: { id: string; duration: number; renewable: boolean };
 }
 
 export type Handler = (req: EngineRequest) => Promise<EngineResponse | null>;
@@ -94,6 +138,8 @@ export interface PathSpec {
 export interface Engine {
   readonly type: string;
   readonly paths: readonly PathSpec[];
+  /** How to renew and revoke each kind of leased secret this engine issues. */
+  readonly secretTypes?: Readonly<Record<string, SecretType>>;
   /** Called after the mount is set up (and after every unseal). */
   initialize?(): Promise<void>;
   /** Called before the mount is removed or the server seals; release timers and pools. */

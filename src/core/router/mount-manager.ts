@@ -61,6 +61,8 @@ export interface MountManager {
   tune(kind: MountTableKind, path: string, config: Partial<MountConfig> & { description?: string; options?: Record<string, string> }): Promise<void>;
   list(kind: MountTableKind): MountEntry[];
   get(kind: MountTableKind, path: string): MountEntry | undefined;
+  /** The live engine of the mount with this UUID (leases find their issuer this way). */
+  engineByUuid(uuid: string): Engine | undefined;
 }
 
 /** KV v2 is enabled as type 'kv' with options.version '2', as Vault does with 'kv-v2'. */
@@ -218,6 +220,10 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
       await tables.save(kind, entries[kind]);
     },
     list: (kind) => [...entries[kind]],
+    engineByUuid(uuid) {
+      const entry = [...entries.secrets, ...entries.auth].find((e) => e.uuid === uuid);
+      return entry ? engines.get(entry.path) : undefined;
+    },
     get: (kind, path) => find(kind, path),
   };
   return manager;

@@ -205,6 +205,31 @@ export function runStorageConformance(name: string, factory: () => Promise<Stora
       }));
     });
 
+    describe('listPage', () => {
+      it('pages through children in list order, after a cursor, at most limit at a time', withStorage(async (s) => {
+        const keys = ['p/a', 'p/b-1', 'p/b/x', 'p/b/y', 'p/c', 'p/d.e', 'p/f/g/h', 'p/z', 'q/a'];
+        for (const key of keys) await s.put(key, Buffer.from(key));
+        const all = await s.list('p/');
+        const paged: string[] = [];
+        let after = '';
+        for (;;) {
+          const page = await s.listPage('p/', after, 2);
+          assert.ok(page.length <= 2);
+          if (page.length === 0) break;
+          paged.push(...page);
+          after = page[page.length - 1] as string;
+        }
+        assert.deepEqual(paged, all);
+      }));
+
+      it('starts after a cursor that is not itself a key', withStorage(async (s) => {
+        for (const key of ['e/0001', 'e/0005', 'e/0009']) await s.put(key, Buffer.alloc(0));
+        assert.deepEqual(await s.listPage('e/', '0004', 10), ['0005', '0009']);
+        assert.deepEqual(await s.listPage('e/', '', 1), ['0001']);
+        assert.deepEqual(await s.listPage('e/', '0009', 10), []);
+      }));
+    });
+
     describe('batch', () => {
       it('applies puts and deletes of one batch together, in order', withStorage(async (s) => {
         await s.put('m/old', Buffer.from('old'));

@@ -33,6 +33,41 @@ export type SeekKey = (bound: string, inclusive: boolean) => string | undefined;
  * '/', so that bound is past every key inside the folder, yet before any sibling that follows
  * it. Siblings like `name-x` or `name.x` sort *before* the folder and were already visited.
  */
+/**
+ * A page of `listChildrenBySeek`: children strictly after `after`, at most `limit`. Assumes the
+ * index and JavaScript agree on order for these keys (true for all keys below U+10000).
+ */
+export function listChildrenPageBySeek(seek: SeekKey, prefix: string, after: string, limit: number): string[] {
+  const children: string[] = [];
+  let key: string | undefined;
+  if (after === '') key = seek(prefix, false);
+  else if (after.endsWith('/')) key = seek(prefix + after.slice(0, -1) + '0', true);
+  else key = seek(prefix + after, false);
+  while (key !== undefined && key.startsWith(prefix) && children.length < limit) {
+    const rest = key.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    if (slash === -1) {
+      children.push(rest);
+      key = seek(key, false);
+    } else {
+      const name = rest.slice(0, slash);
+      children.push(name + '/');
+      key = seek(prefix + name + '0', true);
+    }
+  }
+  return children;
+}
+
+/** The page of `children` (already sorted) after `after`, at most `limit`. */
+export function pageOf(children: readonly string[], after: string, limit: number): string[] {
+  const out: string[] = [];
+  for (const child of children) {
+    if (out.length >= limit) break;
+    if (after === '' || child > after) out.push(child);
+  }
+  return out;
+}
+
 export function listChildrenBySeek(seek: SeekKey, prefix: string): string[] {
   const children: string[] = [];
   // Starting strictly after `prefix` skips a key equal to the prefix itself.

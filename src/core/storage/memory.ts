@@ -5,7 +5,7 @@
  * Must never apply part of a batch: every operation is validated before the first is applied.
  */
 import type { PhysicalStorage, WriteOp } from './storage.js';
-import { listChildren } from './list-children.js';
+import { listChildren, pageOf } from './list-children.js';
 import { assertListPrefix, assertStorableKey, copyWriteOps } from './write-ops.js';
 
 export function createMemoryStorage(): PhysicalStorage {
@@ -29,6 +29,10 @@ export function createMemoryStorage(): PhysicalStorage {
     list: async (prefix) => {
       assertListPrefix(prefix);
       return listChildren(entries.keys(), prefix);
+    },
+    listPage: async (prefix, after, limit) => {
+      assertListPrefix(prefix);
+      return pageOf(listChildren(entries.keys(), prefix), after, limit);
     },
     batch: async (ops) => apply(ops),
     close: async () => {

@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CofferError, isCofferError } from '../errors.js';
 import type { PhysicalStorage, WriteOp } from './storage.js';
-import { listChildrenBySeek } from './list-children.js';
+import { listChildrenBySeek, listChildrenPageBySeek } from './list-children.js';
 import { assertListPrefix, assertStorableKey, copyWriteOps } from './write-ops.js';
 
 export interface SqliteStorageOptions {
@@ -199,6 +199,11 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
       read(() => {
         assertListPrefix(prefix);
         return listChildrenBySeek((bound, inclusive) => (inclusive ? keyFrom : keyAfter).get(bound), prefix);
+      }),
+    listPage: (prefix, after, limit) =>
+      read(() => {
+        assertListPrefix(prefix);
+        return listChildrenPageBySeek((bound, inclusive) => (inclusive ? keyFrom : keyAfter).get(bound), prefix, after, limit);
       }),
     put: (key, value) => enqueue([{ type: 'put', key, value }]),
     delete: (key) => enqueue([{ type: 'delete', key }]),

@@ -21,6 +21,12 @@ export interface Storage {
    * a key `a/b` under prefix `a/` lists as `b`; a deeper key `a/c/d` lists once as `c/`.
    */
   list(prefix: string): Promise<string[]>;
+  /**
+   * One page of `list(prefix)`: the children sorting strictly after `after` ('' = from the
+   * first), at most `limit` of them. Lets an index of millions of keys (lease expiry) be walked
+   * in order without loading it.
+   */
+  listPage(prefix: string, after: string, limit: number): Promise<string[]>;
   /** Applies all operations atomically: after a crash either all are visible or none. */
   batch(ops: readonly WriteOp[]): Promise<void>;
 }

@@ -40,6 +40,10 @@ export function scope(storage: Storage, prefix: string): Storage {
       assertPrefix(sub);
       return storage.list(prefix + sub);
     },
+    listPage: async (sub, after, limit) => {
+      assertPrefix(sub);
+      return storage.listPage(prefix + sub, after, limit);
+    },
     // All keys are checked before the batch reaches the backend, so one bad key applies nothing.
     batch: async (ops: readonly WriteOp[]) =>
       storage.batch(ops.map((op) => (op.type === 'put' ? { type: 'put', key: full(op.key), value: op.value } : { type: 'delete', key: full(op.key) }))),

@@ -18,6 +18,8 @@ import { normalizeRequestPath } from '../router/path.js';
 import type { Router } from '../router/router.js';
 import type { MountEntry } from '../router/mount-table.js';
 import type { TokenStore } from '../tokens/token-store.js';
+import type { LeaseManager } from '../leases/lease-manager.js';
+import { leasesPaths } from './leases-paths.js';
 import { listedPath, mountView } from './mount-views.js';
 
 export interface SystemEngineDeps {
@@ -27,6 +29,7 @@ export interface SystemEngineDeps {
   audit: AuditBroker;
   barrier: Pick<Barrier, 'rotate' | 'keyStatus'>;
   tokens: TokenStore;
+  leases: LeaseManager;
   /** Seals the server once the current response has been written and audited. */
   requestSeal(): void;
 }
@@ -156,6 +159,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
   return {
     type: 'system',
     paths: [
+      ...leasesPaths(deps.leases),
       ...mountPaths('secrets', 'mounts'),
       ...mountPaths('auth', 'auth'),
       {

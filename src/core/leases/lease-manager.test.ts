@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createManualClock } from '../clock.js';
+import { silentLogger } from '../logger.js';
+import type { Engine, LeaseView } from '../router/engine.js';
+import { createMemoryStorage } from '../storage/memory.js';
+import type { Storage } from '../storage/storage.js';
+import { createLeaseManager, type LeaseManager } from './lease-manager.js';
+
+interface FakeTarget {
+  engine: Engine;
+  live: Set<string>;
+  renewed: LeaseView[];
+  down: boolean;
+}
+
+function fakeTarget(): FakeTarget {
+  const target: FakeTarget = { live: new Set(), renewed: [], down: false, engine: undefined as unknown as Engine };
+  target.engine = {
+    type: 'fake',
+    paths: [],
+    secretTypes: {
+      creds: {
+        renew: async (lease) => {
+          if (target.down) throw new Error('connection refused');
+          target.renewed.push(lease);
+        },
+        revoke: async (lease) => {
+          if (target.down) throw new Error('connection refused');
+          target.live.delete(lease.internal.username as string);
+        },
+      },
+    },
+  };
+  return target;
+}
+
+function setup(storage: Storage = createMemoryStorage(), target = fakeTarget(), clock = createManualClock()): { leases: LeaseManager; target: FakeTarget; clock: ReturnType<typeof createManualClock>; storage: Storage } {
+  const leases = createLeaseManager({
+    storage,
+    clock,
+    logger: silentLogger,
+    engineForMount: (uuid) => (uuid === 'mount-1' ? target.engine : undefined),
+    retryBaseMs: 1000,
+    maxAttempts: 3,
+  });
+  return { leases, target, clock, storage };
+}
+
+async function issue(leases: LeaseManager, target: FakeTarget, username: string, options: { ttl?: number; maxTtl?: number; tokenId?: string } = {}): Promise<string> {
+  target.live.add(username);
+  const record = await leases.register({
+    path: 'db/creds/app',
+    mountUuid: 'mount-1',
+    mountPath: 'db/',
+    secretType: 'creds',
+    internal: { username },
+    tokenId: options.tokenId ?? 'token-a',
+    renewable: true,
+    ttl: options.ttl ?? 60,
+    maxTtl: options.maxTtl ?? 300,
+  });
+  return record.id;
+}
+
+describe('lease manager', () => {
+  it('issues lease ids under the request path and looks them up', async () => {
+    const { leases, target } = setup();
+    const id = await issue(leases, target, 'u1');
+    assert.match(id, /^db\/creds\/app\/[0-9A-Za-z]{24}$/);
+    const info = await leases.lookup(id);
+    assert.equal(info.ttl, 60);
+    assert.equal(info.renewable, true);
+    assert.deepEqual(await leases.list('db/creds/app/'), [id.split('/').pop()]);
+    await assert.rejects(leases.lookup('db/creds/app/nope'), /invalid lease/);
+  });
+
+  it('revokes a lease in the target when its TTL passes', async () => {
+    const { leases, target, clock } = setup();
+    await issue(leases, target, 'u1', { ttl: 60 });
+    await issue(leases, target, 'u2', { ttl: 120 });
+    clock.advance(60_000);
+    assert.equal(await leases.runDue(), 1);
+    assert.deepEqual([...target.live], ['u2']);
+  });
+
+  it('renews up to the max TTL and no further, and tells the target the new end', async () => {
+    const { leases, target, clock } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 100 });
+    clock.advance(30_000);
+    const first = await leases.renew(id, 60);
+    assert.equal(first.duration, 60);
+    assert.equal(target.renewed[0]?.expireTime, clock.now() + 60_000);
+    clock.advance(30_000);
+    const capped = await leases.renew(id, 60);
+    assert.equal(capped.duration, 40);
+    assert.equal(capped.warnings.length, 1);
+    clock.advance(40_000);
+    await assert.rejects(leases.renew(id, 60), /expired/);
+    await leases.runDue();
+    assert.equal(target.live.size, 0);
+  });
+
+  it('retries a failed revocation with backoff, then marks it irrevocable, and never drops it', async () => {
+    const { leases, target, clock } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 10 });
+    target.down = true;
+    clock.advance(10_000);
+    await leases.runDue();
+    let info = await leases.lookup(id);
+    assert.equal(info.revocation_attempts, 1);
+    assert.match(info.last_error ?? '', /connection refused/);
+    assert.equal(info.irrevocable, false);
+    // Not retried before its backoff has passed.
+    assert.equal(await leases.runDue(), 0);
+    clock.advance(60_000);
+    await leases.runDue();
+    clock.advance(120_000);
+    await leases.runDue();
+    info = await leases.lookup(id);
+    assert.equal(info.irrevocable, true);
+    assert.equal(info.revocation_attempts, 3);
+    assert.deepEqual((await leases.irrevocable()).map((l) => l.id), [id]);
+    clock.advance(3_600_000);
+    assert.equal(await leases.runDue(), 0, 'an irrevocable lease waits for an operator');
+    // The database comes back: a retry on request revokes it.
+    target.down = false;
+    await leases.revoke(id);
+    assert.equal(target.live.size, 0);
+    assert.deepEqual(await leases.irrevocable(), []);
+  });
+
+  it('reports a failed revoke-now as an upstream error and keeps the lease for retries', async () => {
+    const { leases, target, clock } = setup();
+    const id = await issue(leases, target, 'u1');
+    target.down = true;
+    await assert.rejects(leases.revoke(id), (error: any) => error.code === 'upstream' && /will be retried/.test(error.message));
+    target.down = false;
+    clock.advance(2000);
+    await leases.runDue();
+    await assert.rejects(leases.lookup(id), /invalid lease/);
+    assert.equal(target.live.size, 0);
+  });
+
+  it('force-revokes by prefix even when the target fails', async () => {
+    const { leases, target } = setup();
+    await issue(leases, target, 'u1');
+    await issue(leases, target, 'u2');
+    target.down = true;
+    await assert.rejects(leases.revokePrefix('db/creds/'), /failed to revoke 2 lease/);
+    assert.equal(await leases.revokePrefix('db/creds/', { force: true }), 2);
+    assert.deepEqual(await leases.list('db/creds/app/'), []);
+  });
+
+  it("revokes a token's leases, and only those", async () => {
+    const { leases, target } = setup();
+    await issue(leases, target, 'a1', { tokenId: 'token-a' });
+    await issue(leases, target, 'a2', { tokenId: 'token-a' });
+    await issue(leases, target, 'b1', { tokenId: 'token-b' });
+    await leases.revokeByToken('token-a');
+    assert.deepEqual([...target.live], ['b1']);
+  });
+
+  it('keeps every lease across a restart and expires them afterwards', async () => {
+    const storage = createMemoryStorage();
+    const clock = createManualClock();
+    const target = fakeTarget();
+    const first = setup(storage, target, clock);
+    for (let i = 0; i < 50; i += 1) await issue(first.leases, target, `u${i}`, { ttl: 10 + i });
+    const second = setup(storage, target, clock);
+    clock.advance(100_000);
+    assert.equal(await second.leases.runDue(), 50);
+    assert.equal(target.live.size, 0);
+  });
+
+  it('makes a lease due at once with revokeLater', async () => {
+    const { leases, target } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 3600 });
+    await leases.revokeLater(id);
+    assert.equal(await leases.runDue(), 1);
+    assert.equal(target.live.size, 0);
+  });
+
+  it('runs the expiry worker by itself once started', async () => {
+    const { leases, target } = setup(createMemoryStorage(), fakeTarget(), { now: () => Date.now(), set() {}, advance() {} } as never);
+    leases.start();
+    await issue(leases, target, 'u1', { ttl: 0 });
+    for (let i = 0; i < 100 && target.live.size > 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+    await leases.stop();
+    assert.equal(target.live.size, 0);
+  });
+});

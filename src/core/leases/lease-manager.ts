@@ -1,0 +1,460 @@
+/**
+ * The lease manager: registers leased secrets, renews them within their max TTL, and revokes
+ * them on request, on expiry, with their token, or with their mount.
+ *
+ * Leases are durable and indexed by due time in storage; nothing per lease is held in memory
+ * (the expiry worker reads the index a page at a time). A failed revocation is retried with
+ * exponential backoff and jitter; after `maxAttempts` the lease is marked irrevocable and kept,
+ * listed with its last error, until it is retried or force-revoked. Nothing is dropped silently.
+ *
+ * Revocation goes back through the engine that issued the secret (Engine.secretTypes).
+ */
+import type { Clock } from '../clock.js';
+import { CofferError, badRequest } from '../errors.js';
+import { randomBase62 } from '../ids.js';
+import type { Logger } from '../logger.js';
+import type { Engine, LeaseView } from '../router/engine.js';
+import { getJson, jsonBytes, type Storage, type WriteOp } from '../storage/storage.js';
+import {
+  DUE_PREFIX,
+  dueKey,
+  dueTimeFor,
+  dueTimeOf,
+  irrevocableKey,
+  recordKey,
+  tokenIndexKey,
+  type LeaseRecord,
+} from './lease-record.js';
+
+export interface LeaseRegistration {
+  /** The request path, e.g. 'database/creds/readonly'. */
+  path: string;
+  mountUuid: string;
+  mountPath: string;
+  secretType: string;
+  internal: Record<string, unknown>;
+  tokenId: string;
+  renewable: boolean;
+  /** Effective TTL and max TTL in seconds, already capped by the caller. */
+  ttl: number;
+  maxTtl: number;
+}
+
+export interface LeaseInfo {
+  id: string;
+  issue_time: string;
+  expire_time: string | null;
+  last_renewal: string | null;
+  renewable: boolean;
+  ttl: number;
+  irrevocable?: boolean;
+  revocation_attempts?: number;
+  last_error?: string;
+}
+
+export interface RenewResult {
+  id: string;
+  duration: number;
+  renewable: boolean;
+  warnings: string[];
+}
+
+export interface LeaseManagerOptions {
+  storage: Storage;
+  clock: Clock;
+  logger: Logger;
+  /** Finds the engine that issued a lease; undefined when its mount is gone. */
+  engineForMount(uuid: string): Engine | undefined;
+  /** Attempts before a lease is marked irrevocable (Vault: 6). */
+  maxAttempts?: number;
+  /** First retry delay, ms (Vault: 10 s); doubles each attempt, with ±25 % jitter. */
+  retryBaseMs?: number;
+  /** Longest retry delay, ms. */
+  retryMaxMs?: number;
+  /** Revocations run at once by the worker. */
+  concurrency?: number;
+}
+
+export interface LeaseManager {
+  register(input: LeaseRegistration): Promise<LeaseRecord>;
+  lookup(id: string): Promise<LeaseInfo>;
+  renew(id: string, incrementSeconds: number | undefined): Promise<RenewResult>;
+  /** Revokes now; on failure schedules a retry and throws an 'upstream' error. */
+  revoke(id: string): Promise<void>;
+  /** Makes the lease due now; the worker revokes it shortly. */
+  revokeLater(id: string): Promise<void>;
+  /** Revokes every lease under a prefix; `force` deletes leases whose revocation fails. */
+  revokePrefix(prefix: string, options?: { force?: boolean }): Promise<number>;
+  /** Revokes a token's leases; failures are left to retries (never blocks the token's revocation). */
+  revokeByToken(tokenId: string): Promise<void>;
+  /** Children of a prefix of lease ids (sys/leases/lookup LIST). */
+  list(prefix: string): Promise<string[]>;
+  irrevocable(): Promise<LeaseInfo[]>;
+  /** Starts the expiry worker (after unseal). */
+  start(): void;
+  /** Stops it and waits for in-flight revocations (before seal). */
+  stop(): Promise<void>;
+  /** Runs one pass of the worker now; returns how many leases it handled. Tests and benchmarks. */
+  runDue(): Promise<number>;
+}
+
+const PAGE = 256;
+const MAX_SLEEP_MS = 60_000;
+
+function toRfc3339(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
+  const { storage, clock, logger } = options;
+  const maxAttempts = options.maxAttempts ?? 6;
+  const retryBaseMs = options.retryBaseMs ?? 10_000;
+  const retryMaxMs = options.retryMaxMs ?? 10 * 60_000;
+  const concurrency = options.concurrency ?? 16;
+
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  let pass: Promise<number> | undefined;
+  // Leases being revoked right now, so the worker and an API call never revoke one twice at once.
+  const inFlight = new Map<string, Promise<void>>();
+
+  const read = (id: string): Promise<LeaseRecord | undefined> => getJson<LeaseRecord>(storage, recordKey(id));
+
+  const mustRead = async (id: string): Promise<LeaseRecord> => {
+    if (typeof id !== 'string' || id === '') throw badRequest('missing lease_id');
+    let record: LeaseRecord | undefined;
+    try {
+      record = await read(id);
+    } catch (error) {
+      if (error instanceof CofferError && error.code === 'internal') throw badRequest('invalid lease');
+      throw error;
+    }
+    if (!record) throw badRequest('invalid lease');
+    return record;
+  };
+
+  const view = (record: LeaseRecord, expireTime = record.expireTime): LeaseView => ({
+    id: record.id,
+    internal: record.internal,
+    issueTime: record.issueTime,
+    expireTime,
+  });
+
+  const info = (record: LeaseRecord): LeaseInfo => {
+    const ttl = Math.max(0, Math.round((record.expireTime - clock.now()) / 1000));
+    const out: LeaseInfo = {
+      id: record.id,
+      issue_time: toRfc3339(record.issueTime),
+      expire_time: toRfc3339(record.expireTime),
+      last_renewal: record.lastRenewal === 0 ? null : toRfc3339(record.lastRenewal),
+      renewable: record.renewable && !record.revocation,
+      ttl,
+    };
+    if (record.revocation) {
+      out.irrevocable = record.revocation.irrevocable;
+      out.revocation_attempts = record.revocation.attempts;
+      out.last_error = record.revocation.lastError;
+    }
+    return out;
+  };
+
+  /** Replaces a record and moves its due-index entry in one atomic batch. */
+  const rewrite = async (before: LeaseRecord, after: LeaseRecord): Promise<void> => {
+    const ops: WriteOp[] = [{ type: 'put', key: recordKey(after.id), value: jsonBytes(after) }];
+    const oldDue = dueTimeFor(before);
+    const newDue = dueTimeFor(after);
+    if (oldDue !== undefined && oldDue !== newDue) ops.push({ type: 'delete', key: dueKey(oldDue, before.id) });
+    if (newDue !== undefined && newDue !== oldDue) ops.push({ type: 'put', key: dueKey(newDue, after.id), value: Buffer.from(after.id) });
+    if (after.revocation?.irrevocable && !before.revocation?.irrevocable) {
+      ops.push({ type: 'put', key: irrevocableKey(after.id), value: Buffer.from(after.id) });
+    }
+    if (!after.revocation?.irrevocable && before.revocation?.irrevocable) ops.push({ type: 'delete', key: irrevocableKey(after.id) });
+    await storage.batch(ops);
+  };
+
+  const remove = async (record: LeaseRecord): Promise<void> => {
+    const ops: WriteOp[] = [{ type: 'delete', key: recordKey(record.id) }];
+    const due = dueTimeFor(record);
+    if (due !== undefined) ops.push({ type: 'delete', key: dueKey(due, record.id) });
+    if (record.tokenId) ops.push({ type: 'delete', key: tokenIndexKey(record.tokenId, record.id) });
+    if (record.revocation?.irrevocable) ops.push({ type: 'delete', key: irrevocableKey(record.id) });
+    await storage.batch(ops);
+  };
+
+  const backoff = (attempts: number): number => {
+    const base = Math.min(retryMaxMs, retryBaseMs * 2 ** (attempts - 1));
+    const jitter = base * 0.25 * (Math.random() * 2 - 1);
+    return Math.max(1, Math.round(base + jitter));
+  };
+
+  const errorText = (error: unknown): string => {
+    if (error instanceof CofferError) return error.message;
+    if (error instanceof Error) return error.message;
+    return 'revocation failed';
+  };
+
+  /**
+   * One revocation attempt. Success deletes the lease; failure records it and schedules the
+   * next attempt, or marks the lease irrevocable. Returns the error, if any.
+   */
+  const attempt = async (record: LeaseRecord, force: boolean): Promise<unknown> => {
+    let failure: unknown;
+    try {
+      const engine = options.engineForMount(record.mountUuid);
+      const secretType = engine?.secretTypes?.[record.secretType];
+      if (!secretType) throw new CofferError('internal', `no engine to revoke the lease with at ${record.mountPath}`);
+      await secretType.revoke(view(record));
+    } catch (error) {
+      failure = error;
+    }
+    if (failure === undefined || force) {
+      if (failure !== undefined) logger.warn('lease force-revoked despite a failed revocation', { lease: record.id, error: errorText(failure) });
+      await remove(record);
+      return undefined;
+    }
+    const attempts = (record.revocation?.attempts ?? 0) + 1;
+    const irrevocable = attempts >= maxAttempts;
+    const next: LeaseRecord = {
+      ...record,
+      revocation: { attempts, lastError: errorText(failure), irrevocable, nextAttemptAt: irrevocable ? 0 : clock.now() + backoff(attempts) },
+    };
+    await rewrite(record, next);
+    logger.warn(irrevocable ? 'lease marked irrevocable' : 'lease revocation failed; will retry', {
+      lease: record.id,
+      attempts,
+      error: errorText(failure),
+    });
+    return failure;
+  };
+
+  /** Serialises attempts per lease id. */
+  const revokeOnce = (id: string, force: boolean): Promise<unknown> => {
+    const previous = inFlight.get(id) ?? Promise.resolve();
+    let outcome: unknown;
+    const run = previous.then(async () => {
+      const record = await read(id);
+      if (!record) return;
+      outcome = await attempt(record, force);
+    });
+    const settled = run.then(() => undefined, () => undefined);
+    inFlight.set(id, settled);
+    void settled.then(() => {
+      if (inFlight.get(id) === settled) inFlight.delete(id);
+    });
+    return run.then(() => outcome);
+  };
+
+  const schedule = (delayMs: number): void => {
+    if (!running) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      void tick();
+    }, Math.max(0, Math.min(delayMs, MAX_SLEEP_MS)));
+    timer.unref();
+  };
+
+  const runDue = async (): Promise<number> => {
+    let handled = 0;
+    for (;;) {
+      const now = clock.now();
+      const page = await storage.listPage(DUE_PREFIX, '', PAGE);
+      const due = page.filter((child) => dueTimeOf(child) <= now);
+      if (due.length === 0) return handled;
+      const ids: string[] = [];
+      for (const child of due) {
+        const raw = await storage.get(DUE_PREFIX + child);
+        if (raw) ids.push(raw.toString('utf8'));
+        else await storage.delete(DUE_PREFIX + child);
+      }
+      for (let i = 0; i < ids.length; i += concurrency) {
+        await Promise.all(ids.slice(i, i + concurrency).map((id) => revokeOnce(id, false)));
+      }
+      // Entries that failed were moved to a later due time, so the next page makes progress.
+      handled += ids.length;
+    }
+  };
+
+  const tick = async (): Promise<void> => {
+    if (!running || pass) return;
+    pass = runDue();
+    try {
+      await pass;
+    } catch (error) {
+      logger.error('lease expiry pass failed', { error: errorText(error) });
+    } finally {
+      pass = undefined;
+    }
+    if (!running) return;
+    try {
+      const [next] = await storage.listPage(DUE_PREFIX, '', 1);
+      schedule(next === undefined ? MAX_SLEEP_MS : dueTimeOf(next) - clock.now());
+    } catch {
+      schedule(1000);
+    }
+  };
+
+  const walkIds = async (prefix: string, visit: (id: string) => Promise<void>): Promise<void> => {
+    const exact = await read(prefix).catch(() => undefined);
+    if (exact) await visit(exact.id);
+    const base = prefix === '' || prefix.endsWith('/') ? prefix : prefix + '/';
+    const stack = [base];
+    while (stack.length > 0) {
+      const dir = stack.pop() as string;
+      let after = '';
+      for (;;) {
+        const page = await storage.listPage(`id/${dir}`, after, PAGE);
+        if (page.length === 0) break;
+        for (const child of page) {
+          if (child.endsWith('/')) stack.push(dir + child);
+          else await visit(dir + child);
+        }
+        after = page[page.length - 1] as string;
+      }
+    }
+  };
+
+  return {
+    async register(input) {
+      const now = clock.now();
+      const id = `${input.path.replace(/\/+$/, '')}/${randomBase62(24)}`;
+      const record: LeaseRecord = {
+        id,
+        path: input.path,
+        mountUuid: input.mountUuid,
+        mountPath: input.mountPath,
+        secretType: input.secretType,
+        internal: input.internal,
+        tokenId: input.tokenId,
+        renewable: input.renewable,
+        issueTime: now,
+        expireTime: now + input.ttl * 1000,
+        maxExpireTime: now + input.maxTtl * 1000,
+        lastRenewal: 0,
+        ttl: input.ttl,
+      };
+      const ops: WriteOp[] = [
+        { type: 'put', key: recordKey(id), value: jsonBytes(record) },
+        { type: 'put', key: dueKey(record.expireTime, id), value: Buffer.from(id) },
+      ];
+      if (input.tokenId) ops.push({ type: 'put', key: tokenIndexKey(input.tokenId, id), value: Buffer.from(id) });
+      await storage.batch(ops);
+      // Wake the worker earlier if this lease ends before its next planned pass.
+      if (running && !pass) {
+        const [next] = await storage.listPage(DUE_PREFIX, '', 1);
+        if (next !== undefined && dueTimeOf(next) === record.expireTime) schedule(record.expireTime - now);
+      }
+      return record;
+    },
+
+    async lookup(id) {
+      return info(await mustRead(id));
+    },
+
+    async renew(id, incrementSeconds) {
+      const record = await mustRead(id);
+      const now = clock.now();
+      if (record.revocation || record.expireTime <= now) throw badRequest('lease expired');
+      if (!record.renewable) throw badRequest('lease is not renewable');
+      const increment = incrementSeconds && incrementSeconds > 0 ? incrementSeconds : record.ttl;
+      const wanted = now + increment * 1000;
+      const expireTime = Math.min(wanted, record.maxExpireTime);
+      const warnings: string[] = [];
+      if (expireTime < wanted) {
+        warnings.push(
+          `TTL of "${increment}s" exceeded the effective max_ttl of "${Math.max(0, Math.round((record.maxExpireTime - now) / 1000))}s"; TTL value is capped accordingly`,
+        );
+      }
+      if (expireTime <= now) throw badRequest('lease is past its max TTL and cannot be renewed');
+      const engine = options.engineForMount(record.mountUuid);
+      const secretType = engine?.secretTypes?.[record.secretType];
+      if (!secretType) throw new CofferError('internal', 'the engine that issued this lease is not mounted');
+      // The target system is extended first: if that fails, Coffer's expiry stays as it was.
+      await secretType.renew?.(view(record, expireTime));
+      const renewed: LeaseRecord = { ...record, expireTime, lastRenewal: now };
+      await rewrite(record, renewed);
+      return { id, duration: Math.round((expireTime - now) / 1000), renewable: true, warnings };
+    },
+
+    async revoke(id) {
+      await mustRead(id);
+      const failure = await revokeOnce(id, false);
+      if (failure !== undefined) {
+        throw new CofferError('upstream', `failed to revoke lease: ${errorText(failure)}; it will be retried`);
+      }
+    },
+
+    async revokeLater(id) {
+      const record = await mustRead(id);
+      const now = clock.now();
+      const due: LeaseRecord = record.revocation
+        ? { ...record, revocation: { ...record.revocation, irrevocable: false, nextAttemptAt: now } }
+        : { ...record, expireTime: Math.min(record.expireTime, now) };
+      await rewrite(record, due);
+      schedule(0);
+    },
+
+    async revokePrefix(prefix, opts = {}) {
+      let count = 0;
+      const failures: string[] = [];
+      await walkIds(prefix, async (id) => {
+        const failure = await revokeOnce(id, opts.force === true);
+        if (failure === undefined) count += 1;
+        else failures.push(id);
+      });
+      if (failures.length > 0) {
+        throw new CofferError('upstream', `failed to revoke ${failures.length} lease(s) under "${prefix}"; they will be retried`);
+      }
+      return count;
+    },
+
+    async revokeByToken(tokenId) {
+      let after = '';
+      for (;;) {
+        const page = await storage.listPage(`token/${tokenId}/`, after, PAGE);
+        if (page.length === 0) return;
+        for (const child of page) {
+          const raw = await storage.get(`token/${tokenId}/${child}`);
+          if (raw) await revokeOnce(raw.toString('utf8'), false);
+        }
+        after = page[page.length - 1] as string;
+      }
+    },
+
+    async list(prefix) {
+      const dir = prefix === '' || prefix.endsWith('/') ? prefix : prefix + '/';
+      return storage.list(`id/${dir}`);
+    },
+
+    async irrevocable() {
+      const out: LeaseInfo[] = [];
+      let after = '';
+      for (;;) {
+        const page = await storage.listPage('irrevocable/', after, PAGE);
+        if (page.length === 0) return out;
+        for (const child of page) {
+          const raw = await storage.get(`irrevocable/${child}`);
+          const record = raw ? await read(raw.toString('utf8')) : undefined;
+          if (record) out.push(info(record));
+        }
+        after = page[page.length - 1] as string;
+      }
+    },
+
+    start() {
+      if (running) return;
+      running = true;
+      schedule(0);
+    },
+
+    async stop() {
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await pass?.catch(() => undefined);
+      await Promise.all([...inFlight.values()]);
+    },
+
+    runDue,
+  };
+}

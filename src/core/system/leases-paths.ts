@@ -1,0 +1,106 @@
+/**
+ * `sys/leases/*` and the older `sys/renew`, `sys/revoke*` paths: lookup, renew, revoke (now or
+ * later), revoke by prefix (sudo), force revoke (sudo), and the irrevocable list.
+ */
+import { parseDurationSeconds } from '../duration.js';
+import { badRequest } from '../errors.js';
+import type { LeaseManager } from '../leases/lease-manager.js';
+import type { EngineRequest, EngineResponse, PathSpec } from '../router/engine.js';
+
+function leaseIdFrom(req: EngineRequest): string {
+  const fromPath = req.params.id;
+  if (typeof fromPath === 'string' && fromPath !== '') return fromPath;
+  const fromBody = req.data.lease_id;
+  if (typeof fromBody !== 'string' || fromBody === '') throw badRequest('missing lease_id');
+  return fromBody;
+}
+
+function prefixFrom(req: EngineRequest): string {
+  const prefix = req.params.prefix;
+  if (typeof prefix !== 'string' || prefix === '') throw badRequest('missing prefix');
+  return prefix;
+}
+
+function syncFlag(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return true;
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw badRequest('sync must be a boolean');
+}
+
+export function leasesPaths(leases: LeaseManager): PathSpec[] {
+  const renew = async (req: EngineRequest): Promise<EngineResponse> => {
+    const result = await leases.renew(leaseIdFrom(req), parseDurationSeconds(req.data.increment, 'increment'));
+    return {
+      data: null,
+      lease: { id: result.id, duration: result.duration, renewable: result.renewable },
+      ...(result.warnings.length > 0 ? { warnings: result.warnings } : {}),
+    };
+  };
+  const revoke = async (req: EngineRequest): Promise<EngineResponse | null> => {
+    const id = leaseIdFrom(req);
+    if (!syncFlag(req.data.sync)) {
+      await leases.revokeLater(id);
+      return { statusCode: 202, data: null, warnings: ['the lease will be revoked shortly'] };
+    }
+    await leases.revoke(id);
+    return null;
+  };
+  const revokePrefix = (force: boolean) => async (req: EngineRequest): Promise<EngineResponse | null> => {
+    await leases.revokePrefix(prefixFrom(req), { force });
+    return null;
+  };
+  const listLeases = async (req: EngineRequest): Promise<EngineResponse> => {
+    const keys = await leases.list(typeof req.params.prefix === 'string' ? req.params.prefix : '');
+    if (keys.length === 0) return { statusCode: 404, data: null };
+    return { data: { keys } };
+  };
+
+  return [
+    {
+      pattern: 'leases/lookup/?',
+      operations: {
+        update: async (req) => ({ data: { ...(await leases.lookup(leaseIdFrom(req))) } }),
+        list: listLeases,
+      },
+    },
+    { pattern: 'leases/lookup/(?<prefix>.+)', sudo: true, operations: { list: listLeases } },
+    { pattern: 'leases/renew(?:/(?<id>.+))?', operations: { update: renew } },
+    { pattern: 'renew(?:/(?<id>.+))?', operations: { update: renew } },
+    { pattern: 'leases/revoke(?:/(?<id>.+))?', operations: { update: revoke } },
+    { pattern: 'revoke(?:/(?<id>.+))?', operations: { update: revoke } },
+    { pattern: '(?:leases/)?revoke-prefix/(?<prefix>.+)', sudo: true, operations: { update: revokePrefix(false) } },
+    { pattern: '(?:leases/)?revoke-force/(?<prefix>.+)', sudo: true, operations: { update: revokePrefix(true) } },
+    {
+      pattern: 'leases/tidy',
+      operations: {
+        update: async () => {
+          const handled = await leases.runDue();
+          return { statusCode: 202, data: null, warnings: [`tidy handled ${handled} due leases`] };
+        },
+      },
+    },
+    {
+      pattern: 'leases',
+      sudo: true,
+      operations: {
+        read: async (req) => {
+          if (req.data.type !== 'irrevocable') throw badRequest('only type=irrevocable is supported');
+          const list = await leases.irrevocable();
+          return { data: { leases: list, lease_count: list.length } };
+        },
+      },
+    },
+    {
+      pattern: 'leases/count',
+      sudo: true,
+      operations: {
+        read: async (req) => {
+          if (req.data.type !== 'irrevocable') throw badRequest('only type=irrevocable is supported');
+          return { data: { lease_count: (await leases.irrevocable()).length } };
+        },
+      },
+    },
+  ];
+}
