@@ -30,14 +30,8 @@ const COMMANDS: Readonly<Record<string, TopLevel>> = {
   policy: { summary: 'Manage ACL policies', load: async () => (await import('./commands/policy.js')).policyGroup },
   secrets: { summary: 'Enable, list, tune and disable secrets engines', load: async () => (await import('./commands/secrets.js')).secretsGroup },
   audit: { summary: 'Manage and verify audit devices', load: async () => (await import('./commands/audit.js')).auditGroup },
+  lease: { summary: 'Look up, renew, revoke and list leases', load: async () => (await import('./commands/lease.js')).leaseGroup },
 };
-
-/** The server lives in src/main.ts; it parses its own flags. */
-interface ServerModule {
-  runServerCommand(argv: string[]): Promise<void>;
-}
-// Kept as a variable so the CLI neither type-checks nor loads the whole server unless asked to.
-const SERVER_MODULE = '../main.js';
 
 function topUsage(): string {
   const names = [...Object.keys(COMMANDS), 'server'];
@@ -72,8 +66,14 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
   const state: RunState = { commandPath: `coffer ${name}` };
   try {
     if (name === 'server') {
-      const server = (await import(SERVER_MODULE)) as ServerModule;
-      await server.runServerCommand(rest);
+      // The server (src/main.ts) parses its own flags; it is loaded only for this command.
+      const { runServerCommand } = await import('../main.js');
+      try {
+        await runServerCommand(rest);
+      } catch (err) {
+        // Bad flags, a bad config file, a port in use: the server's messages are written for users.
+        throw new CliError(`cannot start the server: ${err instanceof Error ? err.message : String(err)}`);
+      }
       return 0;
     }
     const top = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
