@@ -194,8 +194,9 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     let lastUse = false;
     if (token) lastUse = await tokens.use(token);
 
-    const event = auditEvent(req, operation, token, routed.mount);
-    audit.logRequest(event);
+    // Building the entry costs as much as a KV read's crypto; skip it when nothing records it.
+    const event = audit.enabled ? auditEvent(req, operation, token, routed.mount) : undefined;
+    if (event) audit.logRequest(event);
 
     const engineRequest: EngineRequest = { ...engineRequestBase, operation };
     if (req.clientToken && (routed.mount.type === 'token' || routed.mount.type === 'system')) {
@@ -207,13 +208,13 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       response = await handler(engineRequest);
     } catch (error) {
       const message = isCofferError(error) ? error.message : 'internal error';
-      audit.logResponse({ ...event, time: clock.now(), error: message });
+      if (event) audit.logResponse({ ...event, time: clock.now(), error: message });
       throw error;
     } finally {
       if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
     }
     if (response?.secret) response = await attachLease(response, routed.mount, routed.engine, req.path, token);
-    audit.logResponse({
+    if (event) audit.logResponse({
       ...event,
       time: clock.now(),
       response: {

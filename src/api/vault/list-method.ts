@@ -4,29 +4,40 @@
  * Node's HTTP parser (llhttp) only knows a fixed list of methods and answers anything else with
  * 400 before application code runs; Vault clients send `LIST /v1/...`. Vault treats LIST and
  * `GET ?list=true` as the same request, so this layer sits between the TCP socket and the HTTP
- * server and rewrites a request line `LIST <target> HTTP/1.x` into `GET <target>?list=true`.
+ * server and rewrites a request line `LIST <path>?<query> HTTP/1.x` into
+ * `GET <path>?list=true&<query>`.
  *
  * To rewrite only request lines (and never bytes of a body) it follows message framing: it
- * reads each head up to the blank line and skips exactly Content-Length body bytes. Whenever the
- * framing is anything but that simple case (Transfer-Encoding, several or malformed
- * Content-Length headers, an upgrade, an oversized head) it stops rewriting for the rest of the
- * connection and passes bytes through untouched, leaving every judgement to llhttp. It is a
- * framing tracker, not a parser: llhttp still parses and validates everything.
+ * reads each head up to the blank line, then skips exactly Content-Length body bytes, or a
+ * chunked body chunk by chunk (clients that stream a body send it chunked, and a LIST may follow
+ * on the same keep-alive connection). Whenever the framing is anything but those strict cases
+ * (Transfer-Encoding together with Content-Length, a last coding other than chunked, several or
+ * malformed Content-Length headers, a malformed chunk line, an upgrade, an oversized head) it
+ * stops rewriting for the rest of the connection and passes bytes through untouched, leaving
+ * every judgement to llhttp. It is a framing tracker, not a parser: llhttp still parses and
+ * validates everything, and is at least as strict as this tracker about what it accepts.
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 
 const MAX_HEAD_BYTES = 64 * 1024;
+/** A chunk-size line (size and extensions); llhttp itself caps extensions at 16 KiB. */
+const MAX_CHUNK_LINE_BYTES = 16 * 1024;
+const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const LIST_PREFIX = Buffer.from('LIST ');
 
-type Mode = 'head' | 'body' | 'passthrough';
+type Mode = 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailer' | 'passthrough';
 
-/** Rewrites one request head if it is a LIST; returns the bytes to forward and the body length to skip. */
-function processHead(head: Buffer): { out: Buffer; bodyLength: number | undefined } {
+/** How the body after a head is framed, as far as this tracker can follow it. */
+type Framing = { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'unknown' };
+
+/** Rewrites one request head if it is a LIST; returns the bytes to forward and the body framing. */
+function processHead(head: Buffer): { out: Buffer; framing: Framing } {
   const text = head.toString('latin1');
   let contentLength = 0;
   let lengthHeaders = 0;
+  const codings: string[] = [];
   let simple = true;
   const lines = text.split('\r\n');
   for (let i = 1; i < lines.length; i += 1) {
@@ -39,7 +50,9 @@ function processHead(head: Buffer): { out: Buffer; bodyLength: number | undefine
       lengthHeaders += 1;
       if (!/^\d{1,15}$/.test(value)) simple = false;
       else contentLength = Number(value);
-    } else if (name === 'transfer-encoding' || name === 'upgrade') {
+    } else if (name === 'transfer-encoding') {
+      codings.push(...value.split(',').map((coding) => coding.trim().toLowerCase()));
+    } else if (name === 'upgrade') {
       simple = false;
     }
   }
@@ -50,18 +63,29 @@ function processHead(head: Buffer): { out: Buffer; bodyLength: number | undefine
     const match = /^LIST (\S+) (HTTP\/1\.[01])$/.exec(requestLine);
     if (match) {
       const target = match[1] as string;
-      const rewritten = `GET ${target}${target.includes('?') ? '&' : '?'}list=true ${match[2]}`;
+      // list=true goes first: the first value of a repeated parameter is the one that counts
+      // (as in Go's Query().Get), so a LIST stays a list whatever list= the target carries.
+      const query = target.indexOf('?');
+      const listed = query === -1 ? `${target}?list=true` : `${target.slice(0, query)}?list=true&${target.slice(query + 1)}`;
+      const rewritten = `GET ${listed} ${match[2]}`;
       out = Buffer.concat([Buffer.from(rewritten, 'latin1'), head.subarray(requestLine.length)]);
     }
   }
-  return { out, bodyLength: simple ? contentLength : undefined };
+  let framing: Framing;
+  if (!simple) framing = { kind: 'unknown' };
+  else if (codings.length === 0) framing = { kind: 'length', length: contentLength };
+  // Only a request whose last coding is chunked and that has no Content-Length is followed;
+  // llhttp refuses Transfer-Encoding together with Content-Length.
+  else if (codings[codings.length - 1] === 'chunked' && lengthHeaders === 0) framing = { kind: 'chunked' };
+  else framing = { kind: 'unknown' };
+  return { out, framing };
 }
 
 /** The framing tracker and rewriter, without any I/O: bytes in, bytes out. */
 export interface ListRewriter {
   /** Takes the next bytes from the client; returns what to hand to the HTTP parser now. */
   push(chunk: Buffer): Buffer[];
-  /** Bytes held back at end of stream (an unfinished head). */
+  /** Bytes held back at end of stream (an unfinished head, chunk-size or trailer line). */
   flush(): Buffer;
 }
 
@@ -69,6 +93,32 @@ export function createListRewriter(): ListRewriter {
   let mode: Mode = 'head';
   let pending: Buffer = Buffer.alloc(0);
   let bodyRemaining = 0;
+  /** In 'chunk-end': how many bytes of the CRLF after a chunk's data have been seen. */
+  let crlfSeen = 0;
+  /** In 'trailer': bytes of trailer fields so far. */
+  let trailerBytes = 0;
+
+  /**
+   * Splits a complete line (ending in CRLF) off `pending` + `data`. Returns undefined when more
+   * bytes are needed; the caller then stops. A line longer than `max` gives up tracking.
+   */
+  const takeLine = (data: Buffer, max: number, out: Buffer[]): { line: Buffer; rest: Buffer } | undefined => {
+    pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
+    const eol = pending.indexOf(CRLF);
+    if (eol === -1 || eol > max) {
+      if (eol > max || pending.length > max + CRLF.length) {
+        mode = 'passthrough';
+        out.push(pending);
+        pending = Buffer.alloc(0);
+      }
+      return undefined;
+    }
+    const line = pending.subarray(0, eol);
+    out.push(pending.subarray(0, eol + CRLF.length));
+    const rest = pending.subarray(eol + CRLF.length);
+    pending = Buffer.alloc(0);
+    return { line, rest };
+  };
 
   const push = (chunk: Buffer): Buffer[] => {
     const out: Buffer[] = [];
@@ -78,12 +128,55 @@ export function createListRewriter(): ListRewriter {
         out.push(data);
         break;
       }
-      if (mode === 'body') {
+      if (mode === 'body' || mode === 'chunk-data') {
         const take = Math.min(bodyRemaining, data.length);
         out.push(data.subarray(0, take));
         bodyRemaining -= take;
         data = data.subarray(take);
-        if (bodyRemaining === 0) mode = 'head';
+        if (bodyRemaining === 0) {
+          mode = mode === 'body' ? 'head' : 'chunk-end';
+          crlfSeen = 0;
+        }
+        continue;
+      }
+      if (mode === 'chunk-end') {
+        // Exactly CRLF must follow a chunk's data; anything else is llhttp's to refuse.
+        if (data[0] !== CRLF[crlfSeen]) {
+          mode = 'passthrough';
+          continue;
+        }
+        out.push(data.subarray(0, 1));
+        data = data.subarray(1);
+        crlfSeen += 1;
+        if (crlfSeen === CRLF.length) mode = 'chunk-size';
+        continue;
+      }
+      if (mode === 'chunk-size') {
+        const taken = takeLine(data, MAX_CHUNK_LINE_BYTES, out);
+        if (!taken) break;
+        data = taken.rest;
+        // chunk-size [ ";" extensions ], as strict as llhttp (no spaces, no bare CR or LF).
+        const match = /^([0-9A-Fa-f]{1,16})(;[^\r\n]*)?$/.exec(taken.line.toString('latin1'));
+        const size = match ? Number.parseInt(match[1] as string, 16) : Number.NaN;
+        if (!Number.isSafeInteger(size)) {
+          mode = 'passthrough';
+        } else if (size === 0) {
+          mode = 'trailer';
+          trailerBytes = 0;
+        } else {
+          mode = 'chunk-data';
+          bodyRemaining = size;
+        }
+        continue;
+      }
+      if (mode === 'trailer') {
+        const taken = takeLine(data, MAX_HEAD_BYTES, out);
+        if (!taken) break;
+        data = taken.rest;
+        trailerBytes += taken.line.length + CRLF.length;
+        // The empty line ends the message; trailer fields before it are only counted.
+        if (taken.line.length === 0) mode = 'head';
+        else if (trailerBytes > MAX_HEAD_BYTES || taken.line.includes(13) || taken.line.includes(10)) mode = 'passthrough';
         continue;
       }
       // mode === 'head': gather bytes until the blank line that ends the head.
@@ -108,13 +201,15 @@ export function createListRewriter(): ListRewriter {
       const head = pending.subarray(0, end + HEAD_END.length);
       const rest = pending.subarray(end + HEAD_END.length);
       pending = Buffer.alloc(0);
-      const { out: forwarded, bodyLength } = processHead(head);
+      const { out: forwarded, framing } = processHead(head);
       out.push(forwarded);
-      if (bodyLength === undefined) {
+      if (framing.kind === 'unknown') {
         mode = 'passthrough';
-      } else if (bodyLength > 0) {
+      } else if (framing.kind === 'chunked') {
+        mode = 'chunk-size';
+      } else if (framing.length > 0) {
         mode = 'body';
-        bodyRemaining = bodyLength;
+        bodyRemaining = framing.length;
       }
       data = rest;
     }
@@ -145,6 +240,11 @@ export function wrapSocketForListMethod(socket: Socket): Duplex {
     },
     write(chunk: Buffer, _encoding, callback) {
       socket.write(chunk, callback);
+    },
+    // node:http writes a response's head and body as separate chunks while corked; handing them
+    // to the socket as one buffer keeps it to one write syscall, as on a bare socket.
+    writev(chunks, callback) {
+      socket.write(chunks.length === 1 ? (chunks[0]?.chunk as Buffer) : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), callback);
     },
     final(callback) {
       socket.end(callback);
