@@ -14,7 +14,9 @@ import { CofferError, isCofferError, permissionDenied } from './errors.js';
 import type { Logger } from './logger.js';
 import type { PolicyStore } from './policy/store.js';
 import { attachClientToken } from './request-context.js';
-import type { Engine, EngineRequest, EngineResponse, Operation, RequestAuth } from './router/engine.js';
+import type { Engine, EngineRequest, EngineResponse, LoginResult, Operation, RequestAuth } from './router/engine.js';
+import { canonicalPolicyName } from './policy/parse.js';
+import { authBlock } from './tokens/token-response.js';
 import type { MountEntry } from './router/mount-table.js';
 import type { Router } from './router/router.js';
 import type { TokenEntry, TokenStore } from './tokens/token-store.js';
@@ -149,6 +151,36 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     }
   };
 
+  /**
+   * Turns an auth method's verdict into an orphan service token. Only a handler that returned
+   * normally gets here: an error, with or without a verdict, issues nothing.
+   */
+  const attachLogin = async (response: EngineResponse, mount: MountEntry, path: string): Promise<EngineResponse> => {
+    const login = response.login as LoginResult;
+    const mountMax = mount.config.max_lease_ttl || deps.systemTtl.maxSeconds;
+    const mountDefault = Math.min(mount.config.default_lease_ttl || deps.systemTtl.defaultSeconds, mountMax);
+    const maxTtl = login.maxTtl > 0 ? Math.min(login.maxTtl, mountMax) : mountMax;
+    const ttl = Math.min(login.ttl > 0 ? login.ttl : mountDefault, maxTtl);
+    const requested = login.policies.map(canonicalPolicyName).filter((p) => p !== '');
+    if (requested.includes('root')) throw new CofferError('permission_denied', 'permission denied');
+    const policies = [...new Set(login.noDefaultPolicy ? requested : [...requested, 'default'])].sort();
+    const name = login.displayName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+    const { token, entry } = await tokens.create({
+      parent: undefined,
+      policies,
+      meta: login.metadata,
+      displayName: name === '' ? mount.type : `${mount.type}-${name}`,
+      numUses: login.numUses ?? 0,
+      ttl,
+      explicitMaxTtl: login.period && login.period > 0 ? 0 : maxTtl,
+      period: login.period ?? 0,
+      renewable: login.renewable ?? true,
+      path,
+    });
+    const { login: _verdict, ...rest } = response;
+    return { ...rest, auth: authBlock(token, entry, tokens) };
+  };
+
   return async (req) => {
     if (deps.isSealed()) throw new CofferError('sealed', 'Vault is sealed');
 
@@ -214,6 +246,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
     }
     if (response?.secret) response = await attachLease(response, routed.mount, routed.engine, req.path, token);
+    if (response?.login) response = await attachLogin(response, routed.mount, req.path);
     if (event) audit.logResponse({
       ...event,
       time: clock.now(),

@@ -96,6 +96,25 @@ export interface SecretType {
   revoke(lease: LeaseView): Promise<void>;
 }
 
+/** What an auth method decides about a caller who proved an identity. */
+export interface LoginResult {
+  /** Policy names (canonicalised by the core; 'root' is refused). */
+  policies: string[];
+  /** Shown in lookups and audit logs, e.g. the role or user name. Sanitised by the core. */
+  displayName: string;
+  /** Non-secret facts about the identity (role_name, service account, username). */
+  metadata: Record<string, string>;
+  /** Seconds; 0 = the mount's default. */
+  ttl: number;
+  /** Seconds; 0 = the mount's maximum. */
+  maxTtl: number;
+  /** Seconds; > 0 makes a periodic token. */
+  period?: number;
+  numUses?: number;
+  renewable?: boolean;
+  noDefaultPolicy?: boolean;
+}
+
 export interface EngineResponse {
   /** The response `data`; null or absent with no other fields gives 204. */
   data?: Record<string, unknown> | null;
@@ -109,6 +128,11 @@ export interface EngineResponse {
   auditNonHmacKeys?: string[];
   /** Makes this response a leased secret. */
   secret?: SecretLeaseRequest;
+  /**
+   * A successful login (auth methods only): the core creates an orphan service token with these
+   * properties, capped by the auth mount's TTLs, and returns it as the response's `auth`.
+   */
+  login?: LoginResult;
   /** The envelope's lease fields; set by the core (new leases, sys/leases/renew), not engines. */
   lease?: { id: string; duration: number; renewable: boolean };
 }

@@ -1,0 +1,96 @@
+/**
+ * Mounts, keyring rotation and initialisation edge cases over real HTTP on SQLite.
+ */
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { api, startTestServer, type TestServer } from '../helpers/server.js';
+
+describe('mounts and the barrier keyring', () => {
+  let server: TestServer;
+  let root: string;
+
+  before(async () => {
+    server = await startTestServer({ dev: true });
+    root = server.rootToken as string;
+  });
+  after(() => server.destroy());
+
+  it('keeps mounts apart and deletes a mount\'s data when it is disabled', async () => {
+    assert.equal((await api(server, 'POST', 'sys/mounts/team-a', { token: root, body: { type: 'kv-v2' } })).status, 204);
+    assert.equal((await api(server, 'POST', 'sys/mounts/team-b', { token: root, body: { type: 'kv', options: { version: '2' } } })).status, 204);
+    await api(server, 'POST', 'team-a/data/shared-name', { token: root, body: { data: { owner: 'a' } } });
+    await api(server, 'POST', 'team-b/data/shared-name', { token: root, body: { data: { owner: 'b' } } });
+    assert.equal((await api(server, 'GET', 'team-a/data/shared-name', { token: root })).body.data.data.owner, 'a');
+    assert.equal((await api(server, 'GET', 'team-b/data/shared-name', { token: root })).body.data.data.owner, 'b');
+
+    const mounts = await api(server, 'GET', 'sys/mounts', { token: root });
+    const uuid = mounts.body.data['team-a/'].uuid as string;
+    assert.equal(mounts.body['team-a/'].uuid, uuid, 'legacy top-level copy');
+
+    assert.equal((await api(server, 'DELETE', 'sys/mounts/team-a', { token: root })).status, 204);
+    assert.equal((await api(server, 'GET', 'team-a/data/shared-name', { token: root })).status, 404);
+    // Re-enabling at the same path gives a new, empty mount.
+    await api(server, 'POST', 'sys/mounts/team-a', { token: root, body: { type: 'kv-v2' } });
+    assert.equal((await api(server, 'GET', 'team-a/data/shared-name', { token: root })).status, 404);
+    assert.equal((await api(server, 'GET', 'team-b/data/shared-name', { token: root })).body.data.data.owner, 'b');
+  });
+
+  it('refuses overlapping, reserved and unknown mounts with 400', async () => {
+    for (const [path, body] of [
+      ['team-b/nested', { type: 'kv' }],
+      ['sys/evil', { type: 'kv' }],
+      ['auth/x', { type: 'kv' }],
+      ['nope', { type: 'no-such-engine' }],
+      ['x/%2e%2e/y', { type: 'kv' }],
+    ] as const) {
+      const response = await api(server, 'POST', `sys/mounts/${path}`, { token: root, body });
+      assert.equal(response.status, 400, `${path}: ${JSON.stringify(response.body)}`);
+    }
+    assert.equal((await api(server, 'DELETE', 'sys/mounts/sys', { token: root })).status, 400);
+  });
+
+  it('tunes lease TTLs and reports them', async () => {
+    assert.equal((await api(server, 'POST', 'sys/mounts/team-b/tune', { token: root, body: { default_lease_ttl: '1h', max_lease_ttl: '2h' } })).status, 204);
+    const tuned = await api(server, 'GET', 'sys/mounts/team-b/tune', { token: root });
+    assert.equal(tuned.body.data.default_lease_ttl, 3600);
+    assert.equal(tuned.body.data.max_lease_ttl, 7200);
+    const bad = await api(server, 'POST', 'sys/mounts/team-b/tune', { token: root, body: { default_lease_ttl: '3h' } });
+    assert.equal(bad.status, 400);
+  });
+
+  it('rotates the keyring: new writes use the new term and old data stays readable', async () => {
+    await api(server, 'POST', 'team-b/data/before-rotation', { token: root, body: { data: { v: 'old' } } });
+    const before = await api(server, 'GET', 'sys/key-status', { token: root });
+    assert.equal(before.body.data.term, 1);
+    assert.equal((await api(server, 'PUT', 'sys/rotate', { token: root })).status, 204);
+    const after = await api(server, 'GET', 'sys/key-status', { token: root });
+    assert.equal(after.body.data.term, 2);
+    assert.equal(after.body.term, 2, 'legacy top-level copy');
+    await api(server, 'POST', 'team-b/data/after-rotation', { token: root, body: { data: { v: 'new' } } });
+    assert.equal((await api(server, 'GET', 'team-b/data/before-rotation', { token: root })).body.data.data.v, 'old');
+    assert.equal((await api(server, 'GET', 'team-b/data/after-rotation', { token: root })).body.data.data.v, 'new');
+  });
+
+  it('refuses a second initialisation', async () => {
+    const response = await api(server, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
+    assert.equal(response.status, 400);
+  });
+
+  it('needs sudo for sys/rotate, sys/seal and sys/audit', async () => {
+    await api(server, 'PUT', 'sys/policies/acl/ops', { token: root, body: { policy: 'path "sys/*" { capabilities = ["create", "read", "update", "delete", "list"] }' } });
+    const ops = (await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['ops'] } })).body.auth.client_token;
+    for (const [method, path] of [['PUT', 'sys/rotate'], ['PUT', 'sys/seal'], ['GET', 'sys/audit']] as const) {
+      assert.equal((await api(server, method, path, { token: ops })).status, 403, path);
+    }
+    assert.equal((await api(server, 'GET', 'sys/seal-status')).body.sealed, false);
+  });
+
+  it('keeps the dev unseal key and root token files private', () => {
+    for (const name of ['dev-unseal-key', 'dev-root-token']) {
+      const mode = statSync(join(server.dataDir, name)).mode;
+      assert.equal(mode & 0o777, 0o600, name);
+    }
+  });
+});
