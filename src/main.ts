@@ -54,6 +54,8 @@ const DEV_TOKEN_FILE = 'dev-root-token';
 function buildPhysical(config: ServerConfig): PhysicalStorage {
   if (config.storage === 'memory') return createMemoryStorage();
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // An existing directory may have been created with a looser umask: only Coffer reads it.
+  chmodSync(config.dataDir, 0o700);
   return createSqliteStorage({ path: join(config.dataDir, 'coffer.db') });
 }
 

@@ -188,8 +188,19 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     const routed = router.route(req.path);
     const matched = routed ? router.matchPath(routed.engine, routed.relativePath) : undefined;
     const unauthenticated = matched?.spec.unauthenticated === true;
+
+    // Refusals are audited too (as in Vault), so probing for paths leaves a trace.
+    const deny = (operation: Operation): never => {
+      if (audit.enabled) {
+        const event = auditEvent(req, operation, token, routed?.mount);
+        audit.logRequest({ ...event, error: 'permission denied' });
+        audit.logResponse({ ...event, time: clock.now(), error: 'permission denied' });
+      }
+      throw permissionDenied();
+    };
+
     // A missing, unknown or expired token is "permission denied", as in Vault (403, not 401).
-    if (!token && !unauthenticated) throw permissionDenied();
+    if (!token && !unauthenticated) deny(req.verb === 'write' ? 'update' : VERB_OPERATION[req.verb]);
 
     const auth = token ? requestAuth(token) : undefined;
     const engineRequestBase = {
@@ -215,7 +226,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       // Vault checks LIST against the path with a trailing slash.
       const aclPath = operation === 'list' && !req.path.endsWith('/') ? req.path + '/' : req.path;
       const verdict = acl.check(aclPath, operation, req.data);
-      if (!verdict.allowed || (matched?.spec.sudo === true && !verdict.rootPrivs)) throw permissionDenied();
+      if (!verdict.allowed || (matched?.spec.sudo === true && !verdict.rootPrivs)) deny(operation);
     }
 
     if (!routed) throw new CofferError('unsupported_path', `no handler for route "${req.path}". route entry not found.`);

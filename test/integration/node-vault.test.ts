@@ -3,7 +3,7 @@
  * package node-vault, used as-is with its defaults, against a real server on SQLite.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createRequire } from 'node:module';
@@ -33,6 +33,7 @@ describe('an unmodified node-vault client', () => {
 
   after(async () => {
     await server?.destroy();
+    rmSync(auditDir, { recursive: true, force: true });
   });
 
   it('does the whole lifecycle: init, unseal, audit, KV v2, policies, tokens, seal, restart', async () => {

@@ -43,7 +43,7 @@ describe('mounts and the barrier keyring', () => {
       ['sys/evil', { type: 'kv' }],
       ['auth/x', { type: 'kv' }],
       ['nope', { type: 'no-such-engine' }],
-      ['x/%2e%2e/y', { type: 'kv' }],
+      ['bad*name', { type: 'kv' }],
     ] as const) {
       const response = await api(server, 'POST', `sys/mounts/${path}`, { token: root, body });
       assert.equal(response.status, 400, `${path}: ${JSON.stringify(response.body)}`);

@@ -48,11 +48,26 @@ const LEGACY_TOP_LEVEL = [
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
 
+const TRUE_WORDS: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const FALSE_WORDS: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+/**
+ * The `list` query flag as Vault reads it: the first value of the parameter, parsed like Go's
+ * strconv.ParseBool; anything else is a 400. A LIST request arrives here with list=true first.
+ */
+function listFlag(raw: unknown): boolean {
+  const first: unknown = Array.isArray(raw) ? raw[0] : raw;
+  if (first === undefined || first === '') return false;
+  if (typeof first === 'string' && TRUE_WORDS.has(first)) return true;
+  if (typeof first === 'string' && FALSE_WORDS.has(first)) return false;
+  throw new CofferError('bad_request', 'invalid value for the list parameter: use true or false');
+}
+
 function verbFor(method: string, query: Record<string, unknown>): RequestVerb | undefined {
   switch (method) {
     case 'GET':
     case 'HEAD':
-      return query.list === 'true' || query.list === '1' ? 'list' : 'read';
+      return listFlag(query.list) ? 'list' : 'read';
     case 'POST':
     case 'PUT':
       return 'write';
@@ -93,6 +108,35 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
     exposeHeadRoutes: false,
     bodyLimit: maxRequestBytes,
     routerOptions: { maxParamLength: 8192 },
+    // Fastify's own answers to a malformed or overlong URL echo the URL back in its own body
+    // shape; answer in Vault's, with nothing of the request in it.
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = (error as { code?: unknown }).code === 'FST_ERR_MAX_PARAM_LENGTH';
+      return (reply as unknown as FastifyReply)
+        .code(tooLong ? 414 : 400)
+        .headers(JSON_HEADERS)
+        .send({ errors: [tooLong ? 'request path too long' : 'invalid request path'] });
+    },
+    // Requests node's parser refuses (malformed, headers over 16 KiB, timed out) never reach a
+    // route; answer them in Vault's error shape too, then close the connection as node does.
+    clientErrorHandler: (error, socket) => {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, reason, message] =
+        code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'request timed out']
+          : code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'Request Header Fields Too Large', 'request headers too large']
+            : [400, 'Bad Request', 'malformed HTTP request'];
+      const body = JSON.stringify({ errors: [message] });
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy(error);
+    },
     serverFactory: (dispatch: (req: IncomingMessage, res: ServerResponse) => void) => {
       httpServer = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 120_000 }, dispatch);
       return httpServer;
@@ -136,7 +180,14 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
   };
 
   app.setErrorHandler((error, _request, reply) => sendError(reply, error));
-  app.setNotFoundHandler((_request, reply) => reply.code(404).headers(JSON_HEADERS).send({ errors: [] }));
+  app.setNotFoundHandler((request, reply) => {
+    // Every path under /v1/ is routed for the methods Vault knows, so a miss there is a method
+    // Vault answers with 405 (OPTIONS, TRACE, …).
+    if ((request.raw.url ?? '').startsWith('/v1/')) {
+      return reply.code(405).headers(JSON_HEADERS).send({ errors: ['unsupported operation'] });
+    }
+    return reply.code(404).headers(JSON_HEADERS).send({ errors: [] });
+  });
 
   app.route({
     method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'],
@@ -169,7 +220,7 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
         remoteAddress: request.socket.remoteAddress ?? '',
       };
       const { response, mountType } = await handler(apiRequest);
-      if (response === null || (response.data == null && !response.auth && !response.warnings && !response.statusCode)) {
+      if (response === null || (response.data == null && !response.auth && !response.warnings && !response.statusCode && !response.lease)) {
         return reply.code(204).headers({ 'cache-control': 'no-store' }).send();
       }
       const status = response.statusCode ?? 200;
@@ -178,9 +229,9 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
       }
       const envelope: Record<string, unknown> = {
         request_id: apiRequest.requestId,
-        lease_id: '',
-        renewable: false,
-        lease_duration: 0,
+        lease_id: response.lease?.id ?? '',
+        renewable: response.lease?.renewable ?? false,
+        lease_duration: response.lease?.duration ?? 0,
         data: response.data ?? null,
         wrap_info: null,
         warnings: response.warnings && response.warnings.length > 0 ? response.warnings : null,

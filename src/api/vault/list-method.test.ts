@@ -31,15 +31,46 @@ describe('LIST method rewriting', () => {
       assert.equal(run(input, size), expected);
     });
 
-    it(`stops rewriting after a chunked body (chunks of ${size})`, () => {
+    it(`follows a chunked body and rewrites the LIST after it (chunks of ${size})`, () => {
       const input = 'POST /v1/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nLIST \r\n0\r\n\r\nLIST /v1/b HTTP/1.1\r\n\r\n';
-      assert.equal(run(input, size), input);
+      const expected = 'POST /v1/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nLIST \r\n0\r\n\r\nGET /v1/b?list=true HTTP/1.1\r\n\r\n';
+      assert.equal(run(input, size), expected);
+    });
+
+    it(`never touches chunk data, extensions or trailers that look like a LIST request (chunks of ${size})`, () => {
+      const evil = '\r\n\r\nLIST /v1/evil HTTP/1.1\r\n\r\n';
+      const body = `${evil.length.toString(16)};ext=1\r\n${evil}\r\n00003\r\nabc\r\n0\r\nX-Trailer: LIST /v1/t HTTP/1.1\r\n\r\n`;
+      const input = `POST /v1/a HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n${body}LIST /v1/b HTTP/1.1\r\n\r\n`;
+      const expected = `POST /v1/a HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n${body}GET /v1/b?list=true HTTP/1.1\r\n\r\n`;
+      assert.equal(run(input, size), expected);
     });
   }
 
   it('passes everything through after two Content-Length headers', () => {
     const input = 'POST /v1/a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcdLIST /v1/b HTTP/1.1\r\n\r\n';
     assert.equal(run(input, 5), input);
+  });
+
+  it('passes everything through after Transfer-Encoding with Content-Length, or a last coding other than chunked', () => {
+    for (const headers of ['Transfer-Encoding: chunked\r\nContent-Length: 5', 'Transfer-Encoding: chunked, gzip', 'Transfer-Encoding: identity']) {
+      const input = `POST /v1/a HTTP/1.1\r\n${headers}\r\n\r\n5\r\nLIST \r\n0\r\n\r\nLIST /v1/b HTTP/1.1\r\n\r\n`;
+      assert.equal(run(input, 6), input, headers);
+    }
+  });
+
+  it('passes everything through after a chunk line llhttp would refuse', () => {
+    for (const bad of ['5 \r\nLIST \r\n', ' 5\r\nLIST \r\n', 'x\r\n', '5\nLIST \r\n', '5\r\nLIST xx', '11111111111111111\r\n']) {
+      const input = `POST /v1/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${bad}0\r\n\r\nLIST /v1/b HTTP/1.1\r\n\r\n`;
+      assert.equal(run(input, 4), input, JSON.stringify(bad));
+    }
+  });
+
+  it('gives up on a chunk-size line longer than 16 KiB instead of buffering it', () => {
+    const rewriter = createListRewriter();
+    const head = Buffer.from('POST /v1/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const line = Buffer.from('5;' + 'x'.repeat(20 * 1024));
+    const out = Buffer.concat([...rewriter.push(head), ...rewriter.push(line)]);
+    assert.equal(out.length, head.length + line.length);
   });
 
   it('passes a malformed Content-Length through untouched', () => {

@@ -4,7 +4,7 @@
  * None of them is audited (as in Vault): they carry key shares, which must never be logged.
  */
 import type { Lifecycle } from '../../core/lifecycle.js';
-import { badRequest } from '../../core/errors.js';
+import { badRequest, CofferError } from '../../core/errors.js';
 
 export interface RawResponse {
   status: number;
@@ -34,16 +34,32 @@ function positiveInt(value: unknown, field: string): number {
 
 export type RawHandler = (method: string, query: Record<string, unknown>, body: Record<string, unknown>) => Promise<RawResponse>;
 
+/** GET and HEAD arrive as 'read' ('list' with ?list=true); PUT and POST as 'write'. */
+const isGet = (method: string): boolean => method === 'read' || method === 'list';
+
+/** Vault answers any other method on these endpoints with 405. */
+function unsupported(): CofferError {
+  return new CofferError('unsupported_operation', 'unsupported operation');
+}
+
+/** Wraps a GET-only handler so that every other method gets 405, as in Vault. */
+function getOnly(handler: RawHandler): RawHandler {
+  return async (method, query, body) => {
+    if (!isGet(method)) throw unsupported();
+    return handler(method, query, body);
+  };
+}
+
 /** The raw handler for `path`, or undefined when the path is an ordinary enveloped one. */
 export function rawSysHandler(path: string, deps: RawSysDeps): RawHandler | undefined {
   const { lifecycle } = deps;
   switch (path) {
     case 'sys/seal-status':
-      return async () => ({ status: 200, body: await lifecycle.status() });
+      return getOnly(async () => ({ status: 200, body: await lifecycle.status() }));
     case 'sys/init':
       return async (method, _query, body) => {
-        if (method === 'read') return { status: 200, body: { initialized: (await lifecycle.status()).initialized } };
-        if (method !== 'write') throw badRequest('unsupported operation');
+        if (isGet(method)) return { status: 200, body: { initialized: (await lifecycle.status()).initialized } };
+        if (method !== 'write') throw unsupported();
         for (const field of ['pgp_keys', 'root_token_pgp_key', 'recovery_pgp_keys']) {
           const value = body[field];
           if (value !== undefined && value !== null && value !== '' && !(Array.isArray(value) && value.length === 0)) {
@@ -65,7 +81,7 @@ export function rawSysHandler(path: string, deps: RawSysDeps): RawHandler | unde
       };
     case 'sys/unseal':
       return async (method, _query, body) => {
-        if (method !== 'write') throw badRequest('unsupported operation');
+        if (method !== 'write') throw unsupported();
         const reset = body.reset === true;
         const key = body.key;
         if (!reset && (typeof key !== 'string' || key === '')) {
@@ -74,7 +90,7 @@ export function rawSysHandler(path: string, deps: RawSysDeps): RawHandler | unde
         return { status: 200, body: await lifecycle.submitShare(typeof key === 'string' && key !== '' ? key : undefined, reset) };
       };
     case 'sys/health':
-      return async (_method, query) => {
+      return getOnly(async (_method, query) => {
         const status = await lifecycle.status();
         const code = !status.initialized
           ? intParam(query, 'uninitcode', 501)
@@ -95,9 +111,9 @@ export function rawSysHandler(path: string, deps: RawSysDeps): RawHandler | unde
             ...(status.cluster_name ? { cluster_name: status.cluster_name, cluster_id: status.cluster_id } : {}),
           },
         };
-      };
+      });
     case 'sys/leader':
-      return async () => ({
+      return getOnly(async () => ({
         status: 200,
         body: {
           ha_enabled: false,
@@ -108,7 +124,7 @@ export function rawSysHandler(path: string, deps: RawSysDeps): RawHandler | unde
           performance_standby: false,
           performance_standby_last_remote_wal: 0,
         },
-      });
+      }));
     default:
       return undefined;
   }
