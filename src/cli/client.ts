@@ -114,7 +114,9 @@ function errorsOf(body: unknown): string[] {
 
 function describeNetworkError(err: unknown): string {
   if (err instanceof Error && err.name === 'TimeoutError') return 'request timed out';
-  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
+  const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   if (cause && typeof cause.code === 'string') return cause.code;
+  // undici refuses some ports outright (the fetch spec's "bad port" list) with a message, no code.
+  if (cause && typeof cause.message === 'string' && cause.message.length < 80) return cause.message;
   return 'connection failed';
 }

@@ -1,3 +1,4 @@
+/** Unit tests of the Vault-style flag parser: forms of flags, booleans, lists, errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeFlags, FlagError, parseFlags } from './flags.js';

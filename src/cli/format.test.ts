@@ -1,3 +1,4 @@
+/** Unit tests of table output: value rendering, column alignment, section headers, secret rows. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatColumns, formatKeyValues, formatTable, formatValue, sectionHeader } from './format.js';
@@ -28,8 +29,9 @@ test('does not pad the last column, and pads every other to its widest cell', ()
   assert.equal(formatTable(['Path', 'Type'], [['secret/', 'kv']]), 'Path       Type\n----       ----\nsecret/    kv');
 });
 
-test('centres section titles between equals signs', () => {
+test('centres section titles over a table width, with at least two equals signs a side', () => {
   assert.equal(sectionHeader('Data', 12), '=== Data ===');
+  assert.equal(sectionHeader('Metadata', 19), '===== Metadata =====');
   assert.equal(sectionHeader('Secret Path', 0), '== Secret Path ==');
 });
 

@@ -48,13 +48,19 @@ export function formatKeyValues(rows: ReadonlyArray<readonly [string, unknown]>)
   return formatTable(['Key', 'Value'], rows.map(([k, v]) => [k, formatValue(v)]));
 }
 
-/** `== Title ==` padded with equals signs to about `width` characters, like Vault's section headers. */
+/**
+ * `== Title ==` padded with equals signs to `width` characters (at least two on each side), the
+ * way Vault centres section titles over the `Key    Value` line of the table below them.
+ */
 export function sectionHeader(title: string, width: number): string {
-  const side = Math.max(2, Math.floor((width - title.length - 2) / 2));
-  return `${'='.repeat(side)} ${title} ${'='.repeat(side)}`;
+  let signs = width - (title.length + 2);
+  if (signs <= 0) signs = 4;
+  if (signs % 2 !== 0) signs += 1;
+  const side = '='.repeat(signs / 2);
+  return `${side} ${title} ${side}`;
 }
 
-/** The width of the widest line of a block of text. */
-export function blockWidth(text: string): number {
-  return Math.max(0, ...text.split('\n').map((line) => line.length));
+/** The width of the first line of a block of text (a table's `Key    Value` line). */
+export function firstLineWidth(text: string): number {
+  return (text.split('\n')[0] ?? '').length;
 }

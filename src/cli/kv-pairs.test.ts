@@ -1,3 +1,4 @@
+/** Unit tests of KEY=VALUE argument parsing: files, stdin, repeats, and errors that never echo values. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -73,18 +73,6 @@ const disableCommand = defineCommand({
   },
 });
 
-/** What src/core/audit/verify.ts exports. */
-export interface AuditVerifyResult {
-  ok: boolean;
-  lines: number;
-  error?: { line: number; reason: string };
-}
-interface VerifyModule {
-  verifyAuditFile(path: string): Promise<AuditVerifyResult>;
-}
-// A variable specifier keeps this optional module out of the CLI's start-up and compile graph.
-const VERIFY_MODULE = '../../core/audit/verify.js';
-
 const verifyCommand = defineCommand({
   summary: 'Check an audit log\'s hash chain (offline)',
   usage: 'coffer audit verify [options] FILE',
@@ -99,7 +87,8 @@ const verifyCommand = defineCommand({
     } catch (err) {
       throw new CliError(`cannot read audit file ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
     }
-    const { verifyAuditFile } = (await import(VERIFY_MODULE)) as VerifyModule;
+    // Loaded only here: no other command needs the audit code.
+    const { verifyAuditFile } = await import('../../core/audit/verify.js');
     const result = await verifyAuditFile(file);
     if (ctx.format === 'json') printJson(ctx, result);
     else if (result.ok) ctx.out(`ok: ${result.lines} lines verified`);

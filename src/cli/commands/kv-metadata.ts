@@ -40,12 +40,12 @@ const getCommand = defineCommand({
     printWarnings(ctx, env);
     const sections: Section[] = [
       { title: 'Metadata Path', body: apiPath },
-      { title: 'Metadata', body: metadataTable(meta) },
+      { title: 'Metadata', body: metadataTable(meta), table: true },
     ];
     const versions = (meta['versions'] ?? {}) as Record<string, Record<string, unknown>>;
     for (const v of Object.keys(versions).sort((a, b) => Number(a) - Number(b))) {
       const info = versions[v] ?? {};
-      sections.push({ title: `Version ${v}`, body: dataTable({ ...info, deletion_time: info['deletion_time'] === '' ? 'n/a' : info['deletion_time'] }) });
+      sections.push({ title: `Version ${v}`, body: dataTable({ ...info, deletion_time: info['deletion_time'] === '' ? 'n/a' : info['deletion_time'] }), table: true });
     }
     printSections(ctx, sections);
     return 0;

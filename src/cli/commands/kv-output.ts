@@ -5,15 +5,17 @@
  * Owns: layout only; the caller decides which sections exist.
  */
 import type { CommandContext } from '../context.js';
-import { blockWidth, formatKeyValues, sectionHeader } from '../format.js';
+import { firstLineWidth, formatKeyValues, sectionHeader } from '../format.js';
 
 export interface Section {
   title: string;
   body: string;
+  /** True when the body is a Key/Value table, whose header line the title is centred over. */
+  table?: boolean;
 }
 
 export function printSections(ctx: CommandContext, sections: readonly Section[]): void {
-  const blocks = sections.map(({ title, body }) => `${sectionHeader(title, Math.max(blockWidth(body), title.length + 6))}\n${body}`);
+  const blocks = sections.map(({ title, body, table }) => `${sectionHeader(title, table ? firstLineWidth(body) : 0)}\n${body}`);
   ctx.out(blocks.join('\n\n'));
 }
 

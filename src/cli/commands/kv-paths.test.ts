@@ -1,3 +1,4 @@
+/** Unit tests of KV path mapping (mount + data/metadata/...) and -versions parsing. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kvFullPath, kvV2Path, parseVersions } from './kv-paths.js';

@@ -12,7 +12,7 @@ import { parseDataArgs } from '../kv-pairs.js';
 import { asEnvelope, keysOf, printField, printJson, printKeys, printSecret, printSuccess, printWarnings, type Envelope } from '../output.js';
 import { kvV2Path } from './kv-paths.js';
 import { kvTarget, MOUNT_FLAG, noValue, requireV2 } from './kv-target.js';
-import { dataTable, metadataTable, printSections } from './kv-output.js';
+import { dataTable, metadataTable, printSections, type Section } from './kv-output.js';
 import { kvDeleteCommand, kvDestroyCommand, kvUndeleteCommand } from './kv-versions.js';
 import { kvMetadataGroup } from './kv-metadata.js';
 import type { ApiClient } from '../client.js';
@@ -55,9 +55,9 @@ const getCommand = defineCommand({
       return 0;
     }
     printWarnings(ctx, env);
-    const sections = [{ title: 'Secret Path', body: apiPath }];
-    if (metadata) sections.push({ title: 'Metadata', body: metadataTable(metadata) });
-    if (data) sections.push({ title: 'Data', body: dataTable(data) });
+    const sections: Section[] = [{ title: 'Secret Path', body: apiPath }];
+    if (metadata) sections.push({ title: 'Metadata', body: metadataTable(metadata), table: true });
+    if (data) sections.push({ title: 'Data', body: dataTable(data), table: true });
     printSections(ctx, sections);
     if (data === null) ctx.err('This version is deleted or destroyed; it has no data.');
     return 0;
@@ -178,7 +178,7 @@ function printWrite(ctx: CommandContext, apiPath: string, env: Envelope): void {
   printWarnings(ctx, env);
   printSections(ctx, [
     { title: 'Secret Path', body: apiPath },
-    { title: 'Metadata', body: metadataTable(meta) },
+    { title: 'Metadata', body: metadataTable(meta), table: true },
   ]);
 }
 

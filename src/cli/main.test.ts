@@ -1,0 +1,100 @@
+/**
+ * Tests of main() that need no server: usage and exit codes, where address and token come from,
+ * and the one-line error format, against a canned fetch.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { main } from './main.js';
+import type { CliStdin } from './io.js';
+
+async function run(argv: string[], env: Record<string, string> = {}, fetchImpl?: typeof fetch) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, {
+    env: { HOME: '/nonexistent-coffer-home', ...env },
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    stdin: Readable.from([]) as CliStdin,
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  });
+  return { code, stdout, stderr };
+}
+
+/** A fetch that answers every request with one canned response and records what was asked. */
+function cannedFetch(status: number, body: unknown, seen: Request[] = []): typeof fetch {
+  return async (input, init) => {
+    seen.push(new Request(input, init));
+    return new Response(body === undefined ? null : JSON.stringify(body), { status });
+  };
+}
+
+test('no command prints usage and exits 1; help exits 0', async () => {
+  const none = await run([]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /^Usage: coffer <command>/);
+  for (const word of ['help', '-h', '--help']) {
+    const r = await run([word]);
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, /Commands:\n(.|\n)*\bkv\b/);
+  }
+});
+
+test('a group without a subcommand prints its subcommands and exits 1', async () => {
+  const r = await run(['token']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Subcommands:\n(.|\n)*create(.|\n)*revoke/);
+});
+
+test('address and token come from COFFER_* before VAULT_*, and the token travels only in X-Vault-Token', async () => {
+  const seen: Request[] = [];
+  const fetchImpl = cannedFetch(200, { data: { keys: ['a'] } }, seen);
+  const r = await run(['list', 'secret/'], { COFFER_ADDR: 'http://coffer:1', VAULT_ADDR: 'http://vault:2', COFFER_TOKEN: 'c-token', VAULT_TOKEN: 'v-token' }, fetchImpl);
+  assert.equal(r.code, 0, r.stderr);
+  const req = seen[0] as Request;
+  assert.equal(req.url, 'http://coffer:1/v1/secret/?list=true');
+  assert.equal(req.headers.get('x-vault-token'), 'c-token');
+  assert.equal(req.headers.get('x-vault-request'), 'true');
+
+  seen.length = 0;
+  await run(['list', '-address=http://flag:3', '-token=f-token', 'secret'], { VAULT_ADDR: 'http://vault:2', VAULT_TOKEN: 'v-token' }, fetchImpl);
+  assert.equal((seen[0] as Request).url, 'http://flag:3/v1/secret/?list=true');
+  assert.equal((seen[0] as Request).headers.get('x-vault-token'), 'f-token');
+
+  seen.length = 0;
+  await run(['list', 'secret'], { VAULT_ADDR: 'http://vault:2', VAULT_TOKEN: 'v-token' }, fetchImpl);
+  assert.equal((seen[0] as Request).url, 'http://vault:2/v1/secret/?list=true');
+  assert.equal((seen[0] as Request).headers.get('x-vault-token'), 'v-token');
+});
+
+test('a server error becomes one line with its messages and status, exit 2, no stack', async () => {
+  const r = await run(['read', 'secret/x'], { COFFER_TOKEN: 't' }, cannedFetch(400, { errors: ['first problem', 'second problem'] }));
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'Error: GET secret/x: first problem; second problem (HTTP 400)\n');
+});
+
+test('an error line never shows the token, even if the server echoes it', async () => {
+  const token = 'hvs.leaky-token-value';
+  const r = await run(['read', 'secret/x'], { COFFER_TOKEN: token }, cannedFetch(500, { errors: [`bad token ${token}`] }));
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'Error: GET secret/x: bad token <redacted> (HTTP 500)\n');
+});
+
+test('query values given to read are not printed in errors', async () => {
+  const r = await run(['read', 'secret/x', 'password=hunter2-secret'], { COFFER_TOKEN: 't' }, cannedFetch(403, { errors: ['permission denied'] }));
+  assert.equal(r.code, 2);
+  assert.ok(!r.stderr.includes('hunter2-secret'), r.stderr);
+});
+
+test('an unexpected failure is one line without a stack trace', async () => {
+  const broken: typeof fetch = async () => ({ status: 200, text: async () => { throw new TypeError('boom'); } }) as unknown as Response;
+  const r = await run(['read', 'secret/x'], { COFFER_TOKEN: 't' }, broken);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'Error: unexpected failure: boom\n');
+});
+
+test('an invalid address is a local error', async () => {
+  const r = await run(['status', '-address=not a url']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^Error: invalid address/);
+});
