@@ -28,6 +28,7 @@ import { createTokenEngine } from './core/tokens/token-engine.js';
 import { createTokenStore } from './core/tokens/token-store.js';
 import { createLeaseManager } from './core/leases/lease-manager.js';
 import { createKvEngine } from './engines/kv/engine.js';
+import { createDatabaseEngine } from './engines/database/engine.js';
 import { ConfigError, readConfigFile, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 import { COFFER_VERSION } from './version.js';
 import type { VaultHttpApi } from './api/vault/http-server.js';
@@ -134,7 +135,7 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     router,
     clock,
     logger,
-    secretEngines: { kv: createKvEngine },
+    secretEngines: { kv: createKvEngine, database: (ctx) => createDatabaseEngine(ctx) },
     authMethods: {},
     builtins: () => ({ system: systemEngine as Engine, token: tokenEngine }),
     // Vault refuses to unmount while a lease of the mount cannot be revoked; so does Coffer.

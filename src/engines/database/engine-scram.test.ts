@@ -1,0 +1,206 @@
+/**
+ * Tests against a throwaway PostgreSQL cluster with scram-sha-256 authentication, where a login
+ * really proves a password: issued credentials work and do exactly what they were granted,
+ * wrong passwords fail, revocation removes the user, renewal moves VALID UNTIL, rotate-root
+ * leaves only Coffer knowing the admin password, and a database that goes down and comes back
+ * is handled.
+ */
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import pg from 'pg';
+import { getJson } from '../../core/storage/storage.js';
+import {
+  adminQuery, createScratchDatabase, startPgCluster, tryLogin, uniqueSuffix, type PgCluster, type ScratchDatabase,
+} from '../../../test/helpers/pg-cluster.js';
+import type { DbConfig } from './config-store.js';
+import { createDatabaseHarness, type DatabaseHarness, type HarnessOptions } from './harness.js';
+import { createManualClock } from '../../core/clock.js';
+
+let cluster: PgCluster;
+
+before(async () => {
+  cluster = await startPgCluster();
+});
+
+after(async () => {
+  await cluster.stop();
+});
+
+interface Setup {
+  db: ScratchDatabase;
+  h: DatabaseHarness;
+  role: string;
+  group: string;
+  adminUser: string;
+  adminPassword: string;
+}
+
+/**
+ * A scratch database with a table, a reader group with SELECT on it, an admin login of the kind
+ * asked for, and a harness configured with that admin and a group-member role.
+ */
+async function setup(
+  t: { after(fn: () => Promise<void>): void },
+  admin: 'SUPERUSER' | 'CREATEROLE' = 'SUPERUSER',
+  roleFields: Record<string, unknown> = {},
+  harness: HarnessOptions = {},
+): Promise<Setup> {
+  const db = await createScratchDatabase(cluster);
+  const role = `r${uniqueSuffix(6)}`;
+  const group = `readers_${uniqueSuffix(6)}`;
+  const adminUser = `admin_${uniqueSuffix(6)}`;
+  const adminPassword = `Init-${uniqueSuffix(12)}`;
+  await db.query(`CREATE TABLE items (id int); INSERT INTO items VALUES (1), (2);
+    CREATE ROLE "${group}" NOLOGIN; GRANT SELECT ON items TO "${group}";
+    CREATE ROLE "${adminUser}" LOGIN ${admin} PASSWORD '${adminPassword}';
+    GRANT "${group}" TO "${adminUser}" WITH ADMIN OPTION;
+    GRANT ALL ON items TO "${adminUser}" WITH GRANT OPTION;`);
+  const h = createDatabaseHarness(harness);
+  t.after(async () => {
+    await h.shutdown();
+    await db.cleanup([`v-%-${role}-%`, group, adminUser]);
+  });
+  await h.call('write', 'config/pg', {
+    plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl,
+    username: adminUser, password: adminPassword, allowed_roles: [role],
+  });
+  await h.call('write', `roles/${role}`, {
+    db_name: 'pg',
+    creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "${group}";`],
+    default_ttl: '1h', max_ttl: '2h',
+    ...roleFields,
+  });
+  return { db, h, role, group, adminUser, adminPassword };
+}
+
+/** Runs `sql` as `user`; resolves to undefined on success or the error message. */
+async function runAs(db: ScratchDatabase, user: string, password: string, sql: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: db.url(user, password) });
+  await client.connect();
+  try {
+    await client.query(sql);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await client.end();
+  }
+}
+
+test('an issued credential logs in and can read but not write; a wrong password is refused', async (t) => {
+  const { db, h, role } = await setup(t);
+  const { username, password } = await h.creds(role);
+  assert.equal(await tryLogin(cluster, db.name, username, password), undefined);
+  assert.equal(await runAs(db, username, password, 'SELECT count(*) FROM items'), undefined);
+  assert.match(await runAs(db, username, password, 'INSERT INTO items VALUES (3)') ?? '', /permission denied for table items/);
+  const wrong = `${password.slice(0, -1)}${password.endsWith('x') ? 'y' : 'x'}`;
+  assert.match(await tryLogin(cluster, db.name, username, wrong) ?? '', /password authentication failed/);
+});
+
+test('after revocation the user is gone and cannot log in; revoking again succeeds', async (t) => {
+  const { db, h, role } = await setup(t);
+  const { username, password, lease } = await h.creds(role);
+  await h.revoke(lease);
+  assert.deepEqual(await db.roles(username), []);
+  assert.match(await tryLogin(cluster, db.name, username, password) ?? '', /password authentication failed/);
+  await h.revoke(lease);
+});
+
+test('the default revocation also removes per-table grants when the admin is not a superuser', async (t) => {
+  const { db, h, role, adminUser } = await setup(t, 'CREATEROLE', {
+    creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`, 'GRANT SELECT ON items TO "{{name}}";'],
+  });
+  const { username, password, lease } = await h.creds(role);
+  assert.equal(await runAs(db, username, password, 'SELECT * FROM items'), undefined);
+  await h.revoke(lease);
+  assert.deepEqual(await db.roles(username), []);
+  const [acl] = await db.query<{ acl: string }>(`SELECT relacl::text AS acl FROM pg_class WHERE relname = 'items'`);
+  assert.ok(!acl?.acl.includes(username), 'no ACL entry of the revoked user is left');
+  assert.ok(acl?.acl.includes(adminUser));
+});
+
+test('renewal moves VALID UNTIL to the new lease end, never past max_ttl', async (t) => {
+  const { db, h, role } = await setup(t);
+  const { username, password, lease } = await h.creds(role);
+  const validUntil = async (): Promise<number> =>
+    new Date((await db.query<{ v: string }>('SELECT rolvaliduntil AS v FROM pg_roles WHERE rolname = $1', [username]))[0]?.v as string).getTime();
+  assert.equal(await validUntil(), Math.floor(lease.expireTime / 1000) * 1000);
+  h.clock.advance(30 * 60_000);
+  await h.renew(lease, 3600);
+  assert.equal(lease.expireTime, h.clock.now() + 3600_000);
+  assert.equal(await validUntil(), Math.floor(lease.expireTime / 1000) * 1000);
+  await h.renew(lease, 24 * 3600);
+  assert.equal(lease.expireTime, lease.issueTime + 2 * 3600_000, 'capped at max_ttl');
+  assert.equal(await validUntil(), Math.floor(lease.expireTime / 1000) * 1000);
+  assert.equal(await tryLogin(cluster, db.name, username, password), undefined);
+});
+
+test('the database enforces {{expiration}}: a credential past its VALID UNTIL cannot log in', async (t) => {
+  // Issued "two hours ago" with a one-hour TTL: the database's own clock says it has expired.
+  const { db, h, role } = await setup(t, 'SUPERUSER', { max_ttl: '4h' }, { clock: createManualClock(Date.now() - 2 * 3600_000) });
+  const { username, password, lease } = await h.creds(role);
+  assert.match(await tryLogin(cluster, db.name, username, password) ?? '', /password authentication failed/);
+  h.clock.set(Date.now());
+  await h.renew(lease, 600);
+  assert.equal(await tryLogin(cluster, db.name, username, password), undefined, 'renewal makes it valid again');
+});
+
+test('rotate-root changes the admin password: the old one stops working and creds still work', async (t) => {
+  const { db, h, role, adminUser, adminPassword } = await setup(t);
+  assert.equal(await h.call('write', 'rotate-root/pg', {}), null);
+  assert.match(await tryLogin(cluster, db.name, adminUser, adminPassword) ?? '', /password authentication failed/);
+  const stored = await getJson<DbConfig>(h.storage, 'config/pg');
+  assert.ok(stored && stored.password !== adminPassword && stored.pendingPassword === undefined);
+  assert.equal(await tryLogin(cluster, db.name, adminUser, stored.password), undefined, 'Coffer holds the new password');
+  assert.ok(!JSON.stringify(await h.call('read', 'config/pg')).includes(stored.password));
+  const { username, password, lease } = await h.creds(role);
+  assert.equal(await tryLogin(cluster, db.name, username, password), undefined);
+  await h.revoke(lease);
+});
+
+test('a failed rotate-root keeps the old password working and leaves nothing pending', async (t) => {
+  const { db, h, role, adminUser, adminPassword } = await setup(t);
+  await h.call('write', 'config/pg', { root_rotation_statements: [`ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}' VALID UNTIL 'never-a-date'`] });
+  const err = await h.fail('write', 'rotate-root/pg', {});
+  assert.equal(err.code, 'bad_request');
+  assert.match(err.message, /^failed to rotate root credentials: invalid input syntax/);
+  const stored = await getJson<DbConfig>(h.storage, 'config/pg');
+  assert.equal(stored?.password, adminPassword);
+  assert.equal(stored?.pendingPassword, undefined);
+  assert.equal(await tryLogin(cluster, db.name, adminUser, adminPassword), undefined);
+  const { lease } = await h.creds(role);
+  await h.revoke(lease);
+});
+
+test('a rotate-root cut short between the database and storage is settled on next open', async (t) => {
+  const { db, h, role, adminUser } = await setup(t);
+  const pending = `Pend-${uniqueSuffix(14)}`;
+  const stored = await getJson<DbConfig>(h.storage, 'config/pg') as DbConfig;
+  // As if Coffer stopped right after ALTER ROLE: storage has the old password plus the pending one.
+  await h.storage.put('config/pg', Buffer.from(JSON.stringify({ ...stored, pendingPassword: pending })));
+  await adminQuery(cluster, db.name, `ALTER ROLE "${adminUser}" WITH PASSWORD '${pending}'`);
+  await h.shutdown();
+  const restarted = createDatabaseHarness({ physical: h.physical });
+  t.after(() => restarted.shutdown());
+  const { lease } = await restarted.creds(role);
+  await restarted.revoke(lease);
+  const settled = await getJson<DbConfig>(restarted.storage, 'config/pg');
+  assert.equal(settled?.password, pending);
+  assert.equal(settled?.pendingPassword, undefined);
+});
+
+test('revocation fails while the database is down and succeeds once it is back', async (t) => {
+  const { db, h, role } = await setup(t);
+  const { username, password, lease } = await h.creds(role);
+  await cluster.stopServer();
+  try {
+    const err = await h.revoke(lease).then(() => undefined, (e: unknown) => e as Error & { code?: string });
+    assert.equal(err?.code, 'upstream');
+    assert.match(err?.message ?? '', /^failed to revoke user: /);
+  } finally {
+    await cluster.startServer();
+  }
+  await h.revoke(lease);
+  assert.deepEqual(await db.roles(username), []);
+  assert.match(await tryLogin(cluster, db.name, username, password) ?? '', /password authentication failed/);
+});

@@ -1,0 +1,87 @@
+/**
+ * `creds/:role`: issues one dynamic credential as a leased secret.
+ *
+ * Owns: the issuance order: role → config → allowed_roles → username, password and expiry →
+ * plugin.newUser → the `creds` secret, whose `internal` snapshots everything revocation needs
+ * (username, config, statements), so a credential can be revoked after its role is deleted.
+ * Must never: return a credential the database did not accept, or put the new password or the
+ * admin password into an error.
+ */
+import { badRequest } from '../../core/errors.js';
+import type { EngineContext, EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
+import type { DatabaseStore } from './config-store.js';
+import type { Connections } from './connections.js';
+import { databaseFailure } from './db-errors.js';
+import { globMatch } from './input.js';
+import { generatePassword, parsePasswordPolicy } from './password.js';
+import { ALIAS_USERNAME_LIMITS } from './plugins.js';
+import { CREDS_SECRET_TYPE, type CredsInternal } from './secret-creds.js';
+import { NAME_PATTERN } from './storage-keys.js';
+import { defaultUsername, parseUsernameTemplate } from './username.js';
+
+/** Vault's system default and maximum lease TTL: 768h. */
+export const SYSTEM_MAX_TTL = 768 * 3600;
+
+/**
+ * The TTL the lease manager will grant, computed here because {{expiration}} must match it:
+ * the role's (or mount's) default, capped by the role's (or mount's) maximum.
+ */
+export function effectiveTtl(roleDefault: number, roleMax: number, mountDefault: number, mountMax: number): number {
+  const ttl = roleDefault || mountDefault || SYSTEM_MAX_TTL;
+  const max = roleMax || mountMax || SYSTEM_MAX_TTL;
+  return Math.min(ttl, max, mountMax || SYSTEM_MAX_TTL);
+}
+
+export function credsPath(ctx: EngineContext, store: DatabaseStore, connections: Connections): PathSpec {
+  const read = async (req: EngineRequest): Promise<EngineResponse> => {
+    const roleName = req.params['name'] as string;
+    const role = await store.getRole(roleName);
+    if (!role) throw badRequest(`unknown role: ${roleName}`);
+    const config = await store.getConfig(role.dbName);
+    if (!config) throw badRequest(`database config "${role.dbName}" not found`);
+    if (!config.allowedRoles.some((pattern) => globMatch(pattern, roleName))) {
+      throw badRequest(`"${roleName}" is not an allowed role`);
+    }
+
+    const ttl = effectiveTtl(role.defaultTtl, role.maxTtl, ctx.mount.defaultLeaseTtl, ctx.mount.maxLeaseTtl);
+    const now = ctx.clock.now();
+    const expiration = new Date(now + ttl * 1000);
+    const password = generatePassword(parsePasswordPolicy(config.passwordPolicy));
+
+    return connections.use(role.dbName, async (plugin, liveConfig) => {
+      const maxLength = Math.min(plugin.maxUsernameLength, ALIAS_USERNAME_LIMITS[liveConfig.pluginName] ?? Infinity);
+      const input = { displayName: req.auth?.displayName ?? '', roleName, now, maxLength };
+      const username = liveConfig.usernameTemplate === ''
+        ? defaultUsername(input)
+        : parseUsernameTemplate(liveConfig.usernameTemplate).render(input);
+      try {
+        await plugin.newUser({
+          username,
+          password,
+          expiration,
+          creationStatements: role.creationStatements,
+          rollbackStatements: role.rollbackStatements,
+        });
+      } catch (err) {
+        throw databaseFailure(err, [password, liveConfig.password], 'failed to create user: ');
+      }
+      const internal: CredsInternal = {
+        username,
+        db_name: role.dbName,
+        role: roleName,
+        revocation_statements: [...role.revocationStatements],
+        renew_statements: [...role.renewStatements],
+      };
+      return {
+        data: { username, password },
+        secret: { type: CREDS_SECRET_TYPE, ttl, maxTtl: role.maxTtl, renewable: true, internal: { ...internal } },
+      };
+    });
+  };
+
+  return {
+    pattern: `creds/(?<name>${NAME_PATTERN})`,
+    description: 'Issue a dynamic database credential for a role.',
+    operations: { read },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * `rotate-root/:name` (a new admin password only Coffer knows) and `reset/:name` (reopen the pool).
+ *
+ * rotate-root is ordered so that no failure leaves Coffer without a working admin password:
+ *   1. store the new password as *pending* beside the current one;
+ *   2. change it in the database (through the current pool);
+ *   3. store it as the password and drop the pending one; 4. reopen the pool with it.
+ * If 2 fails, the pending password is dropped and nothing changed. If Coffer stops between 2
+ * and 3, the next open finds the pending password and keeps whichever one the database accepts.
+ * Must never: return, log or put into an error either password.
+ */
+import { badRequest } from '../../core/errors.js';
+import type { EngineRequest, PathSpec } from '../../core/router/engine.js';
+import type { DatabaseStore, DbConfig } from './config-store.js';
+import type { Connections } from './connections.js';
+import { databaseFailure } from './db-errors.js';
+import { generatePassword, parsePasswordPolicy } from './password.js';
+import { NAME_PATTERN } from './storage-keys.js';
+
+export function rotatePaths(store: DatabaseStore, connections: Connections): PathSpec[] {
+  const requireConfig = async (name: string): Promise<DbConfig> => {
+    const config = await store.getConfig(name);
+    if (!config) throw badRequest(`database config "${name}" not found`);
+    return config;
+  };
+
+  const rotateRoot = async (req: EngineRequest): Promise<null> => {
+    const name = req.params['name'] as string;
+    return connections.exclusive(name, async () => {
+      const config = await requireConfig(name);
+      if (config.username === '') throw badRequest('unable to rotate root credentials: no username in configuration');
+      const fresh = generatePassword(parsePasswordPolicy(config.passwordPolicy));
+      const secrets = [config.password, fresh];
+
+      await store.putConfig(name, { ...config, pendingPassword: fresh });
+      try {
+        await connections.use(name, (plugin) => plugin.setPassword({
+          username: config.username,
+          password: fresh,
+          statements: config.rootRotationStatements,
+        }));
+      } catch (err) {
+        await store.putConfig(name, config);
+        throw databaseFailure(err, secrets, 'failed to rotate root credentials: ');
+      }
+      const rotated: DbConfig = { ...config, password: fresh };
+      await store.putConfig(name, rotated);
+      // The old pool's sessions stay logged in with the old password; replace them so that
+      // every future connection proves the new one.
+      let plugin;
+      try {
+        plugin = await connections.open(rotated, false);
+      } catch (err) {
+        await connections.retire(name);
+        throw databaseFailure(err, secrets, 'rotated root credentials, but reopening the connection failed: ');
+      }
+      await connections.install(name, plugin, rotated);
+      return null;
+    });
+  };
+
+  const reset = async (req: EngineRequest): Promise<null> => {
+    const name = req.params['name'] as string;
+    return connections.exclusive(name, async () => {
+      const config = await requireConfig(name);
+      let plugin;
+      try {
+        plugin = await connections.open(config, false);
+      } catch (err) {
+        throw databaseFailure(err, [config.password], 'failed to reset connection: ');
+      }
+      await connections.install(name, plugin, config);
+      return null;
+    });
+  };
+
+  return [
+    {
+      pattern: `rotate-root/(?<name>${NAME_PATTERN})`,
+      description: 'Rotate the admin password of a database connection; afterwards only Coffer knows it.',
+      operations: { update: rotateRoot, create: rotateRoot },
+    },
+    {
+      pattern: `reset/(?<name>${NAME_PATTERN})`,
+      description: 'Close and reopen the connection pool of a database connection.',
+      operations: { update: reset, create: reset },
+    },
+  ];
+}

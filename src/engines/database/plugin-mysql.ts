@@ -1,0 +1,330 @@
+/**
+ * The MySQL/MariaDB database plugin (`mysql-database-plugin`): creates, renews, revokes and
+ * re-keys database users from statement templates, over a small mysql2 connection pool.
+ *
+ * Owns: the pool for one `config/:name` and the rules for running statements. It must never log
+ * a password or put one in an error; it never substitutes a username or password it has not
+ * checked against a safe alphabet (values go inside '…' in SQL, so a quote would be injection);
+ * and a failed creation never leaves part of a user behind when cleanup can reach the database.
+ */
+import { createPool, type Pool, type PoolConnection } from 'mysql2/promise';
+import { badRequest, isCofferError } from '../../core/errors.js';
+import { DatabasePluginError, type DatabaseErrorKind, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
+import { parseMysqlConnectionUrl } from './plugin-mysql-dsn.js';
+import { prepareStatements } from './plugin-mysql-statements.js';
+import { scrubSecrets } from './plugin-secret-scrub.js';
+
+export const MYSQL_PLUGIN_NAME = 'mysql-database-plugin';
+const PLUGIN_NAME = MYSQL_PLUGIN_NAME;
+
+/** MySQL 5.7+ allows 32 characters (MariaDB 80); 32 fits both. */
+const MAX_USERNAME_LENGTH = 32;
+
+/** Vault's default pool size when `max_open_connections` is 0. */
+const DEFAULT_MAX_OPEN = 4;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * DROP USER also removes the user's privileges, so Vault's `REVOKE ALL …; DROP USER …` default
+ * is one idempotent statement here.
+ */
+const DEFAULT_REVOCATION = ["DROP USER IF EXISTS '{{name}}'@'%'"];
+const DEFAULT_ROLLBACK = DEFAULT_REVOCATION;
+const DEFAULT_SET_PASSWORD = ["ALTER USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'"];
+
+/**
+ * Characters that are inert inside a single-quoted MySQL string and a quoted identifier: letters,
+ * digits, `_`, `.` and `-` (the engine's `v-<display>-<role>-<random>-<unix>` names, and common
+ * existing users such as `app_user` for static roles and rotate-root).
+ */
+const SAFE_USERNAME = /^[A-Za-z0-9_.-]+$/;
+/** The alphabet of Vault's default password policy; anything else could end a quoted string. */
+const SAFE_PASSWORD = /^[A-Za-z0-9-]+$/;
+
+/**
+ * Server errors a revocation may meet when the user is already gone ("Operation DROP USER
+ * failed", "There is no such grant", "Can't revoke all privileges", no such table/routine grant).
+ * Revocation goes on past them, which is what makes custom revocation statements idempotent.
+ */
+const ABSENT_USER_ERRNOS = new Set([1396, 1141, 1269, 1147, 1403]);
+
+/**
+ * Server errors that are about reaching the database rather than about the statements: too many
+ * connections, shutdown in progress, connection killed, no such database, database access denied,
+ * read-only server; and deadlock and lock wait timeout, which say the moment was wrong and a
+ * retry will do. Like SQLSTATE classes 08 (connection) and 28 (login), they are 'connection'.
+ */
+const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 1049, 1044, 1290, 1213, 1205]);
+
+interface MysqlServerError {
+  message: string;
+  code?: string;
+  errno?: number;
+  sqlState?: string;
+}
+
+function asMysqlError(err: unknown): MysqlServerError {
+  if (typeof err === 'object' && err !== null && 'message' in err) return err as MysqlServerError;
+  return { message: String(err) };
+}
+
+function isServerError(e: MysqlServerError): boolean {
+  return e.sqlState !== undefined && e.errno !== undefined && e.errno > 0;
+}
+
+function errorKind(e: MysqlServerError): DatabaseErrorKind {
+  // Only server errors carry an SQL state; socket errors (ECONNREFUSED, lost connection) do not.
+  if (!isServerError(e)) return 'connection';
+  if (/^(?:08|28)/.test(e.sqlState ?? '') || CONNECTION_ERRNOS.has(e.errno ?? 0)) return 'connection';
+  return 'statement';
+}
+
+export interface MysqlPluginOptions {
+  /** Milliseconds since the epoch, for connection lifetimes; tests inject a manual clock. */
+  now?: () => number;
+}
+
+/** Creates an unopened plugin; `initialize` opens the pool. */
+export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlugin {
+  const now = options.now ?? Date.now;
+  let pool: Pool | null = null;
+  // Every password this plugin knows is scrubbed from every error it throws.
+  let adminPassword = '';
+  let maxOpen = DEFAULT_MAX_OPEN;
+  let maxLifetimeMs = 0;
+  // mysql2 has no connection lifetime of its own: birth times are kept here, by connection.
+  let born = new WeakMap<object, number>();
+
+  function requirePool(): Pool {
+    if (!pool) throw new DatabasePluginError('connection', 'database connection is not initialized');
+    return pool;
+  }
+
+  /**
+   * The one place database errors become plugin errors, in the Go driver's words
+   * ("Error 1064 (42000): You have an error…") with every password scrubbed out. The raw error is
+   * not kept as the cause: mysql2 attaches the SQL text, password included.
+   */
+  function databaseError(err: unknown, secrets: readonly string[] = []): Error {
+    if (err instanceof DatabasePluginError || isCofferError(err)) return err;
+    const e = asMysqlError(err);
+    const text = isServerError(e) ? `Error ${e.errno} (${e.sqlState}): ${e.message}` : e.message;
+    return new DatabasePluginError(errorKind(e), scrubSecrets(text, [adminPassword, ...secrets]), e.code);
+  }
+
+  /**
+   * Takes a pooled connection and turns autocommit off for it. DDL (CREATE USER, GRANT) commits
+   * implicitly in MySQL and ends a START TRANSACTION, after which later statements would
+   * autocommit; with autocommit off, every stretch of data statements between DDL belongs to a
+   * transaction that ROLLBACK undoes. DDL already run is the caller's to clean up.
+   *
+   * A pooled connection that the server closed meanwhile (restart, wait_timeout, KILL) fails on
+   * this first query; nothing has run on it yet, so it is dropped and another taken, a bounded
+   * number of times, as Go's database/sql does with a bad connection. A connection past
+   * `max_connection_lifetime` is dropped the same way before it is used.
+   */
+  async function acquire(current: Pool, secrets: readonly string[]): Promise<PoolConnection> {
+    let lost: unknown;
+    for (let attempt = 0; attempt <= maxOpen; attempt += 1) {
+      let conn: PoolConnection;
+      try {
+        conn = await current.getConnection();
+      } catch (err) {
+        throw databaseError(err, secrets);
+      }
+      if (expired(conn)) {
+        conn.destroy();
+        continue;
+      }
+      try {
+        await conn.query('SET autocommit = 0');
+        return conn;
+      } catch (err) {
+        conn.destroy();
+        if (isServerError(asMysqlError(err))) throw databaseError(err, secrets);
+        lost = err;
+      }
+    }
+    throw databaseError(lost ?? new Error('no usable pooled connection'), secrets);
+  }
+
+  /** Whether a connection has outlived `max_connection_lifetime` and must not be used again. */
+  function expired(conn: PoolConnection): boolean {
+    const birth = born.get(conn.connection);
+    return maxLifetimeMs > 0 && birth !== undefined && now() - birth >= maxLifetimeMs;
+  }
+
+  /** A pooled connection goes back as it came (autocommit on); one that cannot be is closed. */
+  async function giveBack(conn: PoolConnection): Promise<void> {
+    try {
+      await conn.query('SET autocommit = 1');
+      conn.release();
+    } catch {
+      conn.destroy();
+    }
+  }
+
+  /** Runs `run` on a session from the pool; every error comes out as a plugin error. */
+  async function withSession<T>(secrets: readonly string[], run: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    const conn = await acquire(requirePool(), secrets);
+    try {
+      return await run(conn);
+    } catch (err) {
+      throw databaseError(err, secrets);
+    } finally {
+      await giveBack(conn);
+    }
+  }
+
+  /**
+   * Runs statements in order and commits; on failure rolls back what the transaction holds.
+   * `tolerate` lists server errnos that do not stop the run.
+   */
+  async function runStatements(conn: PoolConnection, statements: readonly string[], tolerate: ReadonlySet<number> = new Set()): Promise<void> {
+    try {
+      for (const sql of statements) {
+        try {
+          await conn.query(sql);
+        } catch (err) {
+          if (!tolerate.has(asMysqlError(err).errno ?? 0)) throw err;
+        }
+      }
+      await conn.query('COMMIT');
+    } catch (err) {
+      // A lost connection cannot roll back; the server discards its transaction anyway.
+      await conn.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  return {
+    name: PLUGIN_NAME,
+    maxUsernameLength: MAX_USERNAME_LENGTH,
+
+    async initialize(config: PluginConnectionConfig, verify: boolean): Promise<void> {
+      const options = parseMysqlConnectionUrl(config.connectionUrl, { username: config.username, password: config.password });
+      maxOpen = checkCount(config.maxOpenConnections, 'max_open_connections') || DEFAULT_MAX_OPEN;
+      const idleMs = checkCount(config.maxIdleTimeMs, 'max_idle_time') || DEFAULT_IDLE_TIMEOUT_MS;
+      maxLifetimeMs = checkCount(config.maxConnectionLifetimeSeconds ?? 0, 'max_connection_lifetime') * 1000;
+      if (pool) await pool.end().catch(() => undefined);
+      adminPassword = options.password;
+      born = new WeakMap();
+      const opened = createPool({
+        ...(options.socketPath === undefined ? { host: options.host, port: options.port } : { socketPath: options.socketPath }),
+        user: options.user,
+        password: options.password,
+        ...(options.database === undefined ? {} : { database: options.database }),
+        ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+        ...(options.connectTimeoutMs === undefined ? {} : { connectTimeout: options.connectTimeoutMs }),
+        ...(options.charset === undefined ? {} : { charset: options.charset }),
+        connectionLimit: maxOpen,
+        maxIdle: maxOpen,
+        idleTimeout: idleMs,
+        waitForConnections: true,
+        queueLimit: 0,
+        // Our splitter decides where statements end; the server must never run two at once.
+        multipleStatements: false,
+        enableKeepAlive: true,
+      });
+      opened.pool.on('connection', (conn: object) => born.set(conn, now()));
+      pool = opened;
+      if (!verify) return;
+      try {
+        // Taking a session runs a query on a new connection: that is the check.
+        await withSession([], async () => undefined);
+      } catch (err) {
+        pool = null;
+        await opened.end().catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async newUser(req): Promise<void> {
+      checkUsername(req.username);
+      if (req.username.length > MAX_USERNAME_LENGTH) {
+        throw badRequest(`username is longer than the ${MAX_USERNAME_LENGTH} characters MySQL allows`);
+      }
+      checkPassword(req.password);
+      const values = { username: req.username, password: req.password, expiration: req.expiration };
+      const creation = prepareStatements(req.creationStatements, values);
+      if (creation.length === 0) throw badRequest(`${PLUGIN_NAME} needs creation statements`);
+      const rollback = prepareStatements(req.rollbackStatements.length > 0 ? req.rollbackStatements : DEFAULT_ROLLBACK, values);
+      const secrets = [req.password];
+
+      let failure: unknown;
+      try {
+        await withSession(secrets, (conn) => runStatements(conn, creation));
+        return;
+      } catch (err) {
+        failure = err;
+      }
+      // CREATE USER and GRANT have already committed by now; undo them on a fresh session,
+      // since the failure may have been the connection itself.
+      let cleanupFailed = false;
+      try {
+        await withSession(secrets, async (conn) => {
+          for (const sql of rollback) await conn.query(sql).catch(() => (cleanupFailed = true));
+          await conn.query('COMMIT');
+        });
+      } catch {
+        cleanupFailed = true;
+      }
+      const error = databaseError(failure, secrets);
+      if (!cleanupFailed || !(error instanceof DatabasePluginError)) throw error;
+      throw new DatabasePluginError(
+        error.kind,
+        `${error.message}; cleanup failed as well, so user "${req.username}" may remain in the database`,
+        error.dbCode,
+      );
+    },
+
+    async renewUser(req): Promise<void> {
+      // MySQL has no VALID UNTIL; the lease's expiry revokes the user, so renewing needs nothing
+      // from the database unless the role says otherwise.
+      if (req.renewStatements.length === 0) return;
+      checkUsername(req.username);
+      const statements = prepareStatements(req.renewStatements, { username: req.username, expiration: req.expiration });
+      await withSession([], (conn) => runStatements(conn, statements));
+    },
+
+    async revokeUser(req): Promise<void> {
+      checkUsername(req.username);
+      const templates = req.revocationStatements.length > 0 ? req.revocationStatements : DEFAULT_REVOCATION;
+      const statements = prepareStatements(templates, { username: req.username });
+      await withSession([], (conn) => runStatements(conn, statements, ABSENT_USER_ERRNOS));
+    },
+
+    async setPassword(req): Promise<void> {
+      checkUsername(req.username);
+      checkPassword(req.password);
+      const templates = req.statements.length > 0 ? req.statements : DEFAULT_SET_PASSWORD;
+      const statements = prepareStatements(templates, { username: req.username, password: req.password });
+      await withSession([req.password], (conn) => runStatements(conn, statements));
+    },
+
+    async close(): Promise<void> {
+      const current = pool;
+      pool = null;
+      adminPassword = '';
+      if (current) await current.end();
+    },
+  };
+}
+
+function checkUsername(username: string): void {
+  if (!SAFE_USERNAME.test(username)) {
+    throw badRequest(`${PLUGIN_NAME}: a username may contain only letters, digits, "_", "." and "-"`);
+  }
+}
+
+function checkPassword(password: string): void {
+  // The message never includes the password, only what was wrong with it.
+  if (!SAFE_PASSWORD.test(password)) {
+    throw badRequest(`${PLUGIN_NAME}: a password may contain only letters, digits and "-" (check the password policy)`);
+  }
+}
+
+function checkCount(value: number, field: string): number {
+  if (!Number.isInteger(value) || value < 0) throw badRequest(`${field} must be a whole number, 0 or more`);
+  return value;
+}

@@ -1,0 +1,299 @@
+/**
+ * The PostgreSQL database plugin (`postgresql-database-plugin`), on `pg` with one Pool of
+ * `max_open_connections` per config.
+ *
+ * Owns: running statement templates all-or-nothing (one transaction on one pooled client), the
+ * default renew, revoke and set-password SQL, and surviving concurrency: batches that rewrite
+ * table ACLs run one at a time per config, and every batch is retried on serialization
+ * failures, deadlocks and "tuple concurrently updated" with a small jittered backoff.
+ *
+ * Recommended role statements (see README "Dynamic database credentials"): put the grants on a
+ * group role once, and make each credential a member of it:
+ *   CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "app_readers";
+ * A per-credential `GRANT ... ON ALL TABLES` adds one ACL entry to every table's catalog row:
+ * concurrent grants collide on that row, and at about 2,400 live grantees the row no longer
+ * fits in a page and every further GRANT fails.
+ *
+ * Must never: log a password, or let one reach an error message (the admin password and the
+ * credential's password are scrubbed from every database message, detail and parse error).
+ */
+import pg from 'pg';
+import type { PoolClient } from 'pg';
+import { isCofferError } from '../../core/errors.js';
+import { scrubSecrets } from './plugin-secret-scrub.js';
+import { pgTarget } from './plugin-postgres-connection.js';
+import {
+  classifyPgError, DEFAULT_CREATION, defaultRenewStatement, defaultSetPasswordStatement, pgErrorText,
+  quoteIdent, renderStatement, touchesObjectAcl,
+} from './plugin-postgres-sql.js';
+import {
+  DatabasePluginError, type DatabasePlugin, type NewUserRequest, type PluginConnectionConfig,
+  type RenewUserRequest, type RevokeUserRequest, type SetPasswordRequest,
+} from './plugin.js';
+import { createSerialLane } from './serial-lane.js';
+
+export const POSTGRES_PLUGIN_NAME = 'postgresql-database-plugin';
+
+/** Attempts per batch; with 4 parallel per-table GRANTs about 44 % of single attempts conflict. */
+const MAX_ATTEMPTS = 6;
+const BACKOFF_BASE_MS = 5;
+const BACKOFF_CAP_MS = 400;
+/** Also bounds the wait for a free pooled connection. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** No single statement of ours should take this long; a stuck lock must not hang a request. */
+const STATEMENT_TIMEOUT_MS = 60_000;
+
+export interface PostgresPluginOptions {
+  /** Waits between retries; tests may inject a fast one. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function createPostgresPlugin(options: PostgresPluginOptions = {}): DatabasePlugin {
+  const sleep = options.sleep ?? realSleep;
+  let pool: pg.Pool | undefined;
+  let adminSecrets: string[] = [];
+  let maxOpen = 1;
+  const aclLane = createSerialLane();
+
+  /** A DatabasePluginError with every known secret removed from the database's words. */
+  const failure = (err: unknown, extraSecrets: readonly string[] = []): Error => {
+    if (err instanceof DatabasePluginError || isCofferError(err)) return err;
+    const kind = classifyPgError(err) === 'connection' ? 'connection' : 'statement';
+    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : undefined;
+    return new DatabasePluginError(kind, scrubSecrets(pgErrorText(err), [...adminSecrets, ...extraSecrets]), code);
+  };
+
+  const requirePool = (): pg.Pool => {
+    if (!pool) throw new DatabasePluginError('connection', 'database connection is not initialized');
+    return pool;
+  };
+
+  const acquire = async (): Promise<PoolClient> => {
+    try {
+      return await requirePool().connect();
+    } catch (err) {
+      throw failure(err);
+    }
+  };
+
+  /**
+   * A pooled client on which `opening` succeeded. A connection the server dropped while it sat
+   * idle (restart, idle timeout) fails on its first use, before anything ran on it: it is
+   * discarded and another taken, at most once per pooled connection.
+   */
+  const openClient = async <R>(opening: (client: PoolClient) => Promise<R>): Promise<{ client: PoolClient; result: R }> => {
+    for (let attempt = 0; ; attempt += 1) {
+      const client = await acquire();
+      try {
+        return { client, result: await opening(client) };
+      } catch (err) {
+        // Discarded either way: after a failed opening its session state is unknown.
+        client.release(true);
+        if (classifyPgError(err) !== 'connection' || attempt >= maxOpen) throw err;
+      }
+    }
+  };
+
+  /** Runs `statements` in one transaction on one client; ROLLBACK on any failure. */
+  const transaction = async (statements: readonly string[]): Promise<void> => {
+    // SET LOCAL rather than a startup parameter, which poolers such as pgbouncer refuse; sent
+    // with BEGIN in one round trip.
+    const { client } = await openClient((c) => c.query(`BEGIN; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`));
+    let discard = false;
+    try {
+      for (const statement of statements) await client.query(statement);
+      await client.query('COMMIT');
+    } catch (err) {
+      // A failed ROLLBACK means the connection itself is gone; drop it from the pool.
+      await client.query('ROLLBACK').catch(() => { discard = true; });
+      if (classifyPgError(err) === 'connection') discard = true;
+      throw err;
+    } finally {
+      client.release(discard);
+    }
+  };
+
+  const withRetry = async <T>(work: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await work();
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || classifyPgError(err) !== 'retry') throw err;
+        const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+        await sleep(ceiling / 2 + Math.random() * (ceiling / 2));
+      }
+    }
+  };
+
+  /** A batch, retried; in the config's ACL lane when it rewrites table ACLs. */
+  const runBatch = (statements: readonly string[], exclusive: boolean): Promise<void> => {
+    const work = (): Promise<void> => withRetry(() => transaction(statements));
+    return exclusive ? aclLane.run(work) : work();
+  };
+
+  const query = async <R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> => {
+    try {
+      const { client, result } = await openClient((c) => c.query<R>(text, values));
+      client.release();
+      return result.rows;
+    } catch (err) {
+      throw failure(err);
+    }
+  };
+
+  interface RoleFacts { oid: number; canAct: boolean; hasObjects: boolean }
+
+  const roleFacts = async (username: string): Promise<RoleFacts | undefined> => {
+    const rows = await query<{ oid: number; can_act: boolean; has_objects: boolean }>(
+      `SELECT r.oid, pg_has_role(current_user, r.oid, 'USAGE') AS can_act,
+              EXISTS (SELECT 1 FROM pg_shdepend d
+                       WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid
+                         AND d.deptype IN ('a', 'o')) AS has_objects
+         FROM pg_roles r WHERE r.rolname = $1`,
+      [username],
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : { oid: row.oid, canAct: row.can_act, hasObjects: row.has_objects };
+  };
+
+  /**
+   * The default revocation: give away and drop what the role owns and every privilege it holds
+   * in this database, then drop it (which also ends its group memberships). When the admin is
+   * not allowed to act as the role (a non-superuser CREATEROLE admin), it revokes per schema
+   * instead, as Vault does.
+   */
+  const defaultRevoke = async (username: string): Promise<void> => {
+    const facts = await roleFacts(username);
+    if (facts === undefined) return;
+    const role = quoteIdent(username);
+    const statements: string[] = [];
+    if (facts.canAct) {
+      statements.push(`REASSIGN OWNED BY ${role} TO CURRENT_USER`, `DROP OWNED BY ${role}`);
+    } else if (facts.hasObjects) {
+      const schemas = await query<{ nspname: string }>(
+        `SELECT DISTINCT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                LATERAL aclexplode(c.relacl) a WHERE a.grantee = $1
+         UNION SELECT 'public'`,
+        [facts.oid],
+      );
+      for (const { nspname } of schemas) {
+        const schema = quoteIdent(nspname);
+        statements.push(
+          `REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA ${schema} FROM ${role}`,
+          `REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA ${schema} FROM ${role}`,
+          `REVOKE ALL PRIVILEGES ON ALL FUNCTIONS IN SCHEMA ${schema} FROM ${role}`,
+          `REVOKE USAGE ON SCHEMA ${schema} FROM ${role}`,
+        );
+      }
+      const [db] = await query<{ name: string }>('SELECT current_database() AS name', []);
+      if (db) statements.push(`REVOKE CONNECT ON DATABASE ${quoteIdent(db.name)} FROM ${role}`);
+    }
+    statements.push(`DROP ROLE IF EXISTS ${role}`);
+    await runBatch(statements, facts.hasObjects);
+  };
+
+  return {
+    name: POSTGRES_PLUGIN_NAME,
+    maxUsernameLength: 63,
+
+    async initialize(config: PluginConnectionConfig, verify: boolean): Promise<void> {
+      adminSecrets = [config.password, encodeURIComponent(config.password)].filter((s) => s !== '');
+      maxOpen = config.maxOpenConnections;
+      let target;
+      try {
+        target = pgTarget(config.connectionUrl, config.username, config.password);
+      } catch (err) {
+        throw failure(err instanceof DatabasePluginError ? err : new DatabasePluginError('connection', 'invalid connection_url'));
+      }
+      const next = new pg.Pool({
+        ...target,
+        max: config.maxOpenConnections,
+        idleTimeoutMillis: config.maxIdleTimeMs > 0 ? config.maxIdleTimeMs : 10_000,
+        maxLifetimeSeconds: config.maxConnectionLifetimeSeconds ?? 0,
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+        application_name: 'coffer',
+      });
+      // An idle client whose server went away emits 'error' on the pool; without a listener
+      // Node would crash. The pool already discards that client; the next query reconnects.
+      next.on('error', () => undefined);
+      if (verify) {
+        try {
+          const client = await next.connect();
+          try {
+            await client.query('SELECT 1');
+          } finally {
+            client.release();
+          }
+        } catch (err) {
+          await next.end().catch(() => undefined);
+          throw failure(err);
+        }
+      }
+      const previous = pool;
+      pool = next;
+      if (previous) await previous.end().catch(() => undefined);
+    },
+
+    async newUser(req: NewUserRequest): Promise<void> {
+      const values = { name: req.username, nameKind: 'generated' as const, password: req.password, expiration: req.expiration };
+      const templates = req.creationStatements.length > 0 ? req.creationStatements : DEFAULT_CREATION;
+      const statements = templates.map((t) => renderStatement(t, values));
+      try {
+        await runBatch(statements, touchesObjectAcl(templates));
+      } catch (err) {
+        // The transaction already undid everything it did; rollback statements are for
+        // what a transaction cannot undo, and are best-effort by nature.
+        if (req.rollbackStatements.length > 0) {
+          const rollback = req.rollbackStatements.map((t) => renderStatement(t, values));
+          await runBatch(rollback, touchesObjectAcl(req.rollbackStatements)).catch(() => undefined);
+        }
+        throw failure(err, [req.password]);
+      }
+    },
+
+    async renewUser(req: RenewUserRequest): Promise<void> {
+      const statements = req.renewStatements.length > 0
+        ? req.renewStatements.map((t) => renderStatement(t, { name: req.username, nameKind: 'generated', expiration: req.expiration }))
+        : [defaultRenewStatement(req.username, req.expiration)];
+      try {
+        await runBatch(statements, touchesObjectAcl(req.renewStatements));
+      } catch (err) {
+        throw failure(err);
+      }
+    },
+
+    async revokeUser(req: RevokeUserRequest): Promise<void> {
+      try {
+        if (req.revocationStatements.length === 0) {
+          await defaultRevoke(req.username);
+          return;
+        }
+        // Idempotent even with custom statements: a role that is already gone needs nothing.
+        if ((await roleFacts(req.username)) === undefined) return;
+        const statements = req.revocationStatements.map((t) => renderStatement(t, { name: req.username, nameKind: 'generated' }));
+        await runBatch(statements, touchesObjectAcl(req.revocationStatements));
+      } catch (err) {
+        throw failure(err);
+      }
+    },
+
+    async setPassword(req: SetPasswordRequest): Promise<void> {
+      const statements = req.statements.length > 0
+        ? req.statements.map((t) => renderStatement(t, { name: req.username, nameKind: 'admin', password: req.password }))
+        : [defaultSetPasswordStatement(req.username, req.password)];
+      try {
+        await runBatch(statements, false);
+      } catch (err) {
+        throw failure(err, [req.password]);
+      }
+    },
+
+    async close(): Promise<void> {
+      const current = pool;
+      pool = undefined;
+      if (current) await current.end().catch(() => undefined);
+    },
+  };
+}

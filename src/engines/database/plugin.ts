@@ -1,0 +1,94 @@
+/**
+ * The contract between the database secrets engine and one kind of database
+ * (PostgreSQL, MySQL/MariaDB, Redis). A plugin owns a small connection pool for one `config/:name`
+ * and turns statement templates into real users; the engine owns everything else (roles, TTLs,
+ * usernames, passwords, leases).
+ *
+ * A plugin never logs or puts a password in an error message; errors it throws carry the
+ * database's message with any password scrubbed out.
+ */
+
+export interface PluginConnectionConfig {
+  /** With {{username}} and {{password}} placeholders, filled from `username`/`password`. */
+  connectionUrl: string;
+  username: string;
+  password: string;
+  maxOpenConnections: number;
+  /** Milliseconds after which an idle pooled connection is closed; 0 = the driver default. */
+  maxIdleTimeMs: number;
+  /** Seconds after which a pooled connection is replaced; 0 or absent = never. */
+  maxConnectionLifetimeSeconds?: number;
+}
+
+export interface NewUserRequest {
+  username: string;
+  password: string;
+  /** The moment the credential must stop working ({{expiration}}). */
+  expiration: Date;
+  /** Templates with {{name}}/{{username}}, {{password}}, {{expiration}}; empty = the plugin's default. */
+  creationStatements: readonly string[];
+  /** Run when creation fails half-way, to leave nothing behind; empty = the plugin's default cleanup. */
+  rollbackStatements: readonly string[];
+}
+
+export interface RenewUserRequest {
+  username: string;
+  expiration: Date;
+  renewStatements: readonly string[];
+}
+
+export interface RevokeUserRequest {
+  username: string;
+  revocationStatements: readonly string[];
+}
+
+export interface SetPasswordRequest {
+  username: string;
+  password: string;
+  /** Templates with {{name}}/{{username}} and {{password}}; empty = the plugin's default. */
+  statements: readonly string[];
+}
+
+export interface DatabasePlugin {
+  /** 'postgresql-database-plugin', 'mysql-database-plugin', 'redis-database-plugin'. */
+  readonly name: string;
+  /** The longest username this database accepts. */
+  readonly maxUsernameLength: number;
+  /** Opens the pool; with `verify`, also connects once and fails with the database's message. */
+  initialize(config: PluginConnectionConfig, verify: boolean): Promise<void>;
+  /** All-or-nothing: on any failure nothing of the user remains, and the error says why. */
+  newUser(req: NewUserRequest): Promise<void>;
+  renewUser(req: RenewUserRequest): Promise<void>;
+  /** Idempotent: revoking a user that no longer exists succeeds. */
+  revokeUser(req: RevokeUserRequest): Promise<void>;
+  /** Changes a user's password (static roles, and rotate-root on the admin user itself). */
+  setPassword(req: SetPasswordRequest): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a fresh, unopened plugin. `pluginName` is the name the config asked for, which may be an
+ * alias (`mysql-legacy-database-plugin`); factories that serve one name may ignore it.
+ */
+export type DatabasePluginFactory = (pluginName?: string) => DatabasePlugin;
+
+/**
+ * Why a database call failed, so the engine can answer 400 (the caller's statements or
+ * settings are wrong) or 502 (the database could not be reached). Optional: a plugin may throw
+ * a CofferError or a plain Error instead; the engine then answers 500 with the (scrubbed) message.
+ */
+export type DatabaseErrorKind = 'connection' | 'statement';
+
+/** An error from the database, its message already free of every password. */
+export class DatabasePluginError extends Error {
+  readonly kind: DatabaseErrorKind;
+  /** The database's own error code (SQLSTATE for PostgreSQL), when it sent one. */
+  readonly dbCode: string | undefined;
+
+  constructor(kind: DatabaseErrorKind, message: string, dbCode?: string) {
+    super(message);
+    this.name = 'DatabasePluginError';
+    this.kind = kind;
+    this.dbCode = dbCode;
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * Tests: connection_url redaction and the pg target built from it.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { redactConnectionUrl } from './redact.js';
+import { pgTarget } from './plugin-postgres-connection.js';
+
+test('keeps placeholders and masks a password written into the URL', () => {
+  const template = 'postgresql://{{username}}:{{password}}@db:5432/app?sslmode=disable';
+  assert.equal(redactConnectionUrl(template, ['s3cret']), template);
+  assert.equal(redactConnectionUrl('postgresql://admin:hunter2@db:5432/app', []), 'postgresql://admin:*****@db:5432/app');
+  assert.equal(redactConnectionUrl('postgresql://admin:p%40ss@db/app?password=x1&sslmode=require', []), 'postgresql://admin:*****@db/app?password=*****&sslmode=require');
+  assert.equal(redactConnectionUrl("host=db user=admin password='a b' dbname=app", []), 'host=db user=admin password=***** dbname=app');
+  assert.equal(redactConnectionUrl('host=db password={{password}}', []), 'host=db password={{password}}');
+  assert.equal(redactConnectionUrl('postgresql://db/app?application_name=Kq9-zz81', ['Kq9-zz81']), 'postgresql://db/app?application_name=*****');
+});
+
+test('fills the URL with encoded credentials, and reads the key=value form', () => {
+  assert.deepEqual(pgTarget('postgresql://{{username}}:{{password}}@h:1/d', 'u@x', 'p/w:@'), { connectionString: 'postgresql://u%40x:p%2Fw%3A%40@h:1/d' });
+  assert.deepEqual(pgTarget("host=h port=5433 user={{username}} password='{{password}}' dbname=app sslmode=require", 'u', "it's"), {
+    host: 'h', port: 5433, user: 'u', password: "it's", database: 'app', ssl: { rejectUnauthorized: false },
+  });
+  assert.throws(() => pgTarget('mysql://x', 'u', 'p'), /invalid connection_url/);
+});

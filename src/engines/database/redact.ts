@@ -1,0 +1,36 @@
+/**
+ * The connection_url as a config read shows it: placeholders stay, any password written into
+ * the URL itself is masked.
+ *
+ * Must never: return a URL in which an embedded password (URL userinfo, a `password=` query
+ * parameter or DSN key) or the config's own password survives.
+ */
+const MASK = '*****';
+const TEMPLATE = /^\{\{\s*password\s*\}\}$/;
+
+const maskValue = (value: string): string => (TEMPLATE.test(value) ? value : MASK);
+
+export function redactConnectionUrl(url: string, knownSecrets: readonly string[]): string {
+  let out = url
+    // scheme://user:password@host — the password runs to the last '@' before the path.
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*:)([^/?#]*)@/i, (_w, head: string, pw: string) => `${head}${maskValue(pw)}@`)
+    // ?password=... or &password=... in a URL query.
+    .replace(/([?&]password=)([^&#]*)/gi, (_w, head: string, pw: string) => `${head}${maskValue(decodeURIComponentSafe(pw))}`)
+    // password=... or password='...' in a key=value DSN.
+    .replace(/(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)/gi, (_w, lead: string, head: string, pw: string) =>
+      `${lead}${head}${maskValue(pw.replace(/^'|'$/g, ''))}`);
+  // Whole occurrences only: the URL never holds a fragment of a password, and fragment matching
+  // would mask host names that merely share a few letters with it.
+  for (const secret of knownSecrets.filter((s) => s.length >= 3)) {
+    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join(MASK);
+  }
+  return out;
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * Dynamic PostgreSQL credentials end to end, over real HTTP, against a throwaway PostgreSQL
+ * cluster with scram-sha-256 authentication (the machine's own server trusts every local
+ * connection, so a login there would prove nothing about a password).
+ *
+ * Time is an injected clock: TTLs pass by advancing it, and `sys/leases/tidy` runs the expiry
+ * worker's pass at once.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createManualClock } from '../../src/core/clock.js';
+import { createScratchDatabase, startPgCluster, tryLogin, type PgCluster, type ScratchDatabase } from '../helpers/pg-cluster.js';
+import { api, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+
+describe('dynamic PostgreSQL credentials and their leases', () => {
+  const clock = createManualClock(Date.now());
+  const dataDir = tempDir();
+  let cluster: PgCluster;
+  let db: ScratchDatabase;
+  let server: TestServer;
+  let root: string;
+  const readersRole = 'app_readers';
+
+  const creds = async (token = root, role = 'readonly'): Promise<{ leaseId: string; username: string; password: string; duration: number }> => {
+    const response = await api(server, 'GET', `database/creds/${role}`, { token });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    return { leaseId: response.body.lease_id, username: response.body.data.username, password: response.body.data.password, duration: response.body.lease_duration };
+  };
+  const roleExists = async (name: string): Promise<boolean> => (await db.roles(name)).length === 1;
+  const tidy = async (): Promise<void> => {
+    assert.equal((await api(server, 'PUT', 'sys/leases/tidy', { token: root })).status, 202);
+  };
+
+  before(async () => {
+    cluster = await startPgCluster();
+    db = await createScratchDatabase(cluster);
+    await db.query('CREATE TABLE items (id int primary key, name text)');
+    await db.query("INSERT INTO items VALUES (1, 'one')");
+    await db.query(`CREATE ROLE ${readersRole} NOLOGIN`);
+    await db.query(`GRANT SELECT ON items TO ${readersRole}`);
+    server = await startTestServer({ dev: true, dataDir, keepDataDir: true, clock });
+    root = server.rootToken as string;
+    assert.equal((await api(server, 'POST', 'sys/mounts/database', { token: root, body: { type: 'database' } })).status, 204);
+    const config = await api(server, 'POST', 'database/config/pg', {
+      token: root,
+      body: {
+        plugin_name: 'postgresql-database-plugin',
+        connection_url: db.templateUrl,
+        username: cluster.adminUser,
+        password: cluster.adminPassword,
+        allowed_roles: ['readonly', 'per-table'],
+      },
+    });
+    assert.ok(config.status === 204 || config.status === 200, JSON.stringify(config.body));
+    const role = await api(server, 'POST', 'database/roles/readonly', {
+      token: root,
+      body: {
+        db_name: 'pg',
+        creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${readersRole};`],
+        default_ttl: '1h',
+        max_ttl: '2h',
+      },
+    });
+    assert.ok(role.status === 204 || role.status === 200, JSON.stringify(role.body));
+  });
+
+  after(async () => {
+    await server?.destroy();
+    await db?.cleanup(['v-%']).catch(() => undefined);
+    await cluster?.stop();
+  });
+
+  it('issues a credential that logs in and can do exactly what its statements grant', async () => {
+    const cred = await creds();
+    assert.match(cred.leaseId, /^database\/creds\/readonly\/[0-9A-Za-z]{24}$/);
+    assert.equal(cred.duration, 3600);
+    assert.match(cred.username, /^v-root-readonly-[0-9a-z]+-\d+$/);
+    assert.equal(await tryLogin(cluster, db.name, cred.username, cred.password), undefined);
+    assert.match((await tryLogin(cluster, db.name, cred.username, cred.password + 'x')) ?? '', /password authentication failed/);
+    const client = new pg.Client({ connectionString: db.url(cred.username, cred.password) });
+    await client.connect();
+    try {
+      assert.equal((await client.query('SELECT name FROM items')).rows[0]?.name, 'one');
+      await assert.rejects(client.query("INSERT INTO items VALUES (2, 'two')"), /permission denied/);
+    } finally {
+      await client.end();
+    }
+    await api(server, 'PUT', 'sys/leases/revoke', { token: root, body: { lease_id: cred.leaseId } });
+  });
+
+  it('removes the user on revoke, so it can no longer log in', async () => {
+    const cred = await creds();
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke', { token: root, body: { lease_id: cred.leaseId } })).status, 204);
+    assert.equal(await roleExists(cred.username), false);
+    assert.ok(await tryLogin(cluster, db.name, cred.username, cred.password));
+    assert.equal((await api(server, 'PUT', 'sys/leases/lookup', { token: root, body: { lease_id: cred.leaseId } })).status, 400);
+  });
+
+  it('removes the user when the TTL passes', async () => {
+    const cred = await creds();
+    clock.advance(3600_000 + 1000);
+    await tidy();
+    assert.equal(await roleExists(cred.username), false);
+  });
+
+  it('renews the lease and the database-side validity, up to the max TTL and no further', async () => {
+    const cred = await creds();
+    const validUntil = async (): Promise<number> =>
+      ((await db.query<{ v: Date }>('SELECT rolvaliduntil AS v FROM pg_roles WHERE rolname = $1', [cred.username]))[0]?.v as Date).getTime();
+    const first = await validUntil();
+    clock.advance(30 * 60_000);
+    const renewed = await api(server, 'PUT', 'sys/leases/renew', { token: root, body: { lease_id: cred.leaseId, increment: '1h' } });
+    assert.equal(renewed.status, 200);
+    assert.equal(renewed.body.lease_duration, 3600);
+    assert.equal(renewed.body.lease_id, cred.leaseId);
+    const second = await validUntil();
+    assert.ok(second > first, 'VALID UNTIL moved forward');
+    assert.ok(Math.abs(second - (clock.now() + 3600_000)) < 2000);
+    clock.advance(50 * 60_000);
+    const capped = await api(server, 'PUT', 'sys/leases/renew', { token: root, body: { lease_id: cred.leaseId, increment: '1h' } });
+    // Issued 80 minutes ago with a 2h max: 40 minutes remain.
+    assert.equal(capped.status, 200, JSON.stringify(capped.body));
+    assert.equal(capped.body.lease_duration, 2400);
+    assert.match(capped.body.warnings[0], /capped/);
+    assert.ok(Math.abs((await validUntil()) - (clock.now() + 2400_000)) < 2000, 'VALID UNTIL capped too');
+    clock.advance(2400_000 + 1000);
+    await tidy();
+    assert.equal(await roleExists(cred.username), false);
+  });
+
+  it("revokes a token's credentials with the token", async () => {
+    await api(server, 'PUT', 'sys/policies/acl/db-reader', { token: root, body: { policy: 'path "database/creds/readonly" { capabilities = ["read"] }' } });
+    const token = (await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['db-reader'] } })).body.auth.client_token;
+    const cred = await creds(token);
+    assert.equal(await roleExists(cred.username), true);
+    assert.equal((await api(server, 'POST', 'auth/token/revoke', { token: root, body: { token } })).status, 204);
+    assert.equal(await roleExists(cred.username), false);
+  });
+
+  it('keeps retrying while the database is down and removes the user once it is back', async () => {
+    const cred = await creds();
+    await cluster.stopServer();
+    try {
+      clock.advance(3600_000 + 1000);
+      await tidy();
+      const lookup = await api(server, 'PUT', 'sys/leases/lookup', { token: root, body: { lease_id: cred.leaseId } });
+      assert.equal(lookup.status, 200, 'the lease is kept, not dropped');
+      assert.equal(lookup.body.data.revocation_attempts, 1);
+      assert.ok(lookup.body.data.last_error.length > 0);
+      assert.equal(lookup.body.data.last_error.includes(cluster.adminPassword), false);
+    } finally {
+      await cluster.startServer();
+    }
+    clock.advance(60_000);
+    await tidy();
+    assert.equal(await roleExists(cred.username), false);
+    assert.equal((await api(server, 'PUT', 'sys/leases/lookup', { token: root, body: { lease_id: cred.leaseId } })).status, 400);
+  });
+
+  it('loses no lease across a server restart', async () => {
+    const cred = await creds();
+    await server.close();
+    server = await startTestServer({ dev: true, dataDir, keepDataDir: true, clock });
+    const lookup = await api(server, 'PUT', 'sys/leases/lookup', { token: root, body: { lease_id: cred.leaseId } });
+    assert.equal(lookup.status, 200);
+    clock.advance(3600_000 + 1000);
+    await tidy();
+    assert.equal(await roleExists(cred.username), false);
+  });
+
+  it('issues 200 credentials 16 at a time with per-table GRANT statements, all successfully', async () => {
+    const role = await api(server, 'POST', 'database/roles/per-table', {
+      token: root,
+      body: {
+        db_name: 'pg',
+        creation_statements: [
+          `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
+          'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{{name}}";',
+        ],
+        default_ttl: '1h',
+      },
+    });
+    assert.ok(role.status === 200 || role.status === 204);
+    const statuses: number[] = [];
+    for (let i = 0; i < 200; i += 16) {
+      const batch = await Promise.all(Array.from({ length: Math.min(16, 200 - i) }, () => api(server, 'GET', 'database/creds/per-table', { token: root })));
+      statuses.push(...batch.map((r) => r.status));
+    }
+    const failure = statuses.find((s) => s !== 200);
+    if (failure !== undefined) assert.fail(JSON.stringify((await api(server, 'GET', 'database/creds/per-table', { token: root })).body));
+    assert.equal(statuses.filter((s) => s === 200).length, 200);
+    assert.equal((await db.roles('v-root-per-tabl%')).length, 200);
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke-prefix/database/creds/per-table', { token: root })).status, 204);
+    assert.equal((await db.roles('v-root-per-tabl%')).length, 0);
+  });
+
+  it('refuses bad input with a clear error and leaves nothing behind', async () => {
+    const before = (await db.roles('v-%')).length;
+    const unknownPlugin = await api(server, 'POST', 'database/config/bad', { token: root, body: { plugin_name: 'oracle-database-plugin', connection_url: db.templateUrl, allowed_roles: ['*'] } });
+    assert.equal(unknownPlugin.status, 400);
+    assert.match(unknownPlugin.body.errors[0], /postgresql-database-plugin/);
+    const unreachable = await api(server, 'POST', 'database/config/down', {
+      token: root,
+      body: { plugin_name: 'postgresql-database-plugin', connection_url: 'postgresql://{{username}}:{{password}}@127.0.0.1:1/x', username: 'a', password: 'hunter2-secret', allowed_roles: ['*'] },
+    });
+    assert.equal(unreachable.status, 400);
+    assert.equal(JSON.stringify(unreachable.body).includes('hunter2-secret'), false);
+    await api(server, 'POST', 'database/roles/broken', { token: root, body: { db_name: 'pg', creation_statements: ['CREATE ROLE "{{name}}" WITH LOGIN PASSWORD \'{{password}}\';', 'GRANT SELECT ON no_such_table TO "{{name}}";'] } });
+    await api(server, 'POST', 'database/config/pg', { token: root, body: { plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: cluster.adminUser, password: cluster.adminPassword, allowed_roles: ['readonly', 'per-table', 'broken'] } });
+    const broken = await api(server, 'GET', 'database/creds/broken', { token: root });
+    assert.ok(broken.status >= 400, JSON.stringify(broken.body));
+    assert.match(broken.body.errors[0], /no_such_table/);
+    const notAllowed = await api(server, 'POST', 'database/roles/outsider', { token: root, body: { db_name: 'pg', creation_statements: ['SELECT 1'] } });
+    assert.ok(notAllowed.status < 300);
+    const refused = await api(server, 'GET', 'database/creds/outsider', { token: root });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.errors[0], /not an allowed role/);
+    const ttlAboveMax = await api(server, 'POST', 'database/roles/too-long', { token: root, body: { db_name: 'pg', creation_statements: ['SELECT 1'], default_ttl: '3h', max_ttl: '1h' } });
+    assert.equal(ttlAboveMax.status, 400);
+    assert.equal((await db.roles('v-%')).length, before, 'no half-created user stayed behind');
+    const config = await api(server, 'GET', 'database/config/pg', { token: root });
+    assert.equal(JSON.stringify(config.body).includes(cluster.adminPassword), false, 'the admin password never comes back');
+  });
+});
