@@ -27,6 +27,9 @@ import { createSystemEngine } from './core/system/system-engine.js';
 import { createTokenEngine } from './core/tokens/token-engine.js';
 import { createTokenStore } from './core/tokens/token-store.js';
 import { createLeaseManager } from './core/leases/lease-manager.js';
+import { createEventBus } from './core/events/event-bus.js';
+import { createWatchAccess } from './core/events/watch-access.js';
+import { createConsumerRegistry } from './core/consumers/consumer-registry.js';
 import { createKvEngine } from './engines/kv/engine.js';
 import { createDatabaseEngine } from './engines/database/engine.js';
 import { ConfigError, readConfigFile, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
@@ -106,6 +109,8 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   const router = createRouter<MountEntry>();
   const tokens = createTokenStore({ storage: scope(systemStorage, 'token/'), clock, defaultTtl: config.defaultTokenTtl, maxTtl: config.maxTokenTtl });
   const policies = createPolicyStore({ storage: scope(systemStorage, 'policy/') });
+  const events = createEventBus({ clock });
+  const consumers = createConsumerRegistry({ storage: scope(systemStorage, 'consumers/'), clock });
   const systemTtl = { defaultSeconds: config.defaultTokenTtl, maxSeconds: config.maxTokenTtl };
   const audit = createAuditBroker({ storage: scope(systemStorage, 'audit/'), clock, logger: logger.child({ component: 'audit' }) });
 
@@ -136,8 +141,16 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     clock,
     logger,
     secretEngines: { kv: createKvEngine, database: (ctx) => createDatabaseEngine(ctx) },
-    authMethods: {},
+    authMethods: {
+      approle: (await import('./auth/approle/engine.js')).createApproleEngine,
+      userpass: (await import('./auth/userpass/engine.js')).createUserpassEngine,
+      jwt: (await import('./auth/jwt/engine.js')).createJwtEngine,
+      oidc: (await import('./auth/jwt/engine.js')).createJwtEngine,
+      kubernetes: (await import('./auth/kubernetes/engine.js')).createKubernetesEngine,
+    },
     builtins: () => ({ system: systemEngine as Engine, token: tokenEngine }),
+    events,
+    consumers,
     // Vault refuses to unmount while a lease of the mount cannot be revoked; so does Coffer.
     beforeUnmount: async (entry) => {
       await leases.revokePrefix(entry.path);
@@ -152,11 +165,19 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   });
   // A token's leases end with it; revocation failures are retried by the lease worker.
   tokens.onRevoke((entry) => leases.revokeByToken(entry.id));
-  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, requestSeal });
+  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, requestSeal });
 
   lifecycle = createLifecycle({ seal, barrier, systemStorage, tokens, policies, mounts, audit, logger, services: [leases] });
-  const handler = createRequestHandler({ router, leases, systemTtl, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
-  const api: VaultHttpApi = createHttpApiForCore({ handler, lifecycle, logger, clock, maxRequestBytes: config.maxRequestBytes });
+  const handler = createRequestHandler({ router, leases, events, systemTtl, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
+  const api: VaultHttpApi = createHttpApiForCore({
+    handler,
+    lifecycle,
+    logger,
+    clock,
+    maxRequestBytes: config.maxRequestBytes,
+    events,
+    watchAccess: createWatchAccess({ tokens, policies }),
+  });
 
   let rootToken: string | undefined;
   if (config.dev) rootToken = await startDevMode(config, lifecycle);

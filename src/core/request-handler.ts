@@ -21,6 +21,8 @@ import type { MountEntry } from './router/mount-table.js';
 import type { Router } from './router/router.js';
 import type { TokenEntry, TokenStore } from './tokens/token-store.js';
 import type { LeaseManager } from './leases/lease-manager.js';
+import type { EventBus } from './events/event-bus.js';
+import { changeEventFor } from './events/change-events.js';
 
 /** The HTTP verb, reduced to what decides the operation. */
 export type RequestVerb = 'read' | 'list' | 'write' | 'delete' | 'patch';
@@ -43,6 +45,7 @@ export interface ApiResult {
 export interface RequestHandlerDeps {
   router: Router<MountEntry>;
   leases: Pick<LeaseManager, 'register'>;
+  events: Pick<EventBus, 'publish'>;
   /** System default and maximum lease TTLs, seconds (mounts may tune lower). */
   systemTtl: { defaultSeconds: number; maxSeconds: number };
   tokens: TokenStore;
@@ -269,6 +272,10 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
         ...(response?.auditNonHmacKeys ? { nonHmacKeys: response.auditNonHmacKeys } : {}),
       },
     });
+    if (operation !== 'read' && operation !== 'list' && routed.mount.table === 'secrets' && routed.mount.type !== 'system') {
+      const change = changeEventFor(routed.mount, routed.relativePath, operation, response);
+      if (change) deps.events.publish(change);
+    }
     return { response, mountType: routed.mount.type };
   };
 }

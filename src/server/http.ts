@@ -7,6 +7,8 @@ import type { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { RequestHandler } from '../core/request-handler.js';
 import { COFFER_VERSION } from '../version.js';
+import type { EventBus } from '../core/events/event-bus.js';
+import type { WatchAccess } from '../core/events/watch-access.js';
 
 export function createHttpApiForCore(deps: {
   handler: RequestHandler;
@@ -14,6 +16,8 @@ export function createHttpApiForCore(deps: {
   logger: Logger;
   clock: { now(): number };
   maxRequestBytes: number;
+  events: EventBus;
+  watchAccess: WatchAccess;
 }): VaultHttpApi {
   return createVaultHttpApi({ ...deps, version: COFFER_VERSION });
 }

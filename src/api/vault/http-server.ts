@@ -19,6 +19,9 @@ import type { ApiRequest, RequestHandler, RequestVerb } from '../../core/request
 import { normalizeRequestPath } from '../../core/router/path.js';
 import { parseJsonBody, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-body.js';
 import { wrapSocketForListMethod } from './list-method.js';
+import { longPoll, parseWatchQuery, serveEventStream } from './watch.js';
+import type { EventBus } from '../../core/events/event-bus.js';
+import type { WatchAccess } from '../../core/events/watch-access.js';
 import { rawSysHandler } from './raw-sys.js';
 import { VAULT_STATUS } from './status.js';
 
@@ -31,6 +34,8 @@ export interface VaultHttpApiOptions {
   /** Bytes; larger bodies get 413. */
   maxRequestBytes?: number;
   jsonLimits?: JsonLimits;
+  events: EventBus;
+  watchAccess: WatchAccess;
 }
 
 export interface VaultHttpApi {
@@ -211,6 +216,19 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
       }
       if (request.method === 'HEAD') throw new CofferError('unsupported_operation', 'unsupported operation');
 
+      const bare = path.replace(/\/$/, '');
+      if ((bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') {
+        const token = tokenFrom(request);
+        const watch = parseWatchQuery(query, typeof request.headers['last-event-id'] === 'string' ? request.headers['last-event-id'] : undefined);
+        // The pipeline authorises and audits opening the watch.
+        await handler({ requestId: uuid(), verb, path: bare, data: queryData(query), clientToken: token, remoteAddress: request.socket.remoteAddress ?? '' });
+        const access = token ? await options.watchAccess.forToken(token) : undefined;
+        if (!access) throw new CofferError('permission_denied', 'permission denied');
+        if (bare === 'sys/watch') return serveEventStream(reply, options.events, access, watch);
+        const data = await longPoll(options.events, access, watch);
+        return reply.code(200).headers(JSON_HEADERS).send({ request_id: uuid(), lease_id: '', renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null });
+      }
+
       const apiRequest: ApiRequest = {
         requestId: uuid(),
         verb,
@@ -238,7 +256,6 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
         auth: response.auth ?? null,
         mount_type: mountType ?? '',
       };
-      const bare = path.replace(/\/$/, '');
       if (response.data && LEGACY_TOP_LEVEL.some((pattern) => pattern.test(bare))) {
         return reply.code(status).headers(JSON_HEADERS).send({ ...response.data, ...envelope });
       }

@@ -90,6 +90,24 @@ path "sys/renew" {
     capabilities = ["update"]
 }
 
+# Watch changes and report the versions in use. Every event is filtered again by read access to
+# its own path, and registering as a consumer needs read on the secret, so this grants nothing.
+path "sys/watch" {
+    capabilities = ["read"]
+}
+
+path "sys/watch/poll" {
+    capabilities = ["read"]
+}
+
+path "sys/consumers" {
+    capabilities = ["read"]
+}
+
+path "sys/consumers/*" {
+    capabilities = ["update"]
+}
+
 # Allow general purpose response wrapping tools
 path "sys/wrapping/lookup" {
     capabilities = ["update"]

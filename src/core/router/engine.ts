@@ -8,6 +8,8 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
 
 /** Operations as the ACL knows them. POST/PUT become create or update via the existence check. */
 export type Operation = 'read' | 'list' | 'create' | 'update' | 'patch' | 'delete';
@@ -184,6 +186,15 @@ export interface MountInfo {
 export interface EngineContext {
   /** This mount's own storage view; keys are relative to it. */
   readonly storage: Storage;
+  /**
+   * Publishes changes the engine makes on its own (not in answer to a write request, which the
+   * core publishes itself), e.g. a scheduled rotation: `{ path: 'database/static-creds/app',
+   * version: 7, event: 'rotate' }`. Paths are full API paths including the mount.
+   */
+  readonly events?: Pick<EventBus, 'publish'>;
+  /** Who consumes a secret and which version they hold (rotation verification). */
+  readonly consumers?: Pick<ConsumerRegistry, 'list'>;
+  // (Both are always set by the mount manager; optional only so engine test harnesses may omit them.)
   readonly clock: Clock;
   readonly logger: Logger;
   readonly mount: MountInfo;

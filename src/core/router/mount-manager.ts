@@ -22,6 +22,8 @@ import {
 } from './mount-table.js';
 import { normalizeMountPath } from './path.js';
 import type { Router } from './router.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
 
 /** Paths no user mount may take or overlap. */
 const RESERVED_SECRET_PATHS = ['sys/', 'auth/', 'cubbyhole/', 'identity/', 'audit/'];
@@ -49,6 +51,8 @@ export interface MountManagerDeps {
   builtins: () => { system: Engine; token: Engine };
   /** Mounts created on first start (dev mode adds 'secret/'). */
   initialMounts?: ReadonlyArray<{ path: string } & EnableMountInput>;
+  events: Pick<EventBus, 'publish'>;
+  consumers: Pick<ConsumerRegistry, 'list'>;
   /** Called before a mount is removed, so its leases can be revoked first. */
   beforeUnmount?: (entry: MountEntry) => Promise<void>;
 }
@@ -99,6 +103,8 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
       clock: deps.clock,
       logger: deps.logger.child({ mount: entry.path }),
       mount: mountInfo(entry),
+      events: deps.events,
+      consumers: deps.consumers,
     });
     await engine.initialize?.();
     return engine;

@@ -20,6 +20,9 @@ import type { MountEntry } from '../router/mount-table.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { LeaseManager } from '../leases/lease-manager.js';
 import { leasesPaths } from './leases-paths.js';
+import { consumersPaths } from './consumers-paths.js';
+import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
+import type { EventBus } from '../events/event-bus.js';
 import { listedPath, mountView } from './mount-views.js';
 
 export interface SystemEngineDeps {
@@ -30,6 +33,8 @@ export interface SystemEngineDeps {
   barrier: Pick<Barrier, 'rotate' | 'keyStatus'>;
   tokens: TokenStore;
   leases: LeaseManager;
+  consumers: ConsumerRegistry;
+  events: Pick<EventBus, 'lastSeq'>;
   /** Seals the server once the current response has been written and audited. */
   requestSeal(): void;
 }
@@ -160,6 +165,12 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     type: 'system',
     paths: [
       ...leasesPaths(deps.leases),
+      ...consumersPaths({ consumers: deps.consumers, policies }),
+      {
+        // Authorises (and audits) opening a watch; the stream itself is served by the HTTP layer.
+        pattern: 'watch(?:/poll)?',
+        operations: { read: async () => ({ data: { last_seq: deps.events.lastSeq } }) },
+      },
       ...mountPaths('secrets', 'mounts'),
       ...mountPaths('auth', 'auth'),
       {

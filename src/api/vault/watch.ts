@@ -1,0 +1,119 @@
+/**
+ * `GET /v1/sys/watch` (server-sent events) and `GET /v1/sys/watch/poll` (long-poll): change
+ * notifications for the secrets a token may read.
+ *
+ * Opening a watch goes through the normal pipeline first (token, ACL on `sys/watch`, audit);
+ * then every event is delivered only if the token is still valid and may `read` the event's
+ * path at that moment. Events carry a path, a version and a kind, never a secret value.
+ */
+import type { FastifyReply } from 'fastify';
+import type { ChangeEvent, EventBus } from '../../core/events/event-bus.js';
+import type { WatcherAccess } from '../../core/events/watch-access.js';
+import { badRequest } from '../../core/errors.js';
+import { parseDurationSeconds } from '../../core/duration.js';
+
+const HEARTBEAT_MS = 15_000;
+const MAX_WAIT_S = 60;
+
+export interface WatchRequest {
+  prefix: string;
+  /** Deliver events after this sequence number first (reconnects). */
+  after: number | undefined;
+}
+
+export function parseWatchQuery(query: Record<string, unknown>, lastEventId: string | undefined): WatchRequest & { waitSeconds: number } {
+  const prefix = typeof query.prefix === 'string' ? query.prefix.replace(/^\/+/, '') : '';
+  const rawAfter = typeof query.after === 'string' && query.after !== '' ? query.after : lastEventId;
+  let after: number | undefined;
+  if (rawAfter !== undefined && rawAfter !== '') {
+    after = Number(rawAfter);
+    if (!Number.isInteger(after) || after < 0) throw badRequest('after must be a non-negative integer');
+  }
+  const wait = parseDurationSeconds(query.wait, 'wait') ?? 30;
+  if (wait > MAX_WAIT_S) throw badRequest(`wait may be at most ${MAX_WAIT_S}s`);
+  return { prefix, after, waitSeconds: wait };
+}
+
+function wire(event: ChangeEvent): Record<string, unknown> {
+  return { seq: event.seq, path: event.path, version: event.version, event: event.event, time: new Date(event.time).toISOString() };
+}
+
+/** Delivers events one at a time, in order, each only if the watcher may see it. */
+function createFilter(access: WatcherAccess, prefix: string) {
+  return async (event: ChangeEvent): Promise<boolean> => event.path.startsWith(prefix) && access.canRead(event.path);
+}
+
+export async function serveEventStream(reply: FastifyReply, bus: EventBus, access: WatcherAccess, request: WatchRequest): Promise<void> {
+  const visible = createFilter(access, request.prefix);
+  const res = reply.raw;
+  reply.hijack();
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write(`: watching ${JSON.stringify(request.prefix)} from seq ${bus.lastSeq}\n\n`);
+
+  let queue: Promise<void> = Promise.resolve();
+  let closed = false;
+  const send = (event: ChangeEvent): void => {
+    queue = queue.then(async () => {
+      if (closed || !(await visible(event))) return;
+      res.write(`id: ${event.seq}\nevent: ${event.event}\ndata: ${JSON.stringify(wire(event))}\n\n`);
+    });
+  };
+  if (request.after !== undefined) {
+    const missed = bus.since(request.after);
+    if (!missed.complete) res.write('event: reset\ndata: {"reason":"events were missed; re-read what you watch"}\n\n');
+    for (const event of missed.events) send(event);
+  }
+  const unsubscribe = bus.subscribe(send);
+  const heartbeat = setInterval(() => {
+    queue = queue.then(async () => {
+      if (closed) return;
+      if (!(await access.stillValid())) {
+        res.end('event: end\ndata: {"reason":"token no longer valid"}\n\n');
+        return;
+      }
+      res.write(': keep-alive\n\n');
+    });
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  const stop = (): void => {
+    closed = true;
+    clearInterval(heartbeat);
+    unsubscribe();
+  };
+  res.on('close', stop);
+  res.on('error', stop);
+}
+
+export async function longPoll(bus: EventBus, access: WatcherAccess, request: WatchRequest & { waitSeconds: number }): Promise<Record<string, unknown>> {
+  const visible = createFilter(access, request.prefix);
+  const after = request.after ?? bus.lastSeq;
+  const missed = bus.since(after);
+  const ready: ChangeEvent[] = [];
+  for (const event of missed.events) if (await visible(event)) ready.push(event);
+  if (ready.length > 0 || !missed.complete || request.waitSeconds === 0) {
+    return { events: ready.map(wire), last_seq: bus.lastSeq, complete: missed.complete };
+  }
+  const found = await new Promise<ChangeEvent[]>((resolve) => {
+    let queue: Promise<void> = Promise.resolve();
+    const timer = setTimeout(() => finish([]), request.waitSeconds * 1000);
+    const unsubscribe = bus.subscribe((event) => {
+      queue = queue.then(async () => {
+        if (await visible(event)) finish([event]);
+      });
+    });
+    let done = false;
+    function finish(events: ChangeEvent[]): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(events);
+    }
+  });
+  return { events: found.map(wire), last_seq: bus.lastSeq, complete: true };
+}

@@ -1,0 +1,112 @@
+/**
+ * Consumers: application instances that declare they use a secret and report which version of
+ * it they hold. Rotation reads this to know when every live consumer has switched to the new
+ * credential before it revokes the old one.
+ *
+ * A consumer is live while it keeps checking in within its TTL; one that stops is expired and
+ * no longer holds a rotation up. Durable (behind the barrier), so a restart mid-rotation still
+ * knows who confirmed what.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { badRequest } from '../errors.js';
+import { randomBase62 } from '../ids.js';
+import { getJson, putJson, type Storage } from '../storage/storage.js';
+
+export interface Consumer {
+  id: string;
+  /** The secret path it consumes, as read through the API ('database/static-creds/app'). */
+  path: string;
+  /** The version it last said it uses; 0 until its first check-in with a version. */
+  version: number;
+  /** Free-form, non-secret description: host, pod, process. */
+  name: string;
+  /** Milliseconds since the epoch. */
+  registeredAt: number;
+  lastCheckIn: number;
+  /** When `version` was first reported at its current value. */
+  versionSince: number;
+  /** Seconds without a check-in after which the consumer is expired. */
+  ttl: number;
+}
+
+export interface ConsumerView extends Consumer {
+  live: boolean;
+}
+
+export interface ConsumerRegistry {
+  register(input: { path: string; name?: string; ttl?: number; version?: number }): Promise<Consumer>;
+  checkIn(id: string, path: string, version: number): Promise<Consumer>;
+  deregister(id: string, path: string): Promise<void>;
+  /** Every consumer of a path, live or expired (expired ones are removed after 10 × TTL). */
+  list(path: string): Promise<ConsumerView[]>;
+}
+
+const DEFAULT_TTL = 60;
+const MAX_TTL = 24 * 3600;
+
+const pathKey = (path: string): string => createHash('sha256').update(path).digest('hex').slice(0, 32);
+const consumerKey = (path: string, id: string): string => `${pathKey(path)}/${id}`;
+
+export function createConsumerRegistry(deps: { storage: Storage; clock: Clock }): ConsumerRegistry {
+  const { storage, clock } = deps;
+  const validPath = (path: unknown): string => {
+    if (typeof path !== 'string' || path === '' || path.length > 1024) throw badRequest('missing or invalid path');
+    return path.replace(/^\/+/, '');
+  };
+  const read = async (path: string, id: string): Promise<Consumer> => {
+    if (!/^[0-9A-Za-z]{1,64}$/.test(id)) throw badRequest('invalid consumer_id');
+    const consumer = await getJson<Consumer>(storage, consumerKey(path, id));
+    if (!consumer) throw badRequest('unknown consumer: register again');
+    return consumer;
+  };
+  return {
+    async register(input) {
+      const path = validPath(input.path);
+      const ttl = input.ttl ?? DEFAULT_TTL;
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL) throw badRequest(`ttl must be between 1 and ${MAX_TTL} seconds`);
+      const now = clock.now();
+      const consumer: Consumer = {
+        id: randomBase62(20),
+        path,
+        version: input.version ?? 0,
+        name: (input.name ?? '').slice(0, 256),
+        registeredAt: now,
+        lastCheckIn: now,
+        versionSince: now,
+        ttl,
+      };
+      await putJson(storage, consumerKey(path, consumer.id), consumer);
+      return consumer;
+    },
+    async checkIn(id, rawPath, version) {
+      const path = validPath(rawPath);
+      if (!Number.isInteger(version) || version < 0) throw badRequest('version must be a non-negative integer');
+      const consumer = await read(path, id);
+      const now = clock.now();
+      const next: Consumer = { ...consumer, lastCheckIn: now, version, versionSince: version === consumer.version ? consumer.versionSince : now };
+      await putJson(storage, consumerKey(path, id), next);
+      return next;
+    },
+    async deregister(id, rawPath) {
+      const path = validPath(rawPath);
+      await storage.delete(consumerKey(path, id));
+    },
+    async list(rawPath) {
+      const path = validPath(rawPath);
+      const now = clock.now();
+      const out: ConsumerView[] = [];
+      for (const id of await storage.list(`${pathKey(path)}/`)) {
+        const consumer = await getJson<Consumer>(storage, `${pathKey(path)}/${id}`);
+        if (!consumer) continue;
+        const silentFor = now - consumer.lastCheckIn;
+        if (silentFor > consumer.ttl * 10_000) {
+          await storage.delete(`${pathKey(path)}/${id}`);
+          continue;
+        }
+        out.push({ ...consumer, live: silentFor <= consumer.ttl * 1000 });
+      }
+      return out.sort((a, b) => a.registeredAt - b.registeredAt);
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * `sys/consumers/*`: application instances register as consumers of a secret and check in with
+ * the version they use, so a rotation can verify every live consumer switched before it revokes
+ * the old credential. Registering needs `read` on the secret's path itself, so a token cannot
+ * watch over (or hold up the rotation of) a secret it may not read.
+ */
+import { badRequest, permissionDenied } from '../errors.js';
+import type { ConsumerRegistry, ConsumerView } from '../consumers/consumer-registry.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { EngineRequest, PathSpec } from '../router/engine.js';
+import { normalizeRequestPath } from '../router/path.js';
+
+function pathOf(req: EngineRequest): string {
+  const raw = req.data.path;
+  if (typeof raw !== 'string' || raw === '') throw badRequest('missing path');
+  return normalizeRequestPath(raw).replace(/\/$/, '');
+}
+
+function intField(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw badRequest(`${field} must be a non-negative integer`);
+  return n;
+}
+
+function view(consumer: ConsumerView | (Omit<ConsumerView, 'live'> & { live?: boolean })): Record<string, unknown> {
+  return {
+    consumer_id: consumer.id,
+    path: consumer.path,
+    version: consumer.version,
+    name: consumer.name,
+    ttl: consumer.ttl,
+    live: consumer.live ?? true,
+    registered_at: new Date(consumer.registeredAt).toISOString(),
+    last_check_in: new Date(consumer.lastCheckIn).toISOString(),
+    version_since: new Date(consumer.versionSince).toISOString(),
+  };
+}
+
+export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pick<PolicyStore, 'acl'> }): PathSpec[] {
+  const mayRead = async (req: EngineRequest, path: string): Promise<void> => {
+    const acl = await deps.policies.acl(req.auth?.policies ?? []);
+    if (!acl.check(path, 'read').allowed) throw permissionDenied();
+  };
+  return [
+    {
+      pattern: 'consumers/register',
+      operations: {
+        update: async (req) => {
+          const path = pathOf(req);
+          await mayRead(req, path);
+          const consumer = await deps.consumers.register({
+            path,
+            ...(typeof req.data.name === 'string' ? { name: req.data.name } : {}),
+            ...(intField(req.data.ttl, 'ttl') === undefined ? {} : { ttl: intField(req.data.ttl, 'ttl') as number }),
+            ...(intField(req.data.version, 'version') === undefined ? {} : { version: intField(req.data.version, 'version') as number }),
+          });
+          return { data: view(consumer), auditNonHmacKeys: ['consumer_id', 'path', 'version'] };
+        },
+      },
+    },
+    {
+      pattern: 'consumers/checkin',
+      operations: {
+        update: async (req) => {
+          const path = pathOf(req);
+          await mayRead(req, path);
+          const id = req.data.consumer_id;
+          if (typeof id !== 'string') throw badRequest('missing consumer_id');
+          const version = intField(req.data.version, 'version');
+          if (version === undefined) throw badRequest('missing version');
+          return { data: view(await deps.consumers.checkIn(id, path, version)), auditNonHmacKeys: ['consumer_id', 'path', 'version'] };
+        },
+      },
+    },
+    {
+      pattern: 'consumers/deregister',
+      operations: {
+        update: async (req) => {
+          const path = pathOf(req);
+          await mayRead(req, path);
+          const id = req.data.consumer_id;
+          if (typeof id !== 'string') throw badRequest('missing consumer_id');
+          await deps.consumers.deregister(id, path);
+          return null;
+        },
+      },
+    },
+    {
+      pattern: 'consumers',
+      operations: {
+        read: async (req) => {
+          const path = pathOf(req);
+          await mayRead(req, path);
+          return { data: { consumers: (await deps.consumers.list(path)).map(view) } };
+        },
+      },
+    },
+  ];
+}
