@@ -32,9 +32,18 @@ import { createWatchAccess } from './core/events/watch-access.js';
 import { createConsumerRegistry } from './core/consumers/consumer-registry.js';
 import { createKvEngine } from './engines/kv/engine.js';
 import { createDatabaseEngine } from './engines/database/engine.js';
+import { createApproleEngine } from './auth/approle/engine.js';
+import { createUserpassEngine } from './auth/userpass/engine.js';
+import { createJwtEngine } from './auth/jwt/engine.js';
+import { createKubernetesEngine } from './auth/kubernetes/engine.js';
 import { ConfigError, readConfigFile, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 import { COFFER_VERSION } from './version.js';
 import type { VaultHttpApi } from './api/vault/http-server.js';
+// AWS Secrets Manager API (issue 6): access keys, the aws-keys engine, the aws/ KV mount.
+import { createAccessKeyStore } from './engines/aws-keys/key-store.js';
+import { AWS_KEYS_ENGINE_TYPE, AWS_KEYS_INITIAL_MOUNT, createAwsKeysEngine } from './engines/aws-keys/engine.js';
+import { createAwsMountEnsurer } from './api/aws/mount.js';
+import type { AwsRotatorLookup } from './api/aws/rotation.js';
 
 export interface StartedServer {
   /** http://HOST:PORT */
@@ -50,6 +59,8 @@ export interface StartOptions extends ServerConfigInput {
   logger?: Logger;
   /** Print the dev-mode banner to this stream (the CLI passes stdout). */
   banner?: (text: string) => void;
+  /** Rotators RotateSecret may name in RotationLambdaARN (AWS API); none by default. */
+  awsRotators?: AwsRotatorLookup;
 }
 
 const DEV_SHARE_FILE = 'dev-unseal-key';
@@ -112,6 +123,8 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   const events = createEventBus({ clock });
   const consumers = createConsumerRegistry({ storage: scope(systemStorage, 'consumers/'), clock });
   const systemTtl = { defaultSeconds: config.defaultTokenTtl, maxSeconds: config.maxTokenTtl };
+  // AWS access keys: records behind the barrier, read by SigV4 verification (AWS API).
+  const awsKeys = createAccessKeyStore({ storage: scope(systemStorage, 'aws-keys/'), clock, tokens });
   const audit = createAuditBroker({ storage: scope(systemStorage, 'audit/'), clock, logger: logger.child({ component: 'audit' }) });
 
   let lifecycle: Lifecycle | undefined;
@@ -140,8 +153,18 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     router,
     clock,
     logger,
-    secretEngines: { kv: createKvEngine, database: (ctx) => createDatabaseEngine(ctx) },
-    authMethods: {},
+    secretEngines: {
+      kv: createKvEngine,
+      database: (ctx) => createDatabaseEngine(ctx),
+      [AWS_KEYS_ENGINE_TYPE]: (ctx) => createAwsKeysEngine(ctx, { keys: awsKeys, tokens, systemTtl }), // AWS API
+    },
+    authMethods: {
+      approle: createApproleEngine,
+      userpass: createUserpassEngine,
+      jwt: createJwtEngine,
+      oidc: createJwtEngine,
+      kubernetes: createKubernetesEngine,
+    },
     builtins: () => ({ system: systemEngine as Engine, token: tokenEngine }),
     events,
     consumers,
@@ -149,7 +172,10 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     beforeUnmount: async (entry) => {
       await leases.revokePrefix(entry.path);
     },
-    initialMounts: config.dev ? [{ path: 'secret/', type: 'kv', options: { version: '2' }, description: 'key/value secret storage' }] : [],
+    initialMounts: [
+      ...(config.dev ? [{ path: 'secret/', type: 'kv', options: { version: '2' }, description: 'key/value secret storage' }] : []),
+      AWS_KEYS_INITIAL_MOUNT, // AWS API: `coffer aws-keys create` works on a fresh server
+    ],
   });
   const leases = createLeaseManager({
     storage: scope(systemStorage, 'expire/'),
@@ -171,6 +197,13 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     maxRequestBytes: config.maxRequestBytes,
     events,
     watchAccess: createWatchAccess({ tokens, policies }),
+    // AWS Secrets Manager protocol on the same listener.
+    aws: {
+      keys: awsKeys,
+      isSealed: () => (lifecycle as Lifecycle).isSealed(),
+      ensureMount: createAwsMountEnsurer(mounts),
+      ...(options.awsRotators ? { rotators: options.awsRotators } : {}),
+    },
   });
 
   let rootToken: string | undefined;

@@ -1,0 +1,49 @@
+/**
+ * The AppRole auth method: machines log in with a role_id and a secret_id.
+ *
+ * Owns: wiring the role and secret-ID stores to their paths; the paths live in path-*.ts.
+ * Must never: read or write outside `ctx.storage`, or store a secret ID except as an HMAC
+ * under the mount's salt.
+ */
+import type { Engine, EngineContext, EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
+import { createKeyedMutex } from '../shared/keyed-mutex.js';
+import { createLoginRefusals } from '../shared/login-refusal.js';
+import { createSalt } from '../shared/salt.js';
+import { APPROLE_LOGIN_ERROR, loginPath } from './path-login.js';
+import { roleIdPath } from './path-role-id.js';
+import { rolePaths } from './path-role.js';
+import { secretIdOpsPaths } from './path-secret-id-ops.js';
+import { secretIdPaths } from './path-secret-id.js';
+import { createRoleStore, type RoleStore } from './role-store.js';
+import { createSecretIdStore, type SecretIdStore } from './secret-id-store.js';
+
+function tidyPath(roles: RoleStore, secretIds: SecretIdStore): PathSpec {
+  const tidy = async (_req: EngineRequest): Promise<EngineResponse> => {
+    let removed = 0;
+    for (const name of await roles.list()) {
+      const role = await roles.get(name);
+      if (role) removed += await secretIds.tidy(role);
+    }
+    return { data: { removed }, auditNonHmacKeys: ['removed'] };
+  };
+  return { pattern: 'tidy/secret-id', description: 'Remove expired secret IDs.', operations: { update: tidy } };
+}
+
+export function createApproleEngine(ctx: EngineContext): Engine {
+  const salt = createSalt(ctx.storage);
+  const mutex = createKeyedMutex();
+  const roles = createRoleStore(ctx.storage, salt, mutex);
+  const secretIds = createSecretIdStore(ctx.storage, salt, ctx.clock, mutex);
+  const refusals = createLoginRefusals(ctx.logger, APPROLE_LOGIN_ERROR);
+  return {
+    type: 'approle',
+    paths: [
+      loginPath(roles, secretIds, refusals),
+      roleIdPath(roles),
+      ...secretIdPaths(roles, secretIds),
+      ...secretIdOpsPaths(roles, secretIds),
+      ...rolePaths(roles, secretIds),
+      tidyPath(roles, secretIds),
+    ],
+  };
+}

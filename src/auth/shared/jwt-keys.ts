@@ -1,0 +1,126 @@
+/**
+ * Where the keys that verify JWT signatures come from: PEM public keys from configuration, a
+ * remote JWKS (jose's createRemoteJWKSet: cached, refetched on an unknown `kid` after a
+ * cool-down), or a JWKS found through OpenID Connect discovery.
+ *
+ * Owns: turning configured key material into a `KeySet`, and the discovery fetch (time-boxed,
+ * size-capped, issuer checked against the discovery URL as OpenID Connect Discovery requires).
+ * Must never: accept a private or symmetric key as a verification key; put a fetched body or a
+ * library's message into an error.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { compactVerify, createRemoteJWKSet } from 'jose';
+import { badRequest, isCofferError } from '../../core/errors.js';
+
+export interface KeySet {
+  /** The verified payload bytes; throws (a jose error) when no key verifies the signature. */
+  verify(token: string, algorithms: readonly string[]): Promise<Uint8Array>;
+}
+
+/** Asymmetric JWS algorithms. HMAC ("HS*") is excluded: there is no shared secret to configure. */
+export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/** Validates `jwt_supported_algs`-style lists; an empty list means every asymmetric algorithm. */
+export function parseAlgorithms(items: readonly string[], field: string): string[] {
+  for (const alg of items) {
+    if (!(ASYMMETRIC_ALGS as readonly string[]).includes(alg)) {
+      throw badRequest(`invalid ${field}: supported algorithms are ${ASYMMETRIC_ALGS.join(', ')}`);
+    }
+  }
+  return [...items];
+}
+
+/** Parses one PEM public key or certificate; refuses private keys. */
+export function parsePublicKeyPem(pem: string, field: string): KeyObject {
+  if (/PRIVATE KEY/.test(pem)) throw badRequest(`invalid ${field}: expected public keys, found a private key`);
+  try {
+    const key = createPublicKey(pem);
+    if (key.type !== 'public') throw new Error('not public');
+    return key;
+  } catch {
+    throw badRequest(`invalid ${field}: each entry must be a PEM public key or certificate`);
+  }
+}
+
+export function pemKeySet(pems: readonly string[], field: string): KeySet {
+  const keys = pems.map((pem) => parsePublicKeyPem(pem, field));
+  return {
+    async verify(token, algorithms) {
+      let lastError: unknown = new Error('no keys configured');
+      // As Vault does, each configured key is tried in turn.
+      for (const key of keys) {
+        try {
+          return (await compactVerify(token, key, { algorithms: [...algorithms] })).payload;
+        } catch (error) {
+          lastError = error;
+        }
+      }
+      throw lastError;
+    },
+  };
+}
+
+export function remoteKeySet(url: string): KeySet {
+  const getKey = createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+  return {
+    async verify(token, algorithms) {
+      return (await compactVerify(token, getKey, { algorithms: [...algorithms] })).payload;
+    },
+  };
+}
+
+/** An http(s) URL; anything else (file:, data:) is refused. */
+export function assertHttpUrl(value: string, field: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw badRequest(`invalid ${field}: must be an http or https URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw badRequest(`invalid ${field}: must be an http or https URL`);
+  if (url.username !== '' || url.password !== '') throw badRequest(`invalid ${field}: credentials in the URL are not allowed`);
+}
+
+export interface Discovery {
+  issuer: string;
+  jwksUri: string;
+}
+
+const MAX_DISCOVERY_BYTES = 1024 * 1024;
+const trimSlash = (s: string): string => s.replace(/\/+$/, '');
+
+/** Fetches `<url>/.well-known/openid-configuration`; throws bad_request with a vague reason. */
+export async function discover(discoveryUrl: string): Promise<Discovery> {
+  const fail = (why: string): never => {
+    throw badRequest(`error checking oidc_discovery_url: ${why}`);
+  };
+  let body: string;
+  try {
+    const response = await fetch(`${trimSlash(discoveryUrl)}/.well-known/openid-configuration`, {
+      signal: AbortSignal.timeout(10_000),
+      redirect: 'error',
+      headers: { accept: 'application/json' },
+    });
+    if (response.status !== 200) fail(`the provider answered with status ${response.status}`);
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > MAX_DISCOVERY_BYTES) fail('the discovery document is too large');
+    body = await response.text();
+  } catch (error) {
+    if (isCofferError(error)) throw error;
+    return fail('the provider could not be reached');
+  }
+  if (body.length > MAX_DISCOVERY_BYTES) fail('the discovery document is too large');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch {
+    return fail('the discovery document is not JSON');
+  }
+  const record = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
+  const issuer = record['issuer'];
+  const jwksUri = record['jwks_uri'];
+  if (typeof issuer !== 'string' || typeof jwksUri !== 'string') return fail('the discovery document lacks issuer or jwks_uri');
+  if (trimSlash(issuer) !== trimSlash(discoveryUrl)) return fail('the issuer in the discovery document does not match oidc_discovery_url');
+  assertHttpUrl(jwksUri, 'jwks_uri of the discovery document');
+  return { issuer, jwksUri };
+}

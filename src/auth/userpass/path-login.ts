@@ -1,0 +1,58 @@
+/**
+ * userpass `login/:name` (unauthenticated): password → a token with the user's policies.
+ *
+ * Owns: the no-enumeration contract. An unknown user, a wrong password and a locked user all
+ * get the same 400 "invalid username or password", and each costs exactly one scrypt
+ * verification (against a dummy hash when there is nothing real to check), so neither the
+ * message nor the timing tells them apart. Attempts on one user run one at a time, so parallel
+ * guesses cannot overshoot the lockout threshold.
+ * Must never: check the password of a locked user against the real hash; log the password.
+ */
+import type { Clock } from '../../core/clock.js';
+import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
+import { addressAllowed } from '../shared/cidr.js';
+import { NAME_PATTERN } from '../shared/input.js';
+import type { KeyedMutex } from '../shared/keyed-mutex.js';
+import type { LoginRefusals } from '../shared/login-refusal.js';
+import { loginResult } from '../shared/token-fields.js';
+import { isLocked, type LockoutStore } from './lockout.js';
+import type { PasswordHasher } from './password-hash.js';
+import { normalizeUserName, type UserStore } from './user-store.js';
+
+export const USERPASS_LOGIN_ERROR = 'invalid username or password';
+
+const VALID_NAME = new RegExp(`^${NAME_PATTERN}$`);
+
+export function loginPath(users: UserStore, lockouts: LockoutStore, hasher: PasswordHasher, mutex: KeyedMutex, clock: Clock, refusals: LoginRefusals): PathSpec {
+  const login = async (req: EngineRequest): Promise<EngineResponse> => {
+    const name = normalizeUserName(req.params['name'] as string);
+    const raw = req.data['password'];
+    const password = typeof raw === 'string' ? raw : '';
+    // The lock is taken for unknown names too, so the queueing behaviour is the same.
+    return mutex.run(`user/${name}`, async () => {
+      const user = VALID_NAME.test(name) ? await users.get(name) : undefined;
+      const config = await lockouts.config();
+      const state = user ? await lockouts.state(name, config) : undefined;
+      const locked = isLocked(state, clock.now());
+      const matches = await hasher.verify(password, locked ? undefined : user?.password);
+      const fields = { user: name };
+      // An unknown name is not logged: people type passwords into the username field.
+      if (!user) throw refusals.refuse('unknown user');
+      if (locked) throw refusals.refuse('user locked out', fields);
+      if (!matches || password === '') {
+        await lockouts.recordFailure(name, state, config);
+        throw refusals.refuse('wrong password', fields);
+      }
+      if (state) await lockouts.clear(name);
+      if (!addressAllowed(req.remoteAddress, user.token.boundCidrs)) throw refusals.refuse('client address outside token_bound_cidrs', fields);
+      return { login: loginResult(user.token, name, { username: name }) };
+    });
+  };
+
+  return {
+    pattern: 'login/(?<name>[^/]+)',
+    unauthenticated: true,
+    description: 'Log in with a username and password.',
+    operations: { update: login },
+  };
+}

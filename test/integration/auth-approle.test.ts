@@ -1,0 +1,137 @@
+/**
+ * AppRole over real HTTP: enable through sys/auth, log in, and check the token holds exactly the
+ * role's policies; secret-ID use limits and TTL on an injected clock; CIDR binding on the real
+ * client address; accessor scoping between roles (CVE-2023-24999).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createManualClock } from '../../src/core/clock.js';
+import { api, startTestServer, type TestServer } from '../helpers/server.js';
+
+const ERROR = { errors: ['invalid role or secret ID'] };
+
+describe('approle over HTTP', () => {
+  const clock = createManualClock(Date.now());
+  let server: TestServer;
+  let root: string;
+
+  before(async () => {
+    server = await startTestServer({ dev: true, storage: 'memory', clock });
+    root = server.rootToken as string;
+    assert.equal((await api(server, 'POST', 'sys/auth/approle', { token: root, body: { type: 'approle' } })).status, 204);
+    await api(server, 'PUT', 'sys/policies/acl/app-read', { token: root, body: { policy: 'path "secret/data/app/*" { capabilities = ["read"] }' } });
+    await api(server, 'PUT', 'secret/data/app/db', { token: root, body: { data: { password: 'app-db-pw' } } });
+    await api(server, 'PUT', 'secret/data/other/db', { token: root, body: { data: { password: 'other-db-pw' } } });
+  });
+  after(() => server.destroy());
+
+  const writeRole = async (name: string, body: Record<string, unknown>): Promise<string> => {
+    const res = await api(server, 'POST', `auth/approle/role/${name}`, { token: root, body: { token_policies: ['app-read'], ...body } });
+    assert.equal(res.status, 204, JSON.stringify(res.body));
+    return (await api(server, 'GET', `auth/approle/role/${name}/role-id`, { token: root })).body.data.role_id;
+  };
+  const newSecretId = async (role: string, body: Record<string, unknown> = {}): Promise<{ secret_id: string; secret_id_accessor: string }> => {
+    const res = await api(server, 'POST', `auth/approle/role/${role}/secret-id`, { token: root, body });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body.data;
+  };
+  const login = (roleId: string, secretId?: string) => api(server, 'POST', 'auth/approle/login', { body: { role_id: roleId, ...(secretId ? { secret_id: secretId } : {}) } });
+
+  it('logs in without a token and gets a token with exactly the role policies', async () => {
+    const roleId = await writeRole('web', { token_ttl: '20m' });
+    const { secret_id } = await newSecretId('web');
+    const res = await login(roleId, secret_id);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const auth = res.body.auth;
+    assert.deepEqual(auth.policies, ['app-read', 'default']);
+    assert.deepEqual(auth.token_policies, ['app-read', 'default']);
+    assert.deepEqual(auth.metadata, { role_name: 'web' });
+    assert.equal(auth.lease_duration, 1200);
+    assert.equal(auth.orphan, true);
+    const lookup = await api(server, 'GET', 'auth/token/lookup-self', { token: auth.client_token });
+    assert.deepEqual(lookup.body.data.policies, ['app-read', 'default']);
+    assert.equal((await api(server, 'GET', 'secret/data/app/db', { token: auth.client_token })).body.data.data.password, 'app-db-pw');
+    assert.equal((await api(server, 'GET', 'secret/data/other/db', { token: auth.client_token })).status, 403);
+    assert.equal((await api(server, 'PUT', 'secret/data/app/db', { token: auth.client_token, body: { data: { x: 1 } } })).status, 403);
+    assert.equal((await api(server, 'GET', 'auth/approle/role/web', { token: auth.client_token })).status, 403);
+  });
+
+  it('refuses role management without a token', async () => {
+    assert.equal((await api(server, 'POST', 'auth/approle/role/anon', { body: { token_policies: ['x'] } })).status, 403);
+    assert.equal((await api(server, 'POST', 'auth/approle/role/web/secret-id', {})).status, 403);
+  });
+
+  it('stops a secret ID after secret_id_num_uses logins', async () => {
+    const roleId = await writeRole('limited', { secret_id_num_uses: 2 });
+    const { secret_id } = await newSecretId('limited');
+    assert.equal((await login(roleId, secret_id)).status, 200);
+    assert.equal((await login(roleId, secret_id)).status, 200);
+    const third = await login(roleId, secret_id);
+    assert.equal(third.status, 400);
+    assert.deepEqual(third.body, ERROR);
+  });
+
+  it('stops a secret ID when its TTL has passed on the server clock', async () => {
+    const roleId = await writeRole('short', { secret_id_ttl: '10m' });
+    const { secret_id } = await newSecretId('short');
+    const lookup = await api(server, 'POST', 'auth/approle/role/short/secret-id/lookup', { token: root, body: { secret_id } });
+    assert.equal(lookup.body.data.secret_id_ttl, 600);
+    clock.advance(9 * 60_000);
+    assert.equal((await login(roleId, secret_id)).status, 200);
+    clock.advance(61_000);
+    const late = await login(roleId, secret_id);
+    assert.equal(late.status, 400);
+    assert.deepEqual(late.body, ERROR);
+  });
+
+  it('binds secret IDs to client CIDRs, checked on the real client address', async () => {
+    const farId = await writeRole('far', { secret_id_bound_cidrs: ['10.0.0.0/8'] });
+    const far = await newSecretId('far');
+    const refused = await login(farId, far.secret_id);
+    assert.equal(refused.status, 400);
+    assert.deepEqual(refused.body, ERROR);
+    const nearId = await writeRole('near', { secret_id_bound_cidrs: ['127.0.0.0/8'], token_bound_cidrs: ['127.0.0.1/32'] });
+    const near = await newSecretId('near');
+    assert.equal((await login(nearId, near.secret_id)).status, 200);
+    const narrowed = await newSecretId('near', { cidr_list: ['127.0.0.2/32'] });
+    assert.equal((await login(nearId, narrowed.secret_id)).status, 400);
+  });
+
+  it('gives the same answer for an unknown role_id, a wrong secret_id and another role\'s secret_id', async () => {
+    const aId = await writeRole('role-a', {});
+    await writeRole('role-b', {});
+    const bSecret = await newSecretId('role-b');
+    for (const res of [await login('no-such-role-id', bSecret.secret_id), await login(aId, 'wrong-secret'), await login(aId, bSecret.secret_id), await login(aId)]) {
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.body, ERROR);
+    }
+  });
+
+  it('lets an accessor act only within its own role', async () => {
+    const aId = await writeRole('owner', {});
+    await writeRole('intruder', {});
+    const { secret_id, secret_id_accessor } = await newSecretId('owner');
+    const listed = await api(server, 'LIST', 'auth/approle/role/owner/secret-id', { token: root });
+    assert.deepEqual(listed.body.data.keys, [secret_id_accessor]);
+    const crossLookup = await api(server, 'POST', 'auth/approle/role/intruder/secret-id-accessor/lookup', { token: root, body: { secret_id_accessor } });
+    assert.equal(crossLookup.status, 404);
+    const crossDestroy = await api(server, 'POST', 'auth/approle/role/intruder/secret-id-accessor/destroy', { token: root, body: { secret_id_accessor } });
+    assert.equal(crossDestroy.status, 404);
+    assert.equal((await login(aId, secret_id)).status, 200);
+    const ownLookup = await api(server, 'POST', 'auth/approle/role/owner/secret-id-accessor/lookup', { token: root, body: { secret_id_accessor } });
+    assert.equal(ownLookup.status, 200);
+    assert.equal(JSON.stringify(ownLookup.body).includes(secret_id), false);
+    assert.equal((await api(server, 'POST', 'auth/approle/role/owner/secret-id-accessor/destroy', { token: root, body: { secret_id_accessor } })).status, 204);
+    assert.equal((await login(aId, secret_id)).status, 400);
+  });
+
+  it('reads a role back with durations in seconds', async () => {
+    await writeRole('shape', { token_ttl: '1h', token_max_ttl: '2h', secret_id_ttl: '15m' });
+    const res = await api(server, 'GET', 'auth/approle/role/shape', { token: root });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.data.token_ttl, 3600);
+    assert.equal(res.body.data.token_max_ttl, 7200);
+    assert.equal(res.body.data.secret_id_ttl, 900);
+    assert.deepEqual(res.body.data.token_policies, ['app-read']);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * userpass over real HTTP with the production scrypt cost: exact policies on the issued token,
+ * lockout on the injected clock, and no user enumeration by status, message or timing.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createManualClock } from '../../src/core/clock.js';
+import { api, startTestServer, type TestServer } from '../helpers/server.js';
+
+const ERROR = { errors: ['invalid username or password'] };
+
+describe('userpass over HTTP', () => {
+  const clock = createManualClock(Date.now());
+  let server: TestServer;
+  let root: string;
+
+  before(async () => {
+    server = await startTestServer({ dev: true, storage: 'memory', clock });
+    root = server.rootToken as string;
+    assert.equal((await api(server, 'POST', 'sys/auth/userpass', { token: root, body: { type: 'userpass' } })).status, 204);
+    await api(server, 'PUT', 'sys/policies/acl/app-read', { token: root, body: { policy: 'path "secret/data/app/*" { capabilities = ["read"] }' } });
+    await api(server, 'PUT', 'secret/data/app/db', { token: root, body: { data: { password: 'app-db-pw' } } });
+    await api(server, 'PUT', 'secret/data/other/db', { token: root, body: { data: { password: 'other-db-pw' } } });
+    assert.equal((await api(server, 'POST', 'auth/userpass/config', { token: root, body: { lockout_threshold: 3, lockout_duration: '15m' } })).status, 204);
+  });
+  after(() => server.destroy());
+
+  const addUser = async (name: string, password: string): Promise<void> => {
+    const res = await api(server, 'POST', `auth/userpass/users/${name}`, { token: root, body: { password, token_policies: ['app-read'] } });
+    assert.equal(res.status, 204, JSON.stringify(res.body));
+  };
+  const login = (name: string, password: string) => api(server, 'POST', `auth/userpass/login/${encodeURIComponent(name)}`, { body: { password } });
+
+  it('logs a user in with exactly its policies', async () => {
+    await addUser('alice', 'alice-password-1');
+    const res = await login('alice', 'alice-password-1');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.auth.policies, ['app-read', 'default']);
+    assert.deepEqual(res.body.auth.metadata, { username: 'alice' });
+    const token = res.body.auth.client_token;
+    assert.equal((await api(server, 'GET', 'secret/data/app/db', { token })).status, 200);
+    assert.equal((await api(server, 'GET', 'secret/data/other/db', { token })).status, 403);
+    const user = await api(server, 'GET', 'auth/userpass/users/alice', { token: root });
+    assert.equal(JSON.stringify(user.body).includes('alice-password-1'), false);
+  });
+
+  it('answers an unknown user, a wrong password and a locked user identically', async () => {
+    await addUser('bob', 'bob-password-1');
+    const unknown = await login('nobody-here', 'whatever');
+    const wrong = await login('bob', 'not-it');
+    await login('bob', 'not-it-2');
+    await login('bob', 'not-it-3');
+    const locked = await login('bob', 'bob-password-1');
+    for (const res of [unknown, wrong, locked]) {
+      assert.equal(res.status, 400);
+      assert.deepEqual(res.body, ERROR);
+    }
+  });
+
+  it('locks a user after three failures and lets them in after fifteen minutes', async () => {
+    await addUser('carol', 'carol-password-1');
+    for (let i = 0; i < 3; i++) assert.equal((await login('carol', `guess-${i}`)).status, 400);
+    assert.equal((await login('carol', 'carol-password-1')).status, 400);
+    assert.equal((await login('CAROL', 'carol-password-1')).status, 400, 'a case variant shares the lock');
+    clock.advance(15 * 60_000);
+    assert.equal((await login('carol', 'carol-password-1')).status, 200);
+  });
+
+  it('takes as long for an unknown user as for a wrong password', async () => {
+    await addUser('dave', 'dave-password-1');
+    const timeOf = async (name: string): Promise<number> => {
+      const start = process.hrtime.bigint();
+      await login(name, 'wrong-password');
+      return Number(process.hrtime.bigint() - start) / 1e6;
+    };
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    const unknown: number[] = [];
+    const known: number[] = [];
+    // Interleaved, and under the lockout threshold for dave (the counter is reset by a success).
+    for (let i = 0; i < 4; i++) {
+      unknown.push(await timeOf(`ghost-${i}`));
+      known.push(await timeOf('dave'));
+      if (i % 2 === 1) await login('dave', 'dave-password-1');
+    }
+    // Both run one full scrypt; without the dummy hash the unknown user would answer in ~1 ms.
+    assert.ok(median(unknown) > 0.5 * median(known), `unknown ${median(unknown)} ms vs known ${median(known)} ms`);
+    assert.ok(median(known) > 0.5 * median(unknown), `unknown ${median(unknown)} ms vs known ${median(known)} ms`);
+  });
+});
