@@ -6,7 +6,7 @@
  * under the mount's salt.
  */
 import type { Engine, EngineContext, EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { createKeyedMutex } from '../shared/keyed-mutex.js';
+import { createKeyedMutex } from '../../core/keyed-mutex.js';
 import { createLoginRefusals } from '../shared/login-refusal.js';
 import { createSalt } from '../shared/salt.js';
 import { APPROLE_LOGIN_ERROR, loginPath } from './path-login.js';

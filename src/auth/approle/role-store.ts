@@ -7,7 +7,7 @@
  */
 import { badRequest } from '../../core/errors.js';
 import { getJson, jsonBytes, type Storage, type WriteOp } from '../../core/storage/storage.js';
-import type { KeyedMutex } from '../shared/keyed-mutex.js';
+import type { KeyedMutex } from '../../core/keyed-mutex.js';
 import { constantTimeEqual, type Salt } from '../shared/salt.js';
 import type { TokenSettings } from '../shared/token-fields.js';
 import { ROLE_FOLDER, roleIdKey, roleKey } from './storage-keys.js';

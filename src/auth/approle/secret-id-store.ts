@@ -10,7 +10,7 @@
 import { rfc3339, type Clock } from '../../core/clock.js';
 import { getJson, jsonBytes, type Storage } from '../../core/storage/storage.js';
 import { addressAllowed } from '../shared/cidr.js';
-import type { KeyedMutex } from '../shared/keyed-mutex.js';
+import type { KeyedMutex } from '../../core/keyed-mutex.js';
 import { constantTimeEqual, type Salt } from '../shared/salt.js';
 import type { ApproleRole } from './role-store.js';
 import { ACCESSOR_PATTERN, accessorFolder, accessorKey, secretIdFolder, secretIdKey } from './storage-keys.js';

@@ -10,7 +10,7 @@ import { notFound } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { getJson, putJson, type Storage } from '../../core/storage/storage.js';
 import { assertName, NAME_PATTERN } from './input.js';
-import { createKeyedMutex } from './keyed-mutex.js';
+import { createKeyedMutex } from '../../core/keyed-mutex.js';
 
 export interface RoleStore<T extends { name: string }> {
   get(name: string): Promise<T | undefined>;

@@ -6,7 +6,7 @@
  * Must never: read or write outside `ctx.storage`, or keep a password in any form but a hash.
  */
 import type { Engine, EngineContext, EngineFactory } from '../../core/router/engine.js';
-import { createKeyedMutex } from '../shared/keyed-mutex.js';
+import { createKeyedMutex } from '../../core/keyed-mutex.js';
 import { createLoginRefusals } from '../shared/login-refusal.js';
 import { createLockoutStore } from './lockout.js';
 import { createScryptHasher, type PasswordHasher } from './password-hash.js';

@@ -12,7 +12,7 @@ import type { Clock } from '../../core/clock.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { addressAllowed } from '../shared/cidr.js';
 import { NAME_PATTERN } from '../shared/input.js';
-import type { KeyedMutex } from '../shared/keyed-mutex.js';
+import type { KeyedMutex } from '../../core/keyed-mutex.js';
 import type { LoginRefusals } from '../shared/login-refusal.js';
 import { loginResult } from '../shared/token-fields.js';
 import { isLocked, type LockoutStore } from './lockout.js';

@@ -12,7 +12,7 @@ import { parseTokenSettings, tokenSettingsView } from '../shared/token-fields.js
 import type { LockoutStore } from './lockout.js';
 import type { PasswordHash, PasswordHasher } from './password-hash.js';
 import { normalizeUserName, type UserStore } from './user-store.js';
-import type { KeyedMutex } from '../shared/keyed-mutex.js';
+import type { KeyedMutex } from '../../core/keyed-mutex.js';
 
 const MAX_PASSWORD_LENGTH = 1024;
 

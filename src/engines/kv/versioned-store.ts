@@ -12,7 +12,7 @@
 import { CofferError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import { getJson, jsonBytes, putJson, type Storage, type WriteOp } from '../../core/storage/storage.js';
-import { createKeyedMutex } from './keyed-mutex.js';
+import { createKeyedMutex } from '../../core/keyed-mutex.js';
 import { isJsonObject, type JsonObject } from './json.js';
 import { DEFAULT_CONFIG, isGone, versionRecord, type KeyMetadata, type KvConfig, type VersionRecord } from './metadata.js';
 import { CONFIG_KEY, metadataFolder, metadataKey, versionKey, versionsFolder } from './storage-keys.js';

@@ -2,8 +2,11 @@
  * An in-process mutex per key: callers that share a key run one after another, callers with
  * different keys run concurrently.
  *
- * Owns: serialising read-modify-write of one KV secret (metadata plus versions) so that two
- * concurrent writes cannot both read version N and both write N+1, losing one.
+ * Owns: serialising read-modify-write of one record: a KV secret (so two concurrent writes
+ * cannot both read version N and both write N+1), a secret ID's remaining uses, a user's
+ * failed-login counter (so concurrent logins cannot both spend the last use or both slip past a
+ * lockout threshold). Entries are dropped when a key's queue drains, so spraying keys cannot
+ * grow it.
  * Must never: be relied on across processes. It guards only this Node process; a future
  * multi-node backend (PostgreSQL, Raft) needs storage-level compare-and-set or transactions
  * instead, because another node's writer never sees this lock.
