@@ -25,5 +25,7 @@ export function createManualClock(startMs = Date.UTC(2026, 0, 1)): ManualClock {
 
 /** Go's RFC 3339 with nanoseconds, as Vault prints times. */
 export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+  // toISOString is always 'YYYY-MM-DDTHH:mm:ss.sssZ' for years 0–9999: pad the fraction to ns.
+  const iso = new Date(ms).toISOString();
+  return iso.length === 24 ? `${iso.slice(0, 23)}000000Z` : iso;
 }

@@ -7,7 +7,7 @@
  *
  * Never log or return a raw token other than at creation.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import { CofferError, badRequest } from '../errors.js';
@@ -107,12 +107,14 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   const defaultTtl = options.defaultTtl ?? DEFAULT_TTL;
   const maxTtl = options.maxTtl ?? DEFAULT_TTL;
   let salt: Buffer | undefined;
+  // The salt as a KeyObject: HMAC setup skips re-importing raw key bytes on every request.
+  let saltKey: KeyObject | undefined;
   const cache = new LRUCache<string, TokenEntry>({ max: 10_000 });
   const revokeListeners: RevokeListener[] = [];
 
   const hmac = (value: string): string => {
-    if (!salt) throw new CofferError('sealed', 'Vault is sealed');
-    return createHmac('sha256', salt).update(value).digest('hex');
+    if (!saltKey) throw new CofferError('sealed', 'Vault is sealed');
+    return createHmac('sha256', saltKey).update(value).digest('hex');
   };
 
   const read = async (id: string): Promise<TokenEntry | undefined> => {
@@ -211,10 +213,12 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         await storage.put('salt', stored);
       }
       salt = stored;
+      saltKey = createSecretKey(stored);
     },
     reset() {
       salt?.fill(0);
       salt = undefined;
+      saltKey = undefined;
       cache.clear();
     },
     async create(input) {

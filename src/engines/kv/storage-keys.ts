@@ -12,6 +12,7 @@
  * Must never: accept an unvalidated secret path (see secret-path.ts).
  */
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 export const CONFIG_KEY = 'config';
 
@@ -20,7 +21,17 @@ export const metadataKey = (path: string): string => `metadata/${path}`;
 /** The list prefix for the children of folder `path` ('' is the mount root). */
 export const metadataFolder = (path: string): string => (path === '' ? 'metadata/' : `metadata/${path}/`);
 
-const pathHash = (path: string): string => createHash('sha256').update(path, 'utf8').digest('hex');
+// Every read hashes its path; hot secrets are read far more often than written, so remember the
+// last few thousand (paths are not secret; the hash only keeps prefixes apart).
+const hashes = new LRUCache<string, string>({ max: 4096 });
+const pathHash = (path: string): string => {
+  let hash = hashes.get(path);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(path, 'utf8').digest('hex');
+    hashes.set(path, hash);
+  }
+  return hash;
+};
 
 export const versionsFolder = (path: string): string => `versions/${pathHash(path)}/`;
 
