@@ -208,7 +208,8 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
 
       if (request.headers['x-vault-wrap-ttl'] !== undefined) throw new CofferError('bad_request', 'response wrapping is not supported');
 
-      const raw = rawSysHandler(path.replace(/\/$/, ''), { lifecycle, version: options.version, clock: options.clock });
+      const isSys = path.startsWith('sys/');
+      const raw = isSys ? rawSysHandler(path.replace(/\/$/, ''), { lifecycle, version: options.version, clock: options.clock }) : undefined;
       if (raw) {
         const result = await raw(verb, query, body);
         reply.code(result.status).headers(JSON_HEADERS);
@@ -217,7 +218,7 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
       if (request.method === 'HEAD') throw new CofferError('unsupported_operation', 'unsupported operation');
 
       const bare = path.replace(/\/$/, '');
-      if ((bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') {
+      if (isSys && (bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') {
         const token = tokenFrom(request);
         const watch = parseWatchQuery(query, typeof request.headers['last-event-id'] === 'string' ? request.headers['last-event-id'] : undefined);
         // The pipeline authorises and audits opening the watch.
@@ -256,7 +257,7 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
         auth: response.auth ?? null,
         mount_type: mountType ?? '',
       };
-      if (response.data && LEGACY_TOP_LEVEL.some((pattern) => pattern.test(bare))) {
+      if (isSys && response.data && LEGACY_TOP_LEVEL.some((pattern) => pattern.test(bare))) {
         return reply.code(status).headers(JSON_HEADERS).send({ ...response.data, ...envelope });
       }
       return reply.code(status).headers(JSON_HEADERS).send(envelope);
