@@ -1,0 +1,153 @@
+/**
+ * ListSecrets and BatchGetSecretValue.
+ *
+ * ListSecrets walks `aws/metadata/` with LIST (recursively: names with '/' are KV folders)
+ * and reads each secret's metadata, all through the pipeline: a folder the caller may not
+ * list or a secret it may not read is left out, as if absent. Results are sorted (by creation
+ * date unless SortBy says otherwise), filtered, then paged with an opaque NextToken.
+ * BatchGetSecretValue reads each secret as GetSecretValue does; a failure on one secret
+ * (missing, denied, deleted) goes into `Errors` and does not fail the call.
+ */
+import { isCofferError } from '../../core/errors.js';
+import { invalidParameter } from './errors.js';
+import { decodeNextToken, encodeNextToken, optionalBool, optionalInt, stringList } from './input.js';
+import { matchesFilters, parseFilters, type Filter } from './list-filters.js';
+import { parseSecretId, validateName } from './names.js';
+import { describeFields, readSecretValue } from './ops-read.js';
+import { stateOf, toAwsError, type Operation, type OperationContext, type SecretState } from './secret-state.js';
+import { versionIdsToStages } from './versions.js';
+
+/** A bound on one listing walk, so a huge mount cannot make one request unbounded. */
+const MAX_LISTED = 10_000;
+
+const isDenied = (error: unknown): boolean => isCofferError(error) && error.code === 'permission_denied';
+
+async function secretNames(ctx: OperationContext): Promise<string[]> {
+  const names: string[] = [];
+  const folders: string[] = [''];
+  while (folders.length > 0 && names.length < MAX_LISTED) {
+    const folder = folders.pop() as string;
+    let children: string[];
+    try {
+      children = await ctx.kv.list(folder);
+    } catch (error) {
+      // The root listing decides whether the caller may list at all; below it, skip what is hidden.
+      if (folder !== '' && isDenied(error)) continue;
+      throw error;
+    }
+    for (const child of children) {
+      if (child.endsWith('/')) folders.push(folder + child);
+      else names.push(folder + child);
+    }
+  }
+  return names.slice(0, MAX_LISTED);
+}
+
+const isAwsName = (name: string): boolean => {
+  try {
+    validateName(name);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+type SortBy = 'created-date' | 'last-changed-date' | 'name';
+
+interface ListQuery {
+  filters: readonly Filter[];
+  includePlannedDeletion: boolean;
+  sortBy: SortBy;
+  descending: boolean;
+}
+
+async function listStates(ctx: OperationContext, query: ListQuery): Promise<SecretState[]> {
+  const states: SecretState[] = [];
+  for (const name of await secretNames(ctx)) {
+    // Keys written through the Vault API with characters AWS names cannot hold are not AWS secrets.
+    if (!isAwsName(name)) continue;
+    let meta;
+    try {
+      meta = await ctx.kv.readMetadata(name);
+    } catch (error) {
+      if (isDenied(error)) continue;
+      throw error;
+    }
+    if (!meta) continue;
+    const state = stateOf(ctx, name, meta);
+    if (state.deletion === 'purge-due' || (state.deletion === 'scheduled' && !query.includePlannedDeletion)) continue;
+    if (!matchesFilters(query.filters, { name, description: state.record.description, tags: state.record.tags })) continue;
+    states.push(state);
+  }
+  const key = (s: SecretState): number | string =>
+    query.sortBy === 'name' ? s.name : query.sortBy === 'last-changed-date' ? Math.max(s.record.lastChanged, s.meta.updated) : s.record.created || s.meta.created;
+  states.sort((a, b) => {
+    const [ka, kb] = [key(a), key(b)];
+    const order = ka < kb ? -1 : ka > kb ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    return query.descending ? -order : order;
+  });
+  return states;
+}
+
+function sortQuery(body: Readonly<Record<string, unknown>>): Pick<ListQuery, 'sortBy' | 'descending'> {
+  const order = body['SortOrder'];
+  if (order !== undefined && order !== null && order !== 'asc' && order !== 'desc') throw invalidParameter('SortOrder must be asc or desc.');
+  const by = body['SortBy'];
+  const sortBy: SortBy =
+    by === undefined || by === null || by === 'created-date' || by === 'last-accessed-date'
+      ? 'created-date'
+      : by === 'last-changed-date' || by === 'name'
+        ? by
+        : (() => {
+            throw invalidParameter('SortBy must be created-date, last-accessed-date, last-changed-date or name.');
+          })();
+  return { sortBy, descending: order === 'desc' };
+}
+
+export const listSecrets: Operation = async (ctx, body) => {
+  const maxResults = optionalInt(body, 'MaxResults', 1, 100) ?? 100;
+  const offset = decodeNextToken(body, 'secrets');
+  const query: ListQuery = {
+    filters: parseFilters(body['Filters']),
+    includePlannedDeletion: optionalBool(body, 'IncludePlannedDeletion') ?? false,
+    ...sortQuery(body),
+  };
+  const states = await listStates(ctx, query);
+  const page = states.slice(offset, offset + maxResults);
+  const out: Record<string, unknown> = {
+    SecretList: page.map((state) => ({ ...describeFields(state), SecretVersionsToStages: versionIdsToStages(state.versions) })),
+  };
+  if (offset + maxResults < states.length) out['NextToken'] = encodeNextToken('secrets', offset + maxResults);
+  return out;
+};
+
+export const batchGetSecretValue: Operation = async (ctx, body) => {
+  const ids = stringList(body, 'SecretIdList', 1, 20, 2048);
+  const hasFilters = body['Filters'] !== undefined && body['Filters'] !== null;
+  if ((ids === undefined) === !hasFilters) throw invalidParameter('Either SecretIdList or Filters must be provided, but not both.');
+  const maxResults = optionalInt(body, 'MaxResults', 1, 20);
+  if (ids !== undefined && maxResults !== undefined) throw invalidParameter('MaxResults can be used only with Filters.');
+
+  const values: Record<string, unknown>[] = [];
+  const errors: Array<{ SecretId: string; ErrorCode: string; Message: string }> = [];
+  const fetchOne = async (secretId: string): Promise<void> => {
+    try {
+      values.push(await readSecretValue(ctx, parseSecretId(secretId), undefined, undefined));
+    } catch (error) {
+      const aws = toAwsError(ctx, error, secretId);
+      errors.push({ SecretId: secretId, ErrorCode: aws.type, Message: aws.message });
+    }
+  };
+
+  if (ids !== undefined) {
+    for (const id of ids) await fetchOne(id);
+    return { SecretValues: values, Errors: errors };
+  }
+  const limit = maxResults ?? 20;
+  const offset = decodeNextToken(body, 'batch');
+  const states = await listStates(ctx, { filters: parseFilters(body['Filters']), includePlannedDeletion: false, sortBy: 'created-date', descending: false });
+  for (const state of states.slice(offset, offset + limit)) await fetchOne(state.arn);
+  const out: Record<string, unknown> = { SecretValues: values, Errors: errors };
+  if (offset + limit < states.length) out['NextToken'] = encodeNextToken('batch', offset + limit);
+  return out;
+};

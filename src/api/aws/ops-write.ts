@@ -1,0 +1,216 @@
+/**
+ * CreateSecret, PutSecretValue, UpdateSecret and UpdateSecretVersionStage.
+ *
+ * A new version is written in two pipeline requests under the secret's lock: the record with
+ * the version's intent (`pending`: its id and labels) into `aws/metadata/N`, then the value
+ * into `aws/data/N` with check-and-set. The KV write is the commit point (versions.ts), so a
+ * failure between the two leaves no label moved and no value visible.
+ * Must never: change an existing version's value (versions are immutable), or write anything
+ * before the caller's capabilities for the whole operation are known to suffice.
+ */
+import { isCofferError } from '../../core/errors.js';
+import { AwsError, invalidParameter, invalidRequest, secretNotFound } from './errors.js';
+import { clientRequestToken, optionalString, parseTags, versionStages } from './input.js';
+import { dataPath, formatArn, metadataPath, newSuffix, parseSecretId, validateName } from './names.js';
+import { decodeRecord, encodeRecord, type AwsRecord } from './record.js';
+import { fromKvData, sameValue, toKvData, valueFromRequest, type SecretValue } from './secret-value.js';
+import {
+  AWS_MAX_VERSIONS,
+  deletionState,
+  loadSecret,
+  requireCapabilities,
+  saveRecord,
+  settled,
+  stateOf,
+  type Operation,
+  type OperationContext,
+  type SecretState,
+} from './secret-state.js';
+import { AWSCURRENT, findById, moveStages, removeStage, type AwsVersion } from './versions.js';
+
+const IMMUTABLE_VERSION = "You can't modify an existing version, you can only create a new version.";
+const CAS_ATTEMPTS = 3;
+
+/** A version with this id already exists: the same value is an idempotent retry, another value an error. */
+async function existingVersion(ctx: OperationContext, name: string, version: AwsVersion, value: SecretValue): Promise<AwsVersion> {
+  const read = await ctx.kv.readData(name, version.kv);
+  if (!read || read.data === null || !sameValue(fromKvData(read.data), value)) throw new AwsError('ResourceExistsException', IMMUTABLE_VERSION);
+  return version;
+}
+
+/**
+ * Adds a version with `stages` to a loaded secret (the caller holds its lock), applying
+ * `change` to the record in the same metadata write. Returns the version's id and labels.
+ */
+export async function putVersion(
+  ctx: OperationContext,
+  initial: SecretState,
+  token: string,
+  value: SecretValue,
+  stages: readonly string[],
+  change: (record: AwsRecord) => AwsRecord = (r) => r,
+): Promise<{ id: string; stages: string[] }> {
+  const known = findById(initial.versions, token);
+  if (known) return { id: known.id, stages: [...(await existingVersion(ctx, initial.name, known, value)).stages] };
+  await requireCapabilities(ctx, { [metadataPath(initial.name)]: ['update'], [dataPath(initial.name)]: ['update'] });
+  let state = initial;
+  for (let attempt = 1; ; attempt++) {
+    const next = state.meta.current + 1;
+    const record: AwsRecord = { ...change(settled(state)), lastChanged: ctx.clock.now(), pending: { kv: next, id: token, stages: [...stages] } };
+    await saveRecord(ctx, state, record);
+    try {
+      await ctx.kv.writeData(state.name, toKvData(value), state.meta.current);
+    } catch (error) {
+      if (!(isCofferError(error) && error.code === 'cas_mismatch') || attempt >= CAS_ATTEMPTS) throw error;
+      // A Vault write took the version number first. Our intent names that version, so it is
+      // void: reload without it (the Vault write becomes AWSCURRENT) and try again.
+      const meta = await ctx.kv.readMetadata(state.name);
+      if (!meta) throw secretNotFound();
+      state = stateOf(ctx, state.name, meta, { dropPending: true });
+      continue;
+    }
+    const target: AwsVersion = { kv: next, id: token, stages: [] };
+    const versions = [...state.versions.map((v) => ({ ...v, stages: [...v.stages] })), target];
+    moveStages(versions, target, stages);
+    return { id: token, stages: target.stages };
+  }
+}
+
+export const createSecret: Operation = async (ctx, body) => {
+  const name = validateName(body['Name']);
+  const token = clientRequestToken(body);
+  const description = optionalString(body, 'Description', 0, 2048);
+  const kmsKeyId = optionalString(body, 'KmsKeyId', 0, 2048);
+  const type = optionalString(body, 'Type', 1, 256);
+  const tags = parseTags(body['Tags']);
+  const value = valueFromRequest(body);
+  const replicas = body['AddReplicaRegions'];
+  if (Array.isArray(replicas) && replicas.length > 0) throw invalidRequest('Coffer does not replicate secrets to other regions.');
+
+  return ctx.locks.run(name, async () => {
+    const existing = await ctx.kv.readMetadata(name);
+    if (existing) {
+      const record = decodeRecord(existing.customMetadata);
+      const deletion = record ? deletionState(record, ctx.clock.now()) : 'live';
+      if (deletion === 'scheduled') {
+        throw invalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.");
+      }
+      if (deletion === 'purge-due') {
+        // Past its recovery window: the old secret goes now, under the caller's own policy.
+        await ctx.kv.deleteMetadata(name);
+      } else {
+        const state = stateOf(ctx, name, existing);
+        const retried = value ? findById(state.versions, token) : undefined;
+        // The SDK retries with the same token: the same value is the same, successful call.
+        if (retried && value) {
+          await existingVersion(ctx, name, retried, value);
+          return { ARN: state.arn, Name: name, VersionId: retried.id };
+        }
+        throw new AwsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+      }
+    }
+    await requireCapabilities(ctx, { [metadataPath(name)]: ['create'], ...(value ? { [dataPath(name)]: ['update'] } : {}) });
+    const now = ctx.clock.now();
+    const record: AwsRecord = {
+      format: 1,
+      suffix: newSuffix(),
+      created: now,
+      lastChanged: now,
+      ...(description === undefined ? {} : { description }),
+      ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
+      ...(type === undefined ? {} : { type }),
+      tags,
+      seen: 0,
+      versions: {},
+      ...(value ? { pending: { kv: 1, id: token, stages: [AWSCURRENT] } } : {}),
+    };
+    await ctx.kv.writeMetadata(name, encodeRecord(record, null), AWS_MAX_VERSIONS);
+    if (value) {
+      try {
+        await ctx.kv.writeData(name, toKvData(value), 0);
+      } catch (error) {
+        // Leave no half-created secret behind if the caller may remove it.
+        await ctx.kv.deleteMetadata(name).catch(() => undefined);
+        throw error;
+      }
+    }
+    return { ARN: formatArn(ctx.region, name, record.suffix), Name: name, ...(value ? { VersionId: token } : {}) };
+  });
+};
+
+export const putSecretValue: Operation = async (ctx, body) => {
+  const ref = parseSecretId(body['SecretId']);
+  const token = clientRequestToken(body);
+  const value = valueFromRequest(body);
+  if (!value) throw invalidParameter('You must provide either SecretString or SecretBinary.');
+  const stages = versionStages(body) ?? [AWSCURRENT];
+  return ctx.locks.run(ref.name, async () => {
+    const state = await loadSecret(ctx, ref);
+    const put = await putVersion(ctx, state, token, value, stages);
+    return { ARN: state.arn, Name: state.name, VersionId: put.id, VersionStages: put.stages };
+  });
+};
+
+export const updateSecret: Operation = async (ctx, body) => {
+  const ref = parseSecretId(body['SecretId']);
+  const token = clientRequestToken(body);
+  const description = optionalString(body, 'Description', 0, 2048);
+  const kmsKeyId = optionalString(body, 'KmsKeyId', 0, 2048);
+  const type = optionalString(body, 'Type', 1, 256);
+  const value = valueFromRequest(body);
+  const change = (record: AwsRecord): AwsRecord => ({
+    ...record,
+    ...(description === undefined ? {} : { description }),
+    ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
+    ...(type === undefined ? {} : { type }),
+  });
+  return ctx.locks.run(ref.name, async () => {
+    const state = await loadSecret(ctx, ref);
+    if (value) {
+      const put = await putVersion(ctx, state, token, value, [AWSCURRENT], change);
+      return { ARN: state.arn, Name: state.name, VersionId: put.id };
+    }
+    await saveRecord(ctx, state, { ...change(settled(state)), lastChanged: ctx.clock.now() });
+    return { ARN: state.arn, Name: state.name };
+  });
+};
+
+export const updateSecretVersionStage: Operation = async (ctx, body) => {
+  const ref = parseSecretId(body['SecretId']);
+  const stage = optionalString(body, 'VersionStage', 1, 256);
+  if (stage === undefined) throw invalidParameter('You must provide a VersionStage.');
+  const removeFrom = optionalString(body, 'RemoveFromVersionId', 32, 64);
+  const moveTo = optionalString(body, 'MoveToVersionId', 32, 64);
+  if (removeFrom === undefined && moveTo === undefined) throw invalidParameter('You must provide RemoveFromVersionId, MoveToVersionId or both.');
+  return ctx.locks.run(ref.name, async () => {
+    const state = await loadSecret(ctx, ref);
+    const versions = state.versions.map((v) => ({ ...v, stages: [...v.stages] }));
+    const holder = versions.find((v) => v.stages.includes(stage));
+    const target = moveTo === undefined ? undefined : findById(versions, moveTo);
+    if (moveTo !== undefined && !target) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret version: ${moveTo}`);
+    if (removeFrom !== undefined) {
+      const source = findById(versions, removeFrom);
+      if (!source) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret version: ${removeFrom}`);
+      if (!source.stages.includes(stage)) {
+        throw invalidParameter(`The staging label ${stage} is currently not attached to the version specified by RemoveFromVersionId.`);
+      }
+    }
+    if (target) {
+      if (holder && holder !== target && holder.id !== removeFrom) {
+        throw invalidParameter(
+          `The parameter RemoveFromVersionId can't be empty. Staging label ${stage} is currently attached to version ${holder.id}, so you must explicitly reference that version in RemoveFromVersionId.`,
+        );
+      }
+      if (!target.stages.includes(stage) && target.stages.length >= 20) {
+        throw new AwsError('LimitExceededException', 'A version can have at most 20 staging labels.');
+      }
+      moveStages(versions, target, [stage]);
+    } else {
+      if (stage === AWSCURRENT) throw invalidParameter('You can only move staging label AWSCURRENT to a different secret version. It can\'t be completely removed.');
+      removeStage(findById(versions, removeFrom as string) as AwsVersion, stage);
+    }
+    const record = { ...settled({ ...state, versions }), lastChanged: ctx.clock.now() };
+    await saveRecord(ctx, state, record);
+    return { ARN: state.arn, Name: state.name };
+  });
+};
