@@ -31,6 +31,7 @@ const COMMANDS: Readonly<Record<string, TopLevel>> = {
   secrets: { summary: 'Enable, list, tune and disable secrets engines', load: async () => (await import('./commands/secrets.js')).secretsGroup },
   audit: { summary: 'Manage and verify audit devices', load: async () => (await import('./commands/audit.js')).auditGroup },
   lease: { summary: 'Look up, renew, revoke and list leases', load: async () => (await import('./commands/lease.js')).leaseGroup },
+  rotation: { summary: 'Inspect static-role credential rotations', load: async () => (await import('./commands/rotation.js')).rotationGroup },
   'aws-keys': { summary: 'Issue AWS access keys for the Secrets Manager API', load: async () => (await import('./commands/aws-keys.js')).awsKeysGroup },
 };
 

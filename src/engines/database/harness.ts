@@ -8,12 +8,12 @@
  */
 import { createManualClock, type ManualClock } from '../../core/clock.js';
 import { CofferError, isCofferError } from '../../core/errors.js';
-import { silentLogger } from '../../core/logger.js';
-import type { Engine, EngineRequest, EngineResponse, LeaseView, Operation, RequestAuth } from '../../core/router/engine.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import type { EngineContext, EngineRequest, EngineResponse, LeaseView, Operation, RequestAuth } from '../../core/router/engine.js';
 import { createMemoryStorage } from '../../core/storage/memory.js';
 import type { PhysicalStorage, Storage } from '../../core/storage/storage.js';
 import { scope } from '../../core/storage/view.js';
-import { createDatabaseEngine, type DatabaseEngineOptions } from './engine.js';
+import { createDatabaseEngine, type DatabaseEngine, type DatabaseEngineOptions } from './engine.js';
 import { SYSTEM_MAX_TTL } from './path-creds.js';
 
 export const MOUNT_PREFIX = 'logical/0d5e7a11-db/';
@@ -30,7 +30,7 @@ export interface FakeLease {
 }
 
 export interface DatabaseHarness {
-  readonly engine: Engine;
+  readonly engine: DatabaseEngine;
   readonly clock: ManualClock;
   readonly physical: PhysicalStorage;
   readonly storage: Storage;
@@ -53,6 +53,10 @@ export interface HarnessOptions extends DatabaseEngineOptions {
   mountMaxTtl?: number;
   /** Physical storage to share with another harness (a restart of the same mount). */
   physical?: PhysicalStorage;
+  /** Change events and consumers as the mount manager would hand them (rotation tests). */
+  events?: EngineContext['events'];
+  consumers?: EngineContext['consumers'];
+  logger?: Logger;
 }
 
 const DEFAULT_AUTH: RequestAuth = {
@@ -67,12 +71,17 @@ export function createDatabaseHarness(options: HarnessOptions = {}): DatabaseHar
   const engine = createDatabaseEngine({
     storage,
     clock,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     mount: {
       path: 'database/', uuid: '0d5e7a11-db', type: 'database', options: {},
       defaultLeaseTtl: options.mountDefaultTtl ?? 0, maxLeaseTtl: options.mountMaxTtl ?? 0,
     },
-  }, options.plugins ? { plugins: options.plugins } : {});
+    ...(options.events ? { events: options.events } : {}),
+    ...(options.consumers ? { consumers: options.consumers } : {}),
+  }, {
+    ...(options.plugins ? { plugins: options.plugins } : {}),
+    ...(options.rotation ? { rotation: options.rotation } : {}),
+  });
   const specs = engine.paths.map((spec) => ({ spec, regex: new RegExp(`^(?:${spec.pattern})$`) }));
   const leases = new Map<string, FakeLease>();
   let nextId = 0;

@@ -1,0 +1,48 @@
+/**
+ * `static-creds/:name`: the current credential of a static role. Not leased (Vault returns
+ * `lease_id: ""`): the password changes on the role's schedule, and `ttl` says when.
+ *
+ * Fields as in Vault: username, password, last_vault_rotation, rotation_period (or
+ * rotation_schedule and rotation_window), ttl. Coffer adds `version` (one more at each rotation;
+ * consumers check in with it) and, in dual mode while the replaced credential still works,
+ * `previous: { username, password, version }`, so a reader that has not switched yet can still
+ * find what it holds. `previous` disappears when the rotation starts revoking it.
+ * Must never: return a credential other than the stored current one (and that previous one).
+ */
+import { rfc3339 } from '../../core/clock.js';
+import { badRequest } from '../../core/errors.js';
+import type { EngineContext, EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
+import { timingView } from './static-role-input.js';
+import { secondsUntilRotation } from './static-schedule.js';
+import type { StaticStore } from './static-store.js';
+import { NAME_PATTERN } from './storage-keys.js';
+
+export function staticCredsPath(ctx: Pick<EngineContext, 'clock'>, statics: StaticStore): PathSpec {
+  const read = async (req: EngineRequest): Promise<EngineResponse> => {
+    const name = req.params['name'] as string;
+    const role = await statics.getRole(name);
+    if (!role) throw badRequest(`unknown role: ${name}`);
+    const account = await statics.getAccount(name);
+    const current = account?.current;
+    if (!account || !current) throw badRequest(`static role "${name}" has no credential yet: its first rotation has not finished`);
+    const previous = account.previous;
+    return {
+      data: {
+        username: current.username,
+        password: current.password,
+        last_vault_rotation: rfc3339(account.lastRotation),
+        ...timingView(role.timing),
+        ttl: secondsUntilRotation(role.timing, account.lastRotation, ctx.clock.now()),
+        version: current.version,
+        ...(previous ? { previous: { username: previous.username, password: previous.password, version: previous.version } } : {}),
+      },
+      auditNonHmacKeys: ['last_vault_rotation', 'rotation_period', 'rotation_schedule', 'rotation_window', 'ttl', 'version'],
+    };
+  };
+
+  return {
+    pattern: `static-creds/(?<name>${NAME_PATTERN})`,
+    description: 'Read the current credential of a static role (and, mid-rotation, the previous one).',
+    operations: { read },
+  };
+}

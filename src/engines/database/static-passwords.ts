@@ -1,0 +1,45 @@
+/**
+ * The database side of a static-role rotation: a new password under the config's
+ * password_policy, and setting a user's password through the config's plugin with the role's
+ * rotation_statements (each plugin's default when there are none).
+ *
+ * Must never: let a password reach an error message: failures go through databaseFailure with
+ * both the new password and the admin password to scrub, and `failureText` scrubs again.
+ */
+import { badRequest } from '../../core/errors.js';
+import type { DatabaseStore } from './config-store.js';
+import type { Connections } from './connections.js';
+import { databaseFailure } from './db-errors.js';
+import { generatePassword, parsePasswordPolicy } from './password.js';
+import { scrubSecrets } from './plugin-secret-scrub.js';
+import type { StaticRole } from './static-store.js';
+
+export interface StaticPasswords {
+  /** A fresh password for the role's database, per its config's password_policy. */
+  generate(role: StaticRole): Promise<string>;
+  set(role: StaticRole, username: string, password: string): Promise<void>;
+}
+
+export function createStaticPasswords(deps: { configs: Pick<DatabaseStore, 'getConfig'>; connections: Pick<Connections, 'use'> }): StaticPasswords {
+  return {
+    async generate(role) {
+      const config = await deps.configs.getConfig(role.dbName);
+      if (!config) throw badRequest(`database config "${role.dbName}" not found`);
+      return generatePassword(parsePasswordPolicy(config.passwordPolicy));
+    },
+    async set(role, username, password) {
+      await deps.connections.use(role.dbName, async (plugin, config) => {
+        try {
+          await plugin.setPassword({ username, password, statements: role.rotationStatements });
+        } catch (err) {
+          throw databaseFailure(err, [password, config.password], `failed to set the password of "${username}": `);
+        }
+      });
+    },
+  };
+}
+
+/** The text a rotation record keeps of a failure, with `secrets` scrubbed once more. */
+export function failureText(err: unknown, secrets: readonly string[]): string {
+  return scrubSecrets(err instanceof Error && err.message !== '' ? err.message : 'database error', secrets);
+}
