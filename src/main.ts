@@ -28,6 +28,7 @@ import { createTokenEngine } from './core/tokens/token-engine.js';
 import { createTokenStore } from './core/tokens/token-store.js';
 import { createLeaseManager } from './core/leases/lease-manager.js';
 import { createEventBus } from './core/events/event-bus.js';
+import { uuid } from './core/ids.js';
 import { createWatchAccess } from './core/events/watch-access.js';
 import { createConsumerRegistry } from './core/consumers/consumer-registry.js';
 import { createKvEngine } from './engines/kv/engine.js';
@@ -168,6 +169,17 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     builtins: () => ({ system: systemEngine as Engine, token: tokenEngine }),
     events,
     consumers,
+    audit: {
+      // Engine-initiated actions are audited as a response entry of an internal request.
+      record: (entry) => {
+        if (!audit.enabled) return;
+        audit.logResponse({
+          time: clock.now(),
+          request: { id: uuid(), operation: entry.operation, path: entry.path, remoteAddress: 'internal', data: null },
+          response: { statusCode: 200, data: entry.data, ...(entry.nonHmacKeys ? { nonHmacKeys: entry.nonHmacKeys } : {}) },
+        });
+      },
+    },
     // Vault refuses to unmount while a lease of the mount cannot be revoked; so does Coffer.
     beforeUnmount: async (entry) => {
       await leases.revokePrefix(entry.path);

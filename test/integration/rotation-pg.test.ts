@@ -259,6 +259,10 @@ describe('dual-credential rotation under load, with consumers that verify', () =
     const entries = readFileSync(auditFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     const logged = entries.find((e) => e.type === 'response' && e.request?.path === 'database/rotate-role/app');
     assert.deepEqual(logged?.response?.data?.stragglers?.map((s: any) => s.consumer_id), [stuck], 'the audit log names the straggler in clear');
+    // The rotation itself (not only the API call that triggered it) is audited, as a scheduled one would be.
+    const internal = entries.find((e) => e.type === 'response' && e.request?.operation === 'rotate' && e.request?.path === CREDS_PATH);
+    assert.equal(internal?.response?.data?.outcome, 'timeout_revoked');
+    assert.deepEqual(internal?.response?.data?.stragglers, [stuck]);
     assert.ok(!readFileSync(auditFile, 'utf8').includes(before.password));
     await api(server, 'POST', 'sys/consumers/deregister', { token: root, body: { consumer_id: stuck, path: CREDS_PATH } });
     await api(server, 'DELETE', 'sys/audit/file', { token: root });

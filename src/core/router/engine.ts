@@ -183,6 +183,15 @@ export interface MountInfo {
   readonly maxLeaseTtl: number;
 }
 
+export interface EngineAuditEntry {
+  /** Full API path the action concerns, e.g. 'database/static-creds/app'. */
+  path: string;
+  operation: string;
+  data: Record<string, unknown>;
+  /** Keys of `data` that are not secret (ids, versions) and are written in clear. */
+  nonHmacKeys?: string[];
+}
+
 export interface EngineContext {
   /** This mount's own storage view; keys are relative to it. */
   readonly storage: Storage;
@@ -194,7 +203,13 @@ export interface EngineContext {
   readonly events?: Pick<EventBus, 'publish'>;
   /** Who consumes a secret and which version they hold (rotation verification). */
   readonly consumers?: Pick<ConsumerRegistry, 'list'>;
-  // (Both are always set by the mount manager; optional only so engine test harnesses may omit them.)
+  /**
+   * Records something the engine did on its own initiative (a scheduled rotation revoking a
+   * credential consumers still held) in the audit log. Throws 'audit_failed' when audit devices
+   * are enabled and none could record it: callers treat that as "do not proceed yet".
+   */
+  readonly audit?: { record(entry: EngineAuditEntry): void };
+  // (All three are always set by the mount manager; optional only so engine test harnesses may omit them.)
   readonly clock: Clock;
   readonly logger: Logger;
   readonly mount: MountInfo;

@@ -10,7 +10,7 @@ import { CofferError, badRequest } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
 import { deletePrefix, scope } from '../storage/view.js';
-import type { Engine, EngineFactory, MountInfo } from './engine.js';
+import type { Engine, EngineAuditEntry, EngineFactory, MountInfo } from './engine.js';
 import {
   assertMountPathFree,
   createMountTableStore,
@@ -53,6 +53,7 @@ export interface MountManagerDeps {
   initialMounts?: ReadonlyArray<{ path: string } & EnableMountInput>;
   events: Pick<EventBus, 'publish'>;
   consumers: Pick<ConsumerRegistry, 'list'>;
+  audit: { record(entry: EngineAuditEntry): void };
   /** Called before a mount is removed, so its leases can be revoked first. */
   beforeUnmount?: (entry: MountEntry) => Promise<void>;
 }
@@ -105,6 +106,7 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
       mount: mountInfo(entry),
       events: deps.events,
       consumers: deps.consumers,
+      audit: deps.audit,
     });
     await engine.initialize?.();
     return engine;

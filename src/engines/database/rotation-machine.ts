@@ -49,7 +49,7 @@ export class RotationStopped extends Error {
 }
 
 export interface RotationMachineDeps {
-  ctx: Pick<EngineContext, 'clock' | 'logger' | 'events' | 'consumers' | 'mount'>;
+  ctx: Pick<EngineContext, 'clock' | 'logger' | 'events' | 'consumers' | 'mount' | 'audit'>;
   statics: StaticStore;
   configs: Pick<DatabaseStore, 'getConfig'>;
   connections: Pick<Connections, 'use'>;
@@ -230,6 +230,19 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
   /** on_timeout=revoke with stragglers: recorded, and logged by id (an audit hook would go here). */
   const revokingAnyway = (run: Run, stragglers: string[]): void => {
     const r = record(run);
+    try {
+      // The audit log names who will lose the credential they still use; if that cannot be
+      // recorded (audit fails closed), the rotation waits and retries rather than revoke silently.
+      ctx.audit?.record({
+        path: credentialPath(run.name),
+        operation: 'rotate',
+        data: { rotation_id: r.id, outcome: 'timeout_revoked', version: r.toVersion, trigger: r.trigger, stragglers },
+        nonHmacKeys: ['rotation_id', 'outcome', 'version', 'trigger', 'stragglers'],
+      });
+    } catch {
+      ctx.logger.error('could not audit a rotation that revokes despite stragglers; holding it', { role: run.name, rotation_id: r.id });
+      throw new RevokePending();
+    }
     r.verifyOutcome = 'timeout_revoked';
     ctx.logger.warn('static role rotation revokes the previous credential although consumers have not switched', {
       role: run.name, rotation_id: r.id, trigger: r.trigger, version: r.toVersion, stragglers,
