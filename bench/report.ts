@@ -21,7 +21,10 @@ export interface Machine {
 const LOADGEN_SATURATED = 0.9;
 
 export function summarise(cells: readonly Cell[], samples: ReadonlyMap<string, CellSample[]>, baselineId: string): Map<string, CellSummary> {
-  const baselineRates = (samples.get(baselineId) ?? []).map((s) => s.reqPerS);
+  const perCpu = (s: CellSample): number | undefined => (s.serverCpuS === undefined || s.serverCpuS <= 0 ? undefined : s.requests / s.serverCpuS);
+  const baselineSamples = samples.get(baselineId) ?? [];
+  const baselineRates = baselineSamples.map((s) => s.reqPerS);
+  const baselinePerCpu = baselineSamples.map(perCpu);
   const out = new Map<string, CellSummary>();
   for (const cell of cells) {
     const own = samples.get(cell.id) ?? [];
@@ -34,7 +37,8 @@ export function summarise(cells: readonly Cell[], samples: ReadonlyMap<string, C
       non2xx: own.reduce((sum, s) => sum + s.non2xx, 0),
       errors: own.reduce((sum, s) => sum + s.errors, 0),
       ratioToBaseline: cell.id === baselineId ? undefined : spread(pairedRatios(own.map((s) => s.reqPerS), baselineRates)),
-      reqPerServerCpuS: spread(own.map((s) => (s.serverCpuS === undefined || s.serverCpuS <= 0 ? undefined : s.requests / s.serverCpuS))),
+      reqPerServerCpuS: spread(own.map(perCpu)),
+      cpuEfficiencyToBaseline: cell.id === baselineId ? undefined : spread(pairedRatios(own.map(perCpu), baselinePerCpu)),
       serverCores: spread(own.map((s) => (s.serverCpuS === undefined ? undefined : s.serverCpuS / s.durationS))),
       loadgenCores: spread(own.map((s) => s.loadgenCpuS / s.durationS)),
     });
@@ -55,6 +59,7 @@ interface Row {
   p99: string;
   non2xx: string;
   perCpu: string;
+  cpuRatio: string;
   serverCores: string;
   loadgenCores: string;
   targets: string;
@@ -69,6 +74,7 @@ function rows(summaries: ReadonlyMap<string, CellSummary>): Row[] {
     p99: formatSpread(s.p99Ms, ms),
     non2xx: s.errors > 0 ? `${int(s.non2xx)} (+${int(s.errors)} conn. errors)` : int(s.non2xx),
     perCpu: formatSpread(s.reqPerServerCpuS, int),
+    cpuRatio: s.cpuEfficiencyToBaseline === undefined ? '—' : formatSpread(s.cpuEfficiencyToBaseline, pct),
     serverCores: formatSpread(s.serverCores, cores),
     loadgenCores: formatSpread(s.loadgenCores, cores),
     targets: verdictText(s, summaries),
@@ -94,6 +100,7 @@ const HEADERS: Record<keyof Row, string> = {
   p99: 'p99 ms',
   non2xx: 'non-2xx',
   perCpu: 'req per server CPU-s',
+  cpuRatio: 'req/CPU-s vs baseline (paired)',
   serverCores: 'server cores',
   loadgenCores: 'load-gen cores',
   targets: 'targets',
@@ -101,7 +108,7 @@ const HEADERS: Record<keyof Row, string> = {
 
 /** A fixed-width table for the terminal (targets go below it, they are long). */
 export function textTable(summaries: ReadonlyMap<string, CellSummary>): string {
-  const keys: (keyof Row)[] = ['label', 'reqPerS', 'ratio', 'p50', 'p99', 'non2xx', 'perCpu', 'serverCores', 'loadgenCores'];
+  const keys: (keyof Row)[] = ['label', 'reqPerS', 'ratio', 'p50', 'p99', 'non2xx', 'perCpu', 'cpuRatio', 'serverCores', 'loadgenCores'];
   const all = [HEADERS, ...rows(summaries)];
   const widths = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
   const line = (r: Row): string => keys.map((k, i) => r[k].padEnd(widths[i] as number)).join('  ');
@@ -159,8 +166,8 @@ export function markdownReport(options: {
 }): string {
   const { machine, config, summaries } = options;
   const table = markdownTable(
-    ['Cell', HEADERS.reqPerS, HEADERS.ratio, HEADERS.p50, HEADERS.p99, HEADERS.non2xx, HEADERS.perCpu, HEADERS.serverCores, HEADERS.loadgenCores, 'Targets'],
-    rows(summaries).map((r) => [r.label, r.reqPerS, r.ratio, r.p50, r.p99, r.non2xx, r.perCpu, r.serverCores, r.loadgenCores, r.targets]),
+    ['Cell', HEADERS.reqPerS, HEADERS.ratio, HEADERS.p50, HEADERS.p99, HEADERS.non2xx, HEADERS.perCpu, HEADERS.cpuRatio, HEADERS.serverCores, HEADERS.loadgenCores, 'Targets'],
+    rows(summaries).map((r) => [r.label, r.reqPerS, r.ratio, r.p50, r.p99, r.non2xx, r.perCpu, r.cpuRatio, r.serverCores, r.loadgenCores, r.targets]),
   );
   const perRound = markdownTable(
     ['Round', 'Cell', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'server CPU-s', 'load-gen CPU-s'],
@@ -199,6 +206,7 @@ export function markdownReport(options: {
     '## Results',
     '',
     `Median over ${config.rounds} round(s) (min–max). Ratio to baseline = median of the per-round ratios cell/baseline. ` +
+      'req/CPU-s vs baseline = median of the per-round ratios of requests per server CPU-second, the figure least moved by other load on this shared machine. ' +
       'Server cores = server CPU-seconds per wall second (1.00 = one core busy). Load-gen cores = the same for autocannon.',
     '',
     ...table,

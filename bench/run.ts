@@ -1,21 +1,24 @@
 /**
  * `npm run bench`: prepares every registered scenario (each starts its own server children),
  * starts the bare node:http baseline, then runs all cells interleaved round by round with
- * autocannon, prints a table and writes BENCHMARKS.md at the repo root.
+ * autocannon, then runs the one-shot scenarios (lease scale) once each, prints the tables and
+ * writes BENCHMARKS.md at the repo root. BENCH_SKIP_LOAD=1 runs only the one-shot scenarios and
+ * replaces only their sections of an existing BENCHMARKS.md.
  *
  * Must never leave a child process or temp dir behind (normal exit, error, SIGINT, time limit),
  * never send traffic beyond 127.0.0.1, and never print a token.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, type as osType } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BASELINE_CELL_ID, createBaselineCell } from './baseline.js';
 import { createCleanup } from './cleanup.js';
 import { readBenchConfig } from './config.js';
 import { stopCurrentLoad } from './load.js';
+import { EMPTY_REPORT, oneShotProblems, oneShotText, planOneShots, runOneShots, withOneShotSections } from './one-shot-run.js';
 import { markdownReport, summarise, textTable, warnings, type Machine } from './report.js';
 import type { BenchContext, Cell, CellSample } from './scenario.js';
-import { scenarios } from './scenarios/index.js';
+import { oneShotScenarios, scenarios } from './scenarios/index.js';
 import { formatNumber } from './stats.js';
 
 const SETUP_LIMIT_S = 300;
@@ -65,19 +68,34 @@ async function main(): Promise<number> {
     if (reason !== undefined) throw new AbortedError(reason);
   };
   const host = machine();
+  // Validated now, so a bad setting fails before minutes of load.
+  const oneShots = planOneShots(oneShotScenarios, process.env);
 
   try {
+    if (process.env.BENCH_SKIP_LOAD === '1') {
+      log('BENCH_SKIP_LOAD=1: no load cells; only the one-shot scenarios, whose sections replace those in the report');
+      const results = await runOneShots(ctx, oneShots);
+      process.stdout.write(oneShotText(results));
+      if (config.reportPath !== undefined) {
+        const previous = existsSync(config.reportPath) ? readFileSync(config.reportPath, 'utf8') : EMPTY_REPORT;
+        writeFileSync(config.reportPath, withOneShotSections(previous, results));
+        log(`\nupdated ${config.reportPath}`);
+      }
+      return oneShotProblems(results).length > 0 ? 1 : 0;
+    }
     log(`coffer bench: ${config.rounds} round(s) × ${config.durationS} s per cell, ${config.connections} connections, warm-up ${config.warmupS} s per cell${config.quick ? ' (QUICK smoke run)' : ''}`);
     log(`machine: ${host.nproc} cores, ${host.cpuModel}, node ${host.node}, load ${host.loadAverage}`);
 
     const disarmSetup = cleanup.armWatchdog(SETUP_LIMIT_S, 'set-up');
     const cells: Cell[] = [];
+    const scenarioMethod: string[] = [];
     let baselineBody: Buffer | undefined;
     for (const scenario of scenarios) {
       throwIfAborted();
       log(`preparing scenario ${scenario.id}…`);
       const prepared = await scenario.prepare(ctx);
       cells.push(...prepared.cells);
+      scenarioMethod.push(...(prepared.method ?? []));
       baselineBody ??= prepared.baselineBody;
     }
     const baseline = await createBaselineCell(ctx, baselineBody);
@@ -91,7 +109,7 @@ async function main(): Promise<number> {
     }
 
     const plannedS = cells.length * (config.warmupS + CELL_OVERHEAD_S) + config.rounds * cells.length * (config.durationS + CELL_OVERHEAD_S);
-    cleanup.armWatchdog(2 * plannedS + 60, 'the measurement');
+    const disarmMeasurement = cleanup.armWatchdog(2 * plannedS + 60, 'the measurement');
     log(`${cells.length} cells; about ${Math.round(cells.length * (config.warmupS + config.rounds * config.durationS))} s of load`);
 
     const warmupProblems: string[] = [];
@@ -121,6 +139,7 @@ async function main(): Promise<number> {
     }
     throwIfAborted();
     for (const cell of cells) cell.assertAlive();
+    disarmMeasurement();
 
     const summaries = summarise(cells, samples, BASELINE_CELL_ID);
     const found = warnings(summaries, warmupProblems);
@@ -130,24 +149,26 @@ async function main(): Promise<number> {
       const bar = '!'.repeat(78);
       process.stdout.write(`\n${bar}\nWARNINGS\n${found.map((w) => `  * ${w}`).join('\n')}\n${bar}\n`);
     }
+    const oneShotResults = await runOneShots(ctx, oneShots);
+    process.stdout.write(oneShotText(oneShotResults));
 
     const method = [
       `Load generator: autocannon (in the harness process), ${config.connections} connections, HTTP/1.1 keep-alive, no pipelining, 127.0.0.1 only.`,
       `Each server runs in its own child Node process, so the load generator never shares its event loop.`,
       `Cells are interleaved round by round (${cells.map((c) => c.label).join(' → ')}), ${config.rounds} round(s) of ${config.durationS} s each, after one unreported ${config.warmupS} s warm-up pass per cell.`,
       ...cells.map((c) => `${c.label}: ${c.describe}.`),
-      'Coffer servers: `startServer` in dev mode (initialised, unsealed, KV v2 at `secret/`), `storage: sqlite` in a fresh temp dir, root token; the KV read, write and token cells share one server, the audit cell has its own.',
+      ...scenarioMethod,
       'Latency: recorded per response by the harness at 10 µs resolution (p50/p99 of all responses in the round).',
       'Server CPU: utime+stime of the server child from /proc/<pid>/stat before and after each cell; req per server CPU-s = completed requests / CPU-seconds (performance.md Part C).',
     ];
     if (config.reportPath !== undefined) {
       writeFileSync(
         config.reportPath,
-        markdownReport({ date, machine: host, config, method, summaries, warnings: found, elapsedS: (Date.now() - started) / 1000 }),
+        withOneShotSections(markdownReport({ date, machine: host, config, method, summaries, warnings: found, elapsedS: (Date.now() - started) / 1000 }), oneShotResults),
       );
       log(`\nwrote ${config.reportPath}`);
     }
-    return unhealthy ? 1 : 0;
+    return unhealthy || oneShotProblems(oneShotResults).length > 0 ? 1 : 0;
   } finally {
     await cleanup.runAll();
   }

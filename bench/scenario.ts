@@ -50,6 +50,8 @@ export interface CellSummary {
   /** Paired per-round ratio of req/s to the baseline cell. */
   ratioToBaseline: Spread | undefined;
   reqPerServerCpuS: Spread | undefined;
+  /** Paired per-round ratio of req per server CPU-s to the baseline's: robust to a busy machine. */
+  cpuEfficiencyToBaseline: Spread | undefined;
   /** Server CPU-seconds per wall second: 1.0 = one core saturated. */
   serverCores: Spread | undefined;
   loadgenCores: Spread | undefined;
@@ -89,6 +91,8 @@ export interface BenchContext {
 
 export interface PreparedScenario {
   cells: Cell[];
+  /** Extra lines for the report's Method section (servers, data, settings). */
+  method?: string[];
   /**
    * A response body the baseline server should serve (same bytes, same size); the first
    * scenario that offers one wins. Lets the baseline mirror the KV read reply.

@@ -4,8 +4,13 @@
  *
  * Must never start anything at import time: scenarios do their work in `prepare`.
  */
+import type { OneShotScenario } from '../one-shot.js';
 import type { Scenario } from '../scenario.js';
 import { kvAuditScenario } from './kv-audit.js';
 import { kvScenario } from './kv.js';
+import { leaseScaleScenario } from './lease-scale.js';
 
 export const scenarios: readonly Scenario[] = [kvScenario, kvAuditScenario];
+
+/** Scenarios that run once, after the load cells, each reported as its own section. */
+export const oneShotScenarios: readonly OneShotScenario[] = [leaseScaleScenario];

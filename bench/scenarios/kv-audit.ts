@@ -34,6 +34,9 @@ export const kvAuditScenario: Scenario = {
       ctx,
       targets: [ratioToCellAtLeast('kv-read', 'KV v2 read', 0.8)],
     });
-    return { cells: [read] };
+    return {
+      cells: [read],
+      method: [`KV v2 read + file audit runs on a second Coffer server, set up like the first (the same ${READ_KEYS} seeded secrets), whose file audit device stays enabled for the whole run.`],
+    };
   },
 };

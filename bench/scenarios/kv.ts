@@ -67,6 +67,12 @@ export const kvScenario: Scenario = {
       },
     });
 
-    return { cells: [read, write, tokenCreate], baselineBody: readBody };
+    return {
+      cells: [read, write, tokenCreate],
+      baselineBody: readBody,
+      method: [
+        `KV v2 read, KV v2 write and Token create share one Coffer server (\`coffer-child.js\`: \`startServer\` in dev mode — initialised, unsealed, KV v2 at \`secret/\` — with \`storage: 'sqlite'\` in a fresh temp dir, no audit device, root token); state accumulates across rounds (versions of the ${WRITE_KEYS} write keys, created tokens).`,
+      ],
+    };
   },
 };

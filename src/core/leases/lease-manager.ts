@@ -18,6 +18,7 @@ import { getJson, jsonBytes, type Storage, type WriteOp } from '../storage/stora
 import {
   DUE_PREFIX,
   dueKey,
+  dueLeaseId,
   dueTimeFor,
   dueTimeOf,
   irrevocableKey,
@@ -99,6 +100,8 @@ export interface LeaseManager {
 }
 
 const PAGE = 256;
+/** A due entry whose lease record is gone (a crash between the two deletes): drop the entry. */
+const NOT_FOUND = Symbol('lease not found');
 const MAX_SLEEP_MS = 60_000;
 
 function toRfc3339(ms: number): string {
@@ -110,7 +113,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
   const maxAttempts = options.maxAttempts ?? 6;
   const retryBaseMs = options.retryBaseMs ?? 10_000;
   const retryMaxMs = options.retryMaxMs ?? 10 * 60_000;
-  const concurrency = options.concurrency ?? 16;
+  const concurrency = options.concurrency ?? 64;
 
   let running = false;
   let timer: NodeJS.Timeout | undefined;
@@ -164,7 +167,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     const oldDue = dueTimeFor(before);
     const newDue = dueTimeFor(after);
     if (oldDue !== undefined && oldDue !== newDue) ops.push({ type: 'delete', key: dueKey(oldDue, before.id) });
-    if (newDue !== undefined && newDue !== oldDue) ops.push({ type: 'put', key: dueKey(newDue, after.id), value: Buffer.from(after.id) });
+    if (newDue !== undefined && newDue !== oldDue) ops.push({ type: 'put', key: dueKey(newDue, after.id), value: Buffer.alloc(0) });
     if (after.revocation?.irrevocable && !before.revocation?.irrevocable) {
       ops.push({ type: 'put', key: irrevocableKey(after.id), value: Buffer.from(after.id) });
     }
@@ -227,13 +230,16 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     return failure;
   };
 
-  /** Serialises attempts per lease id. */
-  const revokeOnce = (id: string, force: boolean): Promise<unknown> => {
+  /** Serialises attempts per lease id. With `reportMissing`, a missing lease yields NOT_FOUND. */
+  const revokeOnce = (id: string, force: boolean, reportMissing = false): Promise<unknown> => {
     const previous = inFlight.get(id) ?? Promise.resolve();
     let outcome: unknown;
     const run = previous.then(async () => {
       const record = await read(id);
-      if (!record) return;
+      if (!record) {
+        if (reportMissing) outcome = NOT_FOUND;
+        return;
+      }
       outcome = await attempt(record, force);
     });
     const settled = run.then(() => undefined, () => undefined);
@@ -261,17 +267,18 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       const page = await storage.listPage(DUE_PREFIX, '', PAGE);
       const due = page.filter((child) => dueTimeOf(child) <= now);
       if (due.length === 0) return handled;
-      const ids: string[] = [];
-      for (const child of due) {
-        const raw = await storage.get(DUE_PREFIX + child);
-        if (raw) ids.push(raw.toString('utf8'));
-        else await storage.delete(DUE_PREFIX + child);
-      }
-      for (let i = 0; i < ids.length; i += concurrency) {
-        await Promise.all(ids.slice(i, i + concurrency).map((id) => revokeOnce(id, false)));
-      }
+      // A sliding window rather than fixed chunks: a slow revocation does not hold up the rest,
+      // and the storage writes of many finished revocations share one group commit.
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < due.length) {
+          const child = due[next++] as string;
+          if ((await revokeOnce(dueLeaseId(child), false, true)) === NOT_FOUND) await storage.delete(DUE_PREFIX + child);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
       // Entries that failed were moved to a later due time, so the next page makes progress.
-      handled += ids.length;
+      handled += due.length;
     }
   };
 
@@ -335,7 +342,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       };
       const ops: WriteOp[] = [
         { type: 'put', key: recordKey(id), value: jsonBytes(record) },
-        { type: 'put', key: dueKey(record.expireTime, id), value: Buffer.from(id) },
+        { type: 'put', key: dueKey(record.expireTime, id), value: Buffer.alloc(0) },
       ];
       if (input.tokenId) ops.push({ type: 'put', key: tokenIndexKey(input.tokenId, id), value: Buffer.from(id) });
       await storage.batch(ops);

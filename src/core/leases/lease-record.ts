@@ -49,9 +49,18 @@ const pad = (ms: number): string => String(Math.max(0, Math.floor(ms))).padStart
 export const recordKey = (id: string): string => `id/${id}`;
 export const tokenIndexKey = (tokenId: string, id: string): string => `token/${tokenId}/${leaseHash(id)}`;
 export const irrevocableKey = (id: string): string => `irrevocable/${leaseHash(id)}`;
-/** Sorted by due time: fixed-width milliseconds, then the hash to keep keys unique. */
-export const dueKey = (dueAt: number, id: string): string => `due/${pad(dueAt)}-${leaseHash(id)}`;
+/**
+ * Sorted by due time: fixed-width milliseconds, then the lease id itself (base64url, so it has no
+ * '/'), so the expiry worker learns which lease is due from the key alone, without a read and a
+ * decryption per lease. Lease ids are not secret: they already name the `id/` records.
+ */
+export const dueKey = (dueAt: number, id: string): string => `due/${pad(dueAt)}-${Buffer.from(id, 'utf8').toString('base64url')}`;
 export const DUE_PREFIX = 'due/';
+
+/** The lease id encoded in a `due/` child name. */
+export function dueLeaseId(child: string): string {
+  return Buffer.from(child.slice(16), 'base64url').toString('utf8');
+}
 
 /** The due time encoded in a `due/` child name. */
 export function dueTimeOf(child: string): number {
