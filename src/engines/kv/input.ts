@@ -4,16 +4,12 @@
  *
  * Must never: echo a field's value in an error; messages name the field only.
  */
+export { has, parseBool } from '../../core/input.js';
 import { badRequest, CofferError } from '../../core/errors.js';
 import { parseDurationSeconds } from '../../core/duration.js';
 import { isJsonObject } from './json.js';
 
 const UINT32_MAX = 0xffffffff;
-
-/** True when the request carries `field` with a value (null counts as absent). */
-export function has(data: Readonly<Record<string, unknown>>, field: string): boolean {
-  return Object.hasOwn(data, field) && data[field] !== undefined && data[field] !== null;
-}
 
 function toInteger(raw: unknown): number | undefined {
   if (typeof raw === 'number') return Number.isSafeInteger(raw) ? raw : undefined;
@@ -54,19 +50,6 @@ export function parseVersionList(raw: unknown, missingMessage: string): number[]
     if (value === undefined || value < 0) throw badRequest('invalid versions: must be non-negative integers');
     return value;
   });
-}
-
-const TRUE_WORDS = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
-const FALSE_WORDS = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
-
-export function parseBool(raw: unknown, field: string): boolean {
-  if (typeof raw === 'boolean') return raw;
-  if (typeof raw === 'number' && (raw === 0 || raw === 1)) return raw === 1;
-  if (typeof raw === 'string') {
-    if (TRUE_WORDS.has(raw.trim())) return true;
-    if (FALSE_WORDS.has(raw.trim())) return false;
-  }
-  throw badRequest(`invalid ${field}: must be a boolean`);
 }
 
 /** A key's delete_version_after: a non-negative duration in whole seconds (0 clears it). */
