@@ -1,0 +1,253 @@
+/**
+ * `watch(prefix, handler)`: change events for the secrets under a prefix, over server-sent
+ * events (`GET sys/watch`), reconnecting with `Last-Event-ID` so nothing is missed across a
+ * dropped connection, and falling back to long-polling (`GET sys/watch/poll?after=`) when the
+ * stream is not available (an old server, a buffering proxy) or keeps failing.
+ *
+ * Owns: the connection loop, the last sequence number seen, and telling the handler to re-read
+ * everything (`event: 'reset'`) when events were lost (the server's ring overflowed, or the
+ * server restarted and its numbering began again).
+ * Must never: deliver an event twice or out of order, or keep the process alive on its own.
+ */
+import { CofferError, CofferHttpError, CofferPermissionDeniedError } from './errors.js';
+import { backoffDelay } from './scheduler.js';
+import { createSseParser, type SseMessage } from './sse.js';
+import type { Transport } from './transport.js';
+import { asEnvelope, isObject } from './wire.js';
+
+export type WatchEventKind = 'write' | 'delete' | 'undelete' | 'destroy' | 'metadata' | 'rotate' | 'revoke' | 'reset';
+
+export interface WatchEvent {
+  /** The server's sequence number (for 'reset': the last one seen before the gap). */
+  seq: number;
+  /** The path a reader reads, e.g. `secret/data/app/db`; for 'reset', the watched prefix. */
+  path: string;
+  version: number | null;
+  /** 'reset' means events were missed: re-read whatever you watch. */
+  event: WatchEventKind;
+  /** RFC 3339. */
+  time: string;
+}
+
+export type WatchHandler = (event: WatchEvent) => void | Promise<void>;
+
+export interface WatchOptions {
+  /** 'auto' (default): SSE, then long-poll if SSE is unavailable; or force one of them. */
+  transport?: 'auto' | 'sse' | 'poll';
+  /** Deliver the events after this sequence number first (resuming a previous watch). */
+  after?: number;
+  /** Seconds a long-poll waits for an event before asking again (default 30, at most 60). */
+  pollWaitSeconds?: number;
+  /** Connection failures and handler errors; the watch keeps going. */
+  onError?: (err: unknown) => void;
+}
+
+/** Calling it stops the watch. `ready` settles when the first connection is open. */
+export interface Subscription {
+  (): void;
+  readonly ready: Promise<void>;
+  /** How events arrive right now. */
+  readonly mode: 'sse' | 'poll';
+}
+
+/** No event and no keep-alive for this long means the stream is dead (the server sends one every 15 s). */
+const IDLE_MS = 45_000;
+const POLL_WAIT_S = 30;
+/** Consecutive stream failures after which long-polling is tried instead. */
+const SSE_FAILURES_BEFORE_POLL = 3;
+
+class StreamUnavailable extends CofferError {}
+
+export function startWatch(transport: Transport, prefix: string, handler: WatchHandler, options: WatchOptions, onErrorDefault: (err: unknown) => void): Subscription {
+  const cleanPrefix = prefix.replace(/^\/+/, '');
+  const onError = options.onError ?? onErrorDefault;
+  const stop = new AbortController();
+  let mode: 'sse' | 'poll' = options.transport === 'poll' ? 'poll' : 'sse';
+  let lastSeq = options.after;
+  let opened = false;
+  let resolveReady: () => void = () => undefined;
+  let rejectReady: (err: unknown) => void = () => undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  // An application that never awaits `ready` must not see an unhandled rejection.
+  ready.catch(() => undefined);
+
+  const markOpen = (): void => {
+    if (!opened) {
+      opened = true;
+      resolveReady();
+    }
+  };
+
+  const deliver = async (event: WatchEvent): Promise<void> => {
+    try {
+      await handler(event);
+    } catch (err) {
+      onError(err);
+    }
+  };
+  const reset = (): Promise<void> =>
+    deliver({ seq: lastSeq ?? 0, path: cleanPrefix, version: null, event: 'reset', time: new Date().toISOString() });
+
+  /** A sequence number lower than ours means the server restarted and numbers from 0 again. */
+  const noticeServerSeq = async (serverSeq: number): Promise<void> => {
+    if (lastSeq !== undefined && serverSeq < lastSeq) {
+      lastSeq = serverSeq;
+      await reset();
+    }
+  };
+
+  const onChange = async (raw: unknown): Promise<void> => {
+    if (!isObject(raw) || typeof raw['seq'] !== 'number' || typeof raw['path'] !== 'string') return;
+    if (lastSeq !== undefined && raw['seq'] <= lastSeq) return;
+    lastSeq = raw['seq'];
+    await deliver({
+      seq: raw['seq'],
+      path: raw['path'],
+      version: typeof raw['version'] === 'number' ? raw['version'] : null,
+      event: String(raw['event']) as WatchEventKind,
+      time: typeof raw['time'] === 'string' ? raw['time'] : '',
+    });
+  };
+
+  const runStream = async (): Promise<void> => {
+    const idle = new AbortController();
+    const signal = AbortSignal.any([stop.signal, idle.signal]);
+    const headers: Record<string, string> = { Accept: 'text/event-stream' };
+    if (lastSeq !== undefined) headers['Last-Event-ID'] = String(lastSeq);
+    const response = await transport.stream('sys/watch', { query: { prefix: cleanPrefix }, headers, signal });
+    if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream') || !response.body) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new StreamUnavailable('the server did not answer with an event stream');
+    }
+    markOpen();
+    let timer = setTimeout(() => idle.abort(), IDLE_MS);
+    timer.unref();
+    let queue: Promise<void> = Promise.resolve();
+    let ended = false;
+    const parser = createSseParser(
+      (message: SseMessage) => {
+        queue = queue.then(async () => {
+          if (message.event === 'reset') return reset();
+          if (message.event === 'end') {
+            // The server closes streams of tokens that stopped being valid; reconnect with the current one.
+            ended = true;
+            return;
+          }
+          if (message.id === undefined) return;
+          try {
+            await onChange(JSON.parse(message.data));
+          } catch (err) {
+            onError(err);
+          }
+        });
+      },
+      (comment) => {
+        const match = /from seq (\d+)/.exec(comment);
+        if (match) queue = queue.then(() => noticeServerSeq(Number(match[1])));
+      },
+    );
+    const decoder = new TextDecoder();
+    const body = response.body;
+    try {
+      for await (const chunk of body) {
+        clearTimeout(timer);
+        timer = setTimeout(() => idle.abort(), IDLE_MS);
+        timer.unref();
+        parser.push(decoder.decode(chunk, { stream: true }));
+        await queue;
+        if (ended) break;
+      }
+    } catch (err) {
+      if (stop.signal.aborted) return;
+      if (idle.signal.aborted) throw new CofferError('the event stream went silent; reconnecting');
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      await body.cancel().catch(() => undefined);
+    }
+    await queue;
+  };
+
+  const pollWait = Math.min(60, Math.max(1, Math.round(options.pollWaitSeconds ?? POLL_WAIT_S)));
+  const pollOnce = async (): Promise<void> => {
+    // Without a sequence number yet, ask without waiting: the answer's last_seq is where to start.
+    const wait = lastSeq === undefined ? 0 : pollWait;
+    const res = await transport.request('GET', 'sys/watch/poll', {
+      query: { prefix: cleanPrefix, after: lastSeq, wait: `${wait}s` },
+      signal: stop.signal,
+      timeoutMs: (wait + 15) * 1000,
+    });
+    markOpen();
+    const data = asEnvelope(res.body).data ?? {};
+    const serverSeq = typeof data['last_seq'] === 'number' ? data['last_seq'] : undefined;
+    if (serverSeq !== undefined) await noticeServerSeq(serverSeq);
+    if (data['complete'] === false) await reset();
+    const events = Array.isArray(data['events']) ? data['events'] : [];
+    for (const event of events) await onChange(event);
+    // Nothing visible arrived: continue after the server's newest event, not before it again.
+    if (events.length === 0 && serverSeq !== undefined && (lastSeq === undefined || serverSeq > lastSeq)) lastSeq = serverSeq;
+  };
+
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      stop.signal.addEventListener('abort', done, { once: true });
+      function done(): void {
+        clearTimeout(timer);
+        stop.signal.removeEventListener('abort', done);
+        resolve();
+      }
+    });
+
+  const shouldFallBack = (err: unknown, failures: number): boolean => {
+    if (options.transport === 'sse') return false;
+    if (err instanceof StreamUnavailable) return true;
+    if (err instanceof CofferHttpError && [404, 405, 501].includes(err.status ?? 0)) return true;
+    return !(err instanceof CofferPermissionDeniedError) && failures >= SSE_FAILURES_BEFORE_POLL;
+  };
+
+  const loop = async (): Promise<void> => {
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      try {
+        if (mode === 'sse') {
+          await runStream();
+          failures = 0;
+          // A clean end (server shutdown, token replaced): reconnect after a short pause.
+          await sleep(250);
+        } else {
+          await pollOnce();
+          failures = 0;
+        }
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        failures += 1;
+        onError(err);
+        if (!opened && err instanceof CofferPermissionDeniedError) {
+          // A token that may not watch at all: the caller learns it from `ready` at once.
+          rejectReady(err);
+        }
+        if (mode === 'sse' && shouldFallBack(err, failures)) {
+          mode = 'poll';
+          failures = 0;
+          continue;
+        }
+        await sleep(backoffDelay(failures - 1, 250, 30_000));
+      }
+    }
+    resolveReady();
+  };
+
+  void loop();
+
+  const unsubscribe = (): void => {
+    stop.abort();
+  };
+  Object.defineProperty(unsubscribe, 'ready', { value: ready });
+  Object.defineProperty(unsubscribe, 'mode', { get: () => mode });
+  return unsubscribe as Subscription;
+}
