@@ -226,7 +226,9 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
         const access = token ? await options.watchAccess.forToken(token) : undefined;
         if (!access) throw new CofferError('permission_denied', 'permission denied');
         if (bare === 'sys/watch') return serveEventStream(reply, options.events, access, watch);
-        const data = await longPoll(options.events, access, watch);
+        const gone = new AbortController();
+        request.raw.socket.once('close', () => gone.abort());
+        const data = await longPoll(options.events, access, watch, gone.signal);
         return reply.code(200).headers(JSON_HEADERS).send({ request_id: uuid(), lease_id: '', renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null });
       }
 

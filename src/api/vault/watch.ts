@@ -89,7 +89,8 @@ export async function serveEventStream(reply: FastifyReply, bus: EventBus, acces
   res.on('error', stop);
 }
 
-export async function longPoll(bus: EventBus, access: WatcherAccess, request: WatchRequest & { waitSeconds: number }): Promise<Record<string, unknown>> {
+/** `signal` ends the wait early (the client went away, or the server is closing). */
+export async function longPoll(bus: EventBus, access: WatcherAccess, request: WatchRequest & { waitSeconds: number }, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const visible = createFilter(access, request.prefix);
   const after = request.after ?? bus.lastSeq;
   const missed = bus.since(after);
@@ -107,11 +108,15 @@ export async function longPoll(bus: EventBus, access: WatcherAccess, request: Wa
       });
     });
     let done = false;
+    const onAbort = (): void => finish([]);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
     function finish(events: ChangeEvent[]): void {
       if (done) return;
       done = true;
       clearTimeout(timer);
       unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
       resolve(events);
     }
   });
