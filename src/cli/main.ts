@@ -34,6 +34,7 @@ const COMMANDS: Readonly<Record<string, TopLevel>> = {
   rotation: { summary: 'Inspect static-role credential rotations', load: async () => (await import('./commands/rotation.js')).rotationGroup },
   'aws-keys': { summary: 'Issue AWS access keys for the Secrets Manager API', load: async () => (await import('./commands/aws-keys.js')).awsKeysGroup },
   run: { summary: 'Run a command with secrets in its environment', load: async () => (await import('./commands/run.js')).runCommand },
+  agent: { summary: 'Run the agent sidecar: auto-auth, token sink, secrets rendered to files', load: async () => (await import('./commands/agent.js')).agentCommand },
 };
 
 function topUsage(): string {

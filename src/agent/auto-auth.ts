@@ -1,0 +1,93 @@
+/**
+ * Auto-auth: how the agent gets its token, with the platform's identity rather than a token
+ * handed to it: an AppRole role id and secret id from files, a JWT or Kubernetes service-account
+ * token from a file (read again at every login, since the platform replaces it on disk), or, for
+ * setups that deliver a token some other way, a token file.
+ *
+ * The SDK does the login and keeps the token alive (renewal, re-login at the max TTL); this
+ * module only gathers the credentials, and writes the token sink.
+ *
+ * Owns: reading the credential files, removing the secret id file after reading it (as Vault
+ * Agent does by default), and the secret id kept in memory after that.
+ * Must never: put a credential (role id, secret id, JWT, token) into a message or a log line.
+ */
+import { readFile, unlink } from 'node:fs/promises';
+import type { Coffer } from '../sdk/coffer.js';
+import type { AuthInfo } from '../sdk/token-manager.js';
+import { writeFileAtomic } from './atomic-file.js';
+import type { AutoAuthConfig, SinkConfig } from './config.js';
+
+export interface AutoAuth {
+  /** Logs in once; rejects with a message that holds no credential. */
+  login(): Promise<AuthInfo>;
+}
+
+/** Reading a credential file failed; the message names the file, never its content. */
+export class CredentialFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CredentialFileError';
+  }
+}
+
+async function readCredential(path: string, what: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CredentialFileError(`cannot read the ${what} file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'read failed'}`);
+  }
+  const value = text.trim();
+  if (value === '') throw new CredentialFileError(`the ${what} file ${path} is empty`);
+  return value;
+}
+
+async function required(path: string, what: string): Promise<string> {
+  const value = await readCredential(path, what);
+  if (value === undefined) throw new CredentialFileError(`the ${what} file ${path} does not exist`);
+  return value;
+}
+
+export function createAutoAuth(config: AutoAuthConfig, coffer: Coffer): AutoAuth {
+  /** The last secret id read, kept for re-logins after its file was removed. */
+  let cachedSecretId: string | undefined;
+  const mount = config.mount === undefined ? {} : { mount: config.mount };
+
+  const appRole = async (): Promise<AuthInfo> => {
+    const roleId = await required(config.roleIdFile as string, 'role id');
+    const fromFile = await readCredential(config.secretIdFile as string, 'secret id');
+    if (fromFile !== undefined) {
+      cachedSecretId = fromFile;
+      if (config.removeSecretIdFileAfterReading) await unlink(config.secretIdFile as string).catch(() => undefined);
+    }
+    if (cachedSecretId === undefined) {
+      throw new CredentialFileError(`the secret id file ${config.secretIdFile} does not exist and no secret id was read before`);
+    }
+    return coffer.loginAppRole({ roleId, secretId: cachedSecretId, ...mount });
+  };
+
+  return {
+    login() {
+      switch (config.method) {
+        case 'approle':
+          return appRole();
+        case 'jwt':
+          return coffer.loginJwt({ jwtFile: config.jwtFile as string, ...(config.role === undefined ? {} : { role: config.role }), ...mount });
+        case 'kubernetes':
+          return coffer.loginKubernetes({ role: config.role as string, ...(config.jwtFile === undefined ? {} : { jwtFile: config.jwtFile }), ...mount });
+        case 'token_file':
+          return (async () => {
+            coffer.setToken(await required(config.tokenFile as string, 'token'));
+            // Looks the token up (so a bad one fails here) and renews it from now on.
+            return coffer.renewTokenInBackground();
+          })();
+      }
+    },
+  };
+}
+
+/** Writes the token to the sink file, atomically and with the sink's mode (0600 by default). */
+export function writeSink(sink: SinkConfig, token: string): Promise<void> {
+  return writeFileAtomic(sink.path, token, sink.mode);
+}

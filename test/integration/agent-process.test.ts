@@ -1,0 +1,166 @@
+/**
+ * `coffer agent --config FILE` as its own process, as an operator runs it: relative paths in
+ * the configuration file, a template file, AppRole auto-auth, a signal (SIGHUP through a pid
+ * file) that makes a stand-in application re-read the file, consumer check-ins for a KV secret,
+ * JSON log lines without secrets on stderr, and a clean stop on SIGTERM (exit code 0, consumer
+ * deregistered, files kept). Configuration mistakes end the command with one clear line.
+ *
+ * Under `npm test` the child is bin/coffer.js itself; when this file was compiled elsewhere (a
+ * partial build into .build/), the child is the same two-line shim pointing at that build.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { main } from '../../src/cli/main.js';
+import { api, startTestServer, type TestServer } from '../helpers/server.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** The repository: the first directory above the compiled tree that holds bin/coffer.js. */
+function repoRoot(): string {
+  let dir = dirname(MAIN);
+  while (!existsSync(join(dir, 'bin', 'coffer.js'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('bin/coffer.js not found above the compiled tests');
+    dir = up;
+  }
+  return dir;
+}
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await pause(10);
+  }
+}
+
+describe('coffer agent as a process', () => {
+  let server: TestServer;
+  let root: string;
+  let dir: string;
+  let entry: string;
+  let viaBin = false;
+  const children: ChildProcess[] = [];
+  const secrets: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'coffer-'));
+    const repo = repoRoot();
+    viaBin = resolve(repo, 'dist', 'src', 'cli', 'main.js') === MAIN;
+    if (viaBin) entry = join(repo, 'bin', 'coffer.js');
+    else {
+      entry = join(dir, 'coffer-entry.mjs');
+      writeFileSync(entry, `const { main } = await import(${JSON.stringify(new URL(`file://${MAIN}`).href)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+    }
+    server = await startTestServer({ dev: true, storage: 'memory' });
+    root = server.rootToken as string;
+    secrets.push(root);
+    const ok = (res: { status: number; body: unknown }): void => assert.ok(res.status < 300, JSON.stringify(res.body));
+    ok(await api(server, 'POST', 'secret/data/web', { token: root, body: { data: { api_key: 'web-key-first-7Hq2' } } }));
+    secrets.push('web-key-first-7Hq2');
+    ok(await api(server, 'PUT', 'sys/policies/acl/web', { token: root, body: { policy: 'path "secret/data/web" { capabilities = ["read"] }' } }));
+    ok(await api(server, 'POST', 'sys/auth/approle', { token: root, body: { type: 'approle' } }));
+    ok(await api(server, 'POST', 'auth/approle/role/web', { token: root, body: { token_policies: ['web'] } }));
+    writeFileSync(join(dir, 'role-id'), (await api(server, 'GET', 'auth/approle/role/web/role-id', { token: root })).body.data.role_id);
+    const secretId = (await api(server, 'POST', 'auth/approle/role/web/secret-id', { token: root })).body.data.secret_id as string;
+    secrets.push(secretId);
+    writeFileSync(join(dir, 'secret-id'), secretId);
+  });
+
+  after(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await server?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('renders through a template file, signals the application on change, checks in, and stops cleanly on SIGTERM', async (t) => {
+    t.diagnostic(viaBin ? 'child: bin/coffer.js' : 'child: a shim importing the partial build (bin/coffer.js needs dist/)');
+    const rendered = join(dir, 'render', 'web.env');
+    const appLog = join(dir, 'app.log');
+    // The stand-in application: on SIGHUP it reads the file again, as a real one would reload.
+    const app = spawn(process.execPath, ['-e', `
+      const fs = require('fs');
+      fs.writeFileSync(${JSON.stringify(join(dir, 'app.pid'))}, String(process.pid));
+      process.on('SIGHUP', () => fs.appendFileSync(${JSON.stringify(appLog)}, fs.readFileSync(${JSON.stringify(rendered)}, 'utf8').trim() + '\\n'));
+      setInterval(() => {}, 1000);
+    `], { stdio: 'ignore' });
+    children.push(app);
+    await waitFor(() => existsSync(join(dir, 'app.pid')), 10_000, 'the application');
+
+    writeFileSync(join(dir, 'web.tpl'), 'API_KEY={{ secret "secret/data/web" "api_key" }}\n');
+    writeFileSync(join(dir, 'agent.json'), JSON.stringify({
+      address: server.url,
+      auto_auth: { method: 'approle', role_id_file: 'role-id', secret_id_file: 'secret-id' },
+      sink: { path: 'render/token' },
+      templates: [{ source: 'web.tpl', destination: 'render/web.env', signal: { pid_file: 'app.pid', signal: 'SIGHUP' }, consumer: true }],
+      retry: { initial_backoff: '100ms', max_backoff: '2s' },
+      consumer_name: 'web-agent',
+    }));
+    let stderr = '';
+    const agent = spawn(process.execPath, [entry, 'agent', '--config', join(dir, 'agent.json')], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(agent);
+    agent.stderr?.on('data', (chunk) => (stderr += String(chunk)));
+    const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+
+    await waitFor(() => read(appLog) === 'API_KEY=web-key-first-7Hq2\n', 20_000, 'the first render and its SIGHUP');
+    assert.equal(statSync(rendered).mode & 0o777, 0o600);
+    const token = read(join(dir, 'render', 'token'));
+    secrets.push(token);
+    assert.equal(existsSync(join(dir, 'secret-id')), false, 'the secret id file was removed after reading');
+    const consumers = async (): Promise<any[]> => (await api(server, 'GET', 'sys/consumers?path=secret/data/web', { token: root })).body.data.consumers;
+    await waitFor(() => stderr.includes('"checked in"'), 10_000, 'the check-in');
+    assert.deepEqual((await consumers()).map((c) => [c.name, c.version]), [['web-agent', 1]]);
+
+    const started = performance.now();
+    assert.equal((await api(server, 'POST', 'secret/data/web', { token: root, body: { data: { api_key: 'web-key-second-Zr81' } } })).status, 200);
+    secrets.push('web-key-second-Zr81');
+    await waitFor(() => read(rendered) === 'API_KEY=web-key-second-Zr81\n', 10_000, 'the re-render');
+    const summary = `agent process: KV change → file re-rendered in ${(performance.now() - started).toFixed(1)} ms`;
+    t.diagnostic(summary);
+    console.log(summary);
+    await waitFor(() => read(appLog) === 'API_KEY=web-key-first-7Hq2\nAPI_KEY=web-key-second-Zr81\n', 10_000, 'the application reloading the new file');
+    await waitFor(() => stderr.includes('"version":2'), 10_000, 'the check-in with version 2');
+    assert.deepEqual((await consumers()).map((c) => [c.name, c.version]), [['web-agent', 2]]);
+
+    agent.kill('SIGTERM');
+    assert.equal(await exited, 0, 'a clean exit on SIGTERM');
+    assert.deepEqual(await consumers(), [], 'the consumer deregistered on exit');
+    assert.equal(read(rendered), 'API_KEY=web-key-second-Zr81\n', 'the file stays');
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).status, 200, 'the token is not revoked without revoke_on_exit');
+
+    const lines = stderr.trim().split('\n');
+    const messages = lines.map((l) => JSON.parse(l).message as string);
+    for (const expected of ['agent started', 'authenticated', 'rendered', 'reload signal sent', 'checked in', 'stopping', 'agent stopped']) {
+      assert.ok(messages.includes(expected), `logged "${expected}"`);
+    }
+    for (const secret of secrets) assert.ok(!stderr.includes(secret), 'no secret, token or secret id on stderr');
+  });
+
+  it('ends with one clear line for a configuration mistake, and requires -config', async () => {
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ address: server.url, auto_auth: { method: 'approle', role_id_file: 'r', secret_id_file: 's' }, templates: [{ contents: 'x' }] }));
+    const run = async (args: string[]): Promise<{ code: number; stderr: string }> => {
+      let stderr = '';
+      const code = await main(args, { env: { HOME: dir }, stdout: { write: () => true }, stderr: { write: (s: string) => ((stderr += s), true) } });
+      return { code, stderr };
+    };
+    const bad = await run(['agent', '-config', join(dir, 'bad.json')]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr, 'Error: invalid agent configuration: templates[0].destination: is required (where the rendered file goes, ideally on tmpfs)\n');
+    const missing = await run(['agent']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /-config is required/);
+    mkdirSync(join(dir, 'empty'), { recursive: true });
+    const unreadable = await run(['agent', '-config', join(dir, 'empty', 'none.json')]);
+    assert.match(unreadable.stderr, /cannot read the configuration file .*none\.json: ENOENT/);
+  });
+});
