@@ -45,6 +45,11 @@ import { createAccessKeyStore } from './engines/aws-keys/key-store.js';
 import { AWS_KEYS_ENGINE_TYPE, AWS_KEYS_INITIAL_MOUNT, createAwsKeysEngine } from './engines/aws-keys/engine.js';
 import { createAwsMountEnsurer } from './api/aws/mount.js';
 import type { AwsRotatorLookup } from './api/aws/rotation.js';
+// Webhook rotators (issue 4 item 6): the rotators/ engine, staged versions of aws/ secrets.
+import { createKeyedMutex } from './core/keyed-mutex.js';
+import { createAwsRotationStore } from './api/aws/rotation-store.js';
+import { createRotatorDirectory } from './rotators/directory.js';
+import { createRotatorsEngine, ROTATORS_ENGINE_TYPE, ROTATORS_INITIAL_MOUNT, type RotatorsOptions } from './rotators/engine.js';
 
 export interface StartedServer {
   /** http://HOST:PORT */
@@ -62,6 +67,8 @@ export interface StartOptions extends ServerConfigInput {
   banner?: (text: string) => void;
   /** Rotators RotateSecret may name in RotationLambdaARN (AWS API); none by default. */
   awsRotators?: AwsRotatorLookup;
+  /** Webhook rotators: hosts allowed besides loopback, scheduler timing. */
+  rotators?: RotatorsOptions;
 }
 
 const DEV_SHARE_FILE = 'dev-unseal-key';
@@ -127,6 +134,11 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   // AWS access keys: records behind the barrier, read by SigV4 verification (AWS API).
   const awsKeys = createAccessKeyStore({ storage: scope(systemStorage, 'aws-keys/'), clock, tokens });
   const audit = createAuditBroker({ storage: scope(systemStorage, 'audit/'), clock, logger: logger.child({ component: 'audit' }) });
+  // Webhook rotators: one lock table for aws/ secret records, shared by the AWS API and rotations;
+  // the rotation store reaches the pipeline late-bound (`handler` is built below, before any unseal).
+  const awsLocks = createKeyedMutex();
+  const rotatorDirectory = createRotatorDirectory(ROTATORS_INITIAL_MOUNT.path);
+  const awsRotation = createAwsRotationStore({ handler: () => handler, clock, locks: awsLocks });
 
   let lifecycle: Lifecycle | undefined;
   const requestSeal = (): void => {
@@ -158,6 +170,8 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
       kv: createKvEngine,
       database: (ctx) => createDatabaseEngine(ctx),
       [AWS_KEYS_ENGINE_TYPE]: (ctx) => createAwsKeysEngine(ctx, { keys: awsKeys, tokens, systemTtl }), // AWS API
+      [ROTATORS_ENGINE_TYPE]: (ctx) =>
+        createRotatorsEngine(ctx, { secrets: awsRotation, tokens, policies, directory: rotatorDirectory, ...(options.rotators ? { options: options.rotators } : {}) }), // webhook rotators
     },
     authMethods: {
       approle: createApproleEngine,
@@ -187,6 +201,7 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     initialMounts: [
       ...(config.dev ? [{ path: 'secret/', type: 'kv', options: { version: '2' }, description: 'key/value secret storage' }] : []),
       AWS_KEYS_INITIAL_MOUNT, // AWS API: `coffer aws-keys create` works on a fresh server
+      ROTATORS_INITIAL_MOUNT, // webhook rotators: RotateSecret can name one on a fresh server
     ],
   });
   const leases = createLeaseManager({
@@ -214,7 +229,8 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
       keys: awsKeys,
       isSealed: () => (lifecycle as Lifecycle).isSealed(),
       ensureMount: createAwsMountEnsurer(mounts),
-      ...(options.awsRotators ? { rotators: options.awsRotators } : {}),
+      // In-process rotators first, then webhook rotators configured at rotators/config/.
+      rotators: { ...(options.awsRotators ? { lookup: options.awsRotators } : {}), webhookExists: rotatorDirectory.exists, locks: awsLocks },
     },
   });
 

@@ -97,7 +97,10 @@ export function describeFields(state: SecretState): Record<string, unknown> {
     if (record.rotation.rules) out['RotationRules'] = { ...record.rotation.rules };
     if (record.rotation.lastRotated !== undefined) out['LastRotatedDate'] = epochSeconds(record.rotation.lastRotated);
     const days = record.rotation.rules?.AutomaticallyAfterDays;
-    if (record.rotation.enabled && days !== undefined) {
+    if (record.rotation.enabled && record.rotation.nextRotation !== undefined) {
+      // Set by the rotators engine, which knows every rule kind (rate, cron) and failed-attempt back-off.
+      out['NextRotationDate'] = epochSeconds(record.rotation.nextRotation);
+    } else if (record.rotation.enabled && days !== undefined) {
       out['NextRotationDate'] = epochSeconds((record.rotation.lastRotated ?? record.created) + days * 86_400_000);
     }
   }

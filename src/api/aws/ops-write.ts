@@ -40,7 +40,7 @@ async function existingVersion(ctx: OperationContext, name: string, version: Aws
 
 /**
  * Adds a version with `stages` to a loaded secret (the caller holds its lock), applying
- * `change` to the record in the same metadata write. Returns the version's id and labels.
+ * `change` to the record in the same metadata write. Returns the version's id, labels and KV version.
  */
 export async function putVersion(
   ctx: OperationContext,
@@ -49,9 +49,9 @@ export async function putVersion(
   value: SecretValue,
   stages: readonly string[],
   change: (record: AwsRecord) => AwsRecord = (r) => r,
-): Promise<{ id: string; stages: string[] }> {
+): Promise<{ id: string; stages: string[]; kv: number }> {
   const known = findById(initial.versions, token);
-  if (known) return { id: known.id, stages: [...(await existingVersion(ctx, initial.name, known, value)).stages] };
+  if (known) return { id: known.id, stages: [...(await existingVersion(ctx, initial.name, known, value)).stages], kv: known.kv };
   await requireCapabilities(ctx, { [metadataPath(initial.name)]: ['update'], [dataPath(initial.name)]: ['update'] });
   let state = initial;
   for (let attempt = 1; ; attempt++) {
@@ -72,7 +72,7 @@ export async function putVersion(
     const target: AwsVersion = { kv: next, id: token, stages: [] };
     const versions = [...state.versions.map((v) => ({ ...v, stages: [...v.stages] })), target];
     moveStages(versions, target, stages);
-    return { id: token, stages: target.stages };
+    return { id: token, stages: target.stages, kv: next };
   }
 }
 

@@ -21,7 +21,7 @@ import { parseJsonBody } from '../vault/json-body.js';
 import { createAwsAuthenticator } from './authenticate.js';
 import { AwsError, fromCofferError } from './errors.js';
 import type { EnsureAwsMount } from './mount.js';
-import type { AwsRotatorLookup } from './rotation.js';
+import type { AwsRotationDeps } from './rotation.js';
 import { createAwsService } from './service.js';
 
 export const AWS_JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -36,7 +36,7 @@ export interface AwsProtocolDeps {
   logger: Logger;
   isSealed(): boolean;
   ensureMount: EnsureAwsMount;
-  rotators?: AwsRotatorLookup;
+  rotators?: AwsRotationDeps;
   maxRequestBytes: number;
 }
 

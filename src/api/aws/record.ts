@@ -27,6 +27,8 @@ export interface RotationSettings {
   rules?: RotationRules;
   /** Milliseconds since the epoch. */
   lastRotated?: number;
+  /** When the rotators engine will next rotate (ms); set by it, so any rule kind shows a date. */
+  nextRotation?: number;
 }
 
 /** One version's AWS identity: its id (the ClientRequestToken that created it) and labels. */

@@ -14,6 +14,7 @@ import type { KvGateway, MetadataRead } from './kv-gateway.js';
 import { derivedSuffix, formatArn, type SecretRef } from './names.js';
 import { decodeRecord, encodeRecord, type AwsRecord } from './record.js';
 import type { AwsRotatorLookup } from './rotation.js';
+import type { RotationGateway } from './rotation-gateway.js';
 import { materialize, resolveVersions, type AwsVersion } from './versions.js';
 
 export interface OperationContext {
@@ -24,7 +25,12 @@ export interface OperationContext {
   readonly clock: Clock;
   readonly kv: KvGateway;
   readonly locks: KeyedMutex;
+  /** In-process rotators (rotation.ts). */
   readonly rotators: AwsRotatorLookup;
+  /** Whether a webhook rotator of this name is configured at rotators/. */
+  readonly webhookRotatorExists: (name: string) => Promise<boolean>;
+  /** Schedules rotation at rotators/ through the pipeline, with the caller's token. */
+  readonly rotation: RotationGateway;
 }
 
 export type Operation = (ctx: OperationContext, body: Readonly<Record<string, unknown>>) => Promise<Record<string, unknown>>;

@@ -21,7 +21,8 @@ import { cancelRotateSecret, rotateSecret } from './ops-rotate.js';
 import { tagResource, untagResource } from './ops-tags.js';
 import { createSecret, putSecretValue, updateSecret, updateSecretVersionStage } from './ops-write.js';
 import { getRandomPassword } from './random-password.js';
-import { noRotators, type AwsRotatorLookup } from './rotation.js';
+import { noRotators, type AwsRotationDeps } from './rotation.js';
+import { createRotationGateway } from './rotation-gateway.js';
 import { loadSecret, toAwsError, type Operation } from './secret-state.js';
 
 const NO_RESOURCE_POLICIES = `Coffer does not use resource policies: access is governed by Coffer ACL policies on ${dataPath('<name>')} and ${metadataPath('<name>')}.`;
@@ -73,7 +74,7 @@ export interface AwsCaller {
 export interface AwsServiceDeps {
   handler: RequestHandler;
   clock: Clock;
-  rotators?: AwsRotatorLookup;
+  rotators?: AwsRotationDeps;
 }
 
 export interface AwsService {
@@ -82,22 +83,27 @@ export interface AwsService {
 }
 
 export function createAwsService(deps: AwsServiceDeps): AwsService {
-  // Serialises read-modify-write of one secret's record across all requests of this process.
-  const locks = createKeyedMutex();
-  const rotators = deps.rotators ?? noRotators;
+  // Serialises read-modify-write of one secret's record across all requests of this process
+  // (and, when the composition root shares the table, across rotations too).
+  const locks = deps.rotators?.locks ?? createKeyedMutex();
+  const rotators = deps.rotators?.lookup ?? noRotators;
+  const webhookRotatorExists = deps.rotators?.webhookExists ?? (async () => false);
 
   return {
     async execute(operation, body, caller, awsRequestId) {
       const run = Object.hasOwn(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;
       if (!run) throw new AwsError('UnknownOperationException', `Unknown operation: ${operation.slice(0, 64)}`);
+      const identity = { token: caller.token, remoteAddress: caller.remoteAddress, operation, awsRequestId };
       const ctx = {
         operation,
         region: caller.region,
         accessKeyId: caller.accessKeyId,
         clock: deps.clock,
-        kv: createKvGateway(deps.handler, { token: caller.token, remoteAddress: caller.remoteAddress, operation, awsRequestId }, deps.clock),
+        kv: createKvGateway(deps.handler, identity, deps.clock),
         locks,
         rotators,
+        webhookRotatorExists,
+        rotation: createRotationGateway(deps.handler, identity),
       };
       try {
         return await run(ctx, body);
