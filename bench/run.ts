@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: prepares every registered scenario (each starts its own server children),
  * starts the bare node:http baseline, then runs all cells interleaved round by round with
- * autocannon, then runs the one-shot scenarios (lease scale) once each, prints the tables and
+ * autocannon, then runs the one-shot scenarios (lease scale, PostgreSQL credentials, rotations,
+ * watch fan-out, `coffer run` start-up, agent) once each, prints the tables and
  * writes BENCHMARKS.md at the repo root. BENCH_SKIP_LOAD=1 runs only the one-shot scenarios and
  * replaces only their sections of an existing BENCHMARKS.md.
  *
