@@ -227,8 +227,16 @@ export function createVaultHttpApi(options: VaultHttpApiOptions): VaultHttpApi {
         if (!access) throw new CofferError('permission_denied', 'permission denied');
         if (bare === 'sys/watch') return serveEventStream(reply, options.events, access, watch);
         const gone = new AbortController();
-        request.raw.socket.once('close', () => gone.abort());
-        const data = await longPoll(options.events, access, watch, gone.signal);
+        const abort = (): void => gone.abort();
+        const socket = request.raw.socket;
+        socket.once('close', abort);
+        let data: Record<string, unknown>;
+        try {
+          data = await longPoll(options.events, access, watch, gone.signal);
+        } finally {
+          // Keep-alive connections carry many polls: do not pile up one listener per poll.
+          socket.off('close', abort);
+        }
         return reply.code(200).headers(JSON_HEADERS).send({ request_id: uuid(), lease_id: '', renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null });
       }
 

@@ -147,6 +147,8 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
           entries[kind] = table;
         }
         for (const entry of entries[kind]) {
+          // Initial mounts were set up by enable() above; a second instance would run twice.
+          if (engines.has(entry.path)) continue;
           try {
             await activate(entry);
           } catch (error) {
