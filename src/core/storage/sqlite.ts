@@ -14,6 +14,8 @@ import { CofferError, isCofferError } from '../errors.js';
 import type { PhysicalStorage, WriteOp } from './storage.js';
 import { listChildrenBySeek, listChildrenPageBySeek } from './list-children.js';
 import { assertListPrefix, assertStorableKey, copyWriteOps } from './write-ops.js';
+import { Worker } from 'node:worker_threads';
+import type { WireOp, WriterReply, WriterRequest } from './sqlite-writer-thread.js';
 
 export interface SqliteStorageOptions {
   /** The database file. Its directory is created with mode 0700 when missing. */
@@ -60,20 +62,16 @@ const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
 ];
 const SCHEMA_VERSION = MIGRATIONS.length;
 
-// Errors that come from the environment, not from one caller's operations: retrying each
-// caller alone would fail the same way (and, for SQLITE_BUSY, block the event loop once per
-// caller for the whole busy timeout). After a failed fsync (IOERR) a retry could even report
-// success for data the kernel already dropped.
-const ENVIRONMENTAL = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CORRUPT|NOTADB|CANTOPEN|NOMEM|PERM|PROTOCOL|INTERRUPT)/;
-
 /**
  * Opens (creating if needed) the database at `options.path`. A write's promise resolves only
  * after the transaction holding it is committed with synchronous=FULL; reads see committed data
  * only, so a write is not visible before its promise can resolve.
  *
- * `put`, `delete` and `batch` are queued and committed together at the next event-loop turn (or
- * at once when `maxBatchOps` operations are waiting). If that shared transaction fails, each
- * caller is retried in a transaction of its own, so only the faulty caller's promise rejects.
+ * `put`, `delete` and `batch` are queued and committed together by the writer thread: a group is
+ * sent at the next event-loop turn (or at once when `maxBatchOps` operations are waiting), one
+ * group at a time, and whatever queues meanwhile forms the next group. If a shared transaction
+ * fails, each caller is retried in a transaction of its own, so only the faulty caller's promise
+ * rejects.
  */
 export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorage {
   const { path, busyTimeoutMs, maxBatchOps } = validateOptions(options);
@@ -82,23 +80,15 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   const getValue = db.prepare<[string], Buffer>('SELECT value FROM entries WHERE key = ?').pluck();
   const keyAfter = db.prepare<[string], string>('SELECT key FROM entries WHERE key > ? ORDER BY key LIMIT 1').pluck();
   const keyFrom = db.prepare<[string], string>('SELECT key FROM entries WHERE key >= ? ORDER BY key LIMIT 1').pluck();
-  const upsert = db.prepare<[string, Buffer]>(
-    'INSERT INTO entries (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-  );
-  const remove = db.prepare<[string]>('DELETE FROM entries WHERE key = ?');
 
-  const applyOps = (ops: readonly WriteOp[]): void => {
-    for (const op of ops) {
-      if (op.type === 'put') upsert.run(op.key, op.value);
-      else remove.run(op.key);
-    }
-  };
-  // IMMEDIATE takes the write lock up front, so a busy database waits in the busy handler
-  // instead of failing on a read-to-write lock upgrade.
-  const commitGroup = db.transaction((group: readonly Waiter[]) => {
-    for (const waiter of group) applyOps(waiter.ops);
-  }).immediate;
-  const commitOne = db.transaction(applyOps).immediate;
+  // Commits run on a writer thread with its own connection, so their fsync never stalls the
+  // event loop; reads stay here (WAL lets them run beside a commit and see only committed data).
+  const writer = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), {
+    workerData: { file: resolve(path), busyTimeoutMs },
+    // The parent's flags (--input-type, --eval, test runner options) do not apply to this file.
+    execArgv: [],
+  });
+  writer.unref();
 
   interface Waiter {
     readonly ops: readonly WriteOp[];
@@ -111,57 +101,71 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   let closed = false;
   let commits = 0;
   let committedOps = 0;
+  // One group in flight at a time: while it commits, new writes queue up and form the next
+  // group, so the group size follows the load (group commit without a timer).
+  let inFlight: { id: number; group: Waiter[] } | undefined;
+  let nextId = 0;
+  let writerFailure: unknown;
+  let drained: (() => void) | undefined;
 
-  const rollbackIfOpen = (): void => {
-    try {
-      if (db.inTransaction) db.exec('ROLLBACK');
-    } catch {
-      // Nothing more to do: the next BEGIN IMMEDIATE reports the connection's state.
-    }
+  const settleFailure = (err: unknown): void => {
+    writerFailure ??= err;
+    const waiting = [...(inFlight?.group ?? []), ...queue];
+    inFlight = undefined;
+    queue = [];
+    queuedOps = 0;
+    for (const waiter of waiting) waiter.reject(storageError('storage write failed', err));
+    drained?.();
   };
+  writer.on('error', settleFailure);
+  writer.on('exit', (code) => {
+    if (!closed || inFlight !== undefined) settleFailure(new Error(`sqlite writer thread exited with code ${code}`));
+  });
 
-  const commitAlone = (waiter: Waiter): void => {
-    try {
-      commitOne(waiter.ops);
-      commits += 1;
-      committedOps += waiter.ops.length;
-      waiter.resolve();
-    } catch (err) {
-      rollbackIfOpen();
-      waiter.reject(storageError('storage write failed', err));
-    }
-  };
+  const toWire = (ops: readonly WriteOp[]): WireOp[] =>
+    ops.map((op) => (op.type === 'put' ? { t: 'p' as const, k: op.key, v: op.value } : { t: 'd' as const, k: op.key }));
 
-  // Runs from setImmediate, from a write that fills the queue, and from close(). It must never
-  // throw: every outcome goes to the waiters' promises.
+  // Runs from setImmediate, from a write that fills the queue, from a finished commit and from
+  // close(). It must never throw: every outcome goes to the waiters' promises.
   const flush = (): void => {
     if (scheduled !== undefined) {
       clearImmediate(scheduled);
       scheduled = undefined;
     }
+    if (inFlight !== undefined || queue.length === 0) return;
     const group = queue;
-    const groupOps = queuedOps;
     queue = [];
     queuedOps = 0;
-    if (group.length === 0) return;
-    try {
-      commitGroup(group);
-    } catch (err) {
-      rollbackIfOpen();
-      if (group.length > 1 && !ENVIRONMENTAL.test(sqliteCode(err))) {
-        for (const waiter of group) commitAlone(waiter);
-      } else {
-        for (const waiter of group) waiter.reject(storageError('storage write failed', err));
-      }
-      return;
-    }
-    commits += 1;
-    committedOps += groupOps;
-    for (const waiter of group) waiter.resolve();
+    nextId += 1;
+    inFlight = { id: nextId, group };
+    writer.ref();
+    const request: WriterRequest = { kind: 'commit', id: nextId, groups: group.map((waiter) => toWire(waiter.ops)) };
+    writer.postMessage(request);
   };
+
+  writer.on('message', (reply: WriterReply) => {
+    const current = inFlight;
+    if (current === undefined || reply.id !== current.id) return;
+    inFlight = undefined;
+    writer.unref();
+    commits += reply.commits;
+    current.group.forEach((waiter, index) => {
+      const result = reply.results[index];
+      if (result === null) {
+        committedOps += waiter.ops.length;
+        waiter.resolve();
+      } else {
+        const cause = Object.assign(new Error(result?.message ?? 'write failed'), { code: result?.code ?? '' });
+        waiter.reject(storageError('storage write failed', cause));
+      }
+    });
+    if (queue.length > 0) flush();
+    else drained?.();
+  });
 
   const enqueue = (ops: readonly WriteOp[]): Promise<void> => {
     if (closed) return Promise.reject(closedError());
+    if (writerFailure !== undefined) return Promise.reject(storageError('storage write failed', writerFailure));
     let copies: WriteOp[];
     try {
       // Validated and copied now: a bad batch is refused whole before it can join a group,
@@ -211,7 +215,22 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     close: async () => {
       if (closed) return;
       closed = true;
-      flush();
+      // Commit what is queued, then let the writer close its connection.
+      await new Promise<void>((resolveDrain) => {
+        drained = resolveDrain;
+        flush();
+        if (inFlight === undefined && queue.length === 0) resolveDrain();
+      });
+      drained = undefined;
+      if (writerFailure === undefined) {
+        const exited = new Promise<void>((resolveExit) => writer.once('exit', () => resolveExit()));
+        const request: WriterRequest = { kind: 'close' };
+        writer.postMessage(request);
+        writer.ref();
+        await exited;
+      } else {
+        await writer.terminate();
+      }
       try {
         db.close();
       } catch (err) {
@@ -313,11 +332,6 @@ function restrictMode(file: string): void {
   } catch (err) {
     throw storageError(`cannot set mode 0600 on ${file}`, err);
   }
-}
-
-function sqliteCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : '';
 }
 
 function closedError(): CofferError {
