@@ -163,6 +163,9 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     else drained?.();
   });
 
+  const snapshot = db.transaction(<T>(fn: () => T): T => fn());
+  const inSnapshot = <T>(fn: () => T): T => snapshot(fn) as T;
+
   const enqueue = (ops: readonly WriteOp[]): Promise<void> => {
     if (closed) return Promise.reject(closedError());
     if (writerFailure !== undefined) return Promise.reject(storageError('storage write failed', writerFailure));
@@ -199,15 +202,17 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
         // better-sqlite3 hands out a fresh Buffer per row, so the caller owns it.
         return getValue.get(key);
       }),
+    // A listing is many seeks; one read transaction makes them one snapshot, so a commit on the
+    // writer thread can never land half-way through a listing.
     list: (prefix) =>
       read(() => {
         assertListPrefix(prefix);
-        return listChildrenBySeek((bound, inclusive) => (inclusive ? keyFrom : keyAfter).get(bound), prefix);
+        return inSnapshot(() => listChildrenBySeek((bound, inclusive) => (inclusive ? keyFrom : keyAfter).get(bound), prefix));
       }),
     listPage: (prefix, after, limit) =>
       read(() => {
         assertListPrefix(prefix);
-        return listChildrenPageBySeek((bound, inclusive) => (inclusive ? keyFrom : keyAfter).get(bound), prefix, after, limit);
+        return inSnapshot(() => listChildrenPageBySeek((bound, inclusive) => (inclusive ? keyFrom : keyAfter).get(bound), prefix, after, limit));
       }),
     put: (key, value) => enqueue([{ type: 'put', key, value }]),
     delete: (key) => enqueue([{ type: 'delete', key }]),
