@@ -26,7 +26,7 @@ interface Child {
 
 function startChild(dataDir: string, pause?: { phase: string; when: string }): Promise<Child> {
   const child = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, DATA_DIR: dataDir, ...(pause ? { PAUSE_PHASE: pause.phase, PAUSE_WHEN: pause.when } : {}) },
+    env: { ...process.env, COFFER_PAUSED_CHILD: '1', DATA_DIR: dataDir, ...(pause ? { PAUSE_PHASE: pause.phase, PAUSE_WHEN: pause.when } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let buffer = '';
