@@ -69,22 +69,8 @@ export function pageOf(children: readonly string[], after: string, limit: number
 }
 
 export function listChildrenBySeek(seek: SeekKey, prefix: string): string[] {
-  const children: string[] = [];
-  // Starting strictly after `prefix` skips a key equal to the prefix itself.
-  let key = seek(prefix, false);
-  while (key !== undefined && key.startsWith(prefix)) {
-    const rest = key.slice(prefix.length);
-    const slash = rest.indexOf('/');
-    if (slash === -1) {
-      children.push(rest);
-      key = seek(key, false);
-    } else {
-      const name = rest.slice(0, slash);
-      children.push(name + '/');
-      key = seek(prefix + name + '0', true);
-    }
-  }
-  // The index may order keys differently from JavaScript (UTF-8 bytes vs UTF-16 units, for
-  // characters above U+FFFF); every backend answers in one order: listChildren's.
-  return children.sort();
+  // Starting strictly after `prefix` (after = '') skips a key equal to the prefix itself. The
+  // index may order keys differently from JavaScript (UTF-8 bytes vs UTF-16 units, for characters
+  // above U+FFFF); every backend answers in one order: listChildren's.
+  return listChildrenPageBySeek(seek, prefix, '', Number.POSITIVE_INFINITY).sort();
 }
