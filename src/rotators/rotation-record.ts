@@ -15,6 +15,8 @@
  * Must never: hold a secret value. Values live only in the secret's own versions.
  */
 
+import type { ConsumerConfirmation as Confirmation, Straggler } from '../core/consumers/verification.js';
+
 export type RotationPhase = 'createSecret' | 'setSecret' | 'testSecret' | 'promote' | 'verify' | 'finishSecret';
 export const PHASES: readonly RotationPhase[] = ['createSecret', 'setSecret', 'testSecret', 'promote', 'verify', 'finishSecret'];
 
@@ -33,19 +35,7 @@ export interface StepOutcome {
   attempts?: number;
 }
 
-export interface Confirmation {
-  id: string;
-  name: string;
-  version: number;
-  at: number;
-}
-
-export interface Straggler {
-  id: string;
-  name: string;
-  version: number;
-  lastCheckIn: number;
-}
+export type { ConsumerConfirmation as Confirmation, Straggler } from '../core/consumers/verification.js';
 
 export interface RotationRecord {
   id: string;

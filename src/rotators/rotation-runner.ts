@@ -31,7 +31,7 @@ import type { RotationIdentity } from './rotation-identity.js';
 import { HISTORY_LIMIT, type RotatorStore, type Schedule } from './rotator-store.js';
 import { compileRules, nextDue } from './schedule-rules.js';
 import type { StagedAccess, StagedSecrets } from './staged-secrets.js';
-import { classifyConsumers } from './verify-consumers.js';
+import { classifyConsumers } from '../core/consumers/verification.js';
 import { WebhookError, type RotationStep, type StepRequest, type WebhookCaller, type WebhookTarget } from './webhook.js';
 
 export interface RotationRunnerDeps {
@@ -262,11 +262,11 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
     for (;;) {
       if (signal.aborted) return 'stop';
       const standing = classifyConsumers(deps.consumers ? await deps.consumers.list(path) : [], toVersion, r.confirmed);
-      const changed = standing.confirmed.length !== r.confirmed.length || standing.stragglers.length !== r.stragglers.length;
+      const changed = standing.confirmed.length !== r.confirmed.length || standing.pending.length !== r.stragglers.length;
       r.confirmed = standing.confirmed;
-      r.stragglers = standing.stragglers;
+      r.stragglers = standing.pending;
       r.expired = standing.expired;
-      if (standing.stragglers.length === 0) {
+      if (standing.pending.length === 0) {
         if (r.verifyOutcome !== 'timeout_held') r.verifyOutcome = standing.confirmed.length > 0 ? 'confirmed' : 'no_consumers';
         r.status = 'running';
         await done(r, 'verify', 'finishSecret');

@@ -27,19 +27,10 @@ import {
   type LeaseRecord,
 } from './lease-record.js';
 
-export interface LeaseRegistration {
-  /** The request path, e.g. 'database/creds/readonly'. */
-  path: string;
-  mountUuid: string;
-  mountPath: string;
-  secretType: string;
-  internal: Record<string, unknown>;
-  tokenId: string;
-  renewable: boolean;
-  /** Effective TTL and max TTL in seconds, already capped by the caller. */
-  ttl: number;
+/** What a new lease is made of; ttl and maxTtl are the effective seconds, already capped by the caller. */
+export type LeaseRegistration = Pick<LeaseRecord, 'path' | 'mountUuid' | 'mountPath' | 'secretType' | 'internal' | 'tokenId' | 'renewable' | 'ttl'> & {
   maxTtl: number;
-}
+};
 
 export interface LeaseInfo {
   id: string;

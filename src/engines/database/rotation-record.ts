@@ -15,6 +15,8 @@
  * the only secret here; it is dropped from the record once activate has stored it as current.
  */
 
+import type { ConsumerConfirmation, Straggler } from '../../core/consumers/verification.js';
+
 export type RotationPhase = 'set_password' | 'activate' | 'notify' | 'verify' | 'revoke';
 export const PHASES: readonly RotationPhase[] = ['set_password', 'activate', 'notify', 'verify', 'revoke'];
 
@@ -32,21 +34,7 @@ export interface StepOutcome {
   attempts?: number;
 }
 
-export interface ConsumerConfirmation {
-  id: string;
-  name: string;
-  version: number;
-  /** When the consumer first reported the new version (the registry's versionSince). */
-  at: number;
-}
-
-export interface Straggler {
-  id: string;
-  name: string;
-  /** The version it still reports. */
-  version: number;
-  lastCheckIn: number;
-}
+export type { ConsumerConfirmation, Straggler } from '../../core/consumers/verification.js';
 
 export interface RotationRecord {
   id: string;

@@ -9,39 +9,13 @@
  * Must never: sleep on a wall clock for the deadline. The deadline is on the engine's Clock, so
  * tests move time instead of waiting; only the pause between two looks is real time.
  */
-import type { ConsumerRegistry, ConsumerView } from '../../core/consumers/consumer-registry.js';
+import type { ConsumerRegistry } from '../../core/consumers/consumer-registry.js';
 import type { Clock } from '../../core/clock.js';
-import type { ConsumerConfirmation, Straggler } from './rotation-record.js';
+import { classifyConsumers, type ConsumerConfirmation, type ConsumerStanding } from '../../core/consumers/verification.js';
 
-export interface ConsumerSnapshot {
-  confirmed: ConsumerConfirmation[];
-  pending: Straggler[];
-  expired: Straggler[];
-}
-
-const straggler = (c: ConsumerView): Straggler => ({ id: c.id, name: c.name, version: c.version, lastCheckIn: c.lastCheckIn });
-
-/**
- * Sorts the consumers of a path by where they stand against `toVersion`. `earlier` keeps the
- * confirmations already recorded, so one that has since deregistered still counts as confirmed.
- */
-export function classifyConsumers(list: readonly ConsumerView[], toVersion: number, earlier: readonly ConsumerConfirmation[] = []): ConsumerSnapshot {
-  const confirmed = new Map(earlier.map((c) => [c.id, c]));
-  const pending: Straggler[] = [];
-  const expired: Straggler[] = [];
-  for (const consumer of list) {
-    if (consumer.version >= toVersion) {
-      if (!confirmed.has(consumer.id)) {
-        confirmed.set(consumer.id, { id: consumer.id, name: consumer.name, version: consumer.version, at: consumer.versionSince });
-      }
-    } else if (consumer.live) {
-      pending.push(straggler(consumer));
-    } else {
-      expired.push(straggler(consumer));
-    }
-  }
-  return { confirmed: [...confirmed.values()].sort((a, b) => a.at - b.at), pending, expired };
-}
+/** Where the consumers stand; `pending` are the live ones that have not switched yet. */
+export type ConsumerSnapshot = ConsumerStanding;
+export { classifyConsumers };
 
 export interface WaitDeps {
   consumers: Pick<ConsumerRegistry, 'list'> | undefined;

@@ -1,0 +1,50 @@
+/**
+ * The verify step every rotation shares (database static roles, webhook rotators): has every
+ * live consumer of a secret switched to the new version? Consumers keep their own entries
+ * current (`sys/consumers/checkin`); this only classifies what the registry says.
+ *
+ * A consumer reporting a version >= the new one has confirmed, at the moment the registry first
+ * saw that version. Confirmations recorded earlier are kept, so a consumer that deregistered (or
+ * went quiet) after switching still counts. A live consumer that has not confirmed is pending; one
+ * that stopped checking in holds nothing up and is listed as expired.
+ * Must never: wait on a clock; callers compare deadlines against their own Clock.
+ */
+import type { ConsumerView } from './consumer-registry.js';
+
+export interface ConsumerConfirmation {
+  id: string;
+  name: string;
+  version: number;
+  /** When the consumer first reported the new version (the registry's versionSince). */
+  at: number;
+}
+
+export interface Straggler {
+  id: string;
+  name: string;
+  /** The version it still reports. */
+  version: number;
+  lastCheckIn: number;
+}
+
+export interface ConsumerStanding {
+  confirmed: ConsumerConfirmation[];
+  pending: Straggler[];
+  expired: Straggler[];
+}
+
+const straggler = (c: ConsumerView): Straggler => ({ id: c.id, name: c.name, version: c.version, lastCheckIn: c.lastCheckIn });
+
+export function classifyConsumers(list: readonly ConsumerView[], toVersion: number, earlier: readonly ConsumerConfirmation[] = []): ConsumerStanding {
+  const confirmed = new Map(earlier.map((c) => [c.id, c]));
+  const pending: Straggler[] = [];
+  const expired: Straggler[] = [];
+  for (const consumer of list) {
+    if (consumer.version >= toVersion) {
+      if (!confirmed.has(consumer.id)) confirmed.set(consumer.id, { id: consumer.id, name: consumer.name, version: consumer.version, at: consumer.versionSince });
+    } else if (!confirmed.has(consumer.id)) {
+      (consumer.live ? pending : expired).push(straggler(consumer));
+    }
+  }
+  return { confirmed: [...confirmed.values()].sort((a, b) => a.at - b.at), pending, expired };
+}
