@@ -6,7 +6,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createHttpApiForCore } from './server/http.js';
+import { createHttpApiForCore, type HttpApi } from './server/http.js';
 import { createAuditBroker } from './core/audit/broker.js';
 import { createBarrier } from './core/barrier/barrier.js';
 import { createShamirSeal } from './core/barrier/seal.js';
@@ -39,7 +39,6 @@ import { createJwtEngine } from './auth/jwt/engine.js';
 import { createKubernetesEngine } from './auth/kubernetes/engine.js';
 import { ConfigError, readConfigFile, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 import { COFFER_VERSION } from './version.js';
-import type { VaultHttpApi } from './api/vault/http-server.js';
 // AWS Secrets Manager API (issue 6): access keys, the aws-keys engine, the aws/ KV mount.
 import { createAccessKeyStore } from './engines/aws-keys/key-store.js';
 import { AWS_KEYS_ENGINE_TYPE, AWS_KEYS_INITIAL_MOUNT, createAwsKeysEngine } from './engines/aws-keys/engine.js';
@@ -216,7 +215,7 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
 
   lifecycle = createLifecycle({ seal, barrier, systemStorage, tokens, policies, mounts, audit, logger, services: [leases] });
   const handler = createRequestHandler({ router, leases, events, systemTtl, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
-  const api: VaultHttpApi = createHttpApiForCore({
+  const api: HttpApi = createHttpApiForCore({
     handler,
     lifecycle,
     logger,

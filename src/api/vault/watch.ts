@@ -6,7 +6,7 @@
  * then every event is delivered only if the token is still valid and may `read` the event's
  * path at that moment. Events carry a path, a version and a kind, never a secret value.
  */
-import type { FastifyReply } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import type { ChangeEvent, EventBus } from '../../core/events/event-bus.js';
 import type { WatcherAccess } from '../../core/events/watch-access.js';
 import { badRequest } from '../../core/errors.js';
@@ -43,10 +43,9 @@ function createFilter(access: WatcherAccess, prefix: string) {
   return async (event: ChangeEvent): Promise<boolean> => event.path.startsWith(prefix) && access.canRead(event.path);
 }
 
-export async function serveEventStream(reply: FastifyReply, bus: EventBus, access: WatcherAccess, request: WatchRequest): Promise<void> {
+/** Answers with an event stream that stays open until the client goes away. */
+export function serveEventStream(res: ServerResponse, bus: EventBus, access: WatcherAccess, request: WatchRequest): void {
   const visible = createFilter(access, request.prefix);
-  const res = reply.raw;
-  reply.hijack();
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-store',

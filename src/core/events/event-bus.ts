@@ -33,15 +33,17 @@ export interface EventBus {
 
 export function createEventBus(options: { clock: { now(): number }; ringSize?: number }): EventBus {
   const ringSize = options.ringSize ?? 10_000;
-  const ring: ChangeEvent[] = [];
+  // A circular buffer indexed by sequence number (seqs are consecutive): publishing is O(1),
+  // where shifting an array of 10,000 events cost more than the rest of a KV write's CPU.
+  const ring: Array<ChangeEvent | undefined> = new Array(ringSize);
   const listeners = new Set<ChangeListener>();
   let seq = 0;
+  const slot = (n: number): number => (n - 1) % ringSize;
   return {
     publish(input) {
       seq += 1;
       const event: ChangeEvent = { ...input, seq, time: options.clock.now() };
-      ring.push(event);
-      if (ring.length > ringSize) ring.splice(0, ring.length - ringSize);
+      ring[slot(seq)] = event;
       for (const listener of listeners) {
         try {
           listener(event);
@@ -56,9 +58,11 @@ export function createEventBus(options: { clock: { now(): number }; ringSize?: n
       return () => listeners.delete(listener);
     },
     since(after) {
-      const first = ring[0];
-      const complete = first === undefined ? after >= seq : after >= first.seq - 1;
-      return { events: ring.filter((e) => e.seq > after), complete };
+      const oldest = Math.max(1, seq - ringSize + 1);
+      const complete = seq === 0 ? after >= seq : after >= oldest - 1;
+      const events: ChangeEvent[] = [];
+      for (let n = Math.max(after + 1, oldest); n <= seq; n += 1) events.push(ring[slot(n)] as ChangeEvent);
+      return { events, complete };
     },
     get lastSeq() {
       return seq;

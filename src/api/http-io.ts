@@ -1,0 +1,78 @@
+/**
+ * The few HTTP primitives both wire protocols (Vault, AWS) need on top of node:http: read a
+ * request body under a size cap, and send a complete response in one write.
+ *
+ * Why no web framework: each protocol is one catch-all route whose routing, body parsing and
+ * error shapes are protocol-specific, so a framework added ~20 % CPU per request (hooks,
+ * promises, reply objects) and gave nothing back.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { CofferError } from '../core/errors.js';
+
+export const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
+
+/**
+ * Collects the request body, refusing (413) one over `limit` bytes. A declared Content-Length
+ * over the limit is refused before any byte is read; a streamed body is refused as soon as it
+ * crosses the limit. Either way the connection is closed after the answer (the rest of the body
+ * is never read), which `sendJson` does for a 413.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(new CofferError('payload_too_large', 'request body too large'));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (error: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.pause();
+        settle(new CofferError('payload_too_large', 'request body too large'));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(undefined);
+    const onError = (): void => settle(new CofferError('bad_request', 'the request body could not be read'));
+    const onAborted = (): void => settle(new CofferError('bad_request', 'the request body could not be read'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+/**
+ * Sends `body` (already serialised, or a value to serialise as JSON) with an exact
+ * Content-Length, in one write. HEAD requests get the headers only (node:http drops the body).
+ * A 413 also says `Connection: close`, so node:http ends the connection after it: the unread
+ * rest of an oversized body must not be parsed as the next request.
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = JSON_HEADERS): void {
+  if (res.headersSent || res.destroyed) return;
+  const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  const close = status === 413 ? { connection: 'close' } : undefined;
+  res.writeHead(status, { ...headers, ...close, 'content-length': length });
+  res.end(payload);
+}
+
+/** An answer without a body (204, or a HEAD request's headers). */
+export function sendEmpty(res: ServerResponse, status: number, headers: OutgoingHttpHeaders): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, headers);
+  res.end();
+}

@@ -1,0 +1,231 @@
+/**
+ * The Vault-compatible HTTP API: `/v1/*` in Vault's wire format, as a node:http request listener.
+ *
+ * Owns the wire details clients rely on (envelope, raw sys bodies, 204 for empty responses,
+ * legacy top-level copies of `data`, `{"errors": []}` for a missing path, status codes) and
+ * nothing else: every enveloped call goes through the core's request handler. LIST arrives here
+ * already rewritten to `GET ?list=true` (list-method.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQueryString } from 'node:querystring';
+import { CofferError, isCofferError } from '../../core/errors.js';
+import { uuid } from '../../core/ids.js';
+import type { Lifecycle } from '../../core/lifecycle.js';
+import type { Logger } from '../../core/logger.js';
+import type { ApiRequest, RequestHandler, RequestVerb } from '../../core/request-handler.js';
+import { normalizeRequestPath } from '../../core/router/path.js';
+import type { EventBus } from '../../core/events/event-bus.js';
+import type { WatchAccess } from '../../core/events/watch-access.js';
+import { JSON_HEADERS, readBody, sendEmpty, sendJson } from '../http-io.js';
+import { parseJsonBody, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-body.js';
+import { longPoll, parseWatchQuery, serveEventStream } from './watch.js';
+import { rawSysHandler } from './raw-sys.js';
+import { VAULT_STATUS } from './status.js';
+
+export interface VaultApiOptions {
+  handler: RequestHandler;
+  lifecycle: Lifecycle;
+  logger: Logger;
+  clock: { now(): number };
+  version: string;
+  /** Bytes; larger bodies get 413. */
+  maxRequestBytes?: number;
+  jsonLimits?: JsonLimits;
+  events: EventBus;
+  watchAccess: WatchAccess;
+}
+
+/** Longer raw paths get 414 before any decoding or routing work. */
+const MAX_PATH_BYTES = 8192;
+
+/** Routes whose `data` Vault also copies to the top level for old clients. */
+const LEGACY_TOP_LEVEL = [
+  /^sys\/audit$/, /^sys\/audit-hash\//, /^sys\/auth$/, /^sys\/auth\//, /^sys\/capabilities(-self|-accessor)?$/,
+  /^sys\/key-status$/, /^sys\/mounts$/, /^sys\/mounts\//, /^sys\/policy$/, /^sys\/policy\//, /^sys\/rotate$/,
+];
+
+const NO_STORE = { 'cache-control': 'no-store' } as const;
+
+const TRUE_WORDS: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const FALSE_WORDS: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+type Query = Record<string, string | string[]>;
+
+/**
+ * The `list` query flag as Vault reads it: the first value of the parameter, parsed like Go's
+ * strconv.ParseBool; anything else is a 400. A LIST request arrives here with list=true first.
+ */
+function listFlag(raw: unknown): boolean {
+  const first: unknown = Array.isArray(raw) ? raw[0] : raw;
+  if (first === undefined || first === '') return false;
+  if (typeof first === 'string' && TRUE_WORDS.has(first)) return true;
+  if (typeof first === 'string' && FALSE_WORDS.has(first)) return false;
+  throw new CofferError('bad_request', 'invalid value for the list parameter: use true or false');
+}
+
+function verbFor(method: string | undefined, query: Query): RequestVerb | undefined {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return listFlag(query.list) ? 'list' : 'read';
+    case 'POST':
+    case 'PUT':
+      return 'write';
+    case 'DELETE':
+      return 'delete';
+    case 'PATCH':
+      return 'patch';
+    default:
+      return undefined;
+  }
+}
+
+function tokenFrom(req: IncomingMessage): string | undefined {
+  const header = req.headers['x-vault-token'];
+  if (typeof header === 'string' && header !== '') return header;
+  const authorization = req.headers.authorization;
+  if (typeof authorization === 'string' && /^bearer\s+/i.test(authorization)) return authorization.replace(/^bearer\s+/i, '');
+  return undefined;
+}
+
+/** The query as request data: everything but the `list` flag. The object has no prototype. */
+function queryData(query: Query): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const key of Object.keys(query)) {
+    if (key === 'list' || key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+    data[key] = query[key];
+  }
+  return data;
+}
+
+/** Splits `/v1/<path>?<query>` into the raw path and the parsed query (null-prototype). */
+function splitTarget(url: string): { rawPath: string; query: Query } {
+  const mark = url.indexOf('?');
+  if (mark === -1) return { rawPath: url.slice('/v1/'.length), query: {} };
+  return { rawPath: url.slice('/v1/'.length, mark), query: parseQueryString(url.slice(mark + 1)) as Query };
+}
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The listener for every request whose path starts with `/v1/`. */
+export function createVaultRequestListener(options: VaultApiOptions): RequestListener {
+  const { handler, lifecycle, logger } = options;
+  const maxRequestBytes = options.maxRequestBytes ?? 32 * 1024 * 1024;
+  const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_LIMITS;
+
+  const sendError = (res: ServerResponse, error: unknown): void => {
+    if (isCofferError(error)) {
+      if (error.code === 'internal' || error.code === 'audit_failed') {
+        logger.error('request failed', { code: error.code, error: error.message, cause: error.cause instanceof Error ? error.cause.message : undefined });
+      }
+      const errors = error.message === '' ? [] : [error.message];
+      sendJson(res, VAULT_STATUS[error.code], error.data === undefined ? { errors } : { errors, data: error.data });
+      return;
+    }
+    // Unexpected errors are bugs: log where they came from. Coffer's own code never puts a
+    // secret in an exception; the client still gets only a generic message.
+    logger.error('internal error handling request', {
+      error: error instanceof Error ? `${error.name}: ${error.message}` : typeof error,
+      stack: error instanceof Error ? error.stack : undefined,
+    });
+    sendJson(res, 500, { errors: ['internal error'] });
+  };
+
+  const watch = async (req: IncomingMessage, res: ServerResponse, path: string, query: Query): Promise<void> => {
+    const token = tokenFrom(req);
+    const lastEventId = req.headers['last-event-id'];
+    const request = parseWatchQuery(query, typeof lastEventId === 'string' ? lastEventId : undefined);
+    // The pipeline authorises and audits opening the watch.
+    await handler({ requestId: uuid(), verb: 'read', path, data: queryData(query), clientToken: token, remoteAddress: req.socket.remoteAddress ?? '' });
+    const access = token ? await options.watchAccess.forToken(token) : undefined;
+    if (!access) throw new CofferError('permission_denied', 'permission denied');
+    if (path === 'sys/watch') {
+      serveEventStream(res, options.events, access, request);
+      return;
+    }
+    const gone = new AbortController();
+    const abort = (): void => gone.abort();
+    const socket = req.socket;
+    socket.once('close', abort);
+    let data: Record<string, unknown>;
+    try {
+      data = await longPoll(options.events, access, request, gone.signal);
+    } finally {
+      // Keep-alive connections carry many polls: do not pile up one listener per poll.
+      socket.off('close', abort);
+    }
+    sendJson(res, 200, { request_id: uuid(), lease_id: '', renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null });
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? '';
+    const { rawPath, query } = splitTarget(url);
+    if (rawPath.length > MAX_PATH_BYTES) {
+      sendJson(res, 414, { errors: ['request path too long'] });
+      return;
+    }
+    // Every path under /v1/ is routed for the methods Vault knows; others get 405 (OPTIONS, TRACE, …).
+    const verb = verbFor(req.method, query);
+    if (!verb) throw new CofferError('unsupported_operation', 'unsupported operation');
+    const path = normalizeRequestPath(rawPath);
+    const hasBody = verb === 'write' || verb === 'patch' || verb === 'delete';
+    const body = hasBody ? parseJsonBody(await readBody(req, maxRequestBytes), jsonLimits) : {};
+
+    if (req.headers['x-vault-wrap-ttl'] !== undefined) throw new CofferError('bad_request', 'response wrapping is not supported');
+
+    const isSys = path.startsWith('sys/');
+    const bare = isSys ? path.replace(/\/$/, '') : path;
+    const raw = isSys ? rawSysHandler(bare, { lifecycle, version: options.version, clock: options.clock }) : undefined;
+    if (raw) {
+      const result = await raw(verb, query, body);
+      sendJson(res, result.status, result.body);
+      return;
+    }
+    if (req.method === 'HEAD') throw new CofferError('unsupported_operation', 'unsupported operation');
+    if (isSys && (bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') return watch(req, res, bare, query);
+
+    const apiRequest: ApiRequest = {
+      requestId: uuid(),
+      verb,
+      path,
+      data: hasBody ? body : queryData(query),
+      clientToken: tokenFrom(req),
+      remoteAddress: req.socket.remoteAddress ?? '',
+    };
+    const { response, mountType } = await handler(apiRequest);
+    if (response === null || (response.data == null && !response.auth && !response.warnings && !response.statusCode && !response.lease)) {
+      sendEmpty(res, 204, NO_STORE);
+      return;
+    }
+    const status = response.statusCode ?? 200;
+    if (status >= 400) {
+      sendJson(res, status, { errors: response.errors ?? [], data: response.data ?? null });
+      return;
+    }
+    const envelope: Record<string, unknown> = {
+      request_id: apiRequest.requestId,
+      lease_id: response.lease?.id ?? '',
+      renewable: response.lease?.renewable ?? false,
+      lease_duration: response.lease?.duration ?? 0,
+      data: response.data ?? null,
+      wrap_info: null,
+      warnings: response.warnings && response.warnings.length > 0 ? response.warnings : null,
+      auth: response.auth ?? null,
+      mount_type: mountType ?? '',
+    };
+    if (isSys && response.data && LEGACY_TOP_LEVEL.some((pattern) => pattern.test(bare))) {
+      sendJson(res, status, { ...response.data, ...envelope });
+      return;
+    }
+    sendJson(res, status, envelope);
+  };
+
+  return (req, res) => {
+    serve(req, res).catch((error: unknown) => sendError(res, error));
+  };
+}
+
+/** The answer for a path outside `/v1/`: Vault's 404 with an empty error list. */
+export function sendVaultNotFound(res: ServerResponse): void {
+  sendJson(res, 404, { errors: [] }, JSON_HEADERS);
+}
