@@ -318,7 +318,7 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
         encrypted.push(op.type === 'put' ? { type: 'put', key: op.key, value: await encryptForWrite(op.key, op.value) } : op);
       }
       await cache.writeMany(
-        ops.map((op) => op.key),
+        ops.map((op) => ({ key: op.key, value: op.type === 'put' ? op.value : undefined })),
         () => physical.batch(encrypted),
       );
     },

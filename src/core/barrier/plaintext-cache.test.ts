@@ -116,3 +116,53 @@ test('maxEntries 0 disables caching and negative sizes are refused', async () =>
   assert.throws(() => createPlaintextCache({ maxEntries: -1 }), TypeError);
   assert.throws(() => createPlaintextCache({ maxEntries: 1.5 }), TypeError);
 });
+
+test('an absent key is remembered until something is written there', async () => {
+  const cache = createPlaintextCache({ maxEntries: 10 });
+  let loads = 0;
+  const load = async (): Promise<Buffer | undefined> => {
+    loads++;
+    return undefined;
+  };
+  assert.equal(await cache.read('missing', load), undefined);
+  assert.equal(await cache.read('missing', load), undefined);
+  assert.equal(loads, 1, 'the second read of an absent key was served from the cache');
+  await cache.write('missing', Buffer.from('now here'), async () => undefined);
+  assert.deepEqual(await cache.read('missing', () => assert.fail('should be cached')), Buffer.from('now here'));
+  await cache.write('missing', undefined, async () => undefined);
+  assert.equal(await cache.read('missing', () => assert.fail('a delete is cached as absent')), undefined);
+});
+
+test('a batch leaves each key holding its last change, and a failed batch leaves nothing', async () => {
+  const cache = createPlaintextCache({ maxEntries: 10 });
+  await cache.write('gone', Buffer.from('old'), async () => undefined);
+  await cache.writeMany(
+    [
+      { key: 'a', value: Buffer.from('a1') },
+      { key: 'a', value: Buffer.from('a2') },
+      { key: 'gone', value: undefined },
+    ],
+    async () => undefined,
+  );
+  assert.deepEqual(await cache.read('a', () => assert.fail('should be cached')), Buffer.from('a2'));
+  assert.equal(await cache.read('gone', () => assert.fail('should be cached as absent')), undefined);
+
+  await assert.rejects(cache.writeMany([{ key: 'a', value: Buffer.from('a3') }], async () => Promise.reject(new Error('disk full'))));
+  let loads = 0;
+  const value = await cache.read('a', async () => {
+    loads++;
+    return Buffer.from('a2');
+  });
+  assert.deepEqual(value, Buffer.from('a2'));
+  assert.equal(loads, 1, 'the failed batch dropped the entry instead of caching its value');
+});
+
+test('a read that raced a batch does not cache the value it read', async () => {
+  const cache = createPlaintextCache({ maxEntries: 10 });
+  const slowRead = deferred<Buffer | undefined>();
+  const reading = cache.read('k', () => slowRead.promise);
+  await cache.writeMany([{ key: 'k', value: Buffer.from('new') }], async () => undefined);
+  slowRead.resolve(undefined);
+  assert.equal(await reading, undefined);
+  assert.deepEqual(await cache.read('k', () => assert.fail('should be cached')), Buffer.from('new'));
+});

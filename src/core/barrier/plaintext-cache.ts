@@ -7,6 +7,9 @@
  * from here. That holds for SQLite and memory storage; a shared PostgreSQL backend with several
  * Coffer nodes must disable the cache (cacheEntries: 0).
  *
+ * Absent keys are cached too (a KV mount without a `config` entry would otherwise cost a
+ * physical read on every write).
+ *
  * Owns: which plaintexts are cached and when an entry may be filled. Must never: hand out a
  * buffer it keeps (values are copied in and out, so callers cannot alias cached plaintext), or
  * fill an entry from a read that raced a write to the same key (it could cache the old value).
@@ -17,13 +20,18 @@ import { LRUCache } from 'lru-cache';
 /** Values larger than this are never cached: a few big blobs would crowd out many small ones. */
 export const MAX_CACHED_VALUE_BYTES = 64 * 1024;
 
+const ABSENT = Symbol('absent');
+
 export interface PlaintextCache {
   /** A cached copy of `key`'s plaintext, or the result of `load()` (cached if still current). */
   read(key: string, load: () => Promise<Buffer | undefined>): Promise<Buffer | undefined>;
   /** Runs `store()`, which writes `value` (undefined: deletes) at `key`, keeping the cache in step. */
   write(key: string, value: Buffer | undefined, store: () => Promise<void>): Promise<void>;
-  /** Runs `store()`, which changes all of `keys`; their entries are dropped, not refilled. */
-  writeMany(keys: readonly string[], store: () => Promise<void>): Promise<void>;
+  /**
+   * Runs `store()`, which applies `changes` in order (value undefined: a delete); once it
+   * succeeds, each key's entry holds its last change, under the same rules as `write`.
+   */
+  writeMany(changes: ReadonlyArray<{ key: string; value: Buffer | undefined }>, store: () => Promise<void>): Promise<void>;
   /** Zero-fills and drops every entry; operations still in flight will not refill it. */
   clear(): void;
   readonly size: number;
@@ -46,16 +54,17 @@ export function createPlaintextCache(options: { maxEntries: number }): Plaintext
     return {
       read: (_key, load) => load(),
       write: (_key, _value, store) => store(),
-      writeMany: (_keys, store) => store(),
+      writeMany: (_changes, store) => store(),
       clear: () => undefined,
       size: 0,
     };
   }
 
-  const lru = new LRUCache<string, Buffer>({
+  // `ABSENT` marks a key known to have no value.
+  const lru = new LRUCache<string, Buffer | typeof ABSENT>({
     max: maxEntries,
     dispose: (value) => {
-      value.fill(0);
+      if (value !== ABSENT) value.fill(0);
     },
   });
   const inFlight = new Map<string, InFlight>();
@@ -75,13 +84,15 @@ export function createPlaintextCache(options: { maxEntries: number }): Plaintext
     entry.refs--;
     if (entry.refs === 0) inFlight.delete(key);
   };
-  const fill = (key: string, value: Buffer): void => {
-    if (value.length <= MAX_CACHED_VALUE_BYTES) lru.set(key, Buffer.from(value));
+  const fill = (key: string, value: Buffer | undefined): void => {
+    if (value === undefined) lru.set(key, ABSENT);
+    else if (value.length <= MAX_CACHED_VALUE_BYTES) lru.set(key, Buffer.from(value));
   };
 
   return {
     async read(key, load) {
       const hit = lru.get(key);
+      if (hit === ABSENT) return undefined;
       if (hit !== undefined) return Buffer.from(hit);
       const entry = track(key);
       const startEpoch = epoch;
@@ -90,7 +101,7 @@ export function createPlaintextCache(options: { maxEntries: number }): Plaintext
       const quiet = entry.writers === 0;
       try {
         const value = await load();
-        if (value !== undefined && quiet && entry.generation === startGeneration && epoch === startEpoch) fill(key, value);
+        if (quiet && entry.generation === startGeneration && epoch === startEpoch) fill(key, value);
         return value;
       } finally {
         release(key, entry);
@@ -107,7 +118,7 @@ export function createPlaintextCache(options: { maxEntries: number }): Plaintext
       try {
         await store();
         // Only the latest write to a key may fill it; an older one finishing late would be stale.
-        if (copy !== undefined && entry.generation === generation && epoch === startEpoch) fill(key, copy);
+        if (entry.generation === generation && epoch === startEpoch) fill(key, copy);
       } finally {
         copy?.fill(0);
         entry.writers--;
@@ -115,21 +126,29 @@ export function createPlaintextCache(options: { maxEntries: number }): Plaintext
       }
     },
 
-    async writeMany(keys, store) {
-      const entries = keys.map((key) => {
+    async writeMany(changes, store) {
+      // The last change to a key in the batch is the value it ends with.
+      const finals = new Map<string, Buffer | undefined>();
+      for (const { key, value } of changes) finals.set(key, value === undefined ? undefined : Buffer.from(value));
+      const startEpoch = epoch;
+      const tracked = [...finals.keys()].map((key) => {
         const entry = track(key);
         entry.writers++;
-        entry.generation++;
+        const generation = ++entry.generation;
         lru.delete(key);
-        return entry;
+        return { key, entry, generation };
       });
       try {
         await store();
+        for (const { key, entry, generation } of tracked) {
+          if (entry.generation === generation && epoch === startEpoch) fill(key, finals.get(key));
+        }
       } finally {
-        entries.forEach((entry, i) => {
+        for (const { key, entry } of tracked) {
+          finals.get(key)?.fill(0);
           entry.writers--;
-          release(keys[i] as string, entry);
-        });
+          release(key, entry);
+        }
       }
     },
 

@@ -25,5 +25,10 @@ describe('event bus', () => {
     assert.equal(bus.since(3).complete, true);
     assert.equal(bus.since(0).complete, false);
     assert.deepEqual(bus.since(5).events, []);
+    // The oldest event still held is seq 3: from 2 nothing is missing, from 1 seq 2 is.
+    assert.deepEqual(bus.since(2), { events: bus.since(2).events, complete: true });
+    assert.deepEqual(bus.since(2).events.map((e) => [e.seq, e.version]), [[3, 3], [4, 4], [5, 5]]);
+    assert.equal(bus.since(1).complete, false);
+    assert.equal(bus.since(9).complete, true);
   });
 });

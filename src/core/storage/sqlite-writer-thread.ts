@@ -4,27 +4,52 @@
  * stalls only this thread, and the main thread keeps queueing writes for the next group.
  *
  * Owns: the one write connection and its transactions. Protocol: the main thread posts
- * `{ kind: 'commit', id, groups }` (one group per caller, each applied atomically) and gets back
- * `{ id, commits, results }` with `null` for every group that committed, or the error's message
- * and SQLite code for one that did not; `{ kind: 'close' }` closes the connection.
+ * `{ kind: 'commit', id, groups }` (one group per caller, each applied atomically; a group's
+ * values travel in one transferred buffer) and gets back `{ id, commits, results }` with `null`
+ * for every group that committed, or the error's message and SQLite code for one that did not;
+ * `{ kind: 'close' }` closes the connection after everything posted before it.
+ * Commit requests already waiting when the thread picks one up join the same transaction (and
+ * the same fsync), up to `maxBatchOps` operations: the main thread never holds writes back.
  * Must never: report a group committed before its transaction has committed.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-export interface WireOp {
-  /** 'p' put, 'd' delete. */
-  t: 'p' | 'd';
-  k: string;
-  v?: Uint8Array;
+/** 'p' put (its value is `l` bytes at offset `o` of the group's buffer), 'd' delete. */
+export type WireOp = { t: 'p'; k: string; o: number; l: number } | { t: 'd'; k: string };
+
+/** One caller's operations; `data` holds its values and is transferred, not copied. */
+export interface WireGroup {
+  ops: WireOp[];
+  data: ArrayBuffer;
 }
 
-export type WriterRequest = { kind: 'commit'; id: number; groups: WireOp[][] } | { kind: 'close' };
+export type WriterRequest = { kind: 'commit'; id: number; groups: WireGroup[] } | { kind: 'close' };
 export type GroupOutcome = null | { message: string; code: string };
 export interface WriterReply {
   id: number;
   commits: number;
   results: GroupOutcome[];
+}
+
+/**
+ * Validated operations in the wire form: values copied into one fresh buffer (so the caller
+ * may reuse its own at once, and the copy can be transferred to the thread without another).
+ */
+export function packGroup(ops: ReadonlyArray<{ type: 'put'; key: string; value: Uint8Array } | { type: 'delete'; key: string }>): WireGroup {
+  let size = 0;
+  for (const op of ops) if (op.type === 'put') size += op.value.byteLength;
+  const data = new ArrayBuffer(size);
+  const bytes = new Uint8Array(data);
+  let offset = 0;
+  const wire = ops.map((op): WireOp => {
+    if (op.type === 'delete') return { t: 'd', k: op.key };
+    bytes.set(op.value, offset);
+    const packed: WireOp = { t: 'p', k: op.key, o: offset, l: op.value.byteLength };
+    offset += op.value.byteLength;
+    return packed;
+  });
+  return { ops: wire, data };
 }
 
 // Errors that come from the environment, not from one caller's operations: retrying each
@@ -34,7 +59,7 @@ const ENVIRONMENTAL = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CORRUPT|NOTADB|C
 
 if (parentPort) {
   const port = parentPort;
-  const { file, busyTimeoutMs } = workerData as { file: string; busyTimeoutMs: number };
+  const { file, busyTimeoutMs, maxBatchOps } = workerData as { file: string; busyTimeoutMs: number; maxBatchOps: number };
   const db = new Database(file, { timeout: busyTimeoutMs });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -42,18 +67,14 @@ if (parentPort) {
 
   const upsert = db.prepare<[string, Buffer]>('INSERT INTO entries (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   const remove = db.prepare<[string]>('DELETE FROM entries WHERE key = ?');
-  const apply = (ops: readonly WireOp[]): void => {
-    for (const op of ops) {
-      if (op.t === 'p') {
-        const value = op.v as Uint8Array;
-        upsert.run(op.k, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-      } else {
-        remove.run(op.k);
-      }
+  const apply = (group: WireGroup): void => {
+    for (const op of group.ops) {
+      if (op.t === 'p') upsert.run(op.k, Buffer.from(group.data, op.o, op.l));
+      else remove.run(op.k);
     }
   };
   // IMMEDIATE takes the write lock up front, so a busy database waits in the busy handler.
-  const commitGroups = db.transaction((groups: readonly WireOp[][]) => {
+  const commitGroups = db.transaction((groups: readonly WireGroup[]) => {
     for (const group of groups) apply(group);
   }).immediate;
   const commitOne = db.transaction(apply).immediate;
@@ -70,39 +91,63 @@ if (parentPort) {
     return { message: err instanceof Error ? err.message : String(err), code: typeof code === 'string' ? code : '' };
   };
 
-  port.on('message', (message: WriterRequest) => {
-    if (message.kind === 'close') {
-      db.close();
-      port.close();
-      return;
-    }
-    const { id, groups } = message;
-    let commits = 0;
-    let results: GroupOutcome[];
+  /** Commits `groups` in one transaction; if that fails, each caller alone. */
+  const commit = (groups: readonly WireGroup[]): { commits: number; results: GroupOutcome[] } => {
     try {
       commitGroups(groups);
-      commits = 1;
-      results = groups.map(() => null);
+      return { commits: 1, results: groups.map(() => null) };
     } catch (err) {
       rollbackIfOpen();
       const failure = outcome(err);
-      if (groups.length > 1 && !ENVIRONMENTAL.test(failure?.code ?? '')) {
-        // Retry each caller alone, so only the faulty one fails.
-        results = groups.map((group) => {
-          try {
-            commitOne(group);
-            commits += 1;
-            return null;
-          } catch (single) {
-            rollbackIfOpen();
-            return outcome(single);
-          }
-        });
-      } else {
-        results = groups.map(() => failure);
-      }
+      if (groups.length <= 1 || ENVIRONMENTAL.test(failure?.code ?? '')) return { commits: 0, results: groups.map(() => failure) };
+      // Retry each caller alone, so only the faulty one fails.
+      let commits = 0;
+      const results = groups.map((group) => {
+        try {
+          commitOne(group);
+          commits += 1;
+          return null;
+        } catch (single) {
+          rollbackIfOpen();
+          return outcome(single);
+        }
+      });
+      return { commits, results };
     }
-    const reply: WriterReply = { id, commits, results };
-    port.postMessage(reply);
+  };
+
+  const opCount = (request: { groups: readonly WireGroup[] }): number => request.groups.reduce((sum, group) => sum + group.ops.length, 0);
+
+  const close = (): void => {
+    db.close();
+    port.close();
+  };
+
+  port.on('message', (first: WriterRequest) => {
+    if (first.kind === 'close') return close();
+    // What is already queued behind this request shares its transaction, up to maxBatchOps
+    // operations (the rest waits for the next one, so no caller waits behind an unbounded group).
+    const requests = [first];
+    let ops = opCount(first);
+    let closeAfter = false;
+    while (ops < maxBatchOps) {
+      const next = receiveMessageOnPort(port as MessagePort);
+      if (next === undefined) break;
+      const message = next.message as WriterRequest;
+      if (message.kind === 'close') {
+        closeAfter = true;
+        break;
+      }
+      requests.push(message);
+      ops += opCount(message);
+    }
+    const { commits, results } = commit(requests.flatMap((request) => request.groups));
+    let index = 0;
+    requests.forEach((request, n) => {
+      const reply: WriterReply = { id: request.id, commits: n === 0 ? commits : 0, results: results.slice(index, index + request.groups.length) };
+      index += request.groups.length;
+      port.postMessage(reply);
+    });
+    if (closeAfter) close();
   });
 }

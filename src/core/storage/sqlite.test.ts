@@ -130,7 +130,7 @@ describe('sqlite storage: group commit', () => {
     }
   });
 
-  it('sends a group as soon as maxBatchOps operations are queued, and batches the rest while it commits', async () => {
+  it('sends a group as soon as maxBatchOps operations are queued, and never joins more than that into one transaction', async () => {
     const storage = open({ maxBatchOps: 100 });
     try {
       const writes = Array.from({ length: 250 }, (_, i) => storage.put(`m/${i}`, Buffer.from('v')));
@@ -138,8 +138,9 @@ describe('sqlite storage: group commit', () => {
       await Promise.all(writes);
       const stats = storage.stats();
       assert.equal(stats.ops, 250);
-      // The first 100 went at once; the 150 queued while they committed formed one more group.
-      assert.equal(stats.commits, 2);
+      // 100 went at once, 100 more at once, the last 50 at the next turn; each of the first two
+      // fills a transaction, so the writer commits three times.
+      assert.equal(stats.commits, 3);
       assert.deepEqual(await storage.get('m/249'), Buffer.from('v'));
     } finally {
       await storage.close();
@@ -211,6 +212,32 @@ describe('sqlite storage: group commit', () => {
       other.exec('ROLLBACK');
       await storage.put('l/3', Buffer.from('3'));
       assert.deepEqual(await storage.list('l/'), ['3']);
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await storage.close();
+    }
+  });
+
+  it('joins writes sent on later turns into the transaction the writer starts next', async () => {
+    const file = path.join(tempDir(), 'coffer.db');
+    const storage = createSqliteStorage({ path: file, busyTimeoutMs: 10_000 });
+    const other = new Database(file);
+    try {
+      // The writer thread takes the first put and then waits for the lock; five more puts are
+      // sent to it one event-loop turn apart meanwhile.
+      other.exec('BEGIN IMMEDIATE');
+      const writes = [storage.put('j/0', Buffer.from('0'))];
+      for (let i = 1; i <= 5; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        writes.push(storage.put(`j/${i}`, Buffer.from(String(i))));
+      }
+      other.exec('ROLLBACK');
+      await Promise.all(writes);
+      const stats = storage.stats();
+      assert.equal(stats.ops, 6);
+      assert.ok(stats.commits <= 2, `six writes sent separately took ${stats.commits} commits`);
+      assert.deepEqual(await storage.list('j/'), ['0', '1', '2', '3', '4', '5']);
     } finally {
       if (other.inTransaction) other.exec('ROLLBACK');
       other.close();

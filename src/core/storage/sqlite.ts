@@ -13,16 +13,20 @@ import Database from 'better-sqlite3';
 import { CofferError, isCofferError } from '../errors.js';
 import type { PhysicalStorage, WriteOp } from './storage.js';
 import { listChildrenBySeek, listChildrenPageBySeek } from './list-children.js';
-import { assertListPrefix, assertStorableKey, copyWriteOps } from './write-ops.js';
+import { assertListPrefix, assertStorableKey, validateWriteOps } from './write-ops.js';
 import { Worker } from 'node:worker_threads';
-import type { WireOp, WriterReply, WriterRequest } from './sqlite-writer-thread.js';
+import { packGroup, type WireGroup, type WriterReply, type WriterRequest } from './sqlite-writer-thread.js';
 
 export interface SqliteStorageOptions {
   /** The database file. Its directory is created with mode 0700 when missing. */
   readonly path: string;
   /** How long a statement waits for a lock held by another connection. Default 5000. */
   readonly busyTimeoutMs?: number;
-  /** Commit at once when this many operations are queued, without waiting for the next turn. Default 1000. */
+  /**
+   * Send queued writes to the writer at once when this many operations are waiting, without
+   * waiting for the next turn; also the most operations the writer joins into one transaction
+   * (one caller's batch is never split). Default 1000.
+   */
   readonly maxBatchOps?: number;
 }
 
@@ -68,8 +72,8 @@ const SCHEMA_VERSION = MIGRATIONS.length;
  * only, so a write is not visible before its promise can resolve.
  *
  * `put`, `delete` and `batch` are queued and committed together by the writer thread: a group is
- * sent at the next event-loop turn (or at once when `maxBatchOps` operations are waiting), one
- * group at a time, and whatever queues meanwhile forms the next group. If a shared transaction
+ * sent at the next event-loop turn (or at once when `maxBatchOps` operations are waiting), and
+ * every group waiting when the thread starts a transaction joins it. If a shared transaction
  * fails, each caller is retried in a transaction of its own, so only the faulty caller's promise
  * rejects.
  */
@@ -84,14 +88,14 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   // Commits run on a writer thread with its own connection, so their fsync never stalls the
   // event loop; reads stay here (WAL lets them run beside a commit and see only committed data).
   const writer = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), {
-    workerData: { file: resolve(path), busyTimeoutMs },
+    workerData: { file: resolve(path), busyTimeoutMs, maxBatchOps },
     // The parent's flags (--input-type, --eval, test runner options) do not apply to this file.
     execArgv: [],
   });
   writer.unref();
 
   interface Waiter {
-    readonly ops: readonly WriteOp[];
+    readonly group: WireGroup;
     readonly resolve: () => void;
     readonly reject: (err: unknown) => void;
   }
@@ -101,17 +105,18 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   let closed = false;
   let commits = 0;
   let committedOps = 0;
-  // One group in flight at a time: while it commits, new writes queue up and form the next
-  // group, so the group size follows the load (group commit without a timer).
-  let inFlight: { id: number; group: Waiter[] } | undefined;
+  // Each event-loop turn's writes go to the writer thread as one request; requests that arrive
+  // while it commits join its next transaction, so the group size follows the load (group
+  // commit without a timer) and the thread never waits for the main thread to send more.
+  const inFlight = new Map<number, Waiter[]>();
   let nextId = 0;
   let writerFailure: unknown;
   let drained: (() => void) | undefined;
 
   const settleFailure = (err: unknown): void => {
     writerFailure ??= err;
-    const waiting = [...(inFlight?.group ?? []), ...queue];
-    inFlight = undefined;
+    const waiting = [...[...inFlight.values()].flat(), ...queue];
+    inFlight.clear();
     queue = [];
     queuedOps = 0;
     for (const waiter of waiting) waiter.reject(storageError('storage write failed', err));
@@ -119,11 +124,8 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   };
   writer.on('error', settleFailure);
   writer.on('exit', (code) => {
-    if (!closed || inFlight !== undefined) settleFailure(new Error(`sqlite writer thread exited with code ${code}`));
+    if (!closed || inFlight.size > 0) settleFailure(new Error(`sqlite writer thread exited with code ${code}`));
   });
-
-  const toWire = (ops: readonly WriteOp[]): WireOp[] =>
-    ops.map((op) => (op.type === 'put' ? { t: 'p' as const, k: op.key, v: op.value } : { t: 'd' as const, k: op.key }));
 
   // Runs from setImmediate, from a write that fills the queue, from a finished commit and from
   // close(). It must never throw: every outcome goes to the waiters' promises.
@@ -132,35 +134,34 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
       clearImmediate(scheduled);
       scheduled = undefined;
     }
-    if (inFlight !== undefined || queue.length === 0) return;
+    if (queue.length === 0) return;
     const group = queue;
     queue = [];
     queuedOps = 0;
     nextId += 1;
-    inFlight = { id: nextId, group };
+    inFlight.set(nextId, group);
     writer.ref();
-    const request: WriterRequest = { kind: 'commit', id: nextId, groups: group.map((waiter) => toWire(waiter.ops)) };
-    writer.postMessage(request);
+    const request: WriterRequest = { kind: 'commit', id: nextId, groups: group.map((waiter) => waiter.group) };
+    writer.postMessage(request, group.map((waiter) => waiter.group.data));
   };
 
   writer.on('message', (reply: WriterReply) => {
-    const current = inFlight;
-    if (current === undefined || reply.id !== current.id) return;
-    inFlight = undefined;
-    writer.unref();
+    const group = inFlight.get(reply.id);
+    if (group === undefined) return;
+    inFlight.delete(reply.id);
+    if (inFlight.size === 0) writer.unref();
     commits += reply.commits;
-    current.group.forEach((waiter, index) => {
+    group.forEach((waiter, index) => {
       const result = reply.results[index];
       if (result === null) {
-        committedOps += waiter.ops.length;
+        committedOps += waiter.group.ops.length;
         waiter.resolve();
       } else {
         const cause = Object.assign(new Error(result?.message ?? 'write failed'), { code: result?.code ?? '' });
         waiter.reject(storageError('storage write failed', cause));
       }
     });
-    if (queue.length > 0) flush();
-    else drained?.();
+    if (inFlight.size === 0 && queue.length === 0) drained?.();
   });
 
   const snapshot = db.transaction(<T>(fn: () => T): T => fn());
@@ -169,17 +170,18 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   const enqueue = (ops: readonly WriteOp[]): Promise<void> => {
     if (closed) return Promise.reject(closedError());
     if (writerFailure !== undefined) return Promise.reject(storageError('storage write failed', writerFailure));
-    let copies: WriteOp[];
+    let group: WireGroup;
     try {
       // Validated and copied now: a bad batch is refused whole before it can join a group,
       // and the caller may reuse its buffers as soon as this returns.
-      copies = copyWriteOps(ops);
+      validateWriteOps(ops);
+      group = packGroup(ops);
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise<void>((resolveWrite, rejectWrite) => {
-      queue.push({ ops: copies, resolve: resolveWrite, reject: rejectWrite });
-      queuedOps += copies.length;
+      queue.push({ group, resolve: resolveWrite, reject: rejectWrite });
+      queuedOps += group.ops.length;
       if (queuedOps >= maxBatchOps) flush();
       else scheduled ??= setImmediate(flush);
     });
@@ -224,7 +226,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
       await new Promise<void>((resolveDrain) => {
         drained = resolveDrain;
         flush();
-        if (inFlight === undefined && queue.length === 0) resolveDrain();
+        if (inFlight.size === 0 && queue.length === 0) resolveDrain();
       });
       drained = undefined;
       if (writerFailure === undefined) {

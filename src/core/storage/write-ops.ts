@@ -23,20 +23,24 @@ export function assertStorableValue(value: unknown): asserts value is Uint8Array
   if (!(value instanceof Uint8Array)) throw new CofferError('internal', 'invalid storage value');
 }
 
-/**
- * Checks every operation before any is applied and returns private copies, so a batch with one
- * bad operation changes nothing, and a caller mutating its buffer after the call cannot change
- * what gets written.
- */
-export function copyWriteOps(ops: readonly WriteOp[]): WriteOp[] {
+/** Checks every operation before any is applied, so a batch with one bad operation changes nothing. */
+export function validateWriteOps(ops: readonly WriteOp[]): void {
   if (!Array.isArray(ops)) throw new CofferError('internal', 'invalid storage batch');
-  return ops.map((op: WriteOp): WriteOp => {
+  for (const op of ops as readonly WriteOp[]) {
     assertStorableKey(op?.key);
-    if (op.type === 'delete') return { type: 'delete', key: op.key };
+    if (op.type === 'delete') continue;
     if (op.type !== 'put') throw new CofferError('internal', 'invalid storage operation');
     assertStorableValue(op.value);
-    return { type: 'put', key: op.key, value: Buffer.from(op.value) };
-  });
+  }
+}
+
+/**
+ * Validates like `validateWriteOps` and returns private copies, so a caller mutating its buffer
+ * after the call cannot change what gets written.
+ */
+export function copyWriteOps(ops: readonly WriteOp[]): WriteOp[] {
+  validateWriteOps(ops);
+  return ops.map((op): WriteOp => (op.type === 'delete' ? { type: 'delete', key: op.key } : { type: 'put', key: op.key, value: Buffer.from(op.value) }));
 }
 
 /** Throws unless `prefix` is '' or ends with '/', as `Storage.list` requires. */
