@@ -105,7 +105,12 @@ async function startDevMode(config: ServerConfig, lifecycle: Lifecycle): Promise
     return outcome.rootToken;
   }
   if (!existsSync(shareFile)) {
-    throw new ConfigError(`${config.dataDir} holds a server that was not started with --dev; start it without --dev and unseal it`);
+    // Also the state a first --dev start leaves when it is killed between initialising and
+    // saving its key: that key is gone, so say how to start over.
+    throw new ConfigError(
+      `${config.dataDir} holds a server that was not started with --dev (or whose first --dev start was interrupted before it saved its unseal key); ` +
+        'start it without --dev and unseal it, or remove the directory to start a fresh dev server',
+    );
   }
   await lifecycle.unsealWithShares([Buffer.from(readFileSync(shareFile, 'utf8').trim(), 'hex')]);
   if (config.devRootToken !== undefined) {
