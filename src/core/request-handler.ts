@@ -14,7 +14,7 @@ import { CofferError, isCofferError, permissionDenied } from './errors.js';
 import type { Logger } from './logger.js';
 import type { PolicyStore } from './policy/store.js';
 import { attachClientToken } from './request-context.js';
-import type { Engine, EngineRequest, EngineResponse, LoginResult, Operation, RequestAuth } from './router/engine.js';
+import type { EngineRequest, EngineResponse, LoginResult, Operation, RequestAuth } from './router/engine.js';
 import { canonicalPolicyName } from './policy/parse.js';
 import { authBlock } from './tokens/token-response.js';
 import type { MountEntry } from './router/mount-table.js';
@@ -116,13 +116,13 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
 
   /**
    * Registers the lease of a leased secret. The effective TTL is the role's request capped by
-   * the mount's maximum (or the system's); if the lease cannot be stored, the secret just
-   * created is revoked again, so no credential exists that Coffer does not track.
+   * the mount's maximum (or the system's). The lease manager revokes the secret again if the
+   * lease cannot be stored, so no credential exists that Coffer does not track; a secret the
+   * engine left to `create` is made while the lease is stored (LeaseManager.register).
    */
   const attachLease = async (
     response: EngineResponse,
     mount: MountEntry,
-    engine: Engine,
     path: string,
     token: TokenEntry | undefined,
   ): Promise<EngineResponse> => {
@@ -131,8 +131,8 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     const mountDefault = Math.min(mount.config.default_lease_ttl || deps.systemTtl.defaultSeconds, mountMax);
     const maxTtl = secret.maxTtl > 0 ? Math.min(secret.maxTtl, mountMax) : mountMax;
     const ttl = Math.min(secret.ttl > 0 ? secret.ttl : mountDefault, maxTtl);
-    try {
-      const record = await deps.leases.register({
+    const record = await deps.leases.register(
+      {
         path,
         mountUuid: mount.uuid,
         mountPath: mount.path,
@@ -142,16 +142,11 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
         renewable: secret.renewable,
         ttl,
         maxTtl,
-      });
-      const { secret: _internal, ...rest } = response;
-      return { ...rest, lease: { id: record.id, duration: ttl, renewable: secret.renewable } };
-    } catch (error) {
-      const now = clock.now();
-      await engine.secretTypes?.[secret.type]
-        ?.revoke({ id: '', internal: secret.internal, issueTime: now, expireTime: now })
-        .catch((revokeError: unknown) => deps.logger.error('could not revoke a secret whose lease failed to register', { path, error: String(revokeError) }));
-      throw error;
-    }
+      },
+      secret.create,
+    );
+    const { secret: _internal, ...rest } = response;
+    return { ...rest, lease: { id: record.id, duration: ttl, renewable: secret.renewable } };
   };
 
   /**
@@ -249,17 +244,28 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       attachClientToken(engineRequest, req.clientToken);
     }
 
+    const auditFailure = (error: unknown): void => {
+      const message = isCofferError(error) ? error.message : 'internal error';
+      if (event) audit.logResponse({ ...event, time: clock.now(), error: message });
+    };
     let response: EngineResponse | null;
     try {
       response = await handler(engineRequest);
     } catch (error) {
-      const message = isCofferError(error) ? error.message : 'internal error';
-      if (event) audit.logResponse({ ...event, time: clock.now(), error: message });
+      auditFailure(error);
       throw error;
     } finally {
       if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
     }
-    if (response?.secret) response = await attachLease(response, routed.mount, routed.engine, req.path, token);
+    if (response?.secret) {
+      try {
+        response = await attachLease(response, routed.mount, req.path, token);
+      } catch (error) {
+        // A secret the engine left to `create` can fail here, so this too is a response.
+        auditFailure(error);
+        throw error;
+      }
+    }
     if (response?.login) response = await attachLogin(response, routed.mount, req.path);
     if (event) audit.logResponse({
       ...event,

@@ -8,6 +8,11 @@
  * listed with its last error, until it is retried or force-revoked. Nothing is dropped silently.
  *
  * Revocation goes back through the engine that issued the secret (Engine.secretTypes).
+ *
+ * Two writes are deliberately not waited for by the request that causes them, because their
+ * loss after a crash costs only an idempotent repeat (see `register` and `revoke`): the lease
+ * record is stored while the secret is created rather than after, and a revoked lease's deletion
+ * is committed after the revoke call has returned. No other write is acknowledged early.
  */
 import type { Clock } from '../clock.js';
 import { CofferError, badRequest } from '../errors.js';
@@ -15,6 +20,7 @@ import { randomBase62 } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Engine, LeaseView } from '../router/engine.js';
 import { getJson, jsonBytes, type Storage, type WriteOp } from '../storage/storage.js';
+import { createLeaseLanes } from './lease-lanes.js';
 import {
   DUE_PREFIX,
   dueKey,
@@ -23,7 +29,8 @@ import {
   dueTimeOf,
   irrevocableKey,
   recordKey,
-  tokenIndexKey,
+  registrationOps,
+  removalOps,
   type LeaseRecord,
 } from './lease-record.js';
 
@@ -68,10 +75,30 @@ export interface LeaseManagerOptions {
 }
 
 export interface LeaseManager {
-  register(input: LeaseRegistration): Promise<LeaseRecord>;
+  /**
+   * Stores a new lease. If it cannot be stored, its secret is revoked again (best effort), so no
+   * secret exists that Coffer does not track.
+   *
+   * With `create`, the secret does not exist yet: the lease is stored while `create` makes it,
+   * so Coffer's durable write and the target system's commit overlap instead of running one
+   * after the other. Resolves once both succeeded. If `create` fails, the lease is deleted and
+   * `create`'s error is thrown (`create` leaves nothing behind when it fails: a database
+   * plugin's newUser is all-or-nothing). A revocation of this lease (its token, a prefix,
+   * expiry) waits until `create` has settled. If Coffer stops after the lease was stored but
+   * before the secret was made, the lease expires and its revocation finds nothing, which
+   * succeeds: revocation is idempotent. (Stopping after the target committed but before the
+   * lease did is still possible, as when the lease was written after the secret, but the window
+   * is narrower: both writes start together.)
+   */
+  register(input: LeaseRegistration, create?: () => Promise<void>): Promise<LeaseRecord>;
   lookup(id: string): Promise<LeaseInfo>;
   renew(id: string, incrementSeconds: number | undefined): Promise<RenewResult>;
-  /** Revokes now; on failure schedules a retry and throws an 'upstream' error. */
+  /**
+   * Revokes now; on failure schedules a retry and throws an 'upstream' error. Resolves once the
+   * secret is gone from the target system, without waiting for the lease's deletion to be
+   * committed: a deletion lost in a crash only means the lease is revoked again (idempotently)
+   * when it expires. Reads of the lease wait for that deletion, so it is never seen again.
+   */
   revoke(id: string): Promise<void>;
   /** Makes the lease due now; the worker revokes it shortly. */
   revokeLater(id: string): Promise<void>;
@@ -95,6 +122,17 @@ const PAGE = 256;
 const NOT_FOUND = Symbol('lease not found');
 const MAX_SLEEP_MS = 60_000;
 
+interface RevokeOptions {
+  /** Deletes the lease even if the revocation fails. */
+  force: boolean;
+  /** Yields NOT_FOUND for a lease that does not exist. */
+  reportMissing?: boolean;
+  /** Resolves before the lease's deletion is committed (sys/leases/revoke only; see LeaseManager.revoke). */
+  earlyAck?: boolean;
+  /** The id comes from an API caller (see readForCaller). */
+  fromCaller?: boolean;
+}
+
 function toRfc3339(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -108,21 +146,30 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
 
   let running = false;
   let timer: NodeJS.Timeout | undefined;
+  // When the timer fires (clock time); Infinity when none is set.
+  let wakeAt = Infinity;
   let pass: Promise<number> | undefined;
-  // Leases being revoked right now, so the worker and an API call never revoke one twice at once.
-  const inFlight = new Map<string, Promise<void>>();
+  // Work in flight per lease (creation, revocation), and deletions not yet committed.
+  const lanes = createLeaseLanes();
 
-  const read = (id: string): Promise<LeaseRecord | undefined> => getJson<LeaseRecord>(storage, recordKey(id));
+  const read = async (id: string): Promise<LeaseRecord | undefined> => {
+    await lanes.deleted(id);
+    return getJson<LeaseRecord>(storage, recordKey(id));
+  };
 
-  const mustRead = async (id: string): Promise<LeaseRecord> => {
+  /** A lease named by an API caller: an id storage refuses is an invalid lease, not an internal error. */
+  const readForCaller = async (id: string): Promise<LeaseRecord | undefined> => {
     if (typeof id !== 'string' || id === '') throw badRequest('missing lease_id');
-    let record: LeaseRecord | undefined;
     try {
-      record = await read(id);
+      return await read(id);
     } catch (error) {
       if (error instanceof CofferError && error.code === 'internal') throw badRequest('invalid lease');
       throw error;
     }
+  };
+
+  const mustRead = async (id: string): Promise<LeaseRecord> => {
+    const record = await readForCaller(id);
     if (!record) throw badRequest('invalid lease');
     return record;
   };
@@ -166,13 +213,47 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     await storage.batch(ops);
   };
 
-  const remove = async (record: LeaseRecord): Promise<void> => {
-    const ops: WriteOp[] = [{ type: 'delete', key: recordKey(record.id) }];
-    const due = dueTimeFor(record);
-    if (due !== undefined) ops.push({ type: 'delete', key: dueKey(due, record.id) });
-    if (record.tokenId) ops.push({ type: 'delete', key: tokenIndexKey(record.tokenId, record.id) });
-    if (record.revocation?.irrevocable) ops.push({ type: 'delete', key: irrevocableKey(record.id) });
-    await storage.batch(ops);
+  const remove = (record: LeaseRecord): Promise<void> => storage.batch(removalOps(record));
+
+  /** Deletes a revoked lease without the caller waiting; reads of it wait instead (see `read`). */
+  const removeLater = (record: LeaseRecord): void => {
+    const deletion = remove(record).catch((error: unknown) => {
+      // The record and its due entry stay, so the lease is revoked again when it expires.
+      logger.error('could not delete a revoked lease; it will be revoked again at expiry', { lease: record.id, error: errorText(error) });
+    });
+    lanes.trackDeletion(record.id, deletion);
+  };
+
+  /** The engine's handler for a lease's secret, or undefined when its mount is gone. */
+  const secretTypeOf = (record: LeaseRecord) => options.engineForMount(record.mountUuid)?.secretTypes?.[record.secretType];
+
+  /** Best effort, for a secret whose lease could not be stored: there is no lease left to retry it with. */
+  const revokeUnstored = async (record: LeaseRecord): Promise<void> => {
+    try {
+      const secretType = secretTypeOf(record);
+      if (!secretType) throw new CofferError('internal', `no engine to revoke the secret with at ${record.mountPath}`);
+      await secretType.revoke(view(record));
+    } catch (error) {
+      logger.error('could not revoke a secret whose lease failed to register', { path: record.path, error: errorText(error) });
+    }
+  };
+
+  /** Stores a new lease while `create` makes its secret; see LeaseManager.register. */
+  const storeWhileCreating = async (record: LeaseRecord, ops: readonly WriteOp[], create: () => Promise<void>): Promise<void> => {
+    const [write, made] = await Promise.allSettled([storage.batch(ops), (async () => create())()]);
+    if (made.status === 'rejected') {
+      if (write.status === 'fulfilled') {
+        await remove(record).catch((error: unknown) => {
+          // Left to expire: its revocation then finds no secret, which succeeds.
+          logger.warn('could not delete the lease of a secret whose creation failed', { lease: record.id, error: errorText(error) });
+        });
+      }
+      throw made.reason;
+    }
+    if (write.status === 'rejected') {
+      await revokeUnstored(record);
+      throw write.reason;
+    }
   };
 
   const backoff = (attempts: number): number => {
@@ -191,11 +272,10 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
    * One revocation attempt. Success deletes the lease; failure records it and schedules the
    * next attempt, or marks the lease irrevocable. Returns the error, if any.
    */
-  const attempt = async (record: LeaseRecord, force: boolean): Promise<unknown> => {
+  const attempt = async (record: LeaseRecord, force: boolean, earlyAck: boolean): Promise<unknown> => {
     let failure: unknown;
     try {
-      const engine = options.engineForMount(record.mountUuid);
-      const secretType = engine?.secretTypes?.[record.secretType];
+      const secretType = secretTypeOf(record);
       if (!secretType) throw new CofferError('internal', `no engine to revoke the lease with at ${record.mountPath}`);
       await secretType.revoke(view(record));
     } catch (error) {
@@ -203,7 +283,8 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     }
     if (failure === undefined || force) {
       if (failure !== undefined) logger.warn('lease force-revoked despite a failed revocation', { lease: record.id, error: errorText(failure) });
-      await remove(record);
+      if (earlyAck) removeLater(record);
+      else await remove(record);
       return undefined;
     }
     const attempts = (record.revocation?.attempts ?? 0) + 1;
@@ -221,33 +302,24 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     return failure;
   };
 
-  /** Serialises attempts per lease id. With `reportMissing`, a missing lease yields NOT_FOUND. */
-  const revokeOnce = (id: string, force: boolean, reportMissing = false): Promise<unknown> => {
-    const previous = inFlight.get(id) ?? Promise.resolve();
-    let outcome: unknown;
-    const run = previous.then(async () => {
-      const record = await read(id);
-      if (!record) {
-        if (reportMissing) outcome = NOT_FOUND;
-        return;
-      }
-      outcome = await attempt(record, force);
+  /** One attempt, after any other work on the lease. Resolves with the failure, if any. */
+  const revokeOnce = (id: string, { force, reportMissing = false, earlyAck = false, fromCaller = false }: RevokeOptions): Promise<unknown> =>
+    lanes.run(id, async () => {
+      const record = await (fromCaller ? readForCaller(id) : read(id));
+      if (!record) return reportMissing ? NOT_FOUND : undefined;
+      return attempt(record, force, earlyAck);
     });
-    const settled = run.then(() => undefined, () => undefined);
-    inFlight.set(id, settled);
-    void settled.then(() => {
-      if (inFlight.get(id) === settled) inFlight.delete(id);
-    });
-    return run.then(() => outcome);
-  };
 
   const schedule = (delayMs: number): void => {
     if (!running) return;
     if (timer) clearTimeout(timer);
+    const delay = Math.max(0, Math.min(delayMs, MAX_SLEEP_MS));
+    wakeAt = clock.now() + delay;
     timer = setTimeout(() => {
       timer = undefined;
+      wakeAt = Infinity;
       void tick();
-    }, Math.max(0, Math.min(delayMs, MAX_SLEEP_MS)));
+    }, delay);
     timer.unref();
   };
 
@@ -264,7 +336,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       const worker = async (): Promise<void> => {
         while (next < due.length) {
           const child = due[next++] as string;
-          if ((await revokeOnce(dueLeaseId(child), false, true)) === NOT_FOUND) await storage.delete(DUE_PREFIX + child);
+          if ((await revokeOnce(dueLeaseId(child), { force: false, reportMissing: true })) === NOT_FOUND) await storage.delete(DUE_PREFIX + child);
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
@@ -313,7 +385,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
   };
 
   return {
-    async register(input) {
+    async register(input, create) {
       const now = clock.now();
       const id = `${input.path.replace(/\/+$/, '')}/${randomBase62(24)}`;
       const record: LeaseRecord = {
@@ -331,17 +403,20 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         lastRenewal: 0,
         ttl: input.ttl,
       };
-      const ops: WriteOp[] = [
-        { type: 'put', key: recordKey(id), value: jsonBytes(record) },
-        { type: 'put', key: dueKey(record.expireTime, id), value: Buffer.alloc(0) },
-      ];
-      if (input.tokenId) ops.push({ type: 'put', key: tokenIndexKey(input.tokenId, id), value: Buffer.from(id) });
-      await storage.batch(ops);
-      // Wake the worker earlier if this lease ends before its next planned pass.
-      if (running && !pass) {
-        const [next] = await storage.listPage(DUE_PREFIX, '', 1);
-        if (next !== undefined && dueTimeOf(next) === record.expireTime) schedule(record.expireTime - now);
+      const ops = registrationOps(record);
+      if (create) {
+        await lanes.run(id, () => storeWhileCreating(record, ops, create));
+      } else {
+        try {
+          await storage.batch(ops);
+        } catch (error) {
+          await revokeUnstored(record);
+          throw error;
+        }
       }
+      // Wake the worker earlier if this lease ends before its next planned pass (a pass in
+      // progress plans the next one from the index when it ends).
+      if (running && !pass && record.expireTime < wakeAt) schedule(record.expireTime - now);
       return record;
     },
 
@@ -375,8 +450,9 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     },
 
     async revoke(id) {
-      await mustRead(id);
-      const failure = await revokeOnce(id, false);
+      // Read once, inside the lease's lane: a revoke is one read, one revocation, one delete.
+      const failure = await revokeOnce(id, { force: false, fromCaller: true, reportMissing: true, earlyAck: true });
+      if (failure === NOT_FOUND) throw badRequest('invalid lease');
       if (failure !== undefined) {
         throw new CofferError('upstream', `failed to revoke lease: ${errorText(failure)}; it will be retried`);
       }
@@ -396,7 +472,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       let count = 0;
       const failures: string[] = [];
       await walkIds(prefix, async (id) => {
-        const failure = await revokeOnce(id, opts.force === true);
+        const failure = await revokeOnce(id, { force: opts.force === true });
         if (failure === undefined) count += 1;
         else failures.push(id);
       });
@@ -413,7 +489,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         if (page.length === 0) return;
         for (const child of page) {
           const raw = await storage.get(`token/${tokenId}/${child}`);
-          if (raw) await revokeOnce(raw.toString('utf8'), false);
+          if (raw) await revokeOnce(raw.toString('utf8'), { force: false });
         }
         after = page[page.length - 1] as string;
       }
@@ -421,6 +497,8 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
 
     async list(prefix) {
       const dir = prefix === '' || prefix.endsWith('/') ? prefix : prefix + '/';
+      // A lease reported revoked must not be listed while its deletion is still committing.
+      await lanes.allDeleted();
       return storage.list(`id/${dir}`);
     },
 
@@ -449,8 +527,9 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       running = false;
       if (timer) clearTimeout(timer);
       timer = undefined;
+      wakeAt = Infinity;
       await pass?.catch(() => undefined);
-      await Promise.all([...inFlight.values()]);
+      await lanes.idle();
     },
 
     runDue,

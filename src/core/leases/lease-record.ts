@@ -6,6 +6,7 @@
  * works on the key space itself. Index keys hold a hash of the id, never the internal data.
  */
 import { createHash } from 'node:crypto';
+import { jsonBytes, type WriteOp } from '../storage/storage.js';
 
 export interface RevocationState {
   attempts: number;
@@ -71,4 +72,24 @@ export function dueTimeOf(child: string): number {
 export function dueTimeFor(record: LeaseRecord): number | undefined {
   if (record.revocation?.irrevocable) return undefined;
   return record.revocation ? record.revocation.nextAttemptAt : record.expireTime;
+}
+
+/** The writes that store a new lease: its record, its due entry and its token's index entry. */
+export function registrationOps(record: LeaseRecord): WriteOp[] {
+  const ops: WriteOp[] = [
+    { type: 'put', key: recordKey(record.id), value: jsonBytes(record) },
+    { type: 'put', key: dueKey(record.expireTime, record.id), value: Buffer.alloc(0) },
+  ];
+  if (record.tokenId) ops.push({ type: 'put', key: tokenIndexKey(record.tokenId, record.id), value: Buffer.from(record.id) });
+  return ops;
+}
+
+/** The writes that delete a lease and every index entry it has. */
+export function removalOps(record: LeaseRecord): WriteOp[] {
+  const ops: WriteOp[] = [{ type: 'delete', key: recordKey(record.id) }];
+  const due = dueTimeFor(record);
+  if (due !== undefined) ops.push({ type: 'delete', key: dueKey(due, record.id) });
+  if (record.tokenId) ops.push({ type: 'delete', key: tokenIndexKey(record.tokenId, record.id) });
+  if (record.revocation?.irrevocable) ops.push({ type: 'delete', key: irrevocableKey(record.id) });
+  return ops;
 }

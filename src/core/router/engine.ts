@@ -76,6 +76,14 @@ export interface SecretLeaseRequest {
    * encrypted with the lease, never returned to clients, never written to audit logs.
    */
   internal: Record<string, unknown>;
+  /**
+   * Makes the secret in the target system, for an engine that leaves that to the core so the
+   * lease can be stored at the same time (two durable commits overlap instead of queueing).
+   * The response goes out only once both succeeded; if `create` fails, the lease is deleted and
+   * the request fails with its error, so `create` must leave nothing behind when it fails.
+   * Absent: the engine made the secret before returning.
+   */
+  create?: () => Promise<void>;
 }
 
 /** What an engine sees of one of its leases when asked to renew or revoke it. */

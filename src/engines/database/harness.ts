@@ -102,6 +102,8 @@ export function createDatabaseHarness(options: HarnessOptions = {}): DatabaseHar
       const req: EngineRequest = { ...base, operation: resolved };
       const response = await handler(req);
       if (response?.secret) {
+        // The core runs `create` while it stores the lease; here there is only the fake lease.
+        await response.secret.create?.();
         const now = clock.now();
         const max = response.secret.maxTtl || SYSTEM_MAX_TTL;
         const lease: FakeLease = {

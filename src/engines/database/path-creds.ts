@@ -2,8 +2,11 @@
  * `creds/:role`: issues one dynamic credential as a leased secret.
  *
  * Owns: the issuance order: role → config → allowed_roles → username, password and expiry →
- * plugin.newUser → the `creds` secret, whose `internal` snapshots everything revocation needs
- * (username, config, statements), so a credential can be revoked after its role is deleted.
+ * the `creds` secret, whose `internal` snapshots everything revocation needs (username, config,
+ * statements), so a credential can be revoked after its role is deleted, and whose `create`
+ * runs plugin.newUser. The core runs `create` while it stores the lease, so the database's
+ * commit and Coffer's overlap instead of queueing, and the lease write starts no later than the
+ * user's creation.
  * Must never: return a credential the database did not accept, or put the new password or the
  * admin password into an error.
  */
@@ -48,35 +51,41 @@ export function credsPath(ctx: EngineContext, store: DatabaseStore, connections:
     const expiration = new Date(now + ttl * 1000);
     const password = generatePassword(parsePasswordPolicy(config.passwordPolicy));
 
-    return connections.use(role.dbName, async (plugin, liveConfig) => {
+    const username = await connections.use(role.dbName, async (plugin, liveConfig) => {
       const maxLength = Math.min(plugin.maxUsernameLength, ALIAS_USERNAME_LIMITS[liveConfig.pluginName] ?? Infinity);
       const input = { displayName: req.auth?.displayName ?? '', roleName, now, maxLength };
-      const username = liveConfig.usernameTemplate === ''
+      return liveConfig.usernameTemplate === ''
         ? defaultUsername(input)
         : parseUsernameTemplate(liveConfig.usernameTemplate).render(input);
-      try {
-        await plugin.newUser({
-          username,
-          password,
-          expiration,
-          creationStatements: role.creationStatements,
-          rollbackStatements: role.rollbackStatements,
-        });
-      } catch (err) {
-        throw databaseFailure(err, [password, liveConfig.password], 'failed to create user: ');
-      }
-      const internal: CredsInternal = {
-        username,
-        db_name: role.dbName,
-        role: roleName,
-        revocation_statements: [...role.revocationStatements],
-        renew_statements: [...role.renewStatements],
-      };
-      return {
-        data: { username, password },
-        secret: { type: CREDS_SECRET_TYPE, ttl, maxTtl: role.maxTtl, renewable: true, internal: { ...internal } },
-      };
     });
+    // A second `use`, not the first one held open: the core calls `create` after this handler
+    // returned. A config replaced in between only means the new pool creates the user, which
+    // is also the pool its revocation will use (db_name names the config, not the pool).
+    const create = (): Promise<void> =>
+      connections.use(role.dbName, async (plugin, liveConfig) => {
+        try {
+          await plugin.newUser({
+            username,
+            password,
+            expiration,
+            creationStatements: role.creationStatements,
+            rollbackStatements: role.rollbackStatements,
+          });
+        } catch (err) {
+          throw databaseFailure(err, [password, liveConfig.password], 'failed to create user: ');
+        }
+      });
+    const internal: CredsInternal = {
+      username,
+      db_name: role.dbName,
+      role: roleName,
+      revocation_statements: [...role.revocationStatements],
+      renew_statements: [...role.renewStatements],
+    };
+    return {
+      data: { username, password },
+      secret: { type: CREDS_SECRET_TYPE, ttl, maxTtl: role.maxTtl, renewable: true, internal: { ...internal }, create },
+    };
   };
 
   return {

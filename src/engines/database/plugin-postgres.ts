@@ -42,6 +42,13 @@ const BACKOFF_CAP_MS = 400;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** No single statement of ours should take this long; a stuck lock must not hang a request. */
 const STATEMENT_TIMEOUT_MS = 60_000;
+/** SQLSTATE undefined_object: what REVOKE, ALTER ROLE or DROP ROLE say about a missing role. */
+const UNDEFINED_OBJECT = '42704';
+
+const pgCode = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
 
 export interface PostgresPluginOptions {
   /** Waits between retries; tests may inject a fast one. */
@@ -61,8 +68,7 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
   const failure = (err: unknown, extraSecrets: readonly string[] = []): Error => {
     if (err instanceof DatabasePluginError || isCofferError(err)) return err;
     const kind = classifyPgError(err) === 'connection' ? 'connection' : 'statement';
-    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : undefined;
-    return new DatabasePluginError(kind, scrubSecrets(pgErrorText(err), [...adminSecrets, ...extraSecrets]), code);
+    return new DatabasePluginError(kind, scrubSecrets(pgErrorText(err), [...adminSecrets, ...extraSecrets]), pgCode(err));
   };
 
   const requirePool = (): pg.Pool => {
@@ -79,9 +85,9 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
   };
 
   /**
-   * A pooled client on which `opening` succeeded. A connection the server dropped while it sat
-   * idle (restart, idle timeout) fails on its first use, before anything ran on it: it is
-   * discarded and another taken, at most once per pooled connection.
+   * A pooled client on which `opening` (a read) succeeded. A connection the server dropped while
+   * it sat idle (restart, idle timeout) fails on its first use: it is discarded and another
+   * taken, at most once per pooled connection.
    */
   const openClient = async <R>(opening: (client: PoolClient) => Promise<R>): Promise<{ client: PoolClient; result: R }> => {
     for (let attempt = 0; ; attempt += 1) {
@@ -96,22 +102,44 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     }
   };
 
-  /** Runs `statements` in one transaction on one client; ROLLBACK on any failure. */
-  const transaction = async (statements: readonly string[]): Promise<void> => {
-    // SET LOCAL rather than a startup parameter, which poolers such as pgbouncer refuse; sent
-    // with BEGIN in one round trip.
-    const { client } = await openClient((c) => c.query(`BEGIN; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`));
-    let discard = false;
-    try {
-      for (const statement of statements) await client.query(statement);
-      await client.query('COMMIT');
-    } catch (err) {
-      // A failed ROLLBACK means the connection itself is gone; drop it from the pool.
-      await client.query('ROLLBACK').catch(() => { discard = true; });
-      if (classifyPgError(err) === 'connection') discard = true;
-      throw err;
-    } finally {
-      client.release(discard);
+  /**
+   * Runs `statements` as one transaction in ONE round trip: BEGIN, SET LOCAL statement_timeout,
+   * the statements and COMMIT reach the server as a single simple query. Why: every round trip
+   * costs both sides a wake-up, and a transaction that waits on its client between statements
+   * holds its locks that much longer while concurrent ones queue behind them. PostgreSQL runs
+   * the parts in order, skips the rest once one fails and leaves the transaction aborted, which
+   * ROLLBACK ends. (SET LOCAL rather than a startup parameter, which poolers such as pgbouncer
+   * refuse; before PostgreSQL 13 it does not time the statements sent in the same string.)
+   *
+   * A connection lost during the query leaves unknown whether COMMIT ran. `applied` settles it
+   * on another connection: true, and the batch already took effect; false, and it runs again
+   * (which is also how a pooled connection the server dropped while it sat idle is survived),
+   * at most once per pooled connection. If `applied` cannot tell (the server is gone), the lost
+   * connection's error is thrown. Without `applied` the batch must be idempotent (revoke, renew,
+   * set-password): it simply runs again.
+   */
+  const transaction = async (statements: readonly string[], applied?: () => Promise<boolean>): Promise<void> => {
+    // Newline before each separator, so a template ending in a `--` comment cannot swallow the
+    // next part; an unterminated quote or comment was a syntax error run alone, and still is.
+    const text = [`BEGIN; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`, ...statements, 'COMMIT'].join('\n;\n');
+    for (let lost = 0; ; lost += 1) {
+      const client = await acquire();
+      try {
+        await client.query(text);
+        client.release();
+        return;
+      } catch (err) {
+        if (classifyPgError(err) !== 'connection') {
+          // A failed ROLLBACK means the connection itself is gone; drop it from the pool.
+          let discard = false;
+          await client.query('ROLLBACK').catch(() => { discard = true; });
+          client.release(discard);
+          throw err;
+        }
+        client.release(true);
+        if (applied !== undefined && (await applied().catch(() => { throw err; }))) return;
+        if (lost >= maxOpen) throw err;
+      }
     }
   };
 
@@ -127,9 +155,9 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     }
   };
 
-  /** A batch, retried; in the config's ACL lane when it rewrites table ACLs. */
-  const runBatch = (statements: readonly string[], exclusive: boolean): Promise<void> => {
-    const work = (): Promise<void> => withRetry(() => transaction(statements));
+  /** A batch, retried; in the config's ACL lane when it rewrites table ACLs. `applied`: see transaction. */
+  const runBatch = (statements: readonly string[], exclusive: boolean, applied?: () => Promise<boolean>): Promise<void> => {
+    const work = (): Promise<void> => withRetry(() => transaction(statements, applied));
     return exclusive ? aclLane.run(work) : work();
   };
 
@@ -240,8 +268,11 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
       const values = { name: req.username, nameKind: 'generated' as const, password: req.password, expiration: req.expiration };
       const templates = req.creationStatements.length > 0 ? req.creationStatements : DEFAULT_CREATION;
       const statements = templates.map((t) => renderStatement(t, values));
+      // Creation must not run twice: after a lost connection, the new role's existence says
+      // whether the lost transaction committed (the name is generated, so no one else made it).
+      const applied = async (): Promise<boolean> => (await roleFacts(req.username)) !== undefined;
       try {
-        await runBatch(statements, touchesObjectAcl(templates));
+        await runBatch(statements, touchesObjectAcl(templates), applied);
       } catch (err) {
         // The transaction already undid everything it did; rollback statements are for
         // what a transaction cannot undo, and are best-effort by nature.
@@ -270,10 +301,16 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
           await defaultRevoke(req.username);
           return;
         }
-        // Idempotent even with custom statements: a role that is already gone needs nothing.
-        if ((await roleFacts(req.username)) === undefined) return;
         const statements = req.revocationStatements.map((t) => renderStatement(t, { name: req.username, nameKind: 'generated' }));
-        await runBatch(statements, touchesObjectAcl(req.revocationStatements));
+        try {
+          await runBatch(statements, touchesObjectAcl(req.revocationStatements));
+        } catch (err) {
+          // Idempotent even with custom statements: a role that is already gone needs nothing.
+          // Asked only after a failure rather than before every revocation (a round trip each);
+          // "does not exist" may also name another object, so it counts only if the role is gone.
+          if (pgCode(err) === UNDEFINED_OBJECT && (await roleFacts(req.username)) === undefined) return;
+          throw err;
+        }
       } catch (err) {
         throw failure(err);
       }

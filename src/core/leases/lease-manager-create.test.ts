@@ -1,0 +1,204 @@
+/**
+ * The lease manager's two early acknowledgements: a lease stored while its secret is created
+ * (register with `create`), and a revoke answered before the lease's deletion is committed. Both
+ * must keep what the slow order guaranteed: no secret without a lease that Coffer can revoke,
+ * and no revoked lease seen again.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createManualClock, type ManualClock } from '../clock.js';
+import { silentLogger } from '../logger.js';
+import type { Engine } from '../router/engine.js';
+import { createMemoryStorage } from '../storage/memory.js';
+import { createSqliteStorage } from '../storage/sqlite.js';
+import type { Storage } from '../storage/storage.js';
+import { createLeaseManager, type LeaseManager, type LeaseRegistration } from './lease-manager.js';
+import { recordKey } from './lease-record.js';
+
+const tempDirs: string[] = [];
+after(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+function sqlitePath(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-leases-'));
+  tempDirs.push(dir);
+  return path.join(dir, 'coffer.db');
+}
+
+/** A target system whose users are a set; revoking a user that is not there succeeds. */
+interface Target {
+  engine: Engine;
+  live: Set<string>;
+  revocations: number;
+}
+
+function target(): Target {
+  const t: Target = { live: new Set(), revocations: 0, engine: undefined as unknown as Engine };
+  t.engine = {
+    type: 'fake',
+    paths: [],
+    secretTypes: {
+      creds: {
+        revoke: async (lease) => {
+          t.revocations += 1;
+          t.live.delete(lease.internal['username'] as string);
+        },
+      },
+    },
+  };
+  return t;
+}
+
+function manager(storage: Storage, t: Target, clock: ManualClock = createManualClock()): LeaseManager {
+  return createLeaseManager({ storage, clock, logger: silentLogger, engineForMount: (uuid) => (uuid === 'mount-1' ? t.engine : undefined) });
+}
+
+const registration = (username: string, ttl = 60): LeaseRegistration => ({
+  path: 'db/creds/app',
+  mountUuid: 'mount-1',
+  mountPath: 'db/',
+  secretType: 'creds',
+  internal: { username },
+  tokenId: 'token-a',
+  renewable: true,
+  ttl,
+  maxTtl: 300,
+});
+
+/** A creation the test finishes by hand. */
+function pendingCreate(t: Target, username: string): { create: () => Promise<void>; finish: () => void; fail: (error: Error) => void } {
+  let finish!: () => void;
+  let fail!: (error: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    finish = () => {
+      t.live.add(username);
+      resolve();
+    };
+    fail = reject;
+  });
+  return { create: () => done, finish, fail };
+}
+
+/** Waits (bounded) until the lease manager has stored some lease. */
+async function leaseStored(leases: LeaseManager): Promise<string> {
+  for (let i = 0; i < 200; i += 1) {
+    const [child] = await leases.list('db/creds/app/');
+    if (child !== undefined) return `db/creds/app/${child}`;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error('the lease was never stored');
+}
+
+describe('lease manager: registering while the secret is created', () => {
+  it('stores the lease before creation has finished, and answers once both are done', async () => {
+    const t = target();
+    const leases = manager(createMemoryStorage(), t);
+    const creation = pendingCreate(t, 'u1');
+    let answered = false;
+    const registering = leases.register(registration('u1'), creation.create).then((record) => {
+      answered = true;
+      return record;
+    });
+    const id = await leaseStored(leases);
+    assert.equal(answered, false, 'no answer while the secret does not exist yet');
+    creation.finish();
+    const record = await registering;
+    assert.equal(record.id, id);
+    assert.match(record.id, /^db\/creds\/app\/[0-9A-Za-z]{24}$/);
+    assert.equal((await leases.lookup(id)).ttl, 60);
+  });
+
+  it('deletes the lease and throws the creation error when creation fails, revoking nothing', async () => {
+    const t = target();
+    const leases = manager(createMemoryStorage(), t);
+    await assert.rejects(
+      leases.register(registration('u1'), async () => {
+        throw new Error('failed to create user: permission denied');
+      }),
+      /failed to create user: permission denied/,
+    );
+    assert.deepEqual(await leases.list('db/creds/app/'), []);
+    assert.equal(t.revocations, 0);
+  });
+
+  it('revokes the new secret again when its lease cannot be stored', async () => {
+    const t = target();
+    const storage = createSqliteStorage({ path: sqlitePath() });
+    await storage.close();
+    const leases = manager(storage, t);
+    await assert.rejects(leases.register(registration('u1'), async () => { t.live.add('u1'); }), /storage is closed/);
+    assert.deepEqual([...t.live], [], 'created, then revoked');
+    // Also for a secret the engine made itself before registering.
+    t.live.add('u2');
+    await assert.rejects(leases.register(registration('u2')), /storage is closed/);
+    assert.deepEqual([...t.live], []);
+  });
+
+  it("revokes a secret still being created only after its creation, when its token is revoked", async () => {
+    const t = target();
+    const leases = manager(createMemoryStorage(), t);
+    const creation = pendingCreate(t, 'u1');
+    const registering = leases.register(registration('u1'), creation.create);
+    await leaseStored(leases);
+    const revoking = leases.revokeByToken('token-a');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(t.revocations, 0, 'the revocation waits for the creation');
+    creation.finish();
+    await Promise.all([registering, revoking]);
+    assert.deepEqual([...t.live], [], 'the user that was created is gone');
+    assert.deepEqual(await leases.list('db/creds/app/'), []);
+  });
+
+  it('leaves a lease that expires and revokes cleanly when Coffer stops before creation finished', async () => {
+    const t = target();
+    const storage = createMemoryStorage();
+    const clock = createManualClock();
+    const first = manager(storage, t, clock);
+    // The first process stores the lease, then "crashes": its creation never finishes.
+    void first.register(registration('u1', 60), () => new Promise<void>(() => undefined));
+    await leaseStored(first);
+    const second = manager(storage, t, clock);
+    clock.advance(60_000);
+    assert.equal(await second.runDue(), 1);
+    assert.equal(t.revocations, 1, 'the revocation found no user, which is success');
+    assert.deepEqual(await second.list('db/creds/app/'), []);
+  });
+});
+
+describe('lease manager: revoke answers before the deletion is committed', () => {
+  it('never shows a revoked lease again, and its deletion still reaches the disk', async () => {
+    const t = target();
+    const file = sqlitePath();
+    const storage = createSqliteStorage({ path: file });
+    const leases = manager(storage, t);
+    t.live.add('u1');
+    const { id } = await leases.register(registration('u1'));
+    await leases.revoke(id);
+    assert.deepEqual([...t.live], []);
+    await assert.rejects(leases.lookup(id), /invalid lease/);
+    await assert.rejects(leases.renew(id, 60), /invalid lease/);
+    assert.deepEqual(await leases.list('db/creds/app/'), []);
+    await assert.rejects(leases.revoke(id), /invalid lease/, 'a second revoke finds nothing to revoke');
+    assert.equal(t.revocations, 1);
+    await leases.stop();
+    await storage.close();
+
+    const reopened = createSqliteStorage({ path: file });
+    try {
+      assert.equal(await reopened.get(recordKey(id)), undefined, 'the deletion was committed');
+      assert.deepEqual(await reopened.list(''), [], 'with its indexes');
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('still refuses a lease id that is missing or malformed', async () => {
+    const leases = manager(createMemoryStorage(), target());
+    await assert.rejects(leases.revoke(''), /missing lease_id/);
+    await assert.rejects(leases.revoke('db/creds/app/nope'), /invalid lease/);
+    await assert.rejects(leases.revoke('db/creds/app/\uD800'), /invalid lease/, 'a key storage refuses');
+  });
+});

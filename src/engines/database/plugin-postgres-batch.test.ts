@@ -1,0 +1,115 @@
+/**
+ * How the PostgreSQL plugin runs statement batches, on the machine's PostgreSQL: one
+ * transaction sent in one round trip (a failing statement leaves nothing behind, a trailing
+ * comment swallows nothing), revocation that is idempotent without asking the catalog first,
+ * and issuance that survives the server dropping pooled connections without creating a user
+ * twice. Each test makes its own database, group and role names, and removes them.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { createScratchDatabase, MACHINE_PG, uniqueSuffix, type ScratchDatabase } from '../../../test/helpers/pg-cluster.js';
+import { isCofferError } from '../../core/errors.js';
+import { createDatabaseHarness, type DatabaseHarness } from './harness.js';
+
+interface Setup {
+  db: ScratchDatabase;
+  h: DatabaseHarness;
+  role: string;
+  group: string;
+}
+
+const CREATE = (group: string): string[] => [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "${group}";`];
+
+async function setup(t: { after(fn: () => Promise<void>): void }, roleFields: (group: string) => Record<string, unknown>): Promise<Setup> {
+  const db = await createScratchDatabase(MACHINE_PG);
+  const role = `r${uniqueSuffix(6)}`;
+  const group = `readers_${uniqueSuffix(6)}`;
+  const h = createDatabaseHarness();
+  t.after(async () => {
+    await h.shutdown();
+    await db.cleanup([`v-%-${role}-%`, group]);
+  });
+  await db.query(`CREATE ROLE "${group}" NOLOGIN`);
+  await h.call('write', 'config/pg', {
+    plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl,
+    username: MACHINE_PG.adminUser, password: 'unused', allowed_roles: [role],
+  });
+  await h.call('write', `roles/${role}`, { db_name: 'pg', default_ttl: '1h', ...roleFields(group) });
+  return { db, h, role, group };
+}
+
+const memberOf = async (db: ScratchDatabase, user: string, group: string): Promise<boolean> =>
+  (await db.query<{ ok: boolean }>('SELECT pg_has_role($1, $2, \'MEMBER\') AS ok', [user, group]))[0]?.ok === true;
+
+test('revoking a user that is already gone succeeds with statements that fail for a missing role', async (t) => {
+  const { db, h, role, group } = await setup(t, (g) => ({
+    creation_statements: CREATE(g),
+    // Neither statement tolerates a missing role: REVOKE and DROP ROLE without IF EXISTS.
+    revocation_statements: [`REVOKE "${g}" FROM "{{name}}";`, 'DROP ROLE "{{name}}";'],
+  }));
+  const { username, lease } = await h.creds(role);
+  assert.ok(await memberOf(db, username, group));
+  await h.revoke(lease);
+  assert.deepEqual(await db.roles(username), []);
+  await h.revoke(lease);
+});
+
+test('a revocation that fails because another object is missing is reported, and the user stays', async (t) => {
+  const { db, h, role } = await setup(t, (g) => ({
+    creation_statements: CREATE(g),
+    revocation_statements: [`REVOKE "no_such_group_${uniqueSuffix(6)}" FROM "{{name}}";`, 'DROP ROLE "{{name}}";'],
+  }));
+  const { username, lease } = await h.creds(role);
+  await assert.rejects(h.revoke(lease), (err: unknown) => isCofferError(err) && /^failed to revoke user: role "no_such_group_\w+" does not exist/.test(err.message));
+  assert.deepEqual(await db.roles(username), [username], 'not mistaken for an already-revoked user');
+});
+
+test('a failing statement leaves nothing of the user behind, and the next issuance works', async (t) => {
+  const { db, h, role, group } = await setup(t, (g) => ({
+    creation_statements: [...CREATE(g), 'GRANT SELECT ON no_such_table TO "{{name}}";'],
+  }));
+  await assert.rejects(h.creds(role), (err: unknown) => isCofferError(err) && /^failed to create user: relation "no_such_table" does not exist/.test(err.message));
+  assert.deepEqual(await db.roles(`v-%-${role}-%`), [], 'the CREATE ROLE before it was rolled back');
+  await h.call('write', `roles/${role}`, { creation_statements: CREATE(group) });
+  const { username } = await h.creds(role);
+  assert.ok(await memberOf(db, username, group), 'the pooled connection left no aborted transaction behind');
+});
+
+test('a template ending in a line comment does not swallow the statement after it', async (t) => {
+  const { db, h, role, group } = await setup(t, (g) => ({
+    creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' -- the login`, `GRANT "${g}" TO "{{name}}"`],
+  }));
+  const { username } = await h.creds(role);
+  assert.ok(await memberOf(db, username, group));
+});
+
+test('issuance survives the server dropping the pooled connections, and creates each user once', async (t) => {
+  const { db, h, role } = await setup(t, (g) => ({ creation_statements: CREATE(g) }));
+  await h.creds(role);
+  const dropped = await db.query<{ n: string }>(
+    "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'coffer' AND datname = $1",
+    [db.name],
+  );
+  t.diagnostic(`pooled connections dropped: ${dropped[0]?.n}`);
+  const second = await h.creds(role);
+  assert.deepEqual(await db.roles(second.username), [second.username]);
+  assert.equal((await db.roles(`v-%-${role}-%`)).length, 2);
+});
+
+test('a connection lost in the middle of a creation is retried once it is clear nothing committed', async (t) => {
+  const { db, h, role } = await setup(t, (g) => ({ creation_statements: [...CREATE(g), 'SELECT pg_sleep(0.5);'] }));
+  const issuing = h.creds(role);
+  // Ends the session while its transaction sleeps, before COMMIT: nothing of it may remain.
+  let killed = 0;
+  for (let i = 0; i < 100 && killed === 0; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const rows = await db.query<{ n: string }>(
+      "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'coffer' AND datname = $1 AND query LIKE '%pg_sleep%'",
+      [db.name],
+    );
+    killed = Number(rows[0]?.n ?? 0);
+  }
+  assert.equal(killed, 1, 'the creating session was found and ended');
+  const { username } = await issuing;
+  assert.deepEqual(await db.roles(`v-%-${role}-%`), [username], 'created exactly once');
+});
