@@ -85,6 +85,38 @@ describe('token store', () => {
     assert.deepEqual(revoked, ['c', 'b', 'a']);
   });
 
+  it('does not let a lookup during the revocation commit bring the token back', async () => {
+    const clock = createManualClock();
+    const physical = createMemoryStorage();
+    // A storage whose batches wait until released, like a commit waiting for its fsync.
+    let hold: Promise<void> | undefined;
+    const slow: PhysicalStorage = { ...physical, batch: async (ops) => { await hold; return physical.batch(ops); } };
+    const tokens = createTokenStore({ storage: slow, clock, defaultTtl: 3600, maxTtl: 7200 });
+    await tokens.setup();
+    const { token, entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'auth/token/create' });
+    let release = (): void => undefined;
+    hold = new Promise((resolve) => { release = resolve; });
+    const revoking = tokens.revokeTree(entry.id);
+    await new Promise((resolve) => setImmediate(resolve));
+    // The deletion is not committed yet: the stored entry is still there to be read.
+    assert.ok(await tokens.lookup(token));
+    release();
+    await revoking;
+    assert.equal(await tokens.lookup(token), undefined, 'the token stays revoked once revokeTree returned');
+  });
+
+  it('lets two concurrent uses spend two uses, and a stale renewal not bring back a revoked token', async () => {
+    const { tokens } = await setup();
+    const limited = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'auth/token/create', numUses: 2 });
+    const outcomes = await Promise.all([tokens.use(limited.entry), tokens.use(limited.entry)]);
+    assert.deepEqual([...outcomes].sort(), [false, true], 'exactly one of the two uses is the last');
+
+    const { token, entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'auth/token/create' });
+    await tokens.revokeTree(entry.id);
+    await assert.rejects(tokens.renew(entry, 60), /permission denied/);
+    assert.equal(await tokens.lookup(token), undefined, 'the renewal did not write the revoked token back');
+  });
+
   it('orphans the children when revoking with revoke-orphan', async () => {
     const { tokens } = await setup();
     const parent = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'p', path: 'p' });

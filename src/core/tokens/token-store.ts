@@ -13,6 +13,7 @@ import type { Clock } from '../clock.js';
 import { CofferError, badRequest } from '../errors.js';
 import { randomBase62 } from '../ids.js';
 import { getJson, jsonBytes, type Storage, type WriteOp } from '../storage/storage.js';
+import { createKeyedMutex } from '../keyed-mutex.js';
 
 export interface TokenEntry {
   /** HMAC of the token; the storage id and the only handle the server keeps. */
@@ -110,6 +111,13 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   // The salt as a KeyObject: HMAC setup skips re-importing raw key bytes on every request.
   let saltKey: KeyObject | undefined;
   const cache = new LRUCache<string, TokenEntry>({ max: 10_000 });
+  // Tokens whose deletion is committing: a lookup in that window still reads the stored entry,
+  // and caching it would let the token outlive its revocation.
+  const removing = new Map<string, number>();
+  // Serialises every change to one token's record (a use, a renewal, orphaning, revocation):
+  // two uses cannot both spend the same count, and a renewal that read the entry before a
+  // revocation cannot write it back after it.
+  const changes = createKeyedMutex();
   const revokeListeners: RevokeListener[] = [];
 
   const hmac = (value: string): string => {
@@ -121,7 +129,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     const cached = cache.get(id);
     if (cached) return cached;
     const entry = await getJson<TokenEntry>(storage, idKey(id));
-    if (entry) cache.set(id, entry);
+    if (entry && !removing.has(id)) cache.set(id, entry);
     return entry;
   };
 
@@ -143,17 +151,25 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     cache.set(entry.id, entry);
   };
 
-  const removeOne = async (entry: TokenEntry): Promise<void> => {
-    for (const listener of revokeListeners) await listener(entry);
-    const ops: WriteOp[] = [
-      { type: 'delete', key: idKey(entry.id) },
-      { type: 'delete', key: accessorKey(hmac(entry.accessor)) },
-    ];
-    if (entry.expireAt !== 0) ops.push({ type: 'delete', key: expiryKey(entry.expireAt, entry.id) });
-    if (entry.parent) ops.push({ type: 'delete', key: parentKey(entry.parent, entry.id) });
-    cache.delete(entry.id);
-    await storage.batch(ops);
-  };
+  const removeOne = (entry: TokenEntry): Promise<void> =>
+    changes.run(entry.id, async () => {
+      for (const listener of revokeListeners) await listener(entry);
+      const ops: WriteOp[] = [
+        { type: 'delete', key: idKey(entry.id) },
+        { type: 'delete', key: accessorKey(hmac(entry.accessor)) },
+      ];
+      if (entry.expireAt !== 0) ops.push({ type: 'delete', key: expiryKey(entry.expireAt, entry.id) });
+      if (entry.parent) ops.push({ type: 'delete', key: parentKey(entry.parent, entry.id) });
+      removing.set(entry.id, (removing.get(entry.id) ?? 0) + 1);
+      cache.delete(entry.id);
+      try {
+        await storage.batch(ops);
+      } finally {
+        const left = (removing.get(entry.id) ?? 1) - 1;
+        if (left === 0) removing.delete(entry.id);
+        else removing.set(entry.id, left);
+      }
+    });
 
   const children = async (id: string): Promise<string[]> =>
     (await storage.list(`parent/${id}/`)).filter((child) => !child.endsWith('/'));
@@ -199,8 +215,10 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     const entry = await read(id);
     if (!entry) return;
     for (const childId of await children(id)) {
-      const child = await read(childId);
-      if (child) await writeEntry({ ...child, parent: '', orphan: true }, [{ type: 'delete', key: parentKey(id, childId) }]);
+      await changes.run(childId, async () => {
+        const child = await read(childId);
+        if (child) await writeEntry({ ...child, parent: '', orphan: true }, [{ type: 'delete', key: parentKey(id, childId) }]);
+      });
     }
     await removeOne(entry);
   };
@@ -262,14 +280,19 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     },
     async use(entry) {
       if (entry.numUses === 0) return false;
-      const current = await read(entry.id);
-      if (!current) throw new CofferError('permission_denied', 'permission denied');
-      const remaining = current.numUses - 1;
-      if (remaining <= 0) return true;
-      await writeEntry({ ...current, numUses: remaining });
-      return false;
+      return changes.run(entry.id, async () => {
+        const current = await read(entry.id);
+        if (!current) throw new CofferError('permission_denied', 'permission denied');
+        const remaining = current.numUses - 1;
+        if (remaining <= 0) return true;
+        await writeEntry({ ...current, numUses: remaining });
+        return false;
+      });
     },
-    async renew(entry, incrementSeconds) {
+    renew: (stale, incrementSeconds) => changes.run(stale.id, async () => {
+      // The caller's copy may predate a revocation or another renewal: work from the record.
+      const entry = await read(stale.id);
+      if (!entry || isExpired(entry)) throw new CofferError('permission_denied', 'permission denied');
       if (!entry.renewable || entry.expireAt === 0) throw badRequest('lease is not renewable');
       const now = clock.now();
       let increment = entry.period > 0 ? entry.period : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : entry.creationTtl;
@@ -288,7 +311,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         { type: 'put', key: expiryKey(expireAt, entry.id), value: Buffer.alloc(0) },
       ]);
       return renewed;
-    },
+    }),
     revokeTree,
     revokeOrphan,
     async listAccessors() {
