@@ -44,7 +44,7 @@ export interface ApiResult {
 
 export interface RequestHandlerDeps {
   router: Router<MountEntry>;
-  leases: Pick<LeaseManager, 'register'>;
+  leases: Pick<LeaseManager, 'register' | 'revoke'>;
   events: Pick<EventBus, 'publish'>;
   /** System default and maximum lease TTLs, seconds (mounts may tune lower). */
   systemTtl: { defaultSeconds: number; maxSeconds: number };
@@ -125,6 +125,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     mount: MountEntry,
     path: string,
     token: TokenEntry | undefined,
+    tokenEndsWithRequest: boolean,
   ): Promise<EngineResponse> => {
     const secret = response.secret as NonNullable<EngineResponse['secret']>;
     const mountMax = mount.config.max_lease_ttl || deps.systemTtl.maxSeconds;
@@ -145,6 +146,15 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       },
       secret.create,
     );
+    // A token revoked while this lease was being stored may have walked its lease index before
+    // the lease was in it: then the lease is revoked here, or it would outlive its token. (A
+    // token spending its last use is revoked after this request, leases included.)
+    if (token && !tokenEndsWithRequest && !(await tokens.lookupById(token.id))) {
+      await deps.leases.revoke(record.id).catch((error: unknown) =>
+        deps.logger.warn('could not revoke the lease of a token revoked during issuance; it will be retried', { error: String(error) }),
+      );
+      throw permissionDenied();
+    }
     const { secret: _internal, ...rest } = response;
     return { ...rest, lease: { id: record.id, duration: ttl, renewable: secret.renewable } };
   };
@@ -250,23 +260,19 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     };
     let response: EngineResponse | null;
     try {
-      response = await handler(engineRequest);
-    } catch (error) {
-      auditFailure(error);
-      throw error;
-    } finally {
-      if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
-    }
-    if (response?.secret) {
       try {
-        response = await attachLease(response, routed.mount, req.path, token);
+        response = await handler(engineRequest);
+        if (response?.secret) response = await attachLease(response, routed.mount, req.path, token, lastUse);
       } catch (error) {
-        // A secret the engine left to `create` can fail here, so this too is a response.
+        // A secret the engine left to `create` can fail in attachLease, so that too is a response.
         auditFailure(error);
         throw error;
       }
+      if (response?.login) response = await attachLogin(response, routed.mount, req.path);
+    } finally {
+      // After the lease is stored, so revoking the spent token revokes the lease too (as Vault).
+      if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
     }
-    if (response?.login) response = await attachLogin(response, routed.mount, req.path);
     if (event) audit.logResponse({
       ...event,
       time: clock.now(),

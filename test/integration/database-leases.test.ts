@@ -138,6 +138,30 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
     assert.equal(await roleExists(cred.username), false);
   });
 
+  it('leaves no credential behind when the token is revoked while credentials are being issued', async (t) => {
+    await api(server, 'PUT', 'sys/policies/acl/db-reader', { token: root, body: { policy: 'path "database/creds/readonly" { capabilities = ["read"] }' } });
+    const token = (await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['db-reader'] } })).body.auth.client_token;
+    const issuing = Array.from({ length: 10 }, () => api(server, 'GET', 'database/creds/readonly', { token }));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal((await api(server, 'POST', 'auth/token/revoke', { token: root, body: { token } })).status, 204);
+    const answers = await Promise.all(issuing);
+    // Each request either lost the race outright (403) or got a credential that the token's
+    // revocation then removed; none may survive its token.
+    t.diagnostic(`statuses while the token was revoked: ${answers.map((a) => a.status).join(',')}`);
+    const usernames = answers.filter((a) => a.status === 200).map((a) => a.body.data.username as string);
+    assert.ok(answers.every((a) => a.status === 200 || a.status === 403), answers.map((a) => a.status).join(','));
+    for (const name of usernames) {
+      const deadline = Date.now() + 10_000;
+      while ((await roleExists(name)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await roleExists(name), false, 'a credential outlived its revoked token');
+    }
+    const leases = await api(server, 'LIST', 'sys/leases/lookup/database/creds/readonly', { token: root });
+    const live = (leases.body?.data?.keys ?? []) as string[];
+    for (const answer of answers.filter((a) => a.status === 200)) {
+      assert.equal(live.includes((answer.body.lease_id as string).split('/').pop() as string), false, 'its lease is gone too');
+    }
+  });
+
   it('keeps retrying while the database is down and removes the user once it is back', async () => {
     const cred = await creds();
     await cluster.stopServer();

@@ -63,6 +63,13 @@ describe('tokens over HTTP', () => {
     assert.equal((await api(server, 'GET', 'secret/data/app', { token: auth.client_token })).status, 403);
   });
 
+  it('lets exactly num_uses of many concurrent requests through', async () => {
+    const auth = await create(root, { policies: ['reader'], num_uses: 2 });
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => api(server, 'GET', 'secret/data/app', { token: auth.client_token }).then((r) => r.status)));
+    assert.equal(statuses.filter((s) => s === 200).length, 2, String(statuses));
+    assert.equal(statuses.filter((s) => s === 403).length, 18, String(statuses));
+  });
+
   it('looks up, renews and revokes by accessor without revealing the token', async () => {
     const auth = await create(root, { policies: ['reader'], ttl: '1h', display_name: 'ci job', meta: { team: 'a' } });
     const looked = await api(server, 'POST', 'auth/token/lookup-accessor', { token: root, body: { accessor: auth.accessor } });

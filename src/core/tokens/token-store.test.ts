@@ -98,18 +98,23 @@ describe('token store', () => {
     hold = new Promise((resolve) => { release = resolve; });
     const revoking = tokens.revokeTree(entry.id);
     await new Promise((resolve) => setImmediate(resolve));
-    // The deletion is not committed yet: the stored entry is still there to be read.
-    assert.ok(await tokens.lookup(token));
+    // The deletion is not committed yet and the stored entry is still there to be read, but
+    // a token being revoked is already dead to lookups.
+    assert.equal(await tokens.lookup(token), undefined);
+    assert.ok(await physical.get(`id/${entry.id}`), 'the record is still stored while its deletion waits');
     release();
     await revoking;
     assert.equal(await tokens.lookup(token), undefined, 'the token stays revoked once revokeTree returned');
   });
 
-  it('lets two concurrent uses spend two uses, and a stale renewal not bring back a revoked token', async () => {
+  it('lets concurrent uses spend exactly num_uses, and a stale renewal not bring back a revoked token', async () => {
     const { tokens } = await setup();
     const limited = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'auth/token/create', numUses: 2 });
-    const outcomes = await Promise.all([tokens.use(limited.entry), tokens.use(limited.entry)]);
-    assert.deepEqual([...outcomes].sort(), [false, true], 'exactly one of the two uses is the last');
+    const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => tokens.use(limited.entry)));
+    const spent = outcomes.filter((o) => o.status === 'fulfilled').map((o) => (o as PromiseFulfilledResult<boolean>).value);
+    assert.deepEqual(spent.sort(), [false, true], 'two of five concurrent uses get through, the second being the last');
+    assert.equal(outcomes.filter((o) => o.status === 'rejected').length, 3);
+    assert.equal(await tokens.lookup(limited.token), undefined, 'a spent token is dead before anyone revoked it');
 
     const { token, entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'auth/token/create' });
     await tokens.revokeTree(entry.id);

@@ -77,9 +77,13 @@ export interface TokenStore {
   create(input: CreateTokenInput): Promise<{ token: string; entry: TokenEntry }>;
   /** The live entry for a raw token, or undefined when unknown or expired. */
   lookup(token: string): Promise<TokenEntry | undefined>;
+  /** The live entry for a token id; undefined also while its revocation is in progress. */
   lookupById(id: string): Promise<TokenEntry | undefined>;
   lookupByAccessor(accessor: string): Promise<TokenEntry | undefined>;
-  /** Consumes one use of a use-limited token; returns true when that was its last use. */
+  /**
+   * Consumes one use of a use-limited token; returns true when that was its last use. From then
+   * on the token is dead to every lookup, even before the caller has revoked it.
+   */
   use(entry: TokenEntry): Promise<boolean>;
   renew(entry: TokenEntry, incrementSeconds: number | undefined): Promise<TokenEntry>;
   /** Revokes the token and every descendant (depth first). */
@@ -103,6 +107,9 @@ const parentKey = (parent: string, child: string): string => `parent/${parent}/$
 const expiryBucket = (expireAt: number): string => String(Math.floor(expireAt / BUCKET_MS)).padStart(13, '0');
 const expiryKey = (expireAt: number, id: string): string => `expire/${expiryBucket(expireAt)}/${id}`;
 
+/** numUses of a token whose last allowed use has been taken (0 means unlimited). */
+const USES_EXHAUSTED = -1;
+
 export function createTokenStore(options: TokenStoreOptions): TokenStore {
   const { storage, clock } = options;
   const defaultTtl = options.defaultTtl ?? DEFAULT_TTL;
@@ -114,6 +121,9 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   // Tokens whose deletion is committing: a lookup in that window still reads the stored entry,
   // and caching it would let the token outlive its revocation.
   const removing = new Map<string, number>();
+  // Bumped when any removal starts: a read that began before it must not cache what it read
+  // (with an asynchronous backend it could finish after the removal did).
+  let removalEpoch = 0;
   // Serialises every change to one token's record (a use, a renewal, orphaning, revocation):
   // two uses cannot both spend the same count, and a renewal that read the entry before a
   // revocation cannot write it back after it.
@@ -128,8 +138,9 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   const read = async (id: string): Promise<TokenEntry | undefined> => {
     const cached = cache.get(id);
     if (cached) return cached;
+    const epoch = removalEpoch;
     const entry = await getJson<TokenEntry>(storage, idKey(id));
-    if (entry && !removing.has(id)) cache.set(id, entry);
+    if (entry && !removing.has(id) && epoch === removalEpoch) cache.set(id, entry);
     return entry;
   };
 
@@ -137,7 +148,8 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
 
   const live = async (id: string): Promise<TokenEntry | undefined> => {
     const entry = await read(id);
-    if (!entry) return undefined;
+    // USES_EXHAUSTED: its last use is spent and its revocation is on the way.
+    if (!entry || entry.numUses === USES_EXHAUSTED || removing.has(id)) return undefined;
     if (isExpired(entry)) {
       // An expired token stops working at once; its tree is revoked in the background.
       void revokeTree(id).catch(() => undefined);
@@ -153,16 +165,19 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
 
   const removeOne = (entry: TokenEntry): Promise<void> =>
     changes.run(entry.id, async () => {
-      for (const listener of revokeListeners) await listener(entry);
-      const ops: WriteOp[] = [
-        { type: 'delete', key: idKey(entry.id) },
-        { type: 'delete', key: accessorKey(hmac(entry.accessor)) },
-      ];
-      if (entry.expireAt !== 0) ops.push({ type: 'delete', key: expiryKey(entry.expireAt, entry.id) });
-      if (entry.parent) ops.push({ type: 'delete', key: parentKey(entry.parent, entry.id) });
+      // Dead to lookups from here on: the revoke listeners revoke its leases first, and a
+      // request that registers a lease meanwhile checks for this (see lookupById).
       removing.set(entry.id, (removing.get(entry.id) ?? 0) + 1);
+      removalEpoch += 1;
       cache.delete(entry.id);
       try {
+        for (const listener of revokeListeners) await listener(entry);
+        const ops: WriteOp[] = [
+          { type: 'delete', key: idKey(entry.id) },
+          { type: 'delete', key: accessorKey(hmac(entry.accessor)) },
+        ];
+        if (entry.expireAt !== 0) ops.push({ type: 'delete', key: expiryKey(entry.expireAt, entry.id) });
+        if (entry.parent) ops.push({ type: 'delete', key: parentKey(entry.parent, entry.id) });
         await storage.batch(ops);
       } finally {
         const left = (removing.get(entry.id) ?? 1) - 1;
@@ -282,11 +297,12 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       if (entry.numUses === 0) return false;
       return changes.run(entry.id, async () => {
         const current = await read(entry.id);
-        if (!current) throw new CofferError('permission_denied', 'permission denied');
+        if (!current || current.numUses === USES_EXHAUSTED) throw new CofferError('permission_denied', 'permission denied');
         const remaining = current.numUses - 1;
-        if (remaining <= 0) return true;
-        await writeEntry({ ...current, numUses: remaining });
-        return false;
+        // The last use is recorded before the request runs, so a request queued behind this
+        // one finds the token spent (it is revoked once the last request is done).
+        await writeEntry({ ...current, numUses: remaining <= 0 ? USES_EXHAUSTED : remaining });
+        return remaining <= 0;
       });
     },
     renew: (stale, incrementSeconds) => changes.run(stale.id, async () => {
