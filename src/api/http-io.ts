@@ -11,15 +11,20 @@ import { CofferError } from '../core/errors.js';
 
 export const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
 
+/** Requests whose body was refused unread: their connection must close after the answer. */
+const unreadBodies = new WeakSet<IncomingMessage>();
+
 /**
  * Collects the request body, refusing (413) one over `limit` bytes. A declared Content-Length
  * over the limit is refused before any byte is read; a streamed body is refused as soon as it
- * crosses the limit. Either way the connection is closed after the answer (the rest of the body
- * is never read), which `sendJson` does for a 413.
+ * crosses the limit. Either way the rest of the body is never read, so `sendJson` closes the
+ * connection after the answer, whatever status the protocol gives it (the unread bytes must
+ * not be parsed as a next request, nor read just to be thrown away).
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
+    unreadBodies.add(req);
     return Promise.reject(new CofferError('payload_too_large', 'request body too large'));
   }
   return new Promise((resolve, reject) => {
@@ -39,6 +44,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
+        unreadBodies.add(req);
         req.pause();
         settle(new CofferError('payload_too_large', 'request body too large'));
         return;
@@ -58,14 +64,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /**
  * Sends `body` (already serialised, or a value to serialise as JSON) with an exact
  * Content-Length, in one write. HEAD requests get the headers only (node:http drops the body).
- * A 413 also says `Connection: close`, so node:http ends the connection after it: the unread
- * rest of an oversized body must not be parsed as the next request.
+ * After a body `readBody` refused, the answer says `Connection: close`, so node:http ends the
+ * connection after it.
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = JSON_HEADERS): void {
   if (res.headersSent || res.destroyed) return;
   const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-  const close = status === 413 ? { connection: 'close' } : undefined;
+  const close = unreadBodies.has(res.req) ? { connection: 'close' } : undefined;
   res.writeHead(status, { ...headers, ...close, 'content-length': length });
   res.end(payload);
 }

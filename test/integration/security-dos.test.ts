@@ -68,6 +68,19 @@ describe('denial-of-service bounds', () => {
     await assertAlive();
   });
 
+  it('closes the connection after refusing an oversized AWS-protocol body, whatever the status', async () => {
+    // The AWS protocol answers an oversized body with a 400 ValidationException, not a 413; the
+    // unread rest of the body must still never be parsed as the next request.
+    const head = 'POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: secretsmanager.GetSecretValue\r\nContent-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const data = Buffer.alloc(64 * 1024, 0x61);
+    const chunk = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
+    const res = await streamUntilRefused(head, chunk, LIMIT * 50);
+    assert.equal(res.status, 400);
+    assert.equal(JSON.parse(res.text).__type, 'ValidationException');
+    assert.ok(res.sentAtClose < LIMIT * 20, `closed only after ${res.sentAtClose} bytes`);
+    await assertAlive();
+  });
+
   it('answers a body one byte over the limit with 413', async () => {
     const conn = await openConnection(server);
     try {
