@@ -44,6 +44,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const STATEMENT_TIMEOUT_MS = 60_000;
 /** SQLSTATE undefined_object: what REVOKE, ALTER ROLE or DROP ROLE say about a missing role. */
 const UNDEFINED_OBJECT = '42704';
+/** SQLSTATE duplicate_object: CREATE ROLE of a name that exists. */
+const DUPLICATE_OBJECT = '42710';
 
 const pgCode = (err: unknown): string | undefined => {
   const code = (err as { code?: unknown } | null)?.code;
@@ -134,6 +136,9 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
           let discard = false;
           await client.query('ROLLBACK').catch(() => { discard = true; });
           client.release(discard);
+          // A re-run after a lost connection can meet the lost run's own commit, which `applied`
+          // did not see yet (its backend was still finishing): the object it made now exists.
+          if (lost > 0 && applied !== undefined && pgCode(err) === DUPLICATE_OBJECT && (await applied().catch(() => false))) return;
           throw err;
         }
         client.release(true);
