@@ -15,6 +15,13 @@ function run(input: string, size: number): string {
 const SIZES = [1, 2, 3, 7, 64, 100_000];
 
 describe('LIST method rewriting', () => {
+  it('passes a head with a bare LF straight on, for llhttp to refuse, instead of holding it', () => {
+    const rewriter = createListRewriter();
+    const head = Buffer.from('GET /v1/a HTTP/1.1\nHost: x\n', 'latin1');
+    assert.deepEqual(Buffer.concat(rewriter.push(head)), head);
+    assert.equal(rewriter.flush().length, 0);
+  });
+
   for (const size of SIZES) {
     it(`rewrites a LIST request line into GET ?list=true (chunks of ${size})`, () => {
       assert.equal(run('LIST /v1/secret/metadata HTTP/1.1\r\nHost: x\r\n\r\n', size), 'GET /v1/secret/metadata?list=true HTTP/1.1\r\nHost: x\r\n\r\n');

@@ -81,6 +81,14 @@ function processHead(head: Buffer): { out: Buffer; framing: Framing } {
   return { out, framing };
 }
 
+/** Whether `bytes` holds a LF not preceded by CR. */
+function hasBareLf(bytes: Buffer): boolean {
+  for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) {
+    if (at === 0 || bytes[at - 1] !== 13) return true;
+  }
+  return false;
+}
+
 /** The framing tracker and rewriter, without any I/O: bytes in, bytes out. */
 export interface ListRewriter {
   /** Takes the next bytes from the client; returns what to hand to the HTTP parser now. */
@@ -190,6 +198,14 @@ export function createListRewriter(): ListRewriter {
         pending = pending.subarray(start);
       }
       const end = pending.indexOf(HEAD_END);
+      // A bare LF is llhttp's to refuse at once; waiting here for a CRLFCRLF that may never
+      // come would leave the client hanging until the headers timeout instead.
+      if (hasBareLf(end === -1 ? pending : pending.subarray(0, end))) {
+        mode = 'passthrough';
+        out.push(pending);
+        pending = Buffer.alloc(0);
+        break;
+      }
       if (end === -1) {
         if (pending.length > MAX_HEAD_BYTES) {
           mode = 'passthrough';
