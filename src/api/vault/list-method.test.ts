@@ -15,6 +15,17 @@ function run(input: string, size: number): string {
 const SIZES = [1, 2, 3, 7, 64, 100_000];
 
 describe('LIST method rewriting', () => {
+  it('holds back no more of an unfinished head than node would accept, then lets llhttp refuse it', () => {
+    const rewriter = createListRewriter();
+    const line = Buffer.from('X-Filler: ' + 'a'.repeat(1000) + '\r\n', 'latin1');
+    let held = Buffer.concat(rewriter.push(Buffer.from('LIST /v1/a HTTP/1.1\r\n', 'latin1'))).length;
+    let sent = 0;
+    for (let i = 0; i < 64 && sent === 0; i += 1) sent = Buffer.concat(rewriter.push(line)).length;
+    held += sent;
+    assert.ok(sent > 0, 'an endless head was held forever');
+    assert.ok(held <= 16 * 1024 + 8 * 1024 + line.length, `held ${held} bytes`);
+  });
+
   it('passes a head with a bare LF straight on, for llhttp to refuse, instead of holding it', () => {
     const rewriter = createListRewriter();
     const head = Buffer.from('GET /v1/a HTTP/1.1\nHost: x\n', 'latin1');

@@ -17,10 +17,15 @@
  * every judgement to llhttp. It is a framing tracker, not a parser: llhttp still parses and
  * validates everything, and is at least as strict as this tracker about what it accepts.
  */
-import type { Server as HttpServer } from 'node:http';
+import { maxHeaderSize, type Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 
-const MAX_HEAD_BYTES = 64 * 1024;
+/**
+ * The most head bytes held back while looking for its end: node's own header limit plus room
+ * for the request line. Past it llhttp gets the bytes and answers 431, so a client dribbling an
+ * endless head byte by byte costs at most this much re-scanning per byte.
+ */
+const MAX_HEAD_BYTES = maxHeaderSize + 8 * 1024;
 /** A chunk-size line (size and extensions); llhttp itself caps extensions at 16 KiB. */
 const MAX_CHUNK_LINE_BYTES = 16 * 1024;
 const CRLF = Buffer.from('\r\n');
@@ -81,9 +86,9 @@ function processHead(head: Buffer): { out: Buffer; framing: Framing } {
   return { out, framing };
 }
 
-/** Whether `bytes` holds a LF not preceded by CR. */
-function hasBareLf(bytes: Buffer): boolean {
-  for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) {
+/** Whether `bytes`, from offset `from` on, holds a LF not preceded by CR. */
+function hasBareLf(bytes: Buffer, from: number): boolean {
+  for (let at = bytes.indexOf(10, from); at !== -1; at = bytes.indexOf(10, at + 1)) {
     if (at === 0 || bytes[at - 1] !== 13) return true;
   }
   return false;
@@ -188,6 +193,7 @@ export function createListRewriter(): ListRewriter {
         continue;
       }
       // mode === 'head': gather bytes until the blank line that ends the head.
+      const added = data.length;
       pending = pending.length === 0 ? data : Buffer.concat([pending, data]);
       data = Buffer.alloc(0);
       // Skip the empty lines llhttp tolerates between pipelined requests.
@@ -200,7 +206,9 @@ export function createListRewriter(): ListRewriter {
       const end = pending.indexOf(HEAD_END);
       // A bare LF is llhttp's to refuse at once; waiting here for a CRLFCRLF that may never
       // come would leave the client hanging until the headers timeout instead.
-      if (hasBareLf(end === -1 ? pending : pending.subarray(0, end))) {
+      // Only the new bytes (and the one before them) can hold a bare LF not seen already.
+      const scanFrom = Math.max(0, pending.length - added - 1);
+      if (hasBareLf(end === -1 ? pending : pending.subarray(0, end), scanFrom)) {
         mode = 'passthrough';
         out.push(pending);
         pending = Buffer.alloc(0);
