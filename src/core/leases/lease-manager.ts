@@ -3,9 +3,10 @@
  * them on request, on expiry, with their token, or with their mount.
  *
  * Leases are durable and indexed by due time in storage; nothing per lease is held in memory
- * (the expiry worker reads the index a page at a time). A failed revocation is retried with
+ * (lease-expiry-worker.ts reads the index a page at a time). A failed revocation is retried with
  * exponential backoff and jitter; after `maxAttempts` the lease is marked irrevocable and kept,
- * listed with its last error, until it is retried or force-revoked. Nothing is dropped silently.
+ * listed with its last error, until it is retried or force-revoked (lease-revoker.ts). Nothing
+ * is dropped silently. Work on one lease is ordered by its lane (lease-lanes.ts).
  *
  * Revocation goes back through the engine that issued the secret (Engine.secretTypes).
  *
@@ -18,38 +19,20 @@ import type { Clock } from '../clock.js';
 import { CofferError, badRequest } from '../errors.js';
 import { randomBase62 } from '../ids.js';
 import type { Logger } from '../logger.js';
-import type { Engine, LeaseView } from '../router/engine.js';
-import { getJson, jsonBytes, type Storage, type WriteOp } from '../storage/storage.js';
+import type { Engine } from '../router/engine.js';
+import { getJson, type Storage, type WriteOp } from '../storage/storage.js';
+import { createExpiryWorker } from './lease-expiry-worker.js';
+import { leaseInfo, type LeaseInfo } from './lease-info.js';
 import { createLeaseLanes } from './lease-lanes.js';
-import {
-  DUE_PREFIX,
-  dueKey,
-  dueLeaseId,
-  dueTimeFor,
-  dueTimeOf,
-  irrevocableKey,
-  recordKey,
-  registrationOps,
-  removalOps,
-  type LeaseRecord,
-} from './lease-record.js';
+import { createLeaseRevoker, leaseErrorText } from './lease-revoker.js';
+import { recordKey, registrationOps, type LeaseRecord } from './lease-record.js';
 
 /** What a new lease is made of; ttl and maxTtl are the effective seconds, already capped by the caller. */
 export type LeaseRegistration = Pick<LeaseRecord, 'path' | 'mountUuid' | 'mountPath' | 'secretType' | 'internal' | 'tokenId' | 'renewable' | 'ttl'> & {
   maxTtl: number;
 };
 
-export interface LeaseInfo {
-  id: string;
-  issue_time: string;
-  expire_time: string | null;
-  last_renewal: string | null;
-  renewable: boolean;
-  ttl: number;
-  irrevocable?: boolean;
-  revocation_attempts?: number;
-  last_error?: string;
-}
+export type { LeaseInfo };
 
 export interface RenewResult {
   id: string;
@@ -120,7 +103,6 @@ export interface LeaseManager {
 const PAGE = 256;
 /** A due entry whose lease record is gone (a crash between the two deletes): drop the entry. */
 const NOT_FOUND = Symbol('lease not found');
-const MAX_SLEEP_MS = 60_000;
 
 interface RevokeOptions {
   /** Deletes the lease even if the revocation fails. */
@@ -133,24 +115,24 @@ interface RevokeOptions {
   fromCaller?: boolean;
 }
 
-function toRfc3339(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
   const { storage, clock, logger } = options;
-  const maxAttempts = options.maxAttempts ?? 6;
-  const retryBaseMs = options.retryBaseMs ?? 10_000;
-  const retryMaxMs = options.retryMaxMs ?? 10 * 60_000;
   const concurrency = options.concurrency ?? 64;
 
-  let running = false;
-  let timer: NodeJS.Timeout | undefined;
-  // When the timer fires (clock time); Infinity when none is set.
-  let wakeAt = Infinity;
-  let pass: Promise<number> | undefined;
   // Work in flight per lease (creation, revocation), and deletions not yet committed.
   const lanes = createLeaseLanes();
+  const revoker = createLeaseRevoker({
+    storage,
+    clock,
+    logger,
+    lanes,
+    engineForMount: options.engineForMount,
+    maxAttempts: options.maxAttempts ?? 6,
+    retryBaseMs: options.retryBaseMs ?? 10_000,
+    retryMaxMs: options.retryMaxMs ?? 10 * 60_000,
+  });
+  const { remove, rewrite, view } = revoker;
+  const info = (record: LeaseRecord): LeaseInfo => leaseInfo(record, clock.now());
 
   const read = async (id: string): Promise<LeaseRecord | undefined> => {
     await lanes.deleted(id);
@@ -174,70 +156,6 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     return record;
   };
 
-  const view = (record: LeaseRecord, expireTime = record.expireTime): LeaseView => ({
-    id: record.id,
-    internal: record.internal,
-    issueTime: record.issueTime,
-    expireTime,
-  });
-
-  const info = (record: LeaseRecord): LeaseInfo => {
-    const ttl = Math.max(0, Math.round((record.expireTime - clock.now()) / 1000));
-    const out: LeaseInfo = {
-      id: record.id,
-      issue_time: toRfc3339(record.issueTime),
-      expire_time: toRfc3339(record.expireTime),
-      last_renewal: record.lastRenewal === 0 ? null : toRfc3339(record.lastRenewal),
-      renewable: record.renewable && !record.revocation,
-      ttl,
-    };
-    if (record.revocation) {
-      out.irrevocable = record.revocation.irrevocable;
-      out.revocation_attempts = record.revocation.attempts;
-      out.last_error = record.revocation.lastError;
-    }
-    return out;
-  };
-
-  /** Replaces a record and moves its due-index entry in one atomic batch. */
-  const rewrite = async (before: LeaseRecord, after: LeaseRecord): Promise<void> => {
-    const ops: WriteOp[] = [{ type: 'put', key: recordKey(after.id), value: jsonBytes(after) }];
-    const oldDue = dueTimeFor(before);
-    const newDue = dueTimeFor(after);
-    if (oldDue !== undefined && oldDue !== newDue) ops.push({ type: 'delete', key: dueKey(oldDue, before.id) });
-    if (newDue !== undefined && newDue !== oldDue) ops.push({ type: 'put', key: dueKey(newDue, after.id), value: Buffer.alloc(0) });
-    if (after.revocation?.irrevocable && !before.revocation?.irrevocable) {
-      ops.push({ type: 'put', key: irrevocableKey(after.id), value: Buffer.from(after.id) });
-    }
-    if (!after.revocation?.irrevocable && before.revocation?.irrevocable) ops.push({ type: 'delete', key: irrevocableKey(after.id) });
-    await storage.batch(ops);
-  };
-
-  const remove = (record: LeaseRecord): Promise<void> => storage.batch(removalOps(record));
-
-  /** Deletes a revoked lease without the caller waiting; reads of it wait instead (see `read`). */
-  const removeLater = (record: LeaseRecord): void => {
-    const deletion = remove(record).catch((error: unknown) => {
-      // The record and its due entry stay, so the lease is revoked again when it expires.
-      logger.error('could not delete a revoked lease; it will be revoked again at expiry', { lease: record.id, error: errorText(error) });
-    });
-    lanes.trackDeletion(record.id, deletion);
-  };
-
-  /** The engine's handler for a lease's secret, or undefined when its mount is gone. */
-  const secretTypeOf = (record: LeaseRecord) => options.engineForMount(record.mountUuid)?.secretTypes?.[record.secretType];
-
-  /** Best effort, for a secret whose lease could not be stored: there is no lease left to retry it with. */
-  const revokeUnstored = async (record: LeaseRecord): Promise<void> => {
-    try {
-      const secretType = secretTypeOf(record);
-      if (!secretType) throw new CofferError('internal', `no engine to revoke the secret with at ${record.mountPath}`);
-      await secretType.revoke(view(record));
-    } catch (error) {
-      logger.error('could not revoke a secret whose lease failed to register', { path: record.path, error: errorText(error) });
-    }
-  };
-
   /** Stores a new lease while `create` makes its secret; see LeaseManager.register. */
   const storeWhileCreating = async (record: LeaseRecord, ops: readonly WriteOp[], create: () => Promise<void>): Promise<void> => {
     const [write, made] = await Promise.allSettled([storage.batch(ops), (async () => create())()]);
@@ -245,61 +163,15 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       if (write.status === 'fulfilled') {
         await remove(record).catch((error: unknown) => {
           // Left to expire: its revocation then finds no secret, which succeeds.
-          logger.warn('could not delete the lease of a secret whose creation failed', { lease: record.id, error: errorText(error) });
+          logger.warn('could not delete the lease of a secret whose creation failed', { lease: record.id, error: leaseErrorText(error) });
         });
       }
       throw made.reason;
     }
     if (write.status === 'rejected') {
-      await revokeUnstored(record);
+      await revoker.revokeUnstored(record);
       throw write.reason;
     }
-  };
-
-  const backoff = (attempts: number): number => {
-    const base = Math.min(retryMaxMs, retryBaseMs * 2 ** (attempts - 1));
-    const jitter = base * 0.25 * (Math.random() * 2 - 1);
-    return Math.max(1, Math.round(base + jitter));
-  };
-
-  const errorText = (error: unknown): string => {
-    if (error instanceof CofferError) return error.message;
-    if (error instanceof Error) return error.message;
-    return 'revocation failed';
-  };
-
-  /**
-   * One revocation attempt. Success deletes the lease; failure records it and schedules the
-   * next attempt, or marks the lease irrevocable. Returns the error, if any.
-   */
-  const attempt = async (record: LeaseRecord, force: boolean, earlyAck: boolean): Promise<unknown> => {
-    let failure: unknown;
-    try {
-      const secretType = secretTypeOf(record);
-      if (!secretType) throw new CofferError('internal', `no engine to revoke the lease with at ${record.mountPath}`);
-      await secretType.revoke(view(record));
-    } catch (error) {
-      failure = error;
-    }
-    if (failure === undefined || force) {
-      if (failure !== undefined) logger.warn('lease force-revoked despite a failed revocation', { lease: record.id, error: errorText(failure) });
-      if (earlyAck) removeLater(record);
-      else await remove(record);
-      return undefined;
-    }
-    const attempts = (record.revocation?.attempts ?? 0) + 1;
-    const irrevocable = attempts >= maxAttempts;
-    const next: LeaseRecord = {
-      ...record,
-      revocation: { attempts, lastError: errorText(failure), irrevocable, nextAttemptAt: irrevocable ? 0 : clock.now() + backoff(attempts) },
-    };
-    await rewrite(record, next);
-    logger.warn(irrevocable ? 'lease marked irrevocable' : 'lease revocation failed; will retry', {
-      lease: record.id,
-      attempts,
-      error: errorText(failure),
-    });
-    return failure;
   };
 
   /** One attempt, after any other work on the lease. Resolves with the failure, if any. */
@@ -307,62 +179,16 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     lanes.run(id, async () => {
       const record = await (fromCaller ? readForCaller(id) : read(id));
       if (!record) return reportMissing ? NOT_FOUND : undefined;
-      return attempt(record, force, earlyAck);
+      return revoker.attempt(record, force, earlyAck);
     });
 
-  const schedule = (delayMs: number): void => {
-    if (!running) return;
-    if (timer) clearTimeout(timer);
-    const delay = Math.max(0, Math.min(delayMs, MAX_SLEEP_MS));
-    wakeAt = clock.now() + delay;
-    timer = setTimeout(() => {
-      timer = undefined;
-      wakeAt = Infinity;
-      void tick();
-    }, delay);
-    timer.unref();
-  };
-
-  const runDue = async (): Promise<number> => {
-    let handled = 0;
-    for (;;) {
-      const now = clock.now();
-      const page = await storage.listPage(DUE_PREFIX, '', PAGE);
-      const due = page.filter((child) => dueTimeOf(child) <= now);
-      if (due.length === 0) return handled;
-      // A sliding window rather than fixed chunks: a slow revocation does not hold up the rest,
-      // and the storage writes of many finished revocations share one group commit.
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < due.length) {
-          const child = due[next++] as string;
-          if ((await revokeOnce(dueLeaseId(child), { force: false, reportMissing: true })) === NOT_FOUND) await storage.delete(DUE_PREFIX + child);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
-      // Entries that failed were moved to a later due time, so the next page makes progress.
-      handled += due.length;
-    }
-  };
-
-  const tick = async (): Promise<void> => {
-    if (!running || pass) return;
-    pass = runDue();
-    try {
-      await pass;
-    } catch (error) {
-      logger.error('lease expiry pass failed', { error: errorText(error) });
-    } finally {
-      pass = undefined;
-    }
-    if (!running) return;
-    try {
-      const [next] = await storage.listPage(DUE_PREFIX, '', 1);
-      schedule(next === undefined ? MAX_SLEEP_MS : dueTimeOf(next) - clock.now());
-    } catch {
-      schedule(1000);
-    }
-  };
+  const worker = createExpiryWorker({
+    storage,
+    clock,
+    logger,
+    concurrency,
+    revokeDue: async (id) => (await revokeOnce(id, { force: false, reportMissing: true })) !== NOT_FOUND,
+  });
 
   const walkIds = async (prefix: string, visit: (id: string) => Promise<void>): Promise<void> => {
     const exact = await read(prefix).catch(() => undefined);
@@ -410,13 +236,11 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         try {
           await storage.batch(ops);
         } catch (error) {
-          await revokeUnstored(record);
+          await revoker.revokeUnstored(record);
           throw error;
         }
       }
-      // Wake the worker earlier if this lease ends before its next planned pass (a pass in
-      // progress plans the next one from the index when it ends).
-      if (running && !pass && record.expireTime < wakeAt) schedule(record.expireTime - now);
+      worker.noteDue(record.expireTime);
       return record;
     },
 
@@ -454,7 +278,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       const failure = await revokeOnce(id, { force: false, fromCaller: true, reportMissing: true, earlyAck: true });
       if (failure === NOT_FOUND) throw badRequest('invalid lease');
       if (failure !== undefined) {
-        throw new CofferError('upstream', `failed to revoke lease: ${errorText(failure)}; it will be retried`);
+        throw new CofferError('upstream', `failed to revoke lease: ${leaseErrorText(failure)}; it will be retried`);
       }
     },
 
@@ -465,7 +289,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         ? { ...record, revocation: { ...record.revocation, irrevocable: false, nextAttemptAt: now } }
         : { ...record, expireTime: Math.min(record.expireTime, now) };
       await rewrite(record, due);
-      schedule(0);
+      worker.wakeNow();
     },
 
     async revokePrefix(prefix, opts = {}) {
@@ -517,21 +341,13 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       }
     },
 
-    start() {
-      if (running) return;
-      running = true;
-      schedule(0);
-    },
+    start: () => worker.start(),
 
     async stop() {
-      running = false;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      wakeAt = Infinity;
-      await pass?.catch(() => undefined);
+      await worker.stop();
       await lanes.idle();
     },
 
-    runDue,
+    runDue: () => worker.runDue(),
   };
 }

@@ -1,0 +1,135 @@
+/**
+ * The lease expiry worker: sleeps until the earliest entry of the due index (expiry or next
+ * retry), then revokes every lease that is due, a page at a time, with a bounded number of
+ * revocations in flight.
+ *
+ * Owns: the one timer and the one pass in progress. Nothing per lease is held in memory: the
+ * index in storage is the queue, so a restart with a million leases reads one key to know when
+ * to wake. Revoking (and moving a failed lease to its next retry time) is the lease manager's.
+ * Must never: run two passes at once, or sleep longer than MAX_SLEEP_MS (a clock change or a
+ * lease added by another path is noticed within that bound).
+ */
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { Storage } from '../storage/storage.js';
+import { DUE_PREFIX, dueLeaseId, dueTimeOf } from './lease-record.js';
+
+export interface ExpiryWorkerOptions {
+  storage: Storage;
+  clock: Clock;
+  logger: Logger;
+  /** Revocations run at once. */
+  concurrency: number;
+  /**
+   * One revocation attempt of a due lease. Resolves false when no such lease exists (a crash
+   * between the deletion of its record and of its due entry), and the entry is dropped. A failed
+   * attempt must move the lease's due entry to its next retry time (or out, when irrevocable).
+   */
+  revokeDue(leaseId: string): Promise<boolean>;
+}
+
+export interface ExpiryWorker {
+  /** Starts watching the index (after unseal). */
+  start(): void;
+  /** Stops, and waits for the pass in progress (before seal). */
+  stop(): Promise<void>;
+  /** Revokes everything due now; returns how many due entries it handled. */
+  runDue(): Promise<number>;
+  /** A lease now falls due at `dueAt`: wakes earlier than planned if need be. */
+  noteDue(dueAt: number): void;
+  /** Looks at the index at once. */
+  wakeNow(): void;
+}
+
+const PAGE = 256;
+const MAX_SLEEP_MS = 60_000;
+
+export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
+  const { storage, clock, logger, concurrency } = options;
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  // When the timer fires (clock time); Infinity when none is set.
+  let wakeAt = Infinity;
+  let pass: Promise<number> | undefined;
+
+  const schedule = (delayMs: number): void => {
+    if (!running) return;
+    if (timer) clearTimeout(timer);
+    const delay = Math.max(0, Math.min(delayMs, MAX_SLEEP_MS));
+    wakeAt = clock.now() + delay;
+    timer = setTimeout(() => {
+      timer = undefined;
+      wakeAt = Infinity;
+      void tick();
+    }, delay);
+    timer.unref();
+  };
+
+  const runDue = async (): Promise<number> => {
+    let handled = 0;
+    for (;;) {
+      const now = clock.now();
+      const page = await storage.listPage(DUE_PREFIX, '', PAGE);
+      const due = page.filter((child) => dueTimeOf(child) <= now);
+      if (due.length === 0) return handled;
+      // A sliding window rather than fixed chunks: a slow revocation does not hold up the rest,
+      // and the storage writes of many finished revocations share one group commit.
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < due.length) {
+          const child = due[next++] as string;
+          if (!(await options.revokeDue(dueLeaseId(child)))) await storage.delete(DUE_PREFIX + child);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+      // Entries that failed were moved to a later due time, so the next page makes progress.
+      handled += due.length;
+    }
+  };
+
+  const tick = async (): Promise<void> => {
+    if (!running || pass) return;
+    pass = runDue();
+    try {
+      await pass;
+    } catch (error) {
+      logger.error('lease expiry pass failed', { error: error instanceof Error ? error.message : 'unknown error' });
+    } finally {
+      pass = undefined;
+    }
+    if (!running) return;
+    try {
+      const [next] = await storage.listPage(DUE_PREFIX, '', 1);
+      schedule(next === undefined ? MAX_SLEEP_MS : dueTimeOf(next) - clock.now());
+    } catch {
+      schedule(1000);
+    }
+  };
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      schedule(0);
+    },
+
+    async stop() {
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      wakeAt = Infinity;
+      await pass?.catch(() => undefined);
+    },
+
+    runDue,
+
+    noteDue(dueAt) {
+      // A pass in progress plans the next one from the index when it ends.
+      if (running && !pass && dueAt < wakeAt) schedule(dueAt - clock.now());
+    },
+
+    wakeNow() {
+      schedule(0);
+    },
+  };
+}
