@@ -43,6 +43,7 @@ import { COFFER_VERSION } from './version.js';
 import { createAccessKeyStore } from './engines/aws-keys/key-store.js';
 import { AWS_KEYS_ENGINE_TYPE, AWS_KEYS_INITIAL_MOUNT, createAwsKeysEngine } from './engines/aws-keys/engine.js';
 import { createAwsMountEnsurer } from './api/aws/mount.js';
+import { createAwsPurger } from './api/aws/purge.js';
 import type { AwsRotatorLookup } from './api/aws/rotation.js';
 // Webhook rotators (issue 4 item 6): the rotators/ engine, staged versions of aws/ secrets.
 import { createKeyedMutex } from './core/keyed-mutex.js';
@@ -68,6 +69,8 @@ export interface StartOptions extends ServerConfigInput {
   awsRotators?: AwsRotatorLookup;
   /** Webhook rotators: hosts allowed besides loopback, scheduler timing. */
   rotators?: RotatorsOptions;
+  /** How often AWS secrets past their recovery window are deleted, ms (default: hourly). */
+  awsPurgeIntervalMs?: number;
 }
 
 const DEV_SHARE_FILE = 'dev-unseal-key';
@@ -218,7 +221,19 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   tokens.onRevoke((entry) => leases.revokeByToken(entry.id));
   systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, requestSeal });
 
-  lifecycle = createLifecycle({ seal, barrier, systemStorage, tokens, policies, mounts, audit, logger, services: [leases] });
+  // AWS secrets past their DeleteSecret recovery window are deleted for good, as AWS does.
+  const awsPurger = createAwsPurger({
+    handler: () => handler,
+    tokens,
+    policies,
+    mounts,
+    clock,
+    locks: awsLocks,
+    logger: logger.child({ component: 'aws' }),
+    ...(options.awsPurgeIntervalMs !== undefined ? { intervalMs: options.awsPurgeIntervalMs } : {}),
+  });
+
+  lifecycle = createLifecycle({ seal, barrier, systemStorage, tokens, policies, mounts, audit, logger, services: [leases, awsPurger] });
   const handler = createRequestHandler({ router, leases, events, systemTtl, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
   const api: HttpApi = createHttpApiForCore({
     handler,

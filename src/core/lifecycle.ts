@@ -47,7 +47,7 @@ export interface LifecycleDeps {
   mounts: MountManager;
   audit: AuditBroker;
   logger: Logger;
-  /** Background services started after unseal and stopped before seal (the lease expiry worker). */
+  /** Background services started after unseal and stopped before seal (lease expiry, the AWS recovery-window sweep). */
   services?: ReadonlyArray<{ start(): void; stop(): Promise<void> }>;
   /** How often expired tokens are swept, ms. */
   sweepIntervalMs?: number;

@@ -83,3 +83,64 @@ describe('deletion windows, concurrency and sealing', () => {
     assert.equal(error.$metadata?.httpStatusCode, 503);
   });
 });
+
+describe('the sweep that ends recovery windows', () => {
+  const clock = createManualClock(Math.floor(Date.now() / 1000) * 1000);
+  let aws: AwsTestServer;
+  let key: IssuedKey;
+  const sm = (): SecretsManagerClient => aws.client(key, { systemClockOffset: clock.now() - Date.now() });
+
+  before(async () => {
+    aws = await startAwsServer({ clock, maxTokenTtl: '2000h', defaultTokenTtl: '1000h', awsPurgeIntervalMs: 50 });
+    await aws.putPolicy('aws-admin', ADMIN_POLICY);
+    key = await aws.issueKey(['aws-admin'], '1000h');
+  });
+  after(async () => aws?.destroy());
+
+  it('deletes a secret for good once its window has passed, and nothing else', async () => {
+    for (const name of ['sweep/expired', 'sweep/still-in-window', 'sweep/live']) {
+      await sm().send(new CreateSecretCommand({ Name: name, SecretString: `value of ${name}` }));
+    }
+    await sm().send(new DeleteSecretCommand({ SecretId: 'sweep/expired', RecoveryWindowInDays: 7 }));
+    await sm().send(new DeleteSecretCommand({ SecretId: 'sweep/still-in-window', RecoveryWindowInDays: 30 }));
+    const status = async (name: string): Promise<number> => (await aws.vault('GET', `aws/metadata/${name}`)).status;
+
+    // Sweeps run every 50 ms; inside both windows they must delete nothing.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(await status('sweep/expired'), 200);
+
+    clock.advance(8 * DAY);
+    let gone = false;
+    for (let i = 0; i < 100 && !gone; i++) {
+      gone = (await status('sweep/expired')) === 404;
+      if (!gone) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(gone, 'the secret past its window is deleted, metadata and versions');
+    assert.equal((await aws.vault('GET', 'aws/data/sweep/expired')).status, 404);
+    assert.equal(await status('sweep/still-in-window'), 200);
+    assert.equal(await status('sweep/live'), 200);
+    const restored = await sm().send(new RestoreSecretCommand({ SecretId: 'sweep/still-in-window' }));
+    assert.equal(restored.Name, 'sweep/still-in-window');
+
+    // The sweep's identity: a system policy limited to aws/metadata/, and no token left behind.
+    const policy = await aws.vault('GET', 'sys/policies/acl/coffer-aws-purge');
+    assert.equal(policy.status, 200);
+    assert.match(policy.body.data.policy, /path "aws\/metadata\/\*"/);
+    assert.doesNotMatch(policy.body.data.policy, /aws\/data/);
+    // A sweep may be running right now (every 50 ms); each token it holds is revoked when it ends.
+    const sweepTokens = async (): Promise<string[]> => {
+      const found: string[] = [];
+      for (const accessor of (await aws.vault('LIST', 'auth/token/accessors')).body.data.keys as string[]) {
+        const lookup = await aws.vault('POST', 'auth/token/lookup-accessor', { accessor });
+        if (lookup.status === 200 && /aws-purge/.test(lookup.body.data.display_name)) found.push(accessor);
+      }
+      return found;
+    };
+    const seen = await sweepTokens();
+    assert.ok(seen.length <= 1, `at most the running sweep holds a token, found ${seen.length}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const accessor of seen) {
+      assert.notEqual((await aws.vault('POST', 'auth/token/lookup-accessor', { accessor })).status, 200, 'a sweep token outlived its sweep');
+    }
+  });
+});

@@ -5,9 +5,9 @@
  * but Describe, ListSecretVersionIds, Restore and Delete then refuses the secret, and past the
  * window it reads as missing. It needs `delete` on `aws/metadata/N` (checked through
  * sys/capabilities-self) besides `update` for the mark. The KV secret is removed (purged) by
- * ForceDeleteWithoutRecovery, or when CreateSecret reuses the name after the window, or by
- * `coffer kv metadata delete aws/N`; until then its data stays readable through the Vault API
- * to whoever may read it there.
+ * ForceDeleteWithoutRecovery, by the sweep after the window (purge.ts), when CreateSecret reuses
+ * the name after the window, or by `coffer kv metadata delete aws/N`; until then its data stays
+ * readable through the Vault API to whoever may read it there.
  */
 import { AwsError, invalidParameter, invalidRequest } from './errors.js';
 import { optionalBool, optionalInt } from './input.js';
