@@ -8,6 +8,18 @@ const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, 
 const PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/gy;
 
 /**
+ * Go's time.Duration tops out at about 292 years; Vault refuses longer durations. So does
+ * Coffer: every TTL is capped later, but a number this large would already break the date
+ * arithmetic (and the RFC 3339 rendering) on its way there.
+ */
+export const MAX_DURATION_SECONDS = 9_223_372_036;
+
+function inRange(seconds: number, field: string): number {
+  if (seconds > MAX_DURATION_SECONDS) throw badRequest(`invalid ${field}: must be at most ${MAX_DURATION_SECONDS} seconds`);
+  return seconds;
+}
+
+/**
  * Parses a duration into whole seconds. Accepts numbers, numeric strings and Go duration
  * strings. Empty string and undefined give `undefined` so callers can apply their default.
  * Throws a bad_request error naming `field` for anything else, including negative values.
@@ -16,11 +28,11 @@ export function parseDurationSeconds(value: unknown, field = 'duration'): number
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) throw badRequest(`invalid ${field}: must be a non-negative duration`);
-    return Math.floor(value);
+    return inRange(Math.floor(value), field);
   }
   if (typeof value !== 'string') throw badRequest(`invalid ${field}: must be a duration such as "1h" or a number of seconds`);
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
+  if (/^\d+$/.test(text)) return inRange(Number(text), field);
   PART.lastIndex = 0;
   let total = 0;
   let consumed = 0;
@@ -31,7 +43,7 @@ export function parseDurationSeconds(value: unknown, field = 'duration'): number
   if (consumed === 0 || consumed !== text.length) {
     throw badRequest(`invalid ${field}: must be a duration such as "1h" or a number of seconds`);
   }
-  return Math.floor(total);
+  return inRange(Math.floor(total), field);
 }
 
 /** Formats whole seconds the way Go's time.Duration prints them ("0s", "1h0m0s", "3h25m19s"). */

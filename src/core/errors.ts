@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'unsupported_operation'
   | 'unsupported_path'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'sealed'
   | 'not_initialized'
   | 'already_initialized'

@@ -42,7 +42,8 @@ export async function api(server: { url: string }, method: string, path: string,
   let body: string | undefined = options.rawBody;
   if (options.body !== undefined) {
     body = JSON.stringify(options.body);
-    headers['content-type'] ??= 'application/json';
+    // As Vault's own clients do: a PATCH body is a JSON merge patch.
+    headers['content-type'] ??= method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
   }
   const response = await fetch(`${server.url}/v1/${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
   const text = await response.text();

@@ -112,7 +112,13 @@ describe('secrets never leak', () => {
 
     it('wrong types for every field of KV v2 writes', async () => {
       const secret = canary('kv');
-      const kv = (path: string, body: unknown, method = 'POST'): Probe => ({ label: `${method} ${path} ${JSON.stringify(body).slice(0, 60)}`, method, path, body: JSON.stringify(body) });
+      const kv = (path: string, body: unknown, method = 'POST'): Probe => ({
+        label: `${method} ${path} ${JSON.stringify(body).slice(0, 60)}`,
+        method,
+        path,
+        body: JSON.stringify(body),
+        ...(method === 'PATCH' ? { headers: { 'Content-Type': 'application/merge-patch+json' } } : {}),
+      });
       await runProbes(
         [
           kv('secret/data/leak/kv', { data: secret }),
@@ -184,7 +190,7 @@ describe('secrets never leak', () => {
           create({ type: secret }),
           create({ role_name: secret }),
           create({ ttl: secret }, 'auth/token/create-orphan'),
-          create({ token: secret }, 'auth/token/lookup'),
+          { ...create({ token: secret }, 'auth/token/lookup'), expect: [403] }, // Vault: 403 "bad token"
           create({ token: [secret] }, 'auth/token/renew'),
           create({ accessor: secret }, 'auth/token/lookup-accessor'),
           create({ accessor: secret }, 'auth/token/revoke-accessor'),

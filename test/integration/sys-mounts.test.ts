@@ -93,4 +93,18 @@ describe('mounts and the barrier keyring', () => {
       assert.equal(mode & 0o777, 0o600, name);
     }
   });
+  it('requires sudo to enable, tune or disable an auth method, as Vault does, but not a secrets mount', async () => {
+    const policy = 'path "sys/*" { capabilities = ["create", "read", "update", "delete", "list"] }';
+    assert.equal((await api(server, 'PUT', 'sys/policies/acl/sys-no-sudo', { token: root, body: { policy } })).status, 204);
+    const created = await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['sys-no-sudo'], ttl: '10m' } });
+    const token = created.body.auth.client_token as string;
+    assert.equal((await api(server, 'POST', 'sys/auth/up-nosudo', { token, body: { type: 'userpass' } })).status, 403);
+    assert.equal((await api(server, 'GET', 'sys/auth', { token })).status, 200, 'listing auth methods needs no sudo');
+    assert.equal((await api(server, 'POST', 'sys/auth/up-nosudo', { token: root, body: { type: 'userpass' } })).status, 204);
+    assert.equal((await api(server, 'POST', 'sys/auth/up-nosudo/tune', { token, body: { default_lease_ttl: '1h' } })).status, 403);
+    assert.equal((await api(server, 'DELETE', 'sys/auth/up-nosudo', { token })).status, 403);
+    assert.equal((await api(server, 'POST', 'sys/mounts/kv-nosudo', { token, body: { type: 'kv-v2' } })).status, 204);
+    assert.equal((await api(server, 'DELETE', 'sys/mounts/kv-nosudo', { token })).status, 204);
+    assert.equal((await api(server, 'DELETE', 'sys/auth/up-nosudo', { token: root })).status, 204);
+  });
 });

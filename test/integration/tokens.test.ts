@@ -111,4 +111,43 @@ describe('tokens over HTTP', () => {
     assert.equal(response.status, 200);
     assert.deepEqual(response.body.warnings, ['Policy "not-there" does not exist']);
   });
+  it('keeps an expiring root token from minting one that never expires', async () => {
+    const expiringRoot = await create(root, { policies: ['root'], ttl: '1h' });
+    const refused = await api(server, 'POST', 'auth/token/create', { token: expiringRoot.client_token, body: { policies: ['root'] } });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.errors[0], /expiring root tokens cannot create non-expiring root tokens/);
+    const bounded = await create(expiringRoot.client_token, { policies: ['root'], ttl: '10m' });
+    assert.equal(bounded.lease_duration, 600);
+    const forever = await create(root, { policies: ['root'] });
+    assert.equal(forever.lease_duration, 0, 'a root token that never expires may still mint one');
+  });
+
+  it('refuses durations past what Vault can represent, instead of failing later', async () => {
+    for (const body of [{ ttl: 1e14 }, { ttl: '100000000000s' }, { explicit_max_ttl: 1e12 }, { period: 1e300 }]) {
+      const response = await api(server, 'POST', 'auth/token/create', { token: root, body });
+      assert.equal(response.status, 400, JSON.stringify(body));
+    }
+    // explicit_max_ttl lowers the system maximum (768h here) but never raises it.
+    const capped = await create(root, { policies: ['reader'], ttl: '100000h', explicit_max_ttl: '100000h' });
+    assert.equal(capped.lease_duration, 768 * 3600);
+    const self = await api(server, 'GET', 'auth/token/lookup-self', { token: capped.client_token });
+    assert.equal(self.status, 200);
+  });
+
+  it('answers a lookup of an unknown token with 403 bad token, as Vault does', async () => {
+    const response = await api(server, 'POST', 'auth/token/lookup', { token: root, body: { token: 'hvs.not-a-token' } });
+    assert.equal(response.status, 403);
+    assert.deepEqual(response.body, { errors: ['bad token'] });
+  });
+
+  it('gives a child the default policy only if its parent has it, unless the parent has sudo', async () => {
+    const bare = await create(root, { policies: ['reader'], no_default_policy: true, ttl: '1h' });
+    assert.deepEqual(bare.policies, ['reader']);
+    const child = await create(bare.client_token, { ttl: '10m' });
+    assert.deepEqual(child.policies, ['reader']);
+    const asked = await api(server, 'POST', 'auth/token/create', { token: bare.client_token, body: { policies: ['reader', 'default'] } });
+    assert.equal(asked.status, 400);
+    const withDefault = await create(root, { policies: ['reader'], ttl: '1h' });
+    assert.deepEqual((await create(withDefault.client_token, { policies: ['reader'] })).policies, ['default', 'reader']);
+  });
 });

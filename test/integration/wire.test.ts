@@ -195,6 +195,31 @@ describe('the Vault wire format on an unsealed dev server', () => {
     assert.equal(read.body.data.data.v, 'post');
   });
 
+  it('answers a read of a deleted version with 404 and the whole envelope, as Vault\'s RespondWithStatusCode', async () => {
+    await send(server, 'POST', 'secret/data/wire-deleted', { token: root, body: { data: { v: 1 } } });
+    assert.equal((await send(server, 'DELETE', 'secret/data/wire-deleted', { token: root })).status, 204);
+    const res = await send(server, 'GET', 'secret/data/wire-deleted', { token: root });
+    assert.equal(res.status, 404);
+    const body = JSON.parse(res.text);
+    assert.equal(body.errors, undefined);
+    assert.deepEqual(Object.keys(body).sort(), ['auth', 'data', 'lease_duration', 'lease_id', 'mount_type', 'renewable', 'request_id', 'warnings', 'wrap_info']);
+    assert.equal(body.data.data, null);
+    assert.equal(body.data.metadata.version, 1);
+    assert.notEqual(body.data.metadata.deletion_time, '');
+  });
+
+  it('requires application/merge-patch+json on PATCH: 415 for another type, 400 for none', async () => {
+    await send(server, 'POST', 'secret/data/wire-patch', { token: root, body: { data: { a: 1 } } });
+    const json = await send(server, 'PATCH', 'secret/data/wire-patch', { token: root, body: { data: { b: 2 } }, headers: { 'Content-Type': 'application/json' } });
+    assert.equal(json.status, 415);
+    assert.deepEqual(JSON.parse(json.text), { errors: ['PATCH requires Content-Type of application/merge-patch+json, got "application/json"'] });
+    const none = await send(server, 'PATCH', 'secret/data/wire-patch', { token: root, body: { data: { b: 2 } }, headers: { 'Content-Type': '' } });
+    assert.equal(none.status, 400);
+    const merged = await send(server, 'PATCH', 'secret/data/wire-patch', { token: root, body: { data: { b: 2 } }, headers: { 'Content-Type': 'application/merge-patch+json; charset=utf-8' } });
+    assert.equal(merged.status, 200, merged.text);
+    assert.deepEqual(JSON.parse((await send(server, 'GET', 'secret/data/wire-patch', { token: root })).text).data.data, { a: 1, b: 2 });
+  });
+
   it('answers a read of a missing path with 404 and an empty error list', async () => {
     const res = await send(server, 'GET', 'secret/data/does-not-exist', { token: root });
     assert.equal(res.status, 404);

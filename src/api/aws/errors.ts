@@ -82,6 +82,7 @@ const FROM_COFFER = {
   unsupported_operation: 'InvalidRequestException',
   unsupported_path: 'InvalidRequestException',
   payload_too_large: 'InvalidParameterException',
+  unsupported_media_type: 'InvalidRequestException',
   sealed: 'ServiceUnavailableException',
   not_initialized: 'ServiceUnavailableException',
   already_initialized: 'InvalidRequestException',

@@ -80,6 +80,21 @@ function verbFor(method: string | undefined, query: Query): RequestVerb | undefi
   }
 }
 
+/**
+ * As Vault: a PATCH body is a JSON merge patch (RFC 7396), and must say so. Only the media type
+ * before any parameters matters, which is all this reads (a full media-type parser would add a
+ * dependency to check one token).
+ */
+function requireMergePatch(header: string | undefined): void {
+  const mediaType = (header ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  if (!/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(mediaType)) {
+    throw new CofferError('bad_request', 'PATCH requires a Content-Type header of application/merge-patch+json');
+  }
+  if (mediaType !== 'application/merge-patch+json') {
+    throw new CofferError('unsupported_media_type', `PATCH requires Content-Type of application/merge-patch+json, got "${mediaType}"`);
+  }
+}
+
 function tokenFrom(req: IncomingMessage): string | undefined {
   const header = req.headers['x-vault-token'];
   if (typeof header === 'string' && header !== '') return header;
@@ -183,6 +198,7 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     }
     if (req.method === 'HEAD') throw new CofferError('unsupported_operation', 'unsupported operation');
     if (isSys && (bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') return watch(req, res, bare, query);
+    if (verb === 'patch') requireMergePatch(req.headers['content-type']);
 
     const apiRequest: ApiRequest = {
       requestId: uuid(),
@@ -198,8 +214,10 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       return;
     }
     const status = response.statusCode ?? 200;
-    if (status >= 400) {
-      sendJson(res, status, { errors: response.errors ?? [], data: response.data ?? null });
+    // An error status with data (a deleted KV version's metadata) is Vault's RespondWithStatusCode:
+    // the whole envelope under that status. Without data it is an error body.
+    if (status >= 400 && (response.errors !== undefined || response.data == null)) {
+      sendJson(res, status, { errors: response.errors ?? [] });
       return;
     }
     const envelope: Record<string, unknown> = {

@@ -10,6 +10,7 @@ export const VAULT_STATUS = {
   unsupported_path: 404,
   unsupported_operation: 405,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
   cas_mismatch: 400,
   cas_required: 400,

@@ -92,7 +92,9 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     return out;
   };
 
-  const mountPaths = (kind: MountTableKind, base: string): PathSpec[] => [
+  // Vault lists `auth/*` among the system backend's root paths: enabling, tuning or disabling
+  // an auth method (which revokes every token it issued) needs sudo; secrets mounts do not.
+  const mountPaths = (kind: MountTableKind, base: string, sudo = kind === 'auth'): PathSpec[] => [
     {
       pattern: base,
       operations: {
@@ -105,6 +107,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     },
     {
       pattern: `${base}/(?<path>.+?)/tune`,
+      sudo,
       operations: {
         read: async (req) => {
           const entry = mounts.get(kind, req.params.path as string);
@@ -132,6 +135,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     },
     {
       pattern: `${base}/(?<path>.+)`,
+      sudo,
       operations: {
         read: async (req) => {
           const entry = mounts.get(kind, req.params.path as string);

@@ -86,15 +86,17 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     const parentPolicies = parent.policies;
     let policies = requested ?? parentPolicies.filter((p) => p !== 'default' || !bool(data.no_default_policy, 'no_default_policy', false));
     if (!parentIsRoot) {
-      const allowed = new Set([...parentPolicies, 'default']);
-      const extra = policies.filter((p) => !allowed.has(p));
+      // As Vault: without sudo, `default` too must be among the parent's policies.
+      const extra = policies.filter((p) => !parentPolicies.includes(p));
       if (extra.length > 0 && !sudo) throw badRequest('child policies must be subset of parent');
       if (policies.includes('root')) throw badRequest('root policy cannot be granted by a non-root token');
     }
     const noDefault = bool(data.no_default_policy, 'no_default_policy', false);
+    // Added unless refused; without sudo only when the parent has it.
+    const addDefault = !noDefault && (sudo || parentPolicies.includes('default'));
     if (policies.includes('root')) policies = ['root'];
-    else if (!noDefault) policies = [...policies, 'default'];
-    else policies = policies.filter((p) => p !== 'default');
+    else if (addDefault) policies = [...policies, 'default'];
+    else if (noDefault) policies = policies.filter((p) => p !== 'default');
     policies = [...new Set(policies)].sort();
 
     const warnings: string[] = [];
@@ -107,6 +109,12 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     const displayName = cleaned === '' || cleaned === 'token' ? 'token' : `token-${cleaned}`;
     const customId = typeof data.id === 'string' && data.id !== '' ? data.id : undefined;
 
+    const ttl = parseDurationSeconds(data.ttl ?? data.lease, 'ttl') ?? 0;
+    const explicitMaxTtl = parseDurationSeconds(data.explicit_max_ttl, 'explicit_max_ttl') ?? 0;
+    const neverExpires = policies.includes('root') && ttl === 0 && explicitMaxTtl === 0 && period === 0;
+    // A root token that expires must not be able to outlive itself through a child.
+    if (neverExpires && parent.expireAt !== 0) throw badRequest('expiring root tokens cannot create non-expiring root tokens');
+
     const { token, entry } = await tokens.create({
       ...(customId === undefined ? {} : { token: customId }),
       parent: noParent ? undefined : parent,
@@ -114,20 +122,21 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       meta: stringMap(data.meta ?? data.metadata, 'meta'),
       displayName,
       numUses: nonNegativeInt(data.num_uses, 'num_uses'),
-      ttl: parseDurationSeconds(data.ttl ?? data.lease, 'ttl') ?? 0,
-      explicitMaxTtl: parseDurationSeconds(data.explicit_max_ttl, 'explicit_max_ttl') ?? 0,
+      ttl,
+      explicitMaxTtl,
       period,
       renewable: bool(data.renewable, 'renewable', true),
       path: req.mountPath + (orphanPath ? 'create-orphan' : 'create'),
-      allowNoExpiry: policies.includes('root') && parentIsRoot,
+      allowNoExpiry: neverExpires,
     });
     return { data: null, auth: authBlock(token, entry, tokens), ...(warnings.length > 0 ? { warnings } : {}) };
   };
 
-  const byToken = async (req: EngineRequest): Promise<{ entry: TokenEntry; token: string }> => {
+  /** The live token named in the body; `unknown` is the error for one that is not. */
+  const byToken = async (req: EngineRequest, unknown: () => CofferError = () => badRequest('bad token')): Promise<{ entry: TokenEntry; token: string }> => {
     const token = requiredString(req.data.token, 'token');
     const entry = await tokens.lookup(token);
-    if (!entry) throw badRequest('bad token');
+    if (!entry) throw unknown();
     return { entry, token };
   };
 
@@ -169,7 +178,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
         pattern: 'lookup',
         operations: {
           update: async (req) => {
-            const { entry, token } = await byToken(req);
+            const { entry, token } = await byToken(req, () => new CofferError('permission_denied', 'bad token')); // as Vault: 403
             return { data: lookupData(entry, token, tokens) };
           },
         },

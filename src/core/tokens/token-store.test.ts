@@ -188,4 +188,39 @@ describe('token store', () => {
     tokens.reset();
     await assert.rejects(tokens.lookup(token), /sealed/);
   });
+  it('revokes every child, even one created while its parent was being revoked', async () => {
+    const { tokens } = await setup();
+    const { entry: parent } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'parent', path: 'auth/token/create' });
+    for (let i = 0; i < 50; i++) await tokens.create({ parent, policies: ['default'], displayName: 'child', path: 'auth/token/create' });
+    let done = false;
+    const minted: string[] = [];
+    let refused = 0;
+    const revocation = tokens.revokeTree(parent.id).finally(() => { done = true; });
+    const creator = async (): Promise<void> => {
+      while (!done) {
+        try {
+          minted.push((await tokens.create({ parent, policies: ['default'], displayName: 'late', path: 'auth/token/create' })).token);
+        } catch {
+          refused += 1;
+        }
+      }
+    };
+    await Promise.all([revocation, creator(), creator(), creator()]);
+    assert.ok(refused > 0, 'creations after the revocation started are refused');
+    for (const token of minted) assert.equal(await tokens.lookup(token), undefined, 'a child outlived its revoked parent');
+    assert.equal(await tokens.lookupById(parent.id), undefined);
+  });
+
+  it('lets explicit_max_ttl lower the system maximum but never raise it', async () => {
+    const { tokens } = await setup();
+    const high = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 360_000_000, explicitMaxTtl: 360_000_000 });
+    assert.equal(high.entry.creationTtl, 7200);
+    assert.equal(tokens.ttlSeconds(high.entry), 7200);
+    const renewed = await tokens.renew(high.entry, 360_000_000);
+    assert.ok(tokens.ttlSeconds(renewed) <= 7200);
+    const low = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 5000, explicitMaxTtl: 60 });
+    assert.equal(low.entry.creationTtl, 60);
+    const periodic = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', period: 360_000_000 });
+    assert.equal(periodic.entry.creationTtl, 7200, 'a period is capped to the system maximum');
+  });
 });

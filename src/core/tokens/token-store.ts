@@ -124,6 +124,15 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   // Bumped when any removal starts: a read that began before it must not cache what it read
   // (with an asynchronous backend it could finish after the removal did).
   let removalEpoch = 0;
+  // Tokens whose tree revocation has started (counted: two revocations may overlap). A marked
+  // token, and every descendant of one, is dead to lookups from that moment, long before the
+  // walk reaches it. No child can appear that the walk does not find: a creation registers
+  // with its parent (`creating`) BEFORE checking that the parent is alive, and a mark waits for
+  // the creations registered before it to finish before the parent's children are listed. A
+  // creation registered after the mark finds it when it checks. (A lock per parent would do
+  // the same but serialise every token a parent creates behind one storage commit each.)
+  const doomed = new Map<string, number>();
+  const creating = new Map<string, { count: number; waiters: Array<() => void> }>();
   // Serialises every change to one token's record (a use, a renewal, orphaning, revocation):
   // two uses cannot both spend the same count, and a renewal that read the entry before a
   // revocation cannot write it back after it.
@@ -146,6 +155,17 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
 
   const isExpired = (entry: TokenEntry): boolean => entry.expireAt !== 0 && clock.now() >= entry.expireAt;
 
+  /** Whether a revocation of this token's tree, or of an ancestor's, has started. */
+  const underRevocation = async (entry: TokenEntry): Promise<boolean> => {
+    if (doomed.size === 0) return false;
+    const seen = new Set<string>();
+    for (let current: TokenEntry | undefined = entry; current !== undefined && !seen.has(current.id); current = current.parent ? await read(current.parent) : undefined) {
+      if (doomed.has(current.id)) return true;
+      seen.add(current.id);
+    }
+    return false;
+  };
+
   const live = async (id: string): Promise<TokenEntry | undefined> => {
     const entry = await read(id);
     // USES_EXHAUSTED: its last use is spent and its revocation is on the way.
@@ -155,7 +175,34 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       void revokeTree(id).catch(() => undefined);
       return undefined;
     }
+    if (await underRevocation(entry)) return undefined;
     return entry;
+  };
+
+  /** Registers a child creation under `parentId` (see `doomed`); returns its end. */
+  const beginCreation = (parentId: string): (() => void) => {
+    const slot = creating.get(parentId) ?? { count: 0, waiters: [] };
+    slot.count += 1;
+    creating.set(parentId, slot);
+    return () => {
+      slot.count -= 1;
+      if (slot.count > 0) return;
+      creating.delete(parentId);
+      for (const wake of slot.waiters) wake();
+    };
+  };
+
+  /** Marks a token doomed (see `doomed`) once the child creations already under way ended; returns the mark's undo. */
+  const doom = async (id: string): Promise<() => void> => {
+    doomed.set(id, (doomed.get(id) ?? 0) + 1);
+    cache.delete(id);
+    const slot = creating.get(id);
+    if (slot) await new Promise<void>((resolve) => slot.waiters.push(resolve));
+    return () => {
+      const left = (doomed.get(id) ?? 1) - 1;
+      if (left === 0) doomed.delete(id);
+      else doomed.set(id, left);
+    };
   };
 
   const writeEntry = async (entry: TokenEntry, extra: WriteOp[] = []): Promise<void> => {
@@ -190,35 +237,53 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     (await storage.list(`parent/${id}/`)).filter((child) => !child.endsWith('/'));
 
   const revokeTree = async (id: string): Promise<void> => {
-    // Iterative post-order walk: children are revoked before their parent, so a crash midway
-    // leaves the parent (and the way to find the rest) in place for a retry.
-    const stack: Array<{ id: string; expanded: boolean }> = [{ id, expanded: false }];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1] as { id: string; expanded: boolean };
-      if (!top.expanded) {
-        top.expanded = true;
-        for (const child of await children(top.id)) stack.push({ id: child, expanded: false });
-        continue;
+    // Iterative walk: each token is marked (dead to lookups, no new children) before its
+    // children are listed, and deleted after them, so a crash midway leaves the parent (and the
+    // way to find the rest) in place for a retry. The marks go when the walk ends: the tokens
+    // are gone by then, or still stored if it failed, and the caller learns that it did.
+    const undo: Array<() => void> = [];
+    try {
+      const stack: Array<{ id: string; expanded: boolean }> = [{ id, expanded: false }];
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1] as { id: string; expanded: boolean };
+        if (!top.expanded) {
+          top.expanded = true;
+          undo.push(await doom(top.id));
+          for (const child of await children(top.id)) stack.push({ id: child, expanded: false });
+          continue;
+        }
+        stack.pop();
+        const entry = await read(top.id);
+        if (entry) await removeOne(entry);
+        else {
+          // A dangling child index (its token already gone): drop the index entries.
+          for (const child of await children(top.id)) await storage.delete(parentKey(top.id, child));
+        }
       }
-      stack.pop();
-      const entry = await read(top.id);
-      if (entry) await removeOne(entry);
-      else {
-        // A dangling child index (its token already gone): drop the index entries.
-        for (const child of await children(top.id)) await storage.delete(parentKey(top.id, child));
-      }
+    } finally {
+      for (const release of undo) release();
     }
+  };
+
+  /**
+   * The longest a token may live from its creation, seconds: the system maximum, lowered (never
+   * raised) by its explicit max TTL. A periodic token without one has no such limit: each
+   * renewal extends it by its period.
+   */
+  const hardLimit = (explicitMax: number, period: number): number => {
+    if (explicitMax > 0) return Math.min(explicitMax, maxTtl);
+    return period > 0 ? Infinity : maxTtl;
   };
 
   const computeExpiry = (input: CreateTokenInput, now: number): { ttl: number; expireAt: number } => {
     const explicitMax = input.explicitMaxTtl ?? 0;
-    const period = input.period ?? 0;
+    // A period longer than the system maximum is capped to it, as Vault does.
+    const period = Math.min(input.period ?? 0, maxTtl);
     let ttl = period > 0 ? period : input.ttl ?? 0;
-    if (ttl === 0 && input.allowNoExpiry) return { ttl: 0, expireAt: 0 };
+    if (ttl === 0 && explicitMax === 0 && input.allowNoExpiry) return { ttl: 0, expireAt: 0 };
     if (ttl === 0) ttl = defaultTtl;
     // TTL 0 must never mean "forever" for a non-root token (CVE-2021-32923).
-    const cap = explicitMax > 0 ? explicitMax : period > 0 ? 0 : maxTtl;
-    if (cap > 0) ttl = Math.min(ttl, cap);
+    ttl = Math.min(ttl, hardLimit(explicitMax, period));
     let expireAt = now + ttl * 1000;
     // A child never outlives its parent.
     const parent = input.parent;
@@ -229,13 +294,19 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   const revokeOrphan = async (id: string): Promise<void> => {
     const entry = await read(id);
     if (!entry) return;
-    for (const childId of await children(id)) {
-      await changes.run(childId, async () => {
-        const child = await read(childId);
-        if (child) await writeEntry({ ...child, parent: '', orphan: true }, [{ type: 'delete', key: parentKey(id, childId) }]);
-      });
+    // Marked first, so no child appears after the listing and keeps a parent that is gone.
+    const release = await doom(id);
+    try {
+      for (const childId of await children(id)) {
+        await changes.run(childId, async () => {
+          const child = await read(childId);
+          if (child) await writeEntry({ ...child, parent: '', orphan: true }, [{ type: 'delete', key: parentKey(id, childId) }]);
+        });
+      }
+      await removeOne(entry);
+    } finally {
+      release();
     }
-    await removeOne(entry);
   };
 
   return {
@@ -283,7 +354,20 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       const ops: WriteOp[] = [{ type: 'put', key: accessorKey(hmac(accessor)), value: jsonBytes({ id }) }];
       if (entry.parent) ops.push({ type: 'put', key: parentKey(entry.parent, id), value: Buffer.alloc(0) });
       if (expireAt !== 0) ops.push({ type: 'put', key: expiryKey(expireAt, id), value: Buffer.alloc(0) });
-      await writeEntry(entry, ops);
+      const parent = input.parent;
+      if (parent === undefined) {
+        await writeEntry(entry, ops);
+        return { token, entry };
+      }
+      // Registered first, checked second (see `doomed`): the parent's revocation either sees
+      // this child or this check sees the revocation.
+      const end = beginCreation(parent.id);
+      try {
+        if ((await live(parent.id)) === undefined) throw new CofferError('permission_denied', 'permission denied');
+        await writeEntry(entry, ops);
+      } finally {
+        end();
+      }
       return { token, entry };
     },
     lookup: async (token) => (token === '' ? undefined : live(hmac(token))),
@@ -311,10 +395,11 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       if (!entry || isExpired(entry)) throw new CofferError('permission_denied', 'permission denied');
       if (!entry.renewable || entry.expireAt === 0) throw badRequest('lease is not renewable');
       const now = clock.now();
-      let increment = entry.period > 0 ? entry.period : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : entry.creationTtl;
-      const hardLimitSeconds = entry.explicitMaxTtl > 0 ? entry.explicitMaxTtl : entry.period > 0 ? 0 : maxTtl;
-      let expireAt = now + increment * 1000;
-      if (hardLimitSeconds > 0) expireAt = Math.min(expireAt, entry.creationTime + hardLimitSeconds * 1000);
+      const period = Math.min(entry.period, maxTtl);
+      let increment = period > 0 ? period : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : entry.creationTtl;
+      const limit = hardLimit(entry.explicitMaxTtl, period);
+      let expireAt = now + Math.min(increment, maxTtl) * 1000;
+      if (limit !== Infinity) expireAt = Math.min(expireAt, entry.creationTime + limit * 1000);
       if (entry.parent) {
         const parent = await read(entry.parent);
         if (parent && parent.expireAt !== 0) expireAt = Math.min(expireAt, parent.expireAt);
