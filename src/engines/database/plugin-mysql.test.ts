@@ -305,3 +305,120 @@ test('a closed plugin refuses work', async () => {
   await other.close();
   await assert.rejects(other.revokeUser({ username: newName(), revocationStatements: [] }), { kind: 'connection', message: /not initialized/ });
 });
+
+/** Every host at which an account with this name exists, sorted. */
+async function userHosts(username: string): Promise<string[]> {
+  const [rows] = await admin.query<RowDataPacket[]>('SELECT Host FROM mysql.user WHERE User = ? ORDER BY Host', [username]);
+  return rows.map((row) => String(row['Host']));
+}
+
+/** Creation statements that make the account at one named host instead of '%'. */
+const createAt = (host: string): string[] => [
+  `CREATE USER '{{name}}'@'${host}' IDENTIFIED BY '{{password}}'; GRANT SELECT ON ${database}.* TO '{{name}}'@'${host}';`,
+];
+
+test("default revocation drops a user that creation statements made at 'localhost'", async () => {
+  const name = newName();
+  await plugin.newUser(userRequest(name, newPassword(), createAt('localhost')));
+  assert.deepEqual(await userHosts(name), ['localhost']);
+  await plugin.revokeUser({ username: name, revocationStatements: [] });
+  assert.deepEqual(await userHosts(name), []);
+  await plugin.revokeUser({ username: name, revocationStatements: [] });
+});
+
+test('default revocation drops the account at every host, and one that could log in no longer can', async () => {
+  const name = newName();
+  const password = newPassword();
+  // The server skips name resolution, so a TCP login from 127.0.0.1 matches the '127.0.0.1' account.
+  const statements = [...createAt('127.0.0.1'), ...createAt('localhost'), ...CREATE_READER];
+  await plugin.newUser(userRequest(name, password, statements));
+  assert.deepEqual(await userHosts(name), ['%', '127.0.0.1', 'localhost']);
+  const conn = await connectAs(name, password);
+  await conn.end();
+  await plugin.revokeUser({ username: name, revocationStatements: [] });
+  assert.deepEqual(await userHosts(name), []);
+  assert.match(await loginFails(name, password), ACCESS_DENIED);
+});
+
+test("revocation statements that drop only '%' fail for a 'localhost' user, and keep failing until it is gone", async () => {
+  const name = newName();
+  const password = newPassword();
+  await plugin.newUser(userRequest(name, password, createAt('localhost')));
+  const onlyPercent = ["DROP USER IF EXISTS '{{name}}'@'%'"];
+  const vaultDefault = ["REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{{name}}'@'%'; DROP USER '{{name}}'@'%'"];
+  try {
+    for (const revocationStatements of [onlyPercent, vaultDefault, onlyPercent]) {
+      const err = await plugin.revokeUser({ username: name, revocationStatements }).then(
+        () => assert.fail('revocation should fail while the user exists'),
+        (e: Error & { kind?: string }) => e,
+      );
+      assert.equal(err.kind, 'statement');
+      assert.match(err.message, new RegExp(`^user "${name}" still exists at host\\(s\\) 'localhost' after revocation; the revocation statements must drop it there$`));
+      assert.deepEqual(await userHosts(name), ['localhost']);
+    }
+    await plugin.revokeUser({ username: name, revocationStatements: ["DROP USER '{{name}}'@'localhost'"] });
+    assert.deepEqual(await userHosts(name), []);
+  } finally {
+    await admin.query('DROP USER IF EXISTS ?@?', [name, 'localhost']);
+  }
+});
+
+test("the '%' user is still revoked by default and by custom statements, and revoking a dropped user succeeds", async () => {
+  const name = newName();
+  const password = newPassword();
+  await plugin.newUser(userRequest(name, password));
+  await plugin.revokeUser({ username: name, revocationStatements: [] });
+  assert.deepEqual(await userHosts(name), []);
+  assert.match(await loginFails(name, password), ACCESS_DENIED);
+  await plugin.revokeUser({ username: name, revocationStatements: [] });
+  // A custom DROP USER without IF EXISTS meets 1396, which is tolerated since nothing is left.
+  await plugin.revokeUser({ username: name, revocationStatements: ["DROP USER '{{name}}'@'%'"] });
+});
+
+test("a failed creation at 'localhost' is rolled back by the default rollback", async () => {
+  const name = newName();
+  const statements = [`${createAt('localhost')[0]} SELECT * FROM ${database}.no_such_table`];
+  await assert.rejects(plugin.newUser(userRequest(name, newPassword(), statements)), (e: Error & { kind?: string }) => {
+    return e.kind === 'statement' && /no_such_table/.test(e.message) && !/cleanup failed/.test(e.message);
+  });
+  assert.deepEqual(await userHosts(name), []);
+});
+
+test("custom rollback statements that miss the host are reported as a failed cleanup", async () => {
+  const name = newName();
+  const request = {
+    ...userRequest(name, newPassword(), [`${createAt('localhost')[0]} SELECT * FROM ${database}.no_such_table`]),
+    rollbackStatements: ["DROP USER IF EXISTS '{{name}}'@'%'"],
+  };
+  try {
+    await assert.rejects(plugin.newUser(request), { kind: 'statement', message: new RegExp(`cleanup failed as well, so user "${name}" may remain`) });
+    assert.deepEqual(await userHosts(name), ['localhost']);
+  } finally {
+    await admin.query('DROP USER IF EXISTS ?@?', [name, 'localhost']);
+  }
+});
+
+test('an admin that may not read mysql.user revokes at % as before, and a revocation it cannot check succeeds', async () => {
+  const adminName = newName();
+  const adminPass = newPassword();
+  await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [adminName, '%', adminPass]);
+  await admin.query('GRANT CREATE USER ON *.* TO ?@?', [adminName, '%']);
+  const limited = createMysqlPlugin();
+  const atPercent = newName();
+  const atLocalhost = newName();
+  try {
+    await limited.initialize({ connectionUrl: ADMIN_URL, username: adminName, password: adminPass, maxOpenConnections: 1, maxIdleTimeMs: 0 }, true);
+    await admin.query(`CREATE USER ?@? IDENTIFIED BY ?`, [atPercent, '%', newPassword()]);
+    await limited.revokeUser({ username: atPercent, revocationStatements: [] });
+    assert.deepEqual(await userHosts(atPercent), []);
+    // Without mysql.user the plugin can neither find the host nor see what is left.
+    await admin.query(`CREATE USER ?@? IDENTIFIED BY ?`, [atLocalhost, 'localhost', newPassword()]);
+    await limited.revokeUser({ username: atLocalhost, revocationStatements: [] });
+    assert.deepEqual(await userHosts(atLocalhost), ['localhost']);
+  } finally {
+    await limited.close();
+    await admin.query('DROP USER IF EXISTS ?@?', [atLocalhost, 'localhost']);
+    await admin.query('DROP USER IF EXISTS ?@?', [atPercent, '%']);
+    await admin.query('DROP USER IF EXISTS ?@?', [adminName, '%']);
+  }
+});

@@ -6,8 +6,10 @@
  * a password or put one in an error; it never substitutes a username or password it has not
  * checked against a safe alphabet (values go inside '…' in SQL, so a quote would be injection);
  * and a failed creation never leaves part of a user behind when cleanup can reach the database.
+ * A revocation never reports success while an account with the user's name remains at any host,
+ * when the admin may read mysql.user to tell.
  */
-import { createPool, type Pool, type PoolConnection } from 'mysql2/promise';
+import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { badRequest, isCofferError } from '../../core/errors.js';
 import { DatabasePluginError, type DatabaseErrorKind, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
 import { parseMysqlConnectionUrl } from './plugin-mysql-dsn.js';
@@ -25,11 +27,14 @@ const DEFAULT_MAX_OPEN = 4;
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /**
- * DROP USER also removes the user's privileges, so Vault's `REVOKE ALL …; DROP USER …` default
- * is one idempotent statement here.
+ * Revocation and rollback have no default statements: without a role's own, the plugin drops the
+ * account at every host mysql.user lists for the name (`dropAccounts`), since creation statements
+ * may have made it at 'localhost' or an address rather than '%', and a drop at '%' alone would
+ * leave that account able to log in. DROP USER also removes the privileges, so Vault's
+ * `REVOKE ALL …; DROP USER …` default needs no REVOKE here. An admin who may not read mysql.user
+ * gets Vault's host, '%'.
  */
-const DEFAULT_REVOCATION = ["DROP USER IF EXISTS '{{name}}'@'%'"];
-const DEFAULT_ROLLBACK = DEFAULT_REVOCATION;
+const FALLBACK_HOST = '%';
 const DEFAULT_SET_PASSWORD = ["ALTER USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'"];
 
 /**
@@ -40,6 +45,13 @@ const DEFAULT_SET_PASSWORD = ["ALTER USER '{{name}}'@'%' IDENTIFIED BY '{{passwo
 const SAFE_USERNAME = /^[A-Za-z0-9_.-]+$/;
 /** The alphabet of Vault's default password policy; anything else could end a quoted string. */
 const SAFE_PASSWORD = /^[A-Za-z0-9-]+$/;
+/**
+ * Host names, IPv4/IPv6 addresses, netmasks (`10.0.0.0/255.0.0.0`) and the `%` `_` wildcards.
+ * Hosts come from mysql.user, not from us, and go inside '…' like usernames do: a host outside
+ * this alphabet is not dropped but reported, since a quote or backslash (or a multi-byte
+ * character under some connection charsets) could end the string.
+ */
+const SAFE_HOST = /^[A-Za-z0-9_.%:/-]*$/;
 
 /**
  * Server errors a revocation may meet when the user is already gone ("Operation DROP USER
@@ -55,6 +67,13 @@ const ABSENT_USER_ERRNOS = new Set([1396, 1141, 1269, 1147, 1403]);
  * retry will do. Like SQLSTATE classes 08 (connection) and 28 (login), they are 'connection'.
  */
 const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 1049, 1044, 1290, 1213, 1205]);
+
+/**
+ * Server errors that say the admin may not read mysql.user: table or column access denied, no
+ * access to the `mysql` database, missing global privilege. The plugin then cannot look up hosts
+ * or check that a user is gone, and goes on without, as before it looked.
+ */
+const NO_USER_TABLE_ERRNOS = new Set([1142, 1143, 1044, 1227]);
 
 interface MysqlServerError {
   message: string;
@@ -197,6 +216,49 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
     }
   }
 
+  /**
+   * The hosts at which an account named `username` exists, or null when the admin may not read
+   * mysql.user. Matching on User is exact: the column has a binary collation.
+   */
+  async function accountHosts(conn: PoolConnection, username: string): Promise<string[] | null> {
+    try {
+      const [rows] = await conn.query<RowDataPacket[]>('SELECT Host FROM mysql.user WHERE User = ? ORDER BY Host', [username]);
+      return rows.map((row) => {
+        const host: unknown = row['Host'];
+        return Buffer.isBuffer(host) ? host.toString('utf8') : String(host);
+      });
+    } catch (err) {
+      if (NO_USER_TABLE_ERRNOS.has(asMysqlError(err).errno ?? 0)) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * The default revocation and rollback: drops the account at every host it exists at, or at '%'
+   * when the hosts cannot be read. `username` has passed `checkUsername`; a host outside
+   * SAFE_HOST is left for `requireGone` to report.
+   */
+  async function dropAccounts(conn: PoolConnection, username: string): Promise<void> {
+    const hosts = (await accountHosts(conn, username)) ?? [FALLBACK_HOST];
+    for (const host of hosts) {
+      if (SAFE_HOST.test(host)) await conn.query(`DROP USER IF EXISTS '${username}'@'${host}'`);
+    }
+  }
+
+  /**
+   * Fails while an account named `username` remains at any host, so that the lease is kept,
+   * retried and shows why: a revocation whose statements name another host than creation did
+   * would otherwise succeed and leave a user that can still log in. An admin who may not read
+   * mysql.user cannot check, and the revocation stands as the statements left it.
+   */
+  async function requireGone(conn: PoolConnection, username: string, custom: boolean): Promise<void> {
+    const hosts = await accountHosts(conn, username);
+    if (hosts === null || hosts.length === 0) return;
+    const where = hosts.map((h) => `'${h}'`).join(', ');
+    const fix = custom ? 'the revocation statements must drop it there' : 'revocation statements that drop it there are needed';
+    throw new DatabasePluginError('statement', `user "${username}" still exists at host(s) ${where} after revocation; ${fix}`);
+  }
+
   return {
     name: PLUGIN_NAME,
     maxUsernameLength: MAX_USERNAME_LENGTH,
@@ -248,7 +310,8 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       const values = { username: req.username, password: req.password, expiration: req.expiration };
       const creation = prepareStatements(req.creationStatements, values);
       if (creation.length === 0) throw badRequest(`${PLUGIN_NAME} needs creation statements`);
-      const rollback = prepareStatements(req.rollbackStatements.length > 0 ? req.rollbackStatements : DEFAULT_ROLLBACK, values);
+      // Custom rollback statements are prepared before anything runs, so a bad one is refused first.
+      const rollback = req.rollbackStatements.length > 0 ? prepareStatements(req.rollbackStatements, values) : null;
       const secrets = [req.password];
 
       let failure: unknown;
@@ -263,8 +326,13 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       let cleanupFailed = false;
       try {
         await withSession(secrets, async (conn) => {
-          for (const sql of rollback) await conn.query(sql).catch(() => (cleanupFailed = true));
+          if (rollback === null) await dropAccounts(conn, req.username).catch(() => (cleanupFailed = true));
+          else for (const sql of rollback) await conn.query(sql).catch(() => (cleanupFailed = true));
           await conn.query('COMMIT');
+          // Statements that ran without error may still have named the wrong host; a check that
+          // fails (other than for lack of privileges) leaves the user's fate unknown.
+          const left = await accountHosts(conn, req.username).catch(() => ['?']);
+          if (left !== null && left.length > 0) cleanupFailed = true;
         });
       } catch {
         cleanupFailed = true;
@@ -289,9 +357,14 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
 
     async revokeUser(req): Promise<void> {
       checkUsername(req.username);
-      const templates = req.revocationStatements.length > 0 ? req.revocationStatements : DEFAULT_REVOCATION;
-      const statements = prepareStatements(templates, { username: req.username });
-      await withSession([], (conn) => runStatements(conn, statements, ABSENT_USER_ERRNOS));
+      const custom = req.revocationStatements.length > 0;
+      const statements = custom ? prepareStatements(req.revocationStatements, { username: req.username }) : [];
+      await withSession([], async (conn) => {
+        if (custom) await runStatements(conn, statements, ABSENT_USER_ERRNOS);
+        else await dropAccounts(conn, req.username);
+        // Also after tolerated "no such user" errors: those say nothing about other hosts.
+        await requireGone(conn, req.username, custom);
+      });
     },
 
     async setPassword(req): Promise<void> {
