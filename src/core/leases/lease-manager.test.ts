@@ -189,4 +189,23 @@ describe('lease manager', () => {
     await leases.stop();
     assert.equal(target.live.size, 0);
   });
+  it('wakes the idle worker for the retry of a failed revoke-now, not a minute later', async () => {
+    const target = fakeTarget();
+    const leases = createLeaseManager({
+      storage: createMemoryStorage(),
+      clock: { now: () => Date.now(), set() {}, advance() {} } as never,
+      logger: silentLogger,
+      engineForMount: () => target.engine,
+      retryBaseMs: 50,
+    });
+    leases.start();
+    const id = await issue(leases, target, 'u1', { ttl: 3600 });
+    await new Promise((r) => setTimeout(r, 50)); // the worker's first pass is over; it sleeps
+    target.down = true;
+    await assert.rejects(leases.revoke(id), /will be retried/);
+    target.down = false;
+    for (let i = 0; i < 200 && target.live.size > 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+    await leases.stop();
+    assert.equal(target.live.size, 0, 'the retry ran at its backoff time');
+  });
 });

@@ -130,6 +130,9 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     maxAttempts: options.maxAttempts ?? 6,
     retryBaseMs: options.retryBaseMs ?? 10_000,
     retryMaxMs: options.retryMaxMs ?? 10 * 60_000,
+    // Late-bound: the worker revokes through this revoker. Without it, a retry due in 10 s
+    // would wait for the worker's next planned pass (up to a minute).
+    onRetryScheduled: (dueAt) => worker.noteDue(dueAt),
   });
   const { remove, rewrite, view } = revoker;
   const info = (record: LeaseRecord): LeaseInfo => leaseInfo(record, clock.now());

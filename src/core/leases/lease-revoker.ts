@@ -31,6 +31,8 @@ export interface LeaseRevokerOptions {
   retryBaseMs: number;
   /** Longest retry delay, ms. */
   retryMaxMs: number;
+  /** A failed lease is now due again at `dueAt` (the expiry worker may have to wake earlier). */
+  onRetryScheduled(dueAt: number): void;
 }
 
 export interface LeaseRevoker {
@@ -136,6 +138,7 @@ export function createLeaseRevoker(options: LeaseRevokerOptions): LeaseRevoker {
         revocation: { attempts, lastError: leaseErrorText(failure), irrevocable, nextAttemptAt: irrevocable ? 0 : clock.now() + backoff(attempts) },
       };
       await rewrite(record, next);
+      if (!irrevocable) options.onRetryScheduled(next.revocation?.nextAttemptAt ?? 0);
       logger.warn(irrevocable ? 'lease marked irrevocable' : 'lease revocation failed; will retry', {
         lease: record.id,
         attempts,
