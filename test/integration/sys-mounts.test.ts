@@ -107,4 +107,13 @@ describe('mounts and the barrier keyring', () => {
     assert.equal((await api(server, 'DELETE', 'sys/mounts/kv-nosudo', { token })).status, 204);
     assert.equal((await api(server, 'DELETE', 'sys/auth/up-nosudo', { token: root })).status, 204);
   });
+  it('requires sudo to list leases, from the top level down', async () => {
+    const policy = 'path "sys/leases/lookup/*" { capabilities = ["list"] }\npath "sys/leases/lookup" { capabilities = ["list"] }';
+    assert.equal((await api(server, 'PUT', 'sys/policies/acl/lease-list-no-sudo', { token: root, body: { policy } })).status, 204);
+    const created = await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['lease-list-no-sudo'], ttl: '10m' } });
+    const token = created.body.auth.client_token as string;
+    assert.equal((await api(server, 'LIST', 'sys/leases/lookup/', { token })).status, 403);
+    assert.equal((await api(server, 'LIST', 'sys/leases/lookup/some/prefix/', { token })).status, 403);
+    assert.notEqual((await api(server, 'LIST', 'sys/leases/lookup/', { token: root })).status, 403);
+  });
 });

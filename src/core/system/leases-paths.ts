@@ -57,14 +57,13 @@ export function leasesPaths(leases: LeaseManager): PathSpec[] {
     return { data: { keys } };
   };
 
+  const lookup = async (req: EngineRequest): Promise<EngineResponse> => ({ data: { ...(await leases.lookup(leaseIdFrom(req))) } });
+
   return [
-    {
-      pattern: 'leases/lookup/?',
-      operations: {
-        update: async (req) => ({ data: { ...(await leases.lookup(leaseIdFrom(req))) } }),
-        list: listLeases,
-      },
-    },
+    // Vault's root paths hold `leases/lookup/*`, which the trailing-slash form matches too: the
+    // top-level listing of every mount's leases needs sudo like any deeper one.
+    { pattern: 'leases/lookup', operations: { update: lookup, list: listLeases } },
+    { pattern: 'leases/lookup/', sudo: true, operations: { update: lookup, list: listLeases } },
     { pattern: 'leases/lookup/(?<prefix>.+)', sudo: true, operations: { list: listLeases } },
     { pattern: 'leases/renew(?:/(?<id>.+))?', operations: { update: renew } },
     { pattern: 'renew(?:/(?<id>.+))?', operations: { update: renew } },
