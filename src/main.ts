@@ -168,6 +168,7 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   // built-in engines only when it loads the mount table, after both exist.
   let systemEngine: Engine | undefined;
   const mounts = createMountManager({
+    systemTtl,
     barrier,
     systemStorage,
     router,

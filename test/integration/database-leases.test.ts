@@ -247,3 +247,47 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
     assert.equal(JSON.stringify(config.body).includes(cluster.adminPassword), false, 'the admin password never comes back');
   });
 });
+
+describe('dynamic credentials on a server with its own system lease TTLs', () => {
+  let cluster: PgCluster;
+  let db: ScratchDatabase;
+  let server: TestServer;
+
+  before(async () => {
+    cluster = await startPgCluster();
+    db = await createScratchDatabase(cluster);
+    // The server's default_lease_ttl / max_lease_ttl (10m / 20m) and an untuned mount.
+    server = await startTestServer({ dev: true, storage: 'memory', defaultTokenTtl: '10m', maxTokenTtl: '20m' });
+    const root = server.rootToken as string;
+    assert.equal((await api(server, 'POST', 'sys/mounts/database', { token: root, body: { type: 'database' } })).status, 204);
+    const config = await api(server, 'POST', 'database/config/pg', {
+      token: root,
+      body: { plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: cluster.adminUser, password: cluster.adminPassword, allowed_roles: ['*'] },
+    });
+    assert.ok(config.status === 204 || config.status === 200, JSON.stringify(config.body));
+    for (const [name, extra] of [['untimed', {}], ['long-max', { max_ttl: '1h' }]] as const) {
+      const role = await api(server, 'POST', `database/roles/${name}`, {
+        token: root,
+        body: { db_name: 'pg', creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`], ...extra },
+      });
+      assert.ok(role.status === 204 || role.status === 200, JSON.stringify(role.body));
+    }
+  });
+
+  after(async () => {
+    await server?.destroy();
+    await db?.cleanup(['v-%']).catch(() => undefined);
+    await cluster?.stop();
+  });
+
+  it('grants the server default and writes the same end into {{expiration}}', async () => {
+    for (const [role, expected] of [['untimed', 600], ['long-max', 600]] as const) {
+      const issued = await api(server, 'GET', `database/creds/${role}`, { token: server.rootToken as string });
+      assert.equal(issued.status, 200, JSON.stringify(issued.body));
+      assert.equal(issued.body.lease_duration, expected, role);
+      const [row] = await db.query<{ until: Date }>('SELECT rolvaliduntil AS until FROM pg_roles WHERE rolname = $1', [issued.body.data.username]);
+      const validFor = ((row?.until as Date).getTime() - Date.now()) / 1000;
+      assert.ok(Math.abs(validFor - expected) < 30, `${role}: VALID UNTIL is ${Math.round(validFor)} s away, the lease ${expected} s`);
+    }
+  });
+});

@@ -186,7 +186,10 @@ export interface MountInfo {
   readonly uuid: string;
   readonly type: string;
   readonly options: Readonly<Record<string, string>>;
-  /** Seconds. 0 means "use the system default". */
+  /**
+   * Seconds: the lease TTLs this mount grants, its tuning or else the server's system TTLs (0
+   * only in engine test harnesses, meaning Vault's 768h).
+   */
   readonly defaultLeaseTtl: number;
   readonly maxLeaseTtl: number;
 }

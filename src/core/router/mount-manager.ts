@@ -37,6 +37,8 @@ export interface EnableMountInput {
 }
 
 export interface MountManagerDeps {
+  /** The server's lease TTLs, seconds, for mounts that do not tune their own. */
+  systemTtl: { defaultSeconds: number; maxSeconds: number };
   barrier: Storage;
   systemStorage: Storage;
   router: Router<MountEntry>;
@@ -89,8 +91,10 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
     get uuid() { return entry.uuid; },
     get type() { return entry.type; },
     get options() { return entry.options; },
-    get defaultLeaseTtl() { return entry.config.default_lease_ttl; },
-    get maxLeaseTtl() { return entry.config.max_lease_ttl; },
+    // Effective values, as the request pipeline grants leases: the mount's tuning, else the
+    // server's system TTLs, the default never above the max.
+    get defaultLeaseTtl() { return Math.min(entry.config.default_lease_ttl || deps.systemTtl.defaultSeconds, this.maxLeaseTtl); },
+    get maxLeaseTtl() { return entry.config.max_lease_ttl || deps.systemTtl.maxSeconds; },
   });
 
   const instantiate = async (entry: MountEntry): Promise<Engine> => {

@@ -27,7 +27,8 @@ export const SYSTEM_MAX_TTL = 768 * 3600;
 
 /**
  * The TTL the lease manager will grant, computed here because {{expiration}} must match it:
- * the role's (or mount's) default, capped by the role's (or mount's) maximum.
+ * the role's (or mount's) default, capped by the role's (or mount's) maximum. The mount's values
+ * are effective ones (its tuning, else the server's system TTLs; see MountInfo).
  */
 export function effectiveTtl(roleDefault: number, roleMax: number, mountDefault: number, mountMax: number): number {
   const ttl = roleDefault || mountDefault || SYSTEM_MAX_TTL;
