@@ -205,6 +205,8 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     // Vault refuses to unmount while a lease of the mount cannot be revoked; so does Coffer.
     beforeUnmount: async (entry) => {
       await leases.revokePrefix(entry.path);
+      // As Vault: disabling an auth method revokes every token it issued, and their leases.
+      if (entry.table === 'auth') await tokens.revokeByPathPrefix(entry.path);
     },
     initialMounts: [
       ...(config.dev ? [{ path: 'secret/', type: 'kv', options: { version: '2' }, description: 'key/value secret storage' }] : []),

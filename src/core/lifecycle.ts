@@ -75,10 +75,20 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     }
     await deps.mounts.load();
     await deps.audit.load();
+    // An expired token stops working at once (lookups check expiry); the sweep revokes what it
+    // leaves behind, its children and its leases, so it runs often: a sweep that finds nothing
+    // due reads one small page. One at a time.
+    let sweeping = false;
     sweeper = setInterval(() => {
-      if (!ready) return;
-      deps.tokens.sweepExpired().catch((error: unknown) => deps.logger.warn('token expiry sweep failed', { error: String(error) }));
-    }, deps.sweepIntervalMs ?? 30_000);
+      if (!ready || sweeping) return;
+      sweeping = true;
+      deps.tokens
+        .sweepExpired()
+        .catch((error: unknown) => deps.logger.warn('token expiry sweep failed', { error: String(error) }))
+        .finally(() => {
+          sweeping = false;
+        });
+    }, deps.sweepIntervalMs ?? 1_000);
     sweeper.unref();
     for (const service of deps.services ?? []) service.start();
     ready = true;

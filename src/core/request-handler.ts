@@ -18,7 +18,7 @@ import type { EngineRequest, EngineResponse, LoginResult, Operation, RequestAuth
 import { canonicalPolicyName } from './policy/parse.js';
 import { authBlock } from './tokens/token-response.js';
 import type { MountEntry } from './router/mount-table.js';
-import type { Router } from './router/router.js';
+import type { RoutedMount, Router } from './router/router.js';
 import type { TokenEntry, TokenStore } from './tokens/token-store.js';
 import type { LeaseManager } from './leases/lease-manager.js';
 import type { EventBus } from './events/event-bus.js';
@@ -189,11 +189,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     return { ...rest, auth: authBlock(token, entry, tokens) };
   };
 
-  return async (req) => {
-    if (deps.isSealed()) throw new CofferError('sealed', 'Vault is sealed');
-
-    const token = req.clientToken ? await tokens.lookup(req.clientToken) : undefined;
-    const routed = router.route(req.path);
+  const serveRouted = async (req: ApiRequest, token: TokenEntry | undefined, routed: RoutedMount<MountEntry> | undefined): Promise<ApiResult> => {
     const matched = routed ? router.matchPath(routed.engine, routed.relativePath) : undefined;
     const unauthenticated = matched?.spec.unauthenticated === true;
 
@@ -289,5 +285,19 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       if (change) deps.events.publish(change);
     }
     return { response, mountType: routed.mount.type };
+  };
+
+  return async (req) => {
+    if (deps.isSealed()) throw new CofferError('sealed', 'Vault is sealed');
+
+    const token = req.clientToken ? await tokens.lookup(req.clientToken) : undefined;
+    const routed = router.route(req.path);
+    // Held until answered, its lease stored: disabling the mount waits for this request.
+    const release = routed ? router.hold(routed.mount.path) : undefined;
+    try {
+      return await serveRouted(req, token, routed);
+    } finally {
+      release?.();
+    }
   };
 }

@@ -162,6 +162,60 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
     }
   });
 
+  it('leaves no credential of a mount behind when the mount is disabled while credentials are being issued', async () => {
+    assert.equal((await api(server, 'POST', 'sys/mounts/race-db', { token: root, body: { type: 'database' } })).status, 204);
+    const config = await api(server, 'POST', 'race-db/config/pg', {
+      token: root,
+      body: { plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: cluster.adminUser, password: cluster.adminPassword, allowed_roles: ['*'] },
+    });
+    assert.ok(config.status === 204 || config.status === 200, JSON.stringify(config.body));
+    const role = await api(server, 'POST', 'race-db/roles/r', {
+      token: root,
+      body: { db_name: 'pg', creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' IN ROLE ${readersRole};`], default_ttl: '1h' },
+    });
+    assert.ok(role.status === 204 || role.status === 200, JSON.stringify(role.body));
+    let disabled = false;
+    const issued: string[] = [];
+    const issuer = async (): Promise<void> => {
+      while (!disabled) {
+        const answer = await api(server, 'GET', 'race-db/creds/r', { token: root });
+        if (answer.status === 200) issued.push(answer.body.data.username as string);
+      }
+    };
+    const issuers = [issuer(), issuer(), issuer(), issuer()];
+    while (issued.length < 8) await new Promise((resolve) => setTimeout(resolve, 5));
+    const disable = await api(server, 'DELETE', 'sys/mounts/race-db', { token: root });
+    disabled = true;
+    await Promise.all(issuers);
+    assert.equal(disable.status, 204, JSON.stringify(disable.body));
+    for (const name of issued) assert.equal(await roleExists(name), false, `${name} outlived its mount`);
+    assert.equal((await api(server, 'LIST', 'sys/leases/lookup/race-db/', { token: root })).status, 404, 'no lease of the mount is left');
+  });
+
+  it('revokes the tokens of an auth method when it is disabled, and their credentials with them', async () => {
+    assert.equal((await api(server, 'POST', 'sys/auth/up-gone', { token: root, body: { type: 'userpass' } })).status, 204);
+    await api(server, 'PUT', 'sys/policies/acl/db-reader', { token: root, body: { policy: 'path "database/creds/readonly" { capabilities = ["read"] }' } });
+    assert.equal((await api(server, 'POST', 'auth/up-gone/users/alice', { token: root, body: { password: 'correct horse battery', token_policies: ['db-reader'] } })).status, 204);
+    const login = await api(server, 'POST', 'auth/up-gone/login/alice', { body: { password: 'correct horse battery' } });
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    const token = login.body.auth.client_token as string;
+    const cred = await creds(token);
+    assert.equal(await roleExists(cred.username), true);
+    assert.equal((await api(server, 'DELETE', 'sys/auth/up-gone', { token: root })).status, 204);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).status, 403);
+    assert.equal(await roleExists(cred.username), false, 'the credential went with its token');
+  });
+
+  it('revokes an expired token\'s credentials within seconds of its expiry', async () => {
+    await api(server, 'PUT', 'sys/policies/acl/db-reader', { token: root, body: { policy: 'path "database/creds/readonly" { capabilities = ["read"] }' } });
+    const token = (await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['db-reader'], ttl: '60s' } })).body.auth.client_token;
+    const cred = await creds(token);
+    clock.advance(61_000);
+    const deadline = Date.now() + 5_000;
+    while ((await roleExists(cred.username)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(await roleExists(cred.username), false, 'the credential outlived its expired token');
+  });
+
   it('keeps retrying while the database is down and removes the user once it is back', async () => {
     const cred = await creds();
     await cluster.stopServer();

@@ -204,7 +204,16 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
       const entry = find(kind, path);
       if (!entry) return;
       if (entry.type === 'system' || entry.type === 'token') throw badRequest(`cannot unmount "${entry.path}"`);
-      await deps.beforeUnmount?.(entry);
+      // No request reaches the mount from here on, and those under way finish (their leases
+      // stored) before its leases are revoked; a lease issued behind the revocation would
+      // otherwise survive the mount and be left with no engine to revoke it.
+      await deps.router.taint(entry.path);
+      try {
+        await deps.beforeUnmount?.(entry);
+      } catch (error) {
+        deps.router.untaint(entry.path);
+        throw error;
+      }
       const engine = engines.get(entry.path);
       await engine?.shutdown?.();
       deps.router.remove(entry.path);

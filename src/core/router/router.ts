@@ -25,6 +25,19 @@ export interface Router<M extends { path: string }> {
   /** The PathSpec of `engine` that matches `relativePath`. */
   matchPath(engine: Engine, relativePath: string): MatchedPath | undefined;
   mounts(): M[];
+  /**
+   * Holds the mount at `path` for one request, from routing until it is answered (its lease
+   * stored); returns the release. Taken right after `route`, with no await in between.
+   */
+  hold(path: string): () => void;
+  /**
+   * Stops routing to the mount at `path` (it answers as missing) and resolves once the requests
+   * that hold it have finished: after this, nothing new can happen under the mount, so its
+   * leases can be revoked without one appearing behind the walk (Vault taints the route too).
+   */
+  taint(path: string): Promise<void>;
+  /** Routes to a tainted mount again (its removal failed). */
+  untaint(path: string): void;
 }
 
 interface CompiledEngine {
@@ -35,6 +48,8 @@ export function createRouter<M extends { path: string }>(): Router<M> {
   // Sorted longest path first so the first prefix hit is the longest match.
   let entries: Array<{ mount: M; engine: Engine }> = [];
   const compiled = new WeakMap<Engine, CompiledEngine>();
+  const tainted = new Set<string>();
+  const holds = new Map<string, { count: number; waiters: Array<() => void> }>();
 
   const compile = (engine: Engine): CompiledEngine => {
     let result = compiled.get(engine);
@@ -55,17 +70,41 @@ export function createRouter<M extends { path: string }>(): Router<M> {
     remove(path) {
       const found = entries.find((e) => e.mount.path === path);
       entries = entries.filter((e) => e.mount.path !== path);
+      tainted.delete(path);
       return found?.engine;
     },
     route(path) {
       for (const entry of entries) {
         const mountPath = entry.mount.path;
-        if (path.startsWith(mountPath)) {
-          return { mount: entry.mount, engine: entry.engine, relativePath: path.slice(mountPath.length) };
-        }
-        if (path === mountPath.slice(0, -1)) return { mount: entry.mount, engine: entry.engine, relativePath: '' };
+        const exact = path === mountPath.slice(0, -1);
+        if (!exact && !path.startsWith(mountPath)) continue;
+        // Mounts never nest, so no shorter mount may answer for a tainted one.
+        if (tainted.has(mountPath)) return undefined;
+        return { mount: entry.mount, engine: entry.engine, relativePath: exact ? '' : path.slice(mountPath.length) };
       }
       return undefined;
+    },
+    hold(path) {
+      const slot = holds.get(path) ?? { count: 0, waiters: [] };
+      slot.count += 1;
+      holds.set(path, slot);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        slot.count -= 1;
+        if (slot.count > 0) return;
+        holds.delete(path);
+        for (const wake of slot.waiters) wake();
+      };
+    },
+    async taint(path) {
+      tainted.add(path);
+      const slot = holds.get(path);
+      if (slot) await new Promise<void>((resolve) => slot.waiters.push(resolve));
+    },
+    untaint(path) {
+      tainted.delete(path);
     },
     matchPath(engine, relativePath) {
       for (const { spec, regex } of compile(engine).specs) {

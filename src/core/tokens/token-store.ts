@@ -93,6 +93,12 @@ export interface TokenStore {
   listAccessors(): Promise<string[]>;
   /** Revokes every token whose expiry has passed; returns how many. */
   sweepExpired(): Promise<number>;
+  /**
+   * Revokes (with their children) every token created through a path under `prefix`, e.g. all
+   * logins of an auth mount being disabled; returns how many. Reads every token: an admin
+   * operation, not a request path.
+   */
+  revokeByPathPrefix(prefix: string): Promise<number>;
   onRevoke(listener: RevokeListener): void;
   /** Seconds until expiry (0 for never-expiring tokens). */
   ttlSeconds(entry: TokenEntry): number;
@@ -100,6 +106,7 @@ export interface TokenStore {
 
 const DEFAULT_TTL = 768 * 3600;
 const BUCKET_MS = 60_000;
+const SWEEP_PAGE = 64;
 
 const idKey = (id: string): string => `id/${id}`;
 const accessorKey = (hashed: string): string => `accessor/${hashed}`;
@@ -427,9 +434,22 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       const now = clock.now();
       const current = expiryBucket(now);
       let revoked = 0;
-      for (const folder of await storage.list('expire/')) {
-        const bucket = folder.replace(/\/$/, '');
-        if (bucket > current) break;
+      // Buckets are minutes in key order: a page at a time, stopping at the first one still
+      // ahead, so a sweep that finds nothing due reads one small page however many tokens exist.
+      const dueFolders: string[] = [];
+      for (let after = '', done = false; !done;) {
+        const page = await storage.listPage('expire/', after, SWEEP_PAGE);
+        for (const folder of page) {
+          if (folder.replace(/\/$/, '') > current) {
+            done = true;
+            break;
+          }
+          dueFolders.push(folder);
+        }
+        if (page.length < SWEEP_PAGE) done = true;
+        after = page[page.length - 1] ?? after;
+      }
+      for (const folder of dueFolders) {
         for (const id of await storage.list(`expire/${folder}`)) {
           const entry = await read(id);
           if (!entry) {
@@ -441,6 +461,21 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         }
       }
       return revoked;
+    },
+    async revokeByPathPrefix(prefix) {
+      let revoked = 0;
+      for (let after = ''; ;) {
+        const page = await storage.listPage('id/', after, SWEEP_PAGE);
+        for (const id of page) {
+          const entry = await read(id);
+          if (entry && entry.path.startsWith(prefix)) {
+            await revokeTree(id);
+            revoked += 1;
+          }
+        }
+        if (page.length < SWEEP_PAGE) return revoked;
+        after = page[page.length - 1] as string;
+      }
     },
     onRevoke(listener) {
       revokeListeners.push(listener);
