@@ -49,6 +49,8 @@ export function createRouter<M extends { path: string }>(): Router<M> {
   let entries: Array<{ mount: M; engine: Engine }> = [];
   const compiled = new WeakMap<Engine, CompiledEngine>();
   const tainted = new Set<string>();
+  // Requests holding each mount; a slot stays once made (one per mount), so the hot path only
+  // counts. Waiters are the taints waiting for it to reach zero.
   const holds = new Map<string, { count: number; waiters: Array<() => void> }>();
 
   const compile = (engine: Engine): CompiledEngine => {
@@ -71,6 +73,7 @@ export function createRouter<M extends { path: string }>(): Router<M> {
       const found = entries.find((e) => e.mount.path === path);
       entries = entries.filter((e) => e.mount.path !== path);
       tainted.delete(path);
+      holds.delete(path);
       return found?.engine;
     },
     route(path) {
@@ -85,23 +88,26 @@ export function createRouter<M extends { path: string }>(): Router<M> {
       return undefined;
     },
     hold(path) {
-      const slot = holds.get(path) ?? { count: 0, waiters: [] };
-      slot.count += 1;
-      holds.set(path, slot);
+      let slot = holds.get(path);
+      if (slot === undefined) {
+        slot = { count: 0, waiters: [] };
+        holds.set(path, slot);
+      }
+      const held = slot;
+      held.count += 1;
       let released = false;
       return () => {
         if (released) return;
         released = true;
-        slot.count -= 1;
-        if (slot.count > 0) return;
-        holds.delete(path);
-        for (const wake of slot.waiters) wake();
+        held.count -= 1;
+        if (held.count > 0 || held.waiters.length === 0) return;
+        for (const wake of held.waiters.splice(0)) wake();
       };
     },
     async taint(path) {
       tainted.add(path);
       const slot = holds.get(path);
-      if (slot) await new Promise<void>((resolve) => slot.waiters.push(resolve));
+      if (slot !== undefined && slot.count > 0) await new Promise<void>((resolve) => slot.waiters.push(resolve));
     },
     untaint(path) {
       tainted.delete(path);

@@ -164,7 +164,6 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
 
   /** Whether a revocation of this token's tree, or of an ancestor's, has started. */
   const underRevocation = async (entry: TokenEntry): Promise<boolean> => {
-    if (doomed.size === 0) return false;
     const seen = new Set<string>();
     for (let current: TokenEntry | undefined = entry; current !== undefined && !seen.has(current.id); current = current.parent ? await read(current.parent) : undefined) {
       if (doomed.has(current.id)) return true;
@@ -182,7 +181,8 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       void revokeTree(id).catch(() => undefined);
       return undefined;
     }
-    if (await underRevocation(entry)) return undefined;
+    // Checked only while some revocation is under way: no extra await on the hot path.
+    if (doomed.size > 0 && (await underRevocation(entry))) return undefined;
     return entry;
   };
 
