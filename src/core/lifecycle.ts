@@ -77,7 +77,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     await deps.audit.load();
     // An expired token stops working at once (lookups check expiry); the sweep revokes what it
     // leaves behind, its children and its leases, so it runs often: a sweep that finds nothing
-    // due reads one small page. One at a time.
+    // due only lists the names of the current minute's expiry entries. One at a time.
     let sweeping = false;
     sweeper = setInterval(() => {
       if (!ready || sweeping) return;

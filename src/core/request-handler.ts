@@ -230,7 +230,9 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       // Vault checks LIST against the path with a trailing slash.
       const aclPath = operation === 'list' && !req.path.endsWith('/') ? req.path + '/' : req.path;
       const verdict = acl.check(aclPath, operation, req.data);
-      if (!verdict.allowed || (matched?.spec.sudo === true && !verdict.rootPrivs)) deny(operation);
+      const sudo = matched?.spec.sudo;
+      const needsSudo = sudo === true || (Array.isArray(sudo) && sudo.includes(operation));
+      if (!verdict.allowed || (needsSudo && !verdict.rootPrivs)) deny(operation);
     }
 
     if (!routed) throw new CofferError('unsupported_path', `no handler for route "${req.path}". route entry not found.`);

@@ -113,6 +113,7 @@ describe('mounts and the barrier keyring', () => {
     const created = await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['lease-list-no-sudo'], ttl: '10m' } });
     const token = created.body.auth.client_token as string;
     assert.equal((await api(server, 'LIST', 'sys/leases/lookup/', { token })).status, 403);
+    assert.equal((await api(server, 'LIST', 'sys/leases/lookup', { token })).status, 403);
     assert.equal((await api(server, 'LIST', 'sys/leases/lookup/some/prefix/', { token })).status, 403);
     assert.notEqual((await api(server, 'LIST', 'sys/leases/lookup/', { token: root })).status, 403);
   });

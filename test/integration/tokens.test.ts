@@ -150,4 +150,10 @@ describe('tokens over HTTP', () => {
     const withDefault = await create(root, { policies: ['reader'], ttl: '1h' });
     assert.deepEqual((await create(withDefault.client_token, { policies: ['reader'] })).policies, ['default', 'reader']);
   });
+  it('refuses child tokens to a use-limited token, as Vault does', async () => {
+    const limited = await create(root, { policies: ['reader'], num_uses: 3, ttl: '1h' });
+    const refused = await api(server, 'POST', 'auth/token/create', { token: limited.client_token, body: { policies: ['reader'] } });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(refused.body, { errors: ['restricted use token cannot generate child tokens'] });
+  });
 });

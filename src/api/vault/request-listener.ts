@@ -183,14 +183,16 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     const verb = verbFor(req.method, query);
     if (!verb) throw new CofferError('unsupported_operation', 'unsupported operation');
     const path = normalizeRequestPath(rawPath);
+    const isSys = path.startsWith('sys/');
+    const bare = isSys ? path.replace(/\/$/, '') : path;
+    const raw = isSys ? rawSysHandler(bare, { lifecycle, version: options.version, clock: options.clock }) : undefined;
+    // Before the body is read, as Vault: a PATCH that is not a merge patch is refused unparsed.
+    if (verb === 'patch' && !raw) requireMergePatch(req.headers['content-type']);
     const hasBody = verb === 'write' || verb === 'patch' || verb === 'delete';
     const body = hasBody ? parseJsonBody(await readBody(req, maxRequestBytes), jsonLimits) : {};
 
     if (req.headers['x-vault-wrap-ttl'] !== undefined) throw new CofferError('bad_request', 'response wrapping is not supported');
 
-    const isSys = path.startsWith('sys/');
-    const bare = isSys ? path.replace(/\/$/, '') : path;
-    const raw = isSys ? rawSysHandler(bare, { lifecycle, version: options.version, clock: options.clock }) : undefined;
     if (raw) {
       const result = await raw(verb, query, body);
       sendJson(res, result.status, result.body);
@@ -198,7 +200,6 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     }
     if (req.method === 'HEAD') throw new CofferError('unsupported_operation', 'unsupported operation');
     if (isSys && (bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') return watch(req, res, bare, query);
-    if (verb === 'patch') requireMergePatch(req.headers['content-type']);
 
     const apiRequest: ApiRequest = {
       requestId: uuid(),

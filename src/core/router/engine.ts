@@ -161,8 +161,11 @@ export interface PathSpec {
    * as in Vault.
    */
   readonly existenceCheck?: (req: EngineRequest) => Promise<boolean>;
-  /** Requires the 'sudo' capability (or root) on top of the operation's capability. */
-  readonly sudo?: boolean;
+  /**
+   * Requires the 'sudo' capability (or root) on top of the operation's capability: for every
+   * operation, or for those listed (one path may serve a plain read and a privileged list).
+   */
+  readonly sudo?: boolean | readonly Operation[];
   /** Reachable without a token (logins). */
   readonly unauthenticated?: boolean;
   /** One line for `?help=1` and the docs. */

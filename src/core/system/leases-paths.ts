@@ -60,10 +60,10 @@ export function leasesPaths(leases: LeaseManager): PathSpec[] {
   const lookup = async (req: EngineRequest): Promise<EngineResponse> => ({ data: { ...(await leases.lookup(leaseIdFrom(req))) } });
 
   return [
-    // Vault's root paths hold `leases/lookup/*`, which the trailing-slash form matches too: the
-    // top-level listing of every mount's leases needs sudo like any deeper one.
-    { pattern: 'leases/lookup', operations: { update: lookup, list: listLeases } },
-    { pattern: 'leases/lookup/', sudo: true, operations: { update: lookup, list: listLeases } },
+    // Vault's root paths hold `leases/lookup/*`, which the top-level listing matches too (a LIST
+    // of `leases/lookup` is checked with the trailing slash): listing leases at any level needs
+    // sudo; looking up one lease by id does not (the default policy grants it).
+    { pattern: 'leases/lookup/?', sudo: ['list'], operations: { update: lookup, list: listLeases } },
     { pattern: 'leases/lookup/(?<prefix>.+)', sudo: true, operations: { list: listLeases } },
     { pattern: 'leases/renew(?:/(?<id>.+))?', operations: { update: renew } },
     { pattern: 'renew(?:/(?<id>.+))?', operations: { update: renew } },

@@ -69,6 +69,8 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
 
   const create = (orphanPath: boolean) => async (req: EngineRequest): Promise<EngineResponse> => {
     const parent = await caller(req);
+    // As Vault: a use-limited token could otherwise escape its limit through a child.
+    if (parent.numUses !== 0) throw badRequest('restricted use token cannot generate child tokens');
     const parentIsRoot = parent.policies.includes('root');
     const data = req.data;
     const sudo = parentIsRoot || (await deps.hasSudo(req, 'auth/token/create'));

@@ -223,4 +223,44 @@ describe('token store', () => {
     const periodic = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', period: 360_000_000 });
     assert.equal(periodic.entry.creationTtl, 7200, 'a period is capped to the system maximum');
   });
+  it('sweeps by the expiry in each entry name, reading only tokens that are due, and still sweeps old-style names', async () => {
+    const { tokens, clock, physical } = await setup();
+    const soon = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 10 });
+    const later = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 50 });
+    // A data directory from before: the entry named bucket/id, without its expiry.
+    const legacy = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 20 });
+    const bucket = String(Math.floor(legacy.entry.expireAt / 60_000)).padStart(13, '0');
+    await physical.batch([
+      { type: 'delete', key: `expire/${bucket}/${String(legacy.entry.expireAt).padStart(15, '0')}-${legacy.entry.id}` },
+      { type: 'put', key: `expire/${bucket}/${legacy.entry.id}`, value: Buffer.alloc(0) },
+    ]);
+    clock.advance(30_000);
+    assert.equal(await tokens.sweepExpired(), 2);
+    assert.equal(await tokens.lookup(soon.token), undefined);
+    assert.equal(await physical.get(`id/${legacy.entry.id}`), undefined);
+    assert.equal(await physical.get(`expire/${bucket}/${legacy.entry.id}`), undefined, 'the old-style name is deleted too');
+    assert.ok(await tokens.lookup(later.token));
+    assert.equal(await tokens.sweepExpired(), 0);
+  });
+  it('keeps the children of a token revoked alone working throughout, and lets it gain none meanwhile', async () => {
+    const { tokens } = await setup();
+    const { entry: parent } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'parent', path: 'p' });
+    const children: string[] = [];
+    for (let i = 0; i < 50; i++) children.push((await tokens.create({ parent, policies: ['default'], displayName: 'child', path: 'p' })).token);
+    let done = false;
+    let refusedLookups = 0;
+    const late: string[] = [];
+    const revocation = tokens.revokeOrphan(parent.id).finally(() => { done = true; });
+    const watcher = async (): Promise<void> => {
+      while (!done) {
+        for (const token of children.slice(0, 5)) if ((await tokens.lookup(token)) === undefined) refusedLookups += 1;
+        await tokens.create({ parent, policies: ['default'], displayName: 'late', path: 'p' }).then((t) => late.push(t.token), () => undefined);
+      }
+    };
+    await Promise.all([revocation, watcher()]);
+    assert.equal(refusedLookups, 0, 'a child was refused while its parent was revoked alone');
+    for (const token of children) assert.equal((await tokens.lookup(token))?.orphan, true);
+    for (const token of late) assert.equal((await tokens.lookup(token))?.orphan, true, 'a child created meanwhile became an orphan too');
+    assert.equal(await tokens.lookupById(parent.id), undefined);
+  });
 });

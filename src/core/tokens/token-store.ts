@@ -112,7 +112,18 @@ const idKey = (id: string): string => `id/${id}`;
 const accessorKey = (hashed: string): string => `accessor/${hashed}`;
 const parentKey = (parent: string, child: string): string => `parent/${parent}/${child}`;
 const expiryBucket = (expireAt: number): string => String(Math.floor(expireAt / BUCKET_MS)).padStart(13, '0');
-const expiryKey = (expireAt: number, id: string): string => `expire/${expiryBucket(expireAt)}/${id}`;
+/**
+ * Within its minute, a token's expiry entry is named by its exact expiry and then its id, so the
+ * sweep (every second) learns what is due from the names alone and reads only those tokens.
+ */
+const expiryKey = (expireAt: number, id: string): string => `expire/${expiryBucket(expireAt)}/${String(expireAt).padStart(15, '0')}-${id}`;
+/** The name data directories from before had (minute/id): still swept, and deleted with the new one. */
+const legacyExpiryKey = (expireAt: number, id: string): string => `expire/${expiryBucket(expireAt)}/${id}`;
+const EXACT_EXPIRY_CHILD = /^(\d{15})-(.+)$/;
+const expiryDeletes = (expireAt: number, id: string): WriteOp[] => [
+  { type: 'delete', key: expiryKey(expireAt, id) },
+  { type: 'delete', key: legacyExpiryKey(expireAt, id) },
+];
 
 /** numUses of a token whose last allowed use has been taken (0 means unlimited). */
 const USES_EXHAUSTED = -1;
@@ -139,6 +150,9 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   // creation registered after the mark finds it when it checks. (A lock per parent would do
   // the same but serialise every token a parent creates behind one storage commit each.)
   const doomed = new Map<string, number>();
+  // Tokens being revoked alone (revoke-orphan): closed to new children, which would keep a
+  // parent that is gone, but still alive, and so are their children. Same protocol as `doomed`.
+  const closed = new Map<string, number>();
   const creating = new Map<string, { count: number; waiters: Array<() => void> }>();
   // Serialises every change to one token's record (a use, a renewal, orphaning, revocation):
   // two uses cannot both spend the same count, and a renewal that read the entry before a
@@ -199,18 +213,22 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     };
   };
 
-  /** Marks a token doomed (see `doomed`) once the child creations already under way ended; returns the mark's undo. */
-  const doom = async (id: string): Promise<() => void> => {
-    doomed.set(id, (doomed.get(id) ?? 0) + 1);
+  /**
+   * Marks a token in `marks` (`doomed` or `closed`), then waits for the child creations already
+   * under way to end, so its children can be listed; returns the mark's undo.
+   */
+  const fence = async (marks: Map<string, number>, id: string): Promise<() => void> => {
+    marks.set(id, (marks.get(id) ?? 0) + 1);
     cache.delete(id);
     const slot = creating.get(id);
     if (slot) await new Promise<void>((resolve) => slot.waiters.push(resolve));
     return () => {
-      const left = (doomed.get(id) ?? 1) - 1;
-      if (left === 0) doomed.delete(id);
-      else doomed.set(id, left);
+      const left = (marks.get(id) ?? 1) - 1;
+      if (left === 0) marks.delete(id);
+      else marks.set(id, left);
     };
   };
+  const doom = (id: string): Promise<() => void> => fence(doomed, id);
 
   const writeEntry = async (entry: TokenEntry, extra: WriteOp[] = []): Promise<void> => {
     await storage.batch([{ type: 'put', key: idKey(entry.id), value: jsonBytes(entry) }, ...extra]);
@@ -230,7 +248,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
           { type: 'delete', key: idKey(entry.id) },
           { type: 'delete', key: accessorKey(hmac(entry.accessor)) },
         ];
-        if (entry.expireAt !== 0) ops.push({ type: 'delete', key: expiryKey(entry.expireAt, entry.id) });
+        if (entry.expireAt !== 0) ops.push(...expiryDeletes(entry.expireAt, entry.id));
         if (entry.parent) ops.push({ type: 'delete', key: parentKey(entry.parent, entry.id) });
         await storage.batch(ops);
       } finally {
@@ -301,8 +319,9 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   const revokeOrphan = async (id: string): Promise<void> => {
     const entry = await read(id);
     if (!entry) return;
-    // Marked first, so no child appears after the listing and keeps a parent that is gone.
-    const release = await doom(id);
+    // Closed first, so no child appears after the listing and keeps a parent that is gone.
+    // Not doomed: its children live on (as orphans) and must not be refused meanwhile.
+    const release = await fence(closed, id);
     try {
       for (const childId of await children(id)) {
         await changes.run(childId, async () => {
@@ -370,7 +389,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       // this child or this check sees the revocation.
       const end = beginCreation(parent.id);
       try {
-        if ((await live(parent.id)) === undefined) throw new CofferError('permission_denied', 'permission denied');
+        if (closed.has(parent.id) || (await live(parent.id)) === undefined) throw new CofferError('permission_denied', 'permission denied');
         await writeEntry(entry, ops);
       } finally {
         end();
@@ -415,7 +434,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       if (increment === 0) throw badRequest('past the max TTL, cannot renew');
       const renewed: TokenEntry = { ...entry, expireAt, lastRenewal: now };
       await writeEntry(renewed, [
-        { type: 'delete', key: expiryKey(entry.expireAt, entry.id) },
+        ...expiryDeletes(entry.expireAt, entry.id),
         { type: 'put', key: expiryKey(expireAt, entry.id), value: Buffer.alloc(0) },
       ]);
       return renewed;
@@ -435,7 +454,8 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       const current = expiryBucket(now);
       let revoked = 0;
       // Buckets are minutes in key order: a page at a time, stopping at the first one still
-      // ahead, so a sweep that finds nothing due reads one small page however many tokens exist.
+      // ahead. In a due bucket only the names are listed; a token is read only when its name
+      // says it is due (or has the old name without its expiry).
       const dueFolders: string[] = [];
       for (let after = '', done = false; !done;) {
         const page = await storage.listPage('expire/', after, SWEEP_PAGE);
@@ -450,10 +470,14 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         after = page[page.length - 1] ?? after;
       }
       for (const folder of dueFolders) {
-        for (const id of await storage.list(`expire/${folder}`)) {
+        for (const child of await storage.list(`expire/${folder}`)) {
+          const exact = EXACT_EXPIRY_CHILD.exec(child);
+          if (exact && Number(exact[1]) > now) continue;
+          const id = exact ? (exact[2] as string) : child;
           const entry = await read(id);
-          if (!entry) {
-            await storage.delete(`expire/${folder}${id}`);
+          if (!entry || (exact && entry.expireAt !== Number(exact[1]))) {
+            // Its token is gone, or was renewed and this name outlived a crash.
+            await storage.delete(`expire/${folder}${child}`);
           } else if (isExpired(entry)) {
             await revokeTree(id);
             revoked += 1;

@@ -199,16 +199,20 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
    * Runs statements in order and commits; on failure rolls back what the transaction holds.
    * `tolerate` lists server errnos that do not stop the run.
    */
-  async function runStatements(conn: PoolConnection, statements: readonly string[], tolerate: ReadonlySet<number> = new Set()): Promise<void> {
+  /** Runs `statements` and commits; resolves with how many errors in `tolerate` it let pass. */
+  async function runStatements(conn: PoolConnection, statements: readonly string[], tolerate: ReadonlySet<number> = new Set()): Promise<number> {
+    let tolerated = 0;
     try {
       for (const sql of statements) {
         try {
           await conn.query(sql);
         } catch (err) {
           if (!tolerate.has(asMysqlError(err).errno ?? 0)) throw err;
+          tolerated += 1;
         }
       }
       await conn.query('COMMIT');
+      return tolerated;
     } catch (err) {
       // A lost connection cannot roll back; the server discards its transaction anyway.
       await conn.query('ROLLBACK').catch(() => undefined);
@@ -360,10 +364,15 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       const custom = req.revocationStatements.length > 0;
       const statements = custom ? prepareStatements(req.revocationStatements, { username: req.username }) : [];
       await withSession([], async (conn) => {
-        if (custom) await runStatements(conn, statements, ABSENT_USER_ERRNOS);
-        else await dropAccounts(conn, req.username);
-        // Also after tolerated "no such user" errors: those say nothing about other hosts.
-        await requireGone(conn, req.username, custom);
+        if (!custom) {
+          await dropAccounts(conn, req.username);
+          await requireGone(conn, req.username, false);
+          return;
+        }
+        // Custom statements are the operator's (they may lock the account rather than drop it,
+        // as Vault allows), so they are checked only when one was let pass as "no such user":
+        // that says nothing about the account at another host, which may still log in.
+        if ((await runStatements(conn, statements, ABSENT_USER_ERRNOS)) > 0) await requireGone(conn, req.username, true);
       });
     },
 
