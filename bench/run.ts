@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { BASELINE_CELL_ID, createBaselineCell } from './baseline.js';
 import { createCleanup } from './cleanup.js';
 import { readBenchConfig } from './config.js';
+import { numberSetting } from './env-settings.js';
 import { stopCurrentLoad } from './load.js';
 import { EMPTY_REPORT, oneShotProblems, oneShotText, planOneShots, runOneShots, withOneShotSections } from './one-shot-run.js';
 import { markdownReport, summarise, textTable, warnings, type Machine } from './report.js';
@@ -101,6 +102,9 @@ async function main(): Promise<number> {
     }
     const baseline = await createBaselineCell(ctx, baselineBody);
     cells.unshift(baseline.cell);
+    // BENCH_REFERENCE_WORK_US (default 20; 0 leaves it out): see createBaselineCell.
+    const referenceWorkUs = numberSetting(process.env, 'BENCH_REFERENCE_WORK_US', 20, { min: 0, max: 1000 });
+    if (referenceWorkUs > 0) cells.splice(1, 0, (await createBaselineCell(ctx, baselineBody, referenceWorkUs)).cell);
     disarmSetup();
 
     const ids = new Set<string>();

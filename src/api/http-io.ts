@@ -15,6 +15,17 @@ export const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control
 const unreadBodies = new WeakSet<IncomingMessage>();
 
 /**
+ * Refuses a request before its body is read: the connection closes after the answer (if the
+ * request has a body), so a refused body is neither parsed as a next request nor drained,
+ * however large it says it is.
+ */
+export function leaveBodyUnread(req: IncomingMessage): void {
+  const declared = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (declared !== undefined && declared !== '0');
+  if (hasBody && !req.complete) unreadBodies.add(req);
+}
+
+/**
  * Collects the request body, refusing (413) one over `limit` bytes. A declared Content-Length
  * over the limit is refused before any byte is read; a streamed body is refused as soon as it
  * crosses the limit. Either way the rest of the body is never read, so `sendJson` closes the

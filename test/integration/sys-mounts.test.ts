@@ -114,6 +114,11 @@ describe('mounts and the barrier keyring', () => {
     const token = created.body.auth.client_token as string;
     assert.equal((await api(server, 'LIST', 'sys/leases/lookup/', { token })).status, 403);
     assert.equal((await api(server, 'LIST', 'sys/leases/lookup', { token })).status, 403);
+    const slashed = 'path "sys/leases/*" { capabilities = ["update", "list"] }';
+    assert.equal((await api(server, 'PUT', 'sys/policies/acl/lease-slash', { token: root, body: { policy: slashed } })).status, 204);
+    const other = (await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['lease-slash'], ttl: '10m' } })).body.auth.client_token as string;
+    assert.equal((await api(server, 'PUT', 'sys/leases/lookup/', { token: other, body: { lease_id: 'x/y' } })).status, 403, 'anything on leases/lookup/ needs sudo');
+    assert.equal((await api(server, 'PUT', 'sys/leases/lookup', { token: other, body: { lease_id: 'x/y' } })).status, 400, 'a lookup by id does not');
     assert.equal((await api(server, 'LIST', 'sys/leases/lookup/some/prefix/', { token })).status, 403);
     assert.notEqual((await api(server, 'LIST', 'sys/leases/lookup/', { token: root })).status, 403);
   });

@@ -155,5 +155,11 @@ describe('tokens over HTTP', () => {
     const refused = await api(server, 'POST', 'auth/token/create', { token: limited.client_token, body: { policies: ['reader'] } });
     assert.equal(refused.status, 400);
     assert.deepEqual(refused.body, { errors: ['restricted use token cannot generate child tokens'] });
+    // Nor through another engine that mints tokens under the caller (an AWS access key's).
+    await api(server, 'PUT', 'sys/policies/acl/key-minter', { token: root, body: { policy: 'path "aws-keys/creds" { capabilities = ["update"] }' } });
+    const minter = await create(root, { policies: ['key-minter'], num_uses: 3, ttl: '1h' });
+    const key = await api(server, 'POST', 'aws-keys/creds', { token: minter.client_token, body: { policies: ['key-minter'], ttl: '5m' } });
+    assert.equal(key.status, 400, JSON.stringify(key.body));
+    assert.deepEqual(key.body, { errors: ['restricted use token cannot generate child tokens'] });
   });
 });

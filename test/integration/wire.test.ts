@@ -212,6 +212,7 @@ describe('the Vault wire format on an unsealed dev server', () => {
     await send(server, 'POST', 'secret/data/wire-patch', { token: root, body: { data: { a: 1 } } });
     const json = await send(server, 'PATCH', 'secret/data/wire-patch', { token: root, body: { data: { b: 2 } }, headers: { 'Content-Type': 'application/json' } });
     assert.equal(json.status, 415);
+    assert.equal(json.headers['connection'], 'close', 'the unread body is not drained: the connection closes');
     assert.deepEqual(JSON.parse(json.text), { errors: ['PATCH requires Content-Type of application/merge-patch+json, got "application/json"'] });
     const none = await send(server, 'PATCH', 'secret/data/wire-patch', { token: root, body: { data: { b: 2 } }, headers: { 'Content-Type': '' } });
     assert.equal(none.status, 400);

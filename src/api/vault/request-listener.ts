@@ -16,7 +16,7 @@ import type { ApiRequest, RequestHandler, RequestVerb } from '../../core/request
 import { normalizeRequestPath } from '../../core/router/path.js';
 import type { EventBus } from '../../core/events/event-bus.js';
 import type { WatchAccess } from '../../core/events/watch-access.js';
-import { JSON_HEADERS, readBody, sendEmpty, sendJson } from '../http-io.js';
+import { JSON_HEADERS, leaveBodyUnread, readBody, sendEmpty, sendJson } from '../http-io.js';
 import { parseJsonBody, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-body.js';
 import { longPoll, parseWatchQuery, serveEventStream } from './watch.js';
 import { rawSysHandler } from './raw-sys.js';
@@ -176,18 +176,29 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     const url = req.url ?? '';
     const { rawPath, query } = splitTarget(url);
     if (rawPath.length > MAX_PATH_BYTES) {
+      leaveBodyUnread(req);
       sendJson(res, 414, { errors: ['request path too long'] });
       return;
     }
     // Every path under /v1/ is routed for the methods Vault knows; others get 405 (OPTIONS, TRACE, …).
     const verb = verbFor(req.method, query);
-    if (!verb) throw new CofferError('unsupported_operation', 'unsupported operation');
+    if (!verb) {
+      leaveBodyUnread(req);
+      throw new CofferError('unsupported_operation', 'unsupported operation');
+    }
     const path = normalizeRequestPath(rawPath);
     const isSys = path.startsWith('sys/');
     const bare = isSys ? path.replace(/\/$/, '') : path;
     const raw = isSys ? rawSysHandler(bare, { lifecycle, version: options.version, clock: options.clock }) : undefined;
     // Before the body is read, as Vault: a PATCH that is not a merge patch is refused unparsed.
-    if (verb === 'patch' && !raw) requireMergePatch(req.headers['content-type']);
+    if (verb === 'patch' && !raw) {
+      try {
+        requireMergePatch(req.headers['content-type']);
+      } catch (error) {
+        leaveBodyUnread(req);
+        throw error;
+      }
+    }
     const hasBody = verb === 'write' || verb === 'patch' || verb === 'delete';
     const body = hasBody ? parseJsonBody(await readBody(req, maxRequestBytes), jsonLimits) : {};
 

@@ -61,9 +61,11 @@ export function leasesPaths(leases: LeaseManager): PathSpec[] {
 
   return [
     // Vault's root paths hold `leases/lookup/*`, which the top-level listing matches too (a LIST
-    // of `leases/lookup` is checked with the trailing slash): listing leases at any level needs
-    // sudo; looking up one lease by id does not (the default policy grants it).
-    { pattern: 'leases/lookup/?', sudo: ['list'], operations: { update: lookup, list: listLeases } },
+    // of `leases/lookup` is checked with the trailing slash): listing leases at any level, or
+    // anything on `leases/lookup/`, needs sudo; looking up one lease by id at `leases/lookup`
+    // does not (the default policy grants it).
+    { pattern: 'leases/lookup', sudo: ['list'], operations: { update: lookup, list: listLeases } },
+    { pattern: 'leases/lookup/', sudo: true, operations: { update: lookup, list: listLeases } },
     { pattern: 'leases/lookup/(?<prefix>.+)', sudo: true, operations: { list: listLeases } },
     { pattern: 'leases/renew(?:/(?<id>.+))?', operations: { update: renew } },
     { pattern: 'renew(?:/(?<id>.+))?', operations: { update: renew } },

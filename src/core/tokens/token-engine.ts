@@ -69,7 +69,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
 
   const create = (orphanPath: boolean) => async (req: EngineRequest): Promise<EngineResponse> => {
     const parent = await caller(req);
-    // As Vault: a use-limited token could otherwise escape its limit through a child.
+    // Checked first, as Vault does (the token store enforces it for every caller too).
     if (parent.numUses !== 0) throw badRequest('restricted use token cannot generate child tokens');
     const parentIsRoot = parent.policies.includes('root');
     const data = req.data;

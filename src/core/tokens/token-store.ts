@@ -389,7 +389,11 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       // this child or this check sees the revocation.
       const end = beginCreation(parent.id);
       try {
-        if (closed.has(parent.id) || (await live(parent.id)) === undefined) throw new CofferError('permission_denied', 'permission denied');
+        const current = closed.has(parent.id) ? undefined : await live(parent.id);
+        if (current === undefined) throw new CofferError('permission_denied', 'permission denied');
+        // As Vault, for every way of creating a child (auth/token/create, aws-keys/creds): a
+        // use-limited token could otherwise escape its limit through one.
+        if (current.numUses !== 0) throw badRequest('restricted use token cannot generate child tokens');
         await writeEntry(entry, ops);
       } finally {
         end();

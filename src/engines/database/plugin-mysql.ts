@@ -73,6 +73,13 @@ const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 1049, 1044, 1290, 1213, 120
  * access to the `mysql` database, missing global privilege. The plugin then cannot look up hosts
  * or check that a user is gone, and goes on without, as before it looked.
  */
+/**
+ * Of those, the ones that say the account is missing at the host a statement named (DROP USER,
+ * REVOKE ALL … FROM): after one, the other hosts are checked. The rest ("no such grant") say
+ * nothing about the account, and a lock-style revocation run twice meets them.
+ */
+const NO_SUCH_ACCOUNT_ERRNOS = new Set([1396, 1269]);
+
 const NO_USER_TABLE_ERRNOS = new Set([1142, 1143, 1044, 1227]);
 
 interface MysqlServerError {
@@ -199,16 +206,17 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
    * Runs statements in order and commits; on failure rolls back what the transaction holds.
    * `tolerate` lists server errnos that do not stop the run.
    */
-  /** Runs `statements` and commits; resolves with how many errors in `tolerate` it let pass. */
-  async function runStatements(conn: PoolConnection, statements: readonly string[], tolerate: ReadonlySet<number> = new Set()): Promise<number> {
-    let tolerated = 0;
+  /** Runs `statements` and commits; resolves with the errnos in `tolerate` it let pass. */
+  async function runStatements(conn: PoolConnection, statements: readonly string[], tolerate: ReadonlySet<number> = new Set()): Promise<number[]> {
+    const tolerated: number[] = [];
     try {
       for (const sql of statements) {
         try {
           await conn.query(sql);
         } catch (err) {
-          if (!tolerate.has(asMysqlError(err).errno ?? 0)) throw err;
-          tolerated += 1;
+          const errno = asMysqlError(err).errno ?? 0;
+          if (!tolerate.has(errno)) throw err;
+          tolerated.push(errno);
         }
       }
       await conn.query('COMMIT');
@@ -372,7 +380,8 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         // Custom statements are the operator's (they may lock the account rather than drop it,
         // as Vault allows), so they are checked only when one was let pass as "no such user":
         // that says nothing about the account at another host, which may still log in.
-        if ((await runStatements(conn, statements, ABSENT_USER_ERRNOS)) > 0) await requireGone(conn, req.username, true);
+        const tolerated = await runStatements(conn, statements, ABSENT_USER_ERRNOS);
+        if (tolerated.some((errno) => NO_SUCH_ACCOUNT_ERRNOS.has(errno))) await requireGone(conn, req.username, true);
       });
     },
 
