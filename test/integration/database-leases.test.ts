@@ -216,6 +216,17 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
     assert.equal(await roleExists(cred.username), false, 'the credential outlived its expired token');
   });
 
+  it('revokes a prefix in the background with sync=false, answering 202 at once', async () => {
+    const issued = [await creds(), await creds()];
+    const answer = await api(server, 'PUT', 'sys/leases/revoke-prefix/database/creds/readonly', { token: root, body: { sync: false } });
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    for (const cred of issued) {
+      const deadline = Date.now() + 10_000;
+      while ((await roleExists(cred.username)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await roleExists(cred.username), false);
+    }
+  });
+
   it('keeps retrying while the database is down and removes the user once it is back', async () => {
     const cred = await creds();
     await cluster.stopServer();

@@ -48,7 +48,14 @@ export function leasesPaths(leases: LeaseManager): PathSpec[] {
     return null;
   };
   const revokePrefix = (force: boolean) => async (req: EngineRequest): Promise<EngineResponse | null> => {
-    await leases.revokePrefix(prefixFrom(req), { force });
+    const prefix = prefixFrom(req);
+    if (!syncFlag(req.data.sync)) {
+      // As Vault's sync=false: answered at once. A lease whose revocation fails keeps its
+      // failure and its retry schedule (the lease manager records both), so nothing is lost.
+      void leases.revokePrefix(prefix, { force }).catch(() => undefined);
+      return { statusCode: 202, data: null, warnings: ['the leases will be revoked shortly'] };
+    }
+    await leases.revokePrefix(prefix, { force });
     return null;
   };
   const listLeases = async (req: EngineRequest): Promise<EngineResponse> => {
