@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createManualClock } from '../../src/core/clock.js';
 import { createScratchDatabase, startPgCluster, tryLogin, type PgCluster, type ScratchDatabase } from '../helpers/pg-cluster.js';
+import { mountPostgres } from '../helpers/database-mount.js';
 import { api, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 describe('dynamic PostgreSQL credentials and their leases', () => {
@@ -163,17 +164,12 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
   });
 
   it('leaves no credential of a mount behind when the mount is disabled while credentials are being issued', async () => {
-    assert.equal((await api(server, 'POST', 'sys/mounts/race-db', { token: root, body: { type: 'database' } })).status, 204);
-    const config = await api(server, 'POST', 'race-db/config/pg', {
-      token: root,
-      body: { plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: cluster.adminUser, password: cluster.adminPassword, allowed_roles: ['*'] },
+    await mountPostgres(server, root, {
+      mount: 'race-db',
+      cluster,
+      db,
+      roles: { r: { creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' IN ROLE ${readersRole};`], default_ttl: '1h' } },
     });
-    assert.ok(config.status === 204 || config.status === 200, JSON.stringify(config.body));
-    const role = await api(server, 'POST', 'race-db/roles/r', {
-      token: root,
-      body: { db_name: 'pg', creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' IN ROLE ${readersRole};`], default_ttl: '1h' },
-    });
-    assert.ok(role.status === 204 || role.status === 200, JSON.stringify(role.body));
     let disabled = false;
     const issued: string[] = [];
     const issuer = async (): Promise<void> => {
@@ -323,20 +319,13 @@ describe('dynamic credentials on a server with its own system lease TTLs', () =>
     db = await createScratchDatabase(cluster);
     // The server's default_lease_ttl / max_lease_ttl (10m / 20m) and an untuned mount.
     server = await startTestServer({ dev: true, storage: 'memory', defaultTokenTtl: '10m', maxTokenTtl: '20m' });
-    const root = server.rootToken as string;
-    assert.equal((await api(server, 'POST', 'sys/mounts/database', { token: root, body: { type: 'database' } })).status, 204);
-    const config = await api(server, 'POST', 'database/config/pg', {
-      token: root,
-      body: { plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: cluster.adminUser, password: cluster.adminPassword, allowed_roles: ['*'] },
+    const creation_statements = [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`];
+    await mountPostgres(server, server.rootToken as string, {
+      mount: 'database',
+      cluster,
+      db,
+      roles: { untimed: { creation_statements }, 'long-max': { creation_statements, max_ttl: '1h' } },
     });
-    assert.ok(config.status === 204 || config.status === 200, JSON.stringify(config.body));
-    for (const [name, extra] of [['untimed', {}], ['long-max', { max_ttl: '1h' }]] as const) {
-      const role = await api(server, 'POST', `database/roles/${name}`, {
-        token: root,
-        body: { db_name: 'pg', creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`], ...extra },
-      });
-      assert.ok(role.status === 204 || role.status === 200, JSON.stringify(role.body));
-    }
   });
 
   after(async () => {

@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { sign, testKey } from '../../src/auth/jwt/jwt-test-keys.js';
 import { main } from '../../src/cli/main.js';
 import { createScratchDatabase, startPgCluster, tryLogin, type PgCluster, type ScratchDatabase } from '../helpers/pg-cluster.js';
+import { mountPostgres } from '../helpers/database-mount.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 const SECRET = 'kv-api-key-Zq81vT3mW0';
@@ -75,17 +76,13 @@ describe('coffer run', () => {
     server = await startTestServer({ dev: true, storage: 'memory' });
     root = server.rootToken as string;
     assert.equal((await api(server, 'POST', 'secret/data/app', { token: root, body: { data: { key: SECRET, region: 'eu-1' } } })).status, 200);
-    assert.equal((await api(server, 'POST', 'sys/mounts/database', { token: root, body: { type: 'database' } })).status, 204);
-    const config = await api(server, 'POST', 'database/config/pg', {
-      token: root,
-      body: { plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: cluster.adminUser, password: cluster.adminPassword, allowed_roles: ['app'] },
+    await mountPostgres(server, root, {
+      mount: 'database',
+      cluster,
+      db,
+      allowedRoles: ['app'],
+      roles: { app: { creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`], default_ttl: '1h', max_ttl: '2h' } },
     });
-    assert.ok(config.status === 204 || config.status === 200, JSON.stringify(config.body));
-    const role = await api(server, 'POST', 'database/roles/app', {
-      token: root,
-      body: { db_name: 'pg', creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`], default_ttl: '1h', max_ttl: '2h' },
-    });
-    assert.ok(role.status === 204 || role.status === 200, JSON.stringify(role.body));
   });
 
   after(async () => {
