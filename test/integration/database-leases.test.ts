@@ -188,6 +188,23 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
     assert.equal((await api(server, 'LIST', 'sys/leases/lookup/race-db/', { token: root })).status, 404, 'no lease of the mount is left');
   });
 
+  it('keeps a mount whose disable failed out of service, until a disable succeeds', async () => {
+    await mountPostgres(server, root, {
+      mount: 'stuck-db',
+      cluster,
+      db,
+      roles: { r: { creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' IN ROLE ${readersRole};`], revocation_statements: ['SELECT 1/0;'], default_ttl: '1h' } },
+    });
+    const issued = await api(server, 'GET', 'stuck-db/creds/r', { token: root });
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const refused = await api(server, 'DELETE', 'sys/mounts/stuck-db', { token: root });
+    assert.equal(refused.status, 502, JSON.stringify(refused.body));
+    assert.equal((await api(server, 'GET', 'stuck-db/creds/r', { token: root })).status, 404, 'no new credential from a mount being disabled');
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke-force/stuck-db/', { token: root })).status, 204);
+    assert.equal((await api(server, 'DELETE', 'sys/mounts/stuck-db', { token: root })).status, 204);
+    await db.query(`DROP ROLE IF EXISTS "${issued.body.data.username as string}"`);
+  });
+
   it('revokes the tokens of an auth method when it is disabled, and their credentials with them', async () => {
     assert.equal((await api(server, 'POST', 'sys/auth/up-gone', { token: root, body: { type: 'userpass' } })).status, 204);
     await api(server, 'PUT', 'sys/policies/acl/db-reader', { token: root, body: { policy: 'path "database/creds/readonly" { capabilities = ["read"] }' } });

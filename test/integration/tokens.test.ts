@@ -162,4 +162,14 @@ describe('tokens over HTTP', () => {
     assert.equal(key.status, 400, JSON.stringify(key.body));
     assert.deepEqual(key.body, { errors: ['restricted use token cannot generate child tokens'] });
   });
+  it('lets a use-limited token look itself up, renew and revoke itself with its last use, as Vault does', async () => {
+    const once = await create(root, { policies: ['reader'], num_uses: 1, ttl: '1h' });
+    const self = await api(server, 'GET', 'auth/token/lookup-self', { token: once.client_token });
+    assert.equal(self.status, 200, JSON.stringify(self.body));
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: once.client_token })).status, 403, 'then it is spent');
+    const twice = await create(root, { policies: ['reader'], num_uses: 2, ttl: '1h' });
+    assert.equal((await api(server, 'GET', 'secret/data/app', { token: twice.client_token })).status, 200);
+    assert.equal((await api(server, 'PUT', 'auth/token/revoke-self', { token: twice.client_token })).status, 204);
+    assert.equal((await api(server, 'POST', 'auth/token/lookup-accessor', { token: root, body: { accessor: twice.accessor } })).status, 400);
+  });
 });

@@ -16,6 +16,7 @@
  * is committed after the revoke call has returned. No other write is acknowledged early.
  */
 import type { Clock } from '../clock.js';
+import { formatDuration } from '../duration.js';
 import { CofferError, badRequest } from '../errors.js';
 import { randomBase62 } from '../ids.js';
 import type { Logger } from '../logger.js';
@@ -81,6 +82,7 @@ export interface LeaseManager {
    * secret is gone from the target system, without waiting for the lease's deletion to be
    * committed: a deletion lost in a crash only means the lease is revoked again (idempotently)
    * when it expires. Reads of the lease wait for that deletion, so it is never seen again.
+   * A lease that does not exist is already revoked: that succeeds (a malformed id does not).
    */
   revoke(id: string): Promise<void>;
   /** Makes the lease due now; the worker revokes it shortly. */
@@ -262,7 +264,8 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       const warnings: string[] = [];
       if (expireTime < wanted) {
         warnings.push(
-          `TTL of "${increment}s" exceeded the effective max_ttl of "${Math.max(0, Math.round((record.maxExpireTime - now) / 1000))}s"; TTL value is capped accordingly`,
+          // Go duration text, as Vault prints it ("5h0m0s").
+          `TTL of "${formatDuration(increment)}" exceeded the effective max_ttl of "${formatDuration(Math.max(0, Math.round((record.maxExpireTime - now) / 1000)))}"; TTL value is capped accordingly`,
         );
       }
       if (expireTime <= now) throw badRequest('lease is past its max TTL and cannot be renewed');
@@ -279,7 +282,9 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     async revoke(id) {
       // Read once, inside the lease's lane: a revoke is one read, one revocation, one delete.
       const failure = await revokeOnce(id, { force: false, fromCaller: true, reportMissing: true, earlyAck: true });
-      if (failure === NOT_FOUND) throw badRequest('invalid lease');
+      // As Vault: revoking a lease that is not there (already revoked, say by its token) is
+      // done, not an error, so a client's cleanup can always revoke what it holds.
+      if (failure === NOT_FOUND) return;
       if (failure !== undefined) {
         throw new CofferError('upstream', `failed to revoke lease: ${leaseErrorText(failure)}; it will be retried`);
       }

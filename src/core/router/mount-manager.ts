@@ -120,6 +120,8 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
     const engine = await instantiate(entry);
     engines.set(entry.path, engine);
     deps.router.add(entry, engine);
+    // Its engine still revokes its leases (engineByUuid); no request reaches it.
+    if (entry.tainted === true) void deps.router.taint(entry.path);
   };
 
   const find = (kind: MountTableKind, path: string): MountEntry | undefined => {
@@ -206,14 +208,16 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
       if (entry.type === 'system' || entry.type === 'token') throw badRequest(`cannot unmount "${entry.path}"`);
       // No request reaches the mount from here on, and those under way finish (their leases
       // stored) before its leases are revoked; a lease issued behind the revocation would
-      // otherwise survive the mount and be left with no engine to revoke it.
+      // otherwise survive the mount and be left with no engine to revoke it. As in Vault, a
+      // disable that fails (a lease would not revoke) leaves the mount tainted, recorded in
+      // the table so a restart keeps it so: an operator who disabled it must not find it
+      // issuing credentials again. The failed leases are retried; disabling again finishes.
       await deps.router.taint(entry.path);
-      try {
-        await deps.beforeUnmount?.(entry);
-      } catch (error) {
-        deps.router.untaint(entry.path);
-        throw error;
+      if (entry.tainted !== true) {
+        entry.tainted = true;
+        await tables.save(kind, entries[kind]);
       }
+      await deps.beforeUnmount?.(entry);
       const engine = engines.get(entry.path);
       await engine?.shutdown?.();
       deps.router.remove(entry.path);

@@ -34,6 +34,11 @@ export interface MountEntry {
   local: boolean;
   seal_wrap: boolean;
   table: MountTableKind;
+  /**
+   * A disable of this mount started and could not finish (a lease would not revoke): it stays
+   * out of the router, across restarts, until a disable succeeds. Absent on other mounts.
+   */
+  tainted?: boolean;
 }
 
 const TABLE_KEYS: Record<MountTableKind, string> = { secrets: 'core-mounts', auth: 'core-auth' };

@@ -36,8 +36,6 @@ export interface Router<M extends { path: string }> {
    * leases can be revoked without one appearing behind the walk (Vault taints the route too).
    */
   taint(path: string): Promise<void>;
-  /** Routes to a tainted mount again (its removal failed). */
-  untaint(path: string): void;
 }
 
 interface CompiledEngine {
@@ -109,9 +107,7 @@ export function createRouter<M extends { path: string }>(): Router<M> {
       const slot = holds.get(path);
       if (slot !== undefined && slot.count > 0) await new Promise<void>((resolve) => slot.waiters.push(resolve));
     },
-    untaint(path) {
-      tainted.delete(path);
-    },
+
     matchPath(engine, relativePath) {
       for (const { spec, regex } of compile(engine).specs) {
         const match = regex.exec(relativePath);

@@ -62,7 +62,8 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
   const { tokens } = deps;
 
   const caller = async (req: EngineRequest): Promise<TokenEntry> => {
-    const entry = req.auth ? await tokens.lookupById(req.auth.tokenId) : undefined;
+    // The request passed `use` already: its last use still lets it act on itself (as Vault).
+    const entry = req.auth ? await tokens.lookupCaller(req.auth.tokenId) : undefined;
     if (!entry) throw permissionDenied();
     return entry;
   };

@@ -79,6 +79,13 @@ export interface TokenStore {
   lookup(token: string): Promise<TokenEntry | undefined>;
   /** The live entry for a token id; undefined also while its revocation is in progress. */
   lookupById(id: string): Promise<TokenEntry | undefined>;
+  /**
+   * The entry of the token making the request being served: as lookupById, except that a token
+   * whose last use this very request spent still answers (Vault's tainted lookup), so a
+   * use-limited token can look itself up, renew or revoke itself with its last use. Only for a
+   * request that has passed `use`.
+   */
+  lookupCaller(id: string): Promise<TokenEntry | undefined>;
   lookupByAccessor(accessor: string): Promise<TokenEntry | undefined>;
   /**
    * Consumes one use of a use-limited token; returns true when that was its last use. From then
@@ -186,10 +193,10 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     return false;
   };
 
-  const live = async (id: string): Promise<TokenEntry | undefined> => {
+  const live = async (id: string, spentByCaller = false): Promise<TokenEntry | undefined> => {
     const entry = await read(id);
     // USES_EXHAUSTED: its last use is spent and its revocation is on the way.
-    if (!entry || entry.numUses === USES_EXHAUSTED || removing.has(id)) return undefined;
+    if (!entry || (entry.numUses === USES_EXHAUSTED && !spentByCaller) || removing.has(id)) return undefined;
     if (isExpired(entry)) {
       // An expired token stops working at once; its tree is revoked in the background.
       void revokeTree(id).catch(() => undefined);
@@ -402,6 +409,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     },
     lookup: async (token) => (token === '' ? undefined : live(hmac(token))),
     lookupById: (id) => live(id),
+    lookupCaller: (id) => live(id, true),
     async lookupByAccessor(accessor) {
       if (accessor === '') return undefined;
       const index = await getJson<{ id: string }>(storage, accessorKey(hmac(accessor)));
