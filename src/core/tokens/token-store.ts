@@ -14,6 +14,8 @@ import { CofferError, badRequest } from '../errors.js';
 import { randomBase62 } from '../ids.js';
 import { getJson, jsonBytes, type Storage, type WriteOp } from '../storage/storage.js';
 import { createKeyedMutex } from '../keyed-mutex.js';
+import { dueExpiries, expiryDeletes, expiryKey } from './token-expiry-index.js';
+import { createTokenFences } from './token-fences.js';
 
 export interface TokenEntry {
   /** HMAC of the token; the storage id and the only handle the server keeps. */
@@ -112,25 +114,11 @@ export interface TokenStore {
 }
 
 const DEFAULT_TTL = 768 * 3600;
-const BUCKET_MS = 60_000;
 const SWEEP_PAGE = 64;
 
 const idKey = (id: string): string => `id/${id}`;
 const accessorKey = (hashed: string): string => `accessor/${hashed}`;
 const parentKey = (parent: string, child: string): string => `parent/${parent}/${child}`;
-const expiryBucket = (expireAt: number): string => String(Math.floor(expireAt / BUCKET_MS)).padStart(13, '0');
-/**
- * Within its minute, a token's expiry entry is named by its exact expiry and then its id, so the
- * sweep (every second) learns what is due from the names alone and reads only those tokens.
- */
-const expiryKey = (expireAt: number, id: string): string => `expire/${expiryBucket(expireAt)}/${String(expireAt).padStart(15, '0')}-${id}`;
-/** The name data directories from before had (minute/id): still swept, and deleted with the new one. */
-const legacyExpiryKey = (expireAt: number, id: string): string => `expire/${expiryBucket(expireAt)}/${id}`;
-const EXACT_EXPIRY_CHILD = /^(\d{15})-(.+)$/;
-const expiryDeletes = (expireAt: number, id: string): WriteOp[] => [
-  { type: 'delete', key: expiryKey(expireAt, id) },
-  { type: 'delete', key: legacyExpiryKey(expireAt, id) },
-];
 
 /** numUses of a token whose last allowed use has been taken (0 means unlimited). */
 const USES_EXHAUSTED = -1;
@@ -149,18 +137,8 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   // Bumped when any removal starts: a read that began before it must not cache what it read
   // (with an asynchronous backend it could finish after the removal did).
   let removalEpoch = 0;
-  // Tokens whose tree revocation has started (counted: two revocations may overlap). A marked
-  // token, and every descendant of one, is dead to lookups from that moment, long before the
-  // walk reaches it. No child can appear that the walk does not find: a creation registers
-  // with its parent (`creating`) BEFORE checking that the parent is alive, and a mark waits for
-  // the creations registered before it to finish before the parent's children are listed. A
-  // creation registered after the mark finds it when it checks. (A lock per parent would do
-  // the same but serialise every token a parent creates behind one storage commit each.)
-  const doomed = new Map<string, number>();
-  // Tokens being revoked alone (revoke-orphan): closed to new children, which would keep a
-  // parent that is gone, but still alive, and so are their children. Same protocol as `doomed`.
-  const closed = new Map<string, number>();
-  const creating = new Map<string, { count: number; waiters: Array<() => void> }>();
+  // Keeps a revocation from missing a child created while it runs (token-fences.ts).
+  const fences = createTokenFences();
   // Serialises every change to one token's record (a use, a renewal, orphaning, revocation):
   // two uses cannot both spend the same count, and a renewal that read the entry before a
   // revocation cannot write it back after it.
@@ -187,7 +165,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   const underRevocation = async (entry: TokenEntry): Promise<boolean> => {
     const seen = new Set<string>();
     for (let current: TokenEntry | undefined = entry; current !== undefined && !seen.has(current.id); current = current.parent ? await read(current.parent) : undefined) {
-      if (doomed.has(current.id)) return true;
+      if (fences.isDoomed(current.id)) return true;
       seen.add(current.id);
     }
     return false;
@@ -203,39 +181,15 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       return undefined;
     }
     // Checked only while some revocation is under way: no extra await on the hot path.
-    if (doomed.size > 0 && (await underRevocation(entry))) return undefined;
+    if (fences.anyDoomed() && (await underRevocation(entry))) return undefined;
     return entry;
   };
 
-  /** Registers a child creation under `parentId` (see `doomed`); returns its end. */
-  const beginCreation = (parentId: string): (() => void) => {
-    const slot = creating.get(parentId) ?? { count: 0, waiters: [] };
-    slot.count += 1;
-    creating.set(parentId, slot);
-    return () => {
-      slot.count -= 1;
-      if (slot.count > 0) return;
-      creating.delete(parentId);
-      for (const wake of slot.waiters) wake();
-    };
-  };
-
-  /**
-   * Marks a token in `marks` (`doomed` or `closed`), then waits for the child creations already
-   * under way to end, so its children can be listed; returns the mark's undo.
-   */
-  const fence = async (marks: Map<string, number>, id: string): Promise<() => void> => {
-    marks.set(id, (marks.get(id) ?? 0) + 1);
+  /** Marks a token doomed (see token-fences.ts); it leaves the cache, where a lookup would find it. */
+  const doom = (id: string): Promise<() => void> => {
     cache.delete(id);
-    const slot = creating.get(id);
-    if (slot) await new Promise<void>((resolve) => slot.waiters.push(resolve));
-    return () => {
-      const left = (marks.get(id) ?? 1) - 1;
-      if (left === 0) marks.delete(id);
-      else marks.set(id, left);
-    };
+    return fences.doom(id);
   };
-  const doom = (id: string): Promise<() => void> => fence(doomed, id);
 
   const writeEntry = async (entry: TokenEntry, extra: WriteOp[] = []): Promise<void> => {
     await storage.batch([{ type: 'put', key: idKey(entry.id), value: jsonBytes(entry) }, ...extra]);
@@ -328,7 +282,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     if (!entry) return;
     // Closed first, so no child appears after the listing and keeps a parent that is gone.
     // Not doomed: its children live on (as orphans) and must not be refused meanwhile.
-    const release = await fence(closed, id);
+    const release = await fences.close(id);
     try {
       for (const childId of await children(id)) {
         await changes.run(childId, async () => {
@@ -392,11 +346,11 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         await writeEntry(entry, ops);
         return { token, entry };
       }
-      // Registered first, checked second (see `doomed`): the parent's revocation either sees
+      // Registered first, checked second (token-fences.ts): the parent's revocation either sees
       // this child or this check sees the revocation.
-      const end = beginCreation(parent.id);
+      const end = fences.beginCreation(parent.id);
       try {
-        const current = closed.has(parent.id) ? undefined : await live(parent.id);
+        const current = fences.isClosed(parent.id) ? undefined : await live(parent.id);
         if (current === undefined) throw new CofferError('permission_denied', 'permission denied');
         // As Vault, for every way of creating a child (auth/token/create, aws-keys/creds): a
         // use-limited token could otherwise escape its limit through one.
@@ -463,37 +417,15 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     },
     async sweepExpired() {
       const now = clock.now();
-      const current = expiryBucket(now);
       let revoked = 0;
-      // Buckets are minutes in key order: a page at a time, stopping at the first one still
-      // ahead. In a due bucket only the names are listed; a token is read only when its name
-      // says it is due (or has the old name without its expiry).
-      const dueFolders: string[] = [];
-      for (let after = '', done = false; !done;) {
-        const page = await storage.listPage('expire/', after, SWEEP_PAGE);
-        for (const folder of page) {
-          if (folder.replace(/\/$/, '') > current) {
-            done = true;
-            break;
-          }
-          dueFolders.push(folder);
-        }
-        if (page.length < SWEEP_PAGE) done = true;
-        after = page[page.length - 1] ?? after;
-      }
-      for (const folder of dueFolders) {
-        for (const child of await storage.list(`expire/${folder}`)) {
-          const exact = EXACT_EXPIRY_CHILD.exec(child);
-          if (exact && Number(exact[1]) > now) continue;
-          const id = exact ? (exact[2] as string) : child;
-          const entry = await read(id);
-          if (!entry || (exact && entry.expireAt !== Number(exact[1]))) {
-            // Its token is gone, or was renewed and this name outlived a crash.
-            await storage.delete(`expire/${folder}${child}`);
-          } else if (isExpired(entry)) {
-            await revokeTree(id);
-            revoked += 1;
-          }
+      for (const due of await dueExpiries(storage, now)) {
+        const entry = await read(due.id);
+        if (!entry || (due.expireAt !== undefined && entry.expireAt !== due.expireAt)) {
+          // Its token is gone, or was renewed and this entry outlived a crash.
+          await storage.delete(due.key);
+        } else if (isExpired(entry)) {
+          await revokeTree(due.id);
+          revoked += 1;
         }
       }
       return revoked;
