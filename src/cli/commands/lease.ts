@@ -86,7 +86,8 @@ const listCommand = defineCommand({
       printKeys(ctx, keysOf(asEnvelope(res.body)));
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
-        printKeys(ctx, []);
+        // As `coffer kv list` and Vault's CLI: nothing to list is said on stderr, exit 2.
+        ctx.err(`No value found at sys/leases/lookup/${prefix}/`);
         return 2;
       }
       throw err;
