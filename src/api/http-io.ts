@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { CofferError } from '../core/errors.js';
+import { endAtTurnEnd } from './response-coalescer.js';
 
 export const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
 
@@ -74,7 +75,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /**
  * Sends `body` (already serialised, or a value to serialise as JSON) with an exact
- * Content-Length, in one write. HEAD requests get the headers only (node:http drops the body).
+ * Content-Length, in one write at the end of this event-loop turn (response-coalescer.ts).
+ * HEAD requests get the headers only (node:http drops the body).
  * After a body `readBody` refused, the answer says `Connection: close`, so node:http ends the
  * connection after it.
  */
@@ -84,12 +86,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   const close = unreadBodies.has(res.req) ? { connection: 'close' } : undefined;
   res.writeHead(status, { ...headers, ...close, 'content-length': length });
-  res.end(payload);
+  endAtTurnEnd(res, payload);
 }
 
 /** An answer without a body (204, or a HEAD request's headers). */
 export function sendEmpty(res: ServerResponse, status: number, headers: OutgoingHttpHeaders): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, headers);
-  res.end();
+  endAtTurnEnd(res);
 }
