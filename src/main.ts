@@ -149,7 +149,7 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
 
   let lifecycle: Lifecycle | undefined;
   const requestSeal = (): void => {
-    // After the response (and its audit entry) is written, not in the middle of it.
+    // After this request's handler has returned (its response audited), not in the middle of it.
     setImmediate(() => {
       lifecycle?.sealNow().catch((error: unknown) => logger.error('seal failed', { error: String(error) }));
     });

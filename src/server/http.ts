@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createVaultRequestListener, sendVaultNotFound } from '../api/vault/request-listener.js';
 import { rewriteListRequestsOn } from '../api/vault/list-method.js';
+import { endQueuedResponsesNow } from '../api/response-coalescer.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { RequestHandler } from '../core/request-handler.js';
@@ -85,6 +86,8 @@ export function createHttpApiForCore(deps: {
     async close() {
       if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Answers already computed this turn go out before their connections are dropped.
+      endQueuedResponsesNow();
       // Event streams and idle keep-alive connections would hold close() open.
       server.closeAllConnections();
       await closed;
