@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { createVaultRequestListener, sendVaultNotFound } from '../api/vault/request-listener.js';
 import { rewriteListRequestsOn } from '../api/vault/list-method.js';
 import { endQueuedResponsesNow } from '../api/response-coalescer.js';
+import { inArrivalOrder } from './in-arrival-order.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { RequestHandler } from '../core/request-handler.js';
@@ -63,12 +64,13 @@ export function createHttpApiForCore(deps: {
     ? createAwsRequestListener({ ...aws, handler: deps.handler, clock: deps.clock, logger: deps.logger, maxRequestBytes: deps.maxRequestBytes })
     : undefined;
 
-  const server: Server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 120_000 }, (req, res) => {
+  const listener = inArrivalOrder((req, res) => {
     const url = req.url ?? '';
     if (url.startsWith('/v1/')) return vaultListener(req, res);
     if (awsListener && req.method === 'POST' && (url === '/' || url.startsWith('/?'))) return awsListener(req, res);
     sendVaultNotFound(res);
   });
+  const server: Server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 120_000 }, listener);
   rewriteListRequestsOn(server);
   server.on('clientError', answerClientError);
 

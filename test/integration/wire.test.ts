@@ -138,8 +138,7 @@ describe('the Vault wire format on an unsealed dev server', () => {
   it('answers pipelined POST, LIST, LIST sent in one write, in order', async () => {
     const conn = await openConnection(server);
     try {
-      // Pipelined requests may run concurrently (RFC 9112 §9.3.2), so the POST writes outside
-      // the listed folders; its body must still not be mistaken for the next request.
+      // The POST's body must not be mistaken for the next request.
       const body = JSON.stringify({ data: { v: 'pipelined' } });
       await conn.write(
         Buffer.concat([
@@ -160,6 +159,30 @@ describe('the Vault wire format on an unsealed dev server', () => {
       await conn.write(rawRequest('GET', '/v1/secret/data/pipelined', { token: root }));
       const read = await conn.next();
       assert.equal(read.body.data.data.v, 'pipelined');
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  it('handles pipelined requests one after another: a read sent behind a write sees the write', async () => {
+    const conn = await openConnection(server);
+    try {
+      const write = (v: string): Buffer =>
+        rawRequest('POST', '/v1/secret/data/pipelined-order', { token: root, body: JSON.stringify({ data: { v } }), headers: { 'Content-Type': 'application/json' } });
+      const read = rawRequest('GET', '/v1/secret/data/pipelined-order', { token: root });
+      // RFC 9112 §9.3.2: only a run of safe requests may be processed in parallel.
+      await conn.write(Buffer.concat([write('one'), read, write('two'), read, rawRequest('DELETE', '/v1/secret/metadata/pipelined-order', { token: root }), read]));
+      const answers = [];
+      for (let i = 0; i < 6; i++) answers.push(await conn.next());
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        [200, 200, 200, 200, 204, 404],
+        answers.map((a) => a.text).join('\n'),
+      );
+      assert.equal(answers[0]?.body.data.version, 1);
+      assert.equal(answers[1]?.body.data.data.v, 'one');
+      assert.equal(answers[2]?.body.data.version, 2);
+      assert.equal(answers[3]?.body.data.data.v, 'two');
     } finally {
       conn.destroy();
     }
