@@ -57,6 +57,12 @@ export interface StartedServer {
   /** The root token in dev mode; undefined otherwise. */
   rootToken: string | undefined;
   readonly lifecycle: Lifecycle;
+  /**
+   * Reopens every audit device (SIGHUP): a file device starts writing to the file now at its
+   * path (after log rotation, or after the file was removed), and a device that failed to
+   * open is tried again. Failures are logged, never thrown.
+   */
+  reopenAuditDevices(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -269,6 +275,7 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     url,
     rootToken,
     lifecycle: started,
+    reopenAuditDevices: () => audit.reopen(),
     async close() {
       await api.close();
       await started.close();
@@ -288,10 +295,17 @@ export async function runServerCommand(argv: string[], out: (text: string) => vo
   if (input.dev) {
     out(devBanner(server, resolve(input.dataDir ?? './coffer-data'), input.storage === 'memory'));
   }
+  // SIGHUP reopens the audit files, as in Vault (logrotate's postrotate `kill -HUP`); without
+  // a handler it would terminate the server, which then restarts sealed.
+  const reopen = (): void => {
+    server.reopenAuditDevices().catch(() => undefined);
+  };
+  process.on('SIGHUP', reopen);
   await new Promise<void>((resolveStop) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('SIGHUP', reopen);
       server.close().then(resolveStop, resolveStop);
     };
     process.on('SIGINT', stop);

@@ -228,6 +228,19 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(gone.stderr, 'No value found at secret/metadata/meta\n');
   });
 
+  test('kv metadata patch merges settings and custom metadata, and removes keys on request', async () => {
+    await cli(['kv', 'put', 'secret/meta-patch', 'a=1']);
+    assert.equal((await cli(['kv', 'metadata', 'put', '-custom-metadata=owner=ops', '-custom-metadata=aws:arn=keep', 'secret/meta-patch'])).code, 0);
+    const patch = await cli(['kv', 'metadata', 'patch', '-max-versions=3', '-custom-metadata=tier=1', '-remove-custom-metadata=owner', 'secret/meta-patch']);
+    assert.equal(patch.code, 0, patch.stderr);
+    assert.equal(patch.stdout, 'Success! Data written to: secret/metadata/meta-patch\n');
+    const meta = json(await cli(['kv', 'metadata', 'get', '-format=json', 'secret/meta-patch']));
+    assert.deepEqual(meta.data.custom_metadata, { 'aws:arn': 'keep', tier: '1' });
+    assert.equal(meta.data.max_versions, 3);
+    const missing = await cli(['kv', 'metadata', 'patch', '-max-versions=2', 'secret/never-written']);
+    assert.equal(missing.code, 2);
+  });
+
   test('kv commands work on a KV v1 mount and refuse v2-only verbs there', async () => {
     assert.equal((await cli(['secrets', 'enable', '-path=kv1', 'kv'])).code, 0);
     const put = await cli(['kv', 'put', 'kv1/app', 'a=b']);

@@ -1,5 +1,5 @@
 /**
- * `coffer kv metadata get | put | delete`: a KV v2 secret's metadata — its versions, limits
+ * `coffer kv metadata get | put | patch | delete`: a KV v2 secret's metadata — its versions, limits
  * (max versions, check-and-set, automatic deletion) and custom metadata.
  */
 import { defineCommand, defineGroup } from '../command.js';
@@ -52,32 +52,71 @@ const getCommand = defineCommand({
   },
 });
 
+const SETTINGS_FLAGS = {
+  mount: MOUNT_FLAG,
+  'max-versions': { kind: 'int', usage: 'Versions to keep (0: the mount default).' },
+  'cas-required': { kind: 'boolean', usage: 'Require -cas on every write to this secret.' },
+  'delete-version-after': { kind: 'string', usage: 'Delete each version this long after it is written, e.g. 72h (0s: never).' },
+  'custom-metadata': { kind: 'list', usage: 'A key=value pair of custom metadata.' },
+} as const;
+
+/** The metadata body both `put` and `patch` send: only the settings given on the command line. */
+function settingsBody(
+  flags: { 'max-versions'?: number; 'cas-required'?: boolean; 'delete-version-after'?: string; 'custom-metadata': string[] },
+  given: ReadonlySet<string>,
+): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (flags['max-versions'] !== undefined) {
+    if (flags['max-versions'] < 0) throw new CliError('-max-versions must not be negative');
+    body['max_versions'] = flags['max-versions'];
+  }
+  if (given.has('cas-required')) body['cas_required'] = flags['cas-required'];
+  if (flags['delete-version-after'] !== undefined) body['delete_version_after'] = flags['delete-version-after'];
+  if (flags['custom-metadata'].length > 0) body['custom_metadata'] = parseStringMap(flags['custom-metadata'], 'custom-metadata');
+  return body;
+}
+
 const putCommand = defineCommand({
   summary: 'Set a secret\'s metadata',
   usage: 'coffer kv metadata put [options] PATH',
-  help: 'Sets only the settings given; others keep their values. Creates the metadata if absent.',
-  flags: {
-    mount: MOUNT_FLAG,
-    'max-versions': { kind: 'int', usage: 'Versions to keep (0: the mount default).' },
-    'cas-required': { kind: 'boolean', usage: 'Require -cas on every write to this secret.' },
-    'delete-version-after': { kind: 'string', usage: 'Delete each version this long after it is written, e.g. 72h (0s: never).' },
-    'custom-metadata': { kind: 'list', usage: 'A key=value pair of custom metadata.' },
-  },
+  help: 'Sets the settings given; others keep their values, but -custom-metadata replaces the whole map. Creates the metadata if absent.',
+  flags: SETTINGS_FLAGS,
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, flags, args, given) {
-    const body: Record<string, unknown> = {};
-    if (flags['max-versions'] !== undefined) {
-      if (flags['max-versions'] < 0) throw new CliError('-max-versions must not be negative');
-      body['max_versions'] = flags['max-versions'];
-    }
-    if (given.has('cas-required')) body['cas_required'] = flags['cas-required'];
-    if (flags['delete-version-after'] !== undefined) body['delete_version_after'] = flags['delete-version-after'];
-    if (flags['custom-metadata'].length > 0) body['custom_metadata'] = parseStringMap(flags['custom-metadata'], 'custom-metadata');
+    const body = settingsBody(flags, given);
     const target = await kvTarget(ctx, args[0] as string, flags.mount);
     requireV2(target, 'metadata put');
     const apiPath = kvV2Path(target.mount.mountPath, target.fullPath, 'metadata');
     await target.client.request('PUT', apiPath, { body });
+    printSuccess(ctx, `Data written to: ${apiPath}`);
+    return 0;
+  },
+});
+
+const patchCommand = defineCommand({
+  summary: 'Change some of a secret\'s metadata',
+  usage: 'coffer kv metadata patch [options] PATH',
+  help:
+    'Merges the settings given into the existing metadata (a JSON merge patch), as Vault\'s `kv metadata patch`: ' +
+    '-custom-metadata keys are added or replaced one by one and the others kept; -remove-custom-metadata KEY ' +
+    'removes one. The secret\'s metadata must exist.',
+  flags: { ...SETTINGS_FLAGS, 'remove-custom-metadata': { kind: 'list', usage: 'A custom metadata key to remove.' } },
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, flags, args, given) {
+    const body = settingsBody(flags, given);
+    const removed = flags['remove-custom-metadata'];
+    if (removed.length > 0) {
+      // In a merge patch, null deletes a key.
+      const custom: Record<string, string | null> = { ...(body['custom_metadata'] as Record<string, string> | undefined) };
+      for (const key of removed) custom[key] = null;
+      body['custom_metadata'] = custom;
+    }
+    const target = await kvTarget(ctx, args[0] as string, flags.mount);
+    requireV2(target, 'metadata patch');
+    const apiPath = kvV2Path(target.mount.mountPath, target.fullPath, 'metadata');
+    await target.client.request('PATCH', apiPath, { body, contentType: 'application/merge-patch+json' });
     printSuccess(ctx, `Data written to: ${apiPath}`);
     return 0;
   },
@@ -103,5 +142,5 @@ const deleteCommand = defineCommand({
 export const kvMetadataGroup = defineGroup({
   summary: 'Read and set secret metadata (KV v2)',
   usage: 'coffer kv metadata <subcommand> [options] PATH',
-  subcommands: { get: getCommand, put: putCommand, delete: deleteCommand },
+  subcommands: { get: getCommand, put: putCommand, patch: patchCommand, delete: deleteCommand },
 });

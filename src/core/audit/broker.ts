@@ -128,7 +128,10 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
   const { storage, clock } = deps;
   const logger = deps.logger.child({ component: 'audit' });
   const factories: Readonly<Record<string, AuditDeviceFactory>> = deps.factories ?? {
-    [FILE_DEVICE_TYPE]: (options) => createFileDevice(options),
+    [FILE_DEVICE_TYPE]: (options) =>
+      createFileDevice(options, {
+        onTornTail: (bytes) => logger.warn('audit file ended with a torn line (a crash mid-write?); cut it off and continued the chain', { file_path: options['file_path'], bytes }),
+      }),
   };
   const devices = new Map<string, LiveDevice>();
   let loaded = false;
@@ -253,7 +256,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       } catch (err) {
         // Kept in the table, failing: with no other device, requests fail closed until it is
         // fixed (reopen) or disabled, rather than silently running unaudited.
-        logger.error('audit device failed to open', { path: entry.path, type: entry.type, code: failureCode(err) });
+        logger.error('audit device failed to open', { path: entry.path, type: entry.type, code: failureCode(err), error: err instanceof Error ? err.message : String(err) });
       }
       devices.set(entry.path, live);
     }
@@ -364,7 +367,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
             else live.device.reopen();
             logger.info('audit device reopened', { path: live.path, type: live.type });
           } catch (err) {
-            logger.error('audit device failed to reopen', { path: live.path, type: live.type, code: failureCode(err) });
+            logger.error('audit device failed to reopen', { path: live.path, type: live.type, code: failureCode(err), error: err instanceof Error ? err.message : String(err) });
           }
         }
       }),

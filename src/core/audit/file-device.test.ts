@@ -148,12 +148,33 @@ test('refuses to append to an existing file that is not its own chain', () => {
   assert.throws(() => createFileDevice({ file_path: foreign }), isBadRequest(/not a Coffer audit log/));
   assert.equal(fs.readFileSync(foreign, 'utf8'), 'export PATH=/usr/bin\n');
 
+  // No newline at all, or a foreign line before the unterminated tail: not ours, left as is.
+  const unterminated = freshPath();
+  fs.writeFileSync(unterminated, 'export PATH=/usr/bin\nexport X=1');
+  assert.throws(() => createFileDevice({ file_path: unterminated }), isBadRequest(/does not end with a complete line and is not a Coffer audit log/));
+  assert.equal(fs.readFileSync(unterminated, 'utf8'), 'export PATH=/usr/bin\nexport X=1');
+  const oneLine = freshPath();
+  fs.writeFileSync(oneLine, 'no newline at all');
+  assert.throws(() => createFileDevice({ file_path: oneLine }), isBadRequest(/does not end with a complete line/));
+  assert.equal(fs.readFileSync(oneLine, 'utf8'), 'no newline at all');
+});
+
+test('cuts off a torn last line after its own chain (a crash mid-write) and continues the chain', async () => {
   const torn = freshPath();
-  const device = createFileDevice({ file_path: torn });
-  device.log(sampleEntry(1));
-  device.close();
+  const first = createFileDevice({ file_path: torn });
+  first.log(sampleEntry(1));
+  first.log(sampleEntry(2));
+  first.close();
+  const complete = fs.readFileSync(torn);
   fs.appendFileSync(torn, '{"type":"req');
-  assert.throws(() => createFileDevice({ file_path: torn }), isBadRequest(/does not end with a complete line/));
+  const cut: number[] = [];
+  const device = createFileDevice({ file_path: torn }, { onTornTail: (bytes) => cut.push(bytes) });
+  assert.deepEqual(cut, ['{"type":"req'.length]);
+  assert.deepEqual(fs.readFileSync(torn).subarray(0, complete.length), complete);
+  device.log(sampleEntry(3));
+  device.close();
+  assert.equal(readLines(torn).length, 3);
+  assert.deepEqual(await verifyAuditFile(torn), { ok: true, lines: 3 });
 });
 
 test('fails the write when the file was removed, and reopen starts a new file', async () => {

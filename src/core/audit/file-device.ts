@@ -17,7 +17,7 @@ import { badRequest, CofferError } from '../errors.js';
 import { chainLine, EMPTY_HEAD, headAfter, type ChainHead } from './chain.js';
 import { AuditDeviceError, type AuditDevice } from './device.js';
 import type { AuditEntry } from './entry.js';
-import { fdReader, readLastLine } from './tail.js';
+import { endOfLastCompleteLine, fdReader, readLastLine } from './tail.js';
 
 export const FILE_DEVICE_TYPE = 'file';
 
@@ -30,6 +30,8 @@ export type WriteFn = (fd: number, buffer: Buffer, offset: number, length: numbe
 export interface FileDeviceDeps {
   /** Injectable so tests can simulate a disk that fills up in the middle of a line. */
   writeSync?: WriteFn;
+  /** Told when opening cut off a torn last line (a crash mid-write), with its length. */
+  onTornTail?: (bytes: number) => void;
 }
 
 export interface FileDeviceOptions {
@@ -87,6 +89,8 @@ interface OpenFile {
   size: number;
   head: ChainHead;
   readonly sink: string;
+  /** Bytes of a torn last line cut off when the file was opened (0: none). */
+  readonly tornBytes: number;
 }
 
 function openAuditFile(target: string, mode: number): OpenFile {
@@ -115,12 +119,26 @@ function openAuditFile(target: string, mode: number): OpenFile {
     checkTarget(st, target);
     // Enforce the mode even on an existing file and whatever the umask: audit files are 0600 by default.
     fchmodSync(fd, mode);
-    const last = readLastLine(fdReader(fd), st.size);
+    let size = st.size;
+    let last = readLastLine(fdReader(fd), size);
+    let tornBytes = 0;
+    if (last.kind === 'unterminated') {
+      // A line cut short by a crash (lines are not fsync'd one by one). If what precedes it is
+      // our own chain, the torn bytes are dropped, as the writer drops its own torn writes;
+      // otherwise this is not our file and it is left untouched.
+      const cut = endOfLastCompleteLine(fdReader(fd), size);
+      const before = cut !== undefined && cut > 0 ? readLastLine(fdReader(fd), cut) : undefined;
+      if (cut === undefined || before?.kind !== 'line' || headAfter(before.line) === undefined) {
+        throw badRequest(`file audit device: "${target}" does not end with a complete line and is not a Coffer audit log before it; move it aside or choose a new file_path`);
+      }
+      ftruncateSync(fd, cut);
+      tornBytes = size - cut;
+      size = cut;
+      last = before;
+    }
     let head: ChainHead;
     if (last.kind === 'empty') {
       head = EMPTY_HEAD;
-    } else if (last.kind === 'unterminated') {
-      throw badRequest(`file audit device: "${target}" does not end with a complete line (a torn write?); move it aside and enable again`);
     } else {
       const found = last.kind === 'line' ? headAfter(last.line) : undefined;
       // Appending only to our own chain files also means a file device cannot be aimed at an
@@ -130,7 +148,7 @@ function openAuditFile(target: string, mode: number): OpenFile {
       }
       head = found;
     }
-    return { fd, size: st.size, head, sink: `file:${st.dev}:${st.ino}` };
+    return { fd, size, head, sink: `file:${st.dev}:${st.ino}`, tornBytes };
   } catch (err) {
     closeSync(fd);
     if (err instanceof CofferError) throw err;
@@ -215,6 +233,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
   if (target === 'stdout') return createStdoutDevice(write);
 
   let file: OpenFile | undefined = openAuditFile(target, mode);
+  if (file.tornBytes > 0) deps.onTornTail?.(file.tornBytes);
   // Set when a write failed part-way and the partial line could not be cut off yet.
   let torn = false;
   let sink = file.sink;
@@ -272,6 +291,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
       if (file === undefined) throw closedError();
       // Open the new file before dropping the old one, so a failed reopen leaves logging as it was.
       const fresh = openAuditFile(target, mode);
+      if (fresh.tornBytes > 0) deps.onTornTail?.(fresh.tornBytes);
       const old = file;
       file = fresh;
       sink = fresh.sink;

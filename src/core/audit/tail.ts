@@ -39,6 +39,22 @@ function readExactly(fd: number, position: number, length: number): Buffer {
 }
 
 /**
+ * The offset just past the last newline in the first `size` bytes (0 when there is none), or
+ * undefined when more than `maxTailBytes` follow it. Reads backwards in chunks.
+ */
+export function endOfLastCompleteLine(readAt: ReadAt, size: number, maxTailBytes = MAX_LINE_BYTES, chunkBytes = TAIL_CHUNK_BYTES): number | undefined {
+  let cursor = size;
+  while (cursor > 0) {
+    if (size - cursor > maxTailBytes) return undefined;
+    const start = Math.max(0, cursor - chunkBytes);
+    const nl = readAt(start, cursor - start).lastIndexOf(NEWLINE);
+    if (nl >= 0) return size - (start + nl + 1) > maxTailBytes ? undefined : start + nl + 1;
+    cursor = start;
+  }
+  return size > maxTailBytes ? undefined : 0;
+}
+
+/**
  * The last newline-terminated line of a file of `size` bytes, without its newline, reading
  * backwards from the end in chunks of `chunkBytes`.
  */
