@@ -113,3 +113,76 @@ test('a connection lost in the middle of a creation is retried once it is clear 
   const { username } = await issuing;
   assert.deepEqual(await db.roles(`v-%-${role}-%`), [username], 'created exactly once');
 });
+
+/** A TCP relay to the machine's PostgreSQL whose connections the test can cut without a goodbye. */
+async function startRelay(target: { host: string; port: number }): Promise<{ port: number; cutAll(): void; close(): Promise<void> }> {
+  const { createServer, connect } = await import('node:net');
+  const pairs = new Set<import('node:net').Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    pairs.add(client);
+    pairs.add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const drop = (): void => {
+      pairs.delete(client);
+      pairs.delete(upstream);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+    client.on('close', drop);
+    upstream.on('close', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    // A reset, as when a backend is killed or a proxy fails over: no PostgreSQL goodbye message.
+    cutAll: () => {
+      for (const socket of pairs) socket.resetAndDestroy();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('a connection cut in the middle of a statement fails that request and leaves the server running', async (t) => {
+  const db = await createScratchDatabase(MACHINE_PG);
+  const role = `r${uniqueSuffix(6)}`;
+  const relay = await startRelay(MACHINE_PG);
+  const h = createDatabaseHarness();
+  t.after(async () => {
+    await h.shutdown();
+    await relay.close();
+    await db.cleanup([`v-%-${role}-%`]);
+  });
+  const url = db.templateUrl.replace(`@${MACHINE_PG.host}:${MACHINE_PG.port}/`, `@127.0.0.1:${relay.port}/`);
+  await h.call('write', 'config/pg', { plugin_name: 'postgresql-database-plugin', connection_url: url, username: MACHINE_PG.adminUser, password: 'unused', allowed_roles: [role] });
+  await h.call('write', `roles/${role}`, {
+    db_name: 'pg',
+    default_ttl: '1h',
+    creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`, 'SELECT pg_sleep(1);'],
+  });
+  const pending = h.creds(role);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Before the fix, pg emitted an unhandled 'error' here and the process (this test runner) died.
+  relay.cutAll();
+  // PostgreSQL runs the statements it already received to the end (COMMIT included), so the
+  // outcome is unknown to Coffer until it asks: it either hands out the user that committed, or
+  // fails and leaves no user behind. Never a user without a credential.
+  const outcome = await pending.then(
+    (creds) => ({ ok: true as const, username: creds.username }),
+    (err: unknown) => ({ ok: false as const, coffer: isCofferError(err) }),
+  );
+  if (outcome.ok) {
+    assert.deepEqual(await db.roles(`v-%-${role}-%`), [outcome.username]);
+  } else {
+    assert.ok(outcome.coffer, 'a clear Coffer error');
+    const deadline = Date.now() + 10_000;
+    while ((await db.roles(`v-%-${role}-%`)).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(await db.roles(`v-%-${role}-%`), []);
+  }
+  // New connections through the relay work: the pool dropped the cut client.
+  const { username } = await h.creds(role);
+  assert.ok((await db.roles(username)).includes(username));
+});

@@ -46,6 +46,8 @@ const STATEMENT_TIMEOUT_MS = 60_000;
 const UNDEFINED_OBJECT = '42704';
 /** SQLSTATE duplicate_object: CREATE ROLE of a name that exists. */
 const DUPLICATE_OBJECT = '42710';
+/** What CREATE ROLE reports instead when it waited on the same name's uncommitted insert. */
+const UNIQUE_VIOLATION = '23505';
 
 const pgCode = (err: unknown): string | undefined => {
   const code = (err as { code?: unknown } | null)?.code;
@@ -137,8 +139,12 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
           await client.query('ROLLBACK').catch(() => { discard = true; });
           client.release(discard);
           // A re-run after a lost connection can meet the lost run's own commit, which `applied`
-          // did not see yet (its backend was still finishing): the object it made now exists.
-          if (lost > 0 && applied !== undefined && pgCode(err) === DUPLICATE_OBJECT && (await applied().catch(() => false))) return;
+          // did not see yet (its backend was still finishing; PostgreSQL runs a query string it
+          // has received to the end, COMMIT included, before it notices the client is gone): the
+          // object it made now exists. Seen as 42710, or as 23505 when the re-run's CREATE ROLE
+          // waited on the lost run's uncommitted row.
+          const code = pgCode(err);
+          if (lost > 0 && applied !== undefined && (code === DUPLICATE_OBJECT || code === UNIQUE_VIOLATION) && (await applied().catch(() => false))) return;
           throw err;
         }
         client.release(true);
@@ -251,6 +257,11 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
       // An idle client whose server went away emits 'error' on the pool; without a listener
       // Node would crash. The pool already discards that client; the next query reconnects.
       next.on('error', () => undefined);
+      // A client that is checked out has no pool listener (pg-pool removes its idle one), so a
+      // connection cut mid-statement (backend killed, failover, a proxy reset) would emit an
+      // unhandled 'error' and stop the whole server. The statement's own promise rejects with
+      // the same error, which the caller handles (connection errors discard the client).
+      next.on('connect', (client) => client.on('error', () => undefined));
       if (verify) {
         try {
           const client = await next.connect();
