@@ -15,6 +15,7 @@ import {
 import type { DbConfig } from './config-store.js';
 import { createDatabaseHarness, type DatabaseHarness, type HarnessOptions } from './harness.js';
 import { createManualClock } from '../../core/clock.js';
+import { startTcpRelay } from '../../../test/helpers/tcp-relay.js';
 
 let cluster: PgCluster;
 
@@ -170,6 +171,32 @@ test('a failed rotate-root keeps the old password working and leaves nothing pen
   assert.equal(await tryLogin(cluster, db.name, adminUser, adminPassword), undefined);
   const { lease } = await h.creds(role);
   await h.revoke(lease);
+});
+
+test('a rotate-root whose reply is lost after the database applied it does not lock Coffer out', async (t) => {
+  const { db, h, role, adminUser, adminPassword } = await setup(t);
+  const relay = await startTcpRelay({ host: '127.0.0.1', port: cluster.port });
+  t.after(() => relay.close());
+  await h.call('write', 'config/pg', {
+    connection_url: db.templateUrl.replace(`:${cluster.port}/`, `:${relay.port}/`),
+    root_rotation_statements: [`ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}'`],
+  });
+  // PostgreSQL runs the whole batch, COMMIT included, and only then answers: that answer is lost.
+  relay.loseReplyTo('ALTER ROLE');
+  const rotation = h.call('write', 'rotate-root/pg', {}).then(() => 'rotated', (err: Error) => err.message);
+  const outcome = await rotation;
+  relay.loseReplyTo(undefined);
+  // Once the change committed, the old password is refused; before the fix Coffer dropped the
+  // new one on this error and was locked out for good.
+  const end = Date.now() + 10_000;
+  while ((await tryLogin(cluster, db.name, adminUser, adminPassword)) === undefined && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.match(await tryLogin(cluster, db.name, adminUser, adminPassword) ?? '', /password authentication failed/, `rotation said: ${outcome}`);
+  const { username, password, lease } = await h.creds(role);
+  assert.equal(await tryLogin(cluster, db.name, username, password), undefined, `rotation said: ${outcome}`);
+  await h.revoke(lease);
+  const stored = await getJson<DbConfig>(h.storage, 'config/pg');
+  assert.equal(stored?.pendingPassword, undefined);
+  assert.equal(await tryLogin(cluster, db.name, adminUser, stored?.password ?? ''), undefined, 'Coffer holds the password in effect');
 });
 
 test('a rotate-root cut short between the database and storage is settled on next open', async (t) => {

@@ -5,8 +5,11 @@
  *   1. store the new password as *pending* beside the current one;
  *   2. change it in the database (through the current pool);
  *   3. store it as the password and drop the pending one; 4. reopen the pool with it.
- * If 2 fails, the pending password is dropped and nothing changed. If Coffer stops between 2
- * and 3, the next open finds the pending password and keeps whichever one the database accepts.
+ * If 2 fails, Coffer logs in with each password to learn which one the database now takes (a
+ * reply can be lost after the change was applied): the new one, and the rotation completes; the
+ * old one, and the pending password is dropped; neither (database down), and both are kept for
+ * the next open to settle. If Coffer stops between 2 and 3, the next open finds the pending
+ * password and keeps whichever one the database accepts.
  * Must never: return, log or put into an error either password.
  */
 import { badRequest } from '../../core/errors.js';
@@ -14,6 +17,7 @@ import type { EngineRequest, PathSpec } from '../../core/router/engine.js';
 import type { DatabaseStore, DbConfig } from './config-store.js';
 import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
+import { DatabasePluginError } from './plugin.js';
 import { generatePassword, parsePasswordPolicy } from './password.js';
 import { NAME_PATTERN } from './storage-keys.js';
 
@@ -22,6 +26,20 @@ export function rotatePaths(store: DatabaseStore, connections: Connections): Pat
     const config = await store.getConfig(name);
     if (!config) throw badRequest(`database config "${name}" not found`);
     return config;
+  };
+
+  /** Which of the two passwords the database accepts now, by logging in with each. */
+  const passwordInEffect = async (config: DbConfig, fresh: string): Promise<'old' | 'new' | 'unknown'> => {
+    for (const [password, answer] of [[fresh, 'new'], [config.password, 'old']] as const) {
+      try {
+        const plugin = await connections.open({ ...config, password }, true);
+        await plugin.close().catch(() => undefined);
+        return answer;
+      } catch {
+        // This one was refused (or the database is down): try the other.
+      }
+    }
+    return 'unknown';
   };
 
   const rotateRoot = async (req: EngineRequest): Promise<null> => {
@@ -40,8 +58,24 @@ export function rotatePaths(store: DatabaseStore, connections: Connections): Pat
           statements: config.rootRotationStatements,
         }));
       } catch (err) {
-        await store.putConfig(name, config);
-        throw databaseFailure(err, secrets, 'failed to rotate root credentials: ');
+        // A failure does not prove the change did not happen: a reply lost after the database
+        // applied it (connection cut, timeout) fails here too, and dropping the new password
+        // then would lock Coffer out. The database itself says which password it now takes.
+        // A statement the database answered with an error did not apply (it ran in one
+        // transaction, or is atomic on its own): no need to ask.
+        const refused = err instanceof DatabasePluginError && err.kind === 'statement';
+        const settled = refused ? 'old' : await passwordInEffect(config, fresh);
+        if (settled === 'old') {
+          await store.putConfig(name, config);
+          throw databaseFailure(err, secrets, 'failed to rotate root credentials: ');
+        }
+        if (settled === 'unknown') {
+          // Neither could log in (the database is unreachable): keep both; the next connection
+          // opened for this config uses whichever the database accepts (Connections.openPending).
+          await connections.retire(name);
+          throw databaseFailure(err, secrets, 'failed to rotate root credentials (whether the database applied the new password is unknown; the next connection keeps whichever one works): ');
+        }
+        // 'new': it was applied; finish as a successful rotation.
       }
       const rotated: DbConfig = { ...config, password: fresh };
       await store.putConfig(name, rotated);

@@ -10,6 +10,7 @@ import * as assert from 'node:assert/strict';
 import { createScratchDatabase, MACHINE_PG, uniqueSuffix, type ScratchDatabase } from '../../../test/helpers/pg-cluster.js';
 import { isCofferError } from '../../core/errors.js';
 import { createDatabaseHarness, type DatabaseHarness } from './harness.js';
+import { startTcpRelay } from '../../../test/helpers/tcp-relay.js';
 
 interface Setup {
   db: ScratchDatabase;
@@ -114,42 +115,10 @@ test('a connection lost in the middle of a creation is retried once it is clear 
   assert.deepEqual(await db.roles(`v-%-${role}-%`), [username], 'created exactly once');
 });
 
-/** A TCP relay to the machine's PostgreSQL whose connections the test can cut without a goodbye. */
-async function startRelay(target: { host: string; port: number }): Promise<{ port: number; cutAll(): void; close(): Promise<void> }> {
-  const { createServer, connect } = await import('node:net');
-  const pairs = new Set<import('node:net').Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(target.port, target.host);
-    pairs.add(client);
-    pairs.add(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const drop = (): void => {
-      pairs.delete(client);
-      pairs.delete(upstream);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop);
-    upstream.on('error', drop);
-    client.on('close', drop);
-    upstream.on('close', drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as import('node:net').AddressInfo).port,
-    // A reset, as when a backend is killed or a proxy fails over: no PostgreSQL goodbye message.
-    cutAll: () => {
-      for (const socket of pairs) socket.resetAndDestroy();
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 test('a connection cut in the middle of a statement fails that request and leaves the server running', async (t) => {
   const db = await createScratchDatabase(MACHINE_PG);
   const role = `r${uniqueSuffix(6)}`;
-  const relay = await startRelay(MACHINE_PG);
+  const relay = await startTcpRelay(MACHINE_PG);
   const h = createDatabaseHarness();
   t.after(async () => {
     await h.shutdown();
