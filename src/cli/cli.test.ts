@@ -228,6 +228,14 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(gone.stderr, 'No value found at secret/metadata/meta\n');
   });
 
+  test('kv delete with an empty -versions refuses instead of deleting the latest version', async () => {
+    await cli(['kv', 'put', 'secret/empty-versions', 'a=1']);
+    const r = await cli(['kv', 'delete', '-versions=', 'secret/empty-versions']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /-versions is empty/);
+    assert.equal((await cli(['kv', 'get', '-field=a', 'secret/empty-versions'])).stdout, '1');
+  });
+
   test('kv metadata patch merges settings and custom metadata, and removes keys on request', async () => {
     await cli(['kv', 'put', 'secret/meta-patch', 'a=1']);
     assert.equal((await cli(['kv', 'metadata', 'put', '-custom-metadata=owner=ops', '-custom-metadata=aws:arn=keep', 'secret/meta-patch'])).code, 0);

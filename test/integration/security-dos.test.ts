@@ -132,6 +132,15 @@ describe('denial-of-service bounds', () => {
     await assertAlive();
   });
 
+  it('refuses numbers JSON cannot hold (1e400) instead of storing them as null', async () => {
+    for (const body of ['{"data":{"e":1e400}}', '{"data":{"e":-1e400}}', '{"data":{"a":[1,2e308]}}']) {
+      const res = await send(server, 'POST', 'secret/data/bignum', { token: root, body });
+      assert.equal(res.status, 400, `${body}: ${res.status} ${res.text}`);
+      assert.deepEqual(res.body.errors, ['JSON number is out of range']);
+    }
+    assert.equal((await send(server, 'GET', 'secret/data/bignum', { token: root })).status, 404);
+  });
+
   it('refuses __proto__ and constructor.prototype payloads with 400 and pollutes nothing', async () => {
     const bodies: Array<[string, string]> = [
       ['secret/data/proto', '{"__proto__":{"polluted":"yes"}}'],
@@ -149,6 +158,7 @@ describe('denial-of-service bounds', () => {
     for (const [path, body] of bodies) {
       const res = await send(server, 'POST', path, { token: root, body });
       assert.equal(res.status, 400, `${path} ${body}: ${res.status} ${res.text}`);
+      assert.match(res.body.errors[0], /keys named "__proto__"/);
     }
     // Shapes that parse (the key is inside a string, or a query) must not pollute either.
     const policy = JSON.stringify({ path: { 'x/*': { capabilities: ['read'], __proto__: { polluted: 'yes' } } } }).replace('"capabilities"', '"__proto__":{"polluted":"yes"},"capabilities"');

@@ -31,6 +31,8 @@ function checkShape(value: unknown, limits: JsonLimits): void {
       if (current.length > limits.maxStringLength) throw badRequest('JSON string value exceeds the allowed length');
       continue;
     }
+    // 1e400 parses as Infinity, which would be stored as null: refuse it rather than lose it.
+    if (typeof current === 'number' && !Number.isFinite(current)) throw badRequest('JSON number is out of range');
     if (current === null || typeof current !== 'object') continue;
     if (depth > limits.maxDepth) throw badRequest('JSON input exceeds the allowed nesting depth');
     if (Array.isArray(current)) {
@@ -54,8 +56,12 @@ export function parseJsonBody(raw: Buffer | string, limits: JsonLimits = DEFAULT
   let parsed: unknown;
   try {
     parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
-  } catch {
-    // The parser's message can quote the input, which may be a secret: say nothing of it.
+  } catch (err) {
+    // The parser's message can quote the input, which may be a secret: say nothing of it. The
+    // prototype refusal is a fixed sentence, and worth telling apart from broken JSON.
+    if (err instanceof SyntaxError && /forbidden prototype property/.test(err.message)) {
+      throw badRequest('failed to parse JSON input: keys named "__proto__", or "constructor" holding "prototype", are refused');
+    }
     throw badRequest('failed to parse JSON input: the request body is not valid JSON');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {

@@ -18,8 +18,12 @@ export const kvDeleteCommand = defineCommand({
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, flags, args) {
-    const target = await kvTarget(ctx, args[0] as string, flags.mount);
     const versions = parseVersions(flags.versions);
+    // `-versions="$V"` with an empty $V must not fall back to deleting the latest version.
+    if (flags.versions !== undefined && versions.length === 0) {
+      throw new CliError('-versions is empty: give the versions to delete, or leave the flag out to delete the latest version');
+    }
+    const target = await kvTarget(ctx, args[0] as string, flags.mount);
     if (target.mount.version === 1) {
       if (versions.length > 0) throw new CliError('-versions is only supported on KV version 2 mounts');
       await target.client.request('DELETE', target.fullPath);
