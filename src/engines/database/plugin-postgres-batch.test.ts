@@ -155,3 +155,12 @@ test('a connection cut in the middle of a statement fails that request and leave
   const { username } = await h.creds(role);
   assert.ok((await db.roles(username)).includes(username));
 });
+
+test('a credential whose role was deleted is not renewed (as in Vault), and is still revoked', async (t) => {
+  const { db, h, role } = await setup(t, (g) => ({ creation_statements: CREATE(g) }));
+  const { username, lease } = await h.creds(role);
+  await h.call('delete', `roles/${role}`);
+  await assert.rejects(h.renew(lease, 600), (err: unknown) => isCofferError(err) && err.code === 'bad_request' && err.message === `error during renew: could not find role with name "${role}"`);
+  await h.revoke(lease);
+  assert.deepEqual(await db.roles(username), []);
+});

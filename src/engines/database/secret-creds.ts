@@ -4,7 +4,8 @@
  * Owns: reading the lease's `internal` snapshot (written by creds/:role) and turning it into
  * plugin calls. Renewal moves the database-side validity to the lease's new end; revocation
  * removes the user and succeeds if it is already gone, so the lease layer may retry it freely.
- * Must never: depend on the role still existing (it may have been deleted since issuance).
+ * Must never: let revocation depend on the role still existing (it may have been deleted since
+ * issuance). Renewal does, as in Vault: a deleted role's credentials are not extended.
  */
 import { CofferError } from '../../core/errors.js';
 import type { LeaseView, SecretType } from '../../core/router/engine.js';
@@ -40,10 +41,15 @@ export function readCredsInternal(internal: Readonly<Record<string, unknown>>): 
   };
 }
 
-export function credsSecretType(connections: Connections): SecretType {
+export function credsSecretType(connections: Connections, roleExists: (name: string) => Promise<boolean>): SecretType {
   return {
     async renew(lease: LeaseView): Promise<void> {
       const creds = readCredsInternal(lease.internal);
+      // As Vault: deleting a role stops its credentials from being extended (they still expire
+      // and are revoked as usual; revocation never needs the role).
+      if (creds.role !== '' && !(await roleExists(creds.role))) {
+        throw new CofferError('bad_request', `error during renew: could not find role with name "${creds.role}"`);
+      }
       await connections.use(creds.db_name, async (plugin, config) => {
         try {
           await plugin.renewUser({ username: creds.username, expiration: new Date(lease.expireTime), renewStatements: creds.renew_statements });
