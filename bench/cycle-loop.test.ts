@@ -6,8 +6,9 @@ test('counts successful and failed cycles apart, keeping each distinct error onc
   let calls = 0;
   const result = await runCycleWindow({
     workers: 2,
-    durationMs: 30,
-    stopped: () => false,
+    // Stopped by count, not by the clock: a slow machine must not leave too few cycles to check.
+    durationMs: 60_000,
+    stopped: () => calls >= 9,
     cycle: async () => {
       calls += 1;
       await new Promise((resolve) => setImmediate(resolve));

@@ -20,6 +20,7 @@ import type { MountEntry } from './core/router/mount-table.js';
 import type { Engine } from './core/router/engine.js';
 import { createRouter } from './core/router/router.js';
 import { createMemoryStorage } from './core/storage/memory.js';
+import { lockDataDir, type DataDirLock } from './core/storage/data-dir-lock.js';
 import { createSqliteStorage } from './core/storage/sqlite.js';
 import type { PhysicalStorage } from './core/storage/storage.js';
 import { scope } from './core/storage/view.js';
@@ -82,12 +83,18 @@ export interface StartOptions extends ServerConfigInput {
 const DEV_SHARE_FILE = 'dev-unseal-key';
 const DEV_TOKEN_FILE = 'dev-root-token';
 
-function buildPhysical(config: ServerConfig): PhysicalStorage {
-  if (config.storage === 'memory') return createMemoryStorage();
+function buildPhysical(config: ServerConfig): { physical: PhysicalStorage; lock: DataDirLock | undefined } {
+  if (config.storage === 'memory') return { physical: createMemoryStorage(), lock: undefined };
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // An existing directory may have been created with a looser umask: only Coffer reads it.
   chmodSync(config.dataDir, 0o700);
-  return createSqliteStorage({ path: join(config.dataDir, 'coffer.db') });
+  const lock = lockDataDir(config.dataDir);
+  try {
+    return { physical: createSqliteStorage({ path: join(config.dataDir, 'coffer.db') }), lock };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }
 
 function writeSecretFile(path: string, content: string): void {
@@ -131,10 +138,32 @@ async function startDevMode(config: ServerConfig, lifecycle: Lifecycle): Promise
 
 export async function startServer(options: StartOptions = {}): Promise<StartedServer> {
   const config = resolveConfig(options);
+  const { physical, lock } = buildPhysical(config);
+  try {
+    const started = await startServerOn(physical, config, options);
+    return {
+      ...started,
+      async close() {
+        try {
+          await started.close();
+        } finally {
+          lock?.release();
+        }
+      },
+    };
+  } catch (err) {
+    // A start that failed (a --dev start on a non-dev directory, a port in use) frees the
+    // directory for the next attempt.
+    await physical.close().catch(() => undefined);
+    lock?.release();
+    throw err;
+  }
+}
+
+async function startServerOn(physical: PhysicalStorage, config: ServerConfig, options: StartOptions): Promise<StartedServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
 
-  const physical = buildPhysical(config);
   const barrier = createBarrier(physical, { cacheEntries: config.cacheEntries, clock });
   const seal = createShamirSeal({ physical, barrier, version: COFFER_VERSION });
   const systemStorage = scope(barrier, 'sys/');
@@ -265,7 +294,14 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   let rootToken: string | undefined;
   if (config.dev) rootToken = await startDevMode(config, lifecycle);
 
-  const address = await api.listen(config.listenHost, config.listenPort);
+  let address;
+  try {
+    address = await api.listen(config.listenHost, config.listenPort);
+  } catch (err) {
+    // Stop what unsealing started (workers, timers), or they would outlive the failed start.
+    await lifecycle.close().catch(() => undefined);
+    throw err;
+  }
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   logger.info('coffer server listening', { address: url, storage: config.storage, dev: config.dev });

@@ -49,6 +49,24 @@ test('a lone "-" reads a JSON object from stdin', async () => {
   await assert.rejects(parseDataArgs(['-'], { readStdin: async () => 'nope' }), /not valid JSON/);
 });
 
+test('a bare @file or "-" is a JSON object merged with the other arguments, in order (as Vault)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
+  try {
+    const file = path.join(dir, 'data.json');
+    fs.writeFileSync(file, '{"a":"from-file","b":{"n":1},"__proto__":"plain"}');
+    const parsed = await parseDataArgs(['a=first', `@${file}`, 'c=3'], noStdin);
+    assert.deepEqual(JSON.parse(JSON.stringify(parsed)), JSON.parse('{"a":"from-file","b":{"n":1},"__proto__":"plain","c":"3"}'));
+    assert.equal(Object.getPrototypeOf(parsed), Object.prototype, 'a "__proto__" key stays a plain key');
+    const stdin = { readStdin: async () => '{"x":"y"}' };
+    assert.deepEqual(await parseDataArgs(['-', 'z=1'], stdin), { x: 'y', z: '1' });
+    fs.writeFileSync(file, '["not","an","object"] hunter22');
+    await assert.rejects(parseDataArgs([`@${file}`], noStdin), (err: Error) => /is not valid JSON/.test(err.message) && !err.message.includes('hunter22'));
+    await assert.rejects(parseDataArgs(['@/nonexistent/coffer-x'], noStdin), /cannot read file for argument 1: .*ENOENT/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('"\\@" gives a literal leading "@"', async () => {
   assert.deepEqual(await parseDataArgs(['handle=\\@coffer'], noStdin), { handle: '@coffer' });
 });

@@ -2,8 +2,8 @@
  * Turns `key=value` arguments into a request body, as Vault's CLI does.
  *
  * Owns: `k=v` (literal), `k=@path` (the file's contents), `k=-` (all of stdin), `k=\@x` (a literal
- * leading "@"), a lone `-` (a JSON object read from stdin), and repeated keys (collected into a
- * list). Also `k=v` lists given through repeatable flags such as `-metadata=k=v`.
+ * leading "@"), a bare `-` or `@path` (a JSON object from stdin or a file, its keys merged in
+ * with the other arguments, in order), and repeated keys (collected into a list). Also `k=v` lists given through repeatable flags such as `-metadata=k=v`.
  *
  * Must never: put an argument's value in an error message — these values are secrets.
  */
@@ -27,22 +27,25 @@ export async function parseDataArgs(args: readonly string[], sources: PairSource
   };
   const loadFile = sources.readFile ?? ((path: string) => readFile(path, 'utf8'));
 
-  if (args.length === 1 && args[0] === '-') {
-    const text = await stdinOnce();
-    let parsed: unknown;
+  const readFileFor = async (path: string, what: string): Promise<string> => {
     try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new CliError('standard input is not valid JSON');
+      return await loadFile(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new CliError(`cannot read file for ${what}: ${path} (${code})`);
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new CliError('standard input must hold a JSON object');
-    }
-    return parsed as Record<string, unknown>;
-  }
+  };
 
   const out: Record<string, unknown> = {};
   for (const [index, arg] of args.entries()) {
+    // A bare `-` or `@file` is a JSON object whose keys are merged in, as Vault's CLI does.
+    if (arg === '-' || arg.startsWith('@')) {
+      const source = arg === '-' ? 'standard input' : `file ${arg.slice(1)}`;
+      const text = arg === '-' ? await stdinOnce() : await readFileFor(arg.slice(1), `argument ${index + 1}`);
+      // defineProperty, not assignment: a "__proto__" key stays a plain key (the server refuses it).
+      for (const [k, v] of Object.entries(jsonObject(text, source))) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      continue;
+    }
     const eq = arg.indexOf('=');
     if (eq <= 0) throw new CliError(`invalid key/value pair in argument ${index + 1}: expected key=value`);
     const key = arg.slice(0, eq);
@@ -51,13 +54,7 @@ export async function parseDataArgs(args: readonly string[], sources: PairSource
     if (raw === '-') {
       value = await stdinOnce();
     } else if (raw.startsWith('@')) {
-      const path = raw.slice(1);
-      try {
-        value = await loadFile(path);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-        throw new CliError(`cannot read file for key "${key}": ${path} (${code})`);
-      }
+      value = await readFileFor(raw.slice(1), `key "${key}"`);
     } else if (raw.startsWith('\\@')) {
       value = raw.slice(1);
     } else {
@@ -69,6 +66,20 @@ export async function parseDataArgs(args: readonly string[], sources: PairSource
     else out[key] = [existing, value];
   }
   return out;
+}
+
+/** `text` as a JSON object; the message names only where it came from, never its content. */
+function jsonObject(text: string, source: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new CliError(`${source} is not valid JSON`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new CliError(`${source} must hold a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
 }
 
 /** Parses repeatable `k=v` flag values (e.g. `-metadata=team=a`) into a string map. */
