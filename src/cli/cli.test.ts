@@ -228,6 +228,25 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(gone.stderr, 'No value found at secret/metadata/meta\n');
   });
 
+  test('kv patch falls back to read-then-write when PATCH is denied, as Vault\'s CLI', async () => {
+    await cli(['kv', 'put', 'secret/rw/app', 'a=1', 'b=2']);
+    await cli(['policy', 'write', 'rw-only', '-'], { stdin: 'path "secret/data/rw/*" { capabilities = ["create", "read", "update"] }' });
+    const token = (await cli(['token', 'create', '-field=token', '-policy=rw-only'])).stdout;
+    const denied = await cli(['kv', 'patch', '-method=patch', 'secret/rw/app', 'b=3'], { token });
+    assert.equal(denied.code, 2);
+    assert.match(denied.stderr, /permission denied/);
+    const patched = await cli(['kv', 'patch', 'secret/rw/app', 'b=3', 'c=4'], { token });
+    assert.equal(patched.code, 0, patched.stderr);
+    const read = json(await cli(['kv', 'get', '-format=json', 'secret/rw/app']));
+    assert.deepEqual(read.data.data, { a: '1', b: '3', c: '4' });
+    assert.equal(read.data.metadata.version, 2);
+    // rw writes with check-and-set on the version it read: a stale -cas fails instead of overwriting.
+    const stale = await cli(['kv', 'patch', '-method=rw', '-cas=1', 'secret/rw/app', 'd=5'], { token });
+    assert.equal(stale.code, 2);
+    assert.equal((await cli(['kv', 'patch', '-method=rw', 'secret/rw/missing', 'd=5'], { token })).code, 2);
+    assert.equal((await cli(['kv', 'patch', '-method=post', 'secret/rw/app', 'd=5'], { token })).code, 1);
+  });
+
   test('kv delete with an empty -versions refuses instead of deleting the latest version', async () => {
     await cli(['kv', 'put', 'secret/empty-versions', 'a=1']);
     const r = await cli(['kv', 'delete', '-versions=', 'secret/empty-versions']);

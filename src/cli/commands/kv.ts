@@ -96,22 +96,56 @@ const putCommand = defineCommand({
   },
 });
 
+/**
+ * Vault's `-method=rw`: read the latest version, merge the new keys in (top level), write it back
+ * with check-and-set on the version read, so a concurrent write makes this fail, not vanish.
+ * Needs only read and update on the data path (no patch capability).
+ */
+async function readThenWrite(client: ApiClient, apiPath: string, data: Record<string, unknown>, cas: number | undefined): Promise<unknown> {
+  let current;
+  try {
+    current = asEnvelope((await client.request('GET', apiPath)).body);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) throw new CliError(`no value found at ${apiPath}; use "coffer kv put" to create it`, 2);
+    throw err;
+  }
+  const secret = current.data as { data?: Record<string, unknown> | null; metadata?: { version?: number } } | null;
+  const existing = secret?.data;
+  const version = secret?.metadata?.version;
+  if (existing == null || typeof version !== 'number') throw new CliError(`no value found at ${apiPath}; use "coffer kv put" to create it`, 2);
+  const merged: Record<string, unknown> = {};
+  for (const source of [existing, data]) {
+    for (const [k, v] of Object.entries(source)) Object.defineProperty(merged, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return (await client.request('POST', apiPath, { body: { data: merged, options: { cas: cas ?? version } } })).body;
+}
+
 const patchCommand = defineCommand({
   summary: 'Update some keys of a secret (KV v2)',
   usage: 'coffer kv patch [options] PATH KEY=VALUE...',
-  help: 'Merges KEY=VALUE pairs into the latest version of PATH, writing a new version. KV v2 only.',
+  help:
+    'Merges KEY=VALUE pairs into the latest version of PATH, writing a new version. KV v2 only.\n' +
+    'As Vault\'s CLI: -method=patch sends an HTTP PATCH (needs the patch capability); -method=rw reads, merges and ' +
+    'writes back with check-and-set (needs read and update); without -method, a PATCH refused with 403 is retried as rw.',
   flags: {
     mount: MOUNT_FLAG,
     cas: { kind: 'int', usage: 'Check-and-set: patch only if the current version is this.' },
+    method: { kind: 'string', usage: 'patch or rw (default: patch, then rw if PATCH is denied).' },
   },
   minArgs: 2,
   async run(ctx, flags, args) {
     const [path, ...pairs] = args as [string, ...string[]];
+    const method = flags.method;
+    if (method !== undefined && method !== 'patch' && method !== 'rw') throw new CliError('-method must be "patch" or "rw"');
     const data = await parseDataArgs(pairs, { readStdin: () => ctx.readStdin() });
     if (Object.keys(data).length === 0) throw new CliError('no data given: pass KEY=VALUE pairs');
     const target = await kvTarget(ctx, path, flags.mount);
     requireV2(target, 'patch');
     const apiPath = kvV2Path(target.mount.mountPath, target.fullPath, 'data');
+    if (method === 'rw') {
+      printWrite(ctx, apiPath, asEnvelope(await readThenWrite(target.client, apiPath, data, flags.cas)));
+      return 0;
+    }
     const body: Record<string, unknown> = { data };
     if (flags.cas !== undefined) body['options'] = { cas: flags.cas };
     let res;
@@ -120,6 +154,10 @@ const patchCommand = defineCommand({
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && err.errors.length === 0) {
         throw new CliError(`no value found at ${apiPath}; use "coffer kv put" to create it`, 2);
+      }
+      if (method === undefined && err instanceof ApiError && err.status === 403) {
+        printWrite(ctx, apiPath, asEnvelope(await readThenWrite(target.client, apiPath, data, flags.cas)));
+        return 0;
       }
       throw err;
     }
