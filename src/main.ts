@@ -292,10 +292,9 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   });
 
   let rootToken: string | undefined;
-  if (config.dev) rootToken = await startDevMode(config, lifecycle);
-
   let address;
   try {
+    if (config.dev) rootToken = await startDevMode(config, lifecycle);
     address = await api.listen(config.listenHost, config.listenPort);
   } catch (err) {
     // Stop what unsealing started (workers, timers), or they would outlive the failed start.
@@ -327,22 +326,36 @@ export async function runServerCommand(argv: string[], out: (text: string) => vo
   const fileInput = flags.config ? readConfigFile(flags.config) : {};
   const input: StartOptions = { ...fileInput, ...flags.input };
   if (input.dev && input.dataDir === undefined && input.storage !== 'memory') input.dataDir = './coffer-data';
-  const server = await startServer(input);
+  // SIGHUP reopens the audit files, as in Vault (logrotate's postrotate `kill -HUP`). The
+  // handler is in place from the start to the end: without one, SIGHUP terminates the process,
+  // which then restarts sealed. Before the server is up and once it is stopping, it does nothing.
+  let running: StartedServer | undefined;
+  const reopen = (): void => {
+    running?.reopenAuditDevices().catch(() => undefined);
+  };
+  process.on('SIGHUP', reopen);
+  let server: StartedServer;
+  try {
+    server = await startServer(input);
+  } catch (err) {
+    process.off('SIGHUP', reopen);
+    throw err;
+  }
+  running = server;
   if (input.dev) {
     out(devBanner(server, resolve(input.dataDir ?? './coffer-data'), input.storage === 'memory'));
   }
-  // SIGHUP reopens the audit files, as in Vault (logrotate's postrotate `kill -HUP`); without
-  // a handler it would terminate the server, which then restarts sealed.
-  const reopen = (): void => {
-    server.reopenAuditDevices().catch(() => undefined);
-  };
-  process.on('SIGHUP', reopen);
   await new Promise<void>((resolveStop) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      process.off('SIGHUP', reopen);
-      server.close().then(resolveStop, resolveStop);
+      running = undefined;
+      // The SIGHUP handler goes only once the server has closed.
+      const done = (): void => {
+        process.off('SIGHUP', reopen);
+        resolveStop();
+      };
+      server.close().then(done, done);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -62,6 +62,8 @@ test('a bare @file or "-" is a JSON object merged with the other arguments, in o
     fs.writeFileSync(file, '["not","an","object"] hunter22');
     await assert.rejects(parseDataArgs([`@${file}`], noStdin), (err: Error) => /is not valid JSON/.test(err.message) && !err.message.includes('hunter22'));
     await assert.rejects(parseDataArgs(['@/nonexistent/coffer-x'], noStdin), /cannot read file for argument 1: .*ENOENT/);
+    fs.writeFileSync(file, '{"a":{"b":[1,1e400]}}');
+    await assert.rejects(parseDataArgs([`@${file}`], noStdin), /holds a number out of range/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

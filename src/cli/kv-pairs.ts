@@ -79,6 +79,13 @@ function jsonObject(text: string, source: string): Record<string, unknown> {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new CliError(`${source} must hold a JSON object`);
   }
+  // 1e400 parses as Infinity and would be sent as null: refuse it, as the server does.
+  const pending: unknown[] = [parsed];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new CliError(`${source} holds a number out of range`);
+    if (value !== null && typeof value === 'object') pending.push(...Object.values(value));
+  }
   return parsed as Record<string, unknown>;
 }
 

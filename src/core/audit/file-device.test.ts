@@ -177,6 +177,24 @@ test('cuts off a torn last line after its own chain (a crash mid-write) and cont
   assert.deepEqual(await verifyAuditFile(torn), { ok: true, lines: 3 });
 });
 
+test('a file holding only a torn first line (a crash during the first write) is emptied and the chain starts', async () => {
+  const file = freshPath();
+  fs.writeFileSync(file, '{"type":"request","time":"2026-');
+  const cut: number[] = [];
+  const device = createFileDevice({ file_path: file }, { onTornTail: (bytes) => cut.push(bytes) });
+  assert.deepEqual(cut, [31]);
+  device.log(sampleEntry(1));
+  device.close();
+  assert.equal(readLines(file).length, 1);
+  assert.ok(readLines(file)[0]?.startsWith('{"type":"'), 'entries start as the torn-line check expects');
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 1 });
+  // A complete JSON value without a newline is someone else's file: refused and untouched.
+  const other = freshPath();
+  fs.writeFileSync(other, '{"type":"config","a":1}');
+  assert.throws(() => createFileDevice({ file_path: other }), isBadRequest(/does not end with a complete line/));
+  assert.equal(fs.readFileSync(other, 'utf8'), '{"type":"config","a":1}');
+});
+
 test('fails the write when the file was removed, and reopen starts a new file', async () => {
   const file = freshPath();
   const device = createFileDevice({ file_path: file });

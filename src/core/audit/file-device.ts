@@ -17,7 +17,7 @@ import { badRequest, CofferError } from '../errors.js';
 import { chainLine, EMPTY_HEAD, headAfter, type ChainHead } from './chain.js';
 import { AuditDeviceError, type AuditDevice } from './device.js';
 import type { AuditEntry } from './entry.js';
-import { endOfLastCompleteLine, fdReader, readLastLine } from './tail.js';
+import { endOfLastCompleteLine, fdReader, MAX_LINE_BYTES, readLastLine, type ReadAt } from './tail.js';
 
 export const FILE_DEVICE_TYPE = 'file';
 
@@ -93,6 +93,27 @@ interface OpenFile {
   readonly tornBytes: number;
 }
 
+/** How every entry line begins (entries put `type` first; chain.ts serialises them in order). */
+const ENTRY_PREFIX = '{"type":"';
+
+/**
+ * A file holding only the start of Coffer's first line (a crash during the first write after
+ * rotation): it begins as every entry does and is not a complete JSON value. Any other file
+ * without a newline is not ours, and is never cut.
+ */
+function isTornFirstLine(readAt: ReadAt, size: number): boolean {
+  const prefix = Buffer.from(ENTRY_PREFIX);
+  if (size < prefix.length || size > MAX_LINE_BYTES) return false;
+  const text = readAt(0, size);
+  if (!text.subarray(0, prefix.length).equals(prefix)) return false;
+  try {
+    JSON.parse(text.toString('utf8'));
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 function openAuditFile(target: string, mode: number): OpenFile {
   let existing: Stats | undefined;
   try {
@@ -128,13 +149,14 @@ function openAuditFile(target: string, mode: number): OpenFile {
       // otherwise this is not our file and it is left untouched.
       const cut = endOfLastCompleteLine(fdReader(fd), size);
       const before = cut !== undefined && cut > 0 ? readLastLine(fdReader(fd), cut) : undefined;
-      if (cut === undefined || before?.kind !== 'line' || headAfter(before.line) === undefined) {
+      const ours = cut !== undefined && (cut === 0 ? isTornFirstLine(fdReader(fd), size) : before?.kind === 'line' && headAfter(before.line) !== undefined);
+      if (!ours || cut === undefined) {
         throw badRequest(`file audit device: "${target}" does not end with a complete line and is not a Coffer audit log before it; move it aside or choose a new file_path`);
       }
       ftruncateSync(fd, cut);
       tornBytes = size - cut;
       size = cut;
-      last = before;
+      last = before ?? { kind: 'empty' };
     }
     let head: ChainHead;
     if (last.kind === 'empty') {

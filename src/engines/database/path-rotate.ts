@@ -28,18 +28,24 @@ export function rotatePaths(store: DatabaseStore, connections: Connections): Pat
     return config;
   };
 
-  /** Which of the two passwords the database accepts now, by logging in with each. */
+  /**
+   * Which of the two passwords the database accepts now, by logging in with each. A database
+   * that takes both (trust authentication, a Redis user with nopass) proves nothing: then the
+   * failure stands and the old password stays, as before the attempt.
+   */
   const passwordInEffect = async (config: DbConfig, fresh: string): Promise<'old' | 'new' | 'unknown'> => {
-    for (const [password, answer] of [[fresh, 'new'], [config.password, 'old']] as const) {
+    const logsIn = async (password: string): Promise<boolean> => {
       try {
         const plugin = await connections.open({ ...config, password }, true);
         await plugin.close().catch(() => undefined);
-        return answer;
+        return true;
       } catch {
-        // This one was refused (or the database is down): try the other.
+        return false;
       }
-    }
-    return 'unknown';
+    };
+    const [freshWorks, oldWorks] = await Promise.all([logsIn(fresh), logsIn(config.password)]);
+    if (oldWorks) return 'old';
+    return freshWorks ? 'new' : 'unknown';
   };
 
   const rotateRoot = async (req: EngineRequest): Promise<null> => {

@@ -164,3 +164,30 @@ test('a credential whose role was deleted is not renewed (as in Vault), and is s
   await h.revoke(lease);
   assert.deepEqual(await db.roles(username), []);
 });
+
+test('rotate-root that fails against a server taking any password reports the failure and keeps the old one', async (t) => {
+  // The machine's PostgreSQL trusts local logins: both passwords "work", so logging in proves
+  // nothing about which one is in effect, and the database's error must stand.
+  const db = await createScratchDatabase(MACHINE_PG);
+  const admin = `rv_admin_${uniqueSuffix(6)}`;
+  const h = createDatabaseHarness();
+  t.after(async () => {
+    await h.shutdown();
+    await db.cleanup([admin]);
+  });
+  await db.query(`CREATE ROLE "${admin}" LOGIN CREATEROLE PASSWORD 'orig-${uniqueSuffix(8)}'`);
+  const [before] = await db.query<{ p: string }>('SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1', [admin]);
+  await h.call('write', 'config/pg', {
+    plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: admin, password: 'old-password',
+    verify_connection: false,
+    // 53300 (too_many_connections) is a connection-class error, not the statement's refusal.
+    root_rotation_statements: [`ALTER ROLE "{{name}}" WITH PASSWORD '{{password}}'`, `DO $$ BEGIN RAISE EXCEPTION 'refused' USING ERRCODE = '53300'; END $$`],
+  });
+  const err = await h.fail('write', 'rotate-root/pg', {});
+  assert.match(err.message, /^failed to rotate root credentials/);
+  const [after] = await db.query<{ p: string }>('SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1', [admin]);
+  assert.equal(after?.p, before?.p, 'the database kept its password');
+  const stored = JSON.parse(String(await h.storage.get('config/pg'))) as { password: string; pendingPassword?: string };
+  assert.equal(stored.password, 'old-password');
+  assert.equal(stored.pendingPassword, undefined);
+});
