@@ -8,8 +8,9 @@
  * response pays a wake-up; on virtual machines that is an inter-processor interrupt and a VM
  * exit, measured here at about a quarter of the server's CPU per KV read. Written back to back,
  * they can share one wake-up of a reader that serves many connections from one event loop (a
- * proxy, a load generator); each response is still its own write on its own socket. Measured on this project's 2-core VM (KV v2 read, 64
- * connections, 5 paired runs): +23 % req/s, -21 % server CPU per request. The cost is the rest
+ * proxy, a load generator); each response is still its own write on its own socket. Measured
+ * on this project's 2-core VM (KV v2 read, 64 connections, 5 paired runs): +23 % req/s, -21 %
+ * server CPU per request. The cost is the rest
  * of the current turn's work added to a response's latency (microseconds when idle; under load,
  * the other requests handled in the same turn). "End of the turn" is the check phase: a
  * response finished by a setImmediate callback goes out in the next turn's check phase.

@@ -6,9 +6,10 @@
  *   2. change it in the database (through the current pool);
  *   3. store it as the password and drop the pending one; 4. reopen the pool with it.
  * If 2 fails, Coffer logs in with each password to learn which one the database now takes (a
- * reply can be lost after the change was applied): the new one, and the rotation completes; the
- * old one, and the pending password is dropped; neither (database down), and both are kept for
- * the next open to settle. If Coffer stops between 2 and 3, the next open finds the pending
+ * reply can be lost after the change was applied): only the new one, and the rotation
+ * completes; the old one (or both, when the database checks no password), and the pending
+ * password is dropped and the error stands; neither (database down), and both are kept for the
+ * next open to settle. If Coffer stops between 2 and 3, the next open finds the pending
  * password and keeps whichever one the database accepts.
  * Must never: return, log or put into an error either password.
  */
@@ -17,7 +18,6 @@ import type { EngineRequest, PathSpec } from '../../core/router/engine.js';
 import type { DatabaseStore, DbConfig } from './config-store.js';
 import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
-import { DatabasePluginError } from './plugin.js';
 import { generatePassword, parsePasswordPolicy } from './password.js';
 import { NAME_PATTERN } from './storage-keys.js';
 
@@ -65,12 +65,11 @@ export function rotatePaths(store: DatabaseStore, connections: Connections): Pat
         }));
       } catch (err) {
         // A failure does not prove the change did not happen: a reply lost after the database
-        // applied it (connection cut, timeout) fails here too, and dropping the new password
-        // then would lock Coffer out. The database itself says which password it now takes.
-        // A statement the database answered with an error did not apply (it ran in one
-        // transaction, or is atomic on its own): no need to ask.
-        const refused = err instanceof DatabasePluginError && err.kind === 'statement';
-        const settled = refused ? 'old' : await passwordInEffect(config, fresh);
+        // applied it (connection cut, timeout) fails here too, and so does a later statement of
+        // a custom root_rotation_statements list on MySQL, where ALTER USER commits at once.
+        // Dropping the new password then would lock Coffer out, so the database itself is
+        // asked which password it now takes (two logins, only on this failure path).
+        const settled = await passwordInEffect(config, fresh);
         if (settled === 'old') {
           await store.putConfig(name, config);
           throw databaseFailure(err, secrets, 'failed to rotate root credentials: ');
