@@ -64,6 +64,10 @@ test('a bare @file or "-" is a JSON object merged with the other arguments, in o
     await assert.rejects(parseDataArgs(['@/nonexistent/coffer-x'], noStdin), /cannot read file for argument 1: .*ENOENT/);
     fs.writeFileSync(file, '{"a":{"b":[1,1e400]}}');
     await assert.rejects(parseDataArgs([`@${file}`], noStdin), /holds a number out of range/);
+    fs.writeFileSync(file, '{"id":12345678901234567890}');
+    await assert.rejects(parseDataArgs([`@${file}`], noStdin), (err: Error) => /cannot be stored exactly; send it as a string/.test(err.message) && !err.message.includes('1234567890'));
+    fs.writeFileSync(file, '{"id":9007199254740992}');
+    assert.deepEqual(await parseDataArgs([`@${file}`], noStdin), { id: 9007199254740992 });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { CliError } from './errors.js';
+import { hasInexactIntegerLiteral, holdsUnsafeInteger, INEXACT_INTEGER_MESSAGE } from '../core/json-numbers.js';
 
 export interface PairSources {
   /** Reads all of standard input. Called at most once. */
@@ -86,6 +87,8 @@ function jsonObject(text: string, source: string): Record<string, unknown> {
     if (typeof value === 'number' && !Number.isFinite(value)) throw new CliError(`${source} holds a number out of range`);
     if (value !== null && typeof value === 'object') pending.push(...Object.values(value));
   }
+  // The server would refuse it too; say so before anything is sent.
+  if (holdsUnsafeInteger(parsed) && hasInexactIntegerLiteral(text)) throw new CliError(`${source}: ${INEXACT_INTEGER_MESSAGE}`);
   return parsed as Record<string, unknown>;
 }
 

@@ -141,6 +141,20 @@ describe('denial-of-service bounds', () => {
     assert.equal((await send(server, 'GET', 'secret/data/bignum', { token: root })).status, 404);
   });
 
+  it('refuses integers beyond 2^53 that would come back changed, and keeps those that come back as written', async () => {
+    const message = 'a JSON integer beyond ±9007199254740991 (2^53 - 1) cannot be stored exactly; send it as a string';
+    for (const body of ['{"data":{"id":12345678901234567890}}', '{"data":{"a":[1,{"b":-9007199254740993}]}}', '{"data":{"n":1152921504606846976}}']) {
+      const res = await send(server, 'POST', 'secret/data/bigint', { token: root, body });
+      assert.equal(res.status, 400, `${body}: ${res.status} ${res.text}`);
+      assert.deepEqual(res.body.errors, [message]);
+    }
+    assert.equal((await send(server, 'GET', 'secret/data/bigint', { token: root })).status, 404);
+    const kept = '{"data":{"max":9007199254740991,"p53":9007199254740992,"s":"12345678901234567890","big":1e21}}';
+    assert.equal((await send(server, 'POST', 'secret/data/bigint', { token: root, body: kept })).status, 200);
+    const read = await send(server, 'GET', 'secret/data/bigint', { token: root });
+    assert.match(read.text, /"max":9007199254740991,"p53":9007199254740992,"s":"12345678901234567890","big":1e\+21/);
+  });
+
   it('refuses __proto__ and constructor.prototype payloads with 400 and pollutes nothing', async () => {
     const bodies: Array<[string, string]> = [
       ['secret/data/proto', '{"__proto__":{"polluted":"yes"}}'],

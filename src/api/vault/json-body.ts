@@ -6,6 +6,7 @@
  */
 import secureJson from 'secure-json-parse';
 import { badRequest } from '../../core/errors.js';
+import { hasInexactIntegerLiteral, INEXACT_INTEGER_MESSAGE } from '../../core/json-numbers.js';
 
 export interface JsonLimits {
   maxDepth: number;
@@ -22,8 +23,12 @@ export const DEFAULT_JSON_LIMITS: JsonLimits = {
   maxStringLength: 1024 * 1024,
 };
 
-/** Walks the parsed value without recursion (depth is attacker-controlled). */
-function checkShape(value: unknown, limits: JsonLimits): void {
+/**
+ * Walks the parsed value without recursion (depth is attacker-controlled). Returns true when it
+ * holds an integer outside the safe range, whose literal must then be checked (json-numbers.ts).
+ */
+function checkShape(value: unknown, limits: JsonLimits): boolean {
+  let unsafeInteger = false;
   const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
   while (stack.length > 0) {
     const { value: current, depth } = stack.pop() as { value: unknown; depth: number };
@@ -32,7 +37,11 @@ function checkShape(value: unknown, limits: JsonLimits): void {
       continue;
     }
     // 1e400 parses as Infinity, which would be stored as null: refuse it rather than lose it.
-    if (typeof current === 'number' && !Number.isFinite(current)) throw badRequest('JSON number is out of range');
+    if (typeof current === 'number') {
+      if (!Number.isFinite(current)) throw badRequest('JSON number is out of range');
+      if (Number.isInteger(current) && !Number.isSafeInteger(current)) unsafeInteger = true;
+      continue;
+    }
     if (current === null || typeof current !== 'object') continue;
     if (depth > limits.maxDepth) throw badRequest('JSON input exceeds the allowed nesting depth');
     if (Array.isArray(current)) {
@@ -47,6 +56,7 @@ function checkShape(value: unknown, limits: JsonLimits): void {
       }
     }
   }
+  return unsafeInteger;
 }
 
 /** Parses a request body into the request data object. An empty body is `{}`. */
@@ -67,6 +77,6 @@ export function parseJsonBody(raw: Buffer | string, limits: JsonLimits = DEFAULT
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw badRequest('failed to parse JSON input: the request body must be a JSON object');
   }
-  checkShape(parsed, limits);
+  if (checkShape(parsed, limits) && hasInexactIntegerLiteral(text)) throw badRequest(INEXACT_INTEGER_MESSAGE);
   return parsed as Record<string, unknown>;
 }
