@@ -247,6 +247,32 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal((await cli(['kv', 'patch', '-method=post', 'secret/rw/app', 'd=5'], { token })).code, 1);
   });
 
+  test('kv rollback writes an older version as the newest, and refuses deleted, destroyed and missing versions', async () => {
+    await cli(['kv', 'put', 'secret/rollback', 'v=1', 'k=one']);
+    await cli(['kv', 'put', 'secret/rollback', 'v=2']);
+    await cli(['kv', 'put', 'secret/rollback', 'v=3']);
+    const r = await cli(['kv', 'rollback', '-version=1', 'secret/rollback']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(tableValue(r.stdout, 'version'), '4');
+    const latest = json(await cli(['kv', 'get', '-format=json', 'secret/rollback']));
+    assert.deepEqual(latest.data.data, { v: '1', k: 'one' });
+    assert.equal(latest.data.metadata.version, 4);
+
+    assert.equal((await cli(['kv', 'delete', '-versions=2', 'secret/rollback'])).code, 0);
+    const deleted = await cli(['kv', 'rollback', '-version=2', 'secret/rollback']);
+    assert.equal(deleted.code, 1);
+    assert.match(deleted.stderr, /cannot roll back to version 2: it is deleted/);
+    assert.equal((await cli(['kv', 'destroy', '-versions=3', 'secret/rollback'])).code, 0);
+    assert.match((await cli(['kv', 'rollback', '-version=3', 'secret/rollback'])).stderr, /cannot roll back to version 3: it is destroyed/);
+    const missing = await cli(['kv', 'rollback', '-version=9', 'secret/rollback']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /version 9 of secret\/rollback does not exist \(current version: 4\)/);
+    assert.equal((await cli(['kv', 'rollback', 'secret/rollback'])).code, 1);
+    assert.equal((await cli(['kv', 'rollback', '-version=1', 'secret/no-such-secret'])).code, 2);
+    // Nothing above wrote a version.
+    assert.equal(json(await cli(['kv', 'metadata', 'get', '-format=json', 'secret/rollback'])).data.current_version, 4);
+  });
+
   test('kv delete with an empty -versions refuses instead of deleting the latest version', async () => {
     await cli(['kv', 'put', 'secret/empty-versions', 'a=1']);
     const r = await cli(['kv', 'delete', '-versions=', 'secret/empty-versions']);

@@ -1,5 +1,5 @@
 /**
- * `coffer kv get | put | patch | list` and the `kv` group (which also gathers the version and
+ * `coffer kv get | put | patch | list | rollback` and the `kv` group (which also gathers the version and
  * metadata subcommands from their own files). Works on KV v1 and v2 mounts alike: the mount
  * and version come from the server's preflight route (see kv-paths.ts).
  *
@@ -191,6 +191,53 @@ const listCommand = defineCommand({
   },
 });
 
+/** One version's entry in KV v2 metadata. */
+interface VersionState {
+  deletion_time?: string;
+  destroyed?: boolean;
+}
+
+const rollbackCommand = defineCommand({
+  summary: 'Write an older version of a secret as its newest version (KV v2)',
+  usage: 'coffer kv rollback [options] -version=N PATH',
+  help:
+    'Reads version N of PATH and writes its data as a new version, as Vault\'s CLI does: with current version 5,\n' +
+    'a rollback to 2 writes version 6 holding version 2\'s data. The write uses check-and-set on the current\n' +
+    'version, so a concurrent write makes it fail rather than be overwritten. Deleted or destroyed versions\n' +
+    'cannot be rolled back to (undelete a deleted one first). Needs read on metadata and data, and update on data.',
+  flags: {
+    mount: MOUNT_FLAG,
+    version: { kind: 'int', usage: 'The version to roll back to (required).' },
+  },
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, flags, args) {
+    const version = flags.version;
+    if (version === undefined || version <= 0) throw new CliError('-version is required: a version number of 1 or more');
+    const target = await kvTarget(ctx, args[0] as string, flags.mount);
+    requireV2(target, 'rollback');
+    const metadataPath = kvV2Path(target.mount.mountPath, target.fullPath, 'metadata');
+    const metadata = await readOrNull(target.client, metadataPath, {});
+    if (metadata === null) return noValue(ctx, metadataPath);
+    const current = metadata.data?.['current_version'];
+    const versions = (metadata.data?.['versions'] ?? {}) as Record<string, VersionState>;
+    if (typeof current !== 'number') throw new CliError(`the metadata at ${metadataPath} has no current_version`);
+    const state = Object.hasOwn(versions, String(version)) ? versions[String(version)] : undefined;
+    if (state === undefined) throw new CliError(`version ${version} of ${target.fullPath} does not exist (current version: ${current})`, 2);
+    if (state.destroyed === true) throw new CliError(`cannot roll back to version ${version}: it is destroyed`);
+    if (typeof state.deletion_time === 'string' && state.deletion_time !== '') {
+      throw new CliError(`cannot roll back to version ${version}: it is deleted (kv undelete -versions=${version} restores it)`);
+    }
+    const dataPath = kvV2Path(target.mount.mountPath, target.fullPath, 'data');
+    const old = await readOrNull(target.client, dataPath, { version: String(version) });
+    const data = (old?.data?.['data'] ?? null) as Record<string, unknown> | null;
+    if (data === null) throw new CliError(`version ${version} of ${target.fullPath} has no data (deleted or destroyed meanwhile)`);
+    const res = await target.client.request('POST', dataPath, { body: { data, options: { cas: current } } });
+    printWrite(ctx, dataPath, asEnvelope(res.body));
+    return 0;
+  },
+});
+
 /** GET a path; a plain 404 gives null. With `keepDeleted`, a 404 that carries KV metadata is returned. */
 async function readOrNull(client: ApiClient, path: string, query: Record<string, string>, keepDeleted = false): Promise<Envelope | null> {
   try {
@@ -232,6 +279,7 @@ export const kvGroup = defineGroup({
     delete: kvDeleteCommand,
     undelete: kvUndeleteCommand,
     destroy: kvDestroyCommand,
+    rollback: rollbackCommand,
     metadata: kvMetadataGroup,
   },
 });
