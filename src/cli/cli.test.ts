@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -409,7 +410,7 @@ describe('coffer CLI against a dev server', { skip }, () => {
 
     const verify = await cli(['audit', 'verify', log], { token: null });
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
-    assert.match(verify.stdout, /^ok: \d+ lines verified\n$/);
+    assert.match(verify.stdout, /^ok: \d+ lines verified \(hash chain only; -device also checks MACs\)\n$/);
 
     const lines = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '');
     const tampered = path.join(home, 'tampered.log');
@@ -417,6 +418,32 @@ describe('coffer CLI against a dev server', { skip }, () => {
     const bad = await cli(['audit', 'verify', tampered], { token: null });
     assert.equal(bad.code, 2);
     assert.match(bad.stdout, /^FAILED: line \d+: .+\n$/);
+
+    // The server also checks each line's MAC: the live file and an intact rotated copy pass.
+    const live = await cli(['audit', 'verify', '-device=file']);
+    assert.equal(live.code, 0, live.stdout + live.stderr);
+    assert.match(live.stdout, /^ok: \d+ lines verified \(hash chain and MACs\)\n$/);
+    fs.copyFileSync(log, `${log}.1`);
+    assert.equal((await cli(['audit', 'verify', '-device=file', `${log}.1`])).code, 0);
+    // A line edited and the SHA-256 chain recomputed after it: offline verify cannot tell, the MACs can.
+    let prev = '0'.repeat(64);
+    const rewritten = lines.map((line, i) => {
+      const entry = JSON.parse(line);
+      const { chain } = entry;
+      delete entry.chain;
+      if (i === 1) entry.time = '2020-01-01T00:00:00.000000000Z';
+      const out = JSON.stringify({ ...entry, chain: { seq: chain.seq, prev, mac: chain.mac } });
+      prev = createHash('sha256').update(out).digest('hex');
+      return out;
+    });
+    fs.writeFileSync(`${log}.forged`, rewritten.join('\n') + '\n');
+    assert.equal((await cli(['audit', 'verify', `${log}.forged`], { token: null })).code, 0, 'the keyless chain was rebuilt');
+    const forged = await cli(['audit', 'verify', '-device=file', `${log}.forged`]);
+    assert.equal(forged.code, 2);
+    assert.equal(forged.stdout, 'FAILED: line 2: chain.mac does not match: the line was altered or forged (its hashes may have been recomputed)\n');
+    const elsewhere = await cli(['audit', 'verify', '-device=file', path.join(home, 'tampered.log')]);
+    assert.equal(elsewhere.code, 2);
+    assert.match(elsewhere.stderr, /file_path must be the device's file or a rotated copy of it/);
 
     assert.equal((await cli(['audit', 'disable', 'file'])).stdout, 'Success! Disabled audit device (if it was enabled) at: file/\n');
     assert.equal((await cli(['audit', 'list'])).code, 2);

@@ -150,6 +150,31 @@ describe('audit devices on a running server', () => {
     assert.equal(tampered.error?.line, 4);
   });
 
+  it('verifies the device file with its MACs through sys/audit-verify, which needs sudo', async () => {
+    const res = await send(server, 'PUT', 'sys/audit-verify/file', { token: root, body: {} });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.data.ok, true);
+    assert.equal(res.body.data.file_path, first);
+    assert.ok(res.body.data.lines >= entries(first).length - 2, 'the file as it was when asked, give or take this request');
+
+    const policy = 'path "sys/audit-verify/*" { capabilities = ["update"] }\npath "sys/audit-verify/file" { capabilities = ["update"] }';
+    assert.equal((await send(server, 'PUT', 'sys/policies/acl/verifier', { token: root, body: { policy } })).status, 204);
+    const plain = await send(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['verifier'] } });
+    const denied = await send(server, 'PUT', 'sys/audit-verify/file', { token: plain.body.auth.client_token, body: {} });
+    assert.equal(denied.status, 403, denied.text);
+    const sudoPolicy = 'path "sys/audit-verify/file" { capabilities = ["update", "sudo"] }';
+    assert.equal((await send(server, 'PUT', 'sys/policies/acl/verifier-sudo', { token: root, body: { policy: sudoPolicy } })).status, 204);
+    const sudo = await send(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['verifier-sudo'] } });
+    const allowed = await send(server, 'PUT', 'sys/audit-verify/file', { token: sudo.body.auth.client_token, body: { file_path: first } });
+    assert.equal(allowed.status, 200, allowed.text);
+    assert.equal(allowed.body.data.ok, true);
+
+    const elsewhere = await send(server, 'PUT', 'sys/audit-verify/file', { token: root, body: { file_path: second } });
+    assert.equal(elsewhere.status, 400, elsewhere.text);
+    assert.equal((await send(server, 'PUT', 'sys/audit-verify/file', { token: root, body: { file_path: 7 } })).status, 400);
+    assert.equal((await send(server, 'PUT', 'sys/audit-verify/none', { token: root, body: {} })).status, 400);
+  });
+
   describe('failing closed', () => {
     it('serves a request through a second healthy device while the first one fails', async () => {
       const enabled = await send(server, 'PUT', 'sys/audit/second', { token: root, body: { type: 'file', options: { file_path: second } } });

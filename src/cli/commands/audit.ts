@@ -1,6 +1,8 @@
 /**
- * `coffer audit enable | list | disable | verify`. `verify` runs offline on a file: it checks the
- * hash chain of an audit log written by the file device, without contacting a server.
+ * `coffer audit enable | list | disable | verify`. `verify FILE` runs offline: it checks the
+ * keyless hash chain of an audit log written by the file device, without contacting a server.
+ * `verify -device=PATH [FILE]` asks the server (sys/audit-verify), which also checks each line's
+ * MAC with the device's key, so a log rewritten with recomputed hashes fails there.
  *
  * Must never: print audit entries themselves (they hold HMACs of secrets, still worth guarding).
  */
@@ -74,24 +76,53 @@ const disableCommand = defineCommand({
 });
 
 const verifyCommand = defineCommand({
-  summary: 'Check an audit log\'s hash chain (offline)',
-  usage: 'coffer audit verify [options] FILE',
-  help: 'Verifies that no line of the audit log FILE was changed, removed or reordered.\nExits 0 when intact, 2 when not. Needs no server.',
-  flags: {},
-  minArgs: 1,
+  summary: 'Check an audit log\'s hash chain (offline), or its MACs too (through the server)',
+  usage: 'coffer audit verify [options] FILE | coffer audit verify -device=PATH [FILE]',
+  help: [
+    'Verifies that no line of the audit log FILE was changed, removed or reordered.',
+    'Offline (FILE only, no server): checks the SHA-256 hash chain, which anyone who can rewrite the file could recompute.',
+    'With -device: the server checks the chain and every line\'s MAC under the device\'s secret key, so rewritten or',
+    'forged lines fail too. FILE then defaults to the device\'s current file; it may name a rotated copy of it',
+    '(FILE.1, FILE-DATE) in the same directory, as the server sees it. Needs sudo on sys/audit-verify/PATH.',
+    'Neither can see lines cut off the end of the file. Exits 0 when intact, 2 when not.',
+  ].join('\n'),
+  flags: {
+    device: { kind: 'string', usage: 'The audit device (e.g. file/) whose key checks the MACs, through the server.' },
+  },
   maxArgs: 1,
-  async run(ctx, _flags, args) {
-    const file = args[0] as string;
-    try {
-      await access(file);
-    } catch (err) {
-      throw new CliError(`cannot read audit file ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  async run(ctx, flags, args) {
+    const file = args[0];
+    let result: { ok: boolean; lines: number; error?: { line: number; reason: string } };
+    if (flags.device !== undefined) {
+      const { api } = mountPaths(flags.device);
+      const body = file === undefined ? {} : { file_path: file };
+      const res = await ctx.client().request('PUT', `sys/audit-verify/${api}`, { body });
+      const data = ((res.body as { data?: Record<string, unknown> } | undefined)?.data ?? {}) as {
+        file_path?: string; ok?: boolean; lines?: number; failed_line?: number; reason?: string;
+      };
+      if (typeof data.ok !== 'boolean') throw new CliError('the server gave no verification result');
+      result = { ok: data.ok, lines: data.lines ?? 0, ...(data.ok ? {} : { error: { line: data.failed_line ?? 0, reason: data.reason ?? 'verification failed' } }) };
+      if (ctx.format === 'json') {
+        printJson(ctx, { ...result, file_path: data.file_path, macs_checked: true });
+        return result.ok ? 0 : 2;
+      }
+    } else {
+      if (file === undefined) throw new CliError('give the audit FILE to verify, or -device=PATH to have the server verify its file');
+      try {
+        await access(file);
+      } catch (err) {
+        throw new CliError(`cannot read audit file ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      }
+      // Loaded only here: no other command needs the audit code.
+      const { verifyAuditFile } = await import('../../core/audit/verify.js');
+      result = await verifyAuditFile(file);
+      if (ctx.format === 'json') {
+        printJson(ctx, result);
+        return result.ok ? 0 : 2;
+      }
     }
-    // Loaded only here: no other command needs the audit code.
-    const { verifyAuditFile } = await import('../../core/audit/verify.js');
-    const result = await verifyAuditFile(file);
-    if (ctx.format === 'json') printJson(ctx, result);
-    else if (result.ok) ctx.out(`ok: ${result.lines} lines verified`);
+    const what = flags.device !== undefined ? 'lines verified (hash chain and MACs)' : 'lines verified (hash chain only; -device also checks MACs)';
+    if (result.ok) ctx.out(`ok: ${result.lines} ${what}`);
     else ctx.out(`FAILED: line ${result.error?.line ?? '?'}: ${result.error?.reason ?? 'verification failed'}`);
     return result.ok ? 0 : 2;
   },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -316,4 +317,44 @@ test('does not log anything while no device is enabled', async () => {
   broker.logRequest(event());
   broker.logResponse(event());
   assert.equal(broker.enabled, false);
+});
+
+test('verify checks the device file with its MACs, accepts rotated copies next to it and refuses other files', async () => {
+  const { broker } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  broker.logRequest(event(1));
+  broker.logResponse(event(1));
+  assert.deepEqual(await broker.verify('file'), { file_path: file, ok: true, lines: 2 });
+
+  // A rotated copy whose middle line was edited and whose chain was rebuilt fails on its MAC.
+  const [one, two] = fs.readFileSync(file, 'utf8').trim().split('\n') as [string, string];
+  const edited = JSON.parse(one);
+  edited.time = '2020-01-01T00:00:00.000000000Z';
+  const chainOne = edited.chain;
+  delete edited.chain;
+  const forgedOne = JSON.stringify({ ...edited, chain: chainOne });
+  const secondEntry = JSON.parse(two);
+  const chainTwo = secondEntry.chain;
+  delete secondEntry.chain;
+  const prev = createHash('sha256').update(forgedOne).digest('hex');
+  fs.writeFileSync(`${file}.1`, `${forgedOne}\n${JSON.stringify({ ...secondEntry, chain: { ...chainTwo, prev } })}\n`);
+  assert.equal((await verifyAuditFile(`${file}.1`)).ok, true);
+  const rotated = await broker.verify('file/', `${file}.1`);
+  assert.equal(rotated.ok, false);
+  assert.equal(rotated.error?.line, 1);
+
+  const refused = (err: unknown): boolean => err instanceof CofferError && err.code === 'bad_request';
+  for (const other of ['/etc/passwd', `${file}/../${path.basename(file)}.1`, `${path.dirname(file)}/other.log.1`, 'relative.log.1']) {
+    await assert.rejects(broker.verify('file/', other), refused, other);
+  }
+  fs.symlinkSync('/etc/passwd', `${file}.2`);
+  await assert.rejects(broker.verify('file/', `${file}.2`), refused);
+  await assert.rejects(broker.verify('file/', `${file}.3`), refused);
+  await assert.rejects(broker.verify('nope/'), refused);
+
+  // Renamed away without SIGHUP: the path no longer names the file being written.
+  fs.renameSync(file, `${file}.4`);
+  await assert.rejects(broker.verify('file/'), (err: unknown) => refused(err) && /rotated without SIGHUP/.test((err as Error).message));
+  assert.equal((await broker.verify('file/', `${file}.4`)).ok, true);
 });

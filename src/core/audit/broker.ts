@@ -9,6 +9,8 @@
  * key or options affect another device's output (CVE-2024-0831).
  */
 import { randomBytes } from 'node:crypto';
+import { lstatSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Clock } from '../clock.js';
 import { badRequest, CofferError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +19,8 @@ import { AuditDeviceError, type AuditDevice, type AuditDeviceFactory } from './d
 import { buildRequestEntry, buildResponseEntry, type AuditEntry, type AuditEvent } from './entry.js';
 import { createFileDevice, FILE_DEVICE_TYPE } from './file-device.js';
 import { createHasher, hmacString, type Hasher } from './hmac.js';
+import { deriveChainKey } from './chain.js';
+import { verifyAuditFile, type VerifyResult } from './verify.js';
 
 export interface AuditDeviceInfo {
   type: string;
@@ -45,6 +49,12 @@ export interface AuditBroker {
   logResponse(event: AuditEvent): void;
   /** `hmac-sha256:<hex>` of `input` with the key of the device at `path` (sys/audit-hash). */
   hash(path: string, input: string): string;
+  /**
+   * Verifies the hash chain and every line's MAC of the file the device at `path` writes (as it
+   * is now), or of `filePath`: that file's rotated copy in the same directory, named after it
+   * (`audit.log.1`, `audit.log-2026-11-26`). sys/audit-verify.
+   */
+  verify(path: string, filePath?: string): Promise<VerifyResult & { file_path: string }>;
   /**
    * Reopens every device (SIGHUP after log rotation), and retries devices that failed to open at
    * load. Failures are logged, not thrown: one bad device must not stop the others reopening.
@@ -90,6 +100,8 @@ interface LiveDevice {
   readonly description: string;
   readonly options: Readonly<Record<string, string>>;
   readonly key: Buffer;
+  /** deriveChainKey(key): MACs the device's lines. */
+  readonly chainKey: Buffer;
   readonly hash: Hasher;
   /** Undefined when the device could not be opened at load; it then counts as failing. */
   device: AuditDevice | undefined;
@@ -120,6 +132,28 @@ function failureCode(err: unknown): string {
   return err instanceof Error ? err.name : 'unknown';
 }
 
+/**
+ * `filePath` if it is a rotated copy of the device's file `devicePath`: a regular file (not a
+ * link) in the same directory whose name is the device file's name followed by "." or "-".
+ * Anything else is refused, so this endpoint cannot probe other files on the server.
+ */
+function rotatedCopy(devicePath: string, filePath: string): string {
+  const refuse = (): CofferError =>
+    badRequest(`file_path must be the device's file or a rotated copy of it in the same directory (${basename(devicePath)}.N, ${basename(devicePath)}-DATE)`);
+  if (!isAbsolute(filePath) || filePath.includes('\0')) throw refuse();
+  const name = basename(filePath);
+  const base = basename(devicePath);
+  if (join(dirname(devicePath), name) !== filePath || !(name.startsWith(`${base}.`) || name.startsWith(`${base}-`))) throw refuse();
+  let st;
+  try {
+    st = lstatSync(filePath);
+  } catch {
+    throw badRequest(`cannot read "${name}" next to the device's file`);
+  }
+  if (!st.isFile()) throw badRequest(`"${name}" is not a regular file`);
+  return filePath;
+}
+
 function auditFailed(): CofferError {
   return new CofferError('audit_failed', NO_AUDIT_BACKEND_MESSAGE);
 }
@@ -128,8 +162,9 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
   const { storage, clock } = deps;
   const logger = deps.logger.child({ component: 'audit' });
   const factories: Readonly<Record<string, AuditDeviceFactory>> = deps.factories ?? {
-    [FILE_DEVICE_TYPE]: (options) =>
+    [FILE_DEVICE_TYPE]: (options, keys) =>
       createFileDevice(options, {
+        chainKey: keys.chainKey,
         onTornTail: (bytes) => logger.warn('audit file ended with a torn line (a crash mid-write?); cut it off and continued the chain', { file_path: options['file_path'], bytes }),
       }),
   };
@@ -158,10 +193,10 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     return putJson(storage, tableKey(), table);
   };
 
-  const openDevice = (type: string, options: Readonly<Record<string, string>>): AuditDevice => {
+  const openDevice = (type: string, options: Readonly<Record<string, string>>, chainKey: Buffer): AuditDevice => {
     const factory = factories[type];
     if (factory === undefined) throw badRequest(`unknown audit device type "${type}"`);
-    return factory(options);
+    return factory(options, { chainKey });
   };
 
   const closeLive = (live: LiveDevice): void => {
@@ -172,6 +207,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     }
     live.device = undefined;
     live.key.fill(0);
+    live.chainKey.fill(0);
   };
 
   const closeAll = (): void => {
@@ -245,6 +281,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         description: entry.description,
         options: { ...entry.options },
         key,
+        chainKey: deriveChainKey(key),
         hash: createHasher(key),
         device: undefined,
         failing: false,
@@ -252,7 +289,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         failuresSinceLog: 0,
       };
       try {
-        live.device = openDevice(entry.type, live.options);
+        live.device = openDevice(entry.type, live.options, live.chainKey);
       } catch (err) {
         // Kept in the table, failing: with no other device, requests fail closed until it is
         // fixed (reopen) or disabled, rather than silently running unaudited.
@@ -295,14 +332,16 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
           if (typeof v !== 'string') throw badRequest(`audit device option "${k}" must be a string`);
           options[k] = v;
         }
-        const device = openDevice(config.type, options);
         const key = randomBytes(KEY_BYTES);
+        const chainKey = deriveChainKey(key);
+        const device = openDevice(config.type, options, chainKey);
         const live: LiveDevice = {
           path,
           type: config.type,
           description: config.description ?? '',
           options,
           key,
+          chainKey,
           hash: createHasher(key),
           device,
           failing: false,
@@ -359,11 +398,36 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       return hmacString(live.key, input);
     },
 
+    verify: async (rawPath, filePath) => {
+      const path = normalisePath(rawPath);
+      const live = devices.get(path);
+      if (live === undefined) throw badRequest(`no audit device is enabled at "${path}"`);
+      const device = live.device;
+      const devicePath = live.options['file_path'];
+      if (device?.verifiable === undefined || devicePath === undefined) {
+        throw badRequest(`audit device "${path}" has no open file to verify (stdout, or not open)`);
+      }
+      const own = filePath === undefined || filePath === devicePath;
+      const current = own ? device.verifiable() : undefined;
+      if (own && current === undefined) throw badRequest(`audit device "${path}" has no open file to verify (stdout, or not open)`);
+      const target = own ? devicePath : rotatedCopy(devicePath, filePath);
+      // Copied: a seal or disable during the read zeroes the live key.
+      const chainKey = Buffer.from(live.chainKey);
+      try {
+        return { file_path: target, ...(await verifyAuditFile(target, current === undefined ? { chainKey } : { chainKey, maxBytes: current.bytes })) };
+      } catch (err) {
+        if (err instanceof CofferError) throw err;
+        throw badRequest(`cannot read "${basename(target)}" (${failureCode(err)})`);
+      } finally {
+        chainKey.fill(0);
+      }
+    },
+
     reopen: () =>
       serial(async () => {
         for (const live of devices.values()) {
           try {
-            if (live.device === undefined) live.device = openDevice(live.type, live.options);
+            if (live.device === undefined) live.device = openDevice(live.type, live.options, live.chainKey);
             else live.device.reopen();
             logger.info('audit device reopened', { path: live.path, type: live.type });
           } catch (err) {

@@ -1,17 +1,21 @@
 /**
- * The audit hash chain: how a line links to the one before it.
+ * The audit hash chain: how a line links to the one before it, and the MAC that vouches for it.
  *
- * Owns: the `chain` field's format, the genesis value and the line hash. Every line carries
- * `"chain":{"seq":N,"prev":"<sha256 hex of the previous line's bytes, without its newline>"}`;
+ * Owns: the `chain` field's format, the genesis value, the line hash and the line MAC. Every line
+ * carries `"chain":{"seq":N,"prev":"<sha256 hex of the previous line's bytes>","mac":"<hex>"}`;
  * the first line of a file has seq 1 and prev GENESIS_PREV. Writer (file-device.ts) and
  * verifier (verify.ts) must both use these functions, never their own copy of the rules.
  *
- * The chain is a plain SHA-256 chain, verifiable offline without any key. It detects edited,
- * removed, reordered and inserted lines, but someone who can rewrite the file can also recompute
- * every hash after their edit; against that, ship lines to a second device or anchor the head
- * (seq and hash) somewhere the attacker cannot write.
+ * Two layers, because they answer different people:
+ * - `prev` is a plain SHA-256 chain that anyone can verify offline (`coffer audit verify FILE`).
+ *   It detects edited, removed, reordered and inserted lines, but whoever can rewrite the file
+ *   can also recompute every hash after an edit.
+ * - `mac` is HMAC-SHA256 of the line as it reads without its mac field, under a key derived
+ *   from the device's secret HMAC key (which lives sealed in the barrier). Only the server can
+ *   make or check it (sys/audit-verify), so a rewritten, forged or appended line fails even when
+ *   its chain was recomputed. What neither layer can see is lines cut off the end of the file.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuditEntry } from './entry.js';
 
 export const GENESIS_PREV = '0'.repeat(64);
@@ -19,6 +23,8 @@ export const GENESIS_PREV = '0'.repeat(64);
 export interface ChainLink {
   readonly seq: number;
   readonly prev: string;
+  /** Absent on lines written before MACs were added. */
+  readonly mac?: string;
 }
 
 /** Where the next line continues from: the last line's seq and its hash. */
@@ -34,12 +40,53 @@ export function lineHash(line: Uint8Array): string {
   return createHash('sha256').update(line).digest('hex');
 }
 
-/** The serialised line (no newline) for `entry` after `head`, and the head it produces. */
-export function chainLine(entry: AuditEntry, head: ChainHead): { line: Buffer; next: ChainHead } {
+// A label, not a secret: it keeps the chain key apart from the device key it is derived from.
+const CHAIN_KEY_LABEL = 'coffer audit chain mac v1';
+
+/**
+ * The key that MACs a device's lines, derived from the device's HMAC key. Derived with the
+ * device key as the message, not as the key: sys/audit-hash answers HMAC(device key, any input),
+ * so a derivation of that form could be asked for; this one cannot.
+ */
+export function deriveChainKey(deviceKey: Uint8Array): Buffer {
+  return createHmac('sha256', CHAIN_KEY_LABEL).update(deviceKey).digest();
+}
+
+const MAC_TAIL_BYTES = ',"mac":"'.length + 64 + '"}}'.length;
+
+/** HMAC-SHA256 hex of the line bytes a MAC covers. */
+function macOf(key: Uint8Array, covered: Uint8Array): string {
+  return createHmac('sha256', key).update(covered).digest('hex');
+}
+
+/**
+ * The serialised line (no newline) for `entry` after `head`, and the head it produces. With a
+ * chain key, the line ends in a MAC over everything before it (the chain field is always last,
+ * so the line without its MAC is the line with `,"mac":"…"` removed before the final `}}`).
+ */
+export function chainLine(entry: AuditEntry, head: ChainHead, chainKey?: Uint8Array): { line: Buffer; next: ChainHead } {
   const seq = head.seq + 1;
   const chain: ChainLink = { seq, prev: head.hash };
-  const line = Buffer.from(JSON.stringify({ ...entry, chain }), 'utf8');
+  let text = JSON.stringify({ ...entry, chain });
+  if (chainKey !== undefined) {
+    const covered = Buffer.from(text, 'utf8');
+    text = `${text.slice(0, -2)},"mac":"${macOf(chainKey, covered)}"}}`;
+  }
+  const line = Buffer.from(text, 'utf8');
   return { line, next: { seq, hash: lineHash(line) } };
+}
+
+/**
+ * Whether `line` carries a valid MAC under `chainKey`: 'valid', 'missing' (no mac field, as in
+ * lines written before MACs existed) or 'invalid'. Compared in constant time.
+ */
+export function checkLineMac(line: Buffer, link: ChainLink, chainKey: Uint8Array): 'valid' | 'missing' | 'invalid' {
+  if (link.mac === undefined) return 'missing';
+  const tail = `,"mac":"${link.mac}"}}`;
+  if (line.length < MAC_TAIL_BYTES || line.subarray(line.length - MAC_TAIL_BYTES).toString('latin1') !== tail) return 'invalid';
+  const covered = Buffer.concat([line.subarray(0, line.length - MAC_TAIL_BYTES), Buffer.from('}}')]);
+  const expected = Buffer.from(macOf(chainKey, covered), 'latin1');
+  return timingSafeEqual(expected, Buffer.from(link.mac, 'latin1')) ? 'valid' : 'invalid';
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -49,10 +96,12 @@ export function readLink(parsed: unknown): ChainLink | undefined {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const chain = (parsed as { chain?: unknown }).chain;
   if (typeof chain !== 'object' || chain === null) return undefined;
-  const { seq, prev } = chain as { seq?: unknown; prev?: unknown };
+  const { seq, prev, mac } = chain as { seq?: unknown; prev?: unknown; mac?: unknown };
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return undefined;
   if (typeof prev !== 'string' || !HEX64.test(prev)) return undefined;
-  return { seq, prev };
+  if (mac === undefined) return { seq, prev };
+  if (typeof mac !== 'string' || !HEX64.test(mac)) return undefined;
+  return { seq, prev, mac };
 }
 
 /** The head after `line` (the last complete line of a file), or undefined if it is not a chained entry. */

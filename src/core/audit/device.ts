@@ -21,10 +21,21 @@ export interface AuditDevice {
   reopen(): void;
   /** Releases the sink. Later calls to log() throw. Idempotent. */
   close(): void;
+  /**
+   * For a device that writes a file: that file's path and the bytes of complete lines in it now,
+   * so the broker can verify the chain up to there (sys/audit-verify). Undefined otherwise.
+   */
+  verifiable?(): { path: string; bytes: number } | undefined;
+}
+
+/** Secrets a device needs from the broker. */
+export interface AuditDeviceKeys {
+  /** The key that MACs each line (chain.ts deriveChainKey of the device's HMAC key). */
+  readonly chainKey: Uint8Array;
 }
 
 /** Builds a device from its options; throws bad_request for options the caller must fix. */
-export type AuditDeviceFactory = (options: Readonly<Record<string, string>>) => AuditDevice;
+export type AuditDeviceFactory = (options: Readonly<Record<string, string>>, keys: AuditDeviceKeys) => AuditDevice;
 
 /**
  * A failure inside a device. `code` (an errno such as ENOSPC, or one of ours) is what the broker

@@ -32,6 +32,8 @@ export interface FileDeviceDeps {
   writeSync?: WriteFn;
   /** Told when opening cut off a torn last line (a crash mid-write), with its length. */
   onTornTail?: (bytes: number) => void;
+  /** MACs every line (chain.ts); without it lines carry only the keyless hash chain. */
+  chainKey?: Uint8Array;
 }
 
 export interface FileDeviceOptions {
@@ -223,7 +225,7 @@ function withNewline(line: Buffer): Buffer {
 
 const closedError = (): AuditDeviceError => new AuditDeviceError('closed', 'audit device is closed');
 
-function createStdoutDevice(write: WriteFn): AuditDevice {
+function createStdoutDevice(write: WriteFn, chainKey: Uint8Array | undefined): AuditDevice {
   // Each process start begins a new chain on stdout: there is no earlier line to read back.
   let head: ChainHead = EMPTY_HEAD;
   let closed = false;
@@ -232,7 +234,7 @@ function createStdoutDevice(write: WriteFn): AuditDevice {
     sink: 'stdout',
     log(entry: AuditEntry): void {
       if (closed) throw closedError();
-      const { line, next } = chainLine(entry, head);
+      const { line, next } = chainLine(entry, head, chainKey);
       writeAll(write, 1, withNewline(line));
       head = next;
     },
@@ -252,7 +254,8 @@ function createStdoutDevice(write: WriteFn): AuditDevice {
 export function createFileDevice(options: Readonly<Record<string, string>>, deps: FileDeviceDeps = {}): AuditDevice {
   const { target, mode } = parseFileDeviceOptions(options);
   const write: WriteFn = deps.writeSync ?? ((fd, buffer, offset, length) => writeSync(fd, buffer, offset, length));
-  if (target === 'stdout') return createStdoutDevice(write);
+  const { chainKey } = deps;
+  if (target === 'stdout') return createStdoutDevice(write, chainKey);
 
   let file: OpenFile | undefined = openAuditFile(target, mode);
   if (file.tornBytes > 0) deps.onTornTail?.(file.tornBytes);
@@ -291,7 +294,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
         // Another writer appended or truncated: our chain would no longer describe the file.
         throw new AuditDeviceError('file_changed', 'the audit file was changed by another writer; reopen the device');
       }
-      const { line, next } = chainLine(entry, f.head);
+      const { line, next } = chainLine(entry, f.head, chainKey);
       const out = withNewline(line);
       try {
         writeAll(write, f.fd, out);
@@ -325,6 +328,24 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
       const { fd } = file;
       file = undefined;
       closeSync(fd);
+    },
+    // Lines are written synchronously on this thread, so between two calls the file holds only
+    // complete lines, up to `size` (a torn write is cut back before the next one).
+    verifiable() {
+      if (file === undefined || torn) return undefined;
+      let same = false;
+      try {
+        const named = lstatSync(target);
+        const open = fstatSync(file.fd);
+        same = named.ino === open.ino && named.dev === open.dev;
+      } catch {
+        same = false;
+      }
+      // Renamed by a log rotation not yet followed by SIGHUP: the path names another file.
+      if (!same) {
+        throw badRequest(`the audit file at "${target}" is not the one this device writes (rotated without SIGHUP?); send SIGHUP, or name the rotated copy`);
+      }
+      return { path: target, bytes: file.size };
     },
   };
 }

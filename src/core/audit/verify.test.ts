@@ -120,3 +120,77 @@ test('cannot detect a truncated tail offline: it reports the shorter line count'
 test('rejects when the file does not exist', async () => {
   await assert.rejects(verifyAuditFile(path.join(root, 'missing.log')), { code: 'ENOENT' });
 });
+
+// With the chain key (what sys/audit-verify does), every line's MAC is checked too.
+const chainKey = Buffer.alloc(32, 7);
+
+function macLines(count = 5): string[] {
+  const file = path.join(root, `mac-${++counter}.log`);
+  const device = createFileDevice({ file_path: file }, { chainKey });
+  for (let i = 1; i <= count; i += 1) device.log(sampleEntry(i));
+  device.close();
+  return fs.readFileSync(file, 'utf8').replace(/\n$/, '').split('\n');
+}
+
+/** What someone who can write the file but not read the key can do: edit, then rebuild every prev. */
+function rechained(lines: readonly string[]): string[] {
+  let prev = '0'.repeat(64);
+  return lines.map((line) => {
+    const entry = JSON.parse(line);
+    const { chain } = entry;
+    delete entry.chain;
+    const out = JSON.stringify({ ...entry, chain: { ...chain, prev } });
+    prev = createHash('sha256').update(out).digest('hex');
+    return out;
+  });
+}
+
+test('with the chain key, a clean file with MACs passes, and offline verification passes it too', async () => {
+  const file = writeLines(macLines());
+  assert.deepEqual(await verifyAuditFile(file, { chainKey }), { ok: true, lines: 5 });
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 5 });
+  assert.match(macLines(1)[0] as string, /,"chain":\{"seq":1,"prev":"0{64}","mac":"[0-9a-f]{64}"\}\}$/);
+});
+
+test('with the chain key, a rewritten line with a recomputed chain fails at that line; offline it passes', async () => {
+  const lines = macLines();
+  lines[2] = (lines[2] as string).replace('secret/data/3', 'secret/data/X');
+  const forged = writeLines(rechained(lines));
+  assert.deepEqual(await verifyAuditFile(forged), { ok: true, lines: 5 });
+  const result = await verifyAuditFile(forged, { chainKey });
+  assert.equal(result.ok, false);
+  assert.deepEqual(result.error, { line: 3, reason: 'chain.mac does not match: the line was altered or forged (its hashes may have been recomputed)' });
+});
+
+test('with the chain key, an edited last line, a forged appended line and a wrong key all fail', async () => {
+  const lines = macLines(3);
+  const editedLast = [...lines.slice(0, 2), (lines[2] as string).replace('secret/data/3', 'secret/data/X')];
+  assert.equal((await verifyAuditFile(writeLines(editedLast))).ok, true);
+  assert.equal((await verifyAuditFile(writeLines(editedLast), { chainKey })).error?.line, 3);
+
+  const prev = createHash('sha256').update(lines[2] as string).digest('hex');
+  const appended = [...lines, JSON.stringify({ ...sampleEntry(4), chain: { seq: 4, prev, mac: 'a'.repeat(64) } })];
+  assert.equal((await verifyAuditFile(writeLines(appended))).ok, true);
+  assert.equal((await verifyAuditFile(writeLines(appended), { chainKey })).error?.line, 4);
+
+  assert.equal((await verifyAuditFile(writeLines(lines), { chainKey: Buffer.alloc(32, 8) })).error?.line, 1);
+});
+
+test('with the chain key, a line without a MAC (removed, or written before MACs) fails and says so', async () => {
+  const lines = macLines(2);
+  const stripped = rechained(lines.map((l, i) => (i === 1 ? l.replace(/,"mac":"[0-9a-f]{64}"\}\}$/, '}}') : l)));
+  const result = await verifyAuditFile(writeLines(stripped), { chainKey });
+  assert.equal(result.error?.line, 2);
+  assert.match(result.error?.reason ?? '', /no chain\.mac/);
+  const malformed = [(lines[0] as string).replace(/"mac":"[0-9a-f]{64}"/, '"mac":"xyz"')];
+  assert.equal((await verifyAuditFile(writeLines(malformed))).error?.reason, 'line has no valid chain field');
+});
+
+test('maxBytes stops at a line boundary: lines appended after it are not read', async () => {
+  const lines = macLines(3);
+  const file = writeLines(lines);
+  const firstTwo = Buffer.byteLength(`${lines[0]}\n${lines[1]}\n`);
+  fs.appendFileSync(file, 'garbage that is not a line');
+  assert.deepEqual(await verifyAuditFile(file, { chainKey, maxBytes: firstTwo }), { ok: true, lines: 2 });
+  assert.deepEqual(await verifyAuditFile(file, { maxBytes: 0 }), { ok: true, lines: 0 });
+});

@@ -7,14 +7,16 @@
  * at a time, and must never print or return line content (lines hold HMACs, request paths and
  * metadata an operator may not want on a terminal).
  *
- * What it cannot detect, by design of a keyless chain:
+ * Without the chain key (offline, `coffer audit verify FILE`) it cannot detect:
  * - a truncated tail: removing the last N lines leaves a valid shorter chain. Compare `lines`
  *   with a count recorded elsewhere (a second device, the server log) to catch it;
- * - an edit of the last line, or lines appended by someone who recomputes the hashes, for the
- *   same reason: nothing after them vouches for them.
+ * - an edit of the last line, or lines rewritten or appended by someone who recomputes the
+ *   hashes, for the same reason: nothing after them vouches for them.
+ * With the chain key (the server, sys/audit-verify) every line's MAC is checked as well, which
+ * catches the second kind; a truncated tail still verifies.
  */
 import { createReadStream } from 'node:fs';
-import { GENESIS_PREV, lineHash, readLink } from './chain.js';
+import { checkLineMac, GENESIS_PREV, lineHash, readLink } from './chain.js';
 import { MAX_LINE_BYTES } from './tail.js';
 
 export interface VerifyResult {
@@ -32,10 +34,12 @@ const NEWLINE = 0x0a;
  * strips a '\r' before '\n', so a carriage return added to a line would never reach the hash.
  * Hashing raw bytes (not decoded text) also keeps invalid UTF-8 from being "repaired" away.
  */
-async function* splitLines(path: string): AsyncGenerator<{ line: Buffer } | { tooLong: true } | { unterminated: true }> {
+async function* splitLines(path: string, maxBytes: number | undefined): AsyncGenerator<{ line: Buffer } | { tooLong: true } | { unterminated: true }> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+  if (maxBytes === 0) return;
+  const stream = createReadStream(path, { highWaterMark: 256 * 1024, ...(maxBytes === undefined ? {} : { end: maxBytes - 1 }) });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(NEWLINE, start);
@@ -59,12 +63,20 @@ async function* splitLines(path: string): AsyncGenerator<{ line: Buffer } | { to
   if (pendingBytes > 0) yield { unterminated: true };
 }
 
+export interface VerifyOptions {
+  /** The device's chain key (chain.ts deriveChainKey): every line must then carry a valid MAC. */
+  chainKey?: Uint8Array;
+  /** Stop after this many bytes (the server verifies the file as it was when asked). */
+  maxBytes?: number;
+}
+
 /** Verifies the chain of the audit file at `path`. Rejects only if the file cannot be read. */
-export async function verifyAuditFile(path: string): Promise<VerifyResult> {
+export async function verifyAuditFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const { chainKey } = options;
   let lineNo = 0;
   let prevHash = GENESIS_PREV;
   const fail = (reason: string): VerifyResult => ({ ok: false, lines: lineNo - 1, error: { line: lineNo, reason } });
-  for await (const item of splitLines(path)) {
+  for await (const item of splitLines(path, options.maxBytes)) {
     lineNo += 1;
     if ('tooLong' in item) return fail(`line is longer than ${MAX_LINE_BYTES} bytes`);
     if ('unterminated' in item) return fail('the last line is not terminated by a newline (torn write or appended data)');
@@ -85,6 +97,11 @@ export async function verifyAuditFile(path: string): Promise<VerifyResult> {
           ? 'chain.prev of the first line is not all zeros'
           : `chain.prev does not match the hash of line ${lineNo - 1}: line ${lineNo - 1} was altered, or this line's link was`,
       );
+    }
+    if (chainKey !== undefined) {
+      const mac = checkLineMac(item.line, link, chainKey);
+      if (mac === 'missing') return fail('line has no chain.mac (written by a Coffer without line MACs, or the MAC was removed)');
+      if (mac === 'invalid') return fail("chain.mac does not match: the line was altered or forged (its hashes may have been recomputed)");
     }
     prevHash = lineHash(item.line);
   }

@@ -265,6 +265,28 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
         },
       },
       {
+        // Coffer's own (Vault has no chain to verify): checks the device's file with the key
+        // only the server holds. Sudo, as sys/audit: it reads files on the server.
+        pattern: 'audit-verify/(?<path>.+)',
+        sudo: true,
+        operations: {
+          update: async (req) => {
+            const filePath = req.data.file_path;
+            if (filePath !== undefined && (typeof filePath !== 'string' || filePath === '')) throw badRequest('file_path must be a non-empty string');
+            const result = await audit.verify(req.params.path as string, filePath);
+            return {
+              data: {
+                file_path: result.file_path,
+                ok: result.ok,
+                lines: result.lines,
+                ...(result.error === undefined ? {} : { failed_line: result.error.line, reason: result.error.reason }),
+              },
+              auditNonHmacKeys: ['reason'],
+            };
+          },
+        },
+      },
+      {
         pattern: 'capabilities-self',
         operations: {
           update: async (req) => ({ data: capabilitiesFor(await callerAcl(req), pathsField(req.data)) }),
