@@ -20,15 +20,23 @@ function inRange(seconds: number, field: string): number {
 }
 
 /**
- * Parses a duration into whole seconds. Accepts numbers, numeric strings and Go duration
- * strings. Empty string and undefined give `undefined` so callers can apply their default.
+ * Whole seconds, rounded down, except that a positive duration under a second counts as one:
+ * 0 means "unset" (the default, or no limit) to every caller, so "500ms" must not become it.
+ */
+function wholeSeconds(seconds: number): number {
+  return seconds > 0 && seconds < 1 ? 1 : Math.floor(seconds);
+}
+
+/**
+ * Parses a duration into whole seconds (a positive one under a second gives 1, not 0). Accepts
+ * numbers, numeric strings and Go duration strings. Empty string and undefined give `undefined` so callers can apply their default.
  * Throws a bad_request error naming `field` for anything else, including negative values.
  */
 export function parseDurationSeconds(value: unknown, field = 'duration'): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) throw badRequest(`invalid ${field}: must be a non-negative duration`);
-    return inRange(Math.floor(value), field);
+    return inRange(wholeSeconds(value), field);
   }
   if (typeof value !== 'string') throw badRequest(`invalid ${field}: must be a duration such as "1h" or a number of seconds`);
   const text = value.trim();
@@ -43,7 +51,7 @@ export function parseDurationSeconds(value: unknown, field = 'duration'): number
   if (consumed === 0 || consumed !== text.length) {
     throw badRequest(`invalid ${field}: must be a duration such as "1h" or a number of seconds`);
   }
-  return inRange(Math.floor(total), field);
+  return inRange(wholeSeconds(total), field);
 }
 
 /** Formats whole seconds the way Go's time.Duration prints them ("0s", "1h0m0s", "3h25m19s"). */
