@@ -289,11 +289,16 @@ test('required_parameters must all be present', async () => {
   assert.equal(allowed(acl, 'app/x', 'create'), false);
 });
 
-test('parameter constraints do not apply to read, list or delete', async () => {
+test('parameter constraints apply to reads (their query parameters), as in Vault, but not to list or delete', async () => {
   const acl = compileAcl([await parsePolicy('c', JSON.stringify({ path: { 'app/*': { capabilities: ['read', 'list', 'delete'], allowed_parameters: { a: [] }, required_parameters: ['a'] } } }))]);
-  assert.equal(allowed(acl, 'app/x', 'read', { version: 2 }), true);
+  assert.equal(allowed(acl, 'app/x', 'read', { version: 2 }), false);
+  assert.equal(allowed(acl, 'app/x', 'read', {}), false);
+  assert.equal(allowed(acl, 'app/x', 'read', { a: 1 }), true);
   assert.equal(allowed(acl, 'app/', 'list', { list: 'true' }), true);
   assert.equal(allowed(acl, 'app/x', 'delete', { b: 1 }), true);
+  const noOldVersions = compileAcl([await parsePolicy('d', 'path "secret/data/*" {\n  capabilities = ["read"]\n  denied_parameters = { "version" = [] }\n}')]);
+  assert.equal(allowed(noOldVersions, 'secret/data/app', 'read', {}), true);
+  assert.equal(allowed(noOldVersions, 'secret/data/app', 'read', { version: '1' }), false);
 });
 
 test('parameter maps for identical paths merge as Vault merges them', async () => {

@@ -4,7 +4,7 @@
  *
  * Owns Vault's matching semantics: exact rules first, otherwise the single most specific glob
  * rule by Vault's five priority rules; identical patterns merge across policies; a `deny` in the
- * chosen rule denies everything; parameter constraints for writes. Paths are matched as raw
+ * chosen rule denies everything; parameter constraints for reads and writes. Paths are matched as raw
  * strings: this module never normalises `..`, `.` or `//` (the router refuses them before any
  * check), so `secret/a/../b` can never reach a rule written for `secret/b`.
  * It must never grant on a guess: no match means denied.
@@ -28,8 +28,8 @@ export interface Acl {
   capabilities(path: string): string[];
   /**
    * Whether `operation` is allowed on `path`. LIST paths arrive with their trailing '/'.
-   * `data` is the request body, checked against parameter constraints for create, update and
-   * patch. `wrapTtlSeconds` is the requested response-wrapping TTL, if any: a rule with
+   * `data` is the request body (a read's query parameters), checked against parameter
+   * constraints for read, create, update and patch. `wrapTtlSeconds` is the requested response-wrapping TTL, if any: a rule with
    * min/max_wrapping_ttl denies unwrapped requests, as in Vault.
    */
   check(path: string, operation: Operation, data?: Readonly<Record<string, unknown>>, wrapTtlSeconds?: number): AclCheck;
@@ -189,7 +189,9 @@ export function compileAcl(policies: readonly Policy[], options: CompileAclOptio
       const rootPrivs = (perms.bits & SUDO) !== 0;
       let allowed = (perms.bits & BIT[operation]) !== 0;
       if (allowed && (perms.minWrap > 0 || perms.maxWrap > 0)) allowed = wrappingAllowed(perms, wrapTtlSeconds);
-      if (allowed && (operation === 'create' || operation === 'update' || operation === 'patch')) {
+      // Reads too, as in Vault: a GET's query parameters are its data (`?version=1`), and a
+      // denied_parameters rule that skipped reads would fail open.
+      if (allowed && (operation === 'read' || operation === 'create' || operation === 'update' || operation === 'patch')) {
         allowed = parametersAllowed(perms, data ?? {});
       }
       return { allowed, rootPrivs, capabilities: perms.capabilities };
