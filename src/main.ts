@@ -168,7 +168,20 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   const seal = createShamirSeal({ physical, barrier, version: COFFER_VERSION });
   const systemStorage = scope(barrier, 'sys/');
   const router = createRouter<MountEntry>();
-  const tokens = createTokenStore({ storage: scope(systemStorage, 'token/'), clock, defaultTtl: config.defaultTokenTtl, maxTtl: config.maxTokenTtl });
+  const tokens = createTokenStore({
+    storage: scope(systemStorage, 'token/'),
+    clock,
+    defaultTtl: config.defaultTokenTtl,
+    maxTtl: config.maxTokenTtl,
+    // Tokens made through auth/token/ follow that mount's tune (sys/auth/token/tune), as in
+    // Vault; login tokens already carry their own mount's limits (request-handler attachLogin).
+    ttlLimits: (path) => {
+      if (!path.startsWith('auth/token/')) return undefined;
+      const tuned = mounts.get('auth', 'token/')?.config;
+      const maxTtl = tuned?.max_lease_ttl || config.maxTokenTtl;
+      return { defaultTtl: Math.min(tuned?.default_lease_ttl || config.defaultTokenTtl, maxTtl), maxTtl };
+    },
+  });
   const policies = createPolicyStore({ storage: scope(systemStorage, 'policy/') });
   const events = createEventBus({ clock });
   const consumers = createConsumerRegistry({ storage: scope(systemStorage, 'consumers/'), clock });

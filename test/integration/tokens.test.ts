@@ -172,4 +172,21 @@ describe('tokens over HTTP', () => {
     assert.equal((await api(server, 'PUT', 'auth/token/revoke-self', { token: twice.client_token })).status, 204);
     assert.equal((await api(server, 'POST', 'auth/token/lookup-accessor', { token: root, body: { accessor: twice.accessor } })).status, 400);
   });
+  it('applies the tuned default and max TTL of auth/token/ to tokens it creates and renews, as Vault does', async () => {
+    assert.equal((await api(server, 'POST', 'sys/auth/token/tune', { token: root, body: { default_lease_ttl: '20m', max_lease_ttl: '1h' } })).status, 204);
+    try {
+      assert.equal((await create(root, { policies: ['reader'] })).lease_duration, 1200);
+      const long = await create(root, { policies: ['reader'], ttl: '48h' });
+      assert.equal(long.lease_duration, 3600);
+      clock.advance(30 * 60_000);
+      const renewed = await api(server, 'POST', 'auth/token/renew-self', { token: long.client_token, body: { increment: '48h' } });
+      assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+      assert.equal(renewed.body.auth.lease_duration, 1800, 'capped at creation + max_lease_ttl');
+      // A sub-second TTL is one second, not "unset" (which would be the default).
+      assert.equal((await create(root, { policies: ['reader'], ttl: '500ms' })).lease_duration, 1);
+    } finally {
+      assert.equal((await api(server, 'POST', 'sys/auth/token/tune', { token: root, body: { default_lease_ttl: '0', max_lease_ttl: '0' } })).status, 204);
+    }
+    assert.equal((await create(root, { policies: ['reader'] })).lease_duration, 768 * 3600);
+  });
 });

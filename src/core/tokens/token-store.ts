@@ -67,6 +67,12 @@ export interface TokenStoreOptions {
   /** Seconds. Vault's system default and maximum are both 768h. */
   defaultTtl?: number;
   maxTtl?: number;
+  /**
+   * The default and maximum TTL (seconds) for a token created through `path`, when they differ
+   * from the two above: the token mount's tuned TTLs apply to tokens made by auth/token/create,
+   * as in Vault. Asked at every create and renew, so a tune takes effect at once.
+   */
+  ttlLimits?: (path: string) => { defaultTtl: number; maxTtl: number } | undefined;
 }
 
 export type RevokeListener = (entry: TokenEntry) => Promise<void>;
@@ -125,8 +131,8 @@ const USES_EXHAUSTED = -1;
 
 export function createTokenStore(options: TokenStoreOptions): TokenStore {
   const { storage, clock } = options;
-  const defaultTtl = options.defaultTtl ?? DEFAULT_TTL;
-  const maxTtl = options.maxTtl ?? DEFAULT_TTL;
+  const systemLimits = { defaultTtl: options.defaultTtl ?? DEFAULT_TTL, maxTtl: options.maxTtl ?? DEFAULT_TTL };
+  const limitsFor = (path: string): { defaultTtl: number; maxTtl: number } => options.ttlLimits?.(path) ?? systemLimits;
   let salt: Buffer | undefined;
   // The salt as a KeyObject: HMAC setup skips re-importing raw key bytes on every request.
   let saltKey: KeyObject | undefined;
@@ -256,20 +262,21 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
    * raised) by its explicit max TTL. A periodic token without one has no such limit: each
    * renewal extends it by its period.
    */
-  const hardLimit = (explicitMax: number, period: number): number => {
+  const hardLimit = (explicitMax: number, period: number, maxTtl: number): number => {
     if (explicitMax > 0) return Math.min(explicitMax, maxTtl);
     return period > 0 ? Infinity : maxTtl;
   };
 
   const computeExpiry = (input: CreateTokenInput, now: number): { ttl: number; expireAt: number } => {
     const explicitMax = input.explicitMaxTtl ?? 0;
+    const { defaultTtl, maxTtl } = limitsFor(input.path);
     // A period longer than the system maximum is capped to it, as Vault does.
     const period = Math.min(input.period ?? 0, maxTtl);
     let ttl = period > 0 ? period : input.ttl ?? 0;
     if (ttl === 0 && explicitMax === 0 && input.allowNoExpiry) return { ttl: 0, expireAt: 0 };
     if (ttl === 0) ttl = defaultTtl;
     // TTL 0 must never mean "forever" for a non-root token (CVE-2021-32923).
-    ttl = Math.min(ttl, hardLimit(explicitMax, period));
+    ttl = Math.min(ttl, hardLimit(explicitMax, period, maxTtl));
     let expireAt = now + ttl * 1000;
     // A child never outlives its parent.
     const parent = input.parent;
@@ -387,9 +394,10 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       if (!entry || isExpired(entry)) throw new CofferError('permission_denied', 'permission denied');
       if (!entry.renewable || entry.expireAt === 0) throw badRequest('lease is not renewable');
       const now = clock.now();
+      const { maxTtl } = limitsFor(entry.path);
       const period = Math.min(entry.period, maxTtl);
       let increment = period > 0 ? period : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : entry.creationTtl;
-      const limit = hardLimit(entry.explicitMaxTtl, period);
+      const limit = hardLimit(entry.explicitMaxTtl, period, maxTtl);
       let expireAt = now + Math.min(increment, maxTtl) * 1000;
       if (limit !== Infinity) expireAt = Math.min(expireAt, entry.creationTime + limit * 1000);
       if (entry.parent) {
