@@ -86,4 +86,18 @@ describe('userpass over HTTP', () => {
     assert.ok(median(unknown) > 0.5 * median(known), `unknown ${median(unknown)} ms vs known ${median(known)} ms`);
     assert.ok(median(known) > 0.5 * median(unknown), `unknown ${median(unknown)} ms vs known ${median(known)} ms`);
   });
+  it('sys/leases/revoke-prefix/auth/userpass/ ends every userpass login, as in Vault, and nothing else', async () => {
+    await addUser('carol', 'carol-password-1');
+    const first = (await login('carol', 'carol-password-1')).body.auth.client_token;
+    const second = (await login('carol', 'carol-password-1')).body.auth.client_token;
+    const made = await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['app-read'], ttl: '1h' } });
+    const other = made.body.auth.client_token;
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke-prefix/auth/userpass/', { token: root })).status, 204);
+    for (const token of [first, second]) assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).status, 403);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: other })).status, 200);
+    // The root token never expires, so it has no lease to revoke: revoke-prefix on auth/token/ spares it.
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke-force/auth/token/', { token: root })).status, 204);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: other })).status, 403);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: root })).status, 200);
+  });
 });

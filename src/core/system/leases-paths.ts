@@ -6,6 +6,7 @@ import { parseDurationSeconds } from '../duration.js';
 import { badRequest } from '../errors.js';
 import type { LeaseManager } from '../leases/lease-manager.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../router/engine.js';
+import type { TokenStore } from '../tokens/token-store.js';
 
 function leaseIdFrom(req: EngineRequest): string {
   const fromPath = req.params.id;
@@ -29,7 +30,18 @@ function syncFlag(value: unknown): boolean {
   throw badRequest('sync must be a boolean');
 }
 
-export function leasesPaths(leases: LeaseManager): PathSpec[] {
+/**
+ * Revokes what a prefix names: leases whose id starts with it and, for a prefix under `auth/`,
+ * the tokens created through a path starting with it (in Vault a token is a lease with id
+ * `auth/<path>/…`, so `vault lease revoke -prefix auth/userpass/` ends every userpass login).
+ * Tokens that never expire have no lease in Vault and are left alone. Returns how many.
+ */
+async function revokeUnder(leases: LeaseManager, tokens: Pick<TokenStore, 'revokeByPathPrefix'>, prefix: string, force: boolean): Promise<number> {
+  const revokedTokens = prefix.startsWith('auth/') ? await tokens.revokeByPathPrefix(prefix, { leasedOnly: true }) : 0;
+  return revokedTokens + (await leases.revokePrefix(prefix, { force }));
+}
+
+export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revokeByPathPrefix'>): PathSpec[] {
   const renew = async (req: EngineRequest): Promise<EngineResponse> => {
     const result = await leases.renew(leaseIdFrom(req), parseDurationSeconds(req.data.increment, 'increment'));
     return {
@@ -52,10 +64,10 @@ export function leasesPaths(leases: LeaseManager): PathSpec[] {
     if (!syncFlag(req.data.sync)) {
       // As Vault's sync=false: answered at once. A lease whose revocation fails keeps its
       // failure and its retry schedule (the lease manager records both), so nothing is lost.
-      void leases.revokePrefix(prefix, { force }).catch(() => undefined);
+      void revokeUnder(leases, tokens, prefix, force).catch(() => undefined);
       return { statusCode: 202, data: null, warnings: ['the leases will be revoked shortly'] };
     }
-    await leases.revokePrefix(prefix, { force });
+    await revokeUnder(leases, tokens, prefix, force);
     return null;
   };
   const listLeases = async (req: EngineRequest): Promise<EngineResponse> => {

@@ -168,7 +168,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
   return {
     type: 'system',
     paths: [
-      ...leasesPaths(deps.leases),
+      ...leasesPaths(deps.leases, deps.tokens),
       ...consumersPaths({ consumers: deps.consumers, policies }),
       {
         // Authorises (and audits) opening a watch; the stream itself is served by the HTTP layer.

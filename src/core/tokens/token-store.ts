@@ -111,9 +111,10 @@ export interface TokenStore {
   /**
    * Revokes (with their children) every token created through a path under `prefix`, e.g. all
    * logins of an auth mount being disabled; returns how many. Reads every token: an admin
-   * operation, not a request path.
+   * operation, not a request path. `leasedOnly` skips tokens that never expire (root tokens),
+   * which have no lease in Vault and so are not reached by sys/leases/revoke-prefix.
    */
-  revokeByPathPrefix(prefix: string): Promise<number>;
+  revokeByPathPrefix(prefix: string, options?: { leasedOnly?: boolean }): Promise<number>;
   onRevoke(listener: RevokeListener): void;
   /** Seconds until expiry (0 for never-expiring tokens). */
   ttlSeconds(entry: TokenEntry): number;
@@ -438,13 +439,13 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       }
       return revoked;
     },
-    async revokeByPathPrefix(prefix) {
+    async revokeByPathPrefix(prefix, opts = {}) {
       let revoked = 0;
       for (let after = ''; ;) {
         const page = await storage.listPage('id/', after, SWEEP_PAGE);
         for (const id of page) {
           const entry = await read(id);
-          if (entry && entry.path.startsWith(prefix)) {
+          if (entry && entry.path.startsWith(prefix) && !(opts.leasedOnly === true && entry.expireAt === 0)) {
             await revokeTree(id);
             revoked += 1;
           }
