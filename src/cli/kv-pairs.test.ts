@@ -94,3 +94,12 @@ test('parseStringMap splits repeatable k=v flag values at the first "="', () => 
   assert.deepEqual(parseStringMap(['team=a', 'url=http://x?a=b'], 'metadata'), { team: 'a', url: 'http://x?a=b' });
   assert.throws(() => parseStringMap(['novalue'], 'metadata'), /invalid -metadata/);
 });
+
+test('keys named after Object.prototype members are plain keys, and "__proto__" is sent, not swallowed', async () => {
+  const data = await parseDataArgs(['constructor=foo', 'toString=bar', 'valueOf=baz', 'hasOwnProperty=q', '__proto__=p', 'normal=x'], noStdin);
+  assert.equal(JSON.stringify(data), '{"constructor":"foo","toString":"bar","valueOf":"baz","hasOwnProperty":"q","__proto__":"p","normal":"x"}');
+  assert.equal(Object.getPrototypeOf(data), Object.prototype);
+  assert.deepEqual(await parseDataArgs(['constructor=a', 'constructor=b'], noStdin), { constructor: ['a', 'b'] });
+  const map = parseStringMap(['__proto__=x', 'owner=me', 'toString=y'], 'custom-metadata');
+  assert.equal(JSON.stringify(map), '{"__proto__":"x","owner":"me","toString":"y"}');
+});

@@ -18,6 +18,13 @@ export interface PairSources {
   readFile?(path: string): Promise<string>;
 }
 
+/** A plain object with `source`'s keys as own data properties (defineProperty: "__proto__" stays a key). */
+function ownKeysOnly<T>(source: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const key of Object.keys(source)) Object.defineProperty(out, key, { value: source[key], enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
 /** Parses CLI data arguments into an object. `args` may be empty (gives `{}`). */
 export async function parseDataArgs(args: readonly string[], sources: PairSources): Promise<Record<string, unknown>> {
   let stdinUsed = false;
@@ -37,7 +44,9 @@ export async function parseDataArgs(args: readonly string[], sources: PairSource
     }
   };
 
-  const out: Record<string, unknown> = {};
+  // No prototype: a key named "constructor" or "toString" is not already "present", and one
+  // named "__proto__" is a plain key (which the server then refuses) rather than a prototype.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [index, arg] of args.entries()) {
     // A bare `-` or `@file` is a JSON object whose keys are merged in, as Vault's CLI does.
     if (arg === '-' || arg.startsWith('@')) {
@@ -61,12 +70,12 @@ export async function parseDataArgs(args: readonly string[], sources: PairSource
     } else {
       value = raw;
     }
-    const existing = out[key];
+    const existing = Object.hasOwn(out, key) ? out[key] : undefined;
     if (existing === undefined) out[key] = value;
     else if (Array.isArray(existing)) existing.push(value);
     else out[key] = [existing, value];
   }
-  return out;
+  return ownKeysOnly(out);
 }
 
 /** `text` as a JSON object; the message names only where it came from, never its content. */
@@ -94,11 +103,12 @@ function jsonObject(text: string, source: string): Record<string, unknown> {
 
 /** Parses repeatable `k=v` flag values (e.g. `-metadata=team=a`) into a string map. */
 export function parseStringMap(items: readonly string[], flagName: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype, as in parseDataArgs: `-metadata=__proto__=x` must be sent, not swallowed.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const item of items) {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new CliError(`invalid -${flagName}: expected key=value`);
     out[item.slice(0, eq)] = item.slice(eq + 1);
   }
-  return out;
+  return ownKeysOnly(out);
 }
