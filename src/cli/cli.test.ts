@@ -274,6 +274,14 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(json(await cli(['kv', 'metadata', 'get', '-format=json', 'secret/rollback'])).data.current_version, 4);
   });
 
+  test('kv commands work on paths holding "%" (decoded once, as in Vault)', async () => {
+    assert.equal((await cli(['kv', 'put', 'secret/discount-50%', 'a=1'])).code, 0);
+    assert.equal((await cli(['kv', 'get', '-field=a', 'secret/discount-50%'])).stdout, '1');
+    assert.equal((await cli(['kv', 'put', 'secret/lit%41', 'a=2'])).code, 0);
+    assert.equal((await cli(['kv', 'get', '-field=a', 'secret/lit%41'])).stdout, '2');
+    assert.equal((await cli(['kv', 'get', 'secret/litA'])).code, 2);
+  });
+
   test('kv delete with an empty -versions refuses instead of deleting the latest version', async () => {
     await cli(['kv', 'put', 'secret/empty-versions', 'a=1']);
     const r = await cli(['kv', 'delete', '-versions=', 'secret/empty-versions']);

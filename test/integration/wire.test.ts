@@ -468,6 +468,22 @@ describe('the Vault wire format on an unsealed dev server', () => {
     const asRoot = await send(server, 'POST', 'sys/capabilities-self', { token: root, body: { paths: ['anything'] } });
     assert.deepEqual(asRoot.body.data.capabilities, ['root']);
   });
+
+  it('takes body paths and route parameters as already decoded: "%" is a plain character there', async () => {
+    await putPolicy(server, 'pct', 'path "secret/data/a%41" { capabilities = ["read"] }\npath "secret/data/50%" { capabilities = ["read"] }');
+    const token = await childToken(server, ['pct']);
+    const caps = await send(server, 'POST', 'sys/capabilities-self', { token, body: { paths: ['secret/data/a%41', 'secret/data/50%', 'secret/data/aA'] } });
+    assert.equal(caps.status, 200, caps.text);
+    assert.deepEqual(caps.body.data['secret/data/a%41'], ['read']);
+    assert.deepEqual(caps.body.data['secret/data/50%'], ['read']);
+    assert.deepEqual(caps.body.data['secret/data/aA'], ['deny']);
+    // The URL is decoded once: %25 is "%".
+    assert.equal((await send(server, 'PUT', 'secret/data/50%25', { token: root, body: { data: { a: 1 } } })).status, 200);
+    assert.equal((await send(server, 'GET', 'secret/data/50%25', { token })).status, 200);
+    const preflight = await send(server, 'GET', 'sys/internal/ui/mounts/secret/50%25', { token: root });
+    assert.equal(preflight.status, 200, preflight.text);
+    assert.equal(preflight.body.data.path, 'secret/');
+  });
 });
 
 describe('raw sys endpoints across the seal lifecycle', () => {

@@ -19,6 +19,15 @@ export function normalizeRequestPath(rawPath: string): string {
   } catch {
     throw badRequest('invalid request path: bad percent-encoding');
   }
+  return normalizeDecodedPath(decoded);
+}
+
+/**
+ * The same checks and normalisation for a path that is already decoded: a route parameter (the
+ * listener decoded the URL once) or a path given in a request body. Decoding it again would
+ * turn a literal "%41" into "A", and refuse a literal "50%".
+ */
+export function normalizeDecodedPath(decoded: string): string {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(decoded)) throw badRequest('invalid request path: control characters are not allowed');
   const trailingSlash = decoded.endsWith('/');
@@ -30,9 +39,9 @@ export function normalizeRequestPath(rawPath: string): string {
   return trailingSlash && joined !== '' ? joined + '/' : joined;
 }
 
-/** Normalises a mount path given in an API call: no leading slash, exactly one trailing slash. */
+/** Normalises a mount path given in an API call (already decoded): no leading slash, exactly one trailing slash. */
 export function normalizeMountPath(path: string): string {
-  const normalized = normalizeRequestPath(path).replace(/\/+$/, '');
+  const normalized = normalizeDecodedPath(path).replace(/\/+$/, '');
   if (normalized === '') throw badRequest('mount path cannot be empty');
   return normalized + '/';
 }

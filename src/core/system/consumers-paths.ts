@@ -8,12 +8,12 @@ import { badRequest, permissionDenied } from '../errors.js';
 import type { ConsumerRegistry, ConsumerView } from '../consumers/consumer-registry.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { EngineRequest, PathSpec } from '../router/engine.js';
-import { normalizeRequestPath } from '../router/path.js';
+import { normalizeDecodedPath } from '../router/path.js';
 
 function pathOf(req: EngineRequest): string {
   const raw = req.data.path;
   if (typeof raw !== 'string' || raw === '') throw badRequest('missing path');
-  return normalizeRequestPath(raw).replace(/\/$/, '');
+  return normalizeDecodedPath(raw).replace(/\/$/, '');
 }
 
 function intField(value: unknown, field: string): number | undefined {

@@ -14,7 +14,7 @@ import type { PolicyStore } from '../policy/store.js';
 import type { Engine, EngineRequest, EngineResponse, PathSpec } from '../router/engine.js';
 import type { MountManager } from '../router/mount-manager.js';
 import type { MountConfig, MountTableKind } from '../router/mount-table.js';
-import { normalizeRequestPath } from '../router/path.js';
+import { normalizeDecodedPath } from '../router/path.js';
 import type { Router } from '../router/router.js';
 import type { MountEntry } from '../router/mount-table.js';
 import type { TokenStore } from '../tokens/token-store.js';
@@ -85,7 +85,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
   const capabilitiesFor = (acl: Acl, paths: string[]): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const raw of paths) {
-      const path = normalizeRequestPath(raw);
+      const path = normalizeDecodedPath(raw);
       out[raw] = acl.capabilities(path);
     }
     if (paths.length === 1) out.capabilities = out[paths[0] as string];
@@ -361,7 +361,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
         pattern: 'internal/ui/mounts/(?<path>.+)',
         operations: {
           read: async (req): Promise<EngineResponse> => {
-            const path = normalizeRequestPath(req.params.path as string);
+            const path = normalizeDecodedPath(req.params.path as string);
             const routed = deps.router.route(path.endsWith('/') ? path : path + '/');
             const acl = await callerAcl(req);
             // Same answer for "no such mount" and "not yours", so mounts cannot be enumerated.
