@@ -282,7 +282,10 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
         ...(response?.auditNonHmacKeys ? { nonHmacKeys: response.auditNonHmacKeys } : {}),
       },
     });
-    if (operation !== 'read' && operation !== 'list' && routed.mount.table === 'secrets' && routed.mount.type !== 'system') {
+    // Only a write that succeeded and changed something is announced (a PATCH of a deleted
+    // version answers 404 with metadata; a delete of what is gone answers 204 unchanged).
+    const changed = response === null || (response.unchanged !== true && (response.statusCode ?? 200) < 300);
+    if (changed && operation !== 'read' && operation !== 'list' && routed.mount.table === 'secrets' && routed.mount.type !== 'system') {
       const change = changeEventFor(routed.mount, routed.relativePath, operation, response);
       if (change) deps.events.publish(change);
     }

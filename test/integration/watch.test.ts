@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
+import { send } from '../helpers/raw-http.js';
 
 interface Stream {
   events: Array<{ seq: number; path: string; version: number | null; event: string; receivedAt: number }>;
@@ -100,6 +101,23 @@ describe('watch and consumers', () => {
       ['secret/data/app/api', 'destroy'],
     ]);
     stream.close();
+  });
+
+  it('announces nothing for a write that failed or changed nothing', async () => {
+    const start = await api(server, 'GET', 'sys/watch/poll?wait=0', { token: root });
+    const after = start.body.data.last_seq as number;
+    await api(server, 'POST', 'secret/data/app/gone', { token: root, body: { data: { k: 'v' } } });
+    await api(server, 'DELETE', 'secret/data/app/gone', { token: root });
+    // A PATCH of the deleted latest version: 404 with its metadata, nothing written.
+    const patched = await send(server, 'PATCH', 'secret/data/app/gone', { token: root, body: { data: { k: 'w' } }, headers: { 'content-type': 'application/merge-patch+json' } });
+    assert.equal(patched.status, 404, patched.text);
+    assert.equal((await api(server, 'DELETE', 'secret/data/app/gone', { token: root })).status, 204);
+    assert.equal((await api(server, 'DELETE', 'secret/data/app/never-written', { token: root })).status, 204);
+    const polled = await api(server, 'GET', `sys/watch/poll?after=${after}&wait=0&prefix=secret/data/app/`, { token: root });
+    assert.deepEqual(polled.body.data.events.map((e: { path: string; event: string }) => [e.path, e.event]), [
+      ['secret/data/app/gone', 'write'],
+      ['secret/data/app/gone', 'delete'],
+    ]);
   });
 
   it('refuses a watch without a valid token', async () => {

@@ -145,6 +145,11 @@ export interface EngineResponse {
   login?: LoginResult;
   /** The envelope's lease fields; set by the core (new leases, sys/leases/renew), not engines. */
   lease?: { id: string; duration: number; renewable: boolean };
+  /**
+   * The request changed nothing (a delete of what is already gone): answered as without it, but
+   * no change event is published, so watchers do not re-read for nothing.
+   */
+  unchanged?: boolean;
 }
 
 export type Handler = (req: EngineRequest) => Promise<EngineResponse | null>;

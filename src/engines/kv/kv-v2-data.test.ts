@@ -189,6 +189,9 @@ test('DELETE on data soft-deletes the latest version, which then reads as 404 wi
   await kv.call('write', 'data/k', body({ a: 2 }));
   kv.clock.advance(2000);
   assert.equal(await kv.call('delete', 'data/k'), null);
+  // Deleting again, or a secret that never existed, changes nothing and says so (no change event).
+  assert.deepEqual(await kv.call('delete', 'data/k'), { unchanged: true });
+  assert.deepEqual(await kv.call('delete', 'data/never'), { unchanged: true });
   const res = await kv.call('read', 'data/k');
   assert.deepEqual(res, {
     statusCode: 404,
@@ -201,7 +204,7 @@ test('DELETE on data soft-deletes the latest version, which then reads as 404 wi
     },
   });
   assert.deepEqual((await kv.call('read', 'data/k', { version: '1' }))?.data?.['data'], { a: 1 });
-  assert.equal(await kv.call('delete', 'data/missing'), null, 'deleting a missing key is a 204');
+  assert.deepEqual(await kv.call('delete', 'data/missing'), { unchanged: true }, 'deleting a missing key is a 204 that changed nothing');
 });
 
 test('delete and undelete of chosen versions', async () => {

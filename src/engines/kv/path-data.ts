@@ -70,14 +70,15 @@ export function dataPath(store: VersionedStore): PathSpec {
     });
   };
 
-  const softDeleteLatest = async (req: EngineRequest): Promise<null> => {
+  const softDeleteLatest = async (req: EngineRequest): Promise<EngineResponse | null> => {
     const path = validateSecretPath(req.params['path']);
     return store.locked(path, async () => {
       const meta = await store.readMetadata(path);
-      if (meta === undefined) return null;
+      // 204 either way, as in Vault; only a real deletion is announced to watchers.
+      if (meta === undefined) return { unchanged: true };
       const latest = versionRecord(meta, meta.currentVersion);
       const now = clock.now();
-      if (latest === undefined || isGone(latest, now)) return null;
+      if (latest === undefined || isGone(latest, now)) return { unchanged: true };
       latest.deletionTime = now;
       await store.writeMetadata(path, meta);
       return null;
