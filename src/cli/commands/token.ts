@@ -36,7 +36,6 @@ const createCommand = defineCommand({
     metadata: { kind: 'list', usage: 'A key=value pair of metadata.' },
     'no-default-policy': { kind: 'boolean', usage: 'Do not attach the "default" policy.' },
     renewable: { kind: 'boolean', default: true, usage: 'Allow renewal (default true; -renewable=false to forbid).' },
-    role: { kind: 'string', usage: 'Create the token against this token role.' },
     type: { kind: 'string', usage: 'Token type: service or batch.' },
   },
   maxArgs: 0,
@@ -59,13 +58,8 @@ const createCommand = defineCommand({
     if (flags['no-default-policy']) body['no_default_policy'] = true;
     if (given.has('renewable')) body['renewable'] = flags.renewable;
     if (flags.type !== undefined) body['type'] = flags.type;
-    if (flags.orphan && flags.role !== undefined) throw new CliError('-orphan and -role cannot be used together');
-
-    const path = flags.orphan
-      ? 'auth/token/create-orphan'
-      : flags.role !== undefined
-        ? `auth/token/create/${encodeURIComponent(flags.role)}`
-        : 'auth/token/create';
+    // No -role: Coffer has no token roles (auth/token/roles) yet.
+    const path = flags.orphan ? 'auth/token/create-orphan' : 'auth/token/create';
     const env = asEnvelope((await ctx.client().request('POST', path, { body })).body);
     if (env.auth?.client_token) ctx.redact(env.auth.client_token);
     printSecret(ctx, env);

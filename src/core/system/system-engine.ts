@@ -184,6 +184,10 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
             const names = await policies.list();
             return { data: { policies: names, keys: names } };
           },
+          list: async () => {
+            const names = await policies.list();
+            return { data: { policies: names, keys: names } };
+          },
         },
       },
       {

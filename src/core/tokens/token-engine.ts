@@ -47,8 +47,10 @@ function stringMap(value: unknown, field: string): Record<string, string> {
   if (typeof value !== 'object' || Array.isArray(value)) throw badRequest(`${field} must be a map of strings`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw badRequest(`${field} must be a map of strings`);
-    out[k] = v;
+    // Numbers and booleans are written as text, as Vault's weakly typed key/value pairs are.
+    if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
+    else if (typeof v === 'string') out[k] = v;
+    else throw badRequest(`${field} must be a map of strings`);
   }
   return out;
 }
@@ -74,14 +76,16 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     if (parent.numUses !== 0) throw badRequest('restricted use token cannot generate child tokens');
     const parentIsRoot = parent.policies.includes('root');
     const data = req.data;
-    const sudo = parentIsRoot || (await deps.hasSudo(req, 'auth/token/create'));
+    // Sudo on the path requested, as Vault checks it: create-orphan is its own path.
+    const requestPath = req.mountPath + (orphanPath ? 'create-orphan' : 'create');
+    const sudo = parentIsRoot || (await deps.hasSudo(req, requestPath));
     if (data.type !== undefined && data.type !== 'service' && data.type !== 'default') {
       throw badRequest('only service tokens are supported');
     }
     if (data.role_name !== undefined) throw badRequest('token roles are not supported');
     const noParent = orphanPath || bool(data.no_parent, 'no_parent', false);
     if (noParent && !orphanPath && !sudo) throw badRequest('root or sudo privileges required to create orphan token');
-    if (data.id !== undefined && data.id !== '' && !parentIsRoot) throw badRequest('root or sudo privileges required to specify token id');
+    if (data.id !== undefined && data.id !== '' && !sudo) throw badRequest('root or sudo privileges required to specify token id');
     const period = parseDurationSeconds(data.period, 'period') ?? 0;
     if (period > 0 && !sudo) throw badRequest('root or sudo privileges required to create periodic token');
 
@@ -129,7 +133,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       explicitMaxTtl,
       period,
       renewable: bool(data.renewable, 'renewable', true),
-      path: req.mountPath + (orphanPath ? 'create-orphan' : 'create'),
+      path: requestPath,
       allowNoExpiry: neverExpires,
     });
     return { data: null, auth: authBlock(token, entry, tokens), ...(warnings.length > 0 ? { warnings } : {}) };
