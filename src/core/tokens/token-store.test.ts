@@ -60,11 +60,23 @@ describe('token store', () => {
     assert.equal(tokens.ttlSeconds(explicit.entry), 600);
   });
 
-  it('does not let a child outlive its parent', async () => {
-    const { tokens } = await setup();
-    const parent = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 100 });
+  it('keeps the own TTL of a child while its parent lives, and ends it the moment an ancestor expires', async () => {
+    const { tokens, clock } = await setup();
+    const parent = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 100, period: 100 });
     const child = await tokens.create({ parent: parent.entry, policies: ['default'], displayName: 't', path: 'p', ttl: 3000 });
-    assert.equal(child.entry.expireAt, parent.entry.expireAt);
+    const grandchild = await tokens.create({ parent: child.entry, policies: ['default'], displayName: 't', path: 'p', ttl: 3000 });
+    assert.equal(child.entry.expireAt, parent.entry.expireAt - 100_000 + 3_000_000, 'as Vault: not capped by the parent');
+    // The parent is renewed (periodic): its children outlive its first expiry.
+    clock.advance(90_000);
+    await tokens.renew(parent.entry, undefined);
+    clock.advance(90_000);
+    assert.ok(await tokens.lookup(child.token));
+    assert.ok(await tokens.lookup(grandchild.token));
+    // Not renewed again: once it expires, its whole tree stops working at once.
+    clock.advance(11_000);
+    assert.equal(await tokens.lookup(grandchild.token), undefined);
+    assert.equal(await tokens.lookup(child.token), undefined);
+    assert.equal(await tokens.lookup(parent.token), undefined);
   });
 
   it('revokes every descendant with the parent, and only them', async () => {

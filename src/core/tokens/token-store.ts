@@ -187,9 +187,29 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       void revokeTree(id).catch(() => undefined);
       return undefined;
     }
+    // A token dies with its parent, as in Vault, but keeps its own TTL while the parent lives
+    // (a child of a periodic token outlives its parent's expiry at creation as long as the
+    // parent is renewed). An expired ancestor ends it at once, before the sweep revokes the tree.
+    if (entry.parent !== '' && (await expiredAncestor(entry)) !== undefined) return undefined;
     // Checked only while some revocation is under way: no extra await on the hot path.
     if (fences.anyDoomed() && (await underRevocation(entry))) return undefined;
     return entry;
+  };
+
+  /** The first ancestor that has expired (its tree's revocation is then started), if any. */
+  const expiredAncestor = async (entry: TokenEntry): Promise<string | undefined> => {
+    const seen = new Set<string>([entry.id]);
+    for (let id = entry.parent; id !== '' && !seen.has(id); ) {
+      seen.add(id);
+      const ancestor = await read(id);
+      if (ancestor === undefined) return undefined;
+      if (isExpired(ancestor)) {
+        void revokeTree(id).catch(() => undefined);
+        return id;
+      }
+      id = ancestor.parent;
+    }
+    return undefined;
   };
 
   /** Marks a token doomed (see token-fences.ts); it leaves the cache, where a lookup would find it. */
@@ -278,11 +298,10 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     if (ttl === 0) ttl = defaultTtl;
     // TTL 0 must never mean "forever" for a non-root token (CVE-2021-32923).
     ttl = Math.min(ttl, hardLimit(explicitMax, period, maxTtl));
-    let expireAt = now + ttl * 1000;
-    // A child never outlives its parent.
-    const parent = input.parent;
-    if (parent && parent.expireAt !== 0) expireAt = Math.min(expireAt, parent.expireAt);
-    return { ttl: Math.max(0, Math.round((expireAt - now) / 1000)), expireAt };
+    // Not capped by the parent's expiry: the child dies with its parent (see `live`), and a
+    // parent that is renewed keeps its children alive, as in Vault.
+    const expireAt = now + ttl * 1000;
+    return { ttl, expireAt };
   };
 
   const revokeOrphan = async (id: string): Promise<void> => {
@@ -401,10 +420,6 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       const limit = hardLimit(entry.explicitMaxTtl, period, maxTtl);
       let expireAt = now + Math.min(increment, maxTtl) * 1000;
       if (limit !== Infinity) expireAt = Math.min(expireAt, entry.creationTime + limit * 1000);
-      if (entry.parent) {
-        const parent = await read(entry.parent);
-        if (parent && parent.expireAt !== 0) expireAt = Math.min(expireAt, parent.expireAt);
-      }
       increment = Math.max(0, Math.round((expireAt - now) / 1000));
       if (increment === 0) throw badRequest('past the max TTL, cannot renew');
       const renewed: TokenEntry = { ...entry, expireAt, lastRenewal: now };
