@@ -469,6 +469,22 @@ describe('the Vault wire format on an unsealed dev server', () => {
     assert.deepEqual(asRoot.body.data.capabilities, ['root']);
   });
 
+  it('reads a form-encoded body as a form, as Vault does, unless it starts like JSON', async () => {
+    assert.equal((await send(server, 'POST', 'sys/mounts/form-kv', { token: root, body: { type: 'kv', options: { version: '1' } } })).status, 204);
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const written = await send(server, 'POST', 'form-kv/app', { token: root, body: 'foo=bar&n=1&list=a&list=b&sp=a+b%26c', headers: form });
+    assert.equal(written.status, 204, written.text);
+    const read = await send(server, 'GET', 'form-kv/app', { token: root });
+    assert.deepEqual(read.body.data, { foo: 'bar', n: '1', list: 'a,b', sp: 'a b&c' });
+    // curl -d '{"a":1}' sends the same header with a JSON body: still JSON.
+    assert.equal((await send(server, 'POST', 'form-kv/json', { token: root, body: ' {"a":1}', headers: form })).status, 204);
+    assert.deepEqual((await send(server, 'GET', 'form-kv/json', { token: root })).body.data, { a: 1 });
+    const proto = await send(server, 'POST', 'form-kv/proto', { token: root, body: '__proto__=x', headers: form });
+    assert.equal(proto.status, 400, proto.text);
+    // Without the form header, a form body is not JSON.
+    assert.equal((await send(server, 'POST', 'form-kv/plain', { token: root, body: 'foo=bar', headers: { 'content-type': 'text/plain' } })).status, 400);
+  });
+
   it('takes body paths and route parameters as already decoded: "%" is a plain character there', async () => {
     await putPolicy(server, 'pct', 'path "secret/data/a%41" { capabilities = ["read"] }\npath "secret/data/50%" { capabilities = ["read"] }');
     const token = await childToken(server, ['pct']);

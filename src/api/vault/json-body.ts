@@ -1,8 +1,9 @@
 /**
  * Request bodies: JSON with prototype-poisoning protection (secure-json-parse) and bounds on
  * shape, so a body under the size cap still cannot burn CPU or memory downstream
- * (CVE-2025-6203). Vault parses the body as JSON whatever the Content-Type says, and clients
- * rely on that (curl -d sends form encoding), so this does too.
+ * (CVE-2025-6203). Vault parses the body as JSON whatever the Content-Type says (curl -d sends
+ * form encoding with a JSON body), except a form-encoded body that does not start like JSON,
+ * which form-body.ts reads.
  */
 import secureJson from 'secure-json-parse';
 import { badRequest } from '../../core/errors.js';

@@ -18,6 +18,7 @@ import type { EventBus } from '../../core/events/event-bus.js';
 import type { WatchAccess } from '../../core/events/watch-access.js';
 import { JSON_HEADERS, leaveBodyUnread, readBody, sendEmpty, sendJson } from '../http-io.js';
 import { parseJsonBody, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-body.js';
+import { isFormBody, parseFormBody } from './form-body.js';
 import { longPoll, parseWatchQuery, serveEventStream } from './watch.js';
 import { rawSysHandler } from './raw-sys.js';
 import { VAULT_STATUS } from './status.js';
@@ -33,6 +34,11 @@ export interface VaultApiOptions {
   jsonLimits?: JsonLimits;
   events: EventBus;
   watchAccess: WatchAccess;
+}
+
+/** A request body as data: a form when Vault would read it as one (form-body.ts), JSON otherwise. */
+function parseBody(contentType: string | undefined, raw: Buffer, limits: JsonLimits): Record<string, unknown> {
+  return isFormBody(contentType, raw) ? parseFormBody(raw, limits) : parseJsonBody(raw, limits);
 }
 
 /** Longer raw paths get 414 before any decoding or routing work. */
@@ -200,7 +206,7 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       }
     }
     const hasBody = verb === 'write' || verb === 'patch' || verb === 'delete';
-    const body = hasBody ? parseJsonBody(await readBody(req, maxRequestBytes), jsonLimits) : {};
+    const body = hasBody ? parseBody(req.headers['content-type'], await readBody(req, maxRequestBytes), jsonLimits) : {};
 
     if (req.headers['x-vault-wrap-ttl'] !== undefined) throw new CofferError('bad_request', 'response wrapping is not supported');
 

@@ -1,0 +1,39 @@
+/**
+ * Form-encoded request bodies, as Vault takes them: `curl -d 'foo=bar'` sends
+ * `application/x-www-form-urlencoded`, and Vault reads such a body as a form unless it starts
+ * like JSON (`{` or `[`), which curl users also send with that header. Each key gets its value
+ * as a string; a key given more than once gets its values joined with commas (Vault's rule:
+ * list parameters accept comma-separated values).
+ *
+ * Parsing is node's URLSearchParams; this module only decides when a body is a form and
+ * applies the same bounds as JSON bodies.
+ */
+import { badRequest } from '../../core/errors.js';
+import type { JsonLimits } from './json-body.js';
+
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/** Whether `raw` with this Content-Type is read as a form rather than as JSON. */
+export function isFormBody(contentType: string | undefined, raw: Buffer): boolean {
+  if (contentType === undefined) return false;
+  const mediaType = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  if (mediaType !== FORM_TYPE) return false;
+  const text = raw.toString('utf8').trimStart();
+  return text !== '' && text[0] !== '{' && text[0] !== '[';
+}
+
+/** The form's fields as request data (strings), within the JSON limits on entries and length. */
+export function parseFormBody(raw: Buffer, limits: JsonLimits): Record<string, unknown> {
+  const values = new Map<string, string[]>();
+  for (const [key, value] of new URLSearchParams(raw.toString('utf8'))) {
+    if (key === '__proto__') throw badRequest('failed to parse form input: a key named "__proto__" is refused');
+    if (key.length > limits.maxStringLength || value.length > limits.maxStringLength) throw badRequest('form value exceeds the allowed length');
+    const list = values.get(key);
+    if (list === undefined) values.set(key, [value]);
+    else list.push(value);
+    if (values.size > limits.maxObjectEntries) throw badRequest('form exceeds the allowed number of entries');
+  }
+  const data: Record<string, unknown> = {};
+  for (const [key, list] of values) data[key] = list.length === 1 ? list[0] : list.join(',');
+  return data;
+}
