@@ -86,13 +86,18 @@ export function createAccessKeyStore(deps: AccessKeyStoreDeps): AccessKeyStore {
       while ((await storage.get(keyRecordKey(accessKeyId))) !== undefined) accessKeyId = newAccessKeyId();
       const secretAccessKey = randomBase62(40);
       const now = clock.now();
+      // A key pair is not renewable and AWS SDKs cache it until its expiration, so that must be
+      // true: capped by the issuing token's remaining life (a child token alone would keep its
+      // own TTL while its parent lives, and die early if the parent is not renewed).
+      const parentLeft = input.parent.expireAt === 0 ? Infinity : Math.max(1, Math.floor((input.parent.expireAt - now) / 1000));
+      const ttlSeconds = Math.min(input.ttlSeconds, parentLeft);
       const { token, entry } = await tokens.create({
         parent: input.parent,
         policies: input.policies,
         meta: { aws_access_key_id: accessKeyId },
         displayName: `aws-keys-${accessKeyId.toLowerCase()}`,
-        ttl: input.ttlSeconds,
-        explicitMaxTtl: input.ttlSeconds,
+        ttl: ttlSeconds,
+        explicitMaxTtl: ttlSeconds,
         renewable: false,
         path: 'aws-keys/creds',
       });
