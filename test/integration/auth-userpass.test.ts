@@ -88,16 +88,26 @@ describe('userpass over HTTP', () => {
   });
   it('sys/leases/revoke-prefix/auth/userpass/ ends every userpass login, as in Vault, and nothing else', async () => {
     await addUser('carol', 'carol-password-1');
+    await addUser('carolyn', 'carolyn-password-1');
     const first = (await login('carol', 'carol-password-1')).body.auth.client_token;
     const second = (await login('carol', 'carol-password-1')).body.auth.client_token;
+    const carolyn = (await login('carolyn', 'carolyn-password-1')).body.auth.client_token;
     const made = await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['app-read'], ttl: '1h' } });
     const other = made.body.auth.client_token;
-    assert.equal((await api(server, 'PUT', 'sys/leases/revoke-prefix/auth/userpass/', { token: root })).status, 204);
+    const orphan = (await api(server, 'POST', 'auth/token/create-orphan', { token: root, body: { policies: ['app-read'], ttl: '1h' } })).body.auth.client_token;
+    // Whole segments, as Vault's lease prefixes: carol's logins only, not carolyn's.
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke-prefix/auth/userpass/login/carol', { token: root })).status, 204);
     for (const token of [first, second]) assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).status, 403);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: carolyn })).status, 200);
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke-prefix/auth/userpass/', { token: root })).status, 204);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: carolyn })).status, 403);
     assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: other })).status, 200);
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke-prefix/auth/token/create', { token: root })).status, 204);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: other })).status, 403);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: orphan })).status, 200, 'create-orphan is another path');
     // The root token never expires, so it has no lease to revoke: revoke-prefix on auth/token/ spares it.
     assert.equal((await api(server, 'PUT', 'sys/leases/revoke-force/auth/token/', { token: root })).status, 204);
-    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: other })).status, 403);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: orphan })).status, 403);
     assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: root })).status, 200);
   });
 });

@@ -455,12 +455,15 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       return revoked;
     },
     async revokeByPathPrefix(prefix, opts = {}) {
+      // Whole path segments, as Vault's lease prefixes: "auth/userpass/login/bob" is not a
+      // prefix of bobby's logins, nor "auth/token/create" of "auth/token/create-orphan".
+      const segmentPrefix = prefix.endsWith('/') ? prefix : `${prefix}/`;
       let revoked = 0;
       for (let after = ''; ;) {
         const page = await storage.listPage('id/', after, SWEEP_PAGE);
         for (const id of page) {
           const entry = await read(id);
-          if (entry && entry.path.startsWith(prefix) && !(opts.leasedOnly === true && entry.expireAt === 0)) {
+          if (entry && `${entry.path}/`.startsWith(segmentPrefix) && !(opts.leasedOnly === true && entry.expireAt === 0)) {
             await revokeTree(id);
             revoked += 1;
           }
