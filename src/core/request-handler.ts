@@ -14,7 +14,7 @@ import { CofferError, isCofferError, permissionDenied } from './errors.js';
 import type { Logger } from './logger.js';
 import type { PolicyStore } from './policy/store.js';
 import { attachClientToken } from './request-context.js';
-import type { EngineRequest, EngineResponse, LoginResult, Operation, RequestAuth } from './router/engine.js';
+import { isEmptyResponse, type EngineRequest, type EngineResponse, type LoginResult, type Operation, type RequestAuth } from './router/engine.js';
 import { canonicalPolicyName } from './policy/parse.js';
 import { authBlock } from './tokens/token-response.js';
 import type { MountEntry } from './router/mount-table.js';
@@ -275,7 +275,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       ...event,
       time: clock.now(),
       response: {
-        statusCode: response?.statusCode ?? (response ? 200 : 204),
+        statusCode: response?.statusCode ?? (isEmptyResponse(response) ? 204 : 200),
         data: response?.data ?? null,
         auth: response?.auth ? { ...response.auth } : null,
         warnings: response?.warnings ?? null,

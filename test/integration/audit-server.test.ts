@@ -150,6 +150,14 @@ describe('audit devices on a running server', () => {
     assert.equal(tampered.error?.line, 4);
   });
 
+  it('logs the status the client saw: 204 for a delete that changed nothing', async () => {
+    const res = await send(server, 'DELETE', 'secret/data/never-written-audit', { token: root });
+    assert.equal(res.status, 204);
+    const last = entries(first).filter((e) => e.type === 'response' && e.request.path === 'secret/data/never-written-audit');
+    assert.equal(last.length, 1);
+    assert.equal(last[0]?.response?.status_code, 204);
+  });
+
   it('verifies the device file with its MACs through sys/audit-verify, which needs sudo', async () => {
     const res = await send(server, 'PUT', 'sys/audit-verify/file', { token: root, body: {} });
     assert.equal(res.status, 200, res.text);

@@ -113,6 +113,11 @@ describe('watch and consumers', () => {
     assert.equal(patched.status, 404, patched.text);
     assert.equal((await api(server, 'DELETE', 'secret/data/app/gone', { token: root })).status, 204);
     assert.equal((await api(server, 'DELETE', 'secret/data/app/never-written', { token: root })).status, 204);
+    assert.equal((await api(server, 'DELETE', 'secret/metadata/app/never-written', { token: root })).status, 204);
+    for (const verb of ['delete', 'undelete', 'destroy']) {
+      assert.equal((await api(server, 'POST', `secret/${verb}/app/never-written`, { token: root, body: { versions: [1] } })).status, 204);
+      assert.equal((await api(server, 'POST', `secret/${verb}/app/gone`, { token: root, body: { versions: [9] } })).status, 204);
+    }
     const polled = await api(server, 'GET', `sys/watch/poll?after=${after}&wait=0&prefix=secret/data/app/`, { token: root });
     assert.deepEqual(polled.body.data.events.map((e: { path: string; event: string }) => [e.path, e.event]), [
       ['secret/data/app/gone', 'write'],

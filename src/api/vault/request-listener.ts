@@ -22,6 +22,7 @@ import { isFormBody, parseFormBody } from './form-body.js';
 import { longPoll, parseWatchQuery, serveEventStream } from './watch.js';
 import { rawSysHandler } from './raw-sys.js';
 import { VAULT_STATUS } from './status.js';
+import { isEmptyResponse } from '../../core/router/engine.js';
 
 export interface VaultApiOptions {
   handler: RequestHandler;
@@ -227,7 +228,7 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       remoteAddress: req.socket.remoteAddress ?? '',
     };
     const { response, mountType } = await handler(apiRequest);
-    if (response === null || (response.data == null && !response.auth && !response.warnings && !response.statusCode && !response.lease)) {
+    if (response === null || isEmptyResponse(response)) {
       sendEmpty(res, 204, NO_STORE);
       return;
     }

@@ -152,6 +152,11 @@ export interface EngineResponse {
   unchanged?: boolean;
 }
 
+/** A response answered 204 with no body: null, or one with nothing to put in an envelope. */
+export function isEmptyResponse(response: EngineResponse | null): boolean {
+  return response === null || (response.data == null && !response.auth && !response.warnings && !response.statusCode && !response.lease);
+}
+
 export type Handler = (req: EngineRequest) => Promise<EngineResponse | null>;
 
 export interface PathSpec {

@@ -28,7 +28,7 @@ test('KV v1 tells create from update, deletes, and 404s missing keys', async () 
   assert.equal(await check(req), true);
   assert.equal(await kv.call('delete', 'k'), null);
   assert.equal((await kv.fail('read', 'k')).code, 'not_found');
-  assert.equal(await kv.call('delete', 'k'), null, 'deleting a missing key is a 204');
+  assert.deepEqual(await kv.call('delete', 'k'), { unchanged: true }, 'deleting a missing key is a 204 that changed nothing');
 });
 
 test('KV v1 lists keys and folders at the root and below, 404 when empty', async () => {

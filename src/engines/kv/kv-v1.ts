@@ -28,8 +28,11 @@ export function kvV1Paths(storage: Storage): PathSpec[] {
     return null;
   };
 
-  const remove = async (req: EngineRequest): Promise<null> => {
-    await storage.delete(entryKey(validateSecretPath(req.params['path'])));
+  const remove = async (req: EngineRequest): Promise<EngineResponse | null> => {
+    const key = entryKey(validateSecretPath(req.params['path']));
+    // 204 either way; only a key that existed is announced as deleted (change events).
+    if ((await storage.get(key)) === undefined) return { unchanged: true };
+    await storage.delete(key);
     return null;
   };
 

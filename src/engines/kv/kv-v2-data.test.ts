@@ -231,7 +231,8 @@ test('delete, undelete and destroy need a version list', async () => {
     assert.equal((await kv.fail('write', `${verb}/k`, { versions: ['x'] })).code, 'bad_request');
     assert.equal((await kv.fail('write', `${verb}/k`, { versions: [-1] })).code, 'bad_request');
   }
-  assert.equal(await kv.call('write', 'destroy/missing', { versions: [1] }), null, 'unknown keys are a 204');
+  assert.deepEqual(await kv.call('write', 'destroy/missing', { versions: [1] }), { unchanged: true }, 'unknown keys are a 204 that changed nothing');
+  for (const verb of ['delete', 'undelete', 'destroy']) assert.deepEqual(await kv.call('write', `${verb}/k`, { versions: [7] }), { unchanged: true }, `${verb} of a version that never existed`);
 });
 
 test('destroy removes the version data from storage for good and marks it destroyed', async () => {
@@ -250,7 +251,7 @@ test('destroy removes the version data from storage for good and marks it destro
   assert.equal((res?.data?.['metadata'] as Record<string, unknown>)['destroyed'], true);
   const versions = (await kv.call('read', 'metadata/k'))?.data?.['versions'] as Record<string, Record<string, unknown>>;
   assert.equal(versions['1']?.['destroyed'], true);
-  assert.equal(await kv.call('write', 'undelete/k', { versions: [1] }), null);
+  assert.deepEqual(await kv.call('write', 'undelete/k', { versions: [1] }), { unchanged: true });
   assert.equal((await kv.call('read', 'data/k', { version: '1' }))?.statusCode, 404, 'undelete cannot restore a destroyed version');
 });
 

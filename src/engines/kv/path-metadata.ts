@@ -99,11 +99,13 @@ export function metadataPath(store: VersionedStore): PathSpec {
     });
   };
 
-  const remove = async (req: EngineRequest): Promise<null> => {
+  const remove = async (req: EngineRequest): Promise<EngineResponse | null> => {
     const path = validateSecretPath(req.params['path']);
     return store.locked(path, async () => {
       const meta = await store.readMetadata(path);
-      if (meta !== undefined) await store.deleteAll(path, meta);
+      // 204 either way; only a key that existed is announced as deleted.
+      if (meta === undefined) return { unchanged: true };
+      await store.deleteAll(path, meta);
       return null;
     });
   };

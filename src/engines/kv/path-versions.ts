@@ -6,22 +6,24 @@
  * Destroy removes the version data from storage in the same batch that marks it destroyed;
  * it can never be read again, not even by an operator with storage access.
  */
-import type { EngineRequest, PathSpec } from '../../core/router/engine.js';
+import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { parseVersionList } from './input.js';
 import { isDeleted, scheduledDeletion, versionRecord, type KeyMetadata } from './metadata.js';
 import { validateSecretPath } from './secret-path.js';
 import type { VersionedStore } from './versioned-store.js';
 
-type Change = (path: string, meta: KeyMetadata, versions: readonly number[], now: number) => Promise<void>;
+/** Applies the change to the named versions; false when none of them changed (nothing written). */
+type Change = (path: string, meta: KeyMetadata, versions: readonly number[], now: number) => Promise<boolean>;
 
 function versionsPath(store: VersionedStore, verb: string, missingMessage: string, description: string, change: Change): PathSpec {
-  const update = async (req: EngineRequest): Promise<null> => {
+  const update = async (req: EngineRequest): Promise<EngineResponse | null> => {
     const path = validateSecretPath(req.params['path']);
     const versions = parseVersionList(req.data['versions'], missingMessage);
     return store.locked(path, async () => {
       const meta = await store.readMetadata(path);
-      if (meta !== undefined) await change(path, meta, versions, store.clock.now());
-      return null;
+      // 204 either way, as in Vault; only a real change is announced to watchers.
+      const changed = meta !== undefined && (await change(path, meta, versions, store.clock.now()));
+      return changed ? null : { unchanged: true };
     });
   };
   return { pattern: `${verb}/(?<path>.*)`, description, operations: { update } };
@@ -29,23 +31,30 @@ function versionsPath(store: VersionedStore, verb: string, missingMessage: strin
 
 export function versionPaths(store: VersionedStore): PathSpec[] {
   const softDelete: Change = async (path, meta, versions, now) => {
+    let changed = false;
     for (const n of versions) {
       const record = versionRecord(meta, n);
       if (record === undefined || record.destroyed || isDeleted(record, now)) continue;
       record.deletionTime = now;
+      changed = true;
     }
-    await store.writeMetadata(path, meta);
+    if (changed) await store.writeMetadata(path, meta);
+    return changed;
   };
 
   const undelete: Change = async (path, meta, versions, now) => {
     const config = await store.readConfig();
+    let changed = false;
     for (const n of versions) {
       const record = versionRecord(meta, n);
       if (record === undefined || record.destroyed) continue;
       // As in Vault, an undeleted version is scheduled again from now when delete_version_after applies.
-      record.deletionTime = scheduledDeletion(now, config, meta);
+      const deletionTime = scheduledDeletion(now, config, meta);
+      if (record.deletionTime !== deletionTime) changed = true;
+      record.deletionTime = deletionTime;
     }
-    await store.writeMetadata(path, meta);
+    if (changed) await store.writeMetadata(path, meta);
+    return changed;
   };
 
   const destroy: Change = async (path, meta, versions) => {
@@ -56,7 +65,8 @@ export function versionPaths(store: VersionedStore): PathSpec[] {
       record.destroyed = true;
       destroyed.push(n);
     }
-    await store.commitDestroy(path, meta, destroyed);
+    if (destroyed.length > 0) await store.commitDestroy(path, meta, destroyed);
+    return destroyed.length > 0;
   };
 
   return [
