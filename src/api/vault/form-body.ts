@@ -24,8 +24,12 @@ export function isFormBody(contentType: string | undefined, raw: Buffer): boolea
 
 /** The form's fields as request data (strings), within the JSON limits on entries and length. */
 export function parseFormBody(raw: Buffer, limits: JsonLimits): Record<string, unknown> {
+  const text = raw.toString('utf8');
+  // URLSearchParams keeps a malformed escape ("%zz") as is; Go's form parser, and so Vault,
+  // refuses the body.
+  if (/%(?![0-9A-Fa-f]{2})/.test(text)) throw badRequest('failed to parse form input: invalid percent-encoding');
   const values = new Map<string, string[]>();
-  for (const [key, value] of new URLSearchParams(raw.toString('utf8'))) {
+  for (const [key, value] of new URLSearchParams(text)) {
     if (key === '__proto__') throw badRequest('failed to parse form input: a key named "__proto__" is refused');
     if (key.length > limits.maxStringLength || value.length > limits.maxStringLength) throw badRequest('form value exceeds the allowed length');
     const list = values.get(key);
@@ -34,6 +38,12 @@ export function parseFormBody(raw: Buffer, limits: JsonLimits): Record<string, u
     if (values.size > limits.maxObjectEntries) throw badRequest('form exceeds the allowed number of entries');
   }
   const data: Record<string, unknown> = {};
-  for (const [key, list] of values) data[key] = list.length === 1 ? list[0] : list.join(',');
+  for (const [key, list] of values) {
+    if (list.length > limits.maxArrayElements) throw badRequest('form repeats a key more than the allowed number of times');
+    const value = list.length === 1 ? (list[0] as string) : list.join(',');
+    // The joined value is held to the same bound as one JSON string.
+    if (value.length > limits.maxStringLength) throw badRequest('form value exceeds the allowed length');
+    data[key] = value;
+  }
   return data;
 }
