@@ -440,7 +440,7 @@ describe('coffer CLI against a dev server', { skip }, () => {
       const { chain } = entry;
       delete entry.chain;
       if (i === 1) entry.time = '2020-01-01T00:00:00.000000000Z';
-      const out = JSON.stringify({ ...entry, chain: { seq: chain.seq, prev, mac: chain.mac } });
+      const out = JSON.stringify({ ...entry, chain: { ...chain, prev } });
       prev = createHash('sha256').update(out).digest('hex');
       return out;
     });

@@ -190,16 +190,20 @@ describe('tokens over HTTP', () => {
     assert.equal((await create(root, { policies: ['reader'] })).lease_duration, 768 * 3600);
   });
   it('checks sudo on the path requested (create-orphan is its own), lets sudo set an id, and writes meta values as text', async () => {
-    await api(server, 'PUT', 'sys/policies/acl/orphan-maker', { token: root, body: { policy: 'path "auth/token/create-orphan" { capabilities = ["update", "sudo"] }' } });
+    const policy = 'path "auth/token/create-orphan" { capabilities = ["update", "sudo"] }\npath "auth/token/create" { capabilities = ["update"] }';
+    await api(server, 'PUT', 'sys/policies/acl/orphan-maker', { token: root, body: { policy } });
     const maker = (await create(root, { policies: ['orphan-maker'], ttl: '1h' })).client_token;
     const orphan = await api(server, 'POST', 'auth/token/create-orphan', { token: maker, body: { policies: ['reader'], period: '1h', id: 'hvs.custom-orphan-id-0001', meta: { n: 1, ok: true, s: 'x' } } });
     assert.equal(orphan.status, 200, JSON.stringify(orphan.body));
     assert.equal(orphan.body.auth.client_token, 'hvs.custom-orphan-id-0001');
     assert.equal(orphan.body.auth.orphan, true);
     assert.deepEqual(orphan.body.auth.metadata, { n: '1', ok: 'true', s: 'x' });
-    // Sudo on create-orphan is not sudo on create.
-    const viaCreate = await api(server, 'POST', 'auth/token/create', { token: maker, body: { policies: ['reader'] } });
-    assert.equal(viaCreate.status, 403, JSON.stringify(viaCreate.body));
+    // Sudo on create-orphan is not sudo on create, where this token may only update.
+    const viaCreate = await api(server, 'POST', 'auth/token/create', { token: maker, body: { period: '1h' } });
+    assert.equal(viaCreate.status, 400, JSON.stringify(viaCreate.body));
+    assert.deepEqual(viaCreate.body.errors, ['root or sudo privileges required to create periodic token']);
+    const idViaCreate = await api(server, 'POST', 'auth/token/create', { token: maker, body: { id: 'hvs.custom-id-0002' } });
+    assert.deepEqual(idViaCreate.body.errors, ['root or sudo privileges required to specify token id']);
     assert.equal((await api(server, 'POST', 'auth/token/create', { token: root, body: { meta: { bad: { nested: 1 } } } })).status, 400);
     const listed = await api(server, 'LIST', 'sys/policy', { token: root });
     assert.equal(listed.status, 200, JSON.stringify(listed.body));

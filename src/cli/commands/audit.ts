@@ -88,6 +88,10 @@ const verifyCommand = defineCommand({
   ].join('\n'),
   flags: {
     device: { kind: 'string', usage: 'The audit device (e.g. file/) whose key checks the MACs, through the server.' },
+    'allow-earlier-keys': {
+      kind: 'boolean',
+      usage: 'With -device: accept lines at the start of the file written under an earlier key (a device re-enabled at this path), checked by hash chain only.',
+    },
   },
   maxArgs: 1,
   async run(ctx, flags, args) {
@@ -95,18 +99,24 @@ const verifyCommand = defineCommand({
     let result: { ok: boolean; lines: number; error?: { line: number; reason: string } };
     if (flags.device !== undefined) {
       const { api } = mountPaths(flags.device);
-      const body = file === undefined ? {} : { file_path: file };
+      const body = { ...(file === undefined ? {} : { file_path: file }), ...(flags['allow-earlier-keys'] ? { allow_earlier_keys: true } : {}) };
       const res = await ctx.client().request('PUT', `sys/audit-verify/${api}`, { body });
       const data = ((res.body as { data?: Record<string, unknown> } | undefined)?.data ?? {}) as {
-        file_path?: string; ok?: boolean; lines?: number; failed_line?: number; reason?: string;
+        file_path?: string; ok?: boolean; lines?: number; failed_line?: number; reason?: string; mac_checked_lines?: number; earlier_key_lines?: number;
       };
       if (typeof data.ok !== 'boolean') throw new CliError('the server gave no verification result');
       result = { ok: data.ok, lines: data.lines ?? 0, ...(data.ok ? {} : { error: { line: data.failed_line ?? 0, reason: data.reason ?? 'verification failed' } }) };
       if (ctx.format === 'json') {
-        printJson(ctx, { ...result, file_path: data.file_path, macs_checked: true });
+        printJson(ctx, { ...result, file_path: data.file_path, mac_checked_lines: data.mac_checked_lines ?? 0, earlier_key_lines: data.earlier_key_lines ?? 0 });
         return result.ok ? 0 : 2;
       }
+      const earlier = data.earlier_key_lines ?? 0;
+      if (result.ok && earlier > 0) {
+        ctx.out(`ok: ${result.lines} lines verified: lines 1-${earlier} by hash chain only (written under an earlier key of a device at this path), the other ${data.mac_checked_lines ?? 0} by hash chain and MACs`);
+        return 0;
+      }
     } else {
+      if (flags['allow-earlier-keys']) throw new CliError('-allow-earlier-keys needs -device (offline verification checks no keys)');
       if (file === undefined) throw new CliError('give the audit FILE to verify, or -device=PATH to have the server verify its file');
       try {
         await access(file);

@@ -325,7 +325,7 @@ test('verify checks the device file with its MACs, accepts rotated copies next t
   await broker.enable('file', { type: 'file', options: { file_path: file } });
   broker.logRequest(event(1));
   broker.logResponse(event(1));
-  assert.deepEqual(await broker.verify('file'), { file_path: file, ok: true, lines: 2 });
+  assert.deepEqual(await broker.verify('file'), { file_path: file, ok: true, lines: 2, earlierKeyLines: 0, macCheckedLines: 2 });
 
   // A rotated copy whose middle line was edited and whose chain was rebuilt fails on its MAC.
   const [one, two] = fs.readFileSync(file, 'utf8').trim().split('\n') as [string, string];
@@ -357,4 +357,33 @@ test('verify checks the device file with its MACs, accepts rotated copies next t
   fs.renameSync(file, `${file}.4`);
   await assert.rejects(broker.verify('file/'), (err: unknown) => refused(err) && /rotated without SIGHUP/.test((err as Error).message));
   assert.equal((await broker.verify('file/', `${file}.4`)).ok, true);
+});
+
+test('verify fails a live file with a line appended by another writer, and explains lines under an earlier key', async () => {
+  const { broker } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  broker.logRequest(event(1));
+  const [line] = fs.readFileSync(file, 'utf8').trim().split('\n') as [string];
+  const forged = JSON.parse(line);
+  forged.chain = { ...forged.chain, seq: 2, prev: createHash('sha256').update(line).digest('hex') };
+  fs.appendFileSync(file, `${JSON.stringify(forged)}\n`);
+  const appended = await broker.verify('file/');
+  assert.equal(appended.ok, false);
+  assert.deepEqual(appended.error, { line: 2, reason: `${Buffer.byteLength(JSON.stringify(forged)) + 1} bytes follow the last line this device wrote: appended by another writer` });
+
+  // Disabled and enabled again on the same (clean) file: a new key continues the old lines.
+  const clean = freshPath();
+  await broker.enable('second', { type: 'file', options: { file_path: clean } });
+  broker.logRequest(event(2));
+  await broker.disable('second');
+  await broker.enable('second', { type: 'file', options: { file_path: clean } });
+  broker.logRequest(event(3));
+  const strict = await broker.verify('second/');
+  assert.equal(strict.ok, false);
+  assert.match(strict.error?.reason ?? '', /a device enabled earlier at this path/);
+  const allowed = await broker.verify('second/', undefined, { allowEarlierKeys: true });
+  assert.equal(allowed.ok, true);
+  assert.equal(allowed.earlierKeyLines, 1);
+  assert.equal(allowed.macCheckedLines, 1);
 });

@@ -54,7 +54,7 @@ export interface AuditBroker {
    * is now), or of `filePath`: that file's rotated copy in the same directory, named after it
    * (`audit.log.1`, `audit.log-2026-11-26`). sys/audit-verify.
    */
-  verify(path: string, filePath?: string): Promise<VerifyResult & { file_path: string }>;
+  verify(path: string, filePath?: string, options?: { allowEarlierKeys?: boolean }): Promise<VerifyResult & { file_path: string }>;
   /**
    * Reopens every device (SIGHUP after log rotation), and retries devices that failed to open at
    * load. Failures are logged, not thrown: one bad device must not stop the others reopening.
@@ -398,7 +398,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       return hmacString(live.key, input);
     },
 
-    verify: async (rawPath, filePath) => {
+    verify: async (rawPath, filePath, verifyOptions = {}) => {
       const path = normalisePath(rawPath);
       const live = devices.get(path);
       if (live === undefined) throw badRequest(`no audit device is enabled at "${path}"`);
@@ -414,7 +414,17 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       // Copied: a seal or disable during the read zeroes the live key.
       const chainKey = Buffer.from(live.chainKey);
       try {
-        return { file_path: target, ...(await verifyAuditFile(target, current === undefined ? { chainKey } : { chainKey, maxBytes: current.bytes })) };
+        const allowEarlierKeys = verifyOptions.allowEarlierKeys === true;
+        if (current === undefined) return { file_path: target, ...(await verifyAuditFile(target, { chainKey, allowEarlierKeys })) };
+        const result = await verifyAuditFile(target, { chainKey, allowEarlierKeys, maxBytes: current.bytes, keyRequiredFrom: current.ownFrom });
+        // The device's next write would refuse a file another writer changed; so does this.
+        if (result.ok && current.diskBytes !== current.bytes) {
+          const reason = current.diskBytes > current.bytes
+            ? `${current.diskBytes - current.bytes} bytes follow the last line this device wrote: appended by another writer`
+            : 'the file is shorter than what this device wrote: truncated by another writer';
+          return { file_path: target, ...result, ok: false, error: { line: result.lines + 1, reason } };
+        }
+        return { file_path: target, ...result };
       } catch (err) {
         if (err instanceof CofferError) throw err;
         throw badRequest(`cannot read "${basename(target)}" (${failureCode(err)})`);

@@ -2,7 +2,7 @@
  * The audit hash chain: how a line links to the one before it, and the MAC that vouches for it.
  *
  * Owns: the `chain` field's format, the genesis value, the line hash and the line MAC. Every line
- * carries `"chain":{"seq":N,"prev":"<sha256 hex of the previous line's bytes>","mac":"<hex>"}`;
+ * carries `"chain":{"seq":N,"prev":"<sha256 of the previous line>","kid":"<key id>","mac":"<hex>"}`;
  * the first line of a file has seq 1 and prev GENESIS_PREV. Writer (file-device.ts) and
  * verifier (verify.ts) must both use these functions, never their own copy of the rules.
  *
@@ -14,6 +14,9 @@
  *   from the device's secret HMAC key (which lives sealed in the barrier). Only the server can
  *   make or check it (sys/audit-verify), so a rewritten, forged or appended line fails even when
  *   its chain was recomputed. What neither layer can see is lines cut off the end of the file.
+ * - `kid` names the key (a digest of it, not the key): a device re-enabled at a path gets a new
+ *   key and continues an existing file, so a file can begin with lines under an earlier key,
+ *   which the server can only check by their hash chain (verify.ts says how many).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuditEntry } from './entry.js';
@@ -23,8 +26,16 @@ export const GENESIS_PREV = '0'.repeat(64);
 export interface ChainLink {
   readonly seq: number;
   readonly prev: string;
+  /** The id of the key that made `mac` (keyId); absent on lines without one. */
+  readonly kid?: string;
   /** Absent on lines written before MACs were added. */
   readonly mac?: string;
+}
+
+/** A chain key and its id, as the writer uses them. */
+export interface LineMacKey {
+  readonly key: Uint8Array;
+  readonly kid: string;
 }
 
 /** Where the next line continues from: the last line's seq and its hash. */
@@ -54,6 +65,15 @@ export function deriveChainKey(deviceKey: Uint8Array): Buffer {
 
 const MAC_TAIL_BYTES = ',"mac":"'.length + 64 + '"}}'.length;
 
+/** A public id of a chain key (a keyed digest: it reveals nothing of the key). */
+export function keyId(chainKey: Uint8Array): string {
+  return createHmac('sha256', chainKey).update('coffer audit key id').digest('hex').slice(0, 16);
+}
+
+export function lineMacKey(chainKey: Uint8Array): LineMacKey {
+  return { key: chainKey, kid: keyId(chainKey) };
+}
+
 /** HMAC-SHA256 hex of the line bytes a MAC covers. */
 function macOf(key: Uint8Array, covered: Uint8Array): string {
   return createHmac('sha256', key).update(covered).digest('hex');
@@ -64,13 +84,13 @@ function macOf(key: Uint8Array, covered: Uint8Array): string {
  * chain key, the line ends in a MAC over everything before it (the chain field is always last,
  * so the line without its MAC is the line with `,"mac":"…"` removed before the final `}}`).
  */
-export function chainLine(entry: AuditEntry, head: ChainHead, chainKey?: Uint8Array): { line: Buffer; next: ChainHead } {
+export function chainLine(entry: AuditEntry, head: ChainHead, macKey?: LineMacKey): { line: Buffer; next: ChainHead } {
   const seq = head.seq + 1;
-  const chain: ChainLink = { seq, prev: head.hash };
+  const chain: ChainLink = macKey === undefined ? { seq, prev: head.hash } : { seq, prev: head.hash, kid: macKey.kid };
   let text = JSON.stringify({ ...entry, chain });
-  if (chainKey !== undefined) {
+  if (macKey !== undefined) {
     const covered = Buffer.from(text, 'utf8');
-    text = `${text.slice(0, -2)},"mac":"${macOf(chainKey, covered)}"}}`;
+    text = `${text.slice(0, -2)},"mac":"${macOf(macKey.key, covered)}"}}`;
   }
   const line = Buffer.from(text, 'utf8');
   return { line, next: { seq, hash: lineHash(line) } };
@@ -90,18 +110,19 @@ export function checkLineMac(line: Buffer, link: ChainLink, chainKey: Uint8Array
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+const HEX16 = /^[0-9a-f]{16}$/;
 
 /** The chain link recorded in a parsed line, or undefined when it has none or a malformed one. */
 export function readLink(parsed: unknown): ChainLink | undefined {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const chain = (parsed as { chain?: unknown }).chain;
   if (typeof chain !== 'object' || chain === null) return undefined;
-  const { seq, prev, mac } = chain as { seq?: unknown; prev?: unknown; mac?: unknown };
+  const { seq, prev, kid, mac } = chain as { seq?: unknown; prev?: unknown; kid?: unknown; mac?: unknown };
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return undefined;
   if (typeof prev !== 'string' || !HEX64.test(prev)) return undefined;
-  if (mac === undefined) return { seq, prev };
-  if (typeof mac !== 'string' || !HEX64.test(mac)) return undefined;
-  return { seq, prev, mac };
+  if (kid !== undefined && (typeof kid !== 'string' || !HEX16.test(kid))) return undefined;
+  if (mac !== undefined && (typeof mac !== 'string' || !HEX64.test(mac))) return undefined;
+  return { seq, prev, ...(kid === undefined ? {} : { kid }), ...(mac === undefined ? {} : { mac }) };
 }
 
 /** The head after `line` (the last complete line of a file), or undefined if it is not a chained entry. */

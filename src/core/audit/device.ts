@@ -22,10 +22,12 @@ export interface AuditDevice {
   /** Releases the sink. Later calls to log() throw. Idempotent. */
   close(): void;
   /**
-   * For a device that writes a file: that file's path and the bytes of complete lines in it now,
-   * so the broker can verify the chain up to there (sys/audit-verify). Undefined otherwise.
+   * For a device that writes a file: that file's path, the bytes of complete lines this device
+   * knows are in it, the file's size on disk (larger: someone appended), and the offset from
+   * which this device wrote every line (with its current key), so the broker can verify the
+   * chain (sys/audit-verify). Undefined otherwise.
    */
-  verifiable?(): { path: string; bytes: number } | undefined;
+  verifiable?(): { path: string; bytes: number; diskBytes: number; ownFrom: number } | undefined;
 }
 
 /** Secrets a device needs from the broker. */

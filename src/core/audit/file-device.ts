@@ -14,7 +14,7 @@
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, writeSync, type Stats } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { badRequest, CofferError } from '../errors.js';
-import { chainLine, EMPTY_HEAD, headAfter, type ChainHead } from './chain.js';
+import { chainLine, EMPTY_HEAD, headAfter, lineMacKey, type ChainHead, type LineMacKey } from './chain.js';
 import { AuditDeviceError, type AuditDevice } from './device.js';
 import type { AuditEntry } from './entry.js';
 import { endOfLastCompleteLine, fdReader, MAX_LINE_BYTES, readLastLine, type ReadAt } from './tail.js';
@@ -93,6 +93,8 @@ interface OpenFile {
   readonly sink: string;
   /** Bytes of a torn last line cut off when the file was opened (0: none). */
   readonly tornBytes: number;
+  /** `size` when opened: every line from here on was written by this device, with its key. */
+  readonly openedAt: number;
 }
 
 /** How every entry line begins (entries put `type` first; chain.ts serialises them in order). */
@@ -172,7 +174,7 @@ function openAuditFile(target: string, mode: number): OpenFile {
       }
       head = found;
     }
-    return { fd, size, head, sink: `file:${st.dev}:${st.ino}`, tornBytes };
+    return { fd, size, head, sink: `file:${st.dev}:${st.ino}`, tornBytes, openedAt: size };
   } catch (err) {
     closeSync(fd);
     if (err instanceof CofferError) throw err;
@@ -225,7 +227,7 @@ function withNewline(line: Buffer): Buffer {
 
 const closedError = (): AuditDeviceError => new AuditDeviceError('closed', 'audit device is closed');
 
-function createStdoutDevice(write: WriteFn, chainKey: Uint8Array | undefined): AuditDevice {
+function createStdoutDevice(write: WriteFn, macKey: LineMacKey | undefined): AuditDevice {
   // Each process start begins a new chain on stdout: there is no earlier line to read back.
   let head: ChainHead = EMPTY_HEAD;
   let closed = false;
@@ -234,7 +236,7 @@ function createStdoutDevice(write: WriteFn, chainKey: Uint8Array | undefined): A
     sink: 'stdout',
     log(entry: AuditEntry): void {
       if (closed) throw closedError();
-      const { line, next } = chainLine(entry, head, chainKey);
+      const { line, next } = chainLine(entry, head, macKey);
       writeAll(write, 1, withNewline(line));
       head = next;
     },
@@ -254,8 +256,8 @@ function createStdoutDevice(write: WriteFn, chainKey: Uint8Array | undefined): A
 export function createFileDevice(options: Readonly<Record<string, string>>, deps: FileDeviceDeps = {}): AuditDevice {
   const { target, mode } = parseFileDeviceOptions(options);
   const write: WriteFn = deps.writeSync ?? ((fd, buffer, offset, length) => writeSync(fd, buffer, offset, length));
-  const { chainKey } = deps;
-  if (target === 'stdout') return createStdoutDevice(write, chainKey);
+  const macKey = deps.chainKey === undefined ? undefined : lineMacKey(deps.chainKey);
+  if (target === 'stdout') return createStdoutDevice(write, macKey);
 
   let file: OpenFile | undefined = openAuditFile(target, mode);
   if (file.tornBytes > 0) deps.onTornTail?.(file.tornBytes);
@@ -294,7 +296,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
         // Another writer appended or truncated: our chain would no longer describe the file.
         throw new AuditDeviceError('file_changed', 'the audit file was changed by another writer; reopen the device');
       }
-      const { line, next } = chainLine(entry, f.head, chainKey);
+      const { line, next } = chainLine(entry, f.head, macKey);
       const out = withNewline(line);
       try {
         writeAll(write, f.fd, out);
@@ -334,10 +336,12 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
     verifiable() {
       if (file === undefined || torn) return undefined;
       let same = false;
+      let diskBytes = 0;
       try {
         const named = lstatSync(target);
         const open = fstatSync(file.fd);
         same = named.ino === open.ino && named.dev === open.dev;
+        diskBytes = open.size;
       } catch {
         same = false;
       }
@@ -345,7 +349,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
       if (!same) {
         throw badRequest(`the audit file at "${target}" is not the one this device writes (rotated without SIGHUP?); send SIGHUP, or name the rotated copy`);
       }
-      return { path: target, bytes: file.size };
+      return { path: target, bytes: file.size, diskBytes, ownFrom: file.openedAt };
     },
   };
 }

@@ -147,9 +147,9 @@ function rechained(lines: readonly string[]): string[] {
 
 test('with the chain key, a clean file with MACs passes, and offline verification passes it too', async () => {
   const file = writeLines(macLines());
-  assert.deepEqual(await verifyAuditFile(file, { chainKey }), { ok: true, lines: 5 });
+  assert.deepEqual(await verifyAuditFile(file, { chainKey }), { ok: true, lines: 5, earlierKeyLines: 0, macCheckedLines: 5 });
   assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 5 });
-  assert.match(macLines(1)[0] as string, /,"chain":\{"seq":1,"prev":"0{64}","mac":"[0-9a-f]{64}"\}\}$/);
+  assert.match(macLines(1)[0] as string, /,"chain":\{"seq":1,"prev":"0{64}","kid":"[0-9a-f]{16}","mac":"[0-9a-f]{64}"\}\}$/);
 });
 
 test('with the chain key, a rewritten line with a recomputed chain fails at that line; offline it passes', async () => {
@@ -176,12 +176,16 @@ test('with the chain key, an edited last line, a forged appended line and a wron
   assert.equal((await verifyAuditFile(writeLines(lines), { chainKey: Buffer.alloc(32, 8) })).error?.line, 1);
 });
 
-test('with the chain key, a line without a MAC (removed, or written before MACs) fails and says so', async () => {
+test('with the chain key, a line whose MAC or key id was removed fails', async () => {
   const lines = macLines(2);
   const stripped = rechained(lines.map((l, i) => (i === 1 ? l.replace(/,"mac":"[0-9a-f]{64}"\}\}$/, '}}') : l)));
   const result = await verifyAuditFile(writeLines(stripped), { chainKey });
   assert.equal(result.error?.line, 2);
-  assert.match(result.error?.reason ?? '', /no chain\.mac/);
+  assert.match(result.error?.reason ?? '', /chain\.mac does not match/);
+  const noKid = rechained(lines.map((l, i) => (i === 1 ? l.replace(/,"kid":"[0-9a-f]{16}","mac":"[0-9a-f]{64}"\}\}$/, '}}') : l)));
+  const bare = await verifyAuditFile(writeLines(noKid), { chainKey, allowEarlierKeys: true });
+  assert.equal(bare.error?.line, 2);
+  assert.match(bare.error?.reason ?? '', /follows lines that are/);
   const malformed = [(lines[0] as string).replace(/"mac":"[0-9a-f]{64}"/, '"mac":"xyz"')];
   assert.equal((await verifyAuditFile(writeLines(malformed))).error?.reason, 'line has no valid chain field');
 });
@@ -191,6 +195,31 @@ test('maxBytes stops at a line boundary: lines appended after it are not read', 
   const file = writeLines(lines);
   const firstTwo = Buffer.byteLength(`${lines[0]}\n${lines[1]}\n`);
   fs.appendFileSync(file, 'garbage that is not a line');
-  assert.deepEqual(await verifyAuditFile(file, { chainKey, maxBytes: firstTwo }), { ok: true, lines: 2 });
+  assert.deepEqual(await verifyAuditFile(file, { chainKey, maxBytes: firstTwo }), { ok: true, lines: 2, earlierKeyLines: 0, macCheckedLines: 2 });
   assert.deepEqual(await verifyAuditFile(file, { maxBytes: 0 }), { ok: true, lines: 0 });
+});
+
+test('lines under an earlier key fail unless allowed; allowed, only as the start of the file', async () => {
+  // A device re-enabled at the same path: a new key continues the file written under the old one.
+  const file = path.join(root, `rekeyed-${++counter}.log`);
+  const before = createFileDevice({ file_path: file }, { chainKey: Buffer.alloc(32, 1) });
+  before.log(sampleEntry(1));
+  before.log(sampleEntry(2));
+  before.close();
+  const after = createFileDevice({ file_path: file }, { chainKey });
+  after.log(sampleEntry(3));
+  after.close();
+  const strict = await verifyAuditFile(file, { chainKey });
+  assert.equal(strict.error?.line, 1);
+  assert.match(strict.error?.reason ?? '', /not written under this device's key \(key id [0-9a-f]{16}\)/);
+  assert.deepEqual(await verifyAuditFile(file, { chainKey, allowEarlierKeys: true }), { ok: true, lines: 3, earlierKeyLines: 2, macCheckedLines: 1 });
+  // Not where this device is known to have written.
+  const firstLine = Buffer.byteLength(fs.readFileSync(file, 'utf8').split('\n')[0] as string) + 1;
+  const claimed = await verifyAuditFile(file, { chainKey, allowEarlierKeys: true, keyRequiredFrom: firstLine });
+  assert.equal(claimed.error?.line, 2);
+  // Nor after a line under this key.
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+  const foreign = JSON.parse(lines[0] as string);
+  const appended = rechained([...lines, JSON.stringify({ ...foreign, chain: { ...foreign.chain, seq: 4 } })]);
+  assert.equal((await verifyAuditFile(writeLines(appended), { chainKey, allowEarlierKeys: true })).error?.line, 4);
 });

@@ -13,10 +13,12 @@
  * - an edit of the last line, or lines rewritten or appended by someone who recomputes the
  *   hashes, for the same reason: nothing after them vouches for them.
  * With the chain key (the server, sys/audit-verify) every line's MAC is checked as well, which
- * catches the second kind; a truncated tail still verifies.
+ * catches the second kind; a truncated tail still verifies. Lines that open the file under an
+ * earlier key (a device re-enabled at the same path) fail, or with `allowEarlierKeys` are
+ * checked by their chain only and counted.
  */
 import { createReadStream } from 'node:fs';
-import { checkLineMac, GENESIS_PREV, lineHash, readLink } from './chain.js';
+import { checkLineMac, GENESIS_PREV, keyId, lineHash, readLink } from './chain.js';
 import { MAX_LINE_BYTES } from './tail.js';
 
 export interface VerifyResult {
@@ -25,6 +27,13 @@ export interface VerifyResult {
   lines: number;
   /** The first failure: 1-based line number and a reason without line content. */
   error?: { line: number; reason: string };
+  /**
+   * With a chain key: the lines at the start of the file written under an earlier key (a device
+   * since disabled at this path, or a Coffer without line MACs), checked by their hash chain
+   * only, and the lines whose MAC was checked.
+   */
+  earlierKeyLines?: number;
+  macCheckedLines?: number;
 }
 
 const NEWLINE = 0x0a;
@@ -64,8 +73,19 @@ async function* splitLines(path: string, maxBytes: number | undefined): AsyncGen
 }
 
 export interface VerifyOptions {
-  /** The device's chain key (chain.ts deriveChainKey): every line must then carry a valid MAC. */
+  /**
+   * The device's chain key (chain.ts deriveChainKey): every line under it must carry a valid
+   * MAC. Lines under an earlier key may only open the file: none may follow a line under this
+   * key, nor start at or after `keyRequiredFrom` (bytes this device is known to have written).
+   */
   chainKey?: Uint8Array;
+  keyRequiredFrom?: number;
+  /**
+   * Accept lines under an earlier key at the start of the file (checked by hash chain only,
+   * and counted). Off by default: such a line then fails, with a reason that says why, since a
+   * forger could also mark rewritten lines as another key's.
+   */
+  allowEarlierKeys?: boolean;
   /** Stop after this many bytes (the server verifies the file as it was when asked). */
   maxBytes?: number;
 }
@@ -73,13 +93,19 @@ export interface VerifyOptions {
 /** Verifies the chain of the audit file at `path`. Rejects only if the file cannot be read. */
 export async function verifyAuditFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const { chainKey } = options;
+  const currentKid = chainKey === undefined ? undefined : keyId(chainKey);
   let lineNo = 0;
+  let offset = 0;
   let prevHash = GENESIS_PREV;
+  let earlierKeyLines = 0;
+  let macCheckedLines = 0;
   const fail = (reason: string): VerifyResult => ({ ok: false, lines: lineNo - 1, error: { line: lineNo, reason } });
   for await (const item of splitLines(path, options.maxBytes)) {
     lineNo += 1;
     if ('tooLong' in item) return fail(`line is longer than ${MAX_LINE_BYTES} bytes`);
     if ('unterminated' in item) return fail('the last line is not terminated by a newline (torn write or appended data)');
+    const start = offset;
+    offset += item.line.length + 1;
     let parsed: unknown;
     try {
       parsed = JSON.parse(item.line.toString('utf8'));
@@ -99,11 +125,25 @@ export async function verifyAuditFile(path: string, options: VerifyOptions = {})
       );
     }
     if (chainKey !== undefined) {
-      const mac = checkLineMac(item.line, link, chainKey);
-      if (mac === 'missing') return fail('line has no chain.mac (written by a Coffer without line MACs, or the MAC was removed)');
-      if (mac === 'invalid') return fail("chain.mac does not match: the line was altered or forged (its hashes may have been recomputed)");
+      if (link.kid === currentKid) {
+        if (checkLineMac(item.line, link, chainKey) !== 'valid') {
+          return fail('chain.mac does not match: the line was altered or forged (its hashes may have been recomputed)');
+        }
+        macCheckedLines += 1;
+      } else if (options.allowEarlierKeys !== true) {
+        return fail(
+          `line was not written under this device's key (${link.kid === undefined ? 'it has no key id' : `key id ${link.kid}`}): a device enabled earlier at this path, ` +
+            'or a Coffer without line MACs, wrote it, or it was rewritten; allow_earlier_keys checks such leading lines by hash chain only',
+        );
+      } else if (macCheckedLines > 0) {
+        return fail("line is not MAC'd under this device's key but follows lines that are: it was inserted or rewritten");
+      } else if (start >= (options.keyRequiredFrom ?? Infinity)) {
+        return fail("line is not MAC'd under this device's key but lies in the part of the file this device wrote: it was rewritten");
+      } else {
+        earlierKeyLines += 1;
+      }
     }
     prevHash = lineHash(item.line);
   }
-  return { ok: true, lines: lineNo };
+  return chainKey === undefined ? { ok: true, lines: lineNo } : { ok: true, lines: lineNo, earlierKeyLines, macCheckedLines };
 }

@@ -277,12 +277,16 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
           update: async (req) => {
             const filePath = req.data.file_path;
             if (filePath !== undefined && (typeof filePath !== 'string' || filePath === '')) throw badRequest('file_path must be a non-empty string');
-            const result = await audit.verify(req.params.path as string, filePath);
+            const allow = req.data.allow_earlier_keys;
+            if (allow !== undefined && typeof allow !== 'boolean') throw badRequest('allow_earlier_keys must be a boolean');
+            const result = await audit.verify(req.params.path as string, filePath, { allowEarlierKeys: allow === true });
             return {
               data: {
                 file_path: result.file_path,
                 ok: result.ok,
                 lines: result.lines,
+                mac_checked_lines: result.macCheckedLines ?? 0,
+                earlier_key_lines: result.earlierKeyLines ?? 0,
                 ...(result.error === undefined ? {} : { failed_line: result.error.line, reason: result.error.reason }),
               },
               auditNonHmacKeys: ['reason'],
