@@ -18,7 +18,7 @@
  *   key and continues an existing file, so a file can begin with lines under an earlier key,
  *   which the server can only check by their hash chain (verify.ts says how many).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { AuditEntry } from './entry.js';
 
 export const GENESIS_PREV = '0'.repeat(64);
@@ -34,7 +34,8 @@ export interface ChainLink {
 
 /** A chain key and its id, as the writer uses them. */
 export interface LineMacKey {
-  readonly key: Uint8Array;
+  /** A KeyObject: HMAC setup then skips importing the raw key bytes for every line. */
+  readonly key: KeyObject;
   readonly kid: string;
 }
 
@@ -71,11 +72,11 @@ export function keyId(chainKey: Uint8Array): string {
 }
 
 export function lineMacKey(chainKey: Uint8Array): LineMacKey {
-  return { key: chainKey, kid: keyId(chainKey) };
+  return { key: createSecretKey(chainKey), kid: keyId(chainKey) };
 }
 
 /** HMAC-SHA256 hex of the line bytes a MAC covers. */
-function macOf(key: Uint8Array, covered: Uint8Array): string {
+function macOf(key: Uint8Array | KeyObject, covered: Uint8Array): string {
   return createHmac('sha256', key).update(covered).digest('hex');
 }
 
