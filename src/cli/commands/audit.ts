@@ -125,7 +125,12 @@ const verifyCommand = defineCommand({
       }
       // Loaded only here: no other command needs the audit code.
       const { verifyAuditFile } = await import('../../core/audit/verify.js');
-      result = await verifyAuditFile(file);
+      try {
+        result = await verifyAuditFile(file);
+      } catch (err) {
+        const why = (err as NodeJS.ErrnoException).code === 'ELOOP' ? 'a symbolic link' : (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        throw new CliError(`cannot verify audit file ${file} (${why})`);
+      }
       if (ctx.format === 'json') {
         printJson(ctx, result);
         return result.ok ? 0 : 2;

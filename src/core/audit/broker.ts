@@ -20,7 +20,7 @@ import { buildRequestEntry, buildResponseEntry, type AuditEntry, type AuditEvent
 import { createFileDevice, FILE_DEVICE_TYPE } from './file-device.js';
 import { createHasher, hmacString, type Hasher } from './hmac.js';
 import { deriveChainKey } from './chain.js';
-import { verifyAuditFile, type VerifyResult } from './verify.js';
+import { AuditFileRefused, verifyAuditFile, type VerifyResult } from './verify.js';
 
 export interface AuditDeviceInfo {
   type: string;
@@ -416,7 +416,8 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       try {
         const allowEarlierKeys = verifyOptions.allowEarlierKeys === true;
         if (current === undefined) return { file_path: target, ...(await verifyAuditFile(target, { chainKey, allowEarlierKeys })) };
-        const result = await verifyAuditFile(target, { chainKey, allowEarlierKeys, maxBytes: current.bytes, keyRequiredFrom: current.ownFrom });
+        const expectFile = { dev: current.dev, ino: current.ino };
+        const result = await verifyAuditFile(target, { chainKey, allowEarlierKeys, expectFile, maxBytes: current.bytes, keyRequiredFrom: current.ownFrom });
         // The device's next write would refuse a file another writer changed; so does this.
         if (result.ok && current.diskBytes !== current.bytes) {
           const reason = current.diskBytes > current.bytes
@@ -427,6 +428,8 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         return { file_path: target, ...result };
       } catch (err) {
         if (err instanceof CofferError) throw err;
+        if (err instanceof AuditFileRefused) throw badRequest(`cannot verify "${basename(target)}": ${err.message}`);
+        if (failureCode(err) === 'ELOOP') throw badRequest(`cannot verify "${basename(target)}": it is a symbolic link`);
         throw badRequest(`cannot read "${basename(target)}" (${failureCode(err)})`);
       } finally {
         chainKey.fill(0);

@@ -27,7 +27,7 @@ export interface AuditDevice {
    * which this device wrote every line (with its current key), so the broker can verify the
    * chain (sys/audit-verify). Undefined otherwise.
    */
-  verifiable?(): { path: string; bytes: number; diskBytes: number; ownFrom: number } | undefined;
+  verifiable?(): { path: string; dev: number; ino: number; bytes: number; diskBytes: number; ownFrom: number } | undefined;
 }
 
 /** Secrets a device needs from the broker. */

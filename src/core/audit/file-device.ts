@@ -336,20 +336,19 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
     verifiable() {
       if (file === undefined || torn) return undefined;
       let same = false;
-      let diskBytes = 0;
+      let open: Stats | undefined;
       try {
         const named = lstatSync(target);
-        const open = fstatSync(file.fd);
+        open = fstatSync(file.fd);
         same = named.ino === open.ino && named.dev === open.dev;
-        diskBytes = open.size;
       } catch {
         same = false;
       }
       // Renamed by a log rotation not yet followed by SIGHUP: the path names another file.
-      if (!same) {
+      if (!same || open === undefined) {
         throw badRequest(`the audit file at "${target}" is not the one this device writes (rotated without SIGHUP?); send SIGHUP, or name the rotated copy`);
       }
-      return { path: target, bytes: file.size, diskBytes, ownFrom: file.openedAt };
+      return { path: target, dev: open.dev, ino: open.ino, bytes: file.size, diskBytes: open.size, ownFrom: file.openedAt };
     },
   };
 }

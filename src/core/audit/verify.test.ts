@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -222,4 +223,17 @@ test('lines under an earlier key fail unless allowed; allowed, only as the start
   const foreign = JSON.parse(lines[0] as string);
   const appended = rechained([...lines, JSON.stringify({ ...foreign, chain: { ...foreign.chain, seq: 4 } })]);
   assert.equal((await verifyAuditFile(writeLines(appended), { chainKey, allowEarlierKeys: true })).error?.line, 4);
+});
+
+test('opens without following a symbolic link or blocking on a FIFO, and can insist on one inode', async () => {
+  const real = writeLines(macLines(1));
+  const link = path.join(root, `link-${++counter}.log`);
+  fs.symlinkSync(real, link);
+  await assert.rejects(verifyAuditFile(link), { code: 'ELOOP' });
+  const fifo = path.join(root, `fifo-${++counter}`);
+  execFileSync('mkfifo', [fifo]);
+  await assert.rejects(verifyAuditFile(fifo), /not a regular file/);
+  const st = fs.statSync(real);
+  assert.equal((await verifyAuditFile(real, { expectFile: { dev: st.dev, ino: st.ino } })).ok, true);
+  await assert.rejects(verifyAuditFile(real, { expectFile: { dev: st.dev, ino: st.ino + 1 } }), /not the file the device writes/);
 });

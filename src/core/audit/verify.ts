@@ -17,7 +17,8 @@
  * earlier key (a device re-enabled at the same path) fail, or with `allowEarlierKeys` are
  * checked by their chain only and counted.
  */
-import { createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { checkLineMac, GENESIS_PREV, keyId, lineHash, readLink } from './chain.js';
 import { MAX_LINE_BYTES } from './tail.js';
 
@@ -43,11 +44,11 @@ const NEWLINE = 0x0a;
  * strips a '\r' before '\n', so a carriage return added to a line would never reach the hash.
  * Hashing raw bytes (not decoded text) also keeps invalid UTF-8 from being "repaired" away.
  */
-async function* splitLines(path: string, maxBytes: number | undefined): AsyncGenerator<{ line: Buffer } | { tooLong: true } | { unterminated: true }> {
+async function* splitLines(file: FileHandle, maxBytes: number | undefined): AsyncGenerator<{ line: Buffer } | { tooLong: true } | { unterminated: true }> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   if (maxBytes === 0) return;
-  const stream = createReadStream(path, { highWaterMark: 256 * 1024, ...(maxBytes === undefined ? {} : { end: maxBytes - 1 }) });
+  const stream = file.createReadStream({ highWaterMark: 256 * 1024, autoClose: false, start: 0, ...(maxBytes === undefined ? {} : { end: maxBytes - 1 }) });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let start = 0;
     for (;;) {
@@ -88,10 +89,48 @@ export interface VerifyOptions {
   allowEarlierKeys?: boolean;
   /** Stop after this many bytes (the server verifies the file as it was when asked). */
   maxBytes?: number;
+  /** The device and inode the opened file must have (the live file the device writes). */
+  expectFile?: { dev: number; ino: number };
 }
 
-/** Verifies the chain of the audit file at `path`. Rejects only if the file cannot be read. */
+/** Why a file cannot be verified (not a regular file, or not the one expected). */
+export class AuditFileRefused extends Error {
+  readonly code = 'refused';
+}
+
+/**
+ * Opens `path` for reading without following a symbolic link and without blocking on a FIFO,
+ * then checks the open file itself: a name checked first and opened after could be swapped
+ * in between (a link to another file, a FIFO that would hang a thread-pool thread).
+ */
+async function openRegularFile(path: string, expect: { dev: number; ino: number } | undefined): Promise<FileHandle> {
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = await file.stat();
+    if (!st.isFile()) throw new AuditFileRefused('not a regular file');
+    if (expect !== undefined && (st.dev !== expect.dev || st.ino !== expect.ino)) throw new AuditFileRefused('not the file the device writes');
+    return file;
+  } catch (err) {
+    await file.close();
+    throw err;
+  }
+}
+
+/**
+ * Verifies the chain of the audit file at `path`. Rejects only if the file cannot be opened or
+ * read (ELOOP for a symbolic link), or is refused (AuditFileRefused: not a regular file, or not
+ * `options.expectFile`).
+ */
 export async function verifyAuditFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const file = await openRegularFile(path, options.expectFile);
+  try {
+    return await verifyOpenFile(file, options);
+  } finally {
+    await file.close();
+  }
+}
+
+async function verifyOpenFile(file: FileHandle, options: VerifyOptions): Promise<VerifyResult> {
   const { chainKey } = options;
   const currentKid = chainKey === undefined ? undefined : keyId(chainKey);
   let lineNo = 0;
@@ -100,7 +139,7 @@ export async function verifyAuditFile(path: string, options: VerifyOptions = {})
   let earlierKeyLines = 0;
   let macCheckedLines = 0;
   const fail = (reason: string): VerifyResult => ({ ok: false, lines: lineNo - 1, error: { line: lineNo, reason } });
-  for await (const item of splitLines(path, options.maxBytes)) {
+  for await (const item of splitLines(file, options.maxBytes)) {
     lineNo += 1;
     if ('tooLong' in item) return fail(`line is longer than ${MAX_LINE_BYTES} bytes`);
     if ('unterminated' in item) return fail('the last line is not terminated by a newline (torn write or appended data)');
