@@ -9,7 +9,8 @@ import { CofferError } from '../errors.js';
 import { GENESIS_PREV } from './chain.js';
 import { runAuditDeviceConformance, sampleEntry } from './device-conformance.js';
 import { AuditDeviceError } from './device.js';
-import { createFileDevice, type WriteFn } from './file-device.js';
+import { createFileDevice, MAX_ENTRY_LINE_BYTES, type WriteFn } from './file-device.js';
+import { TRUNCATED_MARKER } from './hmac.js';
 import { verifyAuditFile } from './verify.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
@@ -259,4 +260,22 @@ test('writes chained lines to stdout through fd 1 and waits out EAGAIN', () => {
   const lines = written.join('').split('\n').filter((l) => l !== '');
   assert.equal(lines.length, 2);
   assert.deepEqual((JSON.parse(lines[1] as string) as { chain: unknown }).chain, { seq: 2, prev: sha256(lines[0] as string) });
+});
+
+test('bounds a line: an entry whose redacted data is too large is logged with the data replaced by a marker', async () => {
+  const file = path.join(root, 'huge.log');
+  const device = createFileDevice({ file_path: file }, { chainKey: Buffer.alloc(32, 3) });
+  const huge = sampleEntry(1);
+  // What a few MB of empty strings become once each is an HMAC.
+  huge.request = { ...huge.request, data: { k: Array.from({ length: 250_000 }, () => `hmac-sha256:${'a'.repeat(64)}`) } };
+  device.log(huge);
+  device.log(sampleEntry(2));
+  device.close();
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+  assert.equal(lines.length, 2);
+  assert.ok((lines[0] as string).length < MAX_ENTRY_LINE_BYTES);
+  const first = JSON.parse(lines[0] as string);
+  assert.equal(first.request.data, TRUNCATED_MARKER);
+  assert.equal(first.request.path, huge.request['path']);
+  assert.equal((await verifyAuditFile(file)).ok, true);
 });

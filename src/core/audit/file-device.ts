@@ -17,6 +17,7 @@ import { badRequest, CofferError } from '../errors.js';
 import { chainLine, EMPTY_HEAD, headAfter, lineMacKey, type ChainHead, type LineMacKey } from './chain.js';
 import { AuditDeviceError, type AuditDevice } from './device.js';
 import type { AuditEntry } from './entry.js';
+import { TRUNCATED_MARKER } from './hmac.js';
 import { endOfLastCompleteLine, fdReader, MAX_LINE_BYTES, readLastLine, type ReadAt } from './tail.js';
 
 export const FILE_DEVICE_TYPE = 'file';
@@ -225,6 +226,31 @@ function withNewline(line: Buffer): Buffer {
   return out;
 }
 
+/**
+ * The longest line a device writes. Every redacted string becomes a 77-byte HMAC, so a request
+ * of a million empty strings (a few MB, and it need not even be authenticated) would make a line
+ * of 70 MB and more: past what the reader (tail.ts, verify.ts) accepts, and a cheap way to fill
+ * a disk. Such an entry is logged with its data replaced by a marker instead.
+ */
+export const MAX_ENTRY_LINE_BYTES = 16 * 1024 * 1024;
+
+/** The entry with request and response data replaced by the marker (everything else kept). */
+function withoutData(entry: AuditEntry): AuditEntry {
+  const request = { ...entry.request, ...(entry.request['data'] === undefined ? {} : { data: TRUNCATED_MARKER }) };
+  if (entry.response === undefined) return { ...entry, request };
+  const response = { ...entry.response, ...(entry.response['data'] === undefined ? {} : { data: TRUNCATED_MARKER }) };
+  return { ...entry, request, response };
+}
+
+/** chainLine, bounded by MAX_ENTRY_LINE_BYTES. */
+function boundedLine(entry: AuditEntry, head: ChainHead, macKey: LineMacKey | undefined): { line: Buffer; next: ChainHead } {
+  const full = chainLine(entry, head, macKey);
+  if (full.line.length < MAX_ENTRY_LINE_BYTES) return full;
+  const reduced = chainLine(withoutData(entry), head, macKey);
+  if (reduced.line.length >= MAX_ENTRY_LINE_BYTES) throw new AuditDeviceError('line_too_long', 'audit entry too large even without its data');
+  return reduced;
+}
+
 const closedError = (): AuditDeviceError => new AuditDeviceError('closed', 'audit device is closed');
 
 function createStdoutDevice(write: WriteFn, macKey: LineMacKey | undefined): AuditDevice {
@@ -236,7 +262,7 @@ function createStdoutDevice(write: WriteFn, macKey: LineMacKey | undefined): Aud
     sink: 'stdout',
     log(entry: AuditEntry): void {
       if (closed) throw closedError();
-      const { line, next } = chainLine(entry, head, macKey);
+      const { line, next } = boundedLine(entry, head, macKey);
       writeAll(write, 1, withNewline(line));
       head = next;
     },
@@ -296,7 +322,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
         // Another writer appended or truncated: our chain would no longer describe the file.
         throw new AuditDeviceError('file_changed', 'the audit file was changed by another writer; reopen the device');
       }
-      const { line, next } = chainLine(entry, f.head, macKey);
+      const { line, next } = boundedLine(entry, f.head, macKey);
       const out = withNewline(line);
       try {
         writeAll(write, f.fd, out);
