@@ -387,3 +387,46 @@ test('verify fails a live file with a line appended by another writer, and expla
   assert.equal(allowed.earlierKeyLines, 1);
   assert.equal(allowed.macCheckedLines, 1);
 });
+
+test('a file cut while the server was down is refused at the next start, and its copy fails verification', async () => {
+  const storage = scope(createMemoryStorage(), 'audit/');
+  const first = await loaded({ storage });
+  const file = freshPath();
+  await first.broker.enable('file', { type: 'file', options: { file_path: file } });
+  for (let i = 1; i <= 3; i += 1) first.broker.logRequest(event(i));
+  await first.broker.close(); // a clean stop records where the file ends (line 3)
+
+  // Someone cuts the last two lines while Coffer is down.
+  const kept = fs.readFileSync(file, 'utf8').split('\n')[0] as string;
+  fs.writeFileSync(file, `${kept}\n`);
+  const second = await loaded({ storage });
+  assert.throws(() => second.broker.logRequest(event(4)), isAuditFailed, 'fails closed instead of continuing over the gap');
+  assert.ok(second.logs.some((l) => l.includes('audit device failed to open') && l.includes('lines were cut off')));
+  // SIGHUP does not continue it either.
+  await second.broker.reopen();
+  assert.throws(() => second.broker.logRequest(event(4)), isAuditFailed);
+
+  // Moved aside, a new file starts; the cut copy fails verification with the recorded line count.
+  fs.renameSync(file, `${file}.cut`);
+  await second.broker.reopen();
+  second.broker.logRequest(event(5));
+  const copy = await second.broker.verify('file/', `${file}.cut`);
+  assert.equal(copy.ok, false);
+  assert.deepEqual(copy.error, { line: 2, reason: 'the file ends at line 1, but Coffer recorded 3 lines in it: lines were cut off its end' });
+  assert.equal((await second.broker.verify('file/')).ok, true);
+  await second.broker.close();
+});
+
+test('SIGHUP refuses to continue the same file once it no longer ends where the device stopped', async () => {
+  const { broker, logs } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  for (let i = 1; i <= 3; i += 1) broker.logRequest(event(i));
+  const kept = fs.readFileSync(file, 'utf8').split('\n')[0] as string;
+  fs.writeFileSync(file, `${kept}\n`); // same inode, two lines gone
+  assert.throws(() => broker.logRequest(event(4)), isAuditFailed);
+  await broker.reopen();
+  assert.ok(logs.some((l) => l.includes('audit device failed to reopen') && l.includes('no longer ends with the last line this device wrote')));
+  assert.throws(() => broker.logRequest(event(5)), isAuditFailed, 'still failing: the gap is not papered over');
+  await broker.close();
+});

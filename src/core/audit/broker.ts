@@ -15,7 +15,7 @@ import type { Clock } from '../clock.js';
 import { badRequest, CofferError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { getJson, putJson, type Storage } from '../storage/storage.js';
-import { AuditDeviceError, type AuditDevice, type AuditDeviceFactory } from './device.js';
+import { AuditDeviceError, type AuditDevice, type AuditDeviceFactory, type FilePosition } from './device.js';
 import { buildRequestEntry, buildResponseEntry, type AuditEntry, type AuditEvent } from './entry.js';
 import { createFileDevice, FILE_DEVICE_TYPE } from './file-device.js';
 import { createHasher, hmacString, type Hasher } from './hmac.js';
@@ -85,6 +85,11 @@ interface StoredDevice {
   options: Record<string, string>;
   /** The device's HMAC key, base64. Destroyed with the device: a re-enabled path gets a new one. */
   hmacKey: string;
+  /**
+   * Where the chains of the device's files stood when last recorded (the current file first,
+   * then rotated ones): a file found shorter than this later was cut (see `anchorCheck`).
+   */
+  anchors?: FilePosition[];
 }
 
 interface StoredTable {
@@ -108,6 +113,7 @@ interface LiveDevice {
   failing: boolean;
   lastFailureLogAt: number;
   failuresSinceLog: number;
+  anchors: FilePosition[];
 }
 
 const PATH_SEGMENT = /^[A-Za-z0-9_.-]+$/;
@@ -154,6 +160,31 @@ function rotatedCopy(devicePath: string, filePath: string): string {
   return filePath;
 }
 
+/** Rotated files remembered per device, besides the current one. */
+const MAX_ANCHORS = 8;
+/** How often the positions of device files are recorded, when they moved. */
+export const ANCHOR_INTERVAL_MS = 60_000;
+
+const sameFile = (a: FilePosition, b: Pick<FilePosition, 'dev' | 'ino' | 'firstHash'>): boolean => a.dev === b.dev && a.ino === b.ino && a.firstHash === b.firstHash;
+
+/**
+ * Why the device's file cannot be continued, or undefined: it is a file whose chain Coffer
+ * recorded at a later line than the file now ends with, so lines were cut off its end, and
+ * continuing would hide the gap (the removed lines would lie in the middle of a valid chain).
+ * A file cut to nothing has no first line to tell it apart from a new file on a reused inode,
+ * so it is matched by device and inode alone.
+ */
+function anchorCheck(device: AuditDevice, anchors: readonly FilePosition[]): string | undefined {
+  const now = device.position?.();
+  const current = device.verifiable?.();
+  for (const anchor of anchors) {
+    if (now !== undefined ? sameFile(anchor, now) && now.seq < anchor.seq : current !== undefined && current.bytes === 0 && anchor.dev === current.dev && anchor.ino === current.ino) {
+      return `the audit file ends at line ${now?.seq ?? 0} but Coffer had written ${anchor.seq} lines to it: lines were cut off; move it aside (and verify it) to start a new file`;
+    }
+  }
+  return undefined;
+}
+
 function auditFailed(): CofferError {
   return new CofferError('audit_failed', NO_AUDIT_BACKEND_MESSAGE);
 }
@@ -188,6 +219,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         description: d.description,
         options: { ...d.options },
         hmacKey: d.key.toString('base64'),
+        anchors: d.anchors,
       })),
     };
     return putJson(storage, tableKey(), table);
@@ -208,6 +240,44 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     live.device = undefined;
     live.key.fill(0);
     live.chainKey.fill(0);
+  };
+
+  /**
+   * Records the position of every device file in the stored table, when one moved: the current
+   * file's entry is updated, and a file opened since (rotation) is put first, the old one kept.
+   * Failures are logged: recording is a safeguard, not a condition for logging.
+   */
+  const anchorNow = async (): Promise<void> => {
+    if (!loaded) return;
+    let moved = false;
+    for (const live of devices.values()) {
+      let now: FilePosition | undefined;
+      try {
+        now = live.device?.position?.();
+      } catch {
+        now = undefined;
+      }
+      if (now === undefined) continue;
+      const [latest, ...older] = live.anchors;
+      if (latest !== undefined && sameFile(latest, now)) {
+        if (latest.seq === now.seq && latest.hash === now.hash) continue;
+        live.anchors = [now, ...older];
+      } else {
+        live.anchors = [now, ...live.anchors].slice(0, MAX_ANCHORS + 1);
+      }
+      moved = true;
+    }
+    if (!moved) return;
+    try {
+      await persist([...devices.values()]);
+    } catch (err) {
+      logger.error('could not record the positions of the audit files', { code: failureCode(err) });
+    }
+  };
+  let anchorTimer: NodeJS.Timeout | undefined;
+  const stopAnchoring = (): void => {
+    if (anchorTimer !== undefined) clearInterval(anchorTimer);
+    anchorTimer = undefined;
   };
 
   const closeAll = (): void => {
@@ -287,9 +357,16 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         failing: false,
         lastFailureLogAt: 0,
         failuresSinceLog: 0,
+        anchors: Array.isArray(entry.anchors) ? entry.anchors.slice(0, MAX_ANCHORS) : [],
       };
       try {
-        live.device = openDevice(entry.type, live.options, live.chainKey);
+        const device = openDevice(entry.type, live.options, live.chainKey);
+        const cut = anchorCheck(device, live.anchors);
+        if (cut !== undefined) {
+          device.close();
+          throw new AuditDeviceError('file_cut', cut);
+        }
+        live.device = device;
       } catch (err) {
         // Kept in the table, failing: with no other device, requests fail closed until it is
         // fixed (reopen) or disabled, rather than silently running unaudited.
@@ -311,10 +388,17 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
           throw err;
         }
         loaded = true;
+        stopAnchoring();
+        anchorTimer = setInterval(() => void serial(anchorNow).catch(() => undefined), ANCHOR_INTERVAL_MS);
+        anchorTimer.unref();
       }),
 
     close: () =>
       serial(async () => {
+        stopAnchoring();
+        // A clean stop records where every file ends, so a file cut while Coffer was down is
+        // refused at the next start rather than continued over the gap.
+        if (loaded) await anchorNow();
         closeAll();
         loaded = false;
       }),
@@ -347,6 +431,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
           failing: false,
           lastFailureLogAt: 0,
           failuresSinceLog: 0,
+          anchors: [],
         };
         try {
           for (const other of devices.values()) {
@@ -415,9 +500,10 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       const chainKey = Buffer.from(live.chainKey);
       try {
         const allowEarlierKeys = verifyOptions.allowEarlierKeys === true;
-        if (current === undefined) return { file_path: target, ...(await verifyAuditFile(target, { chainKey, allowEarlierKeys })) };
+        const anchors = live.anchors;
+        if (current === undefined) return { file_path: target, ...(await verifyAuditFile(target, { chainKey, allowEarlierKeys, anchors })) };
         const expectFile = { dev: current.dev, ino: current.ino };
-        const result = await verifyAuditFile(target, { chainKey, allowEarlierKeys, expectFile, maxBytes: current.bytes, keyRequiredFrom: current.ownFrom });
+        const result = await verifyAuditFile(target, { chainKey, allowEarlierKeys, anchors, expectFile, maxBytes: current.bytes, keyRequiredFrom: current.ownFrom });
         // The device's next write would refuse a file another writer changed; so does this.
         if (result.ok && current.diskBytes !== current.bytes) {
           const reason = current.diskBytes > current.bytes
@@ -438,15 +524,27 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
 
     reopen: () =>
       serial(async () => {
+        // Where each file ends before rotation: a rotated file cut later is then noticed too.
+        await anchorNow();
         for (const live of devices.values()) {
           try {
-            if (live.device === undefined) live.device = openDevice(live.type, live.options, live.chainKey);
-            else live.device.reopen();
+            if (live.device === undefined) {
+              const device = openDevice(live.type, live.options, live.chainKey);
+              const cut = anchorCheck(device, live.anchors);
+              if (cut !== undefined) {
+                device.close();
+                throw new AuditDeviceError('file_cut', cut);
+              }
+              live.device = device;
+            } else {
+              live.device.reopen();
+            }
             logger.info('audit device reopened', { path: live.path, type: live.type });
           } catch (err) {
             logger.error('audit device failed to reopen', { path: live.path, type: live.type, code: failureCode(err), error: err instanceof Error ? err.message : String(err) });
           }
         }
+        await anchorNow();
       }),
   };
 }

@@ -28,6 +28,21 @@ export interface AuditDevice {
    * chain (sys/audit-verify). Undefined otherwise.
    */
   verifiable?(): { path: string; dev: number; ino: number; bytes: number; diskBytes: number; ownFrom: number } | undefined;
+  /**
+   * For a device that writes a file: which file (device, inode, and the hash of its first line,
+   * which tells a reused inode apart) and where its chain stands. The broker keeps this sealed,
+   * so lines cut off later are noticed. Undefined for an empty file or no file.
+   */
+  position?(): FilePosition | undefined;
+}
+
+/** A file's identity and the last line of its chain (seq, and the SHA-256 of that line). */
+export interface FilePosition {
+  readonly dev: number;
+  readonly ino: number;
+  readonly firstHash: string;
+  readonly seq: number;
+  readonly hash: string;
 }
 
 /** Secrets a device needs from the broker. */

@@ -14,11 +14,11 @@
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, writeSync, type Stats } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { badRequest, CofferError } from '../errors.js';
-import { chainLine, EMPTY_HEAD, headAfter, lineMacKey, type ChainHead, type LineMacKey } from './chain.js';
-import { AuditDeviceError, type AuditDevice } from './device.js';
+import { chainLine, EMPTY_HEAD, headAfter, lineHash, lineMacKey, type ChainHead, type LineMacKey } from './chain.js';
+import { AuditDeviceError, type AuditDevice, type FilePosition } from './device.js';
 import type { AuditEntry } from './entry.js';
 import { TRUNCATED_MARKER } from './hmac.js';
-import { endOfLastCompleteLine, fdReader, MAX_LINE_BYTES, readLastLine, type ReadAt } from './tail.js';
+import { endOfLastCompleteLine, fdReader, MAX_LINE_BYTES, readFirstLine, readLastLine, type ReadAt } from './tail.js';
 
 export const FILE_DEVICE_TYPE = 'file';
 
@@ -96,6 +96,10 @@ interface OpenFile {
   readonly tornBytes: number;
   /** `size` when opened: every line from here on was written by this device, with its key. */
   readonly openedAt: number;
+  readonly dev: number;
+  readonly ino: number;
+  /** SHA-256 of the first line; undefined while the file is empty. */
+  firstHash: string | undefined;
 }
 
 /** How every entry line begins (entries put `type` first; chain.ts serialises them in order). */
@@ -175,7 +179,8 @@ function openAuditFile(target: string, mode: number): OpenFile {
       }
       head = found;
     }
-    return { fd, size, head, sink: `file:${st.dev}:${st.ino}`, tornBytes, openedAt: size };
+    const first = size > 0 ? readFirstLine(fdReader(fd), size) : undefined;
+    return { fd, size, head, sink: `file:${st.dev}:${st.ino}`, tornBytes, openedAt: size, dev: st.dev, ino: st.ino, firstHash: first === undefined ? undefined : lineHash(first) };
   } catch (err) {
     closeSync(fd);
     if (err instanceof CofferError) throw err;
@@ -337,6 +342,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
         }
         throw toDeviceError(err);
       }
+      if (f.size === 0) f.firstHash = next.hash;
       f.head = next;
       f.size += out.length;
     },
@@ -344,6 +350,16 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
       if (file === undefined) throw closedError();
       // Open the new file before dropping the old one, so a failed reopen leaves logging as it was.
       const fresh = openAuditFile(target, mode);
+      // The same file (not rotated): it must still end where this device stopped. One cut short
+      // or written to by another writer would otherwise continue its chain over the gap, and
+      // the removed lines would never be noticed.
+      if (fresh.dev === file.dev && fresh.ino === file.ino && (fresh.size !== file.size || fresh.head.hash !== file.head.hash)) {
+        closeSync(fresh.fd);
+        throw new AuditDeviceError(
+          'file_changed',
+          `the audit file "${target}" no longer ends with the last line this device wrote (line ${file.head.seq}): it was cut or written to by another writer; move it aside and send SIGHUP to start a new file`,
+        );
+      }
       if (fresh.tornBytes > 0) deps.onTornTail?.(fresh.tornBytes);
       const old = file;
       file = fresh;
@@ -359,6 +375,10 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
     },
     // Lines are written synchronously on this thread, so between two calls the file holds only
     // complete lines, up to `size` (a torn write is cut back before the next one).
+    position(): FilePosition | undefined {
+      if (file === undefined || file.firstHash === undefined || file.head.seq === 0) return undefined;
+      return { dev: file.dev, ino: file.ino, firstHash: file.firstHash, seq: file.head.seq, hash: file.head.hash };
+    },
     verifiable() {
       if (file === undefined || torn) return undefined;
       let same = false;

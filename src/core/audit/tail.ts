@@ -80,3 +80,18 @@ export function readLastLine(readAt: ReadAt, size: number, chunkBytes = TAIL_CHU
   if (line.length > maxLineBytes) return { kind: 'too_long' };
   return { kind: 'line', line };
 }
+
+/** The first line of a file of `size` bytes (without its newline), or undefined if it has no complete one within the limit. */
+export function readFirstLine(readAt: ReadAt, size: number, maxLineBytes = MAX_LINE_BYTES, chunkBytes = TAIL_CHUNK_BYTES): Buffer | undefined {
+  const parts: Buffer[] = [];
+  for (let offset = 0; offset < size && offset <= maxLineBytes; offset += chunkBytes) {
+    const chunk = readAt(offset, Math.min(chunkBytes, size - offset));
+    const nl = chunk.indexOf(0x0a);
+    if (nl >= 0) {
+      parts.push(chunk.subarray(0, nl));
+      return Buffer.concat(parts);
+    }
+    parts.push(chunk);
+  }
+  return undefined;
+}

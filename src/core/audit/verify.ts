@@ -20,6 +20,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { checkLineMac, GENESIS_PREV, keyId, lineHash, readLink } from './chain.js';
+import type { FilePosition } from './device.js';
 import { MAX_LINE_BYTES } from './tail.js';
 
 export interface VerifyResult {
@@ -91,6 +92,12 @@ export interface VerifyOptions {
   maxBytes?: number;
   /** The device and inode the opened file must have (the live file the device writes). */
   expectFile?: { dev: number; ino: number };
+  /**
+   * Positions the server recorded for the device's files (sealed, so a writer of the file cannot
+   * change them): the file, if it is one of them, must still hold that line, unchanged. This
+   * catches lines cut off its end up to the last recording.
+   */
+  anchors?: readonly FilePosition[];
 }
 
 /** Why a file cannot be verified (not a regular file, or not the one expected). */
@@ -103,13 +110,13 @@ export class AuditFileRefused extends Error {
  * then checks the open file itself: a name checked first and opened after could be swapped
  * in between (a link to another file, a FIFO that would hang a thread-pool thread).
  */
-async function openRegularFile(path: string, expect: { dev: number; ino: number } | undefined): Promise<FileHandle> {
+async function openRegularFile(path: string, expect: { dev: number; ino: number } | undefined): Promise<{ file: FileHandle; dev: number; ino: number }> {
   const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const st = await file.stat();
     if (!st.isFile()) throw new AuditFileRefused('not a regular file');
     if (expect !== undefined && (st.dev !== expect.dev || st.ino !== expect.ino)) throw new AuditFileRefused('not the file the device writes');
-    return file;
+    return { file, dev: st.dev, ino: st.ino };
   } catch (err) {
     await file.close();
     throw err;
@@ -122,15 +129,15 @@ async function openRegularFile(path: string, expect: { dev: number; ino: number 
  * `options.expectFile`).
  */
 export async function verifyAuditFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const file = await openRegularFile(path, options.expectFile);
+  const { file, dev, ino } = await openRegularFile(path, options.expectFile);
   try {
-    return await verifyOpenFile(file, options);
+    return await verifyOpenFile(file, options, (options.anchors ?? []).filter((a) => a.dev === dev && a.ino === ino));
   } finally {
     await file.close();
   }
 }
 
-async function verifyOpenFile(file: FileHandle, options: VerifyOptions): Promise<VerifyResult> {
+async function verifyOpenFile(file: FileHandle, options: VerifyOptions, sameInode: readonly FilePosition[]): Promise<VerifyResult> {
   const { chainKey } = options;
   const currentKid = chainKey === undefined ? undefined : keyId(chainKey);
   let lineNo = 0;
@@ -138,6 +145,7 @@ async function verifyOpenFile(file: FileHandle, options: VerifyOptions): Promise
   let prevHash = GENESIS_PREV;
   let earlierKeyLines = 0;
   let macCheckedLines = 0;
+  let anchor: FilePosition | undefined;
   const fail = (reason: string): VerifyResult => ({ ok: false, lines: lineNo - 1, error: { line: lineNo, reason } });
   for await (const item of splitLines(file, options.maxBytes)) {
     lineNo += 1;
@@ -183,6 +191,14 @@ async function verifyOpenFile(file: FileHandle, options: VerifyOptions): Promise
       }
     }
     prevHash = lineHash(item.line);
+    if (lineNo === 1) anchor = sameInode.find((a) => a.firstHash === prevHash);
+    if (anchor !== undefined && lineNo === anchor.seq && prevHash !== anchor.hash) {
+      return fail(`line ${lineNo} is not the line Coffer recorded there: the file was rewritten from here on`);
+    }
+  }
+  if (anchor !== undefined && lineNo < anchor.seq) {
+    lineNo += 1;
+    return fail(`the file ends at line ${lineNo - 1}, but Coffer recorded ${anchor.seq} lines in it: lines were cut off its end`);
   }
   return chainKey === undefined ? { ok: true, lines: lineNo } : { ok: true, lines: lineNo, earlierKeyLines, macCheckedLines };
 }
