@@ -113,7 +113,12 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
 
   return {
     isSealed: () => !ready || deps.barrier.sealed,
-    status: async () => withCluster(await deps.seal.status()),
+    // Sealed as soon as a seal starts (requests already get 503), not only once its teardown
+    // has finished: a client that sealed and then asks must see it sealed.
+    status: async () => {
+      const status = await deps.seal.status();
+      return withCluster(ready || status.sealed ? status : { ...status, sealed: true });
+    },
     initialize: (opts) =>
       serial(async () => {
         const { keys } = await deps.seal.initialize({ secretShares: opts.secretShares, secretThreshold: opts.secretThreshold });
