@@ -430,3 +430,20 @@ test('SIGHUP refuses to continue the same file once it no longer ends where the 
   assert.throws(() => broker.logRequest(event(5)), isAuditFailed, 'still failing: the gap is not papered over');
   await broker.close();
 });
+
+test('SIGHUP after logrotate copytruncate (the same file emptied) starts a new chain, with a warning', async () => {
+  const { broker, logs } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  broker.logRequest(event(1));
+  broker.logRequest(event(2));
+  fs.copyFileSync(file, `${file}.1`);
+  fs.truncateSync(file, 0);
+  await broker.reopen();
+  broker.logRequest(event(3));
+  assert.ok(logs.some((l) => l.includes('audit file was emptied by another writer')));
+  assert.deepEqual(lines(file).map((l) => (l['chain'] as { seq: number }).seq), [1]);
+  assert.equal((await broker.verify('file/')).ok, true);
+  assert.equal((await broker.verify('file/', `${file}.1`)).ok, true);
+  await broker.close();
+});

@@ -171,15 +171,15 @@ const sameFile = (a: FilePosition, b: Pick<FilePosition, 'dev' | 'ino' | 'firstH
  * Why the device's file cannot be continued, or undefined: it is a file whose chain Coffer
  * recorded at a later line than the file now ends with, so lines were cut off its end, and
  * continuing would hide the gap (the removed lines would lie in the middle of a valid chain).
- * A file cut to nothing has no first line to tell it apart from a new file on a reused inode,
- * so it is matched by device and inode alone.
+ * An emptied file (logrotate's copytruncate) is continued: its chain starts again at line 1,
+ * hiding nothing a deleted file would not.
  */
 function anchorCheck(device: AuditDevice, anchors: readonly FilePosition[]): string | undefined {
   const now = device.position?.();
-  const current = device.verifiable?.();
+  if (now === undefined) return undefined;
   for (const anchor of anchors) {
-    if (now !== undefined ? sameFile(anchor, now) && now.seq < anchor.seq : current !== undefined && current.bytes === 0 && anchor.dev === current.dev && anchor.ino === current.ino) {
-      return `the audit file ends at line ${now?.seq ?? 0} but Coffer had written ${anchor.seq} lines to it: lines were cut off; move it aside (and verify it) to start a new file`;
+    if (sameFile(anchor, now) && now.seq < anchor.seq) {
+      return `the audit file ends at line ${now.seq} but Coffer had written ${anchor.seq} lines to it: lines were cut off; move it aside (and verify it) to start a new file`;
     }
   }
   return undefined;
@@ -196,6 +196,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     [FILE_DEVICE_TYPE]: (options, keys) =>
       createFileDevice(options, {
         chainKey: keys.chainKey,
+        onEmptied: (lines) => logger.warn('audit file was emptied by another writer (logrotate copytruncate?); its chain starts again at line 1', { file_path: options['file_path'], lines }),
         onTornTail: (bytes) => logger.warn('audit file ended with a torn line (a crash mid-write?); cut it off and continued the chain', { file_path: options['file_path'], bytes }),
       }),
   };

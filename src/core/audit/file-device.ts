@@ -35,6 +35,8 @@ export interface FileDeviceDeps {
   onTornTail?: (bytes: number) => void;
   /** MACs every line (chain.ts); without it lines carry only the keyless hash chain. */
   chainKey?: Uint8Array;
+  /** Told when a reopen found this device's file emptied (copytruncate), with the lines it had. */
+  onEmptied?: (lines: number) => void;
 }
 
 export interface FileDeviceOptions {
@@ -352,8 +354,11 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
       const fresh = openAuditFile(target, mode);
       // The same file (not rotated): it must still end where this device stopped. One cut short
       // or written to by another writer would otherwise continue its chain over the gap, and
-      // the removed lines would never be noticed.
-      if (fresh.dev === file.dev && fresh.ino === file.ino && (fresh.size !== file.size || fresh.head.hash !== file.head.hash)) {
+      // the removed lines would never be noticed. An emptied file (logrotate's copytruncate)
+      // hides nothing: its new chain starts again at line 1, as a new file's would.
+      const sameFile = fresh.dev === file.dev && fresh.ino === file.ino;
+      if (sameFile && fresh.size === 0 && file.size > 0) deps.onEmptied?.(file.head.seq);
+      if (sameFile && fresh.size !== 0 && (fresh.size !== file.size || fresh.head.hash !== file.head.hash)) {
         closeSync(fresh.fd);
         throw new AuditDeviceError(
           'file_changed',
