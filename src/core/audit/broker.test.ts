@@ -447,3 +447,48 @@ test('SIGHUP after logrotate copytruncate (the same file emptied) starts a new c
   assert.equal((await broker.verify('file/', `${file}.1`)).ok, true);
   await broker.close();
 });
+
+test('a cut copy written back under the name (a new inode) is recognised by its first line and refused', async () => {
+  const storage = scope(createMemoryStorage(), 'audit/');
+  const first = await loaded({ storage });
+  const file = freshPath();
+  await first.broker.enable('file', { type: 'file', options: { file_path: file } });
+  for (let i = 1; i <= 3; i += 1) first.broker.logRequest(event(i));
+  // While running: cut to one line and renamed over the file, then SIGHUP.
+  const kept = fs.readFileSync(file, 'utf8').split('\n')[0] as string;
+  fs.writeFileSync(`${file}.tmp`, `${kept}\n`);
+  fs.renameSync(`${file}.tmp`, file);
+  await first.broker.reopen();
+  assert.throws(() => first.broker.logRequest(event(4)), isAuditFailed);
+  assert.ok(first.logs.some((l) => l.includes('audit device failed to reopen') && l.includes('no longer ends with the last line')));
+  await first.broker.close();
+  // And at the next start.
+  const second = await loaded({ storage });
+  assert.throws(() => second.broker.logRequest(event(5)), isAuditFailed);
+  assert.ok(second.logs.some((l) => l.includes('lines were cut off')));
+  // A new file (another first line) is fine, whatever inode number it gets.
+  fs.rmSync(file);
+  await second.broker.reopen();
+  second.broker.logRequest(event(6));
+  assert.equal((await second.broker.verify('file/')).ok, true);
+  await second.broker.close();
+});
+
+test('a position that could not be stored is stored at the next chance', async () => {
+  const storage = scope(createMemoryStorage(), 'audit/');
+  let failPuts = 0;
+  const flaky: Storage = { ...storage, put: async (key, value) => { if (failPuts > 0) { failPuts -= 1; throw new Error('disk full'); } return storage.put(key, value); }, batch: async (ops) => { if (failPuts > 0) { failPuts -= 1; throw new Error('disk full'); } return storage.batch(ops); } };
+  const first = await loaded({ storage: flaky });
+  const file = freshPath();
+  await first.broker.enable('file', { type: 'file', options: { file_path: file } });
+  for (let i = 1; i <= 3; i += 1) first.broker.logRequest(event(i));
+  failPuts = 1;
+  await first.broker.reopen(); // its recording fails
+  assert.ok(first.logs.some((l) => l.includes('could not record the positions')));
+  await first.broker.close(); // records it
+  const kept = fs.readFileSync(file, 'utf8').split('\n')[0] as string;
+  fs.writeFileSync(file, `${kept}\n`);
+  const second = await loaded({ storage });
+  assert.throws(() => second.broker.logRequest(event(4)), isAuditFailed);
+  await second.broker.close();
+});

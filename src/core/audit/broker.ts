@@ -165,7 +165,9 @@ const MAX_ANCHORS = 8;
 /** How often the positions of device files are recorded, when they moved. */
 export const ANCHOR_INTERVAL_MS = 60_000;
 
-const sameFile = (a: FilePosition, b: Pick<FilePosition, 'dev' | 'ino' | 'firstHash'>): boolean => a.dev === b.dev && a.ino === b.ino && a.firstHash === b.firstHash;
+// A file is known by its chain (the hash of its first line), not its inode: a cut copy written
+// back under the name is a new inode, and a new file may get a freed inode number.
+const sameFile = (a: FilePosition, b: Pick<FilePosition, 'firstHash'>): boolean => a.firstHash === b.firstHash;
 
 /**
  * Why the device's file cannot be continued, or undefined: it is a file whose chain Coffer
@@ -250,7 +252,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
    */
   const anchorNow = async (): Promise<void> => {
     if (!loaded) return;
-    let moved = false;
+    const next = new Map<LiveDevice, FilePosition[]>();
     for (const live of devices.values()) {
       let now: FilePosition | undefined;
       try {
@@ -262,18 +264,20 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       const [latest, ...older] = live.anchors;
       if (latest !== undefined && sameFile(latest, now)) {
         if (latest.seq === now.seq && latest.hash === now.hash) continue;
-        live.anchors = [now, ...older];
+        next.set(live, [now, ...older]);
       } else {
-        live.anchors = [now, ...live.anchors].slice(0, MAX_ANCHORS + 1);
+        next.set(live, [now, ...live.anchors].slice(0, MAX_ANCHORS + 1));
       }
-      moved = true;
     }
-    if (!moved) return;
+    if (next.size === 0) return;
+    // Taken as recorded only once stored: a failed write is retried at the next chance.
     try {
-      await persist([...devices.values()]);
+      await persist([...devices.values()].map((live) => ({ ...live, anchors: next.get(live) ?? live.anchors })));
     } catch (err) {
       logger.error('could not record the positions of the audit files', { code: failureCode(err) });
+      return;
     }
+    for (const [live, anchors] of next) live.anchors = anchors;
   };
   let anchorTimer: NodeJS.Timeout | undefined;
   const stopAnchoring = (): void => {
@@ -502,9 +506,9 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       try {
         const allowEarlierKeys = verifyOptions.allowEarlierKeys === true;
         const anchors = live.anchors;
-        if (current === undefined) return { file_path: target, ...(await verifyAuditFile(target, { chainKey, allowEarlierKeys, anchors })) };
+        if (current === undefined) return { file_path: target, ...(await verifyAuditFile(target, { chainKey, allowEarlierKeys, anchors, regularFileOnly: true })) };
         const expectFile = { dev: current.dev, ino: current.ino };
-        const result = await verifyAuditFile(target, { chainKey, allowEarlierKeys, anchors, expectFile, maxBytes: current.bytes, keyRequiredFrom: current.ownFrom });
+        const result = await verifyAuditFile(target, { chainKey, allowEarlierKeys, anchors, expectFile, regularFileOnly: true, maxBytes: current.bytes, keyRequiredFrom: current.ownFrom });
         // The device's next write would refuse a file another writer changed; so does this.
         if (result.ok && current.diskBytes !== current.bytes) {
           const reason = current.diskBytes > current.bytes
@@ -539,6 +543,13 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
               live.device = device;
             } else {
               live.device.reopen();
+              // The file now open may be a recorded chain cut short (written back as a new file).
+              const cut = anchorCheck(live.device, live.anchors);
+              if (cut !== undefined) {
+                live.device.close();
+                live.device = undefined;
+                throw new AuditDeviceError('file_cut', cut);
+              }
             }
             logger.info('audit device reopened', { path: live.path, type: live.type });
           } catch (err) {

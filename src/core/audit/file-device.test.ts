@@ -279,3 +279,18 @@ test('bounds a line: an entry whose redacted data is too large is logged with th
   assert.equal(first.request.path, huge.request['path']);
   assert.equal((await verifyAuditFile(file)).ok, true);
 });
+
+test('bounds a line whose token metadata (logged in clear) is too large, in the request and the response', () => {
+  const file = path.join(root, 'huge-meta.log');
+  const device = createFileDevice({ file_path: file });
+  const big = { k: 'v'.repeat(MAX_ENTRY_LINE_BYTES) };
+  const entry = sampleEntry(1);
+  entry.auth = { ...entry.auth, metadata: big };
+  entry.response = { status_code: 200, auth: { client_token: 'hmac-sha256:x', metadata: big } };
+  device.log(entry);
+  device.close();
+  const line = JSON.parse(fs.readFileSync(file, 'utf8').trim());
+  assert.equal(line.auth.metadata, TRUNCATED_MARKER);
+  assert.equal(line.response.auth.metadata, TRUNCATED_MARKER);
+  assert.equal(line.response.auth.client_token, 'hmac-sha256:x');
+});

@@ -241,12 +241,25 @@ function withNewline(line: Buffer): Buffer {
  */
 export const MAX_ENTRY_LINE_BYTES = 16 * 1024 * 1024;
 
-/** The entry with request and response data replaced by the marker (everything else kept). */
+/** `record` with `key` replaced by the marker, if present. */
+function marked(record: Record<string, unknown>, key: string): Record<string, unknown> {
+  return record[key] === undefined ? record : { ...record, [key]: TRUNCATED_MARKER };
+}
+
+/**
+ * The entry with the parts a caller controls in size replaced by the marker: request and
+ * response data, and token metadata (logged in clear, in `auth` and a response's `auth`).
+ */
 function withoutData(entry: AuditEntry): AuditEntry {
-  const request = { ...entry.request, ...(entry.request['data'] === undefined ? {} : { data: TRUNCATED_MARKER }) };
-  if (entry.response === undefined) return { ...entry, request };
-  const response = { ...entry.response, ...(entry.response['data'] === undefined ? {} : { data: TRUNCATED_MARKER }) };
-  return { ...entry, request, response };
+  const request = marked(entry.request, 'data');
+  const auth = marked(entry.auth, 'metadata');
+  if (entry.response === undefined) return { ...entry, auth, request };
+  const responseAuth = entry.response['auth'];
+  const response = marked(
+    responseAuth !== null && typeof responseAuth === 'object' ? { ...entry.response, auth: marked(responseAuth as Record<string, unknown>, 'metadata') } : entry.response,
+    'data',
+  );
+  return { ...entry, auth, request, response };
 }
 
 /** chainLine, bounded by MAX_ENTRY_LINE_BYTES. */
@@ -356,9 +369,12 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
       // or written to by another writer would otherwise continue its chain over the gap, and
       // the removed lines would never be noticed. An emptied file (logrotate's copytruncate)
       // hides nothing: its new chain starts again at line 1, as a new file's would.
-      const sameFile = fresh.dev === file.dev && fresh.ino === file.ino;
-      if (sameFile && fresh.size === 0 && file.size > 0) deps.onEmptied?.(file.head.seq);
-      if (sameFile && fresh.size !== 0 && (fresh.size !== file.size || fresh.head.hash !== file.head.hash)) {
+      // "The same file" is the same chain (its first line), whatever the inode: a cut copy
+      // written back under the name (an editor, `head > t && mv t`) is a new inode.
+      const sameInode = fresh.dev === file.dev && fresh.ino === file.ino;
+      const sameChain = fresh.firstHash !== undefined && fresh.firstHash === file.firstHash;
+      if (sameInode && fresh.size === 0 && file.size > 0) deps.onEmptied?.(file.head.seq);
+      if (sameChain && (fresh.size !== file.size || fresh.head.hash !== file.head.hash)) {
         closeSync(fresh.fd);
         throw new AuditDeviceError(
           'file_changed',

@@ -225,15 +225,21 @@ test('lines under an earlier key fail unless allowed; allowed, only as the start
   assert.equal((await verifyAuditFile(writeLines(appended), { chainKey, allowEarlierKeys: true })).error?.line, 4);
 });
 
-test('opens without following a symbolic link or blocking on a FIFO, and can insist on one inode', async () => {
+test('for the server, opens without following a symbolic link or blocking on a FIFO, and can insist on one inode', async () => {
   const real = writeLines(macLines(1));
   const link = path.join(root, `link-${++counter}.log`);
   fs.symlinkSync(real, link);
-  await assert.rejects(verifyAuditFile(link), { code: 'ELOOP' });
+  await assert.rejects(verifyAuditFile(link, { regularFileOnly: true }), { code: 'ELOOP' });
   const fifo = path.join(root, `fifo-${++counter}`);
   execFileSync('mkfifo', [fifo]);
-  await assert.rejects(verifyAuditFile(fifo), /not a regular file/);
+  await assert.rejects(verifyAuditFile(fifo, { regularFileOnly: true }), /not a regular file/);
   const st = fs.statSync(real);
-  assert.equal((await verifyAuditFile(real, { expectFile: { dev: st.dev, ino: st.ino } })).ok, true);
+  assert.equal((await verifyAuditFile(real, { regularFileOnly: true, expectFile: { dev: st.dev, ino: st.ino } })).ok, true);
   await assert.rejects(verifyAuditFile(real, { expectFile: { dev: st.dev, ino: st.ino + 1 } }), /not the file the device writes/);
+  // Offline, a link and a pipe are read (zcat audit.log.2.gz | coffer audit verify /dev/stdin).
+  assert.equal((await verifyAuditFile(link)).ok, true);
+  const script = `import(${JSON.stringify(new URL('./verify.js', import.meta.url).href)}).then(async (m) => process.stdout.write(JSON.stringify(await m.verifyAuditFile('/dev/stdin'))))`;
+  // Through the shell, so stdin is a real pipe (execFileSync's own input is a socket).
+  const piped = execFileSync('sh', ['-c', 'cat "$1" | "$2" -e "$3"', 'sh', real, process.execPath, script]);
+  assert.deepEqual(JSON.parse(piped.toString()), { ok: true, lines: 1 });
 });

@@ -49,7 +49,8 @@ async function* splitLines(file: FileHandle, maxBytes: number | undefined): Asyn
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   if (maxBytes === 0) return;
-  const stream = file.createReadStream({ highWaterMark: 256 * 1024, autoClose: false, start: 0, ...(maxBytes === undefined ? {} : { end: maxBytes - 1 }) });
+  // No position unless bounded: a pipe (offline use) cannot seek.
+  const stream = file.createReadStream({ highWaterMark: 256 * 1024, autoClose: false, ...(maxBytes === undefined ? {} : { start: 0, end: maxBytes - 1 }) });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let start = 0;
     for (;;) {
@@ -93,6 +94,12 @@ export interface VerifyOptions {
   /** The device and inode the opened file must have (the live file the device writes). */
   expectFile?: { dev: number; ino: number };
   /**
+   * Open without following a symbolic link or blocking on a FIFO, and verify only a regular
+   * file (the server: a name it checked could be swapped before the open). Offline use reads
+   * pipes too.
+   */
+  regularFileOnly?: boolean;
+  /**
    * Positions the server recorded for the device's files (sealed, so a writer of the file cannot
    * change them): the file, if it is one of them, must still hold that line, unchanged. This
    * catches lines cut off its end up to the last recording.
@@ -110,11 +117,12 @@ export class AuditFileRefused extends Error {
  * then checks the open file itself: a name checked first and opened after could be swapped
  * in between (a link to another file, a FIFO that would hang a thread-pool thread).
  */
-async function openRegularFile(path: string, expect: { dev: number; ino: number } | undefined): Promise<{ file: FileHandle; dev: number; ino: number }> {
-  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+async function openRegularFile(path: string, expect: { dev: number; ino: number } | undefined, strict: boolean): Promise<{ file: FileHandle; dev: number; ino: number }> {
+  // Offline (not strict), a pipe or /dev/stdin is fine: `zcat audit.log.2.gz | coffer audit verify -`.
+  const file = await open(path, strict ? constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK : constants.O_RDONLY);
   try {
     const st = await file.stat();
-    if (!st.isFile()) throw new AuditFileRefused('not a regular file');
+    if (strict && !st.isFile()) throw new AuditFileRefused('not a regular file');
     if (expect !== undefined && (st.dev !== expect.dev || st.ino !== expect.ino)) throw new AuditFileRefused('not the file the device writes');
     return { file, dev: st.dev, ino: st.ino };
   } catch (err) {
@@ -129,15 +137,15 @@ async function openRegularFile(path: string, expect: { dev: number; ino: number 
  * `options.expectFile`).
  */
 export async function verifyAuditFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const { file, dev, ino } = await openRegularFile(path, options.expectFile);
+  const { file } = await openRegularFile(path, options.expectFile, options.regularFileOnly === true);
   try {
-    return await verifyOpenFile(file, options, (options.anchors ?? []).filter((a) => a.dev === dev && a.ino === ino));
+    return await verifyOpenFile(file, options, options.anchors ?? []);
   } finally {
     await file.close();
   }
 }
 
-async function verifyOpenFile(file: FileHandle, options: VerifyOptions, sameInode: readonly FilePosition[]): Promise<VerifyResult> {
+async function verifyOpenFile(file: FileHandle, options: VerifyOptions, anchors: readonly FilePosition[]): Promise<VerifyResult> {
   const { chainKey } = options;
   const currentKid = chainKey === undefined ? undefined : keyId(chainKey);
   let lineNo = 0;
@@ -191,7 +199,8 @@ async function verifyOpenFile(file: FileHandle, options: VerifyOptions, sameInod
       }
     }
     prevHash = lineHash(item.line);
-    if (lineNo === 1) anchor = sameInode.find((a) => a.firstHash === prevHash);
+    // The file is known by its chain: its first line (a copy, or one written back, is the same).
+    if (lineNo === 1) anchor = anchors.find((a) => a.firstHash === prevHash);
     if (anchor !== undefined && lineNo === anchor.seq && prevHash !== anchor.hash) {
       return fail(`line ${lineNo} is not the line Coffer recorded there: the file was rewritten from here on`);
     }
