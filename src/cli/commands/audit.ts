@@ -103,12 +103,22 @@ const verifyCommand = defineCommand({
       const res = await ctx.client().request('PUT', `sys/audit-verify/${api}`, { body });
       const data = ((res.body as { data?: Record<string, unknown> } | undefined)?.data ?? {}) as {
         file_path?: string; ok?: boolean; lines?: number; failed_line?: number; reason?: string; mac_checked_lines?: number; earlier_key_lines?: number;
+        recorded_end_checked?: boolean;
       };
       if (typeof data.ok !== 'boolean') throw new CliError('the server gave no verification result');
       result = { ok: data.ok, lines: data.lines ?? 0, ...(data.ok ? {} : { error: { line: data.failed_line ?? 0, reason: data.reason ?? 'verification failed' } }) };
       if (ctx.format === 'json') {
-        printJson(ctx, { ...result, file_path: data.file_path, mac_checked_lines: data.mac_checked_lines ?? 0, earlier_key_lines: data.earlier_key_lines ?? 0 });
+        printJson(ctx, {
+          ...result,
+          file_path: data.file_path,
+          mac_checked_lines: data.mac_checked_lines ?? 0,
+          earlier_key_lines: data.earlier_key_lines ?? 0,
+          recorded_end_checked: data.recorded_end_checked === true,
+        });
         return result.ok ? 0 : 2;
+      }
+      if (result.ok && data.recorded_end_checked !== true) {
+        ctx.err('note: the server has no recorded end for this file (too old a rotation, or none recorded yet): lines cut off its end would not show');
       }
       const earlier = data.earlier_key_lines ?? 0;
       if (result.ok && earlier > 0) {

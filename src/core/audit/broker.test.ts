@@ -325,7 +325,8 @@ test('verify checks the device file with its MACs, accepts rotated copies next t
   await broker.enable('file', { type: 'file', options: { file_path: file } });
   broker.logRequest(event(1));
   broker.logResponse(event(1));
-  assert.deepEqual(await broker.verify('file'), { file_path: file, ok: true, lines: 2, earlierKeyLines: 0, macCheckedLines: 2 });
+  // No position recorded yet (the first is taken within a minute, at SIGHUP or at a clean stop).
+  assert.deepEqual(await broker.verify('file'), { file_path: file, ok: true, lines: 2, earlierKeyLines: 0, macCheckedLines: 2, recordedEndChecked: false });
 
   // A rotated copy whose middle line was edited and whose chain was rebuilt fails on its MAC.
   const [one, two] = fs.readFileSync(file, 'utf8').trim().split('\n') as [string, string];
@@ -491,4 +492,33 @@ test('a position that could not be stored is stored at the next chance', async (
   const second = await loaded({ storage });
   assert.throws(() => second.broker.logRequest(event(4)), isAuditFailed);
   await second.broker.close();
+});
+
+test('a cut file with one forged line claiming a later seq is still refused: its last line lacks the device MAC', async () => {
+  const storage = scope(createMemoryStorage(), 'audit/');
+  const first = await loaded({ storage });
+  const file = freshPath();
+  await first.broker.enable('file', { type: 'file', options: { file_path: file } });
+  for (let i = 1; i <= 5; i += 1) first.broker.logRequest(event(i));
+  await first.broker.close();
+  const kept = lines(file).slice(0, 2).map((l) => JSON.stringify(l));
+  fs.writeFileSync(file, `${kept.join('\n')}\n${JSON.stringify({ type: 'request', chain: { seq: 9, prev: '0'.repeat(64) } })}\n`);
+  const second = await loaded({ storage });
+  assert.throws(() => second.broker.logRequest(event(6)), isAuditFailed);
+  assert.ok(second.logs.some((l) => l.includes("does not carry this device's MAC")));
+  // Nor can a second device be enabled on the refused device's file.
+  await assert.rejects(second.broker.enable('other', { type: 'file', options: { file_path: file } }), /already writes to this destination/);
+  await second.broker.close();
+});
+
+test('verify says whether it checked a recorded end (positions are kept for the current file and the last 8 rotated ones)', async () => {
+  const { broker } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  broker.logRequest(event(1));
+  fs.renameSync(file, `${file}.1`);
+  await broker.reopen(); // records where file.1 ends
+  broker.logRequest(event(2));
+  assert.equal((await broker.verify('file/', `${file}.1`)).recordedEndChecked, true);
+  await broker.close();
 });

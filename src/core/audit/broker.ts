@@ -180,8 +180,14 @@ function anchorCheck(device: AuditDevice, anchors: readonly FilePosition[]): str
   const now = device.position?.();
   if (now === undefined) return undefined;
   for (const anchor of anchors) {
-    if (sameFile(anchor, now) && now.seq < anchor.seq) {
+    if (!sameFile(anchor, now)) continue;
+    if (now.seq < anchor.seq) {
       return `the audit file ends at line ${now.seq} but Coffer had written ${anchor.seq} lines to it: lines were cut off; move it aside (and verify it) to start a new file`;
+    }
+    // Past the recorded line, the file's end must still be this device's own line: anyone who
+    // can write the file could otherwise cut it and add one line claiming a later seq.
+    if (device.lastLineVouched?.() === false) {
+      return "the audit file's last line does not carry this device's MAC: lines were cut or forged; move it aside (and verify it) to start a new file";
     }
   }
   return undefined;
@@ -362,7 +368,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         failing: false,
         lastFailureLogAt: 0,
         failuresSinceLog: 0,
-        anchors: Array.isArray(entry.anchors) ? entry.anchors.slice(0, MAX_ANCHORS) : [],
+        anchors: Array.isArray(entry.anchors) ? entry.anchors.slice(0, MAX_ANCHORS + 1) : [],
       };
       try {
         const device = openDevice(entry.type, live.options, live.chainKey);
@@ -440,8 +446,10 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         };
         try {
           for (const other of devices.values()) {
-            // Two devices on one file would interleave two chains and break both.
-            if (other.device !== undefined && other.device.sink === device.sink) {
+            // Two devices on one file would interleave two chains and break both. A device that
+            // is not open (refused, or failing) still owns its file_path.
+            const samePath = other.type === config.type && other.options['file_path'] !== undefined && other.options['file_path'] === options['file_path'];
+            if ((other.device !== undefined && other.device.sink === device.sink) || samePath) {
               throw badRequest(`audit device "${other.path}" already writes to this destination`);
             }
           }

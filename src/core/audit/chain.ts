@@ -101,7 +101,7 @@ export function chainLine(entry: AuditEntry, head: ChainHead, macKey?: LineMacKe
  * Whether `line` carries a valid MAC under `chainKey`: 'valid', 'missing' (no mac field, as in
  * lines written before MACs existed) or 'invalid'. Compared in constant time.
  */
-export function checkLineMac(line: Buffer, link: ChainLink, chainKey: Uint8Array): 'valid' | 'missing' | 'invalid' {
+export function checkLineMac(line: Buffer, link: ChainLink, chainKey: Uint8Array | KeyObject): 'valid' | 'missing' | 'invalid' {
   if (link.mac === undefined) return 'missing';
   const tail = `,"mac":"${link.mac}"}}`;
   if (line.length < MAC_TAIL_BYTES || line.subarray(line.length - MAC_TAIL_BYTES).toString('latin1') !== tail) return 'invalid';

@@ -34,6 +34,8 @@ export interface AuditDevice {
    * so lines cut off later are noticed. Undefined for an empty file or no file.
    */
   position?(): FilePosition | undefined;
+  /** Whether the last line of the file carries a valid MAC under this device's key (true while empty). */
+  lastLineVouched?(): boolean;
 }
 
 /** A file's identity and the last line of its chain (seq, and the SHA-256 of that line). */

@@ -14,7 +14,7 @@
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, writeSync, type Stats } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { badRequest, CofferError } from '../errors.js';
-import { chainLine, EMPTY_HEAD, headAfter, lineHash, lineMacKey, type ChainHead, type LineMacKey } from './chain.js';
+import { chainLine, checkLineMac, EMPTY_HEAD, headAfter, lineHash, lineMacKey, readLink, type ChainHead, type LineMacKey } from './chain.js';
 import { AuditDeviceError, type AuditDevice, type FilePosition } from './device.js';
 import type { AuditEntry } from './entry.js';
 import { TRUNCATED_MARKER } from './hmac.js';
@@ -102,6 +102,24 @@ interface OpenFile {
   readonly ino: number;
   /** SHA-256 of the first line; undefined while the file is empty. */
   firstHash: string | undefined;
+  /**
+   * The last line carries a valid MAC under this device's key (or there is no line yet): it
+   * was written by this device, not forged by whoever can write the file.
+   */
+  vouched: boolean;
+}
+
+/** Whether `line` is MAC'd under `macKey` (its key id and its MAC both check out). */
+function macVouches(line: Buffer, macKey: LineMacKey | undefined): boolean {
+  if (macKey === undefined) return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line.toString('utf8'));
+  } catch {
+    return false;
+  }
+  const link = readLink(parsed);
+  return link !== undefined && link.kid === macKey.kid && checkLineMac(line, link, macKey.key) === 'valid';
 }
 
 /** How every entry line begins (entries put `type` first; chain.ts serialises them in order). */
@@ -125,7 +143,7 @@ function isTornFirstLine(readAt: ReadAt, size: number): boolean {
   }
 }
 
-function openAuditFile(target: string, mode: number): OpenFile {
+function openAuditFile(target: string, mode: number, macKey: LineMacKey | undefined): OpenFile {
   let existing: Stats | undefined;
   try {
     existing = lstatSync(target);
@@ -182,7 +200,8 @@ function openAuditFile(target: string, mode: number): OpenFile {
       head = found;
     }
     const first = size > 0 ? readFirstLine(fdReader(fd), size) : undefined;
-    return { fd, size, head, sink: `file:${st.dev}:${st.ino}`, tornBytes, openedAt: size, dev: st.dev, ino: st.ino, firstHash: first === undefined ? undefined : lineHash(first) };
+    const vouched = last.kind !== 'line' || macVouches(last.line, macKey);
+    return { fd, size, head, sink: `file:${st.dev}:${st.ino}`, tornBytes, openedAt: size, dev: st.dev, ino: st.ino, firstHash: first === undefined ? undefined : lineHash(first), vouched };
   } catch (err) {
     closeSync(fd);
     if (err instanceof CofferError) throw err;
@@ -305,7 +324,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
   const macKey = deps.chainKey === undefined ? undefined : lineMacKey(deps.chainKey);
   if (target === 'stdout') return createStdoutDevice(write, macKey);
 
-  let file: OpenFile | undefined = openAuditFile(target, mode);
+  let file: OpenFile | undefined = openAuditFile(target, mode, macKey);
   if (file.tornBytes > 0) deps.onTornTail?.(file.tornBytes);
   // Set when a write failed part-way and the partial line could not be cut off yet.
   let torn = false;
@@ -358,13 +377,14 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
         throw toDeviceError(err);
       }
       if (f.size === 0) f.firstHash = next.hash;
+      f.vouched = macKey !== undefined;
       f.head = next;
       f.size += out.length;
     },
     reopen(): void {
       if (file === undefined) throw closedError();
       // Open the new file before dropping the old one, so a failed reopen leaves logging as it was.
-      const fresh = openAuditFile(target, mode);
+      const fresh = openAuditFile(target, mode, macKey);
       // The same file (not rotated): it must still end where this device stopped. One cut short
       // or written to by another writer would otherwise continue its chain over the gap, and
       // the removed lines would never be noticed. An emptied file (logrotate's copytruncate)
@@ -396,6 +416,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
     },
     // Lines are written synchronously on this thread, so between two calls the file holds only
     // complete lines, up to `size` (a torn write is cut back before the next one).
+    lastLineVouched: () => file === undefined || file.vouched,
     position(): FilePosition | undefined {
       if (file === undefined || file.firstHash === undefined || file.head.seq === 0) return undefined;
       return { dev: file.dev, ino: file.ino, firstHash: file.firstHash, seq: file.head.seq, hash: file.head.hash };

@@ -36,6 +36,8 @@ export interface VerifyResult {
    */
   earlierKeyLines?: number;
   macCheckedLines?: number;
+  /** With anchors: whether the server had a recorded end for this file (and checked it). */
+  recordedEndChecked?: boolean;
 }
 
 const NEWLINE = 0x0a;
@@ -209,5 +211,6 @@ async function verifyOpenFile(file: FileHandle, options: VerifyOptions, anchors:
     lineNo += 1;
     return fail(`the file ends at line ${lineNo - 1}, but Coffer recorded ${anchor.seq} lines in it: lines were cut off its end`);
   }
-  return chainKey === undefined ? { ok: true, lines: lineNo } : { ok: true, lines: lineNo, earlierKeyLines, macCheckedLines };
+  if (chainKey === undefined) return { ok: true, lines: lineNo };
+  return { ok: true, lines: lineNo, earlierKeyLines, macCheckedLines, ...(options.anchors === undefined ? {} : { recordedEndChecked: anchor !== undefined }) };
 }

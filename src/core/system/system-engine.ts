@@ -287,6 +287,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
                 lines: result.lines,
                 mac_checked_lines: result.macCheckedLines ?? 0,
                 earlier_key_lines: result.earlierKeyLines ?? 0,
+                recorded_end_checked: result.recordedEndChecked === true,
                 ...(result.error === undefined ? {} : { failed_line: result.error.line, reason: result.error.reason }),
               },
               auditNonHmacKeys: ['reason'],
