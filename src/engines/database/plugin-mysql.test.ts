@@ -445,3 +445,17 @@ test('custom revocation statements that lock the account instead of dropping it 
     await admin.query('DROP USER IF EXISTS ?@?', [name, '%']);
   }
 });
+
+test('a name that already exists is refused before anything runs, and the existing accounts are left alone', async () => {
+  const name = newName();
+  const theirs = newPassword();
+  await admin.query(`CREATE USER '${name}'@'localhost' IDENTIFIED BY '${theirs}'`);
+  await admin.query(`CREATE USER '${name}'@'10.0.0.1' IDENTIFIED BY '${theirs}'`);
+  try {
+    await assert.rejects(plugin.newUser(userRequest(name, newPassword())), (e: Error & { code?: string }) => e.code === 'bad_request' && /already exists/.test(e.message));
+    const [rows] = await admin.query<RowDataPacket[]>('SELECT Host FROM mysql.user WHERE User = ? ORDER BY Host', [name]);
+    assert.deepEqual(rows.map((r) => String(r['Host'])), ['10.0.0.1', 'localhost']);
+  } finally {
+    await admin.query(`DROP USER IF EXISTS '${name}'@'localhost', '${name}'@'10.0.0.1'`);
+  }
+});

@@ -327,11 +327,25 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       const secrets = [req.password];
 
       let failure: unknown;
+      // A name that already exists is refused before anything runs: the cleanup below drops the
+      // account at every host, and must never reach an account Coffer did not create (a fixed
+      // username_template, or a template whose random part was cut by the length limit).
+      let taken = false;
       try {
-        await withSession(secrets, (conn) => runStatements(conn, creation));
-        return;
+        await withSession(secrets, async (conn) => {
+          const existing = await accountHosts(conn, req.username);
+          if (existing !== null && existing.length > 0) {
+            taken = true;
+            return;
+          }
+          await runStatements(conn, creation);
+        });
+        if (!taken) return;
       } catch (err) {
         failure = err;
+      }
+      if (taken) {
+        throw badRequest(`a database user named "${req.username}" already exists; Coffer does not take over or drop accounts it did not create (check the role's username_template)`);
       }
       // CREATE USER and GRANT have already committed by now; undo them on a fresh session,
       // since the failure may have been the connection itself.

@@ -23,3 +23,12 @@ test('fills the URL with encoded credentials, and reads the key=value form', () 
   });
   assert.throws(() => pgTarget('mysql://x', 'u', 'p'), /invalid connection_url/);
 });
+
+test('masks a password in a Go MySQL DSN, keeping the placeholders and the rest', () => {
+  assert.equal(redactConnectionUrl('rv_lit:Lit-Secret-789@tcp(127.0.0.1:3306)/', []), 'rv_lit:*****@tcp(127.0.0.1:3306)/');
+  assert.equal(redactConnectionUrl('app:p@ss:w0rd@unix(/run/mysqld.sock)/db', []), 'app:*****@unix(/run/mysqld.sock)/db');
+  assert.equal(redactConnectionUrl('app:secret@/db', []), 'app:*****@/db');
+  const template = '{{username}}:{{password}}@tcp(127.0.0.1:3306)/';
+  assert.equal(redactConnectionUrl(template, []), template);
+  assert.equal(redactConnectionUrl('mysql://user:pw@/dbname', []), 'mysql://user:*****@/dbname');
+});

@@ -14,6 +14,8 @@ export function redactConnectionUrl(url: string, knownSecrets: readonly string[]
   let out = url
     // scheme://user:password@host — the password runs to the last '@' before the path.
     .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*:)([^/?#]*)@/i, (_w, head: string, pw: string) => `${head}${maskValue(pw)}@`)
+    // Go's MySQL DSN, user:password@tcp(host:port)/db (also unix(...), or no protocol); never a URL.
+    .replace(/^(?!.*:\/\/)([^:/@()\s]*:)(.*)@((?:tcp|unix|tcp4|tcp6)?\(|\/)/i, (_w, head: string, pw: string, tail: string) => `${head}${maskValue(pw)}@${tail}`)
     // ?password=... or &password=... in a URL query.
     .replace(/([?&]password=)([^&#]*)/gi, (_w, head: string, pw: string) => `${head}${maskValue(decodeURIComponentSafe(pw))}`)
     // password=... or password='...' in a key=value DSN.
