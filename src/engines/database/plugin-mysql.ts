@@ -331,6 +331,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       // account at every host, and must never reach an account Coffer did not create (a fixed
       // username_template, or a template whose random part was cut by the length limit).
       let taken = false;
+      let started = false;
       try {
         await withSession(secrets, async (conn) => {
           const existing = await accountHosts(conn, req.username);
@@ -338,6 +339,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
             taken = true;
             return;
           }
+          started = true;
           await runStatements(conn, creation);
         });
         if (!taken) return;
@@ -347,6 +349,8 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       if (taken) {
         throw badRequest(`a database user named "${req.username}" already exists; Coffer does not take over or drop accounts it did not create (check the role's username_template)`);
       }
+      // Failed before any statement ran (the check itself, or the connection): nothing to undo.
+      if (!started) throw databaseError(failure, secrets);
       // CREATE USER and GRANT have already committed by now; undo them on a fresh session,
       // since the failure may have been the connection itself.
       let cleanupFailed = false;
