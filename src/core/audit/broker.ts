@@ -240,6 +240,17 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     return factory(options, { chainKey });
   };
 
+  /** Opens a stored device's sink, refusing (file_cut) a file cut below its recorded end. */
+  const openUncut = (live: LiveDevice): AuditDevice => {
+    const device = openDevice(live.type, live.options, live.chainKey);
+    const cut = anchorCheck(device, live.anchors);
+    if (cut !== undefined) {
+      device.close();
+      throw new AuditDeviceError('file_cut', cut);
+    }
+    return device;
+  };
+
   const closeLive = (live: LiveDevice): void => {
     try {
       live.device?.close();
@@ -371,13 +382,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         anchors: Array.isArray(entry.anchors) ? entry.anchors.slice(0, MAX_ANCHORS + 1) : [],
       };
       try {
-        const device = openDevice(entry.type, live.options, live.chainKey);
-        const cut = anchorCheck(device, live.anchors);
-        if (cut !== undefined) {
-          device.close();
-          throw new AuditDeviceError('file_cut', cut);
-        }
-        live.device = device;
+        live.device = openUncut(live);
       } catch (err) {
         // Kept in the table, failing: with no other device, requests fail closed until it is
         // fixed (reopen) or disabled, rather than silently running unaudited.
@@ -542,13 +547,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         for (const live of devices.values()) {
           try {
             if (live.device === undefined) {
-              const device = openDevice(live.type, live.options, live.chainKey);
-              const cut = anchorCheck(device, live.anchors);
-              if (cut !== undefined) {
-                device.close();
-                throw new AuditDeviceError('file_cut', cut);
-              }
-              live.device = device;
+              live.device = openUncut(live);
             } else {
               live.device.reopen();
               // The file now open may be a recorded chain cut short (written back as a new file).

@@ -126,14 +126,24 @@ export function readLink(parsed: unknown): ChainLink | undefined {
   return { seq, prev, ...(kid === undefined ? {} : { kid }), ...(mac === undefined ? {} : { mac }) };
 }
 
-/** The head after `line` (the last complete line of a file), or undefined if it is not a chained entry. */
-export function headAfter(line: Buffer): ChainHead | undefined {
-  let parsed: unknown;
+/** The chain link of a serialised line, or undefined when it is not JSON or has no valid link. */
+function linkOfLine(line: Buffer): ChainLink | undefined {
   try {
-    parsed = JSON.parse(line.toString('utf8'));
+    return readLink(JSON.parse(line.toString('utf8')));
   } catch {
     return undefined;
   }
-  const link = readLink(parsed);
+}
+
+/** The head after `line` (the last complete line of a file), or undefined if it is not a chained entry. */
+export function headAfter(line: Buffer): ChainHead | undefined {
+  const link = linkOfLine(line);
   return link === undefined ? undefined : { seq: link.seq, hash: lineHash(line) };
+}
+
+/** Whether `line` was made with `macKey`: its key id is that key's and its MAC checks out. */
+export function lineVouchedBy(line: Buffer, macKey: LineMacKey | undefined): boolean {
+  if (macKey === undefined) return false;
+  const link = linkOfLine(line);
+  return link !== undefined && link.kid === macKey.kid && checkLineMac(line, link, macKey.key) === 'valid';
 }

@@ -14,7 +14,7 @@
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, writeSync, type Stats } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { badRequest, CofferError } from '../errors.js';
-import { chainLine, checkLineMac, EMPTY_HEAD, headAfter, lineHash, lineMacKey, readLink, type ChainHead, type LineMacKey } from './chain.js';
+import { chainLine, EMPTY_HEAD, headAfter, lineHash, lineMacKey, lineVouchedBy, type ChainHead, type LineMacKey } from './chain.js';
 import { AuditDeviceError, type AuditDevice, type FilePosition } from './device.js';
 import type { AuditEntry } from './entry.js';
 import { TRUNCATED_MARKER } from './hmac.js';
@@ -109,19 +109,6 @@ interface OpenFile {
   vouched: boolean;
 }
 
-/** Whether `line` is MAC'd under `macKey` (its key id and its MAC both check out). */
-function macVouches(line: Buffer, macKey: LineMacKey | undefined): boolean {
-  if (macKey === undefined) return false;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line.toString('utf8'));
-  } catch {
-    return false;
-  }
-  const link = readLink(parsed);
-  return link !== undefined && link.kid === macKey.kid && checkLineMac(line, link, macKey.key) === 'valid';
-}
-
 /** How every entry line begins (entries put `type` first; chain.ts serialises them in order). */
 const ENTRY_PREFIX = '{"type":"';
 
@@ -200,7 +187,7 @@ function openAuditFile(target: string, mode: number, macKey: LineMacKey | undefi
       head = found;
     }
     const first = size > 0 ? readFirstLine(fdReader(fd), size) : undefined;
-    const vouched = last.kind !== 'line' || macVouches(last.line, macKey);
+    const vouched = last.kind !== 'line' || lineVouchedBy(last.line, macKey);
     return { fd, size, head, sink: `file:${st.dev}:${st.ino}`, tornBytes, openedAt: size, dev: st.dev, ino: st.ino, firstHash: first === undefined ? undefined : lineHash(first), vouched };
   } catch (err) {
     closeSync(fd);

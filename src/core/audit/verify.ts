@@ -115,18 +115,18 @@ export class AuditFileRefused extends Error {
 }
 
 /**
- * Opens `path` for reading without following a symbolic link and without blocking on a FIFO,
- * then checks the open file itself: a name checked first and opened after could be swapped
- * in between (a link to another file, a FIFO that would hang a thread-pool thread).
+ * Opens `path` for reading. Strict (the server): without following a symbolic link or blocking
+ * on a FIFO, then checks the open file itself, since a name checked first and opened after
+ * could be swapped in between (a link to another file, a FIFO that would hang a thread-pool
+ * thread). Not strict (offline), a pipe is fine: `zcat audit.log.2.gz | coffer audit verify /dev/stdin`.
  */
-async function openRegularFile(path: string, expect: { dev: number; ino: number } | undefined, strict: boolean): Promise<{ file: FileHandle; dev: number; ino: number }> {
-  // Offline (not strict), a pipe or /dev/stdin is fine: `zcat audit.log.2.gz | coffer audit verify -`.
+async function openForVerify(path: string, expect: { dev: number; ino: number } | undefined, strict: boolean): Promise<FileHandle> {
   const file = await open(path, strict ? constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK : constants.O_RDONLY);
   try {
     const st = await file.stat();
     if (strict && !st.isFile()) throw new AuditFileRefused('not a regular file');
     if (expect !== undefined && (st.dev !== expect.dev || st.ino !== expect.ino)) throw new AuditFileRefused('not the file the device writes');
-    return { file, dev: st.dev, ino: st.ino };
+    return file;
   } catch (err) {
     await file.close();
     throw err;
@@ -139,7 +139,7 @@ async function openRegularFile(path: string, expect: { dev: number; ino: number 
  * `options.expectFile`).
  */
 export async function verifyAuditFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const { file } = await openRegularFile(path, options.expectFile, options.regularFileOnly === true);
+  const file = await openForVerify(path, options.expectFile, options.regularFileOnly === true);
   try {
     return await verifyOpenFile(file, options, options.anchors ?? []);
   } finally {
