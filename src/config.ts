@@ -22,6 +22,8 @@ export interface ServerConfig {
   /** Seconds. */
   defaultTokenTtl: number;
   maxTokenTtl: number;
+  /** Extra processes that serve KV reads beside this one (src/server/replicas/); 0 = none. */
+  httpReplicas: number;
 }
 
 export interface ServerConfigInput {
@@ -35,6 +37,7 @@ export interface ServerConfigInput {
   cacheEntries?: number;
   defaultTokenTtl?: string | number;
   maxTokenTtl?: string | number;
+  httpReplicas?: number;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +56,9 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 const LEVELS: readonly LogLevelName[] = ['debug', 'info', 'warn', 'error'];
+
+/** More replica processes than cores only adds context switches; 64 bounds a typo. */
+const MAX_HTTP_REPLICAS = 64;
 
 export function resolveConfig(input: ServerConfigInput): ServerConfig {
   const { host, port } = parseListen(input.listen ?? '127.0.0.1:8200');
@@ -74,6 +80,12 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   const defaultTokenTtl = ttl(input.defaultTokenTtl, 'default_lease_ttl', 768 * 3600);
   const maxTokenTtl = ttl(input.maxTokenTtl, 'max_lease_ttl', 768 * 3600);
   if (defaultTokenTtl > maxTokenTtl) throw new ConfigError('default_lease_ttl cannot exceed max_lease_ttl');
+  const httpReplicas = input.httpReplicas ?? 0;
+  if (!Number.isInteger(httpReplicas) || httpReplicas < 0 || httpReplicas > MAX_HTTP_REPLICAS) {
+    throw new ConfigError(`http_replicas must be an integer from 0 to ${MAX_HTTP_REPLICAS}`);
+  }
+  // Replicas read the primary's SQLite file; memory storage lives in one process only.
+  if (httpReplicas > 0 && storage !== 'sqlite') throw new ConfigError('http_replicas needs sqlite storage');
   return {
     listenHost: host,
     listenPort: port,
@@ -86,6 +98,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     cacheEntries,
     defaultTokenTtl,
     maxTokenTtl,
+    httpReplicas,
   };
 }
 
@@ -99,7 +112,7 @@ export function readConfigFile(path: string): ServerConfigInput {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object`);
   const raw = parsed as Record<string, unknown>;
-  const known = ['listen', 'data_dir', 'storage', 'log_level', 'max_request_size', 'cache_entries', 'default_lease_ttl', 'max_lease_ttl'];
+  const known = ['listen', 'data_dir', 'storage', 'log_level', 'max_request_size', 'cache_entries', 'default_lease_ttl', 'max_lease_ttl', 'http_replicas'];
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) throw new ConfigError(`unknown config key "${key}" in ${path}; known keys: ${known.join(', ')}`);
   }
@@ -128,6 +141,8 @@ export function readConfigFile(path: string): ServerConfigInput {
   if (maxRequest !== undefined) out.maxRequestBytes = maxRequest;
   const cache = num('cache_entries');
   if (cache !== undefined) out.cacheEntries = cache;
+  const replicas = num('http_replicas');
+  if (replicas !== undefined) out.httpReplicas = replicas;
   const defaultTtl = raw.default_lease_ttl;
   if (typeof defaultTtl === 'string' || typeof defaultTtl === 'number') out.defaultTokenTtl = defaultTtl;
   const maxTtl = raw.max_lease_ttl;

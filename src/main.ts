@@ -7,6 +7,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createHttpApiForCore, type HttpApi } from './server/http.js';
+import { createReplicaSet } from './server/replicas/replica-set.js';
 import { createAuditBroker } from './core/audit/broker.js';
 import { createBarrier } from './core/barrier/barrier.js';
 import { createShamirSeal } from './core/barrier/seal.js';
@@ -83,6 +84,10 @@ export interface StartOptions extends ServerConfigInput {
 const DEV_SHARE_FILE = 'dev-unseal-key';
 const DEV_TOKEN_FILE = 'dev-root-token';
 
+function sqlitePathOf(config: ServerConfig): string {
+  return resolve(join(config.dataDir, 'coffer.db'));
+}
+
 function buildPhysical(config: ServerConfig): { physical: PhysicalStorage; lock: DataDirLock | undefined } {
   if (config.storage === 'memory') return { physical: createMemoryStorage(), lock: undefined };
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -90,7 +95,7 @@ function buildPhysical(config: ServerConfig): { physical: PhysicalStorage; lock:
   chmodSync(config.dataDir, 0o700);
   const lock = lockDataDir(config.dataDir);
   try {
-    return { physical: createSqliteStorage({ path: join(config.dataDir, 'coffer.db') }), lock };
+    return { physical: createSqliteStorage({ path: sqlitePathOf(config) }), lock };
   } catch (err) {
     lock.release();
     throw err;
@@ -284,7 +289,30 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     ...(options.awsPurgeIntervalMs !== undefined ? { intervalMs: options.awsPurgeIntervalMs } : {}),
   });
 
-  lifecycle = createLifecycle({ seal, barrier, systemStorage, tokens, policies, mounts, audit, logger, services: [leases, awsPurger] });
+  // KV reads served by extra processes beside this one (src/server/replicas/); they get the root
+  // key after every unseal and give it back before seal, as a lifecycle service.
+  const replicas =
+    config.httpReplicas > 0
+      ? createReplicaSet({
+          count: config.httpReplicas,
+          settings: { sqlitePath: sqlitePathOf(config), systemTtl, cacheEntries: config.cacheEntries, logLevel: config.logLevel },
+          copyRootKey: () => barrier.copyRootKey(),
+          logger: logger.child({ component: 'replicas' }),
+        })
+      : undefined;
+
+  lifecycle = createLifecycle({
+    seal,
+    barrier,
+    systemStorage,
+    tokens,
+    policies,
+    mounts,
+    audit,
+    logger,
+    // Replicas first: a seal takes their key back before anything slower (lease revocations) runs.
+    services: [...(replicas ? [replicas] : []), leases, awsPurger],
+  });
   const handler = createRequestHandler({ router, leases, events, systemTtl, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
   const api: HttpApi = createHttpApiForCore({
     handler,
@@ -302,16 +330,20 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
       // In-process rotators first, then webhook rotators configured at rotators/config/.
       rotators: { ...(options.awsRotators ? { lookup: options.awsRotators } : {}), webhookExists: rotatorDirectory.exists, locks: awsLocks },
     },
+    ...(replicas ? { distribute: replicas.distribute } : {}),
   });
 
   let rootToken: string | undefined;
   let address;
   try {
+    if (replicas) await api.listenInternal(replicas.socketPath);
     if (config.dev) rootToken = await startDevMode(config, lifecycle);
     address = await api.listen(config.listenHost, config.listenPort);
   } catch (err) {
-    // Stop what unsealing started (workers, timers), or they would outlive the failed start.
+    // Stop what unsealing started (workers, timers, replicas), or they would outlive the failed start.
     await lifecycle.close().catch(() => undefined);
+    await replicas?.close();
+    await api.close().catch(() => undefined);
     throw err;
   }
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -327,6 +359,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     async close() {
       await api.close();
       await started.close();
+      await replicas?.close();
       await physical.close();
     },
   };

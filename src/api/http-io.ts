@@ -12,6 +12,23 @@ import { endAtTurnEnd } from './response-coalescer.js';
 
 export const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
 
+/**
+ * Client addresses vouched for by a trusted hop: an HTTP replica process forwards requests to
+ * the primary over a private socket and names the client it took them from. Only the primary's
+ * internal listener records one (setForwardedClientAddress); on every public listener the
+ * socket's own peer is the client, whatever a request's headers claim.
+ */
+const forwardedClientAddresses = new WeakMap<IncomingMessage, string>();
+
+export function setForwardedClientAddress(req: IncomingMessage, address: string): void {
+  forwardedClientAddresses.set(req, address);
+}
+
+/** The address of the client that sent `req`: the forwarding replica's word, else the socket's peer. */
+export function clientAddressOf(req: IncomingMessage): string {
+  return forwardedClientAddresses.get(req) ?? req.socket.remoteAddress ?? '';
+}
+
 /** Requests whose body was refused unread: their connection must close after the answer. */
 const unreadBodies = new WeakSet<IncomingMessage>();
 

@@ -1,7 +1,7 @@
 /**
  * Flags of `coffer server`: --listen, --data, --dev, --dev-root-token, --config, plus
- * --storage and --log-level. Single- and double-dash forms are both accepted, as Vault users
- * type `-dev`.
+ * --storage, --log-level and --http-replicas. Single- and double-dash forms are both accepted,
+ * as Vault users type `-dev`.
  */
 import { ConfigError, type ServerConfigInput, type StorageKind } from '../config.js';
 
@@ -10,7 +10,7 @@ export interface ServerFlags {
   input: ServerConfigInput;
 }
 
-const VALUE_FLAGS = ['listen', 'data', 'dev-root-token', 'config', 'storage', 'log-level'] as const;
+const VALUE_FLAGS = ['listen', 'data', 'dev-root-token', 'config', 'storage', 'log-level', 'http-replicas'] as const;
 const BOOL_FLAGS = ['dev'] as const;
 
 export function parseServerFlags(argv: readonly string[]): ServerFlags {
@@ -43,6 +43,11 @@ export function parseServerFlags(argv: readonly string[]): ServerFlags {
   if (values.storage !== undefined) input.storage = values.storage as StorageKind;
   if (values['log-level'] !== undefined) input.logLevel = values['log-level'];
   if (values['dev-root-token'] !== undefined) input.devRootToken = values['dev-root-token'];
+  if (values['http-replicas'] !== undefined) {
+    const count = values['http-replicas'];
+    if (!/^\d{1,3}$/.test(count)) throw new ConfigError('-http-replicas takes a whole number of processes');
+    input.httpReplicas = Number(count);
+  }
   if (bools.has('dev')) input.dev = true;
   return { config: values.config, input };
 }

@@ -3,8 +3,12 @@
  * Secrets Manager protocol (`POST /`) on the same port. Owns the node:http server itself:
  * timeouts, the LIST request-line rewriter, and the answers to requests node's parser refuses.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { chmodSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { setForwardedClientAddress } from '../api/http-io.js';
+import { CLIENT_ADDRESS_HEADER } from './replicas/forward.js';
 import type { Duplex } from 'node:stream';
 import { createVaultRequestListener, sendVaultNotFound } from '../api/vault/request-listener.js';
 import { rewriteListRequestsOn } from '../api/vault/list-method.js';
@@ -20,7 +24,49 @@ import { createAwsRequestListener, type AwsProtocolDeps } from '../api/aws/proto
 
 export interface HttpApi {
   listen(host: string, port: number): Promise<AddressInfo>;
+  /**
+   * The private listener HTTP replica processes forward requests to: a Unix socket (mode 0600)
+   * on which a request's client address is the one the replica names (CLIENT_ADDRESS_HEADER).
+   */
+  listenInternal(socketPath: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The options every Coffer HTTP server runs with, public or private, primary or replica. */
+const SERVER_OPTIONS = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 120_000 } as const;
+
+/**
+ * A node:http server for `listener` with Coffer's timeouts, the LIST request-line rewriter and
+ * Vault-shaped answers to requests node's parser refuses. Exported for the replica processes.
+ */
+export function createApiServer(listener: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const server: Server = createServer(SERVER_OPTIONS, listener);
+  rewriteListRequestsOn(server);
+  server.on('clientError', answerClientError);
+  return server;
+}
+
+/**
+ * Hands connections accepted by a listener that never read from them to `server`. node:http
+ * starts its request-timeout checks when the server emits 'listening', which a server that does
+ * not listen itself never does; it is emitted here once so those checks run.
+ */
+export function adoptConnections(server: Server): (socket: Socket) => void {
+  server.emit('listening');
+  return (socket) => {
+    server.emit('connection', socket);
+    socket.resume();
+  };
+}
+
+async function listenOn(server: NetServer, ...args: [number, string] | [string]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(...(args as [number, string]), () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /**
@@ -57,42 +103,76 @@ export function createHttpApiForCore(deps: {
   watchAccess: WatchAccess;
   /** AWS Secrets Manager protocol; absent = the listener speaks only the Vault API. */
   aws?: Pick<AwsProtocolDeps, 'keys' | 'isSealed' | 'ensureMount' | 'rotators'>;
+  /**
+   * HTTP replica processes: offered each new public connection before anything is read from
+   * it; true = a replica took it. Absent = this process serves every connection.
+   */
+  distribute?: (socket: Socket) => boolean;
 }): HttpApi {
-  const { aws, ...vault } = deps;
+  const { aws, distribute, ...vault } = deps;
   const vaultListener = createVaultRequestListener({ ...vault, version: COFFER_VERSION });
   const awsListener = aws
     ? createAwsRequestListener({ ...aws, handler: deps.handler, clock: deps.clock, logger: deps.logger, maxRequestBytes: deps.maxRequestBytes })
     : undefined;
 
-  const listener = inArrivalOrder((req, res) => {
+  const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '';
     if (url.startsWith('/v1/')) return vaultListener(req, res);
     if (awsListener && req.method === 'POST' && (url === '/' || url.startsWith('/?'))) return awsListener(req, res);
     sendVaultNotFound(res);
-  });
-  const server: Server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 120_000 }, listener);
-  rewriteListRequestsOn(server);
-  server.on('clientError', answerClientError);
+  };
+  const server = createApiServer(inArrivalOrder(dispatch));
+  // Only replicas connect here (the socket is 0600 in a private directory), so the client
+  // address they name is taken as the request's.
+  const internal = createApiServer(
+    inArrivalOrder((req, res) => {
+      const named = req.headers[CLIENT_ADDRESS_HEADER];
+      if (typeof named === 'string') setForwardedClientAddress(req, named);
+      delete req.headers[CLIENT_ADDRESS_HEADER];
+      dispatch(req, res);
+    }),
+  );
+  let front: NetServer | undefined;
+  let internalPath: string | undefined;
+
+  const closeServer = async (http: Server, listening: NetServer): Promise<void> => {
+    if (!listening.listening) return;
+    const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
+    // Event streams and idle keep-alive connections would hold close() open.
+    http.closeAllConnections();
+    await closed;
+  };
 
   return {
     async listen(host, port) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
+      if (!distribute) {
+        await listenOn(server, port, host);
+        return server.address() as AddressInfo;
+      }
+      // Paused on accept, so a connection a replica takes was never read here.
+      const adopt = adoptConnections(server);
+      front = createNetServer({ pauseOnConnect: true }, (socket) => {
+        if (!distribute(socket)) adopt(socket);
       });
-      return server.address() as AddressInfo;
+      await listenOn(front, port, host);
+      return front.address() as AddressInfo;
+    },
+    async listenInternal(socketPath) {
+      await listenOn(internal, socketPath);
+      internalPath = socketPath;
+      chmodSync(socketPath, 0o600);
     },
     async close() {
-      if (!server.listening) return;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Answers already computed this turn go out before their connections are dropped.
       endQueuedResponsesNow();
-      // Event streams and idle keep-alive connections would hold close() open.
-      server.closeAllConnections();
-      await closed;
+      if (front) {
+        await closeServer(server, front);
+        server.closeAllConnections();
+      } else {
+        await closeServer(server, server);
+      }
+      await closeServer(internal, internal);
+      if (internalPath !== undefined) rmSync(internalPath, { force: true });
     },
   };
 }

@@ -15,7 +15,7 @@ import { uuid } from '../../core/ids.js';
 import type { Logger } from '../../core/logger.js';
 import type { RequestHandler } from '../../core/request-handler.js';
 import type { AccessKeyStore } from '../../engines/aws-keys/key-store.js';
-import { readBody, sendJson } from '../http-io.js';
+import { clientAddressOf, readBody, sendJson } from '../http-io.js';
 import { parseJsonBody } from '../vault/json-body.js';
 import { createAwsAuthenticator } from './authenticate.js';
 import { AwsError, fromCofferError } from './errors.js';
@@ -76,7 +76,7 @@ export function createAwsRequestListener(deps: AwsProtocolDeps): (req: IncomingM
     return service.execute(
       target.slice(TARGET_PREFIX.length),
       input,
-      { accessKeyId: key.accessKeyId, token: key.token, region: key.region, remoteAddress: req.socket.remoteAddress ?? '' },
+      { accessKeyId: key.accessKeyId, token: key.token, region: key.region, remoteAddress: clientAddressOf(req) },
       awsRequestId,
     );
   };
@@ -90,7 +90,7 @@ export function createAwsRequestListener(deps: AwsProtocolDeps): (req: IncomingM
       (error: unknown) => {
         const aws = toAws(error);
         if (aws.type === 'UnrecognizedClientException' || aws.type === 'InvalidSignatureException' || aws.type === 'IncompleteSignatureException') {
-          logger.info('aws request refused', { type: aws.type, remoteAddress: req.socket.remoteAddress ?? '' });
+          logger.info('aws request refused', { type: aws.type, remoteAddress: clientAddressOf(req) });
         }
         sendJson(res, aws.status, { __type: aws.type, message: aws.message }, { ...headers, 'x-amzn-errortype': aws.type });
       },

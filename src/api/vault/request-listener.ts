@@ -16,7 +16,7 @@ import type { ApiRequest, RequestHandler, RequestVerb } from '../../core/request
 import { normalizeRequestPath } from '../../core/router/path.js';
 import type { EventBus } from '../../core/events/event-bus.js';
 import type { WatchAccess } from '../../core/events/watch-access.js';
-import { JSON_HEADERS, leaveBodyUnread, readBody, sendEmpty, sendJson } from '../http-io.js';
+import { clientAddressOf, JSON_HEADERS, leaveBodyUnread, readBody, sendEmpty, sendJson } from '../http-io.js';
 import { parseJsonBody, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-body.js';
 import { isFormBody, parseFormBody } from './form-body.js';
 import { longPoll, parseWatchQuery, serveEventStream } from './watch.js';
@@ -35,6 +35,18 @@ export interface VaultApiOptions {
   jsonLimits?: JsonLimits;
   events: EventBus;
   watchAccess: WatchAccess;
+  /**
+   * Set in an HTTP replica process (src/server/replicas/): `accepts` says which requests this
+   * process answers itself; every other one, and every one whose handling fails here, goes to
+   * the primary through `forward` unanswered (a replica only keeps bodiless reads, so nothing
+   * of such a request has been consumed or done).
+   */
+  delegate?: ReplicaDelegate;
+}
+
+export interface ReplicaDelegate {
+  accepts(method: string, verb: RequestVerb, path: string): boolean;
+  forward(req: IncomingMessage, res: ServerResponse): void;
 }
 
 /** A request body as data: a form when Vault would read it as one (form-body.ts), JSON otherwise. */
@@ -131,7 +143,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 
 /** The listener for every request whose path starts with `/v1/`. */
 export function createVaultRequestListener(options: VaultApiOptions): RequestListener {
-  const { handler, lifecycle, logger } = options;
+  const { handler, lifecycle, logger, delegate } = options;
   const maxRequestBytes = options.maxRequestBytes ?? 32 * 1024 * 1024;
   const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_LIMITS;
 
@@ -158,7 +170,7 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     const lastEventId = req.headers['last-event-id'];
     const request = parseWatchQuery(query, typeof lastEventId === 'string' ? lastEventId : undefined);
     // The pipeline authorises and audits opening the watch.
-    await handler({ requestId: uuid(), verb: 'read', path, data: queryData(query), clientToken: token, remoteAddress: req.socket.remoteAddress ?? '' });
+    await handler({ requestId: uuid(), verb: 'read', path, data: queryData(query), clientToken: token, remoteAddress: clientAddressOf(req) });
     const access = token ? await options.watchAccess.forToken(token) : undefined;
     if (!access) throw new CofferError('permission_denied', 'permission denied');
     if (path === 'sys/watch') {
@@ -194,6 +206,10 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       throw new CofferError('unsupported_operation', 'unsupported operation');
     }
     const path = normalizeRequestPath(rawPath);
+    if (delegate && !delegate.accepts(req.method ?? '', verb, path)) {
+      delegate.forward(req, res);
+      return;
+    }
     const isSys = path.startsWith('sys/');
     const bare = isSys ? path.replace(/\/$/, '') : path;
     const raw = isSys ? rawSysHandler(bare, { lifecycle, version: options.version, clock: options.clock }) : undefined;
@@ -225,7 +241,7 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       path,
       data: hasBody ? body : queryData(query),
       clientToken: tokenFrom(req),
-      remoteAddress: req.socket.remoteAddress ?? '',
+      remoteAddress: clientAddressOf(req),
     };
     const { response, mountType } = await handler(apiRequest);
     if (response === null || isEmptyResponse(response)) {
@@ -257,8 +273,15 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     sendJson(res, status, envelope);
   };
 
+  const fail = delegate
+    ? (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
+        if (res.headersSent) sendError(res, error);
+        else delegate.forward(req, res);
+      }
+    : (_req: IncomingMessage, res: ServerResponse, error: unknown): void => sendError(res, error);
+
   return (req, res) => {
-    serve(req, res).catch((error: unknown) => sendError(res, error));
+    serve(req, res).catch((error: unknown) => fail(req, res, error));
   };
 }
 

@@ -197,6 +197,24 @@ function auditFailed(): CofferError {
   return new CofferError('audit_failed', NO_AUDIT_BACKEND_MESSAGE);
 }
 
+/** The devices stored in the sealed device table (`storage` is the broker's view). */
+async function loadStoredDevices(storage: Storage): Promise<StoredDevice[]> {
+  const table = await getJson<StoredTable>(storage, tableKey());
+  if (table === undefined) return [];
+  if (table.version !== TABLE_VERSION || !Array.isArray(table.devices)) {
+    throw new CofferError('internal', 'the audit device table has an unknown format');
+  }
+  return table.devices;
+}
+
+/**
+ * How many audit devices are enabled, read from storage. For the HTTP replica processes: while
+ * any is, every request must be audited, and only the primary holds the devices.
+ */
+export async function countStoredDevices(storage: Storage): Promise<number> {
+  return (await loadStoredDevices(storage)).length;
+}
+
 export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
   const { storage, clock } = deps;
   const logger = deps.logger.child({ component: 'audit' });
@@ -353,14 +371,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     if (logged === 0) throw auditFailed();
   };
 
-  const loadTable = async (): Promise<StoredDevice[]> => {
-    const table = await getJson<StoredTable>(storage, tableKey());
-    if (table === undefined) return [];
-    if (table.version !== TABLE_VERSION || !Array.isArray(table.devices)) {
-      throw new CofferError('internal', 'the audit device table has an unknown format');
-    }
-    return table.devices;
-  };
+  const loadTable = (): Promise<StoredDevice[]> => loadStoredDevices(storage);
 
   const openTable = async (): Promise<void> => {
     const stored = await loadTable();

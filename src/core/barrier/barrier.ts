@@ -48,6 +48,12 @@ export interface Barrier extends Storage {
   rotate(): Promise<KeyStatus>;
   /** The active term's status. Throws 'sealed' while sealed. */
   keyStatus(): KeyStatus;
+  /**
+   * A copy of the root key, for the HTTP replica processes this server starts (they unseal
+   * their own read-only barrier with it). The caller owns the copy and must zero it.
+   * Throws 'sealed' while sealed.
+   */
+  copyRootKey(): Buffer;
 }
 
 export interface BarrierOptions {
@@ -275,6 +281,7 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
     rotate,
 
     keyStatus: () => statusOf(unsealed()),
+    copyRootKey: () => Buffer.from(unsealed().rootKey),
 
     async get(key) {
       unsealed();

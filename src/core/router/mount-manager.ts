@@ -73,6 +73,23 @@ export interface MountManager {
 }
 
 /** KV v2 is enabled as type 'kv' with options.version '2', as Vault does with 'kv-v2'. */
+/**
+ * What an engine sees of its mount. Getters, so a tune of the entry is seen at once. Exported
+ * for the HTTP replica processes, which build engines for the same mount table.
+ */
+export function mountInfoOf(entry: MountEntry, systemTtl: MountManagerDeps['systemTtl']): MountInfo {
+  return {
+    get path() { return entry.path; },
+    get uuid() { return entry.uuid; },
+    get type() { return entry.type; },
+    get options() { return entry.options; },
+    // Effective values, as the request pipeline grants leases: the mount's tuning, else the
+    // server's system TTLs, the default never above the max.
+    get defaultLeaseTtl() { return Math.min(entry.config.default_lease_ttl || systemTtl.defaultSeconds, this.maxLeaseTtl); },
+    get maxLeaseTtl() { return entry.config.max_lease_ttl || systemTtl.maxSeconds; },
+  };
+}
+
 function canonicalType(input: EnableMountInput): EnableMountInput {
   if (input.type === 'kv-v2') return { ...input, type: 'kv', options: { ...input.options, version: '2' } };
   if (input.type === 'kv' && input.options?.version === undefined) return { ...input, options: { ...input.options, version: '1' } };
@@ -86,16 +103,7 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
 
   const routePath = (kind: MountTableKind, path: string): string => (kind === 'auth' ? `auth/${path}` : path);
 
-  const mountInfo = (entry: MountEntry): MountInfo => ({
-    get path() { return entry.path; },
-    get uuid() { return entry.uuid; },
-    get type() { return entry.type; },
-    get options() { return entry.options; },
-    // Effective values, as the request pipeline grants leases: the mount's tuning, else the
-    // server's system TTLs, the default never above the max.
-    get defaultLeaseTtl() { return Math.min(entry.config.default_lease_ttl || deps.systemTtl.defaultSeconds, this.maxLeaseTtl); },
-    get maxLeaseTtl() { return entry.config.max_lease_ttl || deps.systemTtl.maxSeconds; },
-  });
+  const mountInfo = (entry: MountEntry): MountInfo => mountInfoOf(entry, deps.systemTtl);
 
   const instantiate = async (entry: MountEntry): Promise<Engine> => {
     if (entry.type === 'system') return deps.builtins().system;

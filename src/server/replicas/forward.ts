@@ -1,0 +1,83 @@
+/**
+ * Forwards a request an HTTP replica process does not answer itself to the primary, over the
+ * primary's private Unix socket, and streams the answer back unchanged.
+ *
+ * Owns: the hop-by-hop headers (RFC 9110 §7.6.1) and the client-address header, which is always
+ * overwritten with the socket's real peer so a client can never choose what the primary logs.
+ * Must never: read or buffer a body (it streams, so size limits, 413s and event streams behave
+ * exactly as on the primary); keep a connection alive that the primary closed after a refused
+ * body.
+ */
+import { Agent, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { sendJson } from '../../api/http-io.js';
+import type { Logger } from '../../core/logger.js';
+
+/** The header that carries the client's address to the primary's internal listener. */
+export const CLIENT_ADDRESS_HEADER = 'x-coffer-client-address';
+
+/** Set on answers a replica gave itself (never on forwarded ones). */
+export const SERVED_BY_HEADER = 'x-coffer-served-by';
+
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
+// `expect` too: this hop already answered 100-continue; the body follows regardless.
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'];
+
+function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const copy: IncomingHttpHeaders = { ...headers };
+  // Headers the Connection header names are hop-by-hop too.
+  const named = typeof headers.connection === 'string' ? headers.connection.split(',').map((h) => h.trim().toLowerCase()) : [];
+  for (const name of [...HOP_BY_HOP, ...named]) delete copy[name];
+  return copy;
+}
+
+export type Forward = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createForwarder(options: { socketPath: string; logger: Logger }): { forward: Forward; close(): void } {
+  // Keep-alive: a forwarded request must not pay a connect; bounded so a flood cannot open
+  // unlimited connections to the primary.
+  const agent = new Agent({ keepAlive: true, maxSockets: 128 });
+
+  // One line per interval, with a count: a primary that went away (or is shutting down) must
+  // not turn every in-flight request into its own log line.
+  let failures = 0;
+  let lastReportAt = 0;
+  const reportFailure = (error: Error): void => {
+    failures += 1;
+    const now = Date.now();
+    if (now - lastReportAt < FAILURE_LOG_INTERVAL_MS) return;
+    options.logger.warn('could not forward requests to the primary', { error: error.message, failures });
+    lastReportAt = now;
+    failures = 0;
+  };
+
+  const forward: Forward = (req, res) => {
+    const headers = endToEnd(req.headers);
+    headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? '';
+    const upstream = request({ socketPath: options.socketPath, method: req.method, path: req.url, headers, agent });
+    res.removeHeader(SERVED_BY_HEADER);
+    upstream.on('response', (answer) => {
+      const out = endToEnd(answer.headers);
+      // The primary closes after a body it refused unread; so must this hop, for the same reason.
+      if (answer.headers.connection === 'close') out.connection = 'close';
+      res.writeHead(answer.statusCode ?? 502, out);
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+    });
+    upstream.on('error', (error) => {
+      reportFailure(error);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, 502, { errors: ['the request could not be forwarded to the primary server'] });
+    });
+    // A client that leaves (an event stream closed, a timeout) ends the forwarded request too.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  };
+
+  return { forward, close: () => agent.destroy() };
+}

@@ -1,0 +1,24 @@
+/**
+ * What the primary and its HTTP replica processes say to each other over the IPC channel (with
+ * Node's 'advanced' serialization, so Buffers cross as bytes). Connections cross with a
+ * `connection` message carrying the socket handle.
+ */
+import type { LogLevel } from '../../core/logger.js';
+
+export interface ReplicaSettings {
+  /** The primary's SQLite file, opened read-only. */
+  readonly sqlitePath: string;
+  /** The primary's private listener for forwarded requests. */
+  readonly socketPath: string;
+  readonly systemTtl: { readonly defaultSeconds: number; readonly maxSeconds: number };
+  readonly cacheEntries?: number;
+  readonly logLevel: LogLevel;
+}
+
+export type ToReplica =
+  | { readonly type: 'init'; readonly settings: ReplicaSettings }
+  | { readonly type: 'connection' }
+  | { readonly type: 'unseal'; readonly rootKey: Uint8Array }
+  | { readonly type: 'seal'; readonly id: number };
+
+export type FromReplica = { readonly type: 'ready' } | { readonly type: 'sealed'; readonly id: number };

@@ -1,0 +1,213 @@
+/**
+ * Entry point of an HTTP replica process (forked by replica-set.ts). It serves the connections
+ * the primary hands it: KV reads it answers itself from a read-only core (replica-core.ts);
+ * everything else, and every read it cannot answer with certainty, it forwards to the primary.
+ *
+ * Why: one Node.js process serves from one core. KV reads are most of a secrets manager's
+ * traffic and need no coordination, so a second process can answer them in parallel; writes,
+ * leases, audit and the system backend stay in the single primary, which keeps the one writer
+ * every invariant in the core relies on.
+ *
+ * A read is answered here only when all of these hold: the process is unsealed; the SQLite file
+ * has not changed since the core was built (else it is rebuilt in the background and the primary
+ * answers meanwhile, so no cache can serve a revoked token or a deleted secret); no audit device
+ * is enabled; it is a GET (or LIST) of a path on a KV mount; and handling it raised no error
+ * (a denied or failed read is retried by the primary, which audits and answers with authority;
+ * a token with limited uses fails here on its write and goes there too).
+ *
+ * Must never: write to storage; keep a key after the primary says seal; answer from a core older
+ * than the file.
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { createVaultRequestListener } from '../../api/vault/request-listener.js';
+import type { RequestVerb } from '../../core/request-handler.js';
+import { systemClock } from '../../core/clock.js';
+import { CofferError } from '../../core/errors.js';
+import { createEventBus } from '../../core/events/event-bus.js';
+import type { WatchAccess } from '../../core/events/watch-access.js';
+import type { Lifecycle } from '../../core/lifecycle.js';
+import { createLogger, type Logger } from '../../core/logger.js';
+import { openSqliteReader, type SqliteReader } from '../../core/storage/sqlite-reader.js';
+import { COFFER_VERSION } from '../../version.js';
+import { adoptConnections, createApiServer } from '../http.js';
+import { inArrivalOrder } from '../in-arrival-order.js';
+import { createForwarder, SERVED_BY_HEADER, type Forward } from './forward.js';
+import type { FromReplica, ReplicaSettings, ToReplica } from './messages.js';
+import { buildReplicaCore, type ReplicaCore } from './replica-core.js';
+
+/** At most one rebuild per this many ms: under a stream of writes the primary answers reads. */
+const REBUILD_INTERVAL_MS = 100;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
+function notHere(): never {
+  throw new CofferError('internal', 'not served by a replica');
+}
+
+/** The lifecycle and watch parts of the listener are reached only by sys/ paths, which a replica forwards. */
+const FORWARDED_ONLY = new Proxy({}, { get: () => notHere }) as Lifecycle & WatchAccess;
+
+interface Replica {
+  server: Server;
+  adopt(socket: Socket): void;
+  unseal(rootKey: Buffer): void;
+  seal(): void;
+  close(): void;
+}
+
+function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
+  const reader: SqliteReader = openSqliteReader(settings.sqlitePath);
+  const forwarder = createForwarder({ socketPath: settings.socketPath, logger });
+  const forward: Forward = forwarder.forward;
+
+  let rootKey: Buffer | undefined;
+  let core: ReplicaCore | undefined;
+  // Bumped by every seal, so a build that started before it never installs its core.
+  let epoch = 0;
+  let building = false;
+  let lastBuildStart = 0;
+  let lastFailureReportAt = 0;
+
+  const build = async (): Promise<void> => {
+    const startEpoch = epoch;
+    const key = rootKey;
+    if (key === undefined) return;
+    try {
+      const next = await buildReplicaCore({
+        reader,
+        rootKey: key,
+        clock: systemClock,
+        logger,
+        systemTtl: settings.systemTtl,
+        ...(settings.cacheEntries === undefined ? {} : { cacheEntries: settings.cacheEntries }),
+      });
+      if (epoch !== startEpoch) {
+        next.close();
+        return;
+      }
+      const previous = core;
+      core = next;
+      previous?.close();
+    } catch (error) {
+      // Retried at the next stale request; reported once per interval, not once per retry.
+      const now = Date.now();
+      if (now - lastFailureReportAt >= FAILURE_LOG_INTERVAL_MS) {
+        lastFailureReportAt = now;
+        logger.warn('replica could not load the core; the primary answers meanwhile', { error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  };
+
+  const rebuildSoon = (): void => {
+    if (building || rootKey === undefined) return;
+    building = true;
+    const wait = Math.max(0, lastBuildStart + REBUILD_INTERVAL_MS - Date.now());
+    setTimeout(() => {
+      lastBuildStart = Date.now();
+      build().finally(() => {
+        building = false;
+      });
+    }, wait).unref();
+  };
+
+  /** The core, if it may answer now: built from the file as it is. */
+  const fresh = (): ReplicaCore | undefined => {
+    if (core === undefined || reader.dataVersion() !== core.dataVersion) {
+      rebuildSoon();
+      return undefined;
+    }
+    return core;
+  };
+
+  const accepts = (method: string, verb: RequestVerb, path: string): boolean => {
+    if (method !== 'GET' || (verb !== 'read' && verb !== 'list')) return false;
+    if (path.startsWith('sys/') || path.startsWith('auth/')) return false;
+    const current = fresh();
+    return current !== undefined && !current.auditEnabled && current.router.route(path) !== undefined;
+  };
+
+  const vaultListener = createVaultRequestListener({
+    handler: (request) => {
+      const current = fresh();
+      return current === undefined ? Promise.reject(new CofferError('sealed', 'Vault is sealed')) : current.handler(request);
+    },
+    lifecycle: FORWARDED_ONLY,
+    watchAccess: FORWARDED_ONLY,
+    events: createEventBus({ clock: systemClock }),
+    logger,
+    clock: systemClock,
+    version: COFFER_VERSION,
+    delegate: { accepts, forward },
+  });
+
+  const server = createApiServer(
+    inArrivalOrder((req, res) => {
+      if (!(req.url ?? '').startsWith('/v1/')) return forward(req, res);
+      // Says who answered, for operators checking a deployment; forward() removes it.
+      res.setHeader(SERVED_BY_HEADER, 'replica');
+      vaultListener(req, res);
+    }),
+  );
+  const adopt = adoptConnections(server);
+
+  return {
+    server,
+    adopt,
+    unseal(key) {
+      rootKey?.fill(0);
+      rootKey = key;
+      rebuildSoon();
+    },
+    seal() {
+      epoch += 1;
+      core?.close();
+      core = undefined;
+      rootKey?.fill(0);
+      rootKey = undefined;
+    },
+    close() {
+      this.seal();
+      server.closeAllConnections();
+      forwarder.close();
+      void reader.close();
+    },
+  };
+}
+
+function send(message: FromReplica): void {
+  process.send?.(message);
+}
+
+function main(): void {
+  let replica: Replica | undefined;
+  let logger: Logger = createLogger({ base: { component: 'replica', pid: process.pid } });
+  process.on('message', (message: ToReplica, handle?: unknown) => {
+    switch (message.type) {
+      case 'init':
+        logger = createLogger({ level: message.settings.logLevel, base: { component: 'replica', pid: process.pid } });
+        replica = startReplica(message.settings, logger);
+        send({ type: 'ready' });
+        return;
+      case 'connection':
+        if (replica && handle) replica.adopt(handle as Socket);
+        else (handle as Socket | undefined)?.destroy();
+        return;
+      case 'unseal':
+        replica?.unseal(Buffer.from(message.rootKey));
+        // The structured clone is this process's own copy; do not leave it behind.
+        message.rootKey.fill(0);
+        return;
+      case 'seal':
+        replica?.seal();
+        send({ type: 'sealed', id: message.id });
+        return;
+    }
+  });
+  // The primary is gone (or closed the channel): so is the reason to run.
+  process.on('disconnect', () => {
+    replica?.close();
+    process.exit(0);
+  });
+}
+
+main();

@@ -1,0 +1,173 @@
+/**
+ * The primary's side of the HTTP replica processes (replica-process.ts): starts them, shares out
+ * new public connections between itself and them, gives them the root key after unseal and
+ * takes it back before seal, and restarts one that dies.
+ *
+ * Owns: the replica processes and the private directory of the primary's internal socket.
+ * Must never: let a seal finish while a replica may still hold the key (a replica that does not
+ * confirm in time is killed); hand a replica a connection something was already read from.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../../core/logger.js';
+import type { FromReplica, ReplicaSettings, ToReplica } from './messages.js';
+
+/** How long a replica has to confirm a seal before it is killed instead. */
+const SEAL_CONFIRM_MS = 2_000;
+/** A replica that died is started again after this long (not in a tight loop). */
+const RESTART_DELAY_MS = 1_000;
+
+export interface ReplicaSet {
+  /** The primary's internal socket the replicas forward to; listen on it before start(). */
+  readonly socketPath: string;
+  /** Offers a new, unread public connection; true when a replica took it. */
+  distribute(socket: Socket): boolean;
+  /** After unseal: every replica gets the root key (a lifecycle service). */
+  start(): void;
+  /** Before seal: every replica drops the key, or is killed. */
+  stop(): Promise<void>;
+  /** Stops every replica for good. */
+  close(): Promise<void>;
+}
+
+interface Member {
+  child: ChildProcess;
+  ready: boolean;
+}
+
+export function createReplicaSet(options: {
+  count: number;
+  settings: Omit<ReplicaSettings, 'socketPath'>;
+  /** A copy of the root key, which the set zeroes after sending; throws while sealed. */
+  copyRootKey(): Buffer;
+  logger: Logger;
+}): ReplicaSet {
+  const { logger } = options;
+  // mkdtemp makes the directory 0700: only this user can reach the socket inside.
+  const socketDir = mkdtempSync(join(tmpdir(), 'coffer-'));
+  const socketPath = join(socketDir, 'primary.sock');
+  const settings: ReplicaSettings = { ...options.settings, socketPath };
+  const members: Member[] = [];
+  let unsealed = false;
+  let closing = false;
+  let turn = 0;
+  let nextSealId = 0;
+
+  const sendKey = (member: Member): void => {
+    let key: Buffer;
+    try {
+      key = options.copyRootKey();
+    } catch {
+      return;
+    }
+    try {
+      const message: ToReplica = { type: 'unseal', rootKey: key };
+      member.child.send(message);
+    } finally {
+      // The channel serialised its own copy synchronously.
+      key.fill(0);
+    }
+  };
+
+  const spawn = (slot: number): void => {
+    const child = fork(new URL('./replica-process.js', import.meta.url), [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // The primary's flags (a test runner's, --cpu-prof) are not the replica's.
+      execArgv: [],
+    });
+    const member: Member = { child, ready: false };
+    members[slot] = member;
+    child.on('message', (message: FromReplica) => {
+      if (message.type !== 'ready') return;
+      member.ready = true;
+      if (unsealed) sendKey(member);
+    });
+    child.on('error', (error) => logger.error('replica process error', { error: error.message }));
+    child.on('exit', (code, signal) => {
+      member.ready = false;
+      if (closing) return;
+      logger.error('replica process exited; starting another', { code, signal });
+      setTimeout(() => {
+        if (!closing) spawn(slot);
+      }, RESTART_DELAY_MS).unref();
+    });
+    const init: ToReplica = { type: 'init', settings };
+    child.send(init);
+  };
+
+  for (let slot = 0; slot < options.count; slot += 1) spawn(slot);
+
+  const sealOne = (member: Member): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (!member.ready || !member.child.connected) return resolve();
+      const id = (nextSealId += 1);
+      const done = (): void => {
+        clearTimeout(timer);
+        member.child.off('message', onMessage);
+        resolve();
+      };
+      const onMessage = (message: FromReplica): void => {
+        if (message.type === 'sealed' && message.id === id) done();
+      };
+      const timer = setTimeout(() => {
+        logger.error('replica did not confirm the seal in time; killing it');
+        member.child.kill('SIGKILL');
+        done();
+      }, SEAL_CONFIRM_MS);
+      member.child.on('message', onMessage);
+      const message: ToReplica = { type: 'seal', id };
+      member.child.send(message, (error) => {
+        if (error) {
+          member.child.kill('SIGKILL');
+          done();
+        }
+      });
+    });
+
+  return {
+    socketPath,
+    distribute(socket) {
+      // Round robin over this process and every ready replica.
+      const ready = members.filter((m) => m.ready && m.child.connected);
+      const pick = turn % (ready.length + 1);
+      turn += 1;
+      const member = pick === 0 ? undefined : ready[pick - 1];
+      if (member === undefined) return false;
+      const message: ToReplica = { type: 'connection' };
+      member.child.send(message, socket, (error) => {
+        // The handle did not reach the replica: the client sees its connection close and retries.
+        if (error) socket.destroy();
+      });
+      return true;
+    },
+    start() {
+      unsealed = true;
+      for (const member of members) if (member.ready) sendKey(member);
+    },
+    async stop() {
+      unsealed = false;
+      await Promise.all(members.map(sealOne));
+    },
+    async close() {
+      closing = true;
+      unsealed = false;
+      await Promise.all(
+        members.map(
+          (member) =>
+            new Promise<void>((resolve) => {
+              if (member.child.exitCode !== null || member.child.signalCode !== null) return resolve();
+              member.child.once('exit', () => resolve());
+              // Closing the channel ends the replica (it exits on 'disconnect'); the kill is the fallback.
+              if (member.child.connected) member.child.disconnect();
+              setTimeout(() => member.child.kill('SIGKILL'), SEAL_CONFIRM_MS).unref();
+            }),
+        ),
+      );
+      rmSync(socketDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * HTTP replica processes (--http-replicas): a real server with one replica, reached over real
+ * keep-alive connections. Connections alternate between the primary and the replica, so each
+ * test finds a connection the replica serves (its answers carry x-coffer-served-by) and checks
+ * that what the replica answers is exactly what the primary would: never a revoked token, a
+ * loosened policy, a stale secret or a sealed server's data.
+ */
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+
+interface Reply {
+  status: number;
+  servedBy: string | undefined;
+  body: any;
+}
+
+/** One keep-alive connection: every call on it goes over the same socket. */
+interface Connection {
+  call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Reply>;
+  close(): void;
+}
+
+function connect(url: string): Connection {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const { hostname, port } = new URL(url);
+  return {
+    call: (method, path, options = {}) =>
+      new Promise<Reply>((resolve, reject) => {
+        const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+        const headers: Record<string, string> = { ...options.headers };
+        if (options.token !== undefined) headers['x-vault-token'] = options.token;
+        if (payload !== undefined) headers['content-type'] = 'application/json';
+        const req = request({ host: hostname, port, method, path: `/v1/${path}`, headers, agent }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => {
+            const servedBy = res.headers['x-coffer-served-by'];
+            resolve({ status: res.statusCode ?? 0, servedBy: typeof servedBy === 'string' ? servedBy : undefined, body: text === '' ? undefined : JSON.parse(text) });
+          });
+        });
+        req.on('error', reject);
+        req.end(payload);
+      }),
+    close: () => agent.destroy(),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+let server: TestServer;
+let root: string;
+
+/** A connection the replica serves, proven by a read it answered itself. */
+async function replicaConnection(token = root, path = 'secret/data/probe'): Promise<Connection> {
+  for (let attempt = 0; attempt < 300; attempt += 1) {
+    const connection = connect(server.url);
+    const reply = await connection.call('GET', path, { token });
+    if (reply.servedBy === 'replica') return connection;
+    connection.close();
+    await sleep(50);
+  }
+  throw new Error('no connection was served by the replica');
+}
+
+/** Reads on `connection` until the replica answers one itself (its core caught up with a write). */
+async function untilReplicaAnswers(connection: Connection, path: string, token = root): Promise<Reply> {
+  for (let attempt = 0; attempt < 300; attempt += 1) {
+    const reply = await connection.call('GET', path, { token });
+    if (reply.servedBy === 'replica') return reply;
+    await sleep(50);
+  }
+  throw new Error('the replica never answered');
+}
+
+before(async () => {
+  server = await startTestServer({ dev: true, storage: 'sqlite', httpReplicas: 1 });
+  root = server.rootToken as string;
+  const seeded = await connect(server.url).call('POST', 'secret/data/probe', { token: root, body: { data: { value: 'v1' } } });
+  assert.equal(seeded.status, 200);
+});
+
+after(async () => {
+  await server?.destroy();
+});
+
+test('a replica answers KV reads itself, forwards writes, and never serves a version older than the last acknowledged write', async () => {
+  const connection = await replicaConnection();
+  const first = await connection.call('GET', 'secret/data/probe', { token: root });
+  assert.equal(first.body.data.data.value, 'v1');
+  assert.equal(first.body.mount_type, 'kv');
+
+  // A write on the replica connection is the primary's: forwarded, answered without the header.
+  const written = await connection.call('POST', 'secret/data/probe', { token: root, body: { data: { value: 'v2' } } });
+  assert.equal(written.status, 200);
+  assert.equal(written.servedBy, undefined);
+  assert.equal(written.body.data.version, 2);
+
+  // The very next read already sees it, whoever answers; once the replica has reloaded, it does too.
+  const next = await connection.call('GET', 'secret/data/probe', { token: root });
+  assert.equal(next.body.data.data.value, 'v2');
+  const reloaded = await untilReplicaAnswers(connection, 'secret/data/probe');
+  assert.equal(reloaded.body.data.data.value, 'v2');
+  assert.equal(reloaded.body.data.metadata.version, 2);
+
+  const listed = await connection.call('GET', 'secret/metadata/?list=true', { token: root });
+  assert.equal(listed.status, 200);
+  assert.ok(listed.body.data.keys.includes('probe'));
+  connection.close();
+});
+
+test('a revoked token and a tightened policy stop working on a replica connection at once', async () => {
+  const primary = connect(server.url);
+  const policy = (text: string) => primary.call('PUT', 'sys/policies/acl/replica-reader', { token: root, body: { policy: text } });
+  assert.equal((await policy('path "secret/data/*" { capabilities = ["read"] }')).status, 204);
+  const created = await primary.call('POST', 'auth/token/create', { token: root, body: { policies: ['replica-reader'], ttl: '1h' } });
+  const reader: string = created.body.auth.client_token;
+  const other = await primary.call('POST', 'auth/token/create', { token: root, body: { policies: ['replica-reader'], ttl: '1h' } });
+  const otherReader: string = other.body.auth.client_token;
+
+  const connection = await replicaConnection(reader);
+  await untilReplicaAnswers(connection, 'secret/data/probe', otherReader);
+
+  assert.equal((await primary.call('POST', 'auth/token/revoke', { token: root, body: { token: reader } })).status, 204);
+  const afterRevoke = await connection.call('GET', 'secret/data/probe', { token: reader });
+  assert.equal(afterRevoke.status, 403);
+
+  await untilReplicaAnswers(connection, 'secret/data/probe', otherReader);
+  assert.equal((await policy('path "secret/data/other" { capabilities = ["read"] }')).status, 204);
+  const afterPolicy = await connection.call('GET', 'secret/data/probe', { token: otherReader });
+  assert.equal(afterPolicy.status, 403);
+  connection.close();
+  primary.close();
+});
+
+test('a token with limited uses is spent once per request through a replica', async () => {
+  const primary = connect(server.url);
+  const created = await primary.call('POST', 'auth/token/create', { token: root, body: { policies: ['root'], num_uses: 2 } });
+  const token: string = created.body.auth.client_token;
+  const connection = await replicaConnection();
+  const replies = [];
+  for (let i = 0; i < 3; i += 1) replies.push(await connection.call('GET', 'secret/data/probe', { token }));
+  assert.deepEqual(replies.map((r) => r.status), [200, 200, 403]);
+  // Spending a use is a write: the primary answered these.
+  assert.deepEqual(replies.map((r) => r.servedBy), [undefined, undefined, undefined]);
+  connection.close();
+  primary.close();
+});
+
+test('with an audit device enabled, replica connections are audited by the primary with the real client address', async () => {
+  const connection = await replicaConnection();
+  const logPath = join(tempDir('coffer-replica-audit-'), 'audit.log');
+  const primary = connect(server.url);
+  assert.equal((await primary.call('PUT', 'sys/audit/file', { token: root, body: { type: 'file', options: { file_path: logPath } } })).status, 204);
+
+  // A client cannot pick the address the primary records.
+  const reply = await connection.call('GET', 'secret/data/probe', { token: root, headers: { 'x-coffer-client-address': '203.0.113.9' } });
+  assert.equal(reply.status, 200);
+  assert.equal(reply.servedBy, undefined);
+  const fromPrimary = await primary.call('GET', 'secret/data/probe', { token: root, headers: { 'x-coffer-client-address': '203.0.113.9' } });
+  assert.equal(fromPrimary.status, 200);
+
+  const lines = readFileSync(logPath, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const reads = lines.filter((entry) => entry.type === 'request' && entry.request?.path === 'secret/data/probe');
+  assert.equal(reads.length, 2);
+  for (const entry of reads) assert.match(entry.request.remote_address, /127\.0\.0\.1$/);
+
+  assert.equal((await primary.call('DELETE', 'sys/audit/file', { token: root })).status, 204);
+  await untilReplicaAnswers(connection, 'secret/data/probe');
+  connection.close();
+  primary.close();
+});
+
+test('the primary socket replicas forward to is private to the server user', () => {
+  // Found through the process's own listening sockets would be fragile; the set names it.
+  const sockets = readFileSync('/proc/net/unix', 'utf8').split('\n').filter((line) => /coffer-[^/]+\/primary\.sock$/.test(line));
+  assert.ok(sockets.length > 0);
+  for (const line of sockets) {
+    const path = line.trim().split(/\s+/).at(-1) as string;
+    try {
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      assert.equal(statSync(join(path, '..')).mode & 0o777, 0o700);
+    } catch (error) {
+      // Another test server's socket may have gone between the listing and the stat.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+});
+
+test('sealing takes the key back from the replica before it completes', async () => {
+  const connection = await replicaConnection();
+  const primary = connect(server.url);
+  assert.equal((await primary.call('PUT', 'sys/seal', { token: root })).status, 204);
+  // sys/seal answers before the seal runs (as Vault); wait until the primary reports it sealed.
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const status = await primary.call('GET', 'sys/seal-status');
+    if (status.body.sealed === true) break;
+    await sleep(20);
+  }
+  // The replica drops its key when the seal message reaches it, an IPC hop after the primary
+  // started sealing; a read in that instant may still be answered, never one after the seal.
+  let reply = await connection.call('GET', 'secret/data/probe', { token: root });
+  for (let attempt = 0; attempt < 50 && reply.status !== 503; attempt += 1) {
+    await sleep(20);
+    reply = await connection.call('GET', 'secret/data/probe', { token: root });
+  }
+  assert.equal(reply.status, 503);
+  assert.equal(reply.servedBy, undefined);
+  connection.close();
+  primary.close();
+});
