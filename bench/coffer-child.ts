@@ -10,13 +10,15 @@ import { startServer } from '../src/main.js';
 
 async function main(): Promise<void> {
   const dataDir = process.argv[2];
-  if (dataDir === undefined) throw new Error('usage: coffer-child.js DATA_DIR');
+  if (dataDir === undefined) throw new Error('usage: coffer-child.js DATA_DIR [HTTP_REPLICAS]');
   const server = await startServer({
     listen: '127.0.0.1:0',
     dataDir,
     dev: true,
     storage: 'sqlite',
     logLevel: process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn',
+    // KV reads served by this many extra processes beside the primary (README: --http-replicas).
+    httpReplicas: Number(process.argv[3] ?? '0'),
   });
 
   let stopping = false;

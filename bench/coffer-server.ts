@@ -28,12 +28,16 @@ function parseCofferReady(value: unknown): CofferReady | undefined {
   return { url, rootToken };
 }
 
-export async function startCofferServer(ctx: BenchContext, name: string): Promise<CofferServer> {
+/**
+ * `httpReplicas`: extra HTTP processes (`--http-replicas`) beside the server; the KV load cells
+ * use them, the scenarios measuring one request path through the primary do not.
+ */
+export async function startCofferServer(ctx: BenchContext, name: string, options: { httpReplicas?: number } = {}): Promise<CofferServer> {
   const dataDir = ctx.cleanup.tempDir(name);
   const child = await startServerChild({
     name,
     entry: childEntry('coffer-child.js'),
-    args: [dataDir],
+    args: [dataDir, String(options.httpReplicas ?? 0)],
     cleanup: ctx.cleanup,
     parseReady: parseCofferReady,
   });

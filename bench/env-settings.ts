@@ -28,3 +28,12 @@ export function numberSetting(env: NodeJS.ProcessEnv, name: string, fallback: nu
   }
   return value;
 }
+
+/**
+ * BENCH_HTTP_REPLICAS: extra HTTP processes of the KV load cells' Coffer servers
+ * (`--http-replicas`; default 1, one per extra core of this 2-core machine); 0 measures a
+ * single process.
+ */
+export function httpReplicasSetting(env: NodeJS.ProcessEnv): number {
+  return numberSetting(env, 'BENCH_HTTP_REPLICAS', 1, { min: 0, max: 8, integer: true });
+}

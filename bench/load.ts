@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { createLatencyHistogram } from './latency.js';
-import { ownCpuSeconds, processCpuSeconds } from './proc-cpu.js';
+import { ownCpuSeconds, processTreeCpuSeconds } from './proc-cpu.js';
 import type { Cell, CellSample, Target } from './scenario.js';
 
 /** The part of a request that changes from one request to the next. */
@@ -211,11 +211,11 @@ export function createLoadCell(spec: LoadCellSpec): Cell {
     assertAlive,
     async run(round, durationS): Promise<CellSample> {
       assertAlive();
-      const serverBefore = processCpuSeconds(spec.server.pid);
+      const serverBefore = processTreeCpuSeconds(spec.server.pid);
       const loadgenBefore = ownCpuSeconds();
       const result = await runLoad({ ...spec.load, connections: spec.connections, durationS });
       const loadgenCpuS = ownCpuSeconds() - loadgenBefore;
-      const serverAfter = processCpuSeconds(spec.server.pid);
+      const serverAfter = processTreeCpuSeconds(spec.server.pid);
       assertAlive();
       const elapsed = result.durationS > 0 ? result.durationS : durationS;
       return {

@@ -1,12 +1,13 @@
 /**
- * CPU time of another process, from Linux `/proc/<pid>/stat` (utime + stime, all threads).
+ * CPU time of another process (and its children), from Linux `/proc/<pid>/stat` (utime +
+ * stime, all threads).
  *
  * performance.md asks for requests per server CPU-second because this machine's 2 cores are
  * shared: wall-clock req/s moves with other load, CPU per request much less. Must never throw
  * on a platform without /proc; it reports undefined instead.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -37,6 +38,27 @@ export function processCpuSeconds(pid: number): number | undefined {
   const stime = Number(rest[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
   return (utime + stime) / clockTicks();
+}
+
+/**
+ * CPU seconds of `pid` and of its live child processes (a Coffer server's HTTP replicas), so a
+ * server that spreads its work over processes is charged for all of it. Children are found
+ * through /proc/<pid>/task/<tid>/children; undefined when /proc is not readable.
+ */
+export function processTreeCpuSeconds(pid: number): number | undefined {
+  const own = processCpuSeconds(pid);
+  if (own === undefined) return undefined;
+  let total = own;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (children === '') continue;
+      for (const child of children.split(/\s+/)) total += processCpuSeconds(Number(child)) ?? 0;
+    }
+  } catch {
+    // A thread or child that ended while being read: what was read still counts.
+  }
+  return total;
 }
 
 /** This process's own CPU time in seconds (the load generator's cost). */

@@ -8,6 +8,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCofferServer } from '../coffer-server.js';
+import { httpReplicasSetting } from '../env-settings.js';
 import type { BenchContext, PreparedScenario, Scenario } from '../scenario.js';
 import { ratioToCellAtLeast } from '../targets.js';
 import { createKvReadCell, seedReadKeys, READ_KEYS } from './kv-common.js';
@@ -15,7 +16,7 @@ import { createKvReadCell, seedReadKeys, READ_KEYS } from './kv-common.js';
 export const kvAuditScenario: Scenario = {
   id: 'kv-audit',
   async prepare(ctx: BenchContext): Promise<PreparedScenario> {
-    const server = await startCofferServer(ctx, 'coffer-audit');
+    const server = await startCofferServer(ctx, 'coffer-audit', { httpReplicas: httpReplicasSetting(process.env) });
     ctx.log(`  coffer-audit: pid ${server.child.pid} at ${server.url}`);
     await seedReadKeys(ctx, server);
     const auditFile = join(server.dataDir, 'audit.log');

@@ -6,6 +6,7 @@
  * the whole run, and changes the value bytes on every request so each write is a real commit.
  */
 import { startCofferServer } from '../coffer-server.js';
+import { httpReplicasSetting } from '../env-settings.js';
 import { createLoadCell } from '../load.js';
 import type { BenchContext, PreparedScenario, Scenario } from '../scenario.js';
 import { p99Below, ratioToBaselineAtLeast } from '../targets.js';
@@ -17,7 +18,8 @@ const TOKEN_CREATE_BODY = JSON.stringify({ policies: ['default'], ttl: '1h' });
 export const kvScenario: Scenario = {
   id: 'kv',
   async prepare(ctx: BenchContext): Promise<PreparedScenario> {
-    const server = await startCofferServer(ctx, 'coffer-kv');
+    const httpReplicas = httpReplicasSetting(process.env);
+    const server = await startCofferServer(ctx, 'coffer-kv', { httpReplicas });
     ctx.log(`  coffer-kv: pid ${server.child.pid} at ${server.url}`);
     const readBody = await seedReadKeys(ctx, server);
 
@@ -72,6 +74,9 @@ export const kvScenario: Scenario = {
       baselineBody: readBody,
       method: [
         `KV v2 read, KV v2 write and Token create share one Coffer server (\`coffer-child.js\`: \`startServer\` in dev mode — initialised, unsealed, KV v2 at \`secret/\` — with \`storage: 'sqlite'\` in a fresh temp dir, no audit device, root token); state accumulates across rounds (versions of the ${WRITE_KEYS} write keys, created tokens).`,
+        httpReplicas > 0
+          ? `That server runs with \`httpReplicas: ${httpReplicas}\` (\`--http-replicas\`, BENCH_HTTP_REPLICAS): new connections are shared round robin between the primary and ${httpReplicas === 1 ? 'one replica process' : `${httpReplicas} replica processes`}; a replica answers KV reads itself and forwards writes and token creation to the primary. "server cores" and "req per server CPU-s" count the primary and its replicas.`
+          : 'That server is one process (BENCH_HTTP_REPLICAS=0).',
       ],
     };
   },
