@@ -158,6 +158,28 @@ describe('one policy governs the AWS API and the Vault API', () => {
     }
   });
 
+  it('refuses AWS bookkeeping written through the Vault API, so a token without delete cannot schedule a purge', async () => {
+    await admin.send(new CreateSecretCommand({ Name: 'app/rv-victim', SecretString: 'victim-value' }));
+    const writer = tokens.writer;
+    assert.equal((await aws.vault('DELETE', 'aws/metadata/app/rv-victim', undefined, writer)).status, 403);
+    const before = await aws.vault('GET', 'aws/metadata/app/rv-victim');
+    // A record whose deletion date is long past: the purge sweep would delete every version.
+    const forged = JSON.stringify({ format: 1, suffix: 'abcdef', created: 0, lastChanged: 0, tags: [], deletedAt: 0, recoveryDays: 7, seen: 1, versions: {} });
+    for (const [method, token] of [['POST', writer], ['POST', aws.root], ['PATCH', aws.root]] as const) {
+      const res = await aws.vault(method, 'aws/metadata/app/rv-victim', { custom_metadata: { owner: 'x', 'aws:0': forged } }, token);
+      assert.equal(res.status, 400, `${method}: ${JSON.stringify(res.body)}`);
+      assert.match(res.body.errors[0], /reserved/);
+    }
+    assert.deepEqual((await aws.vault('GET', 'aws/metadata/app/rv-victim')).body.data, before.body.data, 'the refused writes changed nothing');
+    assert.equal((await admin.send(new GetSecretValueCommand({ SecretId: 'app/rv-victim' }))).SecretString, 'victim-value');
+    assert.equal((await admin.send(new DescribeSecretCommand({ SecretId: 'app/rv-victim' }))).DeletedDate, undefined);
+
+    // Dropping the bookkeeping stays possible (the secret then reads as written through the Vault API).
+    assert.equal((await aws.vault('PATCH', 'aws/metadata/app/rv-victim', { custom_metadata: { 'aws:0': null, owner: 'team-a' } })).status, 204);
+    assert.equal((await aws.vault('POST', 'aws/metadata/app/rv-victim', { custom_metadata: { owner: 'team-b' } }, writer)).status, 204);
+    assert.equal((await admin.send(new GetSecretValueCommand({ SecretId: 'app/rv-victim' }))).SecretString, 'victim-value');
+  });
+
   it('audits the AWS operations by name, with the key\'s identity and no plaintext secret', async () => {
     const enabled = await aws.vault('PUT', 'sys/audit/file', { type: 'file', options: { file_path: auditFile } });
     assert.equal(enabled.status, 204);
