@@ -38,9 +38,29 @@ async function existingVersion(ctx: OperationContext, name: string, version: Aws
   return version;
 }
 
+export interface PutVersionOptions {
+  /** Applied to the record in the same metadata write as the version's intent. */
+  change?: (record: AwsRecord) => AwsRecord;
+  /**
+   * Whether the secret's first version also gets AWSCURRENT, whatever `stages` says (default
+   * true). AWS does so for PutSecretValue: "If this operation creates the first version for the
+   * secret, then Secrets Manager automatically attaches the staging label AWSCURRENT to it."
+   * A webhook rotation turns it off: its rollback takes only AWSPENDING off the new version, so
+   * a value that failed its tests must never have been made current.
+   */
+  firstVersionCurrent?: boolean;
+}
+
+/** The labels a new version gets: `stages`, plus AWSCURRENT when KV holds no version of the secret yet. */
+function labelsFor(state: SecretState, stages: readonly string[], firstVersionCurrent: boolean): string[] {
+  const labels = [...stages];
+  if (firstVersionCurrent && state.meta.current === 0 && !labels.includes(AWSCURRENT)) labels.push(AWSCURRENT);
+  return labels;
+}
+
 /**
- * Adds a version with `stages` to a loaded secret (the caller holds its lock), applying
- * `change` to the record in the same metadata write. Returns the version's id, labels and KV version.
+ * Adds a version with `stages` to a loaded secret (the caller holds its lock). Returns the
+ * version's id, labels and KV version.
  */
 export async function putVersion(
   ctx: OperationContext,
@@ -48,15 +68,18 @@ export async function putVersion(
   token: string,
   value: SecretValue,
   stages: readonly string[],
-  change: (record: AwsRecord) => AwsRecord = (r) => r,
+  options: PutVersionOptions = {},
 ): Promise<{ id: string; stages: string[]; kv: number }> {
+  const { change = (r: AwsRecord) => r, firstVersionCurrent = true } = options;
   const known = findById(initial.versions, token);
   if (known) return { id: known.id, stages: [...(await existingVersion(ctx, initial.name, known, value)).stages], kv: known.kv };
   await requireCapabilities(ctx, { [metadataPath(initial.name)]: ['update'], [dataPath(initial.name)]: ['update'] });
   let state = initial;
   for (let attempt = 1; ; attempt++) {
     const next = state.meta.current + 1;
-    const record: AwsRecord = { ...change(settled(state)), lastChanged: ctx.clock.now(), pending: { kv: next, id: token, stages: [...stages] } };
+    // Decided per attempt: after a lost check-and-set, a Vault write made the first version.
+    const labels = labelsFor(state, stages, firstVersionCurrent);
+    const record: AwsRecord = { ...change(settled(state)), lastChanged: ctx.clock.now(), pending: { kv: next, id: token, stages: labels } };
     await saveRecord(ctx, state, record);
     try {
       await ctx.kv.writeData(state.name, toKvData(value), state.meta.current);
@@ -71,7 +94,7 @@ export async function putVersion(
     }
     const target: AwsVersion = { kv: next, id: token, stages: [] };
     const versions = [...state.versions.map((v) => ({ ...v, stages: [...v.stages] })), target];
-    moveStages(versions, target, stages);
+    moveStages(versions, target, labels);
     return { id: token, stages: target.stages, kv: next };
   }
 }
@@ -167,7 +190,7 @@ export const updateSecret: Operation = async (ctx, body) => {
   return ctx.locks.run(ref.name, async () => {
     const state = await loadSecret(ctx, ref);
     if (value) {
-      const put = await putVersion(ctx, state, token, value, [AWSCURRENT], change);
+      const put = await putVersion(ctx, state, token, value, [AWSCURRENT], { change });
       return { ARN: state.arn, Name: state.name, VersionId: put.id };
     }
     await saveRecord(ctx, state, { ...change(settled(state)), lastChanged: ctx.clock.now() });
