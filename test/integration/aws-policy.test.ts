@@ -180,6 +180,38 @@ describe('one policy governs the AWS API and the Vault API', () => {
     assert.equal((await admin.send(new GetSecretValueCommand({ SecretId: 'app/rv-victim' }))).SecretString, 'victim-value');
   });
 
+  it('leaves no intent behind when the value write of an AWS call is denied, so the next Vault write is AWSCURRENT', async () => {
+    // Full rights on both paths, but the second KV request (the one with a `data` parameter) is denied.
+    await aws.putPolicy('rvp', `
+path "aws/metadata/rvp/*" { capabilities = ["create", "read", "update", "list"] }
+path "aws/data/rvp/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+  denied_parameters = { "data" = [] }
+}`);
+    const restricted = aws.client(await aws.issueKey(['rvp']));
+    await admin.send(new CreateSecretCommand({ Name: 'rvp/s', SecretString: 'old-value' }));
+    const failedId = 'cccccccc-0000-4000-8000-000000000001';
+    await assert.rejects(
+      restricted.send(new PutSecretValueCommand({ SecretId: 'rvp/s', ClientRequestToken: failedId, SecretString: 'never-written', VersionStages: ['STAGING'] })),
+      { name: 'AccessDeniedException' },
+    );
+    // A CreateSecret denied the same way cannot remove what it created (no delete): its intent goes.
+    await assert.rejects(restricted.send(new CreateSecretCommand({ Name: 'rvp/new', ClientRequestToken: failedId, SecretString: 'never-written' })), { name: 'AccessDeniedException' });
+
+    assert.equal((await aws.vault('POST', 'aws/data/rvp/s', { data: { password: 'new-from-vault' } })).status, 200);
+    const current = await admin.send(new GetSecretValueCommand({ SecretId: 'rvp/s' }));
+    assert.equal(current.SecretString, '{"password":"new-from-vault"}');
+    assert.notEqual(current.VersionId, failedId);
+    await assert.rejects(admin.send(new GetSecretValueCommand({ SecretId: 'rvp/s', VersionStage: 'STAGING' })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(admin.send(new GetSecretValueCommand({ SecretId: 'rvp/s', VersionId: failedId })), { name: 'ResourceNotFoundException' });
+    assert.equal((await admin.send(new GetSecretValueCommand({ SecretId: 'rvp/s', VersionStage: 'AWSPREVIOUS' }))).SecretString, 'old-value');
+
+    assert.equal((await aws.vault('POST', 'aws/data/rvp/new', { data: { password: 'first-from-vault' } })).status, 200);
+    const created = await admin.send(new GetSecretValueCommand({ SecretId: 'rvp/new' }));
+    assert.equal(created.SecretString, '{"password":"first-from-vault"}');
+    assert.notEqual(created.VersionId, failedId);
+  });
+
   it('audits the AWS operations by name, with the key\'s identity and no plaintext secret', async () => {
     const enabled = await aws.vault('PUT', 'sys/audit/file', { type: 'file', options: { file_path: auditFile } });
     assert.equal(enabled.status, 204);
