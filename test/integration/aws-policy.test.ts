@@ -158,6 +158,60 @@ describe('one policy governs the AWS API and the Vault API', () => {
     }
   });
 
+  it('refuses AWS bookkeeping written through the Vault API, so a token without delete cannot schedule a purge', async () => {
+    await admin.send(new CreateSecretCommand({ Name: 'app/rv-victim', SecretString: 'victim-value' }));
+    const writer = tokens.writer;
+    assert.equal((await aws.vault('DELETE', 'aws/metadata/app/rv-victim', undefined, writer)).status, 403);
+    const before = await aws.vault('GET', 'aws/metadata/app/rv-victim');
+    // A record whose deletion date is long past: the purge sweep would delete every version.
+    const forged = JSON.stringify({ format: 1, suffix: 'abcdef', created: 0, lastChanged: 0, tags: [], deletedAt: 0, recoveryDays: 7, seen: 1, versions: {} });
+    for (const [method, token] of [['POST', writer], ['POST', aws.root], ['PATCH', aws.root]] as const) {
+      const res = await aws.vault(method, 'aws/metadata/app/rv-victim', { custom_metadata: { owner: 'x', 'aws:0': forged } }, token);
+      assert.equal(res.status, 400, `${method}: ${JSON.stringify(res.body)}`);
+      assert.match(res.body.errors[0], /reserved/);
+    }
+    assert.deepEqual((await aws.vault('GET', 'aws/metadata/app/rv-victim')).body.data, before.body.data, 'the refused writes changed nothing');
+    assert.equal((await admin.send(new GetSecretValueCommand({ SecretId: 'app/rv-victim' }))).SecretString, 'victim-value');
+    assert.equal((await admin.send(new DescribeSecretCommand({ SecretId: 'app/rv-victim' }))).DeletedDate, undefined);
+
+    // Dropping the bookkeeping stays possible (the secret then reads as written through the Vault API).
+    assert.equal((await aws.vault('PATCH', 'aws/metadata/app/rv-victim', { custom_metadata: { 'aws:0': null, owner: 'team-a' } })).status, 204);
+    assert.equal((await aws.vault('POST', 'aws/metadata/app/rv-victim', { custom_metadata: { owner: 'team-b' } }, writer)).status, 204);
+    assert.equal((await admin.send(new GetSecretValueCommand({ SecretId: 'app/rv-victim' }))).SecretString, 'victim-value');
+  });
+
+  it('leaves no intent behind when the value write of an AWS call is denied, so the next Vault write is AWSCURRENT', async () => {
+    // Full rights on both paths, but the second KV request (the one with a `data` parameter) is denied.
+    await aws.putPolicy('rvp', `
+path "aws/metadata/rvp/*" { capabilities = ["create", "read", "update", "list"] }
+path "aws/data/rvp/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+  denied_parameters = { "data" = [] }
+}`);
+    const restricted = aws.client(await aws.issueKey(['rvp']));
+    await admin.send(new CreateSecretCommand({ Name: 'rvp/s', SecretString: 'old-value' }));
+    const failedId = 'cccccccc-0000-4000-8000-000000000001';
+    await assert.rejects(
+      restricted.send(new PutSecretValueCommand({ SecretId: 'rvp/s', ClientRequestToken: failedId, SecretString: 'never-written', VersionStages: ['STAGING'] })),
+      { name: 'AccessDeniedException' },
+    );
+    // A CreateSecret denied the same way cannot remove what it created (no delete): its intent goes.
+    await assert.rejects(restricted.send(new CreateSecretCommand({ Name: 'rvp/new', ClientRequestToken: failedId, SecretString: 'never-written' })), { name: 'AccessDeniedException' });
+
+    assert.equal((await aws.vault('POST', 'aws/data/rvp/s', { data: { password: 'new-from-vault' } })).status, 200);
+    const current = await admin.send(new GetSecretValueCommand({ SecretId: 'rvp/s' }));
+    assert.equal(current.SecretString, '{"password":"new-from-vault"}');
+    assert.notEqual(current.VersionId, failedId);
+    await assert.rejects(admin.send(new GetSecretValueCommand({ SecretId: 'rvp/s', VersionStage: 'STAGING' })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(admin.send(new GetSecretValueCommand({ SecretId: 'rvp/s', VersionId: failedId })), { name: 'ResourceNotFoundException' });
+    assert.equal((await admin.send(new GetSecretValueCommand({ SecretId: 'rvp/s', VersionStage: 'AWSPREVIOUS' }))).SecretString, 'old-value');
+
+    assert.equal((await aws.vault('POST', 'aws/data/rvp/new', { data: { password: 'first-from-vault' } })).status, 200);
+    const created = await admin.send(new GetSecretValueCommand({ SecretId: 'rvp/new' }));
+    assert.equal(created.SecretString, '{"password":"first-from-vault"}');
+    assert.notEqual(created.VersionId, failedId);
+  });
+
   it('audits the AWS operations by name, with the key\'s identity and no plaintext secret', async () => {
     const enabled = await aws.vault('PUT', 'sys/audit/file', { type: 'file', options: { file_path: auditFile } });
     assert.equal(enabled.status, 204);

@@ -313,6 +313,26 @@ describe('the AWS SDK against Coffer', () => {
     assert.equal(rotations, 1, 'RotateImmediately=false creates no version');
   });
 
+  it('attaches AWSCURRENT to the first version of a secret whatever labels the call names, as AWS does', async () => {
+    await sm.send(new CreateSecretCommand({ Name: 'app/first-custom' }));
+    const first = await sm.send(new PutSecretValueCommand({ SecretId: 'app/first-custom', SecretString: 'first', VersionStages: ['CUSTOM'] }));
+    assert.deepEqual(first.VersionStages, ['CUSTOM', 'AWSCURRENT']);
+    const current = await sm.send(new GetSecretValueCommand({ SecretId: 'app/first-custom' }));
+    assert.equal(current.SecretString, 'first');
+    assert.equal(current.VersionId, first.VersionId);
+    // Only the first version: a later one gets exactly the labels it names.
+    const second = await sm.send(new PutSecretValueCommand({ SecretId: 'app/first-custom', SecretString: 'second', VersionStages: ['OTHER'] }));
+    assert.deepEqual(second.VersionStages, ['OTHER']);
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/first-custom' }))).SecretString, 'first');
+
+    // An in-process rotation of a secret with no value writes its first version.
+    await sm.send(new CreateSecretCommand({ Name: 'app/first-rotated' }));
+    const rotated = await sm.send(new RotateSecretCommand({ SecretId: 'app/first-rotated', RotationLambdaARN: ROTATOR }));
+    const value = await sm.send(new GetSecretValueCommand({ SecretId: 'app/first-rotated' }));
+    assert.equal(value.VersionId, rotated.VersionId);
+    assert.deepEqual([...(value.VersionStages ?? [])].sort(), ['AWSCURRENT', 'AWSPENDING']);
+  });
+
   it('answers the resource-policy operations without pretending to store a policy', async () => {
     const policy = await sm.send(new GetResourcePolicyCommand({ SecretId: 'app/db' }));
     assert.equal(policy.Name, 'app/db');

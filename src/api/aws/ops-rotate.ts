@@ -88,7 +88,9 @@ async function rotateInProcess(
     secretName: state.name,
     current: currentRead?.data ? fromKvData(currentRead.data) : undefined,
   });
-  const put = await putVersion(ctx, state, input.token, next, [AWSPENDING], (r) => ({ ...r, rotation }));
+  // On a secret with no value yet, this first version is AWSCURRENT too (as PutSecretValue):
+  // nothing else ever moves AWSCURRENT after an in-process rotator.
+  const put = await putVersion(ctx, state, input.token, next, [AWSPENDING], { change: (r) => ({ ...r, rotation }) });
   return { ARN: state.arn, Name: state.name, VersionId: put.id };
 }
 

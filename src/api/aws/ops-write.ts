@@ -4,7 +4,8 @@
  * A new version is written in two pipeline requests under the secret's lock: the record with
  * the version's intent (`pending`: its id and labels) into `aws/metadata/N`, then the value
  * into `aws/data/N` with check-and-set. The KV write is the commit point (versions.ts), so a
- * failure between the two leaves no label moved and no value visible.
+ * failure between the two leaves no label moved and no value visible, and a failed value write
+ * takes its intent back out (withdrawIntent), so that the next Vault write is not taken for it.
  * Must never: change an existing version's value (versions are immutable), or write anything
  * before the caller's capabilities for the whole operation are known to suffice.
  */
@@ -38,9 +39,55 @@ async function existingVersion(ctx: OperationContext, name: string, version: Aws
   return version;
 }
 
+export interface PutVersionOptions {
+  /** Applied to the record in the same metadata write as the version's intent. */
+  change?: (record: AwsRecord) => AwsRecord;
+  /**
+   * Whether the secret's first version also gets AWSCURRENT, whatever `stages` says (default
+   * true). AWS does so for PutSecretValue: "If this operation creates the first version for the
+   * secret, then Secrets Manager automatically attaches the staging label AWSCURRENT to it."
+   * A webhook rotation turns it off: its rollback takes only AWSPENDING off the new version, so
+   * a value that failed its tests must never have been made current.
+   */
+  firstVersionCurrent?: boolean;
+}
+
 /**
- * Adds a version with `stages` to a loaded secret (the caller holds its lock), applying
- * `change` to the record in the same metadata write. Returns the version's id, labels and KV version.
+ * After a failed value write, takes the call's intent back out of the record, restoring
+ * `before`, when KV certainly does not hold the version the intent names: the write lost its
+ * check-and-set (a Vault write took that number), or KV holds no version that high. Left in,
+ * the intent would give the next Vault write the failed call's id and labels. When neither
+ * holds, the write may have committed before the error (an audit failure after the engine
+ * ran), and the intent stays, to count if it did.
+ * Best effort: the client sees the write's own error either way. An intent left behind (this
+ * clean-up failing too, or the server stopping between the two requests) is dropped by the
+ * next AWS write, but a Vault write that comes first still takes its id and labels: closing
+ * that needs the intent bound to the KV write itself, which KV v2 has no field for.
+ */
+async function withdrawIntent(ctx: OperationContext, name: string, intent: { kv: number; id: string }, error: unknown, before: AwsRecord): Promise<void> {
+  try {
+    const meta = await ctx.kv.readMetadata(name);
+    if (!meta) return;
+    const lostCas = isCofferError(error) && error.code === 'cas_mismatch';
+    if (!lostCas && meta.current >= intent.kv) return;
+    const pending = decodeRecord(meta.customMetadata)?.pending;
+    if (pending?.kv !== intent.kv || pending.id !== intent.id) return;
+    await ctx.kv.writeMetadata(name, encodeRecord(before, meta.customMetadata));
+  } catch {
+    // Nothing to add to the caller's error: the write failed, and that is what it reports.
+  }
+}
+
+/** The labels a new version gets: `stages`, plus AWSCURRENT when KV holds no version of the secret yet. */
+function labelsFor(state: SecretState, stages: readonly string[], firstVersionCurrent: boolean): string[] {
+  const labels = [...stages];
+  if (firstVersionCurrent && state.meta.current === 0 && !labels.includes(AWSCURRENT)) labels.push(AWSCURRENT);
+  return labels;
+}
+
+/**
+ * Adds a version with `stages` to a loaded secret (the caller holds its lock). Returns the
+ * version's id, labels and KV version.
  */
 export async function putVersion(
   ctx: OperationContext,
@@ -48,20 +95,27 @@ export async function putVersion(
   token: string,
   value: SecretValue,
   stages: readonly string[],
-  change: (record: AwsRecord) => AwsRecord = (r) => r,
+  options: PutVersionOptions = {},
 ): Promise<{ id: string; stages: string[]; kv: number }> {
+  const { change = (r: AwsRecord) => r, firstVersionCurrent = true } = options;
   const known = findById(initial.versions, token);
   if (known) return { id: known.id, stages: [...(await existingVersion(ctx, initial.name, known, value)).stages], kv: known.kv };
   await requireCapabilities(ctx, { [metadataPath(initial.name)]: ['update'], [dataPath(initial.name)]: ['update'] });
   let state = initial;
   for (let attempt = 1; ; attempt++) {
     const next = state.meta.current + 1;
-    const record: AwsRecord = { ...change(settled(state)), lastChanged: ctx.clock.now(), pending: { kv: next, id: token, stages: [...stages] } };
+    // Decided per attempt: after a lost check-and-set, a Vault write made the first version.
+    const labels = labelsFor(state, stages, firstVersionCurrent);
+    const record: AwsRecord = { ...change(settled(state)), lastChanged: ctx.clock.now(), pending: { kv: next, id: token, stages: labels } };
     await saveRecord(ctx, state, record);
     try {
       await ctx.kv.writeData(state.name, toKvData(value), state.meta.current);
     } catch (error) {
-      if (!(isCofferError(error) && error.code === 'cas_mismatch') || attempt >= CAS_ATTEMPTS) throw error;
+      if (!(isCofferError(error) && error.code === 'cas_mismatch') || attempt >= CAS_ATTEMPTS) {
+        // The record as it was before this call: a failed write changes nothing (`change` included).
+        await withdrawIntent(ctx, state.name, { kv: next, id: token }, error, settled(state));
+        throw error;
+      }
       // A Vault write took the version number first. Our intent names that version, so it is
       // void: reload without it (the Vault write becomes AWSCURRENT) and try again.
       const meta = await ctx.kv.readMetadata(state.name);
@@ -71,7 +125,7 @@ export async function putVersion(
     }
     const target: AwsVersion = { kv: next, id: token, stages: [] };
     const versions = [...state.versions.map((v) => ({ ...v, stages: [...v.stages] })), target];
-    moveStages(versions, target, stages);
+    moveStages(versions, target, labels);
     return { id: token, stages: target.stages, kv: next };
   }
 }
@@ -129,8 +183,12 @@ export const createSecret: Operation = async (ctx, body) => {
       try {
         await ctx.kv.writeData(name, toKvData(value), 0);
       } catch (error) {
-        // Leave no half-created secret behind if the caller may remove it.
-        await ctx.kv.deleteMetadata(name).catch(() => undefined);
+        // Leave no half-created secret behind if the caller may remove it; if not, at least no intent.
+        const deleted = await ctx.kv.deleteMetadata(name).then(() => true, () => false);
+        if (!deleted) {
+          const { pending: _failed, ...created } = record;
+          await withdrawIntent(ctx, name, { kv: 1, id: token }, error, created);
+        }
         throw error;
       }
     }
@@ -167,7 +225,7 @@ export const updateSecret: Operation = async (ctx, body) => {
   return ctx.locks.run(ref.name, async () => {
     const state = await loadSecret(ctx, ref);
     if (value) {
-      const put = await putVersion(ctx, state, token, value, [AWSCURRENT], change);
+      const put = await putVersion(ctx, state, token, value, [AWSCURRENT], { change });
       return { ARN: state.arn, Name: state.name, VersionId: put.id };
     }
     await saveRecord(ctx, state, { ...change(settled(state)), lastChanged: ctx.clock.now() });

@@ -167,7 +167,8 @@ export function createAwsRotationStore(deps: AwsRotationStoreDeps): AwsRotationS
       guarded(() =>
         locks.run(name, async () => {
           const ctx = contextFor(access);
-          const put = await putVersion(ctx, await loadSecret(ctx, ref(name)), versionId, value, [AWSPENDING]);
+          // AWSCURRENT moves only at promote, after the tests passed, even onto a first version.
+          const put = await putVersion(ctx, await loadSecret(ctx, ref(name)), versionId, value, [AWSPENDING], { firstVersionCurrent: false });
           return { id: put.id, kv: put.kv, value };
         }),
       ),

@@ -4,6 +4,8 @@
  * - A version written through the AWS API has an entry in the record (its VersionId and
  *   labels). A write records its intent (`pending`) before the KV write, and the KV write is
  *   the commit point: the intent counts once KV holds that version, and is void otherwise.
+ *   A failed write takes its intent out again (ops-write.ts withdrawIntent); only one cut off
+ *   by a stop between the two requests can be mistaken for a later Vault write's.
  * - KV versions after `seen` were written through the Vault API: the newest becomes
  *   AWSCURRENT (the old AWSCURRENT becomes AWSPREVIOUS), the ones between are unlabeled. Their
  *   version ids are derived from the secret's suffix and the version number, so they are

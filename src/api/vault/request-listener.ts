@@ -23,6 +23,7 @@ import { longPoll, parseWatchQuery, serveEventStream } from './watch.js';
 import { rawSysHandler } from './raw-sys.js';
 import { VAULT_STATUS } from './status.js';
 import { isEmptyResponse } from '../../core/router/engine.js';
+import { refuseRecordWrite } from '../aws/record-guard.js';
 
 export interface VaultApiOptions {
   handler: RequestHandler;
@@ -235,6 +236,8 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     if (req.method === 'HEAD') throw new CofferError('unsupported_operation', 'unsupported operation');
     if (isSys && (bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') return watch(req, res, bare, query);
 
+    // The AWS bookkeeping decides what the purge sweep deletes: the Vault API may not write it.
+    refuseRecordWrite({ verb, path, data: body });
     const apiRequest: ApiRequest = {
       requestId: uuid(),
       verb,
