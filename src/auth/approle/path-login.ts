@@ -8,7 +8,7 @@
  */
 import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { addressAllowed } from '../shared/cidr.js';
+import { addressAllowed } from '../../core/cidr.js';
 import { parseString } from '../shared/input.js';
 import type { LoginRefusals } from '../shared/login-refusal.js';
 import { loginResult } from '../shared/token-fields.js';

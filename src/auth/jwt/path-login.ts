@@ -10,7 +10,7 @@
 import type { Clock } from '../../core/clock.js';
 import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { addressAllowed } from '../shared/cidr.js';
+import { addressAllowed } from '../../core/cidr.js';
 import { parseString } from '../shared/input.js';
 import { checkAudience, checkTimes, claimAt, verifyJws } from '../shared/jwt-verify.js';
 import type { LoginRefusals } from '../shared/login-refusal.js';

@@ -11,7 +11,7 @@
 import type { Clock } from '../../core/clock.js';
 import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { addressAllowed } from '../shared/cidr.js';
+import { addressAllowed } from '../../core/cidr.js';
 import { globMatch } from '../shared/glob.js';
 import { parseString } from '../shared/input.js';
 import { ASYMMETRIC_ALGS } from '../shared/jwt-keys.js';

@@ -10,7 +10,7 @@
 import { badRequest } from '../../core/errors.js';
 import { canonicalPolicyName } from '../../core/policy/parse.js';
 import type { LoginResult } from '../../core/router/engine.js';
-import { parseCidrList } from './cidr.js';
+import { parseCidrList } from '../../core/cidr.js';
 import { has, parseBool, parseDuration, parseInteger, parseString, parseStringList } from './input.js';
 
 export interface TokenSettings {

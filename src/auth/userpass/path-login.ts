@@ -10,7 +10,7 @@
  */
 import type { Clock } from '../../core/clock.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { addressAllowed } from '../shared/cidr.js';
+import { addressAllowed } from '../../core/cidr.js';
 import { NAME_PATTERN } from '../shared/input.js';
 import type { KeyedMutex } from '../../core/keyed-mutex.js';
 import type { LoginRefusals } from '../shared/login-refusal.js';
