@@ -1,7 +1,7 @@
 /**
  * The request pipeline every authenticated API call goes through, in this order:
- * sealed check → token → route → operation (existence check) → ACL → use count → audit request
- * → engine → audit response.
+ * sealed check → token (with its bound CIDRs, against the client address) → route → operation
+ * (existence check) → ACL → use count → audit request → engine → audit response.
  *
  * It knows nothing of HTTP: the wire layers (Vault JSON, later AWS) build an ApiRequest and
  * render the ApiResult. Audit is fail-closed: with devices enabled, a request that cannot be
@@ -23,6 +23,7 @@ import type { TokenEntry, TokenStore } from './tokens/token-store.js';
 import type { LeaseManager } from './leases/lease-manager.js';
 import type { EventBus } from './events/event-bus.js';
 import { changeEventFor } from './events/change-events.js';
+import { addressAllowed } from './cidr.js';
 
 /** The HTTP verb, reduced to what decides the operation. */
 export type RequestVerb = 'read' | 'list' | 'write' | 'delete' | 'patch';
@@ -64,6 +65,11 @@ const VERB_OPERATION: Record<Exclude<RequestVerb, 'write'>, Operation> = {
   delete: 'delete',
   patch: 'patch',
 };
+
+/** Whether the token may be used by a client at `address` (its bound CIDRs, if any). */
+function usableFrom(entry: TokenEntry, address: string): boolean {
+  return entry.boundCidrs === undefined || addressAllowed(address, entry.boundCidrs);
+}
 
 function requestAuth(entry: TokenEntry): RequestAuth {
   return {
@@ -184,6 +190,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       period: login.period ?? 0,
       renewable: login.renewable ?? true,
       path,
+      boundCidrs: login.boundCidrs ?? [],
     });
     const { login: _verdict, ...rest } = response;
     return { ...rest, auth: authBlock(token, entry, tokens) };
@@ -202,6 +209,13 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       }
       throw permissionDenied();
     };
+
+    // A token used from outside its bound CIDRs is refused, as in Vault (and audited with its
+    // accessor); where no token is needed (a login) it is set aside, as an unknown token would be.
+    if (token && !usableFrom(token, req.remoteAddress)) {
+      if (unauthenticated) return serveRouted(req, undefined, routed);
+      deny(req.verb === 'write' ? 'update' : VERB_OPERATION[req.verb]);
+    }
 
     // A missing, unknown or expired token is "permission denied", as in Vault (403, not 401).
     if (!token && !unauthenticated) deny(req.verb === 'write' ? 'update' : VERB_OPERATION[req.verb]);

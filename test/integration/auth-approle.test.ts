@@ -1,11 +1,13 @@
 /**
  * AppRole over real HTTP: enable through sys/auth, log in, and check the token holds exactly the
  * role's policies; secret-ID use limits and TTL on an injected clock; CIDR binding on the real
- * client address; accessor scoping between roles (CVE-2023-24999).
+ * client address, and token_bound_cidrs on every request made with the token; accessor scoping
+ * between roles (CVE-2023-24999).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createManualClock } from '../../src/core/clock.js';
+import { send } from '../helpers/raw-http.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ERROR = { errors: ['invalid role or secret ID'] };
@@ -95,6 +97,37 @@ describe('approle over HTTP', () => {
     assert.equal((await login(nearId, near.secret_id)).status, 200);
     const narrowed = await newSecretId('near', { cidr_list: ['127.0.0.2/32'] });
     assert.equal((await login(nearId, narrowed.secret_id)).status, 400);
+  });
+
+  it('ties the token to token_bound_cidrs: refused on every request from another address', async () => {
+    const roleId = await writeRole('bound', { token_bound_cidrs: ['127.0.0.1/32'] });
+    const { secret_id } = await newSecretId('bound');
+    const res = await login(roleId, secret_id);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const token = res.body.auth.client_token as string;
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.1' })).status, 200);
+    const far = await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.2' });
+    assert.equal(far.status, 403);
+    assert.deepEqual(far.body, { errors: ['permission denied'] });
+    assert.equal((await send(server, 'GET', 'auth/token/lookup-self', { token, localAddress: '127.0.0.2' })).status, 403);
+    assert.equal((await send(server, 'POST', 'auth/token/renew-self', { token, body: {}, localAddress: '127.0.0.2' })).status, 403);
+    const lookup = await send(server, 'GET', 'auth/token/lookup-self', { token, localAddress: '127.0.0.1' });
+    assert.deepEqual(lookup.body.data.bound_cidrs, ['127.0.0.1/32']);
+    // Where no token is needed (a login), a bound token sent from elsewhere is set aside.
+    const openId = await writeRole('open', {});
+    const open = await newSecretId('open');
+    const other = await send(server, 'POST', 'auth/approle/login', { token, body: { role_id: openId, secret_id: open.secret_id }, localAddress: '127.0.0.2' });
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    // An unbound token has no bound_cidrs and works from anywhere.
+    assert.equal((await send(server, 'GET', 'auth/token/lookup-self', { token: other.body.auth.client_token, localAddress: '127.0.0.2' })).body.data.bound_cidrs, undefined);
+  });
+
+  it('ties the token to a secret ID token_bound_cidrs, narrower than the role ones', async () => {
+    const roleId = await writeRole('narrowed', { token_bound_cidrs: ['127.0.0.0/8'] });
+    const { secret_id } = await newSecretId('narrowed', { token_bound_cidrs: ['127.0.0.1/32'] });
+    const token = (await login(roleId, secret_id)).body.auth.client_token as string;
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.1' })).status, 200);
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.2' })).status, 403);
   });
 
   it('gives the same answer for an unknown role_id, a wrong secret_id and another role\'s secret_id', async () => {

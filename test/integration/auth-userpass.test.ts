@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createManualClock } from '../../src/core/clock.js';
+import { send } from '../helpers/raw-http.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ERROR = { errors: ['invalid username or password'] };
@@ -42,6 +43,17 @@ describe('userpass over HTTP', () => {
     assert.equal((await api(server, 'GET', 'secret/data/other/db', { token })).status, 403);
     const user = await api(server, 'GET', 'auth/userpass/users/alice', { token: root });
     assert.equal(JSON.stringify(user.body).includes('alice-password-1'), false);
+  });
+
+  it('ties the token to the user token_bound_cidrs on every request', async () => {
+    const created = await api(server, 'POST', 'auth/userpass/users/carol', { token: root, body: { password: 'carol-password-1', token_policies: ['app-read'], token_bound_cidrs: '127.0.0.1/32' } });
+    assert.equal(created.status, 204, JSON.stringify(created.body));
+    const res = await login('carol', 'carol-password-1');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const token = res.body.auth.client_token as string;
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.1' })).status, 200);
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.2' })).status, 403);
+    assert.deepEqual((await api(server, 'GET', 'auth/token/lookup-self', { token })).body.data.bound_cidrs, ['127.0.0.1/32']);
   });
 
   it('answers an unknown user, a wrong password and a locked user identically', async () => {

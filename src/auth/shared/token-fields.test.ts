@@ -35,6 +35,13 @@ test('the login verdict caps the max TTL by the smaller of max_ttl and explicit_
   assert.equal(loginResult(parseTokenSettings({}), 'x', {}).maxTtl, 0);
 });
 
+test('the login verdict ties the token to token_bound_cidrs, or to the blocks given instead', () => {
+  const s = parseTokenSettings({ token_bound_cidrs: ['10.0.0.0/8'] });
+  assert.deepEqual(loginResult(s, 'who', {}).boundCidrs, ['10.0.0.0/8']);
+  assert.deepEqual(loginResult(s, 'who', {}, ['10.1.0.0/16']).boundCidrs, ['10.1.0.0/16']);
+  assert.equal(loginResult(parseTokenSettings({}), 'who', {}).boundCidrs, undefined);
+});
+
 test('the per-mount salt is created once, kept, and separates purposes', async () => {
   const storage = createMemoryStorage();
   const first = createSalt(storage);

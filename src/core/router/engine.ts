@@ -123,6 +123,11 @@ export interface LoginResult {
   numUses?: number;
   renewable?: boolean;
   noDefaultPolicy?: boolean;
+  /**
+   * CIDR blocks the token is tied to (`token_bound_cidrs`): the core refuses the token on any
+   * request from outside them. Absent or empty = any address.
+   */
+  boundCidrs?: string[];
 }
 
 export interface EngineResponse {
