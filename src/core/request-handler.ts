@@ -24,6 +24,7 @@ import type { LeaseManager } from './leases/lease-manager.js';
 import type { EventBus } from './events/event-bus.js';
 import { changeEventFor } from './events/change-events.js';
 import { addressAllowed } from './cidr.js';
+import { formatDuration } from './duration.js';
 
 /** The HTTP verb, reduced to what decides the operation. */
 export type RequestVerb = 'read' | 'list' | 'write' | 'delete' | 'patch';
@@ -168,6 +169,11 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
   /**
    * Turns an auth method's verdict into an orphan service token. Only a handler that returned
    * normally gets here: an error, with or without a verdict, issues nothing.
+   *
+   * TTLs as Vault's CalculateTTL for login tokens: the effective max TTL is the mount's (or the
+   * system's), lowered by the role's max and explicit max TTLs. A non-periodic token ends at it.
+   * A period longer than it is capped to it, with a warning; a periodic token is then renewable
+   * indefinitely, unless it has an explicit max TTL, which stays its hard end.
    */
   const attachLogin = async (response: EngineResponse, mount: MountEntry, path: string): Promise<EngineResponse> => {
     const login = response.login as LoginResult;
@@ -175,6 +181,11 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     const mountDefault = Math.min(mount.config.default_lease_ttl || deps.systemTtl.defaultSeconds, mountMax);
     const maxTtl = login.maxTtl > 0 ? Math.min(login.maxTtl, mountMax) : mountMax;
     const ttl = Math.min(login.ttl > 0 ? login.ttl : mountDefault, maxTtl);
+    const requestedPeriod = login.period ?? 0;
+    const period = Math.min(requestedPeriod, maxTtl);
+    const warnings = requestedPeriod > maxTtl
+      ? [`period of "${formatDuration(requestedPeriod)}" exceeded the effective max_ttl of "${formatDuration(maxTtl)}"; period value is capped accordingly`]
+      : [];
     const requested = login.policies.map(canonicalPolicyName).filter((p) => p !== '');
     if (requested.includes('root')) throw new CofferError('permission_denied', 'permission denied');
     const policies = [...new Set(login.noDefaultPolicy ? requested : [...requested, 'default'])].sort();
@@ -186,14 +197,15 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       displayName: name === '' ? mount.type : `${mount.type}-${name}`,
       numUses: login.numUses ?? 0,
       ttl,
-      explicitMaxTtl: login.period && login.period > 0 ? 0 : maxTtl,
-      period: login.period ?? 0,
+      explicitMaxTtl: period > 0 ? login.explicitMaxTtl ?? 0 : maxTtl,
+      period,
       renewable: login.renewable ?? true,
       path,
       boundCidrs: login.boundCidrs ?? [],
     });
     const { login: _verdict, ...rest } = response;
-    return { ...rest, auth: authBlock(token, entry, tokens) };
+    const allWarnings = [...(response.warnings ?? []), ...warnings];
+    return { ...rest, auth: authBlock(token, entry, tokens), ...(allWarnings.length > 0 ? { warnings: allWarnings } : {}) };
   };
 
   const serveRouted = async (req: ApiRequest, token: TokenEntry | undefined, routed: RoutedMount<MountEntry> | undefined): Promise<ApiResult> => {

@@ -26,10 +26,11 @@ test('batch tokens are refused rather than silently turned into service tokens',
   parseTokenSettings({ token_type: 'service' });
 });
 
-test('the login verdict caps the max TTL by the smaller of max_ttl and explicit_max_ttl', () => {
+test('the login verdict caps the max TTL by the smaller of max_ttl and explicit_max_ttl, and keeps the explicit one', () => {
   const s = parseTokenSettings({ token_max_ttl: '2h', token_explicit_max_ttl: '1h', token_period: '30m', token_policies: 'p' });
   const verdict = loginResult(s, 'who', { k: 'v' });
   assert.equal(verdict.maxTtl, 3600);
+  assert.equal(verdict.explicitMaxTtl, 3600, 'the hard end of a periodic token');
   assert.equal(verdict.period, 1800);
   assert.deepEqual(verdict.policies, ['p']);
   assert.equal(loginResult(parseTokenSettings({}), 'x', {}).maxTtl, 0);

@@ -96,6 +96,7 @@ export function loginResult(s: TokenSettings, displayName: string, metadata: Rec
     metadata,
     ttl: s.ttl,
     maxTtl: caps.length > 0 ? Math.min(...caps) : 0,
+    ...(s.explicitMaxTtl > 0 ? { explicitMaxTtl: s.explicitMaxTtl } : {}),
     ...(s.period > 0 ? { period: s.period } : {}),
     numUses: s.numUses,
     noDefaultPolicy: s.noDefaultPolicy,

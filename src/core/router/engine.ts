@@ -116,9 +116,14 @@ export interface LoginResult {
   metadata: Record<string, string>;
   /** Seconds; 0 = the mount's default. */
   ttl: number;
-  /** Seconds; 0 = the mount's maximum. */
+  /** Seconds; 0 = the mount's maximum. Already lowered to explicitMaxTtl when that is smaller. */
   maxTtl: number;
-  /** Seconds; > 0 makes a periodic token. */
+  /**
+   * Seconds; 0 or absent = none. The hard end of the token even when it is periodic (a periodic
+   * token otherwise ignores maxTtl, which only caps its period).
+   */
+  explicitMaxTtl?: number;
+  /** Seconds; > 0 makes a periodic token. Capped by the core at the effective max TTL. */
   period?: number;
   numUses?: number;
   renewable?: boolean;
