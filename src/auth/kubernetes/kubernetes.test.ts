@@ -69,6 +69,12 @@ async function refused(h: AuthHarness, jwt: string, reason: RegExp, role = 'app'
   assert.equal(reasons.some((r) => reason.test(r)), true, `expected ${reason}, logged ${reasons.join('; ')}`);
 }
 
+test('a role name no role can have gets the uniform refusal, never a storage error', async () => {
+  const h = await setup();
+  const jwt = await sign(signer, classic());
+  for (const role of ['../x', '..', '.', 'a/', 'a//b']) await refused(h, jwt, /invalid role name/, role);
+});
+
 test('a classic service-account token logs in with the role policies and metadata', async () => {
   const h = await setup();
   const res = await h.call('write', 'login', { role: 'app', jwt: await sign(signer, classic()) });
