@@ -3,7 +3,7 @@
  * role's policies; secret-ID use limits and TTL on an injected clock; CIDR binding on the real
  * client address, and token_bound_cidrs on every request made with the token; accessor scoping
  * between roles (CVE-2023-24999); periodic tokens keep an explicit max TTL and have their
- * period capped by the mount's max TTL.
+ * period capped by the mount's max TTL; renewal is refused once the token's role is deleted.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -168,6 +168,21 @@ describe('approle over HTTP', () => {
     clock.advance(60_000);
     const renewed = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
     assert.equal(renewed.body.auth.lease_duration, 3600, 'each renewal extends by the capped period');
+  });
+
+  it('refuses to renew a token whose role was deleted, so a periodic token ends with its period', async () => {
+    const roleId = await writeRole('doomed', { token_period: '1m' });
+    const { secret_id } = await newSecretId('doomed');
+    const token = (await login(roleId, secret_id)).body.auth.client_token as string;
+    assert.equal((await api(server, 'POST', 'auth/token/renew-self', { token, body: {} })).status, 200);
+    assert.equal((await api(server, 'DELETE', 'auth/approle/role/doomed', { token: root })).status, 204);
+    const refused = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(refused.body, { errors: ['role "doomed" does not exist during renewal'] });
+    const byAccessor = await api(server, 'POST', 'auth/token/renew-accessor', { token: root, body: { accessor: (await api(server, 'GET', 'auth/token/lookup-self', { token })).body.data.accessor } });
+    assert.equal(byAccessor.status, 400, 'every way of renewing asks the auth method');
+    clock.advance(61_000);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).status, 403);
   });
 
   it('gives the same answer for an unknown role_id, a wrong secret_id and another role\'s secret_id', async () => {
