@@ -27,6 +27,7 @@ import type { PhysicalStorage } from './core/storage/storage.js';
 import { scope } from './core/storage/view.js';
 import { createSystemEngine } from './core/system/system-engine.js';
 import { createTokenEngine } from './core/tokens/token-engine.js';
+import { createLoginRenewalCheck } from './core/tokens/login-renewal.js';
 import { createTokenStore } from './core/tokens/token-store.js';
 import { createLeaseManager } from './core/leases/lease-manager.js';
 import { createEventBus } from './core/events/event-bus.js';
@@ -216,6 +217,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
       const acl = await policies.acl(req.auth?.policies ?? []);
       return acl.check(path, 'update').rootPrivs;
     },
+    checkRenewal: createLoginRenewalCheck(router),
   });
   // The mount manager and the system engine refer to each other: the manager asks for its
   // built-in engines only when it loads the mount table, after both exist.

@@ -1,7 +1,7 @@
 /**
  * The request pipeline every authenticated API call goes through, in this order:
- * sealed check → token → route → operation (existence check) → ACL → use count → audit request
- * → engine → audit response.
+ * sealed check → token (with its bound CIDRs, against the client address) → route → operation
+ * (existence check) → ACL → use count → audit request → engine → audit response.
  *
  * It knows nothing of HTTP: the wire layers (Vault JSON, later AWS) build an ApiRequest and
  * render the ApiResult. Audit is fail-closed: with devices enabled, a request that cannot be
@@ -23,6 +23,8 @@ import type { TokenEntry, TokenStore } from './tokens/token-store.js';
 import type { LeaseManager } from './leases/lease-manager.js';
 import type { EventBus } from './events/event-bus.js';
 import { changeEventFor } from './events/change-events.js';
+import { addressAllowed } from './cidr.js';
+import { formatDuration } from './duration.js';
 
 /** The HTTP verb, reduced to what decides the operation. */
 export type RequestVerb = 'read' | 'list' | 'write' | 'delete' | 'patch';
@@ -64,6 +66,11 @@ const VERB_OPERATION: Record<Exclude<RequestVerb, 'write'>, Operation> = {
   delete: 'delete',
   patch: 'patch',
 };
+
+/** Whether the token may be used by a client at `address` (its bound CIDRs, if any). */
+function usableFrom(entry: TokenEntry, address: string): boolean {
+  return entry.boundCidrs === undefined || addressAllowed(address, entry.boundCidrs);
+}
 
 function requestAuth(entry: TokenEntry): RequestAuth {
   return {
@@ -162,6 +169,11 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
   /**
    * Turns an auth method's verdict into an orphan service token. Only a handler that returned
    * normally gets here: an error, with or without a verdict, issues nothing.
+   *
+   * TTLs as Vault's CalculateTTL for login tokens: the effective max TTL is the mount's (or the
+   * system's), lowered by the role's max and explicit max TTLs. A non-periodic token ends at it.
+   * A period longer than it is capped to it, with a warning; a periodic token is then renewable
+   * indefinitely, unless it has an explicit max TTL, which stays its hard end.
    */
   const attachLogin = async (response: EngineResponse, mount: MountEntry, path: string): Promise<EngineResponse> => {
     const login = response.login as LoginResult;
@@ -169,6 +181,11 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     const mountDefault = Math.min(mount.config.default_lease_ttl || deps.systemTtl.defaultSeconds, mountMax);
     const maxTtl = login.maxTtl > 0 ? Math.min(login.maxTtl, mountMax) : mountMax;
     const ttl = Math.min(login.ttl > 0 ? login.ttl : mountDefault, maxTtl);
+    const requestedPeriod = login.period ?? 0;
+    const period = Math.min(requestedPeriod, maxTtl);
+    const warnings = requestedPeriod > maxTtl
+      ? [`period of "${formatDuration(requestedPeriod)}" exceeded the effective max_ttl of "${formatDuration(maxTtl)}"; period value is capped accordingly`]
+      : [];
     const requested = login.policies.map(canonicalPolicyName).filter((p) => p !== '');
     if (requested.includes('root')) throw new CofferError('permission_denied', 'permission denied');
     const policies = [...new Set(login.noDefaultPolicy ? requested : [...requested, 'default'])].sort();
@@ -180,13 +197,15 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       displayName: name === '' ? mount.type : `${mount.type}-${name}`,
       numUses: login.numUses ?? 0,
       ttl,
-      explicitMaxTtl: login.period && login.period > 0 ? 0 : maxTtl,
-      period: login.period ?? 0,
+      explicitMaxTtl: period > 0 ? login.explicitMaxTtl ?? 0 : maxTtl,
+      period,
       renewable: login.renewable ?? true,
       path,
+      boundCidrs: login.boundCidrs ?? [],
     });
     const { login: _verdict, ...rest } = response;
-    return { ...rest, auth: authBlock(token, entry, tokens) };
+    const allWarnings = [...(response.warnings ?? []), ...warnings];
+    return { ...rest, auth: authBlock(token, entry, tokens), ...(allWarnings.length > 0 ? { warnings: allWarnings } : {}) };
   };
 
   const serveRouted = async (req: ApiRequest, token: TokenEntry | undefined, routed: RoutedMount<MountEntry> | undefined): Promise<ApiResult> => {
@@ -202,6 +221,13 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       }
       throw permissionDenied();
     };
+
+    // A token used from outside its bound CIDRs is refused, as in Vault (and audited with its
+    // accessor); where no token is needed (a login) it is set aside, as an unknown token would be.
+    if (token && !usableFrom(token, req.remoteAddress)) {
+      if (unauthenticated) return serveRouted(req, undefined, routed);
+      deny(req.verb === 'write' ? 'update' : VERB_OPERATION[req.verb]);
+    }
 
     // A missing, unknown or expired token is "permission denied", as in Vault (403, not 401).
     if (!token && !unauthenticated) deny(req.verb === 'write' ? 'update' : VERB_OPERATION[req.verb]);

@@ -33,6 +33,8 @@ export interface SendOptions {
   body?: unknown;
   headers?: Record<string, string | number>;
   agent?: Agent | false;
+  /** The client's source address (any of 127.0.0.0/8 reaches a loopback server on Linux). */
+  localAddress?: string;
 }
 
 /**
@@ -52,7 +54,15 @@ export function send(server: { url: string }, method: string, target: string, op
   }
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: hostname, port: Number(port), method, path: '/v1/' + target, headers, agent: options.agent ?? false },
+      {
+        host: hostname,
+        port: Number(port),
+        method,
+        path: '/v1/' + target,
+        headers,
+        agent: options.agent ?? false,
+        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

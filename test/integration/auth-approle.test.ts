@@ -1,11 +1,14 @@
 /**
  * AppRole over real HTTP: enable through sys/auth, log in, and check the token holds exactly the
  * role's policies; secret-ID use limits and TTL on an injected clock; CIDR binding on the real
- * client address; accessor scoping between roles (CVE-2023-24999).
+ * client address, and token_bound_cidrs on every request made with the token; accessor scoping
+ * between roles (CVE-2023-24999); periodic tokens keep an explicit max TTL and have their
+ * period capped by the mount's max TTL; renewal is refused once the token's role is deleted.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createManualClock } from '../../src/core/clock.js';
+import { send } from '../helpers/raw-http.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ERROR = { errors: ['invalid role or secret ID'] };
@@ -95,6 +98,91 @@ describe('approle over HTTP', () => {
     assert.equal((await login(nearId, near.secret_id)).status, 200);
     const narrowed = await newSecretId('near', { cidr_list: ['127.0.0.2/32'] });
     assert.equal((await login(nearId, narrowed.secret_id)).status, 400);
+  });
+
+  it('ties the token to token_bound_cidrs: refused on every request from another address', async () => {
+    const roleId = await writeRole('bound', { token_bound_cidrs: ['127.0.0.1/32'] });
+    const { secret_id } = await newSecretId('bound');
+    const res = await login(roleId, secret_id);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const token = res.body.auth.client_token as string;
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.1' })).status, 200);
+    const far = await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.2' });
+    assert.equal(far.status, 403);
+    assert.deepEqual(far.body, { errors: ['permission denied'] });
+    assert.equal((await send(server, 'GET', 'auth/token/lookup-self', { token, localAddress: '127.0.0.2' })).status, 403);
+    assert.equal((await send(server, 'POST', 'auth/token/renew-self', { token, body: {}, localAddress: '127.0.0.2' })).status, 403);
+    const lookup = await send(server, 'GET', 'auth/token/lookup-self', { token, localAddress: '127.0.0.1' });
+    assert.deepEqual(lookup.body.data.bound_cidrs, ['127.0.0.1/32']);
+    // Where no token is needed (a login), a bound token sent from elsewhere is set aside.
+    const openId = await writeRole('open', {});
+    const open = await newSecretId('open');
+    const other = await send(server, 'POST', 'auth/approle/login', { token, body: { role_id: openId, secret_id: open.secret_id }, localAddress: '127.0.0.2' });
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    // An unbound token has no bound_cidrs and works from anywhere.
+    assert.equal((await send(server, 'GET', 'auth/token/lookup-self', { token: other.body.auth.client_token, localAddress: '127.0.0.2' })).body.data.bound_cidrs, undefined);
+  });
+
+  it('ties the token to a secret ID token_bound_cidrs, narrower than the role ones', async () => {
+    const roleId = await writeRole('narrowed', { token_bound_cidrs: ['127.0.0.0/8'] });
+    const { secret_id } = await newSecretId('narrowed', { token_bound_cidrs: ['127.0.0.1/32'] });
+    const token = (await login(roleId, secret_id)).body.auth.client_token as string;
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.1' })).status, 200);
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.2' })).status, 403);
+  });
+
+  it('ends a periodic token at its token_explicit_max_ttl however often it is renewed', async () => {
+    const roleId = await writeRole('periodic-capped', { token_period: '10s', token_explicit_max_ttl: '20s' });
+    const { secret_id } = await newSecretId('periodic-capped');
+    const res = await login(roleId, secret_id);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const token = res.body.auth.client_token as string;
+    assert.equal(res.body.auth.lease_duration, 10);
+    const lookup = await api(server, 'GET', 'auth/token/lookup-self', { token });
+    assert.equal(lookup.body.data.explicit_max_ttl, 20);
+    assert.equal(lookup.body.data.period, 10);
+    clock.advance(8_000);
+    const first = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.auth.lease_duration, 10);
+    clock.advance(8_000);
+    const second = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    assert.equal(second.body.auth.lease_duration, 4, 'capped at 20 s after creation');
+    clock.advance(4_000);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).status, 403);
+  });
+
+  it('caps a role token_period at the auth mount max_lease_ttl, with a warning', async () => {
+    assert.equal((await api(server, 'POST', 'sys/auth/approle-tuned', { token: root, body: { type: 'approle' } })).status, 204);
+    assert.equal((await api(server, 'POST', 'sys/auth/approle-tuned/tune', { token: root, body: { max_lease_ttl: '1h' } })).status, 204);
+    assert.equal((await api(server, 'POST', 'auth/approle-tuned/role/long', { token: root, body: { token_policies: ['app-read'], token_period: '5h' } })).status, 204);
+    const roleId = (await api(server, 'GET', 'auth/approle-tuned/role/long/role-id', { token: root })).body.data.role_id as string;
+    const secretId = (await api(server, 'POST', 'auth/approle-tuned/role/long/secret-id', { token: root, body: {} })).body.data.secret_id as string;
+    const res = await api(server, 'POST', 'auth/approle-tuned/login', { body: { role_id: roleId, secret_id: secretId } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.auth.lease_duration, 3600);
+    assert.deepEqual(res.body.warnings, ['period of "5h0m0s" exceeded the effective max_ttl of "1h0m0s"; period value is capped accordingly']);
+    const token = res.body.auth.client_token as string;
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).body.data.period, 3600);
+    clock.advance(60_000);
+    const renewed = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
+    assert.equal(renewed.body.auth.lease_duration, 3600, 'each renewal extends by the capped period');
+  });
+
+  it('refuses to renew a token whose role was deleted, so a periodic token ends with its period', async () => {
+    const roleId = await writeRole('doomed', { token_period: '1m' });
+    const { secret_id } = await newSecretId('doomed');
+    const token = (await login(roleId, secret_id)).body.auth.client_token as string;
+    assert.equal((await api(server, 'POST', 'auth/token/renew-self', { token, body: {} })).status, 200);
+    assert.equal((await api(server, 'DELETE', 'auth/approle/role/doomed', { token: root })).status, 204);
+    const refused = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(refused.body, { errors: ['role "doomed" does not exist during renewal'] });
+    const byAccessor = await api(server, 'POST', 'auth/token/renew-accessor', { token: root, body: { accessor: (await api(server, 'GET', 'auth/token/lookup-self', { token })).body.data.accessor } });
+    assert.equal(byAccessor.status, 400, 'every way of renewing asks the auth method');
+    clock.advance(61_000);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).status, 403);
   });
 
   it('gives the same answer for an unknown role_id, a wrong secret_id and another role\'s secret_id', async () => {

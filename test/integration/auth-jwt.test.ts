@@ -117,6 +117,15 @@ describe('jwt and oidc auth over HTTP', () => {
     });
   }
 
+  it('refuses a role name no role can have with 400 permission denied, not a server error', async () => {
+    const token = await sign(rsa, claims());
+    for (const role of ['../x', '..', '.', 'a/', 'a//b']) {
+      const res = await login(token, 'jwt', role);
+      assert.equal(res.status, 400, `${role}: ${JSON.stringify(res.body)}`);
+      assert.deepEqual(res.body, DENIED);
+    }
+  });
+
   it('accepts the audience in array form when it holds the bound value', async () => {
     const res = await login(await sign(ec, claims({ aud: ['someone-else', 'coffer'] })));
     assert.equal(res.status, 200, JSON.stringify(res.body));

@@ -1,10 +1,12 @@
 /**
  * userpass over real HTTP with the production scrypt cost: exact policies on the issued token,
  * lockout on the injected clock, and no user enumeration by status, message or timing.
+ * A login token is renewed only while its user exists with the same policies.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createManualClock } from '../../src/core/clock.js';
+import { send } from '../helpers/raw-http.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ERROR = { errors: ['invalid username or password'] };
@@ -42,6 +44,34 @@ describe('userpass over HTTP', () => {
     assert.equal((await api(server, 'GET', 'secret/data/other/db', { token })).status, 403);
     const user = await api(server, 'GET', 'auth/userpass/users/alice', { token: root });
     assert.equal(JSON.stringify(user.body).includes('alice-password-1'), false);
+  });
+
+  it('ties the token to the user token_bound_cidrs on every request', async () => {
+    const created = await api(server, 'POST', 'auth/userpass/users/carol', { token: root, body: { password: 'carol-password-1', token_policies: ['app-read'], token_bound_cidrs: '127.0.0.1/32' } });
+    assert.equal(created.status, 204, JSON.stringify(created.body));
+    const res = await login('carol', 'carol-password-1');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const token = res.body.auth.client_token as string;
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.1' })).status, 200);
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token, localAddress: '127.0.0.2' })).status, 403);
+    assert.deepEqual((await api(server, 'GET', 'auth/token/lookup-self', { token })).body.data.bound_cidrs, ['127.0.0.1/32']);
+  });
+
+  it('refuses to renew a token once its user policies changed, or its user is gone', async () => {
+    await addUser('dave', 'dave-password-1');
+    const token = (await login('dave', 'dave-password-1')).body.auth.client_token as string;
+    assert.equal((await api(server, 'POST', 'auth/userpass/users/dave/password', { token: root, body: { password: 'dave-password-2' } })).status, 204);
+    assert.equal((await api(server, 'POST', 'auth/token/renew-self', { token, body: {} })).status, 200, 'a new password alone changes nothing');
+    assert.equal((await api(server, 'POST', 'auth/userpass/users/dave', { token: root, body: { token_policies: ['app-read', 'more'] } })).status, 204);
+    const changed = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
+    assert.equal(changed.status, 400);
+    assert.deepEqual(changed.body, { errors: ['policies have changed, not renewing'] });
+    assert.equal((await api(server, 'POST', 'auth/userpass/users/dave', { token: root, body: { token_policies: ['app-read'] } })).status, 204);
+    assert.equal((await api(server, 'POST', 'auth/token/renew-self', { token, body: {} })).status, 200);
+    assert.equal((await api(server, 'DELETE', 'auth/userpass/users/dave', { token: root })).status, 204);
+    const gone = await api(server, 'POST', 'auth/token/renew', { token: root, body: { token } });
+    assert.equal(gone.status, 400);
+    assert.deepEqual(gone.body, { errors: ['the user no longer exists, not renewing'] });
   });
 
   it('answers an unknown user, a wrong password and a locked user identically', async () => {

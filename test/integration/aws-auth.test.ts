@@ -1,10 +1,11 @@
 /**
  * Authentication of the Secrets Manager API: Coffer-issued key pairs (leases bound to
  * policies), and SigV4 refusals — a bad signature, a stale or replayed request, an unknown,
- * expired or revoked key — each answered with the service's error and never touching data.
+ * expired or revoked key — each answered with the service's error and never touching data; a
+ * key issued by a CIDR-bound token is bound to the same blocks.
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createManualClock } from '../../src/core/clock.js';
@@ -180,6 +181,20 @@ describe('authentication of the Secrets Manager API', () => {
     await childClient.send(new GetSecretValueCommand({ SecretId: 'auth/target' }));
     assert.equal((await aws.vault('POST', 'auth/token/revoke', { token: issuer })).status, 204);
     await awsError(() => childClient.send(new GetSecretValueCommand({ SecretId: 'auth/target' })), 'UnrecognizedClientException');
+  });
+
+  it('binds a key issued by a token with token_bound_cidrs to the same blocks', async () => {
+    await aws.putPolicy('aws-keys-issuer', 'path "aws-keys/creds" { capabilities = ["update"] }');
+    assert.equal((await aws.vault('POST', 'sys/auth/approle', { type: 'approle' })).status, 204);
+    const role = { token_policies: ['aws-admin', 'aws-keys-issuer'], bind_secret_id: false, token_bound_cidrs: ['127.0.0.1/32'] };
+    assert.equal((await aws.vault('POST', 'auth/approle/role/bound-issuer', role)).status, 204);
+    const roleId = (await aws.vault('GET', 'auth/approle/role/bound-issuer/role-id')).body.data.role_id as string;
+    const login = await aws.vault('POST', 'auth/approle/login', { role_id: roleId }, '');
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    const bound = await aws.issueKey(['aws-admin'], '1h', login.body.auth.client_token);
+    await clientNow(bound).send(new GetSecretValueCommand({ SecretId: 'auth/target' }));
+    const elsewhere = clientNow(bound, { requestHandler: { httpAgent: new Agent({ localAddress: '127.0.0.2' }) } });
+    await awsError(() => elsewhere.send(new GetSecretValueCommand({ SecretId: 'auth/target' })), 'AccessDeniedException');
   });
 
   it('refuses a captured request replayed after five minutes, and changes nothing', async () => {

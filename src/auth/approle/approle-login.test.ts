@@ -132,7 +132,15 @@ test('token_bound_cidrs are enforced on the client address at login', async () =
   const { h, roleId } = await setup({ token_bound_cidrs: ['127.0.0.1/32'] });
   const { secretId } = await newSecret(h);
   assert.equal((await h.fail('write', 'login', { role_id: roleId, secret_id: secretId }, '127.0.0.2')).message, ERROR);
-  await h.call('write', 'login', { role_id: roleId, secret_id: secretId }, '127.0.0.1');
+  const res = await h.call('write', 'login', { role_id: roleId, secret_id: secretId }, '127.0.0.1');
+  assert.deepEqual(res?.login?.boundCidrs, ['127.0.0.1/32'], 'the token is tied to the blocks too');
+});
+
+test('a secret ID with its own token_bound_cidrs ties the token to those instead of the role ones', async () => {
+  const { h, roleId } = await setup({ token_bound_cidrs: ['127.0.0.0/8'] });
+  const { secretId } = await newSecret(h, 'app', { token_bound_cidrs: ['127.0.0.1/32'] });
+  const res = await h.call('write', 'login', { role_id: roleId, secret_id: secretId }, '127.0.0.1');
+  assert.deepEqual(res?.login?.boundCidrs, ['127.0.0.1/32']);
 });
 
 test('without bind_secret_id the role_id alone logs in from a bound address', async () => {

@@ -8,6 +8,7 @@
 import type { Engine, EngineContext, EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { createKeyedMutex } from '../../core/keyed-mutex.js';
 import { createLoginRefusals } from '../shared/login-refusal.js';
+import { requireRole } from '../shared/login-renewal.js';
 import { createSalt } from '../shared/salt.js';
 import { APPROLE_LOGIN_ERROR, loginPath } from './path-login.js';
 import { roleIdPath } from './path-role-id.js';
@@ -45,5 +46,6 @@ export function createApproleEngine(ctx: EngineContext): Engine {
       ...rolePaths(roles, secretIds),
       tidyPath(roles, secretIds),
     ],
+    checkRenewal: requireRole(async (name) => (await roles.get(name)) !== undefined, 'role_name'),
   };
 }

@@ -8,7 +8,7 @@
  */
 import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { addressAllowed } from '../shared/cidr.js';
+import { addressAllowed } from '../../core/cidr.js';
 import { parseString } from '../shared/input.js';
 import type { LoginRefusals } from '../shared/login-refusal.js';
 import { loginResult } from '../shared/token-fields.js';
@@ -27,14 +27,17 @@ export function loginPath(roles: RoleStore, secretIds: SecretIdStore, refusals: 
     if (!addressAllowed(req.remoteAddress, role.secretIdBoundCidrs)) throw refusals.refuse('client address outside secret_id_bound_cidrs', fields);
     if (!addressAllowed(req.remoteAddress, role.token.boundCidrs)) throw refusals.refuse('client address outside token_bound_cidrs', fields);
     let metadata: Record<string, string> = {};
+    // A secret ID's own token_bound_cidrs (created within the role's) replace the role's, as in Vault.
+    let boundCidrs = role.token.boundCidrs;
     if (role.bindSecretId) {
       const secretId = parseString(req.data['secret_id'], 'secret_id');
       if (secretId === '') throw refusals.refuse('missing secret_id', fields);
       const outcome = await secretIds.spend(role, secretId, req.remoteAddress);
       if (!outcome.ok) throw refusals.refuse(outcome.reason, fields);
       metadata = outcome.entry.metadata;
+      if (outcome.entry.tokenBoundCidrs.length > 0) boundCidrs = outcome.entry.tokenBoundCidrs;
     }
-    return { login: loginResult(role.token, role.name, { ...metadata, role_name: role.name }) };
+    return { login: loginResult(role.token, role.name, { ...metadata, role_name: role.name }, boundCidrs) };
   };
 
   return {

@@ -8,7 +8,7 @@
 import { badRequest, notFound } from '../../core/errors.js';
 import { uuid } from '../../core/ids.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { parseCidrList } from '../shared/cidr.js';
+import { parseCidrList } from '../../core/cidr.js';
 import { assertName, has, NAME_PATTERN, parseBool, parseDuration, parseInteger, parseString, parseStringList } from '../shared/input.js';
 import { parseTokenSettings, tokenSettingsView } from '../shared/token-fields.js';
 import type { ApproleRole, RoleStore } from './role-store.js';

@@ -9,7 +9,7 @@
 import { badRequest, notFound } from '../../core/errors.js';
 import { uuid } from '../../core/ids.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { cidrsWithin, parseCidrList } from '../shared/cidr.js';
+import { cidrsWithin, parseCidrList } from '../../core/cidr.js';
 import { has, NAME_PATTERN, parseDuration, parseInteger, parseString, parseStringList, parseStringMap } from '../shared/input.js';
 import type { ApproleRole, RoleStore } from './role-store.js';
 import type { NewSecretId, SecretIdStore } from './secret-id-store.js';

@@ -9,7 +9,7 @@
  */
 import { rfc3339, type Clock } from '../../core/clock.js';
 import { getJson, jsonBytes, type Storage } from '../../core/storage/storage.js';
-import { addressAllowed } from '../shared/cidr.js';
+import { addressAllowed } from '../../core/cidr.js';
 import type { KeyedMutex } from '../../core/keyed-mutex.js';
 import { constantTimeEqual, type Salt } from '../shared/salt.js';
 import type { ApproleRole } from './role-store.js';

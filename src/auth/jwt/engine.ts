@@ -8,6 +8,7 @@
  */
 import type { Engine, EngineContext } from '../../core/router/engine.js';
 import { createLoginRefusals } from '../shared/login-refusal.js';
+import { requireRole } from '../shared/login-renewal.js';
 import { rolePaths } from '../shared/role-paths.js';
 import { createJwtConfigStore } from './config-store.js';
 import { configPath } from './path-config.js';
@@ -25,5 +26,6 @@ export function createJwtEngine(ctx: EngineContext): Engine {
       configPath(configs),
       ...rolePaths(roles, { merge: mergeRole, view: roleView }, 'Manage a JWT role: bindings on claims and the token it grants.'),
     ],
+    checkRenewal: requireRole(async (name) => (await roles.get(name)) !== undefined, 'role'),
   };
 }

@@ -25,6 +25,16 @@ test('config needs exactly one key source', async () => {
   assert.equal(data['bound_issuer'], 'iss');
 });
 
+test('a default_role no role can have is refused', async () => {
+  const h = harness();
+  for (const role of ['../x', '..', 'a/b']) {
+    const err = await h.fail('write', 'config', { jwt_validation_pubkeys: [rsa.publicPem], default_role: role });
+    assert.equal(err.code, 'bad_request');
+    assert.match(err.message, /invalid default_role/);
+  }
+  await h.call('write', 'config', { jwt_validation_pubkeys: [rsa.publicPem], default_role: 'ci.deploy@x' });
+});
+
 test('private keys, garbage PEM and non-http URLs are refused', async () => {
   const h = harness();
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -181,6 +181,20 @@ test('the role defaults to default_role, and an unknown role gets the uniform er
   await refused(h, token, /unknown role/, 'nope');
 });
 
+test('a role name no role can have gets the uniform refusal, never a storage error', async () => {
+  const h = await setup();
+  const token = await sign(rsa, claims(h));
+  for (const role of ['../x', '..', '.', 'a/', 'a//b', '../../sys/token/x']) await refused(h, token, /invalid role name/, role);
+});
+
+test('a token from a role that was deleted is not renewed', async () => {
+  const h = await setup();
+  const login = { path: 'login', metadata: { role: 'ci' }, policies: ['ci-read', 'default'] };
+  await h.engine.checkRenewal?.(login);
+  await h.call('delete', 'role/ci');
+  await assert.rejects(async () => h.engine.checkRenewal?.(login), { code: 'bad_request', message: 'role "ci" does not exist during renewal' });
+});
+
 test('token_bound_cidrs limit where a JWT login may come from', async () => {
   const h = await setup({ token_bound_cidrs: ['10.0.0.0/8'] });
   const token = await sign(rsa, claims(h));

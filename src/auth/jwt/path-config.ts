@@ -10,7 +10,7 @@
 import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { assertHttpUrl, parseAlgorithms, parsePublicKeyPem } from '../shared/jwt-keys.js';
-import { has, parseRawStringList, parseString, parseStringList } from '../shared/input.js';
+import { assertName, has, parseRawStringList, parseString, parseStringList } from '../shared/input.js';
 import type { JwtConfig, JwtConfigStore } from './config-store.js';
 
 const UNSUPPORTED = ['oidc_client_id', 'oidc_client_secret', 'oidc_response_mode', 'oidc_response_types', 'provider_config'];
@@ -45,6 +45,8 @@ function parseConfig(data: Readonly<Record<string, unknown>>): JwtConfig {
   if (config.jwksUrl !== '') assertHttpUrl(config.jwksUrl, 'jwks_url');
   if (config.oidcDiscoveryUrl !== '') assertHttpUrl(config.oidcDiscoveryUrl, 'oidc_discovery_url');
   for (const pem of config.jwtValidationPubkeys) parsePublicKeyPem(pem, 'jwt_validation_pubkeys');
+  // It must be a name a role can have, or every login without a role would look up garbage.
+  if (config.defaultRole !== '') assertName(config.defaultRole, 'default_role');
   return config;
 }
 

@@ -10,8 +10,8 @@
 import type { Clock } from '../../core/clock.js';
 import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { addressAllowed } from '../shared/cidr.js';
-import { parseString } from '../shared/input.js';
+import { addressAllowed } from '../../core/cidr.js';
+import { isName, parseString } from '../shared/input.js';
 import { checkAudience, checkTimes, claimAt, verifyJws } from '../shared/jwt-verify.js';
 import type { LoginRefusals } from '../shared/login-refusal.js';
 import { loginResult } from '../shared/token-fields.js';
@@ -29,6 +29,8 @@ export function loginPath(configs: JwtConfigStore, roles: JwtRoleStore, clock: C
     if (!config) throw refusals.refuse('mount not configured');
     const roleName = parseString(req.data['role'], 'role').trim() || config.defaultRole;
     if (roleName === '') throw badRequest('missing role');
+    // Refused as an unknown role is; the name is not logged, being no role's.
+    if (!isName(roleName)) throw refusals.refuse('invalid role name');
     const role = await roles.get(roleName);
     const fields = { role: roleName };
     if (!role) throw refusals.refuse('unknown role', fields);

@@ -69,6 +69,20 @@ async function refused(h: AuthHarness, jwt: string, reason: RegExp, role = 'app'
   assert.equal(reasons.some((r) => reason.test(r)), true, `expected ${reason}, logged ${reasons.join('; ')}`);
 }
 
+test('a role name no role can have gets the uniform refusal, never a storage error', async () => {
+  const h = await setup();
+  const jwt = await sign(signer, classic());
+  for (const role of ['../x', '..', '.', 'a/', 'a//b']) await refused(h, jwt, /invalid role name/, role);
+});
+
+test('a token from a role that was deleted is not renewed', async () => {
+  const h = await setup();
+  const login = { path: 'login', metadata: { role: 'app' }, policies: ['default', 'k8s-app'] };
+  await h.engine.checkRenewal?.(login);
+  await h.call('delete', 'role/app');
+  await assert.rejects(async () => h.engine.checkRenewal?.(login), { code: 'bad_request', message: 'role "app" does not exist during renewal' });
+});
+
 test('a classic service-account token logs in with the role policies and metadata', async () => {
   const h = await setup();
   const res = await h.call('write', 'login', { role: 'app', jwt: await sign(signer, classic()) });

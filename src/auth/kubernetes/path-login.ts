@@ -11,9 +11,9 @@
 import type { Clock } from '../../core/clock.js';
 import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { addressAllowed } from '../shared/cidr.js';
+import { addressAllowed } from '../../core/cidr.js';
 import { globMatch } from '../shared/glob.js';
-import { parseString } from '../shared/input.js';
+import { isName, parseString } from '../shared/input.js';
 import { ASYMMETRIC_ALGS } from '../shared/jwt-keys.js';
 import { audiences, checkTimes, verifyJws } from '../shared/jwt-verify.js';
 import type { LoginRefusals } from '../shared/login-refusal.js';
@@ -32,6 +32,8 @@ export function loginPath(configs: KubernetesConfigStore, roles: KubernetesRoleS
     if (roleName === '') throw badRequest('missing role');
     const token = req.data['jwt'];
     if (typeof token !== 'string' || token === '') throw badRequest('missing jwt');
+    // Refused as an unknown role is; the name is not logged, being no role's.
+    if (!isName(roleName)) throw refusals.refuse('invalid role name');
     const fields = { role: roleName };
     const config = await configs.get();
     if (!config) throw refusals.refuse('mount not configured', fields);

@@ -25,6 +25,11 @@ export const NAME_PATTERN = '[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}';
 
 const NAME = new RegExp(`^${NAME_PATTERN}$`);
 
+/** Whether `name` could be a role or user name; anything else names nothing that can exist. */
+export function isName(name: string): boolean {
+  return NAME.test(name);
+}
+
 export function assertName(name: string, what: string): void {
-  if (!NAME.test(name)) throw badRequest(`invalid ${what}: use letters, digits, "_", ".", "@" and "-", starting with a letter or digit`);
+  if (!isName(name)) throw badRequest(`invalid ${what}: use letters, digits, "_", ".", "@" and "-", starting with a letter or digit`);
 }

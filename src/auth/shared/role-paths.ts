@@ -9,7 +9,7 @@
 import { notFound } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { getJson, putJson, type Storage } from '../../core/storage/storage.js';
-import { assertName, NAME_PATTERN } from './input.js';
+import { assertName, isName, NAME_PATTERN } from './input.js';
 import { createKeyedMutex } from '../../core/keyed-mutex.js';
 
 export interface RoleStore<T extends { name: string }> {
@@ -24,7 +24,8 @@ const roleKey = (name: string): string => `${ROLE_FOLDER}${name}`;
 
 export function createRoleStore<T extends { name: string }>(storage: Storage): RoleStore<T> {
   return {
-    get: (name) => getJson<T>(storage, roleKey(name)),
+    // A name no role can have ("..", "a/b") is not a storage key to try: no such role.
+    get: (name) => (isName(name) ? getJson<T>(storage, roleKey(name)) : Promise.resolve(undefined)),
     put: (role) => putJson(storage, roleKey(role.name), role),
     delete: (name) => storage.delete(roleKey(name)),
     list: () => storage.list(ROLE_FOLDER),

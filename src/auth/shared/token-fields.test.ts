@@ -26,13 +26,21 @@ test('batch tokens are refused rather than silently turned into service tokens',
   parseTokenSettings({ token_type: 'service' });
 });
 
-test('the login verdict caps the max TTL by the smaller of max_ttl and explicit_max_ttl', () => {
+test('the login verdict caps the max TTL by the smaller of max_ttl and explicit_max_ttl, and keeps the explicit one', () => {
   const s = parseTokenSettings({ token_max_ttl: '2h', token_explicit_max_ttl: '1h', token_period: '30m', token_policies: 'p' });
   const verdict = loginResult(s, 'who', { k: 'v' });
   assert.equal(verdict.maxTtl, 3600);
+  assert.equal(verdict.explicitMaxTtl, 3600, 'the hard end of a periodic token');
   assert.equal(verdict.period, 1800);
   assert.deepEqual(verdict.policies, ['p']);
   assert.equal(loginResult(parseTokenSettings({}), 'x', {}).maxTtl, 0);
+});
+
+test('the login verdict ties the token to token_bound_cidrs, or to the blocks given instead', () => {
+  const s = parseTokenSettings({ token_bound_cidrs: ['10.0.0.0/8'] });
+  assert.deepEqual(loginResult(s, 'who', {}).boundCidrs, ['10.0.0.0/8']);
+  assert.deepEqual(loginResult(s, 'who', {}, ['10.1.0.0/16']).boundCidrs, ['10.1.0.0/16']);
+  assert.equal(loginResult(parseTokenSettings({}), 'who', {}).boundCidrs, undefined);
 });
 
 test('the per-mount salt is created once, kept, and separates purposes', async () => {

@@ -3,14 +3,14 @@
  * TTLs, use limit, period, bound CIDRs; how they are parsed, shown, and turned into the core's
  * LoginResult.
  *
- * `token_bound_cidrs` cannot be attached to the issued token (the token store has no such
- * field), so auth methods enforce it at login on the client address instead.
+ * `token_bound_cidrs` is checked twice, as in Vault: by the auth method at login, on the
+ * client address, and by the core on every request made with the token it ties the blocks to.
  * Must never: let a role grant 'root'; the core also refuses it at login.
  */
 import { badRequest } from '../../core/errors.js';
 import { canonicalPolicyName } from '../../core/policy/parse.js';
 import type { LoginResult } from '../../core/router/engine.js';
-import { parseCidrList } from './cidr.js';
+import { parseCidrList } from '../../core/cidr.js';
 import { has, parseBool, parseDuration, parseInteger, parseString, parseStringList } from './input.js';
 
 export interface TokenSettings {
@@ -83,8 +83,12 @@ export function tokenSettingsView(s: TokenSettings): Record<string, unknown> {
   };
 }
 
-/** Builds the core's verdict. The core caps TTLs by the mount and adds 'default' unless told not to. */
-export function loginResult(s: TokenSettings, displayName: string, metadata: Record<string, string>): LoginResult {
+/**
+ * Builds the core's verdict. The core caps TTLs by the mount and adds 'default' unless told not to.
+ * `boundCidrs` replaces the settings' own when given (an AppRole secret ID's token_bound_cidrs,
+ * which lie within its role's).
+ */
+export function loginResult(s: TokenSettings, displayName: string, metadata: Record<string, string>, boundCidrs: readonly string[] = s.boundCidrs): LoginResult {
   const caps = [s.maxTtl, s.explicitMaxTtl].filter((v) => v > 0);
   return {
     policies: [...s.policies],
@@ -92,8 +96,10 @@ export function loginResult(s: TokenSettings, displayName: string, metadata: Rec
     metadata,
     ttl: s.ttl,
     maxTtl: caps.length > 0 ? Math.min(...caps) : 0,
+    ...(s.explicitMaxTtl > 0 ? { explicitMaxTtl: s.explicitMaxTtl } : {}),
     ...(s.period > 0 ? { period: s.period } : {}),
     numUses: s.numUses,
     noDefaultPolicy: s.noDefaultPolicy,
+    ...(boundCidrs.length > 0 ? { boundCidrs: [...boundCidrs] } : {}),
   };
 }

@@ -11,7 +11,7 @@ import { createLoginRefusals } from '../shared/login-refusal.js';
 import { createLockoutStore } from './lockout.js';
 import { createScryptHasher, type PasswordHasher } from './password-hash.js';
 import { configPath } from './path-config.js';
-import { loginPath, USERPASS_LOGIN_ERROR } from './path-login.js';
+import { loginPath, USERPASS_LOGIN_ERROR, userRenewalCheck } from './path-login.js';
 import { userPaths } from './path-users.js';
 import { createUserStore } from './user-store.js';
 
@@ -35,6 +35,7 @@ export function userpassEngineFactory(options: UserpassOptions = {}): EngineFact
         configPath(lockouts),
         ...userPaths(users, lockouts, hasher, mutex),
       ],
+      checkRenewal: userRenewalCheck(users),
     };
   };
 }

@@ -5,15 +5,18 @@
  * get the same 400 "invalid username or password", and each costs exactly one scrypt
  * verification (against a dummy hash when there is nothing real to check), so neither the
  * message nor the timing tells them apart. Attempts on one user run one at a time, so parallel
- * guesses cannot overshoot the lockout threshold.
+ * guesses cannot overshoot the lockout threshold. Also the check made when a login token is
+ * renewed (the user must still exist with the token's policies).
  * Must never: check the password of a locked user against the real hash; log the password.
  */
 import type { Clock } from '../../core/clock.js';
-import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
-import { addressAllowed } from '../shared/cidr.js';
+import { badRequest } from '../../core/errors.js';
+import type { EngineRequest, EngineResponse, LoginRenewal, PathSpec } from '../../core/router/engine.js';
+import { addressAllowed } from '../../core/cidr.js';
 import { NAME_PATTERN } from '../shared/input.js';
 import type { KeyedMutex } from '../../core/keyed-mutex.js';
 import type { LoginRefusals } from '../shared/login-refusal.js';
+import { equivalentPolicies } from '../shared/login-renewal.js';
 import { loginResult } from '../shared/token-fields.js';
 import { isLocked, type LockoutStore } from './lockout.js';
 import type { PasswordHasher } from './password-hash.js';
@@ -54,5 +57,18 @@ export function loginPath(users: UserStore, lockouts: LockoutStore, hasher: Pass
     unauthenticated: true,
     description: 'Log in with a username and password.',
     operations: { update: login },
+  };
+}
+
+/**
+ * Renewing a login token, as Vault's userpass does: refused once the user is gone, or when the
+ * user's policies are no longer the token's (a new login gets the new ones).
+ */
+export function userRenewalCheck(users: UserStore): (login: LoginRenewal) => Promise<void> {
+  return async (login) => {
+    const name = login.metadata['username'] ?? '';
+    const user = VALID_NAME.test(name) ? await users.get(name) : undefined;
+    if (!user) throw badRequest('the user no longer exists, not renewing');
+    if (!equivalentPolicies(user.token.policies, login.policies)) throw badRequest('policies have changed, not renewing');
   };
 }

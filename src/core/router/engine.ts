@@ -116,13 +116,23 @@ export interface LoginResult {
   metadata: Record<string, string>;
   /** Seconds; 0 = the mount's default. */
   ttl: number;
-  /** Seconds; 0 = the mount's maximum. */
+  /** Seconds; 0 = the mount's maximum. Already lowered to explicitMaxTtl when that is smaller. */
   maxTtl: number;
-  /** Seconds; > 0 makes a periodic token. */
+  /**
+   * Seconds; 0 or absent = none. The hard end of the token even when it is periodic (a periodic
+   * token otherwise ignores maxTtl, which only caps its period).
+   */
+  explicitMaxTtl?: number;
+  /** Seconds; > 0 makes a periodic token. Capped by the core at the effective max TTL. */
   period?: number;
   numUses?: number;
   renewable?: boolean;
   noDefaultPolicy?: boolean;
+  /**
+   * CIDR blocks the token is tied to (`token_bound_cidrs`): the core refuses the token on any
+   * request from outside them. Absent or empty = any address.
+   */
+  boundCidrs?: string[];
 }
 
 export interface EngineResponse {
@@ -182,11 +192,27 @@ export interface PathSpec {
   readonly description?: string;
 }
 
+/** A token's login as the token store kept it, shown to the auth method that issued it at renewal. */
+export interface LoginRenewal {
+  /** The login path within the mount ('login', 'login/alice'). */
+  readonly path: string;
+  /** The metadata the login gave the token (role_name, role, username...). */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** The token's policies ('default' included unless the login refused it). */
+  readonly policies: readonly string[];
+}
+
 export interface Engine {
   readonly type: string;
   readonly paths: readonly PathSpec[];
   /** How to renew and revoke each kind of leased secret this engine issues. */
   readonly secretTypes?: Readonly<Record<string, SecretType>>;
+  /**
+   * Auth methods: asked before a token issued by one of their logins is renewed, as Vault asks
+   * the backend's renew handler. Throws (bad_request, saying why) to refuse: the role or user is
+   * gone, or its policies changed. Absent = such tokens renew within their own limits.
+   */
+  checkRenewal?(login: LoginRenewal): Promise<void>;
   /** Called after the mount is set up (and after every unseal). */
   initialize?(): Promise<void>;
   /** Called before the mount is removed or the server seals; release timers and pools. */

@@ -18,6 +18,8 @@ export interface TokenEngineDeps {
   policyExists(name: string): Promise<boolean>;
   /** Whether the caller holds sudo on `path` (root always does). */
   hasSudo(req: EngineRequest, path: string): Promise<boolean>;
+  /** Asks the auth method behind a login token whether it may be renewed; throws to refuse. */
+  checkRenewal?(entry: TokenEntry): Promise<void>;
 }
 
 function stringList(value: unknown, field: string): string[] | undefined {
@@ -163,6 +165,13 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
 
   const increment = (req: EngineRequest): number | undefined => parseDurationSeconds(req.data.increment, 'increment');
 
+  /** Every way of renewing asks the token's auth method first, as Vault does. */
+  const renew = async (entry: TokenEntry, req: EngineRequest): Promise<TokenEntry> => {
+    const by = increment(req);
+    await deps.checkRenewal?.(entry);
+    return tokens.renew(entry, by);
+  };
+
   return {
     type: 'token',
     paths: [
@@ -199,7 +208,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
         operations: {
           update: async (req) => {
             const { entry, token } = await self(req);
-            const renewed = await tokens.renew(entry, increment(req));
+            const renewed = await renew(entry, req);
             return { data: null, auth: authBlock(token, renewed, tokens) };
           },
         },
@@ -209,7 +218,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
         operations: {
           update: async (req) => {
             const { entry, token } = await byToken(req);
-            const renewed = await tokens.renew(entry, increment(req));
+            const renewed = await renew(entry, req);
             return { data: null, auth: authBlock(token, renewed, tokens) };
           },
         },
@@ -218,7 +227,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
         pattern: 'renew-accessor',
         operations: {
           update: async (req) => {
-            const renewed = await tokens.renew(await byAccessor(req), increment(req));
+            const renewed = await renew(await byAccessor(req), req);
             return { data: null, auth: authBlock('', renewed, tokens) };
           },
         },

@@ -47,5 +47,7 @@ export function lookupData(entry: TokenEntry, id: string, tokens: Pick<TokenStor
     renewable: entry.renewable,
     ttl: tokens.ttlSeconds(entry),
     type: 'service',
+    // Shown only when the token is bound, as Vault does.
+    ...(entry.boundCidrs && entry.boundCidrs.length > 0 ? { bound_cidrs: [...entry.boundCidrs] } : {}),
   };
 }

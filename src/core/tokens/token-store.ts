@@ -41,6 +41,11 @@ export interface TokenEntry {
   orphan: boolean;
   entityId: string;
   lastRenewal: number;
+  /**
+   * CIDR blocks the token may be used from (a login's token_bound_cidrs); absent = anywhere.
+   * Absent rather than empty in entries stored before the field existed, and whenever unbound.
+   */
+  boundCidrs?: string[];
 }
 
 export interface CreateTokenInput {
@@ -57,6 +62,8 @@ export interface CreateTokenInput {
   period?: number;
   renewable?: boolean;
   path: string;
+  /** Ties the token to these CIDR blocks (checked by the request pipeline); empty = anywhere. */
+  boundCidrs?: readonly string[];
   /** Allows a token that never expires; only for root tokens. */
   allowNoExpiry?: boolean;
 }
@@ -364,6 +371,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         orphan: !input.parent,
         entityId: '',
         lastRenewal: 0,
+        ...(input.boundCidrs && input.boundCidrs.length > 0 ? { boundCidrs: [...input.boundCidrs] } : {}),
       };
       const ops: WriteOp[] = [{ type: 'put', key: accessorKey(hmac(accessor)), value: jsonBytes({ id }) }];
       if (entry.parent) ops.push({ type: 'put', key: parentKey(entry.parent, id), value: Buffer.alloc(0) });

@@ -100,6 +100,9 @@ export function createAccessKeyStore(deps: AccessKeyStoreDeps): AccessKeyStore {
         explicitMaxTtl: ttlSeconds,
         renewable: false,
         path: 'aws-keys/creds',
+        // The key is the issuing token in another wire format: a token tied to CIDR blocks must
+        // not escape them through a key, so the key's requests are checked against the same blocks.
+        boundCidrs: input.parent.boundCidrs ?? [],
       });
       const record: AccessKeyRecord = {
         accessKeyId,

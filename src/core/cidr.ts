@@ -1,6 +1,8 @@
 /**
  * CIDR blocks for `secret_id_bound_cidrs`, `token_bound_cidrs` and `cidr_list`: parsing,
- * membership of a client address, and containment of one block in another.
+ * membership of a client address, and containment of one block in another. In the core
+ * because the request pipeline checks a token's bound CIDRs on every request, and the auth
+ * methods check their bindings at login.
  *
  * An IPv4-mapped IPv6 address (::ffff:10.0.0.1, which a dual-stack socket reports for IPv4
  * clients) is treated as the IPv4 address it carries, so an IPv4 binding cannot be dodged or
@@ -8,7 +10,7 @@
  * Must never: treat an unparseable client address as a match.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { badRequest } from '../../core/errors.js';
+import { badRequest } from './errors.js';
 
 interface Block {
   readonly v6: boolean;
