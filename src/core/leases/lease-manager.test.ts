@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createManualClock } from '../clock.js';
 import { silentLogger } from '../logger.js';
-import type { Engine, LeaseView } from '../router/engine.js';
+import type { Engine, LeaseView, RenewalTtls } from '../router/engine.js';
 import { createMemoryStorage } from '../storage/memory.js';
 import type { Storage } from '../storage/storage.js';
 import { createLeaseManager, type LeaseManager } from './lease-manager.js';
@@ -15,6 +15,8 @@ interface FakeTarget {
   down: boolean;
   /** While set, renewals wait for it: a renewal held in flight at the target. */
   gate?: Promise<void>;
+  /** What renewalTtls answers (the role's and mount's TTLs now); unset = the engine has no say. */
+  ttls?: RenewalTtls | Error;
 }
 
 function fakeTarget(): FakeTarget {
@@ -24,6 +26,10 @@ function fakeTarget(): FakeTarget {
     paths: [],
     secretTypes: {
       creds: {
+        renewalTtls: async () => {
+          if (target.ttls instanceof Error) throw target.ttls;
+          return target.ttls ?? { ttl: 0, maxTtl: 0 };
+        },
         renew: async (lease) => {
           await target.gate;
           if (target.down) throw new Error('connection refused');
@@ -281,5 +287,58 @@ describe('lease manager: one lease, one order of work', () => {
     clock.advance(280_000);
     await leases.runDue();
     assert.equal(target.live.size, 0, 'its real expiry still revokes it');
+  });
+});
+
+describe('lease manager: renewal under TTLs lowered since issuance', () => {
+  it('caps a renewal at the max TTL the engine gives now, counted from the issue time, with a warning', async () => {
+    const { leases, target, clock } = setup();
+    const issuedAt = clock.now();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 1200 });
+    target.ttls = { ttl: 60, maxTtl: 120 };
+    clock.advance(30_000);
+    const renewed = await leases.renew(id, 900);
+    assert.equal(renewed.duration, 90);
+    assert.deepEqual(renewed.warnings, ['TTL of "15m0s" exceeded the effective max_ttl of "1m30s"; TTL value is capped accordingly']);
+    assert.equal(target.renewed[0]?.expireTime, issuedAt + 120_000, 'the target is told the capped end');
+    assert.equal((await leases.lookup(id)).ttl, 90);
+  });
+
+  it('refuses a renewal once the lowered max TTL has passed, and leaves the lease as it was', async () => {
+    const { leases, target, clock } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 600, maxTtl: 1200 });
+    target.ttls = { ttl: 60, maxTtl: 120 };
+    clock.advance(200_000);
+    await assert.rejects(leases.renew(id, 60), /past its max TTL/);
+    assert.equal(target.renewed.length, 0);
+    assert.equal((await leases.lookup(id)).ttl, 400);
+  });
+
+  it('renews by the default TTL the engine gives now when no increment is asked for', async () => {
+    const { leases, target } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 1200 });
+    target.ttls = { ttl: 30, maxTtl: 0 };
+    assert.equal((await leases.renew(id, undefined)).duration, 30);
+    target.ttls = undefined;
+    assert.equal((await leases.renew(id, undefined)).duration, 60, 'without one, the TTL the lease was issued with');
+  });
+
+  it('never renews past the max TTL the lease was issued with, even if the engine now allows more', async () => {
+    const { leases, target, clock } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 120, maxTtl: 300 });
+    target.ttls = { ttl: 60, maxTtl: 3600 };
+    clock.advance(100_000);
+    const renewed = await leases.renew(id, 1000);
+    assert.equal(renewed.duration, 200);
+    assert.equal(renewed.warnings.length, 1);
+  });
+
+  it('refuses the renewal when the engine refuses, and keeps the expiry', async () => {
+    const { leases, target } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 300 });
+    target.ttls = new Error('role is gone');
+    await assert.rejects(leases.renew(id, 100), /role is gone/);
+    assert.equal(target.renewed.length, 0);
+    assert.equal((await leases.lookup(id)).ttl, 60);
   });
 });

@@ -193,20 +193,23 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     const now = clock.now();
     if (record.revocation || record.expireTime <= now) throw badRequest('lease expired');
     if (!record.renewable) throw badRequest('lease is not renewable');
-    const increment = incrementSeconds && incrementSeconds > 0 ? incrementSeconds : record.ttl;
+    const engine = options.engineForMount(record.mountUuid);
+    const secretType = engine?.secretTypes?.[record.secretType];
+    if (!secretType) throw new CofferError('internal', 'the engine that issued this lease is not mounted');
+    // As Vault: the role's and the mount's TTLs as they are now, counted from the issue time.
+    const ttls = await secretType.renewalTtls?.(view(record));
+    const increment = incrementSeconds && incrementSeconds > 0 ? incrementSeconds : ttls?.ttl || record.ttl;
+    const maxExpireTime = ttls && ttls.maxTtl > 0 ? Math.min(record.maxExpireTime, record.issueTime + ttls.maxTtl * 1000) : record.maxExpireTime;
     const wanted = now + increment * 1000;
-    const expireTime = Math.min(wanted, record.maxExpireTime);
+    const expireTime = Math.min(wanted, maxExpireTime);
     const warnings: string[] = [];
     if (expireTime < wanted) {
       warnings.push(
         // Go duration text, as Vault prints it ("5h0m0s").
-        `TTL of "${formatDuration(increment)}" exceeded the effective max_ttl of "${formatDuration(Math.max(0, Math.round((record.maxExpireTime - now) / 1000)))}"; TTL value is capped accordingly`,
+        `TTL of "${formatDuration(increment)}" exceeded the effective max_ttl of "${formatDuration(Math.max(0, Math.round((maxExpireTime - now) / 1000)))}"; TTL value is capped accordingly`,
       );
     }
     if (expireTime <= now) throw badRequest('lease is past its max TTL and cannot be renewed');
-    const engine = options.engineForMount(record.mountUuid);
-    const secretType = engine?.secretTypes?.[record.secretType];
-    if (!secretType) throw new CofferError('internal', 'the engine that issued this lease is not mounted');
     // The target system is extended first: if that fails, Coffer's expiry stays as it was.
     await secretType.renew?.(view(record, expireTime));
     const renewed: LeaseRecord = { ...record, expireTime, lastRenewal: now };
