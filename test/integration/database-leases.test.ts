@@ -362,3 +362,71 @@ describe('dynamic credentials on a server with its own system lease TTLs', () =>
     }
   });
 });
+
+describe('renewing credentials after their role or mount TTLs were lowered', () => {
+  const clock = createManualClock(Date.now());
+  const creation_statements = [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`];
+  const role = { creation_statements, default_ttl: '1m', max_ttl: '20m' };
+  let cluster: PgCluster;
+  let db: ScratchDatabase;
+  let server: TestServer;
+  let root: string;
+
+  const issue = async (mount: string): Promise<{ leaseId: string; username: string }> => {
+    const issued = await api(server, 'GET', `${mount}/creds/app`, { token: root });
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    return { leaseId: issued.body.lease_id, username: issued.body.data.username };
+  };
+  const renew = (leaseId: string, increment?: string) =>
+    api(server, 'PUT', 'sys/leases/renew', { token: root, body: { lease_id: leaseId, ...(increment ? { increment } : {}) } });
+  const validUntil = async (username: string): Promise<number> =>
+    ((await db.query<{ v: Date }>('SELECT rolvaliduntil AS v FROM pg_roles WHERE rolname = $1', [username]))[0]?.v as Date).getTime();
+
+  before(async () => {
+    cluster = await startPgCluster();
+    db = await createScratchDatabase(cluster);
+    server = await startTestServer({ dev: true, storage: 'memory', clock });
+    root = server.rootToken as string;
+    // Two mounts on one database: one has its role lowered, the other its own tuning.
+    await mountPostgres(server, root, { mount: 'db-role', cluster, db, roles: { app: role } });
+    await mountPostgres(server, root, { mount: 'db-tuned', cluster, db, roles: { app: role } });
+  });
+
+  after(async () => {
+    await server?.destroy();
+    await db?.cleanup(['v-%']).catch(() => undefined);
+    await cluster?.stop();
+  });
+
+  it('caps a renewal by the role max_ttl as it is now, from the issue time, with a warning, in the database too', async () => {
+    const cred = await issue('db-role');
+    const lowered = await api(server, 'POST', 'db-role/roles/app', { token: root, body: { db_name: 'pg', ...role, max_ttl: '2m' } });
+    assert.ok(lowered.status === 204 || lowered.status === 200, JSON.stringify(lowered.body));
+    clock.advance(30_000);
+    const renewed = await renew(cred.leaseId, '15m');
+    assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+    assert.equal(renewed.body.lease_duration, 90);
+    assert.match(renewed.body.warnings?.[0] ?? '', /exceeded the effective max_ttl of "1m30s"/);
+    assert.ok(Math.abs((await validUntil(cred.username)) - (clock.now() + 90_000)) < 2000, 'VALID UNTIL is capped too');
+  });
+
+  it('renews by the role default_ttl as it is now when no increment is given', async () => {
+    const cred = await issue('db-role');
+    const changed = await api(server, 'POST', 'db-role/roles/app', { token: root, body: { db_name: 'pg', ...role, default_ttl: '40s' } });
+    assert.ok(changed.status === 204 || changed.status === 200, JSON.stringify(changed.body));
+    const renewed = await renew(cred.leaseId);
+    assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+    assert.equal(renewed.body.lease_duration, 40);
+  });
+
+  it('caps a renewal by the mount max_lease_ttl as it is now', async () => {
+    const cred = await issue('db-tuned');
+    assert.equal((await api(server, 'POST', 'sys/mounts/db-tuned/tune', { token: root, body: { max_lease_ttl: '3m' } })).status, 204);
+    clock.advance(30_000);
+    const renewed = await renew(cred.leaseId, '15m');
+    assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+    assert.equal(renewed.body.lease_duration, 150);
+    assert.match(renewed.body.warnings?.[0] ?? '', /exceeded the effective max_ttl of "2m30s"/);
+    assert.ok(Math.abs((await validUntil(cred.username)) - (clock.now() + 150_000)) < 2000, 'VALID UNTIL is capped too');
+  });
+});

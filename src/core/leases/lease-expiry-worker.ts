@@ -21,11 +21,13 @@ export interface ExpiryWorkerOptions {
   /** Revocations run at once. */
   concurrency: number;
   /**
-   * One revocation attempt of a due lease. Resolves false when no such lease exists (a crash
-   * between the deletion of its record and of its due entry), and the entry is dropped. A failed
-   * attempt must move the lease's due entry to its next retry time (or out, when irrevocable).
+   * Handles the due entry (`dueAt`, `leaseId`): one revocation attempt if it is the lease's
+   * current due entry; otherwise (no such lease, or the lease is now due at another time) the
+   * entry is stale and must be deleted without touching the lease. Either way the entry is gone
+   * or moved afterwards: a failed attempt moves it to the next retry time (or out, when
+   * irrevocable).
    */
-  revokeDue(leaseId: string): Promise<boolean>;
+  revokeDue(leaseId: string, dueAt: number): Promise<void>;
 }
 
 export interface ExpiryWorker {
@@ -78,7 +80,7 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
       const worker = async (): Promise<void> => {
         while (next < due.length) {
           const child = due[next++] as string;
-          if (!(await options.revokeDue(dueLeaseId(child)))) await storage.delete(DUE_PREFIX + child);
+          await options.revokeDue(dueLeaseId(child), dueTimeOf(child));
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));

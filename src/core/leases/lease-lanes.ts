@@ -2,11 +2,12 @@
  * Per-lease ordering for the lease manager.
  *
  * Owns two short-lived maps keyed by lease id: the work in flight on a lease (registering it
- * while its secret is created, a revocation attempt), and deletions of revoked leases that the
- * revoking caller did not wait for. Work on one lease runs after the earlier work on it has
- * settled, so a revocation can never run while the secret is still being created (and miss it),
- * and one lease is never revoked twice at once. A read of a lease waits for its pending deletion,
- * so a lease that was reported revoked is never seen again.
+ * while its secret is created, a renewal, a revocation attempt), and deletions of revoked leases
+ * that the revoking caller did not wait for. Work on one lease runs after the earlier work on it
+ * has settled, so a revocation can never run while the secret is still being created (and miss
+ * it), one lease is never revoked twice at once, and every read-modify-write of a lease record
+ * sees the latest record. A read of a lease waits for its pending deletion, so a lease that was
+ * reported revoked is never seen again.
  *
  * Must never: hold anything for a lease with nothing in flight (entries go when their work
  * settles), or let a rejection escape unobserved (the caller of `run` gets it; deletions are

@@ -2,16 +2,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createManualClock } from '../clock.js';
 import { silentLogger } from '../logger.js';
-import type { Engine, LeaseView } from '../router/engine.js';
+import type { Engine, LeaseView, RenewalTtls } from '../router/engine.js';
 import { createMemoryStorage } from '../storage/memory.js';
 import type { Storage } from '../storage/storage.js';
 import { createLeaseManager, type LeaseManager } from './lease-manager.js';
+import { DUE_PREFIX, dueKey } from './lease-record.js';
 
 interface FakeTarget {
   engine: Engine;
   live: Set<string>;
   renewed: LeaseView[];
   down: boolean;
+  /** While set, renewals wait for it: a renewal held in flight at the target. */
+  gate?: Promise<void>;
+  /** What renewalTtls answers (the role's and mount's TTLs now); unset = the engine has no say. */
+  ttls?: RenewalTtls | Error;
 }
 
 function fakeTarget(): FakeTarget {
@@ -21,7 +26,12 @@ function fakeTarget(): FakeTarget {
     paths: [],
     secretTypes: {
       creds: {
+        renewalTtls: async () => {
+          if (target.ttls instanceof Error) throw target.ttls;
+          return target.ttls ?? { ttl: 0, maxTtl: 0 };
+        },
         renew: async (lease) => {
+          await target.gate;
           if (target.down) throw new Error('connection refused');
           target.renewed.push(lease);
         },
@@ -207,5 +217,128 @@ describe('lease manager', () => {
     for (let i = 0; i < 200 && target.live.size > 0; i += 1) await new Promise((r) => setTimeout(r, 10));
     await leases.stop();
     assert.equal(target.live.size, 0, 'the retry ran at its backoff time');
+  });
+});
+
+/** Holds the target's renewals until `open` is called. */
+function holdRenewals(target: FakeTarget): { open(): void } {
+  let open = (): void => undefined;
+  target.gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { open: () => open() };
+}
+
+/** Lets queued promise callbacks run (the calls started so far reach the held renewal). */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('lease manager: one lease, one order of work', () => {
+  it('keeps the expiry index in step with the record when two renewals overlap', async () => {
+    const { leases, target, clock, storage } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 600 });
+    const held = holdRenewals(target);
+    const short = leases.renew(id, 15);
+    const long = leases.renew(id, 250);
+    await settle();
+    held.open();
+    await Promise.all([short, long]);
+    assert.equal((await leases.lookup(id)).ttl, 250);
+    assert.deepEqual(await storage.list(DUE_PREFIX), [dueKey(clock.now() + 250_000, id).slice(DUE_PREFIX.length)]);
+    clock.advance(20_000);
+    await leases.runDue();
+    assert.deepEqual([...target.live], ['u1'], 'the lease the client was told lives 250 s is not revoked after 15 s');
+    assert.equal((await leases.lookup(id)).ttl, 230);
+  });
+
+  it('does not bring back a lease revoked while its renewal was in flight', async () => {
+    const { leases, target } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 600 });
+    const held = holdRenewals(target);
+    const renewal = leases.renew(id, 120);
+    await settle();
+    const revocation = leases.revoke(id);
+    await settle();
+    held.open();
+    await renewal;
+    await revocation;
+    await assert.rejects(leases.lookup(id), /invalid lease/);
+    assert.equal(target.live.size, 0);
+  });
+
+  it('refuses to renew a lease revoked before the renewal ran, as an invalid lease', async () => {
+    const { leases, target } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 600 });
+    const revocation = leases.revoke(id);
+    await assert.rejects(leases.renew(id, 120), /invalid lease/);
+    await revocation;
+    assert.equal(target.renewed.length, 0);
+    await assert.rejects(leases.lookup(id), /invalid lease/);
+  });
+
+  it('drops a due entry that is not the current expiry of its lease, without revoking the lease', async () => {
+    const { leases, target, clock, storage } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 300, maxTtl: 600 });
+    // An entry left behind for an expiry the lease no longer has.
+    await storage.put(dueKey(clock.now() + 10_000, id), Buffer.alloc(0));
+    clock.advance(20_000);
+    assert.equal(await leases.runDue(), 1);
+    assert.deepEqual([...target.live], ['u1']);
+    assert.deepEqual(await storage.list(DUE_PREFIX), [dueKey(clock.now() + 280_000, id).slice(DUE_PREFIX.length)]);
+    clock.advance(280_000);
+    await leases.runDue();
+    assert.equal(target.live.size, 0, 'its real expiry still revokes it');
+  });
+});
+
+describe('lease manager: renewal under TTLs lowered since issuance', () => {
+  it('caps a renewal at the max TTL the engine gives now, counted from the issue time, with a warning', async () => {
+    const { leases, target, clock } = setup();
+    const issuedAt = clock.now();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 1200 });
+    target.ttls = { ttl: 60, maxTtl: 120 };
+    clock.advance(30_000);
+    const renewed = await leases.renew(id, 900);
+    assert.equal(renewed.duration, 90);
+    assert.deepEqual(renewed.warnings, ['TTL of "15m0s" exceeded the effective max_ttl of "1m30s"; TTL value is capped accordingly']);
+    assert.equal(target.renewed[0]?.expireTime, issuedAt + 120_000, 'the target is told the capped end');
+    assert.equal((await leases.lookup(id)).ttl, 90);
+  });
+
+  it('refuses a renewal once the lowered max TTL has passed, and leaves the lease as it was', async () => {
+    const { leases, target, clock } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 600, maxTtl: 1200 });
+    target.ttls = { ttl: 60, maxTtl: 120 };
+    clock.advance(200_000);
+    await assert.rejects(leases.renew(id, 60), /past its max TTL/);
+    assert.equal(target.renewed.length, 0);
+    assert.equal((await leases.lookup(id)).ttl, 400);
+  });
+
+  it('renews by the default TTL the engine gives now when no increment is asked for', async () => {
+    const { leases, target } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 1200 });
+    target.ttls = { ttl: 30, maxTtl: 0 };
+    assert.equal((await leases.renew(id, undefined)).duration, 30);
+    target.ttls = undefined;
+    assert.equal((await leases.renew(id, undefined)).duration, 60, 'without one, the TTL the lease was issued with');
+  });
+
+  it('never renews past the max TTL the lease was issued with, even if the engine now allows more', async () => {
+    const { leases, target, clock } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 120, maxTtl: 300 });
+    target.ttls = { ttl: 60, maxTtl: 3600 };
+    clock.advance(100_000);
+    const renewed = await leases.renew(id, 1000);
+    assert.equal(renewed.duration, 200);
+    assert.equal(renewed.warnings.length, 1);
+  });
+
+  it('refuses the renewal when the engine refuses, and keeps the expiry', async () => {
+    const { leases, target } = setup();
+    const id = await issue(leases, target, 'u1', { ttl: 60, maxTtl: 300 });
+    target.ttls = new Error('role is gone');
+    await assert.rejects(leases.renew(id, 100), /role is gone/);
+    assert.equal(target.renewed.length, 0);
+    assert.equal((await leases.lookup(id)).ttl, 60);
   });
 });

@@ -26,7 +26,7 @@ import { createExpiryWorker } from './lease-expiry-worker.js';
 import { leaseInfo, type LeaseInfo } from './lease-info.js';
 import { createLeaseLanes } from './lease-lanes.js';
 import { createLeaseRevoker, leaseErrorText } from './lease-revoker.js';
-import { recordKey, registrationOps, type LeaseRecord } from './lease-record.js';
+import { dueKey, dueTimeFor, recordKey, registrationOps, type LeaseRecord } from './lease-record.js';
 
 /** What a new lease is made of; ttl and maxTtl are the effective seconds, already capped by the caller. */
 export type LeaseRegistration = Pick<LeaseRecord, 'path' | 'mountUuid' | 'mountPath' | 'secretType' | 'internal' | 'tokenId' | 'renewable' | 'ttl'> & {
@@ -121,7 +121,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
   const { storage, clock, logger } = options;
   const concurrency = options.concurrency ?? 64;
 
-  // Work in flight per lease (creation, revocation), and deletions not yet committed.
+  // Work in flight per lease (creation, renewal, revocation), and deletions not yet committed.
   const lanes = createLeaseLanes();
   const revoker = createLeaseRevoker({
     storage,
@@ -187,12 +187,59 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       return revoker.attempt(record, force, earlyAck);
     });
 
+  /** One renewal; the caller holds the lease's lane. */
+  const renewInLane = async (id: string, incrementSeconds: number | undefined): Promise<RenewResult> => {
+    const record = await mustRead(id);
+    const now = clock.now();
+    if (record.revocation || record.expireTime <= now) throw badRequest('lease expired');
+    if (!record.renewable) throw badRequest('lease is not renewable');
+    const engine = options.engineForMount(record.mountUuid);
+    const secretType = engine?.secretTypes?.[record.secretType];
+    if (!secretType) throw new CofferError('internal', 'the engine that issued this lease is not mounted');
+    // As Vault: the role's and the mount's TTLs as they are now, counted from the issue time.
+    const ttls = await secretType.renewalTtls?.(view(record));
+    const increment = incrementSeconds && incrementSeconds > 0 ? incrementSeconds : ttls?.ttl || record.ttl;
+    const maxExpireTime = ttls && ttls.maxTtl > 0 ? Math.min(record.maxExpireTime, record.issueTime + ttls.maxTtl * 1000) : record.maxExpireTime;
+    const wanted = now + increment * 1000;
+    const expireTime = Math.min(wanted, maxExpireTime);
+    const warnings: string[] = [];
+    if (expireTime < wanted) {
+      warnings.push(
+        // Go duration text, as Vault prints it ("5h0m0s").
+        `TTL of "${formatDuration(increment)}" exceeded the effective max_ttl of "${formatDuration(Math.max(0, Math.round((maxExpireTime - now) / 1000)))}"; TTL value is capped accordingly`,
+      );
+    }
+    if (expireTime <= now) throw badRequest('lease is past its max TTL and cannot be renewed');
+    // The target system is extended first: if that fails, Coffer's expiry stays as it was.
+    await secretType.renew?.(view(record, expireTime));
+    const renewed: LeaseRecord = { ...record, expireTime, lastRenewal: now };
+    await rewrite(record, renewed);
+    return { id, duration: Math.round((expireTime - now) / 1000), renewable: true, warnings };
+  };
+
+  /**
+   * The worker found the due entry (dueAt, id). It is acted on only if it is the lease's current
+   * entry: one left behind by a crash, or by a change the index missed, must never revoke a lease
+   * that a renewal extended. Such an entry, or one whose lease is gone, is deleted here, in the
+   * lane, so no rewrite of the lease can race with its deletion.
+   */
+  const revokeIfDue = async (id: string, dueAt: number): Promise<void> => {
+    const record = await read(id);
+    const current = record ? dueTimeFor(record) : undefined;
+    // Keys, not numbers: the key is what both were written under (fixed-width milliseconds).
+    if (record === undefined || current === undefined || dueKey(current, id) !== dueKey(dueAt, id)) {
+      await storage.delete(dueKey(dueAt, id));
+      return;
+    }
+    await revoker.attempt(record, false, false);
+  };
+
   const worker = createExpiryWorker({
     storage,
     clock,
     logger,
     concurrency,
-    revokeDue: async (id) => (await revokeOnce(id, { force: false, reportMissing: true })) !== NOT_FOUND,
+    revokeDue: (id, dueAt) => lanes.run(id, () => revokeIfDue(id, dueAt)),
   });
 
   const walkIds = async (prefix: string, visit: (id: string) => Promise<void>): Promise<void> => {
@@ -253,30 +300,11 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       return info(await mustRead(id));
     },
 
-    async renew(id, incrementSeconds) {
-      const record = await mustRead(id);
-      const now = clock.now();
-      if (record.revocation || record.expireTime <= now) throw badRequest('lease expired');
-      if (!record.renewable) throw badRequest('lease is not renewable');
-      const increment = incrementSeconds && incrementSeconds > 0 ? incrementSeconds : record.ttl;
-      const wanted = now + increment * 1000;
-      const expireTime = Math.min(wanted, record.maxExpireTime);
-      const warnings: string[] = [];
-      if (expireTime < wanted) {
-        warnings.push(
-          // Go duration text, as Vault prints it ("5h0m0s").
-          `TTL of "${formatDuration(increment)}" exceeded the effective max_ttl of "${formatDuration(Math.max(0, Math.round((record.maxExpireTime - now) / 1000)))}"; TTL value is capped accordingly`,
-        );
-      }
-      if (expireTime <= now) throw badRequest('lease is past its max TTL and cannot be renewed');
-      const engine = options.engineForMount(record.mountUuid);
-      const secretType = engine?.secretTypes?.[record.secretType];
-      if (!secretType) throw new CofferError('internal', 'the engine that issued this lease is not mounted');
-      // The target system is extended first: if that fails, Coffer's expiry stays as it was.
-      await secretType.renew?.(view(record, expireTime));
-      const renewed: LeaseRecord = { ...record, expireTime, lastRenewal: now };
-      await rewrite(record, renewed);
-      return { id, duration: Math.round((expireTime - now) / 1000), renewable: true, warnings };
+    renew(id, incrementSeconds) {
+      // Inside the lease's lane, reading the record there: a renewal and a revocation (or another
+      // renewal) of one lease never interleave, so none of them writes back a stale record (a
+      // revoked lease resurrected, or an expiry index entry left behind for the old expiry).
+      return lanes.run(id, () => renewInLane(id, incrementSeconds));
     },
 
     async revoke(id) {
@@ -291,12 +319,15 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     },
 
     async revokeLater(id) {
-      const record = await mustRead(id);
-      const now = clock.now();
-      const due: LeaseRecord = record.revocation
-        ? { ...record, revocation: { ...record.revocation, irrevocable: false, nextAttemptAt: now } }
-        : { ...record, expireTime: Math.min(record.expireTime, now) };
-      await rewrite(record, due);
+      // In the lane, like renew: a concurrent renewal must not put back the old expiry.
+      await lanes.run(id, async () => {
+        const record = await mustRead(id);
+        const now = clock.now();
+        const due: LeaseRecord = record.revocation
+          ? { ...record, revocation: { ...record.revocation, irrevocable: false, nextAttemptAt: now } }
+          : { ...record, expireTime: Math.min(record.expireTime, now) };
+        await rewrite(record, due);
+      });
       worker.wakeNow();
     },
 

@@ -32,10 +32,10 @@ export interface LeaseRecord {
   /** All times are milliseconds since the epoch. */
   issueTime: number;
   expireTime: number;
-  /** issueTime + the effective max TTL: no renewal goes past it. */
+  /** issueTime + the effective max TTL: no renewal goes past it (nor past the engine's current cap, SecretType.renewalTtls). */
   maxExpireTime: number;
   lastRenewal: number;
-  /** The TTL it was issued with, seconds: the default renewal increment. */
+  /** The TTL it was issued with, seconds: the default renewal increment when the engine gives none. */
   ttl: number;
   revocation?: RevocationState;
 }

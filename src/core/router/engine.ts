@@ -96,7 +96,25 @@ export interface LeaseView {
   readonly expireTime: number;
 }
 
+/** The TTLs a renewal of a lease is held to now, in seconds (Vault: a renew response's Secret.TTL and MaxTTL). */
+export interface RenewalTtls {
+  /** The increment when the caller asks for none (the role's default TTL now, else the mount's). */
+  ttl: number;
+  /**
+   * How long the lease may live, counted from its issue time: the role's max TTL now, capped by
+   * the mount's max now. 0 = no cap beyond the one the lease was issued with.
+   */
+  maxTtl: number;
+}
+
 export interface SecretType {
+  /**
+   * Read before every renewal, so that lowering a role's or the mount's TTLs caps leases already
+   * issued, as in Vault. The lease manager never extends a lease past the max it was issued with
+   * either. Throws to refuse the renewal (say, the lease's role was deleted). Absent = the
+   * lease's issue-time TTLs apply.
+   */
+  renewalTtls?(lease: LeaseView): Promise<RenewalTtls>;
   /**
    * Extends the secret's validity in the target system up to `lease.expireTime` (for example
    * VALID UNTIL). Absent = renewing only moves Coffer's expiry.

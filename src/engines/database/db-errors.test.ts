@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import { badRequest } from '../../core/errors.js';
 import { databaseFailure } from './db-errors.js';
 import { DatabasePluginError } from './plugin.js';
+import { WITHHELD_MESSAGE } from './plugin-secret-scrub.js';
 
 const SECRET = 'Sup3r-Secret-pw';
 
@@ -30,4 +31,11 @@ test('a secret a plugin let slip is scrubbed, whole, URL-encoded or in part', ()
     assert.match(out.message, /^failed: /);
   }
   assert.equal(databaseFailure(new Error('boom'), [], '').code, 'internal');
+});
+
+test('a message with a piece of a secret is withheld whole, behind the failure prefix', () => {
+  const out = databaseFailure(new DatabasePluginError('statement', `near "${SECRET.slice(2, 12)}" at line 1`), [SECRET], 'failed to create user: ');
+  assert.equal(out.message, `failed to create user: ${WITHHELD_MESSAGE}`);
+  const probe = `probe: ${SECRET.slice(0, 4)}|${SECRET.slice(4, 8)}|zzzz`;
+  assert.equal(databaseFailure(new DatabasePluginError('statement', probe), [SECRET], 'p: ').message, `p: ${probe}`, 'short pieces tell nothing');
 });

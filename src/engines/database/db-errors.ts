@@ -16,14 +16,15 @@ export type FailureContext = 'verify' | 'operation';
 
 export function databaseFailure(err: unknown, secrets: readonly string[], prefix: string, context: FailureContext = 'operation'): CofferError {
   const known = secrets.filter((s) => s !== '');
-  const scrub = (text: string): string => scrubSecrets(text, [...known, ...known.map(encodeURIComponent)]);
+  // The prefix is Coffer's own words; only the message may hold what the database said back.
+  const scrub = (text: string): string => `${prefix}${scrubSecrets(text, [...known, ...known.map(encodeURIComponent)])}`;
   if (isCofferError(err)) {
-    return new CofferError(err.code, scrub(`${prefix}${err.message}`), { data: err.data });
+    return new CofferError(err.code, scrub(err.message), { data: err.data });
   }
   if (err instanceof DatabasePluginError) {
     const code = err.kind === 'connection' && context === 'operation' ? 'upstream' : 'bad_request';
-    return new CofferError(code, scrub(`${prefix}${err.message}`));
+    return new CofferError(code, scrub(err.message));
   }
   const message = err instanceof Error && err.message !== '' ? err.message : 'database error';
-  return new CofferError('internal', scrub(`${prefix}${message}`));
+  return new CofferError('internal', scrub(message));
 }

@@ -64,7 +64,7 @@ export function createDatabaseEngine(ctx: EngineContext, options: DatabaseEngine
       staticCredsPath(ctx, statics),
       ...rotationPaths({ statics, machine, scheduler }),
     ],
-    secretTypes: { [CREDS_SECRET_TYPE]: credsSecretType(connections, async (name) => (await store.getRole(name)) !== undefined) },
+    secretTypes: { [CREDS_SECRET_TYPE]: credsSecretType(connections, store, ctx.mount) },
     // Pools open lazily on first use; the scheduler resumes unfinished rotations in the background.
     initialize: () => scheduler.start(),
     shutdown: async () => {

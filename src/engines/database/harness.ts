@@ -14,7 +14,7 @@ import { createMemoryStorage } from '../../core/storage/memory.js';
 import type { PhysicalStorage, Storage } from '../../core/storage/storage.js';
 import { scope } from '../../core/storage/view.js';
 import { createDatabaseEngine, type DatabaseEngine, type DatabaseEngineOptions } from './engine.js';
-import { SYSTEM_MAX_TTL } from './path-creds.js';
+import { SYSTEM_MAX_TTL } from './lease-ttls.js';
 
 export const MOUNT_PREFIX = 'logical/0d5e7a11-db/';
 
@@ -39,7 +39,7 @@ export interface DatabaseHarness {
   fail(operation: Operation | 'write', path: string, data?: Record<string, unknown>): Promise<CofferError>;
   /** Reads creds/:role and returns the credential and its fake lease. */
   creds(role: string, auth?: Partial<RequestAuth>): Promise<{ username: string; password: string; lease: FakeLease }>;
-  /** Renews like sys/leases/renew: the new end is now + increment, capped at the lease's max. */
+  /** Renews like sys/leases/renew: the new end is now + increment, capped at the lease's max and the engine's current one. */
   renew(lease: FakeLease, incrementSeconds: number): Promise<void>;
   revoke(lease: FakeLease): Promise<void>;
   /** Every key in physical storage under the mount. */
@@ -155,9 +155,10 @@ export function createDatabaseHarness(options: HarnessOptions = {}): DatabaseHar
       return { username: data.username, password: data.password, lease: leases.get(data.lease_id) as FakeLease };
     },
     async renew(lease, incrementSeconds) {
-      const wanted = clock.now() + incrementSeconds * 1000;
-      const next = Math.min(wanted, lease.maxExpireTime);
       const type = secretType(lease);
+      const ttls = await type.renewalTtls?.(view(lease));
+      const max = ttls && ttls.maxTtl > 0 ? Math.min(lease.maxExpireTime, lease.issueTime + ttls.maxTtl * 1000) : lease.maxExpireTime;
+      const next = Math.min(clock.now() + incrementSeconds * 1000, max);
       await type.renew?.({ ...view(lease), expireTime: next });
       lease.expireTime = next;
     },

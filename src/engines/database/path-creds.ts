@@ -16,25 +16,12 @@ import type { DatabaseStore } from './config-store.js';
 import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
 import { globMatch } from './input.js';
+import { effectiveTtl } from './lease-ttls.js';
 import { generatePassword, parsePasswordPolicy } from './password.js';
 import { ALIAS_USERNAME_LIMITS } from './plugins.js';
 import { CREDS_SECRET_TYPE, type CredsInternal } from './secret-creds.js';
 import { NAME_PATTERN } from './storage-keys.js';
 import { defaultUsername, parseUsernameTemplate } from './username.js';
-
-/** Vault's system default and maximum lease TTL: 768h. */
-export const SYSTEM_MAX_TTL = 768 * 3600;
-
-/**
- * The TTL the lease manager will grant, computed here because {{expiration}} must match it:
- * the role's (or mount's) default, capped by the role's (or mount's) maximum. The mount's values
- * are effective ones (its tuning, else the server's system TTLs; see MountInfo).
- */
-export function effectiveTtl(roleDefault: number, roleMax: number, mountDefault: number, mountMax: number): number {
-  const ttl = roleDefault || mountDefault || SYSTEM_MAX_TTL;
-  const max = roleMax || mountMax || SYSTEM_MAX_TTL;
-  return Math.min(ttl, max, mountMax || SYSTEM_MAX_TTL);
-}
 
 export function credsPath(ctx: EngineContext, store: DatabaseStore, connections: Connections): PathSpec {
   const read = async (req: EngineRequest): Promise<EngineResponse> => {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import type { DatabasePlugin, NewUserRequest } from './plugin.js';
 import { createMysqlPlugin } from './plugin-mysql.js';
+import { WITHHELD_MESSAGE } from './plugin-secret-scrub.js';
 
 const HOST = '127.0.0.1';
 const PORT = 3306;
@@ -110,16 +111,30 @@ test("Vault's own revocation statements become idempotent too", async () => {
 test('broken SQL in creation leaves no user behind, and the error has the database message without the password', async () => {
   const name = newName();
   const password = newPassword();
-  const broken = [`CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELEKT ON ${database}.* TO '{{name}}'@'%' IDENTIFIED BY '{{password}}'`];
+  // The database echoes the statement from where it broke, the whole password in it: masked in place.
+  const broken = [`CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELECT ON ${database}.* TO '{{name}}'@'%' IDENTIFIED BI '{{password}}'`];
   const err = await plugin.newUser(userRequest(name, password, broken)).then(
     () => assert.fail('creation should fail'),
     (e: Error & { kind?: string }) => e,
   );
   assert.equal(err.kind, 'statement');
   assert.match(err.message, /^Error 1064 \(42000\): You have an error in your SQL syntax/);
-  assert.match(err.message, new RegExp(`near 'ON ${database}`), 'the message shows where the statement broke');
-  assert.ok(!err.message.includes(password), err.message);
+  assert.match(err.message, /near 'BI '\[redacted\]'' at line 1$/, 'the message shows where the statement broke');
   assert.ok(!err.message.includes(password.slice(4, 12)), 'not even a piece of the password');
+  assert.equal(await userExists(name), false);
+});
+
+test('an error whose echo cuts the password short is withheld whole, and leaves no user behind', async () => {
+  const name = newName();
+  const password = newPassword();
+  // The echo ("near '%-.80s'") starts at ON and ends inside the password.
+  const broken = [`CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELEKT ON ${database}.* TO '{{name}}'@'%' IDENTIFIED BY '{{password}}'`];
+  const err = await plugin.newUser(userRequest(name, password, broken)).then(
+    () => assert.fail('creation should fail'),
+    (e: Error & { kind?: string }) => e,
+  );
+  assert.equal(err.kind, 'statement');
+  assert.equal(err.message, WITHHELD_MESSAGE);
   assert.equal(await userExists(name), false);
 });
 

@@ -11,7 +11,7 @@ test('keeps placeholders and masks a password written into the URL', () => {
   assert.equal(redactConnectionUrl(template, ['s3cret']), template);
   assert.equal(redactConnectionUrl('postgresql://admin:hunter2@db:5432/app', []), 'postgresql://admin:*****@db:5432/app');
   assert.equal(redactConnectionUrl('postgresql://admin:p%40ss@db/app?password=x1&sslmode=require', []), 'postgresql://admin:*****@db/app?password=*****&sslmode=require');
-  assert.equal(redactConnectionUrl("host=db user=admin password='a b' dbname=app", []), 'host=db user=admin password=***** dbname=app');
+  assert.equal(redactConnectionUrl("host=db user=admin password='a b' dbname=app", []), "host=db user=admin password='*****' dbname=app");
   assert.equal(redactConnectionUrl('host=db password={{password}}', []), 'host=db password={{password}}');
   assert.equal(redactConnectionUrl('postgresql://db/app?application_name=Kq9-zz81', ['Kq9-zz81']), 'postgresql://db/app?application_name=*****');
 });
@@ -31,4 +31,12 @@ test('masks a password in a Go MySQL DSN, keeping the placeholders and the rest'
   const template = '{{username}}:{{password}}@tcp(127.0.0.1:3306)/';
   assert.equal(redactConnectionUrl(template, []), template);
   assert.equal(redactConnectionUrl('mysql://user:pw@/dbname', []), 'mysql://user:*****@/dbname');
+});
+
+test('keeps the quotes around a placeholder in a key=value URL, so what is read can be written back', () => {
+  const template = "host=127.0.0.1 dbname=x user={{username}} password='{{password}}'";
+  assert.equal(redactConnectionUrl(template, ['s3cret-pw']), template);
+  assert.equal(redactConnectionUrl("host=h password = '{{ password }}' dbname=x", []), "host=h password = '{{ password }}' dbname=x");
+  // Written back as read, the placeholder still takes a password with a space and a quote.
+  assert.deepEqual(pgTarget(redactConnectionUrl(template, []), 'u', "a b'c"), { host: '127.0.0.1', user: 'u', password: "a b'c", database: 'x' });
 });

@@ -10,6 +10,16 @@ const TEMPLATE = /^\{\{\s*password\s*\}\}$/;
 
 const maskValue = (value: string): string => (TEMPLATE.test(value) ? value : MASK);
 
+/**
+ * A key=value DSN value, quoted or not, masked with its quotes kept: what a read returns can be
+ * written back as it is (a quoted '{{password}}' stays quoted, so a password with a space works).
+ */
+function maskDsnValue(raw: string): string {
+  const quoted = raw.length >= 2 && raw.startsWith("'") && raw.endsWith("'");
+  if (!quoted) return maskValue(raw);
+  return TEMPLATE.test(raw.slice(1, -1)) ? raw : `'${MASK}'`;
+}
+
 export function redactConnectionUrl(url: string, knownSecrets: readonly string[]): string {
   let out = url
     // scheme://user:password@host — the password runs to the last '@' before the path.
@@ -19,8 +29,7 @@ export function redactConnectionUrl(url: string, knownSecrets: readonly string[]
     // ?password=... or &password=... in a URL query.
     .replace(/([?&]password=)([^&#]*)/gi, (_w, head: string, pw: string) => `${head}${maskValue(decodeURIComponentSafe(pw))}`)
     // password=... or password='...' in a key=value DSN.
-    .replace(/(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)/gi, (_w, lead: string, head: string, pw: string) =>
-      `${lead}${head}${maskValue(pw.replace(/^'|'$/g, ''))}`);
+    .replace(/(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)/gi, (_w, lead: string, head: string, pw: string) => `${lead}${head}${maskDsnValue(pw)}`);
   // Whole occurrences only: the URL never holds a fragment of a password, and fragment matching
   // would mask host names that merely share a few letters with it.
   for (const secret of knownSecrets.filter((s) => s.length >= 3)) {

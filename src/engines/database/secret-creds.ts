@@ -2,15 +2,19 @@
  * The `creds` secret type: how the lease manager renews and revokes a dynamic credential.
  *
  * Owns: reading the lease's `internal` snapshot (written by creds/:role) and turning it into
- * plugin calls. Renewal moves the database-side validity to the lease's new end; revocation
- * removes the user and succeeds if it is already gone, so the lease layer may retry it freely.
+ * plugin calls. Before a renewal it tells the lease manager the TTLs the role and the mount give
+ * now (lease-ttls.ts); renewal moves the database-side validity to the lease's new end;
+ * revocation removes the user and succeeds if it is already gone, so the lease layer may retry
+ * it freely.
  * Must never: let revocation depend on the role still existing (it may have been deleted since
  * issuance). Renewal does, as in Vault: a deleted role's credentials are not extended.
  */
 import { CofferError } from '../../core/errors.js';
-import type { LeaseView, SecretType } from '../../core/router/engine.js';
+import type { LeaseView, MountInfo, RenewalTtls, SecretType } from '../../core/router/engine.js';
+import type { DatabaseStore } from './config-store.js';
 import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
+import { renewalTtls } from './lease-ttls.js';
 
 export const CREDS_SECRET_TYPE = 'creds';
 
@@ -41,15 +45,22 @@ export function readCredsInternal(internal: Readonly<Record<string, unknown>>): 
   };
 }
 
-export function credsSecretType(connections: Connections, roleExists: (name: string) => Promise<boolean>): SecretType {
+/** `mount` is live: its getters return the mount's tuning as it is now. */
+export function credsSecretType(connections: Connections, store: Pick<DatabaseStore, 'getRole'>, mount: MountInfo): SecretType {
   return {
-    async renew(lease: LeaseView): Promise<void> {
+    async renewalTtls(lease: LeaseView): Promise<RenewalTtls> {
       const creds = readCredsInternal(lease.internal);
+      if (creds.role === '') return renewalTtls(undefined, mount);
+      const role = await store.getRole(creds.role);
       // As Vault: deleting a role stops its credentials from being extended (they still expire
       // and are revoked as usual; revocation never needs the role).
-      if (creds.role !== '' && !(await roleExists(creds.role))) {
-        throw new CofferError('bad_request', `error during renew: could not find role with name "${creds.role}"`);
-      }
+      if (!role) throw new CofferError('bad_request', `error during renew: could not find role with name "${creds.role}"`);
+      return renewalTtls(role, mount);
+    },
+
+    // Called after renewalTtls, which refused a lease whose role is gone.
+    async renew(lease: LeaseView): Promise<void> {
+      const creds = readCredsInternal(lease.internal);
       await connections.use(creds.db_name, async (plugin, config) => {
         try {
           await plugin.renewUser({ username: creds.username, expiration: new Date(lease.expireTime), renewStatements: creds.renew_statements });
