@@ -297,7 +297,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     config.httpReplicas > 0
       ? createReplicaSet({
           count: config.httpReplicas,
-          settings: { sqlitePath: sqlitePathOf(config), systemTtl, cacheEntries: config.cacheEntries, logLevel: config.logLevel },
+          settings: { sqlitePath: sqlitePathOf(config), systemTtl, cacheEntries: config.cacheEntries, maxRequestBytes: config.maxRequestBytes, logLevel: config.logLevel },
           copyRootKey: () => barrier.copyRootKey(),
           logger: logger.child({ component: 'replicas' }),
         })
@@ -360,8 +360,9 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     reopenAuditDevices: () => audit.reopen(),
     async close() {
       await api.close();
-      await started.close();
+      // Before the seal: a replica's connections end with it, and the seal has no key to take back.
       await replicas?.close();
+      await started.close();
       await physical.close();
     },
   };

@@ -166,7 +166,9 @@ export function createHttpApiForCore(deps: {
       // Answers already computed this turn go out before their connections are dropped.
       endQueuedResponsesNow();
       if (front) {
-        await closeServer(server, front);
+        // Not awaited: node's close callback also waits for connections handed to replicas,
+        // which end only when the replicas stop (after this).
+        front.close();
         server.closeAllConnections();
       } else {
         await closeServer(server, server);

@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
@@ -52,6 +52,8 @@ function connect(url: string): Connection {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+const BODY_LIMIT = 64 * 1024;
+
 let server: TestServer;
 let root: string;
 
@@ -78,7 +80,8 @@ async function untilReplicaAnswers(connection: Connection, path: string, token =
 }
 
 before(async () => {
-  server = await startTestServer({ dev: true, storage: 'sqlite', httpReplicas: 1 });
+  // A small body limit, so the test of an oversized body need not send 32 MiB.
+  server = await startTestServer({ dev: true, storage: 'sqlite', httpReplicas: 1, maxRequestBytes: BODY_LIMIT });
   root = server.rootToken as string;
   const seeded = await connect(server.url).call('POST', 'secret/data/probe', { token: root, body: { data: { value: 'v1' } } });
   assert.equal(seeded.status, 200);
@@ -153,7 +156,8 @@ test('a token with limited uses is spent once per request through a replica', as
 
 test('with an audit device enabled, replica connections are audited by the primary with the real client address', async () => {
   const connection = await replicaConnection();
-  const logPath = join(tempDir('coffer-replica-audit-'), 'audit.log');
+  const logDir = tempDir('coffer-replica-audit-');
+  const logPath = join(logDir, 'audit.log');
   const primary = connect(server.url);
   assert.equal((await primary.call('PUT', 'sys/audit/file', { token: root, body: { type: 'file', options: { file_path: logPath } } })).status, 204);
 
@@ -170,6 +174,7 @@ test('with an audit device enabled, replica connections are audited by the prima
   for (const entry of reads) assert.match(entry.request.remote_address, /127\.0\.0\.1$/);
 
   assert.equal((await primary.call('DELETE', 'sys/audit/file', { token: root })).status, 204);
+  rmSync(logDir, { recursive: true, force: true });
   await untilReplicaAnswers(connection, 'secret/data/probe');
   connection.close();
   primary.close();
@@ -189,6 +194,61 @@ test('the primary socket replicas forward to is private to the server user', () 
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
+});
+
+/** POSTs a streamed (chunked, no Content-Length) body of `bytes` on a new connection. */
+function postChunked(url: string, path: string, bytes: number): Promise<{ status: number; connection: string | undefined }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, method: 'POST', path: `/v1/${path}`, headers: { 'x-vault-token': root, 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    const chunk = Buffer.alloc(16 * 1024, 'a');
+    for (let sent = 0; sent < bytes; sent += chunk.length) req.write(chunk);
+    req.end();
+  });
+}
+
+test('a body over the limit gets 413 and a closed connection through a replica too, declared or streamed', async () => {
+  const connection = await replicaConnection();
+  const declared = await connection.call('POST', 'secret/data/big', { token: root, body: { data: { value: 'x'.repeat(2 * BODY_LIMIT) } } });
+  assert.equal(declared.status, 413);
+  connection.close();
+  // Streamed bodies, on as many new connections as it takes to have used the replica's too.
+  for (let i = 0; i < 4; i += 1) {
+    const streamed = await postChunked(server.url, 'secret/data/big', 4 * BODY_LIMIT);
+    assert.equal(streamed.status, 413);
+    assert.equal(streamed.connection, 'close');
+  }
+  const primary = connect(server.url);
+  assert.equal((await primary.call('GET', 'secret/data/big', { token: root })).status, 404);
+  primary.close();
+});
+
+test('a server with a replica closes promptly while a client holds an event stream on the replica', { timeout: 60_000 }, async () => {
+  const other = await startTestServer({ dev: true, storage: 'sqlite', httpReplicas: 1 });
+  const otherRoot = other.rootToken as string;
+  const { hostname, port } = new URL(other.url);
+  assert.equal((await connect(other.url).call('POST', 'secret/data/w', { token: otherRoot, body: { data: { v: '1' } } })).status, 200);
+  // New connections alternate: open watch streams until one is held by the replica.
+  const streams: Array<{ destroy(): void }> = [];
+  for (let i = 0; i < 6; i += 1) {
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: hostname, port, path: '/v1/sys/watch?prefix=secret/', headers: { 'x-vault-token': otherRoot }, agent: false }, (res) => {
+        assert.equal(res.statusCode, 200);
+        res.on('error', () => undefined);
+        resolve();
+      });
+      req.on('error', reject);
+      req.end();
+      streams.push(req);
+    });
+  }
+  // Resolves (the test would time out otherwise) although the streams are still open.
+  await other.destroy();
+  for (const stream of streams) stream.destroy();
 });
 
 test('sealing takes the key back from the replica before it completes', async () => {

@@ -9,7 +9,7 @@
  * body.
  */
 import { Agent, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { sendJson } from '../../api/http-io.js';
+import { leaveBodyUnread, sendJson } from '../../api/http-io.js';
 import type { Logger } from '../../core/logger.js';
 
 /** The header that carries the client's address to the primary's internal listener. */
@@ -33,10 +33,12 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 
 export type Forward = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function createForwarder(options: { socketPath: string; logger: Logger }): { forward: Forward; close(): void } {
-  // Keep-alive: a forwarded request must not pay a connect; bounded so a flood cannot open
-  // unlimited connections to the primary.
-  const agent = new Agent({ keepAlive: true, maxSockets: 128 });
+export function createForwarder(options: { socketPath: string; maxRequestBytes: number; logger: Logger }): { forward: Forward; close(): void } {
+  // Keep-alive: a forwarded request must not pay a connect. Not capped: each client connection
+  // has at most one request in flight (in-arrival-order.ts), and an event stream holds its
+  // upstream for as long as it lasts, so a cap would stall every forwarded request once that
+  // many clients watch.
+  const agent = new Agent({ keepAlive: true });
 
   // One line per interval, with a count: a primary that went away (or is shutting down) must
   // not turn every in-flight request into its own log line.
@@ -51,12 +53,34 @@ export function createForwarder(options: { socketPath: string; logger: Logger })
     failures = 0;
   };
 
+  /**
+   * The primary's body limit, applied here before anything is sent: the primary answers an
+   * oversized body with 413 and closes while this hop may still be sending it, which would
+   * surface as a broken pipe (502) instead. Refused as readBody refuses: a declared length at
+   * once, a streamed body when it crosses the limit; the connection closes after the answer.
+   */
+  const refuseOversized = (req: IncomingMessage, res: ServerResponse): void => {
+    leaveBodyUnread(req);
+    sendJson(res, 413, { errors: ['request body too large'] });
+  };
+
   const forward: Forward = (req, res) => {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > options.maxRequestBytes) {
+      refuseOversized(req, res);
+      return;
+    }
     const headers = endToEnd(req.headers);
     headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? '';
     const upstream = request({ socketPath: options.socketPath, method: req.method, path: req.url, headers, agent });
     res.removeHeader(SERVED_BY_HEADER);
+    // Set when this hop refused the body itself: the upstream it abandoned is no failure.
+    let refused = false;
     upstream.on('response', (answer) => {
+      if (refused) {
+        answer.resume();
+        return;
+      }
       const out = endToEnd(answer.headers);
       // The primary closes after a body it refused unread; so must this hop, for the same reason.
       if (answer.headers.connection === 'close') out.connection = 'close';
@@ -65,6 +89,7 @@ export function createForwarder(options: { socketPath: string; logger: Logger })
       answer.on('error', () => res.destroy());
     });
     upstream.on('error', (error) => {
+      if (refused) return;
       reportFailure(error);
       if (res.headersSent) {
         res.destroy();
@@ -76,7 +101,21 @@ export function createForwarder(options: { socketPath: string; logger: Logger })
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    req.pipe(upstream);
+    let sent = 0;
+    req.on('data', (chunk: Buffer) => {
+      sent += chunk.length;
+      if (sent <= options.maxRequestBytes) {
+        if (!upstream.write(chunk)) req.pause();
+        return;
+      }
+      req.removeAllListeners('data');
+      req.pause();
+      refused = true;
+      upstream.destroy();
+      if (!res.headersSent) refuseOversized(req, res);
+    });
+    upstream.on('drain', () => req.resume());
+    req.on('end', () => upstream.end());
   };
 
   return { forward, close: () => agent.destroy() };

@@ -12,6 +12,8 @@ export interface ReplicaSettings {
   readonly socketPath: string;
   readonly systemTtl: { readonly defaultSeconds: number; readonly maxSeconds: number };
   readonly cacheEntries?: number;
+  /** The primary's request body limit, applied before forwarding (forward.ts). */
+  readonly maxRequestBytes: number;
   readonly logLevel: LogLevel;
 }
 

@@ -36,6 +36,8 @@ export interface ReplicaSet {
 interface Member {
   child: ChildProcess;
   ready: boolean;
+  /** Connections handed over whose message has not been written to the channel yet. */
+  pending: Set<Socket>;
 }
 
 export function createReplicaSet(options: {
@@ -79,7 +81,7 @@ export function createReplicaSet(options: {
       // The primary's flags (a test runner's, --cpu-prof) are not the replica's.
       execArgv: [],
     });
-    const member: Member = { child, ready: false };
+    const member: Member = { child, ready: false, pending: new Set() };
     members[slot] = member;
     child.on('message', (message: FromReplica) => {
       if (message.type !== 'ready') return;
@@ -89,6 +91,9 @@ export function createReplicaSet(options: {
     child.on('error', (error) => logger.error('replica process error', { error: error.message }));
     child.on('exit', (code, signal) => {
       member.ready = false;
+      // Never delivered: close them, so their clients see the connection end instead of a hang.
+      for (const socket of member.pending) socket.destroy();
+      member.pending.clear();
       if (closing) return;
       logger.error('replica process exited; starting another', { code, signal });
       setTimeout(() => {
@@ -138,9 +143,15 @@ export function createReplicaSet(options: {
       const member = pick === 0 ? undefined : ready[pick - 1];
       if (member === undefined) return false;
       const message: ToReplica = { type: 'connection' };
-      member.child.send(message, socket, (error) => {
-        // The handle did not reach the replica: the client sees its connection close and retries.
-        if (error) socket.destroy();
+      // keepOpen: this process keeps its own descriptor until the message is written (the
+      // replica then holds a duplicate) and closes it itself. Without it, node holds the handle
+      // until the replica acknowledges, and a replica that dies first leaves it open forever.
+      member.pending.add(socket);
+      member.child.send(message, socket, { keepOpen: true }, () => {
+        member.pending.delete(socket);
+        // Delivered or not, this copy goes: closing one descriptor of a connection ends it only
+        // if it was the last (the send failed), and then the client sees it close.
+        socket.destroy();
       });
       return true;
     },
