@@ -123,6 +123,20 @@ describe('approle over HTTP', () => {
     assert.equal((await send(server, 'GET', 'auth/token/lookup-self', { token: other.body.auth.client_token, localAddress: '127.0.0.2' })).body.data.bound_cidrs, undefined);
   });
 
+  it('binds a child token to its parent token_bound_cidrs, as Vault does, so minting one cannot escape them', async () => {
+    await api(server, 'PUT', 'sys/policies/acl/app-minter', { token: root, body: { policy: 'path "auth/token/create" { capabilities = ["update"] }' } });
+    const roleId = await writeRole('minter', { token_bound_cidrs: ['127.0.0.1/32'], token_policies: ['app-read', 'app-minter'] });
+    const { secret_id } = await newSecretId('minter');
+    const parent = (await login(roleId, secret_id)).body.auth.client_token as string;
+    const created = await send(server, 'POST', 'auth/token/create', { token: parent, body: { policies: ['app-read'] }, localAddress: '127.0.0.1' });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const child = created.body.auth.client_token as string;
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token: child, localAddress: '127.0.0.1' })).status, 200);
+    assert.equal((await send(server, 'GET', 'secret/data/app/db', { token: child, localAddress: '127.0.0.2' })).status, 403);
+    const lookup = await send(server, 'GET', 'auth/token/lookup-self', { token: child, localAddress: '127.0.0.1' });
+    assert.deepEqual(lookup.body.data.bound_cidrs, ['127.0.0.1/32']);
+  });
+
   it('ties the token to a secret ID token_bound_cidrs, narrower than the role ones', async () => {
     const roleId = await writeRole('narrowed', { token_bound_cidrs: ['127.0.0.0/8'] });
     const { secret_id } = await newSecretId('narrowed', { token_bound_cidrs: ['127.0.0.1/32'] });

@@ -311,6 +311,17 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     return { ttl, expireAt };
   };
 
+  /**
+   * A token's bound CIDRs: its own, else its parent's, as Vault copies them to a child, so a
+   * bound token cannot escape its binding by minting a child inside the allowed blocks (an
+   * orphan has no parent and starts free, as in Vault; minting one needs sudo).
+   */
+  const boundCidrsFor = (input: CreateTokenInput): Pick<TokenEntry, 'boundCidrs'> => {
+    const own = input.boundCidrs && input.boundCidrs.length > 0 ? input.boundCidrs : undefined;
+    const cidrs = own ?? input.parent?.boundCidrs;
+    return cidrs && cidrs.length > 0 ? { boundCidrs: [...cidrs] } : {};
+  };
+
   const revokeOrphan = async (id: string): Promise<void> => {
     const entry = await read(id);
     if (!entry) return;
@@ -371,7 +382,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         orphan: !input.parent,
         entityId: '',
         lastRenewal: 0,
-        ...(input.boundCidrs && input.boundCidrs.length > 0 ? { boundCidrs: [...input.boundCidrs] } : {}),
+        ...boundCidrsFor(input),
       };
       const ops: WriteOp[] = [{ type: 'put', key: accessorKey(hmac(accessor)), value: jsonBytes({ id }) }];
       if (entry.parent) ops.push({ type: 'put', key: parentKey(entry.parent, id), value: Buffer.alloc(0) });
