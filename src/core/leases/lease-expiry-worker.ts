@@ -28,6 +28,12 @@ export interface ExpiryWorkerOptions {
    * irrevocable).
    */
   revokeDue(leaseId: string, dueAt: number): Promise<void>;
+  /**
+   * True while other work holds the lease (a renewal waiting on its database, a creation). The
+   * pass leaves such a lease for a later pass rather than wait behind it, so one slow database
+   * call never delays the expiry of every other lease.
+   */
+  busy?(leaseId: string): boolean;
 }
 
 export interface ExpiryWorker {
@@ -45,6 +51,8 @@ export interface ExpiryWorker {
 
 const PAGE = 256;
 const MAX_SLEEP_MS = 60_000;
+/** How soon a lease left behind because it was busy is looked at again. */
+const BUSY_RETRY_MS = 1_000;
 
 export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
   const { storage, clock, logger, concurrency } = options;
@@ -67,25 +75,38 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
     timer.unref();
   };
 
+  // Set by a pass that left busy leases behind: the next one comes soon, not at their due time
+  // (which has passed, and would make the worker spin while they stay busy).
+  let leftBusy = false;
+
   const runDue = async (): Promise<number> => {
     let handled = 0;
+    // Handled entries leave the head of the index (deleted, or moved to a later retry); busy
+    // ones stay, so the listing resumes after the last busy entry seen.
+    let after = '';
+    leftBusy = false;
     for (;;) {
       const now = clock.now();
-      const page = await storage.listPage(DUE_PREFIX, '', PAGE);
+      const page = await storage.listPage(DUE_PREFIX, after, PAGE);
       const due = page.filter((child) => dueTimeOf(child) <= now);
       if (due.length === 0) return handled;
+      const ready = due.filter((child) => options.busy?.(dueLeaseId(child)) !== true);
+      if (ready.length < due.length) {
+        leftBusy = true;
+        after = due.filter((child) => !ready.includes(child)).reduce((a, b) => (a > b ? a : b), after);
+      }
       // A sliding window rather than fixed chunks: a slow revocation does not hold up the rest,
       // and the storage writes of many finished revocations share one group commit.
       let next = 0;
       const worker = async (): Promise<void> => {
-        while (next < due.length) {
-          const child = due[next++] as string;
+        while (next < ready.length) {
+          const child = ready[next++] as string;
           await options.revokeDue(dueLeaseId(child), dueTimeOf(child));
         }
       };
-      await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(concurrency, ready.length) }, worker));
       // Entries that failed were moved to a later due time, so the next page makes progress.
-      handled += due.length;
+      handled += ready.length;
     }
   };
 
@@ -102,7 +123,8 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
     if (!running) return;
     try {
       const [next] = await storage.listPage(DUE_PREFIX, '', 1);
-      schedule(next === undefined ? MAX_SLEEP_MS : dueTimeOf(next) - clock.now());
+      const untilNext = next === undefined ? MAX_SLEEP_MS : dueTimeOf(next) - clock.now();
+      schedule(leftBusy ? Math.max(untilNext, BUSY_RETRY_MS) : untilNext);
     } catch {
       schedule(1000);
     }

@@ -17,6 +17,8 @@
 export interface LeaseLanes {
   /** Runs `work` after all earlier work on lease `id` settled; later work on `id` waits for it. */
   run<T>(id: string, work: () => Promise<T>): Promise<T>;
+  /** True while work on lease `id` is in flight or queued. */
+  busy(id: string): boolean;
   /** Records a deletion of lease `id` that is still being committed. */
   trackDeletion(id: string, deletion: Promise<void>): void;
   /** Resolves once no deletion of lease `id` is pending. */
@@ -46,6 +48,7 @@ export function createLeaseLanes(): LeaseLanes {
       hold(work, id, result);
       return result;
     },
+    busy: (id) => work.has(id),
     trackDeletion(id, deletion) {
       const earlier = deletions.get(id);
       hold(deletions, id, earlier === undefined ? deletion : Promise.allSettled([earlier, deletion]));

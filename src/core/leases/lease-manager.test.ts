@@ -183,6 +183,28 @@ describe('lease manager', () => {
     assert.equal(target.live.size, 0);
   });
 
+  it('expires other leases while one is held by a slow renewal, and revokeLater does not wait for it', async () => {
+    const { leases, target, clock } = setup();
+    const slow = await issue(leases, target, 'slow', { ttl: 10 });
+    await issue(leases, target, 'other', { ttl: 10 });
+    let release = (): void => undefined;
+    target.gate = new Promise<void>((resolve) => (release = resolve));
+    const renewal = leases.renew(slow, 60);
+    // Let the renewal start (and reach the target) before the clock moves past its expiry.
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(11_000);
+    // The slow lease is due too, but its renewal holds it: the pass leaves it and revokes the other.
+    assert.equal(await leases.runDue(), 1);
+    assert.deepEqual([...target.live], ['slow']);
+    // A revoke without waiting is answered while the renewal still holds the lease.
+    await leases.revokeLater(slow);
+    release();
+    await renewal;
+    // Made due after the renewal, the slow lease is revoked by the next pass.
+    for (let i = 0; i < 20 && (await leases.runDue()) === 0; i += 1) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(target.live.size, 0);
+  });
+
   it('makes a lease due at once with revokeLater', async () => {
     const { leases, target } = setup();
     const id = await issue(leases, target, 'u1', { ttl: 3600 });

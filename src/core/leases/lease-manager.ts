@@ -85,7 +85,7 @@ export interface LeaseManager {
    * A lease that does not exist is already revoked: that succeeds (a malformed id does not).
    */
   revoke(id: string): Promise<void>;
-  /** Makes the lease due now; the worker revokes it shortly. */
+  /** Makes the lease due now (after work holding it, without waiting for that); the worker revokes it shortly. */
   revokeLater(id: string): Promise<void>;
   /** Revokes every lease under a prefix; `force` deletes leases whose revocation fails. */
   revokePrefix(prefix: string, options?: { force?: boolean }): Promise<number>;
@@ -240,6 +240,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     logger,
     concurrency,
     revokeDue: (id, dueAt) => lanes.run(id, () => revokeIfDue(id, dueAt)),
+    busy: (id) => lanes.busy(id),
   });
 
   const walkIds = async (prefix: string, visit: (id: string) => Promise<void>): Promise<void> => {
@@ -319,16 +320,25 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     },
 
     async revokeLater(id) {
+      await mustRead(id);
+      // Other work holding the lease (a renewal waiting on its database) is not waited for: the
+      // caller is answered at once, as Vault answers sync=false, and the lease is made due after it.
+      const behindOtherWork = lanes.busy(id);
       // In the lane, like renew: a concurrent renewal must not put back the old expiry.
-      await lanes.run(id, async () => {
-        const record = await mustRead(id);
+      const scheduled = lanes.run(id, async () => {
+        const record = await read(id);
+        if (!record) return;
         const now = clock.now();
         const due: LeaseRecord = record.revocation
           ? { ...record, revocation: { ...record.revocation, irrevocable: false, nextAttemptAt: now } }
           : { ...record, expireTime: Math.min(record.expireTime, now) };
         await rewrite(record, due);
+        worker.wakeNow();
       });
-      worker.wakeNow();
+      if (!behindOtherWork) return scheduled;
+      scheduled.catch((error: unknown) =>
+        logger.warn('could not schedule a lease revocation; it is revoked when it expires', { lease: id, error: leaseErrorText(error) }),
+      );
     },
 
     async revokePrefix(prefix, opts = {}) {
