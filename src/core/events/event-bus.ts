@@ -9,7 +9,10 @@
 export type ChangeKind = 'write' | 'delete' | 'undelete' | 'destroy' | 'metadata' | 'rotate' | 'revoke';
 
 export interface ChangeEvent {
-  /** Monotonic per server process; long-poll clients pass the last one they saw. */
+  /**
+   * Increasing, and across restarts too (it starts from the process's start time, see
+   * createEventBus); long-poll clients pass the last one they saw.
+   */
   seq: number;
   /** The path a reader reads, e.g. 'secret/data/app/db' or 'database/static-creds/app'. */
   path: string;
@@ -26,7 +29,10 @@ export interface EventBus {
   publish(event: Omit<ChangeEvent, 'seq' | 'time'>): ChangeEvent;
   /** Returns the unsubscribe function. Listeners run synchronously and must not throw. */
   subscribe(listener: ChangeListener): () => void;
-  /** Events with seq > after still in the ring, oldest first; `complete` is false when some were dropped. */
+  /**
+   * Events with seq > after still in the ring, oldest first; `complete` is false when some were
+   * dropped, or `after` is not a number this process gave out (another process's numbering).
+   */
   since(after: number): { events: ChangeEvent[]; complete: boolean };
   readonly lastSeq: number;
 }
@@ -37,8 +43,13 @@ export function createEventBus(options: { clock: { now(): number }; ringSize?: n
   // where shifting an array of 10,000 events cost more than the rest of a KV write's CPU.
   const ring: Array<ChangeEvent | undefined> = new Array(ringSize);
   const listeners = new Set<ChangeListener>();
-  let seq = 0;
-  const slot = (n: number): number => (n - 1) % ringSize;
+  // Numbering starts at this process's start time in ms × 1000, so it keeps growing across
+  // restarts (up to 1,000 events per millisecond of uptime): a client that reconnects with a
+  // number from an earlier process is told it missed events, which were never kept here,
+  // rather than being taken as up to date while the first events after the restart pass by.
+  const first = Math.max(1, Math.floor(options.clock.now()) * 1000);
+  let seq = first - 1;
+  const slot = (n: number): number => (n - first) % ringSize;
   return {
     publish(input) {
       seq += 1;
@@ -58,8 +69,10 @@ export function createEventBus(options: { clock: { now(): number }; ringSize?: n
       return () => listeners.delete(listener);
     },
     since(after) {
-      const oldest = Math.max(1, seq - ringSize + 1);
-      const complete = seq === 0 ? after >= seq : after >= oldest - 1;
+      const oldest = Math.max(first, seq - ringSize + 1);
+      // Complete only from a number this process gave out (or the one before its first): an
+      // older one is from an earlier process, a larger one from another numbering altogether.
+      const complete = after >= oldest - 1 && after <= seq;
       const events: ChangeEvent[] = [];
       for (let n = Math.max(after + 1, oldest); n <= seq; n += 1) events.push(ring[slot(n)] as ChangeEvent);
       return { events, complete };
