@@ -42,6 +42,8 @@ const BACKOFF_CAP_MS = 400;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** No single statement of ours should take this long; a stuck lock must not hang a request. */
 const STATEMENT_TIMEOUT_MS = 60_000;
+/** How much longer than statement_timeout the client waits for a reply before it gives up. */
+const QUERY_TIMEOUT_MARGIN_MS = 15_000;
 /** SQLSTATE undefined_object: what REVOKE, ALTER ROLE or DROP ROLE say about a missing role. */
 const UNDEFINED_OBJECT = '42704';
 /** SQLSTATE duplicate_object: CREATE ROLE of a name that exists. */
@@ -252,6 +254,12 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
         idleTimeoutMillis: config.maxIdleTimeMs > 0 ? config.maxIdleTimeMs : 10_000,
         maxLifetimeSeconds: config.maxConnectionLifetimeSeconds ?? 0,
         connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+        // statement_timeout only works while the server answers: a connection that went silent
+        // (a frozen proxy, a dropped route) would hold its caller, and a rotation's lane, forever.
+        // Past this the client gives up; the error has no SQLSTATE, so the connection is
+        // discarded and the work retried on a fresh one.
+        query_timeout: STATEMENT_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS,
+        keepAlive: true,
         application_name: 'coffer',
       });
       // An idle client whose server went away emits 'error' on the pool; without a listener
