@@ -66,8 +66,21 @@ export function staticRolePaths(deps: StaticPathDeps): PathSpec[] {
       throw err;
     }
     if (outcome.status !== 'completed') {
-      await machine.exclusive(name, () => statics.deleteRole(name));
-      throw new CofferError('upstream', `failed to import static role "${name}": ${outcome.error ?? 'the import rotation did not finish'}`);
+      // Once the import made its new password current, that password is the only one the
+      // account accepts: deleting the role would lose it. The role stays, its credential
+      // readable, and the unfinished rest is the rotation's to retry or an operator's to see.
+      const removed = await machine.exclusive(name, async () => {
+        if ((await statics.getAccount(name))?.current) return false;
+        await statics.deleteRole(name);
+        return true;
+      });
+      const reason = outcome.error ?? 'the import rotation did not finish';
+      if (removed) throw new CofferError('upstream', `failed to import static role "${name}": ${reason}`);
+      await deps.scheduler.refresh(name);
+      throw new CofferError(
+        'upstream',
+        `static role "${name}" was created, but its import rotation did not finish: ${reason}; the password now in use is at ${machine.credentialPath(name)}`,
+      );
     }
     await deps.scheduler.refresh(name);
     return null;

@@ -297,13 +297,16 @@ test('no password appears in rotation records, history or logs', async () => {
   for (const pw of passwords) assert.ok(!roleRead.includes(pw));
 });
 
-test('a role whose users do not exist is not created', async () => {
+test('a role whose user does not exist is not created; one whose standby is missing keeps the password it set', async () => {
   const kit = createRotationKit({ db: createFakeDatabase({ admin: 'x', app_a: 'y' }) });
   await configure(kit);
   const err = await kit.h.fail('write', 'static-roles/app', { db_name: 'fake', username: 'app_a', alternate_username: 'missing', rotation_period: '1h' });
   assert.ok(isCofferError(err));
   assert.match(err.message, /"missing" does not exist/);
-  assert.equal(await kit.h.call('read', 'static-roles/app').catch((e: unknown) => (isCofferError(e) ? e.code : e)), 'not_found');
+  // app_a already has the import's new password: the role stays so that password is not lost.
+  const creds = (await kit.h.call('read', 'static-creds/app'))?.data as { username: string; password: string };
+  assert.equal(kit.db.users.get('app_a'), creds.password);
+  await kit.h.call('delete', 'static-roles/app');
   const single = await kit.h.fail('write', 'static-roles/nobody', { db_name: 'fake', username: 'ghost', rotation_period: '1h' });
   assert.match(single.message, /"ghost" does not exist/);
   assert.deepEqual(await kit.h.allKeys().then((keys) => keys.filter((k) => k.includes('static'))), []);

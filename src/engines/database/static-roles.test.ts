@@ -156,3 +156,21 @@ test('deleting a role forgets it, publishes a delete event and leaves the users 
   assert.match(err.message, /unknown role: app/);
   assert.equal((await kit.h.fail('write', 'rotate-role/app')).code, 'bad_request');
 });
+
+test('an import that fails after the new password took effect keeps the role, so the password in use is never lost', async () => {
+  const kit = await kitWithConfig();
+  // The standby account does not exist: the import sets and activates the new password of
+  // app_a, then fails to retire the standby.
+  await assert.rejects(kit.h.call('write', 'static-roles/half', { ...BASE, alternate_username: 'missing' }), /was created, but its import rotation did not finish/);
+  const creds = await staticCreds(kit, 'half');
+  assert.equal(creds.username, 'app_a');
+  assert.equal(kit.db.users.get('app_a'), creds.password);
+  assert.notEqual(creds.password, 'Initial-a-1');
+  assert.ok((await kit.h.call('read', 'static-roles/half'))?.data);
+});
+
+test('an import that fails before any password changed creates nothing', async () => {
+  const kit = await kitWithConfig();
+  await assert.rejects(kit.h.call('write', 'static-roles/none', { ...BASE, username: 'nobody', alternate_username: 'missing' }), /failed to (import static role "none"|set the password of "nobody")/);
+  assert.equal(await kit.h.call('read', 'static-roles/none').catch(() => null), null);
+});
