@@ -28,6 +28,11 @@ export interface Consumer {
   versionSince: number;
   /** Seconds without a check-in after which the consumer is expired. */
   ttl: number;
+  /**
+   * The accessor of the token that registered it: only that token may check in for it or
+   * deregister it. Absent on records from before owners were kept (anyone who can read the path).
+   */
+  owner?: string;
 }
 
 export interface ConsumerView extends Consumer {
@@ -35,9 +40,11 @@ export interface ConsumerView extends Consumer {
 }
 
 export interface ConsumerRegistry {
-  register(input: { path: string; name?: string; ttl?: number; version?: number }): Promise<Consumer>;
-  checkIn(id: string, path: string, version: number): Promise<Consumer>;
-  deregister(id: string, path: string): Promise<void>;
+  register(input: { path: string; name?: string; ttl?: number; version?: number; owner?: string }): Promise<Consumer>;
+  /** `owner`: the caller's token accessor; a consumer another token registered is unknown to it. */
+  checkIn(id: string, path: string, version: number, owner?: string): Promise<Consumer>;
+  /** `asOperator`: a caller with sudo may remove any consumer (a dead pod holding a rotation). */
+  deregister(id: string, path: string, owner?: string, asOperator?: boolean): Promise<void>;
   /** Every consumer of a path, live or expired (expired ones are removed after 10 × TTL). */
   list(path: string): Promise<ConsumerView[]>;
 }
@@ -54,10 +61,12 @@ export function createConsumerRegistry(deps: { storage: Storage; clock: Clock })
     if (typeof path !== 'string' || path === '' || path.length > 1024) throw badRequest('missing or invalid path');
     return path.replace(/^\/+/, '');
   };
-  const read = async (path: string, id: string): Promise<Consumer> => {
+  const read = async (path: string, id: string, owner: string | undefined): Promise<Consumer> => {
     if (!/^[0-9A-Za-z]{1,64}$/.test(id)) throw badRequest('invalid consumer_id');
     const consumer = await getJson<Consumer>(storage, consumerKey(path, id));
-    if (!consumer) throw badRequest('unknown consumer: register again');
+    // Another token's consumer answers as a missing one: a reader of the path must not confirm
+    // (or remove) someone else's switch, and a client whose token changed simply registers again.
+    if (!consumer || (consumer.owner !== undefined && consumer.owner !== owner)) throw badRequest('unknown consumer: register again');
     return consumer;
   };
   return {
@@ -75,21 +84,26 @@ export function createConsumerRegistry(deps: { storage: Storage; clock: Clock })
         lastCheckIn: now,
         versionSince: now,
         ttl,
+        ...(input.owner === undefined ? {} : { owner: input.owner }),
       };
       await putJson(storage, consumerKey(path, consumer.id), consumer);
       return consumer;
     },
-    async checkIn(id, rawPath, version) {
+    async checkIn(id, rawPath, version, owner) {
       const path = validPath(rawPath);
       if (!Number.isInteger(version) || version < 0) throw badRequest('version must be a non-negative integer');
-      const consumer = await read(path, id);
+      const consumer = await read(path, id, owner);
       const now = clock.now();
       const next: Consumer = { ...consumer, lastCheckIn: now, version, versionSince: version === consumer.version ? consumer.versionSince : now };
       await putJson(storage, consumerKey(path, id), next);
       return next;
     },
-    async deregister(id, rawPath) {
+    async deregister(id, rawPath, owner, asOperator = false) {
       const path = validPath(rawPath);
+      // Gone already is done; another token's consumer is refused as unknown.
+      const stored = /^[0-9A-Za-z]{1,64}$/.test(id) ? await getJson<Consumer>(storage, consumerKey(path, id)) : undefined;
+      if (stored === undefined) return;
+      if (!asOperator) await read(path, id, owner);
       await storage.delete(consumerKey(path, id));
     },
     async list(rawPath) {

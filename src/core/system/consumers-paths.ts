@@ -2,7 +2,9 @@
  * `sys/consumers/*`: application instances register as consumers of a secret and check in with
  * the version they use, so a rotation can verify every live consumer switched before it revokes
  * the old credential. Registering needs `read` on the secret's path itself, so a token cannot
- * watch over (or hold up the rotation of) a secret it may not read.
+ * watch over (or hold up the rotation of) a secret it may not read; checking in for a consumer
+ * or deregistering it needs the token that registered it, so one reader cannot confirm another
+ * application's switch.
  */
 import { badRequest, permissionDenied } from '../errors.js';
 import type { ConsumerRegistry, ConsumerView } from '../consumers/consumer-registry.js';
@@ -54,6 +56,7 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
             ...(typeof req.data.name === 'string' ? { name: req.data.name } : {}),
             ...(intField(req.data.ttl, 'ttl') === undefined ? {} : { ttl: intField(req.data.ttl, 'ttl') as number }),
             ...(intField(req.data.version, 'version') === undefined ? {} : { version: intField(req.data.version, 'version') as number }),
+            ...(req.auth ? { owner: req.auth.accessor } : {}),
           });
           return { data: view(consumer), auditNonHmacKeys: ['consumer_id', 'path', 'version'] };
         },
@@ -69,7 +72,7 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
           if (typeof id !== 'string') throw badRequest('missing consumer_id');
           const version = intField(req.data.version, 'version');
           if (version === undefined) throw badRequest('missing version');
-          return { data: view(await deps.consumers.checkIn(id, path, version)), auditNonHmacKeys: ['consumer_id', 'path', 'version'] };
+          return { data: view(await deps.consumers.checkIn(id, path, version, req.auth?.accessor)), auditNonHmacKeys: ['consumer_id', 'path', 'version'] };
         },
       },
     },
@@ -81,7 +84,10 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
           await mayRead(req, path);
           const id = req.data.consumer_id;
           if (typeof id !== 'string') throw badRequest('missing consumer_id');
-          await deps.consumers.deregister(id, path);
+          // An operator (sudo here, as root has) may remove any consumer, say a dead pod's.
+          const acl = await deps.policies.acl(req.auth?.policies ?? []);
+          const operator = acl.check('sys/consumers/deregister', 'update').rootPrivs;
+          await deps.consumers.deregister(id, path, req.auth?.accessor, operator);
           return null;
         },
       },

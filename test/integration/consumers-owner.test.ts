@@ -1,0 +1,63 @@
+/**
+ * sys/consumers: a consumer belongs to the token that registered it. Another token that may
+ * read the same secret sees it listed, but cannot check in for it (confirming a switch that
+ * application never made, which would let a rotation revoke the credential it still uses) or
+ * deregister it.
+ */
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { api, startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let root: string;
+
+before(async () => {
+  server = await startTestServer({ dev: true });
+  root = server.rootToken as string;
+  assert.equal((await api(server, 'PUT', 'sys/policies/acl/app-reader', { token: root, body: { policy: 'path "secret/data/app" { capabilities = ["read"] }' } })).status, 204);
+  assert.equal((await api(server, 'POST', 'secret/data/app', { token: root, body: { data: { k: 'v' } } })).status, 200);
+});
+
+after(async () => {
+  await server?.destroy();
+});
+
+async function readerToken(): Promise<string> {
+  const created = await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['app-reader'], ttl: '1h' } });
+  return created.body.auth.client_token as string;
+}
+
+test('only the token that registered a consumer may check in for it or deregister it', async () => {
+  const owner = await readerToken();
+  const other = await readerToken();
+  const registered = await api(server, 'POST', 'sys/consumers/register', { token: owner, body: { path: 'secret/data/app', version: 1, ttl: 600 } });
+  assert.equal(registered.status, 200);
+  const id = registered.body.data.consumer_id as string;
+
+  const listed = await api(server, 'GET', 'sys/consumers?path=secret/data/app', { token: other });
+  assert.ok((listed.body.data.consumers as Array<{ consumer_id: string }>).some((c) => c.consumer_id === id));
+
+  const forged = await api(server, 'POST', 'sys/consumers/checkin', { token: other, body: { consumer_id: id, path: 'secret/data/app', version: 999 } });
+  assert.equal(forged.status, 400);
+  assert.deepEqual(forged.body, { errors: ['unknown consumer: register again'] });
+  const removed = await api(server, 'POST', 'sys/consumers/deregister', { token: other, body: { consumer_id: id, path: 'secret/data/app' } });
+  assert.equal(removed.status, 400);
+
+  const still = await api(server, 'GET', 'sys/consumers?path=secret/data/app', { token: owner });
+  const mine = (still.body.data.consumers as Array<{ consumer_id: string; version: number }>).find((c) => c.consumer_id === id);
+  assert.equal(mine?.version, 1);
+
+  assert.equal((await api(server, 'POST', 'sys/consumers/checkin', { token: owner, body: { consumer_id: id, path: 'secret/data/app', version: 2 } })).status, 200);
+  assert.equal((await api(server, 'POST', 'sys/consumers/deregister', { token: owner, body: { consumer_id: id, path: 'secret/data/app' } })).status, 204);
+  // Deregistering what is already gone is done.
+  assert.equal((await api(server, 'POST', 'sys/consumers/deregister', { token: owner, body: { consumer_id: id, path: 'secret/data/app' } })).status, 204);
+});
+
+test('an operator with sudo may deregister any consumer, and still cannot check in for it', async () => {
+  const owner = await readerToken();
+  const id = (await api(server, 'POST', 'sys/consumers/register', { token: owner, body: { path: 'secret/data/app', version: 1 } })).body.data.consumer_id as string;
+  assert.equal((await api(server, 'POST', 'sys/consumers/checkin', { token: root, body: { consumer_id: id, path: 'secret/data/app', version: 2 } })).status, 400);
+  assert.equal((await api(server, 'POST', 'sys/consumers/deregister', { token: root, body: { consumer_id: id, path: 'secret/data/app' } })).status, 204);
+  const left = await api(server, 'GET', 'sys/consumers?path=secret/data/app', { token: root });
+  assert.ok(!(left.body.data.consumers as Array<{ consumer_id: string }>).some((c) => c.consumer_id === id));
+});
