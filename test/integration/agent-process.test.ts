@@ -146,6 +146,43 @@ describe('coffer agent as a process', () => {
     for (const secret of secrets) assert.ok(!stderr.includes(secret), 'no secret, token or secret id on stderr');
   });
 
+  it('keeps running without a watch (its token may not use sys/watch) until it is told to stop', async () => {
+    // Only what the agent needs besides the watch: the secret, and its own token's lookup and renewal.
+    const policy = [
+      'path "secret/data/web" { capabilities = ["read"] }',
+      'path "auth/token/lookup-self" { capabilities = ["read"] }',
+      'path "auth/token/renew-self" { capabilities = ["update"] }',
+    ].join('\n');
+    assert.equal((await api(server, 'PUT', 'sys/policies/acl/web-nowatch', { token: root, body: { policy } })).status, 204);
+    assert.equal((await api(server, 'POST', 'auth/approle/role/nowatch', { token: root, body: { token_policies: ['web-nowatch'], token_no_default_policy: true } })).status, 204);
+    writeFileSync(join(dir, 'role-id-2'), (await api(server, 'GET', 'auth/approle/role/nowatch/role-id', { token: root })).body.data.role_id);
+    const secretId = (await api(server, 'POST', 'auth/approle/role/nowatch/secret-id', { token: root })).body.data.secret_id as string;
+    secrets.push(secretId);
+    writeFileSync(join(dir, 'secret-id-2'), secretId);
+    writeFileSync(join(dir, 'plain.tpl'), 'API_KEY={{ secret "secret/data/web" "api_key" }}\n');
+    writeFileSync(join(dir, 'agent-2.json'), JSON.stringify({
+      address: server.url,
+      auto_auth: { method: 'approle', role_id_file: 'role-id-2', secret_id_file: 'secret-id-2' },
+      templates: [{ source: 'plain.tpl', destination: 'render-2/web.env' }],
+    }));
+    let stderr = '';
+    const agent = spawn(process.execPath, [entry, 'agent', '--config', join(dir, 'agent-2.json')], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(agent);
+    agent.stderr?.on('data', (chunk) => (stderr += String(chunk)));
+    const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+    await waitFor(() => stderr.includes('cannot watch for changes'), 20_000, 'the refused watch');
+    await waitFor(() => existsSync(join(dir, 'render-2', 'web.env')), 20_000, 'the render');
+    // Nothing but its timers keeps it busy now; a sidecar must still be there.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(agent.exitCode, null, `the agent is still running (stderr: ${stderr.slice(-300)})`);
+    agent.kill('SIGTERM');
+    assert.equal(await exited, 0, 'a clean exit on SIGTERM');
+    for (const secret of secrets) assert.ok(!stderr.includes(secret), 'no secret, token or secret id on stderr');
+  });
+
   it('ends with one clear line for a configuration mistake, and requires -config', async () => {
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ address: server.url, auto_auth: { method: 'approle', role_id_file: 'r', secret_id_file: 's' }, templates: [{ contents: 'x' }] }));
     const run = async (args: string[]): Promise<{ code: number; stderr: string }> => {

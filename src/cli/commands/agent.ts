@@ -56,10 +56,15 @@ export const agentCommand = defineCommand({
     agent.ready.then(() => logger.info('every template rendered'), () => undefined);
     const onHup = (): void => agent.rerender();
     process.on('SIGHUP', onHup);
+    // A sidecar runs until it is told to stop. The agent's own timers are unref'd (a library
+    // must not hold a process open), and its watch connection comes and goes with the server,
+    // so without a handle of its own the process would end, silently, the moment the server did.
+    const keepAlive = setInterval(() => undefined, 60 * 60 * 1000);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     });
+    clearInterval(keepAlive);
     process.removeListener('SIGHUP', onHup);
     logger.info('stopping', { signal });
     await agent.stop();
