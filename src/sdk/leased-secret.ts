@@ -123,7 +123,9 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
   const retry = (fn: () => Promise<void>): void => {
     attempts += 1;
     let delay = backoffDelay(attempts);
-    if (held.expiresAt > 0) delay = Math.min(delay, Math.max(250, (held.expiresAt - scheduler.now()) / 2));
+    // Before the lease runs out, a retry must come in time; after, the backoff stands.
+    const left = held.expiresAt - scheduler.now();
+    if (held.expiresAt > 0 && left > 0) delay = Math.min(delay, Math.max(250, left / 2));
     slot.set(delay, () => serial(fn));
   };
 

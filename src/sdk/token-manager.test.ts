@@ -15,7 +15,7 @@ interface Call {
 }
 
 /** A server stand-in: logins hand out t1, t2...; renewals answer from `renewals` in turn. */
-function fakeServer(options: { ttl: number; renewals: Array<number | Error>; loginTtl?: number; renewable?: boolean }) {
+function fakeServer(options: { ttl: number; renewals: Array<number | Error>; loginTtl?: number; renewable?: boolean; loginFailsAfter?: number }) {
   const calls: Call[] = [];
   let logins = 0;
   const request: Requester = async (method, path, req = {}): Promise<RawResponse> => {
@@ -26,6 +26,7 @@ function fakeServer(options: { ttl: number; renewals: Array<number | Error>; log
     });
     if (path.endsWith('/login')) {
       logins += 1;
+      if (options.loginFailsAfter !== undefined && logins > options.loginFailsAfter) throw new Error('503 service unavailable');
       return auth(`token-number-${logins}`, options.loginTtl ?? options.ttl);
     }
     if (path === 'auth/token/lookup-self') {
@@ -136,6 +137,23 @@ describe('token manager', () => {
     scheduler.stop();
     await timers.advance(11_000);
     assert.equal(await manager.forRequest(), 'token-number-2');
+  });
+
+  it('backs off re-logins once the token has expired and the server refuses them, in the background and per request', async () => {
+    const server = fakeServer({ ttl: 10, renewals: [], renewable: false, loginFailsAfter: 1 });
+    const { timers, manager } = setup(server);
+    await manager.login(method);
+    await timers.advance(12_000);
+    const loginsAtExpiry = server.calls.filter((c) => c.path.endsWith('/login')).length;
+    for (let i = 0; i < 20; i += 1) {
+      await manager.forRequest();
+      await timers.advance(50);
+    }
+    await timers.advance(60_000);
+    const logins = server.calls.filter((c) => c.path.endsWith('/login')).length - loginsAtExpiry;
+    // Backoff from 1 s doubling to 30 s: a handful in a minute, not one every 250 ms (240).
+    assert.ok(logins <= 10, `${logins} logins in the minute after expiry`);
+    assert.ok(logins >= 2, 'it keeps trying');
   });
 
   it('renews a supplied token from its remaining TTL, asking for its creation TTL', async () => {

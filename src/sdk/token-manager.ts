@@ -108,14 +108,26 @@ export function createTokenManager(initialToken: string | undefined, deps: Token
     return authOf(res.body, `${m.kind} login`);
   };
 
+  // After a failed re-login, requests do not each start another before this time: the
+  // background retry's backoff paces them (a server that is down must not get one login per call).
+  let reloginNotBefore = 0;
+  let reloginFailures = 0;
+
   const relogin = (): Promise<AuthInfo> => {
     if (!method) return Promise.reject(new CofferConfigError('no login method to log in again with'));
     const m = method;
     relogging ??= doLogin(m)
       .then((auth) => {
+        reloginFailures = 0;
+        reloginNotBefore = 0;
         const info = adopt(auth, m);
         for (const listener of listeners) listener();
         return info;
+      })
+      .catch((err: unknown) => {
+        reloginFailures += 1;
+        reloginNotBefore = scheduler.now() + backoffDelay(reloginFailures);
+        throw err;
       })
       .finally(() => {
         relogging = undefined;
@@ -126,8 +138,10 @@ export function createTokenManager(initialToken: string | undefined, deps: Token
   const retry = (fn: () => Promise<void>): void => {
     attempts += 1;
     let delay = backoffDelay(attempts);
-    // A renewal retry must still happen before the token runs out.
-    if (expiresAt > 0) delay = Math.min(delay, Math.max(250, (expiresAt - scheduler.now()) / 2));
+    // A renewal retry must still happen before the token runs out; once it has run out there is
+    // nothing to race, and the backoff stands (a fleet must not hammer a recovering server).
+    const left = expiresAt - scheduler.now();
+    if (expiresAt > 0 && left > 0) delay = Math.min(delay, Math.max(250, left / 2));
     slot.set(delay, fn);
   };
 
@@ -168,7 +182,7 @@ export function createTokenManager(initialToken: string | undefined, deps: Token
     current: () => token,
     async forRequest() {
       if (relogging) await relogging;
-      else if (expiresAt > 0 && scheduler.now() >= expiresAt && canRelogin()) await relogin();
+      else if (expiresAt > 0 && scheduler.now() >= expiresAt && scheduler.now() >= reloginNotBefore && canRelogin()) await relogin();
       return token;
     },
     set(next) {
