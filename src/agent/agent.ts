@@ -211,8 +211,14 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       source.invalidateAll();
       markDirty(templates);
     },
-    onUnavailable: (err) => log.warn('cannot watch for changes; relying on render_interval', { error: describe(err) }),
-    onInterrupted: (err) => log.debug('change event stream interrupted; reconnecting', { error: describe(err) }),
+    onUnavailable: (err) => {
+      log.warn('cannot watch for changes; relying on render_interval', { error: describe(err) });
+      checkTokenAfter(err);
+    },
+    onInterrupted: (err) => {
+      log.debug('change event stream interrupted; reconnecting', { error: describe(err) });
+      checkTokenAfter(err);
+    },
   });
 
   // ---- token --------------------------------------------------------------------------------
@@ -269,6 +275,17 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
         await sleep(delay);
       }
     }
+  };
+
+  /**
+   * The watch was refused (403): that may be the policy (no sys/watch) or the token itself
+   * (revoked), which means logging in again; the new token opens the watch anew.
+   */
+  const checkTokenAfter = (err: unknown): void => {
+    if (!(err instanceof CofferPermissionDeniedError) || needAuth) return;
+    void checkToken().then(() => {
+      if (needAuth) markDirty(templates);
+    });
   };
 
   /** After a 403: is it the token (gone, revoked) or only a policy? */

@@ -183,6 +183,42 @@ describe('coffer agent as a process', () => {
     for (const secret of secrets) assert.ok(!stderr.includes(secret), 'no secret, token or secret id on stderr');
   });
 
+  it('logs in again when its token is revoked (the watch is refused), and renders the next change', async () => {
+    const secretId = (await api(server, 'POST', 'auth/approle/role/web/secret-id', { token: root })).body.data.secret_id as string;
+    secrets.push(secretId);
+    writeFileSync(join(dir, 'secret-id-3'), secretId);
+    writeFileSync(join(dir, 'plain-3.tpl'), 'API_KEY={{ secret "secret/data/web" "api_key" }}\n');
+    writeFileSync(join(dir, 'agent-3.json'), JSON.stringify({
+      address: server.url,
+      auto_auth: { method: 'approle', role_id_file: 'role-id', secret_id_file: 'secret-id-3', remove_secret_id_file_after_reading: false },
+      sink: { path: 'render-3/token' },
+      templates: [{ source: 'plain-3.tpl', destination: 'render-3/web.env' }],
+      retry: { initial_backoff: '100ms', max_backoff: '1s' },
+    }));
+    let stderr = '';
+    const agent = spawn(process.execPath, [entry, 'agent', '--config', join(dir, 'agent-3.json')], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(agent);
+    agent.stderr?.on('data', (chunk) => (stderr += String(chunk)));
+    const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+    const tokenFile = join(dir, 'render-3', 'token');
+    await waitFor(() => existsSync(tokenFile) && existsSync(join(dir, 'render-3', 'web.env')), 20_000, 'the first render');
+    const first = read(tokenFile);
+    secrets.push(first);
+    assert.equal((await api(server, 'POST', 'auth/token/revoke', { token: root, body: { token: first } })).status, 204);
+    await waitFor(() => existsSync(tokenFile) && read(tokenFile) !== first, 20_000, 'a new token after the revocation');
+    secrets.push(read(tokenFile));
+    assert.ok(stderr.includes('the token is no longer valid; logging in again'));
+    assert.equal((await api(server, 'POST', 'secret/data/web', { token: root, body: { data: { api_key: 'web-key-third-Lm40' } } })).status, 200);
+    secrets.push('web-key-third-Lm40');
+    await waitFor(() => read(join(dir, 'render-3', 'web.env')) === 'API_KEY=web-key-third-Lm40\n', 20_000, 'the change rendered with the new token');
+    agent.kill('SIGTERM');
+    assert.equal(await exited, 0, 'a clean exit on SIGTERM');
+    for (const secret of secrets) assert.ok(!stderr.includes(secret), 'no secret, token or secret id on stderr');
+  });
+
   it('ends with one clear line for a configuration mistake, and requires -config', async () => {
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ address: server.url, auto_auth: { method: 'approle', role_id_file: 'r', secret_id_file: 's' }, templates: [{ contents: 'x' }] }));
     const run = async (args: string[]): Promise<{ code: number; stderr: string }> => {
