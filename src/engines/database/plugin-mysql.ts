@@ -17,6 +17,10 @@ import { prepareStatements } from './plugin-mysql-statements.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
 
 export const MYSQL_PLUGIN_NAME = 'mysql-database-plugin';
+/** Seconds a statement waits for a metadata lock before failing (see acquire). */
+const LOCK_WAIT_TIMEOUT_S = 60;
+/** Milliseconds the client waits for a statement's reply: longer than any lock wait. */
+const QUERY_TIMEOUT_MS = (LOCK_WAIT_TIMEOUT_S + 15) * 1000;
 const PLUGIN_NAME = MYSQL_PLUGIN_NAME;
 
 /** MySQL 5.7+ allows 32 characters (MariaDB 80); 32 fits both. */
@@ -163,7 +167,10 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         continue;
       }
       try {
-        await conn.query('SET autocommit = 0');
+        // lock_wait_timeout bounds a wait for a metadata lock (MySQL and MariaDB default: a
+        // year), which a GRANT or DROP USER behind a long transaction would otherwise sit in,
+        // holding a rotation's or a lease's work with it.
+        await conn.query(`SET autocommit = 0, SESSION lock_wait_timeout = ${LOCK_WAIT_TIMEOUT_S}`);
         return conn;
       } catch (err) {
         conn.destroy();
@@ -212,7 +219,8 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
     try {
       for (const sql of statements) {
         try {
-          await conn.query(sql);
+          // Client-side too: a connection that went silent answers nothing, lock or no lock.
+          await conn.query({ sql, timeout: QUERY_TIMEOUT_MS });
         } catch (err) {
           const errno = asMysqlError(err).errno ?? 0;
           if (!tolerate.has(errno)) throw err;

@@ -116,6 +116,8 @@ export function createForwarder(options: { socketPath: string; maxRequestBytes: 
     });
     upstream.on('drain', () => req.resume());
     req.on('end', () => upstream.end());
+    // A request whose (empty) body was already read to its end emits no 'end' again.
+    if (req.readableEnded) upstream.end();
   };
 
   return { forward, close: () => agent.destroy() };
