@@ -151,14 +151,10 @@ function watchSignals(): SignalWatch {
   const insisted = new Promise<Forwarded>((resolve) => {
     insist = resolve;
   });
-  // ^C in a terminal reaches the whole foreground process group, the command included: passing
-  // it on too would deliver it twice (and tools such as Terraform take a second interrupt as
-  // "exit now"). Without a terminal (kill, a supervisor) it is passed on.
-  const fromTerminal = (signal: Forwarded): boolean => signal === 'SIGINT' && process.stdin.isTTY === true;
   const handlers = FORWARDED.map((signal) => {
     const handler = (): void => {
       if (child && child.exitCode === null && child.signalCode === null) {
-        if (!fromTerminal(signal)) child.kill(signal);
+        child.kill(signal);
         return;
       }
       if (received !== undefined) insist(signal);
