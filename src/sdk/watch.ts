@@ -127,10 +127,18 @@ export function startWatch(transport: Transport, prefix: string, handler: WatchH
     timer.unref();
     let queue: Promise<void> = Promise.resolve();
     let ended = false;
+    // The server's newest number when this stream opened (its first comment).
+    let openedAt: number | undefined;
     const parser = createSseParser(
       (message: SseMessage) => {
         queue = queue.then(async () => {
-          if (message.event === 'reset') return reset();
+          if (message.event === 'reset') {
+            // Our number is not one this server process can continue from (a restart, or a gap
+            // past its memory): after re-reading everything, continue from the server's own
+            // numbering, or every later reconnect would send the stale number and be reset again.
+            if (openedAt !== undefined && (lastSeq === undefined || openedAt > lastSeq)) lastSeq = openedAt;
+            return reset();
+          }
           if (message.event === 'end') {
             // The server closes streams of tokens that stopped being valid; reconnect with the current one.
             ended = true;
@@ -146,7 +154,10 @@ export function startWatch(transport: Transport, prefix: string, handler: WatchH
       },
       (comment) => {
         const match = /from seq (\d+)/.exec(comment);
-        if (match) queue = queue.then(() => noticeServerSeq(Number(match[1])));
+        if (!match) return;
+        openedAt = Number(match[1]);
+        const serverSeq = openedAt;
+        queue = queue.then(() => noticeServerSeq(serverSeq));
       },
     );
     const decoder = new TextDecoder();
