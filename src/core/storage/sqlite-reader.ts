@@ -16,8 +16,7 @@ import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CofferError, isCofferError } from '../errors.js';
 import type { PhysicalStorage } from './storage.js';
-import { listChildrenBySeek, listChildrenPageBySeek } from './list-children.js';
-import { assertListPrefix, assertStorableKey } from './write-ops.js';
+import { prepareReads } from './sqlite-reads.js';
 
 /** Thrown by every write to a read-only view: the request must go to the primary. */
 export class ReplicaWriteRefused extends CofferError {
@@ -41,13 +40,8 @@ export function openSqliteReader(path: string): SqliteReader {
   } catch (err) {
     throw new CofferError('internal', `cannot open sqlite storage at ${file} for reading`, { cause: err });
   }
-  const getValue = db.prepare<[string], Buffer>('SELECT value FROM entries WHERE key = ?').pluck();
-  const keyAfter = db.prepare<[string], string>('SELECT key FROM entries WHERE key > ? ORDER BY key LIMIT 1').pluck();
-  const keyFrom = db.prepare<[string], string>('SELECT key FROM entries WHERE key >= ? ORDER BY key LIMIT 1').pluck();
+  const reads = prepareReads(db);
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
-  // A listing is many seeks; one read transaction keeps them on one snapshot.
-  const snapshot = db.transaction(<T>(fn: () => T): T => fn());
-  const seek = (bound: string, inclusive: boolean): string | undefined => (inclusive ? keyFrom : keyAfter).get(bound);
   let closed = false;
 
   const read = <T>(fn: () => T): Promise<T> => {
@@ -63,21 +57,9 @@ export function openSqliteReader(path: string): SqliteReader {
   return {
     kind: 'sqlite-reader',
     dataVersion: () => dataVersion.get() as number,
-    get: (key) =>
-      read(() => {
-        assertStorableKey(key);
-        return getValue.get(key);
-      }),
-    list: (prefix) =>
-      read(() => {
-        assertListPrefix(prefix);
-        return snapshot(() => listChildrenBySeek(seek, prefix)) as string[];
-      }),
-    listPage: (prefix, after, limit) =>
-      read(() => {
-        assertListPrefix(prefix);
-        return snapshot(() => listChildrenPageBySeek(seek, prefix, after, limit)) as string[];
-      }),
+    get: (key) => read(() => reads.get(key)),
+    list: (prefix) => read(() => reads.list(prefix)),
+    listPage: (prefix, after, limit) => read(() => reads.listPage(prefix, after, limit)),
     put: refuse,
     delete: refuse,
     batch: refuse,

@@ -12,8 +12,8 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CofferError, isCofferError } from '../errors.js';
 import type { PhysicalStorage, WriteOp } from './storage.js';
-import { listChildrenBySeek, listChildrenPageBySeek } from './list-children.js';
-import { assertListPrefix, assertStorableKey, validateWriteOps } from './write-ops.js';
+import { prepareReads } from './sqlite-reads.js';
+import { validateWriteOps } from './write-ops.js';
 import { Worker } from 'node:worker_threads';
 import { packGroup, type WireGroup, type WriterReply, type WriterRequest } from './sqlite-writer-thread.js';
 
@@ -81,9 +81,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   const { path, busyTimeoutMs, maxBatchOps } = validateOptions(options);
   const db = openDatabase(path, busyTimeoutMs);
 
-  const getValue = db.prepare<[string], Buffer>('SELECT value FROM entries WHERE key = ?').pluck();
-  const keyAfter = db.prepare<[string], string>('SELECT key FROM entries WHERE key > ? ORDER BY key LIMIT 1').pluck();
-  const keyFrom = db.prepare<[string], string>('SELECT key FROM entries WHERE key >= ? ORDER BY key LIMIT 1').pluck();
+  const reads = prepareReads(db);
 
   // Commits run on a writer thread with its own connection, so their fsync never stalls the
   // event loop; reads stay here (WAL lets them run beside a commit and see only committed data).
@@ -164,9 +162,6 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     if (inFlight.size === 0 && queue.length === 0) drained?.();
   });
 
-  const snapshot = db.transaction(<T>(fn: () => T): T => fn());
-  const inSnapshot = <T>(fn: () => T): T => snapshot(fn) as T;
-
   const enqueue = (ops: readonly WriteOp[]): Promise<void> => {
     if (closed) return Promise.reject(closedError());
     if (writerFailure !== undefined) return Promise.reject(storageError('storage write failed', writerFailure));
@@ -198,24 +193,9 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
 
   return {
     kind: 'sqlite',
-    get: (key) =>
-      read(() => {
-        assertStorableKey(key);
-        // better-sqlite3 hands out a fresh Buffer per row, so the caller owns it.
-        return getValue.get(key);
-      }),
-    // A listing is many seeks; one read transaction makes them one snapshot, so a commit on the
-    // writer thread can never land half-way through a listing.
-    list: (prefix) =>
-      read(() => {
-        assertListPrefix(prefix);
-        return inSnapshot(() => listChildrenBySeek((bound, inclusive) => (inclusive ? keyFrom : keyAfter).get(bound), prefix));
-      }),
-    listPage: (prefix, after, limit) =>
-      read(() => {
-        assertListPrefix(prefix);
-        return inSnapshot(() => listChildrenPageBySeek((bound, inclusive) => (inclusive ? keyFrom : keyAfter).get(bound), prefix, after, limit));
-      }),
+    get: (key) => read(() => reads.get(key)),
+    list: (prefix) => read(() => reads.list(prefix)),
+    listPage: (prefix, after, limit) => read(() => reads.listPage(prefix, after, limit)),
     put: (key, value) => enqueue([{ type: 'put', key, value }]),
     delete: (key) => enqueue([{ type: 'delete', key }]),
     batch: (ops) => enqueue(ops),
