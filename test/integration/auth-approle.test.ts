@@ -3,7 +3,9 @@
  * role's policies; secret-ID use limits and TTL on an injected clock; CIDR binding on the real
  * client address, and token_bound_cidrs on every request made with the token; accessor scoping
  * between roles (CVE-2023-24999); periodic tokens keep an explicit max TTL and have their
- * period capped by the mount's max TTL; renewal is refused once the token's role is deleted.
+ * period capped by the mount's max TTL; renewal is refused once the token's role is deleted, and
+ * applies the role's token TTLs as they are at the renewal (a lowered token_max_ttl caps tokens
+ * issued before the change).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -182,6 +184,31 @@ describe('approle over HTTP', () => {
     clock.advance(60_000);
     const renewed = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
     assert.equal(renewed.body.auth.lease_duration, 3600, 'each renewal extends by the capped period');
+  });
+
+  it('applies a role token_max_ttl lowered after the login at the next renewal', async () => {
+    const roleId = await writeRole('shrinking', { token_ttl: '10m', token_max_ttl: '1h' });
+    const { secret_id } = await newSecretId('shrinking');
+    const token = (await login(roleId, secret_id)).body.auth.client_token as string;
+    assert.equal((await api(server, 'POST', 'auth/approle/role/shrinking', { token: root, body: { token_ttl: '1m', token_max_ttl: '2m' } })).status, 204);
+    clock.advance(30_000);
+    const byDefault = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
+    assert.equal(byDefault.status, 200, JSON.stringify(byDefault.body));
+    assert.equal(byDefault.body.auth.lease_duration, 60, 'the role token_ttl as it is now');
+    const asked = await api(server, 'POST', 'auth/token/renew-self', { token, body: { increment: '1h' } });
+    assert.equal(asked.body.auth.lease_duration, 90, 'capped at the new token_max_ttl, counted from the login');
+    clock.advance(90_000);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).status, 403);
+  });
+
+  it('gives a token the period its role has at the renewal', async () => {
+    const roleId = await writeRole('made-periodic', { token_ttl: '1m' });
+    const { secret_id } = await newSecretId('made-periodic');
+    const token = (await login(roleId, secret_id)).body.auth.client_token as string;
+    assert.equal((await api(server, 'POST', 'auth/approle/role/made-periodic', { token: root, body: { token_period: '5m' } })).status, 204);
+    const renewed = await api(server, 'POST', 'auth/token/renew-self', { token, body: { increment: '10s' } });
+    assert.equal(renewed.body.auth.lease_duration, 300, 'a periodic renewal extends by the period, whatever the increment');
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).body.data.period, 300);
   });
 
   it('refuses to renew a token whose role was deleted, so a periodic token ends with its period', async () => {

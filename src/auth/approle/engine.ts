@@ -46,6 +46,6 @@ export function createApproleEngine(ctx: EngineContext): Engine {
       ...rolePaths(roles, secretIds),
       tidyPath(roles, secretIds),
     ],
-    checkRenewal: requireRole(async (name) => (await roles.get(name)) !== undefined, 'role_name'),
+    checkRenewal: requireRole(async (name) => (await roles.get(name))?.token, 'role_name'),
   };
 }

@@ -26,6 +26,6 @@ export function createJwtEngine(ctx: EngineContext): Engine {
       configPath(configs),
       ...rolePaths(roles, { merge: mergeRole, view: roleView }, 'Manage a JWT role: bindings on claims and the token it grants.'),
     ],
-    checkRenewal: requireRole(async (name) => (await roles.get(name)) !== undefined, 'role'),
+    checkRenewal: requireRole(async (name) => (await roles.get(name))?.token, 'role'),
   };
 }

@@ -26,6 +26,6 @@ export function createKubernetesEngine(ctx: EngineContext): Engine {
       configPath(configs),
       ...rolePaths(roles, { merge: mergeRole, view: roleView }, 'Manage a Kubernetes role: bound service accounts and the token it grants.'),
     ],
-    checkRenewal: requireRole(async (name) => (await roles.get(name)) !== undefined, 'role'),
+    checkRenewal: requireRole(async (name) => (await roles.get(name))?.token, 'role'),
   };
 }

@@ -11,12 +11,12 @@
  */
 import type { Clock } from '../../core/clock.js';
 import { badRequest } from '../../core/errors.js';
-import type { EngineRequest, EngineResponse, LoginRenewal, PathSpec } from '../../core/router/engine.js';
+import type { EngineRequest, EngineResponse, LoginRenewal, LoginRenewalLimits, PathSpec } from '../../core/router/engine.js';
 import { addressAllowed } from '../../core/cidr.js';
 import { NAME_PATTERN } from '../shared/input.js';
 import type { KeyedMutex } from '../../core/keyed-mutex.js';
 import type { LoginRefusals } from '../shared/login-refusal.js';
-import { equivalentPolicies } from '../shared/login-renewal.js';
+import { equivalentPolicies, renewalLimitsOf } from '../shared/login-renewal.js';
 import { loginResult } from '../shared/token-fields.js';
 import { isLocked, type LockoutStore } from './lockout.js';
 import type { PasswordHasher } from './password-hash.js';
@@ -64,11 +64,12 @@ export function loginPath(users: UserStore, lockouts: LockoutStore, hasher: Pass
  * Renewing a login token, as Vault's userpass does: refused once the user is gone, or when the
  * user's policies are no longer the token's (a new login gets the new ones).
  */
-export function userRenewalCheck(users: UserStore): (login: LoginRenewal) => Promise<void> {
+export function userRenewalCheck(users: UserStore): (login: LoginRenewal) => Promise<LoginRenewalLimits> {
   return async (login) => {
     const name = login.metadata['username'] ?? '';
     const user = VALID_NAME.test(name) ? await users.get(name) : undefined;
     if (!user) throw badRequest('the user no longer exists, not renewing');
     if (!equivalentPolicies(user.token.policies, login.policies)) throw badRequest('policies have changed, not renewing');
+    return renewalLimitsOf(user.token);
   };
 }

@@ -220,6 +220,16 @@ export interface LoginRenewal {
   readonly policies: readonly string[];
 }
 
+/**
+ * The token settings of the role or user behind a login as they are now, which a renewal applies
+ * (Vault's renew handlers return them): seconds, 0 = not set by the role.
+ */
+export interface LoginRenewalLimits {
+  readonly ttl: number;
+  readonly maxTtl: number;
+  readonly period: number;
+}
+
 export interface Engine {
   readonly type: string;
   readonly paths: readonly PathSpec[];
@@ -228,9 +238,11 @@ export interface Engine {
   /**
    * Auth methods: asked before a token issued by one of their logins is renewed, as Vault asks
    * the backend's renew handler. Throws (bad_request, saying why) to refuse: the role or user is
-   * gone, or its policies changed. Absent = such tokens renew within their own limits.
+   * gone, or its policies changed. Resolves with the role's current token TTLs, which the renewal
+   * applies, so shortening a role's token_max_ttl also caps tokens it issued earlier. Absent =
+   * such tokens renew within their own limits.
    */
-  checkRenewal?(login: LoginRenewal): Promise<void>;
+  checkRenewal?(login: LoginRenewal): Promise<LoginRenewalLimits | undefined>;
   /** Called after the mount is set up (and after every unseal). */
   initialize?(): Promise<void>;
   /** Called before the mount is removed or the server seals; release timers and pools. */

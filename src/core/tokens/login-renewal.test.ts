@@ -19,7 +19,7 @@ function entry(path: string): TokenEntry {
 
 test('a login token is referred to the engine of the mount its path names, with its login', async () => {
   const seen: LoginRenewal[] = [];
-  const engine: Engine = { type: 'approle', paths: [], checkRenewal: async (login) => void seen.push(login) };
+  const engine: Engine = { type: 'approle', paths: [], checkRenewal: async (login) => { seen.push(login); return undefined; } };
   const router = createRouter<{ path: string }>();
   router.add({ path: 'auth/approle/' }, engine);
   const check = createLoginRenewalCheck(router);
@@ -33,4 +33,18 @@ test('a login token is referred to the engine of the mount its path names, with 
 test('a login token whose auth mount no longer routes is not renewed', async () => {
   const check = createLoginRenewalCheck(createRouter<{ path: string }>());
   await assert.rejects(check(entry('auth/approle/login')), { code: 'bad_request' });
+});
+
+test('the role TTLs the auth method answers with come back lowered by the auth mount tuned max TTL', async () => {
+  const engine: Engine = { type: 'approle', paths: [], checkRenewal: async () => ({ ttl: 60, maxTtl: 7200, period: 0 }) };
+  const router = createRouter<{ path: string; config: { max_lease_ttl: number } }>();
+  router.add({ path: 'auth/tuned/', config: { max_lease_ttl: 3600 } }, engine);
+  router.add({ path: 'auth/untuned/', config: { max_lease_ttl: 0 } }, engine);
+  const check = createLoginRenewalCheck(router);
+  assert.deepEqual(await check(entry('auth/tuned/login')), { ttl: 60, maxTtl: 3600, period: 0 });
+  assert.deepEqual(await check(entry('auth/untuned/login')), { ttl: 60, maxTtl: 7200, period: 0 });
+  const unlimited: Engine = { type: 'approle', paths: [], checkRenewal: async () => ({ ttl: 0, maxTtl: 0, period: 0 }) };
+  const other = createRouter<{ path: string; config: { max_lease_ttl: number } }>();
+  other.add({ path: 'auth/tuned/', config: { max_lease_ttl: 3600 } }, unlimited);
+  assert.deepEqual(await createLoginRenewalCheck(other)(entry('auth/tuned/login')), { ttl: 0, maxTtl: 3600, period: 0 }, 'a role without a max takes the mount max');
 });

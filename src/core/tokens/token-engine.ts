@@ -9,7 +9,7 @@ import { canonicalPolicyName } from '../policy/parse.js';
 import { CofferError, badRequest, permissionDenied } from '../errors.js';
 import { parseDurationSeconds } from '../duration.js';
 import { clientTokenOf } from '../request-context.js';
-import type { Engine, EngineRequest, EngineResponse } from '../router/engine.js';
+import type { Engine, EngineRequest, EngineResponse, LoginRenewalLimits } from '../router/engine.js';
 import type { TokenEntry, TokenStore } from './token-store.js';
 import { authBlock, lookupData } from './token-response.js';
 
@@ -18,8 +18,11 @@ export interface TokenEngineDeps {
   policyExists(name: string): Promise<boolean>;
   /** Whether the caller holds sudo on `path` (root always does). */
   hasSudo(req: EngineRequest, path: string): Promise<boolean>;
-  /** Asks the auth method behind a login token whether it may be renewed; throws to refuse. */
-  checkRenewal?(entry: TokenEntry): Promise<void>;
+  /**
+   * Asks the auth method behind a login token whether it may be renewed (throws to refuse), and
+   * for its role's current token TTLs, which the renewal applies.
+   */
+  checkRenewal?(entry: TokenEntry): Promise<LoginRenewalLimits | undefined>;
 }
 
 function stringList(value: unknown, field: string): string[] | undefined {
@@ -168,8 +171,8 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
   /** Every way of renewing asks the token's auth method first, as Vault does. */
   const renew = async (entry: TokenEntry, req: EngineRequest): Promise<TokenEntry> => {
     const by = increment(req);
-    await deps.checkRenewal?.(entry);
-    return tokens.renew(entry, by);
+    const limits = await deps.checkRenewal?.(entry);
+    return tokens.renew(entry, by, limits);
   };
 
   return {

@@ -14,6 +14,7 @@ import { CofferError, badRequest } from '../errors.js';
 import { randomBase62 } from '../ids.js';
 import { getJson, jsonBytes, type Storage, type WriteOp } from '../storage/storage.js';
 import { createKeyedMutex } from '../keyed-mutex.js';
+import type { LoginRenewalLimits } from '../router/engine.js';
 import { dueExpiries, expiryDeletes, expiryKey } from './token-expiry-index.js';
 import { createTokenFences } from './token-fences.js';
 
@@ -107,7 +108,12 @@ export interface TokenStore {
    * on the token is dead to every lookup, even before the caller has revoked it.
    */
   use(entry: TokenEntry): Promise<boolean>;
-  renew(entry: TokenEntry, incrementSeconds: number | undefined): Promise<TokenEntry>;
+  /**
+   * Extends the token's life. `login`: the issuing role's current token TTLs (Vault's renew
+   * handler response), which replace the token's own period, lower its max TTL and give the
+   * default increment.
+   */
+  renew(entry: TokenEntry, incrementSeconds: number | undefined, login?: LoginRenewalLimits): Promise<TokenEntry>;
   /** Revokes the token and every descendant (depth first). */
   revokeTree(id: string): Promise<void>;
   /** Revokes only the token; its children become orphans. */
@@ -427,21 +433,25 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         return remaining <= 0;
       });
     },
-    renew: (stale, incrementSeconds) => changes.run(stale.id, async () => {
+    renew: (stale, incrementSeconds, login) => changes.run(stale.id, async () => {
       // The caller's copy may predate a revocation or another renewal: work from the record.
       const entry = await read(stale.id);
       if (!entry || isExpired(entry)) throw new CofferError('permission_denied', 'permission denied');
       if (!entry.renewable || entry.expireAt === 0) throw badRequest('lease is not renewable');
       const now = clock.now();
-      const { maxTtl } = limitsFor(entry.path);
-      const period = Math.min(entry.period, maxTtl);
-      let increment = period > 0 ? period : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : entry.creationTtl;
+      const mountMax = limitsFor(entry.path).maxTtl;
+      // As Vault's CalculateTTL: the role's max TTL only lowers the mount's, counted from creation.
+      const maxTtl = login && login.maxTtl > 0 ? Math.min(login.maxTtl, mountMax) : mountMax;
+      const period = Math.min(login ? login.period : entry.period, maxTtl);
+      const defaultIncrement = login && login.ttl > 0 ? login.ttl : entry.creationTtl;
+      let increment = period > 0 ? period : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : defaultIncrement;
       const limit = hardLimit(entry.explicitMaxTtl, period, maxTtl);
       let expireAt = now + Math.min(increment, maxTtl) * 1000;
       if (limit !== Infinity) expireAt = Math.min(expireAt, entry.creationTime + limit * 1000);
       increment = Math.max(0, Math.round((expireAt - now) / 1000));
       if (increment === 0) throw badRequest('past the max TTL, cannot renew');
-      const renewed: TokenEntry = { ...entry, expireAt, lastRenewal: now };
+      // The role's period is the token's from now on, so a lookup shows what renewals do.
+      const renewed: TokenEntry = { ...entry, expireAt, lastRenewal: now, ...(login ? { period } : {}) };
       await writeEntry(renewed, [
         ...expiryDeletes(entry.expireAt, entry.id),
         { type: 'put', key: expiryKey(expireAt, entry.id), value: Buffer.alloc(0) },
