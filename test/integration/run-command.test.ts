@@ -245,4 +245,33 @@ describe('coffer run', () => {
       assert.deepEqual(await db.roles(user as string), [], `${signal}: the lease was revoked after the child exited`);
     }
   });
+
+  // `script` (util-linux) runs the CLI on a pseudo-terminal as its foreground job; a 0x03 byte
+  // written to it is a ^C typed there, which the terminal sends to the whole process group.
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  it('lets a ^C typed in the terminal reach the child once, not a second time from coffer run', { skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
+    const entry = join(dir, 'coffer-entry-tty.mjs');
+    writeFileSync(entry, `const { main } = await import(${JSON.stringify(MAIN_URL)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+    const ready = join(dir, 'ready-tty');
+    const got = join(dir, 'got-tty');
+    // Counts SIGINTs for a while after the first, so a second copy would be seen.
+    const child = `
+      const fs = require('fs');
+      let count = 0;
+      process.on('SIGINT', () => { count += 1; fs.writeFileSync(${JSON.stringify(got)}, String(count)); if (count === 1) setTimeout(() => process.exit(42), 500); });
+      fs.writeFileSync(${JSON.stringify(ready)}, '');
+      setInterval(() => {}, 1000);
+    `;
+    const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
+    const command = 'exec ' + [process.execPath, entry, 'run', '-env', 'K=secret/data/app#key', '--', process.execPath, '-e', child].map(quote).join(' ');
+    const tty = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir, COFFER_ADDR: server.url, COFFER_TOKEN: root, SHELL: '/bin/sh' },
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const exited = new Promise<number | null>((resolve) => tty.once('exit', (code) => resolve(code)));
+    await waitForFile(ready, 15_000);
+    tty.stdin?.write('\x03');
+    assert.equal(await exited, 42, 'the child handled the ^C and coffer run passed its exit code on');
+    assert.equal(readFileSync(got, 'utf8'), '1', 'exactly one SIGINT reached the child');
+  });
 });

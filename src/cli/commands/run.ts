@@ -1,8 +1,9 @@
 /**
  * `coffer run [options] -- COMMAND [ARGS...]`: authenticates, reads the referenced secrets, and
  * runs COMMAND with them as environment variables of that one child process; forwards SIGINT,
- * SIGTERM and SIGHUP to it; exits with its exit code (128 + signal number if a signal ended it);
- * and revokes every lease it created (and the token, if it logged in) once the child is gone.
+ * SIGTERM and SIGHUP to it (not a terminal's ^C, which the child already got: terminal-group.ts);
+ * exits with its exit code (128 + signal number if a signal ended it); and revokes every lease
+ * it created (and the token, if it logged in) once the child is gone.
  *
  * Owns: the run's life cycle: login, fetch, spawn, signal forwarding, clean-up.
  * Must never: put a secret on the child's command line, into this process's environment, or into
@@ -22,6 +23,7 @@ import type { Envelope } from '../../sdk/wire.js';
 import { defineCommand, UsageError } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
+import { inTerminalForeground } from '../terminal-group.js';
 import { readTokenFile, tokenFilePath } from '../token-file.js';
 
 type Method = 'token' | 'approle' | 'jwt' | 'kubernetes';
@@ -36,7 +38,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const HELP = [
   'Reads secrets and runs COMMAND with them in its environment, and only there: not on its',
   'command line (visible in ps), not in this shell. Signals (INT, TERM, HUP) are passed on to',
-  'COMMAND; coffer run exits with its exit code (128 + N if signal N ended it). Leases of',
+  'COMMAND, except a ^C typed in the terminal, which reaches COMMAND directly (once); coffer run',
+  'exits with its exit code (128 + N if signal N ended it). Leases of',
   'dynamic secrets it read are renewed while COMMAND runs and revoked when it exits.',
   '',
   'References are PATH#FIELD, the API path as for "coffer read":',
@@ -154,7 +157,9 @@ function watchSignals(): SignalWatch {
   const handlers = FORWARDED.map((signal) => {
     const handler = (): void => {
       if (child && child.exitCode === null && child.signalCode === null) {
-        child.kill(signal);
+        // A terminal's ^C reached the child too (same process group); a second copy from here
+        // would read as "insist" to tools that stop gracefully on the first one.
+        if (signal !== 'SIGINT' || !inTerminalForeground()) child.kill(signal);
         return;
       }
       if (received !== undefined) insist(signal);
