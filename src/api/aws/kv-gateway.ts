@@ -33,6 +33,8 @@ export interface MetadataRead {
   readonly updated: number;
   readonly customMetadata: Record<string, string> | null;
   readonly versions: ReadonlyMap<number, KvVersionFacts>;
+  /** The secret's own max_versions; 0 = the mount's setting. */
+  readonly maxVersions: number;
 }
 
 export interface KvGateway {
@@ -122,6 +124,7 @@ export function createKvGateway(handler: RequestHandler, identity: GatewayIdenti
           updated: time(meta['updated_time']),
           customMetadata: stringMap(meta['custom_metadata']),
           versions,
+          maxVersions: Number(meta['max_versions']) || 0,
         };
       }),
 

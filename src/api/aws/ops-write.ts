@@ -89,6 +89,30 @@ function labelsFor(state: SecretState, stages: readonly string[], firstVersionCu
  * Adds a version with `stages` to a loaded secret (the caller holds its lock). Returns the
  * version's id, labels and KV version.
  */
+/**
+ * KV keeps the newest max_versions versions and prunes older ones whatever their labels, while
+ * AWS never removes a version that has a staging label. So the AWS API gives every secret it
+ * writes a max_versions of at least AWS_MAX_VERSIONS (a secret made through Vault starts with
+ * the mount's, 10 by default), and refuses a write that would still prune a labelled version
+ * (a rotation that keeps failing leaves AWSCURRENT ever further behind its AWSPENDING puts),
+ * as AWS refuses one past its version quota.
+ */
+function keptVersions(state: SecretState, next: number, token: string, labels: readonly string[]): { raiseMaxVersions?: number } {
+  const limit = Math.max(state.meta.maxVersions, AWS_MAX_VERSIONS);
+  const target: AwsVersion = { kv: next, id: token, stages: [] };
+  const after = [...state.versions.map((v) => ({ ...v, stages: [...v.stages] })), target];
+  moveStages(after, target, labels);
+  const pruned = after.filter((v) => v !== target && v.stages.length > 0 && next - v.kv >= limit);
+  if (pruned.length > 0) {
+    const [oldest] = pruned;
+    throw new AwsError(
+      'LimitExceededException',
+      `This version would exceed the quota of ${limit} versions for the secret: version ${oldest?.id} still has the staging label(s) ${oldest?.stages.join(', ')}. Move or remove those labels (UpdateSecretVersionStage) first.`,
+    );
+  }
+  return state.meta.maxVersions < AWS_MAX_VERSIONS ? { raiseMaxVersions: AWS_MAX_VERSIONS } : {};
+}
+
 export async function putVersion(
   ctx: OperationContext,
   initial: SecretState,
@@ -106,8 +130,9 @@ export async function putVersion(
     const next = state.meta.current + 1;
     // Decided per attempt: after a lost check-and-set, a Vault write made the first version.
     const labels = labelsFor(state, stages, firstVersionCurrent);
+    const keep = keptVersions(state, next, token, labels);
     const record: AwsRecord = { ...change(settled(state)), lastChanged: ctx.clock.now(), pending: { kv: next, id: token, stages: labels } };
-    await saveRecord(ctx, state, record);
+    await saveRecord(ctx, state, record, keep.raiseMaxVersions);
     try {
       await ctx.kv.writeData(state.name, toKvData(value), state.meta.current);
     } catch (error) {

@@ -95,8 +95,9 @@ export async function loadSecret(ctx: OperationContext, ref: SecretRef, options:
 export const settled = (state: SecretState): AwsRecord => materialize(state.record, state.versions, state.meta.current);
 
 /** Writes `record` into the secret's custom_metadata, keeping the user's own keys. */
-export async function saveRecord(ctx: OperationContext, state: SecretState, record: AwsRecord): Promise<void> {
-  await ctx.kv.writeMetadata(state.name, encodeRecord(record, state.meta.customMetadata));
+/** `maxVersions`: also sets the KV secret's max_versions, in the same metadata write. */
+export async function saveRecord(ctx: OperationContext, state: SecretState, record: AwsRecord, maxVersions?: number): Promise<void> {
+  await ctx.kv.writeMetadata(state.name, encodeRecord(record, state.meta.customMetadata), maxVersions);
 }
 
 /**
