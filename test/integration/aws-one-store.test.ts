@@ -87,7 +87,7 @@ describe('AWS secrets and KV v2 secrets are the same secrets', () => {
     await aws.vault('POST', 'aws/data/vault-made/many', { data: { n: 2 } });
     await aws.vault('POST', 'aws/data/vault-made/many', { data: { n: 3 } });
     const listed = await sm.send(new ListSecretVersionIdsCommand({ SecretId: 'vault-made/many', IncludeDeprecated: true }));
-    assert.deepEqual(listed.Versions?.map((v) => v.VersionStages), [['AWSCURRENT'], [], []]);
+    assert.deepEqual(listed.Versions?.map((v) => v.VersionStages), [['AWSCURRENT'], ['AWSPREVIOUS'], []], 'each Vault write moved AWSCURRENT on, as a PutSecretValue would');
     const oldest = listed.Versions?.[2]?.VersionId as string;
     assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'vault-made/many', VersionId: oldest }))).SecretString, '{"n":1}');
   });

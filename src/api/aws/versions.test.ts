@@ -33,16 +33,16 @@ describe('staging labels on KV versions', () => {
     assert.deepEqual(view(resolveVersions(r, facts(2))), { two: ['AWSPENDING'], one: ['AWSCURRENT'] });
   });
 
-  it('makes the newest Vault-written version AWSCURRENT with a stable derived id, the ones between unlabeled', () => {
+  it('makes the newest Vault-written version AWSCURRENT with a stable derived id and the one before it AWSPREVIOUS, as that many PutSecretValue calls would', () => {
     const r = record({ seen: 1, versions: { '1': { id: 'one', stages: ['AWSCURRENT'] } } });
     const versions = resolveVersions(r, facts(4, [1, 2, 3, 4]));
     assert.deepEqual(
       versions.map((v) => [v.kv, v.id, v.stages]),
       [
         [4, derivedVersionId('AbC123', 4), ['AWSCURRENT']],
-        [3, derivedVersionId('AbC123', 3), []],
+        [3, derivedVersionId('AbC123', 3), ['AWSPREVIOUS']],
         [2, derivedVersionId('AbC123', 2), []],
-        [1, 'one', ['AWSPREVIOUS']],
+        [1, 'one', []],
       ],
     );
     assert.match(derivedVersionId('AbC123', 4), /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -51,10 +51,20 @@ describe('staging labels on KV versions', () => {
 
   it('finds an unlabeled Vault-written version by id when only the latest number is known', () => {
     const r = record({ seen: 1, versions: { '1': { id: 'one', stages: ['AWSCURRENT'] } } });
-    assert.deepEqual(resolveVersions(r, facts(4)).map((v) => v.kv), [4, 1], 'a data read derives no intermediate ids');
+    assert.deepEqual(resolveVersions(r, facts(4)).map((v) => v.kv), [4, 3, 1], 'a data read derives no ids between, only the AWSPREVIOUS one');
     assert.deepEqual(findForeignById(r, 4, derivedVersionId('AbC123', 2)), { kv: 2, id: derivedVersionId('AbC123', 2), stages: [] });
     assert.equal(findForeignById(r, 4, derivedVersionId('AbC123', 1)), undefined, 'versions the record covers are not foreign');
     assert.equal(findForeignById(r, 4, derivedVersionId('AbC123', 4)), undefined, 'the latest is found through the labels');
+  });
+
+  it('after one Vault write, AWSPREVIOUS is on the version that was current', () => {
+    const r = record({ seen: 1, versions: { '1': { id: 'one', stages: ['AWSCURRENT'] } } });
+    assert.deepEqual(view(resolveVersions(r, facts(2, [1, 2]))), { [derivedVersionId('AbC123', 2)]: ['AWSCURRENT'], one: ['AWSPREVIOUS'] });
+  });
+
+  it('leaves AWSPREVIOUS where it was when the version before the latest is gone', () => {
+    const r = record({ seen: 1, versions: { '1': { id: 'one', stages: ['AWSCURRENT'] } } });
+    assert.deepEqual(view(resolveVersions(r, facts(3, [1, 3]))), { [derivedVersionId('AbC123', 3)]: ['AWSCURRENT'], one: ['AWSPREVIOUS'] });
   });
 
   it('hides versions KV no longer holds', () => {

@@ -83,6 +83,14 @@ export function resolveVersions(record: AwsRecord, facts: KvFacts): AwsVersion[]
         if (holds(facts, n)) byNumber.set(n, { kv: n, id: derivedVersionId(record.suffix, n), stages: [] });
       }
     }
+    // Each Vault write is a PutSecretValue to AWS eyes: after two or more of them, AWSPREVIOUS
+    // is on the one before the latest, not on the last version the record labelled.
+    const before = facts.current - 1;
+    if (before > seen && holds(facts, before) && holds(facts, facts.current)) {
+      const version = byNumber.get(before) ?? { kv: before, id: derivedVersionId(record.suffix, before), stages: [] };
+      byNumber.set(before, version);
+      moveStages([...byNumber.values()], version, [AWSCURRENT]);
+    }
     if (holds(facts, facts.current)) {
       const latest: AwsVersion = { kv: facts.current, id: derivedVersionId(record.suffix, facts.current), stages: [] };
       byNumber.set(facts.current, latest);
