@@ -14,6 +14,7 @@ import {
   GetRandomPasswordCommand,
   GetResourcePolicyCommand,
   GetSecretValueCommand,
+  InvalidNextTokenException,
   InvalidParameterException,
   InvalidRequestException,
   LimitExceededException,
@@ -221,6 +222,32 @@ describe('the AWS SDK against Coffer', () => {
     assert.ok(entry?.SecretVersionsToStages && Object.values(entry.SecretVersionsToStages).some((s) => s.includes('AWSCURRENT')));
     const desc = await sm.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['list/'] }], SortOrder: 'desc' }));
     assert.deepEqual(desc.SecretList?.map((s) => s.Name), ['list/c', 'list/b', 'list/a']);
+  });
+
+  it('pages ListSecrets and ListSecretVersionIds from the last item shown, so secrets deleted or created between pages shift nothing', async () => {
+    for (const n of [0, 1, 2, 3, 4]) await sm.send(new CreateSecretCommand({ Name: `paged/s${n}`, SecretString: 'x' }));
+    const list = (NextToken?: string) => sm.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['paged/'] }], SortBy: 'name', MaxResults: 2, NextToken }));
+    const first = await list();
+    assert.deepEqual(first.SecretList?.map((s) => s.Name), ['paged/s0', 'paged/s1']);
+    await sm.send(new DeleteSecretCommand({ SecretId: 'paged/s0', ForceDeleteWithoutRecovery: true }));
+    await sm.send(new CreateSecretCommand({ Name: 'paged/s00', SecretString: 'x' }));
+    const second = await list(first.NextToken);
+    assert.deepEqual(second.SecretList?.map((s) => s.Name), ['paged/s2', 'paged/s3'], 'nothing skipped, nothing repeated');
+    const third = await list(second.NextToken);
+    assert.deepEqual(third.SecretList?.map((s) => s.Name), ['paged/s4']);
+    assert.equal(third.NextToken, undefined);
+    await rejectsWith(sm.send(new ListSecretsCommand({ SortBy: 'created-date', NextToken: first.NextToken })), InvalidNextTokenException);
+
+    for (let i = 2; i <= 5; i += 1) await sm.send(new PutSecretValueCommand({ SecretId: 'paged/s1', SecretString: `v${i}` }));
+    const versions = (NextToken?: string) => sm.send(new ListSecretVersionIdsCommand({ SecretId: 'paged/s1', IncludeDeprecated: true, MaxResults: 2, NextToken }));
+    const newest = await versions();
+    await sm.send(new PutSecretValueCommand({ SecretId: 'paged/s1', SecretString: 'v6' }));
+    const older = await versions(newest.NextToken);
+    const oldest = await versions(older.NextToken);
+    const seen = [...(newest.Versions ?? []), ...(older.Versions ?? []), ...(oldest.Versions ?? [])].map((v) => v.VersionId);
+    assert.equal(seen.length, 5);
+    assert.equal(new Set(seen).size, 5, 'a version written between pages repeats none');
+    assert.equal(oldest.NextToken, undefined);
   });
 
   it('reads several secrets in one BatchGetSecretValue, reporting failures per secret', async () => {

@@ -84,18 +84,30 @@ export function mergeTags(current: ReadonlyArray<[string, string]>, changes: Rea
 
 export const tagList = (tags: ReadonlyArray<[string, string]>): Array<{ Key: string; Value: string }> => tags.map(([Key, Value]) => ({ Key, Value }));
 
-/** NextToken: an opaque, versioned offset into a listing that the same caller asked for. */
-export function encodeNextToken(kind: string, offset: number): string {
-  return Buffer.from(JSON.stringify({ k: kind, o: offset }), 'utf8').toString('base64url');
+/**
+ * NextToken: an opaque cursor naming the last item of the previous page by its sort key and name
+ * (unique), so the next page starts right after it even when secrets were created or deleted in
+ * between; an offset into a listing rebuilt per call would skip or repeat secrets. `q` binds
+ * the cursor to the sort it was made for.
+ */
+export interface ListCursor {
+  readonly key: number | string;
+  readonly name: string;
 }
 
-export function decodeNextToken(body: Body, kind: string): number {
+export function encodeNextToken(kind: string, query: string, cursor: ListCursor): string {
+  return Buffer.from(JSON.stringify({ k: kind, q: query, s: cursor.key, n: cursor.name }), 'utf8').toString('base64url');
+}
+
+/** The cursor in the body's NextToken, or undefined for the first page. */
+export function decodeNextToken(body: Body, kind: string, query: string): ListCursor | undefined {
   const raw = body['NextToken'];
-  if (raw === undefined || raw === null) return 0;
+  if (raw === undefined || raw === null) return undefined;
   if (typeof raw === 'string' && raw.length <= 4096) {
     try {
-      const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { k?: unknown; o?: unknown };
-      if (parsed.k === kind && typeof parsed.o === 'number' && Number.isSafeInteger(parsed.o) && parsed.o >= 0) return parsed.o;
+      const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { k?: unknown; q?: unknown; s?: unknown; n?: unknown };
+      const keyOk = typeof parsed.s === 'string' || (typeof parsed.s === 'number' && Number.isFinite(parsed.s));
+      if (parsed.k === kind && parsed.q === query && keyOk && typeof parsed.n === 'string') return { key: parsed.s as number | string, name: parsed.n };
     } catch {
       // fall through to the error below
     }

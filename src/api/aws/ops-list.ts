@@ -4,13 +4,14 @@
  * ListSecrets walks `aws/metadata/` with LIST (recursively: names with '/' are KV folders)
  * and reads each secret's metadata, all through the pipeline: a folder the caller may not
  * list or a secret it may not read is left out, as if absent. Results are sorted (by creation
- * date unless SortBy says otherwise), filtered, then paged with an opaque NextToken.
+ * date unless SortBy says otherwise), filtered, then paged with an opaque NextToken naming the
+ * last secret of the previous page (input.ts), so a page never skips or repeats a secret.
  * BatchGetSecretValue reads each secret as GetSecretValue does; a failure on one secret
  * (missing, denied, deleted) goes into `Errors` and does not fail the call.
  */
 import { isCofferError } from '../../core/errors.js';
-import { invalidParameter } from './errors.js';
-import { decodeNextToken, encodeNextToken, optionalBool, optionalInt, stringList } from './input.js';
+import { AwsError, invalidParameter } from './errors.js';
+import { decodeNextToken, encodeNextToken, optionalBool, optionalInt, stringList, type ListCursor } from './input.js';
 import { matchesFilters, parseFilters, type Filter } from './list-filters.js';
 import { parseSecretId, validateName } from './names.js';
 import { describeFields, readSecretValue } from './ops-read.js';
@@ -25,7 +26,7 @@ const isDenied = (error: unknown): boolean => isCofferError(error) && error.code
 async function secretNames(ctx: OperationContext): Promise<string[]> {
   const names: string[] = [];
   const folders: string[] = [''];
-  while (folders.length > 0 && names.length < MAX_LISTED) {
+  while (folders.length > 0) {
     const folder = folders.pop() as string;
     let children: string[];
     try {
@@ -39,8 +40,13 @@ async function secretNames(ctx: OperationContext): Promise<string[]> {
       if (child.endsWith('/')) folders.push(folder + child);
       else names.push(folder + child);
     }
+    // Every listing reads each secret's metadata before sorting: past the bound, refuse rather
+    // than page through an arbitrary subset.
+    if (names.length > MAX_LISTED) {
+      throw new AwsError('LimitExceededException', `Coffer lists at most ${MAX_LISTED} secrets per mount in ListSecrets and BatchGetSecretValue; read secrets by name, or split them across mounts.`);
+    }
   }
-  return names.slice(0, MAX_LISTED);
+  return names;
 }
 
 const isAwsName = (name: string): boolean => {
@@ -79,15 +85,34 @@ async function listStates(ctx: OperationContext, query: ListQuery): Promise<Secr
     if (!matchesFilters(query.filters, { name, description: state.record.description, tags: state.record.tags })) continue;
     states.push(state);
   }
-  const key = (s: SecretState): number | string =>
-    query.sortBy === 'name' ? s.name : query.sortBy === 'last-changed-date' ? Math.max(s.record.lastChanged, s.meta.updated) : s.record.created || s.meta.created;
-  states.sort((a, b) => {
-    const [ka, kb] = [key(a), key(b)];
-    const order = ka < kb ? -1 : ka > kb ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-    return query.descending ? -order : order;
-  });
+  const keyOf = sortKey(query);
+  states.sort((a, b) => compareCursors(query, { key: keyOf(a), name: a.name }, { key: keyOf(b), name: b.name }));
   return states;
 }
+
+function sortKey(query: Pick<ListQuery, 'sortBy'>): (s: SecretState) => number | string {
+  return (s) => (query.sortBy === 'name' ? s.name : query.sortBy === 'last-changed-date' ? Math.max(s.record.lastChanged, s.meta.updated) : s.record.created || s.meta.created);
+}
+
+/** The listing's order: by sort key, then name (unique), so every secret has one place. */
+function compareCursors(query: Pick<ListQuery, 'descending'>, a: ListCursor, b: ListCursor): number {
+  const order = a.key < b.key ? -1 : a.key > b.key ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  return query.descending ? -order : order;
+}
+
+/** One page of `states` (sorted), after `cursor`, and the cursor of the next page if any. */
+function pageAfter(states: SecretState[], query: ListQuery, cursor: ListCursor | undefined, size: number): { page: SecretState[]; next?: ListCursor } {
+  const keyOf = sortKey(query);
+  const cursorOf = (s: SecretState): ListCursor => ({ key: keyOf(s), name: s.name });
+  const start = cursor === undefined ? 0 : states.findIndex((s) => compareCursors(query, cursorOf(s), cursor) > 0);
+  if (start < 0) return { page: [] };
+  const page = states.slice(start, start + size);
+  const last = page[page.length - 1];
+  return start + size < states.length && last !== undefined ? { page, next: cursorOf(last) } : { page };
+}
+
+/** What a cursor is bound to: the same sort (filters may change between pages, as at AWS). */
+const queryTag = (query: ListQuery): string => `${query.sortBy}:${query.descending ? 'desc' : 'asc'}`;
 
 function sortQuery(body: Readonly<Record<string, unknown>>): Pick<ListQuery, 'sortBy' | 'descending'> {
   const order = body['SortOrder'];
@@ -106,18 +131,17 @@ function sortQuery(body: Readonly<Record<string, unknown>>): Pick<ListQuery, 'so
 
 export const listSecrets: Operation = async (ctx, body) => {
   const maxResults = optionalInt(body, 'MaxResults', 1, 100) ?? 100;
-  const offset = decodeNextToken(body, 'secrets');
   const query: ListQuery = {
     filters: parseFilters(body['Filters']),
     includePlannedDeletion: optionalBool(body, 'IncludePlannedDeletion') ?? false,
     ...sortQuery(body),
   };
-  const states = await listStates(ctx, query);
-  const page = states.slice(offset, offset + maxResults);
+  const cursor = decodeNextToken(body, 'secrets', queryTag(query));
+  const { page, next } = pageAfter(await listStates(ctx, query), query, cursor, maxResults);
   const out: Record<string, unknown> = {
     SecretList: page.map((state) => ({ ...describeFields(state), SecretVersionsToStages: versionIdsToStages(state.versions) })),
   };
-  if (offset + maxResults < states.length) out['NextToken'] = encodeNextToken('secrets', offset + maxResults);
+  if (next) out['NextToken'] = encodeNextToken('secrets', queryTag(query), next);
   return out;
 };
 
@@ -143,11 +167,11 @@ export const batchGetSecretValue: Operation = async (ctx, body) => {
     for (const id of ids) await fetchOne(id);
     return { SecretValues: values, Errors: errors };
   }
-  const limit = maxResults ?? 20;
-  const offset = decodeNextToken(body, 'batch');
-  const states = await listStates(ctx, { filters: parseFilters(body['Filters']), includePlannedDeletion: false, sortBy: 'created-date', descending: false });
-  for (const state of states.slice(offset, offset + limit)) await fetchOne(state.arn);
+  const query: ListQuery = { filters: parseFilters(body['Filters']), includePlannedDeletion: false, sortBy: 'created-date', descending: false };
+  const cursor = decodeNextToken(body, 'batch', queryTag(query));
+  const { page, next } = pageAfter(await listStates(ctx, query), query, cursor, maxResults ?? 20);
+  for (const state of page) await fetchOne(state.arn);
   const out: Record<string, unknown> = { SecretValues: values, Errors: errors };
-  if (offset + limit < states.length) out['NextToken'] = encodeNextToken('batch', offset + limit);
+  if (next) out['NextToken'] = encodeNextToken('batch', queryTag(query), next);
   return out;
 };

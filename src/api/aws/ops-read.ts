@@ -121,10 +121,12 @@ export const listSecretVersionIds: Operation = async (ctx, body) => {
   const ref = parseSecretId(body['SecretId']);
   const maxResults = optionalInt(body, 'MaxResults', 1, 100) ?? 100;
   const includeDeprecated = optionalBool(body, 'IncludeDeprecated') ?? false;
-  const offset = decodeNextToken(body, 'versions');
+  const cursor = decodeNextToken(body, 'versions', includeDeprecated ? 'all' : 'labelled');
   const state = await loadSecret(ctx, ref, { allowDeleted: true });
-  const shown = state.versions.filter((v) => includeDeprecated || v.stages.length > 0);
-  const page = shown.slice(offset, offset + maxResults);
+  // Newest first; the cursor names the last version shown by its KV number.
+  const shown = state.versions.filter((v) => (includeDeprecated || v.stages.length > 0) && (cursor === undefined || v.kv < Number(cursor.key)));
+  const page = shown.slice(0, maxResults);
+  const last = page[page.length - 1];
   const out: Record<string, unknown> = {
     Versions: page.map((v) => ({
       VersionId: v.id,
@@ -134,6 +136,6 @@ export const listSecretVersionIds: Operation = async (ctx, body) => {
     ARN: state.arn,
     Name: state.name,
   };
-  if (offset + maxResults < shown.length) out['NextToken'] = encodeNextToken('versions', offset + maxResults);
+  if (maxResults < shown.length && last !== undefined) out['NextToken'] = encodeNextToken('versions', includeDeprecated ? 'all' : 'labelled', { key: last.kv, name: last.id });
   return out;
 };
