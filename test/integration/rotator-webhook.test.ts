@@ -28,6 +28,7 @@ import {
   GetSecretValueCommand,
   InvalidRequestException,
   ResourceNotFoundException,
+  PutSecretValueCommand,
   RotateSecretCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -282,6 +283,20 @@ describe('webhook rotators', () => {
     assert.equal((await aws.vault('POST', `rotators/schedule/${SECRET}`, { rotator: 'partner' }, scheduleOnly)).status, 403);
     assert.equal((await aws.vault('GET', `rotators/schedule/${SECRET}`)).status, 404);
     assert.equal(partner.stats.requests, 0);
+  });
+
+  it('refuses RotateSecret through a webhook rotator while another version holds AWSPENDING, as AWS does', async () => {
+    const name = 'partner/stale-pending';
+    await sm().send(new CreateSecretCommand({ Name: name, SecretString: 'current' }));
+    await sm().send(new PutSecretValueCommand({ SecretId: name, SecretString: 'half-done', VersionStages: ['AWSPENDING'] }));
+    const callsBefore = partner.stats.requests;
+    await assert.rejects(
+      sm().send(new RotateSecretCommand({ SecretId: name, RotationLambdaARN: ROTATOR_ARN })),
+      (e: unknown) => e instanceof InvalidRequestException && /previous rotation isn.t complete/.test(e.message),
+    );
+    assert.equal(partner.stats.requests, callsBefore, 'the rotator was not called');
+    assert.equal((await aws.vault('GET', `rotators/schedule/${name}`)).status, 404, 'nothing was scheduled');
+    assert.equal((await sm().send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' }))).SecretString, 'half-done');
   });
 
   it(`rotates ${ROUNDS} times through RotateSecret with zero failed calls by clients that hold the key`, async () => {

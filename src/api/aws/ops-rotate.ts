@@ -60,6 +60,19 @@ function rotationRules(raw: unknown): RotationRules | undefined {
   return out;
 }
 
+/**
+ * As AWS: rotating now while another version holds AWSPENDING (a rotation that did not finish,
+ * or a PutSecretValue into AWSPENDING) is refused, whichever rotator would run; a retry of the
+ * same call (its ClientRequestToken names the pending version) is not.
+ */
+function refuseUnfinishedRotation(state: SecretState, token: string, immediately: boolean): void {
+  const current = findByStage(state.versions, AWSCURRENT);
+  const pending = findByStage(state.versions, AWSPENDING);
+  if (immediately && pending && pending !== current && pending.id !== token) {
+    throw invalidRequest("A previous rotation isn't complete. That rotation will be reattempted.");
+  }
+}
+
 /** The in-process rotator path: its value becomes AWSPENDING now, under the secret's lock. */
 async function rotateInProcess(
   ctx: OperationContext,
@@ -67,11 +80,7 @@ async function rotateInProcess(
   rotator: AwsRotator,
   input: { token: string; rotatorName: string; rules: RotationRules | undefined; immediately: boolean },
 ): Promise<Record<string, unknown>> {
-  const current = findByStage(state.versions, AWSCURRENT);
-  const pending = findByStage(state.versions, AWSPENDING);
-  if (input.immediately && pending && pending !== current && pending.id !== input.token) {
-    throw invalidRequest("A previous rotation isn't complete. That rotation will be reattempted.");
-  }
+  refuseUnfinishedRotation(state, input.token, input.immediately);
   const record = settled(state);
   const rotation = {
     ...record.rotation,
@@ -83,6 +92,7 @@ async function rotateInProcess(
     await saveRecord(ctx, state, { ...record, rotation, lastChanged: ctx.clock.now() });
     return { ARN: state.arn, Name: state.name };
   }
+  const current = findByStage(state.versions, AWSCURRENT);
   const currentRead = current ? await ctx.kv.readData(state.name, current.kv) : undefined;
   const next = await rotator.nextValue({
     secretName: state.name,
@@ -112,6 +122,7 @@ export const rotateSecret: Operation = async (ctx, body) => {
   }
   const rotatorName = rotatorNameFromArn(rotatorRef);
   if (rotatorName === undefined || !(await ctx.webhookRotatorExists(rotatorName))) throw invalidRequest(NOT_A_ROTATOR);
+  refuseUnfinishedRotation(initial, token, immediately);
   // No lock held here: the rotators engine writes the secret's record itself, under the same lock.
   const answer = await ctx.rotation.schedule(initial.name, {
     rotator: rotatorName,
