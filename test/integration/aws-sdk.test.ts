@@ -99,6 +99,15 @@ describe('the AWS SDK against Coffer', () => {
     assert.ok(described.CreatedDate instanceof Date);
   });
 
+  it('finds a secret by ARN only in the region the ARN names, as regional secrets are', async () => {
+    const created = await sm.send(new CreateSecretCommand({ Name: 'app/regional', SecretString: 'here' }));
+    const foreign = (created.ARN as string).replace(':us-east-1:', ':eu-west-1:');
+    await rejectsWith(sm.send(new GetSecretValueCommand({ SecretId: foreign })), ResourceNotFoundException);
+    await rejectsWith(sm.send(new DescribeSecretCommand({ SecretId: foreign })), ResourceNotFoundException);
+    await sm.send(new DeleteSecretCommand({ SecretId: foreign, ForceDeleteWithoutRecovery: true }));
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: created.ARN }))).SecretString, 'here', 'a force delete in another region deleted nothing here');
+  });
+
   it('treats a repeated ClientRequestToken as the same call, and refuses a duplicate name', async () => {
     const again = await sm.send(new CreateSecretCommand({ Name: 'app/db', ClientRequestToken: TOKEN_A, SecretString: '{"username":"app","password":"pw-1"}' }));
     assert.equal(again.VersionId, TOKEN_A);

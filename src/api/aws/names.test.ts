@@ -19,8 +19,8 @@ describe('secret names and ARNs', () => {
   it('formats ARNs with the fixed account and parses full and partial ARNs back', () => {
     const arn = formatArn('eu-west-1', 'prod/db', 'AbC123');
     assert.equal(arn, 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:prod/db-AbC123');
-    assert.deepEqual(parseSecretId(arn), { name: 'prod/db', suffix: 'AbC123' });
-    assert.deepEqual(parseSecretId('arn:aws:secretsmanager:us-east-1:000000000000:secret:prod/db'), { name: 'prod/db', suffix: undefined });
+    assert.deepEqual(parseSecretId(arn), { name: 'prod/db', suffix: 'AbC123', region: 'eu-west-1' });
+    assert.deepEqual(parseSecretId('arn:aws:secretsmanager:us-east-1:000000000000:secret:prod/db'), { name: 'prod/db', suffix: undefined, region: 'us-east-1' });
     assert.deepEqual(parseSecretId('prod/db'), { name: 'prod/db', suffix: undefined });
   });
 

@@ -68,6 +68,8 @@ export function formatArn(region: string, name: string, suffix: string): string 
 export interface SecretRef {
   readonly name: string;
   readonly suffix: string | undefined;
+  /** The region an ARN names; a secret is found only through its caller's region. */
+  readonly region?: string;
 }
 
 /**
@@ -83,7 +85,8 @@ export function parseSecretId(raw: unknown, field = 'SecretId'): SecretRef {
   }
   if (parts[4] !== ACCOUNT_ID) throw secretNotFound();
   const resource = parts.slice(6).join(':');
+  const region = parts[3] as string;
   const full = /^(.+)-([A-Za-z0-9]{6})$/.exec(resource);
-  if (full) return { name: validateName(full[1], field), suffix: full[2] as string };
-  return { name: validateName(resource, field), suffix: undefined };
+  if (full) return { name: validateName(full[1], field), suffix: full[2] as string, region };
+  return { name: validateName(resource, field), suffix: undefined, region };
 }

@@ -13,7 +13,7 @@ import { AwsError, invalidParameter, invalidRequest } from './errors.js';
 import { optionalBool, optionalInt } from './input.js';
 import { derivedSuffix, formatArn, metadataPath, parseSecretId } from './names.js';
 import { decodeRecord } from './record.js';
-import { deletionDate, epochSeconds, loadSecret, requireCapabilities, saveRecord, settled, type Operation } from './secret-state.js';
+import { deletionDate, epochSeconds, inCallerRegion, loadSecret, requireCapabilities, saveRecord, settled, type Operation } from './secret-state.js';
 
 export const deleteSecret: Operation = async (ctx, body) => {
   const ref = parseSecretId(body['SecretId']);
@@ -26,7 +26,8 @@ export const deleteSecret: Operation = async (ctx, body) => {
     const now = ctx.clock.now();
     if (force) {
       // As AWS: forcing the deletion of a missing or already deleted secret is not an error.
-      const meta = await ctx.kv.readMetadata(ref.name);
+      // An ARN of another region names a secret that is not here: nothing to delete.
+      const meta = inCallerRegion(ctx, ref) ? await ctx.kv.readMetadata(ref.name) : undefined;
       const record = meta ? decodeRecord(meta.customMetadata) : undefined;
       const suffix = record?.suffix ?? derivedSuffix(ref.name);
       if (meta && ref.suffix !== undefined && ref.suffix !== suffix) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");

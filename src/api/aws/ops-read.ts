@@ -14,6 +14,7 @@ import { fromKvData, valueFields } from './secret-value.js';
 import {
   deletionState,
   epochSeconds,
+  inCallerRegion,
   loadSecret,
   recordOf,
   type Operation,
@@ -32,6 +33,7 @@ export async function readSecretValue(
   versionId: string | undefined,
   versionStage: string | undefined,
 ): Promise<Record<string, unknown>> {
+  if (!inCallerRegion(ctx, ref)) throw secretNotFound();
   const latest = await ctx.kv.readData(ref.name);
   if (!latest) {
     // A secret can exist with no version at all (CreateSecret without a value); tell that apart

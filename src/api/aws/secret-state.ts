@@ -81,7 +81,13 @@ export function stateOf(ctx: OperationContext, name: string, meta: MetadataRead,
  * ResourceNotFoundException; `allowDeleted` lets Describe, Restore and Delete see a secret
  * scheduled for deletion, which every other operation refuses.
  */
+/** Secrets are regional at AWS: an ARN of another region than the caller's names a secret that is not here. */
+export function inCallerRegion(ctx: OperationContext, ref: SecretRef): boolean {
+  return ref.region === undefined || ref.region === ctx.region;
+}
+
 export async function loadSecret(ctx: OperationContext, ref: SecretRef, options: { allowDeleted?: boolean } = {}): Promise<SecretState> {
+  if (!inCallerRegion(ctx, ref)) throw secretNotFound();
   const meta = await ctx.kv.readMetadata(ref.name);
   if (!meta) throw secretNotFound();
   const state = stateOf(ctx, ref.name, meta);
