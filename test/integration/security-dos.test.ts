@@ -132,6 +132,21 @@ describe('denial-of-service bounds', () => {
     await assertAlive();
   });
 
+  it('refuses a body of many containers each under its own limit once the values add up past 100,000, with or without a token', async () => {
+    // 30 arrays of 5,000 strings: every array is within bounds, the body is not (CVE-2025-6203).
+    const inner = `[${Array.from({ length: 5_000 }, () => '"a"').join(',')}]`;
+    const body = `{"data":{"x":[${Array.from({ length: 30 }, () => inner).join(',')}]}}`;
+    assert.ok(body.length < LIMIT);
+    for (const token of [root, undefined]) {
+      const res = await send(server, 'POST', 'secret/data/many', { ...(token ? { token } : {}), body });
+      assert.equal(res.status, 400, res.text.slice(0, 200));
+      assert.deepEqual(res.body, { errors: ['JSON input holds more values than allowed'] });
+    }
+    const fewer = `{"data":{"x":[${Array.from({ length: 15 }, () => inner).join(',')}]}}`;
+    assert.equal((await send(server, 'POST', 'secret/data/many', { token: root, body: fewer })).status, 200, '75,000 values are still accepted');
+    await assertAlive();
+  });
+
   it('refuses numbers JSON cannot hold (1e400) instead of storing them as null', async () => {
     for (const body of ['{"data":{"e":1e400}}', '{"data":{"e":-1e400}}', '{"data":{"a":[1,2e308]}}']) {
       const res = await send(server, 'POST', 'secret/data/bignum', { token: root, body });
