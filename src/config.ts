@@ -102,6 +102,19 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   };
 }
 
+/** The keys a config file may hold (also listed by `coffer server -h`). */
+export const CONFIG_FILE_KEYS = [
+  'listen',
+  'data_dir',
+  'storage',
+  'log_level',
+  'max_request_size',
+  'cache_entries',
+  'default_lease_ttl',
+  'max_lease_ttl',
+  'http_replicas',
+] as const;
+
 /** Reads a JSON config file with snake_case keys into a ServerConfigInput. */
 export function readConfigFile(path: string): ServerConfigInput {
   let parsed: unknown;
@@ -112,9 +125,10 @@ export function readConfigFile(path: string): ServerConfigInput {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object`);
   const raw = parsed as Record<string, unknown>;
-  const known = ['listen', 'data_dir', 'storage', 'log_level', 'max_request_size', 'cache_entries', 'default_lease_ttl', 'max_lease_ttl', 'http_replicas'];
   for (const key of Object.keys(raw)) {
-    if (!known.includes(key)) throw new ConfigError(`unknown config key "${key}" in ${path}; known keys: ${known.join(', ')}`);
+    if (!(CONFIG_FILE_KEYS as readonly string[]).includes(key)) {
+      throw new ConfigError(`unknown config key "${key}" in ${path}; known keys: ${CONFIG_FILE_KEYS.join(', ')}`);
+    }
   }
   const str = (key: string): string | undefined => {
     const value = raw[key];

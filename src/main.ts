@@ -41,6 +41,7 @@ import { createUserpassEngine } from './auth/userpass/engine.js';
 import { createJwtEngine } from './auth/jwt/engine.js';
 import { createKubernetesEngine } from './auth/kubernetes/engine.js';
 import { ConfigError, readConfigFile, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
+import type { ServerFlags } from './server/flags.js';
 import { COFFER_VERSION } from './version.js';
 // AWS Secrets Manager API (issue 6): access keys, the aws-keys engine, the aws/ KV mount.
 import { createAccessKeyStore } from './engines/aws-keys/key-store.js';
@@ -368,10 +369,11 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   };
 }
 
-/** `coffer server [flags]`: parses flags, starts, prints the dev banner, stops on SIGINT/SIGTERM. */
-export async function runServerCommand(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
-  const { parseServerFlags } = await import('./server/flags.js');
-  const flags = parseServerFlags(argv);
+/**
+ * `coffer server [flags]`, once the CLI has parsed the flags (src/server/flags.ts): reads the
+ * config file, starts, prints the dev banner, stops on SIGINT/SIGTERM.
+ */
+export async function runServerCommand(flags: Pick<ServerFlags, 'config' | 'input'>, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
   const fileInput = flags.config ? readConfigFile(flags.config) : {};
   const input: StartOptions = { ...fileInput, ...flags.input };
   if (input.dev && input.dataDir === undefined && input.storage !== 'memory') input.dataDir = './coffer-data';
