@@ -77,7 +77,7 @@ export interface StartOptions extends ServerConfigInput {
   banner?: (text: string) => void;
   /** Rotators RotateSecret may name in RotationLambdaARN (AWS API); none by default. */
   awsRotators?: AwsRotatorLookup;
-  /** Webhook rotators: hosts allowed besides loopback, scheduler timing. */
+  /** Webhook rotators: hosts allowed besides loopback (added to rotatorAllowedHosts), scheduler timing. */
   rotators?: RotatorsOptions;
   /** How often AWS secrets past their recovery window are deleted, ms (default: hourly). */
   awsPurgeIntervalMs?: number;
@@ -201,6 +201,8 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   const awsLocks = createKeyedMutex();
   const rotatorDirectory = createRotatorDirectory(ROTATORS_INITIAL_MOUNT.path);
   const awsRotation = createAwsRotationStore({ handler: () => handler, clock, locks: awsLocks });
+  // Hosts webhooks may call: the config file's rotator_allowed_hosts, and any a caller of startServer adds.
+  const rotatorOptions: RotatorsOptions = { ...options.rotators, allowedHosts: [...config.rotatorAllowedHosts, ...(options.rotators?.allowedHosts ?? [])] };
 
   let lifecycle: Lifecycle | undefined;
   const requestSeal = (): void => {
@@ -235,7 +237,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
       database: (ctx) => createDatabaseEngine(ctx),
       [AWS_KEYS_ENGINE_TYPE]: (ctx) => createAwsKeysEngine(ctx, { keys: awsKeys, tokens, systemTtl }), // AWS API
       [ROTATORS_ENGINE_TYPE]: (ctx) =>
-        createRotatorsEngine(ctx, { secrets: awsRotation, tokens, policies, directory: rotatorDirectory, ...(options.rotators ? { options: options.rotators } : {}) }), // webhook rotators
+        createRotatorsEngine(ctx, { secrets: awsRotation, tokens, policies, directory: rotatorDirectory, options: rotatorOptions }), // webhook rotators
     },
     authMethods: {
       approle: createApproleEngine,
