@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseDurationSeconds } from './core/duration.js';
+import { canonicalAllowedHost } from './rotators/url-policy.js';
 
 export type StorageKind = 'sqlite' | 'memory';
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
@@ -24,6 +25,8 @@ export interface ServerConfig {
   maxTokenTtl: number;
   /** Extra processes that serve KV reads beside this one (src/server/replicas/); 0 = none. */
   httpReplicas: number;
+  /** Hosts webhook rotators may call besides loopback, canonical (src/rotators/url-policy.ts). */
+  rotatorAllowedHosts: string[];
 }
 
 export interface ServerConfigInput {
@@ -38,6 +41,8 @@ export interface ServerConfigInput {
   defaultTokenTtl?: string | number;
   maxTokenTtl?: string | number;
   httpReplicas?: number;
+  /** Exact host names or IP addresses; config file key `rotator_allowed_hosts`. */
+  rotatorAllowedHosts?: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -86,6 +91,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   }
   // Replicas read the primary's SQLite file; memory storage lives in one process only.
   if (httpReplicas > 0 && storage !== 'sqlite') throw new ConfigError('http_replicas needs sqlite storage');
+  const rotatorAllowedHosts = resolveAllowedHosts(input.rotatorAllowedHosts ?? []);
   return {
     listenHost: host,
     listenPort: port,
@@ -99,8 +105,35 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     defaultTokenTtl,
     maxTokenTtl,
     httpReplicas,
+    rotatorAllowedHosts,
   };
 }
+
+/** Refused at start rather than left to never match: a rotator would fail only when first configured. */
+function resolveAllowedHosts(entries: readonly string[]): string[] {
+  const hosts = new Set<string>();
+  for (const entry of entries) {
+    if (typeof entry !== 'string') throw new ConfigError('rotator_allowed_hosts must be a list of host names');
+    const canonical = canonicalAllowedHost(entry);
+    if ('problem' in canonical) throw new ConfigError(`rotator_allowed_hosts entry "${entry}" ${canonical.problem}`);
+    hosts.add(canonical.host);
+  }
+  return [...hosts];
+}
+
+/** The keys a config file may hold (also listed by `coffer server -h`). */
+export const CONFIG_FILE_KEYS = [
+  'listen',
+  'data_dir',
+  'storage',
+  'log_level',
+  'max_request_size',
+  'cache_entries',
+  'default_lease_ttl',
+  'max_lease_ttl',
+  'http_replicas',
+  'rotator_allowed_hosts',
+] as const;
 
 /** Reads a JSON config file with snake_case keys into a ServerConfigInput. */
 export function readConfigFile(path: string): ServerConfigInput {
@@ -112,9 +145,10 @@ export function readConfigFile(path: string): ServerConfigInput {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object`);
   const raw = parsed as Record<string, unknown>;
-  const known = ['listen', 'data_dir', 'storage', 'log_level', 'max_request_size', 'cache_entries', 'default_lease_ttl', 'max_lease_ttl', 'http_replicas'];
   for (const key of Object.keys(raw)) {
-    if (!known.includes(key)) throw new ConfigError(`unknown config key "${key}" in ${path}; known keys: ${known.join(', ')}`);
+    if (!(CONFIG_FILE_KEYS as readonly string[]).includes(key)) {
+      throw new ConfigError(`unknown config key "${key}" in ${path}; known keys: ${CONFIG_FILE_KEYS.join(', ')}`);
+    }
   }
   const str = (key: string): string | undefined => {
     const value = raw[key];
@@ -143,6 +177,13 @@ export function readConfigFile(path: string): ServerConfigInput {
   if (cache !== undefined) out.cacheEntries = cache;
   const replicas = num('http_replicas');
   if (replicas !== undefined) out.httpReplicas = replicas;
+  const allowedHosts = raw.rotator_allowed_hosts;
+  if (allowedHosts !== undefined) {
+    if (!Array.isArray(allowedHosts) || !allowedHosts.every((h) => typeof h === 'string')) {
+      throw new ConfigError('config key "rotator_allowed_hosts" must be a list of host names, e.g. ["rotator.internal"]');
+    }
+    out.rotatorAllowedHosts = allowedHosts;
+  }
   const defaultTtl = raw.default_lease_ttl;
   if (typeof defaultTtl === 'string' || typeof defaultTtl === 'number') out.defaultTokenTtl = defaultTtl;
   const maxTtl = raw.max_lease_ttl;

@@ -41,6 +41,7 @@ import { createUserpassEngine } from './auth/userpass/engine.js';
 import { createJwtEngine } from './auth/jwt/engine.js';
 import { createKubernetesEngine } from './auth/kubernetes/engine.js';
 import { ConfigError, readConfigFile, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
+import type { ServerFlags } from './server/flags.js';
 import { COFFER_VERSION } from './version.js';
 // AWS Secrets Manager API (issue 6): access keys, the aws-keys engine, the aws/ KV mount.
 import { createAccessKeyStore } from './engines/aws-keys/key-store.js';
@@ -76,7 +77,7 @@ export interface StartOptions extends ServerConfigInput {
   banner?: (text: string) => void;
   /** Rotators RotateSecret may name in RotationLambdaARN (AWS API); none by default. */
   awsRotators?: AwsRotatorLookup;
-  /** Webhook rotators: hosts allowed besides loopback, scheduler timing. */
+  /** Webhook rotators: hosts allowed besides loopback (added to rotatorAllowedHosts), scheduler timing. */
   rotators?: RotatorsOptions;
   /** How often AWS secrets past their recovery window are deleted, ms (default: hourly). */
   awsPurgeIntervalMs?: number;
@@ -200,6 +201,8 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   const awsLocks = createKeyedMutex();
   const rotatorDirectory = createRotatorDirectory(ROTATORS_INITIAL_MOUNT.path);
   const awsRotation = createAwsRotationStore({ handler: () => handler, clock, locks: awsLocks });
+  // Hosts webhooks may call: the config file's rotator_allowed_hosts, and any a caller of startServer adds.
+  const rotatorOptions: RotatorsOptions = { ...options.rotators, allowedHosts: [...config.rotatorAllowedHosts, ...(options.rotators?.allowedHosts ?? [])] };
 
   let lifecycle: Lifecycle | undefined;
   const requestSeal = (): void => {
@@ -234,7 +237,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
       database: (ctx) => createDatabaseEngine(ctx),
       [AWS_KEYS_ENGINE_TYPE]: (ctx) => createAwsKeysEngine(ctx, { keys: awsKeys, tokens, systemTtl }), // AWS API
       [ROTATORS_ENGINE_TYPE]: (ctx) =>
-        createRotatorsEngine(ctx, { secrets: awsRotation, tokens, policies, directory: rotatorDirectory, ...(options.rotators ? { options: options.rotators } : {}) }), // webhook rotators
+        createRotatorsEngine(ctx, { secrets: awsRotation, tokens, policies, directory: rotatorDirectory, options: rotatorOptions }), // webhook rotators
     },
     authMethods: {
       approle: createApproleEngine,
@@ -368,10 +371,11 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   };
 }
 
-/** `coffer server [flags]`: parses flags, starts, prints the dev banner, stops on SIGINT/SIGTERM. */
-export async function runServerCommand(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
-  const { parseServerFlags } = await import('./server/flags.js');
-  const flags = parseServerFlags(argv);
+/**
+ * `coffer server [flags]`, once the CLI has parsed the flags (src/server/flags.ts): reads the
+ * config file, starts, prints the dev banner, stops on SIGINT/SIGTERM.
+ */
+export async function runServerCommand(flags: Pick<ServerFlags, 'config' | 'input'>, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
   const fileInput = flags.config ? readConfigFile(flags.config) : {};
   const input: StartOptions = { ...fileInput, ...flags.input };
   if (input.dev && input.dataDir === undefined && input.storage !== 'memory') input.dataDir = './coffer-data';

@@ -98,3 +98,47 @@ test('an invalid address is a local error', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^Error: invalid address/);
 });
+
+test('coffer server -h, -help and --help print every server flag and exit 0 without starting a server', async () => {
+  for (const word of ['-h', '-help', '--help']) {
+    const r = await run(['server', word]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^Usage: coffer server \[options\]\n/);
+    for (const flag of ['-listen=<string>', '-data=<string>', '-dev ', '-dev-root-token=<string>', '-config=<string>', '-storage=<string>', '-log-level=<string>', '-http-replicas=<int>']) {
+      assert.ok(r.stderr.includes(`\n  ${flag}`), `${word}: ${flag} missing from\n${r.stderr}`);
+    }
+    assert.match(r.stderr, /Config file keys: listen, data_dir,/);
+  }
+  // Help after other flags still prints help and starts nothing.
+  assert.equal((await run(['server', '-dev', '-listen', '127.0.0.1:0', '--help'])).code, 0);
+});
+
+test('coffer help server prints the server help; coffer help COMMAND prints that command help', async () => {
+  const server = await run(['help', 'server']);
+  assert.equal(server.code, 0);
+  assert.match(server.stderr, /^Usage: coffer server \[options\]\n(.|\n)*-http-replicas=<int>/);
+  const kvGet = await run(['help', 'kv', 'get']);
+  assert.equal(kvGet.code, 0);
+  assert.match(kvGet.stderr, /^Usage: coffer kv get \[options\] PATH/);
+  const group = await run(['help', 'token']);
+  assert.equal(group.code, 0);
+  assert.match(group.stderr, /^Usage: coffer token(.|\n)*Subcommands:/);
+  const unknown = await run(['help', 'kv', 'nope']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /^Error: unknown subcommand "nope"\nRun "coffer kv -h" for usage\.\n$/);
+  assert.equal((await run(['help', 'nope'])).code, 1);
+});
+
+test('coffer help run COMMAND prints the help of run and never runs the command', async () => {
+  const r = await run(['help', 'run', 'definitely-not-a-command']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /unknown subcommand "definitely-not-a-command"/);
+});
+
+test('a mistyped server flag is a usage error that points at coffer server -h', async () => {
+  const r = await run(['server', '-lisen', '127.0.0.1:0']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^Error: unknown flag -lisen; known: -config -listen /);
+  assert.match(r.stderr, /\nRun "coffer server -h" for usage\.\n$/);
+});

@@ -7,7 +7,7 @@
  * command runs, so `coffer <cmd>` pays only for what it uses (start-up time matters for `run`).
  * Must never: print a stack trace for an expected error, or a token in any error line.
  */
-import { runEntry, UsageError, type Entry, type RunState } from './command.js';
+import { commandUsage, runEntry, UsageError, type Entry, type RunState } from './command.js';
 import { ApiError, CliError } from './errors.js';
 import { FlagError } from './flags.js';
 import { PromptAborted, type CliIo, type CliStdin } from './io.js';
@@ -63,22 +63,17 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     fullIo.stderr.write(`${topUsage()}\n`);
     return 1;
   }
-  if (name === 'help' || name === '-h' || name === '-help' || name === '--help') {
+  if ((name === 'help' && rest.length === 0) || name === '-h' || name === '-help' || name === '--help') {
     fullIo.stderr.write(`${topUsage()}\n`);
     return 0;
   }
   const state: RunState = { commandPath: `coffer ${name}` };
   try {
+    if (name === 'help') return await printHelpOf(rest, fullIo, state);
     if (name === 'server') {
-      // The server (src/main.ts) parses its own flags; it is loaded only for this command.
-      const { runServerCommand } = await import('../main.js');
-      try {
-        await runServerCommand(rest);
-      } catch (err) {
-        // Bad flags, a bad config file, a port in use: the server's messages are written for users.
-        throw new CliError(`cannot start the server: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      return 0;
+      // The server parses its own flags (src/server/flags.ts); it is loaded only for this command.
+      const { runServerCli } = await import('./commands/server.js');
+      return await runServerCli(rest, fullIo);
     }
     const top = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (top === undefined) {
@@ -89,6 +84,34 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
   } catch (err) {
     return report(err, fullIo, state);
   }
+}
+
+/**
+ * `coffer help <command> [<subcommand>...]`: the same text as `coffer <command> ... -h`. It
+ * walks the command table instead of running the command with -h appended, so that no word of
+ * the line can ever be taken as an argument (`coffer help run ls` must not run ls).
+ */
+async function printHelpOf(words: readonly string[], io: CliIo, state: RunState): Promise<number> {
+  const [name, ...more] = words as [string, ...string[]];
+  if (name === 'server' && more.length === 0) {
+    io.stderr.write(`${(await import('./commands/server.js')).serverUsage()}\n`);
+    return 0;
+  }
+  const top = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (top === undefined) {
+    io.stderr.write(`Unknown command: ${JSON.stringify(name)}\n\n${topUsage()}\n`);
+    return 1;
+  }
+  let entry = await top.load();
+  state.commandPath = `coffer ${name}`;
+  for (const word of more) {
+    const sub = entry.kind === 'group' && Object.hasOwn(entry.subcommands, word) ? entry.subcommands[word] : undefined;
+    if (sub === undefined) throw new UsageError(`unknown subcommand "${word}"`, state.commandPath);
+    entry = sub;
+    state.commandPath = `${state.commandPath} ${word}`;
+  }
+  io.stderr.write(`${commandUsage(entry, state.commandPath)}\n`);
+  return 0;
 }
 
 function withDefaults(io: Partial<CliIo>): CliIo {

@@ -2,8 +2,8 @@
  * Which webhook URLs a rotator may call. A rotator receives secret values and Coffer calls it
  * from inside the trust boundary, so its URL is a server-side request forgery risk: by default
  * only loopback addresses are allowed (a rotator sidecar on the same host), and an operator
- * widens that with an explicit `allowedHosts` list in the server configuration — never through
- * the API, so a token holder cannot aim Coffer at an internal service.
+ * widens that with an explicit list, `rotator_allowed_hosts` in the server's config file —
+ * never through the API, so a token holder cannot aim Coffer at an internal service.
  *
  * Owns: the rule, applied when a rotator is configured and again before every call (the server
  * configuration may have narrowed since).
@@ -29,6 +29,27 @@ export function isLoopbackHost(hostname: string): boolean {
   return false;
 }
 
+/**
+ * The form an allowed-host entry is compared in: the host name as the URL parser writes it
+ * (lower case, punycode, IPv4 and IPv6 literals in canonical form, IPv6 without brackets), so
+ * the entry matches the URLs it is meant to. An entry that could never match a URL's host
+ * exactly (a wildcard, a port, a scheme, a path) gets a `problem` saying what is wrong, for the
+ * configuration loader to refuse at start.
+ */
+export function canonicalAllowedHost(entry: string): { host: string } | { problem: string } {
+  const host = entry.trim().replace(/^\[|\]$/g, '');
+  if (host === '') return { problem: 'is empty' };
+  // Matching is exact (see the header): a pattern would silently match nothing.
+  if (host.includes('*')) return { problem: 'is a pattern: list each host exactly, wildcards are not supported' };
+  const ipv6 = isIP(host) === 6;
+  if (!ipv6 && /[:/?#@\\\s]/.test(host)) return { problem: 'must be a host name or IP address alone, without a scheme, port, path or credentials' };
+  try {
+    return { host: new URL(`http://${ipv6 ? `[${host}]` : host}/`).hostname.replace(/^\[|\]$/g, '') };
+  } catch {
+    return { problem: 'is not a valid host name or IP address' };
+  }
+}
+
 export function normaliseAllowedHosts(hosts: readonly string[] | undefined): string[] {
   return [...new Set((hosts ?? []).map((h) => h.trim().replace(/^\[|\]$/g, '').toLowerCase()).filter((h) => h !== ''))];
 }
@@ -47,7 +68,7 @@ export function checkWebhookUrl(raw: unknown, policy: UrlPolicy): URL {
   if (url.hash !== '') throw badRequest('url must not contain a fragment');
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (!isLoopbackHost(host) && !policy.allowedHosts.includes(host)) {
-    throw badRequest(`url host ${host} is not allowed: rotators may call loopback addresses, or hosts listed in the server's rotator allowed_hosts setting`);
+    throw badRequest(`url host ${host} is not allowed: rotators may call loopback addresses, or hosts listed in rotator_allowed_hosts in the server's config file (coffer server -config)`);
   }
   return url;
 }

@@ -61,3 +61,25 @@ test('an operator with sudo may deregister any consumer, and still cannot check 
   const left = await api(server, 'GET', 'sys/consumers?path=secret/data/app', { token: root });
   assert.ok(!(left.body.data.consumers as Array<{ consumer_id: string }>).some((c) => c.consumer_id === id));
 });
+
+test('a consumer ttl may be a duration string or whole seconds; version stays a whole number', async () => {
+  const owner = await readerToken();
+  const register = (body: Record<string, unknown>) => api(server, 'POST', 'sys/consumers/register', { token: owner, body: { path: 'secret/data/app', version: 1, ...body } });
+  for (const [ttl, seconds] of [['60s', 60], ['5m', 300], ['1h', 3600], ['1h30m', 5400], [90, 90], ['120', 120]] as const) {
+    const registered = await register({ ttl });
+    assert.equal(registered.status, 200, `${ttl}: ${JSON.stringify(registered.body)}`);
+    assert.equal(registered.body.data.ttl, seconds, String(ttl));
+  }
+  for (const ttl of ['soon', '-5s', -1]) {
+    const refused = await register({ ttl });
+    assert.equal(refused.status, 400, String(ttl));
+    assert.match(refused.body.errors[0], /ttl/);
+  }
+  // Past the registry's bound, whatever the spelling.
+  assert.equal((await register({ ttl: '25h' })).status, 400);
+  for (const version of ['1s', 1.5]) {
+    const refused = await register({ version, ttl: '60s' });
+    assert.equal(refused.status, 400, String(version));
+    assert.deepEqual(refused.body, { errors: ['version must be a non-negative integer'] });
+  }
+});

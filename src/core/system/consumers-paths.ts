@@ -6,6 +6,7 @@
  * or deregistering it needs the token that registered it, so one reader cannot confirm another
  * application's switch.
  */
+import { parseDurationSeconds } from '../duration.js';
 import { badRequest, permissionDenied } from '../errors.js';
 import type { ConsumerRegistry, ConsumerView } from '../consumers/consumer-registry.js';
 import type { PolicyStore } from '../policy/store.js';
@@ -18,6 +19,7 @@ function pathOf(req: EngineRequest): string {
   return normalizeDecodedPath(raw).replace(/\/$/, '');
 }
 
+/** A version number: a count, so never a duration. */
 function intField(value: unknown, field: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const n = typeof value === 'string' ? Number(value) : value;
@@ -51,11 +53,14 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
         update: async (req) => {
           const path = pathOf(req);
           await mayRead(req, path);
+          // As every other TTL of the API: "60s", "5m", "1h" or whole seconds (60 or "60").
+          const ttl = parseDurationSeconds(req.data.ttl, 'ttl');
+          const version = intField(req.data.version, 'version');
           const consumer = await deps.consumers.register({
             path,
             ...(typeof req.data.name === 'string' ? { name: req.data.name } : {}),
-            ...(intField(req.data.ttl, 'ttl') === undefined ? {} : { ttl: intField(req.data.ttl, 'ttl') as number }),
-            ...(intField(req.data.version, 'version') === undefined ? {} : { version: intField(req.data.version, 'version') as number }),
+            ...(ttl === undefined ? {} : { ttl }),
+            ...(version === undefined ? {} : { version }),
             ...(req.auth ? { owner: req.auth.accessor } : {}),
           });
           return { data: view(consumer), auditNonHmacKeys: ['consumer_id', 'path', 'version'] };

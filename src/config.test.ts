@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, readConfigFile, resolveConfig } from './config.js';
+
+/** Loads `content` as a config file, the way `coffer server -config FILE` does. */
+function load(content: unknown) {
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-config-'));
+  try {
+    const path = join(dir, 'coffer.json');
+    writeFileSync(path, JSON.stringify(content));
+    return resolveConfig(readConfigFile(path));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('rotator_allowed_hosts in the config file reaches the config in the form URLs are compared in', () => {
+  const config = load({ rotator_allowed_hosts: ['Rotator.Internal', ' 10.0.0.7 ', '[2001:DB8:0:0::1]', 'rotator.internal'] });
+  assert.deepEqual(config.rotatorAllowedHosts, ['rotator.internal', '10.0.0.7', '2001:db8::1']);
+  assert.deepEqual(load({}).rotatorAllowedHosts, []);
+});
+
+test('a rotator_allowed_hosts entry that could never match a host exactly is refused at start', () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [['*.internal'], /entry "\*\.internal" is a pattern: list each host exactly/],
+    [['rotator.internal:8443'], /without a scheme, port, path or credentials/],
+    [['https://rotator.internal'], /without a scheme, port, path or credentials/],
+    [['rotator.internal/rotate'], /without a scheme, port, path or credentials/],
+    [[''], /entry "" is empty/],
+    ['rotator.internal', /"rotator_allowed_hosts" must be a list of host names/],
+    [[7], /"rotator_allowed_hosts" must be a list of host names/],
+  ];
+  for (const [value, message] of cases) {
+    assert.throws(() => load({ rotator_allowed_hosts: value }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(value));
+  }
+});
+
+test('an unknown config key is refused with the list of known keys, rotator_allowed_hosts among them', () => {
+  assert.throws(() => load({ allowed_hosts: ['x'] }), /unknown config key "allowed_hosts" .*known keys: .*http_replicas, rotator_allowed_hosts/);
+});
