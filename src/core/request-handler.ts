@@ -306,6 +306,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
         auth: response?.auth ? { ...response.auth } : null,
         warnings: response?.warnings ?? null,
         ...(response?.auditNonHmacKeys ? { nonHmacKeys: response.auditNonHmacKeys } : {}),
+        ...(response?.auditStoredData ? { storedData: response.auditStoredData } : {}),
       },
     });
     // Only a write that succeeded and changed something is announced (a PATCH of a deleted

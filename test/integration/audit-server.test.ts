@@ -134,6 +134,21 @@ describe('audit devices on a running server', () => {
     assert.equal(hashResponse?.response?.data.hash, other.body.data.hash);
   });
 
+  it('hashes the numbers of a secret, written and read back, and keeps its version readable', async () => {
+    const PIN = 987654321;
+    assert.equal((await send(server, 'POST', 'secret/data/numeric', { token: root, body: { data: { pin: PIN, on: true } } })).status, 200);
+    assert.equal((await send(server, 'GET', 'secret/data/numeric', { token: root })).body.data.data.pin, PIN);
+    assert.ok(!readFileSync(first, 'utf8').includes(String(PIN)), 'the number never reaches the file in clear');
+    const pinHash = (await send(server, 'POST', 'sys/audit-hash/file', { token: root, body: { input: String(PIN) } })).body.data.hash;
+    const logged = entries(first);
+    const write = logged.find((e) => e.type === 'request' && e.request.path === 'secret/data/numeric' && e.request.operation === 'create');
+    assert.equal(write?.request.data.data.pin, pinHash);
+    const read = logged.find((e) => e.type === 'response' && e.request.path === 'secret/data/numeric' && e.request.operation === 'read');
+    assert.equal(read?.response?.data.data.pin, pinHash);
+    assert.equal(read?.response?.data.data.on, true);
+    assert.equal(read?.response?.data.metadata.version, 1, 'the version KV computed stays readable');
+  });
+
   it('writes a hash chain that verifyAuditFile accepts, and that catches an edited line', async () => {
     const count = entries(first).length;
     const result = await verifyAuditFile(first);

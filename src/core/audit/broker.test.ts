@@ -144,8 +144,8 @@ test('never writes a canary token, accessor or secret to the file, only their HM
   assert.equal(request['auth']['accessor'], broker.hash('file/', ACCESSOR));
   assert.equal(request['request']['data']['data']['password'], broker.hash('file/', SECRET));
   assert.equal(response['response']['auth']['client_token'], broker.hash('file/', ISSUED));
-  // Non-strings pass through unchanged.
-  assert.equal(request['request']['data']['data']['port'], 5432);
+  // Numbers a client sent are hashed like its strings (their JSON text); booleans pass through.
+  assert.equal(request['request']['data']['data']['port'], broker.hash('file/', '5432'));
   assert.equal(request['request']['data']['data']['enabled'], true);
   assert.equal(response['response']['data']['version'], 1);
 });

@@ -73,7 +73,7 @@ test('builds a request entry with HMACs of the tokens, accessors and data string
       client_token_accessor: hash(ACCESSOR),
       namespace: { id: 'root' },
       path: 'secret/data/app',
-      data: { data: { password: hash(SECRET), port: 5432 }, options: { cas: 1 } },
+      data: { data: { password: hash(SECRET), port: hash('5432') }, options: { cas: hash('1') } },
       remote_address: '127.0.0.1',
     },
     error: '',
@@ -98,6 +98,18 @@ test('builds a response entry whose response auth token and accessor are hashed'
 test('never puts a canary token, accessor or secret into either entry', () => {
   const text = JSON.stringify([buildRequestEntry(event(), hash), buildResponseEntry(event(), hash)]);
   for (const canary of CANARIES) assert.ok(!text.includes(canary), `leaked ${canary.slice(0, 6)}…`);
+});
+
+test('hashes the numbers a client stored in response data where the engine says, and keeps the others', () => {
+  const ev = event();
+  if (!ev.response) throw new Error('the fixture has a response');
+  ev.response.data = { data: { pin: 987654321, ok: true }, metadata: { version: 3 } };
+  ev.response.storedData = 'data';
+  assert.deepEqual(buildResponseEntry(ev, hash).response?.['data'], { data: { pin: hash('987654321'), ok: true }, metadata: { version: 3 } });
+  ev.response.storedData = 'all';
+  assert.deepEqual(buildResponseEntry(ev, hash).response?.['data'], { data: { pin: hash('987654321'), ok: true }, metadata: { version: hash('3') } });
+  delete ev.response.storedData;
+  assert.deepEqual(buildResponseEntry(ev, hash).response?.['data'], { data: { pin: 987654321, ok: true }, metadata: { version: 3 } }, 'numbers an engine computed stay readable');
 });
 
 test('honours non-HMAC request keys at the top level of request data', () => {

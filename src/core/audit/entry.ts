@@ -43,6 +43,8 @@ export interface AuditResponseInfo {
   warnings?: string[] | null;
   /** Top-level keys of `data` written in clear (the engine's or mount's non-HMAC response keys). */
   nonHmacKeys?: string[];
+  /** Where `data` holds client-stored values, whose numbers are hashed too ('all' or a top-level key). */
+  storedData?: 'all' | string;
 }
 
 export interface AuditEvent {
@@ -114,7 +116,8 @@ function buildRequest(req: AuditRequestInfo, hash: Hasher): Record<string, unkno
   if (req.clientTokenAccessor !== undefined) out['client_token_accessor'] = hashOptional(hash, req.clientTokenAccessor);
   out['namespace'] = { id: 'root' };
   out['path'] = req.path;
-  if (req.data !== undefined) out['data'] = redactData(req.data, hash, req.nonHmacKeys ?? []);
+  // Request data is what the client sent: its numbers are its own, and hashed like its strings.
+  if (req.data !== undefined) out['data'] = redactData(req.data, hash, req.nonHmacKeys ?? [], { hashNumbersUnder: 'all' });
   out['remote_address'] = req.remoteAddress;
   return out;
 }
@@ -141,7 +144,8 @@ function buildResponse(event: AuditEvent, res: AuditResponseInfo, hash: Hasher):
   if (event.request.mountPoint !== undefined) out['mount_point'] = event.request.mountPoint;
   out['status_code'] = res.statusCode;
   if (res.auth !== undefined) out['auth'] = res.auth === null ? null : buildResponseAuth(res.auth, hash);
-  if (res.data !== undefined) out['data'] = redactData(res.data, hash, res.nonHmacKeys ?? []);
+  // Numbers an engine computed (a TTL, a version) stay readable; those a client stored do not.
+  if (res.data !== undefined) out['data'] = redactData(res.data, hash, res.nonHmacKeys ?? [], res.storedData === undefined ? {} : { hashNumbersUnder: res.storedData });
   if (res.warnings !== undefined) out['warnings'] = copyClear(res.warnings);
   return out;
 }

@@ -24,6 +24,13 @@ test('gives different HMACs for the same value under different keys', () => {
   assert.notEqual(hmacString(randomBytes(32), 'same'), hmacString(randomBytes(32), 'same'));
 });
 
+test('hashes numbers as their JSON text where asked, everywhere or under one top-level key, and never booleans', () => {
+  const input = { n: 42, list: [1.5, true], under: { pin: 1234 } };
+  assert.deepEqual(redactData(input, hash, [], { hashNumbersUnder: 'all' }), { n: hash('42'), list: [hash('1.5'), true], under: { pin: hash('1234') } });
+  assert.deepEqual(redactData(input, hash, [], { hashNumbersUnder: 'under' }), { n: 42, list: [1.5, true], under: { pin: hash('1234') } });
+  assert.deepEqual(redactData(input, hash, ['n'], { hashNumbersUnder: 'all' }), { n: 42, list: [hash('1.5'), true], under: { pin: hash('1234') } }, 'non-HMAC keys stay clear');
+});
+
 test('hashes every string at any depth in objects and arrays and keeps numbers, booleans and null', () => {
   const input = { a: 'one', n: 42, f: 1.5, t: true, z: null, list: ['two', 3, false, { deep: ['three'] }], obj: { b: 'four', c: { d: 'five' } } };
   const out = redactData(input, hash);

@@ -45,6 +45,8 @@ interface Task {
   readonly depth: number;
   /** True inside the value of a top-level non-HMAC key: strings are copied, not hashed. */
   readonly clear: boolean;
+  /** True where numbers are hashed as well (RedactOptions.hashNumbersUnder). */
+  readonly numbers: boolean;
   /** Whether `value` came from a toJSON() call (JSON.stringify calls it only once per value). */
   readonly converted: boolean;
   readonly parent: Record<string, unknown> | unknown[];
@@ -66,16 +68,28 @@ function isBytes(value: object): value is Uint8Array | ArrayBuffer {
   return value instanceof Uint8Array || value instanceof ArrayBuffer;
 }
 
+export interface RedactOptions {
+  /**
+   * Where numbers are hashed too, as their JSON text: everywhere ('all'), or only under one
+   * top-level key. For data a client wrote (a request body, a KV secret read back): a PIN or an
+   * account number is a secret like any string. Vault does the same by decoding such JSON
+   * numbers as json.Number, a string type its audit HMACs; the numbers its own handlers produce
+   * (a TTL in a token lookup, a KV version) stay readable, and so do Coffer's.
+   */
+  readonly hashNumbersUnder?: 'all' | string;
+}
+
 /**
  * A redacted copy of `value`: every string (object values and array items at any depth) becomes
- * its HMAC; numbers, booleans and null are kept. Binary values are HMAC'd as base64, never
- * rendered as byte arrays (CVE-2025-62513). Anything JSON would drop (functions, symbols) is
- * dropped. Map and Set render as `{}` as in JSON. Nothing is ever returned by reference.
+ * its HMAC; numbers too where `hashNumbersUnder` says; booleans and null are kept. Binary values are HMAC'd
+ * as base64, never rendered as byte arrays (CVE-2025-62513). Anything JSON would drop
+ * (functions, symbols) is dropped. Map and Set render as `{}` as in JSON. Nothing is ever
+ * returned by reference.
  *
  * `clearKeys` lists keys of the top-level object whose whole value is copied without hashing.
  */
-export function redactValue(value: unknown, hash: Hasher, clearKeys: readonly string[] = []): unknown {
-  return walk(value, hash, clearKeys, false);
+export function redactValue(value: unknown, hash: Hasher, clearKeys: readonly string[] = [], options: RedactOptions = {}): unknown {
+  return walk(value, hash, clearKeys, false, options.hashNumbersUnder);
 }
 
 /**
@@ -83,17 +97,17 @@ export function redactValue(value: unknown, hash: Hasher, clearKeys: readonly st
  * bounds and JSON rendering as redactValue but no hashing, so an entry never aliases its input.
  */
 export function copyValue(value: unknown): unknown {
-  return walk(value, (s) => s, [], true);
+  return walk(value, (s) => s, [], true, undefined);
 }
 
-function walk(value: unknown, hash: Hasher, clearKeys: readonly string[], rootClear: boolean): unknown {
+function walk(value: unknown, hash: Hasher, clearKeys: readonly string[], rootClear: boolean, numbersUnder: 'all' | string | undefined): unknown {
   const holder: unknown[] = [];
   const clearSet = new Set(clearKeys);
-  const stack: Task[] = [{ value, depth: 0, clear: rootClear, converted: false, parent: holder, key: 0 }];
+  const stack: Task[] = [{ value, depth: 0, clear: rootClear, numbers: numbersUnder === 'all', converted: false, parent: holder, key: 0 }];
   let nodes = 0;
   while (stack.length > 0) {
     const task = stack.pop() as Task;
-    const { value: v, depth, clear, parent, key } = task;
+    const { value: v, depth, clear, numbers, parent, key } = task;
     nodes += 1;
     if (nodes > MAX_AUDIT_NODES) {
       assign(parent, key, TRUNCATED_MARKER);
@@ -104,6 +118,8 @@ function walk(value: unknown, hash: Hasher, clearKeys: readonly string[], rootCl
         assign(parent, key, clear ? v : hash(v));
         continue;
       case 'number':
+        assign(parent, key, clear || !numbers ? v : hash(JSON.stringify(v)));
+        continue;
       case 'boolean':
         assign(parent, key, v);
         continue;
@@ -134,7 +150,7 @@ function walk(value: unknown, hash: Hasher, clearKeys: readonly string[], rootCl
     if (!task.converted && !Array.isArray(obj) && typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
       // Dates and similar render through toJSON; redact what JSON would actually print.
       const converted: unknown = (obj as { toJSON: () => unknown }).toJSON();
-      stack.push({ value: converted, depth, clear, converted: true, parent, key });
+      stack.push({ value: converted, depth, clear, numbers, converted: true, parent, key });
       nodes -= 1;
       continue;
     }
@@ -146,7 +162,7 @@ function walk(value: unknown, hash: Hasher, clearKeys: readonly string[], rootCl
       const copy: unknown[] = new Array<unknown>(obj.length);
       assign(parent, key, copy);
       for (let i = obj.length - 1; i >= 0; i -= 1) {
-        stack.push({ value: obj[i], depth: depth + 1, clear, converted: false, parent: copy, key: i });
+        stack.push({ value: obj[i], depth: depth + 1, clear, numbers, converted: false, parent: copy, key: i });
       }
       continue;
     }
@@ -156,7 +172,8 @@ function walk(value: unknown, hash: Hasher, clearKeys: readonly string[], rootCl
     for (let i = keys.length - 1; i >= 0; i -= 1) {
       const k = keys[i] as string;
       const childClear = clear || (depth === 0 && clearSet.has(k));
-      stack.push({ value: (obj as Record<string, unknown>)[k], depth: depth + 1, clear: childClear, converted: false, parent: copy, key: k });
+      const childNumbers = numbers || (depth === 0 && numbersUnder === k);
+      stack.push({ value: (obj as Record<string, unknown>)[k], depth: depth + 1, clear: childClear, numbers: childNumbers, converted: false, parent: copy, key: k });
     }
   }
   return holder[0];
@@ -170,7 +187,8 @@ export function redactData(
   data: Record<string, unknown> | null | undefined,
   hash: Hasher,
   nonHmacKeys: readonly string[] = [],
+  options: RedactOptions = {},
 ): Record<string, unknown> | null | undefined {
   if (data === null || data === undefined) return data;
-  return redactValue(data, hash, nonHmacKeys) as Record<string, unknown>;
+  return redactValue(data, hash, nonHmacKeys, options) as Record<string, unknown>;
 }

@@ -164,6 +164,11 @@ export interface EngineResponse {
   auth?: AuthResponse;
   /** Keys of `data` that are not secret and may be written to audit logs in clear. */
   auditNonHmacKeys?: string[];
+  /**
+   * Where `data` holds what a client stored (a KV secret read back): 'all', or the top-level key
+   * holding it. The audit log hashes the numbers there too, not only the strings.
+   */
+  auditStoredData?: 'all' | string;
   /** Makes this response a leased secret. */
   secret?: SecretLeaseRequest;
   /**

@@ -20,6 +20,7 @@ test('a write returns the new version metadata and a read returns data and metad
       data: { password: 's3cr3t', port: 5432, nested: { a: [1, 2] } },
       metadata: { created_time: '2026-01-01T00:00:00.000000000Z', custom_metadata: null, deletion_time: '', destroyed: false, version: 1 },
     },
+    auditStoredData: 'data',
   });
 });
 

@@ -31,7 +31,8 @@ export function dataPath(store: VersionedStore): PathSpec {
     const metadata = versionView(found.meta, found.version, found.record);
     // Vault answers a deleted or destroyed version with 404 and still returns its metadata.
     if (found.kind === 'gone') return { statusCode: 404, data: { data: null, metadata } };
-    return { data: { data: found.data, metadata } };
+    // `data` is what a client stored: the audit log hashes its numbers too, not the metadata's.
+    return { data: { data: found.data, metadata }, auditStoredData: 'data' };
   };
 
   const write = async (req: EngineRequest): Promise<EngineResponse> => {
