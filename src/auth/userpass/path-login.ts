@@ -26,6 +26,9 @@ export const USERPASS_LOGIN_ERROR = 'invalid username or password';
 
 const VALID_NAME = new RegExp(`^${NAME_PATTERN}$`);
 
+/** The lockout counter unknown names use; '/' cannot be in a user name, so no user shares it. */
+const UNKNOWN_USER_COUNTER = 'unknown/user';
+
 export function loginPath(users: UserStore, lockouts: LockoutStore, hasher: PasswordHasher, mutex: KeyedMutex, clock: Clock, refusals: LoginRefusals): PathSpec {
   const login = async (req: EngineRequest): Promise<EngineResponse> => {
     const name = normalizeUserName(req.params['name'] as string);
@@ -35,12 +38,19 @@ export function loginPath(users: UserStore, lockouts: LockoutStore, hasher: Pass
     return mutex.run(`user/${name}`, async () => {
       const user = VALID_NAME.test(name) ? await users.get(name) : undefined;
       const config = await lockouts.config();
-      const state = user ? await lockouts.state(name, config) : undefined;
-      const locked = isLocked(state, clock.now());
+      // An unknown name does the same storage work as a known one (a counter read, and a
+      // counter write when refused), on a key no user can have: the time of a refusal must not
+      // tell which names exist (CVE-2025-6011). The decoy key is overwritten, never multiplied.
+      const counterOf = user ? name : UNKNOWN_USER_COUNTER;
+      const state = await lockouts.state(counterOf, config);
+      const locked = user !== undefined && isLocked(state, clock.now());
       const matches = await hasher.verify(password, locked ? undefined : user?.password);
       const fields = { user: name };
-      // An unknown name is not logged: people type passwords into the username field.
-      if (!user) throw refusals.refuse('unknown user');
+      if (!user) {
+        await lockouts.recordFailure(UNKNOWN_USER_COUNTER, undefined, config);
+        // An unknown name is not logged: people type passwords into the username field.
+        throw refusals.refuse('unknown user');
+      }
       if (locked) throw refusals.refuse('user locked out', fields);
       if (!matches || password === '') {
         await lockouts.recordFailure(name, state, config);

@@ -91,6 +91,28 @@ test('unknown user, wrong password and locked user get the same error after one 
   assert.deepEqual(hasher.verifications, ['dummy', 'real', 'dummy', 'dummy']);
 });
 
+test('a refused unknown name does the same storage reads and writes as a refused known user (CVE-2025-6011)', async () => {
+  const { h } = setup();
+  await h.call('write', 'users/bob', { password: 'pw-bob' });
+  const ops: string[] = [];
+  const storage = h.storage as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of ['get', 'put', 'delete', 'batch', 'list']) {
+    const original = storage[method] as (...args: unknown[]) => unknown;
+    storage[method] = (...args: unknown[]) => {
+      ops.push(method);
+      return original.apply(h.storage, args);
+    };
+  }
+  await loginFails(h, 'bob', 'wrong');
+  const known = ops.splice(0);
+  await loginFails(h, 'nobody', 'wrong');
+  const unknown = ops.splice(0);
+  assert.ok(known.includes('put'), 'a refused known user has its counter written');
+  assert.deepEqual(unknown, known);
+  const stored = await h.storage.list('lockout/');
+  assert.deepEqual(stored.sort(), ['bob', 'unknown/'], 'unknown names share one decoy counter, however many are tried');
+});
+
 test('five failures lock the user for fifteen minutes, even against the right password', async () => {
   const { h } = setup();
   await h.call('write', 'users/dave', { password: 'pw-dave' });
