@@ -121,6 +121,14 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     },
   });
 
+  /** A lease-less lease_duration: the engine's hint, or the mount's default lease TTL. */
+  const withRefreshInterval = (response: EngineResponse, mount: MountEntry): EngineResponse => {
+    const mountMax = mount.config.max_lease_ttl || deps.systemTtl.maxSeconds;
+    const mountDefault = Math.min(mount.config.default_lease_ttl || deps.systemTtl.defaultSeconds, mountMax);
+    const { refreshInterval, ...rest } = response;
+    return { ...rest, lease: { id: '', duration: refreshInterval && refreshInterval > 0 ? refreshInterval : mountDefault, renewable: false } };
+  };
+
   /**
    * Registers the lease of a leased secret. The effective TTL is the role's request capped by
    * the mount's maximum (or the system's). The lease manager revokes the secret again if the
@@ -287,6 +295,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       try {
         response = await handler(engineRequest);
         if (response?.secret) response = await attachLease(response, routed.mount, req.path, token, lastUse);
+        else if (response?.refreshInterval !== undefined) response = withRefreshInterval(response, routed.mount);
       } catch (error) {
         // A secret the engine left to `create` can fail in attachLease, so that too is a response.
         auditFailure(error);

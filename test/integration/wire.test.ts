@@ -469,6 +469,20 @@ describe('the Vault wire format on an unsealed dev server', () => {
     assert.deepEqual(asRoot.body.data.capabilities, ['root']);
   });
 
+  it('answers a KV v1 read with the secret ttl, or the mount default lease TTL, as lease_duration and no lease', async () => {
+    assert.equal((await send(server, 'POST', 'sys/mounts/hint-kv', { token: root, body: { type: 'kv', options: { version: '1' } } })).status, 204);
+    await send(server, 'POST', 'hint-kv/with-ttl', { token: root, body: { a: 'b', ttl: '1h' } });
+    await send(server, 'POST', 'hint-kv/plain', { token: root, body: { a: 'b' } });
+    const hinted = await send(server, 'GET', 'hint-kv/with-ttl', { token: root });
+    assert.equal(hinted.body.lease_duration, 3600);
+    assert.equal(hinted.body.lease_id, '');
+    assert.equal(hinted.body.renewable, false);
+    assert.equal((await send(server, 'GET', 'hint-kv/plain', { token: root })).body.lease_duration, 768 * 3600, 'the default lease TTL');
+    assert.equal((await send(server, 'POST', 'sys/mounts/hint-kv/tune', { token: root, body: { default_lease_ttl: '10m' } })).status, 204);
+    assert.equal((await send(server, 'GET', 'hint-kv/plain', { token: root })).body.lease_duration, 600, 'the tuned default');
+    assert.equal((await send(server, 'LIST', 'sys/leases/lookup/hint-kv/', { token: root })).status, 404, 'no lease was made');
+  });
+
   it('reads a form-encoded body as a form, as Vault does, unless it starts like JSON', async () => {
     assert.equal((await send(server, 'POST', 'sys/mounts/form-kv', { token: root, body: { type: 'kv', options: { version: '1' } } })).status, 204);
     const form = { 'content-type': 'application/x-www-form-urlencoded' };

@@ -179,6 +179,11 @@ export interface EngineResponse {
   /** The envelope's lease fields; set by the core (new leases, sys/leases/renew), not engines. */
   lease?: { id: string; duration: number; renewable: boolean };
   /**
+   * A refresh hint for what was read, without a lease (KV v1, as Vault's passthrough backend):
+   * the envelope's lease_duration, seconds; 0 = the mount's default lease TTL.
+   */
+  refreshInterval?: number;
+  /**
    * The request changed nothing (a delete of what is already gone): answered as without it, but
    * no change event is published, so watchers do not re-read for nothing.
    */

@@ -13,7 +13,7 @@ import { silentLogger } from '../../core/logger.js';
 test('KV v1 stores the body as given and reads it back', async () => {
   const kv = createKvHarness('1');
   assert.equal(await kv.call('write', 'app/db', { password: 'p', port: 5432, opts: { tls: true } }), null);
-  assert.deepEqual(await kv.call('read', 'app/db'), { data: { password: 'p', port: 5432, opts: { tls: true } }, auditStoredData: 'all' });
+  assert.deepEqual(await kv.call('read', 'app/db'), { data: { password: 'p', port: 5432, opts: { tls: true } }, auditStoredData: 'all', refreshInterval: 0 });
   await kv.call('write', 'app/db', { password: 'q' });
   assert.deepEqual((await kv.call('read', 'app/db'))?.data, { password: 'q' }, 'a write replaces the whole value');
 });

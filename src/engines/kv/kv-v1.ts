@@ -7,17 +7,30 @@
 import { badRequest, notFound } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { getJson, putJson, type Storage } from '../../core/storage/storage.js';
+import { parseDurationSeconds } from '../../core/duration.js';
 import { assertJsonDepth, isJsonObject } from './json.js';
 import { isValidSecretPath, validateListPath, validateSecretPath } from './secret-path.js';
 import { entryFolder, entryKey } from './storage-keys.js';
+
+/** Seconds from the secret's `ttl` or `lease` key, or 0 (the mount's default) when absent or not a duration. */
+function refreshHint(value: Record<string, unknown>): number {
+  const raw = value['ttl'] ?? value['lease'];
+  if (raw === undefined) return 0;
+  try {
+    return parseDurationSeconds(raw, 'ttl') ?? 0;
+  } catch {
+    return 0;
+  }
+}
 
 export function kvV1Paths(storage: Storage): PathSpec[] {
   const read = async (req: EngineRequest): Promise<EngineResponse> => {
     const path = validateSecretPath(req.params['path']);
     const value = await getJson<unknown>(storage, entryKey(path));
     if (!isJsonObject(value)) throw notFound();
-    // All of it is what a client stored: the audit log hashes its numbers too.
-    return { data: value, auditStoredData: 'all' };
+    // All of it is what a client stored: the audit log hashes its numbers too. As Vault, a `ttl`
+    // (or `lease`) key is the refresh hint clients see as lease_duration; unparsable is ignored.
+    return { data: value, auditStoredData: 'all', refreshInterval: refreshHint(value) };
   };
 
   const write = async (req: EngineRequest): Promise<null> => {
