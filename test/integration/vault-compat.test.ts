@@ -104,4 +104,12 @@ describe('Vault API details on a dev server', () => {
       assert.equal((await send(server, 'GET', 'secret/data/app/config', { token })).status, 403, 'that read was its one use');
     });
   });
+
+  it('reports a Vault version with the Coffer version as build metadata', async () => {
+    for (const path of ['sys/seal-status', 'sys/health']) {
+      const res = await send(server, 'GET', path);
+      assert.equal(res.status, 200);
+      assert.equal(res.body.version, '1.17.0+coffer.0.1.0', path);
+    }
+  });
 });
