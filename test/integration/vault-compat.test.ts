@@ -112,4 +112,16 @@ describe('Vault API details on a dev server', () => {
       assert.equal(res.body.version, '1.17.0+coffer.0.1.0', path);
     }
   });
+
+  it('takes base64-encoded policy text on both policy endpoints and stores it decoded', async () => {
+    const hcl = 'path "secret/data/b64/*" {\n  capabilities = ["read"]\n}\n';
+    const encoded = Buffer.from(hcl).toString('base64');
+    assert.equal((await send(server, 'PUT', 'sys/policies/acl/b64', { token: root, body: { policy: encoded } })).status, 204);
+    assert.equal((await send(server, 'GET', 'sys/policies/acl/b64', { token: root })).body.data.policy, hcl);
+    assert.equal((await send(server, 'PUT', 'sys/policy/b64-legacy', { token: root, body: { rules: encoded } })).status, 204);
+    assert.equal((await send(server, 'GET', 'sys/policy/b64-legacy', { token: root })).body.data.rules, hcl);
+    const { token } = await createToken({ policies: ['b64'] });
+    const caps = await send(server, 'POST', 'sys/capabilities-self', { token, body: { paths: ['secret/data/b64/x'] } });
+    assert.deepEqual(caps.body.data.capabilities, ['read']);
+  });
 });

@@ -25,6 +25,7 @@ import { consumersPaths } from './consumers-paths.js';
 import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
 import type { EventBus } from '../events/event-bus.js';
 import { listedPath, mountView } from './mount-views.js';
+import { decodedPolicyText } from './policy-text.js';
 
 export interface SystemEngineDeps {
   mounts: MountManager;
@@ -75,7 +76,7 @@ function pathsField(data: Readonly<Record<string, unknown>>): string[] {
 function policyText(data: Readonly<Record<string, unknown>>, field: 'policy' | 'rules'): string {
   const text = data[field] ?? data.policy ?? data.rules;
   if (typeof text !== 'string' || text.trim() === '') throw badRequest(`'${field}' parameter not supplied or empty`);
-  return text;
+  return decodedPolicyText(text);
 }
 
 /**
