@@ -124,4 +124,28 @@ describe('Vault API details on a dev server', () => {
     const caps = await send(server, 'POST', 'sys/capabilities-self', { token, body: { paths: ['secret/data/b64/x'] } });
     assert.deepEqual(caps.body.data.capabilities, ['read']);
   });
+
+  it('reads DELETE data from the query, the body winning where both name a field', async () => {
+    assert.equal((await send(server, 'POST', 'sys/auth/approle', { token: root, body: { type: 'approle' } })).status, 204);
+    assert.equal((await send(server, 'POST', 'auth/approle/role/r1', { token: root, body: { token_policies: ['app-reader'] } })).status, 204);
+    const newSecretId = async (): Promise<string> => {
+      const res = await send(server, 'POST', 'auth/approle/role/r1/secret-id', { token: root, body: {} });
+      assert.equal(res.status, 200, res.text);
+      return res.body.data.secret_id as string;
+    };
+    const exists = async (secretId: string): Promise<boolean> =>
+      (await send(server, 'POST', 'auth/approle/role/r1/secret-id/lookup', { token: root, body: { secret_id: secretId } })).status === 200;
+
+    const viaQuery = await newSecretId();
+    const destroyed = await send(server, 'DELETE', `auth/approle/role/r1/secret-id/destroy?secret_id=${encodeURIComponent(viaQuery)}`, { token: root });
+    assert.equal(destroyed.status, 204, destroyed.text);
+    assert.equal(await exists(viaQuery), false);
+
+    const inQuery = await newSecretId();
+    const inBody = await newSecretId();
+    const both = await send(server, 'DELETE', `auth/approle/role/r1/secret-id/destroy?secret_id=${encodeURIComponent(inQuery)}`, { token: root, body: { secret_id: inBody } });
+    assert.equal(both.status, 204, both.text);
+    assert.equal(await exists(inBody), false, 'the body names the one destroyed');
+    assert.equal(await exists(inQuery), true);
+  });
 });
