@@ -148,4 +148,22 @@ describe('Vault API details on a dev server', () => {
     assert.equal(await exists(inBody), false, 'the body names the one destroyed');
     assert.equal(await exists(inQuery), true);
   });
+
+  it('sorts capabilities on all three capabilities endpoints', async () => {
+    await putPolicy('unsorted', 'path "secret/data/caps" { capabilities = ["update", "read", "list", "create", "delete"] }');
+    const { token, accessor } = await createToken({ policies: ['unsorted'] });
+    const sorted = ['create', 'delete', 'list', 'read', 'update'];
+    const answers = [
+      await send(server, 'POST', 'sys/capabilities-self', { token, body: { paths: ['secret/data/caps'] } }),
+      await send(server, 'POST', 'sys/capabilities', { token: root, body: { token, paths: ['secret/data/caps'] } }),
+      await send(server, 'POST', 'sys/capabilities-accessor', { token: root, body: { accessor, paths: ['secret/data/caps'] } }),
+    ];
+    for (const res of answers) {
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.body.data['secret/data/caps'], sorted);
+      assert.deepEqual(res.body.data.capabilities, sorted);
+    }
+    const rootCaps = await send(server, 'POST', 'sys/capabilities-self', { token: root, body: { paths: ['secret/data/caps'] } });
+    assert.deepEqual(rootCaps.body.data.capabilities, ['root']);
+  });
 });

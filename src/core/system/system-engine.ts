@@ -104,7 +104,8 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     const out: Record<string, unknown> = {};
     for (const raw of paths) {
       const path = normalizeDecodedPath(raw);
-      out[raw] = acl.capabilities(path);
+      // Sorted, as Vault's Core.Capabilities does (["root"] and ["deny"] stand alone anyway).
+      out[raw] = [...acl.capabilities(path)].sort();
     }
     if (paths.length === 1) out.capabilities = out[paths[0] as string];
     return out;
