@@ -167,3 +167,33 @@ describe('Vault API details on a dev server', () => {
     assert.deepEqual(rootCaps.body.data.capabilities, ['root']);
   });
 });
+
+describe('sys/unseal reset, as Vault answers it', () => {
+  let server: TestServer;
+  let keys: string[];
+
+  before(async () => {
+    server = await startTestServer({ storage: 'memory' });
+    const init = await send(server, 'PUT', 'sys/init', { body: { secret_shares: 3, secret_threshold: 2 } });
+    assert.equal(init.status, 200, init.text);
+    keys = init.body.keys as string[];
+  });
+  after(async () => {
+    await server.destroy();
+  });
+
+  it('only resets when a key comes with the reset, then refuses a reset once unsealed', async () => {
+    const first = await send(server, 'PUT', 'sys/unseal', { body: { key: keys[0] } });
+    assert.equal(first.body.progress, 1);
+    const reset = await send(server, 'PUT', 'sys/unseal', { body: { reset: true, key: keys[1] } });
+    assert.equal(reset.status, 200, reset.text);
+    assert.equal(reset.body.progress, 0, 'the key sent with the reset is not counted');
+    assert.equal(reset.body.sealed, true);
+    assert.equal((await send(server, 'PUT', 'sys/unseal', { body: { key: keys[1] } })).body.progress, 1);
+    assert.equal((await send(server, 'PUT', 'sys/unseal', { body: { key: keys[2] } })).body.sealed, false);
+
+    const unsealed = await send(server, 'PUT', 'sys/unseal', { body: { reset: true } });
+    assert.equal(unsealed.status, 400);
+    assert.deepEqual(unsealed.body, { errors: ['vault is unsealed'] });
+  });
+});
