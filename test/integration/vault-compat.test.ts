@@ -166,6 +166,35 @@ describe('Vault API details on a dev server', () => {
     const rootCaps = await send(server, 'POST', 'sys/capabilities-self', { token: root, body: { paths: ['secret/data/caps'] } });
     assert.deepEqual(rootCaps.body.data.capabilities, ['root']);
   });
+
+  describe('TTL cap warnings on tokens', () => {
+    it('warns when a token is created with a TTL above the max', async () => {
+      const res = await send(server, 'POST', 'auth/token/create', { token: root, body: { ttl: '10000h' } });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.auth.lease_duration, 768 * 3600);
+      assert.deepEqual(res.body.warnings, ['TTL of "10000h0m0s" exceeded the effective max_ttl of "768h0m0s"; TTL value is capped accordingly']);
+      const fine = await send(server, 'POST', 'auth/token/create', { token: root, body: { ttl: '1h' } });
+      assert.equal(fine.body.warnings, null);
+    });
+
+    it('warns when renew-self, renew and renew-accessor are capped by explicit_max_ttl', async () => {
+      const capped = /^TTL of "10h0m0s" exceeded the effective max_ttl of "(2h0m0s|1h59m\d+s)"; TTL value is capped accordingly$/;
+      const { token, accessor } = await createToken({ ttl: '1h', explicit_max_ttl: '2h' });
+      const renewals = [
+        await send(server, 'POST', 'auth/token/renew-self', { token, body: { increment: '10h' } }),
+        await send(server, 'POST', 'auth/token/renew', { token: root, body: { token, increment: '10h' } }),
+        await send(server, 'POST', 'auth/token/renew-accessor', { token: root, body: { accessor, increment: '10h' } }),
+      ];
+      for (const res of renewals) {
+        assert.equal(res.status, 200, res.text);
+        assert.ok(res.body.auth.lease_duration <= 7200);
+        assert.equal(res.body.warnings.length, 1, res.text);
+        assert.match(res.body.warnings[0], capped);
+      }
+      const within = await send(server, 'POST', 'auth/token/renew-self', { token, body: { increment: '10m' } });
+      assert.equal(within.body.warnings, null);
+    });
+  });
 });
 
 describe('sys/unseal reset, as Vault answers it', () => {
