@@ -42,7 +42,7 @@ import { createJwtEngine } from './auth/jwt/engine.js';
 import { createKubernetesEngine } from './auth/kubernetes/engine.js';
 import { ConfigError, readConfigFile, resolveConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 import type { ServerFlags } from './server/flags.js';
-import { COFFER_VERSION } from './version.js';
+import { REPORTED_VERSION } from './version.js';
 // AWS Secrets Manager API (issue 6): access keys, the aws-keys engine, the aws/ KV mount.
 import { createAccessKeyStore } from './engines/aws-keys/key-store.js';
 import { AWS_KEYS_ENGINE_TYPE, AWS_KEYS_INITIAL_MOUNT, createAwsKeysEngine } from './engines/aws-keys/engine.js';
@@ -172,7 +172,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   const logger = options.logger ?? createLogger({ level: config.logLevel });
 
   const barrier = createBarrier(physical, { cacheEntries: config.cacheEntries, clock });
-  const seal = createShamirSeal({ physical, barrier, version: COFFER_VERSION });
+  const seal = createShamirSeal({ physical, barrier, version: REPORTED_VERSION });
   const systemStorage = scope(barrier, 'sys/');
   const router = createRouter<MountEntry>();
   const tokens = createTokenStore({

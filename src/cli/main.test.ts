@@ -40,6 +40,15 @@ test('no command prints usage and exits 1; help exits 0', async () => {
   }
 });
 
+test('version prints the Coffer release and the Vault API it speaks, not the reported server version', async () => {
+  for (const word of ['version', '-v', '--version']) {
+    const r = await run([word]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'Coffer v0.1.0 (Vault API 1.17.0)\n');
+  }
+  assert.match((await run(['help'])).stderr, /\n {4}version +Print the Coffer version\n/);
+});
+
 test('a group without a subcommand prints its subcommands and exits 1', async () => {
   const r = await run(['token']);
   assert.equal(r.code, 1);

@@ -11,6 +11,7 @@ import { commandUsage, runEntry, UsageError, type Entry, type RunState } from '.
 import { ApiError, CliError } from './errors.js';
 import { FlagError } from './flags.js';
 import { PromptAborted, type CliIo, type CliStdin } from './io.js';
+import { COFFER_VERSION, VAULT_API_VERSION } from '../version.js';
 
 interface TopLevel {
   summary: string;
@@ -38,7 +39,7 @@ const COMMANDS: Readonly<Record<string, TopLevel>> = {
 };
 
 function topUsage(): string {
-  const names = [...Object.keys(COMMANDS), 'server'];
+  const names = [...Object.keys(COMMANDS), 'server', 'version'];
   const width = Math.max(...names.map((n) => n.length));
   const line = (name: string, summary: string): string => `    ${name.padEnd(width)}    ${summary}`;
   return [
@@ -47,6 +48,7 @@ function topUsage(): string {
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => line(name, c.summary)),
     line('server', 'Start a Coffer server'),
+    line('version', 'Print the Coffer version'),
     '',
     'Run "coffer <command> -h" for a command\'s options.',
   ].join('\n');
@@ -65,6 +67,11 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
   }
   if ((name === 'help' && rest.length === 0) || name === '-h' || name === '-help' || name === '--help') {
     fullIo.stderr.write(`${topUsage()}\n`);
+    return 0;
+  }
+  if (name === 'version' || name === '-v' || name === '-version' || name === '--version') {
+    // Coffer's own release; servers report the Vault release they answer as (src/version.ts).
+    fullIo.stdout.write(`Coffer v${COFFER_VERSION} (Vault API ${VAULT_API_VERSION})\n`);
     return 0;
   }
   const state: RunState = { commandPath: `coffer ${name}` };

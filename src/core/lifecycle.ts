@@ -14,6 +14,7 @@ import { getJson, putJson, type Storage } from './storage/storage.js';
 import type { TokenStore } from './tokens/token-store.js';
 import { randomBytes } from 'node:crypto';
 import { uuid } from './ids.js';
+import { CofferError } from './errors.js';
 
 export interface ClusterInfo {
   cluster_name: string;
@@ -30,6 +31,10 @@ export interface Lifecycle {
   status(): Promise<SealStatus & Partial<ClusterInfo>>;
   /** Initialises; the server stays unsealed only when `keepUnsealed` (dev mode). */
   initialize(opts: { secretShares: number; secretThreshold: number; rootToken?: string; keepUnsealed?: boolean }): Promise<InitOutcome>;
+  /**
+   * Adds an unseal key share. `reset` instead discards the shares given so far, and nothing else
+   * (a key sent with it is not counted); it is a bad request once the server is unsealed.
+   */
   submitShare(key: string | undefined, reset: boolean): Promise<SealStatus & Partial<ClusterInfo>>;
   unsealWithShares(shares: readonly Buffer[]): Promise<void>;
   sealNow(): Promise<void>;
@@ -136,7 +141,13 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
       }),
     submitShare: (key, reset) =>
       serial(async () => {
-        if (reset) deps.seal.resetProgress();
+        // As Vault's handleSysUnseal: a reset only resets (a key sent with it is ignored), and
+        // there is nothing to reset on an unsealed server.
+        if (reset) {
+          if (ready && !deps.barrier.sealed) throw new CofferError('bad_request', 'vault is unsealed');
+          deps.seal.resetProgress();
+          return withCluster(await deps.seal.status());
+        }
         if (key === undefined) return withCluster(await deps.seal.status());
         const wasSealed = deps.barrier.sealed;
         const status = await deps.seal.submitShare(key);

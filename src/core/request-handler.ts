@@ -274,8 +274,10 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     const handler = matched.spec.operations[operation] ?? (operation === 'create' ? matched.spec.operations.update : undefined);
     if (!handler) throw new CofferError('unsupported_operation', 'unsupported operation');
 
+    // An unauthenticated path (a login, the sys/internal/ui/mounts preflight) spends no use of
+    // a token sent with it, as in Vault: `vault kv get` with a one-use token still works.
     let lastUse = false;
-    if (token) lastUse = await tokens.use(token);
+    if (token && !unauthenticated) lastUse = await tokens.use(token);
 
     // Building the entry costs as much as a KV read's crypto; skip it when nothing records it.
     const event = audit.enabled ? auditEvent(req, operation, token, routed.mount) : undefined;

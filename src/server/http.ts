@@ -17,7 +17,7 @@ import { inArrivalOrder } from './in-arrival-order.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { RequestHandler } from '../core/request-handler.js';
-import { COFFER_VERSION } from '../version.js';
+import { REPORTED_VERSION } from '../version.js';
 import type { EventBus } from '../core/events/event-bus.js';
 import type { WatchAccess } from '../core/events/watch-access.js';
 import { createAwsRequestListener, type AwsProtocolDeps } from '../api/aws/protocol.js';
@@ -110,7 +110,7 @@ export function createHttpApiForCore(deps: {
   distribute?: (socket: Socket) => boolean;
 }): HttpApi {
   const { aws, distribute, ...vault } = deps;
-  const vaultListener = createVaultRequestListener({ ...vault, version: COFFER_VERSION });
+  const vaultListener = createVaultRequestListener({ ...vault, version: REPORTED_VERSION });
   const awsListener = aws
     ? createAwsRequestListener({ ...aws, handler: deps.handler, clock: deps.clock, logger: deps.logger, maxRequestBytes: deps.maxRequestBytes })
     : undefined;

@@ -133,6 +133,23 @@ function queryData(query: Query): Record<string, unknown> {
   return data;
 }
 
+/**
+ * A request's data: the body for writes and patches, the query for reads and lists. A DELETE
+ * has both: Vault reads its data from the query (`vault delete PATH k=v`, the Go client's
+ * DeleteWithData send it there); a body Coffer also accepts wins where both name a field.
+ */
+function requestData(verb: RequestVerb, query: Query, body: Record<string, unknown>): Record<string, unknown> {
+  switch (verb) {
+    case 'write':
+    case 'patch':
+      return body;
+    case 'delete':
+      return { ...queryData(query), ...body };
+    default:
+      return queryData(query);
+  }
+}
+
 /** Splits `/v1/<path>?<query>` into the raw path and the parsed query (null-prototype). */
 function splitTarget(url: string): { rawPath: string; query: Query } {
   const mark = url.indexOf('?');
@@ -236,13 +253,14 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     if (req.method === 'HEAD') throw new CofferError('unsupported_operation', 'unsupported operation');
     if (isSys && (bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') return watch(req, res, bare, query);
 
+    const data = requestData(verb, query, body);
     // The AWS bookkeeping decides what the purge sweep deletes: the Vault API may not write it.
-    refuseRecordWrite({ verb, path, data: body });
+    refuseRecordWrite({ verb, path, data });
     const apiRequest: ApiRequest = {
       requestId: uuid(),
       verb,
       path,
-      data: hasBody ? body : queryData(query),
+      data,
       clientToken: tokenFrom(req),
       remoteAddress: clientAddressOf(req),
     };

@@ -8,10 +8,11 @@
 import type { AuditBroker } from '../audit/broker.js';
 import type { Barrier } from '../barrier/barrier.js';
 import { parseDurationSeconds } from '../duration.js';
-import { badRequest, notFound, permissionDenied } from '../errors.js';
+import { CofferError, badRequest, notFound, permissionDenied } from '../errors.js';
 import type { Acl } from '../policy/acl.js';
 import type { PolicyStore } from '../policy/store.js';
-import type { Engine, EngineRequest, EngineResponse, PathSpec } from '../router/engine.js';
+import type { Engine, EngineRequest, EngineResponse, PathSpec, RequestAuth } from '../router/engine.js';
+import { clientTokenOf } from '../request-context.js';
 import type { MountManager } from '../router/mount-manager.js';
 import type { MountConfig, MountTableKind } from '../router/mount-table.js';
 import { normalizeDecodedPath } from '../router/path.js';
@@ -24,6 +25,7 @@ import { consumersPaths } from './consumers-paths.js';
 import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
 import type { EventBus } from '../events/event-bus.js';
 import { listedPath, mountView } from './mount-views.js';
+import { decodedPolicyText } from './policy-text.js';
 
 export interface SystemEngineDeps {
   mounts: MountManager;
@@ -74,7 +76,23 @@ function pathsField(data: Readonly<Record<string, unknown>>): string[] {
 function policyText(data: Readonly<Record<string, unknown>>, field: 'policy' | 'rules'): string {
   const text = data[field] ?? data.policy ?? data.rules;
   if (typeof text !== 'string' || text.trim() === '') throw badRequest(`'${field}' parameter not supplied or empty`);
-  return text;
+  return decodedPolicyText(text);
+}
+
+/**
+ * Who asks on the unauthenticated sys/internal/ui/mounts paths: a usable token's auth, or
+ * 'anonymous' when none was sent. A token that was sent but is unknown, expired or used from
+ * outside its bound CIDRs is refused outright, as Vault refuses an invalid token there.
+ */
+function uiCaller(req: EngineRequest): RequestAuth | 'anonymous' {
+  if (req.auth) return req.auth;
+  if (clientTokenOf(req) !== undefined) throw permissionDenied();
+  return 'anonymous';
+}
+
+/** Vault's refusal for a mount the caller cannot see, or that does not exist (403). */
+function preflightDenied(path: string): CofferError {
+  return new CofferError('permission_denied', `preflight capability check returned 403, please ensure client's policies grant access to path "${path}"`);
 }
 
 export function createSystemEngine(deps: SystemEngineDeps): Engine {
@@ -86,7 +104,8 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     const out: Record<string, unknown> = {};
     for (const raw of paths) {
       const path = normalizeDecodedPath(raw);
-      out[raw] = acl.capabilities(path);
+      // Sorted, as Vault's Core.Capabilities does (["root"] and ["deny"] stand alone anyway).
+      out[raw] = [...acl.capabilities(path)].sort();
     }
     if (paths.length === 1) out.capabilities = out[paths[0] as string];
     return out;
@@ -350,12 +369,19 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
         },
       },
       {
+        // Unauthenticated, as in Vault: the handler resolves the caller itself, so a token
+        // without the default policy (or with a rewritten one) can still find its own mounts.
         pattern: 'internal/ui/mounts',
+        unauthenticated: true,
         operations: {
           read: async (req) => {
-            const acl = await callerAcl(req);
+            const caller = uiCaller(req);
             const secret: Record<string, unknown> = {};
             const auth: Record<string, unknown> = {};
+            // No token: Vault lists only mounts tuned to listing_visibility "unauth", which
+            // Coffer does not offer, so nothing.
+            if (caller === 'anonymous') return { data: { secret, auth } };
+            const acl = await policies.acl(caller.policies);
             for (const entry of mounts.list('secrets')) {
               if (acl.hasAccessUnder(entry.path)) secret[entry.path] = mountView(entry);
             }
@@ -368,15 +394,19 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'internal/ui/mounts/(?<path>.+)',
+        unauthenticated: true,
         operations: {
           read: async (req): Promise<EngineResponse> => {
             const path = normalizeDecodedPath(req.params.path as string);
-            const routed = deps.router.route(path.endsWith('/') ? path : path + '/');
-            const acl = await callerAcl(req);
+            const asked = path.endsWith('/') ? path : path + '/';
+            // Without a usable token the answer is the same for every path, so nothing about
+            // the mounts can be learnt (Vault says "permission denied" for a mount that exists).
+            const caller = uiCaller(req);
+            if (caller === 'anonymous') throw permissionDenied();
+            const routed = deps.router.route(asked);
+            const acl = await policies.acl(caller.policies);
             // Same answer for "no such mount" and "not yours", so mounts cannot be enumerated.
-            if (!routed || !acl.hasAccessUnder(routed.mount.path)) {
-              throw permissionDenied();
-            }
+            if (!routed || !acl.hasAccessUnder(routed.mount.path)) throw preflightDenied(asked);
             const entry = routed.mount;
             return { data: { ...mountView(entry), path: listedPath(entry) } };
           },

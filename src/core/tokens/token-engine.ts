@@ -60,6 +60,10 @@ function stringMap(value: unknown, field: string): Record<string, string> {
   return out;
 }
 
+function withWarnings(warnings: readonly string[]): Pick<EngineResponse, 'warnings'> {
+  return warnings.length > 0 ? { warnings: [...warnings] } : {};
+}
+
 function requiredString(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') throw badRequest(`missing ${field}`);
   return value;
@@ -127,7 +131,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     // A root token that expires must not be able to outlive itself through a child.
     if (neverExpires && parent.expireAt !== 0) throw badRequest('expiring root tokens cannot create non-expiring root tokens');
 
-    const { token, entry } = await tokens.create({
+    const { token, entry, warnings: ttlWarnings } = await tokens.create({
       ...(customId === undefined ? {} : { token: customId }),
       parent: noParent ? undefined : parent,
       policies,
@@ -141,7 +145,8 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       path: requestPath,
       allowNoExpiry: neverExpires,
     });
-    return { data: null, auth: authBlock(token, entry, tokens), ...(warnings.length > 0 ? { warnings } : {}) };
+    warnings.push(...ttlWarnings);
+    return { data: null, auth: authBlock(token, entry, tokens), ...withWarnings(warnings) };
   };
 
   /** The live token named in the body; `unknown` is the error for one that is not. */
@@ -169,10 +174,11 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
   const increment = (req: EngineRequest): number | undefined => parseDurationSeconds(req.data.increment, 'increment');
 
   /** Every way of renewing asks the token's auth method first, as Vault does. */
-  const renew = async (entry: TokenEntry, req: EngineRequest): Promise<TokenEntry> => {
+  const renew = async (entry: TokenEntry, req: EngineRequest, token: string): Promise<EngineResponse> => {
     const by = increment(req);
     const limits = await deps.checkRenewal?.(entry);
-    return tokens.renew(entry, by, limits);
+    const renewed = await tokens.renew(entry, by, limits);
+    return { data: null, auth: authBlock(token, renewed.entry, tokens), ...withWarnings(renewed.warnings) };
   };
 
   return {
@@ -211,8 +217,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
         operations: {
           update: async (req) => {
             const { entry, token } = await self(req);
-            const renewed = await renew(entry, req);
-            return { data: null, auth: authBlock(token, renewed, tokens) };
+            return renew(entry, req, token);
           },
         },
       },
@@ -221,18 +226,14 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
         operations: {
           update: async (req) => {
             const { entry, token } = await byToken(req);
-            const renewed = await renew(entry, req);
-            return { data: null, auth: authBlock(token, renewed, tokens) };
+            return renew(entry, req, token);
           },
         },
       },
       {
         pattern: 'renew-accessor',
         operations: {
-          update: async (req) => {
-            const renewed = await renew(await byAccessor(req), req);
-            return { data: null, auth: authBlock('', renewed, tokens) };
-          },
+          update: async (req) => renew(await byAccessor(req), req, ''),
         },
       },
       {

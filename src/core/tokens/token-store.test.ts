@@ -159,11 +159,13 @@ describe('token store', () => {
     const { token, entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 3600 });
     clock.advance(3000_000);
     const renewed = await tokens.renew(entry, 3600);
-    assert.equal(tokens.ttlSeconds(renewed), 3600);
+    assert.equal(tokens.ttlSeconds(renewed.entry), 3600);
+    assert.deepEqual(renewed.warnings, []);
     clock.advance(3500_000);
     const capped = await tokens.renew((await tokens.lookup(token))!, 3600);
     // Created at t0 with max 7200 s: at t0+6500 s only 700 s remain.
-    assert.equal(tokens.ttlSeconds(capped), 700);
+    assert.equal(tokens.ttlSeconds(capped.entry), 700);
+    assert.deepEqual(capped.warnings, ['TTL of "1h0m0s" exceeded the effective max_ttl of "11m40s"; TTL value is capped accordingly']);
     clock.advance(700_000);
     assert.equal(await tokens.lookup(token), undefined);
   });
@@ -229,11 +231,42 @@ describe('token store', () => {
     assert.equal(high.entry.creationTtl, 7200);
     assert.equal(tokens.ttlSeconds(high.entry), 7200);
     const renewed = await tokens.renew(high.entry, 360_000_000);
-    assert.ok(tokens.ttlSeconds(renewed) <= 7200);
+    assert.ok(tokens.ttlSeconds(renewed.entry) <= 7200);
     const low = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 5000, explicitMaxTtl: 60 });
     assert.equal(low.entry.creationTtl, 60);
     const periodic = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', period: 360_000_000 });
     assert.equal(periodic.entry.creationTtl, 7200, 'a period is capped to the system maximum');
+  });
+
+  it('warns as Vault does when a TTL or period is capped at creation, and only then', async () => {
+    const { tokens } = await setup();
+    const capped = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 36_000_000 });
+    assert.equal(capped.entry.creationTtl, 7200);
+    assert.deepEqual(capped.warnings, ['TTL of "10000h0m0s" exceeded the effective max_ttl of "2h0m0s"; TTL value is capped accordingly']);
+    const explicit = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 5000, explicitMaxTtl: 60 });
+    assert.deepEqual(explicit.warnings, ['TTL of "1h23m20s" exceeded the effective max_ttl of "1m0s"; TTL value is capped accordingly']);
+    // No TTL asked for: the default is what is capped, as Vault's CalculateTTL does.
+    const byDefault = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', explicitMaxTtl: 60 });
+    assert.deepEqual(byDefault.warnings, ['TTL of "1h0m0s" exceeded the effective max_ttl of "1m0s"; TTL value is capped accordingly']);
+    const periodic = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', period: 36_000 });
+    assert.deepEqual(periodic.warnings, ['period of "10h0m0s" exceeded the effective max_ttl of "2h0m0s"; period value is capped accordingly']);
+    for (const input of [{ ttl: 7200 }, { ttl: 60, explicitMaxTtl: 60 }, { period: 7200 }, {}]) {
+      const fine = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ...input });
+      assert.deepEqual(fine.warnings, [], JSON.stringify(input));
+    }
+    const root = await tokens.create({ parent: undefined, policies: ['root'], displayName: 'root', path: 'auth/token/root', allowNoExpiry: true });
+    assert.deepEqual(root.warnings, []);
+  });
+
+  it('warns when a renewal is cut short by an explicit max TTL', async () => {
+    const { tokens, clock } = await setup();
+    const { entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 't', path: 'p', ttl: 600, explicitMaxTtl: 1800 });
+    clock.advance(500_000);
+    const renewed = await tokens.renew(entry, 3600);
+    assert.equal(tokens.ttlSeconds(renewed.entry), 1300);
+    assert.deepEqual(renewed.warnings, ['TTL of "1h0m0s" exceeded the effective max_ttl of "21m40s"; TTL value is capped accordingly']);
+    const within = await tokens.renew(renewed.entry, 600);
+    assert.deepEqual(within.warnings, [], 'a renewal inside the limit warns of nothing');
   });
   it('sweeps by the expiry in each entry name, reading only tokens that are due, and still sweeps old-style names', async () => {
     const { tokens, clock, physical } = await setup();

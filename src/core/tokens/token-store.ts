@@ -14,6 +14,7 @@ import { CofferError, badRequest } from '../errors.js';
 import { randomBase62 } from '../ids.js';
 import { getJson, jsonBytes, type Storage, type WriteOp } from '../storage/storage.js';
 import { createKeyedMutex } from '../keyed-mutex.js';
+import { formatDuration } from '../duration.js';
 import type { LoginRenewalLimits } from '../router/engine.js';
 import { dueExpiries, expiryDeletes, expiryKey } from './token-expiry-index.js';
 import { createTokenFences } from './token-fences.js';
@@ -85,12 +86,19 @@ export interface TokenStoreOptions {
 
 export type RevokeListener = (entry: TokenEntry) => Promise<void>;
 
+/** A token made or renewed, with Vault's warnings for what the TTL limits cut short. */
+export interface TokenGrant {
+  entry: TokenEntry;
+  /** Vault's CalculateTTL warnings: a TTL or period above the effective max TTL was capped. */
+  warnings: string[];
+}
+
 export interface TokenStore {
   /** Loads or creates the salt; call after every unseal. */
   setup(): Promise<void>;
   /** Forgets the salt and caches; call on seal. */
   reset(): void;
-  create(input: CreateTokenInput): Promise<{ token: string; entry: TokenEntry }>;
+  create(input: CreateTokenInput): Promise<TokenGrant & { token: string }>;
   /** The live entry for a raw token, or undefined when unknown or expired. */
   lookup(token: string): Promise<TokenEntry | undefined>;
   /** The live entry for a token id; undefined also while its revocation is in progress. */
@@ -113,7 +121,7 @@ export interface TokenStore {
    * handler response), which replace the token's own period, lower its max TTL and give the
    * default increment.
    */
-  renew(entry: TokenEntry, incrementSeconds: number | undefined, login?: LoginRenewalLimits): Promise<TokenEntry>;
+  renew(entry: TokenEntry, incrementSeconds: number | undefined, login?: LoginRenewalLimits): Promise<TokenGrant>;
   /** Revokes the token and every descendant (depth first). */
   revokeTree(id: string): Promise<void>;
   /** Revokes only the token; its children become orphans. */
@@ -135,6 +143,12 @@ export interface TokenStore {
 
 const DEFAULT_TTL = 768 * 3600;
 const SWEEP_PAGE = 64;
+
+/** Vault's CalculateTTL warnings, durations in Go's format ("768h0m0s"). */
+const ttlCapped = (ttl: number, max: number): string =>
+  `TTL of "${formatDuration(ttl)}" exceeded the effective max_ttl of "${formatDuration(max)}"; TTL value is capped accordingly`;
+const periodCapped = (period: number, max: number): string =>
+  `period of "${formatDuration(period)}" exceeded the effective max_ttl of "${formatDuration(max)}"; period value is capped accordingly`;
 
 const idKey = (id: string): string => `id/${id}`;
 const accessorKey = (hashed: string): string => `accessor/${hashed}`;
@@ -301,20 +315,30 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     return period > 0 ? Infinity : maxTtl;
   };
 
-  const computeExpiry = (input: CreateTokenInput, now: number): { ttl: number; expireAt: number } => {
+  /** The max TTL a token is held to, as Vault's CalculateTTL takes it: the mount's, lowered by the explicit max. */
+  const effectiveMax = (explicitMax: number, maxTtl: number): number => (explicitMax > 0 ? Math.min(explicitMax, maxTtl) : maxTtl);
+
+  const computeExpiry = (input: CreateTokenInput, now: number): { ttl: number; expireAt: number; warnings: string[] } => {
     const explicitMax = input.explicitMaxTtl ?? 0;
     const { defaultTtl, maxTtl } = limitsFor(input.path);
+    const warnings: string[] = [];
     // A period longer than the system maximum is capped to it, as Vault does.
-    const period = Math.min(input.period ?? 0, maxTtl);
+    const requestedPeriod = input.period ?? 0;
+    const period = Math.min(requestedPeriod, maxTtl);
     let ttl = period > 0 ? period : input.ttl ?? 0;
-    if (ttl === 0 && explicitMax === 0 && input.allowNoExpiry) return { ttl: 0, expireAt: 0 };
+    if (ttl === 0 && explicitMax === 0 && input.allowNoExpiry) return { ttl: 0, expireAt: 0, warnings };
     if (ttl === 0) ttl = defaultTtl;
+    // Vault warns about what it caps: a period (and so the TTL) above the effective max, or a
+    // TTL (the one asked for, else the default) past it.
+    const max = effectiveMax(explicitMax, maxTtl);
+    if (requestedPeriod > max) warnings.push(periodCapped(requestedPeriod, max));
+    else if (period === 0 && ttl > max) warnings.push(ttlCapped(ttl, max));
     // TTL 0 must never mean "forever" for a non-root token (CVE-2021-32923).
     ttl = Math.min(ttl, hardLimit(explicitMax, period, maxTtl));
     // Not capped by the parent's expiry: the child dies with its parent (see `live`), and a
     // parent that is renewed keeps its children alive, as in Vault.
     const expireAt = now + ttl * 1000;
-    return { ttl, expireAt };
+    return { ttl, expireAt, warnings };
   };
 
   /**
@@ -369,7 +393,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       const id = hmac(token);
       if (input.token !== undefined && (await read(id))) throw badRequest('cannot create a token with a duplicate ID');
       const accessor = randomBase62(24);
-      const { ttl, expireAt } = computeExpiry(input, now);
+      const { ttl, expireAt, warnings } = computeExpiry(input, now);
       const entry: TokenEntry = {
         id,
         accessor,
@@ -396,7 +420,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       const parent = input.parent;
       if (parent === undefined) {
         await writeEntry(entry, ops);
-        return { token, entry };
+        return { token, entry, warnings };
       }
       // Registered first, checked second (token-fences.ts): the parent's revocation either sees
       // this child or this check sees the revocation.
@@ -411,7 +435,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       } finally {
         end();
       }
-      return { token, entry };
+      return { token, entry, warnings };
     },
     lookup: async (token) => (token === '' ? undefined : live(hmac(token))),
     lookupById: (id) => live(id),
@@ -442,21 +466,28 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       const mountMax = limitsFor(entry.path).maxTtl;
       // As Vault's CalculateTTL: the role's max TTL only lowers the mount's, counted from creation.
       const maxTtl = login && login.maxTtl > 0 ? Math.min(login.maxTtl, mountMax) : mountMax;
-      const period = Math.min(login ? login.period : entry.period, maxTtl);
+      const requestedPeriod = login ? login.period : entry.period;
+      const period = Math.min(requestedPeriod, maxTtl);
       const defaultIncrement = login && login.ttl > 0 ? login.ttl : entry.creationTtl;
-      let increment = period > 0 ? period : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : defaultIncrement;
+      const max = effectiveMax(entry.explicitMaxTtl, maxTtl);
+      const warnings: string[] = [];
+      if (requestedPeriod > max) warnings.push(periodCapped(requestedPeriod, max));
+      // What this renewal asks for: the period (capped as just warned), else the increment.
+      const wanted = period > 0 ? Math.min(period, max) : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : defaultIncrement;
       const limit = hardLimit(entry.explicitMaxTtl, period, maxTtl);
-      let expireAt = now + Math.min(increment, maxTtl) * 1000;
+      let expireAt = now + Math.min(wanted, maxTtl) * 1000;
       if (limit !== Infinity) expireAt = Math.min(expireAt, entry.creationTime + limit * 1000);
-      increment = Math.max(0, Math.round((expireAt - now) / 1000));
-      if (increment === 0) throw badRequest('past the max TTL, cannot renew');
+      const granted = Math.max(0, Math.round((expireAt - now) / 1000));
+      if (granted === 0) throw badRequest('past the max TTL, cannot renew');
+      // The max TTL counts from creation: what is left of it is the max this renewal could give.
+      if (granted < wanted) warnings.push(ttlCapped(wanted, granted));
       // The role's period is the token's from now on, so a lookup shows what renewals do.
       const renewed: TokenEntry = { ...entry, expireAt, lastRenewal: now, ...(login ? { period } : {}) };
       await writeEntry(renewed, [
         ...expiryDeletes(entry.expireAt, entry.id),
         { type: 'put', key: expiryKey(expireAt, entry.id), value: Buffer.alloc(0) },
       ]);
-      return renewed;
+      return { entry: renewed, warnings };
     }),
     revokeTree,
     revokeOrphan,

@@ -29,7 +29,7 @@ import type { WatchAccess } from '../../core/events/watch-access.js';
 import type { Lifecycle } from '../../core/lifecycle.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { openSqliteReader, type SqliteReader } from '../../core/storage/sqlite-reader.js';
-import { COFFER_VERSION } from '../../version.js';
+import { REPORTED_VERSION } from '../../version.js';
 import { adoptConnections, createApiServer } from '../http.js';
 import { inArrivalOrder } from '../in-arrival-order.js';
 import { createForwarder, SERVED_BY_HEADER, type Forward } from './forward.js';
@@ -136,7 +136,7 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
     events: createEventBus({ clock: systemClock }),
     logger,
     clock: systemClock,
-    version: COFFER_VERSION,
+    version: REPORTED_VERSION,
     delegate: { accepts, forward },
   });
 
