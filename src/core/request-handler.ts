@@ -114,12 +114,19 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       operation,
       path: req.path,
       ...(mount ? { mountType: mount.type, mountPoint: mount.path } : {}),
+      ...(mount?.config.audit_non_hmac_request_keys?.length ? { nonHmacKeys: [...mount.config.audit_non_hmac_request_keys] } : {}),
       remoteAddress: req.remoteAddress,
       data: Object.keys(req.data).length > 0 ? { ...req.data } : null,
       ...(req.clientToken === undefined ? {} : { clientToken: req.clientToken }),
       ...(token ? { clientTokenAccessor: token.accessor } : {}),
     },
   });
+
+  /** The response keys audited in clear: the engine's, and the mount's audit_non_hmac_response_keys. */
+  const responseNonHmacKeys = (engineKeys: readonly string[] | undefined, mount: MountEntry): { nonHmacKeys?: string[] } => {
+    const keys = [...(engineKeys ?? []), ...(mount.config.audit_non_hmac_response_keys ?? [])];
+    return keys.length > 0 ? { nonHmacKeys: [...new Set(keys)] } : {};
+  };
 
   /** A lease-less lease_duration: the engine's hint, or the mount's default lease TTL. */
   const withRefreshInterval = (response: EngineResponse, mount: MountEntry): EngineResponse => {
@@ -316,7 +323,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
         data: response?.data ?? null,
         auth: response?.auth ? { ...response.auth } : null,
         warnings: response?.warnings ?? null,
-        ...(response?.auditNonHmacKeys ? { nonHmacKeys: response.auditNonHmacKeys } : {}),
+        ...responseNonHmacKeys(response?.auditNonHmacKeys, routed.mount),
         ...(response?.auditStoredData ? { storedData: response.auditStoredData } : {}),
       },
     });

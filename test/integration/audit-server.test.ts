@@ -149,6 +149,20 @@ describe('audit devices on a running server', () => {
     assert.equal(read?.response?.data.metadata.version, 1, 'the version KV computed stays readable');
   });
 
+  it('writes the keys a mount lists in audit_non_hmac_request_keys and _response_keys in clear', async () => {
+    assert.equal((await send(server, 'POST', 'sys/mounts/clear-keys', { token: root, body: { type: 'kv', options: { version: '1' }, config: { audit_non_hmac_request_keys: ['region'] } } })).status, 204);
+    assert.equal((await send(server, 'POST', 'sys/mounts/clear-keys/tune', { token: root, body: { audit_non_hmac_response_keys: ['region'] } })).status, 204);
+    assert.equal((await send(server, 'POST', 'clear-keys/app', { token: root, body: { region: 'eu-west-1', password: SECRET } })).status, 204);
+    assert.equal((await send(server, 'GET', 'clear-keys/app', { token: root })).status, 200);
+    const logged = entries(first);
+    const write = logged.find((e) => e.type === 'request' && e.request.path === 'clear-keys/app' && e.request.operation !== 'read');
+    assert.equal(write?.request.data.region, 'eu-west-1');
+    assert.match(write?.request.data.password, /^hmac-sha256:/);
+    const read = logged.find((e) => e.type === 'response' && e.request.path === 'clear-keys/app' && e.request.operation === 'read');
+    assert.equal(read?.response?.data.region, 'eu-west-1');
+    assert.match(read?.response?.data.password, /^hmac-sha256:/);
+  });
+
   it('writes a hash chain that verifyAuditFile accepts, and that catches an edited line', async () => {
     const count = entries(first).length;
     const result = await verifyAuditFile(first);

@@ -60,6 +60,22 @@ describe('mounts and the barrier keyring', () => {
     assert.equal(bad.status, 400);
   });
 
+  it('stores the audit and listing settings of a tune and shows them, and refuses settings it cannot honour', async () => {
+    const tuned = await api(server, 'POST', 'sys/mounts/team-b/tune', { token: root, body: { audit_non_hmac_request_keys: ['region'], audit_non_hmac_response_keys: 'region, zone', listing_visibility: 'unauth' } });
+    assert.equal(tuned.status, 204, JSON.stringify(tuned.body));
+    const read = (await api(server, 'GET', 'sys/mounts/team-b/tune', { token: root })).body.data;
+    assert.deepEqual([read.audit_non_hmac_request_keys, read.audit_non_hmac_response_keys, read.listing_visibility], [['region'], ['region', 'zone'], 'unauth']);
+    assert.deepEqual((await api(server, 'GET', 'sys/mounts', { token: root })).body.data['team-b/'].config.audit_non_hmac_response_keys, ['region', 'zone']);
+    // listing_visibility "unauth": the unauthenticated preflight lists it, briefly.
+    const listed = await api(server, 'GET', 'sys/internal/ui/mounts');
+    assert.deepEqual(listed.body.data.secret, { 'team-b/': { type: 'kv', description: '', options: { version: '2' } } });
+    for (const body of [{ passthrough_request_headers: ['X-Custom'] }, { listing_visibility: 'public' }, { audit_non_hmac_request_keys: [1] }]) {
+      assert.equal((await api(server, 'POST', 'sys/mounts/team-b/tune', { token: root, body })).status, 400, JSON.stringify(body));
+    }
+    assert.equal((await api(server, 'POST', 'sys/mounts/team-b/tune', { token: root, body: { listing_visibility: '' } })).status, 204);
+    assert.deepEqual((await api(server, 'GET', 'sys/internal/ui/mounts')).body.data.secret, {});
+  });
+
   it('rotates the keyring: new writes use the new term and old data stays readable', async () => {
     await api(server, 'POST', 'team-b/data/before-rotation', { token: root, body: { data: { v: 'old' } } });
     const before = await api(server, 'GET', 'sys/key-status', { token: root });

@@ -204,6 +204,9 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
       const maxTtl = parseTtl(input.config?.max_lease_ttl);
       if (defaultTtl !== undefined) config.default_lease_ttl = defaultTtl;
       if (maxTtl !== undefined) config.max_lease_ttl = maxTtl;
+      if (input.config?.audit_non_hmac_request_keys !== undefined) config.audit_non_hmac_request_keys = [...input.config.audit_non_hmac_request_keys];
+      if (input.config?.audit_non_hmac_response_keys !== undefined) config.audit_non_hmac_response_keys = [...input.config.audit_non_hmac_response_keys];
+      if (input.config?.listing_visibility !== undefined) config.listing_visibility = input.config.listing_visibility;
       const entry = newMountEntry({ path: full, type: input.type, table: kind, description: input.description ?? '', config, options: input.options ?? {}, local: input.local ?? false });
       await activate(entry);
       entries[kind] = [...entries[kind], entry];
@@ -244,6 +247,9 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
       const next: MountConfig = { ...entry.config };
       if (defaultTtl !== undefined) next.default_lease_ttl = defaultTtl;
       if (maxTtl !== undefined) next.max_lease_ttl = maxTtl;
+      if (config.audit_non_hmac_request_keys !== undefined) next.audit_non_hmac_request_keys = [...config.audit_non_hmac_request_keys];
+      if (config.audit_non_hmac_response_keys !== undefined) next.audit_non_hmac_response_keys = [...config.audit_non_hmac_response_keys];
+      if (config.listing_visibility !== undefined) next.listing_visibility = config.listing_visibility;
       if (next.max_lease_ttl > 0 && next.default_lease_ttl > next.max_lease_ttl) {
         throw badRequest('default_lease_ttl cannot be greater than max_lease_ttl');
       }

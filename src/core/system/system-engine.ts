@@ -56,14 +56,47 @@ function stringMapField(value: unknown, field: string): Record<string, string> {
   return out;
 }
 
-function mountConfigInput(raw: unknown): Partial<MountConfig> {
-  const config = objectField(raw, 'config');
+/** A list field as Vault takes it: a JSON array of strings or one comma-separated string. */
+function keyListField(value: unknown, field: string): string[] {
+  if (typeof value === 'string') return value.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  if (Array.isArray(value) && value.every((k) => typeof k === 'string')) return value.map((k) => k.trim()).filter((k) => k !== '');
+  throw badRequest(`${field} must be a list of strings`);
+}
+
+/** Mount settings Vault has that Coffer's engines never read: refused rather than stored and ignored. */
+const UNSUPPORTED_MOUNT_SETTINGS = ['passthrough_request_headers', 'allowed_response_headers', 'allowed_managed_keys', 'plugin_version', 'delegated_auth_accessors'];
+
+/**
+ * Mount settings, from `config` at enable time or the body of a tune. Vault's audit_non_hmac_*
+ * keys are applied by the audit log; a setting Coffer cannot honour is a 400, never a silent 204.
+ */
+function mountConfigInput(config: Readonly<Record<string, unknown>>): Partial<MountConfig> {
   const out: Partial<MountConfig> = {};
   const defaultTtl = parseDurationSeconds(config.default_lease_ttl, 'default_lease_ttl');
   const maxTtl = parseDurationSeconds(config.max_lease_ttl, 'max_lease_ttl');
   if (defaultTtl !== undefined) out.default_lease_ttl = defaultTtl;
   if (maxTtl !== undefined) out.max_lease_ttl = maxTtl;
+  if (config.audit_non_hmac_request_keys != null) out.audit_non_hmac_request_keys = keyListField(config.audit_non_hmac_request_keys, 'audit_non_hmac_request_keys');
+  if (config.audit_non_hmac_response_keys != null) out.audit_non_hmac_response_keys = keyListField(config.audit_non_hmac_response_keys, 'audit_non_hmac_response_keys');
+  if (config.listing_visibility != null) {
+    const visibility = config.listing_visibility;
+    if (visibility !== '' && visibility !== 'unauth' && visibility !== 'hidden') throw badRequest('listing_visibility must be "unauth", "hidden" or empty');
+    out.listing_visibility = visibility;
+  }
+  for (const field of UNSUPPORTED_MOUNT_SETTINGS) {
+    const value = config[field];
+    if (value != null && !(Array.isArray(value) && value.length === 0) && value !== '') throw badRequest(`${field} is not supported by Coffer`);
+  }
   return out;
+}
+
+/** The optional settings as Vault shows them in a mount or tune read: only when set. */
+function optionalMountSettings(config: MountConfig): Record<string, unknown> {
+  return {
+    ...(config.audit_non_hmac_request_keys?.length ? { audit_non_hmac_request_keys: [...config.audit_non_hmac_request_keys] } : {}),
+    ...(config.audit_non_hmac_response_keys?.length ? { audit_non_hmac_response_keys: [...config.audit_non_hmac_response_keys] } : {}),
+    ...(config.listing_visibility ? { listing_visibility: config.listing_visibility } : {}),
+  };
 }
 
 function pathsField(data: Readonly<Record<string, unknown>>): string[] {
@@ -138,11 +171,12 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
               force_no_cache: entry.config.force_no_cache,
               description: entry.description,
               options: Object.keys(entry.options).length > 0 ? entry.options : null,
+              ...optionalMountSettings(entry.config),
             },
           };
         },
         update: async (req) => {
-          const config = mountConfigInput({ default_lease_ttl: req.data.default_lease_ttl, max_lease_ttl: req.data.max_lease_ttl });
+          const config = mountConfigInput(req.data);
           await mounts.tune(kind, req.params.path as string, {
             ...config,
             ...(typeof req.data.description === 'string' ? { description: req.data.description } : {}),
@@ -168,7 +202,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
           await mounts.enable(kind, req.params.path as string, {
             type,
             description: typeof req.data.description === 'string' ? req.data.description : '',
-            config: mountConfigInput(req.data.config),
+            config: mountConfigInput(objectField(req.data.config, 'config')),
             options,
             local: req.data.local === true,
           });
@@ -378,9 +412,14 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
             const caller = uiCaller(req);
             const secret: Record<string, unknown> = {};
             const auth: Record<string, unknown> = {};
-            // No token: Vault lists only mounts tuned to listing_visibility "unauth", which
-            // Coffer does not offer, so nothing.
-            if (caller === 'anonymous') return { data: { secret, auth } };
+            // No token: as Vault, only mounts tuned to listing_visibility "unauth", and only
+            // their type, description and options.
+            if (caller === 'anonymous') {
+              const brief = (entry: MountEntry): Record<string, unknown> => ({ type: entry.type, description: entry.description, options: Object.keys(entry.options).length > 0 ? { ...entry.options } : null });
+              for (const entry of mounts.list('secrets')) if (entry.config.listing_visibility === 'unauth') secret[entry.path] = brief(entry);
+              for (const entry of mounts.list('auth')) if (entry.config.listing_visibility === 'unauth') auth[listedPath(entry)] = brief(entry);
+              return { data: { secret, auth } };
+            }
             const acl = await policies.acl(caller.policies);
             for (const entry of mounts.list('secrets')) {
               if (acl.hasAccessUnder(entry.path)) secret[entry.path] = mountView(entry);
