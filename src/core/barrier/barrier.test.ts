@@ -162,6 +162,35 @@ test('rotates automatically once the active term reaches its encryption limit', 
   for (let i = 0; i < 4; i++) assert.deepEqual(await barrier.get(`logical/m/${i}`), Buffer.from(`v${i}`));
 });
 
+test('a restart resumes counting encryptions from the bound the keyring recorded, never from zero', async () => {
+  const physical = createMemoryStorage();
+  const options: BarrierOptions = { maxEncryptionsPerTerm: 20, encryptionReservation: 4 };
+  const { barrier, rootKey } = await setup(options, physical);
+  for (let i = 0; i < 6; i++) await barrier.put(`logical/m/${i}`, Buffer.from(`v${i}`));
+  assert.equal(barrier.keyStatus().encryptions, 6);
+  barrier.seal();
+  const restarted = createBarrier(physical, options);
+  await restarted.unseal(rootKey);
+  const resumed = restarted.keyStatus().encryptions;
+  assert.ok(resumed >= 6 && resumed <= 6 + 4, `resumed at ${resumed}: at least what was used, at most one reservation more`);
+  // The limit is reached that much sooner: term 1 is rotated within 20 encryptions in all.
+  for (let i = 6; i < 20; i++) await restarted.put(`logical/m/${i}`, Buffer.from(`v${i}`));
+  assert.equal(restarted.keyStatus().term, 2);
+  for (let i = 0; i < 20; i++) assert.deepEqual(await restarted.get(`logical/m/${i}`), Buffer.from(`v${i}`));
+});
+
+test('concurrent writers never pass the recorded bound while it is being raised', async () => {
+  const physical = createMemoryStorage();
+  const options: BarrierOptions = { encryptionReservation: 2 };
+  const { barrier, rootKey } = await setup(options, physical);
+  await Promise.all(Array.from({ length: 50 }, (_, i) => barrier.put(`logical/c/${i}`, Buffer.from('x'))));
+  const used = barrier.keyStatus().encryptions;
+  barrier.seal();
+  const restarted = createBarrier(physical, options);
+  await restarted.unseal(rootKey);
+  assert.ok(restarted.keyStatus().encryptions >= used, `${restarted.keyStatus().encryptions} recorded for ${used} used`);
+});
+
 test('concurrent writers at the limit share one rotation per term and never exceed the limit', async () => {
   const { physical, barrier } = await setup({ maxEncryptionsPerTerm: 5 });
   const keys = Array.from({ length: 12 }, (_, i) => `logical/m/k${i}`);

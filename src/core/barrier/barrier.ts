@@ -64,6 +64,12 @@ export interface BarrierOptions {
    * exceed, NIST_ENCRYPTION_LIMIT; tests inject a small number.
    */
   maxEncryptionsPerTerm?: number;
+  /**
+   * Encryptions reserved per keyring write: the keyring records an upper bound of each term's
+   * encryptions, raised this far ahead of the count (default 2^20), so a restart resumes
+   * counting from the bound, not from zero. Tests inject a small number.
+   */
+  encryptionReservation?: number;
   /** Time source for key install times. */
   clock?: Clock;
   /**
@@ -83,6 +89,8 @@ export const RESERVED_PREFIX = 'core/';
  */
 export const NIST_ENCRYPTION_LIMIT = 3_865_470_566;
 export const DEFAULT_CACHE_ENTRIES = 10_000;
+/** Encryptions reserved per keyring write (BarrierOptions.encryptionReservation). */
+export const DEFAULT_ENCRYPTION_RESERVATION = 2 ** 20;
 
 /** The term written into records sealed by the root key rather than a keyring key. */
 const ROOT_TERM = 0;
@@ -92,8 +100,9 @@ interface UnsealedState {
   readonly rootKey: Buffer;
   keyring: Keyring;
   /**
-   * Encryptions per term since this unseal. In memory only: a restart starts again from zero,
-   * which the 10% margin in NIST_ENCRYPTION_LIMIT is meant to absorb for a single node.
+   * Encryptions per term. A restart starts from the bound the keyring recorded
+   * (`reserved`), which is never below the true count: writes wait for a keyring write
+   * rather than pass it.
    */
   readonly encryptions: Map<number, number>;
 }
@@ -104,6 +113,8 @@ export function sealedError(): CofferError {
 
 export function createBarrier(physical: PhysicalStorage, options: BarrierOptions = {}): Barrier {
   const maxEncryptions = options.maxEncryptionsPerTerm ?? NIST_ENCRYPTION_LIMIT;
+  const reservation = options.encryptionReservation ?? DEFAULT_ENCRYPTION_RESERVATION;
+  if (!Number.isInteger(reservation) || reservation < 2) throw new RangeError('encryptionReservation must be an integer of at least 2');
   if (!Number.isInteger(maxEncryptions) || maxEncryptions < 1 || maxEncryptions > NIST_ENCRYPTION_LIMIT) {
     throw new RangeError(`maxEncryptionsPerTerm must be an integer from 1 to ${NIST_ENCRYPTION_LIMIT}; leave it unset for the default`);
   }
@@ -152,7 +163,7 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
     const activeTerm = current.keyring.activeTerm;
     if (activeTerm >= MAX_TERM) throw new CofferError('internal', 'barrier keyring has no terms left');
     const entry = newEntry(activeTerm + 1);
-    const next = withKey(current.keyring, entry);
+    const next = withReservation(withKey(current.keyring, entry), entry.term, reservation);
     try {
       // The keyring is persisted before the new term is used, so no ciphertext can ever name a
       // term that a restart would not find.
@@ -171,6 +182,34 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
     return statusOf(current);
   };
 
+  /** `keyring` with term `term`'s encryption bound set to `bound`. */
+  const withReservation = (keyring: Keyring, term: number, bound: number): Keyring => {
+    const reserved = new Map(keyring.reserved ?? []);
+    reserved.set(term, bound);
+    return { ...keyring, reserved };
+  };
+
+  /** Raises the active term's recorded bound `reservation` past its count; one at a time. */
+  let reserving: Promise<void> | undefined;
+  const reserve = (): Promise<void> => {
+    const startEpoch = epoch;
+    reserving ??= serialize(async () => {
+      if (epoch !== startEpoch) throw sealedError();
+      const current = unsealed();
+      const term = current.keyring.activeTerm;
+      const count = current.encryptions.get(term) ?? 0;
+      const bound = count + reservation;
+      if ((current.keyring.reserved?.get(term) ?? 0) >= bound) return;
+      const next = withReservation(current.keyring, term, bound);
+      await persistKeyring(current.rootKey, next);
+      if (epoch !== startEpoch || state !== current || current.keyring.activeTerm !== term) return;
+      current.keyring = next;
+    }).finally(() => {
+      reserving = undefined;
+    });
+    return reserving;
+  };
+
   const rotate = (): Promise<KeyStatus> => {
     const startEpoch = epoch;
     return serialize(() => rotateNow(startEpoch));
@@ -186,7 +225,15 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
       const current = unsealed();
       const entry = activeEntry(current.keyring);
       const count = current.encryptions.get(entry.term) ?? 0;
+      const bound = current.keyring.reserved?.get(entry.term) ?? 0;
+      if (count < maxEncryptions && count >= bound) {
+        // Past the recorded bound a restart could count too low: record a higher one first.
+        await reserve();
+        continue;
+      }
       if (count < maxEncryptions) {
+        // Half-way through the reservation, record the next one in the background.
+        if (count + 1 >= bound - reservation / 2 && reserving === undefined) reserve().catch(() => undefined);
         current.encryptions.set(entry.term, count + 1);
         return sealEnvelope(entry.term, entry.key, plaintext, path);
       }
@@ -259,7 +306,8 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
           }
           observe(ownRootKey);
           for (const entry of keyring.keys.values()) observe(entry.key);
-          state = { rootKey: ownRootKey, keyring, encryptions: new Map([...keyring.keys.keys()].map((term) => [term, 0])) };
+          // Counting resumes from each term's recorded bound: never below what was really used.
+          state = { rootKey: ownRootKey, keyring, encryptions: new Map([...keyring.keys.keys()].map((term) => [term, keyring.reserved?.get(term) ?? 0])) };
           installed = true;
         } finally {
           if (!installed) ownRootKey.fill(0);

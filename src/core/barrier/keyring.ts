@@ -3,7 +3,10 @@
  * which term encrypts new writes. Old terms stay so their ciphertexts remain readable.
  *
  * Stored (by barrier.ts, encrypted under the root key) as JSON:
- *   { "active_term": 2, "keys": [{ "term": 1, "key": "<base64>", "install_time": "<rfc3339>" }] }
+ *   { "active_term": 2, "keys": [{ "term": 1, "key": "<base64>", "install_time": "<rfc3339>",
+ *     "encryptions_reserved": 1048576 }] }
+ * `encryptions_reserved` bounds the encryptions ever made under the term (barrier.ts keeps it
+ * ahead of its in-memory count), so a restart resumes counting from there rather than from zero.
  *
  * Owns: the in-memory shape, its JSON encoding and validation, and wiping it.
  * Must never: put key bytes into an error message. JavaScript strings cannot be wiped, so the
@@ -23,11 +26,13 @@ export interface KeyringEntry {
 export interface Keyring {
   readonly activeTerm: number;
   readonly keys: ReadonlyMap<number, KeyringEntry>;
+  /** Per term, a persisted upper bound of the encryptions made under it; absent = 0. */
+  readonly reserved?: ReadonlyMap<number, number>;
 }
 
 interface StoredKeyring {
   active_term: number;
-  keys: Array<{ term: number; key: string; install_time: string }>;
+  keys: Array<{ term: number; key: string; install_time: string; encryptions_reserved?: number }>;
 }
 
 /** A new keyring holding `entry` as its only, active key. */
@@ -40,7 +45,7 @@ export function withKey(keyring: Keyring, entry: KeyringEntry): Keyring {
   if (keyring.keys.has(entry.term)) throw new CofferError('internal', 'keyring already holds that term');
   const keys = new Map(keyring.keys);
   keys.set(entry.term, entry);
-  return { activeTerm: entry.term, keys };
+  return { activeTerm: entry.term, keys, ...(keyring.reserved ? { reserved: keyring.reserved } : {}) };
 }
 
 export function activeEntry(keyring: Keyring): KeyringEntry {
@@ -55,7 +60,10 @@ export function encodeKeyring(keyring: Keyring): Buffer {
     active_term: keyring.activeTerm,
     keys: [...keyring.keys.values()]
       .sort((a, b) => a.term - b.term)
-      .map((entry) => ({ term: entry.term, key: entry.key.toString('base64'), install_time: entry.installTime })),
+      .map((entry) => {
+        const reserved = keyring.reserved?.get(entry.term) ?? 0;
+        return { term: entry.term, key: entry.key.toString('base64'), install_time: entry.installTime, ...(reserved > 0 ? { encryptions_reserved: reserved } : {}) };
+      }),
   };
   return Buffer.from(JSON.stringify(stored), 'utf8');
 }
@@ -73,9 +81,15 @@ export function decodeKeyring(bytes: Buffer): Keyring {
   }
   if (!isRecord(stored) || !Array.isArray(stored['keys']) || !isTerm(stored['active_term'])) throw corrupt();
   const keys = new Map<number, KeyringEntry>();
+  const reserved = new Map<number, number>();
   try {
     for (const raw of stored['keys'] as unknown[]) {
       if (!isRecord(raw) || !isTerm(raw['term']) || typeof raw['key'] !== 'string' || typeof raw['install_time'] !== 'string') throw corrupt();
+      const count = raw['encryptions_reserved'];
+      if (count !== undefined) {
+        if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) throw corrupt();
+        reserved.set(raw['term'], count);
+      }
       const key = Buffer.from(raw['key'], 'base64');
       if (key.length !== KEY_BYTES || keys.has(raw['term'])) {
         key.fill(0);
@@ -83,7 +97,7 @@ export function decodeKeyring(bytes: Buffer): Keyring {
       }
       keys.set(raw['term'], { term: raw['term'], key, installTime: raw['install_time'] });
     }
-    const keyring: Keyring = { activeTerm: stored['active_term'], keys };
+    const keyring: Keyring = { activeTerm: stored['active_term'], keys, reserved };
     activeEntry(keyring);
     return keyring;
   } catch (err) {
