@@ -146,6 +146,13 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(asJson.data.metadata.version, 1);
   });
 
+  test('kv put on a path with no KV mount names the missing mount as a possible cause', async () => {
+    const put = await cli(['kv', 'put', 'nomount/app', 'a=1']);
+    assert.equal(put.code, 2);
+    assert.match(put.stderr, /preflight capability check returned 403/);
+    assert.match(put.stderr, /coffer secrets enable -path=nomount kv-v2/);
+  });
+
   test('kv put -cas enforces check-and-set and flags may follow the path', async () => {
     const ok = await cli(['kv', 'put', 'secret/cas', 'a=1', '-cas=0']);
     assert.equal(ok.code, 0, ok.stderr);

@@ -42,7 +42,14 @@ export async function resolveKvMount(client: ApiClient, path: string): Promise<K
     // Like Vault's CLI: a server without the preflight route is treated as plain KV v1.
     if (err instanceof ApiError && err.status === 404) return { mountPath: '', version: 1 };
     if (err instanceof ApiError && err.status === 403) {
-      throw new CliError(`preflight capability check returned 403, please ensure the token's policies grant access to path "${ensureSlash(trimSlashes(path))}"`, 2);
+      // The server answers the same 403 for a mount that does not exist (so as not to reveal
+      // which do): name both causes, since on a fresh server the missing mount is the usual one.
+      const first = trimSlashes(path).split('/')[0] ?? '';
+      throw new CliError(
+        `preflight capability check returned 403, please ensure the token's policies grant access to path "${ensureSlash(trimSlashes(path))}"` +
+          ` (or no KV engine is mounted there: "coffer secrets list" shows the mounts, "coffer secrets enable -path=${first} kv-v2" adds one)`,
+        2,
+      );
     }
     throw err;
   }
