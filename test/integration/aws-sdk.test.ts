@@ -17,7 +17,6 @@ import {
   InvalidNextTokenException,
   InvalidParameterException,
   InvalidRequestException,
-  LimitExceededException,
   ListSecretsCommand,
   ListSecretVersionIdsCommand,
   PutResourcePolicyCommand,
@@ -370,7 +369,7 @@ describe('the AWS SDK against Coffer', () => {
     assert.deepEqual([...(value.VersionStages ?? [])].sort(), ['AWSCURRENT', 'AWSPENDING']);
   });
 
-  it('never prunes a labelled version: a Vault-made secret keeps AWSCURRENT through many AWSPENDING puts, and a put past the quota is refused', async () => {
+  it('never prunes a labelled version: max_versions is raised to keep every labelled one, and an operator setting is kept when it suffices', async () => {
     assert.equal((await aws.vault('POST', 'aws/data/app/pruned', { data: { password: 'current' } })).status, 200);
     for (let i = 1; i <= 12; i += 1) {
       await sm.send(new PutSecretValueCommand({ SecretId: 'app/pruned', SecretString: `pending-${i}`, VersionStages: ['AWSPENDING'] }));
@@ -379,26 +378,23 @@ describe('the AWS SDK against Coffer', () => {
     assert.equal(current.SecretString, '{"password":"current"}', 'the KV default of 10 versions did not prune the current one');
     assert.equal((await aws.vault('GET', 'aws/metadata/app/pruned')).body.data.max_versions, 100);
 
-    await sm.send(new CreateSecretCommand({ Name: 'app/quota', SecretString: 'current' }));
-    for (let i = 2; i <= 100; i += 1) {
-      await sm.send(new PutSecretValueCommand({ SecretId: 'app/quota', SecretString: `pending-${i}`, VersionStages: ['AWSPENDING'] }));
+    // A rotation that keeps failing: AWSCURRENT stays on v1 while AWSPENDING moves on, past 100.
+    await sm.send(new CreateSecretCommand({ Name: 'app/long-pending', SecretString: 'current' }));
+    for (let i = 2; i <= 105; i += 1) {
+      await sm.send(new PutSecretValueCommand({ SecretId: 'app/long-pending', SecretString: `pending-${i}`, VersionStages: ['AWSPENDING'] }));
     }
-    await rejectsWith(
-      sm.send(new PutSecretValueCommand({ SecretId: 'app/quota', SecretString: 'one-too-many', VersionStages: ['AWSPENDING'] })),
-      LimitExceededException,
-      /AWSCURRENT/,
-    );
-    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/quota' }))).SecretString, 'current');
-    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/quota', VersionStage: 'AWSPENDING' }))).SecretString, 'pending-100', 'the refused put changed nothing');
-    // Finishing the rotation (AWSCURRENT to the pending version, AWSPREVIOUS to the old one) and
-    // one more version leave the first without labels, so it may be pruned again.
-    const versions = await sm.send(new ListSecretVersionIdsCommand({ SecretId: 'app/quota', MaxResults: 100 }));
-    const holder = (stage: string): string | undefined => versions.Versions?.find((v) => v.VersionStages?.includes(stage))?.VersionId;
-    await sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'app/quota', VersionStage: 'AWSCURRENT', MoveToVersionId: holder('AWSPENDING'), RemoveFromVersionId: holder('AWSCURRENT') }));
-    const next = await sm.send(new PutSecretValueCommand({ SecretId: 'app/quota', SecretString: 'new-current' }));
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/long-pending' }))).SecretString, 'current');
+    assert.equal((await aws.vault('GET', 'aws/metadata/app/long-pending')).body.data.max_versions, 105, 'raised just enough to keep v1');
+    const next = await sm.send(new PutSecretValueCommand({ SecretId: 'app/long-pending', SecretString: 'new-current' }));
     assert.deepEqual(next.VersionStages, ['AWSCURRENT']);
-    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/quota' }))).SecretString, 'new-current');
-    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/quota', VersionStage: 'AWSPREVIOUS' }))).SecretString, 'pending-100');
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/long-pending', VersionStage: 'AWSPREVIOUS' }))).SecretString, 'current');
+
+    // An operator's own max_versions stays when it keeps every labelled version.
+    await sm.send(new CreateSecretCommand({ Name: 'app/few-versions', SecretString: 'one' }));
+    assert.equal((await aws.vault('POST', 'aws/metadata/app/few-versions', { max_versions: 3, custom_metadata: undefined })).status, 204);
+    for (const value of ['two', 'three', 'four']) await sm.send(new PutSecretValueCommand({ SecretId: 'app/few-versions', SecretString: value }));
+    assert.equal((await aws.vault('GET', 'aws/metadata/app/few-versions')).body.data.max_versions, 3);
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/few-versions', VersionStage: 'AWSPREVIOUS' }))).SecretString, 'three');
   });
 
   it('answers the resource-policy operations without pretending to store a policy', async () => {

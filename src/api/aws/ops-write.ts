@@ -89,28 +89,34 @@ function labelsFor(state: SecretState, stages: readonly string[], firstVersionCu
  * Adds a version with `stages` to a loaded secret (the caller holds its lock). Returns the
  * version's id, labels and KV version.
  */
+/** Past this many versions kept for one secret, a write is refused rather than keep growing. */
+const MAX_KEPT_VERSIONS = 10_000;
+
 /**
  * KV keeps the newest max_versions versions and prunes older ones whatever their labels, while
- * AWS never removes a version that has a staging label. So the AWS API gives every secret it
- * writes a max_versions of at least AWS_MAX_VERSIONS (a secret made through Vault starts with
- * the mount's, 10 by default), and refuses a write that would still prune a labelled version
- * (a rotation that keeps failing leaves AWSCURRENT ever further behind its AWSPENDING puts),
- * as AWS refuses one past its version quota.
+ * AWS never removes a version that has a staging label. So before a write, the secret's own
+ * max_versions is raised, in the same metadata write as the version's intent, until it keeps
+ * every version that will still hold a label (a rotation that keeps failing leaves AWSCURRENT
+ * ever further behind its AWSPENDING puts). A secret that follows the mount's setting (0) gets
+ * at least AWS_MAX_VERSIONS, as one the AWS API created. Raising the secret's setting never
+ * lowers what KV keeps (it takes the larger of the secret's and the mount's). Only past
+ * MAX_KEPT_VERSIONS is the write refused, as AWS refuses one past its version quota.
  */
 function keptVersions(state: SecretState, next: number, token: string, labels: readonly string[]): { raiseMaxVersions?: number } {
-  const limit = Math.max(state.meta.maxVersions, AWS_MAX_VERSIONS);
   const target: AwsVersion = { kv: next, id: token, stages: [] };
   const after = [...state.versions.map((v) => ({ ...v, stages: [...v.stages] })), target];
   moveStages(after, target, labels);
-  const pruned = after.filter((v) => v !== target && v.stages.length > 0 && next - v.kv >= limit);
-  if (pruned.length > 0) {
-    const [oldest] = pruned;
+  const needed = Math.max(1, ...after.filter((v) => v.stages.length > 0).map((v) => next - v.kv + 1));
+  const own = state.meta.maxVersions;
+  const wanted = own === 0 ? Math.max(needed, AWS_MAX_VERSIONS) : needed > own ? needed : undefined;
+  if (wanted !== undefined && wanted > MAX_KEPT_VERSIONS) {
+    const oldest = after.filter((v) => v.stages.length > 0).sort((a, b) => a.kv - b.kv)[0];
     throw new AwsError(
       'LimitExceededException',
-      `This version would exceed the quota of ${limit} versions for the secret: version ${oldest?.id} still has the staging label(s) ${oldest?.stages.join(', ')}. Move or remove those labels (UpdateSecretVersionStage) first.`,
+      `This version would exceed the quota of ${MAX_KEPT_VERSIONS} versions for the secret: version ${oldest?.id} still has the staging label(s) ${oldest?.stages.join(', ')}. Move or remove those labels (UpdateSecretVersionStage) first.`,
     );
   }
-  return state.meta.maxVersions < AWS_MAX_VERSIONS ? { raiseMaxVersions: AWS_MAX_VERSIONS } : {};
+  return wanted === undefined ? {} : { raiseMaxVersions: wanted };
 }
 
 export async function putVersion(
