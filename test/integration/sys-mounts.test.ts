@@ -69,7 +69,10 @@ describe('mounts and the barrier keyring', () => {
     // listing_visibility "unauth": the unauthenticated preflight lists it, briefly.
     const listed = await api(server, 'GET', 'sys/internal/ui/mounts');
     assert.deepEqual(listed.body.data.secret, { 'team-b/': { type: 'kv', description: '', options: { version: '2' } } });
-    for (const body of [{ passthrough_request_headers: ['X-Custom'] }, { listing_visibility: 'public' }, { audit_non_hmac_request_keys: [1] }]) {
+    // A token sees what anyone may list, whatever its policies.
+    const narrow = (await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['default'] } })).body.auth.client_token as string;
+    assert.ok('team-b/' in (await api(server, 'GET', 'sys/internal/ui/mounts', { token: narrow })).body.data.secret);
+    for (const body of [{ passthrough_request_headers: ['X-Custom'] }, { listing_visibility: 'public' }, { audit_non_hmac_request_keys: [1] }, { token_type: 'batch' }, { user_lockout_config: { lockout_threshold: '1' } }]) {
       assert.equal((await api(server, 'POST', 'sys/mounts/team-b/tune', { token: root, body })).status, 400, JSON.stringify(body));
     }
     assert.equal((await api(server, 'POST', 'sys/mounts/team-b/tune', { token: root, body: { listing_visibility: '' } })).status, 204);

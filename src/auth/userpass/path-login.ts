@@ -51,7 +51,12 @@ export function loginPath(users: UserStore, lockouts: LockoutStore, hasher: Pass
         // An unknown name is not logged: people type passwords into the username field.
         throw refusals.refuse('unknown user');
       }
-      if (locked) throw refusals.refuse('user locked out', fields);
+      if (locked) {
+        // The same write as every other refusal, or a locked name would answer faster than an
+        // unknown one and tell that it exists.
+        await lockouts.recordFailure(UNKNOWN_USER_COUNTER, undefined, config);
+        throw refusals.refuse('user locked out', fields);
+      }
       if (!matches || password === '') {
         await lockouts.recordFailure(name, state, config);
         throw refusals.refuse('wrong password', fields);

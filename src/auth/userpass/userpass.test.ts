@@ -109,6 +109,11 @@ test('a refused unknown name does the same storage reads and writes as a refused
   const unknown = ops.splice(0);
   assert.ok(known.includes('put'), 'a refused known user has its counter written');
   assert.deepEqual(unknown, known);
+  await h.call('write', 'config', { lockout_threshold: 1 });
+  await loginFails(h, 'bob', 'wrong');
+  ops.length = 0;
+  await loginFails(h, 'bob', 'pw-bob');
+  assert.deepEqual(ops.splice(0), known, 'a locked user too: one read and one write');
   const stored = await h.storage.list('lockout/');
   assert.deepEqual(stored.sort(), ['bob', 'unknown/'], 'unknown names share one decoy counter, however many are tried');
 });

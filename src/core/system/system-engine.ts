@@ -64,7 +64,15 @@ function keyListField(value: unknown, field: string): string[] {
 }
 
 /** Mount settings Vault has that Coffer's engines never read: refused rather than stored and ignored. */
-const UNSUPPORTED_MOUNT_SETTINGS = ['passthrough_request_headers', 'allowed_response_headers', 'allowed_managed_keys', 'plugin_version', 'delegated_auth_accessors'];
+const UNSUPPORTED_MOUNT_SETTINGS = [
+  'passthrough_request_headers',
+  'allowed_response_headers',
+  'allowed_managed_keys',
+  'plugin_version',
+  'delegated_auth_accessors',
+  'user_lockout_config',
+  'identity_token_key',
+];
 
 /**
  * Mount settings, from `config` at enable time or the body of a tune. Vault's audit_non_hmac_*
@@ -82,6 +90,11 @@ function mountConfigInput(config: Readonly<Record<string, unknown>>): Partial<Mo
     const visibility = config.listing_visibility;
     if (visibility !== '' && visibility !== 'unauth' && visibility !== 'hidden') throw badRequest('listing_visibility must be "unauth", "hidden" or empty');
     out.listing_visibility = visibility;
+  }
+  // Coffer issues service tokens only.
+  const tokenType = config.token_type;
+  if (tokenType != null && tokenType !== '' && tokenType !== 'default' && tokenType !== 'service' && tokenType !== 'default-service') {
+    throw badRequest('token_type: only "default" and "service" tokens exist in Coffer');
   }
   for (const field of UNSUPPORTED_MOUNT_SETTINGS) {
     const value = config[field];
@@ -422,10 +435,11 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
             }
             const acl = await policies.acl(caller.policies);
             for (const entry of mounts.list('secrets')) {
-              if (acl.hasAccessUnder(entry.path)) secret[entry.path] = mountView(entry);
+              if (entry.config.listing_visibility === 'unauth' || acl.hasAccessUnder(entry.path)) secret[entry.path] = mountView(entry);
             }
             for (const entry of mounts.list('auth')) {
-              if (acl.hasAccessUnder(entry.path)) auth[listedPath(entry)] = mountView(entry);
+              // As Vault: what anyone may list, a token lists too, with the full view.
+              if (entry.config.listing_visibility === 'unauth' || acl.hasAccessUnder(entry.path)) auth[listedPath(entry)] = mountView(entry);
             }
             return { data: { secret, auth } };
           },
