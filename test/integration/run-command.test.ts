@@ -274,4 +274,30 @@ describe('coffer run', () => {
     assert.equal(await exited, 42, 'the child handled the ^C and coffer run passed its exit code on');
     assert.equal(readFileSync(got, 'utf8'), '1', 'exactly one SIGINT reached the child');
   });
+
+  it('passes a terminal ^C on to a command that left the foreground process group', { skip: hasScript ? false : 'util-linux script is not installed', timeout: 60_000 }, async () => {
+    const entry = join(dir, 'coffer-entry-own-group.mjs');
+    writeFileSync(entry, `const { main } = await import(${JSON.stringify(MAIN_URL)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+    const ready = join(dir, 'ready-own-group');
+    const got = join(dir, 'got-own-group');
+    // setsid -w puts the command in a session (and group) of its own, as GNU timeout puts itself
+    // in a group of its own: the terminal's ^C reaches coffer run only.
+    const child = `
+      const fs = require('fs');
+      process.on('SIGINT', () => { fs.writeFileSync(${JSON.stringify(got)}, 'INT'); process.exit(42); });
+      fs.writeFileSync(${JSON.stringify(ready)}, '');
+      setInterval(() => {}, 1000);
+    `;
+    const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
+    const command = 'exec ' + [process.execPath, entry, 'run', '-env', 'K=secret/data/app#key', '--', 'setsid', '-w', process.execPath, '-e', child].map(quote).join(' ');
+    const tty = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir, COFFER_ADDR: server.url, COFFER_TOKEN: root, SHELL: '/bin/sh' },
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const exited = new Promise<number | null>((resolve) => tty.once('exit', (code) => resolve(code)));
+    await waitForFile(ready, 15_000);
+    tty.stdin?.write('\x03');
+    assert.equal(await exited, 42, 'coffer run passed the SIGINT on');
+    assert.equal(readFileSync(got, 'utf8'), 'INT');
+  });
 });

@@ -23,7 +23,7 @@ import type { Envelope } from '../../sdk/wire.js';
 import { defineCommand, UsageError } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { inTerminalForeground } from '../terminal-group.js';
+import { terminalInterruptReached } from '../terminal-group.js';
 import { readTokenFile, tokenFilePath } from '../token-file.js';
 
 type Method = 'token' | 'approle' | 'jwt' | 'kubernetes';
@@ -159,7 +159,7 @@ function watchSignals(): SignalWatch {
       if (child && child.exitCode === null && child.signalCode === null) {
         // A terminal's ^C reached the child too (same process group); a second copy from here
         // would read as "insist" to tools that stop gracefully on the first one.
-        if (signal !== 'SIGINT' || !inTerminalForeground()) child.kill(signal);
+        if (signal !== 'SIGINT' || child.pid === undefined || !terminalInterruptReached(child.pid)) child.kill(signal);
         return;
       }
       if (received !== undefined) insist(signal);
