@@ -246,6 +246,25 @@ describe('the AWS SDK against Coffer', () => {
     assert.equal(third.NextToken, undefined);
     await rejectsWith(sm.send(new ListSecretsCommand({ SortBy: 'created-date', NextToken: first.NextToken })), InvalidNextTokenException);
 
+    // A script that tags every secret it lists, by last change: each change moves the secret to
+    // the listing's start, never past the cursor again, so the listing ends.
+    const tagged = new Map<string, number>();
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await sm.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['paged/'] }], SortBy: 'last-changed-date', SortOrder: 'asc', MaxResults: 2, NextToken: token }));
+      for (const secret of page.SecretList ?? []) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        await sm.send(new TagResourceCommand({ SecretId: secret.Name, Tags: [{ Key: 'seen', Value: 'yes' }] }));
+        tagged.set(secret.Name as string, (tagged.get(secret.Name as string) ?? 0) + 1);
+      }
+      token = page.NextToken;
+      pages += 1;
+    } while (token && pages < 20);
+    assert.equal(token, undefined, 'the listing ended');
+    assert.deepEqual([...tagged.keys()].sort(), ['paged/s00', 'paged/s1', 'paged/s2', 'paged/s3', 'paged/s4'], 'every secret was listed');
+    assert.ok([...tagged.values()].every((n) => n <= 2), 'none more than twice');
+
     for (let i = 2; i <= 5; i += 1) await sm.send(new PutSecretValueCommand({ SecretId: 'paged/s1', SecretString: `v${i}` }));
     const versions = (NextToken?: string) => sm.send(new ListSecretVersionIdsCommand({ SecretId: 'paged/s1', IncludeDeprecated: true, MaxResults: 2, NextToken }));
     const newest = await versions();

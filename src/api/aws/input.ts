@@ -93,10 +93,12 @@ export const tagList = (tags: ReadonlyArray<[string, string]>): Array<{ Key: str
 export interface ListCursor {
   readonly key: number | string;
   readonly name: string;
+  /** When the listing's first page was made (ms), for sorts by date (ops-list.ts sortKey). */
+  readonly since?: number;
 }
 
 export function encodeNextToken(kind: string, query: string, cursor: ListCursor): string {
-  return Buffer.from(JSON.stringify({ k: kind, q: query, s: cursor.key, n: cursor.name }), 'utf8').toString('base64url');
+  return Buffer.from(JSON.stringify({ k: kind, q: query, s: cursor.key, n: cursor.name, ...(cursor.since === undefined ? {} : { t: cursor.since }) }), 'utf8').toString('base64url');
 }
 
 /** The cursor in the body's NextToken, or undefined for the first page. */
@@ -105,9 +107,12 @@ export function decodeNextToken(body: Body, kind: string, query: string): ListCu
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw === 'string' && raw.length <= 4096) {
     try {
-      const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { k?: unknown; q?: unknown; s?: unknown; n?: unknown };
+      const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { k?: unknown; q?: unknown; s?: unknown; n?: unknown; t?: unknown };
       const keyOk = typeof parsed.s === 'string' || (typeof parsed.s === 'number' && Number.isFinite(parsed.s));
-      if (parsed.k === kind && parsed.q === query && keyOk && typeof parsed.n === 'string') return { key: parsed.s as number | string, name: parsed.n };
+      const sinceOk = parsed.t === undefined || (typeof parsed.t === 'number' && Number.isSafeInteger(parsed.t));
+      if (parsed.k === kind && parsed.q === query && keyOk && sinceOk && typeof parsed.n === 'string') {
+        return { key: parsed.s as number | string, name: parsed.n, ...(typeof parsed.t === 'number' ? { since: parsed.t } : {}) };
+      }
     } catch {
       // fall through to the error below
     }

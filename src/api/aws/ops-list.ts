@@ -85,13 +85,22 @@ async function listStates(ctx: OperationContext, query: ListQuery): Promise<Secr
     if (!matchesFilters(query.filters, { name, description: state.record.description, tags: state.record.tags })) continue;
     states.push(state);
   }
-  const keyOf = sortKey(query);
-  states.sort((a, b) => compareCursors(query, { key: keyOf(a), name: a.name }, { key: keyOf(b), name: b.name }));
   return states;
 }
 
-function sortKey(query: Pick<ListQuery, 'sortBy'>): (s: SecretState) => number | string {
-  return (s) => (query.sortBy === 'name' ? s.name : query.sortBy === 'last-changed-date' ? Math.max(s.record.lastChanged, s.meta.updated) : s.record.created || s.meta.created);
+/**
+ * A secret's place in the listing. Dates count as at most `since`, when the listing's first
+ * page was made: a secret changed (or created) while a caller pages through moves to that
+ * instant, not past every later cursor, so a caller that changes each secret it sees (a tagging
+ * script) still reaches the end of the listing. Ascending, such a secret comes once more at the
+ * end; descending, it may be left out if it had not been listed yet.
+ */
+function sortKey(query: Pick<ListQuery, 'sortBy'>, since: number): (s: SecretState) => number | string {
+  return (s) => {
+    if (query.sortBy === 'name') return s.name;
+    const date = query.sortBy === 'last-changed-date' ? Math.max(s.record.lastChanged, s.meta.updated) : s.record.created || s.meta.created;
+    return Math.min(date, since);
+  };
 }
 
 /** The listing's order: by sort key, then name (unique), so every secret has one place. */
@@ -101,14 +110,16 @@ function compareCursors(query: Pick<ListQuery, 'descending'>, a: ListCursor, b: 
 }
 
 /** One page of `states` (sorted), after `cursor`, and the cursor of the next page if any. */
-function pageAfter(states: SecretState[], query: ListQuery, cursor: ListCursor | undefined, size: number): { page: SecretState[]; next?: ListCursor } {
-  const keyOf = sortKey(query);
-  const cursorOf = (s: SecretState): ListCursor => ({ key: keyOf(s), name: s.name });
-  const start = cursor === undefined ? 0 : states.findIndex((s) => compareCursors(query, cursorOf(s), cursor) > 0);
+function pageAfter(unsorted: SecretState[], query: ListQuery, cursor: ListCursor | undefined, size: number, now: number): { page: SecretState[]; next?: ListCursor } {
+  const since = cursor?.since ?? now;
+  const keyOf = sortKey(query, since);
+  const cursorOf = (s: SecretState): ListCursor => ({ key: keyOf(s), name: s.name, since });
+  const states = unsorted.map((s) => ({ s, c: cursorOf(s) })).sort((a, b) => compareCursors(query, a.c, b.c));
+  const start = cursor === undefined ? 0 : states.findIndex(({ c }) => compareCursors(query, c, cursor) > 0);
   if (start < 0) return { page: [] };
   const page = states.slice(start, start + size);
   const last = page[page.length - 1];
-  return start + size < states.length && last !== undefined ? { page, next: cursorOf(last) } : { page };
+  return { page: page.map(({ s }) => s), ...(start + size < states.length && last !== undefined ? { next: last.c } : {}) };
 }
 
 /** What a cursor is bound to: the same sort (filters may change between pages, as at AWS). */
@@ -137,7 +148,7 @@ export const listSecrets: Operation = async (ctx, body) => {
     ...sortQuery(body),
   };
   const cursor = decodeNextToken(body, 'secrets', queryTag(query));
-  const { page, next } = pageAfter(await listStates(ctx, query), query, cursor, maxResults);
+  const { page, next } = pageAfter(await listStates(ctx, query), query, cursor, maxResults, ctx.clock.now());
   const out: Record<string, unknown> = {
     SecretList: page.map((state) => ({ ...describeFields(state), SecretVersionsToStages: versionIdsToStages(state.versions) })),
   };
@@ -169,7 +180,7 @@ export const batchGetSecretValue: Operation = async (ctx, body) => {
   }
   const query: ListQuery = { filters: parseFilters(body['Filters']), includePlannedDeletion: false, sortBy: 'created-date', descending: false };
   const cursor = decodeNextToken(body, 'batch', queryTag(query));
-  const { page, next } = pageAfter(await listStates(ctx, query), query, cursor, maxResults ?? 20);
+  const { page, next } = pageAfter(await listStates(ctx, query), query, cursor, maxResults ?? 20, ctx.clock.now());
   for (const state of page) await fetchOne(state.arn);
   const out: Record<string, unknown> = { SecretValues: values, Errors: errors };
   if (next) out['NextToken'] = encodeNextToken('batch', queryTag(query), next);
