@@ -100,7 +100,12 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
  */
 async function printHelpOf(words: readonly string[], io: CliIo, state: RunState): Promise<number> {
   const [name, ...more] = words as [string, ...string[]];
-  if (name === 'server' && more.length === 0) {
+  if (name === 'version' && more.length === 0) {
+    io.stderr.write('Usage: coffer version\n\nPrints the Coffer release and the Vault API release it speaks (also -v, --version).\n');
+    return 0;
+  }
+  if (name === 'server' || name === 'version') {
+    if (more.length > 0) throw new UsageError(`unknown subcommand "${more[0]}"`, `coffer ${name}`);
     io.stderr.write(`${(await import('./commands/server.js')).serverUsage()}\n`);
     return 0;
   }

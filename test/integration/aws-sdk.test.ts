@@ -103,7 +103,7 @@ describe('the AWS SDK against Coffer', () => {
     const foreign = (created.ARN as string).replace(':us-east-1:', ':eu-west-1:');
     await rejectsWith(sm.send(new GetSecretValueCommand({ SecretId: foreign })), ResourceNotFoundException);
     await rejectsWith(sm.send(new DescribeSecretCommand({ SecretId: foreign })), ResourceNotFoundException);
-    await sm.send(new DeleteSecretCommand({ SecretId: foreign, ForceDeleteWithoutRecovery: true }));
+    assert.equal((await sm.send(new DeleteSecretCommand({ SecretId: foreign, ForceDeleteWithoutRecovery: true }))).ARN, foreign);
     assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: created.ARN }))).SecretString, 'here', 'a force delete in another region deleted nothing here');
   });
 

@@ -26,8 +26,10 @@ export const deleteSecret: Operation = async (ctx, body) => {
     const now = ctx.clock.now();
     if (force) {
       // As AWS: forcing the deletion of a missing or already deleted secret is not an error.
-      // An ARN of another region names a secret that is not here: nothing to delete.
-      const meta = inCallerRegion(ctx, ref) ? await ctx.kv.readMetadata(ref.name) : undefined;
+      // An ARN of another region names a secret that is not here: nothing to delete, and the
+      // answer names that ARN, not the secret of the same name here.
+      if (!inCallerRegion(ctx, ref)) return { ARN: body['SecretId'], Name: ref.name, DeletionDate: epochSeconds(now) };
+      const meta = await ctx.kv.readMetadata(ref.name);
       const record = meta ? decodeRecord(meta.customMetadata) : undefined;
       const suffix = record?.suffix ?? derivedSuffix(ref.name);
       if (meta && ref.suffix !== undefined && ref.suffix !== suffix) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
