@@ -4,7 +4,7 @@
  * `startServer` is what the CLI's `coffer server` and the tests call; it returns once the
  * server listens (and, in dev mode, is initialised and unsealed).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createHttpApiForCore, type HttpApi } from './server/http.js';
 import { createReplicaSet } from './server/replicas/replica-set.js';
@@ -90,11 +90,20 @@ function sqlitePathOf(config: ServerConfig): string {
   return resolve(join(config.dataDir, 'coffer.db'));
 }
 
+/** Files Coffer keeps in its data directory (the SQLite file and its companions, lock, dev files). */
+const COFFER_FILE = /^(coffer\.db(-wal|-shm|-journal)?|coffer\.lock(-journal)?|dev-unseal-key|dev-root-token)$/;
+
+function holdsOnlyCofferFiles(dir: string): boolean {
+  return readdirSync(dir).every((name) => COFFER_FILE.test(name));
+}
+
 function buildPhysical(config: ServerConfig): { physical: PhysicalStorage; lock: DataDirLock | undefined } {
   if (config.storage === 'memory') return { physical: createMemoryStorage(), lock: undefined };
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  // An existing directory may have been created with a looser umask: only Coffer reads it.
-  chmodSync(config.dataDir, 0o700);
+  // A directory holding only Coffer's files may have been created with a looser umask: only
+  // Coffer reads it. One holding anything else (--data . or /var/lib) is the operator's and
+  // keeps its mode; Coffer's own files in it are 0600 either way.
+  if (holdsOnlyCofferFiles(config.dataDir)) chmodSync(config.dataDir, 0o700);
   const lock = lockDataDir(config.dataDir);
   try {
     return { physical: createSqliteStorage({ path: sqlitePathOf(config) }), lock };

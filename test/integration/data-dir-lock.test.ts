@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { chmodSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
@@ -33,6 +34,23 @@ describe('data directory lock', () => {
     }
     const second = await startTestServer({ dev: true, dataDir, keepDataDir: true });
     await second.destroy();
+  });
+
+  it('tightens a data directory of its own to 0700, and leaves a shared one mode as it is', async () => {
+    const own = tempDir('coffer-mode-own-');
+    chmodSync(own, 0o755);
+    const shared = tempDir('coffer-mode-shared-');
+    chmodSync(shared, 0o1777);
+    writeFileSync(join(shared, 'someone-elses-file'), 'x');
+    try {
+      for (const dir of [own, shared]) await (await startTestServer({ dev: true, storage: 'sqlite', dataDir: dir, keepDataDir: true })).destroy();
+      assert.equal(statSync(own).mode & 0o7777, 0o700);
+      assert.equal(statSync(shared).mode & 0o7777, 0o1777, 'a directory holding other files is the operator own');
+      assert.equal(statSync(join(shared, 'coffer.db')).mode & 0o777, 0o600, 'Coffer files in it are 0600 anyway');
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 
   it('frees the directory when a start fails', async () => {
