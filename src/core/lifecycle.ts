@@ -113,6 +113,21 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     deps.logger.info('core sealed');
   };
 
+  /**
+   * The loading after an unseal, all or nothing: when it fails (a corrupt policy or mount table,
+   * storage gone), the barrier is sealed again, so the server answers sealed and a new unseal
+   * retries the loading, instead of staying half unsealed with the root key in memory.
+   */
+  const loadUnsealed = async (): Promise<void> => {
+    try {
+      await afterUnseal();
+    } catch (error) {
+      deps.logger.error('loading after unseal failed; sealed again', { error: error instanceof Error ? error.message : String(error) });
+      await teardown();
+      throw error;
+    }
+  };
+
   const withCluster = async (status: SealStatus): Promise<SealStatus & Partial<ClusterInfo>> =>
     !status.sealed && cluster ? { ...status, ...cluster } : status;
 
@@ -127,7 +142,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     initialize: (opts) =>
       serial(async () => {
         const { keys } = await deps.seal.initialize({ secretShares: opts.secretShares, secretThreshold: opts.secretThreshold });
-        await afterUnseal();
+        await loadUnsealed();
         const { token } = await deps.tokens.create({
           ...(opts.rootToken === undefined ? {} : { token: opts.rootToken }),
           parent: undefined,
@@ -151,14 +166,14 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
         if (key === undefined) return withCluster(await deps.seal.status());
         const wasSealed = deps.barrier.sealed;
         const status = await deps.seal.submitShare(key);
-        if (wasSealed && !status.sealed) await afterUnseal();
+        if (wasSealed && !status.sealed) await loadUnsealed();
         return withCluster(await deps.seal.status());
       }),
     unsealWithShares: (shares) =>
       serial(async () => {
         if (!deps.barrier.sealed) return;
         await deps.seal.unsealWithShares(shares);
-        await afterUnseal();
+        await loadUnsealed();
       }),
     sealNow: () =>
       serial(async () => {
