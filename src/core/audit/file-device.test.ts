@@ -209,6 +209,22 @@ test('fails the write when the file was removed, and reopen starts a new file', 
   assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 1 });
 });
 
+test('starts a new chain at once when the file is emptied in place (copytruncate), without waiting for a reopen', async () => {
+  const file = freshPath();
+  const emptied: number[] = [];
+  const device = createFileDevice({ file_path: file }, { onEmptied: (lines) => emptied.push(lines) });
+  device.log(sampleEntry(1));
+  device.log(sampleEntry(2));
+  fs.copyFileSync(file, `${file}.1`);
+  fs.truncateSync(file, 0);
+  device.log(sampleEntry(3));
+  device.close();
+  assert.deepEqual(emptied, [2], 'the emptying is reported');
+  assert.equal(readLines(file).length, 1);
+  assert.deepEqual(await verifyAuditFile(file), { ok: true, lines: 1 });
+  assert.deepEqual(await verifyAuditFile(`${file}.1`), { ok: true, lines: 2 });
+});
+
 test('fails the write when another writer changed the file', () => {
   const file = freshPath();
   const device = createFileDevice({ file_path: file });

@@ -322,13 +322,13 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
     return file;
   };
 
-  return {
+  const device: AuditDevice = {
     type: FILE_DEVICE_TYPE,
     get sink(): string {
       return sink;
     },
     log(entry: AuditEntry): void {
-      const f = current();
+      let f = current();
       let st: Stats;
       try {
         st = fstatSync(f.fd);
@@ -344,6 +344,11 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
           throw toDeviceError(err);
         }
         torn = false;
+      } else if (st.size === 0 && f.size > 0) {
+        // Emptied in place (logrotate's copytruncate, whose SIGHUP may come later or never):
+        // start a new chain at once, as a reopen does, rather than fail every request until then.
+        device.reopen();
+        f = current();
       } else if (st.size !== f.size) {
         // Another writer appended or truncated: our chain would no longer describe the file.
         throw new AuditDeviceError('file_changed', 'the audit file was changed by another writer; reopen the device');
@@ -426,4 +431,5 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
       return { path: target, dev: open.dev, ino: open.ino, bytes: file.size, diskBytes: open.size, ownFrom: file.openedAt };
     },
   };
+  return device;
 }
