@@ -325,7 +325,8 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     audit,
     logger,
     // Replicas first: a seal takes their key back before anything slower (lease revocations) runs.
-    services: [...(replicas ? [replicas] : []), leases, awsPurger],
+    // The last entry ends every watch stream on seal: their tokens can no longer be checked.
+    services: [...(replicas ? [replicas] : []), leases, awsPurger, { start: () => undefined, stop: async () => events.endStreams() }],
   });
   const handler = createRequestHandler({ router, leases, events, systemTtl, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
   const api: HttpApi = createHttpApiForCore({

@@ -158,3 +158,36 @@ describe('watch and consumers', () => {
     assert.equal(refused.status, 403, 'cannot register as a consumer of a secret it cannot read');
   });
 });
+
+describe('watch streams when the server seals', () => {
+  let server: TestServer;
+  let root: string;
+
+  before(async () => {
+    server = await startTestServer({ dev: true, storage: 'memory' });
+    root = server.rootToken as string;
+  });
+  after(() => server.destroy());
+
+  it('ends every open stream with an end event at the seal, and the server stays up, sealed', async () => {
+    const url = new URL(`${server.url}/v1/sys/watch?prefix=secret/`);
+    let text = '';
+    const ended = new Promise<void>((resolve, reject) => {
+      http
+        .get(url, { headers: { 'X-Vault-Token': root } }, (response) => {
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          response.on('end', () => resolve());
+          response.on('error', () => resolve());
+        })
+        .on('error', reject);
+    });
+    await until(() => text.includes('watching'));
+    assert.equal((await send(server, 'PUT', 'sys/seal', { token: root })).status, 204);
+    await ended;
+    assert.match(text, /event: end\ndata: \{"reason":"the server was sealed; reconnect once it is unsealed"\}/);
+    assert.equal((await send(server, 'GET', 'sys/health')).status, 503, 'still serving, sealed');
+  });
+});

@@ -56,8 +56,21 @@ export function serveEventStream(res: ServerResponse, bus: EventBus, access: Wat
 
   let queue: Promise<void> = Promise.resolve();
   let closed = false;
+  /**
+   * Runs `step` after the ones before it. A step that throws (the server was sealed, storage
+   * failed while checking the token or its policy) ends the stream: the error must never
+   * escape as an unhandled rejection, which would stop the whole server, and a watcher whose
+   * access cannot be checked must not go on receiving events.
+   */
+  const enqueue = (step: () => Promise<void>): void => {
+    queue = queue.then(step).catch(() => {
+      if (closed) return;
+      res.end('event: end\ndata: {"reason":"the server can no longer check this watch (sealed?); reconnect"}\n\n');
+      stop();
+    });
+  };
   const send = (event: ChangeEvent): void => {
-    queue = queue.then(async () => {
+    enqueue(async () => {
       if (closed || !(await visible(event))) return;
       res.write(`id: ${event.seq}\nevent: ${event.event}\ndata: ${JSON.stringify(wire(event))}\n\n`);
     });
@@ -69,7 +82,7 @@ export function serveEventStream(res: ServerResponse, bus: EventBus, access: Wat
   }
   const unsubscribe = bus.subscribe(send);
   const heartbeat = setInterval(() => {
-    queue = queue.then(async () => {
+    enqueue(async () => {
       if (closed) return;
       if (!(await access.stillValid())) {
         res.end('event: end\ndata: {"reason":"token no longer valid"}\n\n');
@@ -79,11 +92,17 @@ export function serveEventStream(res: ServerResponse, bus: EventBus, access: Wat
     });
   }, HEARTBEAT_MS);
   heartbeat.unref();
-  const stop = (): void => {
+  const stopOnSeal = bus.onEndStreams(() => {
+    if (closed) return;
+    res.end('event: end\ndata: {"reason":"the server was sealed; reconnect once it is unsealed"}\n\n');
+    stop();
+  });
+  function stop(): void {
     closed = true;
     clearInterval(heartbeat);
     unsubscribe();
-  };
+    stopOnSeal();
+  }
   res.on('close', stop);
   res.on('error', stop);
 }
@@ -102,9 +121,12 @@ export async function longPoll(bus: EventBus, access: WatcherAccess, request: Wa
     let queue: Promise<void> = Promise.resolve();
     const timer = setTimeout(() => finish([]), request.waitSeconds * 1000);
     const unsubscribe = bus.subscribe((event) => {
-      queue = queue.then(async () => {
-        if (await visible(event)) finish([event]);
-      });
+      // A check that throws (sealed, storage) answers the poll empty rather than escape.
+      queue = queue
+        .then(async () => {
+          if (await visible(event)) finish([event]);
+        })
+        .catch(() => finish([]));
     });
     let done = false;
     const onAbort = (): void => finish([]);

@@ -35,6 +35,13 @@ export interface EventBus {
    */
   since(after: number): { events: ChangeEvent[]; complete: boolean };
   readonly lastSeq: number;
+  /**
+   * Called once at the next `endStreams`: a watch stream registers here to close when the
+   * server seals (its token and policies can no longer be checked). Returns the unregister.
+   */
+  onEndStreams(listener: () => void): () => void;
+  /** Ends every open watch stream (the server is sealing). */
+  endStreams(): void;
 }
 
 export function createEventBus(options: { clock: { now(): number }; ringSize?: number }): EventBus {
@@ -43,6 +50,7 @@ export function createEventBus(options: { clock: { now(): number }; ringSize?: n
   // where shifting an array of 10,000 events cost more than the rest of a KV write's CPU.
   const ring: Array<ChangeEvent | undefined> = new Array(ringSize);
   const listeners = new Set<ChangeListener>();
+  const enders = new Set<() => void>();
   // Numbering starts at this process's start time in ms × 1000, so it keeps growing across
   // restarts (up to 1,000 events per millisecond of uptime): a client that reconnects with a
   // number from an earlier process is told it missed events, which were never kept here,
@@ -67,6 +75,21 @@ export function createEventBus(options: { clock: { now(): number }; ringSize?: n
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onEndStreams(listener) {
+      enders.add(listener);
+      return () => enders.delete(listener);
+    },
+    endStreams() {
+      const ending = [...enders];
+      enders.clear();
+      for (const end of ending) {
+        try {
+          end();
+        } catch {
+          // One stream failing to close must not keep the others open.
+        }
+      }
     },
     since(after) {
       const oldest = Math.max(first, seq - ringSize + 1);
