@@ -41,3 +41,13 @@ test('a rotator_allowed_hosts entry that could never match a host exactly is ref
 test('an unknown config key is refused with the list of known keys, rotator_allowed_hosts among them', () => {
   assert.throws(() => load({ allowed_hosts: ['x'] }), /unknown config key "allowed_hosts" .*known keys: .*http_replicas, rotator_allowed_hosts/);
 });
+
+test('lease TTL keys: 0 means the default, as in Vault, and a value of the wrong type is refused', () => {
+  const zero = load({ default_lease_ttl: 0, max_lease_ttl: 0 });
+  assert.equal(zero.defaultTokenTtl, 768 * 3600);
+  assert.equal(zero.maxTokenTtl, 768 * 3600);
+  assert.equal(load({ default_lease_ttl: '1h', max_lease_ttl: 7200 }).defaultTokenTtl, 3600);
+  for (const bad of [{ default_lease_ttl: true }, { max_lease_ttl: { a: 1 } }, { max_lease_ttl: ['1h'] }]) {
+    assert.throws(() => load(bad), (err: unknown) => err instanceof ConfigError && /must be a duration/.test(err.message), JSON.stringify(bad));
+  }
+});

@@ -71,9 +71,10 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   if (storage !== 'sqlite' && storage !== 'memory') throw new ConfigError(`unknown storage "${String(storage)}": use sqlite or memory`);
   const logLevel = (input.logLevel ?? 'info') as LogLevelName;
   if (!LEVELS.includes(logLevel)) throw new ConfigError(`unknown log level "${logLevel}": use ${LEVELS.join(', ')}`);
+  // As Vault: 0 (or unset) means the default, never "no lifetime at all".
   const ttl = (value: string | number | undefined, field: string, fallback: number): number => {
     try {
-      return parseDurationSeconds(value, field) ?? fallback;
+      return parseDurationSeconds(value, field) || fallback;
     } catch (error) {
       throw new ConfigError((error as Error).message);
     }
@@ -184,9 +185,15 @@ export function readConfigFile(path: string): ServerConfigInput {
     }
     out.rotatorAllowedHosts = allowedHosts;
   }
-  const defaultTtl = raw.default_lease_ttl;
-  if (typeof defaultTtl === 'string' || typeof defaultTtl === 'number') out.defaultTokenTtl = defaultTtl;
-  const maxTtl = raw.max_lease_ttl;
-  if (typeof maxTtl === 'string' || typeof maxTtl === 'number') out.maxTokenTtl = maxTtl;
+  const duration = (key: string): string | number | undefined => {
+    const value = raw[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`config key "${key}" must be a duration such as "768h", or a number of seconds`);
+    return value;
+  };
+  const defaultTtl = duration('default_lease_ttl');
+  if (defaultTtl !== undefined) out.defaultTokenTtl = defaultTtl;
+  const maxTtl = duration('max_lease_ttl');
+  if (maxTtl !== undefined) out.maxTokenTtl = maxTtl;
   return out;
 }
