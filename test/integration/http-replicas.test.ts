@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
@@ -251,6 +251,30 @@ test('a server with a replica closes promptly while a client holds an event stre
   for (const stream of streams) stream.destroy();
 });
 
+test('a replica ignores SIGHUP, SIGINT and SIGTERM sent to it, and keeps serving its connections', async () => {
+  const replicaPid = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .find((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('replica-process');
+      } catch {
+        return false;
+      }
+    });
+  assert.ok(replicaPid !== undefined, 'the replica process is a child of this process');
+  const connection = await replicaConnection();
+  for (const signal of ['SIGHUP', 'SIGINT', 'SIGTERM'] as const) process.kill(replicaPid, signal);
+  await sleep(200);
+  assert.doesNotThrow(() => process.kill(replicaPid, 0), 'the replica is still running');
+  const reply = await connection.call('GET', 'secret/data/probe', { token: root });
+  assert.equal(reply.status, 200);
+  assert.equal(reply.servedBy, 'replica', 'the same connection, still served by the replica');
+  connection.close();
+});
+
 test('sealing takes the key back from the replica before it completes', async () => {
   const connection = await replicaConnection();
   const primary = connect(server.url);
@@ -273,3 +297,4 @@ test('sealing takes the key back from the replica before it completes', async ()
   connection.close();
   primary.close();
 });
+

@@ -203,6 +203,10 @@ function main(): void {
         return;
     }
   });
+  // A replica lives and dies with its primary (the channel below), never by a signal of its
+  // own: a ^C or SIGHUP to the whole process group (`kill -HUP -PGID`, a terminal closing) is
+  // the primary's to act on, and would otherwise drop this replica's clients mid-request.
+  for (const signal of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) process.on(signal, () => undefined);
   // The primary is gone (or closed the channel): so is the reason to run.
   process.on('disconnect', () => {
     replica?.close();
