@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
@@ -251,19 +251,24 @@ test('a server with a replica closes promptly while a client holds an event stre
   for (const stream of streams) stream.destroy();
 });
 
-test('a replica ignores SIGHUP, SIGINT and SIGTERM sent to it, and keeps serving its connections', async () => {
-  const replicaPid = readdirSync('/proc')
+/** The pid of this process's replica child, if one runs. */
+function replicaPidOf(parent: number): number | undefined {
+  return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .map(Number)
     .find((pid) => {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('replica-process');
+        return ppid === parent && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('replica-process');
       } catch {
         return false;
       }
     });
+}
+
+test('a replica ignores SIGHUP, SIGINT and SIGTERM sent to it, and keeps serving its connections', async () => {
+  const replicaPid = replicaPidOf(process.pid);
   assert.ok(replicaPid !== undefined, 'the replica process is a child of this process');
   const connection = await replicaConnection();
   for (const signal of ['SIGHUP', 'SIGINT', 'SIGTERM'] as const) process.kill(replicaPid, signal);
@@ -273,6 +278,25 @@ test('a replica ignores SIGHUP, SIGINT and SIGTERM sent to it, and keeps serving
   assert.equal(reply.status, 200);
   assert.equal(reply.servedBy, 'replica', 'the same connection, still served by the replica');
   connection.close();
+});
+
+test('a replica that stops answering is killed and replaced, and gets no new connections meanwhile', { timeout: 60_000 }, async () => {
+  const hung = replicaPidOf(process.pid);
+  assert.ok(hung !== undefined);
+  process.kill(hung, 'SIGSTOP');
+  try {
+    for (let waited = 0; existsSync(`/proc/${hung}`) && waited < 30_000; waited += 100) await sleep(100);
+    assert.ok(!existsSync(`/proc/${hung}`), 'the hung replica was killed');
+  } finally {
+    if (existsSync(`/proc/${hung}`)) process.kill(hung, 'SIGKILL');
+  }
+  // Fresh connections are all answered: by the primary, or by the replica started instead.
+  for (let i = 0; i < 6; i += 1) {
+    const connection = connect(server.url);
+    assert.equal((await connection.call('GET', 'secret/data/probe', { token: root })).status, 200);
+    connection.close();
+  }
+  await replicaConnection();
 });
 
 test('sealing takes the key back from the replica before it completes', async () => {

@@ -21,6 +21,8 @@ export type ToReplica =
   | { readonly type: 'init'; readonly settings: ReplicaSettings }
   | { readonly type: 'connection' }
   | { readonly type: 'unseal'; readonly rootKey: Uint8Array }
-  | { readonly type: 'seal'; readonly id: number };
+  | { readonly type: 'seal'; readonly id: number }
+  /** Liveness: the replica answers `pong` at once. */
+  | { readonly type: 'ping' };
 
-export type FromReplica = { readonly type: 'ready' } | { readonly type: 'sealed'; readonly id: number };
+export type FromReplica = { readonly type: 'ready' } | { readonly type: 'sealed'; readonly id: number } | { readonly type: 'pong' };

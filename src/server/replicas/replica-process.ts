@@ -201,6 +201,9 @@ function main(): void {
         replica?.seal();
         send({ type: 'sealed', id: message.id });
         return;
+      case 'ping':
+        send({ type: 'pong' });
+        return;
     }
   });
   // A replica lives and dies with its primary (the channel below), never by a signal of its

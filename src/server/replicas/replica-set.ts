@@ -19,6 +19,14 @@ import type { FromReplica, ReplicaSettings, ToReplica } from './messages.js';
 const SEAL_CONFIRM_MS = 2_000;
 /** A replica that died is started again after this long (not in a tight loop). */
 const RESTART_DELAY_MS = 1_000;
+/** Every replica is pinged this often over its channel. */
+const PING_INTERVAL_MS = 1_000;
+/**
+ * A replica whose event loop has not answered a ping for this long is hung (stopped, stuck in
+ * a loop): it gets no new connections and is killed, so it is restarted, rather than leave
+ * every client it is handed waiting forever.
+ */
+const LIVENESS_MS = 5_000;
 
 export interface ReplicaSet {
   /** The primary's internal socket the replicas forward to; listen on it before start(). */
@@ -36,6 +44,8 @@ export interface ReplicaSet {
 interface Member {
   child: ChildProcess;
   ready: boolean;
+  /** When the replica last answered (its `ready`, or a `pong`), Date.now() ms. */
+  lastHeard: number;
   /** Connections handed over whose message has not been written to the channel yet. */
   pending: Set<Socket>;
 }
@@ -81,9 +91,10 @@ export function createReplicaSet(options: {
       // The primary's flags (a test runner's, --cpu-prof) are not the replica's.
       execArgv: [],
     });
-    const member: Member = { child, ready: false, pending: new Set() };
+    const member: Member = { child, ready: false, lastHeard: Date.now(), pending: new Set() };
     members[slot] = member;
     child.on('message', (message: FromReplica) => {
+      member.lastHeard = Date.now();
       if (message.type !== 'ready') return;
       member.ready = true;
       if (unsealed) sendKey(member);
@@ -105,6 +116,22 @@ export function createReplicaSet(options: {
   };
 
   for (let slot = 0; slot < options.count; slot += 1) spawn(slot);
+
+  const alive = (member: Member): boolean => Date.now() - member.lastHeard <= LIVENESS_MS;
+  const pinger = setInterval(() => {
+    for (const member of members) {
+      if (!member.ready || !member.child.connected) continue;
+      if (!alive(member)) {
+        logger.error('replica process stopped answering; killing it', { pid: member.child.pid, silent_ms: Date.now() - member.lastHeard });
+        member.ready = false;
+        member.child.kill('SIGKILL');
+        continue;
+      }
+      const ping: ToReplica = { type: 'ping' };
+      member.child.send(ping, () => undefined);
+    }
+  }, PING_INTERVAL_MS);
+  pinger.unref();
 
   const sealOne = (member: Member): Promise<void> =>
     new Promise<void>((resolve) => {
@@ -137,7 +164,7 @@ export function createReplicaSet(options: {
     socketPath,
     distribute(socket) {
       // Round robin over this process and every ready replica.
-      const ready = members.filter((m) => m.ready && m.child.connected);
+      const ready = members.filter((m) => m.ready && m.child.connected && alive(m));
       const pick = turn % (ready.length + 1);
       turn += 1;
       const member = pick === 0 ? undefined : ready[pick - 1];
@@ -166,6 +193,7 @@ export function createReplicaSet(options: {
     async close() {
       closing = true;
       unsealed = false;
+      clearInterval(pinger);
       await Promise.all(
         members.map(
           (member) =>
