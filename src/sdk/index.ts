@@ -18,6 +18,7 @@ export {
   CofferConfigError,
   CofferClosedError,
   CofferResponseError,
+  CofferRedirectError,
 } from './errors.js';
 export { isAuthError } from './auth-errors.js';
 export { nodeHttpFetch } from './node-http.js';
