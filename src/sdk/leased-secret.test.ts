@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CofferBadRequestError } from './errors.js';
-import { openLeasedSecret, type LeaseInfo } from './leased-secret.js';
+import { openLeasedSecret, type LeaseInfo, type RenewalEndReason } from './leased-secret.js';
 import { createManualTimers } from './manual-timers.js';
 import { createScheduler } from './scheduler.js';
 import { secretData } from './secret-value.js';
@@ -48,6 +48,7 @@ async function open(ttl: number, maxTtl: number, rotate = true) {
   const errors: unknown[] = [];
   const renewals: LeaseInfo[] = [];
   const rotations: Array<[string, string]> = [];
+  const ends: Array<{ leaseId: string; reason: RenewalEndReason; expiresAt: number }> = [];
   const handle = await openLeasedSecret<Cred>(
     {
       path: 'database/creds/app',
@@ -57,9 +58,14 @@ async function open(ttl: number, maxTtl: number, rotate = true) {
       toSecret: (envelope) => secretData(envelope) as Cred,
       onError: (err) => errors.push(err),
     },
-    { rotate, onRenew: (info) => renewals.push(info), onRotate: (next, previous) => rotations.push([previous.username, next.username]) },
+    {
+      rotate,
+      onRenew: (info) => renewals.push(info),
+      onRotate: (next, previous) => rotations.push([previous.username, next.username]),
+      onRenewalEnd: (info) => ends.push({ leaseId: info.leaseId, reason: info.reason, expiresAt: info.expiresAt }),
+    },
   );
-  return { timers, engine, errors, renewals, rotations, handle };
+  return { timers, engine, errors, renewals, rotations, ends, handle };
 }
 
 describe('leased secret handle', () => {
@@ -107,6 +113,29 @@ describe('leased secret handle', () => {
     assert.equal(engine.log.filter((l) => l.startsWith('read')).length, 1);
     assert.equal(handle.current.username, 'user-1');
     assert.deepEqual(timers.pending(), [], 'nothing left to do after the capped renewal');
+    await handle.close();
+  });
+
+  it('says once when the max TTL stops renewal from extending the lease, and when it ends', async () => {
+    const { timers, handle, ends, engine } = await open(30, 80, false);
+    const issuedAt = timers.now();
+    await timers.advance(21_000);
+    assert.equal(ends.length, 0, 'the first renewal still gives the full duration');
+    await timers.advance(100_000);
+    assert.equal(ends.length, 1, 'reported once, not at every later step');
+    assert.equal(ends[0]?.leaseId, 'database/creds/app/lease1');
+    assert.equal(ends[0]?.reason, 'max_ttl');
+    assert.ok(Math.abs((ends[0]?.expiresAt ?? 0) - (issuedAt + 80_000)) <= 1000, 'it ends at the max TTL');
+    assert.equal(engine.log.filter((l) => l.startsWith('read')).length, 1);
+    await handle.close();
+  });
+
+  it('says so when the server refuses to renew a lease, before reading a fresh one', async () => {
+    const { timers, handle, ends, engine, rotations } = await open(30, 3600);
+    (engine.leases.get('database/creds/app/lease1') as { revoked: boolean }).revoked = true;
+    await timers.advance(21_000);
+    assert.deepEqual(ends.map((e) => [e.leaseId, e.reason]), [['database/creds/app/lease1', 'refused']]);
+    assert.deepEqual(rotations, [['user-1', 'user-2']]);
     await handle.close();
   });
 

@@ -25,9 +25,24 @@ export interface LeaseInfo {
   expiresAt: number;
 }
 
+/** Why a lease can no longer be extended. */
+export type RenewalEndReason =
+  /** The last renewal gave less than asked for: the lease's max TTL caps it. */
+  | 'max_ttl'
+  /** The lease was issued as not renewable. */
+  | 'not_renewable'
+  /** The server refused to renew it (revoked, expired, unknown). */
+  | 'refused';
+
 export interface LeasedSecretOptions<T> {
   /** After each successful renewal. */
   onRenew?: (info: LeaseInfo) => void;
+  /**
+   * Once per lease, when renewing can no longer extend it; it ends at `info.expiresAt` (already
+   * past for 'refused'). With `rotate` a fresh secret follows; without, whoever uses the secret
+   * is left with a credential that stops working then, and may want to say so.
+   */
+  onRenewalEnd?: (info: LeaseInfo & { reason: RenewalEndReason }) => void;
   /** After a fresh secret replaced the previous one (max TTL near, lease lost, re-login). */
   onRotate?: (next: T, previous: T) => void;
   /** Background failures (they are retried); never carries the secret. */
@@ -104,6 +119,18 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
   };
 
   let held = hold(deps.initial ?? (await deps.read()));
+  /** The lease whose renewal end was reported (once per lease). */
+  let endReported = '';
+
+  const renewalEnded = (reason: RenewalEndReason): void => {
+    if (closed || held.leaseId === '' || endReported === held.leaseId) return;
+    endReported = held.leaseId;
+    try {
+      options.onRenewalEnd?.({ leaseId: held.leaseId, leaseDuration: Math.max(0, Math.round((held.expiresAt - scheduler.now()) / 1000)), renewable: false, expiresAt: held.expiresAt, reason });
+    } catch (err) {
+      report(err);
+    }
+  };
 
   const plan = (durationSeconds: number, capped: boolean): void => {
     attempts = 0;
@@ -113,6 +140,8 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
       if (rotate && held.ttl !== undefined) slot.set(held.ttl * 1000 + 1000, () => serial(() => fresh(true)));
       return;
     }
+    if (!held.renewable) renewalEnded('not_renewable');
+    else if (capped) renewalEnded('max_ttl');
     if (durationSeconds <= 0) return;
     const delay = renewDelay(durationSeconds * 1000);
     if (held.renewable && !capped) slot.set(delay, () => serial(renew));
@@ -174,6 +203,7 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
       const envelope = asEnvelope(res.body);
       const duration = envelope.lease_duration;
       held.expiresAt = scheduler.now() + duration * 1000;
+      held.renewable = envelope.renewable;
       try {
         options.onRenew?.({ leaseId: id, leaseDuration: duration, renewable: envelope.renewable, expiresAt: held.expiresAt });
       } catch (err) {
@@ -186,6 +216,7 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
       report(err);
       if (isDefinitive(err) || scheduler.now() >= held.expiresAt) {
         // The lease is gone (revoked, expired) or refuses renewal: only a fresh secret helps.
+        renewalEnded('refused');
         if (rotate) await fresh(false);
         return;
       }
