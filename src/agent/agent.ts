@@ -22,6 +22,7 @@ import { dirname } from 'node:path';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Coffer } from '../sdk/coffer.js';
 import { CofferPermissionDeniedError } from '../sdk/errors.js';
+import { cappedBackoff } from '../sdk/scheduler.js';
 import type { FetchLike } from '../sdk/transport.js';
 import { createAutoAuth, writeSink } from './auto-auth.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -105,19 +106,19 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
   const cfg = isParsed(config) ? config : parseAgentConfig(config, options);
   const env = options.env ?? process.env;
   const log = options.logger ?? createLogger({ level: cfg.logLevel, base: { component: 'agent' } });
-  const backoff = (attempt: number): number => {
-    const raw = Math.min(cfg.retry.maxBackoffMs, cfg.retry.initialBackoffMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(raw * (0.8 + 0.4 * Math.random()));
-  };
+  // One backoff for every retry, the agent's own and the SDK's (renewals, re-logins, reconnects).
+  const retry = { initialMs: cfg.retry.initialBackoffMs, maxMs: cfg.retry.maxBackoffMs };
+  const backoff = (attempt: number): number => cappedBackoff(attempt, retry);
 
   const coffer = new Coffer({
     address: cfg.address,
+    retry: { initialBackoffMs: retry.initialMs, maxBackoffMs: retry.maxMs },
     ...(cfg.namespace === undefined ? {} : { namespace: cfg.namespace }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     onError: (err) => log.warn('background work failed; retrying', { error: describe(err) }),
   });
   const autoAuth = createAutoAuth(cfg.autoAuth, coffer);
-  const leases = createAgentLeases(coffer, (err) => log.warn('lease renewal failed; retrying', { error: describe(err) }));
+  const leases = createAgentLeases(coffer, (err) => log.warn('lease renewal failed; retrying', { error: describe(err) }), retry);
   const logReload = (destination: string, outcome: ReloadOutcome): void => {
     if (outcome.kind === 'command') {
       const fields = { destination, exit_code: outcome.exitCode, signal: outcome.signal, timed_out: outcome.timedOut };
@@ -197,6 +198,11 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     }
   }
 
+  const refreshExpiredLeases = (): void => {
+    if (stopped) return;
+    source.refreshExpiredLeases().catch((err) => log.warn('cannot replace a lease that ended yet; retrying', { error: describe(err) }));
+  };
+
   // ---- change events ------------------------------------------------------------------------
   const changes = createChangeWatch({
     coffer,
@@ -209,8 +215,11 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     onReset: () => {
       log.info('change events were missed; reading every secret again');
       source.invalidateAll();
+      refreshExpiredLeases();
       markDirty(templates);
     },
+    // Coffer answers again: a lease that ended during the outage is replaced now, not at its handle's next retry.
+    onConnected: () => refreshExpiredLeases(),
     onUnavailable: (err) => {
       log.warn('cannot watch for changes; relying on render_interval', { error: describe(err) });
       checkTokenAfter(err);
@@ -310,6 +319,7 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
 
   const intervalTimer = setInterval(() => {
     source.invalidateAll();
+    refreshExpiredLeases();
     markDirty(templates);
   }, cfg.renderIntervalMs);
   intervalTimer.unref();
@@ -412,6 +422,7 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     consumerIds: () => checkIns.ids(),
     rerender() {
       source.invalidateAll();
+      refreshExpiredLeases();
       markDirty(templates);
     },
     async stop() {

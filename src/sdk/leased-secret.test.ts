@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CofferBadRequestError } from './errors.js';
+import { CofferBadRequestError, CofferConnectionError } from './errors.js';
 import { openLeasedSecret, type LeaseInfo, type RenewalEndReason } from './leased-secret.js';
 import { createManualTimers } from './manual-timers.js';
-import { createScheduler } from './scheduler.js';
+import { createScheduler, type RetryBackoff } from './scheduler.js';
 import { secretData } from './secret-value.js';
 import type { Requester } from './token-manager.js';
 import { asEnvelope } from './wire.js';
@@ -42,9 +42,14 @@ function fakeEngine(ttl: number, maxTtl: number, now: () => number) {
 
 type Cred = { username: string; password: string };
 
-async function open(ttl: number, maxTtl: number, rotate = true) {
+async function open(ttl: number, maxTtl: number, rotate = true, retry?: RetryBackoff) {
   const timers = createManualTimers();
   const engine = fakeEngine(ttl, maxTtl, timers.now);
+  /** While true, the server cannot be reached. */
+  const outage = { down: false };
+  const unreachable = (): never => {
+    throw new CofferConnectionError('cannot reach the server at http://127.0.0.1:1: ECONNREFUSED', 'ECONNREFUSED');
+  };
   const errors: unknown[] = [];
   const renewals: LeaseInfo[] = [];
   const rotations: Array<[string, string]> = [];
@@ -52,9 +57,9 @@ async function open(ttl: number, maxTtl: number, rotate = true) {
   const handle = await openLeasedSecret<Cred>(
     {
       path: 'database/creds/app',
-      read: engine.read,
-      request: engine.request,
-      scheduler: createScheduler((err) => errors.push(err), timers),
+      read: () => (outage.down ? unreachable() : engine.read()),
+      request: (method, path, req) => (outage.down ? unreachable() : engine.request(method, path, req)),
+      scheduler: createScheduler((err) => errors.push(err), timers, retry),
       toSecret: (envelope) => secretData(envelope) as Cred,
       onError: (err) => errors.push(err),
     },
@@ -65,7 +70,7 @@ async function open(ttl: number, maxTtl: number, rotate = true) {
       onRenewalEnd: (info) => ends.push({ leaseId: info.leaseId, reason: info.reason, expiresAt: info.expiresAt }),
     },
   );
-  return { timers, engine, errors, renewals, rotations, ends, handle };
+  return { timers, engine, errors, renewals, rotations, ends, handle, outage };
 }
 
 describe('leased secret handle', () => {
@@ -136,6 +141,32 @@ describe('leased secret handle', () => {
     await timers.advance(21_000);
     assert.deepEqual(ends.map((e) => [e.leaseId, e.reason]), [['database/creds/app/lease1', 'refused']]);
     assert.deepEqual(rotations, [['user-1', 'user-2']]);
+    await handle.close();
+  });
+
+  it('after an outage that outlasted the lease, refreshIfExpired() reads a fresh secret at once instead of at the next retry', async () => {
+    const { timers, handle, outage, rotations } = await open(30, 3600);
+    outage.down = true;
+    await timers.advance(45_000);
+    assert.ok((handle.expiresAt?.getTime() ?? Infinity) < timers.now(), 'the lease ran out during the outage');
+    assert.ok(timers.pending().length === 1 && (timers.pending()[0] as number) > 0, 'the handle waits for its next retry');
+    outage.down = false;
+    assert.equal(await handle.refreshIfExpired(), true);
+    assert.equal(handle.current.username, 'user-2', 'fresh credentials without moving time on');
+    assert.deepEqual(rotations, [['user-1', 'user-2']]);
+    assert.equal(await handle.refreshIfExpired(), false, 'a valid lease is left alone');
+    assert.equal(handle.current.username, 'user-2');
+    await handle.close();
+  });
+
+  it('paces its retries with the scheduler backoff it is given', async () => {
+    const { timers, handle, outage } = await open(30, 3600, true, { initialMs: 100_000, maxMs: 100_000 });
+    outage.down = true;
+    // Before the lease ends, retries come in time (half of what is left); after, the backoff stands.
+    await timers.advance(45_000);
+    const [next] = timers.pending();
+    assert.ok(next !== undefined && next > 50_000, `the retry after the lease ended follows the 100 s backoff (${next} ms), not the SDK default of at most 36 s`);
+    outage.down = false;
     await handle.close();
   });
 

@@ -11,7 +11,7 @@
  * an error message.
  */
 import { CofferBadRequestError, CofferClosedError, isDefinitive } from './errors.js';
-import { backoffDelay, createTimerSlot, renewDelay, type Scheduler } from './scheduler.js';
+import { createTimerSlot, renewDelay, type Scheduler } from './scheduler.js';
 import { secretTtl } from './secret-value.js';
 import type { Requester } from './token-manager.js';
 import { asEnvelope, type Envelope } from './wire.js';
@@ -62,6 +62,12 @@ export interface LeasedSecret<T> {
   readonly generation: number;
   /** Reads a fresh secret now (the old lease is kept until it ends or the handle closes). */
   refresh(): Promise<T>;
+  /**
+   * Reads a fresh secret now if the current lease has ended (an outage outlasted it), instead of
+   * waiting for the handle's own retry; true when it did. For a caller that just saw the server
+   * come back.
+   */
+  refreshIfExpired(): Promise<boolean>;
   /** Stops the background work and revokes every lease this handle created. */
   revoke(): Promise<void>;
   close(): Promise<void>;
@@ -151,7 +157,7 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
 
   const retry = (fn: () => Promise<void>): void => {
     attempts += 1;
-    let delay = backoffDelay(attempts);
+    let delay = scheduler.backoff(attempts);
     // Before the lease runs out, a retry must come in time; after, the backoff stands.
     const left = held.expiresAt - scheduler.now();
     if (held.expiresAt > 0 && left > 0) delay = Math.min(delay, Math.max(250, left / 2));
@@ -266,6 +272,15 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
       return serial(async () => {
         if (!(await adopt(await deps.read(), true))) throw new CofferClosedError(`the handle for ${deps.path}`);
         return held.secret;
+      });
+    },
+    refreshIfExpired() {
+      if (closed) return Promise.resolve(false);
+      return serial(async () => {
+        // Checked inside the queue: a fresh read that was already running may have replaced it.
+        if (closed || held.expiresAt === 0 || held.expiresAt > scheduler.now()) return false;
+        // The old lease has ended: nothing of it to keep.
+        return adopt(await deps.read(), false);
       });
     },
     revoke: revokeAll,
