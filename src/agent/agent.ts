@@ -24,7 +24,7 @@ import { Coffer } from '../sdk/coffer.js';
 import { CofferPermissionDeniedError } from '../sdk/errors.js';
 import { cappedBackoff } from '../sdk/scheduler.js';
 import type { FetchLike } from '../sdk/transport.js';
-import { createAutoAuth, writeSink } from './auto-auth.js';
+import { createAutoAuth } from './auto-auth.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { createChangeWatch } from './change-watch.js';
 import { createCheckIns } from './check-ins.js';
@@ -33,6 +33,7 @@ import { createAgentLeases } from './leases.js';
 import { createReloader, type ReloadOutcome, type Reloader } from './reload.js';
 import { createSecretSource, type SourceValue } from './secret-source.js';
 import { renderTemplate } from './template.js';
+import { createTokenSink } from './token-sink.js';
 
 export interface AgentOptions extends ParseOptions {
   /** Default: JSON lines on stderr at the configuration's log_level. */
@@ -186,7 +187,17 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     }
   };
 
+  const sink = cfg.sink
+    ? createTokenSink({
+        sink: cfg.sink,
+        backoff,
+        onError: (err, retryInMs) => log.error('cannot write the token sink; retrying', { path: cfg.sink?.path, error: describe(err), retry_in_ms: retryInMs }),
+        onRestored: () => log.warn('the token sink was missing or changed; wrote it again', { path: cfg.sink?.path }),
+      })
+    : undefined;
+
   // ---- files already on disk --------------------------------------------------------------
+  await sink?.prepare();
   for (const t of templates) {
     await mkdir(dirname(t.config.destination), { recursive: true, mode: 0o700 });
     try {
@@ -250,13 +261,8 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
   /** A new token is in use: sink it, watch with it, get fresh leases under it, render everything. */
   const adoptToken = async (): Promise<void> => {
     lastToken = coffer.token;
-    if (cfg.sink && lastToken) {
-      try {
-        await writeSink(cfg.sink, lastToken);
-      } catch (err) {
-        log.error('cannot write the token sink', { path: cfg.sink.path, error: describe(err) });
-      }
-    }
+    // A failed write is retried with the backoff by the sink itself.
+    if (sink && lastToken) await sink.write(lastToken);
     changes.restart();
     if (!firstAuth) {
       // Leases die with the token that created them (a revoked or expired token).
@@ -320,6 +326,7 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
   const intervalTimer = setInterval(() => {
     source.invalidateAll();
     refreshExpiredLeases();
+    void sink?.check();
     markDirty(templates);
   }, cfg.renderIntervalMs);
   intervalTimer.unref();
@@ -423,6 +430,7 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     rerender() {
       source.invalidateAll();
       refreshExpiredLeases();
+      void sink?.check();
       markDirty(templates);
     },
     async stop() {
@@ -431,6 +439,7 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       stopSignal.abort();
       clearInterval(tokenTimer);
       clearInterval(intervalTimer);
+      sink?.stop();
       for (const t of templates) {
         if (t.retry) clearTimeout(t.retry);
         t.reloader.stop();
