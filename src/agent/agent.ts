@@ -8,8 +8,9 @@
  * by a lease handle that got a fresh credential, by a static role's ttl passing, by the render
  * interval (in case an event was missed), by a new token, or by its own failed render (retried
  * with capped exponential backoff). A render reads what the cache lacks, renders, and only if
- * the content differs from the file on disk writes it atomically, checks in, and then reloads
- * the application (command or signal). A failed render leaves the last good file in place.
+ * the content differs from the file on disk (a file deleted or edited since is written again)
+ * writes it atomically, checks in, and then reloads the application (command or signal). A
+ * failed render leaves the last good file in place.
  *
  * Owns: the worker, the token's life in the agent (login, re-login, sink), the timers, and the
  * order "file written, then check in, then reload".
@@ -48,7 +49,7 @@ export interface AgentOptions extends ParseOptions {
 
 export interface RenderEvent {
   destination: string;
-  /** The file was rewritten (its content differed). */
+  /** The file was rewritten: its content differed, or it was missing or edited on disk. */
   changed: boolean;
   /** Why the render failed (no secret in it); the last good file stays. */
   error?: string;
@@ -87,6 +88,15 @@ const TOKEN_CHECK_MS = 1000;
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 const sameHash = (a: Buffer | undefined, b: Buffer): boolean => a !== undefined && timingSafeEqual(a, b);
+
+/** The hash of a file's content; undefined when it cannot be read (missing, replaced by a directory...). */
+async function hashOfFile(path: string): Promise<Buffer | undefined> {
+  try {
+    return sha256(await readFile(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 function describe(err: unknown): string {
   // SDK errors are scrubbed of every credential it holds; the agent's own errors name only files, paths and fields.
@@ -360,7 +370,10 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       });
       const hash = sha256(content);
       const changed = !sameHash(t.hash, hash);
-      if (changed) {
+      // Same content as last written, but the file may have been deleted or edited since: what is on disk counts.
+      const restored = !changed && !sameHash(await hashOfFile(destination), hash);
+      const written = changed || restored;
+      if (written) {
         await writeFileAtomic(destination, content, t.config.mode);
         t.hash = hash;
       }
@@ -374,11 +387,13 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       t.rendered = true;
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
       if (changed) log.info('rendered', { destination, duration_ms: durationMs });
+      else if (restored) log.warn('the file was missing or changed on disk; wrote it again', { destination, duration_ms: durationMs });
       else log.debug('unchanged', { destination, duration_ms: durationMs });
-      options.onRender?.({ destination, changed, durationMs });
+      options.onRender?.({ destination, changed: written, durationMs });
       // The file is in place: only now may a rotation learn that this consumer has the new version.
       for (const path of values.keys()) reportVersions(path);
-      if (changed) t.reloader.trigger();
+      // A restored file is new to the application too (it may have read the edited one).
+      if (written) t.reloader.trigger();
       checkReady();
     } catch (err) {
       if (stopped) return;
