@@ -8,8 +8,9 @@
  * by a lease handle that got a fresh credential, by a static role's ttl passing, by the render
  * interval (in case an event was missed), by a new token, or by its own failed render (retried
  * with capped exponential backoff). A render reads what the cache lacks, renders, and only if
- * the content differs from the file on disk writes it atomically, checks in, and then reloads
- * the application (command or signal). A failed render leaves the last good file in place.
+ * the content differs from the file on disk (a file deleted or edited since is written again)
+ * writes it atomically, checks in, and then reloads the application (command or signal). A
+ * failed render leaves the last good file in place.
  *
  * Owns: the worker, the token's life in the agent (login, re-login, sink), the timers, and the
  * order "file written, then check in, then reload".
@@ -22,8 +23,9 @@ import { dirname } from 'node:path';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Coffer } from '../sdk/coffer.js';
 import { CofferPermissionDeniedError } from '../sdk/errors.js';
+import { cappedBackoff } from '../sdk/scheduler.js';
 import type { FetchLike } from '../sdk/transport.js';
-import { createAutoAuth, writeSink } from './auto-auth.js';
+import { createAutoAuth } from './auto-auth.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { createChangeWatch } from './change-watch.js';
 import { createCheckIns } from './check-ins.js';
@@ -32,6 +34,7 @@ import { createAgentLeases } from './leases.js';
 import { createReloader, type ReloadOutcome, type Reloader } from './reload.js';
 import { createSecretSource, type SourceValue } from './secret-source.js';
 import { renderTemplate } from './template.js';
+import { createTokenSink } from './token-sink.js';
 
 export interface AgentOptions extends ParseOptions {
   /** Default: JSON lines on stderr at the configuration's log_level. */
@@ -46,7 +49,7 @@ export interface AgentOptions extends ParseOptions {
 
 export interface RenderEvent {
   destination: string;
-  /** The file was rewritten (its content differed). */
+  /** The file was rewritten: its content differed, or it was missing or edited on disk. */
   changed: boolean;
   /** Why the render failed (no secret in it); the last good file stays. */
   error?: string;
@@ -86,6 +89,15 @@ const TOKEN_CHECK_MS = 1000;
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 const sameHash = (a: Buffer | undefined, b: Buffer): boolean => a !== undefined && timingSafeEqual(a, b);
 
+/** The hash of a file's content; undefined when it cannot be read (missing, replaced by a directory...). */
+async function hashOfFile(path: string): Promise<Buffer | undefined> {
+  try {
+    return sha256(await readFile(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 function describe(err: unknown): string {
   // SDK errors are scrubbed of every credential it holds; the agent's own errors name only files, paths and fields.
   return err instanceof Error ? err.message : String(err);
@@ -105,19 +117,19 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
   const cfg = isParsed(config) ? config : parseAgentConfig(config, options);
   const env = options.env ?? process.env;
   const log = options.logger ?? createLogger({ level: cfg.logLevel, base: { component: 'agent' } });
-  const backoff = (attempt: number): number => {
-    const raw = Math.min(cfg.retry.maxBackoffMs, cfg.retry.initialBackoffMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(raw * (0.8 + 0.4 * Math.random()));
-  };
+  // One backoff for every retry, the agent's own and the SDK's (renewals, re-logins, reconnects).
+  const retry = { initialMs: cfg.retry.initialBackoffMs, maxMs: cfg.retry.maxBackoffMs };
+  const backoff = (attempt: number): number => cappedBackoff(attempt, retry);
 
   const coffer = new Coffer({
     address: cfg.address,
+    retry: { initialBackoffMs: retry.initialMs, maxBackoffMs: retry.maxMs },
     ...(cfg.namespace === undefined ? {} : { namespace: cfg.namespace }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     onError: (err) => log.warn('background work failed; retrying', { error: describe(err) }),
   });
   const autoAuth = createAutoAuth(cfg.autoAuth, coffer);
-  const leases = createAgentLeases(coffer, (err) => log.warn('lease renewal failed; retrying', { error: describe(err) }));
+  const leases = createAgentLeases(coffer, (err) => log.warn('lease renewal failed; retrying', { error: describe(err) }), retry);
   const logReload = (destination: string, outcome: ReloadOutcome): void => {
     if (outcome.kind === 'command') {
       const fields = { destination, exit_code: outcome.exitCode, signal: outcome.signal, timed_out: outcome.timedOut };
@@ -185,7 +197,17 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     }
   };
 
+  const sink = cfg.sink
+    ? createTokenSink({
+        sink: cfg.sink,
+        backoff,
+        onError: (err, retryInMs) => log.error('cannot write the token sink; retrying', { path: cfg.sink?.path, error: describe(err), retry_in_ms: retryInMs }),
+        onRestored: () => log.warn('the token sink was missing or changed; wrote it again', { path: cfg.sink?.path }),
+      })
+    : undefined;
+
   // ---- files already on disk --------------------------------------------------------------
+  await sink?.prepare();
   for (const t of templates) {
     await mkdir(dirname(t.config.destination), { recursive: true, mode: 0o700 });
     try {
@@ -196,6 +218,11 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
+
+  const refreshExpiredLeases = (): void => {
+    if (stopped) return;
+    source.refreshExpiredLeases().catch((err) => log.warn('cannot replace a lease that ended yet; retrying', { error: describe(err) }));
+  };
 
   // ---- change events ------------------------------------------------------------------------
   const changes = createChangeWatch({
@@ -209,8 +236,11 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     onReset: () => {
       log.info('change events were missed; reading every secret again');
       source.invalidateAll();
+      refreshExpiredLeases();
       markDirty(templates);
     },
+    // Coffer answers again: a lease that ended during the outage is replaced now, not at its handle's next retry.
+    onConnected: () => refreshExpiredLeases(),
     onUnavailable: (err) => {
       log.warn('cannot watch for changes; relying on render_interval', { error: describe(err) });
       checkTokenAfter(err);
@@ -241,13 +271,8 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
   /** A new token is in use: sink it, watch with it, get fresh leases under it, render everything. */
   const adoptToken = async (): Promise<void> => {
     lastToken = coffer.token;
-    if (cfg.sink && lastToken) {
-      try {
-        await writeSink(cfg.sink, lastToken);
-      } catch (err) {
-        log.error('cannot write the token sink', { path: cfg.sink.path, error: describe(err) });
-      }
-    }
+    // A failed write is retried with the backoff by the sink itself.
+    if (sink && lastToken) await sink.write(lastToken);
     changes.restart();
     if (!firstAuth) {
       // Leases die with the token that created them (a revoked or expired token).
@@ -310,6 +335,8 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
 
   const intervalTimer = setInterval(() => {
     source.invalidateAll();
+    refreshExpiredLeases();
+    void sink?.check();
     markDirty(templates);
   }, cfg.renderIntervalMs);
   intervalTimer.unref();
@@ -343,7 +370,10 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       });
       const hash = sha256(content);
       const changed = !sameHash(t.hash, hash);
-      if (changed) {
+      // Same content as last written, but the file may have been deleted or edited since: what is on disk counts.
+      const restored = !changed && !sameHash(await hashOfFile(destination), hash);
+      const written = changed || restored;
+      if (written) {
         await writeFileAtomic(destination, content, t.config.mode);
         t.hash = hash;
       }
@@ -357,11 +387,13 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       t.rendered = true;
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
       if (changed) log.info('rendered', { destination, duration_ms: durationMs });
+      else if (restored) log.warn('the file was missing or changed on disk; wrote it again', { destination, duration_ms: durationMs });
       else log.debug('unchanged', { destination, duration_ms: durationMs });
-      options.onRender?.({ destination, changed, durationMs });
+      options.onRender?.({ destination, changed: written, durationMs });
       // The file is in place: only now may a rotation learn that this consumer has the new version.
       for (const path of values.keys()) reportVersions(path);
-      if (changed) t.reloader.trigger();
+      // A restored file is new to the application too (it may have read the edited one).
+      if (written) t.reloader.trigger();
       checkReady();
     } catch (err) {
       if (stopped) return;
@@ -412,6 +444,8 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     consumerIds: () => checkIns.ids(),
     rerender() {
       source.invalidateAll();
+      refreshExpiredLeases();
+      void sink?.check();
       markDirty(templates);
     },
     async stop() {
@@ -420,6 +454,7 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       stopSignal.abort();
       clearInterval(tokenTimer);
       clearInterval(intervalTimer);
+      sink?.stop();
       for (const t of templates) {
         if (t.retry) clearTimeout(t.retry);
         t.reloader.stop();

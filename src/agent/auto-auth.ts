@@ -5,7 +5,7 @@
  * setups that deliver a token some other way, a token file.
  *
  * The SDK does the login and keeps the token alive (renewal, re-login at the max TTL); this
- * module only gathers the credentials, and writes the token sink.
+ * module only gathers the credentials (token-sink.ts writes the token out).
  *
  * Owns: reading the credential files, removing the secret id file after reading it (as Vault
  * Agent does by default), and the secret id kept in memory after that.
@@ -14,8 +14,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import type { Coffer } from '../sdk/coffer.js';
 import type { AuthInfo } from '../sdk/token-manager.js';
-import { writeFileAtomic } from './atomic-file.js';
-import type { AutoAuthConfig, SinkConfig } from './config.js';
+import type { AutoAuthConfig } from './config.js';
 
 export interface AutoAuth {
   /** Logs in once; rejects with a message that holds no credential. */
@@ -85,9 +84,4 @@ export function createAutoAuth(config: AutoAuthConfig, coffer: Coffer): AutoAuth
       }
     },
   };
-}
-
-/** Writes the token to the sink file, atomically and with the sink's mode (0600 by default). */
-export function writeSink(sink: SinkConfig, token: string): Promise<void> {
-  return writeFileAtomic(sink.path, token, sink.mode);
 }

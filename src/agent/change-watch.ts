@@ -27,6 +27,8 @@ export interface ChangeWatchDeps {
   onUnavailable(err: unknown): void;
   /** A connection failure; the SDK reconnects on its own. */
   onInterrupted(err: unknown): void;
+  /** The stream opened, the first time or after failures: Coffer answers again. */
+  onConnected?(): void;
 }
 
 /** The longest common prefix of the paths, so that one stream covers them all. */
@@ -57,7 +59,11 @@ export function createChangeWatch(deps: ChangeWatchDeps): ChangeWatch {
     restart() {
       if (stopped || watched.size === 0) return;
       subscription?.();
-      const sub = deps.coffer.watch(prefix, onEvent, { ...(lastSeq === undefined ? {} : { after: lastSeq }), onError: deps.onInterrupted });
+      const sub = deps.coffer.watch(prefix, onEvent, {
+        ...(lastSeq === undefined ? {} : { after: lastSeq }),
+        onError: deps.onInterrupted,
+        ...(deps.onConnected ? { onOpen: deps.onConnected } : {}),
+      });
       sub.ready.catch(deps.onUnavailable);
       subscription = sub;
     },

@@ -15,7 +15,7 @@
 import type { Coffer } from '../sdk/coffer.js';
 import { CofferConfigError } from '../sdk/errors.js';
 import { openLeasedSecret, type LeasedSecret } from '../sdk/leased-secret.js';
-import { createScheduler } from '../sdk/scheduler.js';
+import { createScheduler, type RetryBackoff } from '../sdk/scheduler.js';
 import { secretData } from '../sdk/secret-value.js';
 import type { Requester } from '../sdk/token-manager.js';
 import type { Envelope } from '../sdk/wire.js';
@@ -31,8 +31,9 @@ export interface AgentLeases {
   revokeAll(): Promise<void>;
 }
 
-export function createAgentLeases(coffer: Coffer, onError: (err: unknown) => void): AgentLeases {
-  const scheduler = createScheduler(onError);
+/** `retry` is the agent's backoff: renewals and fresh reads that fail are retried at its pace. */
+export function createAgentLeases(coffer: Coffer, onError: (err: unknown) => void, retry?: RetryBackoff): AgentLeases {
+  const scheduler = createScheduler(onError, undefined, retry);
   const handles = new Set<LeasedSecret<Secret>>();
   // The lease handle renews and revokes with PUT sys/leases/{renew,revoke}; Vault treats POST alike.
   const request: Requester = async (method, path, options) => {

@@ -12,19 +12,22 @@ const kv = (version: number, fields: Record<string, unknown>): Envelope<unknown>
 
 function setUp(answers: Record<string, () => Envelope<unknown> | Promise<Envelope<unknown>>>) {
   const reads: string[] = [];
-  const adopted: Array<{ path: string; onRotate: () => void; handle: { current: Secret; refreshed: number } }> = [];
+  const adopted: Array<{ path: string; onRotate: () => void; handle: { current: Secret; refreshed: number; expired: boolean } }> = [];
   const leases: AgentLeases = {
     async adopt(path, env, onRotate) {
-      const handle = { current: env.data as Secret, refreshed: 0, generation: 1 };
+      const handle = { current: env.data as Secret, refreshed: 0, generation: 1, expired: false };
       adopted.push({ path, onRotate, handle });
+      const refresh = async (): Promise<Secret> => {
+        handle.refreshed += 1;
+        handle.expired = false;
+        handle.current = { username: `fresh-${handle.refreshed}` };
+        onRotate();
+        return handle.current;
+      };
       return Object.assign(handle, {
         leaseId: env.lease_id, expiresAt: undefined,
-        refresh: async () => {
-          handle.refreshed += 1;
-          handle.current = { username: `fresh-${handle.refreshed}` };
-          onRotate();
-          return handle.current;
-        },
+        refresh,
+        refreshIfExpired: async () => handle.expired && (await refresh(), true),
         revoke: async () => undefined, close: async () => undefined,
       }) as unknown as LeasedSecret<Secret>;
     },
@@ -97,4 +100,19 @@ test('change events and invalidateAll never drop a lease; refreshLeases replaces
   assert.equal(adopted[0]?.handle.refreshed, 1);
   assert.deepEqual(changed, ['database/creds/ro']);
   assert.deepEqual((await source.get('database/creds/ro')).data, { username: 'fresh-1' });
+});
+
+test('refreshExpiredLeases replaces only the leases that ended, and reports those paths', async () => {
+  const { source, adopted, changed } = setUp({
+    'database/creds/ro': () => envelope({ username: 'v-1' }, 'database/creds/ro/abc'),
+    'database/creds/rw': () => envelope({ username: 'w-1' }, 'database/creds/rw/def'),
+  });
+  await source.get('database/creds/ro');
+  await source.get('database/creds/rw');
+  (adopted[1] as { handle: { expired: boolean } }).handle.expired = true;
+  await source.refreshExpiredLeases();
+  assert.deepEqual(adopted.map((a) => a.handle.refreshed), [0, 1]);
+  assert.deepEqual(changed, ['database/creds/rw']);
+  assert.deepEqual((await source.get('database/creds/rw')).data, { username: 'fresh-1' });
+  assert.deepEqual((await source.get('database/creds/ro')).data, { username: 'v-1' });
 });

@@ -8,7 +8,8 @@
  *   leased   an answer with a lease (dynamic database credentials...): one lease per path for
  *            the whole agent, so a username and a password rendered into different files always
  *            belong together; renewed by the SDK, replaced by a fresh credential when it can no
- *            longer be renewed, and never dropped by a change event
+ *            longer be renewed or has ended (after an outage, as soon as Coffer answers again),
+ *            and never dropped by a change event
  *
  * Owns: the cache, the static roles' ttl timers, and a generation count per path so that a read
  * that was in flight when its path changed does not put the stale answer back in the cache.
@@ -40,6 +41,11 @@ export interface SecretSource {
   invalidateAll(): void;
   /** Reads a fresh secret for every lease (after a re-login the old token's leases are gone). */
   refreshLeases(): Promise<void>;
+  /**
+   * Reads a fresh secret for every lease that has ended (an outage outlasted it), now rather than
+   * at its handle's next retry; the paths replaced go through onChange. For when Coffer is back.
+   */
+  refreshExpiredLeases(): Promise<void>;
   /** Paths currently held with a lease. */
   leasedPaths(): string[];
   /** Stops the ttl timers; revokes the leases or leaves them to their TTL. */
@@ -125,6 +131,12 @@ export function createSecretSource(deps: SecretSourceDeps): SecretSource {
     async refreshLeases() {
       const handles = [...cache.values()].flatMap((e) => (e.kind === 'leased' ? [e.handle] : []));
       const results = await Promise.allSettled(handles.map((h) => h.refresh()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    async refreshExpiredLeases() {
+      const handles = [...cache.values()].flatMap((e) => (e.kind === 'leased' ? [e.handle] : []));
+      const results = await Promise.allSettled(handles.map((h) => h.refreshIfExpired()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     },

@@ -71,7 +71,6 @@ test('rejects malformed actions with a line and column', () => {
     ['{{ secret "a/b" "" }}', /secret needs a field name/],
     ['{{ env "1X" }}', /env needs a variable name/],
     ['x {{ secret "a/b" "f"', /line 1, column 3: "\{\{" without a closing "\}\}"/],
-    ['x }} y', /"\}\}" without an opening "\{\{"/],
     ['{{ "open }}', /"\{\{" without a closing "\}\}"|not closed/],
     ['{{ }}', /empty action/],
     ['{{ "a" "b" }}', /stands alone/],
@@ -79,6 +78,13 @@ test('rejects malformed actions with a line and column', () => {
     ['{{ "bad \\n escape" }}', /only \\" and \\\\ may be escaped/],
   ];
   for (const [source, pattern] of cases) assert.throws(() => parseTemplate(source), pattern, source);
+});
+
+test('a }} outside an action is plain text, so JSON and YAML with nested objects render', () => {
+  assert.equal(render('x }} y'), 'x }} y');
+  assert.equal(render('{"db": {"password": "{{ secret "secret/data/app" "password" }}", "port": {{ secret "secret/data/app" "port" }}}}\n'), '{"db": {"password": "kv-pass", "port": 5432}}\n');
+  assert.equal(render('{"a": {"b": {}}}'), '{"a": {"b": {}}}');
+  assert.equal(render('db: {user: {{ secret "database/creds/ro" "username" }}}}} }}'), 'db: {user: v-ro-1}}} }}');
 });
 
 test('text without actions renders unchanged, including an empty template', () => {

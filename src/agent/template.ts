@@ -13,6 +13,9 @@
  * name only paths and fields.
  */
 
+// Outside an action everything is text, `}}` included (as in Go's text/template), so JSON and
+// YAML with nested objects render as written: {"db": {"password": "{{ secret ... }}"}}.
+//
 // The actions:
 //   {{ secret "secret/data/app" "password" }}         one field of the secret at an API path
 //   {{ secret "database/creds/readonly" "username" }}  (KV v2 reads need data/ in the path)
@@ -159,7 +162,6 @@ export function parseTemplate(source: string): ParsedTemplate {
     if (trimNext) text = text.replace(/^\s+/, '');
     trimNext = false;
     if (open === -1) {
-      if (text.includes('}}')) throw new TemplateSyntaxError(`${lineCol(source, source.indexOf('}}', c.pos))}: "}}" without an opening "{{"`);
       pushText(text);
       break;
     }
@@ -168,7 +170,6 @@ export function parseTemplate(source: string): ParsedTemplate {
       text = text.replace(/\s+$/, '');
       bodyStart += 1;
     }
-    if (text.includes('}}')) throw new TemplateSyntaxError(`${lineCol(source, source.indexOf('}}', c.pos))}: "}}" without an opening "{{"`);
     pushText(text);
     const commentAt = /^\s*\/\*/.exec(source.slice(bodyStart, bodyStart + 64));
     if (commentAt) {

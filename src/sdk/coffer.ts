@@ -24,7 +24,7 @@ import {
 import { registerConsumer, type ConsumerHandle, type ConsumerOptions } from './consumer.js';
 import { parseReference, referenceValue } from './references.js';
 import { createRotationHelper, type RotationHelper, type WithRotationOptions } from './rotation.js';
-import { createScheduler, type Scheduler } from './scheduler.js';
+import { createScheduler, type RetryBackoff, type Scheduler } from './scheduler.js';
 import { secretData } from './secret-value.js';
 import { createTokenManager, type AuthInfo, type TokenManager } from './token-manager.js';
 import { createTransport, type FetchLike, type HttpMethod, type RawResponse, type RequestOptions, type Transport } from './transport.js';
@@ -51,11 +51,28 @@ export interface CofferOptions {
   onTokenRenew?: (info: AuthInfo) => void;
   /** An HTTP implementation (default: the global fetch; `nodeHttpFetch` starts faster). */
   fetch?: FetchLike;
+  /**
+   * The backoff of every background retry (token and lease renewal, re-login, consumer
+   * heartbeats, watch reconnects): the first after `initialBackoffMs`, doubling, capped at
+   * `maxBackoffMs`. Default: 2 s up to 30 s (watch reconnects: 250 ms up to 30 s).
+   */
+  retry?: { initialBackoffMs: number; maxBackoffMs: number };
 }
 
 export interface CloseOptions {
   /** Also revoke the client token (default: only when the SDK obtained it by logging in). */
   revokeToken?: boolean;
+}
+
+/** Checked at construction: a backoff of 0 or NaN would retry in a busy loop. */
+function retryOption(retry: CofferOptions['retry']): RetryBackoff | undefined {
+  if (retry === undefined) return undefined;
+  const { initialBackoffMs, maxBackoffMs } = retry ?? {};
+  const valid = (ms: unknown): ms is number => typeof ms === 'number' && Number.isFinite(ms) && ms >= 1;
+  if (!valid(initialBackoffMs) || !valid(maxBackoffMs) || maxBackoffMs < initialBackoffMs) {
+    throw new CofferConfigError('retry needs initialBackoffMs and maxBackoffMs in milliseconds (at least 1), with maxBackoffMs not below initialBackoffMs');
+  }
+  return { initialMs: initialBackoffMs, maxMs: maxBackoffMs };
 }
 
 function defaultOnError(err: unknown): void {
@@ -71,6 +88,7 @@ export class Coffer {
   readonly #scheduler: Scheduler;
   readonly #rotation: RotationHelper;
   readonly #onError: (err: unknown) => void;
+  readonly #retry: RetryBackoff | undefined;
   /** Handles this instance created; the value says whether a re-login should refresh it. */
   readonly #leases = new Map<LeasedSecret<unknown>, boolean>();
   readonly #watches = new Set<Subscription>();
@@ -87,7 +105,8 @@ export class Coffer {
       throw new CofferConfigError('token must be a non-empty string when given');
     }
     this.#onError = options.onError ?? defaultOnError;
-    this.#scheduler = createScheduler((err) => this.#onError(err));
+    this.#retry = retryOption(options.retry);
+    this.#scheduler = createScheduler((err) => this.#onError(err), undefined, this.#retry);
     let tokens: TokenManager | undefined;
     this.#transport = createTransport({
       address: options.address,
@@ -228,7 +247,7 @@ export class Coffer {
    */
   watch(prefix: string, handler: WatchHandler, options: WatchOptions = {}): Subscription {
     this.#open();
-    const subscription = startWatch(this.#transport, prefix, handler, options, this.#onError);
+    const subscription = startWatch(this.#transport, prefix, handler, options, this.#onError, this.#retry ? this.#scheduler.backoff : undefined);
     this.#watches.add(subscription);
     const stop = (): void => {
       this.#watches.delete(subscription);

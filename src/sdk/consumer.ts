@@ -9,7 +9,7 @@
  * Must never: report a version the application did not give it.
  */
 import { CofferBadRequestError, CofferClosedError, CofferConfigError, CofferResponseError } from './errors.js';
-import { backoffDelay, createTimerSlot, type Scheduler } from './scheduler.js';
+import { createTimerSlot, type Scheduler } from './scheduler.js';
 import type { Requester } from './token-manager.js';
 import { asEnvelope } from './wire.js';
 
@@ -76,7 +76,7 @@ export async function registerConsumer(request: Requester, scheduler: Scheduler,
     } catch (err) {
       onError(err);
       failures += 1;
-      slot.set(Math.min(interval, backoffDelay(failures - 1)), heartbeat);
+      slot.set(Math.min(interval, scheduler.backoff(failures)), heartbeat);
     }
   };
 

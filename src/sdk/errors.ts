@@ -68,8 +68,28 @@ export class CofferClosedError extends CofferError {
   }
 }
 
-/** The server's answer did not have the shape the SDK needs (for example a secret without a field). */
+/**
+ * The server's answer did not have the shape the SDK needs (for example a secret without a
+ * field, or a success whose body is not JSON). `status` is the answer's status when there was one.
+ */
 export class CofferResponseError extends CofferError {}
+
+/**
+ * The server answered with a redirect (3xx). The SDK never follows one: the request carried the
+ * token, and the Location may name another host or plain http. Point the address at the server
+ * that answers instead. `location` is the target's origin only (scheme, host, port), if any.
+ */
+export class CofferRedirectError extends CofferResponseError {
+  readonly method: string;
+  readonly path: string;
+  readonly location: string | undefined;
+  constructor(message: string, options: { status: number; method: string; path: string; location: string | undefined }) {
+    super(message, { status: options.status });
+    this.method = options.method;
+    this.path = options.path;
+    this.location = options.location;
+  }
+}
 
 const BY_STATUS: Readonly<Record<number, typeof CofferHttpError>> = {
   400: CofferBadRequestError,
@@ -100,6 +120,32 @@ export function httpError(method: string, path: string, status: number, errors: 
     errors: errors.map(scrub),
     method,
     path,
+  });
+}
+
+/** The error for an answer whose body the SDK cannot use; `problem` never quotes the body. */
+export function responseError(method: string, path: string, status: number, problem: string, scrub: (text: string) => string): CofferResponseError {
+  return new CofferResponseError(scrub(`${method} ${path}: ${problem} (HTTP ${status})`), { status });
+}
+
+/**
+ * The error for a redirect. Only the Location's origin is kept: its path or query could carry
+ * anything, and the origin is what the operator needs to fix the address.
+ */
+export function redirectError(method: string, path: string, status: number, location: string | null, scrub: (text: string) => string): CofferRedirectError {
+  let origin: string | undefined;
+  try {
+    if (location) origin = new URL(location).origin;
+  } catch {
+    // A relative or malformed Location: nothing worth naming.
+  }
+  if (origin === 'null') origin = undefined;
+  const target = origin === undefined ? '' : ` to ${origin}`;
+  return new CofferRedirectError(scrub(`${method} ${path}: the server answered with a redirect${target} (HTTP ${status}), which is not followed so the token stays with this server; set the address to the server that answers`), {
+    status,
+    method,
+    path,
+    location: origin === undefined ? undefined : scrub(origin),
   });
 }
 

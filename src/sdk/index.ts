@@ -18,6 +18,7 @@ export {
   CofferConfigError,
   CofferClosedError,
   CofferResponseError,
+  CofferRedirectError,
 } from './errors.js';
 export { isAuthError } from './auth-errors.js';
 export { nodeHttpFetch } from './node-http.js';
@@ -26,7 +27,7 @@ export type { AuthInfo } from './token-manager.js';
 export type { AppRoleLoginOptions, JwtLoginOptions, JwtSource, KubernetesLoginOptions, UserpassLoginOptions } from './login.js';
 export type { KvClient, KvSecret, KvMetadata, KvMountOption } from './kv.js';
 export type { DatabaseClient, DatabaseCredential, DatabaseOptions, StaticCredential } from './database.js';
-export type { LeasedSecret, LeasedSecretOptions, LeaseInfo } from './leased-secret.js';
+export type { LeasedSecret, LeasedSecretOptions, LeaseInfo, RenewalEndReason } from './leased-secret.js';
 export type { WatchEvent, WatchEventKind, WatchHandler, WatchOptions, Subscription } from './watch.js';
 export type { ConsumerHandle, ConsumerOptions } from './consumer.js';
 export type { WithRotationOptions } from './rotation.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CofferBadRequestError } from './errors.js';
-import { openLeasedSecret, type LeaseInfo } from './leased-secret.js';
+import { CofferBadRequestError, CofferConnectionError } from './errors.js';
+import { openLeasedSecret, type LeaseInfo, type RenewalEndReason } from './leased-secret.js';
 import { createManualTimers } from './manual-timers.js';
-import { createScheduler } from './scheduler.js';
+import { createScheduler, type RetryBackoff } from './scheduler.js';
 import { secretData } from './secret-value.js';
 import type { Requester } from './token-manager.js';
 import { asEnvelope } from './wire.js';
@@ -42,24 +42,35 @@ function fakeEngine(ttl: number, maxTtl: number, now: () => number) {
 
 type Cred = { username: string; password: string };
 
-async function open(ttl: number, maxTtl: number, rotate = true) {
+async function open(ttl: number, maxTtl: number, rotate = true, retry?: RetryBackoff) {
   const timers = createManualTimers();
   const engine = fakeEngine(ttl, maxTtl, timers.now);
+  /** While true, the server cannot be reached. */
+  const outage = { down: false };
+  const unreachable = (): never => {
+    throw new CofferConnectionError('cannot reach the server at http://127.0.0.1:1: ECONNREFUSED', 'ECONNREFUSED');
+  };
   const errors: unknown[] = [];
   const renewals: LeaseInfo[] = [];
   const rotations: Array<[string, string]> = [];
+  const ends: Array<{ leaseId: string; reason: RenewalEndReason; expiresAt: number }> = [];
   const handle = await openLeasedSecret<Cred>(
     {
       path: 'database/creds/app',
-      read: engine.read,
-      request: engine.request,
-      scheduler: createScheduler((err) => errors.push(err), timers),
+      read: () => (outage.down ? unreachable() : engine.read()),
+      request: (method, path, req) => (outage.down ? unreachable() : engine.request(method, path, req)),
+      scheduler: createScheduler((err) => errors.push(err), timers, retry),
       toSecret: (envelope) => secretData(envelope) as Cred,
       onError: (err) => errors.push(err),
     },
-    { rotate, onRenew: (info) => renewals.push(info), onRotate: (next, previous) => rotations.push([previous.username, next.username]) },
+    {
+      rotate,
+      onRenew: (info) => renewals.push(info),
+      onRotate: (next, previous) => rotations.push([previous.username, next.username]),
+      onRenewalEnd: (info) => ends.push({ leaseId: info.leaseId, reason: info.reason, expiresAt: info.expiresAt }),
+    },
   );
-  return { timers, engine, errors, renewals, rotations, handle };
+  return { timers, engine, errors, renewals, rotations, ends, handle, outage };
 }
 
 describe('leased secret handle', () => {
@@ -107,6 +118,55 @@ describe('leased secret handle', () => {
     assert.equal(engine.log.filter((l) => l.startsWith('read')).length, 1);
     assert.equal(handle.current.username, 'user-1');
     assert.deepEqual(timers.pending(), [], 'nothing left to do after the capped renewal');
+    await handle.close();
+  });
+
+  it('says once when the max TTL stops renewal from extending the lease, and when it ends', async () => {
+    const { timers, handle, ends, engine } = await open(30, 80, false);
+    const issuedAt = timers.now();
+    await timers.advance(21_000);
+    assert.equal(ends.length, 0, 'the first renewal still gives the full duration');
+    await timers.advance(100_000);
+    assert.equal(ends.length, 1, 'reported once, not at every later step');
+    assert.equal(ends[0]?.leaseId, 'database/creds/app/lease1');
+    assert.equal(ends[0]?.reason, 'max_ttl');
+    assert.ok(Math.abs((ends[0]?.expiresAt ?? 0) - (issuedAt + 80_000)) <= 1000, 'it ends at the max TTL');
+    assert.equal(engine.log.filter((l) => l.startsWith('read')).length, 1);
+    await handle.close();
+  });
+
+  it('says so when the server refuses to renew a lease, before reading a fresh one', async () => {
+    const { timers, handle, ends, engine, rotations } = await open(30, 3600);
+    (engine.leases.get('database/creds/app/lease1') as { revoked: boolean }).revoked = true;
+    await timers.advance(21_000);
+    assert.deepEqual(ends.map((e) => [e.leaseId, e.reason]), [['database/creds/app/lease1', 'refused']]);
+    assert.deepEqual(rotations, [['user-1', 'user-2']]);
+    await handle.close();
+  });
+
+  it('after an outage that outlasted the lease, refreshIfExpired() reads a fresh secret at once instead of at the next retry', async () => {
+    const { timers, handle, outage, rotations } = await open(30, 3600);
+    outage.down = true;
+    await timers.advance(45_000);
+    assert.ok((handle.expiresAt?.getTime() ?? Infinity) < timers.now(), 'the lease ran out during the outage');
+    assert.ok(timers.pending().length === 1 && (timers.pending()[0] as number) > 0, 'the handle waits for its next retry');
+    outage.down = false;
+    assert.equal(await handle.refreshIfExpired(), true);
+    assert.equal(handle.current.username, 'user-2', 'fresh credentials without moving time on');
+    assert.deepEqual(rotations, [['user-1', 'user-2']]);
+    assert.equal(await handle.refreshIfExpired(), false, 'a valid lease is left alone');
+    assert.equal(handle.current.username, 'user-2');
+    await handle.close();
+  });
+
+  it('paces its retries with the scheduler backoff it is given', async () => {
+    const { timers, handle, outage } = await open(30, 3600, true, { initialMs: 100_000, maxMs: 100_000 });
+    outage.down = true;
+    // Before the lease ends, retries come in time (half of what is left); after, the backoff stands.
+    await timers.advance(45_000);
+    const [next] = timers.pending();
+    assert.ok(next !== undefined && next > 50_000, `the retry after the lease ended follows the 100 s backoff (${next} ms), not the SDK default of at most 36 s`);
+    outage.down = false;
     await handle.close();
   });
 

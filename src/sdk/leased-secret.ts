@@ -11,7 +11,7 @@
  * an error message.
  */
 import { CofferBadRequestError, CofferClosedError, isDefinitive } from './errors.js';
-import { backoffDelay, createTimerSlot, renewDelay, type Scheduler } from './scheduler.js';
+import { createTimerSlot, renewDelay, type Scheduler } from './scheduler.js';
 import { secretTtl } from './secret-value.js';
 import type { Requester } from './token-manager.js';
 import { asEnvelope, type Envelope } from './wire.js';
@@ -25,9 +25,24 @@ export interface LeaseInfo {
   expiresAt: number;
 }
 
+/** Why a lease can no longer be extended. */
+export type RenewalEndReason =
+  /** The last renewal gave less than asked for: the lease's max TTL caps it. */
+  | 'max_ttl'
+  /** The lease was issued as not renewable. */
+  | 'not_renewable'
+  /** The server refused to renew it (revoked, expired, unknown). */
+  | 'refused';
+
 export interface LeasedSecretOptions<T> {
   /** After each successful renewal. */
   onRenew?: (info: LeaseInfo) => void;
+  /**
+   * Once per lease, when renewing can no longer extend it; it ends at `info.expiresAt` (already
+   * past for 'refused'). With `rotate` a fresh secret follows; without, whoever uses the secret
+   * is left with a credential that stops working then, and may want to say so.
+   */
+  onRenewalEnd?: (info: LeaseInfo & { reason: RenewalEndReason }) => void;
   /** After a fresh secret replaced the previous one (max TTL near, lease lost, re-login). */
   onRotate?: (next: T, previous: T) => void;
   /** Background failures (they are retried); never carries the secret. */
@@ -47,6 +62,12 @@ export interface LeasedSecret<T> {
   readonly generation: number;
   /** Reads a fresh secret now (the old lease is kept until it ends or the handle closes). */
   refresh(): Promise<T>;
+  /**
+   * Reads a fresh secret now if the current lease has ended (an outage outlasted it), instead of
+   * waiting for the handle's own retry; true when it did. For a caller that just saw the server
+   * come back.
+   */
+  refreshIfExpired(): Promise<boolean>;
   /** Stops the background work and revokes every lease this handle created. */
   revoke(): Promise<void>;
   close(): Promise<void>;
@@ -104,6 +125,18 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
   };
 
   let held = hold(deps.initial ?? (await deps.read()));
+  /** The lease whose renewal end was reported (once per lease). */
+  let endReported = '';
+
+  const renewalEnded = (reason: RenewalEndReason): void => {
+    if (closed || held.leaseId === '' || endReported === held.leaseId) return;
+    endReported = held.leaseId;
+    try {
+      options.onRenewalEnd?.({ leaseId: held.leaseId, leaseDuration: Math.max(0, Math.round((held.expiresAt - scheduler.now()) / 1000)), renewable: false, expiresAt: held.expiresAt, reason });
+    } catch (err) {
+      report(err);
+    }
+  };
 
   const plan = (durationSeconds: number, capped: boolean): void => {
     attempts = 0;
@@ -113,6 +146,8 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
       if (rotate && held.ttl !== undefined) slot.set(held.ttl * 1000 + 1000, () => serial(() => fresh(true)));
       return;
     }
+    if (!held.renewable) renewalEnded('not_renewable');
+    else if (capped) renewalEnded('max_ttl');
     if (durationSeconds <= 0) return;
     const delay = renewDelay(durationSeconds * 1000);
     if (held.renewable && !capped) slot.set(delay, () => serial(renew));
@@ -122,7 +157,7 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
 
   const retry = (fn: () => Promise<void>): void => {
     attempts += 1;
-    let delay = backoffDelay(attempts);
+    let delay = scheduler.backoff(attempts);
     // Before the lease runs out, a retry must come in time; after, the backoff stands.
     const left = held.expiresAt - scheduler.now();
     if (held.expiresAt > 0 && left > 0) delay = Math.min(delay, Math.max(250, left / 2));
@@ -174,6 +209,7 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
       const envelope = asEnvelope(res.body);
       const duration = envelope.lease_duration;
       held.expiresAt = scheduler.now() + duration * 1000;
+      held.renewable = envelope.renewable;
       try {
         options.onRenew?.({ leaseId: id, leaseDuration: duration, renewable: envelope.renewable, expiresAt: held.expiresAt });
       } catch (err) {
@@ -186,6 +222,7 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
       report(err);
       if (isDefinitive(err) || scheduler.now() >= held.expiresAt) {
         // The lease is gone (revoked, expired) or refuses renewal: only a fresh secret helps.
+        renewalEnded('refused');
         if (rotate) await fresh(false);
         return;
       }
@@ -235,6 +272,15 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
       return serial(async () => {
         if (!(await adopt(await deps.read(), true))) throw new CofferClosedError(`the handle for ${deps.path}`);
         return held.secret;
+      });
+    },
+    refreshIfExpired() {
+      if (closed) return Promise.resolve(false);
+      return serial(async () => {
+        // Checked inside the queue: a fresh read that was already running may have replaced it.
+        if (closed || held.expiresAt === 0 || held.expiresAt > scheduler.now()) return false;
+        // The old lease has ended: nothing of it to keep.
+        return adopt(await deps.read(), false);
       });
     },
     revoke: revokeAll,

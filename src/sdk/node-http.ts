@@ -5,7 +5,9 @@
  *
  * Owns: translating a request and its response; errors look like fetch's (`cause.code`), so the
  * transport maps them the same way.
- * Must never: follow redirects (a token must not be re-sent to another host), or log anything.
+ * Must never: follow redirects (a token must not be re-sent to another host): a 3xx comes back
+ * as it is, as fetch's `redirect: 'manual'` gives it, and the transport turns it into an error.
+ * Nor log anything.
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { FetchLike, HttpResponseLike } from './transport.js';

@@ -44,8 +44,14 @@ describe('secret references and environment templates', () => {
 
   it('reports template mistakes by line number without quoting the line', () => {
     assert.throws(() => parseEnvTemplate('A=ok\nB={{ secret/data/x#y\n'), (err: Error) => err.message === 'template line 2: "{{" without a closing "}}"');
-    assert.throws(() => parseEnvTemplate('A=literal-value-s3cret }}\n'), (err: Error) => /line 1/.test(err.message) && !err.message.includes('s3cret'));
+    assert.throws(() => parseEnvTemplate('A={{ ../x#y }} literal-value-s3cret\n'), (err: Error) => /line 1/.test(err.message) && !err.message.includes('s3cret'));
     assert.throws(() => parseEnvTemplate('no equals sign here'), /template line 1: expected NAME=VALUE/);
+  });
+
+  it('keeps a }} outside a placeholder as text, so JSON values with nested objects work', () => {
+    const entries = parseEnvTemplate('CONFIG={"db":{"user":"{{ database/creds/app#username }}"}}\nPLAIN=a }} b\n');
+    const env = renderEnv(entries, (ref) => referenceValue({ username: 'v-app-1' }, ref));
+    assert.deepEqual(env, { CONFIG: '{"db":{"user":"v-app-1"}}', PLAIN: 'a }} b' });
   });
 
   it('takes the only field when a reference names none, and refuses to guess among several', () => {

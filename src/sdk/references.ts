@@ -12,8 +12,9 @@
  *     LOG_LEVEL=info
  *
  * A value may mix text and any number of `{{ PATH#FIELD }}` placeholders; a leading `export `
- * is allowed; one pair of surrounding single or double quotes is removed. There is no escaping
- * and no other syntax, so there is nothing to evaluate.
+ * is allowed; one pair of surrounding single or double quotes is removed. A `}}` outside a
+ * placeholder is plain text (JSON values such as `{"a":{"b":1}}` pass through). There is no
+ * escaping and no other syntax, so there is nothing to evaluate.
  *
  * Must never: quote a line's content in an error (a template may hold literal values); errors
  * name the line number only.
@@ -79,7 +80,6 @@ function parseValue(value: string, lineNo: number): TemplatePart[] {
     }
     rest = rest.slice(close + 2);
   }
-  if (parts.some((p) => 'text' in p && p.text.includes('}}'))) throw new CofferConfigError(`template line ${lineNo}: "}}" without an opening "{{"`);
   return parts;
 }
 

@@ -10,6 +10,8 @@
 
 export interface Scheduler {
   now(): number;
+  /** How long to wait before the next try after `failures` (1, 2, ...) consecutive failures. */
+  backoff(failures: number): number;
   /** Runs `fn` after `ms`; returns a function that cancels it. Does nothing once stopped. */
   after(ms: number, fn: () => unknown): () => void;
   /** Cancels every pending timer; later `after` calls are ignored. */
@@ -36,11 +38,26 @@ const REAL_TIMERS: TimerApi = {
 // setTimeout stores its delay as a signed 32-bit integer; longer delays fire at once.
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
-export function createScheduler(onError: (err: unknown) => void, timers: TimerApi = REAL_TIMERS): Scheduler {
+/**
+ * The backoff of every background retry: the first after `initialMs`, doubling, capped at
+ * `maxMs` (with jitter). An application or the agent that promises its operators a backoff
+ * passes it here, so that renewals, re-logins, heartbeats and reconnects all follow it.
+ */
+export interface RetryBackoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+/**
+ * `retry` sets the backoff of background retries; without it they wait 2 s, 4 s ... up to 30 s
+ * (a watch's reconnects have their own, quicker default).
+ */
+export function createScheduler(onError: (err: unknown) => void, timers: TimerApi = REAL_TIMERS, retry?: RetryBackoff): Scheduler {
   const pending = new Set<unknown>();
   let stopped = false;
   return {
     now: () => timers.now(),
+    backoff: (failures) => (retry === undefined ? backoffDelay(failures) : cappedBackoff(failures, retry)),
     get stopped() {
       return stopped;
     },
@@ -104,4 +121,10 @@ export function renewDelay(durationMs: number, random: () => number = Math.rando
 export function backoffDelay(attempt: number, baseMs = 1000, maxMs = 30_000, random: () => number = Math.random): number {
   const raw = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
   return raw * (0.8 + 0.4 * random());
+}
+
+/** `initialMs` after the first failure, doubling after each further one, capped at `maxMs`; ±20 % jitter. */
+export function cappedBackoff(failures: number, retry: RetryBackoff, random: () => number = Math.random): number {
+  const raw = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.max(0, failures - 1));
+  return Math.round(raw * (0.8 + 0.4 * random()));
 }

@@ -9,7 +9,7 @@
  */
 import { CofferConfigError, isDefinitive, type Redactor } from './errors.js';
 import type { LoginKind, LoginMethod } from './login.js';
-import { backoffDelay, createTimerSlot, renewDelay, type Scheduler } from './scheduler.js';
+import { createTimerSlot, renewDelay, type Scheduler } from './scheduler.js';
 import type { HttpMethod, RawResponse, RequestOptions } from './transport.js';
 import { asEnvelope, authOf, type WireAuth } from './wire.js';
 
@@ -126,7 +126,7 @@ export function createTokenManager(initialToken: string | undefined, deps: Token
       })
       .catch((err: unknown) => {
         reloginFailures += 1;
-        reloginNotBefore = scheduler.now() + backoffDelay(reloginFailures);
+        reloginNotBefore = scheduler.now() + scheduler.backoff(reloginFailures);
         throw err;
       })
       .finally(() => {
@@ -137,7 +137,7 @@ export function createTokenManager(initialToken: string | undefined, deps: Token
 
   const retry = (fn: () => Promise<void>): void => {
     attempts += 1;
-    let delay = backoffDelay(attempts);
+    let delay = scheduler.backoff(attempts);
     // A renewal retry must still happen before the token runs out; once it has run out there is
     // nothing to race, and the backoff stands (a fleet must not hammer a recovering server).
     const left = expiresAt - scheduler.now();

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import {
   CofferBadRequestError,
@@ -6,9 +8,12 @@ import {
   CofferConnectionError,
   CofferNotFoundError,
   CofferPermissionDeniedError,
+  CofferRedirectError,
+  CofferResponseError,
   CofferSealedError,
   CofferServerError,
 } from './errors.js';
+import { nodeHttpFetch } from './node-http.js';
 import { createTransport, type FetchLike, type HttpResponseLike } from './transport.js';
 
 const TOKEN = 'hvs.the-client-token-0123456789';
@@ -87,5 +92,102 @@ describe('SDK transport', () => {
     await assert.rejects(transport.request('GET', 'sys/health'), (err: unknown) => err instanceof CofferConnectionError && err.code === 'ECONNREFUSED' && err.status === undefined);
     assert.throws(() => createTransport({ address: 'https://user:pa55word@coffer:8200', token: () => undefined }), (err: Error) => err instanceof CofferConfigError && !err.message.includes('pa55word'));
     assert.throws(() => createTransport({ address: 'ftp://coffer', token: () => undefined }), CofferConfigError);
+  });
+});
+
+/** A server on port 0 whose answers the test chooses; it records the token of every request. */
+async function localServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; tokens: Array<string | undefined>; close(): Promise<void> }> {
+  const tokens: Array<string | undefined> = [];
+  const server = createServer((req, res) => {
+    tokens.push(req.headers['x-vault-token'] as string | undefined);
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tokens,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const FETCHES: Array<[string, FetchLike | undefined]> = [['the global fetch', undefined], ['nodeHttpFetch', nodeHttpFetch]];
+
+describe('SDK transport over real HTTP', () => {
+  for (const [name, fetchImpl] of FETCHES) {
+    it(`never follows a redirect to another host, and never sends the token there (${name})`, async () => {
+      const elsewhere = await localServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"data":{"stolen":true}}');
+      });
+      const coffer = await localServer((_req, res) => {
+        res.writeHead(307, { location: `${elsewhere.url}/v1/secret/data/app?token=${TOKEN}` });
+        res.end();
+      });
+      try {
+        const transport = createTransport({ address: coffer.url, token: () => TOKEN, fetch: fetchImpl });
+        transport.redactor.add(TOKEN);
+        for (const call of [() => transport.request('GET', 'secret/data/app'), () => transport.stream('sys/watch')]) {
+          await assert.rejects(call(), (err: unknown) => {
+            assert.ok(err instanceof CofferRedirectError, String(err));
+            assert.ok(err instanceof CofferResponseError);
+            assert.equal(err.status, 307);
+            assert.equal(err.location, elsewhere.url);
+            assert.ok(!err.message.includes(TOKEN) && !JSON.stringify(err).includes(TOKEN), err.message);
+            return true;
+          });
+        }
+        assert.deepEqual(coffer.tokens, [TOKEN, TOKEN]);
+        assert.deepEqual(elsewhere.tokens, [], 'the other host received nothing');
+      } finally {
+        await coffer.close();
+        await elsewhere.close();
+      }
+    });
+
+    it(`fails a success whose body breaks off, stalls or is not JSON, instead of returning no data (${name})`, async () => {
+      const server = await localServer((req, res) => {
+        if (req.url?.includes('cut')) {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': 500 });
+          res.write('{"lease_id":"database/creds/app/abc","data":{"password":"pa');
+          setTimeout(() => res.socket?.destroy(), 20);
+        } else if (req.url?.includes('stall')) {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': 500 });
+          res.write('{"lease_id":"database/creds/app/abc",');
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"data":{"password":"half-a-secret-value');
+        }
+      });
+      try {
+        const transport = createTransport({ address: server.url, token: () => TOKEN, fetch: fetchImpl, timeoutMs: 300 });
+        await assert.rejects(transport.request('GET', 'database/creds/cut'), (err: unknown) => err instanceof CofferConnectionError && err.code !== 'TIMEOUT');
+        await assert.rejects(transport.request('GET', 'database/creds/stall'), (err: unknown) => err instanceof CofferConnectionError && err.code === 'TIMEOUT');
+        await assert.rejects(transport.request('GET', 'secret/data/bad'), (err: unknown) => {
+          assert.ok(err instanceof CofferResponseError, String(err));
+          assert.equal(err.status, 200);
+          assert.ok(!err.message.includes('half-a-secret-value'), err.message);
+          return true;
+        });
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('still returns nothing for an empty success body (a 204)', async () => {
+    const server = await localServer((_req, res) => {
+      res.writeHead(204);
+      res.end();
+    });
+    try {
+      const transport = createTransport({ address: server.url, token: () => TOKEN });
+      assert.deepEqual(await transport.request('PUT', 'sys/leases/revoke', { body: { lease_id: 'x' } }), { status: 204, body: undefined });
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -40,6 +40,12 @@ export interface WatchOptions {
   pollWaitSeconds?: number;
   /** Connection failures and handler errors; the watch keeps going. */
   onError?: (err: unknown) => void;
+  /**
+   * Each time a connection opens after none was open: the first, and every reconnect after a
+   * failure. Whoever kept state through an outage (a lease that ran out meanwhile) can act now,
+   * rather than at its own next retry.
+   */
+  onOpen?: () => void;
 }
 
 /** Calling it stops the watch. `ready` settles when the first connection is open. */
@@ -58,13 +64,26 @@ const SSE_FAILURES_BEFORE_POLL = 3;
 
 class StreamUnavailable extends CofferError {}
 
-export function startWatch(transport: Transport, prefix: string, handler: WatchHandler, options: WatchOptions, onErrorDefault: (err: unknown) => void): Subscription {
+/** Reconnects without a configured backoff: 250 ms, 500 ms ... up to 30 s. */
+const defaultReconnectDelay = (failures: number): number => backoffDelay(failures - 1, 250, 30_000);
+
+/** `backoff` paces reconnects after `failures` consecutive failures (the Coffer's retry setting). */
+export function startWatch(
+  transport: Transport,
+  prefix: string,
+  handler: WatchHandler,
+  options: WatchOptions,
+  onErrorDefault: (err: unknown) => void,
+  backoff: (failures: number) => number = defaultReconnectDelay,
+): Subscription {
   const cleanPrefix = prefix.replace(/^\/+/, '');
   const onError = options.onError ?? onErrorDefault;
   const stop = new AbortController();
   let mode: 'sse' | 'poll' = options.transport === 'poll' ? 'poll' : 'sse';
   let lastSeq = options.after;
   let opened = false;
+  /** A connection is open, or the last one ended cleanly; false after a failure. */
+  let connected = false;
   let resolveReady: () => void = () => undefined;
   let rejectReady: (err: unknown) => void = () => undefined;
   const ready = new Promise<void>((resolve, reject) => {
@@ -78,6 +97,14 @@ export function startWatch(transport: Transport, prefix: string, handler: WatchH
     if (!opened) {
       opened = true;
       resolveReady();
+    }
+    if (!connected) {
+      connected = true;
+      try {
+        options.onOpen?.();
+      } catch (err) {
+        onError(err);
+      }
     }
   };
 
@@ -237,6 +264,7 @@ export function startWatch(transport: Transport, prefix: string, handler: WatchH
       } catch (err) {
         if (stop.signal.aborted) break;
         failures += 1;
+        connected = false;
         onError(err);
         if (!opened && err instanceof CofferPermissionDeniedError) {
           // A token that may not watch at all: the caller learns it from `ready` at once.
@@ -247,7 +275,7 @@ export function startWatch(transport: Transport, prefix: string, handler: WatchH
           failures = 0;
           continue;
         }
-        await sleep(backoffDelay(failures - 1, 250, 30_000));
+        await sleep(backoff(failures));
       }
     }
     resolveReady();

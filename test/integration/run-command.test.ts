@@ -80,8 +80,11 @@ describe('coffer run', () => {
       mount: 'database',
       cluster,
       db,
-      allowedRoles: ['app'],
-      roles: { app: { creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`], default_ttl: '1h', max_ttl: '2h' } },
+      allowedRoles: ['app', 'short'],
+      roles: {
+        app: { creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`], default_ttl: '1h', max_ttl: '2h' },
+        short: { creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`], default_ttl: '2s', max_ttl: '3s' },
+      },
     });
   });
 
@@ -218,6 +221,34 @@ describe('coffer run', () => {
     assert.equal(await pending, 0);
     assert.equal((await api(server, 'PUT', 'sys/leases/lookup', { token: root, body: { lease_id: leaseId } })).status, 400, 'the lease is gone');
     assert.deepEqual(await db.roles(seen.DB_USER), [], 'the database user is gone');
+  });
+
+  it('warns once on stderr, naming the path and never the secret, when a lease reaches its max TTL while the command runs', async () => {
+    n += 1;
+    const outFile = join(dir, `out-${n}.json`);
+    let stderr = '';
+    const pending = main(['run', '-env', 'DB_USER=database/creds/short#username', '-env', 'DB_PASS=database/creds/short#password', '--', process.execPath, '-e', recorder(['DB_USER', 'DB_PASS'])], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir, COFFER_ADDR: server.url, COFFER_TOKEN: root, OUT_FILE: outFile, WAIT: '1' },
+      stdout: { write: () => true },
+      stderr: { write: (text: string) => ((stderr += text), true) },
+    });
+    await waitForFile(outFile);
+    const seen = JSON.parse(readFileSync(outFile, 'utf8'));
+    try {
+      const end = Date.now() + 15_000;
+      while (!stderr.includes('max TTL')) {
+        if (Date.now() > end) throw new Error(`no warning; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      writeFileSync(`${outFile}.go`, '');
+    }
+    assert.equal(await pending, 0);
+    const lines = stderr.split('\n').filter((l) => l !== '');
+    const warnings = lines.filter((l) => l.includes('database/creds/short'));
+    assert.equal(warnings.length, 1, stderr);
+    assert.match(warnings[0] as string, /^Warning: the lease of database\/creds\/short reached its max TTL and ends at \S+Z; the command keeps running/);
+    for (const secret of [seen.DB_USER, seen.DB_PASS, root]) assert.ok(!stderr.includes(secret));
   });
 
   it('forwards SIGTERM, SIGINT and SIGHUP to the child and revokes its lease afterwards', async () => {

@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Coffer } from '../../sdk/coffer.js';
 import { CofferConfigError, CofferError } from '../../sdk/errors.js';
+import type { RenewalEndReason } from '../../sdk/leased-secret.js';
 import { nodeHttpFetch } from '../../sdk/node-http.js';
 import { parseEnvAssignment, parseEnvTemplate, referencedPaths, referenceValue, renderEnv, type EnvEntry } from '../../sdk/references.js';
 import { secretData } from '../../sdk/secret-value.js';
@@ -40,7 +41,8 @@ const HELP = [
   'command line (visible in ps), not in this shell. Signals (INT, TERM, HUP) are passed on to',
   'COMMAND, except a ^C typed in the terminal, which reaches COMMAND directly (once); coffer run',
   'exits with its exit code (128 + N if signal N ended it). Leases of',
-  'dynamic secrets it read are renewed while COMMAND runs and revoked when it exits.',
+  'dynamic secrets it read are renewed while COMMAND runs and revoked when it exits; when one',
+  'can no longer be renewed (its max TTL), a warning line names its path and when it ends.',
   '',
   'References are PATH#FIELD, the API path as for "coffer read":',
   '    -env DB_PASSWORD=database/static-creds/app#password     a static role',
@@ -228,7 +230,7 @@ async function fetchAll(coffer: Coffer, ctx: CommandContext, entries: readonly E
       const envelope: Envelope<unknown> = await coffer.read(path);
       // Adopted at once, so that whatever happens next, close() revokes it.
       if (envelope.lease_id !== '') {
-        await coffer.adoptLease(path, envelope, { rotate: false });
+        await coffer.adoptLease(path, envelope, { rotate: false, onRenewalEnd: (info) => ctx.err(`Warning: ${renewalEndText(path, info)}`) });
         leases += 1;
       }
       secrets.set(path, secretData(envelope));
@@ -239,6 +241,24 @@ async function fetchAll(coffer: Coffer, ctx: CommandContext, entries: readonly E
   const values = renderEnv(entries, (ref) => referenceValue(secrets.get(ref.path) ?? {}, ref));
   for (const value of Object.values(values)) ctx.redact(value);
   return { values, leases };
+}
+
+/**
+ * The one line said when a lease the command relies on can no longer be renewed: the command
+ * keeps running, and a credential that will die is worth a warning. It names the path, never
+ * the secret.
+ */
+function renewalEndText(path: string, info: { reason: RenewalEndReason; expiresAt: number }): string {
+  const end = new Date(info.expiresAt).toISOString();
+  const tail = 'the command keeps running with a credential that stops working then';
+  switch (info.reason) {
+    case 'max_ttl':
+      return `the lease of ${path} reached its max TTL and ends at ${end}; ${tail}`;
+    case 'not_renewable':
+      return `the lease of ${path} is not renewable and ends at ${end}; ${tail}`;
+    case 'refused':
+      return `the lease of ${path} can no longer be renewed (the server refused: revoked or expired); the command keeps running with a credential that may no longer work`;
+  }
 }
 
 function childEnvironment(parent: Readonly<Record<string, string | undefined>>, injected: Record<string, string>): Record<string, string> {
