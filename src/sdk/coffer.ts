@@ -31,6 +31,9 @@ import { createTransport, type FetchLike, type HttpMethod, type RawResponse, typ
 import { startWatch, type Subscription, type WatchHandler, type WatchOptions } from './watch.js';
 import { asEnvelope, type Envelope } from './wire.js';
 
+
+/** The longest wait between two watch reconnects, whatever the retry setting. */
+const WATCH_RECONNECT_CAP_MS = 30_000;
 export interface CofferOptions {
   /** The server, e.g. `https://coffer.internal:8200`. */
   address: string;
@@ -54,7 +57,8 @@ export interface CofferOptions {
   /**
    * The backoff of every background retry (token and lease renewal, re-login, consumer
    * heartbeats, watch reconnects): the first after `initialBackoffMs`, doubling, capped at
-   * `maxBackoffMs`. Default: 2 s up to 30 s (watch reconnects: 250 ms up to 30 s).
+   * `maxBackoffMs` (watch reconnects at 30 s at most). Default: 2 s up to 30 s (watch
+   * reconnects: 250 ms up to 30 s).
    */
   retry?: { initialBackoffMs: number; maxBackoffMs: number };
 }
@@ -247,7 +251,12 @@ export class Coffer {
    */
   watch(prefix: string, handler: WatchHandler, options: WatchOptions = {}): Subscription {
     this.#open();
-    const subscription = startWatch(this.#transport, prefix, handler, options, this.#onError, this.#retry ? this.#scheduler.backoff : undefined);
+    // A configured retry paces reconnects too, but never past WATCH_RECONNECT_CAP_MS: a reconnect
+    // is one cheap request, and the watch is how a client learns, after an outage, that what it
+    // holds changed (a retry.max_backoff of minutes would leave it unaware that long).
+    const scheduler = this.#scheduler;
+    const reconnectDelay = this.#retry ? (failures: number): number => Math.min(scheduler.backoff(failures), WATCH_RECONNECT_CAP_MS) : undefined;
+    const subscription = startWatch(this.#transport, prefix, handler, options, this.#onError, reconnectDelay);
     this.#watches.add(subscription);
     const stop = (): void => {
       this.#watches.delete(subscription);
