@@ -474,3 +474,31 @@ test('a name that already exists is refused before anything runs, and the existi
     await admin.query(`DROP USER IF EXISTS '${name}'@'localhost', '${name}'@'10.0.0.1'`);
   }
 });
+
+test('access denied to a database is a statement error when a statement meets it, and a connection error when connecting does', async () => {
+  const adminName = newName();
+  const adminPass = newPassword();
+  const other = `${database}_other`;
+  await admin.query(`CREATE DATABASE \`${other}\``);
+  await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [adminName, '%', adminPass]);
+  await admin.query('GRANT CREATE USER ON *.* TO ?@?', [adminName, '%']);
+  await admin.query(`GRANT SELECT ON \`${database}\`.* TO ?@? WITH GRANT OPTION`, [adminName, '%']);
+  const limited = createMysqlPlugin();
+  const unreachableDb = createMysqlPlugin();
+  const name = newName();
+  try {
+    await limited.initialize({ connectionUrl: ADMIN_URL, username: adminName, password: adminPass, maxOpenConnections: 1, maxIdleTimeMs: 0 }, true);
+    const grantElsewhere = [`CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELECT ON \`${other}\`.* TO '{{name}}'@'%';`];
+    await assert.rejects(limited.newUser(userRequest(name, newPassword(), grantElsewhere)), (e: Error & { kind?: string }) => e.kind === 'statement' && /^Error 1044 /.test(e.message));
+    assert.equal(await userExists(name), false, 'and the cleanup dropped the user');
+    const toOther = `{{username}}:{{password}}@tcp(127.0.0.1:3306)/${other}`;
+    await unreachableDb.initialize({ connectionUrl: toOther, username: adminName, password: adminPass, maxOpenConnections: 1, maxIdleTimeMs: 0 }, false);
+    await assert.rejects(unreachableDb.newUser(userRequest(newName(), newPassword())), (e: Error & { kind?: string }) => e.kind === 'connection' && /1044/.test(e.message));
+  } finally {
+    await limited.close();
+    await unreachableDb.close();
+    await admin.query('DROP USER IF EXISTS ?@?', [name, '%']);
+    await admin.query('DROP USER IF EXISTS ?@?', [adminName, '%']);
+    await admin.query(`DROP DATABASE IF EXISTS \`${other}\``);
+  }
+});

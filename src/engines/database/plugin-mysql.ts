@@ -66,11 +66,19 @@ const ABSENT_USER_ERRNOS = new Set([1396, 1141, 1269, 1147, 1403]);
 
 /**
  * Server errors that are about reaching the database rather than about the statements: too many
- * connections, shutdown in progress, connection killed, no such database, database access denied,
- * read-only server; and deadlock and lock wait timeout, which say the moment was wrong and a
- * retry will do. Like SQLSTATE classes 08 (connection) and 28 (login), they are 'connection'.
+ * connections, shutdown in progress, connection killed, read-only server; and deadlock and lock
+ * wait timeout, which say the moment was wrong and a retry will do. Like SQLSTATE classes 08
+ * (connection) and 28 (login), they are 'connection'.
  */
-const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 1049, 1044, 1290, 1213, 1205]);
+const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 1290, 1213, 1205]);
+
+/**
+ * No such database (1049) and access denied to a database (1044) are the connection's fault only
+ * while connecting (the connection_url names the database). Raised by a statement
+ * (`GRANT ... ON db.*` run by an admin without rights on db, `CREATE TABLE nodb.t`), they are the
+ * statement's: the role's to fix (400), not an unreachable database (502).
+ */
+const CONNECTING_ERRNOS = new Set([1049, 1044]);
 
 /**
  * Server errors that say the admin may not read mysql.user: table or column access denied, no
@@ -102,10 +110,12 @@ function isServerError(e: MysqlServerError): boolean {
   return e.sqlState !== undefined && e.errno !== undefined && e.errno > 0;
 }
 
-function errorKind(e: MysqlServerError): DatabaseErrorKind {
+/** `connecting`: the error came while opening the connection, not from a statement on it. */
+function errorKind(e: MysqlServerError, connecting: boolean): DatabaseErrorKind {
   // Only server errors carry an SQL state; socket errors (ECONNREFUSED, lost connection) do not.
   if (!isServerError(e)) return 'connection';
   if (/^(?:08|28)/.test(e.sqlState ?? '') || CONNECTION_ERRNOS.has(e.errno ?? 0)) return 'connection';
+  if (connecting && CONNECTING_ERRNOS.has(e.errno ?? 0)) return 'connection';
   return 'statement';
 }
 
@@ -135,11 +145,11 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
    * ("Error 1064 (42000): You have an error…") with every password scrubbed out. The raw error is
    * not kept as the cause: mysql2 attaches the SQL text, password included.
    */
-  function databaseError(err: unknown, secrets: readonly string[] = []): Error {
+  function databaseError(err: unknown, secrets: readonly string[] = [], connecting = false): Error {
     if (err instanceof DatabasePluginError || isCofferError(err)) return err;
     const e = asMysqlError(err);
     const text = isServerError(e) ? `Error ${e.errno} (${e.sqlState}): ${e.message}` : e.message;
-    return new DatabasePluginError(errorKind(e), scrubSecrets(text, [adminPassword, ...secrets]), e.code);
+    return new DatabasePluginError(errorKind(e, connecting), scrubSecrets(text, [adminPassword, ...secrets]), e.code);
   }
 
   /**
@@ -160,7 +170,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       try {
         conn = await current.getConnection();
       } catch (err) {
-        throw databaseError(err, secrets);
+        throw databaseError(err, secrets, true);
       }
       if (expired(conn)) {
         conn.destroy();
