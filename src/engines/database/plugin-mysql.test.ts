@@ -475,6 +475,36 @@ test('a name that already exists is refused before anything runs, and the existi
   }
 });
 
+test('placeholders with spaces inside the braces name the generated user, as in the PostgreSQL plugin', async () => {
+  const name = newName();
+  const password = newPassword();
+  const spaced = [`CREATE USER '{{ name }}'@'%' IDENTIFIED BY '{{ password }}'; GRANT SELECT ON ${database}.* TO '{{ username }}'@'%';`];
+  try {
+    await plugin.newUser(userRequest(name, password, spaced));
+    assert.deepEqual(await userHosts(name), ['%']);
+    assert.equal(await userExists('{{ name }}'), false, 'no user named after its placeholder');
+    const conn = await connectAs(name, password);
+    await conn.end();
+    await plugin.revokeUser({ username: name, revocationStatements: ["DROP USER IF EXISTS '{{ name }}'@'%'"] });
+    assert.deepEqual(await userHosts(name), []);
+  } finally {
+    await admin.query('DROP USER IF EXISTS ?@?', [name, '%']);
+    await admin.query("DROP USER IF EXISTS '{{ name }}'@'%'");
+  }
+});
+
+test('creation statements with a placeholder the grammar does not know are refused before anything runs', async () => {
+  const name = newName();
+  const guessable = [`CREATE USER '{{Name}}'@'%' IDENTIFIED BY '{{password}}'`];
+  try {
+    await assert.rejects(plugin.newUser(userRequest(name, newPassword(), guessable)), (e: Error & { code?: string }) => e.code === 'bad_request' && /"\{\{Name\}\}", which is not a placeholder/.test(e.message));
+    await assert.rejects(plugin.newUser(userRequest(name, newPassword(), ['SELECT 1'])), (e: Error & { code?: string }) => e.code === 'bad_request' && /must name the new user/.test(e.message));
+    assert.equal(await userExists('{{Name}}'), false);
+  } finally {
+    await admin.query("DROP USER IF EXISTS '{{Name}}'@'%'");
+  }
+});
+
 test('access denied to a database is a statement error when a statement meets it, and a connection error when connecting does', async () => {
   const adminName = newName();
   const adminPass = newPassword();

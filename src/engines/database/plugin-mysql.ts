@@ -15,6 +15,7 @@ import { DatabasePluginError, type DatabaseErrorKind, type DatabasePlugin, type 
 import { parseMysqlConnectionUrl } from './plugin-mysql-dsn.js';
 import { prepareStatements } from './plugin-mysql-statements.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
+import { checkCreationStatements, refuseUnfilled } from './statement-placeholders.js';
 
 export const MYSQL_PLUGIN_NAME = 'mysql-database-plugin';
 /** Seconds a statement waits for a metadata lock before failing (see acquire). */
@@ -340,6 +341,8 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       const values = { username: req.username, password: req.password, expiration: req.expiration };
       const creation = prepareStatements(req.creationStatements, values);
       if (creation.length === 0) throw badRequest(`${PLUGIN_NAME} needs creation statements`);
+      checkCreationStatements(req.creationStatements);
+      refuseUnfilled(creation);
       // Custom rollback statements are prepared before anything runs, so a bad one is refused first.
       const rollback = req.rollbackStatements.length > 0 ? prepareStatements(req.rollbackStatements, values) : null;
       const secrets = [req.password];

@@ -8,6 +8,7 @@
  * Must never: let a parse error carry the filled-in string (it holds the password).
  */
 import { DatabasePluginError } from './plugin.js';
+import { fillPlaceholders } from './statement-placeholders.js';
 
 export interface PgTarget {
   connectionString?: string;
@@ -20,7 +21,7 @@ export interface PgTarget {
 }
 
 const fill = (template: string, username: string, password: string, encode: (s: string) => string): string =>
-  template.replace(/\{\{\s*(username|password)\s*\}\}/g, (_w, key: string) => encode(key === 'username' ? username : password));
+  fillPlaceholders(template, { username: encode(username), password: encode(password) });
 
 /** Reads one DSN value: bare up to whitespace, or single-quoted with \' and \\ escapes. */
 function parseDsn(text: string): Record<string, string> {

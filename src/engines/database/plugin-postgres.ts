@@ -30,6 +30,7 @@ import {
   DatabasePluginError, type DatabasePlugin, type NewUserRequest, type PluginConnectionConfig,
   type RenewUserRequest, type RevokeUserRequest, type SetPasswordRequest,
 } from './plugin.js';
+import { checkCreationStatements, refuseUnfilled } from './statement-placeholders.js';
 import { createSerialLane } from './serial-lane.js';
 
 export const POSTGRES_PLUGIN_NAME = 'postgresql-database-plugin';
@@ -291,7 +292,9 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     async newUser(req: NewUserRequest): Promise<void> {
       const values = { name: req.username, nameKind: 'generated' as const, password: req.password, expiration: req.expiration };
       const templates = req.creationStatements.length > 0 ? req.creationStatements : DEFAULT_CREATION;
+      checkCreationStatements(templates);
       const statements = templates.map((t) => renderStatement(t, values));
+      refuseUnfilled(statements);
       // Creation must not run twice: after a lost connection, the new role's existence says
       // whether the lost transaction committed (the name is generated, so no one else made it).
       const applied = async (): Promise<boolean> => (await roleFacts(req.username)) !== undefined;

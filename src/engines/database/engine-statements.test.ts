@@ -1,0 +1,70 @@
+/**
+ * Tests: what a role's statements do to a credential's life on the machine's PostgreSQL: renewal
+ * and revocation follow the role's statements as they are now, placeholders the grammar does not
+ * know are refused before they can name a user, and a creation whose statements commit part of
+ * their work is cleaned up when a later one fails. Each test makes its own database and role
+ * names, and removes them.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { createScratchDatabase, MACHINE_PG, uniqueSuffix, type ScratchDatabase } from '../../../test/helpers/pg-cluster.js';
+import { createDatabaseHarness, type DatabaseHarness } from './harness.js';
+
+interface Setup {
+  db: ScratchDatabase;
+  h: DatabaseHarness;
+  role: string;
+}
+
+const CREATE = `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`;
+
+async function setup(t: { after(fn: () => Promise<void>): void }, roleFields: Record<string, unknown> = {}): Promise<Setup> {
+  const db = await createScratchDatabase(MACHINE_PG);
+  const role = `r${uniqueSuffix(6)}`;
+  const h = createDatabaseHarness();
+  t.after(async () => {
+    await h.shutdown();
+    await db.cleanup([`v-%-${role}-%`]);
+  });
+  await h.call('write', 'config/pg', {
+    plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl,
+    username: MACHINE_PG.adminUser, password: 'unused', allowed_roles: [role],
+  });
+  await h.call('write', `roles/${role}`, { db_name: 'pg', default_ttl: '1h', creation_statements: [CREATE], ...roleFields });
+  return { db, h, role };
+}
+
+test('refuses at role write creation statements that never name the user, or use a placeholder Coffer does not fill', async (t) => {
+  const { db, h, role } = await setup(t);
+  const refused = async (fields: Record<string, unknown>, pattern: RegExp): Promise<void> => {
+    const err = await h.fail('write', `roles/${role}`, fields);
+    assert.equal(err.code, 'bad_request');
+    assert.match(err.message, pattern);
+  };
+  await refused({ creation_statements: ['CREATE ROLE "{{Name}}" WITH LOGIN PASSWORD \'{{password}}\';'] }, /"\{\{Name\}\}", which is not a placeholder/);
+  await refused({ creation_statements: ['CREATE ROLE "fixed" WITH LOGIN;'] }, /must name the new user/);
+  await refused({ revocation_statements: ['DROP ROLE "{{ Username }}";'] }, /^revocation_statements contain "\{\{ Username \}\}"/);
+  // Spaces inside the braces are the same placeholder.
+  await h.call('write', `roles/${role}`, { creation_statements: [`CREATE ROLE "{{ name }}" WITH LOGIN PASSWORD '{{ password }}' VALID UNTIL '{{ expiration }}';`] });
+  const { username, password } = await h.creds(role);
+  assert.deepEqual(await db.roles(username), [username]);
+  assert.match(password, /^[A-Za-z0-9-]+$/);
+  assert.deepEqual(await db.roles('{{%'), [], 'no role named after a placeholder');
+});
+
+test('refuses at issuance creation statements written before their config existed, creating nothing', async (t) => {
+  const db = await createScratchDatabase(MACHINE_PG);
+  const role = `r${uniqueSuffix(6)}`;
+  const h = createDatabaseHarness();
+  t.after(async () => {
+    await h.shutdown();
+    await db.cleanup([`v-%-${role}-%`, '{{%']);
+  });
+  // Without a config the plugin is not known, so the role is stored as written.
+  await h.call('write', `roles/${role}`, { db_name: 'pg', creation_statements: ['CREATE ROLE "{{Name}}" WITH LOGIN PASSWORD \'{{password}}\';'] });
+  await h.call('write', 'config/pg', { plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: MACHINE_PG.adminUser, password: 'unused', allowed_roles: [role] });
+  const err = await h.fail('read', `creds/${role}`);
+  assert.equal(err.code, 'bad_request');
+  assert.match(err.message, /^failed to create user: creation_statements contain "\{\{Name\}\}"/);
+  assert.deepEqual(await db.roles('{{%'), []);
+});
