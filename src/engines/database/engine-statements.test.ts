@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createScratchDatabase, MACHINE_PG, uniqueSuffix, type ScratchDatabase } from '../../../test/helpers/pg-cluster.js';
+import { isCofferError } from '../../core/errors.js';
 import { createDatabaseHarness, type DatabaseHarness } from './harness.js';
 
 interface Setup {
@@ -33,6 +34,38 @@ async function setup(t: { after(fn: () => Promise<void>): void }, roleFields: Re
   await h.call('write', `roles/${role}`, { db_name: 'pg', default_ttl: '1h', creation_statements: [CREATE], ...roleFields });
   return { db, h, role };
 }
+
+const validUntil = async (db: ScratchDatabase, user: string): Promise<string | undefined> =>
+  (await db.query<{ v: Date | null }>('SELECT rolvaliduntil AS v FROM pg_roles WHERE rolname = $1', [user]))[0]?.v?.toISOString();
+
+test('fixing a role revocation_statements rescues a lease whose revocation kept failing', async (t) => {
+  const missing = `no_such_group_${uniqueSuffix(6)}`;
+  const { db, h, role } = await setup(t, { revocation_statements: [`REVOKE "${missing}" FROM "{{name}}";`, 'DROP ROLE "{{name}}";'] });
+  const { username, lease } = await h.creds(role);
+  await assert.rejects(h.revoke(lease), (err: unknown) => isCofferError(err) && err.message.includes(`role "${missing}" does not exist`));
+  await h.call('write', `roles/${role}`, { revocation_statements: ['DROP ROLE IF EXISTS "{{name}}";'] });
+  await h.revoke(lease);
+  assert.deepEqual(await db.roles(username), []);
+});
+
+test('renewal runs the role renew_statements as they are now', async (t) => {
+  const { db, h, role } = await setup(t, { renew_statements: ['SELECT 1/0;'] });
+  const { username, lease } = await h.creds(role);
+  await assert.rejects(h.renew(lease, 600), (err: unknown) => isCofferError(err) && /division by zero/.test(err.message));
+  await h.call('write', `roles/${role}`, { renew_statements: [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}';`] });
+  h.clock.advance(60_000);
+  await h.renew(lease, 600);
+  assert.equal(await validUntil(db, username), new Date(Math.floor(lease.expireTime / 1000) * 1000).toISOString());
+});
+
+test('a role that now names another config does not lend its statements: the copy taken at issuance revokes', async (t) => {
+  const { db, h, role } = await setup(t);
+  const { username, lease } = await h.creds(role);
+  // Pointed elsewhere, with statements that would fail here: the user lives in the database "pg" names.
+  await h.call('write', `roles/${role}`, { db_name: 'elsewhere', revocation_statements: ['SELECT 1/0;'] });
+  await h.revoke(lease);
+  assert.deepEqual(await db.roles(username), []);
+});
 
 test('refuses at role write creation statements that never name the user, or use a placeholder Coffer does not fill', async (t) => {
   const { db, h, role } = await setup(t);
