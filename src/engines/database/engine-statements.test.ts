@@ -101,3 +101,46 @@ test('refuses at issuance creation statements written before their config existe
   assert.match(err.message, /^failed to create user: creation_statements contain "\{\{Name\}\}"/);
   assert.deepEqual(await db.roles('{{%'), []);
 });
+
+test('statements that commit part of a creation leave no user behind when a later one fails', async (t) => {
+  const { db, h, role } = await setup(t, { creation_statements: [`${CREATE} COMMIT; BEGIN; SELECT 1/0;`] });
+  const err = await h.fail('read', `creds/${role}`);
+  assert.equal(err.code, 'bad_request');
+  assert.match(err.message, /division by zero/);
+  assert.equal(err.outcomeUnknown, false, 'the cleanup dropped the committed role, so the outcome is known');
+  assert.deepEqual(await db.roles(`v-%-${role}-%`), []);
+});
+
+test('a creation whose cleanup fails too reports an unknown outcome, so its lease is kept and revoked', async (t) => {
+  const { db, h, role } = await setup(t, { creation_statements: [`${CREATE} COMMIT; BEGIN; GRANT SELECT ON probe TO "{{name}}"; COMMIT; BEGIN; SELECT 1/0;`] });
+  await db.query('CREATE TABLE probe (id int)');
+  const err = await h.fail('read', `creds/${role}`);
+  assert.equal(err.code, 'bad_request');
+  assert.match(err.message, /division by zero.*cleanup failed as well, so user "v-[^"]+" may remain; it is revoked/);
+  assert.equal(err.outcomeUnknown, true);
+  // The default cleanup cannot drop a role that holds privileges; the default revocation can.
+  const [left] = await db.roles(`v-%-${role}-%`);
+  assert.ok(left !== undefined);
+  await h.revoke({ id: 'l', type: 'creds', internal: { username: left, db_name: 'pg', role, revocation_statements: [], renew_statements: [] }, issueTime: 0, expireTime: 0, maxExpireTime: 0, revoked: false });
+  assert.deepEqual(await db.roles(`v-%-${role}-%`), []);
+});
+
+test('a failed creation never drops a role of the same name that someone else made', async (t) => {
+  const db = await createScratchDatabase(MACHINE_PG);
+  const role = `r${uniqueSuffix(6)}`;
+  const theirs = `theirs-${uniqueSuffix(6)}`;
+  const h = createDatabaseHarness();
+  t.after(async () => {
+    await h.shutdown();
+    await db.cleanup([theirs]);
+  });
+  await db.query(`CREATE ROLE "${theirs}" LOGIN`);
+  await h.call('write', 'config/pg', {
+    plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: MACHINE_PG.adminUser, password: 'unused',
+    allowed_roles: [role], username_template: theirs,
+  });
+  await h.call('write', `roles/${role}`, { db_name: 'pg', creation_statements: [CREATE] });
+  const err = await h.fail('read', `creds/${role}`);
+  assert.match(err.message, /already exists/);
+  assert.deepEqual(await db.roles(theirs), [theirs]);
+});

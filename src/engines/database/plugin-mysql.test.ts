@@ -407,7 +407,7 @@ test("custom rollback statements that miss the host are reported as a failed cle
     rollbackStatements: ["DROP USER IF EXISTS '{{name}}'@'%'"],
   };
   try {
-    await assert.rejects(plugin.newUser(request), { kind: 'statement', message: new RegExp(`cleanup failed as well, so user "${name}" may remain`) });
+    await assert.rejects(plugin.newUser(request), { kind: 'statement', message: new RegExp(`cleanup failed as well, so user "${name}" may remain`), outcomeUnknown: true });
     assert.deepEqual(await userHosts(name), ['localhost']);
   } finally {
     await admin.query('DROP USER IF EXISTS ?@?', [name, 'localhost']);

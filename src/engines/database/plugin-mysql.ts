@@ -11,7 +11,7 @@
  */
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { badRequest, isCofferError } from '../../core/errors.js';
-import { DatabasePluginError, type DatabaseErrorKind, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
+import { DatabasePluginError, withUnknownOutcome, type DatabaseErrorKind, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
 import { parseMysqlConnectionUrl } from './plugin-mysql-dsn.js';
 import { prepareStatements } from './plugin-mysql-statements.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
@@ -353,6 +353,9 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       // username_template, or a template whose random part was cut by the length limit).
       let taken = false;
       let started = false;
+      // A statement whose connection was lost (or whose reply timed out) may still run to its
+      // end on the server, after any cleanup below: whether the user exists stays unknown.
+      let lostConnection = false;
       try {
         await withSession(secrets, async (conn) => {
           const existing = await accountHosts(conn, req.username);
@@ -361,7 +364,10 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
             return;
           }
           started = true;
-          await runStatements(conn, creation);
+          await runStatements(conn, creation).catch((err: unknown) => {
+            lostConnection = !isServerError(asMysqlError(err));
+            throw err;
+          });
         });
         if (!taken) return;
       } catch (err) {
@@ -389,12 +395,9 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         cleanupFailed = true;
       }
       const error = databaseError(failure, secrets);
-      if (!cleanupFailed || !(error instanceof DatabasePluginError)) throw error;
-      throw new DatabasePluginError(
-        error.kind,
-        `${error.message}; cleanup failed as well, so user "${req.username}" may remain in the database`,
-        error.dbCode,
-      );
+      if (cleanupFailed) throw withUnknownOutcome(error, `cleanup failed as well, so user "${req.username}" may remain in the database; it is revoked`);
+      if (lostConnection) throw withUnknownOutcome(error, `the connection was lost, so user "${req.username}" may exist; it is revoked`);
+      throw error;
     },
 
     async renewUser(req): Promise<void> {
