@@ -31,17 +31,26 @@ export interface CofferErrorOptions {
   data?: Record<string, unknown> | null;
   /** The underlying error, kept for server logs only; never rendered to a client. */
   cause?: unknown;
+  /** See CofferError.outcomeUnknown. */
+  outcomeUnknown?: boolean;
 }
 
 export class CofferError extends Error {
   readonly code: ErrorCode;
   readonly data: Record<string, unknown> | null | undefined;
+  /**
+   * The operation failed, yet may have taken effect (its reply was lost with the connection, or
+   * the cleanup after a half-done change failed): whoever tracks its result must assume it did.
+   * The lease manager keeps the lease of a secret whose creation failed this way and revokes it.
+   */
+  readonly outcomeUnknown: boolean;
 
   constructor(code: ErrorCode, message: string, options: CofferErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CofferError';
     this.code = code;
     this.data = options.data;
+    this.outcomeUnknown = options.outcomeUnknown === true;
   }
 }
 

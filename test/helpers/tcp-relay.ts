@@ -14,13 +14,21 @@ export interface TcpRelay {
    * undefined stops doing so for connections that send the marker afterwards.
    */
   loseReplyTo(marker: string | undefined): void;
+  /** While true, a new connection is reset at once, as by a database that is unreachable. */
+  refuseNew(refuse: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startTcpRelay(target: { host: string; port: number }): Promise<TcpRelay> {
   const open = new Set<Socket>();
   let marker: string | undefined;
+  let refusing = false;
   const server = createServer((client) => {
+    if (refusing) {
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = connect(target.port, target.host);
     open.add(client);
     open.add(upstream);
@@ -56,6 +64,9 @@ export async function startTcpRelay(target: { host: string; port: number }): Pro
     },
     loseReplyTo: (text) => {
       marker = text;
+    },
+    refuseNew: (refuse) => {
+      refusing = refuse;
     },
     close: () => {
       for (const socket of open) socket.destroy();

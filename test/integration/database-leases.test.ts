@@ -313,13 +313,16 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
     const broken = await api(server, 'GET', 'database/creds/broken', { token: root });
     assert.ok(broken.status >= 400, JSON.stringify(broken.body));
     assert.match(broken.body.errors[0], /no_such_table/);
-    const notAllowed = await api(server, 'POST', 'database/roles/outsider', { token: root, body: { db_name: 'pg', creation_statements: ['SELECT 1'] } });
+    const notAllowed = await api(server, 'POST', 'database/roles/outsider', { token: root, body: { db_name: 'pg', creation_statements: ['CREATE ROLE "{{name}}";'] } });
     assert.ok(notAllowed.status < 300);
     const refused = await api(server, 'GET', 'database/creds/outsider', { token: root });
     assert.equal(refused.status, 400);
     assert.match(refused.body.errors[0], /not an allowed role/);
-    const ttlAboveMax = await api(server, 'POST', 'database/roles/too-long', { token: root, body: { db_name: 'pg', creation_statements: ['SELECT 1'], default_ttl: '3h', max_ttl: '1h' } });
+    const ttlAboveMax = await api(server, 'POST', 'database/roles/too-long', { token: root, body: { db_name: 'pg', creation_statements: ['CREATE ROLE "{{name}}";'], default_ttl: '3h', max_ttl: '1h' } });
     assert.equal(ttlAboveMax.status, 400);
+    const unnamed = await api(server, 'POST', 'database/roles/unnamed', { token: root, body: { db_name: 'pg', creation_statements: ['SELECT 1'] } });
+    assert.equal(unnamed.status, 400, 'creation statements that never name the user are refused');
+    assert.match(unnamed.body.errors[0], /must name the new user/);
     assert.equal((await db.roles('v-%')).length, before, 'no half-created user stayed behind');
     const config = await api(server, 'GET', 'database/config/pg', { token: root });
     assert.equal(JSON.stringify(config.body).includes(cluster.adminPassword), false, 'the admin password never comes back');

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createManualClock, type ManualClock } from '../clock.js';
+import { CofferError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import type { Engine } from '../router/engine.js';
 import { createMemoryStorage } from '../storage/memory.js';
@@ -122,6 +123,38 @@ describe('lease manager: registering while the secret is created', () => {
     );
     assert.deepEqual(await leases.list('db/creds/app/'), []);
     assert.equal(t.revocations, 0);
+  });
+
+  it('keeps the lease of a secret whose creation failed with an unknown outcome, and revokes it at once', async () => {
+    const t = target();
+    const clock = createManualClock();
+    const leases = manager(createMemoryStorage(), t, clock);
+    const lost = new CofferError('upstream', 'failed to create user: connection lost', { outcomeUnknown: true });
+    await assert.rejects(
+      leases.register(registration('u1', 3600), async () => {
+        // The database committed, but the reply never came back.
+        t.live.add('u1');
+        throw lost;
+      }),
+      (err: unknown) => err === lost,
+    );
+    const [child] = await leases.list('db/creds/app/');
+    assert.ok(child !== undefined, 'the lease is kept');
+    assert.equal((await leases.lookup(`db/creds/app/${child}`)).ttl, 0, 'and due now, not in an hour');
+    assert.equal(await leases.runDue(), 1);
+    assert.deepEqual([...t.live], [], 'the user the failed creation left is revoked');
+    assert.deepEqual(await leases.list('db/creds/app/'), []);
+  });
+
+  it('revokes at once a secret whose creation had an unknown outcome when its lease cannot be stored', async () => {
+    const t = target();
+    const storage = createSqliteStorage({ path: sqlitePath() });
+    await storage.close();
+    const leases = manager(storage, t);
+    const lost = new CofferError('upstream', 'failed to create user: connection lost', { outcomeUnknown: true });
+    await assert.rejects(leases.register(registration('u1'), async () => { t.live.add('u1'); throw lost; }), (err: unknown) => err === lost);
+    assert.equal(t.revocations, 1);
+    assert.deepEqual([...t.live], []);
   });
 
   it('revokes the new secret again when its lease cannot be stored', async () => {

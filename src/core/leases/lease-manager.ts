@@ -67,7 +67,11 @@ export interface LeaseManager {
    * so Coffer's durable write and the target system's commit overlap instead of running one
    * after the other. Resolves once both succeeded. If `create` fails, the lease is deleted and
    * `create`'s error is thrown (`create` leaves nothing behind when it fails: a database
-   * plugin's newUser is all-or-nothing). A revocation of this lease (its token, a prefix,
+   * plugin's newUser is all-or-nothing). Unless the error says the secret may exist all the
+   * same (CofferError.outcomeUnknown: a connection lost after the statements were sent, a
+   * cleanup that failed): then the lease is kept and made due at once, as revokeLater does, so
+   * the worker revokes whatever was made (revocation is idempotent), and the error is still
+   * thrown. A revocation of this lease (its token, a prefix,
    * expiry) waits until `create` has settled. If Coffer stops after the lease was stored but
    * before the secret was made, the lease expires and its revocation finds nothing, which
    * succeeds: revocation is idempotent. (Stopping after the target committed but before the
@@ -161,15 +165,42 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     return record;
   };
 
+  /**
+   * A stored lease whose secret may exist although its creation failed: due now, so the worker
+   * revokes it shortly (the caller holds the lease's lane; the worker waits for it).
+   */
+  const revokeSoon = async (record: LeaseRecord, failure: unknown): Promise<void> => {
+    logger.warn('a secret whose creation failed may exist all the same; its lease is kept and revoked now', {
+      lease: record.id,
+      error: leaseErrorText(failure),
+    });
+    try {
+      await rewrite(record, { ...record, expireTime: Math.min(record.expireTime, clock.now()) });
+      worker.wakeNow();
+    } catch (error) {
+      // The lease stays as stored, so its revocation still comes, at its expiry.
+      logger.warn('could not make a lease due now; it is revoked when it expires', { lease: record.id, error: leaseErrorText(error) });
+      worker.noteDue(record.expireTime);
+    }
+  };
+
   /** Stores a new lease while `create` makes its secret; see LeaseManager.register. */
   const storeWhileCreating = async (record: LeaseRecord, ops: readonly WriteOp[], create: () => Promise<void>): Promise<void> => {
     const [write, made] = await Promise.allSettled([storage.batch(ops), (async () => create())()]);
     if (made.status === 'rejected') {
+      const mayExist = made.reason instanceof CofferError && made.reason.outcomeUnknown;
       if (write.status === 'fulfilled') {
-        await remove(record).catch((error: unknown) => {
-          // Left to expire: its revocation then finds no secret, which succeeds.
-          logger.warn('could not delete the lease of a secret whose creation failed', { lease: record.id, error: leaseErrorText(error) });
-        });
+        if (mayExist) {
+          await revokeSoon(record, made.reason);
+        } else {
+          await remove(record).catch((error: unknown) => {
+            // Left to expire: its revocation then finds no secret, which succeeds.
+            logger.warn('could not delete the lease of a secret whose creation failed', { lease: record.id, error: leaseErrorText(error) });
+          });
+        }
+      } else if (mayExist) {
+        // No lease to keep: one attempt now is all there can be.
+        await revoker.revokeUnstored(record);
       }
       throw made.reason;
     }

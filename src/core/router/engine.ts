@@ -79,9 +79,11 @@ export interface SecretLeaseRequest {
   /**
    * Makes the secret in the target system, for an engine that leaves that to the core so the
    * lease can be stored at the same time (two durable commits overlap instead of queueing).
-   * The response goes out only once both succeeded; if `create` fails, the lease is deleted and
-   * the request fails with its error, so `create` must leave nothing behind when it fails.
-   * Absent: the engine made the secret before returning.
+   * The response goes out only once both succeeded; if `create` fails, the request fails with
+   * its error and the lease is deleted, so `create` must leave nothing behind when it fails. When
+   * it cannot know that (a lost connection, a failed cleanup), it throws a CofferError with
+   * `outcomeUnknown`: the lease is then kept and revoked at once, so revocation must succeed
+   * for a secret that was never made. Absent: the engine made the secret before returning.
    */
   create?: () => Promise<void>;
 }

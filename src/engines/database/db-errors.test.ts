@@ -39,3 +39,9 @@ test('a message with a piece of a secret is withheld whole, behind the failure p
   const probe = `probe: ${SECRET.slice(0, 4)}|${SECRET.slice(4, 8)}|zzzz`;
   assert.equal(databaseFailure(new DatabasePluginError('statement', probe), [SECRET], 'p: ').message, `p: ${probe}`, 'short pieces tell nothing');
 });
+
+test('a failure whose change may have taken effect stays marked so, for the lease manager', () => {
+  const unknown = new DatabasePluginError('connection', 'connection lost', undefined, { outcomeUnknown: true });
+  assert.equal(databaseFailure(unknown, [], 'p: ').outcomeUnknown, true);
+  assert.equal(databaseFailure(new DatabasePluginError('statement', 'division by zero'), [], 'p: ').outcomeUnknown, false);
+});

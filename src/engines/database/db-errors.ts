@@ -19,11 +19,12 @@ export function databaseFailure(err: unknown, secrets: readonly string[], prefix
   // The prefix is Coffer's own words; only the message may hold what the database said back.
   const scrub = (text: string): string => `${prefix}${scrubSecrets(text, [...known, ...known.map(encodeURIComponent)])}`;
   if (isCofferError(err)) {
-    return new CofferError(err.code, scrub(err.message), { data: err.data });
+    return new CofferError(err.code, scrub(err.message), { data: err.data, outcomeUnknown: err.outcomeUnknown });
   }
   if (err instanceof DatabasePluginError) {
     const code = err.kind === 'connection' && context === 'operation' ? 'upstream' : 'bad_request';
-    return new CofferError(code, scrub(err.message));
+    // Carried over: the lease manager keeps the lease of a user that may exist (lease-manager.ts).
+    return new CofferError(code, scrub(err.message), { outcomeUnknown: err.outcomeUnknown });
   }
   const message = err instanceof Error && err.message !== '' ? err.message : 'database error';
   return new CofferError('internal', scrub(message));

@@ -3,6 +3,9 @@
  * list them.
  *
  * A role may name a config that does not exist yet (setup order is free); creds checks it.
+ * When the config exists and its plugin fills SQL templates, the statements are checked here
+ * (statement-placeholders.ts), so a role that would create users revocation cannot find is
+ * refused when it is written; the plugin checks again at issuance.
  * Must never: run a statement; roles are only stored here.
  */
 import { badRequest, notFound } from '../../core/errors.js';
@@ -11,6 +14,8 @@ import type { DatabaseStore, DbRole } from './config-store.js';
 import { has, parseDuration, parseStatements, parseString } from './input.js';
 import { POSTGRES_PLUGIN_NAME } from './plugin-postgres.js';
 import { touchesObjectAcl } from './plugin-postgres-sql.js';
+import { usesStatementTemplates } from './plugins.js';
+import { checkCreationStatements, checkPlaceholders } from './statement-placeholders.js';
 import { NAME_PATTERN } from './storage-keys.js';
 
 /**
@@ -53,6 +58,15 @@ function mergeRole(data: Readonly<Record<string, unknown>>, existing: DbRole | u
   return role;
 }
 
+/** Refuses statements with a `{{…}}` that is not a placeholder, and creation statements that never name the user. */
+function checkTemplates(role: DbRole): void {
+  // Empty creation statements mean the plugin's default, which names the user.
+  if (role.creationStatements.length > 0) checkCreationStatements(role.creationStatements);
+  checkPlaceholders(role.revocationStatements, 'revocation_statements');
+  checkPlaceholders(role.renewStatements, 'renew_statements');
+  checkPlaceholders(role.rollbackStatements, 'rollback_statements');
+}
+
 export function rolePaths(store: DatabaseStore): PathSpec[] {
   const read = async (req: EngineRequest): Promise<EngineResponse> => {
     const role = await store.getRole(req.params['name'] as string);
@@ -63,9 +77,10 @@ export function rolePaths(store: DatabaseStore): PathSpec[] {
   const write = async (req: EngineRequest): Promise<EngineResponse | null> => {
     const name = req.params['name'] as string;
     const role = mergeRole(req.data, await store.getRole(name));
+    const config = await store.getConfig(role.dbName);
+    if (config !== undefined && usesStatementTemplates(config.pluginName)) checkTemplates(role);
     await store.putRole(name, role);
     // The ACL ceiling is PostgreSQL's; MySQL keeps one grant row per user and has none.
-    const config = await store.getConfig(role.dbName);
     const postgres = config?.pluginName === POSTGRES_PLUGIN_NAME;
     return postgres && touchesObjectAcl(role.creationStatements) ? { data: null, warnings: [PER_OBJECT_GRANT_WARNING] } : null;
   };

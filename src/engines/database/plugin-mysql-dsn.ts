@@ -9,6 +9,7 @@
  * or `/` can never move the host; and no error message here ever quotes a password.
  */
 import { badRequest } from '../../core/errors.js';
+import { fillPlaceholders } from './statement-placeholders.js';
 
 export interface MysqlConnectionOptions {
   host?: string;
@@ -61,7 +62,7 @@ export function parseMysqlConnectionUrl(template: string, creds: Credentials): M
 }
 
 function fill(field: string, creds: Credentials): string {
-  return field.replace(/\{\{(username|password)\}\}/g, (_w, key: string) => (key === 'username' ? creds.username : creds.password));
+  return fillPlaceholders(field, { username: creds.username, password: creds.password });
 }
 
 /** `[user[:password]@][net[(addr)]]/dbname[?params]`, cut the way the Go driver cuts it. */

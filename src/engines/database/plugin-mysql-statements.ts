@@ -8,6 +8,7 @@
  * filled afterwards, so a value can never change where a statement ends.
  */
 import { badRequest } from '../../core/errors.js';
+import { fillPlaceholders } from './statement-placeholders.js';
 
 type LexState = 'code' | 'single' | 'double' | 'backtick' | 'line-comment' | 'block-comment';
 
@@ -80,15 +81,16 @@ export interface TemplateValues {
 }
 
 /**
- * Fills the placeholders in one pass, so a value can never introduce another placeholder. A
- * placeholder whose value was not given is left as written (as Vault does), and the database
- * reports the statement.
+ * Fills the placeholders (statement-placeholders.ts) in one pass, so a value can never introduce
+ * another placeholder. A placeholder whose value was not given is left as written (as Vault
+ * does), and the database reports the statement.
  */
 export function renderStatement(template: string, values: TemplateValues): string {
-  return template.replace(/\{\{(name|username|password|expiration)\}\}/g, (whole, key: string) => {
-    if (key === 'name' || key === 'username') return values.username;
-    if (key === 'password') return values.password ?? whole;
-    return values.expiration === undefined ? whole : formatExpiration(values.expiration);
+  return fillPlaceholders(template, {
+    name: values.username,
+    username: values.username,
+    ...(values.password === undefined ? {} : { password: values.password }),
+    ...(values.expiration === undefined ? {} : { expiration: formatExpiration(values.expiration) }),
   });
 }
 

@@ -407,7 +407,7 @@ test("custom rollback statements that miss the host are reported as a failed cle
     rollbackStatements: ["DROP USER IF EXISTS '{{name}}'@'%'"],
   };
   try {
-    await assert.rejects(plugin.newUser(request), { kind: 'statement', message: new RegExp(`cleanup failed as well, so user "${name}" may remain`) });
+    await assert.rejects(plugin.newUser(request), { kind: 'statement', message: new RegExp(`cleanup failed as well, so user "${name}" may remain`), outcomeUnknown: true });
     assert.deepEqual(await userHosts(name), ['localhost']);
   } finally {
     await admin.query('DROP USER IF EXISTS ?@?', [name, 'localhost']);
@@ -472,5 +472,63 @@ test('a name that already exists is refused before anything runs, and the existi
     assert.deepEqual(rows.map((r) => String(r['Host'])), ['10.0.0.1', 'localhost']);
   } finally {
     await admin.query(`DROP USER IF EXISTS '${name}'@'localhost', '${name}'@'10.0.0.1'`);
+  }
+});
+
+test('placeholders with spaces inside the braces name the generated user, as in the PostgreSQL plugin', async () => {
+  const name = newName();
+  const password = newPassword();
+  const spaced = [`CREATE USER '{{ name }}'@'%' IDENTIFIED BY '{{ password }}'; GRANT SELECT ON ${database}.* TO '{{ username }}'@'%';`];
+  try {
+    await plugin.newUser(userRequest(name, password, spaced));
+    assert.deepEqual(await userHosts(name), ['%']);
+    assert.equal(await userExists('{{ name }}'), false, 'no user named after its placeholder');
+    const conn = await connectAs(name, password);
+    await conn.end();
+    await plugin.revokeUser({ username: name, revocationStatements: ["DROP USER IF EXISTS '{{ name }}'@'%'"] });
+    assert.deepEqual(await userHosts(name), []);
+  } finally {
+    await admin.query('DROP USER IF EXISTS ?@?', [name, '%']);
+    await admin.query("DROP USER IF EXISTS '{{ name }}'@'%'");
+  }
+});
+
+test('creation statements with a placeholder the grammar does not know are refused before anything runs', async () => {
+  const name = newName();
+  const guessable = [`CREATE USER '{{Name}}'@'%' IDENTIFIED BY '{{password}}'`];
+  try {
+    await assert.rejects(plugin.newUser(userRequest(name, newPassword(), guessable)), (e: Error & { code?: string }) => e.code === 'bad_request' && /"\{\{Name\}\}", which is not a placeholder/.test(e.message));
+    await assert.rejects(plugin.newUser(userRequest(name, newPassword(), ['SELECT 1'])), (e: Error & { code?: string }) => e.code === 'bad_request' && /must name the new user/.test(e.message));
+    assert.equal(await userExists('{{Name}}'), false);
+  } finally {
+    await admin.query("DROP USER IF EXISTS '{{Name}}'@'%'");
+  }
+});
+
+test('access denied to a database is a statement error when a statement meets it, and a connection error when connecting does', async () => {
+  const adminName = newName();
+  const adminPass = newPassword();
+  const other = `${database}_other`;
+  await admin.query(`CREATE DATABASE \`${other}\``);
+  await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [adminName, '%', adminPass]);
+  await admin.query('GRANT CREATE USER ON *.* TO ?@?', [adminName, '%']);
+  await admin.query(`GRANT SELECT ON \`${database}\`.* TO ?@? WITH GRANT OPTION`, [adminName, '%']);
+  const limited = createMysqlPlugin();
+  const unreachableDb = createMysqlPlugin();
+  const name = newName();
+  try {
+    await limited.initialize({ connectionUrl: ADMIN_URL, username: adminName, password: adminPass, maxOpenConnections: 1, maxIdleTimeMs: 0 }, true);
+    const grantElsewhere = [`CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELECT ON \`${other}\`.* TO '{{name}}'@'%';`];
+    await assert.rejects(limited.newUser(userRequest(name, newPassword(), grantElsewhere)), (e: Error & { kind?: string }) => e.kind === 'statement' && /^Error 1044 /.test(e.message));
+    assert.equal(await userExists(name), false, 'and the cleanup dropped the user');
+    const toOther = `{{username}}:{{password}}@tcp(127.0.0.1:3306)/${other}`;
+    await unreachableDb.initialize({ connectionUrl: toOther, username: adminName, password: adminPass, maxOpenConnections: 1, maxIdleTimeMs: 0 }, false);
+    await assert.rejects(unreachableDb.newUser(userRequest(newName(), newPassword())), (e: Error & { kind?: string }) => e.kind === 'connection' && /1044/.test(e.message));
+  } finally {
+    await limited.close();
+    await unreachableDb.close();
+    await admin.query('DROP USER IF EXISTS ?@?', [name, '%']);
+    await admin.query('DROP USER IF EXISTS ?@?', [adminName, '%']);
+    await admin.query(`DROP DATABASE IF EXISTS \`${other}\``);
   }
 });

@@ -11,10 +11,11 @@
  */
 import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { badRequest, isCofferError } from '../../core/errors.js';
-import { DatabasePluginError, type DatabaseErrorKind, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
+import { DatabasePluginError, withUnknownOutcome, type DatabaseErrorKind, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
 import { parseMysqlConnectionUrl } from './plugin-mysql-dsn.js';
 import { prepareStatements } from './plugin-mysql-statements.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
+import { checkCreationStatements, refuseUnfilled } from './statement-placeholders.js';
 
 export const MYSQL_PLUGIN_NAME = 'mysql-database-plugin';
 /** Seconds a statement waits for a metadata lock before failing (see acquire). */
@@ -66,11 +67,19 @@ const ABSENT_USER_ERRNOS = new Set([1396, 1141, 1269, 1147, 1403]);
 
 /**
  * Server errors that are about reaching the database rather than about the statements: too many
- * connections, shutdown in progress, connection killed, no such database, database access denied,
- * read-only server; and deadlock and lock wait timeout, which say the moment was wrong and a
- * retry will do. Like SQLSTATE classes 08 (connection) and 28 (login), they are 'connection'.
+ * connections, shutdown in progress, connection killed, read-only server; and deadlock and lock
+ * wait timeout, which say the moment was wrong and a retry will do. Like SQLSTATE classes 08
+ * (connection) and 28 (login), they are 'connection'.
  */
-const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 1049, 1044, 1290, 1213, 1205]);
+const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 1290, 1213, 1205]);
+
+/**
+ * No such database (1049) and access denied to a database (1044) are the connection's fault only
+ * while connecting (the connection_url names the database). Raised by a statement
+ * (`GRANT ... ON db.*` run by an admin without rights on db, `CREATE TABLE nodb.t`), they are the
+ * statement's: the role's to fix (400), not an unreachable database (502).
+ */
+const CONNECTING_ERRNOS = new Set([1049, 1044]);
 
 /**
  * Server errors that say the admin may not read mysql.user: table or column access denied, no
@@ -102,10 +111,12 @@ function isServerError(e: MysqlServerError): boolean {
   return e.sqlState !== undefined && e.errno !== undefined && e.errno > 0;
 }
 
-function errorKind(e: MysqlServerError): DatabaseErrorKind {
+/** `connecting`: the error came while opening the connection, not from a statement on it. */
+function errorKind(e: MysqlServerError, connecting: boolean): DatabaseErrorKind {
   // Only server errors carry an SQL state; socket errors (ECONNREFUSED, lost connection) do not.
   if (!isServerError(e)) return 'connection';
   if (/^(?:08|28)/.test(e.sqlState ?? '') || CONNECTION_ERRNOS.has(e.errno ?? 0)) return 'connection';
+  if (connecting && CONNECTING_ERRNOS.has(e.errno ?? 0)) return 'connection';
   return 'statement';
 }
 
@@ -135,11 +146,11 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
    * ("Error 1064 (42000): You have an error…") with every password scrubbed out. The raw error is
    * not kept as the cause: mysql2 attaches the SQL text, password included.
    */
-  function databaseError(err: unknown, secrets: readonly string[] = []): Error {
+  function databaseError(err: unknown, secrets: readonly string[] = [], connecting = false): Error {
     if (err instanceof DatabasePluginError || isCofferError(err)) return err;
     const e = asMysqlError(err);
     const text = isServerError(e) ? `Error ${e.errno} (${e.sqlState}): ${e.message}` : e.message;
-    return new DatabasePluginError(errorKind(e), scrubSecrets(text, [adminPassword, ...secrets]), e.code);
+    return new DatabasePluginError(errorKind(e, connecting), scrubSecrets(text, [adminPassword, ...secrets]), e.code);
   }
 
   /**
@@ -160,7 +171,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       try {
         conn = await current.getConnection();
       } catch (err) {
-        throw databaseError(err, secrets);
+        throw databaseError(err, secrets, true);
       }
       if (expired(conn)) {
         conn.destroy();
@@ -330,6 +341,8 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       const values = { username: req.username, password: req.password, expiration: req.expiration };
       const creation = prepareStatements(req.creationStatements, values);
       if (creation.length === 0) throw badRequest(`${PLUGIN_NAME} needs creation statements`);
+      checkCreationStatements(req.creationStatements);
+      refuseUnfilled(creation);
       // Custom rollback statements are prepared before anything runs, so a bad one is refused first.
       const rollback = req.rollbackStatements.length > 0 ? prepareStatements(req.rollbackStatements, values) : null;
       const secrets = [req.password];
@@ -340,6 +353,9 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       // username_template, or a template whose random part was cut by the length limit).
       let taken = false;
       let started = false;
+      // A statement whose connection was lost (or whose reply timed out) may still run to its
+      // end on the server, after any cleanup below: whether the user exists stays unknown.
+      let lostConnection = false;
       try {
         await withSession(secrets, async (conn) => {
           const existing = await accountHosts(conn, req.username);
@@ -348,7 +364,10 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
             return;
           }
           started = true;
-          await runStatements(conn, creation);
+          await runStatements(conn, creation).catch((err: unknown) => {
+            lostConnection = !isServerError(asMysqlError(err));
+            throw err;
+          });
         });
         if (!taken) return;
       } catch (err) {
@@ -376,12 +395,9 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         cleanupFailed = true;
       }
       const error = databaseError(failure, secrets);
-      if (!cleanupFailed || !(error instanceof DatabasePluginError)) throw error;
-      throw new DatabasePluginError(
-        error.kind,
-        `${error.message}; cleanup failed as well, so user "${req.username}" may remain in the database`,
-        error.dbCode,
-      );
+      if (cleanupFailed) throw withUnknownOutcome(error, `cleanup failed as well, so user "${req.username}" may remain in the database; it is revoked`);
+      if (lostConnection) throw withUnknownOutcome(error, `the connection was lost, so user "${req.username}" may exist; it is revoked`);
+      throw error;
     },
 
     async renewUser(req): Promise<void> {

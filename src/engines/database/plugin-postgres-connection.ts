@@ -8,6 +8,7 @@
  * Must never: let a parse error carry the filled-in string (it holds the password).
  */
 import { DatabasePluginError } from './plugin.js';
+import { fillPlaceholders } from './statement-placeholders.js';
 
 export interface PgTarget {
   connectionString?: string;
@@ -20,20 +21,78 @@ export interface PgTarget {
 }
 
 const fill = (template: string, username: string, password: string, encode: (s: string) => string): string =>
-  template.replace(/\{\{\s*(username|password)\s*\}\}/g, (_w, key: string) => encode(key === 'username' ? username : password));
+  fillPlaceholders(template, { username: encode(username), password: encode(password) });
 
-/** Reads one DSN value: bare up to whitespace, or single-quoted with \' and \\ escapes. */
+/** One `key=value` of a DSN: the value as read, and where its raw text (quotes included) lies. */
+export interface DsnPair {
+  key: string;
+  value: string;
+  start: number;
+  end: number;
+}
+
+/** C's isspace, which libpq uses. */
+const isSpace = (ch: string | undefined): boolean => ch !== undefined && ' \t\n\v\f\r'.includes(ch);
+const KEY = /^[A-Za-z_]+$/;
+
+/**
+ * Splits a key=value DSN by libpq's rules (conninfo_parse in fe-connect.c): blanks around `=`
+ * are skipped; a value is either single-quoted, or bare up to the next blank; a backslash takes
+ * the next character as it is, in both forms. Nothing needs to separate a quoted value from the
+ * next key (`user='u'password=p` is two pairs). Config reads mask passwords from this same
+ * reading (redact.ts), so what is masked is exactly what is used as the password. Throws on
+ * text that is not such pairs, without quoting it (it may hold a password).
+ */
+export function scanDsn(text: string): DsnPair[] {
+  const invalid = (): DatabasePluginError => new DatabasePluginError('connection', 'invalid connection_url: cannot parse the key=value form');
+  const pairs: DsnPair[] = [];
+  let i = 0;
+  const skipSpaces = (): void => {
+    while (isSpace(text[i])) i += 1;
+  };
+  for (skipSpaces(); i < text.length; skipSpaces()) {
+    const keyStart = i;
+    while (i < text.length && text[i] !== '=' && !isSpace(text[i])) i += 1;
+    const key = text.slice(keyStart, i);
+    skipSpaces();
+    if (text[i] !== '=' || !KEY.test(key)) throw invalid();
+    i += 1;
+    skipSpaces();
+    const start = i;
+    let value = '';
+    if (text[i] === "'") {
+      for (i += 1; ; i += 1) {
+        if (i >= text.length) throw invalid();
+        if (text[i] === '\\') {
+          i += 1;
+          if (i < text.length) value += text[i];
+        } else if (text[i] === "'") {
+          i += 1;
+          break;
+        } else {
+          value += text[i];
+        }
+      }
+    } else {
+      for (; i < text.length && !isSpace(text[i]); i += 1) {
+        if (text[i] === '\\') i += 1;
+        if (i < text.length) value += text[i];
+      }
+    }
+    pairs.push({ key, value, start, end: i });
+  }
+  return pairs;
+}
+
+/** The DSN's values by key; a key given twice keeps its last value, as in libpq. */
 function parseDsn(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  const re = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S*))/gy;
-  let consumed = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    out[m[1] as string] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] as string);
-    consumed = re.lastIndex;
-  }
-  if (text.slice(consumed).trim() !== '') throw new DatabasePluginError('connection', 'invalid connection_url: cannot parse the key=value form');
+  for (const { key, value } of scanDsn(text)) out[key] = value;
   return out;
 }
+
+/** Backslash before every character that would end or change a DSN value, quoted or bare. */
+const escapeDsnValue = (s: string): string => s.replace(/[\\' \t\n\v\f\r]/g, (ch) => `\\${ch}`);
 
 function sslFromMode(mode: string | undefined): PgTarget['ssl'] {
   if (mode === undefined || mode === 'disable' || mode === 'allow' || mode === 'prefer') return undefined;
@@ -50,7 +109,7 @@ export function pgTarget(connectionUrl: string, username: string, password: stri
   if (!template.includes('=')) {
     throw new DatabasePluginError('connection', 'invalid connection_url: use postgresql://... or host=... key=value form');
   }
-  const dsn = parseDsn(fill(template, username, password, (s) => s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")));
+  const dsn = parseDsn(fill(template, username, password, escapeDsnValue));
   const target: PgTarget = {};
   if (dsn['host'] !== undefined) target.host = dsn['host'];
   if (dsn['port'] !== undefined) target.port = Number(dsn['port']);

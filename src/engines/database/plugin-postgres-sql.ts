@@ -9,6 +9,7 @@
  * Must never: put a password into an error message; callers scrub with the secrets they hold.
  */
 import { badRequest } from '../../core/errors.js';
+import { fillPlaceholders } from './statement-placeholders.js';
 
 /** `"name"` with embedded quotes doubled. */
 export function quoteIdent(name: string): string {
@@ -43,8 +44,8 @@ export interface TemplateValues {
 }
 
 /**
- * Fills {{name}} / {{username}}, {{password}} and {{expiration}} (spaces inside the braces are
- * allowed). Throws before filling anything if a value could break out of its quotes.
+ * Fills {{name}} / {{username}}, {{password}} and {{expiration}} (statement-placeholders.ts).
+ * Throws before filling anything if a value could break out of its quotes.
  */
 export function renderStatement(template: string, values: TemplateValues): string {
   const namePattern = values.nameKind === 'generated' ? GENERATED_NAME : ADMIN_NAME;
@@ -52,14 +53,12 @@ export function renderStatement(template: string, values: TemplateValues): strin
   if (values.password !== undefined && !PASSWORD.test(values.password)) {
     throw badRequest('refusing to substitute an unsafe password into a statement');
   }
-  const fills: Record<string, string | undefined> = {
+  return fillPlaceholders(template, {
     name: values.name,
     username: values.name,
-    password: values.password,
-    expiration: values.expiration === undefined ? undefined : formatExpiration(values.expiration),
-  };
-  // One pass, so a filled value is never scanned again for placeholders.
-  return template.replace(/\{\{\s*(name|username|password|expiration)\s*\}\}/g, (whole, key: string) => fills[key] ?? whole);
+    ...(values.password === undefined ? {} : { password: values.password }),
+    ...(values.expiration === undefined ? {} : { expiration: formatExpiration(values.expiration) }),
+  });
 }
 
 /** Used when a role gives no creation statements: a login role with no privileges at all. */

@@ -27,9 +27,10 @@ import {
   quoteIdent, renderStatement, touchesObjectAcl,
 } from './plugin-postgres-sql.js';
 import {
-  DatabasePluginError, type DatabasePlugin, type NewUserRequest, type PluginConnectionConfig,
+  DatabasePluginError, withUnknownOutcome, type DatabasePlugin, type NewUserRequest, type PluginConnectionConfig,
   type RenewUserRequest, type RevokeUserRequest, type SetPasswordRequest,
 } from './plugin.js';
+import { checkCreationStatements, refuseUnfilled } from './statement-placeholders.js';
 import { createSerialLane } from './serial-lane.js';
 
 export const POSTGRES_PLUGIN_NAME = 'postgresql-database-plugin';
@@ -50,6 +51,14 @@ const UNDEFINED_OBJECT = '42704';
 const DUPLICATE_OBJECT = '42710';
 /** What CREATE ROLE reports instead when it waited on the same name's uncommitted insert. */
 const UNIQUE_VIOLATION = '23505';
+
+/**
+ * What a failed creation runs when the role has no rollback_statements. The creation's own
+ * transaction undoes everything, unless its statements committed part of it themselves
+ * (`...; COMMIT; ...`). A role that still owns objects or holds privileges cannot be dropped
+ * this way: then the cleanup fails, and the lease's revocation finishes the job.
+ */
+const defaultCreationCleanup = ['DROP ROLE IF EXISTS "{{name}}"'];
 
 const pgCode = (err: unknown): string | undefined => {
   const code = (err as { code?: unknown } | null)?.code;
@@ -122,15 +131,19 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
    * (which is also how a pooled connection the server dropped while it sat idle is survived),
    * at most once per pooled connection. If `applied` cannot tell (the server is gone), the lost
    * connection's error is thrown. Without `applied` the batch must be idempotent (revoke, renew,
-   * set-password): it simply runs again.
+   * set-password): it simply runs again. `applied` is asked only after a connection was lost
+   * with the batch sent, so its caller learns from it that a failure's outcome is unknown: the
+   * lost run may still commit after `applied` said no, since PostgreSQL finishes it regardless.
+   * `onSend` is told before the batch first goes out: a failure before that left nothing.
    */
-  const transaction = async (statements: readonly string[], applied?: () => Promise<boolean>): Promise<void> => {
+  const transaction = async (statements: readonly string[], applied?: () => Promise<boolean>, onSend?: () => void): Promise<void> => {
     // Newline before each separator, so a template ending in a `--` comment cannot swallow the
     // next part; an unterminated quote or comment was a syntax error run alone, and still is.
     const text = [`BEGIN; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`, ...statements, 'COMMIT'].join('\n;\n');
     for (let lost = 0; ; lost += 1) {
       const client = await acquire();
       try {
+        onSend?.();
         await client.query(text);
         client.release();
         return;
@@ -168,9 +181,9 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     }
   };
 
-  /** A batch, retried; in the config's ACL lane when it rewrites table ACLs. `applied`: see transaction. */
-  const runBatch = (statements: readonly string[], exclusive: boolean, applied?: () => Promise<boolean>): Promise<void> => {
-    const work = (): Promise<void> => withRetry(() => transaction(statements, applied));
+  /** A batch, retried; in the config's ACL lane when it rewrites table ACLs. `applied`, `onSend`: see transaction. */
+  const runBatch = (statements: readonly string[], exclusive: boolean, applied?: () => Promise<boolean>, onSend?: () => void): Promise<void> => {
+    const work = (): Promise<void> => withRetry(() => transaction(statements, applied, onSend));
     return exclusive ? aclLane.run(work) : work();
   };
 
@@ -291,20 +304,35 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     async newUser(req: NewUserRequest): Promise<void> {
       const values = { name: req.username, nameKind: 'generated' as const, password: req.password, expiration: req.expiration };
       const templates = req.creationStatements.length > 0 ? req.creationStatements : DEFAULT_CREATION;
+      checkCreationStatements(templates);
       const statements = templates.map((t) => renderStatement(t, values));
+      refuseUnfilled(statements);
+      let sent = false;
+      let lostConnection = false;
       // Creation must not run twice: after a lost connection, the new role's existence says
       // whether the lost transaction committed (the name is generated, so no one else made it).
-      const applied = async (): Promise<boolean> => (await roleFacts(req.username)) !== undefined;
+      const applied = async (): Promise<boolean> => {
+        lostConnection = true;
+        return (await roleFacts(req.username)) !== undefined;
+      };
       try {
-        await runBatch(statements, touchesObjectAcl(templates), applied);
+        await runBatch(statements, touchesObjectAcl(templates), applied, () => { sent = true; });
       } catch (err) {
-        // The transaction already undid everything it did; rollback statements are for
-        // what a transaction cannot undo, and are best-effort by nature.
-        if (req.rollbackStatements.length > 0) {
-          const rollback = req.rollbackStatements.map((t) => renderStatement(t, values));
-          await runBatch(rollback, touchesObjectAcl(req.rollbackStatements)).catch(() => undefined);
-        }
-        throw failure(err, [req.password]);
+        const error = failure(err, [req.password]);
+        // Nothing reached the server: nothing to undo.
+        if (!sent) throw error;
+        // The transaction undid what it did, unless the statements ended it themselves (a
+        // COMMIT among them) or it was lost; the cleanup drops what such statements left. A
+        // name that was taken is someone else's role, never ours to drop.
+        const code = pgCode(err);
+        const taken = !lostConnection && (code === DUPLICATE_OBJECT || code === UNIQUE_VIOLATION);
+        const cleanup = req.rollbackStatements.length > 0 ? req.rollbackStatements : defaultCreationCleanup;
+        const cleanedUp = taken || (await runBatch(cleanup.map((t) => renderStatement(t, values)), touchesObjectAcl(cleanup)).then(() => true, () => false));
+        // A lost run may still commit after any cleanup: PostgreSQL finishes a query string it
+        // has received, COMMIT included, before it notices the client is gone.
+        if (lostConnection) throw withUnknownOutcome(error, `the connection was lost, so user "${req.username}" may exist; it is revoked`);
+        if (!cleanedUp) throw withUnknownOutcome(error, `cleanup failed as well, so user "${req.username}" may remain; it is revoked`);
+        throw error;
       }
     },
 

@@ -18,8 +18,9 @@
  */
 import { Redis } from 'ioredis';
 import { badRequest, isCofferError } from '../../core/errors.js';
-import { DatabasePluginError, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
+import { DatabasePluginError, withUnknownOutcome, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
+import { fillPlaceholders } from './statement-placeholders.js';
 
 export const REDIS_PLUGIN_NAME = 'redis-database-plugin';
 const PLUGIN_NAME = REDIS_PLUGIN_NAME;
@@ -129,8 +130,7 @@ export function parseRedisConnectionUrl(template: string, creds: { username: str
   if (url.pathname !== '' && !/^\/\d*$/.test(url.pathname)) {
     throw badRequest('connection_url: the path may only be a database number (ACL users are server-wide)');
   }
-  const fill = (field: string): string =>
-    decode(field).replace(/\{\{(username|password)\}\}/g, (_w, key: string) => (key === 'username' ? creds.username : creds.password));
+  const fill = (field: string): string => fillPlaceholders(decode(field), { username: creds.username, password: creds.password });
   const hasUserInfo = url.username !== '' || url.password !== '';
   const target: RedisTarget = {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
@@ -269,7 +269,16 @@ export function createRedisPlugin(): DatabasePlugin {
         throw badRequest(`${PLUGIN_NAME}: user "${req.username}" already exists`);
       }
       // One command: Redis applies all of it or, on any bad rule, none of it.
-      await command([req.password], ['ACL', 'SETUSER', req.username, 'on', `>${req.password}`, ...rules]);
+      try {
+        await command([req.password], ['ACL', 'SETUSER', req.username, 'on', `>${req.password}`, ...rules]);
+      } catch (err) {
+        // A reply (it carries Redis's error code) is a refusal: nothing changed. No reply (the
+        // connection ended, the reply timed out) may have come after Redis made the user.
+        if (err instanceof DatabasePluginError && err.dbCode === undefined) {
+          throw withUnknownOutcome(err, `no reply came, so user "${req.username}" may exist; it is revoked`);
+        }
+        throw err;
+      }
     },
 
     async renewUser(): Promise<void> {

@@ -56,7 +56,12 @@ export interface DatabasePlugin {
   readonly maxUsernameLength: number;
   /** Opens the pool; with `verify`, also connects once and fails with the database's message. */
   initialize(config: PluginConnectionConfig, verify: boolean): Promise<void>;
-  /** All-or-nothing: on any failure nothing of the user remains, and the error says why. */
+  /**
+   * All-or-nothing: on a failure nothing of the user remains, and the error says why. When the
+   * plugin cannot know that (the connection was lost after the statements were sent, or the
+   * cleanup after a failure failed), it throws a DatabasePluginError with `outcomeUnknown`, and
+   * the user is revoked as if it had been made.
+   */
   newUser(req: NewUserRequest): Promise<void>;
   renewUser(req: RenewUserRequest): Promise<void>;
   /** Idempotent: revoking a user that no longer exists succeeds. */
@@ -84,11 +89,21 @@ export class DatabasePluginError extends Error {
   readonly kind: DatabaseErrorKind;
   /** The database's own error code (SQLSTATE for PostgreSQL), when it sent one. */
   readonly dbCode: string | undefined;
+  /** The change may have taken effect despite the error (see DatabasePlugin.newUser). */
+  readonly outcomeUnknown: boolean;
 
-  constructor(kind: DatabaseErrorKind, message: string, dbCode?: string) {
+  constructor(kind: DatabaseErrorKind, message: string, dbCode?: string, options: { outcomeUnknown?: boolean } = {}) {
     super(message);
     this.name = 'DatabasePluginError';
     this.kind = kind;
     this.dbCode = dbCode;
+    this.outcomeUnknown = options.outcomeUnknown === true;
   }
+}
+
+/** The same failure, marked as one whose change may have taken effect; `note` says so to the caller. */
+export function withUnknownOutcome(err: Error, note: string): DatabasePluginError {
+  const kind = err instanceof DatabasePluginError ? err.kind : 'statement';
+  const dbCode = err instanceof DatabasePluginError ? err.dbCode : undefined;
+  return new DatabasePluginError(kind, `${err.message}; ${note}`, dbCode, { outcomeUnknown: true });
 }

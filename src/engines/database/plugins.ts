@@ -39,6 +39,14 @@ export const builtinDatabasePlugins: DatabasePluginRegistry = {
   [REDIS_PLUGIN_NAME]: () => createRedisPlugin(),
 };
 
+/** Plugins whose statements are SQL templates naming the user with {{name}} (Redis takes ACL rules). */
+const STATEMENT_TEMPLATE_PLUGINS: ReadonlySet<string> = new Set([POSTGRES_PLUGIN_NAME, MYSQL_PLUGIN_NAME]);
+
+/** Whether `pluginName` (or the plugin it is an alias of) fills statement templates. */
+export function usesStatementTemplates(pluginName: string): boolean {
+  return STATEMENT_TEMPLATE_PLUGINS.has(PLUGIN_ALIASES[pluginName] ?? pluginName);
+}
+
 /** Every name `registry` answers to, aliases included, sorted. */
 export function acceptedPluginNames(registry: DatabasePluginRegistry): string[] {
   const names = new Set(Object.keys(registry));

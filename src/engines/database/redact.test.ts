@@ -40,3 +40,21 @@ test('keeps the quotes around a placeholder in a key=value URL, so what is read 
   // Written back as read, the placeholder still takes a password with a space and a quote.
   assert.deepEqual(pgTarget(redactConnectionUrl(template, []), 'u', "a b'c"), { host: '127.0.0.1', user: 'u', password: "a b'c", database: 'x' });
 });
+
+test('masks a password exactly where the key=value reader finds one, also with no blank after a quoted value', () => {
+  // libpq reads `user='u'password=...` as two pairs (no blank needed after a quoted value), and so does pgTarget.
+  const glued = "host=127.0.0.1 dbname=x user='u'password=LitPw-16 sslmode=disable";
+  assert.equal(pgTarget(glued, 'ignored', 'ignored').password, 'LitPw-16');
+  assert.equal(redactConnectionUrl(glued, []), "host=127.0.0.1 dbname=x user='u'password=***** sslmode=disable");
+  assert.equal(redactConnectionUrl("user='u'password='a b'", []), "user='u'password='*****'");
+  // A backslash keeps a blank inside a bare value, as in libpq: the whole value is masked.
+  const escaped = 'host=h password=Lit\\ Pw-17 dbname=x';
+  assert.equal(pgTarget(escaped, 'u', 'p').password, 'Lit Pw-17');
+  assert.equal(redactConnectionUrl(escaped, []), 'host=h password=***** dbname=x');
+});
+
+test('a bare password placeholder takes any password, and reads back as a placeholder', () => {
+  assert.equal(pgTarget('host=h password={{password}}', 'u', "a b'c\\d").password, "a b'c\\d");
+  assert.equal(pgTarget('host=h password={{ password }} dbname=x', 'u', 'a b').password, 'a b');
+  assert.equal(redactConnectionUrl('host=h password={{ password }} dbname=x', []), 'host=h password={{password}} dbname=x');
+});

@@ -5,6 +5,9 @@
  * Must never: return a URL in which an embedded password (URL userinfo, a `password=` query
  * parameter or DSN key) or the config's own password survives.
  */
+import { scanDsn, type DsnPair } from './plugin-postgres-connection.js';
+import { fillPlaceholders } from './statement-placeholders.js';
+
 const MASK = '*****';
 const TEMPLATE = /^\{\{\s*password\s*\}\}$/;
 
@@ -20,8 +23,40 @@ function maskDsnValue(raw: string): string {
   return TEMPLATE.test(raw.slice(1, -1)) ? raw : `'${MASK}'`;
 }
 
+/** The pairs of a key=value DSN as the PostgreSQL plugin reads it; undefined when `text` is not one. */
+function dsnPairs(text: string): DsnPair[] | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text.trim()) || !text.includes('=')) return undefined;
+  try {
+    return scanDsn(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A key=value DSN with each password value masked where the plugin's own reading finds it (so
+ * `user='u'password=p`, which libpq reads as two pairs, is masked too). A bare placeholder with
+ * spaces (`password={{ password }}`) only becomes one value once filled: such a DSN is read, and
+ * returned, with its placeholders written without spaces. Undefined when `url` is not a DSN.
+ */
+function redactDsn(url: string): string | undefined {
+  for (const text of [url, fillPlaceholders(url, { username: '{{username}}', password: '{{password}}' })]) {
+    const pairs = dsnPairs(text);
+    if (pairs === undefined) continue;
+    let out = '';
+    let at = 0;
+    for (const pair of pairs) {
+      if (pair.key.toLowerCase() !== 'password') continue;
+      out += text.slice(at, pair.start) + maskDsnValue(text.slice(pair.start, pair.end));
+      at = pair.end;
+    }
+    return out + text.slice(at);
+  }
+  return undefined;
+}
+
 export function redactConnectionUrl(url: string, knownSecrets: readonly string[]): string {
-  let out = url
+  let out = (redactDsn(url) ?? url)
     // scheme://user:password@host — the password runs to the last '@' before the path.
     .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*:)([^/?#]*)@/i, (_w, head: string, pw: string) => `${head}${maskValue(pw)}@`)
     // Go's MySQL DSN, user:password@tcp(host:port)/db (also unix(...), or no protocol); never a URL.

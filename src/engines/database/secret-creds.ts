@@ -5,13 +5,16 @@
  * plugin calls. Before a renewal it tells the lease manager the TTLs the role and the mount give
  * now (lease-ttls.ts); renewal moves the database-side validity to the lease's new end;
  * revocation removes the user and succeeds if it is already gone, so the lease layer may retry
- * it freely.
+ * it freely. Both run the role's statements as they are now, as Vault does, so fixing a role's
+ * revocation_statements rescues leases whose revocation kept failing; the snapshot's copy is
+ * used once the role is gone.
  * Must never: let revocation depend on the role still existing (it may have been deleted since
- * issuance). Renewal does, as in Vault: a deleted role's credentials are not extended.
+ * issuance), or revoke through another config than the one the user was made in. Renewal
+ * depends on the role, as in Vault: a deleted role's credentials are not extended.
  */
 import { CofferError } from '../../core/errors.js';
 import type { LeaseView, MountInfo, RenewalTtls, SecretType } from '../../core/router/engine.js';
-import type { DatabaseStore } from './config-store.js';
+import type { DatabaseStore, DbRole } from './config-store.js';
 import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
 import { renewalTtls } from './lease-ttls.js';
@@ -45,6 +48,20 @@ export function readCredsInternal(internal: Readonly<Record<string, unknown>>): 
   };
 }
 
+/**
+ * The statements a lease is renewed and revoked with: its role's as they are now (Vault's
+ * secretCredsRevoke and secretCredsRenew do the same), or the copy taken at issuance when the
+ * role is gone. Unlike Vault, a role that now names another config (db_name) does not lend its
+ * statements: the user lives in the database it was made in, and revoking it through another
+ * config would find no such user there, "succeed", and leave the user behind for good.
+ */
+export function statementsFor(creds: CredsInternal, role: DbRole | undefined): Pick<CredsInternal, 'revocation_statements' | 'renew_statements'> {
+  if (role === undefined || role.dbName !== creds.db_name) {
+    return { revocation_statements: creds.revocation_statements, renew_statements: creds.renew_statements };
+  }
+  return { revocation_statements: [...role.revocationStatements], renew_statements: [...role.renewStatements] };
+}
+
 /** `mount` is live: its getters return the mount's tuning as it is now. */
 export function credsSecretType(connections: Connections, store: Pick<DatabaseStore, 'getRole'>, mount: MountInfo): SecretType {
   return {
@@ -61,9 +78,10 @@ export function credsSecretType(connections: Connections, store: Pick<DatabaseSt
     // Called after renewalTtls, which refused a lease whose role is gone.
     async renew(lease: LeaseView): Promise<void> {
       const creds = readCredsInternal(lease.internal);
+      const statements = statementsFor(creds, creds.role === '' ? undefined : await store.getRole(creds.role));
       await connections.use(creds.db_name, async (plugin, config) => {
         try {
-          await plugin.renewUser({ username: creds.username, expiration: new Date(lease.expireTime), renewStatements: creds.renew_statements });
+          await plugin.renewUser({ username: creds.username, expiration: new Date(lease.expireTime), renewStatements: statements.renew_statements });
         } catch (err) {
           throw databaseFailure(err, [config.password], 'failed to renew user: ');
         }
@@ -72,9 +90,10 @@ export function credsSecretType(connections: Connections, store: Pick<DatabaseSt
 
     async revoke(lease: LeaseView): Promise<void> {
       const creds = readCredsInternal(lease.internal);
+      const statements = statementsFor(creds, creds.role === '' ? undefined : await store.getRole(creds.role));
       await connections.use(creds.db_name, async (plugin, config) => {
         try {
-          await plugin.revokeUser({ username: creds.username, revocationStatements: creds.revocation_statements });
+          await plugin.revokeUser({ username: creds.username, revocationStatements: statements.revocation_statements });
         } catch (err) {
           throw databaseFailure(err, [config.password], 'failed to revoke user: ');
         }
