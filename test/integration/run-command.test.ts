@@ -280,9 +280,27 @@ describe('coffer run', () => {
   // `script` (util-linux) runs the CLI on a pseudo-terminal as its foreground job; a 0x03 byte
   // written to it is a ^C typed there, which the terminal sends to the whole process group.
   const hasScript = spawnSync('script', ['--version']).status === 0;
-  it('lets a ^C typed in the terminal reach the child once, not a second time from coffer run', { skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
-    const entry = join(dir, 'coffer-entry-tty.mjs');
+
+  /**
+   * Runs `coffer run -- ...command` on a pseudo-terminal, types ^C once `ready` exists, and
+   * resolves with the exit code (the command's, passed on by coffer run).
+   */
+  const typeInterruptOnPty = async (name: string, command: string[], ready: string): Promise<number | null> => {
+    const entry = join(dir, `coffer-entry-${name}.mjs`);
     writeFileSync(entry, `const { main } = await import(${JSON.stringify(MAIN_URL)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+    const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
+    const line = 'exec ' + [process.execPath, entry, 'run', '-env', 'K=secret/data/app#key', '--', ...command].map(quote).join(' ');
+    const tty = spawn('script', ['-q', '-e', '-c', line, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', HOME: dir, COFFER_ADDR: server.url, COFFER_TOKEN: root, SHELL: '/bin/sh' },
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const exited = new Promise<number | null>((resolve) => tty.once('exit', (code) => resolve(code)));
+    await waitForFile(ready, 15_000);
+    tty.stdin?.write('\x03');
+    return exited;
+  };
+
+  it('lets a ^C typed in the terminal reach the child once, not a second time from coffer run', { skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
     const ready = join(dir, 'ready-tty');
     const got = join(dir, 'got-tty');
     // Counts SIGINTs for a while after the first, so a second copy would be seen.
@@ -293,22 +311,11 @@ describe('coffer run', () => {
       fs.writeFileSync(${JSON.stringify(ready)}, '');
       setInterval(() => {}, 1000);
     `;
-    const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
-    const command = 'exec ' + [process.execPath, entry, 'run', '-env', 'K=secret/data/app#key', '--', process.execPath, '-e', child].map(quote).join(' ');
-    const tty = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
-      env: { PATH: process.env.PATH ?? '', HOME: dir, COFFER_ADDR: server.url, COFFER_TOKEN: root, SHELL: '/bin/sh' },
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
-    const exited = new Promise<number | null>((resolve) => tty.once('exit', (code) => resolve(code)));
-    await waitForFile(ready, 15_000);
-    tty.stdin?.write('\x03');
-    assert.equal(await exited, 42, 'the child handled the ^C and coffer run passed its exit code on');
+    assert.equal(await typeInterruptOnPty('tty', [process.execPath, '-e', child], ready), 42, 'the child handled the ^C and coffer run passed its exit code on');
     assert.equal(readFileSync(got, 'utf8'), '1', 'exactly one SIGINT reached the child');
   });
 
   it('passes a terminal ^C on to a command that left the foreground process group', { skip: hasScript ? false : 'util-linux script is not installed', timeout: 60_000 }, async () => {
-    const entry = join(dir, 'coffer-entry-own-group.mjs');
-    writeFileSync(entry, `const { main } = await import(${JSON.stringify(MAIN_URL)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
     const ready = join(dir, 'ready-own-group');
     const got = join(dir, 'got-own-group');
     // setsid -w puts the command in a session (and group) of its own, as GNU timeout puts itself
@@ -319,16 +326,7 @@ describe('coffer run', () => {
       fs.writeFileSync(${JSON.stringify(ready)}, '');
       setInterval(() => {}, 1000);
     `;
-    const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
-    const command = 'exec ' + [process.execPath, entry, 'run', '-env', 'K=secret/data/app#key', '--', 'setsid', '-w', process.execPath, '-e', child].map(quote).join(' ');
-    const tty = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
-      env: { PATH: process.env.PATH ?? '', HOME: dir, COFFER_ADDR: server.url, COFFER_TOKEN: root, SHELL: '/bin/sh' },
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
-    const exited = new Promise<number | null>((resolve) => tty.once('exit', (code) => resolve(code)));
-    await waitForFile(ready, 15_000);
-    tty.stdin?.write('\x03');
-    assert.equal(await exited, 42, 'coffer run passed the SIGINT on');
+    assert.equal(await typeInterruptOnPty('own-group', ['setsid', '-w', process.execPath, '-e', child], ready), 42, 'coffer run passed the SIGINT on');
     assert.equal(readFileSync(got, 'utf8'), 'INT');
   });
 });
