@@ -51,3 +51,8 @@ test('lease TTL keys: 0 means the default, as in Vault, and a value of the wrong
     assert.throws(() => load(bad), (err: unknown) => err instanceof ConfigError && /must be a duration/.test(err.message), JSON.stringify(bad));
   }
 });
+
+test('an empty data_dir and a listen address without a host are refused with what to write instead', () => {
+  assert.throws(() => load({ data_dir: '' }), (err: unknown) => err instanceof ConfigError && /data_dir must not be empty/.test(err.message));
+  assert.throws(() => load({ listen: ':8200' }), (err: unknown) => err instanceof ConfigError && /write 0\.0\.0\.0:8200/.test(err.message));
+});

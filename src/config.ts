@@ -54,7 +54,11 @@ export class ConfigError extends Error {
 
 export function parseListen(listen: string): { host: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen.trim());
-  if (!match) throw new ConfigError(`invalid listen address "${listen}": expected HOST:PORT, e.g. 127.0.0.1:8200`);
+  if (!match) {
+    // ":8200" binds every interface in Go (Vault); Coffer serves plain HTTP, so that must be said.
+    const hint = /^:\d{1,5}$/.test(listen.trim()) ? `; to listen on every interface write 0.0.0.0${listen.trim()}` : '';
+    throw new ConfigError(`invalid listen address "${listen}": expected HOST:PORT, e.g. 127.0.0.1:8200${hint}`);
+  }
   const port = Number(match[2]);
   if (port > 65535) throw new ConfigError(`invalid listen port ${port}`);
   return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
@@ -64,6 +68,12 @@ const LEVELS: readonly LogLevelName[] = ['debug', 'info', 'warn', 'error'];
 
 /** More replica processes than cores only adds context switches; 64 bounds a typo. */
 const MAX_HTTP_REPLICAS = 64;
+
+function dataDirOf(value: string | undefined): string {
+  if (value === undefined) return './coffer-data';
+  if (value.trim() === '') throw new ConfigError('data_dir must not be empty: give a directory, e.g. ./coffer-data');
+  return value;
+}
 
 export function resolveConfig(input: ServerConfigInput): ServerConfig {
   const { host, port } = parseListen(input.listen ?? '127.0.0.1:8200');
@@ -96,7 +106,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   return {
     listenHost: host,
     listenPort: port,
-    dataDir: input.dataDir ?? './coffer-data',
+    dataDir: dataDirOf(input.dataDir),
     storage,
     dev: input.dev ?? false,
     devRootToken: input.devRootToken,
