@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../core/logger.js';
 import type { FromReplica, ReplicaSettings, ToReplica } from './messages.js';
+import { removeStaleSocketDirs } from './stale-socket-dirs.js';
 
 /** How long a replica has to confirm a seal before it is killed instead. */
 const SEAL_CONFIRM_MS = 2_000;
@@ -58,6 +59,10 @@ export function createReplicaSet(options: {
   logger: Logger;
 }): ReplicaSet {
   const { logger } = options;
+  // Directories left by servers that were SIGKILLed; in the background, never in the way.
+  void removeStaleSocketDirs(tmpdir()).then((removed) => {
+    if (removed.length > 0) logger.info('removed socket directories of servers that are gone', { count: removed.length });
+  });
   // mkdtemp makes the directory 0700: only this user can reach the socket inside.
   const socketDir = mkdtempSync(join(tmpdir(), 'coffer-'));
   const socketPath = join(socketDir, 'primary.sock');
