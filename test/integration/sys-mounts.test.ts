@@ -51,6 +51,15 @@ describe('mounts and the barrier keyring', () => {
     assert.equal((await api(server, 'DELETE', 'sys/mounts/sys', { token: root })).status, 400);
   });
 
+  it('answers a read of a mount that does not exist with 400 naming the path, as Vault', async () => {
+    const secrets = await api(server, 'GET', 'sys/mounts/no-such-mount', { token: root });
+    assert.equal(secrets.status, 400);
+    assert.deepEqual(secrets.body, { errors: ['No secret engine mount at no-such-mount/'] });
+    const auth = await api(server, 'GET', 'sys/auth/no-such-auth', { token: root });
+    assert.equal(auth.status, 400);
+    assert.deepEqual(auth.body, { errors: ['No auth engine at no-such-auth/'] });
+  });
+
   it('tunes lease TTLs and reports them', async () => {
     assert.equal((await api(server, 'POST', 'sys/mounts/team-b/tune', { token: root, body: { default_lease_ttl: '1h', max_lease_ttl: '2h' } })).status, 204);
     const tuned = await api(server, 'GET', 'sys/mounts/team-b/tune', { token: root });

@@ -205,7 +205,8 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       operations: {
         read: async (req) => {
           const entry = mounts.get(kind, req.params.path as string);
-          if (!entry) throw notFound();
+          // Vault's handleReadMount / handleReadAuth: a 400 that names the path.
+          if (!entry) throw badRequest(`No ${kind === 'auth' ? 'auth' : 'secret'} engine ${kind === 'auth' ? 'at' : 'mount at'} ${String(req.params.path).replace(/\/?$/, '/')}`);
           return { data: mountView(entry) };
         },
         update: async (req) => {
