@@ -6,7 +6,7 @@
  * it on disk while the agent runs).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,16 +14,8 @@ import { startAgent, type Agent } from '../../src/agent/agent.js';
 import { sign, testKey, type TestKey } from '../../src/auth/jwt/jwt-test-keys.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
+import { read, waitFor } from '../helpers/polling.js';
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await pause(20);
-  }
-}
 
 describe('coffer agent auto-auth with JWT, Kubernetes and token files', () => {
   let server: TestServer;

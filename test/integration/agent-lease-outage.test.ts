@@ -5,7 +5,7 @@
  * (up to 30 s later), and the file holds a credential that logs in.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,19 +14,11 @@ import { createLogger } from '../../src/core/logger.js';
 import { mountPostgres } from '../helpers/database-mount.js';
 import { createScratchDatabase, startPgCluster, tryLogin, type PgCluster, type ScratchDatabase } from '../helpers/pg-cluster.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+import { pause, read, waitFor } from '../helpers/polling.js';
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
 const parseEnv = (text: string): Record<string, string> =>
   Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await pause(10);
-  }
-}
 
 describe('coffer agent: a lease that ended during an outage', () => {
   const dataDir = tempDir('coffer-agent-lease-outage-');

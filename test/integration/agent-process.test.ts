@@ -10,13 +10,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
+import { read, waitFor } from '../helpers/polling.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -31,15 +32,6 @@ function repoRoot(): string {
   return dir;
 }
 
-const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await pause(10);
-  }
-}
 
 describe('coffer agent as a process', () => {
   let server: TestServer;

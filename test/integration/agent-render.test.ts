@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,14 +25,13 @@ import { startAgent, type Agent, type RenderEvent } from '../../src/agent/agent.
 import { createLogger } from '../../src/core/logger.js';
 import { createScratchDatabase, startPgCluster, tryLogin, uniqueSuffix, type PgCluster, type ScratchDatabase } from '../helpers/pg-cluster.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
+import { pause, read, waitFor } from '../helpers/polling.js';
 
 const STATIC_PATH = 'database/static-creds/app';
 const CONSUMER_NAME = 'agent-under-test';
 const LIMIT_MS = 5000;
 const PADDING = 'x'.repeat(256 * 1024);
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
 
 /** Polls `file` every 2 ms until its content differs from `from`; the milliseconds it took from `since`. */
 async function waitForChange(file: string, from: string, since: number, ms = 15_000): Promise<number> {
@@ -44,13 +43,6 @@ async function waitForChange(file: string, from: string, since: number, ms = 15_
   return performance.now() - since;
 }
 
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await pause(10);
-  }
-}
 
 const parseEnv = (text: string): Record<string, string> =>
   Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));

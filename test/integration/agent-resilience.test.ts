@@ -6,24 +6,16 @@
  * retried until it can.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAgent, type Agent, type RenderEvent } from '../../src/agent/agent.js';
 import { createLogger } from '../../src/core/logger.js';
 import { api, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+import { read, waitFor } from '../helpers/polling.js';
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
 
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await pause(10);
-  }
-}
 
 describe('coffer agent when Coffer is unreachable', () => {
   const dataDir = tempDir('coffer-agent-restart-');

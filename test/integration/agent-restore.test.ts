@@ -4,24 +4,16 @@
  * and the token sink's directory is created (0700) like a template's.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAgent, type Agent } from '../../src/agent/agent.js';
 import { createLogger } from '../../src/core/logger.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
+import { read, waitFor } from '../helpers/polling.js';
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
 
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await pause(10);
-  }
-}
 
 describe('coffer agent: files deleted or edited behind its back', () => {
   let server: TestServer;
