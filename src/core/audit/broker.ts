@@ -18,6 +18,9 @@ import { getJson, putJson, type Storage } from '../storage/storage.js';
 import { AuditDeviceError, type AuditDevice, type AuditDeviceFactory, type FilePosition } from './device.js';
 import { buildRequestEntry, buildResponseEntry, type AuditEntry, type AuditEvent } from './entry.js';
 import { createFileDevice, FILE_DEVICE_TYPE } from './file-device.js';
+import { planDeclared, type DeclaredAuditDevice, type DeclaredStep } from './declared.js';
+import { auditPathsOverlap, normaliseAuditPath } from './device-path.js';
+import type { AuditDeviceOrigin, AuditFilePolicy } from './file-path-policy.js';
 import { createHasher, hmacString, type Hasher } from './hmac.js';
 import { deriveChainKey } from './chain.js';
 import { AuditFileRefused, verifyAuditFile, type VerifyResult } from './verify.js';
@@ -31,13 +34,23 @@ export interface AuditDeviceInfo {
 }
 
 export interface AuditBroker {
-  /** After unseal: reads the device table and opens every device. Until then, logging fails closed. */
+  /**
+   * After unseal: reads the device table, opens every device, and enables the devices the config
+   * file declares (declared.ts). Until then, logging fails closed. Throws, leaving no device
+   * open, when a declared device cannot be enabled.
+   */
   load(): Promise<void>;
   /** Before seal: closes every device and zeroes the keys held in memory. */
   close(): Promise<void>;
-  /** Enables a device at `path` (normalised to end with '/'). */
+  /**
+   * Enables a device at `path` (normalised to end with '/') for an API caller: a file device is
+   * held to the file policy for API-created devices.
+   */
   enable(path: string, config: { type: string; description?: string; options?: Record<string, string> }): Promise<void>;
-  /** Disables the device at `path` and destroys its key; an unknown path is not an error. */
+  /**
+   * Disables the device at `path` and destroys its key, for an API caller; an unknown path is
+   * not an error. A device the config file declares is refused (bad_request).
+   */
   disable(path: string): Promise<void>;
   /** Enabled devices keyed by path ('file/'), as sys/audit returns them. */
   list(): Record<string, AuditDeviceInfo>;
@@ -68,6 +81,10 @@ export interface AuditBrokerDeps {
   logger: Logger;
   /** Device types by name. Defaults to the file device; tests inject failing ones. */
   factories?: Readonly<Record<string, AuditDeviceFactory>>;
+  /** Where file devices may be enabled to write (file-path-policy.ts); without one, anywhere. */
+  filePolicy?: AuditFilePolicy;
+  /** The devices the config file declares, enabled at every load (declared.ts). */
+  declared?: readonly DeclaredAuditDevice[];
 }
 
 export const NO_AUDIT_BACKEND_MESSAGE = 'no audit backend succeeded in logging the request';
@@ -90,6 +107,8 @@ interface StoredDevice {
    * then rotated ones): a file found shorter than this later was cut (see `anchorCheck`).
    */
   anchors?: FilePosition[];
+  /** 'config' for a device the config file declared; absent for one enabled through the API. */
+  origin?: 'config';
 }
 
 interface StoredTable {
@@ -102,8 +121,10 @@ const tableKey = (): string => 'table';
 interface LiveDevice {
   readonly path: string;
   readonly type: string;
-  readonly description: string;
+  description: string;
   readonly options: Readonly<Record<string, string>>;
+  /** Who enabled it. A config-file device keeps 'config' once the file no longer declares it. */
+  origin: AuditDeviceOrigin;
   readonly key: Buffer;
   /** deriveChainKey(key): MACs the device's lines. */
   readonly chainKey: Buffer;
@@ -114,20 +135,6 @@ interface LiveDevice {
   lastFailureLogAt: number;
   failuresSinceLog: number;
   anchors: FilePosition[];
-}
-
-const PATH_SEGMENT = /^[A-Za-z0-9_.-]+$/;
-
-/** 'file' → 'file/'; refuses empty, '.', '..' and odd characters rather than normalising them. */
-function normalisePath(raw: string): string {
-  const trimmed = raw.replace(/^\/+/, '').replace(/\/+$/, '');
-  if (trimmed === '') throw badRequest('audit device path must not be empty');
-  for (const segment of trimmed.split('/')) {
-    if (!PATH_SEGMENT.test(segment) || segment === '.' || segment === '..') {
-      throw badRequest('audit device path may contain only letters, digits, ".", "_", "-" and "/" between names');
-    }
-  }
-  return trimmed + '/';
 }
 
 /** A code safe to log for a device failure: never the message, which could carry data. */
@@ -226,6 +233,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         onTornTail: (bytes) => logger.warn('audit file ended with a torn line (a crash mid-write?); cut it off and continued the chain', { file_path: options['file_path'], bytes }),
       }),
   };
+  const declared = deps.declared ?? [];
   const devices = new Map<string, LiveDevice>();
   let loaded = false;
 
@@ -247,6 +255,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         options: { ...d.options },
         hmacKey: d.key.toString('base64'),
         anchors: d.anchors,
+        ...(d.origin === 'config' ? { origin: 'config' as const } : {}),
       })),
     };
     return putJson(storage, tableKey(), table);
@@ -383,6 +392,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         type: entry.type,
         description: entry.description,
         options: { ...entry.options },
+        origin: entry.origin === 'config' ? 'config' : 'api',
         key,
         chainKey: deriveChainKey(key),
         hash: createHasher(key),
@@ -403,6 +413,96 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     }
   };
 
+  /**
+   * Opens a new device at `path` and records it in the table; with `replacing`, in that device's
+   * place (the old one is closed only once the new one is stored, so a failure changes nothing).
+   */
+  const addDevice = async (
+    path: string,
+    config: { type: string; description?: string; options?: Record<string, string> },
+    origin: AuditDeviceOrigin,
+    replacing?: LiveDevice,
+  ): Promise<void> => {
+    if (factories[config.type] === undefined) throw badRequest(`unknown audit device type "${config.type}"`);
+    const others = [...devices.values()].filter((d) => d !== replacing);
+    if (others.some((other) => auditPathsOverlap(other.path, path))) throw badRequest('path already in use');
+    const options: Record<string, string> = {};
+    for (const [k, v] of Object.entries(config.options ?? {})) {
+      if (typeof v !== 'string') throw badRequest(`audit device option "${k}" must be a string`);
+      options[k] = v;
+    }
+    // Before the device opens the file: opening creates it.
+    const filePath = options['file_path'];
+    if (config.type === FILE_DEVICE_TYPE && filePath !== undefined) deps.filePolicy?.check(filePath, origin);
+    const key = randomBytes(KEY_BYTES);
+    const chainKey = deriveChainKey(key);
+    const device = openDevice(config.type, options, chainKey);
+    const live: LiveDevice = {
+      path,
+      type: config.type,
+      description: config.description ?? '',
+      options,
+      origin,
+      key,
+      chainKey,
+      hash: createHasher(key),
+      device,
+      failing: false,
+      lastFailureLogAt: 0,
+      failuresSinceLog: 0,
+      anchors: [],
+    };
+    try {
+      for (const other of others) {
+        // Two devices on one file would interleave two chains and break both. A device that
+        // is not open (refused, or failing) still owns its file_path.
+        const samePath = other.type === config.type && other.options['file_path'] !== undefined && other.options['file_path'] === options['file_path'];
+        if ((other.device !== undefined && other.device.sink === device.sink) || samePath) {
+          throw badRequest(`audit device "${other.path}" already writes to this destination`);
+        }
+      }
+      await persist(replacing === undefined ? [...devices.values(), live] : [...devices.values()].map((d) => (d === replacing ? live : d)));
+    } catch (err) {
+      closeLive(live);
+      throw err;
+    }
+    devices.set(path, live);
+    if (replacing !== undefined) closeLive(replacing);
+    logger.info(replacing === undefined ? 'audit device enabled' : 'audit device replaced', { path, type: config.type, origin });
+  };
+
+  /**
+   * Enables what the config file declares, after the table is open. Every conflict is found
+   * before anything changes; then each step is stored as it is done, so a later failure leaves
+   * a table the next unseal continues from.
+   */
+  const enableDeclared = async (): Promise<void> => {
+    let steps: DeclaredStep[];
+    try {
+      steps = planDeclared(devices, declared);
+    } catch (err) {
+      logger.error('audit devices declared in the config file conflict with the device table', { error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
+    for (const { action, device } of steps) {
+      const existing = devices.get(device.path);
+      if (action === 'keep' && existing !== undefined) {
+        if (existing.origin === 'config' && existing.description === device.description) continue;
+        existing.origin = 'config';
+        existing.description = device.description;
+        await persist([...devices.values()]);
+        continue;
+      }
+      try {
+        await addDevice(device.path, device, 'config', action === 'replace' ? existing : undefined);
+      } catch (err) {
+        // The detail (it may name files) goes to the log; the unseal caller is unauthenticated.
+        logger.error('audit device declared in the config file could not be enabled', { path: device.path, type: device.type, code: failureCode(err), error: err instanceof Error ? err.message : String(err) });
+        throw new CofferError('internal', `the audit device "${device.path}" declared in the config file could not be enabled; see the server log`, { cause: err });
+      }
+    }
+  };
+
   return {
     load: () =>
       serial(async () => {
@@ -410,6 +510,10 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         loaded = false;
         try {
           await openTable();
+          // A declared device that cannot be enabled fails the load, and so the unseal: the
+          // server stays sealed, as health checks show, rather than answering while not
+          // writing the audit log its operator declared (fail closed).
+          await enableDeclared();
         } catch (err) {
           closeAll();
           throw err;
@@ -433,56 +537,18 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     enable: (rawPath, config) =>
       serial(async () => {
         if (!loaded) throw new CofferError('internal', 'the audit broker is not loaded');
-        const path = normalisePath(rawPath);
-        if (factories[config.type] === undefined) throw badRequest(`unknown audit device type "${config.type}"`);
-        for (const existing of devices.keys()) {
-          if (existing.startsWith(path) || path.startsWith(existing)) throw badRequest('path already in use');
-        }
-        const options: Record<string, string> = {};
-        for (const [k, v] of Object.entries(config.options ?? {})) {
-          if (typeof v !== 'string') throw badRequest(`audit device option "${k}" must be a string`);
-          options[k] = v;
-        }
-        const key = randomBytes(KEY_BYTES);
-        const chainKey = deriveChainKey(key);
-        const device = openDevice(config.type, options, chainKey);
-        const live: LiveDevice = {
-          path,
-          type: config.type,
-          description: config.description ?? '',
-          options,
-          key,
-          chainKey,
-          hash: createHasher(key),
-          device,
-          failing: false,
-          lastFailureLogAt: 0,
-          failuresSinceLog: 0,
-          anchors: [],
-        };
-        try {
-          for (const other of devices.values()) {
-            // Two devices on one file would interleave two chains and break both. A device that
-            // is not open (refused, or failing) still owns its file_path.
-            const samePath = other.type === config.type && other.options['file_path'] !== undefined && other.options['file_path'] === options['file_path'];
-            if ((other.device !== undefined && other.device.sink === device.sink) || samePath) {
-              throw badRequest(`audit device "${other.path}" already writes to this destination`);
-            }
-          }
-          await persist([...devices.values(), live]);
-        } catch (err) {
-          closeLive(live);
-          throw err;
-        }
-        devices.set(path, live);
-        logger.info('audit device enabled', { path, type: config.type });
+        await addDevice(normaliseAuditPath(rawPath), config, 'api');
       }),
 
     disable: (rawPath) =>
       serial(async () => {
-        const path = normalisePath(rawPath);
+        const path = normaliseAuditPath(rawPath);
         const live = devices.get(path);
         if (live === undefined) return;
+        // The config file would enable it again at the next unseal, with a new key.
+        if (declared.some((d) => d.path === path)) {
+          throw badRequest(`audit device "${path}" is declared in the server config file; remove it from the "audit" list there and restart the server before disabling it`);
+        }
         await persist([...devices.values()].filter((d) => d !== live));
         devices.delete(path);
         closeLive(live);
@@ -506,14 +572,14 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     logResponse: (event) => dispatch(event, buildResponseEntry),
 
     hash: (rawPath, input) => {
-      const path = normalisePath(rawPath);
+      const path = normaliseAuditPath(rawPath);
       const live = devices.get(path);
       if (live === undefined) throw badRequest(`no audit device is enabled at "${path}"`);
       return hmacString(live.key, input);
     },
 
     verify: async (rawPath, filePath, verifyOptions = {}) => {
-      const path = normalisePath(rawPath);
+      const path = normaliseAuditPath(rawPath);
       const live = devices.get(path);
       if (live === undefined) throw badRequest(`no audit device is enabled at "${path}"`);
       const device = live.device;
