@@ -56,3 +56,40 @@ test('an empty data_dir and a listen address without a host are refused with wha
   assert.throws(() => load({ data_dir: '' }), (err: unknown) => err instanceof ConfigError && /data_dir must not be empty/.test(err.message));
   assert.throws(() => load({ listen: ':8200' }), (err: unknown) => err instanceof ConfigError && /write 0\.0\.0\.0:8200/.test(err.message));
 });
+
+test('audit_file_dirs, api_audit_creation and audit reach the config, with safe defaults', () => {
+  const config = load({
+    audit_file_dirs: ['/var/log/coffer', '/srv/audit', '/var/log/coffer'],
+    api_audit_creation: 'deny',
+    audit: [{ path: 'file', type: 'file', description: 'main', options: { file_path: '/var/log/coffer/audit.log' } }],
+  });
+  assert.deepEqual(config.auditFileDirs, ['/var/log/coffer', '/srv/audit']);
+  assert.equal(config.apiAuditCreation, 'deny');
+  assert.deepEqual(config.auditDevices, [{ path: 'file/', type: 'file', description: 'main', options: { file_path: '/var/log/coffer/audit.log' } }]);
+  const defaults = load({});
+  assert.deepEqual(defaults.auditFileDirs, []);
+  assert.equal(defaults.apiAuditCreation, 'allow', 'Vault clients (node-vault) enable audit devices through the API');
+  assert.deepEqual(defaults.auditDevices, []);
+});
+
+test('malformed audit settings are refused at start with what to write instead', () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ audit_file_dirs: '/var/log/coffer' }, /"audit_file_dirs" must be a list of absolute directory paths, e\.g\. \["\/var\/log\/coffer"\]/],
+    [{ audit_file_dirs: [7] }, /"audit_file_dirs" must be a list of absolute directory paths/],
+    [{ audit_file_dirs: ['logs'] }, /audit_file_dirs entry "logs" must be an absolute directory path/],
+    [{ audit_file_dirs: [''] }, /audit_file_dirs entry "" must be an absolute directory path/],
+    [{ api_audit_creation: 'no' }, /api_audit_creation must be "allow" or "deny", not "no"/],
+    [{ api_audit_creation: false }, /config key "api_audit_creation" must be a string/],
+    [{ audit: { path: 'file/' } }, /config key "audit": must be a list of audit devices/],
+    [{ audit: [{ path: 'file/', type: 'file', options: { file_path: 'audit.log' } }] }, /config key "audit": entry 1: file audit device: file_path must be an absolute path/],
+    [{ audit: [{ path: 'file/', type: 'syslog', options: {} }] }, /config key "audit": entry 1: "type" must be "file"/],
+  ];
+  for (const [content, message] of cases) {
+    assert.throws(() => load(content), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(content));
+  }
+  assert.throws(() => resolveConfig({ apiAuditCreation: 'maybe' }), ConfigError);
+});
+
+test('the audit keys are known config file keys', () => {
+  assert.throws(() => load({ audit_dirs: [] }), /known keys: .*audit_file_dirs, api_audit_creation, audit$/);
+});

@@ -3,11 +3,16 @@
  * defaults), then passed down as plain values.
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { parseDeclaredAuditDevices, type DeclaredAuditDevice } from './core/audit/declared.js';
 import { parseDurationSeconds } from './core/duration.js';
+import { CofferError } from './core/errors.js';
 import { canonicalAllowedHost } from './rotators/url-policy.js';
 
 export type StorageKind = 'sqlite' | 'memory';
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
+/** Whether sys/audit may enable and disable audit devices (OpenBao: unsafe_allow_api_audit_creation). */
+export type ApiAuditCreation = 'allow' | 'deny';
 
 export interface ServerConfig {
   listenHost: string;
@@ -27,6 +32,20 @@ export interface ServerConfig {
   httpReplicas: number;
   /** Hosts webhook rotators may call besides loopback, canonical (src/rotators/url-policy.ts). */
   rotatorAllowedHosts: string[];
+  /** Directories a file audit device enabled through the API must write in; empty: no such limit. */
+  auditFileDirs: string[];
+  /** 'deny': sys/audit can only list; audit devices come from `auditDevices`. */
+  apiAuditCreation: ApiAuditCreation;
+  /** Audit devices the config file declares (key `audit`), enabled at every unseal. */
+  auditDevices: DeclaredAuditDevice[];
+}
+
+/** One entry of the config file's `audit` list, before validation. */
+export interface AuditDeviceInput {
+  path: string;
+  type: string;
+  description?: string;
+  options: Readonly<Record<string, string>>;
 }
 
 export interface ServerConfigInput {
@@ -43,6 +62,12 @@ export interface ServerConfigInput {
   httpReplicas?: number;
   /** Exact host names or IP addresses; config file key `rotator_allowed_hosts`. */
   rotatorAllowedHosts?: readonly string[];
+  /** Absolute directories; config file key `audit_file_dirs`. */
+  auditFileDirs?: readonly string[];
+  /** 'allow' (default) or 'deny'; config file key `api_audit_creation`. */
+  apiAuditCreation?: string;
+  /** Config file key `audit`. */
+  auditDevices?: readonly AuditDeviceInput[];
 }
 
 export class ConfigError extends Error {
@@ -103,6 +128,17 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   // Replicas read the primary's SQLite file; memory storage lives in one process only.
   if (httpReplicas > 0 && storage !== 'sqlite') throw new ConfigError('http_replicas needs sqlite storage');
   const rotatorAllowedHosts = resolveAllowedHosts(input.rotatorAllowedHosts ?? []);
+  const apiAuditCreation = input.apiAuditCreation ?? 'allow';
+  if (apiAuditCreation !== 'allow' && apiAuditCreation !== 'deny') {
+    throw new ConfigError(`api_audit_creation must be "allow" or "deny", not "${String(apiAuditCreation)}"`);
+  }
+  let auditDevices: DeclaredAuditDevice[];
+  try {
+    auditDevices = parseDeclaredAuditDevices(input.auditDevices);
+  } catch (error) {
+    if (error instanceof CofferError) throw new ConfigError(`config key "audit": ${error.message}`);
+    throw error;
+  }
   return {
     listenHost: host,
     listenPort: port,
@@ -117,7 +153,26 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     maxTokenTtl,
     httpReplicas,
     rotatorAllowedHosts,
+    auditFileDirs: resolveAuditFileDirs(input.auditFileDirs ?? []),
+    apiAuditCreation,
+    auditDevices,
   };
+}
+
+/**
+ * Checked for form only: a directory is resolved to its real path at each check, so it may be
+ * created (or re-pointed) after start.
+ */
+function resolveAuditFileDirs(entries: readonly string[]): string[] {
+  const dirs = new Set<string>();
+  for (const entry of entries) {
+    if (typeof entry !== 'string') throw new ConfigError('audit_file_dirs must be a list of absolute directory paths');
+    if (!isAbsolute(entry) || entry.includes('\0')) {
+      throw new ConfigError(`audit_file_dirs entry "${entry}" must be an absolute directory path, e.g. /var/log/coffer`);
+    }
+    dirs.add(entry);
+  }
+  return [...dirs];
 }
 
 /** Refused at start rather than left to never match: a rotator would fail only when first configured. */
@@ -144,6 +199,9 @@ export const CONFIG_FILE_KEYS = [
   'max_lease_ttl',
   'http_replicas',
   'rotator_allowed_hosts',
+  'audit_file_dirs',
+  'api_audit_creation',
+  'audit',
 ] as const;
 
 /** Reads a JSON config file with snake_case keys into a ServerConfigInput. */
@@ -195,6 +253,17 @@ export function readConfigFile(path: string): ServerConfigInput {
     }
     out.rotatorAllowedHosts = allowedHosts;
   }
+  const auditDirs = raw.audit_file_dirs;
+  if (auditDirs !== undefined) {
+    if (!Array.isArray(auditDirs) || !auditDirs.every((d) => typeof d === 'string')) {
+      throw new ConfigError('config key "audit_file_dirs" must be a list of absolute directory paths, e.g. ["/var/log/coffer"]');
+    }
+    out.auditFileDirs = auditDirs;
+  }
+  const apiAudit = str('api_audit_creation');
+  if (apiAudit !== undefined) out.apiAuditCreation = apiAudit;
+  // Checked entry by entry in resolveConfig (declared.ts), as a value given to startServer is.
+  if (raw.audit !== undefined) out.auditDevices = raw.audit as AuditDeviceInput[];
   const duration = (key: string): string | number | undefined => {
     const value = raw[key];
     if (value === undefined) return undefined;

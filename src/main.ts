@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { createHttpApiForCore, type HttpApi } from './server/http.js';
 import { createReplicaSet } from './server/replicas/replica-set.js';
 import { createAuditBroker } from './core/audit/broker.js';
+import { createAuditFilePolicy, type AuditFilePolicy } from './core/audit/file-path-policy.js';
+import { isCofferError } from './core/errors.js';
 import { createBarrier } from './core/barrier/barrier.js';
 import { createShamirSeal } from './core/barrier/seal.js';
 import { systemClock, type Clock } from './core/clock.js';
@@ -113,6 +115,24 @@ function buildPhysical(config: ServerConfig): { physical: PhysicalStorage; lock:
   }
 }
 
+/**
+ * The config file's audit devices against the file policy, at start: a file_path in the data
+ * directory, or in a directory that does not exist, stops the start with the reason rather
+ * than failing every unseal later (or a first init, after its keys were made).
+ */
+function checkDeclaredAuditFiles(config: ServerConfig, policy: AuditFilePolicy): void {
+  for (const device of config.auditDevices) {
+    const filePath = device.options['file_path'];
+    if (filePath === undefined) continue;
+    try {
+      policy.check(filePath, 'config');
+    } catch (err) {
+      if (isCofferError(err)) throw new ConfigError(`config key "audit", device "${device.path}": ${err.message}`);
+      throw err;
+    }
+  }
+}
+
 function writeSecretFile(path: string, content: string): void {
   writeFileSync(path, content, { mode: 0o600 });
   chmodSync(path, 0o600);
@@ -204,7 +224,16 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   const systemTtl = { defaultSeconds: config.defaultTokenTtl, maxSeconds: config.maxTokenTtl };
   // AWS access keys: records behind the barrier, read by SigV4 verification (AWS API).
   const awsKeys = createAccessKeyStore({ storage: scope(systemStorage, 'aws-keys/'), clock, tokens });
-  const audit = createAuditBroker({ storage: scope(systemStorage, 'audit/'), clock, logger: logger.child({ component: 'audit' }) });
+  // Never into the data directory; through the API, only into audit_file_dirs when set (CVE-2025-6000).
+  const auditFilePolicy = createAuditFilePolicy({ dataDir: config.dataDir, allowedDirs: config.auditFileDirs });
+  checkDeclaredAuditFiles(config, auditFilePolicy);
+  const audit = createAuditBroker({
+    storage: scope(systemStorage, 'audit/'),
+    clock,
+    logger: logger.child({ component: 'audit' }),
+    filePolicy: auditFilePolicy,
+    declared: config.auditDevices,
+  });
   // Webhook rotators: one lock table for aws/ secret records, shared by the AWS API and rotations;
   // the rotation store reaches the pipeline late-bound (`handler` is built below, before any unseal).
   const awsLocks = createKeyedMutex();
@@ -289,7 +318,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   });
   // A token's leases end with it; revocation failures are retried by the lease worker.
   tokens.onRevoke((entry) => leases.revokeByToken(entry.id));
-  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, requestSeal });
+  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, requestSeal, apiAuditCreation: config.apiAuditCreation });
 
   // AWS secrets past their DeleteSecret recovery window are deleted for good, as AWS does.
   const awsPurger = createAwsPurger({

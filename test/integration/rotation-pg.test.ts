@@ -178,6 +178,8 @@ async function startConsumer(server: TestServer, token: string, name: string, se
 describe('dual-credential rotation under load, with consumers that verify', () => {
   let server: TestServer;
   let root: string;
+  // Not in the data directory: no audit device may write there.
+  const auditDir = tempDir('coffer-rotation-audit-');
 
   before(async () => {
     server = await startTestServer({ dev: true, storage: 'sqlite' });
@@ -187,6 +189,7 @@ describe('dual-credential rotation under load, with consumers that verify', () =
 
   after(async () => {
     await server?.destroy();
+    rmSync(auditDir, { recursive: true, force: true });
   });
 
   it(`${CONSUMERS} consumers logging in continuously see no failed login across ${ROUNDS} rotations`, async (t) => {
@@ -237,7 +240,7 @@ describe('dual-credential rotation under load, with consumers that verify', () =
   });
 
   it('a consumer that never switches holds the rotation until verify_timeout; on_timeout=revoke names it in the response, the record and the audit log', async () => {
-    const auditFile = join(server.dataDir, 'audit.log');
+    const auditFile = join(auditDir, 'audit.log');
     assert.equal((await api(server, 'PUT', 'sys/audit/file', { token: root, body: { type: 'file', options: { file_path: auditFile } } })).status, 204);
     await api(server, 'POST', 'database/static-roles/app', { token: root, body: { rotation_policy: { verify_timeout: '2s', on_timeout: 'revoke' } } });
     const before = await readCreds(server, root);

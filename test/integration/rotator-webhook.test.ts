@@ -16,7 +16,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -208,7 +209,9 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 describe('webhook rotators', () => {
   const clock = createSteppedClock();
   const partner = createPartnerService();
-  const auditFile = (aws: AwsTestServer): string => join(aws.server.dataDir, 'audit.log');
+  // Not in the data directory: no audit device may write there.
+  const auditDir = mkdtempSync(join(tmpdir(), 'coffer-rotator-audit-'));
+  const auditFile = join(auditDir, 'audit.log');
   let aws: AwsTestServer;
   let appKey: IssuedKey;
   let consumerToken: string;
@@ -231,7 +234,7 @@ describe('webhook rotators', () => {
   before(async () => {
     await partner.start();
     aws = await startAwsServer({ clock, maxTokenTtl: '2000h', defaultTokenTtl: '1000h', rotators: { tickMs: 20, pollMs: 10, retryMs: 3_600_000 } });
-    const audit = await aws.vault('PUT', 'sys/audit/file', { type: 'file', options: { file_path: auditFile(aws) } });
+    const audit = await aws.vault('PUT', 'sys/audit/file', { type: 'file', options: { file_path: auditFile } });
     assert.equal(audit.status, 204, JSON.stringify(audit.body));
     // Operators configure rotators (sudo); applications may schedule rotation of their own secrets.
     const config = await aws.vault('POST', 'rotators/config/partner', { type: 'webhook', url: `${partner.url}/rotate`, hmac_key: HMAC_KEY, timeout: '5s' });
@@ -251,6 +254,7 @@ describe('webhook rotators', () => {
   after(async () => {
     await aws?.destroy();
     await partner.stop();
+    rmSync(auditDir, { recursive: true, force: true });
   });
 
   it('keeps the configuration behind sudo, never shows the HMAC key, and refuses webhook URLs outside loopback', async () => {
@@ -454,7 +458,7 @@ describe('webhook rotators', () => {
     assert.equal(await callApi(oldKey), 401);
     await aws.vault('POST', 'sys/consumers/deregister', { consumer_id: stuckId, path: `aws/data/${SECRET}` }, consumerToken);
 
-    const log = readFileSync(auditFile(aws), 'utf8');
+    const log = readFileSync(auditFile, 'utf8');
     const entry = log.split('\n').find((line) => line.includes('"timeout_revoked"') && line.includes(stuckId));
     assert.ok(entry, 'the audit log names the consumer that still held the old key');
     assert.match(entry, new RegExp(versionId));

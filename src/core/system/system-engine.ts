@@ -39,6 +39,17 @@ export interface SystemEngineDeps {
   events: Pick<EventBus, 'lastSeq'>;
   /** Seals the server once the current response has been written and audited. */
   requestSeal(): void;
+  /** 'deny': sys/audit/PATH refuses to enable or disable devices (config key api_audit_creation). */
+  apiAuditCreation?: 'allow' | 'deny';
+}
+
+/**
+ * With api_audit_creation "deny", as OpenBao since 2.3.2 without unsafe_allow_api_audit_creation
+ * (CVE-2025-6000): 400, like its "cannot enable audit device via API". Disabling is refused too:
+ * a sudo token must not be able to switch off the audit log the operator declared.
+ */
+function apiAuditRefused(): CofferError {
+  return badRequest('audit devices cannot be enabled or disabled through the API on this server (api_audit_creation is "deny"); declare them in the server config file under "audit" and restart');
 }
 
 function objectField(value: unknown, field: string): Record<string, unknown> {
@@ -310,6 +321,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
         sudo: true,
         operations: {
           update: async (req) => {
+            if (deps.apiAuditCreation === 'deny') throw apiAuditRefused();
             const type = req.data.type;
             if (typeof type !== 'string' || type === '') throw badRequest('missing audit type');
             await audit.enable(req.params.path as string, {
@@ -320,6 +332,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
             return null;
           },
           delete: async (req) => {
+            if (deps.apiAuditCreation === 'deny') throw apiAuditRefused();
             await audit.disable(req.params.path as string);
             return null;
           },
