@@ -4,7 +4,9 @@
  *
  * Owns: the device table in its storage view (inside the barrier, so the per-device keys are
  * encrypted at rest), the rule that an audited request fails when audit is enabled and no device
- * logged it (fail closed), and the per-device redaction. It must never log an entry, a key or a
+ * logged it (fail closed), the per-device redaction, the devices the config file declares
+ * (enabled at every load, never disabled through the API), and asking the file policy before a
+ * new device creates its file (file-path-policy.ts). It must never log an entry, a key or a
  * device's error message (only the device path and an error code), and never let one device's
  * key or options affect another device's output (CVE-2024-0831).
  */
