@@ -47,6 +47,17 @@ describe('tokens over HTTP', () => {
     }
   });
 
+  it('gives a child the parent policies when the request lists none, as Vault does for []', async () => {
+    const parent = await create(root, { policies: ['reader'], ttl: '1h' });
+    for (const policies of [[], undefined]) {
+      const child = await create(parent.client_token, policies === undefined ? {} : { policies });
+      assert.deepEqual(child.policies, ['default', 'reader'], JSON.stringify(policies));
+      assert.equal((await api(server, 'GET', 'secret/data/app', { token: child.client_token })).status, 200);
+    }
+    const fromRoot = await create(root, { policies: [] });
+    assert.deepEqual(fromRoot.policies, ['root']);
+  });
+
   it('keeps an orphan alive when its creator is revoked', async () => {
     const parent = await create(root, { policies: ['reader'], ttl: '1h' });
     const orphanResponse = await api(server, 'POST', 'auth/token/create-orphan', { token: parent.client_token, body: { policies: ['reader'] } });

@@ -98,7 +98,10 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     const period = parseDurationSeconds(data.period, 'period') ?? 0;
     if (period > 0 && !sudo) throw badRequest('root or sudo privileges required to create periodic token');
 
-    const requested = stringList(data.policies, 'policies')?.map(canonicalPolicyName);
+    const listed = stringList(data.policies, 'policies')?.map(canonicalPolicyName);
+    // An empty list inherits the parent's policies, as in Vault (`len(data.Policies) == 0`):
+    // clients that build the list (node-vault, Terraform) send [] when they mean "no change".
+    const requested = listed !== undefined && listed.length > 0 ? listed : undefined;
     const parentPolicies = parent.policies;
     let policies = requested ?? parentPolicies.filter((p) => p !== 'default' || !bool(data.no_default_policy, 'no_default_policy', false));
     if (!parentIsRoot) {
