@@ -100,8 +100,11 @@ describe('authentication of the Secrets Manager API', () => {
     assert.equal(foreign.status, 400);
     const rooted = await aws.vault('POST', 'aws-keys/creds', { policies: ['root'] });
     assert.equal(rooted.status, 400);
-    const noPolicy = await aws.vault('POST', 'aws-keys/creds', { policies: [] });
-    assert.equal(noPolicy.status, 400);
+    for (const body of [{ policies: [] }, {}]) {
+      const noPolicy = await aws.vault('POST', 'aws-keys/creds', body);
+      assert.equal(noPolicy.status, 400);
+      assert.match(JSON.stringify(noPolicy.body), /missing policies/, JSON.stringify(body));
+    }
     const withoutCapability = await aws.vault('POST', 'aws-keys/creds', { policies: ['default'] }, await aws.token(['aws-admin']));
     assert.equal(withoutCapability.status, 403, 'issuing a key is policy-checked like any path');
   });

@@ -27,12 +27,15 @@ export interface AwsKeysEngineDeps {
   systemTtl: { defaultSeconds: number; maxSeconds: number };
 }
 
+const MISSING_POLICIES = 'missing policies: an access key must be bound to at least one policy';
+
 function policyList(raw: unknown): string[] {
+  if (raw === undefined || raw === null) throw badRequest(MISSING_POLICIES);
   const items =
     typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) && raw.every((p) => typeof p === 'string') ? (raw as string[]) : undefined;
   if (items === undefined) throw badRequest('policies must be a list of policy names or a comma-separated string');
   const names = [...new Set(items.map((p) => canonicalPolicyName(p.trim())).filter((p) => p !== ''))];
-  if (names.length === 0) throw badRequest('missing policies: an access key must be bound to at least one policy');
+  if (names.length === 0) throw badRequest(MISSING_POLICIES);
   return names;
 }
 
