@@ -33,6 +33,14 @@ export const STDOUT_TARGET = 'stdout';
  */
 export const DISCARD_TARGET = 'discard';
 
+/**
+ * Whether two file devices' `file_path`s name one destination, which two devices must never
+ * share (their chains would interleave). Discarding devices write nowhere, so they never do.
+ */
+export function sameDestination(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && a === b && a !== DISCARD_TARGET;
+}
+
 const ALLOWED_OPTIONS: ReadonlySet<string> = new Set(['file_path', 'mode', 'format']);
 const DEFAULT_MODE = 0o600;
 
