@@ -120,6 +120,35 @@ test('refuses a second device writing to the same file', async () => {
   assert.deepEqual(Object.keys(broker.list()), ['one/']);
 });
 
+test('a discard device logs nothing anywhere, yet keeps requests audited, answers hash, and refuses verify with a reason', async () => {
+  const { broker } = await loaded();
+  await broker.enable('discard', { type: 'file', options: { file_path: 'discard' } });
+  // Discarding devices share no destination, so a second one is not "the same file".
+  await broker.enable('discard-too', { type: 'file', options: { file_path: 'discard' } });
+  assert.equal(broker.enabled, true);
+  broker.logRequest(event(1));
+  broker.logResponse(event(1));
+  assert.match(broker.hash('discard/', SECRET), /^hmac-sha256:[0-9a-f]{64}$/);
+  assert.notEqual(broker.hash('discard/', SECRET), broker.hash('discard-too/', SECRET), 'each device has its own key');
+  const noFile = (err: unknown): boolean =>
+    err instanceof CofferError && err.code === 'bad_request' && /^audit device "discard\/" discards its entries \(file_path=discard\): there is no file to verify$/.test(err.message);
+  await assert.rejects(broker.verify('discard'), noFile);
+  await assert.rejects(broker.verify('discard', path.join(root, 'discard.1')), noFile);
+  // SIGHUP: nothing to reopen, and logging goes on.
+  await broker.reopen();
+  broker.logRequest(event(2));
+  await broker.close();
+});
+
+test('verify of a stdout device says it writes to stdout', async () => {
+  const { broker } = await loaded({ factories: { file: (o) => createFileDevice(o, { writeSync: (_fd, _buffer, _offset, length) => length }) } });
+  await broker.enable('out', { type: 'file', options: { file_path: 'stdout' } });
+  await assert.rejects(
+    broker.verify('out'),
+    (err: unknown) => err instanceof CofferError && err.code === 'bad_request' && /^audit device "out\/" writes to stdout: there is no file to verify$/.test(err.message),
+  );
+});
+
 test('serialises concurrent enables of one path so only one wins', async () => {
   const { broker } = await loaded();
   const results = await Promise.allSettled([

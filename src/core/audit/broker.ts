@@ -19,7 +19,7 @@ import type { Logger } from '../logger.js';
 import { getJson, putJson, type Storage } from '../storage/storage.js';
 import { AuditDeviceError, type AuditDevice, type AuditDeviceFactory, type FilePosition } from './device.js';
 import { buildRequestEntry, buildResponseEntry, type AuditEntry, type AuditEvent } from './entry.js';
-import { createFileDevice, FILE_DEVICE_TYPE } from './file-device.js';
+import { createFileDevice, DISCARD_TARGET, FILE_DEVICE_TYPE, sameDestination, STDOUT_TARGET } from './file-device.js';
 import { planDeclared, type DeclaredAuditDevice, type DeclaredStep } from './declared.js';
 import { auditPathsOverlap, normaliseAuditPath } from './device-path.js';
 import type { AuditDeviceOrigin, AuditFilePolicy } from './file-path-policy.js';
@@ -458,7 +458,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       for (const other of others) {
         // Two devices on one file would interleave two chains and break both. A device that
         // is not open (refused, or failing) still owns its file_path.
-        const samePath = other.type === config.type && other.options['file_path'] !== undefined && other.options['file_path'] === options['file_path'];
+        const samePath = other.type === config.type && sameDestination(other.options['file_path'], options['file_path']);
         if ((other.device !== undefined && other.device.sink === device.sink) || samePath) {
           throw badRequest(`audit device "${other.path}" already writes to this destination`);
         }
@@ -586,12 +586,18 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       if (live === undefined) throw badRequest(`no audit device is enabled at "${path}"`);
       const device = live.device;
       const devicePath = live.options['file_path'];
+      if (live.type === FILE_DEVICE_TYPE && devicePath === DISCARD_TARGET) {
+        throw badRequest(`audit device "${path}" discards its entries (file_path=discard): there is no file to verify`);
+      }
+      if (live.type === FILE_DEVICE_TYPE && devicePath === STDOUT_TARGET) {
+        throw badRequest(`audit device "${path}" writes to stdout: there is no file to verify`);
+      }
       if (device?.verifiable === undefined || devicePath === undefined) {
-        throw badRequest(`audit device "${path}" has no open file to verify (stdout, or not open)`);
+        throw badRequest(`audit device "${path}" has no open file to verify (not open)`);
       }
       const own = filePath === undefined || filePath === devicePath;
       const current = own ? device.verifiable() : undefined;
-      if (own && current === undefined) throw badRequest(`audit device "${path}" has no open file to verify (stdout, or not open)`);
+      if (own && current === undefined) throw badRequest(`audit device "${path}" has no open file to verify (not open)`);
       const target = own ? devicePath : rotatedCopy(devicePath, filePath);
       // Copied: a seal or disable during the read zeroes the live key.
       const chainKey = Buffer.from(live.chainKey);

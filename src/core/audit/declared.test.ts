@@ -17,6 +17,14 @@ test('parses declared devices into normalised paths, with an empty description b
   assert.deepEqual(parseDeclaredAuditDevices(undefined), []);
 });
 
+test('accepts several devices that discard their entries: they share no file', () => {
+  const devices = parseDeclaredAuditDevices([
+    { path: 'a/', type: 'file', options: { file_path: 'discard' } },
+    { path: 'b/', type: 'file', options: { file_path: 'discard' } },
+  ]);
+  assert.deepEqual(devices.map((d) => d.options['file_path']), ['discard', 'discard']);
+});
+
 test('refuses a malformed declared device, naming the entry and what to write instead', () => {
   const good = { path: 'file/', type: 'file', options: { file_path: '/var/log/a.log' } };
   const cases: Array<[unknown, RegExp]> = [
@@ -34,6 +42,7 @@ test('refuses a malformed declared device, naming the entry and what to write in
     [[{ ...good, options: {} }], /^entry 1: file audit device: file_path is required/],
     [[good, { ...good, path: 'file/nested/', options: { file_path: '/var/log/b.log' } }], /entries "file\/" and "file\/nested\/": the paths of two devices must not nest/],
     [[good, { ...good, path: 'other/' }], /entries "file\/" and "other\/" write to the same file_path/],
+    [[{ ...good, options: { file_path: 'stdout' } }, { ...good, path: 'other/', options: { file_path: 'stdout' } }], /entries "file\/" and "other\/" write to the same file_path/],
   ];
   for (const [raw, pattern] of cases) {
     assert.throws(() => parseDeclaredAuditDevices(raw), refused(pattern), JSON.stringify(raw));

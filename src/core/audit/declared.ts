@@ -8,7 +8,7 @@
  */
 import { badRequest, CofferError } from '../errors.js';
 import { auditPathsOverlap, normaliseAuditPath } from './device-path.js';
-import { FILE_DEVICE_TYPE, parseFileDeviceOptions } from './file-device.js';
+import { FILE_DEVICE_TYPE, parseFileDeviceOptions, sameDestination } from './file-device.js';
 import type { AuditDeviceOrigin } from './file-path-policy.js';
 
 export interface DeclaredAuditDevice {
@@ -67,7 +67,7 @@ export function parseDeclaredAuditDevices(raw: unknown): DeclaredAuditDevice[] {
     }
     for (const other of out) {
       if (auditPathsOverlap(device.path, other.path)) throw badRequest(`entries "${other.path}" and "${device.path}": the paths of two devices must not nest`);
-      if (other.options['file_path'] === device.options['file_path']) throw badRequest(`entries "${other.path}" and "${device.path}" write to the same file_path`);
+      if (sameDestination(other.options['file_path'], device.options['file_path'])) throw badRequest(`entries "${other.path}" and "${device.path}" write to the same file_path`);
     }
     out.push(device);
   });

@@ -39,6 +39,11 @@ runAuditDeviceConformance('file device', () => {
   return { device, read: () => readLines(file), cleanup: () => device.close() };
 });
 
+runAuditDeviceConformance('file device with file_path=discard', () => {
+  const device = createFileDevice({ file_path: 'discard' });
+  return { device, cleanup: () => device.close() };
+});
+
 test('creates the audit file with mode 0600 whatever the umask', () => {
   const file = freshPath();
   const previous = process.umask(0);
@@ -94,7 +99,7 @@ test('continues the chain of an existing file when reopened after a restart', as
 });
 
 test('refuses a relative file_path', () => {
-  assert.throws(() => createFileDevice({ file_path: 'audit.log' }), isBadRequest(/absolute path or "stdout"/));
+  assert.throws(() => createFileDevice({ file_path: 'audit.log' }), isBadRequest(/absolute path, "stdout" or "discard"/));
   assert.throws(() => createFileDevice({ file_path: './x/../audit.log' }), isBadRequest(/absolute/));
 });
 
@@ -276,6 +281,43 @@ test('writes chained lines to stdout through fd 1 and waits out EAGAIN', () => {
   const lines = written.join('').split('\n').filter((l) => l !== '');
   assert.equal(lines.length, 2);
   assert.deepEqual((JSON.parse(lines[1] as string) as { chain: unknown }).chain, { seq: 2, prev: sha256(lines[0] as string) });
+});
+
+test('discard formats and chains every entry but writes nothing, not even a file named discard in the working directory', () => {
+  const cwd = process.cwd();
+  const work = fs.mkdtempSync(path.join(root, 'cwd-'));
+  let writes = 0;
+  const writer: WriteFn = () => {
+    writes += 1;
+    return 0;
+  };
+  process.chdir(work);
+  try {
+    const device = createFileDevice({ file_path: 'discard' }, { writeSync: writer, chainKey: Buffer.alloc(32, 7) });
+    device.log(sampleEntry(1));
+    device.reopen();
+    device.log(sampleEntry(2));
+    // Formatted as for a file: an entry that cannot be serialised fails the write, so the broker fails closed.
+    const unserialisable = sampleEntry(3);
+    unserialisable.request = { ...unserialisable.request, data: { n: 10n } };
+    assert.throws(() => device.log(unserialisable), TypeError);
+    device.close();
+    assert.match(device.sink, /^discard:/);
+    assert.equal(device.verifiable, undefined, 'there is no file to verify');
+    assert.equal(device.position, undefined, 'there is no file position to record');
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.equal(writes, 0);
+  assert.deepEqual(fs.readdirSync(work), []);
+});
+
+test('two discard devices name different sinks: they share no destination', () => {
+  const one = createFileDevice({ file_path: 'discard' });
+  const two = createFileDevice({ file_path: 'discard' });
+  assert.notEqual(one.sink, two.sink);
+  one.close();
+  two.close();
 });
 
 test('bounds a line: an entry whose redacted data is too large is logged with the data replaced by a marker', async () => {

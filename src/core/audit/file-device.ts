@@ -1,5 +1,6 @@
 /**
- * The `file` audit device: one hash-chained JSON line per entry, appended to a file or stdout.
+ * The `file` audit device: one hash-chained JSON line per entry, appended to a file or stdout,
+ * or formatted and then dropped (`file_path=discard`, as in Vault).
  *
  * Owns: the checks on `file_path` and `mode` (CVE-2025-6000: a sys/audit writer pointed a file
  * device at the plugin directory and got code execution), the append fd, and the chain state of
@@ -11,6 +12,7 @@
  * error surfaces on the call that caused it. They are not fsync'd: a line survives a process
  * crash, not a power loss, as with Vault. The chain assumes one writer per file.
  */
+import { randomUUID } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, writeSync, type Stats } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { badRequest, CofferError } from '../errors.js';
@@ -21,6 +23,23 @@ import { TRUNCATED_MARKER } from './hmac.js';
 import { endOfLastCompleteLine, fdReader, MAX_LINE_BYTES, readFirstLine, readLastLine, type ReadAt } from './tail.js';
 
 export const FILE_DEVICE_TYPE = 'file';
+
+/** The `file_path` that writes each line to the process's standard output. */
+export const STDOUT_TARGET = 'stdout';
+/**
+ * The `file_path` that formats and chains each entry, then writes it nowhere (Vault's `discard`):
+ * a request still fails if its entry cannot be formatted, and the device's key still answers
+ * sys/audit-hash, but no file is opened or created, not even one named "discard".
+ */
+export const DISCARD_TARGET = 'discard';
+
+/**
+ * Whether two file devices' `file_path`s name one destination, which two devices must never
+ * share (their chains would interleave). Discarding devices write nowhere, so they never do.
+ */
+export function sameDestination(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && a === b && a !== DISCARD_TARGET;
+}
 
 const ALLOWED_OPTIONS: ReadonlySet<string> = new Set(['file_path', 'mode', 'format']);
 const DEFAULT_MODE = 0o600;
@@ -55,8 +74,8 @@ export function parseFileDeviceOptions(options: Readonly<Record<string, string>>
   if (format !== undefined && format !== 'json') throw badRequest('file audit device: format must be "json"');
   const target = options['file_path'];
   if (target === undefined || target === '') throw badRequest('file audit device: file_path is required');
-  if (target !== 'stdout' && !isAbsolute(target)) {
-    throw badRequest('file audit device: file_path must be an absolute path or "stdout"');
+  if (target !== STDOUT_TARGET && target !== DISCARD_TARGET && !isAbsolute(target)) {
+    throw badRequest('file audit device: file_path must be an absolute path, "stdout" or "discard"');
   }
   if (target.includes('\0')) throw badRequest('file audit device: file_path must not contain a NUL byte');
   return { target, mode: parseMode(options['mode']) };
@@ -279,19 +298,24 @@ function boundedLine(entry: AuditEntry, head: ChainHead, macKey: LineMacKey | un
 
 const closedError = (): AuditDeviceError => new AuditDeviceError('closed', 'audit device is closed');
 
-function createStdoutDevice(write: WriteFn, macKey: LineMacKey | undefined): AuditDevice {
-  // Each process start begins a new chain on stdout: there is no earlier line to read back.
+/**
+ * A device with no file behind it: stdout (`emit` writes the line), or discard (no `emit`). Every
+ * entry is formatted and chained all the same, so one that cannot be fails as it would in a file.
+ */
+function createStreamDevice(sink: string, macKey: LineMacKey | undefined, emit: ((line: Buffer) => void) | undefined): AuditDevice {
+  // Each process start begins a new chain: there is no earlier line to read back.
   let head: ChainHead = EMPTY_HEAD;
   let closed = false;
   return {
     type: FILE_DEVICE_TYPE,
-    sink: 'stdout',
+    sink,
     log(entry: AuditEntry): void {
       if (closed) throw closedError();
       const { line, next } = boundedLine(entry, head, macKey);
-      writeAll(write, 1, withNewline(line));
+      emit?.(withNewline(line));
       head = next;
     },
+    // Nothing to reopen (SIGHUP): the stream stays where it is.
     reopen(): void {
       if (closed) throw closedError();
     },
@@ -309,7 +333,9 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
   const { target, mode } = parseFileDeviceOptions(options);
   const write: WriteFn = deps.writeSync ?? ((fd, buffer, offset, length) => writeSync(fd, buffer, offset, length));
   const macKey = deps.chainKey === undefined ? undefined : lineMacKey(deps.chainKey);
-  if (target === 'stdout') return createStdoutDevice(write, macKey);
+  if (target === STDOUT_TARGET) return createStreamDevice('stdout', macKey, (line) => writeAll(write, 1, line));
+  // A sink of its own: discarding devices share nothing, so any number of them may be enabled.
+  if (target === DISCARD_TARGET) return createStreamDevice(`discard:${randomUUID()}`, macKey, undefined);
 
   let file: OpenFile | undefined = openAuditFile(target, mode, macKey);
   if (file.tornBytes > 0) deps.onTornTail?.(file.tornBytes);

@@ -52,6 +52,7 @@ test('with audit_file_dirs, an API device must write inside one of them, decided
   policy.check(join(allowed, 'audit.log'), 'api');
   policy.check(join(root, 'allowed-link', 'audit.log'), 'api');
   policy.check('stdout', 'api');
+  policy.check('discard', 'api');
   const outsideNames = /outside the directories allowed for audit files \(audit_file_dirs\): .*\/allowed, .*\/missing$/;
   assert.throws(() => policy.check(join(outside, 'audit.log'), 'api'), refused(outsideNames));
   // The directory is a link out of the allowed one.

@@ -17,6 +17,7 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { badRequest } from '../errors.js';
+import { DISCARD_TARGET, STDOUT_TARGET } from './file-device.js';
 
 /** Who asked for the device: a `sys/audit` caller, or the server's config file. */
 export type AuditDeviceOrigin = 'api' | 'config';
@@ -24,7 +25,8 @@ export type AuditDeviceOrigin = 'api' | 'config';
 export interface AuditFilePolicy {
   /**
    * Throws bad_request when a file device created by `origin` may not write to `filePath`.
-   * `stdout`, and paths the file device refuses on its own (relative ones), pass through.
+   * `stdout` and `discard` (no file is created), and paths the file device refuses on its own
+   * (relative ones), pass through.
    */
   check(filePath: string, origin: AuditDeviceOrigin): void;
 }
@@ -83,7 +85,7 @@ export function createAuditFilePolicy(options: AuditFilePolicyOptions): AuditFil
   const allowedDirs = [...options.allowedDirs];
   return {
     check(filePath, origin) {
-      if (filePath === 'stdout' || !isAbsolute(filePath)) return;
+      if (filePath === STDOUT_TARGET || filePath === DISCARD_TARGET || !isAbsolute(filePath)) return;
       const real = realFilePath(filePath);
       // Resolved at every check: the directories may be created, or re-pointed, after start.
       const data = realDir(options.dataDir);
