@@ -31,7 +31,7 @@ import { createSystemEngine } from './core/system/system-engine.js';
 import { createTokenEngine } from './core/tokens/token-engine.js';
 import { createLoginRenewalCheck } from './core/tokens/login-renewal.js';
 import { createTokenStore } from './core/tokens/token-store.js';
-import { createLeaseManager } from './core/leases/lease-manager.js';
+import { createLeaseManager, type LeaseManagerOptions } from './core/leases/lease-manager.js';
 import { createEventBus } from './core/events/event-bus.js';
 import { uuid } from './core/ids.js';
 import { createWatchAccess } from './core/events/watch-access.js';
@@ -83,6 +83,8 @@ export interface StartOptions extends ServerConfigInput {
   rotators?: RotatorsOptions;
   /** How often AWS secrets past their recovery window are deleted, ms (default: hourly). */
   awsPurgeIntervalMs?: number;
+  /** Lease revocation retry timing (default: Vault's, first retry after 10 s); tests shorten it. */
+  leases?: Pick<LeaseManagerOptions, 'retryBaseMs' | 'retryMaxMs'>;
 }
 
 const DEV_SHARE_FILE = 'dev-unseal-key';
@@ -315,6 +317,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     clock,
     logger: logger.child({ component: 'leases' }),
     engineForMount: (uuid) => mounts.engineByUuid(uuid),
+    ...options.leases,
   });
   // A token's leases end with it; revocation failures are retried by the lease worker.
   tokens.onRevoke((entry) => leases.revokeByToken(entry.id));

@@ -17,3 +17,12 @@ export async function waitFor(check: () => boolean, ms: number, what: string, ev
     await pause(everyMs);
   }
 }
+
+/** Like waitFor, for a check that has to ask something (a server, a database) each time. */
+export async function eventually(check: () => Promise<boolean>, ms: number, what: string, everyMs = 50): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await pause(everyMs);
+  }
+}

@@ -1,13 +1,16 @@
 /**
  * The lease expiry worker: sleeps until the earliest entry of the due index (expiry or next
- * retry), then revokes every lease that is due, a page at a time, with a bounded number of
- * revocations in flight.
+ * retry), then starts the revocation of every lease that is due, a page at a time, with a
+ * bounded number of revocations in flight.
  *
- * Owns: the one timer and the one pass in progress. Nothing per lease is held in memory: the
- * index in storage is the queue, so a restart with a million leases reads one key to know when
- * to wake. Revoking (and moving a failed lease to its next retry time) is the lease manager's.
- * Must never: run two passes at once, or sleep longer than MAX_SLEEP_MS (a clock change or a
- * lease added by another path is noticed within that bound).
+ * Owns: the one timer, the one pass in progress, and the revocations it started. Nothing per
+ * lease is held in memory beyond those in flight: the index in storage is the queue, so a
+ * restart with a million leases reads one key to know when to wake. Revoking (and moving a
+ * failed lease to its next retry time) is the lease manager's.
+ * Must never: run two passes at once, wait for a slow revocation before looking at the index
+ * again (a database that does not answer would hold back the expiry of every other lease until
+ * its timeout), or sleep longer than MAX_SLEEP_MS (a clock change or a lease added by another
+ * path is noticed within that bound).
  */
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -41,7 +44,7 @@ export interface ExpiryWorker {
   start(): void;
   /** Stops, and waits for the pass in progress (before seal). */
   stop(): Promise<void>;
-  /** Revokes everything due now; returns how many due entries it handled. */
+  /** Revokes everything due now and waits for those revocations; returns how many due entries it handled. */
   runDue(): Promise<number>;
   /** A lease now falls due at `dueAt`: wakes earlier than planned if need be. */
   noteDue(dueAt: number): void;
@@ -61,6 +64,8 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
   // When the timer fires (clock time); Infinity when none is set.
   let wakeAt = Infinity;
   let pass: Promise<number> | undefined;
+  // Revocations started and not yet settled, at most `concurrency` (they never reject).
+  const inFlight = new Set<Promise<void>>();
 
   const schedule = (delayMs: number): void => {
     if (!running) return;
@@ -79,10 +84,27 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
   // (which has passed, and would make the worker spin while they stay busy).
   let leftBusy = false;
 
-  const runDue = async (): Promise<number> => {
+  /** Starts one revocation (added to `started`), once fewer than `concurrency` are in flight. */
+  const start = async (child: string, started: Promise<void>[]): Promise<void> => {
+    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    const attempt: Promise<void> = options.revokeDue(dueLeaseId(child), dueTimeOf(child))
+      .catch((error: unknown) => {
+        // The entry stays in the index, so a later pass tries again.
+        logger.error('lease expiry failed', { lease: dueLeaseId(child), error: error instanceof Error ? error.message : 'unknown error' });
+      })
+      .finally(() => inFlight.delete(attempt));
+    inFlight.add(attempt);
+    started.push(attempt);
+  };
+
+  /**
+   * Starts the revocation of every due entry and returns without waiting for them to finish:
+   * a sliding window rather than fixed chunks, so a slow revocation holds up neither the rest
+   * of its page nor the next pass (which skips its lease, busy until it settles), and the
+   * storage writes of many finished revocations share one group commit. `started` collects them.
+   */
+  const startDue = async (started: Promise<void>[]): Promise<number> => {
     let handled = 0;
-    // Handled entries leave the head of the index (deleted, or moved to a later retry); busy
-    // ones stay, so the listing resumes after the last busy entry seen.
     let after = '';
     leftBusy = false;
     for (;;) {
@@ -90,29 +112,31 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
       const page = await storage.listPage(DUE_PREFIX, after, PAGE);
       const due = page.filter((child) => dueTimeOf(child) <= now);
       if (due.length === 0) return handled;
-      const ready = due.filter((child) => options.busy?.(dueLeaseId(child)) !== true);
-      if (ready.length < due.length) {
-        leftBusy = true;
-        after = due.filter((child) => !ready.includes(child)).reduce((a, b) => (a > b ? a : b), after);
-      }
-      // A sliding window rather than fixed chunks: a slow revocation does not hold up the rest,
-      // and the storage writes of many finished revocations share one group commit.
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < ready.length) {
-          const child = ready[next++] as string;
-          await options.revokeDue(dueLeaseId(child), dueTimeOf(child));
+      for (const child of due) {
+        // Busy: held by other work, or by a revocation still in flight from an earlier pass.
+        if (options.busy?.(dueLeaseId(child)) === true) {
+          leftBusy = true;
+          continue;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, ready.length) }, worker));
-      // Entries that failed were moved to a later due time, so the next page makes progress.
-      handled += ready.length;
+        await start(child, started);
+        handled += 1;
+      }
+      // Started entries stay in the index until they settle (deleted, or moved to a later
+      // retry), so the listing goes on after this page rather than from the head.
+      after = due[due.length - 1] as string;
     }
+  };
+
+  const runDue = async (): Promise<number> => {
+    const started: Promise<void>[] = [];
+    const handled = await startDue(started);
+    await Promise.all(started);
+    return handled;
   };
 
   const tick = async (): Promise<void> => {
     if (!running || pass) return;
-    pass = runDue();
+    pass = startDue([]);
     try {
       await pass;
     } catch (error) {
@@ -143,6 +167,7 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
       timer = undefined;
       wakeAt = Infinity;
       await pass?.catch(() => undefined);
+      await Promise.all(inFlight);
     },
 
     runDue,

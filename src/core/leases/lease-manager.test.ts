@@ -17,10 +17,14 @@ interface FakeTarget {
   gate?: Promise<void>;
   /** What renewalTtls answers (the role's and mount's TTLs now); unset = the engine has no say. */
   ttls?: RenewalTtls | Error;
+  /** Revocations of these users wait for their promise: a target that does not answer. */
+  revokeGates: Map<string, Promise<void>>;
+  /** Users whose revocation is running now. */
+  revoking: Set<string>;
 }
 
 function fakeTarget(): FakeTarget {
-  const target: FakeTarget = { live: new Set(), renewed: [], down: false, engine: undefined as unknown as Engine };
+  const target: FakeTarget = { live: new Set(), renewed: [], down: false, revokeGates: new Map(), revoking: new Set(), engine: undefined as unknown as Engine };
   target.engine = {
     type: 'fake',
     paths: [],
@@ -36,8 +40,15 @@ function fakeTarget(): FakeTarget {
           target.renewed.push(lease);
         },
         revoke: async (lease) => {
-          if (target.down) throw new Error('connection refused');
-          target.live.delete(lease.internal.username as string);
+          const username = lease.internal.username as string;
+          target.revoking.add(username);
+          try {
+            await target.revokeGates.get(username);
+            if (target.down) throw new Error('connection refused');
+            target.live.delete(username);
+          } finally {
+            target.revoking.delete(username);
+          }
         },
       },
     },
@@ -221,6 +232,31 @@ describe('lease manager', () => {
     await leases.stop();
     assert.equal(target.live.size, 0);
   });
+  it('expires a lease that falls due while the revocation of another is still waiting on its target', async () => {
+    const target = fakeTarget();
+    const leases = createLeaseManager({
+      storage: createMemoryStorage(),
+      clock: { now: () => Date.now(), set() {}, advance() {} } as never,
+      logger: silentLogger,
+      engineForMount: () => target.engine,
+    });
+    let answer = (): void => undefined;
+    target.revokeGates.set('stuck', new Promise<void>((resolve) => (answer = resolve)));
+    leases.start();
+    await issue(leases, target, 'stuck', { ttl: 0 });
+    for (let i = 0; i < 200 && !target.revoking.has('stuck'); i += 1) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(target.revoking.has('stuck'), 'the worker is revoking the first lease');
+    // Due after that revocation began, while it still waits.
+    await issue(leases, target, 'other', { ttl: 0 });
+    for (let i = 0; i < 200 && target.live.has('other'); i += 1) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(target.live.has('other'), false, 'the second lease is revoked without waiting for the first');
+    assert.ok(target.revoking.has('stuck'));
+    answer();
+    for (let i = 0; i < 200 && target.live.has('stuck'); i += 1) await new Promise((r) => setTimeout(r, 10));
+    await leases.stop();
+    assert.equal(target.live.size, 0);
+  });
+
   it('wakes the idle worker for the retry of a failed revoke-now, not a minute later', async () => {
     const target = fakeTarget();
     const leases = createLeaseManager({

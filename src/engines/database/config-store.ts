@@ -27,6 +27,10 @@ export interface DbConfig {
   maxConnectionLifetime: number;
   rootRotationStatements: string[];
   usernameTemplate: string;
+  /** Seconds (`connect_timeout`); absent in configs stored before it existed = the default. */
+  connectTimeout?: number;
+  /** Seconds (`statement_timeout`); absent in configs stored before it existed = the default. */
+  statementTimeout?: number;
 }
 
 export interface DbRole {

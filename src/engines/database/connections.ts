@@ -10,7 +10,7 @@
 import { CofferError } from '../../core/errors.js';
 import type { DatabaseStore, DbConfig } from './config-store.js';
 import { databaseFailure } from './db-errors.js';
-import type { DatabasePlugin, PluginConnectionConfig } from './plugin.js';
+import { DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
 import { resolvePlugin, type DatabasePluginRegistry } from './plugins.js';
 
 interface Entry {
@@ -42,6 +42,8 @@ export function pluginConnectionConfig(config: DbConfig, password = config.passw
     maxOpenConnections: config.maxOpenConnections,
     maxIdleTimeMs: 0,
     maxConnectionLifetimeSeconds: config.maxConnectionLifetime,
+    connectTimeoutMs: (config.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000,
+    statementTimeoutMs: (config.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT_S) * 1000,
   };
 }
 

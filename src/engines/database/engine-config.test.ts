@@ -241,3 +241,34 @@ test('revocation works from the lease snapshot after the role is deleted, with c
   assert.deepEqual(await db.roles(username), []);
   await h.revoke(lease);
 });
+
+test('connect_timeout and statement_timeout read back as seconds, survive updates, and must be from 1s to 24h', async (t) => {
+  const { h } = await fixture(t);
+  const details = async (): Promise<Record<string, unknown>> => ((await h.call('read', 'config/pg'))?.data as any).connection_details;
+  assert.equal((await details())['connect_timeout'], 10);
+  assert.equal((await details())['statement_timeout'], 60);
+  await h.call('write', 'config/pg', { connect_timeout: '5s', statement_timeout: '2m' });
+  assert.equal((await details())['connect_timeout'], 5);
+  assert.equal((await details())['statement_timeout'], 120);
+  await h.call('write', 'config/pg', { max_open_connections: 3 });
+  assert.equal((await details())['connect_timeout'], 5, 'an update keeps the timeouts it does not name');
+  for (const [field, value] of [['connect_timeout', 0], ['statement_timeout', '0s'], ['connect_timeout', '25h'], ['statement_timeout', 'soon']] as const) {
+    const err = await h.fail('write', 'config/pg', { [field]: value });
+    assert.equal(err.code, 'bad_request');
+    assert.match(err.message, new RegExp(`^invalid ${field}`));
+  }
+  assert.equal((await details())['statement_timeout'], 120, 'a refused write changes nothing');
+});
+
+test('a creation statement that runs past statement_timeout is cancelled by the server, fails as a 502, and leaves no role', async (t) => {
+  const { h, db, role, group } = await fixture(t);
+  await h.call('write', 'config/pg', { statement_timeout: '1s' });
+  await h.call('write', `roles/${role}`, { creation_statements: [...GROUP_CREATE(group), 'SELECT pg_sleep(5)'] });
+  const err = await h.fail('read', `creds/${role}`);
+  assert.equal(err.code, 'upstream');
+  assert.match(err.message, /^failed to create user: canceling statement due to statement timeout/);
+  assert.deepEqual(await db.roles(`v-%-${role}-%`), []);
+  await h.call('write', `roles/${role}`, { creation_statements: GROUP_CREATE(group) });
+  const { lease } = await h.creds(role);
+  await h.revoke(lease);
+});

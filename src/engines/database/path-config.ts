@@ -14,6 +14,7 @@ import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
 import { has, parseBool, parseCommaList, parseDuration, parseInteger, parseStatements, parseString } from './input.js';
 import { parsePasswordPolicy } from './password.js';
+import { DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S } from './plugin.js';
 import { redisConnectionUrl } from './plugin-redis.js';
 import { resolvePlugin, type DatabasePluginRegistry } from './plugins.js';
 import { redactConnectionUrl } from './redact.js';
@@ -21,6 +22,15 @@ import { NAME_PATTERN } from './storage-keys.js';
 import { parseUsernameTemplate } from './username.js';
 
 const DEFAULT_MAX_OPEN = 4;
+/** The longest connect_timeout or statement_timeout: a day. Zero is refused: nothing may wait forever. */
+const MAX_TIMEOUT_S = 86_400;
+
+/** A timeout field: a duration from 1s to a day. */
+function parseTimeout(raw: unknown, field: string): number {
+  const seconds = parseDuration(raw, field);
+  if (seconds < 1 || seconds > MAX_TIMEOUT_S) throw badRequest(`invalid ${field}: must be a duration from 1s to 24h`);
+  return seconds;
+}
 
 function configView(config: DbConfig): Record<string, unknown> {
   return {
@@ -32,6 +42,8 @@ function configView(config: DbConfig): Record<string, unknown> {
       max_open_connections: config.maxOpenConnections,
       max_idle_connections: config.maxIdleConnections,
       max_connection_lifetime: config.maxConnectionLifetime,
+      connect_timeout: config.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S,
+      statement_timeout: config.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT_S,
       ...(config.usernameTemplate === '' ? {} : { username_template: config.usernameTemplate }),
     },
     allowed_roles: [...config.allowedRoles],
@@ -59,6 +71,8 @@ function mergeConfig(data: Readonly<Record<string, unknown>>, existing: DbConfig
     maxConnectionLifetime: pick('max_connection_lifetime', (r) => parseDuration(r, 'max_connection_lifetime'), existing?.maxConnectionLifetime ?? 0),
     rootRotationStatements: pick('root_rotation_statements', (r) => parseStatements(r, 'root_rotation_statements'), existing?.rootRotationStatements ?? []),
     usernameTemplate: pick('username_template', (r) => parseString(r, 'username_template').trim(), existing?.usernameTemplate ?? ''),
+    connectTimeout: pick('connect_timeout', (r) => parseTimeout(r, 'connect_timeout'), existing?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S),
+    statementTimeout: pick('statement_timeout', (r) => parseTimeout(r, 'statement_timeout'), existing?.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT_S),
   };
   if (config.pluginName === '') throw badRequest('plugin_name is required');
   // Vault's redis plugin takes host/port/tls fields instead of a URL; keep one form inside.

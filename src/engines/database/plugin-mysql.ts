@@ -9,19 +9,17 @@
  * A revocation never reports success while an account with the user's name remains at any host,
  * when the admin may read mysql.user to tell.
  */
-import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
+import { createPool, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { badRequest, isCofferError } from '../../core/errors.js';
-import { DatabasePluginError, withUnknownOutcome, type DatabaseErrorKind, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
+import {
+  DatabasePluginError, pluginTimeouts, withUnknownOutcome, type DatabaseErrorKind, type DatabasePlugin, type PluginConnectionConfig,
+} from './plugin.js';
 import { parseMysqlConnectionUrl } from './plugin-mysql-dsn.js';
 import { prepareStatements } from './plugin-mysql-statements.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
 import { checkCreationStatements, refuseUnfilled } from './statement-placeholders.js';
 
 export const MYSQL_PLUGIN_NAME = 'mysql-database-plugin';
-/** Seconds a statement waits for a metadata lock before failing (see acquire). */
-const LOCK_WAIT_TIMEOUT_S = 60;
-/** Milliseconds the client waits for a statement's reply: longer than any lock wait. */
-const QUERY_TIMEOUT_MS = (LOCK_WAIT_TIMEOUT_S + 15) * 1000;
 const PLUGIN_NAME = MYSQL_PLUGIN_NAME;
 
 /** MySQL 5.7+ allows 32 characters (MariaDB 80); 32 fits both. */
@@ -67,11 +65,19 @@ const ABSENT_USER_ERRNOS = new Set([1396, 1141, 1269, 1147, 1403]);
 
 /**
  * Server errors that are about reaching the database rather than about the statements: too many
- * connections, shutdown in progress, connection killed, read-only server; and deadlock and lock
- * wait timeout, which say the moment was wrong and a retry will do. Like SQLSTATE classes 08
- * (connection) and 28 (login), they are 'connection'.
+ * connections, shutdown in progress, connection killed, read-only server; and deadlock, lock
+ * wait timeout and statement timeout (MariaDB's max_statement_time, MySQL's
+ * max_execution_time), which say the moment was wrong and a retry will do. Like SQLSTATE
+ * classes 08 (connection) and 28 (login), they are 'connection'.
  */
-const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 1290, 1213, 1205]);
+const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 1290, 1213, 1205, 1969, 3024]);
+/** mysql2's words for its own timeouts are terse ("connect ETIMEDOUT"); these say what timed out. */
+const CLIENT_TIMEOUTS: Readonly<Record<string, string>> = {
+  ETIMEDOUT: 'timed out connecting to the database (connect_timeout): ',
+  PROTOCOL_SEQUENCE_TIMEOUT: 'timed out waiting for the database to reply: ',
+};
+/** ER_UNKNOWN_SYSTEM_VARIABLE: what MySQL says to `SET max_statement_time`, a MariaDB variable. */
+const UNKNOWN_VARIABLE = 1193;
 
 /**
  * No such database (1049) and access denied to a database (1044) are the connection's fault only
@@ -135,6 +141,17 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
   let maxLifetimeMs = 0;
   // mysql2 has no connection lifetime of its own: birth times are kept here, by connection.
   let born = new WeakMap<object, number>();
+  // From the config (see PluginConnectionConfig), set by initialize.
+  let connectTimeoutMs = 0;
+  let statementTimeoutMs = 0;
+  // MariaDB's max_statement_time is the one server-side bound on a CREATE USER or GRANT waiting
+  // for the privilege tables (lock_wait_timeout does not apply to that wait). MySQL has no such
+  // variable; the first SET that names it finds out, and later sessions leave it out.
+  let hasMaxStatementTime = true;
+  // Connections that failed without the server's answer. mysql2 keeps waiting for the lost reply
+  // and would queue any later query on the connection behind it, so such a connection is
+  // destroyed at once and never queried again (see `query`).
+  const broken = new WeakSet<PoolConnection>();
 
   function requirePool(): Pool {
     if (!pool) throw new DatabasePluginError('connection', 'database connection is not initialized');
@@ -149,7 +166,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
   function databaseError(err: unknown, secrets: readonly string[] = [], connecting = false): Error {
     if (err instanceof DatabasePluginError || isCofferError(err)) return err;
     const e = asMysqlError(err);
-    const text = isServerError(e) ? `Error ${e.errno} (${e.sqlState}): ${e.message}` : e.message;
+    const text = isServerError(e) ? `Error ${e.errno} (${e.sqlState}): ${e.message}` : `${CLIENT_TIMEOUTS[e.code ?? ''] ?? ''}${e.message}`;
     return new DatabasePluginError(errorKind(e, connecting), scrubSecrets(text, [adminPassword, ...secrets]), e.code);
   }
 
@@ -178,10 +195,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         continue;
       }
       try {
-        // lock_wait_timeout bounds a wait for a metadata lock (MySQL and MariaDB default: a
-        // year), which a GRANT or DROP USER behind a long transaction would otherwise sit in,
-        // holding a rotation's or a lease's work with it.
-        await conn.query(`SET autocommit = 0, SESSION lock_wait_timeout = ${LOCK_WAIT_TIMEOUT_S}`);
+        await setUpSession(conn);
         return conn;
       } catch (err) {
         conn.destroy();
@@ -192,16 +206,65 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
     throw databaseError(lost ?? new Error('no usable pooled connection'), secrets);
   }
 
+  /**
+   * Bounds every wait a statement of this session may meet on the server to statement_timeout:
+   * lock_wait_timeout for metadata locks (MySQL and MariaDB default: a year), which a GRANT or
+   * DROP USER behind a long transaction would otherwise sit in; innodb_lock_wait_timeout for row
+   * locks; and on MariaDB max_statement_time, for everything else (a CREATE USER or GRANT waiting
+   * for a lock on the privilege tables ignores lock_wait_timeout). It answers at once, so the
+   * connect timeout bounds its reply: a pooled connection that went silent is found out here.
+   */
+  async function setUpSession(conn: PoolConnection): Promise<void> {
+    const waitSeconds = Math.max(1, Math.ceil(statementTimeoutMs / 1000));
+    const settings = `SET autocommit = 0, SESSION lock_wait_timeout = ${waitSeconds}, SESSION innodb_lock_wait_timeout = ${waitSeconds}`;
+    if (hasMaxStatementTime) {
+      try {
+        await query(conn, `${settings}, SESSION max_statement_time = ${statementTimeoutMs / 1000}`, [], connectTimeoutMs);
+        return;
+      } catch (err) {
+        if (asMysqlError(err).errno !== UNKNOWN_VARIABLE) throw err;
+        hasMaxStatementTime = false;
+      }
+    }
+    await query(conn, settings, [], connectTimeoutMs);
+  }
+
+  /**
+   * One query, whose reply the client waits for no longer than `timeoutMs` (by default the
+   * statement timeout plus the connect timeout: the server gives up at the first, and a reply
+   * that takes longer to come back is the connection's fault). A failure without the server's
+   * answer (that timeout, a lost connection) destroys the connection: see `broken`.
+   */
+  async function query<T extends RowDataPacket[] | ResultSetHeader = ResultSetHeader>(
+    conn: PoolConnection, sql: string, values: unknown[] = [], timeoutMs = statementTimeoutMs + connectTimeoutMs,
+  ): Promise<T> {
+    if (broken.has(conn)) throw new DatabasePluginError('connection', 'the database connection was lost');
+    try {
+      const [result] = await conn.query<T>({ sql, values, timeout: timeoutMs });
+      return result;
+    } catch (err) {
+      if (!isServerError(asMysqlError(err))) {
+        broken.add(conn);
+        conn.destroy();
+      }
+      throw err;
+    }
+  }
+
   /** Whether a connection has outlived `max_connection_lifetime` and must not be used again. */
   function expired(conn: PoolConnection): boolean {
     const birth = born.get(conn.connection);
     return maxLifetimeMs > 0 && birth !== undefined && now() - birth >= maxLifetimeMs;
   }
 
-  /** A pooled connection goes back as it came (autocommit on); one that cannot be is closed. */
+  /**
+   * A pooled connection goes back as it came (autocommit on); one that cannot be, or that broke
+   * (already destroyed), is not given back.
+   */
   async function giveBack(conn: PoolConnection): Promise<void> {
+    if (broken.has(conn)) return;
     try {
-      await conn.query('SET autocommit = 1');
+      await query(conn, 'SET autocommit = 1', [], connectTimeoutMs);
       conn.release();
     } catch {
       conn.destroy();
@@ -230,19 +293,18 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
     try {
       for (const sql of statements) {
         try {
-          // Client-side too: a connection that went silent answers nothing, lock or no lock.
-          await conn.query({ sql, timeout: QUERY_TIMEOUT_MS });
+          await query(conn, sql);
         } catch (err) {
           const errno = asMysqlError(err).errno ?? 0;
           if (!tolerate.has(errno)) throw err;
           tolerated.push(errno);
         }
       }
-      await conn.query('COMMIT');
+      await query(conn, 'COMMIT');
       return tolerated;
     } catch (err) {
       // A lost connection cannot roll back; the server discards its transaction anyway.
-      await conn.query('ROLLBACK').catch(() => undefined);
+      await query(conn, 'ROLLBACK').catch(() => undefined);
       throw err;
     }
   }
@@ -253,7 +315,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
    */
   async function accountHosts(conn: PoolConnection, username: string): Promise<string[] | null> {
     try {
-      const [rows] = await conn.query<RowDataPacket[]>('SELECT Host FROM mysql.user WHERE User = ? ORDER BY Host', [username]);
+      const rows = await query<RowDataPacket[]>(conn, 'SELECT Host FROM mysql.user WHERE User = ? ORDER BY Host', [username]);
       return rows.map((row) => {
         const host: unknown = row['Host'];
         return Buffer.isBuffer(host) ? host.toString('utf8') : String(host);
@@ -272,7 +334,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
   async function dropAccounts(conn: PoolConnection, username: string): Promise<void> {
     const hosts = (await accountHosts(conn, username)) ?? [FALLBACK_HOST];
     for (const host of hosts) {
-      if (SAFE_HOST.test(host)) await conn.query(`DROP USER IF EXISTS '${username}'@'${host}'`);
+      if (SAFE_HOST.test(host)) await query(conn, `DROP USER IF EXISTS '${username}'@'${host}'`);
     }
   }
 
@@ -299,6 +361,12 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       maxOpen = checkCount(config.maxOpenConnections, 'max_open_connections') || DEFAULT_MAX_OPEN;
       const idleMs = checkCount(config.maxIdleTimeMs, 'max_idle_time') || DEFAULT_IDLE_TIMEOUT_MS;
       maxLifetimeMs = checkCount(config.maxConnectionLifetimeSeconds ?? 0, 'max_connection_lifetime') * 1000;
+      const timeouts = pluginTimeouts(config);
+      // A `timeout` in the DSN (the Go driver's, which Vault's plugin honours) wins: it is what
+      // the URL asks for.
+      connectTimeoutMs = options.connectTimeoutMs ?? timeouts.connectMs;
+      statementTimeoutMs = timeouts.statementMs;
+      hasMaxStatementTime = true;
       if (pool) await pool.end().catch(() => undefined);
       adminPassword = options.password;
       born = new WeakMap();
@@ -308,7 +376,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         password: options.password,
         ...(options.database === undefined ? {} : { database: options.database }),
         ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
-        ...(options.connectTimeoutMs === undefined ? {} : { connectTimeout: options.connectTimeoutMs }),
+        connectTimeout: connectTimeoutMs,
         ...(options.charset === undefined ? {} : { charset: options.charset }),
         connectionLimit: maxOpen,
         maxIdle: maxOpen,
@@ -384,8 +452,8 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       try {
         await withSession(secrets, async (conn) => {
           if (rollback === null) await dropAccounts(conn, req.username).catch(() => (cleanupFailed = true));
-          else for (const sql of rollback) await conn.query(sql).catch(() => (cleanupFailed = true));
-          await conn.query('COMMIT');
+          else for (const sql of rollback) await query(conn, sql).catch(() => (cleanupFailed = true));
+          await query(conn, 'COMMIT');
           // Statements that ran without error may still have named the wrong host; a check that
           // fails (other than for lack of privileges) leaves the user's fate unknown.
           const left = await accountHosts(conn, req.username).catch(() => ['?']);

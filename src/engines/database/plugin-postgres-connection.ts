@@ -120,3 +120,25 @@ export function pgTarget(connectionUrl: string, username: string, password: stri
   if (ssl !== undefined) target.ssl = ssl;
   return target;
 }
+
+/**
+ * The `connect_timeout` a connection_url carries (libpq's parameter, which Vault's plugin, on
+ * pgx, honours), in seconds, or undefined when it has none. It wins over the config's
+ * `connect_timeout` field, since it is what the URL asks for. libpq reads 0 as "wait forever",
+ * which Coffer never does: 0, a negative or a non-integer value is refused.
+ */
+export function pgConnectTimeout(connectionUrl: string): number | undefined {
+  const template = connectionUrl.trim();
+  let raw: string | undefined;
+  if (/^postgres(?:ql)?:\/\//i.test(template)) {
+    const query = template.indexOf('?');
+    raw = query < 0 ? undefined : new URLSearchParams(template.slice(query + 1)).get('connect_timeout') ?? undefined;
+  } else if (template.includes('=')) {
+    raw = parseDsn(template)['connect_timeout'];
+  }
+  if (raw === undefined) return undefined;
+  if (!/^\s*[1-9]\d{0,4}\s*$/.test(raw)) {
+    throw new DatabasePluginError('connection', 'invalid connection_url: connect_timeout must be a whole number of seconds from 1 to 99999');
+  }
+  return Number(raw);
+}

@@ -21,13 +21,13 @@ import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { isCofferError } from '../../core/errors.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
-import { pgTarget } from './plugin-postgres-connection.js';
+import { pgConnectTimeout, pgTarget } from './plugin-postgres-connection.js';
 import {
   classifyPgError, DEFAULT_CREATION, defaultRenewStatement, defaultSetPasswordStatement, pgErrorText,
   quoteIdent, renderStatement, touchesObjectAcl,
 } from './plugin-postgres-sql.js';
 import {
-  DatabasePluginError, withUnknownOutcome, type DatabasePlugin, type NewUserRequest, type PluginConnectionConfig,
+  DatabasePluginError, pluginTimeouts, withUnknownOutcome, type DatabasePlugin, type NewUserRequest, type PluginConnectionConfig,
   type RenewUserRequest, type RevokeUserRequest, type SetPasswordRequest,
 } from './plugin.js';
 import { checkCreationStatements, refuseUnfilled } from './statement-placeholders.js';
@@ -39,18 +39,19 @@ export const POSTGRES_PLUGIN_NAME = 'postgresql-database-plugin';
 const MAX_ATTEMPTS = 6;
 const BACKOFF_BASE_MS = 5;
 const BACKOFF_CAP_MS = 400;
-/** Also bounds the wait for a free pooled connection. */
-const CONNECT_TIMEOUT_MS = 10_000;
-/** No single statement of ours should take this long; a stuck lock must not hang a request. */
-const STATEMENT_TIMEOUT_MS = 60_000;
-/** How much longer than statement_timeout the client waits for a reply before it gives up. */
-const QUERY_TIMEOUT_MARGIN_MS = 15_000;
 /** SQLSTATE undefined_object: what REVOKE, ALTER ROLE or DROP ROLE say about a missing role. */
 const UNDEFINED_OBJECT = '42704';
 /** SQLSTATE duplicate_object: CREATE ROLE of a name that exists. */
 const DUPLICATE_OBJECT = '42710';
 /** What CREATE ROLE reports instead when it waited on the same name's uncommitted insert. */
 const UNIQUE_VIOLATION = '23505';
+/**
+ * SQLSTATE query_canceled (statement_timeout, or an operator's pg_cancel_backend) and
+ * lock_not_available (lock_timeout, NOWAIT): the database did not get to it in time. Not the
+ * caller's to fix, so reported like an unreachable database (502); the transaction is rolled
+ * back and its connection is fine to reuse.
+ */
+const TIMED_OUT = new Set(['57014', '55P03']);
 
 /**
  * What a failed creation runs when the role has no rollback_statements. The creation's own
@@ -77,12 +78,14 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
   let pool: pg.Pool | undefined;
   let adminSecrets: string[] = [];
   let maxOpen = 1;
+  // Set by initialize from the config (see PluginConnectionConfig).
+  let statementTimeoutMs = 0;
   const aclLane = createSerialLane();
 
   /** A DatabasePluginError with every known secret removed from the database's words. */
   const failure = (err: unknown, extraSecrets: readonly string[] = []): Error => {
     if (err instanceof DatabasePluginError || isCofferError(err)) return err;
-    const kind = classifyPgError(err) === 'connection' ? 'connection' : 'statement';
+    const kind = classifyPgError(err) === 'connection' || TIMED_OUT.has(pgCode(err) ?? '') ? 'connection' : 'statement';
     return new DatabasePluginError(kind, scrubSecrets(pgErrorText(err), [...adminSecrets, ...extraSecrets]), pgCode(err));
   };
 
@@ -139,7 +142,7 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
   const transaction = async (statements: readonly string[], applied?: () => Promise<boolean>, onSend?: () => void): Promise<void> => {
     // Newline before each separator, so a template ending in a `--` comment cannot swallow the
     // next part; an unterminated quote or comment was a syntax error run alone, and still is.
-    const text = [`BEGIN; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`, ...statements, 'COMMIT'].join('\n;\n');
+    const text = [`BEGIN; SET LOCAL statement_timeout = ${statementTimeoutMs}`, ...statements, 'COMMIT'].join('\n;\n');
     for (let lost = 0; ; lost += 1) {
       const client = await acquire();
       try {
@@ -255,23 +258,30 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     async initialize(config: PluginConnectionConfig, verify: boolean): Promise<void> {
       adminSecrets = [config.password, encodeURIComponent(config.password)].filter((s) => s !== '');
       maxOpen = config.maxOpenConnections;
+      const timeouts = pluginTimeouts(config);
       let target;
+      let connectTimeoutMs;
       try {
         target = pgTarget(config.connectionUrl, config.username, config.password);
+        const fromUrl = pgConnectTimeout(config.connectionUrl);
+        connectTimeoutMs = fromUrl === undefined ? timeouts.connectMs : fromUrl * 1000;
       } catch (err) {
         throw failure(err instanceof DatabasePluginError ? err : new DatabasePluginError('connection', 'invalid connection_url'));
       }
+      statementTimeoutMs = timeouts.statementMs;
       const next = new pg.Pool({
         ...target,
         max: config.maxOpenConnections,
         idleTimeoutMillis: config.maxIdleTimeMs > 0 ? config.maxIdleTimeMs : 10_000,
         maxLifetimeSeconds: config.maxConnectionLifetimeSeconds ?? 0,
-        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+        // Bounds the handshake of a new connection (a server that accepts and then says nothing
+        // fails here) and the wait for a free pooled one.
+        connectionTimeoutMillis: connectTimeoutMs,
         // statement_timeout only works while the server answers: a connection that went silent
         // (a frozen proxy, a dropped route) would hold its caller, and a rotation's lane, forever.
         // Past this the client gives up; the error has no SQLSTATE, so the connection is
         // discarded and the work retried on a fresh one.
-        query_timeout: STATEMENT_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS,
+        query_timeout: statementTimeoutMs + connectTimeoutMs,
         keepAlive: true,
         application_name: 'coffer',
       });

@@ -18,7 +18,7 @@
  */
 import { Redis } from 'ioredis';
 import { badRequest, isCofferError } from '../../core/errors.js';
-import { DatabasePluginError, withUnknownOutcome, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
+import { DatabasePluginError, pluginTimeouts, withUnknownOutcome, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
 import { fillPlaceholders } from './statement-placeholders.js';
 
@@ -33,8 +33,6 @@ const MAX_USERNAME_LENGTH = 64;
 
 /** Vault's redis plugin default: read-only commands on every key. */
 const DEFAULT_RULES: readonly string[] = ['~*', '+@read'];
-
-const TIMEOUT_MS = 10_000;
 
 /**
  * Reply prefixes that are about getting in or about the server's state, not about the command:
@@ -160,6 +158,8 @@ function decode(text: string): string {
 /** Creates an unopened plugin; `initialize` sets up the connection. */
 export function createRedisPlugin(): DatabasePlugin {
   let client: Redis | null = null;
+  // Makes a client for the initialized config, not yet connected.
+  let newClient: (() => Redis) | null = null;
   let adminPassword = '';
   // ioredis reports why a connection failed only as an event; the promise says "Connection is
   // closed". The last event's message is kept to explain the failure to the caller.
@@ -190,14 +190,14 @@ export function createRedisPlugin(): DatabasePlugin {
   /**
    * Sends one command. The client never reconnects on its own (a queue of retries would hold a
    * caller for a long time against a dead server); a closed client reconnects on the next call.
-   * A command whose connection ended under it (Redis restarted, an idle connection killed) is
-   * sent once more on a new connection: every command here can safely run twice (SETUSER with
-   * the same arguments, DELUSER, GETUSER).
+   * A command whose connection failed under it (Redis restarted, an idle connection killed, or
+   * a connection gone silent, whose reply timed out) is sent once more on a new connection:
+   * every command here can safely run twice (SETUSER with the same arguments, DELUSER, GETUSER).
    */
   async function command(secrets: readonly string[], args: readonly string[]): Promise<unknown> {
-    const c = requireClient();
     const [name, ...rest] = args;
     for (let attempt = 1; ; attempt += 1) {
+      const c = requireClient();
       if (c.status === 'end') {
         lastConnectionError = '';
         // Status becomes "connecting" at once, so the command below waits in the offline queue
@@ -209,10 +209,24 @@ export function createRedisPlugin(): DatabasePlugin {
         return await c.call(name ?? '', ...rest);
       } catch (err) {
         const isReply = err instanceof Error && err.name === 'ReplyError';
-        // Retry only a connection that was up and then ended: a failed fresh connect is final.
-        if (isReply || attempt > 1 || !wasReady || c.status !== 'end') throw redisError(err, secrets);
+        if (!isReply && c.status !== 'end') replaceSilent(c);
+        // Retry only a connection that was up and then failed: a failed fresh connect is final.
+        if (isReply || attempt > 1 || !wasReady) throw redisError(err, secrets);
       }
     }
+  }
+
+  /**
+   * A client whose connection is still up but gave no reply (the reply timed out) is thrown
+   * away: the reply may never come, and every later command on that connection would wait
+   * behind it. Its successor connects on the next call.
+   */
+  function replaceSilent(c: Redis): void {
+    if (client === c && newClient) {
+      lastConnectionError = '';
+      client = newClient();
+    }
+    c.disconnect();
   }
 
   async function userExists(username: string): Promise<boolean> {
@@ -228,30 +242,41 @@ export function createRedisPlugin(): DatabasePlugin {
       if (client) client.disconnect();
       adminPassword = target.password;
       lastConnectionError = '';
-      const next = new Redis({
-        host: target.host,
-        port: target.port,
-        ...(target.username === '' ? {} : { username: target.username }),
-        ...(target.password === '' ? {} : { password: target.password }),
-        ...(target.tls === undefined ? {} : { tls: target.tls }),
-        lazyConnect: true,
-        retryStrategy: () => null,
-        maxRetriesPerRequest: 0,
-        // The ready check runs INFO, which a least-privilege admin user may not be allowed.
-        enableReadyCheck: false,
-        connectTimeout: TIMEOUT_MS,
-        commandTimeout: TIMEOUT_MS,
-      });
-      next.on('error', (err: Error) => {
-        lastConnectionError = scrubSecrets(err.message, [adminPassword]);
-      });
+      // Redis answers every command Coffer sends at once (no locks, nothing to wait for), so a
+      // reply that takes longer than connecting may is the connection's fault: the connect
+      // timeout bounds replies too, and statement_timeout does not apply.
+      const { connectMs } = pluginTimeouts(config);
+      const make = (): Redis => {
+        const made = new Redis({
+          host: target.host,
+          port: target.port,
+          ...(target.username === '' ? {} : { username: target.username }),
+          ...(target.password === '' ? {} : { password: target.password }),
+          ...(target.tls === undefined ? {} : { tls: target.tls }),
+          lazyConnect: true,
+          retryStrategy: () => null,
+          maxRetriesPerRequest: 0,
+          // The ready check runs INFO, which a least-privilege admin user may not be allowed.
+          enableReadyCheck: false,
+          connectTimeout: connectMs,
+          commandTimeout: connectMs,
+        });
+        made.on('error', (err: Error) => {
+          lastConnectionError = scrubSecrets(err.message, [adminPassword]);
+        });
+        return made;
+      };
+      newClient = make;
+      const next = make();
       client = next;
       if (!verify) return;
       try {
         await command([], ['PING']);
       } catch (err) {
         next.disconnect();
+        client?.disconnect();
         client = null;
+        newClient = null;
         throw err;
       }
     },
@@ -307,6 +332,7 @@ export function createRedisPlugin(): DatabasePlugin {
     async close(): Promise<void> {
       const current = client;
       client = null;
+      newClient = null;
       adminPassword = '';
       // disconnect, not QUIT: QUIT on a client that never connected would connect first.
       current?.disconnect();

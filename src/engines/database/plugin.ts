@@ -18,6 +18,31 @@ export interface PluginConnectionConfig {
   maxIdleTimeMs: number;
   /** Seconds after which a pooled connection is replaced; 0 or absent = never. */
   maxConnectionLifetimeSeconds?: number;
+  /**
+   * How long opening a connection (and, for Redis, any reply) may take, ms; absent =
+   * DEFAULT_CONNECT_TIMEOUT_S. A server that accepts the connection and then says nothing must
+   * fail a request after this, never hang it.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long one statement may run, lock waits included, ms; absent = DEFAULT_STATEMENT_TIMEOUT_S.
+   * The server is told to give up after this; the client gives up after this plus the connect
+   * timeout (a reply that does not come back is the connection's fault, not the statement's).
+   */
+  statementTimeoutMs?: number;
+}
+
+/** Seconds; what `connect_timeout` is when a config does not say. */
+export const DEFAULT_CONNECT_TIMEOUT_S = 10;
+/** Seconds; what `statement_timeout` is when a config does not say. */
+export const DEFAULT_STATEMENT_TIMEOUT_S = 60;
+
+/** The connect and statement timeouts of `config`, ms, defaults applied. */
+export function pluginTimeouts(config: PluginConnectionConfig): { connectMs: number; statementMs: number } {
+  return {
+    connectMs: config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_S * 1000,
+    statementMs: config.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_S * 1000,
+  };
 }
 
 export interface NewUserRequest {
@@ -79,8 +104,10 @@ export type DatabasePluginFactory = (pluginName?: string) => DatabasePlugin;
 
 /**
  * Why a database call failed, so the engine can answer 400 (the caller's statements or
- * settings are wrong) or 502 (the database could not be reached). Optional: a plugin may throw
- * a CofferError or a plain Error instead; the engine then answers 500 with the (scrubbed) message.
+ * settings are wrong) or 502 (the database could not be reached, or did not finish in time: a
+ * lock wait or statement timeout says the moment was wrong, not the request). Optional: a plugin
+ * may throw a CofferError or a plain Error instead; the engine then answers 500 with the
+ * (scrubbed) message.
  */
 export type DatabaseErrorKind = 'connection' | 'statement';
 
