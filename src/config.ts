@@ -27,6 +27,18 @@ export interface ServerConfig {
   httpReplicas: number;
   /** Hosts webhook rotators may call besides loopback, canonical (src/rotators/url-policy.ts). */
   rotatorAllowedHosts: string[];
+  /** How long each HTTP server waits for a client (src/server/http.ts), seconds. */
+  http: HttpTimeouts;
+}
+
+/** Seconds, named after Vault's listener settings; each one is positive. */
+export interface HttpTimeouts {
+  /** `http_read_header_timeout`: from the connection or the request's first byte to the end of its headers. */
+  readHeader: number;
+  /** `http_read_timeout`: the same start to the end of the request body; never the response. */
+  read: number;
+  /** `http_idle_timeout`: from the end of a response to the next request's first byte. */
+  idle: number;
 }
 
 export interface ServerConfigInput {
@@ -43,6 +55,10 @@ export interface ServerConfigInput {
   httpReplicas?: number;
   /** Exact host names or IP addresses; config file key `rotator_allowed_hosts`. */
   rotatorAllowedHosts?: readonly string[];
+  /** Config file keys `http_read_header_timeout`, `http_read_timeout`, `http_idle_timeout`. */
+  httpReadHeaderTimeout?: string | number;
+  httpReadTimeout?: string | number;
+  httpIdleTimeout?: string | number;
 }
 
 export class ConfigError extends Error {
@@ -65,6 +81,14 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 const LEVELS: readonly LogLevelName[] = ['debug', 'info', 'warn', 'error'];
+
+/** Vault's listener defaults (OpenBao command/server.go): 10 s, 30 s, 5 min. */
+const HTTP_TIMEOUT_DEFAULTS: HttpTimeouts = { readHeader: 10, read: 30, idle: 300 };
+/**
+ * Node arms the idle timeout with setTimeout, which fires at once past 2^31-1 ms (~24.8 days);
+ * no client should take a day to send a request either.
+ */
+const MAX_HTTP_TIMEOUT_SECONDS = 24 * 3600;
 
 /** More replica processes than cores only adds context switches; 64 bounds a typo. */
 const MAX_HTTP_REPLICAS = 64;
@@ -103,6 +127,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   // Replicas read the primary's SQLite file; memory storage lives in one process only.
   if (httpReplicas > 0 && storage !== 'sqlite') throw new ConfigError('http_replicas needs sqlite storage');
   const rotatorAllowedHosts = resolveAllowedHosts(input.rotatorAllowedHosts ?? []);
+  const http = resolveHttpTimeouts(input);
   return {
     listenHost: host,
     listenPort: port,
@@ -117,7 +142,33 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     maxTokenTtl,
     httpReplicas,
     rotatorAllowedHosts,
+    http,
   };
+}
+
+function resolveHttpTimeouts(input: ServerConfigInput): HttpTimeouts {
+  // As Vault: 0 (or unset) means the default; a server without these limits cannot be asked for.
+  const timeout = (value: string | number | undefined, key: string, fallback: number): number => {
+    let seconds: number;
+    try {
+      seconds = parseDurationSeconds(value, key) || fallback;
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+    if (seconds > MAX_HTTP_TIMEOUT_SECONDS) throw new ConfigError(`${key} must be at most 24h`);
+    return seconds;
+  };
+  const readHeader = timeout(input.httpReadHeaderTimeout, 'http_read_header_timeout', HTTP_TIMEOUT_DEFAULTS.readHeader);
+  const read = timeout(input.httpReadTimeout, 'http_read_timeout', HTTP_TIMEOUT_DEFAULTS.read);
+  const idle = timeout(input.httpIdleTimeout, 'http_idle_timeout', HTTP_TIMEOUT_DEFAULTS.idle);
+  // Both deadlines run from the same start, so a longer header deadline could never fire
+  // (node:http refuses the pair outright); say which one to change rather than ignore it.
+  if (readHeader > read) {
+    throw new ConfigError(
+      `http_read_header_timeout (${readHeader}s) cannot exceed http_read_timeout (${read}s): the whole request, headers included, must arrive within http_read_timeout; raise it too`,
+    );
+  }
+  return { readHeader, read, idle };
 }
 
 /** Refused at start rather than left to never match: a rotator would fail only when first configured. */
@@ -144,6 +195,9 @@ export const CONFIG_FILE_KEYS = [
   'max_lease_ttl',
   'http_replicas',
   'rotator_allowed_hosts',
+  'http_read_header_timeout',
+  'http_read_timeout',
+  'http_idle_timeout',
 ] as const;
 
 /** Reads a JSON config file with snake_case keys into a ServerConfigInput. */
@@ -205,5 +259,11 @@ export function readConfigFile(path: string): ServerConfigInput {
   if (defaultTtl !== undefined) out.defaultTokenTtl = defaultTtl;
   const maxTtl = duration('max_lease_ttl');
   if (maxTtl !== undefined) out.maxTokenTtl = maxTtl;
+  const readHeaderTimeout = duration('http_read_header_timeout');
+  if (readHeaderTimeout !== undefined) out.httpReadHeaderTimeout = readHeaderTimeout;
+  const readTimeout = duration('http_read_timeout');
+  if (readTimeout !== undefined) out.httpReadTimeout = readTimeout;
+  const idleTimeout = duration('http_idle_timeout');
+  if (idleTimeout !== undefined) out.httpIdleTimeout = idleTimeout;
   return out;
 }
