@@ -41,6 +41,7 @@ export interface HttpApi {
  *   the connection's start (for its first request) or the request's first byte (for the next
  *   ones) to the end of the headers / of the body. Node stops timing a request once its body has
  *   been received, so a response that lasts (an event stream of sys/watch) is never cut by them.
+ *   The LIST rewriter holds a head back from node until it is complete, and times it itself.
  * - `keepAliveTimeout` is Go's IdleTimeout: node arms it when a response has been written and
  *   the connection waits for the next request, and closes the connection when nothing arrives.
  *   An open event stream has not finished its response, so it is not idle either.
@@ -63,7 +64,7 @@ function serverOptions(timeouts: HttpTimeouts): ServerOptions {
  */
 export function createApiServer(timeouts: HttpTimeouts, listener: (req: IncomingMessage, res: ServerResponse) => void): Server {
   const server: Server = createServer(serverOptions(timeouts), listener);
-  rewriteListRequestsOn(server);
+  rewriteListRequestsOn(server, timeouts.readHeader * 1000);
   server.on('clientError', answerClientError);
   return server;
 }
@@ -94,11 +95,19 @@ async function listenOn(server: NetServer, ...args: [number, string] | [string])
 /**
  * Requests node's parser refuses (malformed, headers over 16 KiB, timed out) never reach a
  * listener; answer them in Vault's error shape too, with nothing of the request in it, then
- * close the connection as node does.
+ * close the connection as node does. As node does too, nothing is written when a response has
+ * begun on the connection (a pipelined request timed out behind an event stream): bytes after
+ * its start would corrupt it, so the connection is only closed.
  */
 function answerClientError(error: Error & { code?: unknown }, socket: Duplex): void {
   const code = error.code;
   if (code === 'ECONNRESET' || socket.destroyed) return;
+  // node:http's own handle on the response the socket is writing (what its default handler checks).
+  const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current?.headersSent) {
+    socket.destroy(error);
+    return;
+  }
   const [status, reason, message] =
     code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'Request Timeout', 'request timed out']

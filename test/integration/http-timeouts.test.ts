@@ -57,6 +57,27 @@ describe('HTTP read and idle deadlines on the primary', () => {
     assert.equal(await connection.closed(CLOSE_WAIT_MS), true, 'the server closed the idle connection');
   });
 
+  it('closes a keep-alive connection whose next request head trickles in and never ends, with a 408', async () => {
+    const connection = await openConnection(server);
+    await connection.write(rawRequest('GET', '/v1/sys/health'));
+    assert.equal((await connection.next()).status, 200);
+    // A byte at a time, far more often than the idle deadline: only the header deadline can end it.
+    await connection.write('GET /v1/sys/health HTTP/1.1\r\nX-Slow: ');
+    const end = Date.now() + CLOSE_WAIT_MS;
+    while (!(await connection.closed(200)) && Date.now() < end) await connection.write('a').catch(() => undefined);
+    assert.equal(await connection.closed(0), true, 'the server closed the connection');
+    assert.equal((await connection.next()).status, 408);
+  });
+
+  it('closes a watch stream whose client pipelines a head it never finishes, writing nothing into the stream', async () => {
+    const watch = await openConnection(server);
+    await watch.write(rawRequest('GET', '/v1/sys/watch?prefix=secret/', { token: root }));
+    await waitFor(() => receivedText(watch).includes(': watching'), CLOSE_WAIT_MS, 'the watch stream to open');
+    await watch.write('GET /v1/sys/heal');
+    assert.equal(await watch.closed(CLOSE_WAIT_MS), true, 'the server closed the connection');
+    assert.doesNotMatch(receivedText(watch), /HTTP\/1\.1 408/);
+  });
+
   it('keeps a watch stream open past the request deadline and delivers events on it', async () => {
     const watch = await openConnection(server);
     await watch.write(rawRequest('GET', '/v1/sys/watch?prefix=secret/', { token: root }));
@@ -104,9 +125,8 @@ describe('HTTP read and idle deadlines on an HTTP replica process', () => {
   it('closes a replica connection whose next request stops halfway through its request line', async () => {
     const connection = await replicaConnection();
     await connection.write('GET /v1/secret/da');
-    // The header deadline or the idle one (node keeps it armed until the headers are complete)
-    // closes it, whichever comes first; with the defaults neither would within the wait.
     assert.equal(await connection.closed(CLOSE_WAIT_MS), true, 'the replica closed the connection');
+    assert.match(receivedText(connection), /\r\n\r\n\{.*\}HTTP\/1\.1 408 /s, 'the header deadline (not the idle one) closed it');
   });
 
   it('closes a replica connection left idle after its response', async () => {
