@@ -93,3 +93,22 @@ test('malformed audit settings are refused at start with what to write instead',
 test('the audit keys are known config file keys', () => {
   assert.throws(() => load({ audit_dirs: [] }), /known keys: .*audit_file_dirs, api_audit_creation, audit$/);
 });
+
+test('HTTP timeouts default to Vault listener values, and 0 means the default as in Vault', () => {
+  assert.deepEqual(load({}).http, { readHeader: 10, read: 30, idle: 300 });
+  assert.deepEqual(load({ http_read_header_timeout: 0, http_read_timeout: '0s', http_idle_timeout: 0 }).http, { readHeader: 10, read: 30, idle: 300 });
+  assert.deepEqual(load({ http_read_header_timeout: '5s', http_read_timeout: '1m', http_idle_timeout: 90 }).http, { readHeader: 5, read: 60, idle: 90 });
+});
+
+test('HTTP timeouts that node:http could not honour are refused with what to write instead', () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ http_read_header_timeout: '45s' }, /http_read_header_timeout \(45s\) cannot exceed http_read_timeout \(30s\).*raise it too/],
+    [{ http_idle_timeout: '25h' }, /http_idle_timeout must be at most 24h/],
+    [{ http_read_timeout: '-5s' }, /invalid http_read_timeout/],
+    [{ http_read_header_timeout: 'soon' }, /invalid http_read_header_timeout/],
+    [{ http_idle_timeout: true }, /"http_idle_timeout" must be a duration/],
+  ];
+  for (const [content, message] of cases) {
+    assert.throws(() => load(content), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(content));
+  }
+});

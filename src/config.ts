@@ -38,6 +38,8 @@ export interface ServerConfig {
   apiAuditCreation: ApiAuditCreation;
   /** Audit devices the config file declares (key `audit`), enabled at every unseal. */
   auditDevices: DeclaredAuditDevice[];
+  /** How long each HTTP server waits for a client (src/server/http.ts), seconds. */
+  http: HttpTimeouts;
 }
 
 /** One entry of the config file's `audit` list, before validation. */
@@ -46,6 +48,16 @@ export interface AuditDeviceInput {
   type: string;
   description?: string;
   options: Readonly<Record<string, string>>;
+}
+
+/** Seconds, named after Vault's listener settings; each one is positive. */
+export interface HttpTimeouts {
+  /** `http_read_header_timeout`: from the connection or the request's first byte to the end of its headers. */
+  readHeader: number;
+  /** `http_read_timeout`: the same start to the end of the request body; never the response. */
+  read: number;
+  /** `http_idle_timeout`: from the end of a response to the next request's first byte. */
+  idle: number;
 }
 
 export interface ServerConfigInput {
@@ -68,6 +80,10 @@ export interface ServerConfigInput {
   apiAuditCreation?: string;
   /** Config file key `audit`. */
   auditDevices?: readonly AuditDeviceInput[];
+  /** Config file keys `http_read_header_timeout`, `http_read_timeout`, `http_idle_timeout`. */
+  httpReadHeaderTimeout?: string | number;
+  httpReadTimeout?: string | number;
+  httpIdleTimeout?: string | number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +106,14 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 const LEVELS: readonly LogLevelName[] = ['debug', 'info', 'warn', 'error'];
+
+/** Vault's listener defaults (OpenBao command/server.go): 10 s, 30 s, 5 min. */
+const HTTP_TIMEOUT_DEFAULTS: HttpTimeouts = { readHeader: 10, read: 30, idle: 300 };
+/**
+ * Node arms the idle timeout with setTimeout, which fires at once past 2^31-1 ms (~24.8 days);
+ * no client should take a day to send a request either.
+ */
+const MAX_HTTP_TIMEOUT_SECONDS = 24 * 3600;
 
 /** More replica processes than cores only adds context switches; 64 bounds a typo. */
 const MAX_HTTP_REPLICAS = 64;
@@ -139,6 +163,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     if (error instanceof CofferError) throw new ConfigError(`config key "audit": ${error.message}`);
     throw error;
   }
+  const http = resolveHttpTimeouts(input);
   return {
     listenHost: host,
     listenPort: port,
@@ -156,6 +181,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     auditFileDirs: resolveAuditFileDirs(input.auditFileDirs ?? []),
     apiAuditCreation,
     auditDevices,
+    http,
   };
 }
 
@@ -173,6 +199,31 @@ function resolveAuditFileDirs(entries: readonly string[]): string[] {
     dirs.add(entry);
   }
   return [...dirs];
+}
+
+function resolveHttpTimeouts(input: ServerConfigInput): HttpTimeouts {
+  // As Vault: 0 (or unset) means the default; a server without these limits cannot be asked for.
+  const timeout = (value: string | number | undefined, key: string, fallback: number): number => {
+    let seconds: number;
+    try {
+      seconds = parseDurationSeconds(value, key) || fallback;
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+    if (seconds > MAX_HTTP_TIMEOUT_SECONDS) throw new ConfigError(`${key} must be at most 24h`);
+    return seconds;
+  };
+  const readHeader = timeout(input.httpReadHeaderTimeout, 'http_read_header_timeout', HTTP_TIMEOUT_DEFAULTS.readHeader);
+  const read = timeout(input.httpReadTimeout, 'http_read_timeout', HTTP_TIMEOUT_DEFAULTS.read);
+  const idle = timeout(input.httpIdleTimeout, 'http_idle_timeout', HTTP_TIMEOUT_DEFAULTS.idle);
+  // Both deadlines run from the same start, so a longer header deadline could never fire
+  // (node:http refuses the pair outright); say which one to change rather than ignore it.
+  if (readHeader > read) {
+    throw new ConfigError(
+      `http_read_header_timeout (${readHeader}s) cannot exceed http_read_timeout (${read}s): the whole request, headers included, must arrive within http_read_timeout; raise it too`,
+    );
+  }
+  return { readHeader, read, idle };
 }
 
 /** Refused at start rather than left to never match: a rotator would fail only when first configured. */
@@ -199,6 +250,9 @@ export const CONFIG_FILE_KEYS = [
   'max_lease_ttl',
   'http_replicas',
   'rotator_allowed_hosts',
+  'http_read_header_timeout',
+  'http_read_timeout',
+  'http_idle_timeout',
   'audit_file_dirs',
   'api_audit_creation',
   'audit',
@@ -274,5 +328,11 @@ export function readConfigFile(path: string): ServerConfigInput {
   if (defaultTtl !== undefined) out.defaultTokenTtl = defaultTtl;
   const maxTtl = duration('max_lease_ttl');
   if (maxTtl !== undefined) out.maxTokenTtl = maxTtl;
+  const readHeaderTimeout = duration('http_read_header_timeout');
+  if (readHeaderTimeout !== undefined) out.httpReadHeaderTimeout = readHeaderTimeout;
+  const readTimeout = duration('http_read_timeout');
+  if (readTimeout !== undefined) out.httpReadTimeout = readTimeout;
+  const idleTimeout = duration('http_idle_timeout');
+  if (idleTimeout !== undefined) out.httpIdleTimeout = idleTimeout;
   return out;
 }

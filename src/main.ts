@@ -341,7 +341,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     config.httpReplicas > 0
       ? createReplicaSet({
           count: config.httpReplicas,
-          settings: { sqlitePath: sqlitePathOf(config), systemTtl, cacheEntries: config.cacheEntries, maxRequestBytes: config.maxRequestBytes, logLevel: config.logLevel },
+          settings: { sqlitePath: sqlitePathOf(config), systemTtl, cacheEntries: config.cacheEntries, maxRequestBytes: config.maxRequestBytes, httpTimeouts: config.http, logLevel: config.logLevel },
           copyRootKey: () => barrier.copyRootKey(),
           logger: logger.child({ component: 'replicas' }),
         })
@@ -367,6 +367,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     logger,
     clock,
     maxRequestBytes: config.maxRequestBytes,
+    timeouts: config.http,
     events,
     watchAccess: createWatchAccess({ tokens, policies }),
     // AWS Secrets Manager protocol on the same listener.

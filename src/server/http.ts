@@ -3,7 +3,7 @@
  * Secrets Manager protocol (`POST /`) on the same port. Owns the node:http server itself:
  * timeouts, the LIST request-line rewriter, and the answers to requests node's parser refuses.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +14,7 @@ import { createVaultRequestListener, sendVaultNotFound } from '../api/vault/requ
 import { rewriteListRequestsOn } from '../api/vault/list-method.js';
 import { endQueuedResponsesNow } from '../api/response-coalescer.js';
 import { inArrivalOrder } from './in-arrival-order.js';
+import type { HttpTimeouts } from '../config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { RequestHandler } from '../core/request-handler.js';
@@ -32,16 +33,38 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
-/** The options every Coffer HTTP server runs with, public or private, primary or replica. */
-const SERVER_OPTIONS = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 120_000 } as const;
+/**
+ * The node:http options every Coffer HTTP server runs with, public or private, primary or
+ * replica, from Vault's three listener timeouts (config.ts).
+ *
+ * - `headersTimeout` / `requestTimeout` are Go's ReadHeaderTimeout / ReadTimeout: both run from
+ *   the connection's start (for its first request) or the request's first byte (for the next
+ *   ones) to the end of the headers / of the body. Node stops timing a request once its body has
+ *   been received, so a response that lasts (an event stream of sys/watch) is never cut by them.
+ *   The LIST rewriter holds a head back from node until it is complete, and times it itself.
+ * - `keepAliveTimeout` is Go's IdleTimeout: node arms it when a response has been written and
+ *   the connection waits for the next request, and closes the connection when nothing arrives.
+ *   An open event stream has not finished its response, so it is not idle either.
+ * - `connectionsCheckingInterval`: node checks the two read deadlines only this often (30 s by
+ *   default, which would let a 10 s header deadline run to 40 s). The check walks only the
+ *   connections with a request being read, so once a second costs little.
+ */
+function serverOptions(timeouts: HttpTimeouts): ServerOptions {
+  return {
+    headersTimeout: timeouts.readHeader * 1000,
+    requestTimeout: timeouts.read * 1000,
+    keepAliveTimeout: timeouts.idle * 1000,
+    connectionsCheckingInterval: 1000,
+  };
+}
 
 /**
  * A node:http server for `listener` with Coffer's timeouts, the LIST request-line rewriter and
  * Vault-shaped answers to requests node's parser refuses. Exported for the replica processes.
  */
-export function createApiServer(listener: (req: IncomingMessage, res: ServerResponse) => void): Server {
-  const server: Server = createServer(SERVER_OPTIONS, listener);
-  rewriteListRequestsOn(server);
+export function createApiServer(timeouts: HttpTimeouts, listener: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const server: Server = createServer(serverOptions(timeouts), listener);
+  rewriteListRequestsOn(server, timeouts.readHeader * 1000);
   server.on('clientError', answerClientError);
   return server;
 }
@@ -72,11 +95,19 @@ async function listenOn(server: NetServer, ...args: [number, string] | [string])
 /**
  * Requests node's parser refuses (malformed, headers over 16 KiB, timed out) never reach a
  * listener; answer them in Vault's error shape too, with nothing of the request in it, then
- * close the connection as node does.
+ * close the connection as node does. As node does too, nothing is written when a response has
+ * begun on the connection (a pipelined request timed out behind an event stream): bytes after
+ * its start would corrupt it, so the connection is only closed.
  */
 function answerClientError(error: Error & { code?: unknown }, socket: Duplex): void {
   const code = error.code;
   if (code === 'ECONNRESET' || socket.destroyed) return;
+  // node:http's own handle on the response the socket is writing (what its default handler checks).
+  const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current?.headersSent) {
+    socket.destroy(error);
+    return;
+  }
   const [status, reason, message] =
     code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'Request Timeout', 'request timed out']
@@ -99,6 +130,8 @@ export function createHttpApiForCore(deps: {
   logger: Logger;
   clock: { now(): number };
   maxRequestBytes: number;
+  /** Read and idle deadlines of the public listener and of the internal one alike. */
+  timeouts: HttpTimeouts;
   events: EventBus;
   watchAccess: WatchAccess;
   /** AWS Secrets Manager protocol; absent = the listener speaks only the Vault API. */
@@ -109,7 +142,7 @@ export function createHttpApiForCore(deps: {
    */
   distribute?: (socket: Socket) => boolean;
 }): HttpApi {
-  const { aws, distribute, ...vault } = deps;
+  const { aws, distribute, timeouts, ...vault } = deps;
   const vaultListener = createVaultRequestListener({ ...vault, version: REPORTED_VERSION });
   const awsListener = aws
     ? createAwsRequestListener({ ...aws, handler: deps.handler, clock: deps.clock, logger: deps.logger, maxRequestBytes: deps.maxRequestBytes })
@@ -121,10 +154,11 @@ export function createHttpApiForCore(deps: {
     if (awsListener && req.method === 'POST' && (url === '/' || url.startsWith('/?'))) return awsListener(req, res);
     sendVaultNotFound(res);
   };
-  const server = createApiServer(inArrivalOrder(dispatch));
+  const server = createApiServer(timeouts, inArrivalOrder(dispatch));
   // Only replicas connect here (the socket is 0600 in a private directory), so the client
   // address they name is taken as the request's.
   const internal = createApiServer(
+    timeouts,
     inArrivalOrder((req, res) => {
       const named = req.headers[CLIENT_ADDRESS_HEADER];
       if (typeof named === 'string') setForwardedClientAddress(req, named);

@@ -122,6 +122,8 @@ function parseOne(buf: Buffer, ended: boolean): { response: ParsedResponse; rest
       const lineEnd = rest.indexOf('\r\n', offset);
       if (lineEnd === -1) return undefined;
       const size = Number.parseInt(rest.subarray(offset, lineEnd).toString('latin1'), 16);
+      // Not a chunk-size line: a corrupt stream, which never completes (received() has its bytes).
+      if (Number.isNaN(size)) return undefined;
       if (rest.length < lineEnd + 2 + size + 2) return undefined;
       if (size === 0) {
         offset = lineEnd + 4;

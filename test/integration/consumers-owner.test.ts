@@ -15,7 +15,8 @@ before(async () => {
   server = await startTestServer({ dev: true });
   root = server.rootToken as string;
   assert.equal((await api(server, 'PUT', 'sys/policies/acl/app-reader', { token: root, body: { policy: 'path "secret/data/app" { capabilities = ["read"] }' } })).status, 204);
-  assert.equal((await api(server, 'POST', 'secret/data/app', { token: root, body: { data: { k: 'v' } } })).status, 200);
+  // Versions 1 and 2: consumers report only versions the secret has.
+  for (const k of ['v1', 'v2']) assert.equal((await api(server, 'POST', 'secret/data/app', { token: root, body: { data: { k } } })).status, 200);
 });
 
 after(async () => {
@@ -37,7 +38,7 @@ test('only the token that registered a consumer may check in for it or deregiste
   const listed = await api(server, 'GET', 'sys/consumers?path=secret/data/app', { token: other });
   assert.ok((listed.body.data.consumers as Array<{ consumer_id: string }>).some((c) => c.consumer_id === id));
 
-  const forged = await api(server, 'POST', 'sys/consumers/checkin', { token: other, body: { consumer_id: id, path: 'secret/data/app', version: 999 } });
+  const forged = await api(server, 'POST', 'sys/consumers/checkin', { token: other, body: { consumer_id: id, path: 'secret/data/app', version: 2 } });
   assert.equal(forged.status, 400);
   assert.deepEqual(forged.body, { errors: ['unknown consumer: register again'] });
   const removed = await api(server, 'POST', 'sys/consumers/deregister', { token: other, body: { consumer_id: id, path: 'secret/data/app' } });

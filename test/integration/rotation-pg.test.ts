@@ -9,7 +9,8 @@
  *    all eight confirmed, and in the end the non-current user cannot log in.
  * 2. A consumer that never switches holds a rotation until verify_timeout; on_timeout=revoke
  *    then revokes and names it (response, rotation record, audit log); on_timeout=hold keeps
- *    the old credential until it switches.
+ *    the old credential until it switches. A consumer cannot confirm ahead of the rotation by
+ *    reporting a version not made yet.
  * 3. Crash and restart at every pause point of a scheduled rotation (the test hook stops the
  *    rotation; server.close() without finishing it is the crash); the restarted server resumes
  *    it to completion, and a stored credential logs in at every moment.
@@ -301,6 +302,41 @@ describe('dual-credential rotation under load, with consumers that verify', () =
     assert.equal(await login(await readCreds(server, root)), undefined);
     await api(server, 'POST', 'sys/consumers/deregister', { token: root, body: { consumer_id: slow, path: CREDS_PATH } });
   });
+
+  it('a consumer reporting a version no rotation has made yet is refused, and cannot verify the rotation that makes it', async () => {
+    await api(server, 'POST', 'database/static-roles/app', { token: root, body: { rotation_policy: { verify_timeout: '1s', on_timeout: 'hold' } } });
+    const before = await readCreds(server, root);
+    const future = before.version + 1;
+    const refusal = `version ${future} does not exist: the current version is ${before.version}`;
+    const early = await api(server, 'POST', 'sys/consumers/register', { token: root, body: { path: CREDS_PATH, name: 'eager-pod', ttl: 60, version: future } });
+    assert.equal(early.status, 400);
+    assert.deepEqual(early.body, { errors: [refusal] });
+
+    const eager = (await api(server, 'POST', 'sys/consumers/register', { token: root, body: { path: CREDS_PATH, name: 'eager-pod', ttl: 60, version: before.version } })).body.data.consumer_id;
+    const claimed = await api(server, 'POST', 'sys/consumers/checkin', { token: root, body: { consumer_id: eager, path: CREDS_PATH, version: future } });
+    assert.equal(claimed.status, 400);
+    assert.deepEqual(claimed.body, { errors: [refusal] });
+
+    // The rotation to that version finds the consumer still on the old one: not verified, held.
+    const res = await api(server, 'POST', 'database/rotate-role/app', { token: root });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.data.status, 'waiting');
+    assert.deepEqual(res.body.data.confirmed, []);
+    assert.deepEqual(res.body.data.stragglers.map((s: any) => [s.consumer_id, s.version]), [[eager, before.version]]);
+    assert.equal(await login(before), undefined, 'the credential the consumer holds still works');
+
+    // Once the version exists, the same report is taken and verifies the rotation.
+    assert.equal((await api(server, 'POST', 'sys/consumers/checkin', { token: root, body: { consumer_id: eager, path: CREDS_PATH, version: future } })).status, 200);
+    let state: any;
+    for (let i = 0; i < 100; i += 1) {
+      state = (await api(server, 'GET', 'database/rotations/app', { token: root })).body.data;
+      if (state.current === null) break;
+      await pause(100);
+    }
+    assert.equal(state.current, null);
+    assert.equal(state.last.verify_outcome, 'confirmed');
+    await api(server, 'POST', 'sys/consumers/deregister', { token: root, body: { consumer_id: eager, path: CREDS_PATH } });
+  });
 });
 
 describe('a crash at any point of a rotation, and the restart', () => {
@@ -361,9 +397,10 @@ describe('a crash at any point of a rotation, and the restart', () => {
       server = await start();
       const early = await readCreds(server, root);
       assert.equal(await login(early), undefined, `${when} ${phase}: and right after the restart`);
-      await checkIn(before.version + 1);
       let state: any;
       for (let i = 0; i < 200; i += 1) {
+        // The consumer confirms once the new version exists (a version not made yet is refused).
+        if ((await readCreds(server, root)).version === before.version + 1) await checkIn(before.version + 1);
         state = (await api(server, 'GET', 'database/rotations/app', { token: root })).body.data;
         if (state.current === null) break;
         await pause(50);

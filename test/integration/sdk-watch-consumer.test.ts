@@ -165,11 +165,14 @@ describe('SDK watch and consumer check-in', () => {
     const listed = async (): Promise<Array<{ consumer_id: string; version: number; name: string; live: boolean }>> =>
       (await api(server, 'GET', 'sys/consumers?path=secret/data/app/consumed', { token: root })).body.data.consumers;
     assert.deepEqual((await listed()).map((x) => [x.consumer_id, x.version, x.name, x.live]), [[consumer.id, 1, 'web-1', true]]);
+    // A consumer reports only versions the secret has.
+    await write('app/consumed', { password: 'v2' });
     await consumer.checkIn(2);
     assert.equal((await listed())[0]?.version, 2);
 
     const firstId = consumer.id;
     assert.equal((await api(server, 'POST', 'sys/consumers/deregister', { token: root, body: { consumer_id: firstId, path: 'secret/data/app/consumed' } })).status, 204);
+    await write('app/consumed', { password: 'v3' });
     await consumer.checkIn(3);
     const after = await listed();
     assert.equal(after.length, 1);

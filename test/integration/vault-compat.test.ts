@@ -1,7 +1,8 @@
 /**
  * Vault behaviours a reviewer found Coffer missing, each checked over real HTTP against what
  * Vault answers: the unauthenticated UI mounts preflight, the reported version, base64 policy
- * text, DELETE data from the query, sorted capabilities, unseal reset, and TTL cap warnings.
+ * text, DELETE data from the query, sorted capabilities, unseal reset, TTL cap warnings, and
+ * the irrevocable lease list read without a type.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -103,6 +104,20 @@ describe('Vault API details on a dev server', () => {
       assert.equal(read.status, 200, read.text);
       assert.equal((await send(server, 'GET', 'secret/data/app/config', { token })).status, 403, 'that read was its one use');
     });
+  });
+
+  it('answers a lease list or count read without type=irrevocable with an empty 404, as Vault does', async () => {
+    for (const path of ['sys/leases', 'sys/leases/count']) {
+      for (const query of ['', '?type=', '?type=expiring']) {
+        const res = await send(server, 'GET', path + query, { token: root });
+        assert.equal(res.status, 404, `${path}${query}: ${res.text}`);
+        assert.deepEqual(res.body, { errors: [] });
+      }
+      // Vault compares the type in lower case.
+      const listed = await send(server, 'GET', `${path}?type=Irrevocable`, { token: root });
+      assert.equal(listed.status, 200, listed.text);
+      assert.equal(listed.body.data.lease_count, 0);
+    }
   });
 
   it('reports a Vault version with the Coffer version as build metadata', async () => {

@@ -26,6 +26,19 @@ describe('LIST method rewriting', () => {
     assert.ok(held <= 16 * 1024 + 8 * 1024 + line.length, `held ${held} bytes`);
   });
 
+  it('says which head it holds back, so the server can time it, and none once it is passed on', () => {
+    const rewriter = createListRewriter();
+    assert.equal(rewriter.heldHead(), undefined);
+    rewriter.push(Buffer.from('GET /v1/a HTTP/1.1\r\nHost: x\r\n', 'latin1'));
+    assert.equal(rewriter.heldHead(), 0);
+    rewriter.push(Buffer.from('\r\nGET /v1/b HT', 'latin1'));
+    assert.equal(rewriter.heldHead(), 1, 'the next head, begun in the same read, is a new one');
+    rewriter.push(Buffer.from('TP/1.1\r\nContent-Length: 3\r\n\r\nab', 'latin1'));
+    assert.equal(rewriter.heldHead(), undefined, 'a body is the parser\'s to time');
+    rewriter.push(Buffer.from('c', 'latin1'));
+    assert.equal(rewriter.heldHead(), undefined);
+  });
+
   it('passes a head with a bare LF straight on, for llhttp to refuse, instead of holding it', () => {
     const rewriter = createListRewriter();
     const head = Buffer.from('GET /v1/a HTTP/1.1\nHost: x\n', 'latin1');

@@ -100,6 +100,11 @@ export interface ListRewriter {
   push(chunk: Buffer): Buffer[];
   /** Bytes held back at end of stream (an unfinished head, chunk-size or trailer line). */
   flush(): Buffer;
+  /**
+   * While bytes of a request head are held back (unseen by the HTTP parser): which head, as the
+   * number of heads passed on before it. Undefined when no head is held.
+   */
+  heldHead(): number | undefined;
 }
 
 export function createListRewriter(): ListRewriter {
@@ -110,6 +115,8 @@ export function createListRewriter(): ListRewriter {
   let crlfSeen = 0;
   /** In 'trailer': bytes of trailer fields so far. */
   let trailerBytes = 0;
+  /** Heads passed on whole (rewritten or not); a head given up on counts as none. */
+  let headsPassed = 0;
 
   /**
    * Splits a complete line (ending in CRLF) off `pending` + `data`. Returns undefined when more
@@ -227,6 +234,7 @@ export function createListRewriter(): ListRewriter {
       pending = Buffer.alloc(0);
       const { out: forwarded, framing } = processHead(head);
       out.push(forwarded);
+      headsPassed += 1;
       if (framing.kind === 'unknown') {
         mode = 'passthrough';
       } else if (framing.kind === 'chunked') {
@@ -247,6 +255,7 @@ export function createListRewriter(): ListRewriter {
       pending = Buffer.alloc(0);
       return rest;
     },
+    heldHead: () => (mode === 'head' && pending.length > 0 ? headsPassed : undefined),
   };
 }
 
@@ -261,22 +270,48 @@ export function createListRewriter(): ListRewriter {
  * - node:http feeds llhttp straight from the native handle unless `_handle._consumed` is set;
  *   setting it keeps the parser on the socket's 'data' events;
  * - the socket's read path hands each chunk (and `null` at end of stream) to `socket.push`.
+ *
+ * A head held back here is one node's header deadline does not know of: node starts timing a
+ * request at its first byte, and llhttp sees that byte only when the whole head has arrived. On
+ * a connection's first request node times from the connection's start, but on the next ones of
+ * a keep-alive connection a client could dribble a head forever (each byte resets the idle
+ * timer). So this layer gives each head it holds `headersTimeoutMs` from its first held byte,
+ * and past that reports the timeout as node does: a 'clientError' with ERR_HTTP_REQUEST_TIMEOUT.
  */
-export function rewriteListRequestsOn(server: HttpServer): void {
+export function rewriteListRequestsOn(server: HttpServer, headersTimeoutMs: number): void {
   server.prependListener('connection', (socket: Socket) => {
     const handle = (socket as unknown as { _handle?: { _consumed?: boolean } | null })._handle;
     if (handle) handle._consumed = true;
     const rewriter = createListRewriter();
+    // One timer only while a head is held, which an unhurried client's head (one read) never is.
+    let deadline: NodeJS.Timeout | undefined;
+    let timedHead: number | undefined;
+    const expire = (): void => {
+      deadline = undefined;
+      const error = Object.assign(new Error('request headers timed out'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+      if (!server.emit('clientError', error, socket)) socket.destroy(error);
+    };
+    const track = (): void => {
+      const held = rewriter.heldHead();
+      if (held === timedHead) return;
+      clearTimeout(deadline);
+      deadline = undefined;
+      timedHead = held;
+      if (held !== undefined) deadline = setTimeout(expire, headersTimeoutMs).unref();
+    };
+    socket.once('close', () => clearTimeout(deadline));
     const push = socket.push.bind(socket);
     socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
       if (chunk === null) {
         const rest = rewriter.flush();
+        clearTimeout(deadline);
         if (rest.length > 0) push(rest);
         return push(null);
       }
       if (!Buffer.isBuffer(chunk)) return push(chunk, encoding);
       let more = true;
       for (const piece of rewriter.push(chunk)) more = push(piece);
+      track();
       return more;
     };
   });

@@ -255,6 +255,16 @@ export interface Engine {
    * such tokens renew within their own limits.
    */
   checkRenewal?(login: LoginRenewal): Promise<LoginRenewalLimits | undefined>;
+  /**
+   * Engines with versioned secrets (KV v2 data, database static credentials): asked before a
+   * consumer's report that it uses `version` (> 0) of the secret at `path` (relative to the mount)
+   * is recorded (sys/consumers). Resolves with why no consumer can be using it, as the sentence
+   * the caller gets ("version 5 does not exist: the current version is 4"; destroyed; no longer
+   * kept), or undefined when one can. Never names the path or holds secret data. Reports for paths
+   * that hold no versioned secret of the engine, or for engines without this, are taken as given:
+   * rotations verify only versioned secrets.
+   */
+  checkConsumerVersion?(path: string, version: number): Promise<string | undefined>;
   /** Called after the mount is set up (and after every unseal). */
   initialize?(): Promise<void>;
   /** Called before the mount is removed or the server seals; release timers and pools. */

@@ -4,7 +4,9 @@
  * the old credential. Registering needs `read` on the secret's path itself, so a token cannot
  * watch over (or hold up the rotation of) a secret it may not read; checking in for a consumer
  * or deregistering it needs the token that registered it, so one reader cannot confirm another
- * application's switch.
+ * application's switch. A version reported (at registration or check-in) must be one the secret
+ * has: the engine that holds it refuses a version above the current one, destroyed, or no longer
+ * kept, so no consumer can confirm a rotation ahead of it.
  */
 import { parseDurationSeconds } from '../duration.js';
 import { badRequest, permissionDenied } from '../errors.js';
@@ -41,10 +43,24 @@ function view(consumer: ConsumerView | (Omit<ConsumerView, 'live'> & { live?: bo
   };
 }
 
-export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pick<PolicyStore, 'acl'> }): PathSpec[] {
+/**
+ * Why no consumer can be using `version` of the secret at `path` (full API path), or undefined
+ * when one can; the engine of the path's mount answers (Engine.checkConsumerVersion).
+ */
+export type ConsumerVersionCheck = (path: string, version: number) => Promise<string | undefined>;
+
+export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pick<PolicyStore, 'acl'>; checkVersion: ConsumerVersionCheck }): PathSpec[] {
   const mayRead = async (req: EngineRequest, path: string): Promise<void> => {
     const acl = await deps.policies.acl(req.auth?.policies ?? []);
     if (!acl.check(path, 'read').allowed) throw permissionDenied();
+  };
+  /** 0 says "none yet" and is always taken. */
+  const versionOf = async (req: EngineRequest, path: string): Promise<number | undefined> => {
+    const version = intField(req.data.version, 'version');
+    if (version === undefined || version === 0) return version;
+    const problem = await deps.checkVersion(path, version);
+    if (problem !== undefined) throw badRequest(problem);
+    return version;
   };
   return [
     {
@@ -55,7 +71,7 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
           await mayRead(req, path);
           // As every other TTL of the API: "60s", "5m", "1h" or whole seconds (60 or "60").
           const ttl = parseDurationSeconds(req.data.ttl, 'ttl');
-          const version = intField(req.data.version, 'version');
+          const version = await versionOf(req, path);
           const consumer = await deps.consumers.register({
             path,
             ...(typeof req.data.name === 'string' ? { name: req.data.name } : {}),
@@ -75,7 +91,7 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
           await mayRead(req, path);
           const id = req.data.consumer_id;
           if (typeof id !== 'string') throw badRequest('missing consumer_id');
-          const version = intField(req.data.version, 'version');
+          const version = await versionOf(req, path);
           if (version === undefined) throw badRequest('missing version');
           return { data: view(await deps.consumers.checkIn(id, path, version, req.auth?.accessor)), auditNonHmacKeys: ['consumer_id', 'path', 'version'] };
         },

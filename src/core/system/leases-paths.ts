@@ -3,7 +3,7 @@
  * later), revoke by prefix (sudo), force revoke (sudo), and the irrevocable list.
  */
 import { parseDurationSeconds } from '../duration.js';
-import { badRequest } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 import type { LeaseManager } from '../leases/lease-manager.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../router/engine.js';
 import type { TokenStore } from '../tokens/token-store.js';
@@ -28,6 +28,16 @@ function syncFlag(value: unknown): boolean {
   if (value === 'true') return true;
   if (value === 'false') return false;
   throw badRequest('sync must be a boolean');
+}
+
+/**
+ * Whether a read of `sys/leases` or `sys/leases/count` asks for the one kind Vault lists,
+ * `type=irrevocable` (any case). Any other type, or none, finds nothing: Vault's handler returns
+ * no response, which its HTTP layer answers for a read with 404 and an empty error list.
+ */
+function irrevocableRequested(req: EngineRequest): boolean {
+  const type = req.data.type;
+  return typeof type === 'string' && type.toLowerCase() === 'irrevocable';
 }
 
 /**
@@ -106,7 +116,7 @@ export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revo
       sudo: true,
       operations: {
         read: async (req) => {
-          if (req.data.type !== 'irrevocable') throw badRequest('only type=irrevocable is supported');
+          if (!irrevocableRequested(req)) throw notFound();
           const list = await leases.irrevocable();
           return { data: { leases: list, lease_count: list.length } };
         },
@@ -117,7 +127,7 @@ export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revo
       sudo: true,
       operations: {
         read: async (req) => {
-          if (req.data.type !== 'irrevocable') throw badRequest('only type=irrevocable is supported');
+          if (!irrevocableRequested(req)) throw notFound();
           return { data: { lease_count: (await leases.irrevocable()).length } };
         },
       },

@@ -247,7 +247,14 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     type: 'system',
     paths: [
       ...leasesPaths(deps.leases, deps.tokens),
-      ...consumersPaths({ consumers: deps.consumers, policies }),
+      ...consumersPaths({
+        consumers: deps.consumers,
+        policies,
+        checkVersion: async (path, version) => {
+          const routed = deps.router.route(path);
+          return routed?.engine.checkConsumerVersion?.(routed.relativePath, version);
+        },
+      }),
       {
         // Authorises (and audits) opening a watch; the stream itself is served by the HTTP layer.
         pattern: 'watch(?:/poll)?',

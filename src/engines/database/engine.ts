@@ -21,7 +21,7 @@ import { credsPath } from './path-creds.js';
 import { rolePaths } from './path-roles.js';
 import { rotatePaths } from './path-rotate.js';
 import { rotationPaths } from './path-rotations.js';
-import { staticCredsPath } from './path-static-creds.js';
+import { staticCredsConsumerVersionCheck, staticCredsPath } from './path-static-creds.js';
 import { staticRolePaths } from './path-static-roles.js';
 import { builtinDatabasePlugins, type DatabasePluginRegistry } from './plugins.js';
 import { currentRotationOptions, type RotationOptions } from './rotation-hooks.js';
@@ -65,6 +65,7 @@ export function createDatabaseEngine(ctx: EngineContext, options: DatabaseEngine
       ...rotationPaths({ statics, machine, scheduler }),
     ],
     secretTypes: { [CREDS_SECRET_TYPE]: credsSecretType(connections, store, ctx.mount) },
+    checkConsumerVersion: staticCredsConsumerVersionCheck(statics),
     // Pools open lazily on first use; the scheduler resumes unfinished rotations in the background.
     initialize: () => scheduler.start(),
     shutdown: async () => {

@@ -46,3 +46,20 @@ export function staticCredsPath(ctx: Pick<EngineContext, 'clock'>, statics: Stat
     operations: { read },
   };
 }
+
+const STATIC_CREDS_PATH = new RegExp(`^static-creds/(?<name>${NAME_PATTERN})$`);
+
+/**
+ * Which versions of a static role's credential a consumer may say it uses (sys/consumers): any
+ * up to the current one (a consumer still on an older one is a straggler, and says so), never
+ * one above it, which no rotation has made yet: reporting it early would confirm a rotation the
+ * consumer has not followed.
+ */
+export function staticCredsConsumerVersionCheck(statics: Pick<StaticStore, 'getAccount'>): (path: string, version: number) => Promise<string | undefined> {
+  return async (path, version) => {
+    const name = STATIC_CREDS_PATH.exec(path)?.groups?.name;
+    if (name === undefined) return undefined;
+    const current = (await statics.getAccount(name))?.current?.version ?? 0;
+    return version > current ? `version ${version} does not exist: the current version is ${current}` : undefined;
+  };
+}

@@ -9,6 +9,7 @@ import { badRequest } from '../../core/errors.js';
 import type { Engine, EngineContext } from '../../core/router/engine.js';
 import { kvV1Paths } from './kv-v1.js';
 import { configPath } from './path-config.js';
+import { kvConsumerVersionCheck } from './consumer-version.js';
 import { dataPath } from './path-data.js';
 import { metadataPath } from './path-metadata.js';
 import { subkeysPath } from './path-subkeys.js';
@@ -33,5 +34,6 @@ export function createKvEngine(ctx: EngineContext): Engine {
   return {
     type: 'kv',
     paths: [configPath(store), dataPath(store), metadataPath(store), ...versionPaths(store), subkeysPath(store)],
+    checkConsumerVersion: kvConsumerVersionCheck(store),
   };
 }

@@ -3,6 +3,7 @@
  * Node's 'advanced' serialization, so Buffers cross as bytes). Connections cross with a
  * `connection` message carrying the socket handle.
  */
+import type { HttpTimeouts } from '../../config.js';
 import type { LogLevel } from '../../core/logger.js';
 
 export interface ReplicaSettings {
@@ -14,6 +15,8 @@ export interface ReplicaSettings {
   readonly cacheEntries?: number;
   /** The primary's request body limit, applied before forwarding (forward.ts). */
   readonly maxRequestBytes: number;
+  /** The primary's read and idle deadlines: a client meets the same limits whichever process it reaches. */
+  readonly httpTimeouts: HttpTimeouts;
   readonly logLevel: LogLevel;
 }
 

@@ -141,6 +141,7 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
   });
 
   const server = createApiServer(
+    settings.httpTimeouts,
     inArrivalOrder((req, res) => {
       if (!(req.url ?? '').startsWith('/v1/')) return forward(req, res);
       // Says who answered, for operators checking a deployment; forward() removes it.
