@@ -36,6 +36,29 @@ describe('token store', () => {
     assert.equal((await tokens.lookupByAccessor(entry.accessor))?.id, entry.id);
   });
 
+  it('finds each token under its own id when lookups alternate, and finds nothing after a reset', async () => {
+    const { tokens, clock } = await setup();
+    const a = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'a', path: 'auth/token/create' });
+    const b = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'b', path: 'auth/token/create' });
+    for (const [token, id] of [[a.token, a.entry.id], [a.token, a.entry.id], [b.token, b.entry.id], [a.token, a.entry.id], [b.token, b.entry.id]]) {
+      assert.equal((await tokens.lookup(token as string))?.id, id);
+    }
+    // Same length as a real token, one character changed: never the remembered token's id.
+    const near = `${a.token.slice(0, -1)}${a.token.endsWith('x') ? 'y' : 'x'}`;
+    assert.equal(await tokens.lookup(a.token).then((e) => e?.id), a.entry.id);
+    assert.equal(await tokens.lookup(near), undefined);
+    assert.equal(await tokens.lookup(`${a.token}x`), undefined);
+    // A sealed store forgets the salt and the last token with it: lookups fail until setup.
+    tokens.reset();
+    await assert.rejects(tokens.lookup(a.token), /sealed/);
+    // Another store (another salt) on other storage: the same token value is unknown there.
+    const other = createTokenStore({ storage: createMemoryStorage(), clock, defaultTtl: 3600, maxTtl: 7200 });
+    await other.setup();
+    assert.equal(await other.lookup(a.token), undefined);
+    await tokens.setup();
+    assert.equal((await tokens.lookup(a.token))?.id, a.entry.id);
+  });
+
   it('stops accepting a token the moment its TTL passes', async () => {
     const { tokens, clock } = await setup();
     const { token } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'p', ttl: 60 });
