@@ -3,7 +3,8 @@
  * device enabled for its whole life, so audit cost is its own row and never leaks into the
  * audit-off cells (no enabling/disabling between rounds).
  *
- * The audit log lives in the server's temp dir and is removed with it.
+ * The audit log lives in a temp dir of its own (never the server's data directory, which the
+ * file audit device refuses) and is removed with it.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ export const kvAuditScenario: Scenario = {
     const server = await startCofferServer(ctx, 'coffer-audit', { httpReplicas: httpReplicasSetting(process.env) });
     ctx.log(`  coffer-audit: pid ${server.child.pid} at ${server.url}`);
     await seedReadKeys(ctx, server);
-    const auditFile = join(server.dataDir, 'audit.log');
+    const auditFile = join(ctx.cleanup.tempDir('coffer-audit-log'), 'audit.log');
     await server.api.ok('PUT', '/v1/sys/audit/file', { type: 'file', options: { file_path: auditFile } });
     // Prove the device writes before measuring it.
     await server.api.ok('GET', '/v1/secret/data/bench/read-0');
