@@ -6,9 +6,10 @@
  * encrypted at rest), the rule that an audited request fails when audit is enabled and no device
  * logged it (fail closed), the per-device redaction, the devices the config file declares
  * (enabled at every load, never disabled through the API), and asking the file policy before a
- * new device creates its file (file-path-policy.ts). It must never log an entry, a key or a
- * device's error message (only the device path and an error code), and never let one device's
- * key or options affect another device's output (CVE-2024-0831).
+ * device opens its file (file-path-policy.ts): a new one, and every stored one at each load and
+ * reopen. It must never log an entry, a key or a device's error message (only the device path
+ * and an error code), and never let one device's key or options affect another device's output
+ * (CVE-2024-0831).
  */
 import { randomBytes } from 'node:crypto';
 import { lstatSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { getJson, putJson, type Storage } from '../storage/storage.js';
 import { AuditDeviceError, type AuditDevice, type AuditDeviceFactory, type FilePosition } from './device.js';
 import { buildRequestEntry, buildResponseEntry, type AuditEntry, type AuditEvent } from './entry.js';
 import { createFileDevice, DISCARD_TARGET, FILE_DEVICE_TYPE, sameDestination, STDOUT_TARGET } from './file-device.js';
-import { planDeclared, type DeclaredAuditDevice, type DeclaredStep } from './declared.js';
+import { declaresAsIs, planDeclared, type DeclaredAuditDevice, type DeclaredStep } from './declared.js';
 import { auditPathsOverlap, normaliseAuditPath } from './device-path.js';
 import type { AuditDeviceOrigin, AuditFilePolicy } from './file-path-policy.js';
 import { createHasher, hmacString, type Hasher } from './hmac.js';
@@ -39,7 +40,8 @@ export interface AuditBroker {
   /**
    * After unseal: reads the device table, opens every device, and enables the devices the config
    * file declares (declared.ts). Until then, logging fails closed. Throws, leaving no device
-   * open, when a declared device cannot be enabled.
+   * open, when a declared device cannot be enabled. A stored device the file policy refuses is
+   * not opened: it stays listed and counts as failing, as one whose file cannot be opened.
    */
   load(): Promise<void>;
   /** Before seal: closes every device and zeroes the keys held in memory. */
@@ -72,7 +74,8 @@ export interface AuditBroker {
   verify(path: string, filePath?: string, options?: { allowEarlierKeys?: boolean }): Promise<VerifyResult & { file_path: string }>;
   /**
    * Reopens every device (SIGHUP after log rotation), and retries devices that failed to open at
-   * load. Failures are logged, not thrown: one bad device must not stop the others reopening.
+   * load; each is held to the file policy again first, and one it now refuses is closed.
+   * Failures are logged, not thrown: one bad device must not stop the others reopening.
    */
   reopen(): Promise<void>;
 }
@@ -202,6 +205,9 @@ function anchorCheck(device: AuditDevice, anchors: readonly FilePosition[]): str
   return undefined;
 }
 
+/** The failure code of a stored device the file policy refuses. */
+const POLICY_REFUSED = 'file_policy';
+
 function auditFailed(): CofferError {
   return new CofferError('audit_failed', NO_AUDIT_BACKEND_MESSAGE);
 }
@@ -278,6 +284,34 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       throw new AuditDeviceError('file_cut', cut);
     }
     return device;
+  };
+
+  /**
+   * Why the file policy refuses where a stored device writes, for the origin it has now, or
+   * undefined. The table may hold devices enabled before the policy existed, or before the
+   * operator set audit_file_dirs, so opening a stored device asks the policy as an enable does.
+   */
+  const policyRefusal = (live: LiveDevice, origin: AuditDeviceOrigin): AuditDeviceError | undefined => {
+    const filePath = live.options['file_path'];
+    if (deps.filePolicy === undefined || live.type !== FILE_DEVICE_TYPE || filePath === undefined) return undefined;
+    try {
+      deps.filePolicy.check(filePath, origin);
+      return undefined;
+    } catch (err) {
+      // The policy's message names the file_path and the rule it breaks; never a key or an entry.
+      const reason = err instanceof CofferError ? err.message : `the audit file policy could not be checked (${failureCode(err)})`;
+      return new AuditDeviceError(POLICY_REFUSED, reason, { cause: err });
+    }
+  };
+
+  /** Logs why a stored device is not open: a policy refusal says so, any other failure as `what`. */
+  const logNotOpen = (live: LiveDevice, origin: AuditDeviceOrigin, err: unknown, what: string): void => {
+    const error = err instanceof Error ? err.message : String(err);
+    if (err instanceof AuditDeviceError && err.code === POLICY_REFUSED) {
+      logger.error('audit device not opened: the audit file policy refuses its file_path; it counts as failing until a reopen finds it allowed, or it is disabled', { path: live.path, type: live.type, origin, error });
+      return;
+    }
+    logger.error(what, { path: live.path, type: live.type, code: failureCode(err), error });
   };
 
   const closeLive = (live: LiveDevice): void => {
@@ -404,12 +438,17 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         failuresSinceLog: 0,
         anchors: Array.isArray(entry.anchors) ? entry.anchors.slice(0, MAX_ANCHORS + 1) : [],
       };
+      // An API device the config file now declares as it is becomes the config's at this load
+      // (enableDeclared), so the operator's rules apply to it already, not audit_file_dirs.
+      const origin: AuditDeviceOrigin = live.origin === 'config' || declaresAsIs(declared, live.path, live) ? 'config' : 'api';
       try {
+        const refused = policyRefusal(live, origin);
+        if (refused !== undefined) throw refused;
         live.device = openUncut(live);
       } catch (err) {
         // Kept in the table, failing: with no other device, requests fail closed until it is
         // fixed (reopen) or disabled, rather than silently running unaudited.
-        logger.error('audit device failed to open', { path: entry.path, type: entry.type, code: failureCode(err), error: err instanceof Error ? err.message : String(err) });
+        logNotOpen(live, origin, err, 'audit device failed to open');
       }
       devices.set(entry.path, live);
     }
@@ -631,6 +670,13 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         await anchorNow();
         for (const live of devices.values()) {
           try {
+            // Asked again: a directory on the file's path may have been re-pointed since.
+            const refused = policyRefusal(live, live.origin);
+            if (refused !== undefined) {
+              live.device?.close();
+              live.device = undefined;
+              throw refused;
+            }
             if (live.device === undefined) {
               live.device = openUncut(live);
             } else {
@@ -645,7 +691,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
             }
             logger.info('audit device reopened', { path: live.path, type: live.type });
           } catch (err) {
-            logger.error('audit device failed to reopen', { path: live.path, type: live.type, code: failureCode(err), error: err instanceof Error ? err.message : String(err) });
+            logNotOpen(live, live.origin, err, 'audit device failed to reopen');
           }
         }
         await anchorNow();

@@ -96,6 +96,14 @@ function sameOptions(a: Readonly<Record<string, string>>, b: Readonly<Record<str
 }
 
 /**
+ * True when the config file declares a device at `path` with this type and options: a table
+ * device it becomes at this load ('keep' below), so the config's rules apply to it already.
+ */
+export function declaresAsIs(declared: readonly DeclaredAuditDevice[], path: string, device: Pick<TableDevice, 'type' | 'options'>): boolean {
+  return declared.some((d) => d.path === path && d.type === device.type && sameOptions(d.options, device.options));
+}
+
+/**
  * What to do with each declared device, decided before anything changes. Throws (internal: an
  * unseal fails with it) when a device enabled through the API sits at a declared path with
  * another type or options: neither may silently win. Replacing the API device would let a
