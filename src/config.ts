@@ -11,7 +11,10 @@ import { canonicalAllowedHost } from './rotators/url-policy.js';
 
 export type StorageKind = 'sqlite' | 'memory';
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
-/** Whether sys/audit may enable and disable audit devices (OpenBao: unsafe_allow_api_audit_creation). */
+/**
+ * Whether sys/audit may enable audit devices (OpenBao: unsafe_allow_api_audit_creation). Either
+ * way it may disable a device the config file does not declare, so a planted one can be removed.
+ */
 export type ApiAuditCreation = 'allow' | 'deny';
 
 export interface ServerConfig {

@@ -118,14 +118,17 @@ describe('audit devices declared in the config file, with api_audit_creation "de
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('refuses PUT, POST and DELETE on sys/audit/PATH with 400 telling the operator to declare devices in the config file', async () => {
+  it('refuses PUT and POST on sys/audit/PATH with 400 telling the operator to declare devices in the config file, and DELETE of the declared device', async () => {
     const body = { type: 'file', options: { file_path: join(logDir, 'api.log') } };
-    for (const [method, path] of [['PUT', 'sys/audit/api'], ['POST', 'sys/audit/api'], ['DELETE', 'sys/audit/declared'], ['DELETE', 'sys/audit/api']] as const) {
-      const res = await send(server, method, path, { token: root, ...(method === 'DELETE' ? {} : { body }) });
-      assert.equal(res.status, 400, `${method} ${path}: ${res.text}`);
-      assert.match(res.body.errors[0], /cannot be enabled or disabled through the API on this server \(api_audit_creation is "deny"\); declare them in the server config file under "audit"/);
+    for (const method of ['PUT', 'POST'] as const) {
+      const res = await send(server, method, 'sys/audit/api', { token: root, body });
+      assert.equal(res.status, 400, `${method}: ${res.text}`);
+      assert.match(res.body.errors[0], /cannot be enabled through the API on this server \(api_audit_creation is "deny"\); declare them in the server config file under "audit"/);
     }
     assert.equal(existsSync(join(logDir, 'api.log')), false);
+    const declaredDelete = await send(server, 'DELETE', 'sys/audit/declared', { token: root });
+    assert.equal(declaredDelete.status, 400, declaredDelete.text);
+    assert.match(declaredDelete.body.errors[0], /"declared\/" is declared in the server config file; remove it from the "audit" list there and restart/);
     const listed = await send(server, 'GET', 'sys/audit', { token: root });
     assert.deepEqual(listed.body.data, {
       'declared/': { type: 'file', description: 'from the config file', options: { file_path: declaredFile }, path: 'declared/', local: false },
@@ -228,5 +231,81 @@ describe('audit devices declared in the config file, with API creation allowed',
     const listed = await send(server, 'GET', 'sys/audit', { token: root });
     assert.deepEqual(Object.keys(listed.body.data), ['api/', 'api2/', 'declared/']);
     assert.equal(listed.body.data['api/'].options.file_path, apiFile);
+  });
+});
+
+describe('a device enabled through the API before audit_file_dirs and api_audit_creation "deny" were set', () => {
+  const dir = tempDir('coffer-audit-planted-');
+  const dataDir = join(dir, 'data');
+  const allowed = join(dir, 'allowed');
+  const outside = join(dir, 'outside');
+  const planted = join(outside, 'planted.log');
+  const declaredFile = join(allowed, 'declared.log');
+  const logs: string[] = [];
+  let server: TestServer;
+  let key: string;
+  let root: string;
+
+  const start = async (options: StartOptions): Promise<void> => {
+    server = await startTestServer({ storage: 'sqlite', dataDir, keepDataDir: true, logger: createLogger({ level: 'info', write: (line) => logs.push(line) }), ...options });
+    const res = await send(server, 'PUT', 'sys/unseal', { body: { key } });
+    assert.equal(res.status, 200, res.text);
+  };
+  const strict: StartOptions = { apiAuditCreation: 'deny', auditFileDirs: [allowed] };
+  const lookupSelf = () => send(server, 'GET', 'auth/token/lookup-self', { token: root });
+
+  before(async () => {
+    mkdirSync(allowed, { recursive: true });
+    mkdirSync(outside, { recursive: true });
+    server = await startTestServer({ storage: 'sqlite', dataDir, keepDataDir: true });
+    const init = await send(server, 'PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } });
+    assert.equal(init.status, 200, init.text);
+    key = init.body.keys[0];
+    root = init.body.root_token;
+    assert.equal((await send(server, 'PUT', 'sys/unseal', { body: { key } })).status, 200);
+    const enabled = await send(server, 'PUT', 'sys/audit/planted', { token: root, body: { type: 'file', options: { file_path: planted } } });
+    assert.equal(enabled.status, 204, enabled.text);
+    assert.equal((await lookupSelf()).status, 200);
+    await server.destroy();
+  });
+  after(async () => {
+    await server?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is not opened at unseal: alone it leaves every request refused (fail closed), and the log names it and the rule it breaks', async () => {
+    const written = lineCount(planted);
+    logs.length = 0;
+    await start(strict);
+    const refused = await lookupSelf();
+    assert.equal(refused.status, 500, refused.text);
+    const deleted = await send(server, 'DELETE', 'sys/audit/planted', { token: root });
+    assert.equal(deleted.status, 500, 'with no device that can write, not even the disable call runs unaudited');
+    assert.equal(lineCount(planted), written, 'nothing more is written to the planted file');
+    const refusal = logs.map((l) => JSON.parse(l)).find((l) => l.message?.startsWith('audit device not opened: the audit file policy refuses'));
+    assert.equal(refusal?.level, 'error');
+    assert.equal(refusal?.path, 'planted/');
+    assert.equal(refusal?.error, `file audit device: file_path "${planted}" is outside the directories allowed for audit files (audit_file_dirs): ${allowed}`);
+    await server.destroy();
+  });
+
+  it('with a device declared in the config file, requests are audited there, and DELETE removes the planted device despite "deny"', async () => {
+    const written = lineCount(planted);
+    await start({ ...strict, auditDevices: [{ path: 'declared', type: 'file', options: { file_path: declaredFile } }] });
+    const listed = await send(server, 'GET', 'sys/audit', { token: root });
+    assert.equal(listed.status, 200, listed.text);
+    assert.deepEqual(Object.keys(listed.body.data), ['declared/', 'planted/']);
+    assert.equal((await lookupSelf()).status, 200);
+    assert.equal(lineCount(planted), written);
+
+    const deleted = await send(server, 'DELETE', 'sys/audit/planted', { token: root });
+    assert.equal(deleted.status, 204, deleted.text);
+    assert.deepEqual(Object.keys((await send(server, 'GET', 'sys/audit', { token: root })).body.data), ['declared/']);
+    const again = await send(server, 'PUT', 'sys/audit/planted', { token: root, body: { type: 'file', options: { file_path: join(allowed, 'planted.log') } } });
+    assert.equal(again.status, 400, 'enabling stays refused under "deny"');
+    const declaredDelete = await send(server, 'DELETE', 'sys/audit/declared', { token: root });
+    assert.equal(declaredDelete.status, 400, declaredDelete.text);
+    const audited = readFileSync(declaredFile, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
+    assert.ok(audited.some((e) => e.type === 'response' && e.request.path === 'sys/audit/planted' && e.request.operation === 'delete'), 'the removal is audited');
   });
 });

@@ -39,17 +39,19 @@ export interface SystemEngineDeps {
   events: Pick<EventBus, 'lastSeq'>;
   /** Seals the server once the current response has been written and audited. */
   requestSeal(): void;
-  /** 'deny': sys/audit/PATH refuses to enable or disable devices (config key api_audit_creation). */
+  /**
+   * 'deny': sys/audit/PATH refuses to enable devices (config key api_audit_creation); disabling
+   * one the config file does not declare stays possible.
+   */
   apiAuditCreation?: 'allow' | 'deny';
 }
 
 /**
  * With api_audit_creation "deny", as OpenBao since 2.3.2 without unsafe_allow_api_audit_creation
- * (CVE-2025-6000): 400, like its "cannot enable audit device via API". Disabling is refused too:
- * a sudo token must not be able to switch off the audit log the operator declared.
+ * (CVE-2025-6000): enabling is a 400, like its "cannot enable audit device via API".
  */
 function apiAuditRefused(): CofferError {
-  return badRequest('audit devices cannot be enabled or disabled through the API on this server (api_audit_creation is "deny"); declare them in the server config file under "audit" and restart');
+  return badRequest('audit devices cannot be enabled through the API on this server (api_audit_creation is "deny"); declare them in the server config file under "audit" and restart');
 }
 
 function objectField(value: unknown, field: string): Record<string, unknown> {
@@ -339,7 +341,10 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
             return null;
           },
           delete: async (req) => {
-            if (deps.apiAuditCreation === 'deny') throw apiAuditRefused();
+            // Allowed even under "deny": a device enabled through the API (before "deny", or by
+            // an earlier build that had no file policy) may be one an attacker planted, and it
+            // must be removable. The operator's own devices are declared in the config file,
+            // and the broker refuses to disable those, so a sudo token cannot switch them off.
             await audit.disable(req.params.path as string);
             return null;
           },
