@@ -100,6 +100,22 @@ test('HTTP timeouts default to Vault listener values, and 0 means the default as
   assert.deepEqual(load({ http_read_header_timeout: '5s', http_read_timeout: '1m', http_idle_timeout: 90 }).http, { readHeader: 5, read: 60, idle: 90 });
 });
 
+test('an unset header timeout follows a read timeout shorter than its default; an explicit one above it is still refused', () => {
+  assert.deepEqual(load({ http_read_timeout: '5s' }).http, { readHeader: 5, read: 5, idle: 300 });
+  assert.deepEqual(load({ http_read_header_timeout: 0, http_read_timeout: '5s' }).http, { readHeader: 5, read: 5, idle: 300 });
+  assert.deepEqual(load({ http_read_timeout: '2m' }).http, { readHeader: 10, read: 120, idle: 300 });
+  assert.deepEqual(load({ http_read_header_timeout: '3s', http_read_timeout: '5s' }).http, { readHeader: 3, read: 5, idle: 300 });
+  assert.throws(
+    () => load({ http_read_header_timeout: '6s', http_read_timeout: '5s' }),
+    (e: unknown) => e instanceof ConfigError && /http_read_header_timeout \(6s\) cannot exceed http_read_timeout \(5s\)/.test(e.message),
+  );
+});
+
+test('a sub-second HTTP timeout counts as one second, never as 0 (the default)', () => {
+  assert.deepEqual(load({ http_read_timeout: '500ms' }).http, { readHeader: 1, read: 1, idle: 300 });
+  assert.deepEqual(load({ http_read_header_timeout: '500ms', http_idle_timeout: '0.5s' }).http, { readHeader: 1, read: 30, idle: 1 });
+});
+
 test('HTTP timeouts that node:http could not honour are refused with what to write instead', () => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ http_read_header_timeout: '45s' }, /http_read_header_timeout \(45s\) cannot exceed http_read_timeout \(30s\).*raise it too/],

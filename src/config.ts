@@ -206,19 +206,22 @@ function resolveAuditFileDirs(entries: readonly string[]): string[] {
 
 function resolveHttpTimeouts(input: ServerConfigInput): HttpTimeouts {
   // As Vault: 0 (or unset) means the default; a server without these limits cannot be asked for.
-  const timeout = (value: string | number | undefined, key: string, fallback: number): number => {
-    let seconds: number;
+  // Sub-second values are whole seconds, and one under a second counts as 1s, never 0.
+  const given = (value: string | number | undefined, key: string): number | undefined => {
+    let seconds: number | undefined;
     try {
-      seconds = parseDurationSeconds(value, key) || fallback;
+      seconds = parseDurationSeconds(value, key) || undefined;
     } catch (error) {
       throw new ConfigError((error as Error).message);
     }
-    if (seconds > MAX_HTTP_TIMEOUT_SECONDS) throw new ConfigError(`${key} must be at most 24h`);
+    if (seconds !== undefined && seconds > MAX_HTTP_TIMEOUT_SECONDS) throw new ConfigError(`${key} must be at most 24h`);
     return seconds;
   };
-  const readHeader = timeout(input.httpReadHeaderTimeout, 'http_read_header_timeout', HTTP_TIMEOUT_DEFAULTS.readHeader);
-  const read = timeout(input.httpReadTimeout, 'http_read_timeout', HTTP_TIMEOUT_DEFAULTS.read);
-  const idle = timeout(input.httpIdleTimeout, 'http_idle_timeout', HTTP_TIMEOUT_DEFAULTS.idle);
+  const read = given(input.httpReadTimeout, 'http_read_timeout') ?? HTTP_TIMEOUT_DEFAULTS.read;
+  const idle = given(input.httpIdleTimeout, 'http_idle_timeout') ?? HTTP_TIMEOUT_DEFAULTS.idle;
+  // Unset, the header deadline follows a shorter read timeout down: the default was never asked
+  // for, so it must not stop a server from starting with only http_read_timeout set.
+  const readHeader = given(input.httpReadHeaderTimeout, 'http_read_header_timeout') ?? Math.min(HTTP_TIMEOUT_DEFAULTS.readHeader, read);
   // Both deadlines run from the same start, so a longer header deadline could never fire
   // (node:http refuses the pair outright); say which one to change rather than ignore it.
   if (readHeader > read) {

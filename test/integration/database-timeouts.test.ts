@@ -218,6 +218,17 @@ describe('database clients under timeouts', () => {
     assert.match(response.body.errors[0], /connection timeout/);
   });
 
+  it('maria: a timeout=0s in the connection_url is a 400 naming it, not a request that waits for ever on a silent server', HANG_GUARD, async () => {
+    const blackhole = await relayTo('maria');
+    blackhole.holdNew(true);
+    const body = configBody('maria', blackhole.port, { connect_timeout: '3s' });
+    const response = await api(server, 'POST', 'database/config/bh-zero', { token: root, body: { ...body, connection_url: `${String(body['connection_url'])}?timeout=0s` } });
+    assert.equal(response.status, 400, JSON.stringify(response.body));
+    assert.match(response.body.errors[0], /timeout must be a duration from 1s to 24h/);
+    // The name is free again: a later write to it answers.
+    assert.equal((await api(server, 'DELETE', 'database/config/bh-zero', { token: root })).status, 204);
+  });
+
   it('the expiry of a lease whose revocation waits on a silent server does not hold back another lease', HANG_GUARD, async () => {
     const slow = await relayTo('pg');
     const fast = await relayTo('pg');

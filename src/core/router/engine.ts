@@ -259,8 +259,9 @@ export interface Engine {
    * Engines with versioned secrets (KV v2 data, database static credentials): asked before a
    * consumer's report that it uses `version` (> 0) of the secret at `path` (relative to the mount)
    * is recorded (sys/consumers). Resolves with why no consumer can be using it, as the sentence
-   * the caller gets ("version 5 does not exist: the current version is 4"; destroyed; no longer
-   * kept), or undefined when one can. Never names the path or holds secret data. Reports for paths
+   * the caller gets ("version 5 does not exist: the current version is 4"), or undefined when one
+   * can. An older version, even one destroyed or no longer kept, can still be in use by a
+   * straggler and is taken. Never names the path or holds secret data. Reports for paths
    * that hold no versioned secret of the engine, or for engines without this, are taken as given:
    * rotations verify only versioned secrets.
    */

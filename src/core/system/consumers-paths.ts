@@ -4,9 +4,10 @@
  * the old credential. Registering needs `read` on the secret's path itself, so a token cannot
  * watch over (or hold up the rotation of) a secret it may not read; checking in for a consumer
  * or deregistering it needs the token that registered it, so one reader cannot confirm another
- * application's switch. A version reported (at registration or check-in) must be one the secret
- * has: the engine that holds it refuses a version above the current one, destroyed, or no longer
- * kept, so no consumer can confirm a rotation ahead of it.
+ * application's switch. A version reported (at registration or check-in) must not be ahead of the
+ * secret: the engine that holds it refuses one above the current version, so no consumer can
+ * confirm a rotation ahead of it. An older version is taken, even one no longer kept: its
+ * consumer is a straggler, not gone.
  */
 import { parseDurationSeconds } from '../duration.js';
 import { badRequest, permissionDenied } from '../errors.js';

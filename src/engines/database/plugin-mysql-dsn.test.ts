@@ -69,6 +69,11 @@ test('refuses malformed URLs with a message that quotes no password', () => {
     'u:secretpw@tcp(h:99999)/',
     'u:secretpw@tcp(h)/?tls=preferred',
     'u:secretpw@tcp(h)/?timeout=soon',
+    'u:secretpw@tcp(h)/?timeout=0s',
+    'u:secretpw@tcp(h)/?timeout=0',
+    'u:secretpw@tcp(h)/?timeout=500ms',
+    'u:secretpw@tcp(h)/?timeout=24h1s',
+    'mysql://u:secretpw@h/?timeout=0s',
     'u:secretpw@tcp(h)/?unknown=1',
     'mysql://u:secretpw@h/a/b',
     'mysql://u:secret%ZZpw@h/',
@@ -80,5 +85,14 @@ test('refuses malformed URLs with a message that quotes no password', () => {
       (err: Error & { code?: string }) => err.code === 'bad_request' && !err.message.includes('secret'),
       url,
     );
+  }
+});
+
+test('takes a DSN timeout from 1s to 24h and refuses one outside, naming the parameter', () => {
+  assert.equal(parseMysqlConnectionUrl('u:p@tcp(h)/?timeout=1s', creds).connectTimeoutMs, 1000);
+  assert.equal(parseMysqlConnectionUrl('mysql://u:p@h/?timeout=24h', creds).connectTimeoutMs, 86_400_000);
+  // mysql2 reads a connect timeout of 0 as none at all: a silent server would hold the request for ever.
+  for (const timeout of ['0s', '0ms', '999ms', '24h0m1s']) {
+    assert.throws(() => parseMysqlConnectionUrl(`u:p@tcp(h)/?timeout=${timeout}`, creds), /timeout must be a duration from 1s to 24h/, timeout);
   }
 });

@@ -151,7 +151,7 @@ function decode(text: string): string {
 function applyParams(options: MysqlConnectionOptions, params: URLSearchParams): void {
   for (const [key, value] of params) {
     if (key === 'tls') options.ssl = parseTls(value);
-    else if (key === 'timeout') options.connectTimeoutMs = parseGoDurationMs(value);
+    else if (key === 'timeout') options.connectTimeoutMs = parseDsnTimeoutMs(value);
     else if (key === 'charset') options.charset = value.split(',')[0] ?? value;
     else if (!IGNORED_PARAMS.has(key)) {
       throw badRequest(`connection_url: unsupported parameter "${key}" (supported: tls, timeout, charset)`);
@@ -172,6 +172,20 @@ function parseTls(value: string): MysqlConnectionOptions['ssl'] {
       // either break a server without TLS or silently send credentials in clear.
       throw badRequest('connection_url: tls must be true, skip-verify or false');
   }
+}
+
+const MIN_TIMEOUT_MS = 1000;
+const MAX_TIMEOUT_MS = 86_400_000;
+
+/**
+ * The DSN's `timeout`, held to the bounds the config's connect_timeout has (1s to 24h): it takes
+ * the place of that field, and mysql2 reads 0 as "wait for ever", so `timeout=0s` would let a
+ * server that never answers hold the request, and the config's name, with no end.
+ */
+function parseDsnTimeoutMs(text: string): number {
+  const ms = parseGoDurationMs(text);
+  if (ms < MIN_TIMEOUT_MS || ms > MAX_TIMEOUT_MS) throw badRequest('connection_url: timeout must be a duration from 1s to 24h');
+  return ms;
 }
 
 /** Go durations as used in DSNs: "500ms", "5s", "1m30s". */

@@ -1,13 +1,13 @@
 /**
- * Which versions of a KV v2 secret a consumer may say it uses (sys/consumers): one that exists
- * now, deleted or not (a soft delete can be undone, and the value may still be in use). A
- * version above the current one has never been written, a destroyed one has no value left, and
- * one pruned past max_versions is no longer known; reporting any of them would let a consumer
- * confirm a rotation it has not followed.
+ * Which versions of a KV v2 secret a consumer may say it uses (sys/consumers): any up to the
+ * current one. A version above it has never been written, and reporting it would let a consumer
+ * confirm a rotation it has not followed. An older version is taken whatever became of it
+ * (deleted, destroyed, pruned past max_versions): the consumer still runs on the value it read,
+ * so it is a straggler, and refusing it would make a live consumer look gone (its check-ins
+ * failing, the SDK registering again and failing too) and let a rotation stop waiting for it.
  * Must never: read version data; the metadata says everything needed.
  */
 import { isValidSecretPath } from './secret-path.js';
-import { versionRecord } from './metadata.js';
 import type { VersionedStore } from './versioned-store.js';
 
 const DATA_PATH = /^data\/(?<key>.+)$/;
@@ -16,14 +16,8 @@ export function kvConsumerVersionCheck(store: Pick<VersionedStore, 'readMetadata
   return async (path, version) => {
     const key = DATA_PATH.exec(path)?.groups?.key;
     if (key === undefined || !isValidSecretPath(key)) return undefined;
-    const meta = await store.readMetadata(key);
-    const current = meta?.currentVersion ?? 0;
-    if (meta === undefined || version > current) {
-      return `version ${version} does not exist: the current version is ${current}`;
-    }
-    const record = versionRecord(meta, version);
-    if (record === undefined) return `version ${version} is no longer kept: the oldest version kept is ${meta.oldestVersion}`;
-    if (record.destroyed) return `version ${version} was destroyed`;
+    const current = (await store.readMetadata(key))?.currentVersion ?? 0;
+    if (version > current) return `version ${version} does not exist: the current version is ${current}`;
     return undefined;
   };
 }
