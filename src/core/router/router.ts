@@ -42,6 +42,8 @@ interface CompiledEngine {
   readonly specs: ReadonlyArray<{ spec: PathSpec; regex: RegExp }>;
 }
 
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
 export function createRouter<M extends { path: string }>(): Router<M> {
   // Sorted longest path first so the first prefix hit is the longest match.
   let entries: Array<{ mount: M; engine: Engine }> = [];
@@ -111,7 +113,8 @@ export function createRouter<M extends { path: string }>(): Router<M> {
     matchPath(engine, relativePath) {
       for (const { spec, regex } of compile(engine).specs) {
         const match = regex.exec(relativePath);
-        if (match) return { spec, params: { ...(match.groups ?? {}) } };
+        // exec makes a fresh groups object per match, so it is handed on as it is, not copied.
+        if (match) return { spec, params: match.groups ?? NO_PARAMS };
       }
       return undefined;
     },
