@@ -160,6 +160,8 @@ describe('authentication of the Secrets Manager API', () => {
     const exact = await rawPost(aws.server.url, '/', signed.headers, signed.body);
     assert.equal(exact.status, 200, 'the untouched request is accepted within five minutes');
     assert.equal(exact.body.SecretString, 'original');
+    // A secret value must never be kept by a cache between client and server (CVE-2021-38554).
+    for (const answer of [missing, tampered, exact]) assert.equal(answer.headers['cache-control'], 'no-store', `status ${answer.status}`);
   });
 
   it('leaves the Vault API and its JSON parser as they were on the same listener', async () => {

@@ -83,8 +83,14 @@ export function createAwsRequestListener(deps: AwsProtocolDeps): (req: IncomingM
 
   return (req, res) => {
     const awsRequestId = uuid();
-    // The content type exactly as AWS sends it (no '; charset=utf-8').
-    const headers = { 'content-type': AWS_JSON_CONTENT_TYPE, 'x-amzn-requestid': awsRequestId, date: new Date(deps.clock.now()).toUTCString() };
+    // The content type exactly as AWS sends it (no '; charset=utf-8'). no-store as on /v1: a
+    // GetSecretValue answer holds the secret, and no cache on the way may keep it.
+    const headers = {
+      'content-type': AWS_JSON_CONTENT_TYPE,
+      'cache-control': 'no-store',
+      'x-amzn-requestid': awsRequestId,
+      date: new Date(deps.clock.now()).toUTCString(),
+    };
     serve(req, awsRequestId).then(
       (output) => sendJson(res, 200, output, headers),
       (error: unknown) => {
