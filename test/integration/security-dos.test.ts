@@ -305,3 +305,34 @@ describe('denial-of-service bounds', () => {
     }
   });
 });
+
+describe('denial-of-service bounds on body shape at the default 32 MiB body limit', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ dev: true, storage: 'memory' });
+  });
+  after(async () => {
+    await server.destroy();
+  });
+
+  it('refuses a 3 million key object and a 15 million pair form, sent without a token, before building them', async () => {
+    const limit = 32 * 1024 * 1024;
+    // Base-36 keys keep 3 million entries under the body limit.
+    const json = Buffer.from(`{"data":{${Array.from({ length: 3_000_000 }, (_, i) => `"${i.toString(36)}":0`).join(',')}}}`);
+    const form = Buffer.from('a&'.repeat(15_000_000));
+    assert.ok(json.length < limit && form.length < limit);
+    // The server runs in this process: its peak resident memory is ours. Parsing either body in
+    // full costs over 600 MB; the bodies themselves, read and decoded, a small part of that.
+    const peakBefore = process.resourceUsage().maxRSS;
+    const refusedJson = await send(server, 'POST', 'secret/data/wide', { body: json });
+    assert.equal(refusedJson.status, 400, refusedJson.text.slice(0, 200));
+    assert.deepEqual(refusedJson.body, { errors: ['JSON object exceeds the allowed number of entries'] });
+    const refusedForm = await send(server, 'POST', 'secret/data/wide', { body: form, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    assert.equal(refusedForm.status, 400, refusedForm.text.slice(0, 200));
+    assert.deepEqual(refusedForm.body, { errors: ['form holds more values than allowed'] });
+    const grownMiB = (process.resourceUsage().maxRSS - peakBefore) / 1024;
+    assert.ok(grownMiB < 300, `peak resident memory grew by ${Math.round(grownMiB)} MiB`);
+    assert.equal((await send(server, 'GET', 'sys/health')).status, 200);
+  });
+});

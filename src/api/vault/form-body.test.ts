@@ -30,3 +30,12 @@ test('refuses malformed escapes, __proto__, and values past the JSON limits, joi
   assert.throws(() => parseFormBody(Buffer.from('a=1&b=2&c=3'), limits), badRequest);
   assert.deepEqual(parseFormBody(Buffer.from('a=1&a=2&a=3'), limits), { a: '1,2,3' });
 });
+
+test('refuses a form of more pairs than the total values allowed, counting repeats and skipping empty segments', () => {
+  const limits = { ...DEFAULT_JSON_LIMITS, maxValues: 3 };
+  assert.deepEqual(parseFormBody(Buffer.from('a&&b=1&&&a=2&'), limits), { a: ',2', b: '1' });
+  assert.throws(() => parseFormBody(Buffer.from('a&b&c&d'), limits), (err) => badRequest(err) && (err as Error).message === 'form holds more values than allowed');
+  assert.throws(() => parseFormBody(Buffer.from('a=1&a=2&a=3&a=4'), limits), badRequest);
+  const fifteenMillion = Buffer.from('a&'.repeat(7_500_000));
+  assert.throws(() => parseFormBody(fifteenMillion, DEFAULT_JSON_LIMITS), (err) => badRequest(err) && (err as Error).message === 'form holds more values than allowed');
+});

@@ -12,6 +12,7 @@ import { badRequest } from '../../core/errors.js';
 import type { JsonLimits } from './json-body.js';
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
+const FORM_VALUES_MESSAGE = 'form holds more values than allowed';
 
 /** Whether `raw` with this Content-Type is read as a form rather than as JSON. */
 export function isFormBody(contentType: string | undefined, raw: Buffer): boolean {
@@ -22,9 +23,31 @@ export function isFormBody(contentType: string | undefined, raw: Buffer): boolea
   return text !== '' && text[0] !== '{' && text[0] !== '[';
 }
 
+/**
+ * Refuses a form of more than `maxValues` pairs, counted from the raw text before
+ * URLSearchParams builds them all (CVE-2025-6203: 15 MB of `a&a&a...` otherwise costs seconds
+ * and hundreds of MB before the per-key checks below refuse it). Every pair is one value, as
+ * every element of a JSON array is; the per-key bounds stay with the loop below, since a key may
+ * legitimately repeat (a list parameter). Stops counting at the first pair over the limit.
+ */
+function scanFormPairs(text: string, limits: JsonLimits): void {
+  let pairs = 0;
+  let segmentStart = 0;
+  for (let i = 0; i <= text.length; i += 1) {
+    if (i < text.length && text.charCodeAt(i) !== 0x26) continue;
+    // URLSearchParams skips empty segments ("a&&b" is two pairs), so they are not counted.
+    if (i > segmentStart) {
+      pairs += 1;
+      if (pairs > limits.maxValues) throw badRequest(FORM_VALUES_MESSAGE);
+    }
+    segmentStart = i + 1;
+  }
+}
+
 /** The form's fields as request data (strings), within the JSON limits on entries and length. */
 export function parseFormBody(raw: Buffer, limits: JsonLimits): Record<string, unknown> {
   const text = raw.toString('utf8');
+  scanFormPairs(text, limits);
   // URLSearchParams keeps a malformed escape ("%zz") as is; Go's form parser, and so Vault,
   // refuses the body.
   if (/%(?![0-9A-Fa-f]{2})/.test(text)) throw badRequest('failed to parse form input: invalid percent-encoding');

@@ -8,6 +8,7 @@
 import secureJson from 'secure-json-parse';
 import { badRequest } from '../../core/errors.js';
 import { hasInexactIntegerLiteral, INEXACT_INTEGER_MESSAGE } from '../../core/json-numbers.js';
+import { JSON_LIMIT_MESSAGES, scanJsonShape } from './json-scan.js';
 
 export interface JsonLimits {
   maxDepth: number;
@@ -34,17 +35,18 @@ export const DEFAULT_JSON_LIMITS: JsonLimits = {
 };
 
 /**
+ * The authority on shape, after parsing (scanJsonShape only refuses early, from the raw text).
  * Walks the parsed value without recursion (depth is attacker-controlled). Returns true when it
  * holds an integer outside the safe range, whose literal must then be checked (json-numbers.ts).
  */
-function checkShape(value: unknown, limits: JsonLimits): boolean {
+export function checkShape(value: unknown, limits: JsonLimits): boolean {
   let unsafeInteger = false;
   let values = 0;
   const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
   while (stack.length > 0) {
     const { value: current, depth } = stack.pop() as { value: unknown; depth: number };
     values += 1;
-    if (values > limits.maxValues) throw badRequest('JSON input holds more values than allowed');
+    if (values > limits.maxValues) throw badRequest(JSON_LIMIT_MESSAGES.values);
     if (typeof current === 'string') {
       if (current.length > limits.maxStringLength) throw badRequest('JSON string value exceeds the allowed length');
       continue;
@@ -56,13 +58,13 @@ function checkShape(value: unknown, limits: JsonLimits): boolean {
       continue;
     }
     if (current === null || typeof current !== 'object') continue;
-    if (depth > limits.maxDepth) throw badRequest('JSON input exceeds the allowed nesting depth');
+    if (depth > limits.maxDepth) throw badRequest(JSON_LIMIT_MESSAGES.depth);
     if (Array.isArray(current)) {
-      if (current.length > limits.maxArrayElements) throw badRequest('JSON array exceeds the allowed number of elements');
+      if (current.length > limits.maxArrayElements) throw badRequest(JSON_LIMIT_MESSAGES.arrayElements);
       for (const item of current) stack.push({ value: item, depth: depth + 1 });
     } else {
       const keys = Object.keys(current);
-      if (keys.length > limits.maxObjectEntries) throw badRequest('JSON object exceeds the allowed number of entries');
+      if (keys.length > limits.maxObjectEntries) throw badRequest(JSON_LIMIT_MESSAGES.objectEntries);
       for (const key of keys) {
         if (key.length > limits.maxStringLength) throw badRequest('JSON string value exceeds the allowed length');
         stack.push({ value: (current as Record<string, unknown>)[key], depth: depth + 1 });
@@ -76,6 +78,10 @@ function checkShape(value: unknown, limits: JsonLimits): boolean {
 export function parseJsonBody(raw: Buffer | string, limits: JsonLimits = DEFAULT_JSON_LIMITS): Record<string, unknown> {
   const text = typeof raw === 'string' ? raw : raw.toString('utf8');
   if (text.trim() === '') return {};
+  // Refuse a body past the limits before the parser builds it in full (CVE-2025-6203: a 32 MB
+  // body of 3 million keys, no token needed, otherwise costs seconds and hundreds of MB first).
+  // checkShape below stays the authority; the scan only refuses early.
+  scanJsonShape(text, limits);
   let parsed: unknown;
   try {
     parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
