@@ -15,6 +15,22 @@ import { parseDurationSeconds } from '../../core/duration.js';
 const HEARTBEAT_MS = 15_000;
 const MAX_WAIT_S = 60;
 
+/**
+ * How far a watcher may fall behind before its stream is cut. A client that stops reading
+ * (or reads slower than secrets change) would otherwise make the server hold every event for
+ * it, in the socket's buffer and in the queue of delivery steps, until the process runs out of
+ * memory: any token with the default policy may watch. Cut off, the client reconnects with
+ * Last-Event-ID and gets what it missed, or `event: reset` when that is gone.
+ */
+export interface WatchBacklogLimits {
+  /** Bytes written to the stream and not yet taken by the client's socket. */
+  maxBufferedBytes: number;
+  /** Events (and heartbeats) waiting for their turn to be checked and written. */
+  maxPendingSteps: number;
+}
+
+export const DEFAULT_WATCH_BACKLOG: WatchBacklogLimits = { maxBufferedBytes: 1024 * 1024, maxPendingSteps: 10_000 };
+
 export interface WatchRequest {
   prefix: string;
   /** Deliver events after this sequence number first (reconnects). */
@@ -44,7 +60,13 @@ function createFilter(access: WatcherAccess, prefix: string) {
 }
 
 /** Answers with an event stream that stays open until the client goes away. */
-export function serveEventStream(res: ServerResponse, bus: EventBus, access: WatcherAccess, request: WatchRequest): void {
+export function serveEventStream(
+  res: ServerResponse,
+  bus: EventBus,
+  access: WatcherAccess,
+  request: WatchRequest,
+  limits: WatchBacklogLimits = DEFAULT_WATCH_BACKLOG,
+): void {
   const visible = createFilter(access, request.prefix);
   res.writeHead(200, {
     'content-type': 'text/event-stream',
@@ -55,7 +77,14 @@ export function serveEventStream(res: ServerResponse, bus: EventBus, access: Wat
   res.write(`: watching ${JSON.stringify(request.prefix)} from seq ${bus.lastSeq}\n\n`);
 
   let queue: Promise<void> = Promise.resolve();
+  let pending = 0;
   let closed = false;
+  /** Ends a stream whose client has fallen too far behind (see WatchBacklogLimits). */
+  const cutOff = (): void => {
+    if (closed) return;
+    stop();
+    res.destroy();
+  };
   /**
    * Runs `step` after the ones before it. A step that throws (the server was sealed, storage
    * failed while checking the token or its policy) ends the stream: the error must never
@@ -63,7 +92,13 @@ export function serveEventStream(res: ServerResponse, bus: EventBus, access: Wat
    * access cannot be checked must not go on receiving events.
    */
   const enqueue = (step: () => Promise<void>): void => {
-    queue = queue.then(step).catch(() => {
+    if (closed) return;
+    if (pending >= limits.maxPendingSteps || res.writableLength > limits.maxBufferedBytes) {
+      cutOff();
+      return;
+    }
+    pending += 1;
+    queue = queue.then(step).finally(() => { pending -= 1; }).catch(() => {
       if (closed) return;
       res.end('event: end\ndata: {"reason":"the server can no longer check this watch (sealed?); reconnect"}\n\n');
       stop();
