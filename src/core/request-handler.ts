@@ -284,7 +284,8 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     // An unauthenticated path (a login, the sys/internal/ui/mounts preflight) spends no use of
     // a token sent with it, as in Vault: `vault kv get` with a one-use token still works.
     let lastUse = false;
-    if (token && !unauthenticated) lastUse = await tokens.use(token);
+    // (A token without a use limit has nothing to count: no call, no await.)
+    if (token && !unauthenticated && token.numUses !== 0) lastUse = await tokens.use(token);
 
     // Building the entry costs as much as a KV read's crypto; skip it when nothing records it.
     const event = audit.enabled ? auditEvent(req, operation, token, routed.mount) : undefined;

@@ -37,9 +37,20 @@ type Mode = 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trail
 /** How the body after a head is framed, as far as this tracker can follow it. */
 type Framing = { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'unknown' };
 
+/**
+ * A header line naming one of the fields that decide framing. Only lines after the request
+ * line count (a header line starts after a CRLF); the name may have trailing whitespace, which
+ * the full scan below trims as well.
+ */
+const FRAMING_FIELD = /\r\n(?:content-length|transfer-encoding|upgrade)[ \t]*:/i;
+const NO_BODY: Framing = { kind: 'length', length: 0 };
+
 /** Rewrites one request head if it is a LIST; returns the bytes to forward and the body framing. */
 function processHead(head: Buffer): { out: Buffer; framing: Framing } {
   const text = head.toString('latin1');
+  // Most heads (every GET) name none of the framing fields: then there is no body to skip, and
+  // only a LIST needs its request line rewritten. One regex test instead of a split per line.
+  if (!FRAMING_FIELD.test(text) && !text.startsWith('LIST ')) return { out: head, framing: NO_BODY };
   let contentLength = 0;
   let lengthHeaders = 0;
   const codings: string[] = [];

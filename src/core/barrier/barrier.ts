@@ -331,9 +331,14 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
     keyStatus: () => statusOf(unsealed()),
     copyRootKey: () => Buffer.from(unsealed().rootKey),
 
-    async get(key) {
-      unsealed();
-      assertCallerKey(key);
+    // Not async: a cached read is then one promise, not three (this is every KV read's path).
+    get(key) {
+      try {
+        unsealed();
+        assertCallerKey(key);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return cache.read(key, async () => {
         const blob = await physical.get(key);
         return blob === undefined ? undefined : decryptValue(key, blob);

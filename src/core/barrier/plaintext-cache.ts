@@ -89,23 +89,29 @@ export function createPlaintextCache(options: { maxEntries: number }): Plaintext
     else if (value.length <= MAX_CACHED_VALUE_BYTES) lru.set(key, Buffer.from(value));
   };
 
+  /** A miss: loads the value and caches it if no write overtook the load. */
+  const readThrough = async (key: string, load: () => Promise<Buffer | undefined>): Promise<Buffer | undefined> => {
+    const entry = track(key);
+    const startEpoch = epoch;
+    const startGeneration = entry.generation;
+    // With a write in flight the backend may answer with either value; do not cache it.
+    const quiet = entry.writers === 0;
+    try {
+      const value = await load();
+      if (quiet && entry.generation === startGeneration && epoch === startEpoch) fill(key, value);
+      return value;
+    } finally {
+      release(key, entry);
+    }
+  };
+
   return {
-    async read(key, load) {
+    // Not async, so a hit costs one settled promise; a miss goes through readThrough.
+    read(key, load) {
       const hit = lru.get(key);
-      if (hit === ABSENT) return undefined;
-      if (hit !== undefined) return Buffer.from(hit);
-      const entry = track(key);
-      const startEpoch = epoch;
-      const startGeneration = entry.generation;
-      // With a write in flight the backend may answer with either value; do not cache it.
-      const quiet = entry.writers === 0;
-      try {
-        const value = await load();
-        if (quiet && entry.generation === startGeneration && epoch === startEpoch) fill(key, value);
-        return value;
-      } finally {
-        release(key, entry);
-      }
+      if (hit === ABSENT) return Promise.resolve(undefined);
+      if (hit !== undefined) return Promise.resolve(Buffer.from(hit));
+      return readThrough(key, load);
     },
 
     async write(key, value, store) {

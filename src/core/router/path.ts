@@ -13,6 +13,8 @@ import { badRequest } from '../errors.js';
  * the decoded, normalised path. A trailing '/' is kept: Vault gives it meaning for LIST.
  */
 export function normalizeRequestPath(rawPath: string): string {
+  // Without a '%' there is nothing to decode (decodeURIComponent would return it unchanged).
+  if (!rawPath.includes('%')) return normalizeDecodedPath(rawPath);
   let decoded: string;
   try {
     decoded = decodeURIComponent(rawPath);
@@ -23,11 +25,21 @@ export function normalizeRequestPath(rawPath: string): string {
 }
 
 /**
+ * Anything normalizeDecodedPath would refuse or change: a control character, a leading or
+ * doubled slash (an empty segment), or a '.' or '..' segment.
+ */
+// eslint-disable-next-line no-control-regex
+const NEEDS_WORK = /[\u0000-\u001f\u007f]|^\/|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+
+/**
  * The same checks and normalisation for a path that is already decoded: a route parameter (the
  * listener decoded the URL once) or a path given in a request body. Decoding it again would
  * turn a literal "%41" into "A", and refuse a literal "50%".
  */
 export function normalizeDecodedPath(decoded: string): string {
+  // A path with nothing to refuse or collapse is already normal: the common case, checked with
+  // one regex instead of a split and join on every request.
+  if (!NEEDS_WORK.test(decoded)) return decoded;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(decoded)) throw badRequest('invalid request path: control characters are not allowed');
   const trailingSlash = decoded.endsWith('/');

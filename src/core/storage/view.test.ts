@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createMemoryStorage } from './memory.js';
 import { runStorageConformance } from './conformance.js';
-import { deletePrefix, scope } from './view.js';
+import { assertRelativeKey, deletePrefix, scope } from './view.js';
 import { isCofferError } from '../errors.js';
 
 runStorageConformance('scoped view over memory', async () => {
@@ -100,3 +100,39 @@ describe('scoped view', () => {
     assert.deepEqual(await physical.list(''), ['m-other/', 'n/']);
   });
 });
+
+describe('assertRelativeKey', () => {
+  it('refuses exactly what a segment-by-segment check refuses, for every short key', () => {
+    // The check is one regex; this compares it with the plain rule on every string of up to 5
+    // characters over the characters that matter.
+    const refusedByRule = (key: string): boolean =>
+      key === '' || key.startsWith('/') || key.includes('\0') || key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..');
+    const refused = (key: string): boolean => {
+      try {
+        assertRelativeKey(key);
+        return false;
+      } catch (error) {
+        assert.ok(isCofferError(error));
+        return true;
+      }
+    };
+    let checked = 0;
+    const walk = (key: string): void => {
+      assert.equal(refused(key), refusedByRule(key), JSON.stringify(key));
+      checked += 1;
+      if (key.length < 5) for (const c of ['a', '/', '.', '\0']) walk(key + c);
+    };
+    walk('');
+    assert.equal(checked, 1365);
+  });
+
+  it('turns a refused key into a rejected promise, never a synchronous throw', async () => {
+    const view = scope(createMemoryStorage(), 'm/');
+    let promise: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => {
+      promise = view.get('../x');
+    });
+    await assert.rejects(promise as Promise<unknown>, (error: unknown) => isCofferError(error));
+  });
+});
+

@@ -8,14 +8,16 @@
 import { CofferError } from '../errors.js';
 import type { Storage, WriteOp } from './storage.js';
 
+/**
+ * Anything a relative key may not hold: a leading or trailing '/', an empty segment ('a//b'),
+ * a '.' or '..' segment, or a NUL. An empty segment would make one path spellable two ways, or
+ * a leaf look like a folder in a listing. One regex, because this runs for every storage
+ * access at every view layer.
+ */
+const INVALID_KEY = /^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)|\0/;
+
 export function assertRelativeKey(key: string): void {
-  if (key === '' || key.startsWith('/')) throw new CofferError('internal', 'invalid storage key');
-  for (const segment of key.split('/')) {
-    // An empty segment ('a//b', 'a/') would make one path spellable two ways, or a leaf look
-    // like a folder in a listing.
-    if (segment === '..' || segment === '.' || segment === '') throw new CofferError('internal', 'invalid storage key');
-  }
-  if (key.includes('\0')) throw new CofferError('internal', 'invalid storage key');
+  if (key === '' || INVALID_KEY.test(key)) throw new CofferError('internal', 'invalid storage key');
 }
 
 function assertPrefix(prefix: string): void {
@@ -30,24 +32,38 @@ export function scope(storage: Storage, prefix: string): Storage {
     assertRelativeKey(key);
     return prefix + key;
   };
-  // Every method is async so a refused key becomes a rejected promise, never a synchronous
-  // throw that a caller chaining `.catch()` would miss.
+  // A refused key becomes a rejected promise, never a synchronous throw that a caller chaining
+  // `.catch()` would miss. (Plain functions rather than async ones: each async layer would add
+  // a promise and a microtask turn to every storage access, and views nest.)
   return {
-    get: async (key) => storage.get(full(key)),
-    put: async (key, value) => storage.put(full(key), value),
-    delete: async (key) => storage.delete(full(key)),
-    list: async (sub) => {
-      assertPrefix(sub);
-      return storage.list(prefix + sub);
-    },
-    listPage: async (sub, after, limit) => {
-      assertPrefix(sub);
-      return storage.listPage(prefix + sub, after, limit);
-    },
+    get: (key) => attempt(() => storage.get(full(key))),
+    put: (key, value) => attempt(() => storage.put(full(key), value)),
+    delete: (key) => attempt(() => storage.delete(full(key))),
+    list: (sub) =>
+      attempt(() => {
+        assertPrefix(sub);
+        return storage.list(prefix + sub);
+      }),
+    listPage: (sub, after, limit) =>
+      attempt(() => {
+        assertPrefix(sub);
+        return storage.listPage(prefix + sub, after, limit);
+      }),
     // All keys are checked before the batch reaches the backend, so one bad key applies nothing.
-    batch: async (ops: readonly WriteOp[]) =>
-      storage.batch(ops.map((op) => (op.type === 'put' ? { type: 'put', key: full(op.key), value: op.value } : { type: 'delete', key: full(op.key) }))),
+    batch: (ops: readonly WriteOp[]) =>
+      attempt(() =>
+        storage.batch(ops.map((op) => (op.type === 'put' ? { type: 'put', key: full(op.key), value: op.value } : { type: 'delete', key: full(op.key) }))),
+      ),
   };
+}
+
+/** Runs `call`; a synchronous throw comes back as a rejected promise. */
+function attempt<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return call();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Deletes every key under `prefix` (used when a mount is disabled). */

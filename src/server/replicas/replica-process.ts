@@ -110,9 +110,25 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
     }, wait).unref();
   };
 
+  // PRAGMA data_version costs a few µs and a request asks twice (accepts, then the handler)
+  // in one synchronous stretch, with no I/O between them. So the answer is kept until the
+  // stretch ends (the next microtask checkpoint): nothing a client did can become visible to
+  // this process in between, so this is exactly as fresh as asking each time.
+  let versionNow: number | undefined;
+  const forgetVersion = (): void => {
+    versionNow = undefined;
+  };
+  const currentDataVersion = (): number => {
+    if (versionNow === undefined) {
+      versionNow = reader.dataVersion();
+      queueMicrotask(forgetVersion);
+    }
+    return versionNow;
+  };
+
   /** The core, if it may answer now: built from the file as it is. */
   const fresh = (): ReplicaCore | undefined => {
-    if (core === undefined || reader.dataVersion() !== core.dataVersion) {
+    if (core === undefined || currentDataVersion() !== core.dataVersion) {
       rebuildSoon();
       return undefined;
     }
