@@ -90,6 +90,27 @@ test('malformed audit settings are refused at start with what to write instead',
   assert.throws(() => resolveConfig({ apiAuditCreation: 'maybe' }), ConfigError);
 });
 
+test('max_watches_per_token reaches the config, 64 when unset', () => {
+  assert.equal(load({}).maxWatchesPerToken, 64);
+  assert.equal(load({ max_watches_per_token: 5 }).maxWatchesPerToken, 5);
+  assert.equal(load({ max_watches_per_token: 100_000 }).maxWatchesPerToken, 100_000);
+  assert.equal(resolveConfig({ maxWatchesPerToken: 1 }).maxWatchesPerToken, 1);
+});
+
+test('a max_watches_per_token that is not an integer from 1 to 100000 is refused at start with the range', () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [0, /max_watches_per_token must be an integer from 1 to 100000 \(default 64\)/],
+    [-3, /max_watches_per_token must be an integer from 1 to 100000/],
+    [2.5, /max_watches_per_token must be an integer from 1 to 100000/],
+    [100_001, /max_watches_per_token must be an integer from 1 to 100000/],
+    ['64', /config key "max_watches_per_token" must be a number/],
+    [null, /config key "max_watches_per_token" must be a number/],
+  ];
+  for (const [value, message] of cases) {
+    assert.throws(() => load({ max_watches_per_token: value }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(value));
+  }
+});
+
 test('the audit keys are known config file keys', () => {
   assert.throws(() => load({ audit_dirs: [] }), /known keys: .*audit_file_dirs, api_audit_creation, audit$/);
 });

@@ -7,6 +7,7 @@ import { isAbsolute } from 'node:path';
 import { parseDeclaredAuditDevices, type DeclaredAuditDevice } from './core/audit/declared.js';
 import { parseDurationSeconds } from './core/duration.js';
 import { CofferError } from './core/errors.js';
+import { DEFAULT_MAX_WATCHES_PER_TOKEN } from './core/events/watch-slots.js';
 import { canonicalAllowedHost } from './rotators/url-policy.js';
 
 export type StorageKind = 'sqlite' | 'memory';
@@ -43,6 +44,8 @@ export interface ServerConfig {
   auditDevices: DeclaredAuditDevice[];
   /** How long each HTTP server waits for a client (src/server/http.ts), seconds. */
   http: HttpTimeouts;
+  /** sys/watch event streams and long polls one token may hold open at once (watch-slots.ts). */
+  maxWatchesPerToken: number;
 }
 
 /** One entry of the config file's `audit` list, before validation. */
@@ -87,6 +90,8 @@ export interface ServerConfigInput {
   httpReadHeaderTimeout?: string | number;
   httpReadTimeout?: string | number;
   httpIdleTimeout?: string | number;
+  /** Config file key `max_watches_per_token`. */
+  maxWatchesPerToken?: number;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +125,9 @@ const MAX_HTTP_TIMEOUT_SECONDS = 24 * 3600;
 
 /** More replica processes than cores only adds context switches; 64 bounds a typo. */
 const MAX_HTTP_REPLICAS = 64;
+
+/** Each open watch holds a socket: past this, a typo (an extra zero or three) rather than a need. */
+const MAX_WATCHES_PER_TOKEN = 100_000;
 
 function dataDirOf(value: string | undefined): string {
   if (value === undefined) return './coffer-data';
@@ -167,6 +175,11 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     throw error;
   }
   const http = resolveHttpTimeouts(input);
+  const maxWatchesPerToken = input.maxWatchesPerToken ?? DEFAULT_MAX_WATCHES_PER_TOKEN;
+  // No "0 = unlimited": an unbounded number of streams per token is what this cap exists to stop.
+  if (!Number.isInteger(maxWatchesPerToken) || maxWatchesPerToken < 1 || maxWatchesPerToken > MAX_WATCHES_PER_TOKEN) {
+    throw new ConfigError(`max_watches_per_token must be an integer from 1 to ${MAX_WATCHES_PER_TOKEN} (default ${DEFAULT_MAX_WATCHES_PER_TOKEN})`);
+  }
   return {
     listenHost: host,
     listenPort: port,
@@ -185,6 +198,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     apiAuditCreation,
     auditDevices,
     http,
+    maxWatchesPerToken,
   };
 }
 
@@ -259,6 +273,7 @@ export const CONFIG_FILE_KEYS = [
   'http_read_header_timeout',
   'http_read_timeout',
   'http_idle_timeout',
+  'max_watches_per_token',
   'audit_file_dirs',
   'api_audit_creation',
   'audit',
@@ -306,6 +321,8 @@ export function readConfigFile(path: string): ServerConfigInput {
   if (cache !== undefined) out.cacheEntries = cache;
   const replicas = num('http_replicas');
   if (replicas !== undefined) out.httpReplicas = replicas;
+  const maxWatches = num('max_watches_per_token');
+  if (maxWatches !== undefined) out.maxWatchesPerToken = maxWatches;
   const allowedHosts = raw.rotator_allowed_hosts;
   if (allowedHosts !== undefined) {
     if (!Array.isArray(allowedHosts) || !allowedHosts.every((h) => typeof h === 'string')) {

@@ -35,6 +35,7 @@ import { createLeaseManager, type LeaseManagerOptions } from './core/leases/leas
 import { createEventBus } from './core/events/event-bus.js';
 import { uuid } from './core/ids.js';
 import { createWatchAccess } from './core/events/watch-access.js';
+import { createWatchSlots } from './core/events/watch-slots.js';
 import { createConsumerRegistry } from './core/consumers/consumer-registry.js';
 import { createKvEngine } from './engines/kv/engine.js';
 import { createDatabaseEngine } from './engines/database/engine.js';
@@ -370,6 +371,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     timeouts: config.http,
     events,
     watchAccess: createWatchAccess({ tokens, policies }),
+    watchSlots: createWatchSlots({ maxPerToken: config.maxWatchesPerToken }),
     // AWS Secrets Manager protocol on the same listener.
     aws: {
       keys: awsKeys,

@@ -22,7 +22,7 @@ import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Coffer } from '../sdk/coffer.js';
-import { CofferPermissionDeniedError } from '../sdk/errors.js';
+import { CofferPermissionDeniedError, CofferRateLimitedError } from '../sdk/errors.js';
 import { cappedBackoff } from '../sdk/scheduler.js';
 import type { FetchLike } from '../sdk/transport.js';
 import { createAutoAuth } from './auto-auth.js';
@@ -225,6 +225,8 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
   };
 
   // ---- change events ------------------------------------------------------------------------
+  /** Coffer refused the stream (429) since it last opened: said once, not at every retry. */
+  let watchRefused = false;
   const changes = createChangeWatch({
     coffer,
     paths: [...new Set(templates.flatMap((t) => t.config.template.paths))],
@@ -240,12 +242,23 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       markDirty(templates);
     },
     // Coffer answers again: a lease that ended during the outage is replaced now, not at its handle's next retry.
-    onConnected: () => refreshExpiredLeases(),
+    onConnected: () => {
+      if (watchRefused) log.info('change event stream open again');
+      watchRefused = false;
+      refreshExpiredLeases();
+    },
     onUnavailable: (err) => {
       log.warn('cannot watch for changes; relying on render_interval', { error: describe(err) });
       checkTokenAfter(err);
     },
     onInterrupted: (err) => {
+      // The token holds as many watches as Coffer allows (max_watches_per_token): the SDK backs
+      // off and asks again. Meanwhile changes reach the files only at render_interval.
+      if (err instanceof CofferRateLimitedError) {
+        if (!watchRefused) log.warn('Coffer refuses another change event stream for this token (too many open watches); retrying with backoff, relying on render_interval meanwhile', { error: describe(err) });
+        watchRefused = true;
+        return;
+      }
       log.debug('change event stream interrupted; reconnecting', { error: describe(err) });
       checkTokenAfter(err);
     },

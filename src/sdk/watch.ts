@@ -9,7 +9,7 @@
  * server restarted and its numbering began again).
  * Must never: deliver an event twice or out of order, or keep the process alive on its own.
  */
-import { CofferError, CofferHttpError, CofferPermissionDeniedError } from './errors.js';
+import { CofferError, CofferHttpError, CofferPermissionDeniedError, CofferRateLimitedError } from './errors.js';
 import { backoffDelay } from './scheduler.js';
 import { createSseParser, type SseMessage } from './sse.js';
 import type { Transport } from './transport.js';
@@ -38,7 +38,10 @@ export interface WatchOptions {
   after?: number;
   /** Seconds a long-poll waits for an event before asking again (default 30, at most 60). */
   pollWaitSeconds?: number;
-  /** Connection failures and handler errors; the watch keeps going. */
+  /**
+   * Connection failures, refusals (a CofferRateLimitedError while the token holds as many
+   * watches as the server allows: retried with backoff) and handler errors; the watch keeps going.
+   */
   onError?: (err: unknown) => void;
   /**
    * Each time a connection opens after none was open: the first, and every reconnect after a
@@ -245,6 +248,10 @@ export function startWatch(
     if (options.transport === 'sse') return false;
     if (err instanceof StreamUnavailable) return true;
     if (err instanceof CofferHttpError && [404, 405, 501].includes(err.status ?? 0)) return true;
+    // A 429 (the token holds as many watches as the server allows) says nothing about streams
+    // working: long polls count against the same limit, and falling back would keep this watch
+    // on polling for good. Back off and ask for the stream again.
+    if (err instanceof CofferRateLimitedError) return false;
     return !(err instanceof CofferPermissionDeniedError) && failures >= SSE_FAILURES_BEFORE_POLL;
   };
 

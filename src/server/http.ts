@@ -21,6 +21,7 @@ import type { RequestHandler } from '../core/request-handler.js';
 import { REPORTED_VERSION } from '../version.js';
 import type { EventBus } from '../core/events/event-bus.js';
 import type { WatchAccess } from '../core/events/watch-access.js';
+import type { WatchSlots } from '../core/events/watch-slots.js';
 import { createAwsRequestListener, type AwsProtocolDeps } from '../api/aws/protocol.js';
 
 export interface HttpApi {
@@ -134,6 +135,8 @@ export function createHttpApiForCore(deps: {
   timeouts: HttpTimeouts;
   events: EventBus;
   watchAccess: WatchAccess;
+  /** Open watches per token; without it, the listener's default cap. */
+  watchSlots?: WatchSlots;
   /** AWS Secrets Manager protocol; absent = the listener speaks only the Vault API. */
   aws?: Pick<AwsProtocolDeps, 'keys' | 'isSealed' | 'ensureMount' | 'rotators'>;
   /**

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,26 +34,31 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 describe('coffer server as a process: signals', { skip: viaBin ? false : 'bin/coffer.js is not next to this build' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-signals-'));
   const token = `signals-root-${process.pid}`;
-  let child: ChildProcess | undefined;
+  const children: ChildProcess[] = [];
 
   after(() => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reopens a removed audit file on SIGHUP and keeps serving; stops on SIGTERM', async () => {
-    child = spawn(process.execPath, [BIN, 'server', '--dev', '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--dev-root-token', token], {
+  /** Starts `coffer server --dev` with its data in `name` under the test directory. */
+  async function startChild(name: string) {
+    const started = spawn(process.execPath, [BIN, 'server', '--dev', '--listen', '127.0.0.1:0', '--data', join(dir, name), '--dev-root-token', token], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, COFFER_TOKEN: '', VAULT_TOKEN: '' },
     });
+    children.push(started);
     let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child?.once('exit', (code, signal) => res({ code, signal })));
-
+    const output = { stderr: '' };
+    started.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    started.stderr?.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => started.once('exit', (code, signal) => res({ code, signal })));
     const url = await eventually('the dev banner', async () => /Address:\s+(http:\/\/\S+)/.exec(stdout)?.[1]);
-    const server = { url };
+    return { process: started, server: { url }, exited, output };
+  }
+
+  it('reopens a removed audit file on SIGHUP and keeps serving; stops on SIGTERM', async () => {
+    const { process: coffer, server, exited, output } = await startChild('data');
     const auditFile = join(dir, 'audit', 'coffer.log');
     mkdirSync(dirname(auditFile));
     assert.equal((await api(server, 'PUT', 'sys/audit/file', { token, body: { type: 'file', options: { file_path: auditFile } } })).status, 204);
@@ -63,17 +68,49 @@ describe('coffer server as a process: signals', { skip: viaBin ? false : 'bin/co
     rmSync(auditFile);
     assert.equal((await api(server, 'GET', 'secret/data/app', { token })).status, 500);
 
-    child.kill('SIGHUP');
+    coffer.kill('SIGHUP');
     const read = await eventually('requests to work again after SIGHUP', async () => {
       const res = await api(server, 'GET', 'secret/data/app', { token });
       return res.status === 200 ? res : undefined;
     });
     assert.equal(read.body.data.data.k, 'v');
-    assert.equal(child.exitCode, null, 'SIGHUP did not stop the server');
+    assert.equal(coffer.exitCode, null, 'SIGHUP did not stop the server');
     assert.ok(readFileSync(auditFile, 'utf8').trim().split('\n').length >= 1, 'the reopened file receives lines');
 
-    child.kill('SIGTERM');
+    coffer.kill('SIGTERM');
     const { code, signal } = await exited;
-    assert.deepEqual({ code, signal }, { code: 0, signal: null }, stderr);
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, output.stderr);
+  });
+
+  it('refuses requests after a SIGHUP that cannot open the rotated audit file again, and serves again after the next SIGHUP', async () => {
+    const { process: coffer, server, exited, output } = await startChild('data-rotate');
+    const auditFile = join(dir, 'audit-rotate', 'coffer.log');
+    mkdirSync(dirname(auditFile));
+    assert.equal((await api(server, 'PUT', 'sys/audit/file', { token, body: { type: 'file', options: { file_path: auditFile } } })).status, 204);
+    assert.equal((await api(server, 'POST', 'secret/data/app', { token, body: { data: { k: 'v' } } })).status, 200);
+
+    // Rotated, and the name taken by a directory: no file can be opened there, not even by root.
+    renameSync(auditFile, `${auditFile}.1`);
+    mkdirSync(auditFile);
+    coffer.kill('SIGHUP');
+    await eventually('the failed reopen to be logged', async () => (/"message":"audit device failed to reopen/.test(output.stderr) ? true : undefined));
+    const refused = await api(server, 'GET', 'secret/data/app', { token });
+    assert.equal(refused.status, 500);
+    assert.deepEqual(refused.body, { errors: ['no audit backend succeeded in logging the request'] });
+    const rotatedLines = readFileSync(`${auditFile}.1`, 'utf8');
+    assert.equal((await api(server, 'GET', 'secret/data/app', { token })).status, 500);
+    assert.equal(readFileSync(`${auditFile}.1`, 'utf8'), rotatedLines, 'nothing more goes to the rotated file');
+
+    rmdirSync(auditFile);
+    coffer.kill('SIGHUP');
+    await eventually('requests to work again after the next SIGHUP', async () => {
+      const res = await api(server, 'GET', 'secret/data/app', { token });
+      return res.status === 200 ? res : undefined;
+    });
+    assert.ok(readFileSync(auditFile, 'utf8').trim().split('\n').length >= 1, 'the new file receives lines');
+
+    coffer.kill('SIGTERM');
+    const { code, signal } = await exited;
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, output.stderr);
   });
 });

@@ -16,6 +16,7 @@ import type { ApiRequest, RequestHandler, RequestVerb } from '../../core/request
 import { normalizeRequestPath } from '../../core/router/path.js';
 import type { EventBus } from '../../core/events/event-bus.js';
 import type { WatchAccess } from '../../core/events/watch-access.js';
+import { createWatchSlots, DEFAULT_MAX_WATCHES_PER_TOKEN, type WatchSlots } from '../../core/events/watch-slots.js';
 import { clientAddressOf, JSON_HEADERS, leaveBodyUnread, readBody, sendEmpty, sendJson } from '../http-io.js';
 import { parseJsonBody, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-body.js';
 import { isFormBody, parseFormBody } from './form-body.js';
@@ -36,6 +37,8 @@ export interface VaultApiOptions {
   jsonLimits?: JsonLimits;
   events: EventBus;
   watchAccess: WatchAccess;
+  /** Open watches per token (config `max_watches_per_token`); default DEFAULT_MAX_WATCHES_PER_TOKEN. */
+  watchSlots?: WatchSlots;
   /**
    * Set in an HTTP replica process (src/server/replicas/): `accepts` says which requests this
    * process answers itself; every other one, and every one whose handling fails here, goes to
@@ -164,6 +167,7 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
   const { handler, lifecycle, logger, delegate } = options;
   const maxRequestBytes = options.maxRequestBytes ?? 32 * 1024 * 1024;
   const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_LIMITS;
+  const watchSlots = options.watchSlots ?? createWatchSlots({ maxPerToken: DEFAULT_MAX_WATCHES_PER_TOKEN });
 
   const sendError = (res: ServerResponse, error: unknown): void => {
     if (isCofferError(error)) {
@@ -191,6 +195,21 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     await handler({ requestId: uuid(), verb: 'read', path, data: queryData(query), clientToken: token, remoteAddress: clientAddressOf(req) });
     const access = token ? await options.watchAccess.forToken(token) : undefined;
     if (!access) throw new CofferError('permission_denied', 'permission denied');
+    const release = watchSlots.take(access.holder);
+    if (release === undefined) {
+      throw new CofferError(
+        'rate_limited',
+        `too many open watches for this token: at most ${watchSlots.maxPerToken} event streams and long polls at once; close one, or retry later`,
+      );
+    }
+    // Whichever way the watch ends (the client goes, the stream is cut off or ended, the poll
+    // is answered), its slot is freed. A client gone while the watch was being authorised has
+    // fired 'close' already: nothing is served, or its slot (and subscription) would never free.
+    res.once('close', release);
+    if (res.destroyed) {
+      release();
+      return;
+    }
     if (path === 'sys/watch') {
       serveEventStream(res, options.events, access, request);
       return;
@@ -205,6 +224,7 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     } finally {
       // Keep-alive connections carry many polls: do not pile up one listener per poll.
       socket.off('close', abort);
+      release();
     }
     sendJson(res, 200, { request_id: uuid(), lease_id: '', renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null });
   };

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { createEventBus, type EventBus } from '../../core/events/event-bus.js';
 import { serveEventStream, type WatchBacklogLimits } from './watch.js';
 
-const allowAll = { canRead: async (): Promise<boolean> => true, stillValid: async (): Promise<boolean> => true };
+const allowAll = { holder: 'test-token-id', canRead: async (): Promise<boolean> => true, stillValid: async (): Promise<boolean> => true };
 const LONG = 'x'.repeat(2000);
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

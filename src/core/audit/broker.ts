@@ -75,7 +75,9 @@ export interface AuditBroker {
   /**
    * Reopens every device (SIGHUP after log rotation), and retries devices that failed to open at
    * load; each is held to the file policy again first, and one it now refuses is closed.
-   * Failures are logged, not thrown: one bad device must not stop the others reopening.
+   * A device that cannot reopen (its path is now a directory, its directory is gone) is closed
+   * too, never left writing to the file it had: it counts as failing until a later reopen
+   * succeeds. Failures are logged, not thrown: one bad device must not stop the others reopening.
    */
   reopen(): Promise<void>;
 }
@@ -388,6 +390,23 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     }
   };
 
+  /**
+   * Closes a device whose reopen failed and marks it failing: the reopen failure is its first
+   * failure log line, so the requests it now refuses repeat it only every FAILURE_LOG_INTERVAL_MS.
+   */
+  const closeFailedReopen = (live: LiveDevice): void => {
+    try {
+      live.device?.close();
+    } catch (err) {
+      logger.error('audit device failed to close', { path: live.path, code: failureCode(err) });
+    }
+    live.device = undefined;
+    if (live.failing) return;
+    live.failing = true;
+    live.lastFailureLogAt = clock.now();
+    live.failuresSinceLog = 0;
+  };
+
   const reportSuccess = (live: LiveDevice): void => {
     if (!live.failing) return;
     live.failing = false;
@@ -672,26 +691,24 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
           try {
             // Asked again: a directory on the file's path may have been re-pointed since.
             const refused = policyRefusal(live, live.origin);
-            if (refused !== undefined) {
-              live.device?.close();
-              live.device = undefined;
-              throw refused;
-            }
+            if (refused !== undefined) throw refused;
             if (live.device === undefined) {
               live.device = openUncut(live);
             } else {
               live.device.reopen();
               // The file now open may be a recorded chain cut short (written back as a new file).
               const cut = anchorCheck(live.device, live.anchors);
-              if (cut !== undefined) {
-                live.device.close();
-                live.device = undefined;
-                throw new AuditDeviceError('file_cut', cut);
-              }
+              if (cut !== undefined) throw new AuditDeviceError('file_cut', cut);
             }
             logger.info('audit device reopened', { path: live.path, type: live.type });
           } catch (err) {
-            logNotOpen(live, live.origin, err, 'audit device failed to reopen');
+            // Fail closed, whatever the reason (the policy now refuses the path, the file is a
+            // recorded chain cut short, or it cannot be opened at all): a device must not go on
+            // writing to the file it had, which after a rotation is the renamed one nobody reads.
+            // Closed, it counts as failing (with no other device, requests are refused) until a
+            // later reopen, once the operator has fixed the path, opens it through openUncut.
+            closeFailedReopen(live);
+            logNotOpen(live, live.origin, err, 'audit device failed to reopen; it writes nothing until a reopen succeeds');
           }
         }
         await anchorNow();

@@ -17,7 +17,11 @@ export interface AuditDevice {
   readonly sink: string;
   /** Writes one entry durably enough to count as logged, or throws. Synchronous, so order is total. */
   log(entry: AuditEntry): void;
-  /** Reopens the sink (log rotation, or recovery after the file was removed). Throws if it cannot. */
+  /**
+   * Reopens the sink (log rotation, or recovery after the file was removed). Throws if it cannot,
+   * leaving the device as it was; the caller must then stop writing through it (the broker
+   * closes it), as its old sink may be a rotated file that nobody reads.
+   */
   reopen(): void;
   /** Releases the sink. Later calls to log() throw. Idempotent. */
   close(): void;

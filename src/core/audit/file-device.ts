@@ -401,7 +401,9 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
     },
     reopen(): void {
       if (file === undefined) throw closedError();
-      // Open the new file before dropping the old one, so a failed reopen leaves logging as it was.
+      // Open the new file before dropping the old one, so a failed reopen changes nothing here:
+      // whoever asked decides what follows. The broker closes the device (fail closed), since
+      // the old fd may be a rotated file that nobody reads.
       const fresh = openAuditFile(target, mode, macKey);
       // The same file (not rotated): it must still end where this device stopped. One cut short
       // or written to by another writer would otherwise continue its chain over the gap, and

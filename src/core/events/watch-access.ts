@@ -7,6 +7,11 @@ import type { PolicyStore } from '../policy/store.js';
 import type { TokenStore } from '../tokens/token-store.js';
 
 export interface WatcherAccess {
+  /**
+   * Who watches: the token's id (the HMAC the token store keeps, never the raw token), by which
+   * the per-token cap on open watches counts (watch-slots.ts).
+   */
+  readonly holder: string;
   canRead(path: string): Promise<boolean>;
   stillValid(): Promise<boolean>;
 }
@@ -18,6 +23,7 @@ export function createWatchAccess(deps: { tokens: Pick<TokenStore, 'lookup' | 'l
       if (!entry) return undefined;
       const id = entry.id;
       return {
+        holder: id,
         async canRead(path) {
           const current = await deps.tokens.lookupById(id);
           if (!current) return false;
