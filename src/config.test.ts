@@ -149,3 +149,24 @@ test('HTTP timeouts that node:http could not honour are refused with what to wri
     assert.throws(() => load(content), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(content));
   }
 });
+
+test('seal_drain_timeout and shutdown_grace_period default to 30s and 10s, and 0 means the default', () => {
+  const defaults = load({});
+  assert.equal(defaults.sealDrainTimeout, 30);
+  assert.equal(defaults.shutdownGracePeriod, 10);
+  const zero = load({ seal_drain_timeout: 0, shutdown_grace_period: '0s' });
+  assert.deepEqual([zero.sealDrainTimeout, zero.shutdownGracePeriod], [30, 10]);
+  const set = load({ seal_drain_timeout: '2m', shutdown_grace_period: 45 });
+  assert.deepEqual([set.sealDrainTimeout, set.shutdownGracePeriod], [120, 45]);
+});
+
+test('a seal_drain_timeout or shutdown_grace_period that is not a duration up to an hour is refused', () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ seal_drain_timeout: '2h' }, /seal_drain_timeout must be at most 1h/],
+    [{ shutdown_grace_period: '-1s' }, /invalid shutdown_grace_period/],
+    [{ shutdown_grace_period: false }, /"shutdown_grace_period" must be a duration/],
+  ];
+  for (const [content, message] of cases) {
+    assert.throws(() => load(content), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(content));
+  }
+});

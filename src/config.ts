@@ -46,6 +46,10 @@ export interface ServerConfig {
   http: HttpTimeouts;
   /** sys/watch event streams and long polls one token may hold open at once (watch-slots.ts). */
   maxWatchesPerToken: number;
+  /** How long a seal waits for the requests in flight before it seals anyway, seconds. */
+  sealDrainTimeout: number;
+  /** How long SIGTERM/SIGINT lets the requests in flight finish before closing their connections, seconds. */
+  shutdownGracePeriod: number;
 }
 
 /** One entry of the config file's `audit` list, before validation. */
@@ -92,6 +96,10 @@ export interface ServerConfigInput {
   httpIdleTimeout?: string | number;
   /** Config file key `max_watches_per_token`. */
   maxWatchesPerToken?: number;
+  /** Config file key `seal_drain_timeout`. */
+  sealDrainTimeout?: string | number;
+  /** Config file key `shutdown_grace_period`. */
+  shutdownGracePeriod?: string | number;
 }
 
 export class ConfigError extends Error {
@@ -122,6 +130,12 @@ const HTTP_TIMEOUT_DEFAULTS: HttpTimeouts = { readHeader: 10, read: 30, idle: 30
  * no client should take a day to send a request either.
  */
 const MAX_HTTP_TIMEOUT_SECONDS = 24 * 3600;
+
+/** A seal waits 30 s for requests in flight (Vault waits without a bound); a shutdown 10 s. */
+const SEAL_DRAIN_DEFAULT_SECONDS = 30;
+const SHUTDOWN_GRACE_DEFAULT_SECONDS = 10;
+/** A server that cannot be sealed or stopped for an hour is one with a stuck call, not a slow one. */
+const MAX_DRAIN_SECONDS = 3600;
 
 /** More replica processes than cores only adds context switches; 64 bounds a typo. */
 const MAX_HTTP_REPLICAS = 64;
@@ -180,6 +194,16 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   if (!Number.isInteger(maxWatchesPerToken) || maxWatchesPerToken < 1 || maxWatchesPerToken > MAX_WATCHES_PER_TOKEN) {
     throw new ConfigError(`max_watches_per_token must be an integer from 1 to ${MAX_WATCHES_PER_TOKEN} (default ${DEFAULT_MAX_WATCHES_PER_TOKEN})`);
   }
+  const drain = (value: string | number | undefined, key: string, fallback: number): number => {
+    let seconds: number | undefined;
+    try {
+      seconds = parseDurationSeconds(value, key) || undefined;
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+    if (seconds !== undefined && seconds > MAX_DRAIN_SECONDS) throw new ConfigError(`${key} must be at most 1h`);
+    return seconds ?? fallback;
+  };
   return {
     listenHost: host,
     listenPort: port,
@@ -199,6 +223,8 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     auditDevices,
     http,
     maxWatchesPerToken,
+    sealDrainTimeout: drain(input.sealDrainTimeout, 'seal_drain_timeout', SEAL_DRAIN_DEFAULT_SECONDS),
+    shutdownGracePeriod: drain(input.shutdownGracePeriod, 'shutdown_grace_period', SHUTDOWN_GRACE_DEFAULT_SECONDS),
   };
 }
 
@@ -274,6 +300,8 @@ export const CONFIG_FILE_KEYS = [
   'http_read_timeout',
   'http_idle_timeout',
   'max_watches_per_token',
+  'seal_drain_timeout',
+  'shutdown_grace_period',
   'audit_file_dirs',
   'api_audit_creation',
   'audit',
@@ -357,5 +385,9 @@ export function readConfigFile(path: string): ServerConfigInput {
   if (readTimeout !== undefined) out.httpReadTimeout = readTimeout;
   const idleTimeout = duration('http_idle_timeout');
   if (idleTimeout !== undefined) out.httpIdleTimeout = idleTimeout;
+  const sealDrain = duration('seal_drain_timeout');
+  if (sealDrain !== undefined) out.sealDrainTimeout = sealDrain;
+  const shutdownGrace = duration('shutdown_grace_period');
+  if (shutdownGrace !== undefined) out.shutdownGracePeriod = shutdownGrace;
   return out;
 }

@@ -246,12 +246,8 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   const rotatorOptions: RotatorsOptions = { ...options.rotators, allowedHosts: [...config.rotatorAllowedHosts, ...(options.rotators?.allowedHosts ?? [])] };
 
   let lifecycle: Lifecycle | undefined;
-  const requestSeal = (): void => {
-    // After this request's handler has returned (its response audited), not in the middle of it.
-    setImmediate(() => {
-      lifecycle?.sealNow().catch((error: unknown) => logger.error('seal failed', { error: String(error) }));
-    });
-  };
+  // sys/seal: runs once that request has been audited and has left the core (EngineResponse.afterRelease).
+  const sealFromApi = (): Promise<void> => (lifecycle as Lifecycle).sealNow();
 
   const tokenEngine = createTokenEngine({
     tokens,
@@ -322,7 +318,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   });
   // A token's leases end with it; revocation failures are retried by the lease worker.
   tokens.onRevoke((entry) => leases.revokeByToken(entry.id));
-  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, requestSeal, apiAuditCreation: config.apiAuditCreation });
+  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, seal: sealFromApi, apiAuditCreation: config.apiAuditCreation });
 
   // AWS secrets past their DeleteSecret recovery window are deleted for good, as AWS does.
   const awsPurger = createAwsPurger({
@@ -342,7 +338,15 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     config.httpReplicas > 0
       ? createReplicaSet({
           count: config.httpReplicas,
-          settings: { sqlitePath: sqlitePathOf(config), systemTtl, cacheEntries: config.cacheEntries, maxRequestBytes: config.maxRequestBytes, httpTimeouts: config.http, logLevel: config.logLevel },
+          settings: {
+            sqlitePath: sqlitePathOf(config),
+            systemTtl,
+            cacheEntries: config.cacheEntries,
+            maxRequestBytes: config.maxRequestBytes,
+            httpTimeouts: config.http,
+            shutdownGraceSeconds: config.shutdownGracePeriod,
+            logLevel: config.logLevel,
+          },
           copyRootKey: () => barrier.copyRootKey(),
           logger: logger.child({ component: 'replicas' }),
         })
@@ -357,9 +361,17 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     mounts,
     audit,
     logger,
-    // Replicas first: a seal takes their key back before anything slower (lease revocations) runs.
-    // The last entry ends every watch stream on seal: their tokens can no longer be checked.
-    services: [...(replicas ? [replicas] : []), leases, awsPurger, { start: () => undefined, stop: async () => events.endStreams() }],
+    // Replicas first: a seal takes their key back as it begins, while this process's requests
+    // finish, and before anything slower (lease revocations) runs.
+    // The last entry ends every watch stream and long poll as a seal begins (they must not hold
+    // it up), and again once the requests in flight are done (a watch opened meanwhile).
+    services: [
+      ...(replicas ? [replicas] : []),
+      leases,
+      awsPurger,
+      { start: () => undefined, sealBegins: () => events.endStreams(), stop: async () => events.endStreams() },
+    ],
+    sealDrainMs: config.sealDrainTimeout * 1000,
   });
   const handler = createRequestHandler({ router, leases, events, systemTtl, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
   const api: HttpApi = createHttpApiForCore({
@@ -406,11 +418,22 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     rootToken,
     lifecycle: started,
     reopenAuditDevices: () => audit.reopen(),
+    /**
+     * A graceful stop, within the shutdown grace period: no new connection is accepted and idle
+     * ones close at once; the core seals as a seal does, so requests in flight finish (new ones
+     * on open connections get 503) and watch streams end; their answers are written; then what
+     * is left is closed, and storage last.
+     */
     async close() {
-      await api.close();
-      // Before the seal: a replica's connections end with it, and the seal has no key to take back.
-      await replicas?.close();
-      await started.close();
+      const graceMs = config.shutdownGracePeriod * 1000;
+      const deadline = Date.now() + graceMs;
+      api.stopAccepting();
+      // Replicas finish their own requests the same way, then exit; the internal listener they
+      // forward to stays open until they have.
+      const replicasGone = replicas?.close();
+      await started.close(graceMs);
+      await replicasGone;
+      await api.close(Math.max(0, deadline - Date.now()));
       await physical.close();
     },
   };

@@ -1,7 +1,8 @@
 /**
  * The HTTP listener for a core: the Vault API on `/v1/*` and, when `aws` is given, the AWS
  * Secrets Manager protocol (`POST /`) on the same port. Owns the node:http server itself:
- * timeouts, the LIST request-line rewriter, and the answers to requests node's parser refuses.
+ * timeouts, the LIST request-line rewriter, the answers to requests node's parser refuses, and
+ * closing without cutting off a response (graceful-close.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -14,6 +15,7 @@ import { createVaultRequestListener, sendVaultNotFound } from '../api/vault/requ
 import { rewriteListRequestsOn } from '../api/vault/list-method.js';
 import { endQueuedResponsesNow } from '../api/response-coalescer.js';
 import { inArrivalOrder } from './in-arrival-order.js';
+import { trackForGracefulClose, type GracefulClose } from './graceful-close.js';
 import type { HttpTimeouts } from '../config.js';
 import type { Lifecycle } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
@@ -31,7 +33,17 @@ export interface HttpApi {
    * on which a request's client address is the one the replica names (CLIENT_ADDRESS_HEADER).
    */
   listenInternal(socketPath: string): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Shutdown, first step: no new connection is accepted; idle keep-alive connections close at
+   * once, the others once their current response has been written. The internal listener stays
+   * open: replicas still forward the requests they took.
+   */
+  stopAccepting(): void;
+  /**
+   * Waits at most `graceMs` (default 0) for the open connections to end, public and internal,
+   * then closes what is left and the internal listener.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -63,11 +75,11 @@ function serverOptions(timeouts: HttpTimeouts): ServerOptions {
  * A node:http server for `listener` with Coffer's timeouts, the LIST request-line rewriter and
  * Vault-shaped answers to requests node's parser refuses. Exported for the replica processes.
  */
-export function createApiServer(timeouts: HttpTimeouts, listener: (req: IncomingMessage, res: ServerResponse) => void): Server {
+export function createApiServer(timeouts: HttpTimeouts, listener: (req: IncomingMessage, res: ServerResponse) => void): { server: Server; graceful: GracefulClose } {
   const server: Server = createServer(serverOptions(timeouts), listener);
   rewriteListRequestsOn(server, timeouts.readHeader * 1000);
   server.on('clientError', answerClientError);
-  return server;
+  return { server, graceful: trackForGracefulClose(server) };
 }
 
 /**
@@ -146,9 +158,11 @@ export function createHttpApiForCore(deps: {
   distribute?: (socket: Socket) => boolean;
 }): HttpApi {
   const { aws, distribute, timeouts, ...vault } = deps;
-  const vaultListener = createVaultRequestListener({ ...vault, version: REPORTED_VERSION });
+  // Every request is admitted to the core once its body is read, so a seal waits for it.
+  const admit = (): (() => void) => deps.lifecycle.admit();
+  const vaultListener = createVaultRequestListener({ ...vault, admit, version: REPORTED_VERSION });
   const awsListener = aws
-    ? createAwsRequestListener({ ...aws, handler: deps.handler, clock: deps.clock, logger: deps.logger, maxRequestBytes: deps.maxRequestBytes })
+    ? createAwsRequestListener({ ...aws, admit, handler: deps.handler, clock: deps.clock, logger: deps.logger, maxRequestBytes: deps.maxRequestBytes })
     : undefined;
 
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
@@ -157,10 +171,10 @@ export function createHttpApiForCore(deps: {
     if (awsListener && req.method === 'POST' && (url === '/' || url.startsWith('/?'))) return awsListener(req, res);
     sendVaultNotFound(res);
   };
-  const server = createApiServer(timeouts, inArrivalOrder(dispatch));
+  const { server, graceful } = createApiServer(timeouts, inArrivalOrder(dispatch));
   // Only replicas connect here (the socket is 0600 in a private directory), so the client
   // address they name is taken as the request's.
-  const internal = createApiServer(
+  const { server: internal, graceful: internalGraceful } = createApiServer(
     timeouts,
     inArrivalOrder((req, res) => {
       const named = req.headers[CLIENT_ADDRESS_HEADER];
@@ -172,13 +186,21 @@ export function createHttpApiForCore(deps: {
   let front: NetServer | undefined;
   let internalPath: string | undefined;
 
-  const closeServer = async (http: Server, listening: NetServer): Promise<void> => {
-    if (!listening.listening) return;
-    const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
-    // Event streams and idle keep-alive connections would hold close() open.
-    http.closeAllConnections();
-    await closed;
+  /**
+   * Stops accepting. Resolves once the listener has closed; for the front of replicas, at once:
+   * node's callback would also wait for the connections handed to replicas, which end only
+   * when the replicas do. This process's own connections are followed by graceful-close.ts.
+   */
+  const stopListening = (listening: NetServer): Promise<void> => {
+    if (!listening.listening) return Promise.resolve();
+    if (listening === front) {
+      listening.close();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => listening.close(() => resolve()));
   };
+  let publicClosed: Promise<void> | undefined;
+  const stopPublic = (): Promise<void> => (publicClosed ??= stopListening(front ?? server));
 
   return {
     async listen(host, port) {
@@ -199,18 +221,20 @@ export function createHttpApiForCore(deps: {
       internalPath = socketPath;
       chmodSync(socketPath, 0o600);
     },
-    async close() {
-      // Answers already computed this turn go out before their connections are dropped.
+    stopAccepting() {
+      void stopPublic();
+      graceful.begin();
+    },
+    async close(graceMs = 0) {
+      const listenerClosed = stopPublic();
+      // Answers already computed this turn go out before their connections end.
       endQueuedResponsesNow();
-      if (front) {
-        // Not awaited: node's close callback also waits for connections handed to replicas,
-        // which end only when the replicas stop (after this).
-        front.close();
-        server.closeAllConnections();
-      } else {
-        await closeServer(server, server);
-      }
-      await closeServer(internal, internal);
+      const started = Date.now();
+      await graceful.finish(graceMs);
+      await listenerClosed;
+      const internalClosed = stopListening(internal);
+      await internalGraceful.finish(Math.max(0, graceMs - (Date.now() - started)));
+      await internalClosed;
       if (internalPath !== undefined) rmSync(internalPath, { force: true });
     },
   };

@@ -34,6 +34,12 @@ export interface AwsProtocolDeps {
   clock: Clock;
   logger: Logger;
   isSealed(): boolean;
+  /**
+   * Admits a request to the core once its body is read (Lifecycle.admit); a seal waits for it.
+   * One AWS operation can be several calls into the core (a record and a KV version): held
+   * across all of them, so a seal never lands between two.
+   */
+  admit(): () => void;
   ensureMount: EnsureAwsMount;
   rotators?: AwsRotationDeps;
   maxRequestBytes: number;
@@ -60,6 +66,15 @@ export function createAwsRequestListener(deps: AwsProtocolDeps): (req: IncomingM
   const serve = async (req: IncomingMessage, awsRequestId: string): Promise<Record<string, unknown>> => {
     if (deps.isSealed()) throw new AwsError('ServiceUnavailableException', 'Coffer is sealed; unseal it to use the Secrets Manager API.');
     const body = await readBody(req, bodyLimit);
+    const release = deps.admit();
+    try {
+      return await serveAdmitted(req, awsRequestId, body);
+    } finally {
+      release();
+    }
+  };
+
+  const serveAdmitted = async (req: IncomingMessage, awsRequestId: string, body: Buffer): Promise<Record<string, unknown>> => {
     const key = await authenticate({ method: req.method ?? 'POST', url: req.url ?? '/', rawHeaders: req.rawHeaders, body });
 
     const target = req.headers['x-amz-target'];

@@ -28,6 +28,12 @@ import { refuseRecordWrite } from '../aws/record-guard.js';
 
 export interface VaultApiOptions {
   handler: RequestHandler;
+  /**
+   * Admits a request to the core once its body is read (Lifecycle.admit): throws 'sealed' once a
+   * seal has begun; the release is called once the answer is queued. The raw sys endpoints
+   * (seal-status, unseal, …) are not admitted: they must answer while sealed, and sealing.
+   */
+  admit(): () => void;
   lifecycle: Lifecycle;
   logger: Logger;
   clock: { now(): number };
@@ -164,7 +170,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 
 /** The listener for every request whose path starts with `/v1/`. */
 export function createVaultRequestListener(options: VaultApiOptions): RequestListener {
-  const { handler, lifecycle, logger, delegate } = options;
+  const { handler, lifecycle, logger, delegate, admit } = options;
   const maxRequestBytes = options.maxRequestBytes ?? 32 * 1024 * 1024;
   const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_LIMITS;
   const watchSlots = options.watchSlots ?? createWatchSlots({ maxPerToken: DEFAULT_MAX_WATCHES_PER_TOKEN });
@@ -187,44 +193,62 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     sendJson(res, 500, { errors: ['internal error'] });
   };
 
+  /**
+   * A watch holds its admission only while it is authorised and set up, never while it waits:
+   * a seal must not wait for it. Both forms register to end at the seal (EventBus.onEndStreams)
+   * before the admission is released, so the seal, which waits for that release, ends them.
+   */
   const watch = async (req: IncomingMessage, res: ServerResponse, path: string, query: Query): Promise<void> => {
     const token = tokenFrom(req);
     const lastEventId = req.headers['last-event-id'];
     const request = parseWatchQuery(query, typeof lastEventId === 'string' ? lastEventId : undefined);
-    // The pipeline authorises and audits opening the watch.
-    await handler({ requestId: uuid(), verb: 'read', path, data: queryData(query), clientToken: token, remoteAddress: clientAddressOf(req) });
-    const access = token ? await options.watchAccess.forToken(token) : undefined;
-    if (!access) throw new CofferError('permission_denied', 'permission denied');
-    const release = watchSlots.take(access.holder);
-    if (release === undefined) {
-      throw new CofferError(
-        'rate_limited',
-        `too many open watches for this token: at most ${watchSlots.maxPerToken} event streams and long polls at once; close one, or retry later`,
-      );
-    }
-    // Whichever way the watch ends (the client goes, the stream is cut off or ended, the poll
-    // is answered), its slot is freed. A client gone while the watch was being authorised has
-    // fired 'close' already: nothing is served, or its slot (and subscription) would never free.
-    res.once('close', release);
-    if (res.destroyed) {
-      release();
-      return;
-    }
-    if (path === 'sys/watch') {
-      serveEventStream(res, options.events, access, request);
-      return;
-    }
     const gone = new AbortController();
     const abort = (): void => gone.abort();
     const socket = req.socket;
-    socket.once('close', abort);
+    let stopOnSeal: (() => void) | undefined;
+    let freeSlot: () => void = () => undefined;
+    let poll: Promise<Record<string, unknown>>;
+    const release = admit();
+    try {
+      // The pipeline authorises and audits opening the watch.
+      await handler({ requestId: uuid(), verb: 'read', path, data: queryData(query), clientToken: token, remoteAddress: clientAddressOf(req) });
+      const access = token ? await options.watchAccess.forToken(token) : undefined;
+      if (!access) throw new CofferError('permission_denied', 'permission denied');
+      const slot = watchSlots.take(access.holder);
+      if (slot === undefined) {
+        throw new CofferError(
+          'rate_limited',
+          `too many open watches for this token: at most ${watchSlots.maxPerToken} event streams and long polls at once; close one, or retry later`,
+        );
+      }
+      freeSlot = slot;
+      // Whichever way the watch ends (the client goes, the stream is cut off or ended, the poll
+      // is answered), its slot is freed. A client gone while the watch was being authorised has
+      // fired 'close' already: nothing is served, or its slot (and subscription) would never free.
+      res.once('close', slot);
+      if (res.destroyed) {
+        slot();
+        return;
+      }
+      if (path === 'sys/watch') {
+        serveEventStream(res, options.events, access, request);
+        return;
+      }
+      // A long poll in progress at a seal (or shutdown) is answered at once, as at its timeout.
+      socket.once('close', abort);
+      stopOnSeal = options.events.onEndStreams(abort);
+      poll = longPoll(options.events, access, request, gone.signal);
+    } finally {
+      release();
+    }
     let data: Record<string, unknown>;
     try {
-      data = await longPoll(options.events, access, request, gone.signal);
+      data = await poll;
     } finally {
       // Keep-alive connections carry many polls: do not pile up one listener per poll.
       socket.off('close', abort);
-      release();
+      stopOnSeal?.();
+      freeSlot();
     }
     sendJson(res, 200, { request_id: uuid(), lease_id: '', renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null });
   };
@@ -284,7 +308,16 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       clientToken: tokenFrom(req),
       remoteAddress: clientAddressOf(req),
     };
-    const { response, mountType } = await handler(apiRequest);
+    const release = admit();
+    let result: Awaited<ReturnType<RequestHandler>>;
+    try {
+      result = await handler(apiRequest);
+    } finally {
+      // The answer is queued right after this, before anything else runs (no await between).
+      release();
+    }
+    const { response, mountType } = result;
+    if (response?.afterRelease) await response.afterRelease();
     if (response === null || isEmptyResponse(response)) {
       sendEmpty(res, 204, NO_STORE);
       return;

@@ -127,7 +127,11 @@ const unsealCommand = defineCommand({
 const sealCommand = defineCommand({
   summary: 'Seal the server',
   usage: 'coffer operator seal [options]',
-  help: 'Seals the server: it forgets its keys and answers 503 until unsealed again. Needs sudo on sys/seal.',
+  help: [
+    'Seals the server: requests already in progress finish first (for at most the server\'s',
+    'seal_drain_timeout) while new ones get 503; then it forgets its keys and answers 503 until',
+    'unsealed again. Returns once sealed. Needs sudo on sys/seal.',
+  ].join('\n'),
   flags: {},
   maxArgs: 0,
   async run(ctx) {

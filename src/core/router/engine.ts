@@ -190,6 +190,13 @@ export interface EngineResponse {
    * no change event is published, so watchers do not re-read for nothing.
    */
   unchanged?: boolean;
+  /**
+   * Built-in engines only (sys/seal): work that must wait until this request has left the core,
+   * because it waits for every request in the core to finish, this one included. Whoever
+   * admitted the request (Lifecycle.admit) runs it right after releasing the request, and
+   * answers once it has settled (its failure is the answer). Never audited, never on the wire.
+   */
+  afterRelease?: () => Promise<void>;
 }
 
 /** A response answered 204 with no body: null, or one with nothing to put in an envelope. */

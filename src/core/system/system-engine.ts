@@ -37,8 +37,11 @@ export interface SystemEngineDeps {
   leases: LeaseManager;
   consumers: ConsumerRegistry;
   events: Pick<EventBus, 'lastSeq'>;
-  /** Seals the server once the current response has been written and audited. */
-  requestSeal(): void;
+  /**
+   * Seals the server (Lifecycle.sealNow): run once the sys/seal request has been audited and
+   * has left the core, so the seal does not wait for it; the answer comes once sealed.
+   */
+  seal(): Promise<void>;
   /**
    * 'deny': sys/audit/PATH refuses to enable devices (config key api_audit_creation); disabling
    * one the config file does not declare stays possible.
@@ -435,10 +438,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
         pattern: 'seal',
         sudo: true,
         operations: {
-          update: async () => {
-            deps.requestSeal();
-            return null;
-          },
+          update: async () => ({ afterRelease: deps.seal }),
         },
       },
       {

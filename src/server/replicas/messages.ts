@@ -17,6 +17,8 @@ export interface ReplicaSettings {
   readonly maxRequestBytes: number;
   /** The primary's read and idle deadlines: a client meets the same limits whichever process it reaches. */
   readonly httpTimeouts: HttpTimeouts;
+  /** The primary's shutdown grace period: how long a replica lets its requests finish once the primary goes. */
+  readonly shutdownGraceSeconds: number;
   readonly logLevel: LogLevel;
 }
 

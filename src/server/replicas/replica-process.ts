@@ -15,10 +15,14 @@
  * (a denied or failed read is retried by the primary, which audits and answers with authority;
  * a token with limited uses fails here on its write and goes there too).
  *
- * Must never: write to storage; keep a key after the primary says seal; answer from a core older
+ * A seal (the primary's `seal` message) refuses new reads at once (they go to the primary, which
+ * is sealing and answers 503), lets the reads in progress finish, then drops the key. When the
+ * primary goes (the channel closes: it is shutting down), the replica stops the same way and
+ * lets every request it holds finish, forwarded ones included, before it exits.
+ *
+ * Must never: write to storage; keep a key after it confirmed a seal; answer from a core older
  * than the file.
  */
-import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { createVaultRequestListener } from '../../api/vault/request-listener.js';
 import type { RequestVerb } from '../../core/request-handler.js';
@@ -28,6 +32,7 @@ import { createEventBus } from '../../core/events/event-bus.js';
 import type { WatchAccess } from '../../core/events/watch-access.js';
 import type { Lifecycle } from '../../core/lifecycle.js';
 import { createLogger, type Logger } from '../../core/logger.js';
+import { createRequestGate } from '../../core/request-gate.js';
 import { openSqliteReader, type SqliteReader } from '../../core/storage/sqlite-reader.js';
 import { REPORTED_VERSION } from '../../version.js';
 import { adoptConnections, createApiServer } from '../http.js';
@@ -39,6 +44,11 @@ import { buildReplicaCore, type ReplicaCore } from './replica-core.js';
 /** At most one rebuild per this many ms: under a stream of writes the primary answers reads. */
 const REBUILD_INTERVAL_MS = 100;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
+/**
+ * How long a seal waits for the reads in progress: a KV read takes milliseconds, and the primary
+ * kills a replica that has not confirmed within 2 s (replica-set.ts).
+ */
+const REPLICA_SEAL_DRAIN_MS = 1_000;
 
 function notHere(): never {
   throw new CofferError('internal', 'not served by a replica');
@@ -48,11 +58,12 @@ function notHere(): never {
 const FORWARDED_ONLY = new Proxy({}, { get: () => notHere }) as Lifecycle & WatchAccess;
 
 interface Replica {
-  server: Server;
   adopt(socket: Socket): void;
   unseal(rootKey: Buffer): void;
-  seal(): void;
-  close(): void;
+  /** Resolves once the reads in progress have finished (or their time is up) and the key is gone. */
+  seal(): Promise<void>;
+  /** Shutdown: lets every request finish within `graceMs`, then closes everything. */
+  close(graceMs: number): Promise<void>;
 }
 
 function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
@@ -62,6 +73,8 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
 
   let rootKey: Buffer | undefined;
   let core: ReplicaCore | undefined;
+  // Reads this process answers itself are admitted here: open from an unseal to a seal.
+  const gate = createRequestGate();
   // Bumped by every seal, so a build that started before it never installs its core.
   let epoch = 0;
   let building = false;
@@ -136,6 +149,7 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
   };
 
   const accepts = (method: string, verb: RequestVerb, path: string): boolean => {
+    if (!gate.isOpen) return false;
     if (method !== 'GET' || (verb !== 'read' && verb !== 'list')) return false;
     if (path.startsWith('sys/') || path.startsWith('auth/')) return false;
     const current = fresh();
@@ -147,6 +161,8 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
       const current = fresh();
       return current === undefined ? Promise.reject(new CofferError('sealed', 'Vault is sealed')) : current.handler(request);
     },
+    // Refused (so forwarded) once a seal has begun; a seal waits for the ones admitted.
+    admit: () => gate.enter(),
     lifecycle: FORWARDED_ONLY,
     watchAccess: FORWARDED_ONLY,
     events: createEventBus({ clock: systemClock }),
@@ -156,7 +172,7 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
     delegate: { accepts, forward },
   });
 
-  const server = createApiServer(
+  const { server, graceful } = createApiServer(
     settings.httpTimeouts,
     inArrivalOrder((req, res) => {
       if (!(req.url ?? '').startsWith('/v1/')) return forward(req, res);
@@ -167,24 +183,39 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
   );
   const adopt = adoptConnections(server);
 
+  const dropKey = (): void => {
+    epoch += 1;
+    core?.close();
+    core = undefined;
+    rootKey?.fill(0);
+    rootKey = undefined;
+  };
+
+  const seal = async (): Promise<void> => {
+    gate.close();
+    // No core built from now on is installed; the one in use serves the reads in progress.
+    epoch += 1;
+    if (!(await gate.drained(REPLICA_SEAL_DRAIN_MS))) {
+      logger.warn('replica sealing with reads still in progress', { in_flight: gate.inFlight });
+    }
+    dropKey();
+  };
+
   return {
-    server,
     adopt,
     unseal(key) {
       rootKey?.fill(0);
       rootKey = key;
+      gate.open();
       rebuildSoon();
     },
-    seal() {
-      epoch += 1;
-      core?.close();
-      core = undefined;
-      rootKey?.fill(0);
-      rootKey = undefined;
-    },
-    close() {
-      this.seal();
-      server.closeAllConnections();
+    seal,
+    async close(graceMs) {
+      gate.close();
+      // Forwarded requests are answered by the primary, whose internal listener stays open
+      // until this process has exited (or its grace is over).
+      await graceful.finish(graceMs);
+      dropKey();
       forwarder.close();
       void reader.close();
     },
@@ -197,12 +228,14 @@ function send(message: FromReplica): void {
 
 function main(): void {
   let replica: Replica | undefined;
+  let shutdownGraceSeconds: number | undefined;
   let logger: Logger = createLogger({ base: { component: 'replica', pid: process.pid } });
   process.on('message', (message: ToReplica, handle?: unknown) => {
     switch (message.type) {
       case 'init':
         logger = createLogger({ level: message.settings.logLevel, base: { component: 'replica', pid: process.pid } });
         replica = startReplica(message.settings, logger);
+        shutdownGraceSeconds = message.settings.shutdownGraceSeconds;
         send({ type: 'ready' });
         return;
       case 'connection':
@@ -215,8 +248,8 @@ function main(): void {
         message.rootKey.fill(0);
         return;
       case 'seal':
-        replica?.seal();
-        send({ type: 'sealed', id: message.id });
+        // Confirmed only once the key is gone.
+        void (replica?.seal() ?? Promise.resolve()).then(() => send({ type: 'sealed', id: message.id }));
         return;
       case 'ping':
         send({ type: 'pong' });
@@ -227,10 +260,11 @@ function main(): void {
   // own: a ^C or SIGHUP to the whole process group (`kill -HUP -PGID`, a terminal closing) is
   // the primary's to act on, and would otherwise drop this replica's clients mid-request.
   for (const signal of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) process.on(signal, () => undefined);
-  // The primary is gone (or closed the channel): so is the reason to run.
+  // The primary is gone (or closed the channel: it is shutting down): so is the reason to run,
+  // once the requests this process holds have been answered.
   process.on('disconnect', () => {
-    replica?.close();
-    process.exit(0);
+    const grace = (shutdownGraceSeconds ?? 0) * 1000;
+    void (replica?.close(grace) ?? Promise.resolve()).finally(() => process.exit(0));
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * The primary's side of the HTTP replica processes (replica-process.ts): starts them, shares out
  * new public connections between itself and them, gives them the root key after unseal and
- * takes it back before seal, and restarts one that dies.
+ * takes it back as a seal begins, and restarts one that dies.
  *
  * Owns: the replica processes and the private directory of the primary's internal socket.
  * Must never: let a seal finish while a replica may still hold the key (a replica that does not
@@ -16,8 +16,13 @@ import type { Logger } from '../../core/logger.js';
 import type { FromReplica, ReplicaSettings, ToReplica } from './messages.js';
 import { removeStaleSocketDirs } from './stale-socket-dirs.js';
 
-/** How long a replica has to confirm a seal before it is killed instead. */
+/**
+ * How long a replica has to confirm a seal before it is killed instead. It first lets the reads
+ * it is answering finish (replica-process.ts, REPLICA_SEAL_DRAIN_MS), well within this.
+ */
 const SEAL_CONFIRM_MS = 2_000;
+/** On top of the shutdown grace period, for a replica to exit once its requests are done. */
+const EXIT_MARGIN_MS = 2_000;
 /** A replica that died is started again after this long (not in a tight loop). */
 const RESTART_DELAY_MS = 1_000;
 /** Every replica is pinged this often over its channel. */
@@ -36,9 +41,17 @@ export interface ReplicaSet {
   distribute(socket: Socket): boolean;
   /** After unseal: every replica gets the root key (a lifecycle service). */
   start(): void;
-  /** Before seal: every replica drops the key, or is killed. */
+  /**
+   * As a seal begins: every replica stops taking reads (they go to the primary, which answers
+   * 503), lets the ones it is answering finish, and drops the key, or is killed.
+   */
+  sealBegins(): void;
+  /** Before the primary drops its keys: resolves once every replica has dropped its own. */
   stop(): Promise<void>;
-  /** Stops every replica for good. */
+  /**
+   * Stops every replica for good: each lets the requests it holds finish (within the shutdown
+   * grace period) and exits; one that has not exited by then is killed.
+   */
   close(): Promise<void>;
 }
 
@@ -69,6 +82,8 @@ export function createReplicaSet(options: {
   const settings: ReplicaSettings = { ...options.settings, socketPath };
   const members: Member[] = [];
   let unsealed = false;
+  // The taking back of the key by the seal under way, started as it begins.
+  let keysTakenBack: Promise<void> | undefined;
   let closing = false;
   let turn = 0;
   let nextSealId = 0;
@@ -165,6 +180,12 @@ export function createReplicaSet(options: {
       });
     });
 
+  const takeKeysBack = (): Promise<void> => {
+    unsealed = false;
+    keysTakenBack ??= Promise.all(members.map(sealOne)).then(() => undefined);
+    return keysTakenBack;
+  };
+
   return {
     socketPath,
     distribute(socket) {
@@ -189,11 +210,14 @@ export function createReplicaSet(options: {
     },
     start() {
       unsealed = true;
+      keysTakenBack = undefined;
       for (const member of members) if (member.ready) sendKey(member);
     },
-    async stop() {
-      unsealed = false;
-      await Promise.all(members.map(sealOne));
+    sealBegins() {
+      void takeKeysBack();
+    },
+    stop() {
+      return takeKeysBack();
     },
     async close() {
       closing = true;
@@ -205,9 +229,10 @@ export function createReplicaSet(options: {
             new Promise<void>((resolve) => {
               if (member.child.exitCode !== null || member.child.signalCode !== null) return resolve();
               member.child.once('exit', () => resolve());
-              // Closing the channel ends the replica (it exits on 'disconnect'); the kill is the fallback.
+              // Closing the channel ends the replica (it finishes its requests and exits on
+              // 'disconnect'); the kill is the fallback.
               if (member.child.connected) member.child.disconnect();
-              setTimeout(() => member.child.kill('SIGKILL'), SEAL_CONFIRM_MS).unref();
+              setTimeout(() => member.child.kill('SIGKILL'), settings.shutdownGraceSeconds * 1000 + EXIT_MARGIN_MS).unref();
             }),
         ),
       );
