@@ -4,7 +4,7 @@
  * Must never do anything at import (node:test runs every file under test/).
  */
 import assert from 'node:assert/strict';
-import type { PgCluster, ScratchDatabase } from './pg-cluster.js';
+import type { PgServer, ScratchDatabase } from './pg-cluster.js';
 import { api } from './server.js';
 
 export interface PgRoleInput {
@@ -18,7 +18,7 @@ export interface PgRoleInput {
 export async function mountPostgres(
   server: { url: string },
   token: string,
-  options: { mount: string; cluster: PgCluster; db: ScratchDatabase; roles: Record<string, PgRoleInput>; allowedRoles?: string[] },
+  options: { mount: string; cluster: PgServer; db: ScratchDatabase; roles: Record<string, PgRoleInput>; allowedRoles?: string[] },
 ): Promise<void> {
   const { mount, cluster, db } = options;
   const mounted = await api(server, 'POST', `sys/mounts/${mount}`, { token, body: { type: 'database' } });

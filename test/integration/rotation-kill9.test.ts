@@ -5,60 +5,14 @@
  * working credential must exist at every moment.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { PHASES } from '../../src/engines/database/rotation-record.js';
 import { createScratchDatabase, startPgCluster, tryLogin, uniqueSuffix, type PgCluster, type ScratchDatabase } from '../helpers/pg-cluster.js';
 import { api, tempDir } from '../helpers/server.js';
+import { kill9, startServerChild as startChild } from '../helpers/server-child.js';
 
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'paused-server-child.js');
 const CREDS_PATH = 'database/static-creds/app';
-
-interface Child {
-  process: ChildProcess;
-  url: string;
-  token: string;
-  paused: Promise<string>;
-}
-
-function startChild(dataDir: string, pause?: { phase: string; when: string }): Promise<Child> {
-  const child = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, COFFER_PAUSED_CHILD: '1', DATA_DIR: dataDir, ...(pause ? { PAUSE_PHASE: pause.phase, PAUSE_WHEN: pause.when } : {}) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let buffer = '';
-  let onPaused!: (id: string) => void;
-  const paused = new Promise<string>((resolve) => {
-    onPaused = resolve;
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server child exited early with ${code}`)));
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      buffer += chunk;
-      for (;;) {
-        const end = buffer.indexOf('\n');
-        if (end === -1) break;
-        const line = buffer.slice(0, end);
-        buffer = buffer.slice(end + 1);
-        const [word, a, b] = line.split(' ');
-        if (word === 'READY') resolve({ process: child, url: a as string, token: b as string, paused });
-        if (word === 'PAUSED') onPaused(a as string);
-      }
-    });
-  });
-}
-
-function kill9(child: Child): Promise<void> {
-  return new Promise((resolve) => {
-    child.process.removeAllListeners('exit');
-    child.process.once('exit', () => resolve());
-    child.process.kill('SIGKILL');
-  });
-}
 
 describe('kill -9 in every phase of a dual-credential rotation', () => {
   let cluster: PgCluster;

@@ -1,8 +1,8 @@
 /**
- * The lease manager's two early acknowledgements: a lease stored while its secret is created
- * (register with `create`), and a revoke answered before the lease's deletion is committed. Both
- * must keep what the slow order guaranteed: no secret without a lease that Coffer can revoke,
- * and no revoked lease seen again.
+ * The lease manager's two overlaps: a lease stored while its secret is prepared (register with
+ * `create`, which commits the secret only once the lease is stored), and a revoke answered
+ * before the lease's deletion is committed. Both must keep what the slow order guaranteed: no
+ * secret without a lease that Coffer can revoke, and no revoked lease seen again.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -93,7 +93,68 @@ async function leaseStored(leases: LeaseManager): Promise<string> {
   throw new Error('the lease was never stored');
 }
 
+/** Memory storage whose batches (a lease's registration) commit only when the test says so. */
+function heldStorage(): { storage: Storage; events: string[]; release: () => void } {
+  const inner = createMemoryStorage();
+  const events: string[] = [];
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  const storage: Storage = {
+    get: (key) => inner.get(key),
+    put: (key, value) => inner.put(key, value),
+    delete: (key) => inner.delete(key),
+    list: (prefix) => inner.list(prefix),
+    listPage: (prefix, after, limit) => inner.listPage(prefix, after, limit),
+    async batch(ops) {
+      await released;
+      await inner.batch(ops);
+      events.push('lease stored');
+    },
+  };
+  return { storage, events, release };
+}
+
 describe('lease manager: registering while the secret is created', () => {
+  it('hands create the lease write, so the secret can be committed only once the lease is durable', async () => {
+    const t = target();
+    const held = heldStorage();
+    const leases = manager(held.storage, t);
+    let prepared = false;
+    const registering = leases.register(registration('u1'), async (leaseStored) => {
+      prepared = true;
+      await leaseStored;
+      held.events.push('secret committed');
+      t.live.add('u1');
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(prepared, true, 'creation starts while the lease is being written');
+    assert.deepEqual(held.events, [], 'and commits nothing before it is stored');
+    held.release();
+    const record = await registering;
+    assert.deepEqual(held.events, ['lease stored', 'secret committed']);
+    assert.equal((await leases.lookup(record.id)).ttl, 60);
+  });
+
+  it('refuses the creation when the lease cannot be stored, making nothing and reporting the storage error', async () => {
+    const t = target();
+    const storage = createSqliteStorage({ path: sqlitePath() });
+    await storage.close();
+    const leases = manager(storage, t);
+    await assert.rejects(
+      leases.register(registration('u1'), async (leaseStored) => {
+        try {
+          await leaseStored;
+        } catch {
+          throw new Error('failed to create user: not committed');
+        }
+        t.live.add('u1');
+      }),
+      /storage is closed/,
+    );
+    assert.deepEqual([...t.live], []);
+    assert.equal(t.revocations, 0, 'nothing to revoke: the secret was never made');
+  });
+
   it('stores the lease before creation has finished, and answers once both are done', async () => {
     const t = target();
     const leases = manager(createMemoryStorage(), t);

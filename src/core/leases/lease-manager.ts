@@ -10,10 +10,10 @@
  *
  * Revocation goes back through the engine that issued the secret (Engine.secretTypes).
  *
- * Two writes are deliberately not waited for by the request that causes them, because their
- * loss after a crash costs only an idempotent repeat (see `register` and `revoke`): the lease
- * record is stored while the secret is created rather than after, and a revoked lease's deletion
- * is committed after the revoke call has returned. No other write is acknowledged early.
+ * Two writes overlap other work rather than queue behind it (see `register` and `revoke`): a
+ * new lease is stored while its secret is being prepared, and committed before the secret can
+ * be; a revoked lease's deletion is committed after the revoke call has returned, since its
+ * loss after a crash costs only an idempotent repeat. No other write is acknowledged early.
  */
 import type { Clock } from '../clock.js';
 import { formatDuration } from '../duration.js';
@@ -63,22 +63,21 @@ export interface LeaseManager {
    * Stores a new lease. If it cannot be stored, its secret is revoked again (best effort), so no
    * secret exists that Coffer does not track.
    *
-   * With `create`, the secret does not exist yet: the lease is stored while `create` makes it,
-   * so Coffer's durable write and the target system's commit overlap instead of running one
-   * after the other. Resolves once both succeeded. If `create` fails, the lease is deleted and
-   * `create`'s error is thrown (`create` leaves nothing behind when it fails: a database
-   * plugin's newUser is all-or-nothing). Unless the error says the secret may exist all the
-   * same (CofferError.outcomeUnknown: a connection lost after the statements were sent, a
-   * cleanup that failed): then the lease is kept and made due at once, as revokeLater does, so
-   * the worker revokes whatever was made (revocation is idempotent), and the error is still
-   * thrown. A revocation of this lease (its token, a prefix,
-   * expiry) waits until `create` has settled. If Coffer stops after the lease was stored but
-   * before the secret was made, the lease expires and its revocation finds nothing, which
-   * succeeds: revocation is idempotent. (Stopping after the target committed but before the
-   * lease did is still possible, as when the lease was written after the secret, but the window
-   * is narrower: both writes start together.)
+   * With `create`, the secret does not exist yet: the lease's write starts at once and `create`
+   * is called with it, so the target system prepares the secret (a database runs its
+   * statements in a transaction left open) while the lease is committed, and commits only
+   * once the lease is durable (SecretLeaseRequest.create). Whenever Coffer stops, then, a
+   * secret that exists has a stored lease; a lease whose secret was never made expires, and its
+   * revocation finds nothing, which succeeds. Resolves once both succeeded. If the lease cannot
+   * be stored, its error is thrown (and `create` made nothing). If `create` fails, the lease is
+   * deleted and `create`'s error is thrown (`create` leaves nothing behind when it fails: a
+   * database plugin's newUser is all-or-nothing). Unless the error says the secret may exist all
+   * the same (CofferError.outcomeUnknown: a connection lost after COMMIT was sent, a cleanup that
+   * failed): then the lease is kept and made due at once, as revokeLater does, so the worker
+   * revokes whatever was made (revocation is idempotent), and the error is still thrown. A
+   * revocation of this lease (its token, a prefix, expiry) waits until `create` has settled.
    */
-  register(input: LeaseRegistration, create?: () => Promise<void>): Promise<LeaseRecord>;
+  register(input: LeaseRegistration, create?: (leaseStored: Promise<void>) => Promise<void>): Promise<LeaseRecord>;
   lookup(id: string): Promise<LeaseInfo>;
   renew(id: string, incrementSeconds: number | undefined): Promise<RenewResult>;
   /**
@@ -184,9 +183,10 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     }
   };
 
-  /** Stores a new lease while `create` makes its secret; see LeaseManager.register. */
-  const storeWhileCreating = async (record: LeaseRecord, ops: readonly WriteOp[], create: () => Promise<void>): Promise<void> => {
-    const [write, made] = await Promise.allSettled([storage.batch(ops), (async () => create())()]);
+  /** Stores a new lease while `create` prepares its secret, which it commits after; see LeaseManager.register. */
+  const storeWhileCreating = async (record: LeaseRecord, ops: readonly WriteOp[], create: (leaseStored: Promise<void>) => Promise<void>): Promise<void> => {
+    const stored = storage.batch(ops);
+    const [write, made] = await Promise.allSettled([stored, (async () => create(stored))()]);
     if (made.status === 'rejected') {
       const mayExist = made.reason instanceof CofferError && made.reason.outcomeUnknown;
       if (write.status === 'fulfilled') {
@@ -201,10 +201,14 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       } else if (mayExist) {
         // No lease to keep: one attempt now is all there can be.
         await revoker.revokeUnstored(record);
+      } else {
+        // Nothing was made (usually because the lease could not be stored): that is the error.
+        throw write.reason;
       }
       throw made.reason;
     }
     if (write.status === 'rejected') {
+      // Only a `create` that ignored `leaseStored` gets here with a secret made.
       await revoker.revokeUnstored(record);
       throw write.reason;
     }

@@ -78,14 +78,18 @@ export interface SecretLeaseRequest {
   internal: Record<string, unknown>;
   /**
    * Makes the secret in the target system, for an engine that leaves that to the core so the
-   * lease can be stored at the same time (two durable commits overlap instead of queueing).
+   * lease can be stored at the same time (work on both sides overlaps instead of queueing).
+   * `leaseStored` resolves once the lease is durable and rejects if it cannot be stored: the
+   * secret must not exist durably before it resolves (prepare, then commit after it), nor at
+   * all if it rejects, so a crash at any moment leaves no secret without a lease. Revocation
+   * must therefore succeed for a secret that was never made.
    * The response goes out only once both succeeded; if `create` fails, the request fails with
    * its error and the lease is deleted, so `create` must leave nothing behind when it fails. When
    * it cannot know that (a lost connection, a failed cleanup), it throws a CofferError with
-   * `outcomeUnknown`: the lease is then kept and revoked at once, so revocation must succeed
-   * for a secret that was never made. Absent: the engine made the secret before returning.
+   * `outcomeUnknown`: the lease is then kept and revoked at once. Absent: the engine made the
+   * secret before returning.
    */
-  create?: () => Promise<void>;
+  create?: (leaseStored: Promise<void>) => Promise<void>;
 }
 
 /** What an engine sees of one of its leases when asked to renew or revoke it. */

@@ -57,6 +57,11 @@ export interface HarnessOptions extends DatabaseEngineOptions {
   events?: EngineContext['events'];
   consumers?: EngineContext['consumers'];
   logger?: Logger;
+  /**
+   * The write of each fake lease, handed to the secret's `create` as the lease manager hands it
+   * the real one; default: already done. Tests hold it to see what exists before a lease is stored.
+   */
+  leaseWrite?: () => Promise<void>;
 }
 
 const DEFAULT_AUTH: RequestAuth = {
@@ -103,7 +108,13 @@ export function createDatabaseHarness(options: HarnessOptions = {}): DatabaseHar
       const response = await handler(req);
       if (response?.secret) {
         // The core runs `create` while it stores the lease; here there is only the fake lease.
-        await response.secret.create?.();
+        if (response.secret.create) {
+          const written = options.leaseWrite?.() ?? Promise.resolve();
+          // Handled here as by the lease manager; `create` learns of a failed write through it.
+          written.catch(() => undefined);
+          await response.secret.create(written);
+          await written;
+        }
         const now = clock.now();
         const max = response.secret.maxTtl || SYSTEM_MAX_TTL;
         const lease: FakeLease = {

@@ -4,9 +4,10 @@
  * Owns: the issuance order: role → config → allowed_roles → username, password and expiry →
  * the `creds` secret, whose `internal` snapshots everything revocation needs (username, config,
  * statements), so a credential can be revoked after its role is deleted, and whose `create`
- * runs plugin.newUser. The core runs `create` while it stores the lease, so the database's
- * commit and Coffer's overlap instead of queueing, and the lease write starts no later than the
- * user's creation.
+ * runs plugin.newUser. The core runs `create` while it stores the lease, and hands it the
+ * lease's write: the plugin prepares the user meanwhile and commits it only once the lease is
+ * durable, so a crash can leave a lease without a user (which revokes cleanly) but never a
+ * user without a lease.
  * Must never: return a credential the database did not accept, or put the new password or the
  * admin password into an error.
  */
@@ -49,7 +50,7 @@ export function credsPath(ctx: EngineContext, store: DatabaseStore, connections:
     // A second `use`, not the first one held open: the core calls `create` after this handler
     // returned. A config replaced in between only means the new pool creates the user, which
     // is also the pool its revocation will use (db_name names the config, not the pool).
-    const create = (): Promise<void> =>
+    const create = (leaseStored: Promise<void>): Promise<void> =>
       connections.use(role.dbName, async (plugin, liveConfig) => {
         try {
           await plugin.newUser({
@@ -58,6 +59,7 @@ export function credsPath(ctx: EngineContext, store: DatabaseStore, connections:
             expiration,
             creationStatements: role.creationStatements,
             rollbackStatements: role.rollbackStatements,
+            commitAfter: leaseStored,
           });
         } catch (err) {
           throw databaseFailure(err, [password, liveConfig.password], 'failed to create user: ');

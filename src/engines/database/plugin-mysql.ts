@@ -7,7 +7,8 @@
  * checked against a safe alphabet (values go inside '…' in SQL, so a quote would be injection);
  * and a failed creation never leaves part of a user behind when cleanup can reach the database.
  * A revocation never reports success while an account with the user's name remains at any host,
- * when the admin may read mysql.user to tell.
+ * when the admin may read mysql.user to tell. A new user is created only once its lease is
+ * stored (NewUserRequest.commitAfter): MySQL commits CREATE USER at once.
  */
 import { createPool, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { badRequest, isCofferError } from '../../core/errors.js';
@@ -431,6 +432,9 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
             taken = true;
             return;
           }
+          // CREATE USER commits at once, so creation waits for the lease to be stored
+          // (NewUserRequest.commitAfter); the session and the check above overlapped its write.
+          await req.commitAfter;
           started = true;
           await runStatements(conn, creation).catch((err: unknown) => {
             lostConnection = !isServerError(asMysqlError(err));
@@ -493,6 +497,11 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         const tolerated = await runStatements(conn, statements, ABSENT_USER_ERRNOS);
         if (tolerated.some((errno) => NO_SUCH_ACCOUNT_ERRNOS.has(errno))) await requireGone(conn, req.username, true);
       });
+    },
+
+    async userExists(username): Promise<boolean | undefined> {
+      const hosts = await withSession([], (conn) => accountHosts(conn, username));
+      return hosts === null ? undefined : hosts.length > 0;
     },
 
     async setPassword(req): Promise<void> {

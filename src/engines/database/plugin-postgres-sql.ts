@@ -84,6 +84,16 @@ export function touchesObjectAcl(statements: readonly string[]): boolean {
     || /\b(?:DROP|REASSIGN)\s+OWNED\b/i.test(s));
 }
 
+/**
+ * Whether statements may end the transaction they run in (COMMIT, END, ROLLBACK, ABORT,
+ * PREPARE TRANSACTION), after which what follows commits on its own. Read loosely: a false
+ * alarm (the word in a DO block or a name) costs only the overlap of a creation with its lease's
+ * write (plugin-postgres.ts), while a miss would let a user commit before its lease did.
+ */
+export function mayEndTransaction(statements: readonly string[]): boolean {
+  return statements.some((s) => /\b(?:COMMIT|END|ROLLBACK|ABORT)\b|\bPREPARE\s+TRANSACTION\b/i.test(s));
+}
+
 /** What a pg error is, read from its SQLSTATE (or Node's error code for socket failures). */
 export type PgFailure = 'retry' | 'connection' | 'statement';
 

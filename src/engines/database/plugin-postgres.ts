@@ -2,10 +2,11 @@
  * The PostgreSQL database plugin (`postgresql-database-plugin`), on `pg` with one Pool of
  * `max_open_connections` per config.
  *
- * Owns: running statement templates all-or-nothing (one transaction on one pooled client), the
- * default renew, revoke and set-password SQL, and surviving concurrency: batches that rewrite
- * table ACLs run one at a time per config, and every batch is retried on serialization
- * failures, deadlocks and "tuple concurrently updated" with a small jittered backoff.
+ * Owns: the pool, turning statement templates into batches run all-or-nothing (one transaction
+ * on one pooled client, retried, one at a time per config when it rewrites table ACLs: see
+ * plugin-postgres-transaction.ts), a failed creation's cleanup, and the default renew, revoke
+ * and set-password SQL. A new user's transaction commits only after its lease is stored
+ * (NewUserRequest.commitAfter).
  *
  * Recommended role statements (see README "Dynamic database credentials"): put the grants on a
  * group role once, and make each credential a member of it:
@@ -20,31 +21,22 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { isCofferError } from '../../core/errors.js';
+import { CommitWithheld, commitGate } from './commit-gate.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
 import { pgConnectTimeout, pgTarget } from './plugin-postgres-connection.js';
 import {
-  classifyPgError, DEFAULT_CREATION, defaultRenewStatement, defaultSetPasswordStatement, pgErrorText,
+  classifyPgError, DEFAULT_CREATION, defaultRenewStatement, defaultSetPasswordStatement, mayEndTransaction, pgErrorText,
   quoteIdent, renderStatement, touchesObjectAcl,
 } from './plugin-postgres-sql.js';
 import {
   DatabasePluginError, pluginTimeouts, withUnknownOutcome, type DatabasePlugin, type NewUserRequest, type PluginConnectionConfig,
   type RenewUserRequest, type RevokeUserRequest, type SetPasswordRequest,
 } from './plugin.js';
+import { createBatchRunner, DUPLICATE_OBJECT, pgCode, UNIQUE_VIOLATION } from './plugin-postgres-transaction.js';
 import { checkCreationStatements, refuseUnfilled } from './statement-placeholders.js';
-import { createSerialLane } from './serial-lane.js';
 
 export const POSTGRES_PLUGIN_NAME = 'postgresql-database-plugin';
 
-/** Attempts per batch; with 4 parallel per-table GRANTs about 44 % of single attempts conflict. */
-const MAX_ATTEMPTS = 6;
-const BACKOFF_BASE_MS = 5;
-const BACKOFF_CAP_MS = 400;
-/** SQLSTATE undefined_object: what REVOKE, ALTER ROLE or DROP ROLE say about a missing role. */
-const UNDEFINED_OBJECT = '42704';
-/** SQLSTATE duplicate_object: CREATE ROLE of a name that exists. */
-const DUPLICATE_OBJECT = '42710';
-/** What CREATE ROLE reports instead when it waited on the same name's uncommitted insert. */
-const UNIQUE_VIOLATION = '23505';
 /**
  * SQLSTATE query_canceled (statement_timeout, or an operator's pg_cancel_backend) and
  * lock_not_available (lock_timeout, NOWAIT): the database did not get to it in time. Not the
@@ -61,11 +53,6 @@ const TIMED_OUT = new Set(['57014', '55P03']);
  */
 const defaultCreationCleanup = ['DROP ROLE IF EXISTS "{{name}}"'];
 
-const pgCode = (err: unknown): string | undefined => {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-};
-
 export interface PostgresPluginOptions {
   /** Waits between retries; tests may inject a fast one. */
   sleep?: (ms: number) => Promise<void>;
@@ -80,7 +67,6 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
   let maxOpen = 1;
   // Set by initialize from the config (see PluginConnectionConfig).
   let statementTimeoutMs = 0;
-  const aclLane = createSerialLane();
 
   /** A DatabasePluginError with every known secret removed from the database's words. */
   const failure = (err: unknown, extraSecrets: readonly string[] = []): Error => {
@@ -120,75 +106,8 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     }
   };
 
-  /**
-   * Runs `statements` as one transaction in ONE round trip: BEGIN, SET LOCAL statement_timeout,
-   * the statements and COMMIT reach the server as a single simple query. Why: every round trip
-   * costs both sides a wake-up, and a transaction that waits on its client between statements
-   * holds its locks that much longer while concurrent ones queue behind them. PostgreSQL runs
-   * the parts in order, skips the rest once one fails and leaves the transaction aborted, which
-   * ROLLBACK ends. (SET LOCAL rather than a startup parameter, which poolers such as pgbouncer
-   * refuse; before PostgreSQL 13 it does not time the statements sent in the same string.)
-   *
-   * A connection lost during the query leaves unknown whether COMMIT ran. `applied` settles it
-   * on another connection: true, and the batch already took effect; false, and it runs again
-   * (which is also how a pooled connection the server dropped while it sat idle is survived),
-   * at most once per pooled connection. If `applied` cannot tell (the server is gone), the lost
-   * connection's error is thrown. Without `applied` the batch must be idempotent (revoke, renew,
-   * set-password): it simply runs again. `applied` is asked only after a connection was lost
-   * with the batch sent, so its caller learns from it that a failure's outcome is unknown: the
-   * lost run may still commit after `applied` said no, since PostgreSQL finishes it regardless.
-   * `onSend` is told before the batch first goes out: a failure before that left nothing.
-   */
-  const transaction = async (statements: readonly string[], applied?: () => Promise<boolean>, onSend?: () => void): Promise<void> => {
-    // Newline before each separator, so a template ending in a `--` comment cannot swallow the
-    // next part; an unterminated quote or comment was a syntax error run alone, and still is.
-    const text = [`BEGIN; SET LOCAL statement_timeout = ${statementTimeoutMs}`, ...statements, 'COMMIT'].join('\n;\n');
-    for (let lost = 0; ; lost += 1) {
-      const client = await acquire();
-      try {
-        onSend?.();
-        await client.query(text);
-        client.release();
-        return;
-      } catch (err) {
-        if (classifyPgError(err) !== 'connection') {
-          // A failed ROLLBACK means the connection itself is gone; drop it from the pool.
-          let discard = false;
-          await client.query('ROLLBACK').catch(() => { discard = true; });
-          client.release(discard);
-          // A re-run after a lost connection can meet the lost run's own commit, which `applied`
-          // did not see yet (its backend was still finishing; PostgreSQL runs a query string it
-          // has received to the end, COMMIT included, before it notices the client is gone): the
-          // object it made now exists. Seen as 42710, or as 23505 when the re-run's CREATE ROLE
-          // waited on the lost run's uncommitted row.
-          const code = pgCode(err);
-          if (lost > 0 && applied !== undefined && (code === DUPLICATE_OBJECT || code === UNIQUE_VIOLATION) && (await applied().catch(() => false))) return;
-          throw err;
-        }
-        client.release(true);
-        if (applied !== undefined && (await applied().catch(() => { throw err; }))) return;
-        if (lost >= maxOpen) throw err;
-      }
-    }
-  };
-
-  const withRetry = async <T>(work: () => Promise<T>): Promise<T> => {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await work();
-      } catch (err) {
-        if (attempt >= MAX_ATTEMPTS || classifyPgError(err) !== 'retry') throw err;
-        const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
-        await sleep(ceiling / 2 + Math.random() * (ceiling / 2));
-      }
-    }
-  };
-
-  /** A batch, retried; in the config's ACL lane when it rewrites table ACLs. `applied`, `onSend`: see transaction. */
-  const runBatch = (statements: readonly string[], exclusive: boolean, applied?: () => Promise<boolean>, onSend?: () => void): Promise<void> => {
-    const work = (): Promise<void> => withRetry(() => transaction(statements, applied, onSend));
-    return exclusive ? aclLane.run(work) : work();
-  };
+  /** A batch of statements run as one transaction, retried (plugin-postgres-transaction.ts). */
+  const runBatch = createBatchRunner({ acquire, maxOpen: () => maxOpen, statementTimeoutMs: () => statementTimeoutMs, sleep });
 
   const query = async <R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> => {
     try {
@@ -317,6 +236,8 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
       checkCreationStatements(templates);
       const statements = templates.map((t) => renderStatement(t, values));
       refuseUnfilled(statements);
+      const exclusive = touchesObjectAcl(templates);
+      const gate = commitGate(req.commitAfter);
       let sent = false;
       let lostConnection = false;
       // Creation must not run twice: after a lost connection, the new role's existence says
@@ -326,10 +247,18 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
         return (await roleFacts(req.username)) !== undefined;
       };
       try {
-        await runBatch(statements, touchesObjectAcl(templates), applied, () => { sent = true; });
+        // COMMIT alone waits for the lease (plugin-postgres-transaction.ts), unless the statements
+        // may end the transaction themselves: what follows would commit on its own, so they wait
+        // for it before sending anything. (A batch in the ACL lane holds COMMIT back too, only
+        // if the lease is not stored yet when its turn comes: a queue in the lane gives the
+        // lease time, and without one nothing waits behind it.)
+        if (mayEndTransaction(templates)) await gate.wait();
+        await runBatch(statements, exclusive, { applied, onMayCommit: () => { sent = true; }, gate });
       } catch (err) {
+        // The lease could not be stored, and nothing was committed; the lease manager says why.
+        if (err instanceof CommitWithheld) throw err;
         const error = failure(err, [req.password]);
-        // Nothing reached the server: nothing to undo.
+        // Nothing that could commit reached the server: nothing to undo.
         if (!sent) throw error;
         // The transaction undid what it did, unless the statements ended it themselves (a
         // COMMIT among them) or it was lost; the cleanup drops what such statements left. A
@@ -363,19 +292,17 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
           await defaultRevoke(req.username);
           return;
         }
+        // Statements that fail for a role that is gone (REVOKE, DROP ROLE without IF EXISTS) are
+        // forgiven by the engine, which asks userExists after a failure (secret-creds.ts).
         const statements = req.revocationStatements.map((t) => renderStatement(t, { name: req.username, nameKind: 'generated' }));
-        try {
-          await runBatch(statements, touchesObjectAcl(req.revocationStatements));
-        } catch (err) {
-          // Idempotent even with custom statements: a role that is already gone needs nothing.
-          // Asked only after a failure rather than before every revocation (a round trip each);
-          // "does not exist" may also name another object, so it counts only if the role is gone.
-          if (pgCode(err) === UNDEFINED_OBJECT && (await roleFacts(req.username)) === undefined) return;
-          throw err;
-        }
+        await runBatch(statements, touchesObjectAcl(req.revocationStatements));
       } catch (err) {
         throw failure(err);
       }
+    },
+
+    async userExists(username: string): Promise<boolean> {
+      return (await roleFacts(username)) !== undefined;
     },
 
     async setPassword(req: SetPasswordRequest): Promise<void> {

@@ -293,6 +293,9 @@ export function createRedisPlugin(): DatabasePlugin {
       if (await userExists(req.username)) {
         throw badRequest(`${PLUGIN_NAME}: user "${req.username}" already exists`);
       }
+      // SETUSER takes effect at once, so it waits for the lease to be stored
+      // (NewUserRequest.commitAfter); the check above overlapped its write.
+      await req.commitAfter;
       // One command: Redis applies all of it or, on any bad rule, none of it.
       try {
         await command([req.password], ['ACL', 'SETUSER', req.username, 'on', `>${req.password}`, ...rules]);
@@ -317,6 +320,8 @@ export function createRedisPlugin(): DatabasePlugin {
       // DELUSER answers 0 for a user that is already gone, which is success here.
       await command([], ['ACL', 'DELUSER', req.username]);
     },
+
+    userExists,
 
     async setPassword(req): Promise<void> {
       checkUsername(req.username);

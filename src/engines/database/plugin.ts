@@ -54,6 +54,15 @@ export interface NewUserRequest {
   creationStatements: readonly string[];
   /** Run when creation fails half-way, to leave nothing behind; empty = the plugin's default cleanup. */
   rollbackStatements: readonly string[];
+  /**
+   * Resolves once the user may exist durably: the lease that will revoke it has been stored.
+   * Until then nothing of the user may be committed (work that commits nothing may run: a
+   * connection taken, a name checked, statements run in a transaction left open), so a crash
+   * in between leaves a lease whose user never existed, never a user without a lease. If it
+   * rejects, nothing is made, and newUser rejects (with any error: the caller already has the
+   * reason). Absent: no wait.
+   */
+  commitAfter?: Promise<void>;
 }
 
 export interface RenewUserRequest {
@@ -89,8 +98,17 @@ export interface DatabasePlugin {
    */
   newUser(req: NewUserRequest): Promise<void>;
   renewUser(req: RenewUserRequest): Promise<void>;
-  /** Idempotent: revoking a user that no longer exists succeeds. */
+  /**
+   * Removes the user. When it fails, the engine asks `userExists`, and a user that does not
+   * exist counts as revoked: a lease may name a user whose creation never committed (a crash
+   * before it did), and custom statements (`DROP ROLE "{{name}}"`) fail for such a user.
+   */
   revokeUser(req: RevokeUserRequest): Promise<void>;
+  /**
+   * Whether a user of this name exists, or undefined when the plugin cannot tell (the admin may
+   * not read the list of users). Asked only after a revocation failed, never on the happy path.
+   */
+  userExists(username: string): Promise<boolean | undefined>;
   /** Changes a user's password (static roles, and rotate-root on the admin user itself). */
   setPassword(req: SetPasswordRequest): Promise<void>;
   close(): Promise<void>;

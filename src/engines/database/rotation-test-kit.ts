@@ -49,6 +49,9 @@ export function fakePlugin(db: FakeDatabase): DatabasePlugin {
     },
     async renewUser() {},
     async revokeUser() {},
+    async userExists(username) {
+      return db.users.has(username);
+    },
     async setPassword(req) {
       db.calls.push(req.username);
       const failure = db.failFor?.(req.username);

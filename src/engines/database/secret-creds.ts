@@ -4,8 +4,9 @@
  * Owns: reading the lease's `internal` snapshot (written by creds/:role) and turning it into
  * plugin calls. Before a renewal it tells the lease manager the TTLs the role and the mount give
  * now (lease-ttls.ts); renewal moves the database-side validity to the lease's new end;
- * revocation removes the user and succeeds if it is already gone, so the lease layer may retry
- * it freely. Both run the role's statements as they are now, as Vault does, so fixing a role's
+ * revocation removes the user and succeeds if it is already gone (or was never made: a crash
+ * before its creation committed leaves a lease whose user never existed), so the lease layer
+ * may retry it freely. Both run the role's statements as they are now, as Vault does, so fixing a role's
  * revocation_statements rescues leases whose revocation kept failing; the snapshot's copy is
  * used once the role is gone.
  * Must never: let revocation depend on the role still existing (it may have been deleted since
@@ -95,6 +96,11 @@ export function credsSecretType(connections: Connections, store: Pick<DatabaseSt
         try {
           await plugin.revokeUser({ username: creds.username, revocationStatements: statements.revocation_statements });
         } catch (err) {
+          // A user that does not exist is revoked, whatever the statements said about it (a
+          // `DROP ROLE "{{name}}"` fails for a user whose creation never committed). Asked only
+          // after a failure, so a revocation stays one round of statements; a check that fails
+          // too (the database is down) leaves the revocation failed, to be retried.
+          if ((await plugin.userExists(creds.username).catch(() => undefined)) === false) return;
           throw databaseFailure(err, [config.password], 'failed to revoke user: ');
         }
       });

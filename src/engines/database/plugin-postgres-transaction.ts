@@ -1,0 +1,143 @@
+/**
+ * How the PostgreSQL plugin runs a batch of statements: as one transaction on one pooled
+ * client, retried on serialization failures, deadlocks and "tuple concurrently updated" with a
+ * small jittered backoff, and, for batches that rewrite table ACLs, one at a time per config.
+ *
+ * Owns: the round trips of a transaction (one, or two when COMMIT must wait for a new user's
+ * lease), what a lost connection means for it, and when it may run again.
+ * Must never: commit a batch held by a CommitGate before the gate opens, run a creation twice,
+ * or put a password into an error (callers scrub what they throw on).
+ */
+import type { PoolClient } from 'pg';
+import { CommitWithheld, type CommitGate } from './commit-gate.js';
+import { classifyPgError } from './plugin-postgres-sql.js';
+import { createSerialLane } from './serial-lane.js';
+
+/** Attempts per batch; with 4 parallel per-table GRANTs about 44 % of single attempts conflict. */
+const MAX_ATTEMPTS = 6;
+const BACKOFF_BASE_MS = 5;
+const BACKOFF_CAP_MS = 400;
+/** SQLSTATE duplicate_object: CREATE ROLE of a name that exists. */
+export const DUPLICATE_OBJECT = '42710';
+/** What CREATE ROLE reports instead when it waited on the same name's uncommitted insert. */
+export const UNIQUE_VIOLATION = '23505';
+
+export const pgCode = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+export interface BatchRunnerDeps {
+  /** A pooled client; throws the plugin's error when none can be had. */
+  acquire(): Promise<PoolClient>;
+  /** The pool's size now: how many lost connections one batch outlives. */
+  maxOpen(): number;
+  /** The config's statement_timeout now, ms. */
+  statementTimeoutMs(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface BatchOptions {
+  /**
+   * Whether the batch took effect, asked after a connection was lost with COMMIT sent; see
+   * createBatchRunner. Without it, the batch must be idempotent: it simply runs again.
+   */
+  applied?: () => Promise<boolean>;
+  /** Told before the first query that may commit goes out: a failure before that left nothing. */
+  onMayCommit?: () => void;
+  /** Holds COMMIT back until it opens (a new user's lease, NewUserRequest.commitAfter). */
+  gate?: CommitGate;
+}
+
+/** Runs `statements` as one transaction, retried; in the config's ACL lane when `exclusive`. */
+export type RunBatch = (statements: readonly string[], exclusive: boolean, options?: BatchOptions) => Promise<void>;
+
+/**
+ * One transaction in ONE round trip: BEGIN, SET LOCAL statement_timeout, the statements and
+ * COMMIT reach the server as a single simple query. Why: every round trip costs both sides a
+ * wake-up, and a transaction that waits on its client between statements holds its locks that
+ * much longer while concurrent ones queue behind them. PostgreSQL runs the parts in order, skips
+ * the rest once one fails and leaves the transaction aborted, which ROLLBACK ends. (SET LOCAL
+ * rather than a startup parameter, which poolers such as pgbouncer refuse; before PostgreSQL 13
+ * it does not time the statements sent in the same string.)
+ *
+ * With a `gate` that is not open yet (a new user whose lease is still being stored), COMMIT is
+ * held back: BEGIN and the statements go out at once, COMMIT in a second query once the gate
+ * opens, so the statements' work overlaps the lease's write and nothing commits before it.
+ * Coffer dying in between drops the connection, and PostgreSQL rolls the transaction back; a
+ * gate that never opens rolls it back here (CommitWithheld). The statements must not end the
+ * transaction themselves (mayEndTransaction): what followed would commit on its own.
+ *
+ * A connection lost during the query that held COMMIT leaves unknown whether it ran. `applied`
+ * settles it on another connection: true, and the batch already took effect; false, and it runs
+ * again (which is also how a pooled connection the server dropped while it sat idle is
+ * survived), at most once per pooled connection. If `applied` cannot tell (the server is gone),
+ * the lost connection's error is thrown. `applied` is asked only after a connection was lost
+ * with COMMIT sent, so its caller learns from it that a failure's outcome is unknown: the lost
+ * run may still commit after `applied` said no, since PostgreSQL finishes it regardless. A
+ * connection lost before COMMIT was sent committed nothing: the batch simply runs again.
+ */
+export function createBatchRunner(deps: BatchRunnerDeps): RunBatch {
+  const aclLane = createSerialLane();
+
+  const transaction = async (statements: readonly string[], { applied, onMayCommit, gate }: BatchOptions): Promise<void> => {
+    // Newline before each separator, so a template ending in a `--` comment cannot swallow the
+    // next part; an unterminated quote or comment was a syntax error run alone, and still is.
+    const opening = [`BEGIN; SET LOCAL statement_timeout = ${deps.statementTimeoutMs()}`, ...statements].join('\n;\n');
+    const whole = `${opening}\n;\nCOMMIT`;
+    for (let lost = 0; ; lost += 1) {
+      const client = await deps.acquire();
+      let commitSent = false;
+      try {
+        if (gate === undefined || gate.open) {
+          onMayCommit?.();
+          commitSent = true;
+          await client.query(whole);
+        } else {
+          await client.query(opening);
+          await gate.wait();
+          onMayCommit?.();
+          commitSent = true;
+          await client.query('COMMIT');
+        }
+        client.release();
+        return;
+      } catch (err) {
+        if (err instanceof CommitWithheld || classifyPgError(err) !== 'connection') {
+          // A failed ROLLBACK means the connection itself is gone; drop it from the pool.
+          let discard = false;
+          await client.query('ROLLBACK').catch(() => { discard = true; });
+          client.release(discard);
+          // A re-run after a lost connection can meet the lost run's own commit, which `applied`
+          // did not see yet (its backend was still finishing; PostgreSQL runs a query string it
+          // has received to the end, COMMIT included, before it notices the client is gone): the
+          // object it made now exists. Seen as 42710, or as 23505 when the re-run's CREATE ROLE
+          // waited on the lost run's uncommitted row.
+          const code = pgCode(err);
+          if (lost > 0 && applied !== undefined && (code === DUPLICATE_OBJECT || code === UNIQUE_VIOLATION) && (await applied().catch(() => false))) return;
+          throw err;
+        }
+        client.release(true);
+        if (commitSent && applied !== undefined && (await applied().catch(() => { throw err; }))) return;
+        if (lost >= deps.maxOpen()) throw err;
+      }
+    }
+  };
+
+  const withRetry = async (work: () => Promise<void>): Promise<void> => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await work();
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || classifyPgError(err) !== 'retry') throw err;
+        const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+        await deps.sleep(ceiling / 2 + Math.random() * (ceiling / 2));
+      }
+    }
+  };
+
+  return (statements, exclusive, options = {}) => {
+    const work = (): Promise<void> => withRetry(() => transaction(statements, options));
+    return exclusive ? aclLane.run(work) : work();
+  };
+}
