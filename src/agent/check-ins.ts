@@ -7,13 +7,15 @@
  *
  * The SDK's consumer handle keeps the check-in alive (heartbeat) and registers again when the
  * server forgot it; this module adds the retry, with backoff, of a registration or check-in
- * that failed because Coffer was unreachable.
+ * that failed because Coffer was unreachable, or that it refused (a version above the secret's
+ * current one: it may be there by the next try). A refusal that repeats is reported once.
  *
  * Owns: the wanted version per path, one registration per path, retry timers.
  * Must never: report a version that is not on disk yet, or a lower version than already reported.
  */
 import type { Coffer } from '../sdk/coffer.js';
 import type { ConsumerHandle } from '../sdk/consumer.js';
+import { CofferBadRequestError } from '../sdk/errors.js';
 
 export interface CheckIns {
   /** The files now hold `version` of `path`: report it (registering first), retrying on failure. */
@@ -41,6 +43,8 @@ interface PathState {
   accepted: number;
   running: boolean;
   failures: number;
+  /** The refusal last reported for this path, so that retries refused alike stay quiet. */
+  refusal: string | undefined;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -58,11 +62,14 @@ export function createCheckIns(deps: CheckInDeps): CheckIns {
         else await state.handle.checkIn(version);
         state.accepted = version;
         state.failures = 0;
+        state.refusal = undefined;
         deps.onCheckIn?.(path, version, state.handle.id);
       }
     } catch (err) {
       if (stopped) return;
-      deps.onError(path, err);
+      const refusal = err instanceof CofferBadRequestError ? err.message : undefined;
+      if (refusal === undefined || refusal !== state.refusal) deps.onError(path, err);
+      state.refusal = refusal;
       state.failures += 1;
       if (state.timer) clearTimeout(state.timer);
       state.timer = setTimeout(() => {
@@ -80,7 +87,7 @@ export function createCheckIns(deps: CheckInDeps): CheckIns {
       if (stopped) return;
       let state = states.get(path);
       if (!state) {
-        state = { wanted: 0, handle: undefined, accepted: 0, running: false, failures: 0, timer: undefined };
+        state = { wanted: 0, handle: undefined, accepted: 0, running: false, failures: 0, refusal: undefined, timer: undefined };
         states.set(path, state);
       }
       if (version <= state.wanted) return;

@@ -43,6 +43,8 @@ test('only the token that registered a consumer may check in for it or deregiste
   assert.deepEqual(forged.body, { errors: ['unknown consumer: register again'] });
   const removed = await api(server, 'POST', 'sys/consumers/deregister', { token: other, body: { consumer_id: id, path: 'secret/data/app' } });
   assert.equal(removed.status, 400);
+  // Exactly this message, which the SDK registers anew on (and on no other 400).
+  assert.deepEqual(removed.body, { errors: ['unknown consumer: register again'] });
 
   const still = await api(server, 'GET', 'sys/consumers?path=secret/data/app', { token: owner });
   const mine = (still.body.data.consumers as Array<{ consumer_id: string; version: number }>).find((c) => c.consumer_id === id);

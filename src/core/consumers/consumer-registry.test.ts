@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createManualClock } from '../clock.js';
 import { createMemoryStorage } from '../storage/memory.js';
-import { createConsumerRegistry } from './consumer-registry.js';
+import { createConsumerRegistry, UNKNOWN_CONSUMER_MESSAGE } from './consumer-registry.js';
 
 describe('consumer registry', () => {
   it('marks a consumer dead once it stops checking in for its TTL, and forgets it later', async () => {
@@ -40,5 +40,29 @@ describe('consumer registry', () => {
     const consumer = await registry.register({ path: 'p' });
     await assert.rejects(registry.checkIn(consumer.id, 'p', -1), /version/);
     await assert.rejects(registry.checkIn(consumer.id, 'other', 1), /unknown consumer/);
+  });
+
+  it('answers a consumer it does not have with exactly the message the SDK registers anew on, and nothing else with it', async () => {
+    // The SDK matches this text exactly (src/sdk/consumer.ts): it is a wire contract.
+    const unknown = { name: 'CofferError', code: 'bad_request', message: 'unknown consumer: register again' };
+    assert.equal(UNKNOWN_CONSUMER_MESSAGE, unknown.message);
+    const clock = createManualClock();
+    const registry = createConsumerRegistry({ storage: createMemoryStorage(), clock });
+    await assert.rejects(registry.checkIn('neverRegistered', 'p', 1, 'owner-a'), unknown);
+    const consumer = await registry.register({ path: 'p', owner: 'owner-a' });
+    await assert.rejects(registry.checkIn(consumer.id, 'p', 1, 'owner-b'), unknown, 'another token');
+    await assert.rejects(registry.deregister(consumer.id, 'p', 'owner-b'), unknown, 'another token');
+    await assert.rejects(registry.checkIn(consumer.id, 'other/path', 1, 'owner-a'), unknown, 'another path');
+    await registry.deregister(consumer.id, 'p', 'owner-a');
+    await assert.rejects(registry.checkIn(consumer.id, 'p', 1, 'owner-a'), unknown, 'deregistered');
+    const quiet = await registry.register({ path: 'p', ttl: 1, owner: 'owner-a' });
+    clock.advance(11_000);
+    assert.deepEqual(await registry.list('p'), [], 'forgotten after 10 x TTL');
+    await assert.rejects(registry.checkIn(quiet.id, 'p', 1, 'owner-a'), unknown, 'expired and forgotten');
+
+    const live = await registry.register({ path: 'p', owner: 'owner-a' });
+    for (const refused of [registry.checkIn(live.id, 'p', -1, 'owner-a'), registry.checkIn('not-an-id!', 'p', 1, 'owner-a'), registry.checkIn(live.id, '', 1, 'owner-a')]) {
+      await assert.rejects(refused, (err: Error & { code?: string }) => err.name === 'CofferError' && err.code === 'bad_request' && err.message !== unknown.message);
+    }
   });
 });

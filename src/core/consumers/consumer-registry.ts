@@ -49,6 +49,15 @@ export interface ConsumerRegistry {
   list(path: string): Promise<ConsumerView[]>;
 }
 
+/**
+ * The whole message of the 400 for a check-in or deregistration naming a consumer this token
+ * does not have (never registered, forgotten after expiry, deregistered, or another token's).
+ * A wire contract: the SDK registers anew on exactly this message and on no other 400 (a
+ * version above the secret's, bad input), since Vault's error body has only the status and the
+ * messages. Changing it breaks every deployed SDK's re-registration.
+ */
+export const UNKNOWN_CONSUMER_MESSAGE = 'unknown consumer: register again';
+
 const DEFAULT_TTL = 60;
 const MAX_TTL = 24 * 3600;
 
@@ -66,7 +75,7 @@ export function createConsumerRegistry(deps: { storage: Storage; clock: Clock })
     const consumer = await getJson<Consumer>(storage, consumerKey(path, id));
     // Another token's consumer answers as a missing one: a reader of the path must not confirm
     // (or remove) someone else's switch, and a client whose token changed simply registers again.
-    if (!consumer || (consumer.owner !== undefined && consumer.owner !== owner)) throw badRequest('unknown consumer: register again');
+    if (!consumer || (consumer.owner !== undefined && consumer.owner !== owner)) throw badRequest(UNKNOWN_CONSUMER_MESSAGE);
     return consumer;
   };
   return {
