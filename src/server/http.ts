@@ -76,10 +76,14 @@ function serverOptions(timeouts: HttpTimeouts): ServerOptions {
  * Vault-shaped answers to requests node's parser refuses. Exported for the replica processes.
  */
 export function createApiServer(timeouts: HttpTimeouts, listener: (req: IncomingMessage, res: ServerResponse) => void): { server: Server; graceful: GracefulClose } {
-  const server: Server = createServer(serverOptions(timeouts), listener);
+  const server: Server = createServer(serverOptions(timeouts), (req, res) => {
+    graceful.markIfClosing(res);
+    listener(req, res);
+  });
+  const graceful = trackForGracefulClose(server);
   rewriteListRequestsOn(server, timeouts.readHeader * 1000);
   server.on('clientError', answerClientError);
-  return { server, graceful: trackForGracefulClose(server) };
+  return { server, graceful };
 }
 
 /**
