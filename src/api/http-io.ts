@@ -101,8 +101,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   if (res.headersSent || res.destroyed) return;
   const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-  const close = unreadBodies.has(res.req) ? { connection: 'close' } : undefined;
-  res.writeHead(status, { ...headers, ...close, 'content-length': length });
+  // Built without spreads: this runs for every answer.
+  const head: OutgoingHttpHeaders = {};
+  for (const name in headers) head[name] = headers[name];
+  if (unreadBodies.has(res.req)) head.connection = 'close';
+  head['content-length'] = length;
+  res.writeHead(status, head);
   endAtTurnEnd(res, payload);
 }
 

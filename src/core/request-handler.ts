@@ -248,20 +248,26 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     if (!token && !unauthenticated) deny(req.verb === 'write' ? 'update' : VERB_OPERATION[req.verb]);
 
     const auth = token ? requestAuth(token) : undefined;
-    const engineRequestBase = {
+    // Built by one literal per call, not by spreading a base object: a spread of a
+    // seven-field object costs about a microsecond, on every request.
+    const relativePath = routed?.relativePath ?? '';
+    const params = matched?.params ?? {};
+    const mountPath = routed?.mount.path ?? '';
+    const engineRequestFor = (operation: Operation): EngineRequest => ({
       requestId: req.requestId,
-      path: routed?.relativePath ?? '',
-      params: matched?.params ?? {},
+      path: relativePath,
+      params,
       data: req.data,
-      mountPath: routed?.mount.path ?? '',
+      mountPath,
       auth,
       remoteAddress: req.remoteAddress,
-    };
+      operation,
+    });
 
     let operation: Operation;
     if (req.verb === 'write') {
       const check = matched?.spec.existenceCheck;
-      operation = check ? ((await check({ ...engineRequestBase, operation: 'update' })) ? 'update' : 'create') : 'update';
+      operation = check ? ((await check(engineRequestFor('update'))) ? 'update' : 'create') : 'update';
     } else {
       operation = VERB_OPERATION[req.verb];
     }
@@ -291,7 +297,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     const event = audit.enabled ? auditEvent(req, operation, token, routed.mount) : undefined;
     if (event) audit.logRequest(event);
 
-    const engineRequest: EngineRequest = { ...engineRequestBase, operation };
+    const engineRequest = engineRequestFor(operation);
     if (req.clientToken && (routed.mount.type === 'token' || routed.mount.type === 'system')) {
       attachClientToken(engineRequest, req.clientToken);
     }

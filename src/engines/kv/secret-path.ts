@@ -11,15 +11,22 @@ import { badRequest } from '../../core/errors.js';
 
 export const MAX_SECRET_PATH_BYTES = 1024;
 
+/** An empty segment (leading, trailing or doubled '/') or a '.' or '..' segment. */
+const SEGMENT_PROBLEM = /^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+
 /** Returns `raw` if it names a secret; throws bad_request otherwise. */
 export function validateSecretPath(raw: string | undefined): string {
   const path = raw ?? '';
   if (path === '') throw badRequest('missing path');
-  if (Buffer.byteLength(path, 'utf8') > MAX_SECRET_PATH_BYTES) {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short paths need no byte count.
+  if (path.length * 3 > MAX_SECRET_PATH_BYTES && Buffer.byteLength(path, 'utf8') > MAX_SECRET_PATH_BYTES) {
     throw badRequest(`invalid path: longer than ${MAX_SECRET_PATH_BYTES} bytes`);
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path)) throw badRequest('invalid path: control characters are not allowed');
+  // Every KV request passes here: one regex clears the common path; the loop below only runs
+  // for a path it flags, to name what is wrong with it.
+  if (!SEGMENT_PROBLEM.test(path)) return path;
   for (const segment of path.split('/')) {
     if (segment === '') throw badRequest('invalid path: empty path segments are not allowed');
     if (segment === '.' || segment === '..') throw badRequest('invalid path: relative segments are not allowed');
