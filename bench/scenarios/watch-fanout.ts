@@ -22,7 +22,12 @@ import { formatNumber, formatSpread, spread } from '../stats.js';
 
 const TITLE = 'Watch fan-out';
 const SECRET_PATH = 'secret/data/fanout';
-const TOKENS = 4;
+/**
+ * Subscribers per policy token: one token may hold at most 64 watches at once (the server's
+ * default max_watches_per_token), as many application instances would each have their own.
+ */
+const SUBSCRIBERS_PER_TOKEN = 50;
+const tokenCount = (subscribers: number): number => Math.max(4, Math.ceil(subscribers / SUBSCRIBERS_PER_TOKEN));
 const OPEN_PARALLEL = 50;
 const DELIVERY_LIMIT_MS = 10_000;
 const SINGLE_TARGET_MS = 100;
@@ -95,7 +100,7 @@ async function runWatch(ctx: BenchContext, config: WatchConfig): Promise<OneShot
     ctx.cleanup.add('watch HTTP client', () => api.close());
     await api.ok('PUT', 'sys/policies/acl/fanout-reader', { body: { policy: `path "${SECRET_PATH}" { capabilities = ["read"] }` } });
     const tokens: string[] = [];
-    for (let i = 0; i < TOKENS; i += 1) {
+    for (let i = 0; i < tokenCount(config.subscribers); i += 1) {
       const created = await api.ok('POST', 'auth/token/create', { body: { policies: ['fanout-reader'], ttl: '1h' } });
       const token: unknown = created?.auth?.client_token;
       if (typeof token !== 'string') throw new Error('auth/token/create returned no token');
@@ -111,7 +116,7 @@ async function runWatch(ctx: BenchContext, config: WatchConfig): Promise<OneShot
     for (let first = 0; first < config.subscribers; first += OPEN_PARALLEL) {
       const batch: Promise<void>[] = [];
       for (let i = first; i < Math.min(config.subscribers, first + OPEN_PARALLEL); i += 1) {
-        const subscriber = openWatch(server.url, tokens[i % TOKENS] as string, SECRET_PATH, (event, at) => {
+        const subscriber = openWatch(server.url, tokens[i % tokens.length] as string, SECRET_PATH, (event, at) => {
           if (event.path === SECRET_PATH && event.version === awaited && Number.isNaN(arrivals[i] as number)) {
             arrivals[i] = at;
             arrived += 1;
@@ -181,7 +186,7 @@ async function runWatch(ctx: BenchContext, config: WatchConfig): Promise<OneShot
     const singleDist = distribution(fromSent);
     const n = formatNumber(config.subscribers);
     const figures: Figure[] = [
-      { label: `Open ${n} SSE subscribers`, value: `${formatNumber(openSeconds, 1)} s`, note: `${OPEN_PARALLEL} connecting at a time, ${TOKENS} policy tokens` },
+      { label: `Open ${n} SSE subscribers`, value: `${formatNumber(openSeconds, 1)} s`, note: `${OPEN_PARALLEL} connecting at a time, ${tokenCount(config.subscribers)} policy tokens` },
       {
         label: `All ${n} subscribers have the event`,
         value: formatSpread(over((f) => f.max), ms),
@@ -208,7 +213,7 @@ async function runWatch(ctx: BenchContext, config: WatchConfig): Promise<OneShot
       figures,
       method: [
         'Issue 4 ("npm run bench adds"). Runs once per `npm run bench`, after the load cells (`BENCH_SKIP_WATCH=1` skips it; `BENCH_WATCH_SUBSCRIBERS`, `BENCH_WATCH_WRITES`, `BENCH_WATCH_SINGLE` tune it).',
-        `Coffer: its own dev-mode child (SQLite, no audit device, KV v2 at \`secret/\`). Policy \`path "${SECRET_PATH}" { capabilities = ["read"] }\`, ${TOKENS} tokens with it; subscriber i uses token i mod ${TOKENS}, so every event passes an ACL check per subscriber.`,
+        `Coffer: its own dev-mode child (SQLite, no audit device, KV v2 at \`secret/\`). Policy \`path "${SECRET_PATH}" { capabilities = ["read"] }\`, ${tokenCount(config.subscribers)} tokens with it (at most ${SUBSCRIBERS_PER_TOKEN} subscribers each); subscriber i uses token i mod ${tokenCount(config.subscribers)}, so every event passes an ACL check per subscriber.`,
         `${n} subscribers in the harness process, each \`GET /v1/sys/watch?prefix=${SECRET_PATH}\` on its own socket (node:http, streaming parser); a subscriber counts as open once the server's first line arrived (it subscribes before writing it).`,
         `Each write is \`POST /v1/${SECRET_PATH}\` with the root token on a fresh connection; time zero is the moment the request was fully handed to the socket ("the end of the write request"); an arrival is the time the harness parsed that version's event on that socket. All arrivals are read by the one harness event loop, so the spread includes the harness reading ${n} sockets. ${config.fanoutWrites} fan-out writes 300 ms apart; then all subscribers close and ${config.singleWrites} writes go to a single subscriber, 50 ms apart.`,
       ],
