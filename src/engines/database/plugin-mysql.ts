@@ -10,7 +10,8 @@
  * when the admin may read mysql.user to tell. A new user is created only once its lease is
  * stored (NewUserRequest.commitAfter): MySQL commits CREATE USER at once.
  */
-import { createPool, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { loadMysql } from './drivers.js';
 import { badRequest, isCofferError } from '../../core/errors.js';
 import {
   DatabasePluginError, pluginTimeouts, withUnknownOutcome, type DatabaseErrorKind, type DatabasePlugin, type PluginConnectionConfig,
@@ -371,6 +372,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       if (pool) await pool.end().catch(() => undefined);
       adminPassword = options.password;
       born = new WeakMap();
+      const { createPool } = await loadMysql();
       const opened = createPool({
         ...(options.socketPath === undefined ? { host: options.host, port: options.port } : { socketPath: options.socketPath }),
         user: options.user,

@@ -18,7 +18,8 @@
  * Must never: log a password, or let one reach an error message (the admin password and the
  * credential's password are scrubbed from every database message, detail and parse error).
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { loadPg } from './drivers.js';
 import type { PoolClient } from 'pg';
 import { isCofferError } from '../../core/errors.js';
 import { CommitWithheld, commitGate } from './commit-gate.js';
@@ -188,7 +189,8 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
         throw failure(err instanceof DatabasePluginError ? err : new DatabasePluginError('connection', 'invalid connection_url'));
       }
       statementTimeoutMs = timeouts.statementMs;
-      const next = new pg.Pool({
+      const { Pool } = await loadPg();
+      const next = new Pool({
         ...target,
         max: config.maxOpenConnections,
         idleTimeoutMillis: config.maxIdleTimeMs > 0 ? config.maxIdleTimeMs : 10_000,

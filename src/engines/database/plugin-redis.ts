@@ -16,7 +16,8 @@
  * plugin takes `host`, `port`, `tls`, `insecure_tls` fields instead; `redisConnectionUrl` turns
  * those into this form.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { loadRedis } from './drivers.js';
 import { badRequest, isCofferError } from '../../core/errors.js';
 import { DatabasePluginError, pluginTimeouts, withUnknownOutcome, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
@@ -246,8 +247,9 @@ export function createRedisPlugin(): DatabasePlugin {
       // reply that takes longer than connecting may is the connection's fault: the connect
       // timeout bounds replies too, and statement_timeout does not apply.
       const { connectMs } = pluginTimeouts(config);
+      const RedisClient = await loadRedis();
       const make = (): Redis => {
-        const made = new Redis({
+        const made = new RedisClient({
           host: target.host,
           port: target.port,
           ...(target.username === '' ? {} : { username: target.username }),
