@@ -240,6 +240,8 @@ export function createRedisPlugin(): DatabasePlugin {
 
     async initialize(config: PluginConnectionConfig, verify: boolean): Promise<void> {
       const target = parseRedisConnectionUrl(config.connectionUrl, { username: config.username, password: config.password });
+      // Before the old client goes: from here to the new one's creation there is no await.
+      const RedisClient = await loadRedis();
       if (client) client.disconnect();
       adminPassword = target.password;
       lastConnectionError = '';
@@ -247,7 +249,6 @@ export function createRedisPlugin(): DatabasePlugin {
       // reply that takes longer than connecting may is the connection's fault: the connect
       // timeout bounds replies too, and statement_timeout does not apply.
       const { connectMs } = pluginTimeouts(config);
-      const RedisClient = await loadRedis();
       const make = (): Redis => {
         const made = new RedisClient({
           host: target.host,
