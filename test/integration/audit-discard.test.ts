@@ -9,19 +9,16 @@
  * theirs to inspect. A partial build elsewhere (no bin next to it) skips these tests.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { api } from '../helpers/server.js';
 import { waitFor } from '../helpers/polling.js';
+import { cliServerAvailable, COFFER_BIN as BIN, startCliServer } from '../helpers/cli-server.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const BIN = resolve(HERE, '..', '..', '..', 'bin', 'coffer.js');
-const viaBin = existsSync(BIN) && existsSync(resolve(HERE, '..', '..', 'src', 'main.js'));
 const run = promisify(execFile);
 
 const SECRET = 'discard-secret-value-3c9d';
@@ -34,7 +31,7 @@ function walk(dir: string, prefix = ''): string[] {
   });
 }
 
-describe('a file audit device with file_path=discard', { skip: viaBin ? false : 'bin/coffer.js is not next to this build' }, () => {
+describe('a file audit device with file_path=discard', { skip: cliServerAvailable ? false : 'bin/coffer.js is not next to this build' }, () => {
   const work = mkdtempSync(join(tmpdir(), 'coffer-audit-discard-'));
   const dataDir = join(work, 'data');
   const token = `discard-root-${process.pid}`;
@@ -48,18 +45,10 @@ describe('a file audit device with file_path=discard', { skip: viaBin ? false : 
   it('audits every request but writes nothing anywhere, hashes with its key, and has no file to verify', async () => {
     // The server's working directory is `work`: a device that took "discard" for a relative file
     // name would create work/discard.
-    child = spawn(process.execPath, [BIN, 'server', '--dev', '--listen', '127.0.0.1:0', '--data', dataDir, '--dev-root-token', token], {
-      cwd: work,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, COFFER_TOKEN: '', VAULT_TOKEN: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child?.once('exit', (code, signal) => res({ code, signal })));
-    await waitFor(() => /Address:\s+http:\/\/\S+/.test(stdout), 20_000, 'the dev banner');
-    const server = { url: /Address:\s+(http:\/\/\S+)/.exec(stdout)?.[1] as string };
+    const started = await startCliServer(['--dev', '--listen', '127.0.0.1:0', '--data', dataDir, '--dev-root-token', token], { cwd: work });
+    child = started.process;
+    const { exited, output } = started;
+    const server = { url: started.url };
     const cli = (args: string[]) =>
       run(process.execPath, [BIN, ...args], { cwd: work, env: { ...process.env, COFFER_ADDR: server.url, COFFER_TOKEN: token, VAULT_TOKEN: '' } }).then(
         (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
@@ -98,19 +87,19 @@ describe('a file audit device with file_path=discard', { skip: viaBin ? false : 
     assert.match(verify.stderr, noFile);
 
     // SIGHUP reopens nothing and the device keeps auditing.
-    child.kill('SIGHUP');
-    await waitFor(() => /"message":"audit device reopened"[^\n]*"path":"discard\/"/.test(stderr), 10_000, 'the reopen to be logged');
+    started.process.kill('SIGHUP');
+    await waitFor(() => /"message":"audit device reopened"[^\n]*"path":"discard\/"/.test(output.stderr), 10_000, 'the reopen to be logged');
     assert.equal((await api(server, 'GET', 'secret/data/app', { token })).status, 200);
     assert.equal(await hash(), first, 'SIGHUP keeps the key');
 
-    child.kill('SIGTERM');
+    started.process.kill('SIGTERM');
     const { code, signal } = await exited;
-    assert.deepEqual({ code, signal }, { code: 0, signal: null }, stderr);
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, output.stderr);
 
     // Nothing was written: no audit line on stdout (or in the log on stderr), no file named discard.
-    assert.doesNotMatch(stdout, /"type":"(request|response)"/);
-    assert.doesNotMatch(stdout + stderr, new RegExp(SECRET));
-    assert.doesNotMatch(stdout + stderr, /hmac-sha256:/);
+    assert.doesNotMatch(output.stdout, /"type":"(request|response)"/);
+    assert.doesNotMatch(output.stdout + output.stderr, new RegExp(SECRET));
+    assert.doesNotMatch(output.stdout + output.stderr, /hmac-sha256:/);
     const names = walk(work);
     assert.deepEqual(names.filter((name) => name.split('/').includes('discard')), [], names.join(', '));
     assert.deepEqual(readdirSync(work), ['data'], 'the server created nothing in its working directory');

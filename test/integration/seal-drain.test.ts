@@ -12,12 +12,11 @@
  * Every database object is named fx_/fx- with a random suffix and removed afterwards.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
@@ -26,10 +25,8 @@ import { ADMIN_POLICY, awsError, startAwsServer, type AwsTestServer } from './aw
 import { createScratchDatabase, MACHINE_PG, type ScratchDatabase } from '../helpers/pg-cluster.js';
 import { eventually, read, waitFor } from '../helpers/polling.js';
 import { api, startTestServer, tempDir, type ApiResponse, type TestServer } from '../helpers/server.js';
+import { cliServerAvailable, startCliServer } from '../helpers/cli-server.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const BIN = resolve(HERE, '..', '..', '..', 'bin', 'coffer.js');
-const viaBin = existsSync(BIN) && existsSync(resolve(HERE, '..', '..', 'src', 'main.js'));
 
 const suffix = randomBytes(3).toString('hex');
 /** Stops a test that hangs; never reached by one that works. */
@@ -302,7 +299,7 @@ async function untilRefused(url: string): Promise<void> {
   );
 }
 
-describe('SIGTERM to a server process with a request in flight', { skip: viaBin ? false : 'bin/coffer.js is not next to this build' }, () => {
+describe('SIGTERM to a server process with a request in flight', { skip: cliServerAvailable ? false : 'bin/coffer.js is not next to this build' }, () => {
   const dir = tempDir('coffer-sigterm-');
   let child: ChildProcess | undefined;
   let lock: HeldLock | undefined;
@@ -318,22 +315,11 @@ describe('SIGTERM to a server process with a request in flight', { skip: viaBin 
     const config = join(dir, 'config.json');
     // Longer than this test could take: the request is let go by the test, never cut by the grace.
     writeFileSync(config, JSON.stringify({ shutdown_grace_period: '60s' }));
-    child = spawn(process.execPath, [BIN, 'server', '--dev', '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--dev-root-token', token, '--config', config], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, COFFER_TOKEN: '', VAULT_TOKEN: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const started = await startCliServer(['--dev', '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--dev-root-token', token, '--config', config], { waitMs: WAIT_MS });
+    child = started.process;
     const events: string[] = [];
-    const exited = noted(
-      events,
-      'process exited',
-      new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => child?.once('exit', (code, signal) => resolveExit({ code, signal }))),
-    );
-    await eventually(async () => /Address:\s+(http:\/\/\S+)/.test(stdout), WAIT_MS, 'the dev banner');
-    const url = (/Address:\s+(http:\/\/\S+)/.exec(stdout) as RegExpExecArray)[1] as string;
+    const exited = noted(events, 'process exited', started.exited);
+    const { url } = started;
     const server = { url };
 
     lock = await holdLock();
@@ -345,7 +331,7 @@ describe('SIGTERM to a server process with a request in flight', { skip: viaBin 
     const slow = noted(events, 'slow request answered', busy.call(`database/creds/${role}`, token));
     await lock.waiterArrived();
 
-    child.kill('SIGTERM');
+    started.process.kill('SIGTERM');
     const streamText = await watch.ended;
     assert.match(streamText, /event: end\n/);
     await idle.closed;
@@ -357,7 +343,7 @@ describe('SIGTERM to a server process with a request in flight', { skip: viaBin 
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     assert.match(reply.body.data.username, /^fx-held/);
     assert.equal(reply.connection, 'close');
-    assert.deepEqual(await exited, { code: 0, signal: null }, stderr);
+    assert.deepEqual(await exited, { code: 0, signal: null }, started.output.stderr);
     assert.deepEqual(events, ['slow request answered', 'process exited']);
     idle.destroy();
     busy.destroy();

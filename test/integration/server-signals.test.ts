@@ -7,17 +7,14 @@
  * to it) skips these tests.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { api } from '../helpers/server.js';
+import { cliServerAvailable, startCliServer } from '../helpers/cli-server.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const BIN = resolve(HERE, '..', '..', '..', 'bin', 'coffer.js');
-const viaBin = existsSync(BIN) && existsSync(resolve(HERE, '..', '..', 'src', 'main.js'));
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -31,7 +28,7 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
-describe('coffer server as a process: signals', { skip: viaBin ? false : 'bin/coffer.js is not next to this build' }, () => {
+describe('coffer server as a process: signals', { skip: cliServerAvailable ? false : 'bin/coffer.js is not next to this build' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'coffer-signals-'));
   const token = `signals-root-${process.pid}`;
   const children: ChildProcess[] = [];
@@ -43,18 +40,9 @@ describe('coffer server as a process: signals', { skip: viaBin ? false : 'bin/co
 
   /** Starts `coffer server --dev` with its data in `name` under the test directory. */
   async function startChild(name: string) {
-    const started = spawn(process.execPath, [BIN, 'server', '--dev', '--listen', '127.0.0.1:0', '--data', join(dir, name), '--dev-root-token', token], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, COFFER_TOKEN: '', VAULT_TOKEN: '' },
-    });
-    children.push(started);
-    let stdout = '';
-    const output = { stderr: '' };
-    started.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    started.stderr?.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => started.once('exit', (code, signal) => res({ code, signal })));
-    const url = await eventually('the dev banner', async () => /Address:\s+(http:\/\/\S+)/.exec(stdout)?.[1]);
-    return { process: started, server: { url }, exited, output };
+    const started = await startCliServer(['--dev', '--listen', '127.0.0.1:0', '--data', join(dir, name), '--dev-root-token', token]);
+    children.push(started.process);
+    return { process: started.process, server: { url: started.url }, exited: started.exited, output: started.output };
   }
 
   it('reopens a removed audit file on SIGHUP and keeps serving; stops on SIGTERM', async () => {
