@@ -135,3 +135,52 @@ test('does not alias the caller\'s arrays or objects', () => {
   assert.notEqual(entry.auth['policies'], ev.auth?.policies);
   assert.notEqual(entry.auth['metadata'], ev.auth?.metadata);
 });
+
+/** A hasher that counts how often each value is hashed. */
+function countingHasher(): { hash: typeof hash; counts: Map<string, number> } {
+  const counts = new Map<string, number>();
+  return {
+    counts,
+    hash: (value) => {
+      counts.set(value, (counts.get(value) ?? 0) + 1);
+      return hash(value);
+    },
+  };
+}
+
+test('hashes the token and accessor once per event and device, for both entries', () => {
+  const counting = countingHasher();
+  const request = event();
+  const requestEntry = buildRequestEntry(request, counting.hash);
+  // The response event is the request event spread with its response, as the pipeline sends it.
+  const responseEntry = buildResponseEntry({ ...request, time: request.time + 5 }, counting.hash);
+  assert.equal(counting.counts.get(TOKEN), 1);
+  assert.equal(counting.counts.get(ACCESSOR), 1);
+  // The request data is walked once; the secret's other two hashes are the response's own
+  // (echoed in its data, and its auth's secret_id).
+  assert.equal(counting.counts.get(SECRET), 3);
+  assert.deepEqual(responseEntry.auth, requestEntry.auth);
+  assert.deepEqual(responseEntry.request, requestEntry.request);
+  // The same as building each entry from scratch.
+  const fresh = event();
+  assert.deepEqual(buildRequestEntry(fresh, hash), requestEntry);
+  assert.deepEqual(buildResponseEntry({ ...fresh, time: fresh.time + 5 }, hash), responseEntry);
+});
+
+test('builds blocks per device key: a second device never gets the first device HMACs', () => {
+  const other = createHasher(Buffer.alloc(32, 9));
+  const request = event();
+  const first = buildRequestEntry(request, hash);
+  const second = buildRequestEntry(request, other);
+  assert.notEqual(second.auth['client_token'], first.auth['client_token']);
+  assert.equal(second.auth['client_token'], other(TOKEN));
+  assert.equal(buildResponseEntry(request, other).request['client_token'], other(TOKEN));
+});
+
+test('builds the auth block again when the response event carries different auth', () => {
+  const request = event();
+  buildRequestEntry(request, hash);
+  const login = buildResponseEntry({ ...request, auth: { ...request.auth, clientToken: NEW_TOKEN } }, hash);
+  assert.equal(login.auth['client_token'], hash(NEW_TOKEN));
+  assert.equal(login.request['client_token'], hash(TOKEN));
+});

@@ -108,12 +108,13 @@ function buildAuth(auth: AuditAuthInfo | undefined, hash: Hasher): Record<string
   return out;
 }
 
-function buildRequest(req: AuditRequestInfo, hash: Hasher): Record<string, unknown> {
+/** `hashIdentity` hashes the token and accessor; `hash`, the request data. */
+function buildRequest(req: AuditRequestInfo, hash: Hasher, hashIdentity: Hasher = hash): Record<string, unknown> {
   const out: Record<string, unknown> = { id: req.id, operation: req.operation };
   if (req.mountType !== undefined) out['mount_type'] = req.mountType;
   if (req.mountPoint !== undefined) out['mount_point'] = req.mountPoint;
-  if (req.clientToken !== undefined) out['client_token'] = hashOptional(hash, req.clientToken);
-  if (req.clientTokenAccessor !== undefined) out['client_token_accessor'] = hashOptional(hash, req.clientTokenAccessor);
+  if (req.clientToken !== undefined) out['client_token'] = hashOptional(hashIdentity, req.clientToken);
+  if (req.clientTokenAccessor !== undefined) out['client_token_accessor'] = hashOptional(hashIdentity, req.clientTokenAccessor);
   out['namespace'] = { id: 'root' };
   out['path'] = req.path;
   // Request data is what the client sent: its numbers are its own, and hashed like its strings.
@@ -150,24 +151,67 @@ function buildResponse(event: AuditEvent, res: AuditResponseInfo, hash: Hasher):
   return out;
 }
 
+/** The redacted `auth` and `request` blocks of one event for one device key. */
+interface SharedBlocks {
+  readonly authSource: AuditAuthInfo | undefined;
+  readonly auth: Record<string, unknown>;
+  readonly request: Record<string, unknown>;
+}
+
+/**
+ * The blocks built for an event's request entry, kept for its response entry. Both entries
+ * carry the same `auth` and `request` blocks, and building them again meant four more HMACs of
+ * the token and accessor and a second walk over the request data for every audited request.
+ * Keyed by the event's request object, which the response event shares (it is the request event
+ * spread with a response), then by the device's hasher; held weakly, so they go with the
+ * request. Entries are never changed after they are built (a device that must shorten one
+ * copies it), so the two entries may share the blocks.
+ */
+const sharedBlocks = new WeakMap<AuditRequestInfo, Map<Hasher, SharedBlocks>>();
+
+/** An entry's token and accessor appear in both blocks: each is hashed once per build. */
+function hashingOnce(hash: Hasher): Hasher {
+  const done = new Map<string, string>();
+  return (value) => {
+    let hashed = done.get(value);
+    if (hashed === undefined) {
+      hashed = hash(value);
+      done.set(value, hashed);
+    }
+    return hashed;
+  };
+}
+
+function blocksFor(event: AuditEvent, hash: Hasher): SharedBlocks {
+  let perHasher = sharedBlocks.get(event.request);
+  const kept = perHasher?.get(hash);
+  // A response event whose auth is not the request's (a login's) gets blocks of its own.
+  if (kept !== undefined && kept.authSource === event.auth) return kept;
+  const once = hashingOnce(hash);
+  // Only the token and accessor go through `once`: data strings are hashed as they come.
+  const blocks: SharedBlocks = { authSource: event.auth, auth: buildAuth(event.auth, once), request: buildRequest(event.request, hash, once) };
+  if (perHasher === undefined) {
+    perHasher = new Map();
+    sharedBlocks.set(event.request, perHasher);
+  }
+  perHasher.set(hash, blocks);
+  return blocks;
+}
+
 /** The `type: "request"` entry, written before the handler runs. */
 export function buildRequestEntry(event: AuditEvent, hash: Hasher): AuditEntry {
-  return {
-    type: 'request',
-    time: rfc3339(event.time),
-    auth: buildAuth(event.auth, hash),
-    request: buildRequest(event.request, hash),
-    error: event.error ?? '',
-  };
+  const { auth, request } = blocksFor(event, hash);
+  return { type: 'request', time: rfc3339(event.time), auth, request, error: event.error ?? '' };
 }
 
 /** The `type: "response"` entry, written after the handler, before the client sees the result. */
 export function buildResponseEntry(event: AuditEvent, hash: Hasher): AuditEntry {
+  const { auth, request } = blocksFor(event, hash);
   return {
     type: 'response',
     time: rfc3339(event.time),
-    auth: buildAuth(event.auth, hash),
-    request: buildRequest(event.request, hash),
+    auth,
+    request,
     response: buildResponse(event, event.response ?? { statusCode: 0 }, hash),
     error: event.error ?? '',
   };

@@ -251,13 +251,6 @@ function writeAll(write: WriteFn, fd: number, buf: Buffer): void {
   }
 }
 
-function withNewline(line: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(line.length + 1);
-  line.copy(out);
-  out[line.length] = 0x0a;
-  return out;
-}
-
 /**
  * The longest line a device writes. Every redacted string becomes a 77-byte HMAC, so a request
  * of a million empty strings (a few MB, and it need not even be authenticated) would make a line
@@ -288,7 +281,7 @@ function withoutData(entry: AuditEntry): AuditEntry {
 }
 
 /** chainLine, bounded by MAX_ENTRY_LINE_BYTES. */
-function boundedLine(entry: AuditEntry, head: ChainHead, macKey: LineMacKey | undefined): { line: Buffer; next: ChainHead } {
+function boundedLine(entry: AuditEntry, head: ChainHead, macKey: LineMacKey | undefined): { line: Buffer; terminated: Buffer; next: ChainHead } {
   const full = chainLine(entry, head, macKey);
   if (full.line.length < MAX_ENTRY_LINE_BYTES) return full;
   const reduced = chainLine(withoutData(entry), head, macKey);
@@ -311,8 +304,8 @@ function createStreamDevice(sink: string, macKey: LineMacKey | undefined, emit: 
     sink,
     log(entry: AuditEntry): void {
       if (closed) throw closedError();
-      const { line, next } = boundedLine(entry, head, macKey);
-      emit?.(withNewline(line));
+      const { terminated, next } = boundedLine(entry, head, macKey);
+      emit?.(terminated);
       head = next;
     },
     // Nothing to reopen (SIGHUP): the stream stays where it is.
@@ -379,8 +372,7 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
         // Another writer appended or truncated: our chain would no longer describe the file.
         throw new AuditDeviceError('file_changed', 'the audit file was changed by another writer; reopen the device');
       }
-      const { line, next } = boundedLine(entry, f.head, macKey);
-      const out = withNewline(line);
+      const { terminated: out, next } = boundedLine(entry, f.head, macKey);
       try {
         writeAll(write, f.fd, out);
       } catch (err) {
