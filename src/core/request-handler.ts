@@ -8,7 +8,7 @@
  * logged is refused before the engine runs.
  */
 import type { AuditBroker } from './audit/broker.js';
-import type { AuditEvent } from './audit/entry.js';
+import type { AuditEvent, AuditResponseInfo } from './audit/entry.js';
 import type { Clock } from './clock.js';
 import { CofferError, isCofferError, permissionDenied } from './errors.js';
 import type { Logger } from './logger.js';
@@ -87,45 +87,41 @@ function requestAuth(entry: TokenEntry): RequestAuth {
 export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
   const { router, tokens, policies, audit, clock } = deps;
 
-  const auditEvent = (
-    req: ApiRequest,
-    operation: Operation,
-    token: TokenEntry | undefined,
-    mount: MountEntry | undefined,
-  ): AuditEvent => ({
-    time: clock.now(),
-    ...(token
-      ? {
-          auth: {
-            ...(req.clientToken === undefined ? {} : { clientToken: req.clientToken }),
-            accessor: token.accessor,
-            displayName: token.displayName,
-            policies: token.policies,
-            tokenPolicies: token.policies,
-            metadata: token.meta,
-            entityId: token.entityId,
-            tokenType: 'service',
-            tokenTtl: tokens.ttlSeconds(token),
-          },
-        }
-      : {}),
-    request: {
-      id: req.requestId,
-      operation,
-      path: req.path,
-      ...(mount ? { mountType: mount.type, mountPoint: mount.path } : {}),
-      ...(mount?.config.audit_non_hmac_request_keys?.length ? { nonHmacKeys: [...mount.config.audit_non_hmac_request_keys] } : {}),
-      remoteAddress: req.remoteAddress,
-      data: Object.keys(req.data).length > 0 ? { ...req.data } : null,
-      ...(req.clientToken === undefined ? {} : { clientToken: req.clientToken }),
-      ...(token ? { clientTokenAccessor: token.accessor } : {}),
-    },
-  });
+  // Built field by field rather than with spreads: this runs twice for every audited request,
+  // and each object spread costs about a microsecond here.
+  const auditEvent = (req: ApiRequest, operation: Operation, token: TokenEntry | undefined, mount: MountEntry | undefined): AuditEvent => {
+    const request: AuditEvent['request'] = { id: req.requestId, operation, path: req.path, remoteAddress: req.remoteAddress, data: null };
+    if (mount) {
+      request.mountType = mount.type;
+      request.mountPoint = mount.path;
+      const nonHmacKeys = mount.config.audit_non_hmac_request_keys;
+      if (nonHmacKeys?.length) request.nonHmacKeys = [...nonHmacKeys];
+    }
+    if (Object.keys(req.data).length > 0) request.data = { ...req.data };
+    if (req.clientToken !== undefined) request.clientToken = req.clientToken;
+    if (token) request.clientTokenAccessor = token.accessor;
+    const event: AuditEvent = { time: clock.now(), request };
+    if (token) {
+      const auth: NonNullable<AuditEvent['auth']> = {};
+      if (req.clientToken !== undefined) auth.clientToken = req.clientToken;
+      auth.accessor = token.accessor;
+      auth.displayName = token.displayName;
+      auth.policies = token.policies;
+      auth.tokenPolicies = token.policies;
+      auth.metadata = token.meta;
+      auth.entityId = token.entityId;
+      auth.tokenType = 'service';
+      auth.tokenTtl = tokens.ttlSeconds(token);
+      event.auth = auth;
+    }
+    return event;
+  };
 
   /** The response keys audited in clear: the engine's, and the mount's audit_non_hmac_response_keys. */
-  const responseNonHmacKeys = (engineKeys: readonly string[] | undefined, mount: MountEntry): { nonHmacKeys?: string[] } => {
-    const keys = [...(engineKeys ?? []), ...(mount.config.audit_non_hmac_response_keys ?? [])];
-    return keys.length > 0 ? { nonHmacKeys: [...new Set(keys)] } : {};
+  const responseNonHmacKeys = (engineKeys: readonly string[] | undefined, mount: MountEntry): string[] | undefined => {
+    const mountKeys = mount.config.audit_non_hmac_response_keys;
+    if (!engineKeys?.length && !mountKeys?.length) return undefined;
+    return [...new Set([...(engineKeys ?? []), ...(mountKeys ?? [])])];
   };
 
   /** A lease-less lease_duration: the engine's hint, or the mount's default lease TTL. */
@@ -322,18 +318,18 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       // After the lease is stored, so revoking the spent token revokes the lease too (as Vault).
       if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
     }
-    if (event) audit.logResponse({
-      ...event,
-      time: clock.now(),
-      response: {
+    if (event) {
+      const audited: AuditResponseInfo = {
         statusCode: response?.statusCode ?? (isEmptyResponse(response) ? 204 : 200),
         data: response?.data ?? null,
         auth: response?.auth ? { ...response.auth } : null,
         warnings: response?.warnings ?? null,
-        ...responseNonHmacKeys(response?.auditNonHmacKeys, routed.mount),
-        ...(response?.auditStoredData ? { storedData: response.auditStoredData } : {}),
-      },
-    });
+      };
+      const nonHmacKeys = responseNonHmacKeys(response?.auditNonHmacKeys, routed.mount);
+      if (nonHmacKeys) audited.nonHmacKeys = nonHmacKeys;
+      if (response?.auditStoredData) audited.storedData = response.auditStoredData;
+      audit.logResponse({ ...event, time: clock.now(), response: audited });
+    }
     // Only a write that succeeded and changed something is announced (a PATCH of a deleted
     // version answers 404 with metadata; a delete of what is gone answers 204 unchanged).
     const changed = response === null || (response.unchanged !== true && (response.statusCode ?? 200) < 300);
