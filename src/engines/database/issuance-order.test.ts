@@ -13,6 +13,7 @@ import { createScratchDatabase, MACHINE_PG, uniqueSuffix, type ScratchDatabase }
 import { eventually, pause } from '../../../test/helpers/polling.js';
 import { isCofferError } from '../../core/errors.js';
 import { createDatabaseHarness, type DatabaseHarness, type FakeLease } from './harness.js';
+import { startTcpRelay } from '../../../test/helpers/tcp-relay.js';
 
 const suffix = uniqueSuffix(4);
 /** 8 characters (what a generated username keeps of a role name), so cleanup can find them. */
@@ -121,6 +122,36 @@ describe('PostgreSQL: the user commits only after its lease is stored', () => {
     writes.release();
     const { username } = await issuing;
     assert.deepEqual(await rolesOf(role), [username]);
+  });
+
+  it('a transaction held open for its lease is ended by PostgreSQL once Coffer goes silent, not hours later', async (t) => {
+    // Coffer's host losing power, or a partition, leaves the server waiting on a client that never
+    // answers; the uncommitted role (and the locks its creation took) would stay until TCP
+    // keepalive noticed, two hours by default. statement_timeout bounds that wait too.
+    const role = roleName('pe');
+    const relay = await startTcpRelay(MACHINE_PG);
+    t.after(() => relay.close());
+    const writes = heldLeaseWrites();
+    const h = createDatabaseHarness({ leaseWrite: writes.leaseWrite });
+    t.after(() => h.shutdown());
+    await h.call('write', 'config/pg', {
+      plugin_name: 'postgresql-database-plugin',
+      connection_url: db.templateUrl.replace(`@${MACHINE_PG.host}:${MACHINE_PG.port}/`, `@127.0.0.1:${relay.port}/`),
+      username: MACHINE_PG.adminUser, password: 'unused', allowed_roles: [role], statement_timeout: 2,
+    });
+    await h.call('write', `roles/${role}`, { db_name: 'pg', default_ttl: '1h', creation_statements: groupRole });
+    const issuing = h.creds(role);
+    issuing.catch(() => undefined);
+    await eventually(async () => (await openTransactions()) === 1, 10_000, 'the creation statements to run in an open transaction');
+    relay.muteAll();
+    await eventually(async () => (await openTransactions()) === 0, 10_000, 'PostgreSQL to end the session it heard nothing from');
+    assert.deepEqual(await rolesOf(role), [], 'rolled back');
+    // The group the creation joined is free again: a role can be made in it at once.
+    await db.query(`CREATE ROLE "fx_pe_probe_${suffix}" IN ROLE "${group}"`);
+    await db.query(`DROP ROLE "fx_pe_probe_${suffix}"`);
+    writes.fail();
+    relay.cutAll();
+    await assert.rejects(issuing);
   });
 
   it('rolls the creation back when the lease cannot be stored, and the pooled connection stays usable', async (t) => {

@@ -65,7 +65,11 @@ export type RunBatch = (statements: readonly string[], exclusive: boolean, optio
  * held back: BEGIN and the statements go out at once, COMMIT in a second query once the gate
  * opens, so the statements' work overlaps the lease's write and nothing commits before it.
  * Coffer dying in between drops the connection, and PostgreSQL rolls the transaction back; a
- * gate that never opens rolls it back here (CommitWithheld). The statements must not end the
+ * gate that never opens rolls it back here (CommitWithheld). A connection that goes silent
+ * instead (Coffer's host loses power, a partition) is not noticed by the server until TCP
+ * keepalive, two hours by default, while the uncommitted role keeps its locks: the transaction
+ * therefore sets idle_in_transaction_session_timeout (PostgreSQL 9.6 and later) to the
+ * statement timeout, and the server ends the session after that long without a word from us. The statements must not end the
  * transaction themselves (mayEndTransaction): what followed would commit on its own.
  *
  * A connection lost during the query that held COMMIT leaves unknown whether it ran. `applied`
@@ -83,7 +87,8 @@ export function createBatchRunner(deps: BatchRunnerDeps): RunBatch {
   const transaction = async (statements: readonly string[], { applied, onMayCommit, gate }: BatchOptions): Promise<void> => {
     // Newline before each separator, so a template ending in a `--` comment cannot swallow the
     // next part; an unterminated quote or comment was a syntax error run alone, and still is.
-    const opening = [`BEGIN; SET LOCAL statement_timeout = ${deps.statementTimeoutMs()}`, ...statements].join('\n;\n');
+    const timeoutMs = deps.statementTimeoutMs();
+    const opening = [`BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL idle_in_transaction_session_timeout = ${timeoutMs}`, ...statements].join('\n;\n');
     const whole = `${opening}\n;\nCOMMIT`;
     for (let lost = 0; ; lost += 1) {
       const client = await deps.acquire();
