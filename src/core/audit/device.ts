@@ -15,7 +15,11 @@ export interface AuditDevice {
    * would interleave two hash chains in one file, so the broker refuses the second.
    */
   readonly sink: string;
-  /** Writes one entry durably enough to count as logged, or throws. Synchronous, so order is total. */
+  /**
+   * Writes one entry durably enough to count as logged, or throws. Synchronous, so order is
+   * total. Must not modify `entry`: an event's request and response entries share their `auth`
+   * and `request` objects (entry.ts); a device that needs a changed entry copies it.
+   */
   log(entry: AuditEntry): void;
   /**
    * Reopens the sink (log rotation, or recovery after the file was removed). Throws if it cannot,

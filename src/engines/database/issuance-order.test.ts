@@ -124,34 +124,57 @@ describe('PostgreSQL: the user commits only after its lease is stored', () => {
     assert.deepEqual(await rolesOf(role), [username]);
   });
 
+  /** A harness whose config reaches PostgreSQL through `relay`, with a 1 s statement_timeout. */
+  const relayedHarness = async (t: { after(fn: () => Promise<void> | void): void }, role: string, writes: ReturnType<typeof heldLeaseWrites>): Promise<DatabaseHarness> => {
+    const relay = await startTcpRelay(MACHINE_PG);
+    t.after(() => relay.close());
+    const h = createDatabaseHarness({ leaseWrite: writes.leaseWrite });
+    t.after(() => h.shutdown());
+    // A failed assertion must not leave an issuance waiting on a lease write forever.
+    t.after(() => {
+      while (writes.waiting() > 0) writes.fail();
+    });
+    await h.call('write', 'config/pg', {
+      plugin_name: 'postgresql-database-plugin',
+      connection_url: db.templateUrl.replace(`@${MACHINE_PG.host}:${MACHINE_PG.port}/`, `@127.0.0.1:${relay.port}/`),
+      username: MACHINE_PG.adminUser, password: 'unused', allowed_roles: [role], statement_timeout: 1,
+    });
+    await h.call('write', `roles/${role}`, { db_name: 'pg', default_ttl: '1h', creation_statements: groupRole });
+    relays.set(h, relay);
+    return h;
+  };
+  const relays = new Map<DatabaseHarness, Awaited<ReturnType<typeof startTcpRelay>>>();
+
   it('a transaction held open for its lease is ended by PostgreSQL once Coffer goes silent, not hours later', async (t) => {
     // Coffer's host losing power, or a partition, leaves the server waiting on a client that never
     // answers; the uncommitted role (and the locks its creation took) would stay until TCP
     // keepalive noticed, two hours by default. statement_timeout bounds that wait too.
-    const role = roleName('pe');
-    const relay = await startTcpRelay(MACHINE_PG);
-    t.after(() => relay.close());
+    const role = roleName('ph');
     const writes = heldLeaseWrites();
-    const h = createDatabaseHarness({ leaseWrite: writes.leaseWrite });
-    t.after(() => h.shutdown());
-    await h.call('write', 'config/pg', {
-      plugin_name: 'postgresql-database-plugin',
-      connection_url: db.templateUrl.replace(`@${MACHINE_PG.host}:${MACHINE_PG.port}/`, `@127.0.0.1:${relay.port}/`),
-      username: MACHINE_PG.adminUser, password: 'unused', allowed_roles: [role], statement_timeout: 2,
-    });
-    await h.call('write', `roles/${role}`, { db_name: 'pg', default_ttl: '1h', creation_statements: groupRole });
+    const h = await relayedHarness(t, role, writes);
     const issuing = h.creds(role);
     issuing.catch(() => undefined);
     await eventually(async () => (await openTransactions()) === 1, 10_000, 'the creation statements to run in an open transaction');
-    relay.muteAll();
+    relays.get(h)?.muteAll();
     await eventually(async () => (await openTransactions()) === 0, 10_000, 'PostgreSQL to end the session it heard nothing from');
     assert.deepEqual(await rolesOf(role), [], 'rolled back');
-    // The group the creation joined is free again: a role can be made in it at once.
-    await db.query(`CREATE ROLE "fx_pe_probe_${suffix}" IN ROLE "${group}"`);
-    await db.query(`DROP ROLE "fx_pe_probe_${suffix}"`);
     writes.fail();
-    relay.cutAll();
+    relays.get(h)?.cutAll();
     await assert.rejects(issuing);
+  });
+
+  it('a lease write slower than statement_timeout costs a second run of the statements, not the credential', async (t) => {
+    const role = roleName('pi');
+    const writes = heldLeaseWrites();
+    const h = await relayedHarness(t, role, writes);
+    const issuing = h.creds(role);
+    await eventually(async () => (await openTransactions()) === 1, 10_000, 'the creation statements to run in an open transaction');
+    // The server ends the idle transaction after 1 s; the lease is stored only after that.
+    await eventually(async () => (await openTransactions()) === 0, 10_000, 'PostgreSQL to end the idle transaction');
+    assert.deepEqual(await rolesOf(role), []);
+    writes.release();
+    const { username } = await issuing;
+    assert.deepEqual(await rolesOf(role), [username], 'made once, by the run after the lease was stored');
   });
 
   it('rolls the creation back when the lease cannot be stored, and the pooled connection stays usable', async (t) => {

@@ -67,9 +67,11 @@ export type RunBatch = (statements: readonly string[], exclusive: boolean, optio
  * Coffer dying in between drops the connection, and PostgreSQL rolls the transaction back; a
  * gate that never opens rolls it back here (CommitWithheld). A connection that goes silent
  * instead (Coffer's host loses power, a partition) is not noticed by the server until TCP
- * keepalive, two hours by default, while the uncommitted role keeps its locks: the transaction
- * therefore sets idle_in_transaction_session_timeout (PostgreSQL 9.6 and later) to the
- * statement timeout, and the server ends the session after that long without a word from us. The statements must not end the
+ * keepalive, two hours by default, while the uncommitted role keeps its locks: a held
+ * transaction therefore sets idle_in_transaction_session_timeout (PostgreSQL 9.6 and later) to
+ * the statement timeout, and the server ends the session after that long without a word from
+ * us. A lease write slower than that meets a closed connection at COMMIT: `applied` finds
+ * nothing committed and the batch runs again, now in one round trip. The statements must not end the
  * transaction themselves (mayEndTransaction): what followed would commit on its own.
  *
  * A connection lost during the query that held COMMIT leaves unknown whether it ran. `applied`
@@ -88,8 +90,9 @@ export function createBatchRunner(deps: BatchRunnerDeps): RunBatch {
     // Newline before each separator, so a template ending in a `--` comment cannot swallow the
     // next part; an unterminated quote or comment was a syntax error run alone, and still is.
     const timeoutMs = deps.statementTimeoutMs();
+    // Sent as one string, the whole transaction never waits on us: no idle bound is needed.
+    const whole = [`BEGIN; SET LOCAL statement_timeout = ${timeoutMs}`, ...statements, 'COMMIT'].join('\n;\n');
     const opening = [`BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL idle_in_transaction_session_timeout = ${timeoutMs}`, ...statements].join('\n;\n');
-    const whole = `${opening}\n;\nCOMMIT`;
     for (let lost = 0; ; lost += 1) {
       const client = await deps.acquire();
       let commitSent = false;
