@@ -308,12 +308,13 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
         response = await handler(engineRequest);
         if (response?.secret) response = await attachLease(response, routed.mount, req.path, token, lastUse);
         else if (response?.refreshInterval !== undefined) response = withRefreshInterval(response, routed.mount);
+        if (response?.login) response = await attachLogin(response, routed.mount, req.path);
       } catch (error) {
-        // A secret the engine left to `create` can fail in attachLease, so that too is a response.
+        // A secret the engine left to `create` can fail in attachLease, and a login's token in
+        // attachLogin: those are responses too, and are audited as such.
         auditFailure(error);
         throw error;
       }
-      if (response?.login) response = await attachLogin(response, routed.mount, req.path);
     } finally {
       // After the lease is stored, so revoking the spent token revokes the lease too (as Vault).
       if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
