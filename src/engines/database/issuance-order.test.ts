@@ -13,7 +13,7 @@ import { createScratchDatabase, MACHINE_PG, uniqueSuffix, type ScratchDatabase }
 import { eventually, pause } from '../../../test/helpers/polling.js';
 import { isCofferError } from '../../core/errors.js';
 import { createDatabaseHarness, type DatabaseHarness, type FakeLease } from './harness.js';
-import { startTcpRelay } from '../../../test/helpers/tcp-relay.js';
+import { startTcpRelay, type TcpRelay } from '../../../test/helpers/tcp-relay.js';
 
 const suffix = uniqueSuffix(4);
 /** 8 characters (what a generated username keeps of a role name), so cleanup can find them. */
@@ -125,7 +125,11 @@ describe('PostgreSQL: the user commits only after its lease is stored', () => {
   });
 
   /** A harness whose config reaches PostgreSQL through `relay`, with a 1 s statement_timeout. */
-  const relayedHarness = async (t: { after(fn: () => Promise<void> | void): void }, role: string, writes: ReturnType<typeof heldLeaseWrites>): Promise<DatabaseHarness> => {
+  const relayedHarness = async (
+    t: { after(fn: () => Promise<void> | void): void },
+    role: string,
+    writes: ReturnType<typeof heldLeaseWrites>,
+  ): Promise<{ h: DatabaseHarness; relay: TcpRelay }> => {
     const relay = await startTcpRelay(MACHINE_PG);
     t.after(() => relay.close());
     const h = createDatabaseHarness({ leaseWrite: writes.leaseWrite });
@@ -140,10 +144,8 @@ describe('PostgreSQL: the user commits only after its lease is stored', () => {
       username: MACHINE_PG.adminUser, password: 'unused', allowed_roles: [role], statement_timeout: 1,
     });
     await h.call('write', `roles/${role}`, { db_name: 'pg', default_ttl: '1h', creation_statements: groupRole });
-    relays.set(h, relay);
-    return h;
+    return { h, relay };
   };
-  const relays = new Map<DatabaseHarness, Awaited<ReturnType<typeof startTcpRelay>>>();
 
   it('a transaction held open for its lease is ended by PostgreSQL once Coffer goes silent, not hours later', async (t) => {
     // Coffer's host losing power, or a partition, leaves the server waiting on a client that never
@@ -151,22 +153,22 @@ describe('PostgreSQL: the user commits only after its lease is stored', () => {
     // keepalive noticed, two hours by default. statement_timeout bounds that wait too.
     const role = roleName('ph');
     const writes = heldLeaseWrites();
-    const h = await relayedHarness(t, role, writes);
+    const { h, relay } = await relayedHarness(t, role, writes);
     const issuing = h.creds(role);
     issuing.catch(() => undefined);
     await eventually(async () => (await openTransactions()) === 1, 10_000, 'the creation statements to run in an open transaction');
-    relays.get(h)?.muteAll();
+    relay.muteAll();
     await eventually(async () => (await openTransactions()) === 0, 10_000, 'PostgreSQL to end the session it heard nothing from');
     assert.deepEqual(await rolesOf(role), [], 'rolled back');
     writes.fail();
-    relays.get(h)?.cutAll();
+    relay.cutAll();
     await assert.rejects(issuing);
   });
 
   it('a lease write slower than statement_timeout costs a second run of the statements, not the credential', async (t) => {
     const role = roleName('pi');
     const writes = heldLeaseWrites();
-    const h = await relayedHarness(t, role, writes);
+    const { h } = await relayedHarness(t, role, writes);
     const issuing = h.creds(role);
     await eventually(async () => (await openTransactions()) === 1, 10_000, 'the creation statements to run in an open transaction');
     // The server ends the idle transaction after 1 s; the lease is stored only after that.
