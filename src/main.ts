@@ -111,7 +111,8 @@ function buildPhysical(config: ServerConfig): { physical: PhysicalStorage; lock:
   if (holdsOnlyCofferFiles(config.dataDir)) chmodSync(config.dataDir, 0o700);
   const lock = lockDataDir(config.dataDir);
   try {
-    return { physical: createSqliteStorage({ path: sqlitePathOf(config) }), lock };
+    // HTTP replicas read the file and follow its change log (src/server/replicas/replica-core.ts).
+    return { physical: createSqliteStorage({ path: sqlitePathOf(config), trackChanges: config.httpReplicas > 0 }), lock };
   } catch (err) {
     lock.release();
     throw err;

@@ -103,17 +103,48 @@ test('a replica answers KV reads itself, forwards writes, and never serves a ver
   assert.equal(written.servedBy, undefined);
   assert.equal(written.body.data.version, 2);
 
-  // The very next read already sees it, whoever answers; once the replica has reloaded, it does too.
+  // The replica follows the primary's change log: the very next read is its own, and current.
   const next = await connection.call('GET', 'secret/data/probe', { token: root });
+  assert.equal(next.servedBy, 'replica');
   assert.equal(next.body.data.data.value, 'v2');
-  const reloaded = await untilReplicaAnswers(connection, 'secret/data/probe');
-  assert.equal(reloaded.body.data.data.value, 'v2');
-  assert.equal(reloaded.body.data.metadata.version, 2);
+  assert.equal(next.body.data.metadata.version, 2);
 
   const listed = await connection.call('GET', 'secret/metadata/?list=true', { token: root });
   assert.equal(listed.status, 200);
   assert.ok(listed.body.data.keys.includes('probe'));
   connection.close();
+});
+
+test('a replica forgets exactly what the primary changed: a deleted secret and a revoked token at once, without a reload', async () => {
+  const primary = connect(server.url);
+  for (const name of ['keep', 'drop']) {
+    assert.equal((await primary.call('POST', `secret/data/forget-${name}`, { token: root, body: { data: { value: name } } })).status, 200);
+  }
+  const created = await primary.call('POST', 'auth/token/create', { token: root, body: { policies: ['root'], ttl: '1h' } });
+  const doomed: string = created.body.auth.client_token;
+  const connection = await replicaConnection();
+  // Both secrets and the token are in the replica's caches now.
+  for (const name of ['keep', 'drop']) assert.equal((await untilReplicaAnswers(connection, `secret/data/forget-${name}`)).body.data.data.value, name);
+  assert.equal((await untilReplicaAnswers(connection, 'secret/data/forget-keep', doomed)).status, 200);
+
+  assert.equal((await primary.call('DELETE', 'secret/data/forget-drop', { token: root })).status, 204);
+  assert.equal((await primary.call('POST', 'auth/token/revoke', { token: root, body: { token: doomed } })).status, 204);
+
+  // What did not change is still the replica's to answer, with no reload in between...
+  const kept = await connection.call('GET', 'secret/data/forget-keep', { token: root });
+  assert.equal(kept.servedBy, 'replica');
+  assert.equal(kept.body.data.data.value, 'keep');
+  // ...and what changed is gone from its caches. The replica itself finds the deletion (Vault's
+  // 404 with the version's metadata); a denial is always the primary's to give.
+  const dropped = await connection.call('GET', 'secret/data/forget-drop', { token: root });
+  assert.equal(dropped.status, 404);
+  assert.equal(dropped.servedBy, 'replica');
+  assert.notEqual(dropped.body.data.metadata.deletion_time, '');
+  const revoked = await connection.call('GET', 'secret/data/forget-keep', { token: doomed });
+  assert.equal(revoked.status, 403);
+  assert.equal(revoked.servedBy, undefined);
+  connection.close();
+  primary.close();
 });
 
 test('a revoked token and a tightened policy stop working on a replica connection at once', async () => {

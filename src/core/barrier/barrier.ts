@@ -54,6 +54,11 @@ export interface Barrier extends Storage {
    * Throws 'sealed' while sealed.
    */
   copyRootKey(): Buffer;
+  /**
+   * Forgets any cached plaintext of `key`, whose stored value another process changed (an HTTP
+   * replica applying the primary's commits). Allowed while sealed.
+   */
+  invalidateCached(key: string): void;
 }
 
 export interface BarrierOptions {
@@ -330,6 +335,7 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
 
     keyStatus: () => statusOf(unsealed()),
     copyRootKey: () => Buffer.from(unsealed().rootKey),
+    invalidateCached: (key) => cache.invalidate(key),
 
     // Not async: a cached read is then one promise, not three (this is every KV read's path).
     get(key) {

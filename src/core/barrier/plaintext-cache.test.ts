@@ -166,3 +166,26 @@ test('a read that raced a batch does not cache the value it read', async () => {
   assert.equal(await reading, undefined);
   assert.deepEqual(await cache.read('k', () => assert.fail('should be cached')), Buffer.from('new'));
 });
+
+test('invalidate drops a key changed behind the cache, and a read in flight across it does not fill', async () => {
+  const cache = createPlaintextCache({ maxEntries: 10 });
+  await cache.read('k', async () => Buffer.from('old'));
+  await cache.read('other', async () => Buffer.from('other'));
+  cache.invalidate('k');
+  let loads = 0;
+  const slowRead = deferred<Buffer | undefined>();
+  const reading = cache.read('k', () => {
+    loads++;
+    return slowRead.promise;
+  });
+  // The file changed again while that read was loading the previous value.
+  cache.invalidate('k');
+  slowRead.resolve(Buffer.from('stale'));
+  assert.deepEqual(await reading, Buffer.from('stale'));
+  assert.deepEqual(await cache.read('k', async () => (loads++, Buffer.from('current'))), Buffer.from('current'));
+  assert.equal(loads, 2, 'the stale load was not cached');
+  assert.deepEqual(await cache.read('k', async () => assert.fail('should be cached')), Buffer.from('current'));
+  assert.deepEqual(await cache.read('other', async () => assert.fail('untouched keys stay cached')), Buffer.from('other'));
+  // Disabled caches accept it too.
+  createPlaintextCache({ maxEntries: 0 }).invalidate('k');
+});

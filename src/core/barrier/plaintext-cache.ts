@@ -32,6 +32,11 @@ export interface PlaintextCache {
    * succeeds, each key's entry holds its last change, under the same rules as `write`.
    */
   writeMany(changes: ReadonlyArray<{ key: string; value: Buffer | undefined }>, store: () => Promise<void>): Promise<void>;
+  /**
+   * Drops `key`'s entry because its stored value changed behind this cache (an HTTP replica
+   * learns of the primary's commits this way); a read of it still in flight will not fill it.
+   */
+  invalidate(key: string): void;
   /** Zero-fills and drops every entry; operations still in flight will not refill it. */
   clear(): void;
   readonly size: number;
@@ -55,6 +60,7 @@ export function createPlaintextCache(options: { maxEntries: number }): Plaintext
       read: (_key, load) => load(),
       write: (_key, _value, store) => store(),
       writeMany: (_changes, store) => store(),
+      invalidate: () => undefined,
       clear: () => undefined,
       size: 0,
     };
@@ -156,6 +162,13 @@ export function createPlaintextCache(options: { maxEntries: number }): Plaintext
           release(key, entry);
         }
       }
+    },
+
+    invalidate(key) {
+      lru.delete(key);
+      // A read that loaded the old value has not filled yet: the bump makes it skip the fill.
+      const entry = inFlight.get(key);
+      if (entry !== undefined) entry.generation++;
     },
 
     clear() {

@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import { CofferError, isCofferError } from '../errors.js';
 import type { PhysicalStorage } from './storage.js';
 import { prepareReads } from './sqlite-reads.js';
+import { prepareChangeReader, type ChangeReader } from './sqlite-change-log.js';
 
 /** Thrown by every write to a read-only view: the request must go to the primary. */
 export class ReplicaWriteRefused extends CofferError {
@@ -29,6 +30,8 @@ export interface SqliteReader extends PhysicalStorage {
   readonly kind: 'sqlite-reader';
   /** Changes after every commit made by another connection. */
   dataVersion(): number;
+  /** The file's change log (written while the primary runs with replicas). Synchronous. */
+  readonly changes: ChangeReader;
 }
 
 export function openSqliteReader(path: string): SqliteReader {
@@ -42,6 +45,7 @@ export function openSqliteReader(path: string): SqliteReader {
   }
   const reads = prepareReads(db);
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  const changes = prepareChangeReader(db);
   let closed = false;
 
   const read = <T>(fn: () => T): Promise<T> => {
@@ -57,6 +61,16 @@ export function openSqliteReader(path: string): SqliteReader {
   return {
     kind: 'sqlite-reader',
     dataVersion: () => dataVersion.get() as number,
+    changes: {
+      newest: () => {
+        if (closed) throw new CofferError('internal', 'storage is closed');
+        return changes.newest();
+      },
+      since: (after, limit) => {
+        if (closed) throw new CofferError('internal', 'storage is closed');
+        return changes.since(after, limit);
+      },
+    },
     get: (key) => read(() => reads.get(key)),
     list: (prefix) => read(() => reads.list(prefix)),
     listPage: (prefix, after, limit) => read(() => reads.listPage(prefix, after, limit)),

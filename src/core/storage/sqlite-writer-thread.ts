@@ -14,6 +14,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { prepareChangeRecorder } from './sqlite-change-log.js';
 
 /** 'p' put (its value is `l` bytes at offset `o` of the group's buffer), 'd' delete. */
 export type WireOp = { t: 'p'; k: string; o: number; l: number } | { t: 'd'; k: string };
@@ -62,7 +63,13 @@ const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 if (parentPort) {
   const port = parentPort;
-  const { file, busyTimeoutMs, maxBatchOps } = workerData as { file: string; busyTimeoutMs: number; maxBatchOps: number };
+  const { file, busyTimeoutMs, maxBatchOps, trackChanges, changeLogRetainedRows } = workerData as {
+    file: string;
+    busyTimeoutMs: number;
+    maxBatchOps: number;
+    trackChanges: boolean;
+    changeLogRetainedRows?: number;
+  };
   const db = new Database(file, { timeout: busyTimeoutMs });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -83,17 +90,24 @@ if (parentPort) {
 
   const upsert = db.prepare<[string, Buffer]>('INSERT INTO entries (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   const remove = db.prepare<[string]>('DELETE FROM entries WHERE key = ?');
+  // Only while HTTP replicas read this file (sqlite-change-log.ts): one more insert per write.
+  const changeLog = trackChanges ? prepareChangeRecorder(db, changeLogRetainedRows) : undefined;
   const apply = (group: WireGroup): void => {
     for (const op of group.ops) {
       if (op.t === 'p') upsert.run(op.k, Buffer.from(group.data, op.o, op.l));
       else remove.run(op.k);
+      changeLog?.record(op.k);
     }
   };
   // IMMEDIATE takes the write lock up front, so a busy database waits in the busy handler.
   const commitGroups = db.transaction((groups: readonly WireGroup[]) => {
     for (const group of groups) apply(group);
+    changeLog?.prune();
   }).immediate;
-  const commitOne = db.transaction(apply).immediate;
+  const commitOne = db.transaction((group: WireGroup) => {
+    apply(group);
+    changeLog?.prune();
+  }).immediate;
 
   const rollbackIfOpen = (): void => {
     try {

@@ -74,7 +74,7 @@ describe('sqlite storage: files and settings', () => {
     }
   });
 
-  it('records schema version 1 and keeps data across reopen', async () => {
+  it('records schema version 2 and keeps data across reopen', async () => {
     const file = path.join(tempDir(), 'coffer.db');
     const first = createSqliteStorage({ path: file });
     await first.put('kept/key', Buffer.from([0, 1, 2]));
@@ -87,9 +87,74 @@ describe('sqlite storage: files and settings', () => {
     }
     const raw = new Database(file, { readonly: true });
     try {
-      assert.equal(raw.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get(), '1');
+      assert.equal(raw.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get(), '2');
     } finally {
       raw.close();
+    }
+  });
+
+  it('upgrades a schema version 1 file in place, keeping its data', async () => {
+    const file = path.join(tempDir(), 'coffer.db');
+    const old = new Database(file);
+    old.exec('CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+    old.exec('CREATE TABLE entries (key TEXT PRIMARY KEY COLLATE BINARY, value BLOB NOT NULL) WITHOUT ROWID');
+    old.prepare("INSERT INTO meta VALUES ('schema_version', '1')").run();
+    old.prepare('INSERT INTO entries VALUES (?, ?)').run('kept/key', Buffer.from([7]));
+    old.close();
+    const storage = createSqliteStorage({ path: file, trackChanges: true });
+    try {
+      assert.deepEqual(await storage.get('kept/key'), Buffer.from([7]));
+      await storage.put('new/key', Buffer.from([8]));
+    } finally {
+      await storage.close();
+    }
+    const raw = new Database(file, { readonly: true });
+    try {
+      assert.equal(raw.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get(), '2');
+      assert.deepEqual(raw.prepare('SELECT key FROM changes ORDER BY seq').pluck().all(), ['new/key']);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('logs every changed key in commit order only when asked, and keeps the newest rows', async () => {
+    const file = path.join(tempDir(), 'coffer.db');
+    const untracked = createSqliteStorage({ path: file });
+    await untracked.put('quiet', Buffer.from([0]));
+    await untracked.close();
+    const changeLog = (): Array<{ seq: number; key: string }> => {
+      const raw = new Database(file, { readonly: true });
+      try {
+        return raw.prepare<[], { seq: number; key: string }>('SELECT seq, key FROM changes ORDER BY seq').all();
+      } finally {
+        raw.close();
+      }
+    };
+    assert.deepEqual(changeLog(), []);
+
+    const storage = createSqliteStorage({ path: file, trackChanges: true, changeLogRetainedRows: 4 });
+    try {
+      await storage.put('a', Buffer.from([1]));
+      await storage.batch([
+        { type: 'put', key: 'b', value: Buffer.from([2]) },
+        { type: 'delete', key: 'a' },
+      ]);
+      assert.deepEqual(changeLog(), [
+        { seq: 1, key: 'a' },
+        { seq: 2, key: 'b' },
+        { seq: 3, key: 'a' },
+      ]);
+      // A refused batch logs nothing.
+      await assert.rejects(storage.batch([{ type: 'put', key: 'c', value: Buffer.from([3]) }, { type: 'put', key: '', value: Buffer.from([3]) }]));
+      await Promise.all(['d', 'e', 'f'].map((key) => storage.put(key, Buffer.from([4]))));
+      assert.deepEqual(changeLog(), [
+        { seq: 3, key: 'a' },
+        { seq: 4, key: 'd' },
+        { seq: 5, key: 'e' },
+        { seq: 6, key: 'f' },
+      ]);
+    } finally {
+      await storage.close();
     }
   });
 
@@ -99,7 +164,7 @@ describe('sqlite storage: files and settings', () => {
     const raw = new Database(file);
     raw.prepare("UPDATE meta SET value = '99' WHERE name = 'schema_version'").run();
     raw.close();
-    assert.throws(() => createSqliteStorage({ path: file }), /schema version 99, newer than this build supports \(1\); run a newer Coffer/);
+    assert.throws(() => createSqliteStorage({ path: file }), /schema version 99, newer than this build supports \(2\); run a newer Coffer/);
   });
 
   it('validates its options when built', () => {

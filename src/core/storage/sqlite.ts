@@ -16,6 +16,7 @@ import { prepareReads } from './sqlite-reads.js';
 import { validateWriteOps } from './write-ops.js';
 import { Worker } from 'node:worker_threads';
 import { packGroup, type WireGroup, type WriterReply, type WriterRequest } from './sqlite-writer-thread.js';
+import { CREATE_CHANGE_LOG } from './sqlite-change-log.js';
 
 export interface SqliteStorageOptions {
   /** The database file. Its directory is created with mode 0700 when missing. */
@@ -28,6 +29,13 @@ export interface SqliteStorageOptions {
    * (one caller's batch is never split). Default 1000.
    */
   readonly maxBatchOps?: number;
+  /**
+   * Record every changed key in the file's change log (sqlite-change-log.ts), for HTTP replica
+   * processes that read the file and must drop what they cached of it. Default false.
+   */
+  readonly trackChanges?: boolean;
+  /** Test hook: change-log rows kept (default CHANGE_LOG_RETAINED_ROWS). */
+  readonly changeLogRetainedRows?: number;
 }
 
 /** Counters since open, for tests and metrics. */
@@ -63,6 +71,7 @@ type Db = Database.Database;
  */
 const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
   (db) => db.exec('CREATE TABLE entries (key TEXT PRIMARY KEY COLLATE BINARY, value BLOB NOT NULL) WITHOUT ROWID'),
+  (db) => db.exec(CREATE_CHANGE_LOG),
 ];
 const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -79,6 +88,8 @@ const SCHEMA_VERSION = MIGRATIONS.length;
  */
 export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorage {
   const { path, busyTimeoutMs, maxBatchOps } = validateOptions(options);
+  const trackChanges = options.trackChanges === true;
+  const { changeLogRetainedRows } = options;
   const db = openDatabase(path, busyTimeoutMs);
 
   const reads = prepareReads(db);
@@ -86,7 +97,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   // Commits run on a writer thread with its own connection, so their fsync never stalls the
   // event loop; reads stay here (WAL lets them run beside a commit and see only committed data).
   const writer = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), {
-    workerData: { file: resolve(path), busyTimeoutMs, maxBatchOps },
+    workerData: { file: resolve(path), busyTimeoutMs, maxBatchOps, trackChanges, ...(changeLogRetainedRows === undefined ? {} : { changeLogRetainedRows }) },
     // The parent's flags (--input-type, --eval, test runner options) do not apply to this file.
     execArgv: [],
   });
@@ -232,7 +243,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   };
 }
 
-function validateOptions(options: SqliteStorageOptions): Required<SqliteStorageOptions> {
+function validateOptions(options: SqliteStorageOptions): Required<Pick<SqliteStorageOptions, 'path' | 'busyTimeoutMs' | 'maxBatchOps'>> {
   const { path, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS, maxBatchOps = DEFAULT_MAX_BATCH_OPS } = options ?? {};
   if (typeof path !== 'string' || path === '' || path === ':memory:' || path.startsWith('file:')) {
     throw new CofferError('internal', 'sqlite storage needs a file path; use createMemoryStorage() for a throwaway store');

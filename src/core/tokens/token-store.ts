@@ -98,6 +98,11 @@ export interface TokenStore {
   setup(): Promise<void>;
   /** Forgets the salt and caches; call on seal. */
   reset(): void;
+  /**
+   * Forgets the cached entry of token `id`, whose stored record another process changed (an
+   * HTTP replica applying the primary's commits); a read of it in flight will not cache it.
+   */
+  forgetCached(id: string): void;
   create(input: CreateTokenInput): Promise<TokenGrant & { token: string }>;
   /** The live entry for a raw token, or undefined when unknown or expired. */
   lookup(token: string): Promise<TokenEntry | undefined>;
@@ -150,7 +155,9 @@ const ttlCapped = (ttl: number, max: number): string =>
 const periodCapped = (period: number, max: number): string =>
   `period of "${formatDuration(period)}" exceeded the effective max_ttl of "${formatDuration(max)}"; period value is capped accordingly`;
 
-const idKey = (id: string): string => `id/${id}`;
+/** Token entries are stored at this prefix + the token's id, under the store's storage. */
+export const TOKEN_ENTRY_PREFIX = 'id/';
+const idKey = (id: string): string => `${TOKEN_ENTRY_PREFIX}${id}`;
 const accessorKey = (hashed: string): string => `accessor/${hashed}`;
 const parentKey = (parent: string, child: string): string => `parent/${parent}/${child}`;
 
@@ -402,6 +409,10 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       lastLookup?.token.fill(0);
       lastLookup = undefined;
       cache.clear();
+    },
+    forgetCached(id) {
+      removalEpoch += 1;
+      cache.delete(id);
     },
     async create(input) {
       const now = clock.now();

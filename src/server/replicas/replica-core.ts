@@ -4,9 +4,11 @@
  * view of the primary's SQLite file and unsealed with the root key the primary sent.
  *
  * Owns: one snapshot of everything a KV read consults (keyring, token salt, policies, mount
- * table), valid for exactly one `dataVersion` of the file; the caller builds a new core when the
- * file changes rather than invalidating caches one by one, so nothing stale can survive a
- * change it did not know about.
+ * table), valid for one `dataVersion` of the file, and its caches. When the file changes,
+ * `catchUp` reads the primary's change log (sqlite-change-log.ts) and forgets exactly the cached
+ * entries of the keys that changed; a change to what the core derived when it was built, or a
+ * log it cannot follow (pruned, too long, unreadable), makes it refuse, and the caller builds a
+ * new core (change-impact.ts decides which is which).
  * Must never: write (the storage refuses); serve while audit devices are enabled (only the
  * primary can audit, so `auditEnabled` sends every request there); route to anything but a KV
  * mount.
@@ -24,6 +26,13 @@ import { ReplicaWriteRefused, type SqliteReader } from '../../core/storage/sqlit
 import { scope } from '../../core/storage/view.js';
 import { createTokenStore } from '../../core/tokens/token-store.js';
 import { createKvEngine } from '../../engines/kv/engine.js';
+import { changeImpact } from './change-impact.js';
+
+/**
+ * More changed keys than this at once and a new core is cheaper than forgetting them one by one
+ * (and the primary was far ahead anyway).
+ */
+const MAX_CATCH_UP_KEYS = 5_000;
 
 export interface ReplicaCoreOptions {
   reader: SqliteReader;
@@ -35,8 +44,15 @@ export interface ReplicaCoreOptions {
 }
 
 export interface ReplicaCore {
-  /** The file's data_version this core was built from; any other version means stale. */
+  /** The file's data_version this core is current with; any other version means stale. */
   readonly dataVersion: number;
+  /**
+   * Brings the core up to date with the file at data_version `dataVersion` (read by the caller
+   * before this call) by forgetting what changed. False when it cannot: the caller must build a
+   * new core, and this one refuses every later catch-up. Synchronous, so no read runs between
+   * the check and the forgetting.
+   */
+  catchUp(dataVersion: number): boolean;
   /** True while audit devices are enabled: every request then belongs to the primary. */
   readonly auditEnabled: boolean;
   readonly router: Router<MountEntry>;
@@ -61,8 +77,12 @@ const NO_AUDIT = { enabled: false, logRequest: refuse, logResponse: refuse } as 
 
 export async function buildReplicaCore(options: ReplicaCoreOptions): Promise<ReplicaCore> {
   const { reader, clock, logger, systemTtl } = options;
-  // Read before anything else: a commit that lands while this core loads makes it stale at once.
-  const dataVersion = reader.dataVersion();
+  // Read before anything else, the change log's position first: a commit that lands while this
+  // core loads is then either in what loads or after both marks (so a catch-up applies it), and
+  // one that lands between the two marks is applied again, harmlessly.
+  let appliedChanges = reader.changes.newest();
+  let dataVersion = reader.dataVersion();
+  let stale = false;
   const barrier: Barrier = createBarrier(reader, { ...(options.cacheEntries === undefined ? {} : { cacheEntries: options.cacheEntries }), clock });
   try {
     await barrier.unseal(options.rootKey);
@@ -105,8 +125,40 @@ export async function buildReplicaCore(options: ReplicaCoreOptions): Promise<Rep
       logger,
       isSealed: () => barrier.sealed,
     });
+    const catchUp = (version: number): boolean => {
+      if (stale) return false;
+      try {
+        const since = reader.changes.since(appliedChanges, MAX_CATCH_UP_KEYS);
+        if (since.kind !== 'changes') {
+          stale = true;
+          return false;
+        }
+        // No new rows is fine: a commit that landed after the caller read the data_version was
+        // applied by the previous catch-up already. (Every commit to the entries while replicas
+        // run goes through the primary's writer thread, which logs it: sqlite-writer-thread.ts.)
+        const impacts = since.keys.map((key) => ({ key, impact: changeImpact(key) }));
+        if (impacts.some(({ impact }) => impact.kind === 'rebuild')) {
+          stale = true;
+          return false;
+        }
+        for (const { key, impact } of impacts) {
+          barrier.invalidateCached(key);
+          if (impact.kind === 'forget-token') tokens.forgetCached(impact.id);
+        }
+        appliedChanges = since.last;
+        dataVersion = version;
+        return true;
+      } catch (error) {
+        logger.warn('replica could not read the change log; rebuilding', { error: error instanceof Error ? error.message : String(error) });
+        stale = true;
+        return false;
+      }
+    };
     return {
-      dataVersion,
+      get dataVersion() {
+        return dataVersion;
+      },
+      catchUp,
       auditEnabled,
       router,
       handler,

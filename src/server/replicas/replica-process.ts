@@ -8,9 +8,10 @@
  * leases, audit and the system backend stay in the single primary, which keeps the one writer
  * every invariant in the core relies on.
  *
- * A read is answered here only when all of these hold: the process is unsealed; the SQLite file
- * has not changed since the core was built (else it is rebuilt in the background and the primary
- * answers meanwhile, so no cache can serve a revoked token or a deleted secret); no audit device
+ * A read is answered here only when all of these hold: the process is unsealed; the core is
+ * current with the SQLite file (after a commit it forgets the changed keys from the primary's
+ * change log; when it cannot, it is rebuilt in the background and the primary answers meanwhile,
+ * so no cache can serve a revoked token or a deleted secret); no audit device
  * is enabled; it is a GET (or LIST) of a path on a KV mount; and handling it raised no error
  * (a denied or failed read is retried by the primary, which audits and answers with authority;
  * a token with limited uses fails here on its write and goes there too).
@@ -139,9 +140,14 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
     return versionNow;
   };
 
-  /** The core, if it may answer now: built from the file as it is. */
+  /** The core, if it may answer now: current with the file as it is (caught up if need be). */
   const fresh = (): ReplicaCore | undefined => {
-    if (core === undefined || currentDataVersion() !== core.dataVersion) {
+    if (core === undefined) {
+      rebuildSoon();
+      return undefined;
+    }
+    const version = currentDataVersion();
+    if (version !== core.dataVersion && !core.catchUp(version)) {
       rebuildSoon();
       return undefined;
     }
