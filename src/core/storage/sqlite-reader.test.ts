@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createSqliteStorage } from './sqlite.js';
 import { openSqliteReader, ReplicaWriteRefused } from './sqlite-reader.js';
 
@@ -59,6 +60,11 @@ test("a reader follows the writer's change log, and says when it cannot (pruned 
       assert.deepEqual(reader.changes.since(0, 10), { kind: 'gap' });
       assert.deepEqual(reader.changes.since(1, 10), { kind: 'changes', keys: ['x/1', 'x/2', 'x/3'], last: 4 });
       assert.equal(reader.changes.newest(), 4);
+      // A log whose numbering went behind what a reader applied is a gap too, never "nothing new".
+      const raw = new Database(path);
+      raw.exec('DELETE FROM changes');
+      raw.close();
+      assert.deepEqual(reader.changes.since(4, 10), { kind: 'gap' });
       await reader.close();
       assert.throws(() => reader.changes.newest(), /storage is closed/);
     } finally {

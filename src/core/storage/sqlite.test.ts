@@ -74,7 +74,7 @@ describe('sqlite storage: files and settings', () => {
     }
   });
 
-  it('records schema version 2 and keeps data across reopen', async () => {
+  it('records schema version 1 and keeps data across reopen', async () => {
     const file = path.join(tempDir(), 'coffer.db');
     const first = createSqliteStorage({ path: file });
     await first.put('kept/key', Buffer.from([0, 1, 2]));
@@ -87,13 +87,13 @@ describe('sqlite storage: files and settings', () => {
     }
     const raw = new Database(file, { readonly: true });
     try {
-      assert.equal(raw.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get(), '2');
+      assert.equal(raw.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get(), '1');
     } finally {
       raw.close();
     }
   });
 
-  it('upgrades a schema version 1 file in place, keeping its data', async () => {
+  it('adds the change log to an existing file when tracking starts, without changing its schema version', async () => {
     const file = path.join(tempDir(), 'coffer.db');
     const old = new Database(file);
     old.exec('CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
@@ -110,7 +110,7 @@ describe('sqlite storage: files and settings', () => {
     }
     const raw = new Database(file, { readonly: true });
     try {
-      assert.equal(raw.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get(), '2');
+      assert.equal(raw.prepare("SELECT value FROM meta WHERE name = 'schema_version'").pluck().get(), '1');
       assert.deepEqual(raw.prepare('SELECT key FROM changes ORDER BY seq').pluck().all(), ['new/key']);
     } finally {
       raw.close();
@@ -130,7 +130,12 @@ describe('sqlite storage: files and settings', () => {
         raw.close();
       }
     };
-    assert.deepEqual(changeLog(), []);
+    const probe = new Database(file, { readonly: true });
+    try {
+      assert.equal(probe.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'changes'").pluck().get(), 0, 'no change log unless asked');
+    } finally {
+      probe.close();
+    }
 
     const storage = createSqliteStorage({ path: file, trackChanges: true, changeLogRetainedRows: 4 });
     try {
@@ -164,7 +169,7 @@ describe('sqlite storage: files and settings', () => {
     const raw = new Database(file);
     raw.prepare("UPDATE meta SET value = '99' WHERE name = 'schema_version'").run();
     raw.close();
-    assert.throws(() => createSqliteStorage({ path: file }), /schema version 99, newer than this build supports \(2\); run a newer Coffer/);
+    assert.throws(() => createSqliteStorage({ path: file }), /schema version 99, newer than this build supports \(1\); run a newer Coffer/);
   });
 
   it('validates its options when built', () => {

@@ -71,7 +71,6 @@ type Db = Database.Database;
  */
 const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
   (db) => db.exec('CREATE TABLE entries (key TEXT PRIMARY KEY COLLATE BINARY, value BLOB NOT NULL) WITHOUT ROWID'),
-  (db) => db.exec(CREATE_CHANGE_LOG),
 ];
 const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -91,6 +90,17 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   const trackChanges = options.trackChanges === true;
   const { changeLogRetainedRows } = options;
   const db = openDatabase(path, busyTimeoutMs);
+  // Outside the schema version on purpose: a file stays readable by a build without the change
+  // log (rolling back stays possible), which ignores the extra table. Created here, before the
+  // writer thread or any replica opens the file.
+  if (trackChanges) {
+    try {
+      db.exec(CREATE_CHANGE_LOG);
+    } catch (err) {
+      db.close();
+      throw storageError(`cannot create the change log in sqlite storage at ${resolve(path)}`, err);
+    }
+  }
 
   const reads = prepareReads(db);
 
