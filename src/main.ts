@@ -24,6 +24,7 @@ import type { Engine } from './core/router/engine.js';
 import { createRouter } from './core/router/router.js';
 import { createMemoryStorage } from './core/storage/memory.js';
 import { lockDataDir, type DataDirLock } from './core/storage/data-dir-lock.js';
+import { createQuotaStore } from './core/quotas/quota-store.js';
 import { createSqliteStorage } from './core/storage/sqlite.js';
 import type { PhysicalStorage } from './core/storage/storage.js';
 import { scope } from './core/storage/view.js';
@@ -319,7 +320,9 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   });
   // A token's leases end with it; revocation failures are retried by the lease worker.
   tokens.onRevoke((entry) => leases.revokeByToken(entry.id));
-  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, seal: sealFromApi, apiAuditCreation: config.apiAuditCreation });
+  // Rate limit quotas: a quota's path must fall in a mount (the system backend's own included).
+  const quotas = createQuotaStore({ storage: scope(systemStorage, 'quotas/'), clock, mountOf: (path) => router.route(path)?.mount.path });
+  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, quotas, seal: sealFromApi, apiAuditCreation: config.apiAuditCreation });
 
   // AWS secrets past their DeleteSecret recovery window are deleted for good, as AWS does.
   const awsPurger = createAwsPurger({
@@ -359,6 +362,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     systemStorage,
     tokens,
     policies,
+    quotas,
     mounts,
     audit,
     logger,
@@ -385,6 +389,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     events,
     watchAccess: createWatchAccess({ tokens, policies }),
     watchSlots: createWatchSlots({ maxPerToken: config.maxWatchesPerToken }),
+    quotas,
     // AWS Secrets Manager protocol on the same listener.
     aws: {
       keys: awsKeys,

@@ -10,6 +10,7 @@ import type { AuditBroker } from './audit/broker.js';
 import type { Barrier } from './barrier/barrier.js';
 import type { Seal, SealStatus } from './barrier/seal.js';
 import type { Logger } from './logger.js';
+import type { QuotaStore } from './quotas/quota-store.js';
 import type { PolicyStore } from './policy/store.js';
 import type { MountManager } from './router/mount-manager.js';
 import { getJson, putJson, type Storage } from './storage/storage.js';
@@ -97,6 +98,8 @@ export interface LifecycleDeps {
   systemStorage: Storage;
   tokens: TokenStore;
   policies: PolicyStore;
+  /** Rate limit quotas: loaded after every unseal, forgotten at every seal. */
+  quotas?: Pick<QuotaStore, 'setup' | 'reset'>;
   mounts: MountManager;
   audit: AuditBroker;
   logger: Logger;
@@ -139,6 +142,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     }
     await deps.mounts.load();
     await deps.audit.load();
+    await deps.quotas?.setup();
     // An expired token stops working at once (lookups check expiry); the sweep revokes what it
     // leaves behind, its children and its leases, so it runs often: a sweep that finds nothing
     // due only lists the names of the current minute's expiry entries. One at a time.
@@ -190,6 +194,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
       lingering = left;
     }
     deps.tokens.reset();
+    deps.quotas?.reset();
     deps.seal.seal();
     cluster = undefined;
     deps.logger.info('core sealed');

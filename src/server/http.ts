@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { setForwardedClientAddress } from '../api/http-io.js';
 import { CLIENT_ADDRESS_HEADER } from './replicas/forward.js';
 import type { Duplex } from 'node:stream';
-import { createVaultRequestListener, sendVaultNotFound } from '../api/vault/request-listener.js';
+import { createVaultRequestListener, sendVaultNotFound, type VaultApiOptions } from '../api/vault/request-listener.js';
 import { rewriteListRequestsOn } from '../api/vault/list-method.js';
 import { endQueuedResponsesNow } from '../api/response-coalescer.js';
 import { inArrivalOrder } from './in-arrival-order.js';
@@ -153,6 +153,8 @@ export function createHttpApiForCore(deps: {
   watchAccess: WatchAccess;
   /** Open watches per token; without it, the listener's default cap. */
   watchSlots?: WatchSlots;
+  /** Rate limit quotas for the Vault API. */
+  quotas?: VaultApiOptions['quotas'];
   /** AWS Secrets Manager protocol; absent = the listener speaks only the Vault API. */
   aws?: Pick<AwsProtocolDeps, 'keys' | 'isSealed' | 'ensureMount' | 'rotators'>;
   /**

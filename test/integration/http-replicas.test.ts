@@ -171,6 +171,22 @@ test('a revoked token and a tightened policy stop working on a replica connectio
   primary.close();
 });
 
+test('while a rate limit quota exists, the primary answers everything, so one bucket counts every connection', async () => {
+  const connection = await replicaConnection();
+  const primary = connect(server.url);
+  assert.equal((await primary.call('PUT', 'sys/quotas/rate-limit/replica-test', { token: root, body: { path: 'secret/', rate: 1000 } })).status, 204);
+  try {
+    const limited = await connection.call('GET', 'secret/data/probe', { token: root });
+    assert.equal(limited.status, 200);
+    assert.equal(limited.servedBy, undefined);
+  } finally {
+    assert.equal((await primary.call('DELETE', 'sys/quotas/rate-limit/replica-test', { token: root })).status, 204);
+  }
+  assert.equal((await untilReplicaAnswers(connection, 'secret/data/probe')).status, 200);
+  connection.close();
+  primary.close();
+});
+
 test('a token with limited uses is spent once per request through a replica', async () => {
   const primary = connect(server.url);
   const created = await primary.call('POST', 'auth/token/create', { token: root, body: { policies: ['root'], num_uses: 2 } });

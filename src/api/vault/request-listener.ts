@@ -25,6 +25,7 @@ import { rawSysHandler } from './raw-sys.js';
 import { VAULT_STATUS } from './status.js';
 import { isEmptyResponse } from '../../core/router/engine.js';
 import { refuseRecordWrite } from '../aws/record-guard.js';
+import type { QuotaCheck, QuotaStore } from '../../core/quotas/quota-store.js';
 
 export interface VaultApiOptions {
   handler: RequestHandler;
@@ -52,6 +53,8 @@ export interface VaultApiOptions {
    * of such a request has been consumed or done).
    */
   delegate?: ReplicaDelegate;
+  /** Rate limit quotas (src/core/quotas): checked before a request is read, routed or audited. */
+  quotas?: Pick<QuotaStore, 'check'>;
 }
 
 export interface ReplicaDelegate {
@@ -168,6 +171,13 @@ function splitTarget(url: string): { rawPath: string; query: Query } {
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Vault's X-Ratelimit-* headers (sys/quotas/config enable_rate_limit_response_headers). */
+function setRateLimitHeaders(res: ServerResponse, check: QuotaCheck): void {
+  res.setHeader('x-ratelimit-limit', String(check.decision.limit));
+  res.setHeader('x-ratelimit-remaining', String(check.decision.remaining));
+  res.setHeader('x-ratelimit-reset', String(check.decision.resetSeconds));
+}
+
 /** The listener for every request whose path starts with `/v1/`. */
 export function createVaultRequestListener(options: VaultApiOptions): RequestListener {
   const { handler, lifecycle, logger, delegate, admit } = options;
@@ -271,6 +281,17 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     if (delegate && !delegate.accepts(req.method ?? '', verb, path)) {
       delegate.forward(req, res);
       return;
+    }
+    // Before the body is read and before the core sees it, so a refused request costs neither a
+    // parse nor an audit entry (Vault leaves them unaudited by default too).
+    const quota = options.quotas?.check(path, clientAddressOf(req));
+    if (quota !== undefined) {
+      if (quota.headers) setRateLimitHeaders(res, quota);
+      if (!quota.decision.allowed) {
+        leaveBodyUnread(req);
+        res.setHeader('retry-after', String(quota.decision.retryAfterSeconds));
+        throw new CofferError('rate_limited', `request path "${path}": rate limit quota exceeded`);
+      }
     }
     const isSys = path.startsWith('sys/');
     const bare = isSys ? path.replace(/\/$/, '') : path;

@@ -21,6 +21,8 @@ import type { MountEntry } from '../router/mount-table.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { LeaseManager } from '../leases/lease-manager.js';
 import { leasesPaths } from './leases-paths.js';
+import { quotasPaths } from './quotas-paths.js';
+import type { QuotaStore } from '../quotas/quota-store.js';
 import { consumersPaths } from './consumers-paths.js';
 import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -37,6 +39,8 @@ export interface SystemEngineDeps {
   leases: LeaseManager;
   consumers: ConsumerRegistry;
   events: Pick<EventBus, 'lastSeq'>;
+  /** Rate limit quotas (sys/quotas/*); absent = those paths do not exist. */
+  quotas?: QuotaStore;
   /**
    * Seals the server (Lifecycle.sealNow): run once the sys/seal request has been audited and
    * has left the core, so the seal does not wait for it; the answer comes once sealed.
@@ -252,6 +256,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     type: 'system',
     paths: [
       ...leasesPaths(deps.leases, deps.tokens),
+      ...(deps.quotas ? quotasPaths(deps.quotas) : []),
       ...consumersPaths({
         consumers: deps.consumers,
         policies,

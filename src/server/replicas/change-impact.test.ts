@@ -28,6 +28,7 @@ test('changes to what a core derives when built, and unknown keys, need a new co
     'sys/core-mounts',
     'sys/core-auth',
     'sys/audit/file',
+    'sys/quotas/rate-limit/global',
     'sys/something-added-later',
     'logicalx/not-a-mount',
     'tokens',

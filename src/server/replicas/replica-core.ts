@@ -9,9 +9,9 @@
  * entries of the keys that changed; a change to what the core derived when it was built, or a
  * log it cannot follow (pruned, too long, unreadable), makes it refuse, and the caller builds a
  * new core (change-impact.ts decides which is which).
- * Must never: write (the storage refuses); serve while audit devices are enabled (only the
- * primary can audit, so `auditEnabled` sends every request there); route to anything but a KV
- * mount.
+ * Must never: write (the storage refuses); serve while audit devices are enabled or rate limit
+ * quotas exist (only the primary audits and holds the buckets, so `primaryOnly` sends every
+ * request there); route to anything but a KV mount.
  */
 import { countStoredDevices, type AuditBroker } from '../../core/audit/broker.js';
 import { createBarrier, type Barrier } from '../../core/barrier/barrier.js';
@@ -53,8 +53,11 @@ export interface ReplicaCore {
    * the check and the forgetting.
    */
   catchUp(dataVersion: number): boolean;
-  /** True while audit devices are enabled: every request then belongs to the primary. */
-  readonly auditEnabled: boolean;
+  /**
+   * True while audit devices are enabled or rate limit quotas exist: every request then belongs
+   * to the primary (it alone holds the devices and the buckets).
+   */
+  readonly primaryOnly: boolean;
   readonly router: Router<MountEntry>;
   readonly handler: RequestHandler;
   /** Drops the keys (zero-filled) and caches. */
@@ -88,6 +91,8 @@ export async function buildReplicaCore(options: ReplicaCoreOptions): Promise<Rep
     await barrier.unseal(options.rootKey);
     const systemStorage = scope(barrier, 'sys/');
     const auditEnabled = (await countStoredDevices(scope(systemStorage, 'audit/'))) > 0;
+    // Rate limit buckets live in the primary only: with any quota, every request goes there.
+    const quotasActive = (await scope(systemStorage, 'quotas/').list('rate-limit/')).length > 0;
 
     const tokens = createTokenStore({
       storage: scope(systemStorage, 'token/'),
@@ -159,7 +164,7 @@ export async function buildReplicaCore(options: ReplicaCoreOptions): Promise<Rep
         return dataVersion;
       },
       catchUp,
-      auditEnabled,
+      primaryOnly: auditEnabled || quotasActive,
       router,
       handler,
       close: () => {

@@ -159,7 +159,7 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
     if (method !== 'GET' || (verb !== 'read' && verb !== 'list')) return false;
     if (path.startsWith('sys/') || path.startsWith('auth/')) return false;
     const current = fresh();
-    return current !== undefined && !current.auditEnabled && current.router.route(path) !== undefined;
+    return current !== undefined && !current.primaryOnly && current.router.route(path) !== undefined;
   };
 
   const vaultListener = createVaultRequestListener({
