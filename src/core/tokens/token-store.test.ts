@@ -331,4 +331,38 @@ describe('token store', () => {
     for (const token of late) assert.equal((await tokens.lookup(token))?.orphan, true, 'a child created meanwhile became an orphan too');
     assert.equal(await tokens.lookupById(parent.id), undefined);
   });
+
+  it('forgetCached drops an entry changed behind the store, and a lookup in flight across it caches nothing', async () => {
+    const clock = createManualClock();
+    const physical = createMemoryStorage();
+    const tokens = createTokenStore({ storage: physical, clock, defaultTtl: 3600, maxTtl: 7200 });
+    await tokens.setup();
+    const { token, entry } = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'token', path: 'auth/token/create' });
+    assert.equal((await tokens.lookup(token))?.id, entry.id);
+    const stored = await physical.get(`id/${entry.id}`);
+    // Another process deletes the entry; this store's cache still has it until told.
+    await physical.delete(`id/${entry.id}`);
+    assert.equal((await tokens.lookup(token))?.id, entry.id, 'served from the cache');
+    tokens.forgetCached(entry.id);
+    assert.equal(await tokens.lookup(token), undefined);
+
+    // A lookup that read the entry before another process deleted it must not cache it.
+    await physical.put(`id/${entry.id}`, stored as Buffer);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const realGet = physical.get.bind(physical);
+    physical.get = async (key) => {
+      const value = await realGet(key);
+      if (key === `id/${entry.id}`) await held;
+      return value;
+    };
+    const inFlight = tokens.lookup(token);
+    await new Promise((resolve) => setImmediate(resolve));
+    await physical.delete(`id/${entry.id}`);
+    tokens.forgetCached(entry.id);
+    release();
+    assert.equal((await inFlight)?.id, entry.id, 'the lookup itself answers with what it read');
+    physical.get = realGet;
+    assert.equal(await tokens.lookup(token), undefined, 'but did not cache it');
+  });
 });
