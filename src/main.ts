@@ -209,6 +209,8 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   const seal = createShamirSeal({ physical, barrier, version: REPORTED_VERSION });
   const systemStorage = scope(barrier, 'sys/');
   const router = createRouter<MountEntry>();
+  // Rate limit quotas: a quota's path must fall in a mount (the system backend's own included).
+  const quotas = createQuotaStore({ storage: scope(systemStorage, 'quotas/'), clock, mountOf: (path) => router.route(path)?.mount.path });
   const tokens = createTokenStore({
     storage: scope(systemStorage, 'token/'),
     clock,
@@ -304,6 +306,8 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
       await leases.revokePrefix(entry.path);
       // As Vault: disabling an auth method revokes every token it issued, and their leases.
       if (entry.table === 'auth') await tokens.revokeByPathPrefix(entry.path);
+      // As Vault: a mount's quotas go with it, so a new mount at the same path starts without them.
+      await quotas.removeForMount(entry.path);
     },
     initialMounts: [
       ...(config.dev ? [{ path: 'secret/', type: 'kv', options: { version: '2' }, description: 'key/value secret storage' }] : []),
@@ -320,8 +324,6 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   });
   // A token's leases end with it; revocation failures are retried by the lease worker.
   tokens.onRevoke((entry) => leases.revokeByToken(entry.id));
-  // Rate limit quotas: a quota's path must fall in a mount (the system backend's own included).
-  const quotas = createQuotaStore({ storage: scope(systemStorage, 'quotas/'), clock, mountOf: (path) => router.route(path)?.mount.path });
   systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, quotas, seal: sealFromApi, apiAuditCreation: config.apiAuditCreation });
 
   // AWS secrets past their DeleteSecret recovery window are deleted for good, as AWS does.

@@ -114,3 +114,13 @@ test('bad quotas are refused with 400 and leave nothing behind', async () => {
   const plain: string = created.body.auth.client_token;
   assert.equal((await api(server, 'PUT', 'sys/quotas/rate-limit/sneaky', { token: plain, body: { rate: 1 } })).status, 403);
 });
+
+test('disabling a mount deletes its quotas, so a new mount at the same path starts without them', async () => {
+  assert.equal((await api(server, 'POST', 'sys/mounts/quota-kv', { token: root, body: { type: 'kv', options: { version: '2' } } })).status, 204);
+  assert.equal((await api(server, 'PUT', 'sys/quotas/rate-limit/on-mount', { token: root, body: { path: 'quota-kv/', rate: 1, interval: '1h' } })).status, 204);
+  assert.equal((await api(server, 'DELETE', 'sys/mounts/quota-kv', { token: root })).status, 204);
+  assert.equal((await api(server, 'GET', 'sys/quotas/rate-limit/on-mount', { token: root })).status, 404);
+  assert.equal((await api(server, 'POST', 'sys/mounts/quota-kv', { token: root, body: { type: 'kv', options: { version: '2' } } })).status, 204);
+  for (let i = 0; i < 3; i += 1) assert.equal((await api(server, 'LIST', 'quota-kv/metadata', { token: root })).status, 404, 'not limited: an empty list is 404');
+  assert.equal((await api(server, 'DELETE', 'sys/mounts/quota-kv', { token: root })).status, 204);
+});

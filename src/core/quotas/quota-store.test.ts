@@ -55,3 +55,51 @@ test('quotas and config survive a seal and a new store over the same storage; a 
   await second.delete('kv');
   assert.equal(second.check('secret/data/a', 'c'), undefined);
 });
+
+test('a trailing slash neither dodges an exact path quota nor hides one, and an exact path beats a glob of the same text', async () => {
+  const quotas = store();
+  await quotas.setup();
+  await quotas.write('glob', { path: 'secret/metadata/team*', rate: 100 });
+  await quotas.write('exact', { path: 'secret//metadata/team/', rate: 1 });
+  assert.equal(quotas.check('secret/metadata/team/', 'c')?.quota, 'exact');
+  assert.equal(quotas.check('secret/metadata/team', 'c')?.quota, 'exact');
+  assert.equal(quotas.check('secret/metadata/teams', 'c')?.quota, 'glob');
+  await assert.rejects(quotas.write('dots', { path: 'secret/../sys/', rate: 1 }), /relative segments/);
+});
+
+test('deleting a quota ends its blocks; disabling a mount deletes its quotas; writes are serialised', async () => {
+  const quotas = store();
+  await quotas.setup();
+  await quotas.write('kv', { path: 'secret/', rate: 1, interval: '1h', block_interval: '24h' });
+  assert.equal(quotas.check('secret/data/a', 'c')?.decision.allowed, true);
+  assert.equal(quotas.check('secret/data/a', 'c')?.decision.allowed, false);
+  await quotas.delete('kv');
+  await quotas.write('kv', { path: 'secret/', rate: 1 });
+  assert.equal(quotas.check('secret/data/a', 'c')?.decision.allowed, true, 'the recreated quota has no memory of the block');
+
+  await quotas.write('team', { path: 'secret/data/team/*', rate: 5 });
+  await quotas.write('global', { rate: 100, inheritable: 'true', interval: 0 });
+  assert.equal(quotas.read('global')?.interval, 1, 'interval 0 means the default');
+  await assert.rejects(quotas.write('inherit', { path: 'sys/', rate: 1, inheritable: true }), /global quota only/);
+  await quotas.removeForMount('secret/');
+  assert.deepEqual(quotas.list(), ['global']);
+
+  // Two quotas for one path written at once: the second sees the first.
+  const results = await Promise.allSettled([quotas.write('one', { path: 'sys/', rate: 1 }), quotas.write('two', { path: 'sys/', rate: 1 })]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected']);
+});
+
+test('a write that finishes after a seal does not bring its quota back to memory', async () => {
+  const storage = createMemoryStorage();
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const slow = { ...storage, put: async (key: string, value: Buffer) => { await held; return storage.put(key, value); } };
+  const quotas = store(slow);
+  await quotas.setup();
+  const writing = quotas.write('late', { rate: 1 });
+  quotas.reset();
+  release();
+  await writing;
+  assert.equal(quotas.active, false);
+  assert.equal(quotas.check('secret/data/a', 'c'), undefined);
+});

@@ -13,8 +13,10 @@
  * Must never: let a request on an exempt path be refused (the defaults keep health, seal status
  * and unseal reachable, so a bad quota can be undone), or keep limiting with a deleted quota.
  */
+import { randomBytes } from 'node:crypto';
 import { badRequest, CofferError } from '../errors.js';
 import { parseDurationSeconds } from '../duration.js';
+import { normalizeDecodedPath } from '../router/path.js';
 import { getJson, putJson, type Storage } from '../storage/storage.js';
 import { createRateLimiter, type RateDecision, type RateLimiter } from './rate-limiter.js';
 
@@ -43,14 +45,19 @@ interface StoredQuota {
   /** As given (normalised: no leading slash). */
   path: string;
   scope: Scope;
-  /** What a request path must equal (or start with, for a mount or a glob). */
+  /** The mount the quota is on ('' for a global one): disabling the mount deletes the quota. */
+  mount: string;
+  /**
+   * What a request path must equal (an exact path quota, both without a trailing slash) or
+   * start with (a mount or a glob).
+   */
   match: string;
   prefix: boolean;
   rate: number;
   interval: number;
   block_interval: number;
-  /** Bumped on every write, so a changed quota starts with fresh buckets. */
-  revision: number;
+  /** New at every write: a changed or recreated quota starts with fresh buckets (and no blocks). */
+  generation: string;
 }
 
 interface StoredConfig {
@@ -74,6 +81,8 @@ export interface QuotaStore {
   readonly active: boolean;
   /** Takes one request from the bucket of the quota that applies, if any (undefined: none does). */
   check(path: string, client: string): QuotaCheck | undefined;
+  /** Deletes the quotas on a mount being disabled (`mountPath` with its trailing slash), as Vault. */
+  removeForMount(mountPath: string): Promise<void>;
   list(): string[];
   read(name: string): Record<string, unknown> | undefined;
   write(name: string, input: Readonly<Record<string, unknown>>): Promise<void>;
@@ -139,6 +148,8 @@ function exempt(paths: readonly string[], path: string): boolean {
   return false;
 }
 
+const withoutTrailingSlash = (path: string): string => (path.endsWith('/') ? path.slice(0, -1) : path);
+
 export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
   const { storage } = options;
   const limiter: RateLimiter = createRateLimiter({ now: () => options.clock.now(), ...(options.maxClients === undefined ? {} : { maxClients: options.maxClients }) });
@@ -147,21 +158,34 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
   // Most specific first, rebuilt on every change: a request walks it until the first match.
   let ordered: StoredQuota[] = [];
 
+  // Longest first within a rank, and an exact path before a glob of the same text (as Vault).
   const reorder = (): void => {
-    ordered = [...quotas.values()].sort((a, b) => rank[b.scope] - rank[a.scope] || b.match.length - a.match.length);
+    ordered = [...quotas.values()].sort((a, b) => rank[b.scope] - rank[a.scope] || b.match.length - a.match.length || Number(a.prefix) - Number(b.prefix));
+  };
+  // Changes one at a time: a duplicate-path check or a partial update must see the last write.
+  let writing: Promise<unknown> = Promise.resolve();
+  // Bumped at every seal: a change asked for before it must not touch memory after it.
+  let epoch = 0;
+  /** Runs `fn` after the changes before it; `current()` says whether no seal came since the call. */
+  const serially = <T>(fn: (current: () => boolean) => Promise<T>): Promise<T> => {
+    const asked = epoch;
+    const current = (): boolean => epoch === asked;
+    const run = writing.then(() => fn(current), () => fn(current));
+    writing = run.catch(() => undefined);
+    return run;
   };
 
-  const scopeOf = (path: string): Pick<StoredQuota, 'scope' | 'match' | 'prefix'> => {
-    if (path === '') return { scope: 'global', match: '', prefix: true };
+  const scopeOf = (path: string): Pick<StoredQuota, 'scope' | 'mount' | 'match' | 'prefix'> => {
+    if (path === '') return { scope: 'global', mount: '', match: '', prefix: true };
     const glob = path.endsWith('*');
-    const base = glob ? path.slice(0, -1) : path;
-    if (base.includes('*')) throw badRequest('path may hold one glob, at its end');
-    if (base.split('/').some((segment) => segment === '.' || segment === '..')) throw badRequest('path must not hold "." or ".." segments');
+    const given = glob ? path.slice(0, -1) : path;
+    if (given.includes('*')) throw badRequest('path may hold one glob, at its end');
+    // The same rules as a request path (doubled slashes collapse; "." and ".." are refused).
+    const base = normalizeDecodedPath(given);
     const mount = options.mountOf(base);
     if (mount === undefined) throw badRequest(`invalid mount path "${path}": no mount owns it`);
-    if (!glob && (base === mount || `${base}/` === mount)) return { scope: 'mount', match: mount, prefix: true };
-    if (base.length <= mount.length && glob) return { scope: 'mount', match: mount, prefix: true };
-    return { scope: 'path', match: base, prefix: glob };
+    if (`${withoutTrailingSlash(base)}/` === mount || (glob && base.length <= mount.length)) return { scope: 'mount', mount, match: mount, prefix: true };
+    return glob ? { scope: 'path', mount, match: base, prefix: true } : { scope: 'path', mount, match: withoutTrailingSlash(base), prefix: false };
   };
 
   return {
@@ -178,6 +202,7 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
       limiter.clear();
     },
     reset() {
+      epoch += 1;
       quotas = new Map();
       ordered = [];
       limiter.clear();
@@ -187,11 +212,13 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
     },
     check(path, client) {
       if (ordered.length === 0 || exempt(config.rate_limit_exempt_paths, path)) return undefined;
+      const exactPath = withoutTrailingSlash(path);
       for (const quota of ordered) {
-        const matches = quota.prefix ? path.startsWith(quota.match) || `${path}/` === quota.match : path === quota.match;
+        // A trailing slash changes nothing: `LIST secret/metadata/team/` is the same resource.
+        const matches = quota.prefix ? path.startsWith(quota.match) || `${path}/` === quota.match : exactPath === quota.match;
         if (!matches) continue;
         const decision = limiter.take(
-          { key: `${quota.name}#${quota.revision}`, rate: quota.rate, intervalSeconds: quota.interval, blockSeconds: quota.block_interval },
+          { key: quota.generation, rate: quota.rate, intervalSeconds: quota.interval, blockSeconds: quota.block_interval },
           client,
         );
         return { quota: quota.name, decision, headers: config.enable_rate_limit_response_headers };
@@ -203,40 +230,57 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
       const quota = quotas.get(name);
       return quota === undefined ? undefined : view(quota);
     },
-    async write(name, input) {
+    write: (name, input) =>
+      serially(async (current) => {
       quotaName(name);
       if (input.role !== undefined && input.role !== '') throw badRequest('role is not supported by Coffer rate limit quotas');
-      if (input.inheritable === true) throw badRequest('inheritable is not supported: Coffer has no namespaces');
       const previous = quotas.get(name);
       const path = typeof input.path === 'string' ? input.path.trim().replace(/^\/+/, '') : input.path === undefined ? (previous?.path ?? '') : undefined;
       if (path === undefined) throw badRequest('path must be a string');
       const rate = input.rate === undefined && previous ? previous.rate : rateOf(input.rate);
-      const interval = parseDurationSeconds(input.interval, 'interval') ?? previous?.interval ?? 1;
+      // 0 or absent: the default, one second (as Vault).
+      const interval = parseDurationSeconds(input.interval, 'interval') || (previous?.interval ?? 1);
       if (interval < 1 || interval > MAX_INTERVAL_SECONDS) throw badRequest('interval must be between 1s and 24h');
       const blockInterval = parseDurationSeconds(input.block_interval, 'block_interval') ?? previous?.block_interval ?? 0;
       if (blockInterval > MAX_INTERVAL_SECONDS) throw badRequest('block_interval must be at most 24h');
-      const quota: StoredQuota = { name, path, ...scopeOf(path), rate, interval, block_interval: blockInterval, revision: (previous?.revision ?? 0) + 1 };
+      const quota: StoredQuota = { name, path, ...scopeOf(path), rate, interval, block_interval: blockInterval, generation: randomBytes(8).toString('hex') };
+      // Only a global quota is inherited (Coffer has no namespaces to inherit it); saying so is fine.
+      if (booleanOf(input.inheritable, 'inheritable', false) && quota.scope !== 'global') throw badRequest('inheritable applies to a global quota only');
       for (const other of quotas.values()) {
         if (other.name !== name && other.scope === quota.scope && other.match === quota.match && other.prefix === quota.prefix) {
           throw new CofferError('bad_request', `quota "${other.name}" already applies to path "${other.path}"`);
         }
       }
       await putJson(storage, `${RULE_PREFIX}${name}`, quota);
+      if (!current()) return;
       quotas.set(name, quota);
       reorder();
-    },
-    async delete(name) {
-      quotaName(name);
-      await storage.delete(`${RULE_PREFIX}${name}`);
-      quotas.delete(name);
-      reorder();
-    },
+      }),
+    delete: (name) =>
+      serially(async (current) => {
+        quotaName(name);
+        await storage.delete(`${RULE_PREFIX}${name}`);
+        if (!current()) return;
+        quotas.delete(name);
+        reorder();
+      }),
+    removeForMount: (mountPath) =>
+      serially(async (current) => {
+        for (const quota of [...quotas.values()]) {
+          if (quota.mount !== mountPath) continue;
+          await storage.delete(`${RULE_PREFIX}${quota.name}`);
+          if (!current()) return;
+          quotas.delete(quota.name);
+        }
+        reorder();
+      }),
     readConfig: () => ({
       rate_limit_exempt_paths: [...config.rate_limit_exempt_paths],
       enable_rate_limit_audit_logging: false,
       enable_rate_limit_response_headers: config.enable_rate_limit_response_headers,
     }),
-    async writeConfig(input) {
+    writeConfig: (input) =>
+      serially(async (current) => {
       if (booleanOf(input.enable_rate_limit_audit_logging, 'enable_rate_limit_audit_logging', false)) {
         throw badRequest('enable_rate_limit_audit_logging is not supported: refused requests are never audited, so a flood cannot fill the audit log');
       }
@@ -245,7 +289,7 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
         enable_rate_limit_response_headers: booleanOf(input.enable_rate_limit_response_headers, 'enable_rate_limit_response_headers', config.enable_rate_limit_response_headers),
       };
       await putJson(storage, CONFIG_KEY, next);
-      config = next;
-    },
+      if (current()) config = next;
+      }),
   };
 }

@@ -62,3 +62,18 @@ test('the buckets are bounded: the least recently used client is forgotten first
   assert.equal(limiter.take(rule({ rate: 1 }), 'c').allowed, false);
   assert.equal(limiter.take(rule({ rate: 1 }), 'a').allowed, true, 'a was evicted, so it starts full');
 });
+
+test('a rate under one request slows a client down but never locks it out', () => {
+  const clock = fakeClock();
+  const limiter = createRateLimiter(clock);
+  const slow = rule({ rate: 0.5 });
+  const first = limiter.take(slow, 'a');
+  assert.equal(first.allowed, true);
+  assert.equal(first.limit, 1, 'a whole number of requests, as Vault');
+  const second = limiter.take(slow, 'a');
+  assert.equal(second.allowed, false);
+  assert.equal(second.retryAfterSeconds, 2);
+  clock.advance(2_000);
+  assert.equal(limiter.take(slow, 'a').allowed, true);
+  assert.equal(limiter.take(rule({ rate: 2.5 }), 'b').limit, 2);
+});

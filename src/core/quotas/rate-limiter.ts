@@ -13,7 +13,11 @@ import { LRUCache } from 'lru-cache';
 export interface RateLimitRule {
   /** Distinguishes buckets; a changed rule should get a new key (quota-store.ts). */
   readonly key: string;
-  /** Requests per interval; also the burst. Positive. */
+  /**
+   * Requests per interval, refilled continuously; also the burst, but never below one request,
+   * so a rate under 1 (0.5 per second: one request every 2 s) slows a client without ever
+   * locking it out. Positive.
+   */
   readonly rate: number;
   readonly intervalSeconds: number;
   /** 0: no lock-out. */
@@ -53,25 +57,28 @@ export function createRateLimiter(options: { now(): number; maxClients?: number 
       const now = options.now();
       const id = `${rule.key}\u0000${client}`;
       const perMs = rule.rate / (rule.intervalSeconds * 1000);
+      const capacity = Math.max(1, rule.rate);
+      // Whole requests, as Vault's X-Ratelimit-Limit.
+      const limit = Math.floor(capacity);
       let bucket = buckets.get(id);
       if (bucket === undefined) {
-        bucket = { tokens: rule.rate, updatedAt: now, blockedUntil: 0 };
+        bucket = { tokens: capacity, updatedAt: now, blockedUntil: 0 };
         buckets.set(id, bucket);
       } else {
-        bucket.tokens = Math.min(rule.rate, bucket.tokens + Math.max(0, now - bucket.updatedAt) * perMs);
+        bucket.tokens = Math.min(capacity, bucket.tokens + Math.max(0, now - bucket.updatedAt) * perMs);
         bucket.updatedAt = now;
       }
-      const resetFrom = (tokens: number): number => Math.ceil((rule.rate - tokens) / perMs / 1000);
+      const resetFrom = (tokens: number): number => Math.ceil((capacity - tokens) / perMs / 1000);
       if (now < bucket.blockedUntil) {
-        return { allowed: false, limit: rule.rate, remaining: 0, resetSeconds: resetFrom(bucket.tokens), retryAfterSeconds: Math.max(1, Math.ceil((bucket.blockedUntil - now) / 1000)) };
+        return { allowed: false, limit, remaining: 0, resetSeconds: resetFrom(bucket.tokens), retryAfterSeconds: Math.max(1, Math.ceil((bucket.blockedUntil - now) / 1000)) };
       }
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1;
-        return { allowed: true, limit: rule.rate, remaining: Math.floor(bucket.tokens), resetSeconds: resetFrom(bucket.tokens), retryAfterSeconds: 0 };
+        return { allowed: true, limit, remaining: Math.floor(bucket.tokens), resetSeconds: resetFrom(bucket.tokens), retryAfterSeconds: 0 };
       }
       if (rule.blockSeconds > 0) bucket.blockedUntil = now + rule.blockSeconds * 1000;
       const untilToken = rule.blockSeconds > 0 ? rule.blockSeconds * 1000 : (1 - bucket.tokens) / perMs;
-      return { allowed: false, limit: rule.rate, remaining: 0, resetSeconds: resetFrom(bucket.tokens), retryAfterSeconds: Math.max(1, Math.ceil(untilToken / 1000)) };
+      return { allowed: false, limit, remaining: 0, resetSeconds: resetFrom(bucket.tokens), retryAfterSeconds: Math.max(1, Math.ceil(untilToken / 1000)) };
     },
     clear: () => buckets.clear(),
   };

@@ -10,7 +10,10 @@
  * `{ kind: 'close' }` closes the connection after everything posted before it.
  * Commit requests already waiting when the thread picks one up join the same transaction (and
  * the same fsync), up to `maxBatchOps` operations: the main thread never holds writes back.
- * Must never: report a group committed before its transaction has committed.
+ * Must never: report a group committed before its transaction has committed. Every change to
+ * the entries must go through this thread once the storage is open: with change tracking on,
+ * HTTP replicas learn what changed only from the change log written here, and treat a commit
+ * that logged nothing as one they already applied (src/server/replicas/replica-core.ts).
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
