@@ -210,7 +210,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   const systemStorage = scope(barrier, 'sys/');
   const router = createRouter<MountEntry>();
   // Rate limit quotas: a quota's path must fall in a mount (the system backend's own included).
-  const quotas = createQuotaStore({ storage: scope(systemStorage, 'quotas/'), clock, mountOf: (path) => router.route(path)?.mount.path });
+  const quotas = createQuotaStore({ storage: scope(systemStorage, 'quotas/'), clock, mountOf: (path) => router.route(path)?.mount.path, logger: logger.child({ component: 'quotas' }) });
   const tokens = createTokenStore({
     storage: scope(systemStorage, 'token/'),
     clock,

@@ -54,7 +54,7 @@ export interface VaultApiOptions {
    */
   delegate?: ReplicaDelegate;
   /** Rate limit quotas (src/core/quotas): checked before a request is read, routed or audited. */
-  quotas?: Pick<QuotaStore, 'check'>;
+  quotas?: Pick<QuotaStore, 'active' | 'check'>;
 }
 
 export interface ReplicaDelegate {
@@ -284,7 +284,7 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     }
     // Before the body is read and before the core sees it, so a refused request costs neither a
     // parse nor an audit entry (Vault leaves them unaudited by default too).
-    const quota = options.quotas?.check(path, clientAddressOf(req));
+    const quota = options.quotas?.active === true ? options.quotas.check(path, clientAddressOf(req)) : undefined;
     if (quota !== undefined) {
       if (quota.headers) setRateLimitHeaders(res, quota);
       if (!quota.decision.allowed) {

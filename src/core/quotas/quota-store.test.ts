@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMemoryStorage } from '../storage/memory.js';
-import { createQuotaStore } from './quota-store.js';
+import { createLogger } from '../logger.js';
+import { createQuotaStore, REFUSAL_REPORT_MS } from './quota-store.js';
 
 const MOUNTS = ['secret/', 'sys/', 'auth/token/'];
 const mountOf = (path: string): string | undefined => MOUNTS.find((mount) => path === mount.slice(0, -1) || path.startsWith(mount));
@@ -102,4 +103,24 @@ test('a write that finishes after a seal does not bring its quota back to memory
   await writing;
   assert.equal(quotas.active, false);
   assert.equal(quotas.check('secret/data/a', 'c'), undefined);
+});
+
+test('refusals are reported once per quota per interval, with their count, never once per request', async () => {
+  let now = 1_000;
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger({ level: 'warn', write: (line) => lines.push(JSON.parse(line)) });
+  const quotas = createQuotaStore({ storage: createMemoryStorage(), clock: { now: () => now }, mountOf, logger });
+  await quotas.setup();
+  await quotas.write('tight', { rate: 1, interval: '1h' });
+  for (let i = 0; i < 50; i += 1) quotas.check('secret/data/a', '10.1.2.3');
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]?.message, 'rate limit quota refused requests');
+  assert.equal(lines[0]?.quota, 'tight');
+  assert.equal(lines[0]?.refused, 1);
+  now += REFUSAL_REPORT_MS;
+  assert.equal(quotas.check('secret/data/a', '10.9.9.9')?.decision.allowed, true, 'another address has its own bucket');
+  quotas.check('secret/data/a', '10.1.2.3');
+  assert.equal(lines.length, 2);
+  assert.equal(lines[1]?.refused, 49);
+  assert.equal(lines[1]?.last_client, '10.1.2.3');
 });

@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { badRequest, CofferError } from '../errors.js';
 import { parseDurationSeconds } from '../duration.js';
+import type { Logger } from '../logger.js';
 import { normalizeDecodedPath } from '../router/path.js';
 import { getJson, putJson, type Storage } from '../storage/storage.js';
 import { createRateLimiter, type RateDecision, type RateLimiter } from './rate-limiter.js';
@@ -98,7 +99,12 @@ export interface QuotaStoreOptions {
   /** The mount path (with its trailing slash) that owns `path`, if any: for validating quota paths. */
   mountOf(path: string): string | undefined;
   maxClients?: number;
+  /** Where refusals are reported: one warning per quota per REFUSAL_REPORT_MS at most. */
+  logger?: Logger;
 }
+
+/** Refused requests are counted and reported at most this often per quota, never per request. */
+export const REFUSAL_REPORT_MS = 10_000;
 
 const rank: Record<Scope, number> = { global: 0, mount: 1, path: 2 };
 
@@ -152,6 +158,24 @@ const withoutTrailingSlash = (path: string): string => (path.endsWith('/') ? pat
 
 export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
   const { storage } = options;
+  // Per quota: refusals not yet reported, the last refused address, when the last report went out.
+  const refusals = new Map<string, { count: number; lastClient: string; reportedAt: number }>();
+  const noteRefusal = (quota: string, client: string): void => {
+    if (options.logger === undefined) return;
+    const now = options.clock.now();
+    let entry = refusals.get(quota);
+    if (entry === undefined) {
+      entry = { count: 0, lastClient: client, reportedAt: -Infinity };
+      refusals.set(quota, entry);
+    }
+    entry.count += 1;
+    entry.lastClient = client;
+    if (now - entry.reportedAt < REFUSAL_REPORT_MS) return;
+    // Operators see throttling without a log line per request (which a flood would turn into its own flood).
+    options.logger.warn('rate limit quota refused requests', { quota, refused: entry.count, last_client: entry.lastClient });
+    entry.count = 0;
+    entry.reportedAt = now;
+  };
   const limiter: RateLimiter = createRateLimiter({ now: () => options.clock.now(), ...(options.maxClients === undefined ? {} : { maxClients: options.maxClients }) });
   let quotas = new Map<string, StoredQuota>();
   let config: StoredConfig = { rate_limit_exempt_paths: [...DEFAULT_EXEMPT_PATHS], enable_rate_limit_response_headers: false };
@@ -203,6 +227,7 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
     },
     reset() {
       epoch += 1;
+      refusals.clear();
       quotas = new Map();
       ordered = [];
       limiter.clear();
@@ -221,6 +246,7 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
           { key: quota.generation, rate: quota.rate, intervalSeconds: quota.interval, blockSeconds: quota.block_interval },
           client,
         );
+        if (!decision.allowed) noteRefusal(quota.name, client);
         return { quota: quota.name, decision, headers: config.enable_rate_limit_response_headers };
       }
       return undefined;
