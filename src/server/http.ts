@@ -168,7 +168,7 @@ export function createHttpApiForCore(deps: {
   const admit = (): (() => void) => deps.lifecycle.admit();
   const vaultListener = createVaultRequestListener({ ...vault, admit, version: REPORTED_VERSION });
   const awsListener = aws
-    ? createAwsRequestListener({ ...aws, admit, handler: deps.handler, clock: deps.clock, logger: deps.logger, maxRequestBytes: deps.maxRequestBytes })
+    ? createAwsRequestListener({ ...aws, admit, handler: deps.handler, clock: deps.clock, logger: deps.logger, maxRequestBytes: deps.maxRequestBytes, ...(deps.quotas ? { quotas: deps.quotas } : {}) })
     : undefined;
 
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {

@@ -16,6 +16,7 @@ export type AwsErrorName =
   | 'InvalidRequestException'
   | 'InvalidNextTokenException'
   | 'LimitExceededException'
+  | 'ThrottlingException'
   | 'AccessDeniedException'
   | 'UnrecognizedClientException'
   | 'InvalidSignatureException'
@@ -35,6 +36,8 @@ export const AWS_STATUS = {
   InvalidRequestException: 400,
   InvalidNextTokenException: 400,
   LimitExceededException: 400,
+  // The AWS SDKs retry this name with backoff (their throttling error list).
+  ThrottlingException: 400,
   AccessDeniedException: 400,
   UnrecognizedClientException: 400,
   InvalidSignatureException: 400,

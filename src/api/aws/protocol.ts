@@ -15,7 +15,8 @@ import { uuid } from '../../core/ids.js';
 import type { Logger } from '../../core/logger.js';
 import type { RequestHandler } from '../../core/request-handler.js';
 import type { AccessKeyStore } from '../../engines/aws-keys/key-store.js';
-import { clientAddressOf, readBody, sendJson } from '../http-io.js';
+import { clientAddressOf, leaveBodyUnread, readBody, sendJson } from '../http-io.js';
+import type { QuotaStore } from '../../core/quotas/quota-store.js';
 import { parseJsonBody } from '../vault/json-body.js';
 import { createAwsAuthenticator } from './authenticate.js';
 import { AwsError, fromCofferError } from './errors.js';
@@ -43,6 +44,11 @@ export interface AwsProtocolDeps {
   ensureMount: EnsureAwsMount;
   rotators?: AwsRotationDeps;
   maxRequestBytes: number;
+  /**
+   * Rate limit quotas: AWS operations have no Vault path, so only a global quota (path "")
+   * applies to them, with the client's own bucket as on /v1.
+   */
+  quotas?: Pick<QuotaStore, 'active' | 'check'>;
 }
 
 /** The listener for `POST /` (the AWS SDK sends every operation there). */
@@ -65,6 +71,11 @@ export function createAwsRequestListener(deps: AwsProtocolDeps): (req: IncomingM
 
   const serve = async (req: IncomingMessage, awsRequestId: string): Promise<Record<string, unknown>> => {
     if (deps.isSealed()) throw new AwsError('ServiceUnavailableException', 'Coffer is sealed; unseal it to use the Secrets Manager API.');
+    // Before the body is read or the signature checked: a flood costs as little as on /v1.
+    if (deps.quotas?.active === true && deps.quotas.check('', clientAddressOf(req))?.decision.allowed === false) {
+      leaveBodyUnread(req);
+      throw new AwsError('ThrottlingException', 'Rate exceeded');
+    }
     const body = await readBody(req, bodyLimit);
     const release = deps.admit();
     try {
