@@ -112,7 +112,7 @@ test('a max_watches_per_token that is not an integer from 1 to 100000 is refused
 });
 
 test('the audit keys are known config file keys', () => {
-  assert.throws(() => load({ audit_dirs: [] }), /known keys: .*audit_file_dirs, api_audit_creation, audit$/);
+  assert.throws(() => load({ audit_dirs: [] }), /known keys: .*audit_file_dirs, api_audit_creation, audit, x_forwarded_for_authorized_addrs/);
 });
 
 test('HTTP timeouts default to Vault listener values, and 0 means the default as in Vault', () => {
@@ -169,4 +169,16 @@ test('a seal_drain_timeout or shutdown_grace_period that is not a duration up to
   for (const [content, message] of cases) {
     assert.throws(() => load(content), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(content));
   }
+});
+
+test('the x_forwarded_for_* keys reach the config; none means the header is never read; a bad one fails at start', () => {
+  assert.equal(load({}).forwardedFor, undefined);
+  assert.deepEqual(load({ x_forwarded_for_authorized_addrs: '10.0.0.0/8', x_forwarded_for_hop_skips: 1, x_forwarded_for_reject_not_present: false }).forwardedFor, {
+    authorizedAddrs: ['10.0.0.0/8'],
+    hopSkips: 1,
+    rejectNotAuthorized: true,
+    rejectNotPresent: false,
+  });
+  assert.throws(() => load({ x_forwarded_for_authorized_addrs: ['not-an-address'] }), ConfigError);
+  assert.throws(() => load({ x_forwarded_for_hop_skips: 2 }), /need x_forwarded_for_authorized_addrs/);
 });

@@ -2,6 +2,7 @@
  * Server configuration: parsed and validated once at start (flags over config file over
  * defaults), then passed down as plain values.
  */
+import { parseForwardedForSettings, type ForwardedForInput, type ForwardedForSettings } from './server/forwarded-for.js';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parseDeclaredAuditDevices, type DeclaredAuditDevice } from './core/audit/declared.js';
@@ -50,6 +51,8 @@ export interface ServerConfig {
   sealDrainTimeout: number;
   /** How long SIGTERM/SIGINT lets the requests in flight finish before closing their connections, seconds. */
   shutdownGracePeriod: number;
+  /** Proxies whose X-Forwarded-For is believed (src/server/forwarded-for.ts); undefined: none. */
+  forwardedFor: ForwardedForSettings | undefined;
 }
 
 /** One entry of the config file's `audit` list, before validation. */
@@ -96,6 +99,8 @@ export interface ServerConfigInput {
   httpIdleTimeout?: string | number;
   /** Config file key `max_watches_per_token`. */
   maxWatchesPerToken?: number;
+  /** Config file keys `x_forwarded_for_authorized_addrs`, `_hop_skips`, `_reject_not_authorized`, `_reject_not_present`. */
+  forwardedFor?: ForwardedForInput;
   /** Config file key `seal_drain_timeout`. */
   sealDrainTimeout?: string | number;
   /** Config file key `shutdown_grace_period`. */
@@ -194,6 +199,12 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   if (!Number.isInteger(maxWatchesPerToken) || maxWatchesPerToken < 1 || maxWatchesPerToken > MAX_WATCHES_PER_TOKEN) {
     throw new ConfigError(`max_watches_per_token must be an integer from 1 to ${MAX_WATCHES_PER_TOKEN} (default ${DEFAULT_MAX_WATCHES_PER_TOKEN})`);
   }
+  let forwardedFor: ForwardedForSettings | undefined;
+  try {
+    forwardedFor = parseForwardedForSettings(input.forwardedFor ?? {});
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   const drain = (value: string | number | undefined, key: string, fallback: number): number => {
     let seconds: number | undefined;
     try {
@@ -225,6 +236,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     maxWatchesPerToken,
     sealDrainTimeout: drain(input.sealDrainTimeout, 'seal_drain_timeout', SEAL_DRAIN_DEFAULT_SECONDS),
     shutdownGracePeriod: drain(input.shutdownGracePeriod, 'shutdown_grace_period', SHUTDOWN_GRACE_DEFAULT_SECONDS),
+    forwardedFor,
   };
 }
 
@@ -305,6 +317,10 @@ export const CONFIG_FILE_KEYS = [
   'audit_file_dirs',
   'api_audit_creation',
   'audit',
+  'x_forwarded_for_authorized_addrs',
+  'x_forwarded_for_hop_skips',
+  'x_forwarded_for_reject_not_authorized',
+  'x_forwarded_for_reject_not_present',
 ] as const;
 
 /** Reads a JSON config file with snake_case keys into a ServerConfigInput. */
@@ -389,5 +405,11 @@ export function readConfigFile(path: string): ServerConfigInput {
   if (sealDrain !== undefined) out.sealDrainTimeout = sealDrain;
   const shutdownGrace = duration('shutdown_grace_period');
   if (shutdownGrace !== undefined) out.shutdownGracePeriod = shutdownGrace;
+  const forwardedFor: ForwardedForInput = {};
+  if (raw.x_forwarded_for_authorized_addrs !== undefined) forwardedFor.authorizedAddrs = raw.x_forwarded_for_authorized_addrs;
+  if (raw.x_forwarded_for_hop_skips !== undefined) forwardedFor.hopSkips = raw.x_forwarded_for_hop_skips;
+  if (raw.x_forwarded_for_reject_not_authorized !== undefined) forwardedFor.rejectNotAuthorized = raw.x_forwarded_for_reject_not_authorized;
+  if (raw.x_forwarded_for_reject_not_present !== undefined) forwardedFor.rejectNotPresent = raw.x_forwarded_for_reject_not_present;
+  if (Object.keys(forwardedFor).length > 0) out.forwardedFor = forwardedFor;
   return out;
 }

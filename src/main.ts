@@ -351,6 +351,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
             maxRequestBytes: config.maxRequestBytes,
             httpTimeouts: config.http,
             shutdownGraceSeconds: config.shutdownGracePeriod,
+            ...(config.forwardedFor ? { forwardedFor: config.forwardedFor } : {}),
             logLevel: config.logLevel,
           },
           copyRootKey: () => barrier.copyRootKey(),
@@ -392,6 +393,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     watchAccess: createWatchAccess({ tokens, policies }),
     watchSlots: createWatchSlots({ maxPerToken: config.maxWatchesPerToken }),
     quotas,
+    ...(config.forwardedFor ? { forwardedFor: config.forwardedFor } : {}),
     // AWS Secrets Manager protocol on the same listener.
     aws: {
       keys: awsKeys,

@@ -14,9 +14,10 @@ export const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control
 
 /**
  * Client addresses vouched for by a trusted hop: an HTTP replica process forwards requests to
- * the primary over a private socket and names the client it took them from. Only the primary's
- * internal listener records one (setForwardedClientAddress); on every public listener the
- * socket's own peer is the client, whatever a request's headers claim.
+ * the primary over a private socket and names the client it took them from, and a proxy the
+ * operator authorized names it in X-Forwarded-For (src/server/forwarded-for.ts). Only those two
+ * record one (setForwardedClientAddress); otherwise the socket's own peer is the client,
+ * whatever a request's headers claim.
  */
 const forwardedClientAddresses = new WeakMap<IncomingMessage, string>();
 

@@ -4,6 +4,7 @@
  * timeouts, the LIST request-line rewriter, the answers to requests node's parser refuses, and
  * closing without cutting off a response (graceful-close.ts).
  */
+import { withForwardedFor, type ForwardedForSettings } from './forwarded-for.js';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
@@ -155,6 +156,8 @@ export function createHttpApiForCore(deps: {
   watchSlots?: WatchSlots;
   /** Rate limit quotas for the Vault API. */
   quotas?: VaultApiOptions['quotas'];
+  /** Trusted proxies (X-Forwarded-For) on the public listener; never on the replicas' internal one. */
+  forwardedFor?: ForwardedForSettings;
   /** AWS Secrets Manager protocol; absent = the listener speaks only the Vault API. */
   aws?: Pick<AwsProtocolDeps, 'keys' | 'isSealed' | 'ensureMount' | 'rotators'>;
   /**
@@ -163,7 +166,7 @@ export function createHttpApiForCore(deps: {
    */
   distribute?: (socket: Socket) => boolean;
 }): HttpApi {
-  const { aws, distribute, timeouts, ...vault } = deps;
+  const { aws, distribute, timeouts, forwardedFor, ...vault } = deps;
   // Every request is admitted to the core once its body is read, so a seal waits for it.
   const admit = (): (() => void) => deps.lifecycle.admit();
   const vaultListener = createVaultRequestListener({ ...vault, admit, version: REPORTED_VERSION });
@@ -177,7 +180,7 @@ export function createHttpApiForCore(deps: {
     if (awsListener && req.method === 'POST' && (url === '/' || url.startsWith('/?'))) return awsListener(req, res);
     sendVaultNotFound(res);
   };
-  const { server, graceful } = createApiServer(timeouts, inArrivalOrder(dispatch));
+  const { server, graceful } = createApiServer(timeouts, inArrivalOrder(withForwardedFor(forwardedFor, dispatch)));
   // Only replicas connect here (the socket is 0600 in a private directory), so the client
   // address they name is taken as the request's.
   const { server: internal, graceful: internalGraceful } = createApiServer(

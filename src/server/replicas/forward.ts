@@ -9,7 +9,7 @@
  * body.
  */
 import { Agent, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { leaveBodyUnread, sendJson } from '../../api/http-io.js';
+import { clientAddressOf, leaveBodyUnread, sendJson } from '../../api/http-io.js';
 import type { Logger } from '../../core/logger.js';
 
 /** The header that carries the client's address to the primary's internal listener. */
@@ -71,7 +71,8 @@ export function createForwarder(options: { socketPath: string; maxRequestBytes: 
       return;
     }
     const headers = endToEnd(req.headers);
-    headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? '';
+    // The client as this process settled it: the socket's peer, or a trusted proxy's word.
+    headers[CLIENT_ADDRESS_HEADER] = clientAddressOf(req);
     const upstream = request({ socketPath: options.socketPath, method: req.method, path: req.url, headers, agent });
     res.removeHeader(SERVED_BY_HEADER);
     // Set when this hop refused the body itself: the upstream it abandoned is no failure.

@@ -5,6 +5,7 @@
  */
 import type { HttpTimeouts } from '../../config.js';
 import type { LogLevel } from '../../core/logger.js';
+import type { ForwardedForSettings } from '../forwarded-for.js';
 
 export interface ReplicaSettings {
   /** The primary's SQLite file, opened read-only. */
@@ -19,6 +20,8 @@ export interface ReplicaSettings {
   readonly httpTimeouts: HttpTimeouts;
   /** The primary's shutdown grace period: how long a replica lets its requests finish once the primary goes. */
   readonly shutdownGraceSeconds: number;
+  /** The primary's trusted proxies: a replica takes a client's address from them as it would. */
+  readonly forwardedFor?: ForwardedForSettings;
   readonly logLevel: LogLevel;
 }
 

@@ -38,6 +38,7 @@ import { openSqliteReader, type SqliteReader } from '../../core/storage/sqlite-r
 import { REPORTED_VERSION } from '../../version.js';
 import { adoptConnections, createApiServer } from '../http.js';
 import { inArrivalOrder } from '../in-arrival-order.js';
+import { withForwardedFor } from '../forwarded-for.js';
 import { createForwarder, SERVED_BY_HEADER, type Forward } from './forward.js';
 import type { FromReplica, ReplicaSettings, ToReplica } from './messages.js';
 import { buildReplicaCore, type ReplicaCore } from './replica-core.js';
@@ -180,12 +181,14 @@ function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
 
   const { server, graceful } = createApiServer(
     settings.httpTimeouts,
-    inArrivalOrder((req, res) => {
+    // The client address is settled before anything else: what this process answers and what
+    // it forwards (forward.ts names the client to the primary) both use it.
+    inArrivalOrder(withForwardedFor(settings.forwardedFor, (req, res) => {
       if (!(req.url ?? '').startsWith('/v1/')) return forward(req, res);
       // Says who answered, for operators checking a deployment; forward() removes it.
       res.setHeader(SERVED_BY_HEADER, 'replica');
       vaultListener(req, res);
-    }),
+    })),
   );
   const adopt = adoptConnections(server);
 

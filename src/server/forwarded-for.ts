@@ -1,0 +1,119 @@
+/**
+ * Trusting `X-Forwarded-For` from known proxies, as Vault's listener options
+ * `x_forwarded_for_authorized_addrs`, `x_forwarded_for_hop_skips`,
+ * `x_forwarded_for_reject_not_authorized` and `x_forwarded_for_reject_not_present`.
+ *
+ * Why: behind a load balancer every request comes from the balancer's address, so audit
+ * entries, CIDR-bound tokens and rate limit buckets would all see one client. The header is
+ * believed only from the addresses the operator lists; from anyone else it is refused (or, if
+ * so configured, ignored), so a client cannot pick its own address to dodge a quota or match a
+ * token's bound CIDRs.
+ *
+ * Owns: the choice of a request's client address on a public listener. Must never: take the
+ * header from a peer outside `authorizedAddrs`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { leaveBodyUnread, sendJson, setForwardedClientAddress } from '../api/http-io.js';
+import { addressAllowed, parseCidrList } from '../core/cidr.js';
+
+export interface ForwardedForSettings {
+  /** CIDR blocks (or single addresses) of the proxies whose header is believed. Not empty. */
+  readonly authorizedAddrs: readonly string[];
+  /** How many addresses to skip from the end of the chain (proxies of your own behind the first). */
+  readonly hopSkips: number;
+  /** A header from a peer not authorized: refuse the request (true, Vault's default) or ignore the header. */
+  readonly rejectNotAuthorized: boolean;
+  /** No header at all: refuse the request (true, Vault's default) or use the peer's address. */
+  readonly rejectNotPresent: boolean;
+}
+
+export interface ForwardedForInput {
+  authorizedAddrs?: unknown;
+  hopSkips?: unknown;
+  rejectNotAuthorized?: unknown;
+  rejectNotPresent?: unknown;
+}
+
+const MAX_HOP_SKIPS = 32;
+
+function flag(value: unknown, key: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${key} must be true or false`);
+  return value;
+}
+
+/** undefined when no proxy is authorized (the header is then never read). Throws TypeError on bad input. */
+export function parseForwardedForSettings(input: ForwardedForInput): ForwardedForSettings | undefined {
+  const raw = input.authorizedAddrs;
+  if (raw === undefined) {
+    if (input.hopSkips !== undefined || input.rejectNotAuthorized !== undefined || input.rejectNotPresent !== undefined) {
+      throw new TypeError('the x_forwarded_for_* settings need x_forwarded_for_authorized_addrs');
+    }
+    return undefined;
+  }
+  const list = typeof raw === 'string' ? raw.split(',').map((item) => item.trim()).filter((item) => item !== '') : raw;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((item) => typeof item === 'string')) {
+    throw new TypeError('x_forwarded_for_authorized_addrs must list the proxies\' addresses or CIDR blocks, e.g. ["10.0.0.0/8"]');
+  }
+  let authorizedAddrs: string[];
+  try {
+    authorizedAddrs = parseCidrList(list as string[], 'x_forwarded_for_authorized_addrs');
+  } catch (error) {
+    throw new TypeError((error as Error).message);
+  }
+  const hopSkips = input.hopSkips ?? 0;
+  if (typeof hopSkips !== 'number' || !Number.isInteger(hopSkips) || hopSkips < 0 || hopSkips > MAX_HOP_SKIPS) {
+    throw new TypeError(`x_forwarded_for_hop_skips must be an integer from 0 to ${MAX_HOP_SKIPS}`);
+  }
+  return {
+    authorizedAddrs,
+    hopSkips,
+    rejectNotAuthorized: flag(input.rejectNotAuthorized, 'x_forwarded_for_reject_not_authorized', true),
+    rejectNotPresent: flag(input.rejectNotPresent, 'x_forwarded_for_reject_not_present', true),
+  };
+}
+
+export type ClientResolution = { readonly kind: 'peer' } | { readonly kind: 'forwarded'; readonly address: string } | { readonly kind: 'refused'; readonly message: string };
+
+/** Which address a request comes from, given its peer and its X-Forwarded-For header(s). */
+export function resolveClientAddress(settings: ForwardedForSettings, peer: string, header: string | string[] | undefined): ClientResolution {
+  const chain = (Array.isArray(header) ? header : header === undefined ? [] : [header])
+    .flatMap((value) => value.split(','))
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (chain.length === 0) {
+    return settings.rejectNotPresent ? { kind: 'refused', message: 'missing x-forwarded-for header and configured to reject when not present' } : { kind: 'peer' };
+  }
+  if (!addressAllowed(peer, settings.authorizedAddrs)) {
+    return settings.rejectNotAuthorized ? { kind: 'refused', message: 'client address not authorized for x-forwarded-for and configured to reject connection' } : { kind: 'peer' };
+  }
+  const index = chain.length - 1 - settings.hopSkips;
+  const chosen = chain[index];
+  if (chosen === undefined) {
+    return { kind: 'refused', message: `malformed x-forwarded-for configuration or request: hops to skip (${settings.hopSkips}) would skip before the earliest chain link (chain length ${chain.length})` };
+  }
+  if (isIP(chosen) === 0) return { kind: 'refused', message: 'malformed x-forwarded-for header: the client entry is not an IP address' };
+  return { kind: 'forwarded', address: chosen };
+}
+
+/**
+ * Wraps a public listener: records the client address the header gives (http-io.ts
+ * clientAddressOf then answers it), or refuses the request with 400 before anything reads it.
+ */
+export function withForwardedFor(
+  settings: ForwardedForSettings | undefined,
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  if (settings === undefined) return listener;
+  return (req, res) => {
+    const resolution = resolveClientAddress(settings, req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
+    if (resolution.kind === 'refused') {
+      leaveBodyUnread(req);
+      sendJson(res, 400, { errors: [resolution.message] });
+      return;
+    }
+    if (resolution.kind === 'forwarded') setForwardedClientAddress(req, resolution.address);
+    listener(req, res);
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * X-Forwarded-For from an authorized proxy (here: loopback) decides the client address for
+ * audit entries, CIDR-bound tokens and rate limit buckets, on the server and through an HTTP
+ * replica alike; a request without the header is refused, as Vault does by default.
+ */
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { api, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let root: string;
+const from = (address: string): Record<string, string> => ({ 'x-forwarded-for': address });
+
+/** One request on a connection of its own: new connections alternate between the server and its replica. */
+function fresh(path: string, token: string, address: string): Promise<{ status: number; servedBy: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(server.url);
+    const req = request({ host: hostname, port, path: `/v1/${path}`, agent: false, headers: { 'x-vault-token': token, 'x-forwarded-for': address } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, servedBy: res.headers['x-coffer-served-by'] as string | undefined }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+before(async () => {
+  server = await startTestServer({ dev: true, storage: 'sqlite', httpReplicas: 1, forwardedFor: { authorizedAddrs: ['127.0.0.1'] } });
+  root = server.rootToken as string;
+});
+
+after(async () => {
+  await server?.destroy();
+});
+
+test('without the header a request is refused; with it the named client is audited and bound CIDRs apply to it', async () => {
+  const bare = await api(server, 'GET', 'sys/mounts', { token: root });
+  assert.equal(bare.status, 400);
+  assert.match(bare.body.errors[0], /missing x-forwarded-for/);
+
+  const logPath = join(tempDir('coffer-xff-audit-'), 'audit.log');
+  assert.equal((await api(server, 'PUT', 'sys/audit/file', { token: root, body: { type: 'file', options: { file_path: logPath } }, headers: from('203.0.113.9') })).status, 204);
+  const admin = from('203.0.113.9');
+  assert.equal((await api(server, 'POST', 'sys/auth/userpass', { token: root, body: { type: 'userpass' }, headers: admin })).status, 204);
+  assert.equal((await api(server, 'PUT', 'sys/policies/acl/mounts-reader', { token: root, body: { policy: 'path "sys/mounts" { capabilities = ["read"] }' }, headers: admin })).status, 204);
+  const user = { password: 'correct horse battery', token_policies: ['mounts-reader'], token_bound_cidrs: ['203.0.113.0/24'] };
+  assert.equal((await api(server, 'POST', 'auth/userpass/users/alice', { token: root, body: user, headers: admin })).status, 204);
+  // The login itself is checked against the bound CIDRs too: from outside, refused.
+  assert.equal((await api(server, 'POST', 'auth/userpass/login/alice', { body: { password: user.password }, headers: from('198.51.100.1') })).status, 400);
+  const login = await api(server, 'POST', 'auth/userpass/login/alice', { body: { password: user.password }, headers: from('203.0.113.50') });
+  assert.equal(login.status, 200, JSON.stringify(login.body));
+  const bound: string = login.body.auth.client_token;
+  // Four fresh connections each: two reach the replica, which forwards (audit is on) naming the client.
+  for (let i = 0; i < 4; i += 1) {
+    assert.equal((await fresh('sys/mounts', bound, '203.0.113.77')).status, 200);
+    assert.equal((await fresh('sys/mounts', bound, '198.51.100.1')).status, 403);
+  }
+
+  const entries = readFileSync(logPath, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const addresses = new Set(entries.filter((e) => e.type === 'request').map((e) => e.request.remote_address));
+  assert.ok(addresses.has('203.0.113.77') && addresses.has('198.51.100.1'), [...addresses].join(','));
+  assert.equal(addresses.has('127.0.0.1'), false, 'the proxy is never taken for the client');
+  assert.equal((await api(server, 'DELETE', 'sys/audit/file', { token: root, headers: from('203.0.113.9') })).status, 204);
+});
+
+test('rate limit buckets follow the named client, whichever process takes the connection', async () => {
+  assert.equal((await api(server, 'PUT', 'sys/quotas/rate-limit/per-client', { token: root, body: { path: 'secret/', rate: 2, interval: '1h' }, headers: from('192.0.2.1') })).status, 204);
+  try {
+    const statuses = async (address: string): Promise<number[]> => {
+      const out: number[] = [];
+      // Fresh connections land on both processes; with a quota, the replica forwards them all.
+      for (let i = 0; i < 3; i += 1) out.push((await fresh('secret/data/none', root, address)).status);
+      return out;
+    };
+    assert.deepEqual(await statuses('192.0.2.10'), [404, 404, 429]);
+    assert.deepEqual(await statuses('192.0.2.11'), [404, 404, 429], 'another client has its own bucket');
+  } finally {
+    await api(server, 'DELETE', 'sys/quotas/rate-limit/per-client', { token: root, headers: from('192.0.2.1') });
+  }
+});
