@@ -25,7 +25,7 @@ export function setForwardedClientAddress(req: IncomingMessage, address: string)
   forwardedClientAddresses.set(req, address);
 }
 
-/** The address of the client that sent `req`: the forwarding replica's word, else the socket's peer. */
+/** The address of the client that sent `req`: a forwarding replica's or trusted proxy's word, else the socket's peer. */
 export function clientAddressOf(req: IncomingMessage): string {
   return forwardedClientAddresses.get(req) ?? req.socket.remoteAddress ?? '';
 }

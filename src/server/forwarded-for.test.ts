@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseForwardedForSettings, resolveClientAddress } from './forwarded-for.js';
+import { canonicalAddress, parseForwardedForSettings, resolveClientAddress } from './forwarded-for.js';
 
 const settings = (over: Record<string, unknown> = {}) => {
   const parsed = parseForwardedForSettings({ authorizedAddrs: ['10.0.0.0/8', '127.0.0.1'], ...over });
@@ -39,4 +39,15 @@ test('settings are checked when the server starts', () => {
   assert.throws(() => parseForwardedForSettings({ authorizedAddrs: ['10.0.0.0/33'] }), /CIDR/);
   assert.throws(() => parseForwardedForSettings({ authorizedAddrs: ['10.0.0.0/8'], hopSkips: -1 }), /hop_skips/);
   assert.throws(() => parseForwardedForSettings({ authorizedAddrs: ['10.0.0.0/8'], rejectNotPresent: 'no' }), /true or false/);
+});
+
+test('entries take one canonical form: ports and zones dropped, mapped IPv4 unwrapped, IPv6 compressed', () => {
+  assert.equal(canonicalAddress('203.0.113.7:5678'), '203.0.113.7');
+  assert.equal(canonicalAddress('[2001:DB8:0:0::1]:443'), '2001:db8::1');
+  assert.equal(canonicalAddress('2001:db8:0:0:0:0:0:1'), '2001:db8::1');
+  assert.equal(canonicalAddress('::ffff:198.51.100.4'), '198.51.100.4');
+  assert.equal(canonicalAddress('fe80::1%eth0'), 'fe80::1');
+  for (const bad of ['unknown', 'for=1.2.3.4', '"1.2.3.4"', '1.2.3.4:99999', '01.2.3.4', '']) assert.equal(canonicalAddress(bad), undefined, bad);
+  // A peer connecting over IPv4-mapped IPv6 is the same proxy.
+  assert.deepEqual(resolveClientAddress(settings(), '::ffff:10.9.9.9', '203.0.113.7:80'), { kind: 'forwarded', address: '203.0.113.7' });
 });

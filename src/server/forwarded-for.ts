@@ -74,6 +74,30 @@ export function parseForwardedForSettings(input: ForwardedForInput): ForwardedFo
   };
 }
 
+/**
+ * An X-Forwarded-For entry as one canonical address, or undefined when it is none: a port
+ * (`1.2.3.4:5678`, `[2001:db8::1]:443`, as some proxies write) and an IPv6 zone are dropped, an
+ * IPv4-mapped IPv6 address becomes IPv4, and IPv6 takes its RFC 5952 form, so one client never
+ * gets two rate limit buckets or two spellings in the audit log.
+ */
+export function canonicalAddress(entry: string): string | undefined {
+  let text = entry;
+  const withPort = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text) ?? /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text);
+  if (withPort) {
+    if (withPort[2] !== undefined && Number(withPort[2]) > 65_535) return undefined;
+    text = withPort[1] as string;
+  }
+  const zone = text.indexOf('%');
+  if (zone >= 0) text = text.slice(0, zone);
+  const family = isIP(text);
+  if (family === 4) return text;
+  if (family !== 6) return undefined;
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(text);
+  if (mapped && isIP(mapped[1] as string) === 4) return mapped[1];
+  // The WHATWG URL parser prints IPv6 hosts in their canonical (RFC 5952) form.
+  return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+}
+
 export type ClientResolution = { readonly kind: 'peer' } | { readonly kind: 'forwarded'; readonly address: string } | { readonly kind: 'refused'; readonly message: string };
 
 /** Which address a request comes from, given its peer and its X-Forwarded-For header(s). */
@@ -93,8 +117,9 @@ export function resolveClientAddress(settings: ForwardedForSettings, peer: strin
   if (chosen === undefined) {
     return { kind: 'refused', message: `malformed x-forwarded-for configuration or request: hops to skip (${settings.hopSkips}) would skip before the earliest chain link (chain length ${chain.length})` };
   }
-  if (isIP(chosen) === 0) return { kind: 'refused', message: 'malformed x-forwarded-for header: the client entry is not an IP address' };
-  return { kind: 'forwarded', address: chosen };
+  const address = canonicalAddress(chosen);
+  if (address === undefined) return { kind: 'refused', message: 'malformed x-forwarded-for header: the client entry is not an IP address' };
+  return { kind: 'forwarded', address };
 }
 
 /**

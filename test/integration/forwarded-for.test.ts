@@ -81,3 +81,40 @@ test('rate limit buckets follow the named client, whichever process takes the co
     await api(server, 'DELETE', 'sys/quotas/rate-limit/per-client', { token: root, headers: from('192.0.2.1') });
   }
 });
+
+test('a replica answering a KV read itself checks a bound token against the named client', async () => {
+  const admin = from('203.0.113.9');
+  assert.equal((await api(server, 'PUT', 'sys/policies/acl/kv-reader', { token: root, body: { policy: 'path "secret/data/*" { capabilities = ["read"] }' }, headers: admin })).status, 204);
+  assert.equal((await api(server, 'POST', 'auth/userpass/users/bob', { token: root, body: { password: 'another long password', token_policies: ['kv-reader'], token_bound_cidrs: ['203.0.113.0/24'] }, headers: admin })).status, 204);
+  assert.equal((await api(server, 'POST', 'secret/data/shared', { token: root, body: { data: { v: '1' } }, headers: admin })).status, 200);
+  const login = await api(server, 'POST', 'auth/userpass/login/bob', { body: { password: 'another long password' }, headers: from('203.0.113.60') });
+  const token: string = login.body.auth.client_token;
+  // No audit device and no quota now: new connections alternate, and the replica answers its own.
+  const inside = [];
+  for (let i = 0; i < 6; i += 1) inside.push(await fresh('secret/data/shared', token, '203.0.113.61'));
+  assert.ok(inside.every((r) => r.status === 200));
+  assert.ok(inside.some((r) => r.servedBy === 'replica'), 'some reads were the replica\'s own');
+  for (let i = 0; i < 4; i += 1) assert.equal((await fresh('secret/data/shared', token, '198.51.100.61')).status, 403);
+});
+
+test('from a peer that is not an authorized proxy the header is refused, or with reject_not_authorized off ignored', async () => {
+  const strict = await startTestServer({ dev: true, storage: 'memory', forwardedFor: { authorizedAddrs: ['127.0.0.2'] } });
+  try {
+    const refused = await api(strict, 'GET', 'sys/mounts', { token: strict.rootToken as string, headers: from('203.0.113.5') });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.errors[0], /not authorized for x-forwarded-for/);
+  } finally {
+    await strict.destroy();
+  }
+  const lenient = await startTestServer({ dev: true, storage: 'memory', forwardedFor: { authorizedAddrs: ['127.0.0.2'], rejectNotAuthorized: false } });
+  try {
+    const token = lenient.rootToken as string;
+    const logPath = join(tempDir('coffer-xff-lenient-'), 'audit.log');
+    assert.equal((await api(lenient, 'PUT', 'sys/audit/file', { token, body: { type: 'file', options: { file_path: logPath } }, headers: from('203.0.113.5') })).status, 204);
+    assert.equal((await api(lenient, 'GET', 'sys/mounts', { token, headers: from('203.0.113.5') })).status, 200);
+    const addresses = readFileSync(logPath, 'utf8').trim().split('\n').map((line) => JSON.parse(line).request?.remote_address);
+    assert.ok(addresses.length > 0 && addresses.every((a) => a === '127.0.0.1'), addresses.join(','));
+  } finally {
+    await lenient.destroy();
+  }
+});

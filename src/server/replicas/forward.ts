@@ -3,7 +3,8 @@
  * primary's private Unix socket, and streams the answer back unchanged.
  *
  * Owns: the hop-by-hop headers (RFC 9110 §7.6.1) and the client-address header, which is always
- * overwritten with the socket's real peer so a client can never choose what the primary logs.
+ * overwritten with the client this process settled on (the socket's peer, or what a trusted
+ * proxy named: src/server/forwarded-for.ts), so a client can never choose what the primary logs.
  * Must never: read or buffer a body (it streams, so size limits, 413s and event streams behave
  * exactly as on the primary); keep a connection alive that the primary closed after a refused
  * body.
