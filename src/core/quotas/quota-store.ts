@@ -212,6 +212,45 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
     return glob ? { scope: 'path', mount, match: base, prefix: true } : { scope: 'path', mount, match: withoutTrailingSlash(base), prefix: false };
   };
 
+  /** Validates and stores one quota; `current()` false: a seal came since the call, so memory stays as it is. */
+  const writeQuota = async (name: string, input: Readonly<Record<string, unknown>>, current: () => boolean): Promise<void> => {
+    quotaName(name);
+    if (input.role !== undefined && input.role !== '') throw badRequest('role is not supported by Coffer rate limit quotas');
+    const previous = quotas.get(name);
+    const path = typeof input.path === 'string' ? input.path.trim().replace(/^\/+/, '') : input.path === undefined ? (previous?.path ?? '') : undefined;
+    if (path === undefined) throw badRequest('path must be a string');
+    const rate = input.rate === undefined && previous ? previous.rate : rateOf(input.rate);
+    // 0 or absent: the default, one second (as Vault).
+    const interval = parseDurationSeconds(input.interval, 'interval') || (previous?.interval ?? 1);
+    if (interval < 1 || interval > MAX_INTERVAL_SECONDS) throw badRequest('interval must be between 1s and 24h');
+    const blockInterval = parseDurationSeconds(input.block_interval, 'block_interval') ?? previous?.block_interval ?? 0;
+    if (blockInterval > MAX_INTERVAL_SECONDS) throw badRequest('block_interval must be at most 24h');
+    const quota: StoredQuota = { name, path, ...scopeOf(path), rate, interval, block_interval: blockInterval, generation: randomBytes(8).toString('hex') };
+    // Only a global quota is inherited (Coffer has no namespaces to inherit it); saying so is fine.
+    if (booleanOf(input.inheritable, 'inheritable', false) && quota.scope !== 'global') throw badRequest('inheritable applies to a global quota only');
+    for (const other of quotas.values()) {
+      if (other.name !== name && other.scope === quota.scope && other.match === quota.match && other.prefix === quota.prefix) {
+        throw new CofferError('bad_request', `quota "${other.name}" already applies to path "${other.path}"`);
+      }
+    }
+    await putJson(storage, `${RULE_PREFIX}${name}`, quota);
+    if (!current()) return;
+    quotas.set(name, quota);
+    reorder();
+  };
+
+  const writeConfigNow = async (input: Readonly<Record<string, unknown>>, current: () => boolean): Promise<void> => {
+    if (booleanOf(input.enable_rate_limit_audit_logging, 'enable_rate_limit_audit_logging', false)) {
+      throw badRequest('enable_rate_limit_audit_logging is not supported: refused requests are never audited, so a flood cannot fill the audit log');
+    }
+    const next: StoredConfig = {
+      rate_limit_exempt_paths: input.rate_limit_exempt_paths === undefined ? config.rate_limit_exempt_paths : exemptPathsOf(input.rate_limit_exempt_paths),
+      enable_rate_limit_response_headers: booleanOf(input.enable_rate_limit_response_headers, 'enable_rate_limit_response_headers', config.enable_rate_limit_response_headers),
+    };
+    await putJson(storage, CONFIG_KEY, next);
+    if (current()) config = next;
+  };
+
   return {
     async setup() {
       const names = await storage.list(RULE_PREFIX);
@@ -256,32 +295,7 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
       const quota = quotas.get(name);
       return quota === undefined ? undefined : view(quota);
     },
-    write: (name, input) =>
-      serially(async (current) => {
-      quotaName(name);
-      if (input.role !== undefined && input.role !== '') throw badRequest('role is not supported by Coffer rate limit quotas');
-      const previous = quotas.get(name);
-      const path = typeof input.path === 'string' ? input.path.trim().replace(/^\/+/, '') : input.path === undefined ? (previous?.path ?? '') : undefined;
-      if (path === undefined) throw badRequest('path must be a string');
-      const rate = input.rate === undefined && previous ? previous.rate : rateOf(input.rate);
-      // 0 or absent: the default, one second (as Vault).
-      const interval = parseDurationSeconds(input.interval, 'interval') || (previous?.interval ?? 1);
-      if (interval < 1 || interval > MAX_INTERVAL_SECONDS) throw badRequest('interval must be between 1s and 24h');
-      const blockInterval = parseDurationSeconds(input.block_interval, 'block_interval') ?? previous?.block_interval ?? 0;
-      if (blockInterval > MAX_INTERVAL_SECONDS) throw badRequest('block_interval must be at most 24h');
-      const quota: StoredQuota = { name, path, ...scopeOf(path), rate, interval, block_interval: blockInterval, generation: randomBytes(8).toString('hex') };
-      // Only a global quota is inherited (Coffer has no namespaces to inherit it); saying so is fine.
-      if (booleanOf(input.inheritable, 'inheritable', false) && quota.scope !== 'global') throw badRequest('inheritable applies to a global quota only');
-      for (const other of quotas.values()) {
-        if (other.name !== name && other.scope === quota.scope && other.match === quota.match && other.prefix === quota.prefix) {
-          throw new CofferError('bad_request', `quota "${other.name}" already applies to path "${other.path}"`);
-        }
-      }
-      await putJson(storage, `${RULE_PREFIX}${name}`, quota);
-      if (!current()) return;
-      quotas.set(name, quota);
-      reorder();
-      }),
+    write: (name, input) => serially((current) => writeQuota(name, input, current)),
     delete: (name) =>
       serially(async (current) => {
         quotaName(name);
@@ -305,17 +319,6 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
       enable_rate_limit_audit_logging: false,
       enable_rate_limit_response_headers: config.enable_rate_limit_response_headers,
     }),
-    writeConfig: (input) =>
-      serially(async (current) => {
-      if (booleanOf(input.enable_rate_limit_audit_logging, 'enable_rate_limit_audit_logging', false)) {
-        throw badRequest('enable_rate_limit_audit_logging is not supported: refused requests are never audited, so a flood cannot fill the audit log');
-      }
-      const next: StoredConfig = {
-        rate_limit_exempt_paths: input.rate_limit_exempt_paths === undefined ? config.rate_limit_exempt_paths : exemptPathsOf(input.rate_limit_exempt_paths),
-        enable_rate_limit_response_headers: booleanOf(input.enable_rate_limit_response_headers, 'enable_rate_limit_response_headers', config.enable_rate_limit_response_headers),
-      };
-      await putJson(storage, CONFIG_KEY, next);
-      if (current()) config = next;
-      }),
+    writeConfig: (input) => serially((current) => writeConfigNow(input, current)),
   };
 }
