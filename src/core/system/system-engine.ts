@@ -22,6 +22,7 @@ import type { TokenStore } from '../tokens/token-store.js';
 import type { LeaseManager } from '../leases/lease-manager.js';
 import { leasesPaths } from './leases-paths.js';
 import { quotasPaths } from './quotas-paths.js';
+import { toolsPaths } from './tools-paths.js';
 import type { QuotaStore } from '../quotas/quota-store.js';
 import { consumersPaths } from './consumers-paths.js';
 import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
@@ -257,6 +258,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     paths: [
       ...leasesPaths(deps.leases, deps.tokens),
       ...(deps.quotas ? quotasPaths(deps.quotas) : []),
+      ...toolsPaths(),
       ...consumersPaths({
         consumers: deps.consumers,
         policies,
