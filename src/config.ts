@@ -2,7 +2,6 @@
  * Server configuration: parsed and validated once at start (flags over config file over
  * defaults), then passed down as plain values.
  */
-import { parseForwardedForSettings, type ForwardedForInput, type ForwardedForSettings } from './server/forwarded-for.js';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parseDeclaredAuditDevices, type DeclaredAuditDevice } from './core/audit/declared.js';
@@ -10,6 +9,7 @@ import { parseDurationSeconds } from './core/duration.js';
 import { CofferError } from './core/errors.js';
 import { DEFAULT_MAX_WATCHES_PER_TOKEN } from './core/events/watch-slots.js';
 import { canonicalAllowedHost } from './rotators/url-policy.js';
+import { parseForwardedForSettings, type ForwardedForInput, type ForwardedForSettings } from './server/forwarded-for-settings.js';
 
 export type StorageKind = 'sqlite' | 'memory';
 export type LogLevelName = 'debug' | 'info' | 'warn' | 'error';

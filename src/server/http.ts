@@ -4,7 +4,6 @@
  * timeouts, the LIST request-line rewriter, the answers to requests node's parser refuses, and
  * closing without cutting off a response (graceful-close.ts).
  */
-import { withForwardedFor, type ForwardedForSettings } from './forwarded-for.js';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
@@ -16,6 +15,7 @@ import { createVaultRequestListener, sendVaultNotFound, type VaultApiOptions } f
 import { rewriteListRequestsOn } from '../api/vault/list-method.js';
 import { endQueuedResponsesNow } from '../api/response-coalescer.js';
 import { inArrivalOrder } from './in-arrival-order.js';
+import { withForwardedFor, type ForwardedForSettings } from './forwarded-for.js';
 import { trackForGracefulClose, type GracefulClose } from './graceful-close.js';
 import type { HttpTimeouts } from '../config.js';
 import type { Lifecycle } from '../core/lifecycle.js';

@@ -5,7 +5,7 @@
  */
 import type { HttpTimeouts } from '../../config.js';
 import type { LogLevel } from '../../core/logger.js';
-import type { ForwardedForSettings } from '../forwarded-for.js';
+import type { ForwardedForSettings } from '../forwarded-for-settings.js';
 
 export interface ReplicaSettings {
   /** The primary's SQLite file, opened read-only. */
