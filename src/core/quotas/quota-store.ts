@@ -11,11 +11,13 @@
  *
  * Owns: the storage keys `rate-limit/<name>` and `config` under its storage, and the buckets.
  * Must never: let a request on an exempt path be refused (the defaults keep health, seal status
- * and unseal reachable, so a bad quota can be undone), or keep limiting with a deleted quota.
+ * and unseal reachable; `sys/quotas/*` is not exempt, as in Vault, but no bucket ever stays
+ * empty past its Retry-After), or keep limiting with a deleted quota.
  */
 import { randomBytes } from 'node:crypto';
 import { badRequest, CofferError } from '../errors.js';
 import { parseDurationSeconds } from '../duration.js';
+import { parseBool, parseStringList } from '../input.js';
 import type { Logger } from '../logger.js';
 import { normalizeDecodedPath } from '../router/path.js';
 import { getJson, putJson, type Storage } from '../storage/storage.js';
@@ -134,17 +136,11 @@ function rateOf(value: unknown): number {
 }
 
 function booleanOf(value: unknown, field: string, fallback: boolean): boolean {
-  if (value === undefined || value === null || value === '') return fallback;
-  if (typeof value === 'boolean') return value;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw badRequest(`${field} must be a boolean`);
+  return value === undefined || value === null || value === '' ? fallback : parseBool(value, field);
 }
 
 function exemptPathsOf(value: unknown): string[] {
-  const list = typeof value === 'string' ? value.split(',') : value;
-  if (!Array.isArray(list) || !list.every((p) => typeof p === 'string')) throw badRequest('rate_limit_exempt_paths must be a list of paths');
-  return list.map((p) => p.trim().replace(/^\/+/, '')).filter((p) => p !== '');
+  return parseStringList(value, 'rate_limit_exempt_paths').map((p) => p.replace(/^\/+/, '')).filter((p) => p !== '');
 }
 
 function exempt(paths: readonly string[], path: string): boolean {

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { badRequest } from '../errors.js';
+import { parseInteger } from '../input.js';
 import type { EngineRequest, PathSpec } from '../router/engine.js';
 
 /** As Vault: at most 128 KiB per request. */
@@ -25,9 +26,11 @@ const HASH_ALGORITHMS: Readonly<Record<string, string>> = {
   'sha3-512': 'sha3-512',
 };
 
+/** From the path if given there, else from the body; '' and null count as absent. */
 function field(req: EngineRequest, name: string): unknown {
   const fromPath = req.params[name];
-  return fromPath !== undefined && fromPath !== '' ? fromPath : req.data[name];
+  const value = fromPath !== undefined && fromPath !== '' ? fromPath : req.data[name];
+  return value === '' || value === null ? undefined : value;
 }
 
 function encoding(value: unknown, fallback: 'hex' | 'base64'): 'hex' | 'base64' {
@@ -37,11 +40,7 @@ function encoding(value: unknown, fallback: 'hex' | 'base64'): 'hex' | 'base64' 
 }
 
 function byteCount(value: unknown): number {
-  if (value === undefined || value === null || value === '') return DEFAULT_RANDOM_BYTES;
-  const count = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw badRequest('bytes must be a positive whole number');
-  if (count > MAX_RANDOM_BYTES) throw badRequest(`bytes must be at most ${MAX_RANDOM_BYTES}`);
-  return count;
+  return value === undefined ? DEFAULT_RANDOM_BYTES : parseInteger(value, 'bytes', 1, MAX_RANDOM_BYTES);
 }
 
 /** Base64 as Vault's decoder takes it: standard alphabet, padding optional, nothing else. */
