@@ -11,7 +11,7 @@ import { systemClock } from './clock.js';
 import { isCofferError } from './errors.js';
 import { silentLogger } from './logger.js';
 import { createPolicyStore } from './policy/store.js';
-import { createRequestHandler } from './request-handler.js';
+import { createRequestHandler, type RequestHandlerDeps } from './request-handler.js';
 import type { Engine } from './router/engine.js';
 import type { MountEntry } from './router/mount-table.js';
 import { createRouter } from './router/router.js';
@@ -78,4 +78,109 @@ test('a login refused after its engine answered is audited with a response entry
   assert.deepEqual(logged.map((entry) => entry.type), ['request', 'response']);
   assert.equal(logged[1]?.event.error, 'permission denied');
   assert.equal(logged[1]?.event.request, logged[0]?.event.request, 'the response entry describes the same request');
+});
+
+/**
+ * A secrets engine whose `item/:name` path counts its existence checks; `split/:name` runs
+ * different handlers for create and update.
+ */
+function existenceFixture(options: { auditEnabled: boolean }) {
+  const stored = new Set<string>(['present']);
+  let checks = 0;
+  const store = async () => null;
+  const engine: Engine = {
+    type: 'fake-kv',
+    paths: [
+      {
+        pattern: 'item/(?<name>[a-z]+)',
+        description: 'items',
+        existenceCheck: async (req) => {
+          checks += 1;
+          return stored.has(req.params['name'] ?? '');
+        },
+        operations: { create: store, update: store },
+      },
+      {
+        pattern: 'split/(?<name>[a-z]+)',
+        description: 'items with a create of their own',
+        existenceCheck: async (req) => {
+          checks += 1;
+          return stored.has(req.params['name'] ?? '');
+        },
+        operations: { create: async () => ({ data: { ran: 'create' } }), update: async () => ({ data: { ran: 'update' } }) },
+      },
+    ],
+  };
+  const secretsMount: MountEntry = { ...mount, path: 'fake/', type: 'fake-kv', uuid: '00000000-0000-4000-8000-000000000002', accessor: 'fake_2', table: 'secrets' };
+  const storage = createMemoryStorage();
+  const tokens = createTokenStore({ storage: scope(storage, 'token/'), clock: systemClock, defaultTtl: 3600, maxTtl: 7200 });
+  const policies = createPolicyStore({ storage: scope(storage, 'policy/'), logger: silentLogger });
+  const router = createRouter<MountEntry>();
+  router.add(secretsMount, engine);
+  const logged: AuditEvent[] = [];
+  const audit = {
+    enabled: options.auditEnabled,
+    logRequest: (event: AuditEvent) => logged.push(event),
+    logResponse: () => undefined,
+  } as unknown as AuditBroker;
+  const handler = createRequestHandler({
+    router,
+    leases: { register: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')) },
+    events: { publish: () => ({ delivered: 0 }) } as unknown as RequestHandlerDeps['events'],
+    systemTtl: { defaultSeconds: 3600, maxSeconds: 7200 },
+    tokens,
+    policies,
+    audit,
+    clock: systemClock,
+    logger: silentLogger,
+    isSealed: () => false,
+  });
+  const tokenWith = async (capabilities: string[]): Promise<string> => {
+    await tokens.setup();
+    await policies.setup();
+    const name = `p-${capabilities.join('-')}`;
+    await policies.put(name, `path "fake/*" { capabilities = ${JSON.stringify(capabilities)} }`);
+    return (await tokens.create({ parent: undefined, policies: [name], displayName: 't', path: 'auth/token/create' })).token;
+  };
+  const write = async (token: string, path: string) =>
+    handler({ requestId: `req-${Math.random()}`, verb: 'write', path, data: {}, clientToken: token, remoteAddress: '127.0.0.1' });
+  return { tokenWith, write, checks: () => checks, logged };
+}
+
+const denied = (error: unknown): boolean => isCofferError(error) && error.code === 'permission_denied';
+
+test('a write under a create-only or update-only policy still asks whether the secret exists', async () => {
+  const fixture = existenceFixture({ auditEnabled: false });
+  const createOnly = await fixture.tokenWith(['create']);
+  await fixture.write(createOnly, 'fake/item/absent');
+  await assert.rejects(fixture.write(createOnly, 'fake/item/present'), denied);
+  const updateOnly = await fixture.tokenWith(['update']);
+  await fixture.write(updateOnly, 'fake/item/present');
+  await assert.rejects(fixture.write(updateOnly, 'fake/item/absent'), denied);
+  assert.equal(fixture.checks(), 4);
+});
+
+test('the existence check is skipped when its answer could change nothing, and asked when it could', async () => {
+  const fixture = existenceFixture({ auditEnabled: false });
+  const both = await fixture.tokenWith(['create', 'update']);
+  await fixture.write(both, 'fake/item/absent');
+  await fixture.write(both, 'fake/item/present');
+  const neither = await fixture.tokenWith(['read']);
+  await assert.rejects(fixture.write(neither, 'fake/item/absent'), denied);
+  assert.equal(fixture.checks(), 0, 'the policy answers create and update alike, and one handler serves both');
+
+  // Different handlers: the answer picks which one runs.
+  const created = await fixture.write(both, 'fake/split/absent');
+  const updated = await fixture.write(both, 'fake/split/present');
+  assert.deepEqual([created.response?.data, updated.response?.data], [{ ran: 'create' }, { ran: 'update' }]);
+  assert.equal(fixture.checks(), 2);
+});
+
+test('with an audit device the existence check runs, so the entry records create or update', async () => {
+  const fixture = existenceFixture({ auditEnabled: true });
+  const both = await fixture.tokenWith(['create', 'update']);
+  await fixture.write(both, 'fake/item/absent');
+  await fixture.write(both, 'fake/item/present');
+  assert.deepEqual(fixture.logged.map((event) => event.request.operation), ['create', 'update']);
+  assert.equal(fixture.checks(), 2);
 });

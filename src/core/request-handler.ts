@@ -260,27 +260,38 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       operation,
     });
 
-    let operation: Operation;
-    if (req.verb === 'write') {
-      const check = matched?.spec.existenceCheck;
-      operation = check ? ((await check(engineRequestFor('update'))) ? 'update' : 'create') : 'update';
-    } else {
-      operation = VERB_OPERATION[req.verb];
-    }
-
-    if (!unauthenticated) {
-      const acl = await policies.acl((token as TokenEntry).policies);
+    const acl = unauthenticated ? undefined : await policies.acl((token as TokenEntry).policies);
+    const permits = (operation: Operation): boolean => {
+      if (acl === undefined) return true;
       // Vault checks LIST against the path with a trailing slash.
       const aclPath = operation === 'list' && !req.path.endsWith('/') ? req.path + '/' : req.path;
       const verdict = acl.check(aclPath, operation, req.data);
       const sudo = matched?.spec.sudo;
       const needsSudo = sudo === true || (Array.isArray(sudo) && sudo.includes(operation));
-      if (!verdict.allowed || (needsSudo && !verdict.rootPrivs)) deny(operation);
+      return verdict.allowed && (!needsSudo || verdict.rootPrivs);
+    };
+
+    // The existence check costs a storage read on every write, and its answer only chooses
+    // between create and update. Skipped when that choice changes nothing: no audit device
+    // records it, both run the same handler, and the token's policies answer both alike (a
+    // root token, or a policy granting both, as most do).
+    const handlerFor = (operation: Operation) =>
+      matched?.spec.operations[operation] ?? (operation === 'create' ? matched?.spec.operations.update : undefined);
+    const existenceMatters = (): boolean =>
+      audit.enabled || handlerFor('create') !== handlerFor('update') || permits('create') !== permits('update');
+
+    let operation: Operation;
+    if (req.verb === 'write') {
+      const check = matched?.spec.existenceCheck;
+      operation = check && existenceMatters() ? ((await check(engineRequestFor('update'))) ? 'update' : 'create') : 'update';
+    } else {
+      operation = VERB_OPERATION[req.verb];
     }
+    if (!permits(operation)) deny(operation);
 
     if (!routed) throw new CofferError('unsupported_path', `no handler for route "${req.path}". route entry not found.`);
     if (!matched) throw new CofferError('unsupported_path', 'unsupported path');
-    const handler = matched.spec.operations[operation] ?? (operation === 'create' ? matched.spec.operations.update : undefined);
+    const handler = handlerFor(operation);
     if (!handler) throw new CofferError('unsupported_operation', 'unsupported operation');
 
     // An unauthenticated path (a login, the sys/internal/ui/mounts preflight) spends no use of
