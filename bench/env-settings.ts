@@ -31,9 +31,10 @@ export function numberSetting(env: NodeJS.ProcessEnv, name: string, fallback: nu
 
 /**
  * BENCH_HTTP_REPLICAS: extra HTTP processes of the KV load cells' Coffer servers
- * (`--http-replicas`; default 1, one per extra core of this 2-core machine); 0 measures a
- * single process.
+ * (`--http-replicas`). Default 0, the server's own default: on a 2-core machine the load
+ * generator takes most of the second core, and a replica then costs reads more than it gives
+ * (README, "When replicas pay"); 1 measures one replica.
  */
 export function httpReplicasSetting(env: NodeJS.ProcessEnv): number {
-  return numberSetting(env, 'BENCH_HTTP_REPLICAS', 1, { min: 0, max: 8, integer: true });
+  return numberSetting(env, 'BENCH_HTTP_REPLICAS', 0, { min: 0, max: 8, integer: true });
 }
