@@ -162,6 +162,35 @@ describe('credentials whose creation failed with an unknown outcome', () => {
     assert.deepEqual(await pgRoles(role), []);
   });
 
+  it('PostgreSQL: a lost run is ended before Coffer asks whether it committed, so none commits after Coffer gave up', async () => {
+    const role = roleName('pt');
+    const relayed = db.templateUrl.replace(`@${MACHINE_PG.host}:${MACHINE_PG.port}/`, `@127.0.0.1:${pgRelay.port}/`);
+    // One connection: Coffer runs the creation again once, and gives up when that is lost too.
+    await write('database/config/pg1', {
+      plugin_name: 'postgresql-database-plugin', connection_url: relayed, username: MACHINE_PG.adminUser, password: 'unused', allowed_roles: [role], max_open_connections: 1,
+    });
+    await write(`database/roles/${role}`, { db_name: 'pg1', creation_statements: ['CREATE ROLE "{{name}}" LOGIN PASSWORD \'{{password}}\';', 'SELECT pg_sleep(2);'] });
+    const runs = async (): Promise<number[]> => {
+      const rows = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()", [db.name]);
+      return rows.map((row) => row.pid);
+    };
+    const issuing = api(server, 'GET', `database/creds/${role}`, { token: root });
+    let first: number | undefined;
+    await eventually(async () => (first = (await runs())[0]) !== undefined, 'the creation reached pg_sleep');
+    pgRelay.cutAll();
+    // The second run: it sleeps too, or (were the first still running) waits for its CREATE ROLE.
+    await eventually(async () => (await runs()).some((pid) => pid !== first), 'the creation ran again');
+    pgRelay.cutAll();
+    const response = await issuing;
+    assert.equal(response.status, 502, JSON.stringify(response.body));
+    assert.match(response.body.errors[0], /may exist; it is revoked/);
+    await eventually(async () => (await runs()).length === 0, 'no run left');
+    // Past the end of both sleeps: a run left going would have committed by now.
+    await pause(2_500);
+    assert.deepEqual(await pgRoles(role), [], 'no run committed after Coffer gave up');
+    await eventually(async () => (await leasesOf(role)).length === 0, 'the kept lease is revoked');
+  });
+
   it('MariaDB: a failed cleanup keeps the lease, and the default revocation drops the user', async () => {
     const role = roleName('mc');
     await write(`database/roles/${role}`, {

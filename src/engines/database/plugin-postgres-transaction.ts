@@ -35,6 +35,12 @@ export interface BatchRunnerDeps {
   /** The config's statement_timeout now, ms. */
   statementTimeoutMs(): number;
   sleep(ms: number): Promise<void>;
+  /**
+   * Ends the server session of `client`, a connection lost with COMMIT sent, if it still runs,
+   * and waits until it is gone: only then is its transaction's outcome final, and `applied`'s
+   * answer the last word. Never throws; returns when it cannot tell any better.
+   */
+  settleLost?(client: PoolClient): Promise<void>;
 }
 
 export interface BatchOptions {
@@ -74,13 +80,16 @@ export type RunBatch = (statements: readonly string[], exclusive: boolean, optio
  * nothing committed and the batch runs again, now in one round trip. The statements must not end the
  * transaction themselves (mayEndTransaction): what followed would commit on its own.
  *
- * A connection lost during the query that held COMMIT leaves unknown whether it ran. `applied`
- * settles it on another connection: true, and the batch already took effect; false, and it runs
- * again (which is also how a pooled connection the server dropped while it sat idle is
- * survived), at most once per pooled connection. If `applied` cannot tell (the server is gone),
- * the lost connection's error is thrown. `applied` is asked only after a connection was lost
- * with COMMIT sent, so its caller learns from it that a failure's outcome is unknown: the lost
- * run may still commit after `applied` said no, since PostgreSQL finishes it regardless. A
+ * A connection lost during the query that held COMMIT leaves unknown whether it ran, and
+ * PostgreSQL finishes a query string it has received, COMMIT included, before it notices the
+ * client is gone. So the lost session is ended first (settleLost: terminated, and waited for
+ * until it is gone), and only then does `applied` ask, on another connection: true, and the
+ * batch already took effect; false, and it runs again (which is also how a pooled connection the
+ * server dropped while it sat idle is survived), at most once per pooled connection. If
+ * `applied` cannot tell (the server is gone), the lost connection's error is thrown. `applied` is
+ * asked only after a connection was lost with COMMIT sent, so its caller learns from it that a
+ * failure's outcome is unknown: when the session could not be ended (the server out of reach,
+ * or the admin not allowed to end it), the lost run may still commit after `applied` said no. A
  * connection lost before COMMIT was sent committed nothing: the batch simply runs again.
  */
 export function createBatchRunner(deps: BatchRunnerDeps): RunBatch {
@@ -116,17 +125,19 @@ export function createBatchRunner(deps: BatchRunnerDeps): RunBatch {
           let discard = false;
           await client.query('ROLLBACK').catch(() => { discard = true; });
           client.release(discard);
-          // A re-run after a lost connection can meet the lost run's own commit, which `applied`
-          // did not see yet (its backend was still finishing; PostgreSQL runs a query string it
-          // has received to the end, COMMIT included, before it notices the client is gone): the
-          // object it made now exists. Seen as 42710, or as 23505 when the re-run's CREATE ROLE
-          // waited on the lost run's uncommitted row.
+          // A re-run after a lost connection whose session could not be ended can meet the lost
+          // run's own commit, which `applied` did not see yet: the object it made now exists.
+          // Seen as 42710, or as 23505 when the re-run's CREATE ROLE waited on the lost run's
+          // uncommitted row.
           const code = pgCode(err);
           if (lost > 0 && applied !== undefined && (code === DUPLICATE_OBJECT || code === UNIQUE_VIOLATION) && (await applied().catch(() => false))) return;
           throw err;
         }
         client.release(true);
-        if (commitSent && applied !== undefined && (await applied().catch(() => { throw err; }))) return;
+        if (commitSent && applied !== undefined) {
+          await deps.settleLost?.(client);
+          if (await applied().catch(() => { throw err; })) return;
+        }
         if (lost >= deps.maxOpen()) throw err;
       }
     }

@@ -54,6 +54,20 @@ const TIMED_OUT = new Set(['57014', '55P03']);
  */
 const defaultCreationCleanup = ['DROP ROLE IF EXISTS "{{name}}"'];
 
+/**
+ * A pooled connection's server session, read when it connects: the pid alone could name a later
+ * session that reused it, so the start time (in microseconds, exact) goes with it.
+ */
+interface ServerSession {
+  pid: number;
+  startedUs: string;
+}
+const SESSION_IDENTITY_SQL =
+  'SELECT pid, (extract(epoch FROM backend_start) * 1000000)::bigint::text AS started_us FROM pg_stat_activity WHERE pid = pg_backend_pid()';
+/** How often a lost session is looked for until it is gone, and how long past the statement timeout. */
+const LOST_SESSION_POLL_MS = 10;
+const LOST_SESSION_GRACE_MS = 5_000;
+
 export interface PostgresPluginOptions {
   /** Waits between retries; tests may inject a fast one. */
   sleep?: (ms: number) => Promise<void>;
@@ -107,8 +121,39 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     }
   };
 
+  // Filled as each pooled connection opens (initialize), so a lost one's session can be found.
+  const sessions = new WeakMap<pg.PoolClient, ServerSession>();
+
+  /**
+   * Ends the server session of a connection lost with COMMIT sent and waits until it is gone
+   * (BatchRunnerDeps.settleLost). A backend leaves pg_stat_activity only after its transaction
+   * has committed or aborted, so its absence makes the outcome final. Terminating needs the
+   * admin to be a member of its own role (always so) or pg_signal_backend; where it is refused,
+   * this waits for the session to finish on its own (statement_timeout bounds it). Gives up, and
+   * leaves the outcome unknown, when the server cannot be asked or the session outlives that.
+   */
+  const settleLost = async (client: PoolClient): Promise<void> => {
+    const session = sessions.get(client);
+    if (session === undefined) return;
+    const deadline = Date.now() + statementTimeoutMs + LOST_SESSION_GRACE_MS;
+    let terminate = true;
+    for (;;) {
+      const sql = `SELECT ${terminate ? 'pg_terminate_backend(pid)' : 'pid'} FROM pg_stat_activity
+                    WHERE pid = $1 AND (extract(epoch FROM backend_start) * 1000000)::bigint::text = $2`;
+      try {
+        if ((await query(sql, [session.pid, session.startedUs])).length === 0) return;
+      } catch (err) {
+        if (!terminate || (err instanceof DatabasePluginError && err.kind === 'connection')) return;
+        terminate = false;
+        continue;
+      }
+      if (Date.now() >= deadline) return;
+      await sleep(LOST_SESSION_POLL_MS);
+    }
+  };
+
   /** A batch of statements run as one transaction, retried (plugin-postgres-transaction.ts). */
-  const runBatch = createBatchRunner({ acquire, maxOpen: () => maxOpen, statementTimeoutMs: () => statementTimeoutMs, sleep });
+  const runBatch = createBatchRunner({ acquire, maxOpen: () => maxOpen, statementTimeoutMs: () => statementTimeoutMs, sleep, settleLost });
 
   const query = async <R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> => {
     try {
@@ -213,7 +258,17 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
       // connection cut mid-statement (backend killed, failover, a proxy reset) would emit an
       // unhandled 'error' and stop the whole server. The statement's own promise rejects with
       // the same error, which the caller handles (connection errors discard the client).
-      next.on('connect', (client) => client.on('error', () => undefined));
+      next.on('connect', (client) => {
+        client.on('error', () => undefined);
+        // Queued ahead of the first query its user sends, so it is known before any batch runs.
+        client.query<{ pid: number; started_us: string }>(SESSION_IDENTITY_SQL).then(
+          ({ rows: [row] }) => {
+            if (row !== undefined) sessions.set(client, { pid: row.pid, startedUs: row.started_us });
+          },
+          // Then a lost connection's session cannot be ended; settleLost leaves it be.
+          () => undefined,
+        );
+      });
       if (verify) {
         try {
           const client = await next.connect();
