@@ -14,7 +14,8 @@ import { CofferError, isCofferError, permissionDenied } from './errors.js';
 import type { Logger } from './logger.js';
 import type { PolicyStore } from './policy/store.js';
 import { attachClientToken } from './request-context.js';
-import { isEmptyResponse, type EngineRequest, type EngineResponse, type LoginResult, type Operation, type RequestAuth } from './router/engine.js';
+import { isEmptyResponse, type EngineRequest, type EngineResponse, type LoginResult, type Operation, type PathSpec, type RequestAuth } from './router/engine.js';
+import { engineHelp, pathHelp } from './router/path-help.js';
 import { canonicalPolicyName } from './policy/parse.js';
 import { authBlock } from './tokens/token-response.js';
 import type { MountEntry } from './router/mount-table.js';
@@ -27,7 +28,8 @@ import { addressAllowed } from './cidr.js';
 import { formatDuration } from './duration.js';
 
 /** The HTTP verb, reduced to what decides the operation. */
-export type RequestVerb = 'read' | 'list' | 'write' | 'delete' | 'patch';
+/** 'help': Vault's `?help=1`, which describes the path and runs nothing (any method). */
+export type RequestVerb = 'read' | 'list' | 'write' | 'delete' | 'patch' | 'help';
 
 export interface ApiRequest {
   readonly requestId: string;
@@ -60,12 +62,18 @@ export interface RequestHandlerDeps {
 
 export type RequestHandler = (req: ApiRequest) => Promise<ApiResult>;
 
-const VERB_OPERATION: Record<Exclude<RequestVerb, 'write'>, Operation> = {
+const VERB_OPERATION: Record<Exclude<RequestVerb, 'write' | 'help'>, Operation> = {
   read: 'read',
   list: 'list',
   delete: 'delete',
   patch: 'patch',
 };
+
+/** The operation a refusal is audited under, before the existence check could tell create from update. */
+function refusedOperation(verb: RequestVerb): Operation | 'help' {
+  if (verb === 'write') return 'update';
+  return verb === 'help' ? 'help' : VERB_OPERATION[verb];
+}
 
 /** Whether the token may be used by a client at `address` (its bound CIDRs, if any). */
 function usableFrom(entry: TokenEntry, address: string): boolean {
@@ -89,7 +97,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
 
   // Built field by field rather than with spreads: this runs twice for every audited request,
   // and each object spread costs about a microsecond here.
-  const auditEvent = (req: ApiRequest, operation: Operation, token: TokenEntry | undefined, mount: MountEntry | undefined): AuditEvent => {
+  const auditEvent = (req: ApiRequest, operation: Operation | 'help', token: TokenEntry | undefined, mount: MountEntry | undefined): AuditEvent => {
     const request: AuditEvent['request'] = { id: req.requestId, operation, path: req.path, remoteAddress: req.remoteAddress, data: null };
     if (mount) {
       request.mountType = mount.type;
@@ -219,12 +227,29 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     return { ...rest, auth: authBlock(token, entry, tokens), ...(allWarnings.length > 0 ? { warnings: allWarnings } : {}) };
   };
 
+  /**
+   * `?help=1`: describes the path and runs nothing. As in Vault, any valid token may ask (its
+   * ACL allows help everywhere): the text names routes and operations, never stored data.
+   */
+  const help = (req: ApiRequest, token: TokenEntry | undefined, routed: RoutedMount<MountEntry> | undefined, spec: PathSpec | undefined): ApiResult => {
+    const event = audit.enabled ? auditEvent(req, 'help', token, routed?.mount) : undefined;
+    if (event) audit.logRequest(event);
+    const text = !routed ? undefined : spec ? pathHelp(routed.relativePath, spec) : routed.relativePath === '' ? engineHelp(routed.engine) : undefined;
+    if (text === undefined) {
+      if (event) audit.logResponse({ ...event, time: clock.now(), error: 'unsupported path' });
+      throw new CofferError('unsupported_path', 'unsupported path');
+    }
+    const data = { help: text, see_also: null };
+    if (event) audit.logResponse({ ...event, time: clock.now(), response: { statusCode: 200, data, auth: null, warnings: null } });
+    return { response: { data }, mountType: routed?.mount.type };
+  };
+
   const serveRouted = async (req: ApiRequest, token: TokenEntry | undefined, routed: RoutedMount<MountEntry> | undefined): Promise<ApiResult> => {
     const matched = routed ? router.matchPath(routed.engine, routed.relativePath) : undefined;
     const unauthenticated = matched?.spec.unauthenticated === true;
 
     // Refusals are audited too (as in Vault), so probing for paths leaves a trace.
-    const deny = (operation: Operation): never => {
+    const deny = (operation: Operation | 'help'): never => {
       if (audit.enabled) {
         const event = auditEvent(req, operation, token, routed?.mount);
         audit.logRequest({ ...event, error: 'permission denied' });
@@ -237,11 +262,12 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     // accessor); where no token is needed (a login) it is set aside, as an unknown token would be.
     if (token && !usableFrom(token, req.remoteAddress)) {
       if (unauthenticated) return serveRouted(req, undefined, routed);
-      deny(req.verb === 'write' ? 'update' : VERB_OPERATION[req.verb]);
+      deny(refusedOperation(req.verb));
     }
 
     // A missing, unknown or expired token is "permission denied", as in Vault (403, not 401).
-    if (!token && !unauthenticated) deny(req.verb === 'write' ? 'update' : VERB_OPERATION[req.verb]);
+    if (!token && !unauthenticated) deny(refusedOperation(req.verb));
+    if (req.verb === 'help') return help(req, token, routed, matched?.spec);
 
     const auth = token ? requestAuth(token) : undefined;
     // Built by one literal per call, not by spreading a base object: a spread of a
@@ -285,7 +311,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       const check = matched?.spec.existenceCheck;
       operation = check && existenceMatters() ? ((await check(engineRequestFor('update'))) ? 'update' : 'create') : 'update';
     } else {
-      operation = VERB_OPERATION[req.verb];
+      operation = VERB_OPERATION[req.verb as Exclude<RequestVerb, 'write' | 'help'>];
     }
     if (!permits(operation)) deny(operation);
 

@@ -95,7 +95,16 @@ function listFlag(raw: unknown): boolean {
   throw new CofferError('bad_request', 'invalid value for the list parameter: use true or false');
 }
 
+/** Vault's `?help=1`: any non-empty first value asks for help instead of the operation. */
+function helpRequested(raw: unknown): boolean {
+  const first: unknown = Array.isArray(raw) ? raw[0] : raw;
+  return typeof first === 'string' && first !== '';
+}
+
 function verbFor(method: string | undefined, query: Query): RequestVerb | undefined {
+  const known = method === 'GET' || method === 'HEAD' || method === 'POST' || method === 'PUT' || method === 'DELETE' || method === 'PATCH';
+  // Before anything else, as Vault: a `DELETE ...?help=1` describes the delete, never runs it.
+  if (known && method !== 'HEAD' && helpRequested(query.help)) return 'help';
   switch (method) {
     case 'GET':
     case 'HEAD':
@@ -296,6 +305,13 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     const isSys = path.startsWith('sys/');
     const bare = isSys ? path.replace(/\/$/, '') : path;
     const raw = isSys ? rawSysHandler(bare, { lifecycle, version: options.version, clock: options.clock }) : undefined;
+    if (verb === 'help') {
+      leaveBodyUnread(req);
+      // Vault answers help with the bare object, not in the response envelope.
+      const { response } = await handler({ requestId: uuid(), verb, path, data: {}, clientToken: tokenFrom(req), remoteAddress: clientAddressOf(req) });
+      sendJson(res, 200, response?.data ?? {});
+      return;
+    }
     // Before the body is read, as Vault: a PATCH that is not a merge patch is refused unparsed.
     if (verb === 'patch' && !raw) {
       try {
