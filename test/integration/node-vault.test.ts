@@ -78,6 +78,10 @@ describe('an unmodified node-vault client', () => {
     const first = await root.read('secret/data/app/db?version=1');
     assert.equal(first.data.data.password, SECRET_V1);
 
+    // node-vault's help(): GET <path>?help=1, the bare help object.
+    const help = await root.help('secret/data/app/db');
+    assert.match(help.help, /Matching Route: \^data\//);
+
     await root.write('secret/data/app/api', { data: { key: 'k' } });
     const listed = await root.list('secret/metadata/app');
     assert.deepEqual(listed.data.keys, ['api', 'db']);
