@@ -103,7 +103,9 @@ describe('userpass over HTTP', () => {
       await login(name, 'wrong-password');
       return Number(process.hrtime.bigint() - start) / 1e6;
     };
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    // The fastest of each: other tests running beside this one only ever add time, and the
+    // difference this guards against is a hundredfold, not a few percent.
+    const fastest = (xs: number[]): number => Math.min(...xs);
     const unknown: number[] = [];
     const known: number[] = [];
     // Interleaved, and under the lockout threshold for dave (the counter is reset by a success).
@@ -113,8 +115,9 @@ describe('userpass over HTTP', () => {
       if (i % 2 === 1) await login('dave', 'dave-password-1');
     }
     // Both run one full scrypt; without the dummy hash the unknown user would answer in ~1 ms.
-    assert.ok(median(unknown) > 0.5 * median(known), `unknown ${median(unknown)} ms vs known ${median(known)} ms`);
-    assert.ok(median(known) > 0.5 * median(unknown), `unknown ${median(unknown)} ms vs known ${median(known)} ms`);
+    const report = `fastest unknown ${fastest(unknown)} ms vs known ${fastest(known)} ms (all: ${unknown.join(', ')} / ${known.join(', ')})`;
+    assert.ok(fastest(unknown) > 0.5 * fastest(known), report);
+    assert.ok(fastest(known) > 0.5 * fastest(unknown), report);
   });
   it('sys/leases/revoke-prefix/auth/userpass/ ends every userpass login, as in Vault, and nothing else', async () => {
     await addUser('carol', 'carol-password-1');
