@@ -59,6 +59,10 @@ describe('path help (?help=1)', () => {
     assert.equal(mountRoot.status, 200, mountRoot.text);
     assert.match(mountRoot.body.help, /\^data\/\(\?<path>\.\*\)\$\n {8}\S/);
     assert.match(mountRoot.body.help, /\^metadata\(/);
+    const tokenCreate = await send(server, 'GET', 'auth/token/create?help=1', { token: root });
+    assert.match(tokenCreate.body.help, /Matching Route: \^create\$\n\nCreate a token/);
+    const leaseRevoke = await send(server, 'GET', 'sys/leases/revoke?help=1', { token: root });
+    assert.match(leaseRevoke.body.help, /Revoke a lease now/);
     const unmatched = await send(server, 'GET', 'secret/no-such-route/x?help=1', { token: root });
     assert.equal(unmatched.status, 404, unmatched.text);
     const unmounted = await send(server, 'GET', 'nowhere/x?help=1', { token: root });

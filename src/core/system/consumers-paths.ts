@@ -66,6 +66,7 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
   return [
     {
       pattern: 'consumers/register',
+      description: 'Register a consumer of a secret, for rotations to wait on.',
       operations: {
         update: async (req) => {
           const path = pathOf(req);
@@ -86,6 +87,7 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
     },
     {
       pattern: 'consumers/checkin',
+      description: 'Report the version of a secret a consumer now uses.',
       operations: {
         update: async (req) => {
           const path = pathOf(req);
@@ -100,6 +102,7 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
     },
     {
       pattern: 'consumers/deregister',
+      description: 'Remove a consumer registration.',
       operations: {
         update: async (req) => {
           const path = pathOf(req);
@@ -116,6 +119,7 @@ export function consumersPaths(deps: { consumers: ConsumerRegistry; policies: Pi
     },
     {
       pattern: 'consumers',
+      description: 'List the consumers of a secret and the versions they use.',
       operations: {
         read: async (req) => {
           const path = pathOf(req);

@@ -93,17 +93,18 @@ export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revo
     // of `leases/lookup` is checked with the trailing slash): listing leases at any level, or
     // anything on `leases/lookup/`, needs sudo; looking up one lease by id at `leases/lookup`
     // does not (the default policy grants it).
-    { pattern: 'leases/lookup', sudo: ['list'], operations: { update: lookup, list: listLeases } },
-    { pattern: 'leases/lookup/', sudo: true, operations: { update: lookup, list: listLeases } },
-    { pattern: 'leases/lookup/(?<prefix>.+)', sudo: true, operations: { list: listLeases } },
-    { pattern: 'leases/renew(?:/(?<id>.+))?', operations: { update: renew } },
-    { pattern: 'renew(?:/(?<id>.+))?', operations: { update: renew } },
-    { pattern: 'leases/revoke(?:/(?<id>.+))?', operations: { update: revoke } },
-    { pattern: 'revoke(?:/(?<id>.+))?', operations: { update: revoke } },
-    { pattern: '(?:leases/)?revoke-prefix/(?<prefix>.+)', sudo: true, operations: { update: revokePrefix(false) } },
-    { pattern: '(?:leases/)?revoke-force/(?<prefix>.+)', sudo: true, operations: { update: revokePrefix(true) } },
+    { pattern: 'leases/lookup', sudo: ['list'], description: 'Look up a lease given in the body; LIST the lease ids (sudo).', operations: { update: lookup, list: listLeases } },
+    { pattern: 'leases/lookup/', sudo: true, description: 'Look up a lease given in the body; LIST the lease ids (sudo).', operations: { update: lookup, list: listLeases } },
+    { pattern: 'leases/lookup/(?<prefix>.+)', sudo: true, description: 'List the lease ids under a prefix (sudo).', operations: { list: listLeases } },
+    { pattern: 'leases/renew(?:/(?<id>.+))?', description: 'Renew a lease, optionally by an increment.', operations: { update: renew } },
+    { pattern: 'renew(?:/(?<id>.+))?', description: 'Renew a lease (the older path).', operations: { update: renew } },
+    { pattern: 'leases/revoke(?:/(?<id>.+))?', description: 'Revoke a lease now.', operations: { update: revoke } },
+    { pattern: 'revoke(?:/(?<id>.+))?', description: 'Revoke a lease now (the older path).', operations: { update: revoke } },
+    { pattern: '(?:leases/)?revoke-prefix/(?<prefix>.+)', sudo: true, description: 'Revoke every lease under a prefix (sudo).', operations: { update: revokePrefix(false) } },
+    { pattern: '(?:leases/)?revoke-force/(?<prefix>.+)', sudo: true, description: 'Revoke every lease under a prefix, deleting those whose revocation fails (sudo).', operations: { update: revokePrefix(true) } },
     {
       pattern: 'leases/tidy',
+      description: "Run the expiry worker's pass now.",
       operations: {
         update: async () => {
           const handled = await leases.runDue();
@@ -113,6 +114,7 @@ export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revo
     },
     {
       pattern: 'leases',
+      description: 'With ?irrevocable=true: the leases whose revocation gave up, with their last error (sudo).',
       sudo: true,
       operations: {
         read: async (req) => {
@@ -124,6 +126,7 @@ export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revo
     },
     {
       pattern: 'leases/count',
+      description: 'With ?irrevocable=true: how many leases are irrevocable (sudo).',
       sudo: true,
       operations: {
         read: async (req) => {

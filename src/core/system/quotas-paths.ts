@@ -16,6 +16,7 @@ export function quotasPaths(quotas: QuotaStore): PathSpec[] {
   return [
     {
       pattern: 'quotas/config',
+      description: 'Read and set the rate limit quota settings (response headers, exempt paths).',
       operations: {
         read: async () => ({ data: quotas.readConfig() }),
         update: async (req) => {
@@ -26,10 +27,12 @@ export function quotasPaths(quotas: QuotaStore): PathSpec[] {
     },
     {
       pattern: 'quotas/rate-limit/?',
+      description: 'List the rate limit quotas.',
       operations: { list: keys },
     },
     {
       pattern: 'quotas/rate-limit/(?<name>[^/]+)',
+      description: 'Read, write and delete a rate limit quota.',
       operations: {
         read: async (req) => {
           const found = quotas.read(req.params.name as string);

@@ -183,6 +183,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
   const mountPaths = (kind: MountTableKind, base: string, sudo = kind === 'auth'): PathSpec[] => [
     {
       pattern: base,
+      description: 'List the mounts of this table.',
       operations: {
         read: async () => {
           const data: Record<string, unknown> = {};
@@ -193,6 +194,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     },
     {
       pattern: `${base}/(?<path>.+?)/tune`,
+      description: "Read and tune a mount's settings.",
       sudo,
       operations: {
         read: async (req) => {
@@ -222,6 +224,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     },
     {
       pattern: `${base}/(?<path>.+)`,
+      description: 'Enable, read and disable a mount.',
       sudo,
       operations: {
         read: async (req) => {
@@ -270,12 +273,14 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       {
         // Authorises (and audits) opening a watch; the stream itself is served by the HTTP layer.
         pattern: 'watch(?:/poll)?',
+        description: 'Watch secrets change (server-sent events, or a long poll).',
         operations: { read: async () => ({ data: { last_seq: deps.events.lastSeq } }) },
       },
       ...mountPaths('secrets', 'mounts'),
       ...mountPaths('auth', 'auth'),
       {
         pattern: 'policy/?',
+        description: 'List ACL policies (the older path).',
         operations: {
           read: async () => {
             const names = await policies.list();
@@ -289,6 +294,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'policy/(?<name>.+)',
+        description: 'Read, write and delete an ACL policy (the older path).',
         operations: {
           read: async (req) => {
             const found = await policies.get(policyName(req));
@@ -307,6 +313,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'policies/acl/?',
+        description: 'List ACL policies.',
         operations: {
           list: async () => ({ data: { keys: await policies.list() } }),
           read: async () => ({ data: { keys: await policies.list() } }),
@@ -314,6 +321,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'policies/acl/(?<name>.+)',
+        description: 'Read, write and delete an ACL policy (HCL or JSON).',
         operations: {
           read: async (req) => {
             const found = await policies.get(policyName(req));
@@ -332,11 +340,13 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'audit/?',
+        description: 'List the audit devices.',
         sudo: true,
         operations: { read: async () => ({ data: { ...audit.list() } }) },
       },
       {
         pattern: 'audit/(?<path>.+)',
+        description: 'Enable and disable an audit device.',
         sudo: true,
         operations: {
           update: async (req) => {
@@ -362,6 +372,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'audit-hash/(?<path>.+)',
+        description: "Hash a value with an audit device's key, to search its log.",
         operations: {
           update: async (req) => {
             const input = req.data.input;
@@ -374,6 +385,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
         // Coffer's own (Vault has no chain to verify): checks the device's file with the key
         // only the server holds. Sudo, as sys/audit: it reads files on the server.
         pattern: 'audit-verify/(?<path>.+)',
+        description: "Verify the hash chain of a file audit device's log.",
         sudo: true,
         operations: {
           update: async (req) => {
@@ -399,12 +411,14 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'capabilities-self',
+        description: "The calling token's capabilities on paths.",
         operations: {
           update: async (req) => ({ data: capabilitiesFor(await callerAcl(req), pathsField(req.data)) }),
         },
       },
       {
         pattern: 'capabilities',
+        description: "A token's capabilities on paths.",
         operations: {
           update: async (req) => {
             const token = req.data.token;
@@ -417,6 +431,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'capabilities-accessor',
+        description: 'The capabilities on paths of a token named by its accessor.',
         operations: {
           update: async (req) => {
             const accessor = req.data.accessor;
@@ -429,10 +444,12 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'key-status',
+        description: "The keyring's current term and when it was installed.",
         operations: { read: async () => ({ data: { ...deps.barrier.keyStatus() } }) },
       },
       {
         pattern: 'rotate(?:/keyring)?',
+        description: 'Add a new term to the keyring: new writes use it.',
         sudo: true,
         operations: {
           update: async () => {
@@ -443,6 +460,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'seal',
+        description: 'Seal the server: its keys leave memory.',
         sudo: true,
         operations: {
           update: async () => ({ afterRelease: deps.seal }),
@@ -452,6 +470,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
         // Unauthenticated, as in Vault: the handler resolves the caller itself, so a token
         // without the default policy (or with a rewritten one) can still find its own mounts.
         pattern: 'internal/ui/mounts',
+        description: "The mounts the caller may see (Vault's UI and CLI preflight).",
         unauthenticated: true,
         operations: {
           read: async (req) => {
@@ -480,6 +499,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'internal/ui/mounts/(?<path>.+)',
+        description: 'The mount a path belongs to, with its type and options.',
         unauthenticated: true,
         operations: {
           read: async (req): Promise<EngineResponse> => {

@@ -54,6 +54,7 @@ export function toolsPaths(): PathSpec[] {
   return [
     {
       pattern: 'tools/random(?:/(?<source>platform|seal|all))?(?:/(?<bytes>[0-9]+))?',
+      description: "Random bytes from the operating system's CSPRNG.",
       operations: {
         update: async (req) => {
           // Every source is the operating system's CSPRNG here: Coffer has no HSM seal.
@@ -66,6 +67,7 @@ export function toolsPaths(): PathSpec[] {
     },
     {
       pattern: 'tools/hash(?:/(?<algorithm>[a-z0-9/-]+))?',
+      description: 'Hash base64 input with SHA-2 or SHA-3.',
       operations: {
         update: async (req) => {
           const name = field(req, 'algorithm') ?? 'sha2-256';

@@ -187,10 +187,11 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
   return {
     type: 'token',
     paths: [
-      { pattern: 'create', operations: { update: create(false) } },
-      { pattern: 'create-orphan', operations: { update: create(true) } },
+      { pattern: 'create', description: 'Create a token, a child of the caller unless no_parent (sudo).', operations: { update: create(false) } },
+      { pattern: 'create-orphan', description: 'Create a token with no parent (sudo on this path).', operations: { update: create(true) } },
       {
         pattern: 'lookup-self',
+        description: 'Look up the calling token.',
         operations: {
           read: async (req) => {
             const { entry, token } = await self(req);
@@ -204,6 +205,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       },
       {
         pattern: 'lookup',
+        description: 'Look up a token given in the body.',
         operations: {
           update: async (req) => {
             const { entry, token } = await byToken(req, () => new CofferError('permission_denied', 'bad token')); // as Vault: 403
@@ -213,10 +215,12 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       },
       {
         pattern: 'lookup-accessor',
+        description: 'Look up a token by its accessor.',
         operations: { update: async (req) => ({ data: lookupData(await byAccessor(req), '', tokens) }) },
       },
       {
         pattern: 'renew-self',
+        description: 'Renew the calling token.',
         operations: {
           update: async (req) => {
             const { entry, token } = await self(req);
@@ -226,6 +230,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       },
       {
         pattern: 'renew',
+        description: 'Renew a token given in the body.',
         operations: {
           update: async (req) => {
             const { entry, token } = await byToken(req);
@@ -235,12 +240,14 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       },
       {
         pattern: 'renew-accessor',
+        description: 'Renew a token by its accessor.',
         operations: {
           update: async (req) => renew(await byAccessor(req), req, ''),
         },
       },
       {
         pattern: 'revoke-self',
+        description: 'Revoke the calling token, its children and their leases.',
         operations: {
           update: async (req) => {
             await tokens.revokeTree((await caller(req)).id);
@@ -250,6 +257,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       },
       {
         pattern: 'revoke',
+        description: 'Revoke a token given in the body, its children and their leases.',
         operations: {
           update: async (req) => {
             const token = requiredString(req.data.token, 'token');
@@ -261,6 +269,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       },
       {
         pattern: 'revoke-accessor',
+        description: 'Revoke a token by its accessor.',
         operations: {
           update: async (req) => {
             await tokens.revokeTree((await byAccessor(req)).id);
@@ -270,6 +279,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       },
       {
         pattern: 'revoke-orphan',
+        description: 'Revoke a token and make its children orphans (sudo).',
         sudo: true,
         operations: {
           update: async (req) => {
@@ -281,11 +291,13 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       },
       {
         pattern: 'accessors/?',
+        description: 'List the accessors of every token (sudo).',
         sudo: true,
         operations: { list: async () => ({ data: { keys: await tokens.listAccessors() } }) },
       },
       {
         pattern: 'tidy',
+        description: 'Remove index entries left by expired or revoked tokens.',
         operations: {
           update: async () => {
             const revoked = await tokens.sweepExpired();
