@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { createManualClock } from '../../src/core/clock.js';
 import { createScratchDatabase, MACHINE_PG, type ScratchDatabase } from '../helpers/pg-cluster.js';
@@ -174,21 +175,32 @@ describe('credentials whose creation failed with an unknown outcome', () => {
       const rows = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()", [db.name]);
       return rows.map((row) => row.pid);
     };
-    const issuing = api(server, 'GET', `database/creds/${role}`, { token: root });
-    let first: number | undefined;
-    await eventually(async () => (first = (await runs())[0]) !== undefined, 'the creation reached pg_sleep');
-    pgRelay.cutAll();
-    // The second run: it sleeps too, or (were the first still running) waits for its CREATE ROLE.
-    await eventually(async () => (await runs()).some((pid) => pid !== first), 'the creation ran again');
-    pgRelay.cutAll();
-    const response = await issuing;
-    assert.equal(response.status, 502, JSON.stringify(response.body));
-    assert.match(response.body.errors[0], /may exist; it is revoked/);
-    await eventually(async () => (await runs()).length === 0, 'no run left');
-    // Past the end of both sleeps: a run left going would have committed by now.
-    await pause(2_500);
-    assert.deepEqual(await pgRoles(role), [], 'no run committed after Coffer gave up');
-    await eventually(async () => (await leasesOf(role)).length === 0, 'the kept lease is revoked');
+    // A session of the same admin user, busy in a transaction of its own: ending lost runs
+    // must never touch it.
+    const bystander = new pg.Client({ host: MACHINE_PG.host, port: MACHINE_PG.port, user: MACHINE_PG.adminUser, database: db.name });
+    await bystander.connect();
+    await bystander.query('BEGIN');
+    await bystander.query('SELECT 1');
+    try {
+      const issuing = api(server, 'GET', `database/creds/${role}`, { token: root });
+      let first: number | undefined;
+      await eventually(async () => (first = (await runs())[0]) !== undefined, 'the creation reached pg_sleep');
+      pgRelay.cutAll();
+      // The second run: it sleeps too, or (were the first still running) waits for its CREATE ROLE.
+      await eventually(async () => (await runs()).some((pid) => pid !== first), 'the creation ran again');
+      pgRelay.cutAll();
+      const response = await issuing;
+      assert.equal(response.status, 502, JSON.stringify(response.body));
+      assert.match(response.body.errors[0], /may exist; it is revoked/);
+      await eventually(async () => (await runs()).length === 0, 'no run left');
+      // Past the end of both sleeps: a run left going would have committed by now.
+      await pause(2_500);
+      assert.deepEqual(await pgRoles(role), [], 'no run committed after Coffer gave up');
+      await eventually(async () => (await leasesOf(role)).length === 0, 'the kept lease is revoked');
+      assert.deepEqual((await bystander.query('SELECT 2 AS n')).rows, [{ n: 2 }], 'the bystander session is alive');
+    } finally {
+      await bystander.end().catch(() => undefined);
+    }
   });
 
   it('MariaDB: a failed cleanup keeps the lease, and the default revocation drops the user', async () => {

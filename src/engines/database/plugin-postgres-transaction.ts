@@ -8,6 +8,7 @@
  * Must never: commit a batch held by a CommitGate before the gate opens, run a creation twice,
  * or put a password into an error (callers scrub what they throw on).
  */
+import { randomBytes } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { CommitWithheld, type CommitGate } from './commit-gate.js';
 import { classifyPgError } from './plugin-postgres-sql.js';
@@ -36,11 +37,12 @@ export interface BatchRunnerDeps {
   statementTimeoutMs(): number;
   sleep(ms: number): Promise<void>;
   /**
-   * Ends the server session of `client`, a connection lost with COMMIT sent, if it still runs,
-   * and waits until it is gone: only then is its transaction's outcome final, and `applied`'s
-   * answer the last word. Never throws; returns when it cannot tell any better.
+   * Ends the server session still running the batch that opened with `marker` (its connection
+   * was lost with COMMIT sent), and waits until none is: only then is its transaction's outcome
+   * final, and `applied`'s answer the last word. Never throws; returns when it cannot tell any
+   * better.
    */
-  settleLost?(client: PoolClient): Promise<void>;
+  settleLost?(marker: string): Promise<void>;
 }
 
 export interface BatchOptions {
@@ -82,8 +84,9 @@ export type RunBatch = (statements: readonly string[], exclusive: boolean, optio
  *
  * A connection lost during the query that held COMMIT leaves unknown whether it ran, and
  * PostgreSQL finishes a query string it has received, COMMIT included, before it notices the
- * client is gone. So the lost session is ended first (settleLost: terminated, and waited for
- * until it is gone), and only then does `applied` ask, on another connection: true, and the
+ * client is gone. So the server session still running it, found by the marker comment that
+ * leads each of the run's queries, is ended first (settleLost: terminated, and waited for until
+ * none is), and only then does `applied` ask, on another connection: true, and the
  * batch already took effect; false, and it runs again (which is also how a pooled connection the
  * server dropped while it sat idle is survived), at most once per pooled connection. If
  * `applied` cannot tell (the server is gone), the lost connection's error is thrown. `applied` is
@@ -103,19 +106,22 @@ export function createBatchRunner(deps: BatchRunnerDeps): RunBatch {
     const whole = [`BEGIN; SET LOCAL statement_timeout = ${timeoutMs}`, ...statements, 'COMMIT'].join('\n;\n');
     const opening = [`BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL idle_in_transaction_session_timeout = ${timeoutMs}`, ...statements].join('\n;\n');
     for (let lost = 0; ; lost += 1) {
+      // Leads every query of this run, so the server session running it can be found if the
+      // connection is lost (pg_stat_activity shows a session's current or latest query).
+      const marker = `/* coffer-batch ${randomBytes(12).toString('hex')} */`;
       const client = await deps.acquire();
       let commitSent = false;
       try {
         if (gate === undefined || gate.open) {
           onMayCommit?.();
           commitSent = true;
-          await client.query(whole);
+          await client.query(`${marker}\n${whole}`);
         } else {
-          await client.query(opening);
+          await client.query(`${marker}\n${opening}`);
           await gate.wait();
           onMayCommit?.();
           commitSent = true;
-          await client.query('COMMIT');
+          await client.query(`${marker} COMMIT`);
         }
         client.release();
         return;
@@ -135,7 +141,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): RunBatch {
         }
         client.release(true);
         if (commitSent && applied !== undefined) {
-          await deps.settleLost?.(client);
+          await deps.settleLost?.(marker);
           if (await applied().catch(() => { throw err; })) return;
         }
         if (lost >= deps.maxOpen()) throw err;

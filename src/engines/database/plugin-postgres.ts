@@ -54,19 +54,18 @@ const TIMED_OUT = new Set(['57014', '55P03']);
  */
 const defaultCreationCleanup = ['DROP ROLE IF EXISTS "{{name}}"'];
 
+/** How often a lost batch is looked for until it has ended, and how long past the statement timeout. */
+const LOST_BATCH_POLL_MS = 10;
+const LOST_BATCH_GRACE_MS = 5_000;
 /**
- * A pooled connection's server session, read when it connects: the pid alone could name a later
- * session that reused it, so the start time (in microseconds, exact) goes with it.
+ * The server sessions still inside the batch that opened with `$1` (its marker comment): a
+ * session's `query` is the text of its current or latest query, so one showing the marker and
+ * not idle is still in that batch's transaction. Found by the marker, not by a pid read when the
+ * connection opened: behind a transaction pooler (pgbouncer) a client's queries run on whichever
+ * server session is free, and a pid would name someone else's.
  */
-interface ServerSession {
-  pid: number;
-  startedUs: string;
-}
-const SESSION_IDENTITY_SQL =
-  'SELECT pid, (extract(epoch FROM backend_start) * 1000000)::bigint::text AS started_us FROM pg_stat_activity WHERE pid = pg_backend_pid()';
-/** How often a lost session is looked for until it is gone, and how long past the statement timeout. */
-const LOST_SESSION_POLL_MS = 10;
-const LOST_SESSION_GRACE_MS = 5_000;
+const LOST_BATCH_SESSIONS = `FROM pg_stat_activity
+  WHERE left(query, length($1)) = $1 AND state IS DISTINCT FROM 'idle' AND pid <> pg_backend_pid()`;
 
 export interface PostgresPluginOptions {
   /** Waits between retries; tests may inject a fast one. */
@@ -121,34 +120,36 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     }
   };
 
-  // Filled as each pooled connection opens (initialize), so a lost one's session can be found.
-  const sessions = new WeakMap<pg.PoolClient, ServerSession>();
-
   /**
-   * Ends the server session of a connection lost with COMMIT sent and waits until it is gone
-   * (BatchRunnerDeps.settleLost). A backend leaves pg_stat_activity only after its transaction
-   * has committed or aborted, so its absence makes the outcome final. Terminating needs the
-   * admin to be a member of its own role (always so) or pg_signal_backend; where it is refused,
-   * this waits for the session to finish on its own (statement_timeout bounds it). Gives up, and
-   * leaves the outcome unknown, when the server cannot be asked or the session outlives that.
+   * Ends the server session still running a batch whose connection was lost with COMMIT sent,
+   * and waits until none is (BatchRunnerDeps.settleLost). A session is done with the batch once
+   * it is idle, runs another query or has left: its transaction has committed or aborted, so
+   * the outcome is final. Terminating needs the admin to be a member of the session's role (its
+   * own: always so) or pg_signal_backend; where it is refused, this waits for the batch to
+   * finish on its own (statement_timeout bounds it). Gives up, and leaves the outcome unknown,
+   * when the server cannot be asked, does not track queries (track_activities off), or the
+   * batch outlives that wait.
    */
-  const settleLost = async (client: PoolClient): Promise<void> => {
-    const session = sessions.get(client);
-    if (session === undefined) return;
-    const deadline = Date.now() + statementTimeoutMs + LOST_SESSION_GRACE_MS;
+  const settleLost = async (marker: string): Promise<void> => {
+    const deadline = Date.now() + statementTimeoutMs + LOST_BATCH_GRACE_MS;
     let terminate = true;
+    try {
+      const [tracking] = await query<{ on: string }>("SELECT current_setting('track_activities') AS on", []);
+      if (tracking?.on !== 'on') return;
+    } catch {
+      return;
+    }
     for (;;) {
-      const sql = `SELECT ${terminate ? 'pg_terminate_backend(pid)' : 'pid'} FROM pg_stat_activity
-                    WHERE pid = $1 AND (extract(epoch FROM backend_start) * 1000000)::bigint::text = $2`;
+      const sql = `SELECT ${terminate ? 'pg_terminate_backend(pid)' : 'pid'} ${LOST_BATCH_SESSIONS}`;
       try {
-        if ((await query(sql, [session.pid, session.startedUs])).length === 0) return;
+        if ((await query(sql, [marker])).length === 0) return;
       } catch (err) {
         if (!terminate || (err instanceof DatabasePluginError && err.kind === 'connection')) return;
         terminate = false;
         continue;
       }
       if (Date.now() >= deadline) return;
-      await sleep(LOST_SESSION_POLL_MS);
+      await sleep(LOST_BATCH_POLL_MS);
     }
   };
 
@@ -258,17 +259,7 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
       // connection cut mid-statement (backend killed, failover, a proxy reset) would emit an
       // unhandled 'error' and stop the whole server. The statement's own promise rejects with
       // the same error, which the caller handles (connection errors discard the client).
-      next.on('connect', (client) => {
-        client.on('error', () => undefined);
-        // Queued ahead of the first query its user sends, so it is known before any batch runs.
-        client.query<{ pid: number; started_us: string }>(SESSION_IDENTITY_SQL).then(
-          ({ rows: [row] }) => {
-            if (row !== undefined) sessions.set(client, { pid: row.pid, startedUs: row.started_us });
-          },
-          // Then a lost connection's session cannot be ended; settleLost leaves it be.
-          () => undefined,
-        );
-      });
+      next.on('connect', (client) => client.on('error', () => undefined));
       if (verify) {
         try {
           const client = await next.connect();
