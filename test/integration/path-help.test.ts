@@ -61,6 +61,8 @@ describe('path help (?help=1)', () => {
     assert.match(mountRoot.body.help, /\^metadata\(/);
     const tokenCreate = await send(server, 'GET', 'auth/token/create?help=1', { token: root });
     assert.match(tokenCreate.body.help, /Matching Route: \^create\$\n\nCreate a token/);
+    // No existence check there: every write is an update.
+    assert.match(tokenCreate.body.help, /## OPERATIONS\n\nupdate$/);
     const leaseRevoke = await send(server, 'GET', 'sys/leases/revoke?help=1', { token: root });
     assert.match(leaseRevoke.body.help, /Revoke a lease now/);
     const unmatched = await send(server, 'GET', 'secret/no-such-route/x?help=1', { token: root });

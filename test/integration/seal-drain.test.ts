@@ -145,6 +145,7 @@ describe('a seal with requests in flight', () => {
     const refused = await api(server, 'GET', 'secret/data/app', { token: root });
     assert.equal(refused.status, 503);
     assert.deepEqual(refused.body, { errors: ['Vault is sealed'] });
+    assert.equal((await api(server, 'GET', 'secret/data/app?help=1', { token: root })).status, 503, 'a help request is refused too');
     const awsRefused = await awsError(() => secretsManager.send(new ListSecretsCommand({})), 'ServiceUnavailableException', /sealed/);
     assert.equal(awsRefused.$metadata?.httpStatusCode, 503);
     assert.equal((await api(server, 'GET', 'sys/health')).status, 503, 'health says sealed from the moment the seal began');

@@ -307,9 +307,16 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     const raw = isSys ? rawSysHandler(bare, { lifecycle, version: options.version, clock: options.clock }) : undefined;
     if (verb === 'help') {
       leaveBodyUnread(req);
+      // Admitted like any request, so a seal's drain refuses it (503) and waits for it.
+      const release = admit();
+      let result: Awaited<ReturnType<RequestHandler>>;
+      try {
+        result = await handler({ requestId: uuid(), verb, path, data: {}, clientToken: tokenFrom(req), remoteAddress: clientAddressOf(req) });
+      } finally {
+        release();
+      }
       // Vault answers help with the bare object, not in the response envelope.
-      const { response } = await handler({ requestId: uuid(), verb, path, data: {}, clientToken: tokenFrom(req), remoteAddress: clientAddressOf(req) });
-      sendJson(res, 200, response?.data ?? {});
+      sendJson(res, 200, result.response?.data ?? {});
       return;
     }
     // Before the body is read, as Vault: a PATCH that is not a merge patch is refused unparsed.

@@ -28,6 +28,12 @@ export interface RequestAuth {
 
 export interface EngineRequest {
   readonly requestId: string;
+  /**
+   * What the ACL checked. A handler must not tell create from update by it: the pipeline skips
+   * the existence check where its answer cannot change the outcome, and then a write to a new
+   * path arrives as 'update'. A path that must treat them differently gives `create` a handler
+   * of its own, which makes the check run.
+   */
   readonly operation: Operation;
   /** Path relative to the mount, no leading slash ('' for the mount root). */
   readonly path: string;

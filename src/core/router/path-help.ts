@@ -11,9 +11,14 @@ const ORDER: readonly Operation[] = ['create', 'read', 'update', 'patch', 'delet
 
 /** Help for one path: the request, the route it matched, its description and operations. */
 export function pathHelp(relativePath: string, spec: PathSpec): string {
-  const operations = ORDER.filter((operation) => spec.operations[operation] !== undefined);
-  // A path that serves update only also takes creates (request-handler: create falls back to update).
-  if (spec.operations.update !== undefined && !operations.includes('create')) operations.unshift('create');
+  // As the request handler reaches them: a write is a create only where an existence check
+  // says the path is new (and then runs update's handler when create has none); elsewhere
+  // every write is an update.
+  const reachable = (operation: Operation): boolean => {
+    if (operation !== 'create') return spec.operations[operation] !== undefined;
+    return spec.existenceCheck !== undefined && (spec.operations.create ?? spec.operations.update) !== undefined;
+  };
+  const operations = ORDER.filter(reachable);
   return [
     `Request:        ${relativePath}`,
     `Matching Route: ^${spec.pattern}$`,
