@@ -9,7 +9,7 @@
  * missing claim as a match.
  */
 import { badRequest } from '../../core/errors.js';
-import { globMatch } from '../shared/glob.js';
+import { globMatch } from '../../core/glob.js';
 import { claimAt, type Claims } from '../shared/jwt-verify.js';
 
 export type BoundClaimsType = 'string' | 'glob';

@@ -12,7 +12,7 @@ import type { Clock } from '../../core/clock.js';
 import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { addressAllowed } from '../../core/cidr.js';
-import { globMatch } from '../shared/glob.js';
+import { globMatch } from '../../core/glob.js';
 import { isName, parseString } from '../shared/input.js';
 import { ASYMMETRIC_ALGS } from '../shared/jwt-keys.js';
 import { audiences, checkTimes, verifyJws } from '../shared/jwt-verify.js';

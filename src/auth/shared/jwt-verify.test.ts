@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { globMatch } from './glob.js';
+import { globMatch } from '../../core/glob.js';
 import { audiences, checkAudience, checkTimes, claimAt } from './jwt-verify.js';
 
 const LEEWAY = { clockSkew: 60, expiration: 150, notBefore: 150, requireExp: true };

@@ -1,6 +1,6 @@
 /**
  * Glob matching where '*' matches any run of characters (and nothing else is special), for
- * `bound_claims_type: glob` and service-account name bindings.
+ * `bound_claims_type: glob`, service-account name bindings and token roles' policy globs.
  *
  * Linear-time two-pointer matching: no regular expression is built from configuration, so a
  * pattern like "a*a*a*a*b" cannot cause catastrophic backtracking.
