@@ -32,6 +32,7 @@ import { createSystemEngine } from './core/system/system-engine.js';
 import { createTokenEngine } from './core/tokens/token-engine.js';
 import { createLoginRenewalCheck } from './core/tokens/login-renewal.js';
 import { createTokenStore } from './core/tokens/token-store.js';
+import { createTokenRoleStore } from './core/tokens/token-roles.js';
 import { createLeaseManager, type LeaseManagerOptions } from './core/leases/lease-manager.js';
 import { createEventBus } from './core/events/event-bus.js';
 import { uuid } from './core/ids.js';
@@ -262,6 +263,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
       return acl.check(path, 'update').rootPrivs;
     },
     checkRenewal: createLoginRenewalCheck(router),
+    roles: createTokenRoleStore(scope(systemStorage, 'token-roles/')),
   });
   // The mount manager and the system engine refer to each other: the manager asks for its
   // built-in engines only when it loads the mount table, after both exist.

@@ -397,6 +397,15 @@ describe('coffer CLI against a dev server', { skip }, () => {
 
     assert.equal((await cli(['token', 'revoke', '-self'], { token: fieldToken })).code, 0);
     assert.equal((await cli(['token', 'lookup'], { token: fieldToken })).code, 2);
+
+    // -role creates through a token role.
+    assert.equal((await cli(['write', 'auth/token/roles/readers', 'allowed_policies=app-reader', 'orphan=true'])).code, 0);
+    const viaRole = json(await cli(['token', 'create', '-role=readers', '-format=json']));
+    assert.deepEqual(viaRole.auth.policies, ['app-reader', 'default']);
+    assert.equal(viaRole.auth.orphan, true);
+    const both = await cli(['token', 'create', '-role=readers', '-orphan']);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /-role and -orphan cannot be combined/);
   });
 
   test('secrets enable, list, tune and disable', async () => {

@@ -37,6 +37,7 @@ const createCommand = defineCommand({
     'no-default-policy': { kind: 'boolean', usage: 'Do not attach the "default" policy.' },
     renewable: { kind: 'boolean', default: true, usage: 'Allow renewal (default true; -renewable=false to forbid).' },
     type: { kind: 'string', usage: 'Token type: service or batch.' },
+    role: { kind: 'string', usage: 'Create the token through this token role (auth/token/create/ROLE).' },
   },
   maxArgs: 0,
   async run(ctx, flags, _args, given) {
@@ -58,8 +59,8 @@ const createCommand = defineCommand({
     if (flags['no-default-policy']) body['no_default_policy'] = true;
     if (given.has('renewable')) body['renewable'] = flags.renewable;
     if (flags.type !== undefined) body['type'] = flags.type;
-    // No -role: Coffer has no token roles (auth/token/roles) yet.
-    const path = flags.orphan ? 'auth/token/create-orphan' : 'auth/token/create';
+    if (flags.role !== undefined && flags.orphan) throw new UsageError('-role and -orphan cannot be combined: the role says whether its tokens are orphans', 'coffer token create');
+    const path = flags.role !== undefined ? `auth/token/create/${encodeURIComponent(flags.role)}` : flags.orphan ? 'auth/token/create-orphan' : 'auth/token/create';
     const env = asEnvelope((await ctx.client().request('POST', path, { body })).body);
     if (env.auth?.client_token) ctx.redact(env.auth.client_token);
     printSecret(ctx, env);

@@ -6,12 +6,13 @@
  * back where Vault does (lookup-self `id`, renew-self `client_token`). It never logs it.
  */
 import { canonicalPolicyName } from '../policy/parse.js';
-import { CofferError, badRequest, permissionDenied } from '../errors.js';
+import { CofferError, badRequest, notFound, permissionDenied } from '../errors.js';
 import { parseDurationSeconds } from '../duration.js';
 import { clientTokenOf } from '../request-context.js';
 import type { Engine, EngineRequest, EngineResponse, LoginRenewalLimits } from '../router/engine.js';
 import type { TokenEntry, TokenStore } from './token-store.js';
 import { authBlock, lookupData } from './token-response.js';
+import { isRoleName, mergeRoleWrite, rolePolicies, roleView, type TokenRole, type TokenRoleStore } from './token-roles.js';
 
 export interface TokenEngineDeps {
   tokens: TokenStore;
@@ -23,6 +24,8 @@ export interface TokenEngineDeps {
    * for its role's current token TTLs, which the renewal applies.
    */
   checkRenewal?(entry: TokenEntry): Promise<LoginRenewalLimits | undefined>;
+  /** Token roles (auth/token/roles); without it, those paths and create/:role are refused. */
+  roles?: TokenRoleStore;
 }
 
 function stringList(value: unknown, field: string): string[] | undefined {
@@ -91,7 +94,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     if (data.type !== undefined && data.type !== 'service' && data.type !== 'default') {
       throw badRequest('only service tokens are supported');
     }
-    if (data.role_name !== undefined) throw badRequest('token roles are not supported');
+    if (data.role_name !== undefined && data.role_name !== '') throw badRequest('use auth/token/create/:role_name to create a token through a role');
     const noParent = orphanPath || bool(data.no_parent, 'no_parent', false);
     if (noParent && !orphanPath && !sudo) throw badRequest('root or sudo privileges required to create orphan token');
     if (data.id !== undefined && data.id !== '' && !sudo) throw badRequest('root or sudo privileges required to specify token id');
@@ -152,6 +155,83 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     return { data: null, auth: authBlock(token, entry, tokens), ...withWarnings(warnings) };
   };
 
+  const requireRoles = (): TokenRoleStore => {
+    if (!deps.roles) throw badRequest('token roles are not supported');
+    return deps.roles;
+  };
+
+  const roleNamed = async (req: EngineRequest): Promise<{ name: string; role: TokenRole | undefined }> => {
+    const name = req.params['name'] as string;
+    if (!isRoleName(name)) throw badRequest('invalid role name');
+    return { name, role: await requireRoles().get(name) };
+  };
+
+  /**
+   * `create/:role`: a token as the role describes it (token-roles.ts decides its policies).
+   * The role's orphan and period need no sudo, as in Vault: the ACL on this path is the gate.
+   */
+  const createWithRole = async (req: EngineRequest): Promise<EngineResponse> => {
+    const parent = await caller(req);
+    if (parent.numUses !== 0) throw badRequest('restricted use token cannot generate child tokens');
+    const { name, role } = await roleNamed(req);
+    if (!role) throw badRequest(`unknown role ${name}`);
+    const data = req.data;
+    const requestPath = `${req.mountPath}create/${name}`;
+    const sudo = parent.policies.includes('root') || (await deps.hasSudo(req, requestPath));
+    if (data.type !== undefined && data.type !== 'service' && data.type !== 'default') throw badRequest('only service tokens are supported');
+    const askedNoParent = bool(data.no_parent, 'no_parent', false);
+    if (askedNoParent && !sudo) throw badRequest('root or sudo privileges required to create orphan token');
+    if (data.id !== undefined && data.id !== '' && !sudo) throw badRequest('root or sudo privileges required to specify token id');
+    const askedPeriod = parseDurationSeconds(data.period, 'period') ?? 0;
+    if (role.period === 0 && askedPeriod > 0 && !sudo) throw badRequest('root or sudo privileges required to create periodic token');
+
+    const listed = stringList(data.policies, 'policies')?.map(canonicalPolicyName);
+    const policies = rolePolicies(role, {
+      requested: listed !== undefined && listed.length > 0 ? listed : undefined,
+      parentPolicies: parent.policies,
+      sudo,
+      noDefaultPolicy: bool(data.no_default_policy, 'no_default_policy', false),
+    });
+    const warnings: string[] = [];
+    for (const policy of policies) {
+      if (policy !== 'default' && !(await deps.policyExists(policy))) warnings.push(`Policy "${policy}" does not exist`);
+    }
+    // The role's limits are ceilings: a request may ask for less, never more.
+    const lower = (asked: number, ceiling: number): number => (ceiling > 0 && (asked === 0 || asked > ceiling) ? ceiling : asked);
+    const rawName = typeof data.display_name === 'string' ? data.display_name : '';
+    const cleaned = rawName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+    const customId = typeof data.id === 'string' && data.id !== '' ? data.id : undefined;
+    const { token, entry, warnings: ttlWarnings } = await tokens.create({
+      ...(customId === undefined ? {} : { token: customId }),
+      parent: role.orphan || askedNoParent ? undefined : parent,
+      policies,
+      meta: stringMap(data.meta ?? data.metadata, 'meta'),
+      displayName: cleaned === '' || cleaned === 'token' ? 'token' : `token-${cleaned}`,
+      numUses: lower(nonNegativeInt(data.num_uses, 'num_uses'), role.numUses),
+      ttl: parseDurationSeconds(data.ttl ?? data.lease, 'ttl') ?? 0,
+      explicitMaxTtl: lower(parseDurationSeconds(data.explicit_max_ttl, 'explicit_max_ttl') ?? 0, role.explicitMaxTtl),
+      period: role.period > 0 ? role.period : askedPeriod,
+      renewable: role.renewable && bool(data.renewable, 'renewable', true),
+      path: role.pathSuffix === '' ? requestPath : `${requestPath}/${role.pathSuffix}`,
+      boundCidrs: role.boundCidrs,
+      role: name,
+    });
+    warnings.push(...ttlWarnings);
+    return { data: null, auth: authBlock(token, entry, tokens), ...withWarnings(warnings) };
+  };
+
+  /**
+   * A role token renews under its role as it is now, as in Vault: not at all once the role is
+   * gone, and with the role's period (or the token's own, if shorter) when it has one.
+   */
+  const roleRenewalLimits = async (entry: TokenEntry): Promise<LoginRenewalLimits | undefined> => {
+    const role = await requireRoles().get(entry.role as string);
+    if (!role) throw badRequest(`original token role (${entry.role as string}) could not be found, not renewing`);
+    if (role.period === 0) return undefined;
+    const period = entry.period > 0 && entry.period < role.period ? entry.period : role.period;
+    return { ttl: 0, maxTtl: 0, period };
+  };
+
   /** The live token named in the body; `unknown` is the error for one that is not. */
   const byToken = async (req: EngineRequest, unknown: () => CofferError = () => badRequest('bad token')): Promise<{ entry: TokenEntry; token: string }> => {
     const token = requiredString(req.data.token, 'token');
@@ -179,7 +259,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
   /** Every way of renewing asks the token's auth method first, as Vault does. */
   const renew = async (entry: TokenEntry, req: EngineRequest, token: string): Promise<EngineResponse> => {
     const by = increment(req);
-    const limits = await deps.checkRenewal?.(entry);
+    const limits = entry.role !== undefined ? await roleRenewalLimits(entry) : await deps.checkRenewal?.(entry);
     const renewed = await tokens.renew(entry, by, limits);
     return { data: null, auth: authBlock(token, renewed.entry, tokens), ...withWarnings(renewed.warnings) };
   };
@@ -189,6 +269,34 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     paths: [
       { pattern: 'create', description: 'Create a token, a child of the caller unless no_parent (sudo).', operations: { update: create(false) } },
       { pattern: 'create-orphan', description: 'Create a token with no parent (sudo on this path).', operations: { update: create(true) } },
+      { pattern: 'create/(?<name>[^/]+)', description: 'Create a token as a token role describes it.', operations: { update: createWithRole } },
+      {
+        pattern: 'roles/?',
+        description: 'List the token roles.',
+        operations: { list: async () => ({ data: { keys: await requireRoles().list() } }) },
+      },
+      {
+        pattern: 'roles/(?<name>[^/]+)',
+        description: 'Read, write and delete a token role.',
+        existenceCheck: async (req) => isRoleName(req.params['name'] ?? '') && (await deps.roles?.get(req.params['name'] as string)) !== undefined,
+        operations: {
+          read: async (req) => {
+            const { role } = await roleNamed(req);
+            if (!role) throw notFound();
+            return { data: roleView(role) };
+          },
+          update: async (req) => {
+            const { name, role } = await roleNamed(req);
+            await requireRoles().put(mergeRoleWrite(name, role, req.data));
+            return null;
+          },
+          delete: async (req) => {
+            const { name } = await roleNamed(req);
+            await requireRoles().delete(name);
+            return null;
+          },
+        },
+      },
       {
         pattern: 'lookup-self',
         description: 'Look up the calling token.',

@@ -49,5 +49,6 @@ export function lookupData(entry: TokenEntry, id: string, tokens: Pick<TokenStor
     type: 'service',
     // Shown only when the token is bound, as Vault does.
     ...(entry.boundCidrs && entry.boundCidrs.length > 0 ? { bound_cidrs: [...entry.boundCidrs] } : {}),
+    ...(entry.role === undefined ? {} : { role: entry.role }),
   };
 }

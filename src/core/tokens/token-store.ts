@@ -48,6 +48,8 @@ export interface TokenEntry {
    * Absent rather than empty in entries stored before the field existed, and whenever unbound.
    */
   boundCidrs?: string[];
+  /** The token role it was made through (auth/token/create/:role); absent for every other token. */
+  role?: string;
 }
 
 export interface CreateTokenInput {
@@ -68,6 +70,8 @@ export interface CreateTokenInput {
   boundCidrs?: readonly string[];
   /** Allows a token that never expires; only for root tokens. */
   allowNoExpiry?: boolean;
+  /** The token role it is made through. */
+  role?: string;
 }
 
 export interface TokenStoreOptions {
@@ -440,6 +444,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         entityId: '',
         lastRenewal: 0,
         ...boundCidrsFor(input),
+        ...(input.role === undefined ? {} : { role: input.role }),
       };
       const ops: WriteOp[] = [{ type: 'put', key: accessorKey(hmac(accessor)), value: jsonBytes({ id }) }];
       if (entry.parent) ops.push({ type: 'put', key: parentKey(entry.parent, id), value: Buffer.alloc(0) });

@@ -23,9 +23,10 @@ const TOKEN_SALT = `${TOKEN_PREFIX}salt`;
 /**
  * Prefixes whose keys only ever reach a core through its caches: mount data (a KV engine keeps
  * nothing in memory; other engines and auth methods do not run on a replica), lease records,
- * consumer check-ins and AWS access keys (neither read on a replica).
+ * consumer check-ins, AWS access keys and token roles (none read on a replica: token creation
+ * is forwarded).
  */
-const CACHE_ONLY_PREFIXES = ['logical/', 'auth/', 'sys/expire/', 'sys/consumers/', 'sys/aws-keys/'] as const;
+const CACHE_ONLY_PREFIXES = ['logical/', 'auth/', 'sys/expire/', 'sys/consumers/', 'sys/aws-keys/', 'sys/token-roles/'] as const;
 
 export function changeImpact(key: string): ChangeImpact {
   if (key.startsWith(TOKEN_PREFIX)) {
