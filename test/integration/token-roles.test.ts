@@ -46,6 +46,7 @@ describe('token roles', () => {
   });
 
   it('writes, reads, lists, updates field by field and deletes a role', async () => {
+    assert.equal((await api(server, 'LIST', 'auth/token/roles', { token: root })).status, 404, 'no roles yet: 404, as Vault');
     await ok('POST', 'auth/token/roles/app', root, { allowed_policies: 'app-read, app-write', token_explicit_max_ttl: '2h', path_suffix: 'v1' });
     const read = (await ok('GET', 'auth/token/roles/app', root)).body.data;
     assert.deepEqual([read.name, read.allowed_policies, read.token_explicit_max_ttl, read.path_suffix, read.renewable, read.orphan, read.token_type], ['app', ['app-read', 'app-write'], 7200, 'v1', true, false, 'default-service']);

@@ -273,7 +273,14 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       {
         pattern: 'roles/?',
         description: 'List the token roles.',
-        operations: { list: async () => ({ data: { keys: await requireRoles().list() } }) },
+        operations: {
+          list: async () => {
+            const keys = await requireRoles().list();
+            // Vault answers an empty list with 404.
+            if (keys.length === 0) throw notFound();
+            return { data: { keys } };
+          },
+        },
       },
       {
         pattern: 'roles/(?<name>[^/]+)',
