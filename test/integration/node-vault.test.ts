@@ -142,6 +142,15 @@ describe('an unmodified node-vault client', () => {
     assert.deepEqual(self.data.policies, ['app-reader', 'default']);
     assert.ok(self.data.ttl > 3500 && self.data.ttl <= 3600);
 
+    // Token roles through node-vault's own commands (a role is written with the generic write).
+    await root.write('auth/token/roles/app-role', { allowed_policies: ['app-reader'], orphan: true });
+    assert.deepEqual((await root.getTokenRole({ role_name: 'app-role' })).data.allowed_policies, ['app-reader']);
+    const viaRole = await root.tokenCreateRole({ role_name: 'app-role' });
+    root.token = init.root_token;
+    assert.deepEqual([viaRole.auth.policies, viaRole.auth.orphan], [['app-reader', 'default'], true]);
+    await root.removeTokenRole({ role_name: 'app-role' });
+    await assert.rejects(root.getTokenRole({ role_name: 'app-role' }), (error: any) => error.response.statusCode === 404);
+
     await app.tokenRevokeSelf();
     await assert.rejects(app.tokenLookupSelf(), (error: any) => error.response.statusCode === 403);
     await assert.rejects(app.read('secret/data/app/db'), (error: any) => error.response.statusCode === 403);
