@@ -67,6 +67,12 @@ function withWarnings(warnings: readonly string[]): Pick<EngineResponse, 'warnin
   return warnings.length > 0 ? { warnings: [...warnings] } : {};
 }
 
+/** Vault's display name for a token made through auth/token: `token`, or `token-<cleaned name>`. */
+function tokenDisplayName(raw: unknown): string {
+  const cleaned = (typeof raw === 'string' ? raw : '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  return cleaned === '' || cleaned === 'token' ? 'token' : `token-${cleaned}`;
+}
+
 function requiredString(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') throw badRequest(`missing ${field}`);
   return value;
@@ -80,6 +86,15 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     const entry = req.auth ? await tokens.lookupCaller(req.auth.tokenId) : undefined;
     if (!entry) throw permissionDenied();
     return entry;
+  };
+
+  /** Vault's warnings for requested policies that do not exist (yet): the token is made anyway. */
+  const missingPolicyWarnings = async (policies: readonly string[]): Promise<string[]> => {
+    const warnings: string[] = [];
+    for (const name of policies) {
+      if (name !== 'root' && name !== 'default' && !(await deps.policyExists(name))) warnings.push(`Policy "${name}" does not exist`);
+    }
+    return warnings;
   };
 
   const create = (orphanPath: boolean) => async (req: EngineRequest): Promise<EngineResponse> => {
@@ -121,14 +136,8 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     else if (noDefault) policies = policies.filter((p) => p !== 'default');
     policies = [...new Set(policies)].sort();
 
-    const warnings: string[] = [];
-    for (const name of policies) {
-      if (name !== 'root' && name !== 'default' && !(await deps.policyExists(name))) warnings.push(`Policy "${name}" does not exist`);
-    }
-
-    const rawName = typeof data.display_name === 'string' ? data.display_name : '';
-    const cleaned = rawName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-    const displayName = cleaned === '' || cleaned === 'token' ? 'token' : `token-${cleaned}`;
+    const warnings = await missingPolicyWarnings(policies);
+    const displayName = tokenDisplayName(data.display_name);
     const customId = typeof data.id === 'string' && data.id !== '' ? data.id : undefined;
 
     const ttl = parseDurationSeconds(data.ttl ?? data.lease, 'ttl') ?? 0;
@@ -192,21 +201,16 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       sudo,
       noDefaultPolicy: bool(data.no_default_policy, 'no_default_policy', false),
     });
-    const warnings: string[] = [];
-    for (const policy of policies) {
-      if (policy !== 'default' && !(await deps.policyExists(policy))) warnings.push(`Policy "${policy}" does not exist`);
-    }
+    const warnings = await missingPolicyWarnings(policies);
     // The role's limits are ceilings: a request may ask for less, never more.
     const lower = (asked: number, ceiling: number): number => (ceiling > 0 && (asked === 0 || asked > ceiling) ? ceiling : asked);
-    const rawName = typeof data.display_name === 'string' ? data.display_name : '';
-    const cleaned = rawName.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
     const customId = typeof data.id === 'string' && data.id !== '' ? data.id : undefined;
     const { token, entry, warnings: ttlWarnings } = await tokens.create({
       ...(customId === undefined ? {} : { token: customId }),
       parent: role.orphan || askedNoParent ? undefined : parent,
       policies,
       meta: stringMap(data.meta ?? data.metadata, 'meta'),
-      displayName: cleaned === '' || cleaned === 'token' ? 'token' : `token-${cleaned}`,
+      displayName: tokenDisplayName(data.display_name),
       numUses: lower(nonNegativeInt(data.num_uses, 'num_uses'), role.numUses),
       ttl: parseDurationSeconds(data.ttl ?? data.lease, 'ttl') ?? 0,
       explicitMaxTtl: lower(parseDurationSeconds(data.explicit_max_ttl, 'explicit_max_ttl') ?? 0, role.explicitMaxTtl),
