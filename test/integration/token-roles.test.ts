@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createManualClock } from '../../src/core/clock.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('token roles', () => {
@@ -129,6 +130,49 @@ describe('token roles', () => {
     assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: made.client_token })).status, 200);
   });
 
+  it('keeps sudo for what the role does not give: no_parent, a custom id, a period of the caller\'s choosing', async () => {
+    await ok('POST', 'auth/token/roles/plain', root, { allowed_policies: ['app-read'] });
+    await ok('POST', 'auth/token/roles/periodic-short', root, { allowed_policies: ['app-read'], token_period: '1h' });
+    const caller = await creator(['plain', 'periodic-short']);
+    await refused('auth/token/create/plain', caller, { no_parent: true }, /root or sudo privileges required to create orphan token/);
+    await refused('auth/token/create/plain', caller, { id: 'my-own-token-id' }, /root or sudo privileges required to specify token id/);
+    await refused('auth/token/create/plain', caller, { period: '10m' }, /root or sudo privileges required to create periodic token/);
+    await refused('auth/token/create/periodic-short', caller, { period: '10m' }, /root or sudo privileges required to create periodic token/);
+    // With sudo, a shorter period than the role's is kept; a longer one is not.
+    const shorter = await createVia('periodic-short', root, { period: '10m' });
+    const longer = await createVia('periodic-short', root, { period: '5h' });
+    assert.deepEqual([shorter.lease_duration, longer.lease_duration], [600, 3600]);
+  });
+
+  it('tells creating a role from updating one, for the ACL', async () => {
+    await ok('POST', 'auth/token/roles/tunable', root, { allowed_policies: ['app-read'] });
+    await ok('PUT', 'sys/policies/acl/role-tuner', root, { policy: 'path "auth/token/roles/*" { capabilities = ["update", "read"] }' });
+    const tuner = (await ok('POST', 'auth/token/create', root, { policies: ['role-tuner'], ttl: '1h' })).body.auth.client_token;
+    await ok('POST', 'auth/token/roles/tunable', tuner, { renewable: false });
+    assert.equal((await ok('GET', 'auth/token/roles/tunable', tuner)).body.data.renewable, false);
+    await refused('auth/token/roles/brand-new', tuner, { allowed_policies: ['secret-admin'] }, /permission denied/, 403);
+  });
+
+  it('matches disallowed globs whatever their case, and adds default only as a plain create would', async () => {
+    await ok('POST', 'auth/token/roles/shouty', root, { disallowed_policies_glob: ['OPS*'] });
+    await refused('auth/token/create/shouty', root, { policies: ['ops'] }, /"ops" is disallowed by this role/);
+    await ok('PUT', 'sys/policies/acl/plain-creator', root, { policy: 'path "auth/token/create/unlisted" { capabilities = ["update"] }' });
+    await ok('POST', 'auth/token/roles/unlisted', root, {});
+    const noDefault = (await ok('POST', 'auth/token/create', root, { policies: ['app-read', 'plain-creator'], no_default_policy: true, ttl: '1h' })).body.auth.client_token;
+    assert.deepEqual((await createVia('unlisted', noDefault)).policies, ['app-read', 'plain-creator'], 'the parent lacks default, so the child does too');
+  });
+
+  it('binds a role token to the role\'s blocks, else to its creator\'s, orphan or not', async () => {
+    await ok('PUT', 'sys/policies/acl/creator-free-orphan', root, { policy: 'path "auth/token/create/free-orphan" { capabilities = ["update"] }' });
+    await ok('POST', 'auth/token/roles/free-orphan', root, { allowed_policies: ['app-read'], orphan: true });
+    // A creator bound to loopback, made through a role that binds.
+    await ok('POST', 'auth/token/roles/binder', root, { allowed_policies: ['creator-free-orphan'], token_bound_cidrs: ['127.0.0.0/8'] });
+    const creatorToken = (await createVia('binder', root)).client_token;
+    const made = await createVia('free-orphan', creatorToken);
+    const info = (await ok('POST', 'auth/token/lookup', root, { token: made.client_token })).body.data;
+    assert.deepEqual([info.orphan, info.bound_cidrs], [true, ['127.0.0.0/8']]);
+  });
+
   it('refuses what it cannot do: batch tokens, entity aliases, bad suffixes and names', async () => {
     await refused('auth/token/roles/batch', root, { token_type: 'batch' }, /only service tokens are supported/);
     await refused('auth/token/roles/aliases', root, { allowed_entity_aliases: ['a'] }, /allowed_entity_aliases is not supported/);
@@ -136,5 +180,47 @@ describe('token roles', () => {
     await refused('auth/token/roles/-bad', root, {}, /invalid role name/);
     await refused('auth/token/roles/cidr', root, { token_bound_cidrs: ['not-a-cidr'] }, /token_bound_cidrs/);
     await refused('auth/token/create', root, { role_name: 'reader' }, /auth\/token\/create\/:role_name/);
+  });
+});
+
+describe('token role renewal over time', () => {
+  const clock = createManualClock(Date.now());
+  let server: TestServer;
+  let root: string;
+  const minutes = (n: number): void => clock.advance(n * 60_000);
+  const post = (path: string, token: string, body: unknown = {}) => api(server, 'POST', path, { token, body });
+
+  before(async () => {
+    server = await startTestServer({ dev: true, storage: 'memory', clock });
+    root = server.rootToken as string;
+    assert.equal((await post('sys/auth/token/tune', root, { max_lease_ttl: '2h' })).status, 204);
+  });
+  after(async () => {
+    await server?.destroy();
+  });
+
+  it('stops being periodic once the role loses its period, and ends at the max TTL', async () => {
+    assert.equal((await post('auth/token/roles/was-periodic', root, { allowed_policies: ['default'], token_period: '1h' })).status, 204);
+    const token = (await post('auth/token/create/was-periodic', root)).body.auth.client_token as string;
+    assert.equal((await post('auth/token/roles/was-periodic', root, { token_period: 0 })).status, 204);
+    minutes(50);
+    assert.equal((await post('auth/token/renew-self', token)).status, 200);
+    // Now an ordinary token: that renewal gave its creation TTL (1h), not a fresh period.
+    minutes(55);
+    const late = await post('auth/token/renew-self', token);
+    assert.equal(late.status, 200);
+    assert.equal(late.body.auth.lease_duration, 15 * 60, 'capped by the 2h max from creation');
+    minutes(20);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).status, 403, 'expired at the max TTL');
+  });
+
+  it('is held to the role\'s current token_explicit_max_ttl', async () => {
+    assert.equal((await post('auth/token/roles/capped-later', root, { allowed_policies: ['default'], token_period: '1h' })).status, 204);
+    const token = (await post('auth/token/create/capped-later', root)).body.auth.client_token as string;
+    assert.equal((await post('auth/token/roles/capped-later', root, { token_explicit_max_ttl: '90m' })).status, 204);
+    minutes(50);
+    const renewed = await post('auth/token/renew-self', token);
+    assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+    assert.equal(renewed.body.auth.lease_duration, 40 * 60, 'what is left of 90 minutes');
   });
 });

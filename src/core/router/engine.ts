@@ -257,6 +257,11 @@ export interface LoginRenewalLimits {
   readonly ttl: number;
   readonly maxTtl: number;
   readonly period: number;
+  /**
+   * A hard limit from creation, seconds, on top of the token's own (a token role's current
+   * token_explicit_max_ttl); the smaller non-zero one holds. Absent or 0: only the token's.
+   */
+  readonly explicitMaxTtl?: number;
 }
 
 export interface Engine {

@@ -191,8 +191,9 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     const askedNoParent = bool(data.no_parent, 'no_parent', false);
     if (askedNoParent && !sudo) throw badRequest('root or sudo privileges required to create orphan token');
     if (data.id !== undefined && data.id !== '' && !sudo) throw badRequest('root or sudo privileges required to specify token id');
+    // The role's period needs no sudo; asking for one (even a shorter one) does, as in Vault.
     const askedPeriod = parseDurationSeconds(data.period, 'period') ?? 0;
-    if (role.period === 0 && askedPeriod > 0 && !sudo) throw badRequest('root or sudo privileges required to create periodic token');
+    if (askedPeriod > 0 && !sudo) throw badRequest('root or sudo privileges required to create periodic token');
 
     const listed = stringList(data.policies, 'policies')?.map(canonicalPolicyName);
     const policies = rolePolicies(role, {
@@ -214,10 +215,12 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       numUses: lower(nonNegativeInt(data.num_uses, 'num_uses'), role.numUses),
       ttl: parseDurationSeconds(data.ttl ?? data.lease, 'ttl') ?? 0,
       explicitMaxTtl: lower(parseDurationSeconds(data.explicit_max_ttl, 'explicit_max_ttl') ?? 0, role.explicitMaxTtl),
-      period: role.period > 0 ? role.period : askedPeriod,
+      period: role.period > 0 && (askedPeriod === 0 || askedPeriod > role.period) ? role.period : askedPeriod,
       renewable: role.renewable && bool(data.renewable, 'renewable', true),
       path: role.pathSuffix === '' ? requestPath : `${requestPath}/${role.pathSuffix}`,
-      boundCidrs: role.boundCidrs,
+      // The role's blocks; without any, its creator's, orphan or not: a bound token cannot
+      // mint an unbound one through a role (stricter than Vault, which leaves those free).
+      boundCidrs: role.boundCidrs.length > 0 ? role.boundCidrs : parent.boundCidrs ?? [],
       role: name,
     });
     warnings.push(...ttlWarnings);
@@ -226,14 +229,14 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
 
   /**
    * A role token renews under its role as it is now, as in Vault: not at all once the role is
-   * gone, and with the role's period (or the token's own, if shorter) when it has one.
+   * gone; periodic exactly while the role has a period (a role whose period was removed makes
+   * its tokens ordinary ones, held to the max TTL from creation); and held to the role's current
+   * token_explicit_max_ttl too.
    */
-  const roleRenewalLimits = async (entry: TokenEntry): Promise<LoginRenewalLimits | undefined> => {
+  const roleRenewalLimits = async (entry: TokenEntry): Promise<LoginRenewalLimits> => {
     const role = await requireRoles().get(entry.role as string);
     if (!role) throw badRequest(`original token role (${entry.role as string}) could not be found, not renewing`);
-    if (role.period === 0) return undefined;
-    const period = entry.period > 0 && entry.period < role.period ? entry.period : role.period;
-    return { ttl: 0, maxTtl: 0, period };
+    return { ttl: 0, maxTtl: 0, period: role.period, explicitMaxTtl: role.explicitMaxTtl };
   };
 
   /** The live token named in the body; `unknown` is the error for one that is not. */

@@ -150,7 +150,8 @@ export interface RolePolicyRequest {
  * - without, the usual rule holds: the parent's policies when none are named, else a subset of
  *   them (unless sudo);
  * - nothing a disallowed list names, and never root;
- * - `default` is added unless the request or the role refuse it, or the role disallows it.
+ * - `default` is added unless the request or the role refuse it, or the role disallows it (and,
+ *   for a role without allowed lists, only where a plain create would add it).
  */
 export function rolePolicies(role: TokenRole, request: RolePolicyRequest): string[] {
   const restricted = role.allowedPolicies.length > 0 || role.allowedPoliciesGlob.length > 0;
@@ -177,7 +178,10 @@ export function rolePolicies(role: TokenRole, request: RolePolicyRequest): strin
   const refused = policies.find((p) => disallowedByRole(role, p));
   if (refused !== undefined) throw badRequest(`token policy "${refused}" is disallowed by this role`);
   const withoutDefault = policies.filter((p) => p !== 'default');
-  const addDefault = !request.noDefaultPolicy && !role.noDefaultPolicy && !disallowedByRole(role, 'default');
+  // Without allowed lists the role grants nothing of its own, so `default` follows the usual
+  // rule too: only with sudo, or when the parent has it.
+  const mayAddDefault = restricted || request.sudo || request.parentPolicies.includes('default');
+  const addDefault = mayAddDefault && !request.noDefaultPolicy && !role.noDefaultPolicy && !disallowedByRole(role, 'default');
   return [...new Set(addDefault ? [...withoutDefault, 'default'] : withoutDefault)].sort();
 }
 

@@ -369,7 +369,8 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   /**
    * A token's bound CIDRs: its own, else its parent's, as Vault copies them to a child, so a
    * bound token cannot escape its binding by minting a child inside the allowed blocks (an
-   * orphan has no parent and starts free, as in Vault; minting one needs sudo).
+   * orphan has no parent and starts free, as in Vault; minting one needs sudo, or a token role,
+   * which passes its creator's blocks itself when it has none of its own).
    */
   const boundCidrsFor = (input: CreateTokenInput): Pick<TokenEntry, 'boundCidrs'> => {
     const own = input.boundCidrs && input.boundCidrs.length > 0 ? input.boundCidrs : undefined;
@@ -501,12 +502,14 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       const requestedPeriod = login ? login.period : entry.period;
       const period = Math.min(requestedPeriod, maxTtl);
       const defaultIncrement = login && login.ttl > 0 ? login.ttl : entry.creationTtl;
-      const max = effectiveMax(entry.explicitMaxTtl, maxTtl);
+      const roleExplicitMax = login?.explicitMaxTtl ?? 0;
+      const explicitMax = roleExplicitMax > 0 && (entry.explicitMaxTtl === 0 || roleExplicitMax < entry.explicitMaxTtl) ? roleExplicitMax : entry.explicitMaxTtl;
+      const max = effectiveMax(explicitMax, maxTtl);
       const warnings: string[] = [];
       if (requestedPeriod > max) warnings.push(periodCapped(requestedPeriod, max));
       // What this renewal asks for: the period (capped as just warned), else the increment.
       const wanted = period > 0 ? Math.min(period, max) : incrementSeconds && incrementSeconds > 0 ? incrementSeconds : defaultIncrement;
-      const limit = hardLimit(entry.explicitMaxTtl, period, maxTtl);
+      const limit = hardLimit(explicitMax, period, maxTtl);
       let expireAt = now + Math.min(wanted, maxTtl) * 1000;
       if (limit !== Infinity) expireAt = Math.min(expireAt, entry.creationTime + limit * 1000);
       const granted = Math.max(0, Math.round((expireAt - now) / 1000));
