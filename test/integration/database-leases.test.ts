@@ -12,6 +12,7 @@ import pg from 'pg';
 import { createManualClock } from '../../src/core/clock.js';
 import { createScratchDatabase, startPgCluster, tryLogin, type PgCluster, type ScratchDatabase } from '../helpers/pg-cluster.js';
 import { mountPostgres } from '../helpers/database-mount.js';
+import { rmSync } from 'node:fs';
 import { api, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 describe('dynamic PostgreSQL credentials and their leases', () => {
@@ -68,6 +69,7 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
 
   after(async () => {
     await server?.destroy();
+    rmSync(dataDir, { recursive: true, force: true });
     await db?.cleanup(['v-%']).catch(() => undefined);
     await cluster?.stop();
   });

@@ -34,6 +34,7 @@ describe('an unmodified node-vault client', () => {
   after(async () => {
     await server?.destroy();
     rmSync(auditDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('does the whole lifecycle: init, unseal, audit, KV v2, policies, tokens, seal, restart', async () => {
