@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { classifyPgError, formatExpiration, pgErrorText, quoteIdent, quoteLiteral, renderStatement, touchesObjectAcl } from './plugin-postgres-sql.js';
+import { classifyPgError, formatExpiration, mayCommitOnItsOwn, pgErrorText, quoteIdent, quoteLiteral, renderStatement, touchesObjectAcl } from './plugin-postgres-sql.js';
 
 const EXP = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
 
@@ -58,4 +58,14 @@ test('classifies conflicts as retryable, SQL errors as statements and socket err
   assert.equal(classifyPgError(new Error('Connection terminated unexpectedly')), 'connection');
   assert.equal(pgErrorText(Object.assign(new Error('duplicate key'), { detail: 'Key exists.' })), 'duplicate key (Key exists.)');
   assert.equal(pgErrorText(Object.assign(new Error(''), { code: 'ECONNREFUSED' })), 'ECONNREFUSED');
+});
+
+test('tells statements that may commit before their batch does: ending the transaction, or work on another connection', () => {
+  assert.equal(mayCommitOnItsOwn(['CREATE ROLE "{{name}}" LOGIN; COMMIT; BEGIN; GRANT r TO "{{name}}";']), true);
+  assert.equal(mayCommitOnItsOwn(['CREATE ROLE "{{name}}"', 'prepare transaction \'x\'']), true);
+  assert.equal(mayCommitOnItsOwn(['SELECT dblink_exec(\'dbname=app\', \'CREATE ROLE "{{name}}"\')']), true);
+  assert.equal(mayCommitOnItsOwn(['SELECT * FROM DBLINK (\'dbname=app\', \'SELECT 1\') AS t(x int)']), true);
+  assert.equal(mayCommitOnItsOwn(['SELECT pg_background_launch(\'CREATE ROLE x\')']), true);
+  assert.equal(mayCommitOnItsOwn(['CREATE ROLE "{{name}}" WITH LOGIN PASSWORD \'{{password}}\' IN ROLE "readers";']), false);
+  assert.equal(mayCommitOnItsOwn(['GRANT SELECT ON dblinks TO "{{name}}"']), false);
 });

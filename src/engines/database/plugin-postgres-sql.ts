@@ -85,13 +85,17 @@ export function touchesObjectAcl(statements: readonly string[]): boolean {
 }
 
 /**
- * Whether statements may end the transaction they run in (COMMIT, END, ROLLBACK, ABORT,
- * PREPARE TRANSACTION), after which what follows commits on its own. Read loosely: a false
- * alarm (the word in a DO block or a name) costs only the overlap of a creation with its lease's
- * write (plugin-postgres.ts), while a miss would let a user commit before its lease did.
+ * Whether statements may commit work before, or without, the COMMIT that ends their batch:
+ * by ending the transaction they run in (COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION),
+ * after which what follows commits on its own, or by running it on another connection that
+ * commits by itself (dblink, pg_background). Read loosely: a false alarm (the word in a DO
+ * block or a name) costs only the overlap of a creation with its lease's write
+ * (plugin-postgres.ts), while a miss would let a user commit before its lease did.
  */
-export function mayEndTransaction(statements: readonly string[]): boolean {
-  return statements.some((s) => /\b(?:COMMIT|END|ROLLBACK|ABORT)\b|\bPREPARE\s+TRANSACTION\b/i.test(s));
+export function mayCommitOnItsOwn(statements: readonly string[]): boolean {
+  return statements.some((s) =>
+    /\b(?:COMMIT|END|ROLLBACK|ABORT)\b|\bPREPARE\s+TRANSACTION\b/i.test(s)
+    || /\b(?:dblink\w*|pg_background_\w+)\s*\(/i.test(s));
 }
 
 /** What a pg error is, read from its SQLSTATE (or Node's error code for socket failures). */

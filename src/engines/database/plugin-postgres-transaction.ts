@@ -80,7 +80,7 @@ export type RunBatch = (statements: readonly string[], exclusive: boolean, optio
  * the statement timeout, and the server ends the session after that long without a word from
  * us. A lease write slower than that meets a closed connection at COMMIT: `applied` finds
  * nothing committed and the batch runs again, now in one round trip. The statements must not end the
- * transaction themselves (mayEndTransaction): what followed would commit on its own.
+ * transaction themselves, nor commit on another connection (mayCommitOnItsOwn).
  *
  * A connection lost during the query that held COMMIT leaves unknown whether it ran, and
  * PostgreSQL finishes a query string it has received, COMMIT included, before it notices the

@@ -26,7 +26,7 @@ import { CommitWithheld, commitGate } from './commit-gate.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
 import { pgConnectTimeout, pgTarget } from './plugin-postgres-connection.js';
 import {
-  classifyPgError, DEFAULT_CREATION, defaultRenewStatement, defaultSetPasswordStatement, mayEndTransaction, pgErrorText,
+  classifyPgError, DEFAULT_CREATION, defaultRenewStatement, defaultSetPasswordStatement, mayCommitOnItsOwn, pgErrorText,
   quoteIdent, renderStatement, touchesObjectAcl,
 } from './plugin-postgres-sql.js';
 import {
@@ -296,11 +296,11 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
       };
       try {
         // COMMIT alone waits for the lease (plugin-postgres-transaction.ts), unless the statements
-        // may end the transaction themselves: what follows would commit on its own, so they wait
-        // for it before sending anything. (A batch in the ACL lane holds COMMIT back too, only
+        // may commit without it (ending the transaction, or through dblink on another
+        // connection): then they wait for it before sending anything. (A batch in the ACL lane holds COMMIT back too, only
         // if the lease is not stored yet when its turn comes: a queue in the lane gives the
         // lease time, and without one nothing waits behind it.)
-        if (mayEndTransaction(templates)) await gate.wait();
+        if (mayCommitOnItsOwn(templates)) await gate.wait();
         await runBatch(statements, exclusive, { applied, onMayCommit: () => { sent = true; }, gate });
       } catch (err) {
         // The lease could not be stored, and nothing was committed; the lease manager says why.
