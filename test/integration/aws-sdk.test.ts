@@ -31,7 +31,7 @@ import {
   UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { ADMIN_POLICY, startAwsServer, type AwsTestServer } from './aws-harness.js';
+import { ADMIN_POLICY, awsError, startAwsServer, type AwsTestServer } from './aws-harness.js';
 
 const TOKEN_A = 'aaaaaaaa-0000-4000-8000-000000000001';
 const TOKEN_B = 'aaaaaaaa-0000-4000-8000-000000000002';
@@ -421,5 +421,24 @@ describe('the AWS SDK against Coffer', () => {
     assert.equal(policy.Name, 'app/db');
     assert.equal(policy.ResourcePolicy, undefined);
     await rejectsWith(sm.send(new PutResourcePolicyCommand({ SecretId: 'app/db', ResourcePolicy: '{}' })), InvalidRequestException, /Coffer ACL policies/);
+  });
+});
+
+describe('the AWS SDK against a Coffer with a small request size limit', () => {
+  let aws: AwsTestServer;
+  let sm: SecretsManagerClient;
+
+  before(async () => {
+    aws = await startAwsServer({ maxRequestBytes: 16 * 1024 });
+    await aws.putPolicy('aws-admin', ADMIN_POLICY);
+    sm = aws.client(await aws.issueKey(['aws-admin']));
+  });
+  after(async () => aws?.destroy());
+
+  it('parses an oversized request\'s refusal as a ValidationException (HTTP 400), and stores nothing', async () => {
+    const error = await awsError(() => sm.send(new CreateSecretCommand({ Name: 'big', SecretString: 'x'.repeat(20_000) })), 'ValidationException', /too large/);
+    assert.equal(error.$metadata?.httpStatusCode, 400);
+    await rejectsWith(sm.send(new GetSecretValueCommand({ SecretId: 'big' })), ResourceNotFoundException);
+    assert.ok((await sm.send(new CreateSecretCommand({ Name: 'small', SecretString: 'x'.repeat(1_000) }))).ARN);
   });
 });
