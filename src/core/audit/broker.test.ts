@@ -16,6 +16,9 @@ import type { AuditEvent } from './entry.js';
 import { createFileDevice } from './file-device.js';
 import { verifyAuditFile } from './verify.js';
 
+/** Resolves in the next event-loop turn, where the file device reads its file's state again. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 let counter = 0;
@@ -211,6 +214,7 @@ test('fails closed when the only file device lost its file', async () => {
   await broker.enable('file', { type: 'file', options: { file_path: file } });
   broker.logRequest(event());
   fs.unlinkSync(file);
+  await nextTurn();
   assert.throws(() => broker.logRequest(event(2)), isAuditFailed);
   await broker.reopen();
   broker.logRequest(event(3));
@@ -454,6 +458,7 @@ test('SIGHUP refuses to continue the same file once it no longer ends where the 
   for (let i = 1; i <= 3; i += 1) broker.logRequest(event(i));
   const kept = fs.readFileSync(file, 'utf8').split('\n')[0] as string;
   fs.writeFileSync(file, `${kept}\n`); // same inode, two lines gone
+  await nextTurn();
   assert.throws(() => broker.logRequest(event(4)), isAuditFailed);
   await broker.reopen();
   assert.ok(logs.some((l) => l.includes('audit device failed to reopen') && l.includes('no longer ends with the last line this device wrote')));

@@ -13,6 +13,9 @@ import { createFileDevice, MAX_ENTRY_LINE_BYTES, type WriteFn } from './file-dev
 import { TRUNCATED_MARKER } from './hmac.js';
 import { verifyAuditFile } from './verify.js';
 
+/** Resolves in the next event-loop turn, where the file device reads its file's state again. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 let counter = 0;
@@ -206,6 +209,7 @@ test('fails the write when the file was removed, and reopen starts a new file', 
   const device = createFileDevice({ file_path: file });
   device.log(sampleEntry(1));
   fs.unlinkSync(file);
+  await nextTurn();
   assert.throws(() => device.log(sampleEntry(2)), (err: unknown) => err instanceof AuditDeviceError && err.code === 'file_removed');
   device.reopen();
   device.log(sampleEntry(3));
@@ -222,6 +226,7 @@ test('starts a new chain at once when the file is emptied in place (copytruncate
   device.log(sampleEntry(2));
   fs.copyFileSync(file, `${file}.1`);
   fs.truncateSync(file, 0);
+  await nextTurn();
   device.log(sampleEntry(3));
   device.close();
   assert.deepEqual(emptied, [2], 'the emptying is reported');
@@ -230,12 +235,26 @@ test('starts a new chain at once when the file is emptied in place (copytruncate
   assert.deepEqual(await verifyAuditFile(`${file}.1`), { ok: true, lines: 2 });
 });
 
-test('fails the write when another writer changed the file', () => {
+test('fails the write when another writer changed the file', async () => {
   const file = freshPath();
   const device = createFileDevice({ file_path: file });
   device.log(sampleEntry(1));
   fs.appendFileSync(file, 'forged\n');
+  await nextTurn();
   assert.throws(() => device.log(sampleEntry(2)), (err: unknown) => err instanceof AuditDeviceError && err.code === 'file_changed');
+  device.close();
+});
+
+test('reads the file\'s state once per event-loop turn: a change made during a turn is refused from the next one', async () => {
+  const file = freshPath();
+  const device = createFileDevice({ file_path: file });
+  device.log(sampleEntry(1));
+  fs.unlinkSync(file);
+  // The same turn: the check already ran, as for every other line of a busy turn.
+  device.log(sampleEntry(2));
+  await nextTurn();
+  assert.throws(() => device.log(sampleEntry(3)), (err: unknown) => err instanceof AuditDeviceError && err.code === 'file_removed');
+  assert.throws(() => device.log(sampleEntry(4)), (err: unknown) => err instanceof AuditDeviceError && err.code === 'file_removed', 'refused again, not only once');
   device.close();
 });
 
