@@ -27,8 +27,10 @@ import { changeEventFor } from './events/change-events.js';
 import { addressAllowed } from './cidr.js';
 import { formatDuration } from './duration.js';
 
-/** The HTTP verb, reduced to what decides the operation. */
-/** 'help': Vault's `?help=1`, which describes the path and runs nothing (any method). */
+/**
+ * The HTTP verb, reduced to what decides the operation; 'help' is Vault's `?help=1`, which
+ * describes the path and runs nothing (with any method).
+ */
 export type RequestVerb = 'read' | 'list' | 'write' | 'delete' | 'patch' | 'help';
 
 export interface ApiRequest {
