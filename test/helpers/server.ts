@@ -17,6 +17,21 @@ export function tempDir(prefix = 'coffer-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Temp directories a test file makes as it goes (audit logs, say), all removed by `removeAll`. */
+export function scratchDirs(): { make(prefix: string): string; removeAll(): void } {
+  const made: string[] = [];
+  return {
+    make(prefix) {
+      const dir = tempDir(prefix);
+      made.push(dir);
+      return dir;
+    },
+    removeAll() {
+      for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function startTestServer(options: StartOptions & { keepDataDir?: boolean } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
   const server = await startServer({ listen: '127.0.0.1:0', logger: process.env.COFFER_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger, ...options, dataDir });

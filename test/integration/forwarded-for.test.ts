@@ -5,10 +5,10 @@
  */
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { api, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+import { api, scratchDirs, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 let root: string;
@@ -33,16 +33,11 @@ before(async () => {
 });
 
 // Audit logs written by the tests, removed with the server.
-const scratch: string[] = [];
-const scratchDir = (prefix: string): string => {
-  const dir = tempDir(prefix);
-  scratch.push(dir);
-  return dir;
-};
+const scratch = scratchDirs();
 
 after(async () => {
   await server?.destroy();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  scratch.removeAll();
 });
 
 test('without the header a request is refused; with it the named client is audited and bound CIDRs apply to it', async () => {
@@ -50,7 +45,7 @@ test('without the header a request is refused; with it the named client is audit
   assert.equal(bare.status, 400);
   assert.match(bare.body.errors[0], /missing x-forwarded-for/);
 
-  const logPath = join(scratchDir('coffer-xff-audit-'), 'audit.log');
+  const logPath = join(scratch.make('coffer-xff-audit-'), 'audit.log');
   assert.equal((await api(server, 'PUT', 'sys/audit/file', { token: root, body: { type: 'file', options: { file_path: logPath } }, headers: from('203.0.113.9') })).status, 204);
   const admin = from('203.0.113.9');
   assert.equal((await api(server, 'POST', 'sys/auth/userpass', { token: root, body: { type: 'userpass' }, headers: admin })).status, 204);
@@ -118,7 +113,7 @@ test('from a peer that is not an authorized proxy the header is refused, or with
   const lenient = await startTestServer({ dev: true, storage: 'memory', forwardedFor: { authorizedAddrs: ['127.0.0.2'], rejectNotAuthorized: false } });
   try {
     const token = lenient.rootToken as string;
-    const logPath = join(scratchDir('coffer-xff-lenient-'), 'audit.log');
+    const logPath = join(scratch.make('coffer-xff-lenient-'), 'audit.log');
     assert.equal((await api(lenient, 'PUT', 'sys/audit/file', { token, body: { type: 'file', options: { file_path: logPath } }, headers: from('203.0.113.5') })).status, 204);
     assert.equal((await api(lenient, 'GET', 'sys/mounts', { token, headers: from('203.0.113.5') })).status, 200);
     const addresses = readFileSync(logPath, 'utf8').trim().split('\n').map((line) => JSON.parse(line).request?.remote_address);

@@ -5,9 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+import { api, scratchDirs, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 let root: string;
@@ -19,23 +19,18 @@ before(async () => {
 });
 
 // Audit logs written by the tests, removed with the server.
-const scratch: string[] = [];
-const scratchDir = (prefix: string): string => {
-  const dir = tempDir(prefix);
-  scratch.push(dir);
-  return dir;
-};
+const scratch = scratchDirs();
 
 after(async () => {
   await server?.destroy();
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  scratch.removeAll();
 });
 
 const raw = (path: string, init: RequestInit = {}): Promise<Response> =>
   fetch(`${server.url}/v1/${path}`, { ...init, headers: { 'x-vault-token': root, ...(init.headers as Record<string, string> | undefined) } });
 
 test('a mount quota refuses the client past its rate with 429 and Retry-After, unaudited; other mounts and exempt paths still answer', async () => {
-  const logPath = join(scratchDir('coffer-quota-audit-'), 'audit.log');
+  const logPath = join(scratch.make('coffer-quota-audit-'), 'audit.log');
   assert.equal((await api(server, 'PUT', 'sys/audit/file', { token: root, body: { type: 'file', options: { file_path: logPath } } })).status, 204);
   assert.equal((await api(server, 'PUT', 'sys/quotas/rate-limit/kv', { token: root, body: { path: 'secret/', rate: 3, interval: '1m' } })).status, 204);
 
