@@ -231,19 +231,32 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
 
   /**
    * `?help=1`: describes the path and runs nothing. As in Vault, any valid token may ask (its
-   * ACL allows help everywhere): the text names routes and operations, never stored data.
+   * ACL allows help everywhere): the text names routes and operations, never stored data. It
+   * is still a request made with the token, so it spends one of a use-limited token's uses
+   * (Vault's CheckToken does the same), and the last use revokes the token.
    */
-  const help = (req: ApiRequest, token: TokenEntry | undefined, routed: RoutedMount<MountEntry> | undefined, spec: PathSpec | undefined): ApiResult => {
-    const event = audit.enabled ? auditEvent(req, 'help', token, routed?.mount) : undefined;
-    if (event) audit.logRequest(event);
-    const text = !routed ? undefined : spec ? pathHelp(routed.relativePath, spec) : routed.relativePath === '' ? engineHelp(routed.engine) : undefined;
-    if (text === undefined) {
-      if (event) audit.logResponse({ ...event, time: clock.now(), error: 'unsupported path' });
-      throw new CofferError('unsupported_path', 'unsupported path');
+  const help = async (
+    req: ApiRequest,
+    token: TokenEntry | undefined,
+    unauthenticated: boolean,
+    routed: RoutedMount<MountEntry> | undefined,
+    spec: PathSpec | undefined,
+  ): Promise<ApiResult> => {
+    const lastUse = token !== undefined && !unauthenticated && token.numUses !== 0 ? await tokens.use(token) : false;
+    try {
+      const event = audit.enabled ? auditEvent(req, 'help', token, routed?.mount) : undefined;
+      if (event) audit.logRequest(event);
+      const text = !routed ? undefined : spec ? pathHelp(routed.relativePath, spec) : routed.relativePath === '' ? engineHelp(routed.engine) : undefined;
+      if (text === undefined) {
+        if (event) audit.logResponse({ ...event, time: clock.now(), error: 'unsupported path' });
+        throw new CofferError('unsupported_path', 'unsupported path');
+      }
+      const data = { help: text, see_also: null };
+      if (event) audit.logResponse({ ...event, time: clock.now(), response: { statusCode: 200, data, auth: null, warnings: null } });
+      return { response: { data }, mountType: routed?.mount.type };
+    } finally {
+      if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
     }
-    const data = { help: text, see_also: null };
-    if (event) audit.logResponse({ ...event, time: clock.now(), response: { statusCode: 200, data, auth: null, warnings: null } });
-    return { response: { data }, mountType: routed?.mount.type };
   };
 
   const serveRouted = async (req: ApiRequest, token: TokenEntry | undefined, routed: RoutedMount<MountEntry> | undefined): Promise<ApiResult> => {
@@ -269,7 +282,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
 
     // A missing, unknown or expired token is "permission denied", as in Vault (403, not 401).
     if (!token && !unauthenticated) deny(refusedOperation(req.verb));
-    if (req.verb === 'help') return help(req, token, routed, matched?.spec);
+    if (req.verb === 'help') return help(req, token, unauthenticated, routed, matched?.spec);
 
     const auth = token ? requestAuth(token) : undefined;
     // Built by one literal per call, not by spreading a base object: a spread of a

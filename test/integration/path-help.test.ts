@@ -83,6 +83,19 @@ describe('path help (?help=1)', () => {
     assert.deepEqual(ordinary.body.data.data, { v: 'one' });
   });
 
+  it('spends a use of a use-limited token, and its last use revokes the token (as in Vault)', async () => {
+    const created = await send(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['default'], ttl: '1h', num_uses: 3 } });
+    const limited = created.body.auth.client_token as string;
+    assert.equal((await send(server, 'GET', 'secret/data/kept?help=1', { token: limited })).status, 200);
+    const looked = await send(server, 'GET', 'auth/token/lookup-self', { token: limited });
+    // One use by help, one by this lookup.
+    assert.equal(looked.body.data.num_uses, 1, looked.text);
+    assert.equal((await send(server, 'GET', 'secret/data/kept?help=1', { token: limited })).status, 200);
+    assert.equal((await send(server, 'GET', 'secret/data/kept?help=1', { token: limited })).status, 403);
+    const gone = await send(server, 'POST', 'auth/token/lookup', { token: root, body: { token: limited } });
+    assert.equal(gone.status, 403, gone.text);
+  });
+
   it('is audited as a help request', () => {
     const entries = readFileSync(auditFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     const helps = entries.filter((entry) => entry.request?.operation === 'help' && entry.request.path === 'secret/data/kept');
