@@ -32,6 +32,7 @@ import { createSystemEngine } from './core/system/system-engine.js';
 import { createTokenEngine } from './core/tokens/token-engine.js';
 import { createLoginRenewalCheck } from './core/tokens/login-renewal.js';
 import { createTokenStore } from './core/tokens/token-store.js';
+import { createResponseWrapping } from './core/wrapping/response-wrapping.js';
 import { createTokenRoleStore } from './core/tokens/token-roles.js';
 import { createLeaseManager, type LeaseManagerOptions } from './core/leases/lease-manager.js';
 import { createEventBus } from './core/events/event-bus.js';
@@ -326,7 +327,10 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   });
   // A token's leases end with it; revocation failures are retried by the lease worker.
   tokens.onRevoke((entry) => leases.revokeByToken(entry.id));
-  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, quotas, seal: sealFromApi, apiAuditCreation: config.apiAuditCreation });
+  // A wrapped response goes with its wrapping token, however that token ends.
+  const wrapping = createResponseWrapping({ storage: scope(systemStorage, 'wrapping/'), tokens, clock });
+  tokens.onRevoke((entry) => wrapping.forget(entry));
+  systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, quotas, wrapping, seal: sealFromApi, apiAuditCreation: config.apiAuditCreation });
 
   // AWS secrets past their DeleteSecret recovery window are deleted for good, as AWS does.
   const awsPurger = createAwsPurger({
@@ -383,7 +387,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     ],
     sealDrainMs: config.sealDrainTimeout * 1000,
   });
-  const handler = createRequestHandler({ router, leases, events, systemTtl, tokens, policies, audit, clock, logger, isSealed: () => (lifecycle as Lifecycle).isSealed() });
+  const handler = createRequestHandler({ router, leases, events, systemTtl, tokens, policies, audit, clock, logger, wrapping, isSealed: () => (lifecycle as Lifecycle).isSealed() });
   const api: HttpApi = createHttpApiForCore({
     handler,
     lifecycle,

@@ -10,10 +10,12 @@
 import type { AuditBroker } from './audit/broker.js';
 import type { AuditEvent, AuditResponseInfo } from './audit/entry.js';
 import type { Clock } from './clock.js';
-import { CofferError, isCofferError, permissionDenied } from './errors.js';
+import { badRequest, CofferError, isCofferError, permissionDenied } from './errors.js';
 import type { Logger } from './logger.js';
 import type { PolicyStore } from './policy/store.js';
 import { attachClientToken } from './request-context.js';
+import { responseEnvelope } from './response-envelope.js';
+import type { ResponseWrapping } from './wrapping/response-wrapping.js';
 import { isEmptyResponse, type EngineRequest, type EngineResponse, type LoginResult, type Operation, type PathSpec, type RequestAuth } from './router/engine.js';
 import { engineHelp, pathHelp } from './router/path-help.js';
 import { canonicalPolicyName } from './policy/parse.js';
@@ -41,6 +43,8 @@ export interface ApiRequest {
   readonly data: Readonly<Record<string, unknown>>;
   readonly clientToken: string | undefined;
   readonly remoteAddress: string;
+  /** X-Vault-Wrap-TTL, seconds (positive): answer with a wrapping token instead (core/wrapping). */
+  readonly wrapTtl?: number;
 }
 
 export interface ApiResult {
@@ -60,6 +64,8 @@ export interface RequestHandlerDeps {
   clock: Clock;
   logger: Logger;
   isSealed(): boolean;
+  /** Response wrapping; absent where no token can be made (an HTTP replica forwards such requests). */
+  wrapping?: ResponseWrapping;
 }
 
 export type RequestHandler = (req: ApiRequest) => Promise<ApiResult>;
@@ -92,6 +98,28 @@ function requestAuth(entry: TokenEntry): RequestAuth {
     entityId: entry.entityId,
     isRoot: entry.policies.includes('root'),
   };
+}
+
+/**
+ * Whether an answer is wrapped when the request asks for it: one with something to hand over
+ * and a success status. An empty answer (204) has nothing to wrap, an error is sent as it is,
+ * and an answer that is already a wrap_info (rewrap) or a raw stored body (unwrap) is not
+ * wrapped again; Vault does the same.
+ */
+function isWrappable(response: EngineResponse | null): response is EngineResponse {
+  if (response === null || isEmptyResponse(response)) return false;
+  if (response.wrapInfo !== undefined) return false;
+  return (response.statusCode ?? 200) < 300;
+}
+
+/**
+ * What wrap_info.wrapped_accessor names, as in Vault: the accessor of a token a login made, or
+ * of an AppRole secret ID, so its holder can be traced or revoked without unwrapping.
+ */
+function wrappedAccessorOf(response: EngineResponse): string | undefined {
+  if (response.auth) return response.auth.accessor;
+  const secretIdAccessor = response.data?.['secret_id_accessor'];
+  return typeof secretIdAccessor === 'string' ? secretIdAccessor : undefined;
 }
 
 export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
@@ -259,6 +287,24 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     }
   };
 
+  /**
+   * Stores the answer behind a wrapping token and answers with that token's wrap_info instead
+   * (X-Vault-Wrap-TTL). A lease the answer carried stays the caller's, as in Vault; if the
+   * answer cannot be stored, that lease is revoked at once, since nobody will ever see it.
+   */
+  const wrapResponse = async (req: ApiRequest, response: EngineResponse, mountType: string): Promise<EngineResponse> => {
+    const wrapTtl = req.wrapTtl as number;
+    if (!deps.wrapping) throw badRequest('response wrapping is not available here');
+    const body = response.rawBody ?? responseEnvelope(req.requestId, response, mountType);
+    try {
+      const { info, warnings } = await deps.wrapping.wrap(body, wrapTtl, req.path, wrappedAccessorOf(response));
+      return { wrapInfo: info, ...(warnings.length > 0 ? { warnings } : {}) };
+    } catch (error) {
+      if (response.lease) await deps.leases.revoke(response.lease.id).catch(() => undefined);
+      throw error;
+    }
+  };
+
   const serveRouted = async (req: ApiRequest, token: TokenEntry | undefined, routed: RoutedMount<MountEntry> | undefined): Promise<ApiResult> => {
     const matched = routed ? router.matchPath(routed.engine, routed.relativePath) : undefined;
     const unauthenticated = matched?.spec.unauthenticated === true;
@@ -299,6 +345,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       auth,
       remoteAddress: req.remoteAddress,
       operation,
+      ...(req.wrapTtl === undefined ? {} : { wrapTtl: req.wrapTtl }),
     });
 
     const acl = unauthenticated ? undefined : await policies.acl((token as TokenEntry).policies);
@@ -306,7 +353,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       if (acl === undefined) return true;
       // Vault checks LIST against the path with a trailing slash.
       const aclPath = operation === 'list' && !req.path.endsWith('/') ? req.path + '/' : req.path;
-      const verdict = acl.check(aclPath, operation, req.data);
+      const verdict = acl.check(aclPath, operation, req.data, req.wrapTtl);
       const sudo = matched?.spec.sudo;
       const needsSudo = sudo === true || (Array.isArray(sudo) && sudo.includes(operation));
       return verdict.allowed && (!needsSudo || verdict.rootPrivs);
@@ -371,23 +418,33 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       // After the lease is stored, so revoking the spent token revokes the lease too (as Vault).
       if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
     }
+    // Only a write that succeeded and changed something is announced (a PATCH of a deleted
+    // version answers 404 with metadata; a delete of what is gone answers 204 unchanged).
+    const changed = response === null || (response.unchanged !== true && (response.statusCode ?? 200) < 300);
+    const unwrapped = response;
+    if (req.wrapTtl !== undefined && isWrappable(response)) {
+      try {
+        response = await wrapResponse(req, response, routed.mount.type);
+      } catch (error) {
+        auditFailure(error);
+        throw error;
+      }
+    }
     if (event) {
       const audited: AuditResponseInfo = {
         statusCode: response?.statusCode ?? (isEmptyResponse(response) ? 204 : 200),
-        data: response?.data ?? null,
+        data: response?.rawBody ?? response?.data ?? null,
         auth: response?.auth ? { ...response.auth } : null,
         warnings: response?.warnings ?? null,
       };
-      const nonHmacKeys = responseNonHmacKeys(response?.auditNonHmacKeys, routed.mount);
+      if (response?.wrapInfo) audited.wrapInfo = response.wrapInfo;
+      const nonHmacKeys = response?.rawBody ? undefined : responseNonHmacKeys(response?.auditNonHmacKeys, routed.mount);
       if (nonHmacKeys) audited.nonHmacKeys = nonHmacKeys;
       if (response?.auditStoredData) audited.storedData = response.auditStoredData;
       audit.logResponse({ ...event, time: clock.now(), response: audited });
     }
-    // Only a write that succeeded and changed something is announced (a PATCH of a deleted
-    // version answers 404 with metadata; a delete of what is gone answers 204 unchanged).
-    const changed = response === null || (response.unchanged !== true && (response.statusCode ?? 200) < 300);
     if (changed && operation !== 'read' && operation !== 'list' && routed.mount.table === 'secrets' && routed.mount.type !== 'system') {
-      const change = changeEventFor(routed.mount, routed.relativePath, operation, response);
+      const change = changeEventFor(routed.mount, routed.relativePath, operation, unwrapped);
       if (change) deps.events.publish(change);
     }
     return { response, mountType: routed.mount.type };

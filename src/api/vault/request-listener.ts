@@ -24,6 +24,8 @@ import { longPoll, parseWatchQuery, serveEventStream } from './watch.js';
 import { rawSysHandler } from './raw-sys.js';
 import { VAULT_STATUS } from './status.js';
 import { isEmptyResponse } from '../../core/router/engine.js';
+import { responseEnvelope } from '../../core/response-envelope.js';
+import { wrapTtlFrom } from './wrap-header.js';
 import { refuseRecordWrite } from '../aws/record-guard.js';
 import type { QuotaCheck, QuotaStore } from '../../core/quotas/quota-store.js';
 
@@ -287,7 +289,8 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       throw new CofferError('unsupported_operation', 'unsupported operation');
     }
     const path = normalizeRequestPath(rawPath);
-    if (delegate && !delegate.accepts(req.method ?? '', verb, path)) {
+    // A replica makes no tokens, so it cannot wrap: a request asking for wrapping goes to the primary.
+    if (delegate && (req.headers['x-vault-wrap-ttl'] !== undefined || !delegate.accepts(req.method ?? '', verb, path))) {
       delegate.forward(req, res);
       return;
     }
@@ -331,15 +334,20 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     const hasBody = verb === 'write' || verb === 'patch' || verb === 'delete';
     const body = hasBody ? parseBody(req.headers['content-type'], await readBody(req, maxRequestBytes), jsonLimits) : {};
 
-    if (req.headers['x-vault-wrap-ttl'] !== undefined) throw new CofferError('bad_request', 'response wrapping is not supported');
+    const wrapTtl = wrapTtlFrom(req.headers);
 
     if (raw) {
+      // sys/init, sys/unseal and the like answer outside the core, which is what wraps.
+      if (wrapTtl !== undefined) throw new CofferError('bad_request', `response wrapping is not supported on ${bare}`);
       const result = await raw(verb, query, body);
       sendJson(res, result.status, result.body);
       return;
     }
     if (req.method === 'HEAD') throw new CofferError('unsupported_operation', 'unsupported operation');
-    if (isSys && (bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') return watch(req, res, bare, query);
+    if (isSys && (bare === 'sys/watch' || bare === 'sys/watch/poll') && verb === 'read') {
+      if (wrapTtl !== undefined) throw new CofferError('bad_request', `response wrapping is not supported on ${bare}`);
+      return watch(req, res, bare, query);
+    }
 
     const data = requestData(verb, query, body);
     // The AWS bookkeeping decides what the purge sweep deletes: the Vault API may not write it.
@@ -351,6 +359,7 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       data,
       clientToken: tokenFrom(req),
       remoteAddress: clientAddressOf(req),
+      ...(wrapTtl === undefined ? {} : { wrapTtl }),
     };
     const release = admit();
     let result: Awaited<ReturnType<RequestHandler>>;
@@ -373,18 +382,13 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       sendJson(res, status, { errors: response.errors ?? [] });
       return;
     }
-    const envelope: Record<string, unknown> = {
-      request_id: apiRequest.requestId,
-      lease_id: response.lease?.id ?? '',
-      renewable: response.lease?.renewable ?? false,
-      lease_duration: response.lease?.duration ?? 0,
-      data: response.data ?? null,
-      wrap_info: null,
-      warnings: response.warnings && response.warnings.length > 0 ? response.warnings : null,
-      auth: response.auth ?? null,
-      mount_type: mountType ?? '',
-    };
-    if (isSys && response.data && LEGACY_TOP_LEVEL.some((pattern) => pattern.test(bare))) {
+    // sys/wrapping/unwrap: the stored response, exactly as its own request would have got it.
+    if (response.rawBody) {
+      sendJson(res, status, response.rawBody);
+      return;
+    }
+    const envelope = responseEnvelope(apiRequest.requestId, response, mountType);
+    if (isSys && response.data && !response.wrapInfo && LEGACY_TOP_LEVEL.some((pattern) => pattern.test(bare))) {
       sendJson(res, status, { ...response.data, ...envelope });
       return;
     }

@@ -45,6 +45,8 @@ export interface AuditResponseInfo {
   nonHmacKeys?: string[];
   /** Where `data` holds client-stored values, whose numbers are hashed too ('all' or a top-level key). */
   storedData?: 'all' | string;
+  /** A wrapped response's `wrap_info` (core/wrapping): its token and accessors are hashed. */
+  wrapInfo?: { token: string; accessor: string; ttl: number; creation_time: string; creation_path: string; wrapped_accessor?: string };
 }
 
 export interface AuditEvent {
@@ -148,6 +150,15 @@ function buildResponse(event: AuditEvent, res: AuditResponseInfo, hash: Hasher):
   // Numbers an engine computed (a TTL, a version) stay readable; those a client stored do not.
   if (res.data !== undefined) out['data'] = redactData(res.data, hash, res.nonHmacKeys ?? [], res.storedData === undefined ? {} : { hashNumbersUnder: res.storedData });
   if (res.warnings !== undefined) out['warnings'] = copyClear(res.warnings);
+  if (res.wrapInfo !== undefined) {
+    const { token, accessor, wrapped_accessor: wrappedAccessor, ...clear } = res.wrapInfo;
+    out['wrap_info'] = {
+      ...clear,
+      token: hashOptional(hash, token),
+      accessor: hashOptional(hash, accessor),
+      ...(wrappedAccessor === undefined ? {} : { wrapped_accessor: hashOptional(hash, wrappedAccessor) }),
+    };
+  }
   return out;
 }
 

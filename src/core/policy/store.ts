@@ -41,6 +41,19 @@ export interface PolicyStoreDeps {
 
 export const ROOT_POLICY = 'root';
 export const DEFAULT_POLICY = 'default';
+/**
+ * Built in and immutable, as Vault's: the one policy of a response-wrapping token (core/wrapping),
+ * which may only unwrap itself. Not listed, and never stored.
+ */
+export const RESPONSE_WRAPPING_POLICY = 'response-wrapping';
+const RESPONSE_WRAPPING_POLICY_TEXT = `path "cubbyhole/response" {
+    capabilities = ["create", "read"]
+}
+
+path "sys/wrapping/unwrap" {
+    capabilities = ["update"]
+}
+`;
 
 /**
  * Vault's `default` policy, adapted to the endpoints Coffer serves: a token may look itself up,
@@ -182,6 +195,11 @@ export function createPolicyStore(deps: PolicyStoreDeps): PolicyStore {
   const loadPolicy = async (name: string): Promise<Policy | undefined> => {
     const hit = parsed.get(name);
     if (hit !== undefined) return 'missing' in hit ? undefined : hit;
+    if (name === RESPONSE_WRAPPING_POLICY) {
+      const builtIn = await parsePolicy(name, RESPONSE_WRAPPING_POLICY_TEXT);
+      parsed.set(name, builtIn);
+      return builtIn;
+    }
     const started = generation;
     const stored = await getJson<StoredPolicy>(storage, policyKey(name));
     let policy: Policy | undefined;
@@ -209,6 +227,7 @@ export function createPolicyStore(deps: PolicyStoreDeps): PolicyStore {
     async get(name) {
       const canonical = canonicalPolicyName(name);
       if (canonical === ROOT_POLICY) return { name: ROOT_POLICY, policy: '' };
+      if (canonical === RESPONSE_WRAPPING_POLICY) return { name: canonical, policy: RESPONSE_WRAPPING_POLICY_TEXT };
       validateName(canonical);
       const stored = await getJson<StoredPolicy>(storage, policyKey(canonical));
       return stored ? { name: canonical, policy: stored.policy } : undefined;
@@ -217,6 +236,7 @@ export function createPolicyStore(deps: PolicyStoreDeps): PolicyStore {
     async put(name, text) {
       const canonical = canonicalPolicyName(name);
       if (canonical === ROOT_POLICY) throw badRequest('cannot update root policy');
+      if (canonical === RESPONSE_WRAPPING_POLICY) throw badRequest(`cannot update ${RESPONSE_WRAPPING_POLICY} policy`);
       validateName(canonical);
       await parsePolicy(canonical, text);
       await putJson(storage, policyKey(canonical), { name: canonical, policy: text } satisfies StoredPolicy);
@@ -227,6 +247,7 @@ export function createPolicyStore(deps: PolicyStoreDeps): PolicyStore {
       const canonical = canonicalPolicyName(name);
       if (canonical === ROOT_POLICY) throw badRequest('cannot delete root policy');
       if (canonical === DEFAULT_POLICY) throw badRequest('cannot delete default policy');
+      if (canonical === RESPONSE_WRAPPING_POLICY) throw badRequest(`cannot delete ${RESPONSE_WRAPPING_POLICY} policy`);
       validateName(canonical);
       await storage.delete(policyKey(canonical));
       invalidate(canonical);

@@ -6,6 +6,7 @@
  * an engine never sees the raw client token, other mounts' storage or key material.
  */
 import type { Clock } from '../clock.js';
+import type { WrapInfo } from '../wrapping/response-wrapping.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/storage.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -46,6 +47,8 @@ export interface EngineRequest {
   /** Undefined only on unauthenticated paths. */
   readonly auth: RequestAuth | undefined;
   readonly remoteAddress: string;
+  /** The response-wrapping TTL the request asked for (X-Vault-Wrap-TTL), seconds; absent when none. */
+  readonly wrapTtl?: number;
 }
 
 /** The auth block of a login or token creation response (Vault's `auth`). */
@@ -207,11 +210,18 @@ export interface EngineResponse {
    * answers once it has settled (its failure is the answer). Never audited, never on the wire.
    */
   afterRelease?: () => Promise<void>;
+  /** An already wrapped answer (sys/wrapping/rewrap): sent as `wrap_info`, never wrapped again. */
+  wrapInfo?: WrapInfo;
+  /** A body sent as it is, without the envelope (sys/wrapping/unwrap returns the stored response). */
+  rawBody?: Record<string, unknown>;
 }
 
 /** A response answered 204 with no body: null, or one with nothing to put in an envelope. */
 export function isEmptyResponse(response: EngineResponse | null): boolean {
-  return response === null || (response.data == null && !response.auth && !response.warnings && !response.statusCode && !response.lease);
+  return (
+    response === null ||
+    (response.data == null && !response.auth && !response.warnings && !response.statusCode && !response.lease && !response.wrapInfo && !response.rawBody)
+  );
 }
 
 export type Handler = (req: EngineRequest) => Promise<EngineResponse | null>;

@@ -29,6 +29,8 @@ import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
 import type { EventBus } from '../events/event-bus.js';
 import { listedPath, mountView } from './mount-views.js';
 import { decodedPolicyText } from './policy-text.js';
+import { wrappingPaths } from './wrapping-paths.js';
+import type { ResponseWrapping } from '../wrapping/response-wrapping.js';
 
 export interface SystemEngineDeps {
   mounts: MountManager;
@@ -42,6 +44,8 @@ export interface SystemEngineDeps {
   events: Pick<EventBus, 'lastSeq'>;
   /** Rate limit quotas (sys/quotas/*); absent = those paths do not exist. */
   quotas?: QuotaStore;
+  /** Response wrapping (sys/wrapping/*); absent = those paths do not exist. */
+  wrapping?: ResponseWrapping;
   /**
    * Seals the server (Lifecycle.sealNow): run once the sys/seal request has been audited and
    * has left the core, so the seal does not wait for it; the answer comes once sealed.
@@ -262,6 +266,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       ...leasesPaths(deps.leases, deps.tokens),
       ...(deps.quotas ? quotasPaths(deps.quotas) : []),
       ...toolsPaths(),
+      ...(deps.wrapping ? wrappingPaths(deps.wrapping, deps.tokens) : []),
       ...consumersPaths({
         consumers: deps.consumers,
         policies,
