@@ -532,3 +532,18 @@ test('access denied to a database is a statement error when a statement meets it
     await admin.query(`DROP DATABASE IF EXISTS \`${other}\``);
   }
 });
+
+test("concurrent creations of one name: one wins, the rest are refused, and no loser's cleanup drops the winner's account", async () => {
+  const name = newName();
+  // Every creation waits for its lease's write, which is when the race used to open.
+  const leaseStored = new Promise<void>((resolve) => setTimeout(resolve, 50));
+  const passwords = [newPassword(), newPassword(), newPassword()];
+  const results = await Promise.allSettled(passwords.map((password) => plugin.newUser({ ...userRequest(name, password), commitAfter: leaseStored })));
+  const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+  assert.equal(won.length, 1, JSON.stringify(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))));
+  for (const r of results) if (r.status === 'rejected') assert.match(String(r.reason), /already exists/);
+  assert.equal(await userExists(name), true);
+  const conn = await connectAs(name, passwords[won[0] as number] as string);
+  await conn.end();
+  await plugin.revokeUser({ username: name, revocationStatements: [] });
+});

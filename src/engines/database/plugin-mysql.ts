@@ -19,6 +19,7 @@ import {
 import { parseMysqlConnectionUrl } from './plugin-mysql-dsn.js';
 import { prepareStatements } from './plugin-mysql-statements.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
+import { oneCreationPerName } from './same-name-creations.js';
 import { checkCreationStatements, refuseUnfilled } from './statement-placeholders.js';
 
 export const MYSQL_PLUGIN_NAME = 'mysql-database-plugin';
@@ -404,74 +405,76 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
     },
 
     async newUser(req): Promise<void> {
-      checkUsername(req.username);
-      if (req.username.length > MAX_USERNAME_LENGTH) {
-        throw badRequest(`username is longer than the ${MAX_USERNAME_LENGTH} characters MySQL allows`);
-      }
-      checkPassword(req.password);
-      const values = { username: req.username, password: req.password, expiration: req.expiration };
-      const creation = prepareStatements(req.creationStatements, values);
-      if (creation.length === 0) throw badRequest(`${PLUGIN_NAME} needs creation statements`);
-      checkCreationStatements(req.creationStatements);
-      refuseUnfilled(creation);
-      // Custom rollback statements are prepared before anything runs, so a bad one is refused first.
-      const rollback = req.rollbackStatements.length > 0 ? prepareStatements(req.rollbackStatements, values) : null;
-      const secrets = [req.password];
+      return oneCreationPerName(PLUGIN_NAME, req.username, async () => {
+        checkUsername(req.username);
+        if (req.username.length > MAX_USERNAME_LENGTH) {
+          throw badRequest(`username is longer than the ${MAX_USERNAME_LENGTH} characters MySQL allows`);
+        }
+        checkPassword(req.password);
+        const values = { username: req.username, password: req.password, expiration: req.expiration };
+        const creation = prepareStatements(req.creationStatements, values);
+        if (creation.length === 0) throw badRequest(`${PLUGIN_NAME} needs creation statements`);
+        checkCreationStatements(req.creationStatements);
+        refuseUnfilled(creation);
+        // Custom rollback statements are prepared before anything runs, so a bad one is refused first.
+        const rollback = req.rollbackStatements.length > 0 ? prepareStatements(req.rollbackStatements, values) : null;
+        const secrets = [req.password];
 
-      let failure: unknown;
-      // A name that already exists is refused before anything runs: the cleanup below drops the
-      // account at every host, and must never reach an account Coffer did not create (a fixed
-      // username_template, or a template whose random part was cut by the length limit).
-      let taken = false;
-      let started = false;
-      // A statement whose connection was lost (or whose reply timed out) may still run to its
-      // end on the server, after any cleanup below: whether the user exists stays unknown.
-      let lostConnection = false;
-      try {
-        await withSession(secrets, async (conn) => {
-          const existing = await accountHosts(conn, req.username);
-          if (existing !== null && existing.length > 0) {
-            taken = true;
-            return;
-          }
-          // CREATE USER commits at once, so creation waits for the lease to be stored
-          // (NewUserRequest.commitAfter); the session and the check above overlapped its write.
-          await req.commitAfter;
-          started = true;
-          await runStatements(conn, creation).catch((err: unknown) => {
-            lostConnection = !isServerError(asMysqlError(err));
-            throw err;
+        let failure: unknown;
+        // A name that already exists is refused before anything runs: the cleanup below drops the
+        // account at every host, and must never reach an account Coffer did not create (a fixed
+        // username_template, or a template whose random part was cut by the length limit).
+        let taken = false;
+        let started = false;
+        // A statement whose connection was lost (or whose reply timed out) may still run to its
+        // end on the server, after any cleanup below: whether the user exists stays unknown.
+        let lostConnection = false;
+        try {
+          await withSession(secrets, async (conn) => {
+            const existing = await accountHosts(conn, req.username);
+            if (existing !== null && existing.length > 0) {
+              taken = true;
+              return;
+            }
+            // CREATE USER commits at once, so creation waits for the lease to be stored
+            // (NewUserRequest.commitAfter); the session and the check above overlapped its write.
+            await req.commitAfter;
+            started = true;
+            await runStatements(conn, creation).catch((err: unknown) => {
+              lostConnection = !isServerError(asMysqlError(err));
+              throw err;
+            });
           });
-        });
-        if (!taken) return;
-      } catch (err) {
-        failure = err;
-      }
-      if (taken) {
-        throw badRequest(`a database user named "${req.username}" already exists; Coffer does not take over or drop accounts it did not create (check the role's username_template)`);
-      }
-      // Failed before any statement ran (the check itself, or the connection): nothing to undo.
-      if (!started) throw databaseError(failure, secrets);
-      // CREATE USER and GRANT have already committed by now; undo them on a fresh session,
-      // since the failure may have been the connection itself.
-      let cleanupFailed = false;
-      try {
-        await withSession(secrets, async (conn) => {
-          if (rollback === null) await dropAccounts(conn, req.username).catch(() => (cleanupFailed = true));
-          else for (const sql of rollback) await query(conn, sql).catch(() => (cleanupFailed = true));
-          await query(conn, 'COMMIT');
-          // Statements that ran without error may still have named the wrong host; a check that
-          // fails (other than for lack of privileges) leaves the user's fate unknown.
-          const left = await accountHosts(conn, req.username).catch(() => ['?']);
-          if (left !== null && left.length > 0) cleanupFailed = true;
-        });
-      } catch {
-        cleanupFailed = true;
-      }
-      const error = databaseError(failure, secrets);
-      if (cleanupFailed) throw withUnknownOutcome(error, `cleanup failed as well, so user "${req.username}" may remain in the database; it is revoked`);
-      if (lostConnection) throw withUnknownOutcome(error, `the connection was lost, so user "${req.username}" may exist; it is revoked`);
-      throw error;
+          if (!taken) return;
+        } catch (err) {
+          failure = err;
+        }
+        if (taken) {
+          throw badRequest(`a database user named "${req.username}" already exists; Coffer does not take over or drop accounts it did not create (check the role's username_template)`);
+        }
+        // Failed before any statement ran (the check itself, or the connection): nothing to undo.
+        if (!started) throw databaseError(failure, secrets);
+        // CREATE USER and GRANT have already committed by now; undo them on a fresh session,
+        // since the failure may have been the connection itself.
+        let cleanupFailed = false;
+        try {
+          await withSession(secrets, async (conn) => {
+            if (rollback === null) await dropAccounts(conn, req.username).catch(() => (cleanupFailed = true));
+            else for (const sql of rollback) await query(conn, sql).catch(() => (cleanupFailed = true));
+            await query(conn, 'COMMIT');
+            // Statements that ran without error may still have named the wrong host; a check that
+            // fails (other than for lack of privileges) leaves the user's fate unknown.
+            const left = await accountHosts(conn, req.username).catch(() => ['?']);
+            if (left !== null && left.length > 0) cleanupFailed = true;
+          });
+        } catch {
+          cleanupFailed = true;
+        }
+        const error = databaseError(failure, secrets);
+        if (cleanupFailed) throw withUnknownOutcome(error, `cleanup failed as well, so user "${req.username}" may remain in the database; it is revoked`);
+        if (lostConnection) throw withUnknownOutcome(error, `the connection was lost, so user "${req.username}" may exist; it is revoked`);
+        throw error;
+      });
     },
 
     async renewUser(req): Promise<void> {

@@ -280,3 +280,26 @@ test('verifying an unreachable server fails as a connection failure; without ver
   await other.close();
   await assert.rejects(other.revokeUser({ username: newName(), revocationStatements: [] }), { kind: 'connection', message: /not initialized/ }, 'a closed plugin refuses work');
 });
+
+test('concurrent creations of one name: one wins, the rest are refused, and the user keeps only the winner\'s password and rules', async () => {
+  const name = newName();
+  // Every creation waits for its lease's write, which is when the race used to open.
+  const leaseStored = new Promise<void>((resolve) => setTimeout(resolve, 50));
+  const attempts = [
+    { password: newPassword(), rules: [`["~${keyPrefix}*", "+@read"]`] },
+    { password: newPassword(), rules: ['["~*", "+@all"]'] },
+    { password: newPassword(), rules: ['["~*", "+@all"]'] },
+  ];
+  const results = await Promise.allSettled(attempts.map((a) => plugin.newUser({ ...userRequest(name, a.password, a.rules), commitAfter: leaseStored })));
+  const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+  assert.equal(won.length, 1, JSON.stringify(results.map((r) => r.status)));
+  for (const r of results) if (r.status === 'rejected') assert.match(String(r.reason), /already exists/);
+  const user = (await admin.call('ACL', 'GETUSER', name)) as unknown[];
+  const passwords = user[user.indexOf('passwords') + 1] as string[];
+  assert.equal(passwords.length, 1);
+  const winner = attempts[won[0] as number] as { password: string };
+  const client = await connectAs(name, winner.password);
+  client.disconnect();
+  for (const [i, a] of attempts.entries()) if (i !== won[0]) await assert.rejects(connectAs(name, a.password));
+  await plugin.revokeUser({ username: name, revocationStatements: [] });
+});

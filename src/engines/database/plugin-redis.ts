@@ -21,6 +21,7 @@ import { loadRedis } from './drivers.js';
 import { badRequest, isCofferError } from '../../core/errors.js';
 import { DatabasePluginError, pluginTimeouts, withUnknownOutcome, type DatabasePlugin, type PluginConnectionConfig } from './plugin.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
+import { oneCreationPerName } from './same-name-creations.js';
 import { fillPlaceholders } from './statement-placeholders.js';
 
 export const REDIS_PLUGIN_NAME = 'redis-database-plugin';
@@ -285,31 +286,33 @@ export function createRedisPlugin(): DatabasePlugin {
     },
 
     async newUser(req): Promise<void> {
-      checkUsername(req.username);
-      if (req.username.length > MAX_USERNAME_LENGTH) {
-        throw badRequest(`username is longer than the ${MAX_USERNAME_LENGTH} characters ${PLUGIN_NAME} allows`);
-      }
-      checkPassword(req.password);
-      const rules = parseAclRules(req.creationStatements);
-      // ACL SETUSER on an existing name would change that user (even `default`) instead of
-      // creating one; generated names never collide, so an existing one is a mistake to refuse.
-      if (await userExists(req.username)) {
-        throw badRequest(`${PLUGIN_NAME}: user "${req.username}" already exists`);
-      }
-      // SETUSER takes effect at once, so it waits for the lease to be stored
-      // (NewUserRequest.commitAfter); the check above overlapped its write.
-      await req.commitAfter;
-      // One command: Redis applies all of it or, on any bad rule, none of it.
-      try {
-        await command([req.password], ['ACL', 'SETUSER', req.username, 'on', `>${req.password}`, ...rules]);
-      } catch (err) {
-        // A reply (it carries Redis's error code) is a refusal: nothing changed. No reply (the
-        // connection ended, the reply timed out) may have come after Redis made the user.
-        if (err instanceof DatabasePluginError && err.dbCode === undefined) {
-          throw withUnknownOutcome(err, `no reply came, so user "${req.username}" may exist; it is revoked`);
+      return oneCreationPerName(PLUGIN_NAME, req.username, async () => {
+        checkUsername(req.username);
+        if (req.username.length > MAX_USERNAME_LENGTH) {
+          throw badRequest(`username is longer than the ${MAX_USERNAME_LENGTH} characters ${PLUGIN_NAME} allows`);
         }
-        throw err;
-      }
+        checkPassword(req.password);
+        const rules = parseAclRules(req.creationStatements);
+        // ACL SETUSER on an existing name would change that user (even `default`) instead of
+        // creating one; generated names never collide, so an existing one is a mistake to refuse.
+        if (await userExists(req.username)) {
+          throw badRequest(`${PLUGIN_NAME}: user "${req.username}" already exists`);
+        }
+        // SETUSER takes effect at once, so it waits for the lease to be stored
+        // (NewUserRequest.commitAfter); the check above overlapped its write.
+        await req.commitAfter;
+        // One command: Redis applies all of it or, on any bad rule, none of it.
+        try {
+          await command([req.password], ['ACL', 'SETUSER', req.username, 'on', `>${req.password}`, ...rules]);
+        } catch (err) {
+          // A reply (it carries Redis's error code) is a refusal: nothing changed. No reply (the
+          // connection ended, the reply timed out) may have come after Redis made the user.
+          if (err instanceof DatabasePluginError && err.dbCode === undefined) {
+            throw withUnknownOutcome(err, `no reply came, so user "${req.username}" may exist; it is revoked`);
+          }
+          throw err;
+        }
+      });
     },
 
     async renewUser(): Promise<void> {
