@@ -146,6 +146,33 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(asJson.data.metadata.version, 1);
   });
 
+  test('-wrap-ttl prints a wrapping token instead of the secret, and unwrap returns the secret once', async () => {
+    const put = await cli(['kv', 'put', 'secret/wrapped-cli', 'pw=wrap-me']);
+    assert.equal(put.code, 0, put.stderr);
+    const wrapped = await cli(['kv', 'get', '-wrap-ttl=2m', 'secret/wrapped-cli']);
+    assert.equal(wrapped.code, 0, wrapped.stderr);
+    assert.ok(!wrapped.stdout.includes('wrap-me'));
+    assert.equal(tableValue(wrapped.stdout, 'wrapping_token_ttl:'), '2m');
+    assert.equal(tableValue(wrapped.stdout, 'wrapping_token_creation_path:'), 'secret/data/wrapped-cli');
+    const token = tableValue(wrapped.stdout, 'wrapping_token:') as string;
+    assert.match(token, /^hvs\./);
+
+    // "-" reads the token from stdin, which keeps it out of the process list.
+    const unwrapped = await cli(['unwrap', '-format=json', '-'], { stdin: `${token}\n` });
+    assert.deepEqual(json(unwrapped).data.data, { pw: 'wrap-me' });
+    const again = await cli(['unwrap', '-'], { stdin: token });
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /wrapping token is not valid or does not exist/);
+    assert.ok(!again.stderr.includes(token), 'the token is scrubbed from the error line');
+
+    // Without TOKEN, the client token is the wrapping token; -field prints one row raw.
+    const only = await cli(['kv', 'get', '-wrap-ttl=60', '-field=wrapping_token', 'secret/wrapped-cli']);
+    assert.equal(only.code, 0, only.stderr);
+    const self = await cli(['unwrap', '-field=data'], { token: only.stdout.trim() });
+    assert.equal(self.code, 0, self.stderr);
+    assert.match(self.stdout, /wrap-me/);
+  });
+
   test('kv put on a path with no KV mount names the missing mount as a possible cause', async () => {
     const put = await cli(['kv', 'put', 'nomount/app', 'a=1']);
     assert.equal(put.code, 2);

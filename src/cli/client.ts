@@ -5,7 +5,7 @@
  * LIST as `GET ?list=true`, and turning error statuses into ApiError.
  * Must never: put the token anywhere but the X-Vault-Token header (not in URLs, not in errors).
  */
-import { ApiError, CliError } from './errors.js';
+import { ApiError, CliError, WrappedAnswer } from './errors.js';
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE' | 'LIST';
 
@@ -18,6 +18,8 @@ export interface RequestOptions {
   contentType?: string;
   /** Statuses of 400 and above to return instead of throwing (sys/health carries state in them). */
   acceptStatuses?: readonly number[];
+  /** false: never ask for wrapping (a lookup the command makes before the request it is run for). */
+  wrap?: boolean;
 }
 
 export interface ApiResponse {
@@ -39,6 +41,11 @@ export interface ApiClientOptions {
   fetch?: typeof fetch | undefined;
   /** Per-request timeout; Vault's CLI default is 60 s. */
   timeoutMs?: number;
+  /**
+   * -wrap-ttl: every request asks for its response to be wrapped (X-Vault-Wrap-TTL), and a
+   * wrapped answer is thrown as WrappedAnswer for main() to print.
+   */
+  wrapTtl?: string | undefined;
 }
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
@@ -72,6 +79,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
       const token = req.token === undefined ? options.token : req.token;
       if (token) headers['X-Vault-Token'] = token;
+      const wrapping = options.wrapTtl !== undefined && options.wrapTtl !== '' && req.wrap !== false;
+      if (wrapping) headers['X-Vault-Wrap-TTL'] = options.wrapTtl as string;
       let body: string | undefined;
       if (req.body !== undefined) {
         body = JSON.stringify(req.body);
@@ -96,6 +105,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       if (response.status >= 400 && !(req.acceptStatuses ?? []).includes(response.status)) {
         throw new ApiError(method, cleanPath, response.status, errorsOf(parsed), parsed);
       }
+      const wrapInfo = wrapping ? (parsed as { wrap_info?: unknown } | undefined)?.wrap_info : undefined;
+      if (wrapInfo !== undefined && wrapInfo !== null && typeof wrapInfo === 'object') throw new WrappedAnswer(parsed as Record<string, unknown>);
       return { status: response.status, body: parsed };
     },
   };

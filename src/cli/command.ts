@@ -120,6 +120,7 @@ export async function runEntry(entry: Entry, argv: string[], io: CliIo, state: R
     token: flags['token'] as string | undefined,
     format: flags['format'] as string | undefined,
     field: flags['field'] as string | undefined,
+    wrapTtl: flags['wrap-ttl'] as string | undefined,
   });
   state.context = ctx;
   return entry.run(ctx, parsed.flags, positionals, parsed.given);

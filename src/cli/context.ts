@@ -20,6 +20,10 @@ export const GLOBAL_FLAGS = {
   token: { kind: 'string', usage: 'Token (env COFFER_TOKEN or VAULT_TOKEN; default: the file ~/.coffer-token).' },
   format: { kind: 'string', usage: 'Output format: table or json (env COFFER_FORMAT).' },
   field: { kind: 'string', usage: 'Print only this field, raw.' },
+  'wrap-ttl': {
+    kind: 'string',
+    usage: 'Ask for the response to be wrapped in a single-use token living this long (5m, or seconds; env VAULT_WRAP_TTL), and print that token instead; "coffer unwrap" reads it.',
+  },
 } as const;
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:8200';
@@ -29,6 +33,7 @@ export interface GlobalFlagValues {
   token: string | undefined;
   format: string | undefined;
   field: string | undefined;
+  wrapTtl?: string | undefined;
 }
 
 export interface CommandContext {
@@ -61,6 +66,7 @@ export function createContext(io: CliIo, globals: GlobalFlagValues): CommandCont
   if (formatName !== 'table' && formatName !== 'json') {
     throw new CliError('invalid -format: must be "table" or "json"');
   }
+  const wrapTtl = globals.wrapTtl ?? (env['COFFER_WRAP_TTL'] || env['VAULT_WRAP_TTL'] || undefined);
   const secrets = new Set<string>();
   const redact = (value: string): void => {
     // Very short strings would blank out ordinary words; no real token is this short.
@@ -86,12 +92,12 @@ export function createContext(io: CliIo, globals: GlobalFlagValues): CommandCont
     field: globals.field,
     address,
     client() {
-      client ??= createApiClient({ address, token: resolveToken(), fetch: io.fetch });
+      client ??= createApiClient({ address, token: resolveToken(), fetch: io.fetch, wrapTtl });
       return client;
     },
     clientWithToken(token) {
       if (token) redact(token);
-      return createApiClient({ address, token: token ?? undefined, fetch: io.fetch });
+      return createApiClient({ address, token: token ?? undefined, fetch: io.fetch, wrapTtl });
     },
     out: (text) => void io.stdout.write(`${text}\n`),
     err: (text) => void io.stderr.write(`${text}\n`),

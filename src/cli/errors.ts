@@ -33,6 +33,22 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Not a failure: with -wrap-ttl the server answered with a wrapping token instead of the
+ * response, so whatever the command meant to print cannot be printed. main() prints the
+ * wrapping token's details and exits 0, as Vault's CLI does for any command run with -wrap-ttl.
+ * Its message names no token: the token is only in `wrapInfo`.
+ */
+export class WrappedAnswer extends Error {
+  /** The whole answer: the envelope with `wrap_info` set and `data` null. */
+  readonly body: Readonly<Record<string, unknown>>;
+  constructor(body: Readonly<Record<string, unknown>>) {
+    super('the response was wrapped');
+    this.name = 'WrappedAnswer';
+    this.body = body;
+  }
+}
+
 export function isNotFound(err: unknown): err is ApiError {
   return err instanceof ApiError && err.status === 404;
 }

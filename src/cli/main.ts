@@ -8,7 +8,8 @@
  * Must never: print a stack trace for an expected error, or a token in any error line.
  */
 import { commandUsage, runEntry, UsageError, type Entry, type RunState } from './command.js';
-import { ApiError, CliError } from './errors.js';
+import { ApiError, CliError, WrappedAnswer } from './errors.js';
+import { printWrapped } from './output.js';
 import { FlagError } from './flags.js';
 import { PromptAborted, type CliIo, type CliStdin } from './io.js';
 import { COFFER_VERSION, VAULT_API_VERSION } from '../version.js';
@@ -34,6 +35,7 @@ const COMMANDS: Readonly<Record<string, TopLevel>> = {
   lease: { summary: 'Look up, renew, revoke and list leases', load: async () => (await import('./commands/lease.js')).leaseGroup },
   rotation: { summary: 'Inspect static-role credential rotations', load: async () => (await import('./commands/rotation.js')).rotationGroup },
   'aws-keys': { summary: 'Issue AWS access keys for the Secrets Manager API', load: async () => (await import('./commands/aws-keys.js')).awsKeysGroup },
+  unwrap: { summary: 'Return the response a wrapping token holds (once)', load: async () => (await import('./commands/unwrap.js')).unwrapCommand },
   run: { summary: 'Run a command with secrets in its environment', load: async () => (await import('./commands/run.js')).runCommand },
   agent: { summary: 'Run the agent sidecar: auto-auth, token sink, secrets rendered to files', load: async () => (await import('./commands/agent.js')).agentCommand },
 };
@@ -147,6 +149,10 @@ function report(err: unknown, io: CliIo, state: RunState): number {
     const path = err instanceof UsageError ? err.commandPath : state.commandPath;
     io.stderr.write(`Run "${path} -h" for usage.\n`);
     return 1;
+  }
+  if (err instanceof WrappedAnswer && state.context) {
+    printWrapped(state.context, err.body);
+    return 0;
   }
   if (err instanceof ApiError) {
     line(err.message);

@@ -116,6 +116,29 @@ export function printSecret(ctx: CommandContext, envelope: Envelope): void {
   if (rows.length > 0) ctx.out(formatKeyValues(rows));
 }
 
+/**
+ * A wrapped answer (-wrap-ttl), as Vault's CLI prints one: the wrapping token's rows in a
+ * table, the whole answer as JSON, or one row with -field (e.g. -field=wrapping_token).
+ */
+export function printWrapped(ctx: CommandContext, body: Readonly<Record<string, unknown>>): void {
+  const info = (body['wrap_info'] ?? {}) as Record<string, unknown>;
+  const rows: Array<[string, unknown]> = [
+    ['wrapping_token:', info['token']],
+    ['wrapping_accessor:', info['accessor']],
+    ['wrapping_token_ttl:', typeof info['ttl'] === 'number' ? humanDuration(info['ttl']) : info['ttl']],
+    ['wrapping_token_creation_time:', info['creation_time']],
+    ['wrapping_token_creation_path:', info['creation_path']],
+  ];
+  if (typeof info['wrapped_accessor'] === 'string' && info['wrapped_accessor'] !== '') rows.push(['wrapped_accessor:', info['wrapped_accessor']]);
+  if (ctx.field !== undefined) {
+    const row = rows.find(([key]) => key === `${ctx.field}:`);
+    if (row === undefined) throw new CliError(`field "${ctx.field}" not present in the response`);
+    return printField(ctx, row[1]);
+  }
+  if (ctx.format === 'json') return printJson(ctx, body);
+  ctx.out(formatKeyValues(rows));
+}
+
 /** Prints a plain map (not an envelope), e.g. KV v2 metadata, honouring -format and -field. */
 export function printMap(ctx: CommandContext, data: Record<string, unknown>, jsonValue: unknown = data): void {
   if (ctx.field !== undefined) {

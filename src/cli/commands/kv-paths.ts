@@ -32,7 +32,7 @@ export function trimSlashes(path: string): string {
 /** Asks the server which mount holds `path` and its KV version. */
 export async function resolveKvMount(client: ApiClient, path: string): Promise<KvMount> {
   try {
-    const res = await client.request('GET', `sys/internal/ui/mounts/${trimSlashes(path)}`);
+    const res = await client.request('GET', `sys/internal/ui/mounts/${trimSlashes(path)}`, { wrap: false });
     const data = asEnvelope(res.body).data ?? {};
     const mountPath = typeof data['path'] === 'string' ? ensureSlash(data['path']) : '';
     const options = data['options'] as Record<string, unknown> | null | undefined;
