@@ -173,6 +173,23 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.match(self.stdout, /wrap-me/);
   });
 
+  test("negative -cas, -max-versions and -delete-version-after and a -version of 0 or less mean 'not given', as in Vault's CLI", async () => {
+    assert.equal((await cli(['kv', 'put', 'secret/unset-flags', 'a=1'])).code, 0);
+    const put = await cli(['kv', 'put', '-cas=-1', 'secret/unset-flags', 'a=2']);
+    assert.equal(put.code, 0, put.stderr);
+    assert.equal(tableValue(put.stdout, 'version'), '2');
+    const patched = await cli(['kv', 'patch', '-cas=-1', 'secret/unset-flags', 'b=3']);
+    assert.equal(patched.code, 0, patched.stderr);
+    const latest = await cli(['kv', 'get', '-version=-1', '-format=json', 'secret/unset-flags']);
+    assert.deepEqual(json(latest).data.data, { a: '2', b: '3' });
+    assert.equal((await cli(['kv', 'metadata', 'put', '-max-versions=4', 'secret/unset-flags'])).code, 0);
+    const meta = await cli(['kv', 'metadata', 'put', '-max-versions=-1', '-delete-version-after=-1s', 'secret/unset-flags']);
+    assert.equal(meta.code, 0, meta.stderr);
+    const read = json(await cli(['kv', 'metadata', 'get', '-format=json', 'secret/unset-flags']));
+    assert.equal(read.data.max_versions, 4);
+    assert.equal(read.data.delete_version_after, '0s');
+  });
+
   test('kv put on a path with no KV mount names the missing mount as a possible cause', async () => {
     const put = await cli(['kv', 'put', 'nomount/app', 'a=1']);
     assert.equal(put.code, 2);

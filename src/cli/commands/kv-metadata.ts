@@ -54,9 +54,9 @@ const getCommand = defineCommand({
 
 const SETTINGS_FLAGS = {
   mount: MOUNT_FLAG,
-  'max-versions': { kind: 'int', usage: 'Versions to keep (0: the mount default).' },
+  'max-versions': { kind: 'int', usage: 'Versions to keep (0: the mount default; negative: unchanged).' },
   'cas-required': { kind: 'boolean', usage: 'Require -cas on every write to this secret.' },
-  'delete-version-after': { kind: 'string', usage: 'Delete each version this long after it is written, e.g. 72h (0s: never).' },
+  'delete-version-after': { kind: 'string', usage: 'Delete each version this long after it is written, e.g. 72h (0s: never; negative: unchanged).' },
   'custom-metadata': { kind: 'list', usage: 'A key=value pair of custom metadata.' },
 } as const;
 
@@ -66,12 +66,11 @@ function settingsBody(
   given: ReadonlySet<string>,
 ): Record<string, unknown> {
   const body: Record<string, unknown> = {};
-  if (flags['max-versions'] !== undefined) {
-    if (flags['max-versions'] < 0) throw new CliError('-max-versions must not be negative');
-    body['max_versions'] = flags['max-versions'];
-  }
+  // As Vault's CLI, whose defaults are -1: a negative value means "leave as it is".
+  if (flags['max-versions'] !== undefined && flags['max-versions'] >= 0) body['max_versions'] = flags['max-versions'];
   if (given.has('cas-required')) body['cas_required'] = flags['cas-required'];
-  if (flags['delete-version-after'] !== undefined) body['delete_version_after'] = flags['delete-version-after'];
+  const deleteAfter = flags['delete-version-after'];
+  if (deleteAfter !== undefined && !deleteAfter.trim().startsWith('-')) body['delete_version_after'] = deleteAfter;
   if (flags['custom-metadata'].length > 0) body['custom_metadata'] = parseStringMap(flags['custom-metadata'], 'custom-metadata');
   return body;
 }

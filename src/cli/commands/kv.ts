@@ -17,27 +17,35 @@ import { kvDeleteCommand, kvDestroyCommand, kvUndeleteCommand } from './kv-versi
 import { kvMetadataGroup } from './kv-metadata.js';
 import type { ApiClient } from '../client.js';
 
+/**
+ * Vault's CLI treats a negative -cas (its default is -1) and a -version of 0 or less as "not
+ * given", so scripts pass -cas=${CAS:--1}; the same values mean the same here.
+ */
+const givenCas = (cas: number | undefined): number | undefined => (cas !== undefined && cas >= 0 ? cas : undefined);
+const givenVersion = (version: number | undefined): number | undefined => (version !== undefined && version > 0 ? version : undefined);
+
 const getCommand = defineCommand({
   summary: 'Read a secret',
   usage: 'coffer kv get [options] PATH',
   help: 'Reads the secret at PATH. On KV v2, -version reads an older version.',
   flags: {
     mount: MOUNT_FLAG,
-    version: { kind: 'int', usage: 'The version to read (KV v2; default: latest).' },
+    version: { kind: 'int', usage: 'The version to read (KV v2; 0 or less, or none: the latest).' },
   },
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, flags, args) {
     const target = await kvTarget(ctx, args[0] as string, flags.mount);
+    const version = givenVersion(flags.version);
     if (target.mount.version === 1) {
-      if (flags.version !== undefined) throw new CliError('-version is only supported on KV version 2 mounts');
+      if (version !== undefined) throw new CliError('-version is only supported on KV version 2 mounts');
       const env = await readOrNull(target.client, target.fullPath, {});
       if (env === null) return noValue(ctx, target.fullPath);
       printSecret(ctx, env);
       return 0;
     }
     const apiPath = kvV2Path(target.mount.mountPath, target.fullPath, 'data');
-    const query: Record<string, string> = flags.version !== undefined ? { version: String(flags.version) } : {};
+    const query: Record<string, string> = version !== undefined ? { version: String(version) } : {};
     const env = await readOrNull(target.client, apiPath, query, true);
     if (env === null) return noValue(ctx, apiPath);
     const inner = env.data ?? {};
@@ -73,7 +81,7 @@ const putCommand = defineCommand({
   ].join('\n'),
   flags: {
     mount: MOUNT_FLAG,
-    cas: { kind: 'int', usage: 'Check-and-set: write only if the current version is this (0: only if absent). KV v2.' },
+    cas: { kind: 'int', usage: 'Check-and-set: write only if the current version is this (0: only if absent; negative: no check). KV v2.' },
   },
   minArgs: 2,
   async run(ctx, flags, args) {
@@ -82,14 +90,15 @@ const putCommand = defineCommand({
     if (Object.keys(data).length === 0) throw new CliError('no data given: pass KEY=VALUE pairs');
     const target = await kvTarget(ctx, path, flags.mount);
     if (target.mount.version === 1) {
-      if (flags.cas !== undefined) throw new CliError('-cas is only supported on KV version 2 mounts');
+      if (givenCas(flags.cas) !== undefined) throw new CliError('-cas is only supported on KV version 2 mounts');
       await target.client.request('PUT', target.fullPath, { body: data });
       printSuccess(ctx, `Data written to: ${target.fullPath}`);
       return 0;
     }
     const apiPath = kvV2Path(target.mount.mountPath, target.fullPath, 'data');
     const body: Record<string, unknown> = { data };
-    if (flags.cas !== undefined) body['options'] = { cas: flags.cas };
+    const cas = givenCas(flags.cas);
+    if (cas !== undefined) body['options'] = { cas };
     const res = await target.client.request('PUT', apiPath, { body });
     printWrite(ctx, apiPath, asEnvelope(res.body));
     return 0;
@@ -129,7 +138,7 @@ const patchCommand = defineCommand({
     'writes back with check-and-set (needs read and update); without -method, a PATCH refused with 403 is retried as rw.',
   flags: {
     mount: MOUNT_FLAG,
-    cas: { kind: 'int', usage: 'Check-and-set: patch only if the current version is this.' },
+    cas: { kind: 'int', usage: 'Check-and-set: patch only if the current version is this (negative: no check).' },
     method: { kind: 'string', usage: 'patch or rw (default: patch, then rw if PATCH is denied).' },
   },
   minArgs: 2,
@@ -143,11 +152,12 @@ const patchCommand = defineCommand({
     requireV2(target, 'patch');
     const apiPath = kvV2Path(target.mount.mountPath, target.fullPath, 'data');
     if (method === 'rw') {
-      printWrite(ctx, apiPath, asEnvelope(await readThenWrite(target.client, apiPath, data, flags.cas)));
+      printWrite(ctx, apiPath, asEnvelope(await readThenWrite(target.client, apiPath, data, givenCas(flags.cas))));
       return 0;
     }
     const body: Record<string, unknown> = { data };
-    if (flags.cas !== undefined) body['options'] = { cas: flags.cas };
+    const cas = givenCas(flags.cas);
+    if (cas !== undefined) body['options'] = { cas };
     let res;
     try {
       res = await target.client.request('PATCH', apiPath, { body, contentType: 'application/merge-patch+json' });
@@ -156,7 +166,7 @@ const patchCommand = defineCommand({
         throw new CliError(`no value found at ${apiPath}; use "coffer kv put" to create it`, 2);
       }
       if (method === undefined && err instanceof ApiError && err.status === 403) {
-        printWrite(ctx, apiPath, asEnvelope(await readThenWrite(target.client, apiPath, data, flags.cas)));
+        printWrite(ctx, apiPath, asEnvelope(await readThenWrite(target.client, apiPath, data, givenCas(flags.cas))));
         return 0;
       }
       throw err;
