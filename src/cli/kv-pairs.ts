@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { CliError } from './errors.js';
-import { hasInexactIntegerLiteral, holdsUnsafeInteger, INEXACT_INTEGER_MESSAGE } from '../core/json-numbers.js';
+import { inexactNumberLiteral, inexactNumberMessage, numberScanNeeded } from '../core/json-numbers.js';
 
 export interface PairSources {
   /** Reads all of standard input. Called at most once. */
@@ -97,7 +97,8 @@ function jsonObject(text: string, source: string): Record<string, unknown> {
     if (value !== null && typeof value === 'object') pending.push(...Object.values(value));
   }
   // The server would refuse it too; say so before anything is sent.
-  if (holdsUnsafeInteger(parsed) && hasInexactIntegerLiteral(text)) throw new CliError(`${source}: ${INEXACT_INTEGER_MESSAGE}`);
+  const inexact = numberScanNeeded(parsed, text) ? inexactNumberLiteral(text) : undefined;
+  if (inexact !== undefined) throw new CliError(`${source}: ${inexactNumberMessage(inexact)}`);
   return parsed as Record<string, unknown>;
 }
 

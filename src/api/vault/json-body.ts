@@ -7,7 +7,7 @@
  */
 import secureJson from 'secure-json-parse';
 import { badRequest } from '../../core/errors.js';
-import { hasInexactIntegerLiteral, INEXACT_INTEGER_MESSAGE } from '../../core/json-numbers.js';
+import { inexactNumberLiteral, inexactNumberMessage, numberScanNeeded } from '../../core/json-numbers.js';
 import { JSON_LIMIT_MESSAGES, scanJsonShape } from './json-scan.js';
 
 export interface JsonLimits {
@@ -37,10 +37,10 @@ export const DEFAULT_JSON_LIMITS: JsonLimits = {
 /**
  * The authority on shape, after parsing (scanJsonShape only refuses early, from the raw text).
  * Walks the parsed value without recursion (depth is attacker-controlled). Returns true when it
- * holds an integer outside the safe range, whose literal must then be checked (json-numbers.ts).
+ * holds any number, whose literals may then need checking (json-numbers.ts).
  */
 export function checkShape(value: unknown, limits: JsonLimits): boolean {
-  let unsafeInteger = false;
+  let sawNumber = false;
   let values = 0;
   const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
   while (stack.length > 0) {
@@ -54,7 +54,7 @@ export function checkShape(value: unknown, limits: JsonLimits): boolean {
     // 1e400 parses as Infinity, which would be stored as null: refuse it rather than lose it.
     if (typeof current === 'number') {
       if (!Number.isFinite(current)) throw badRequest('JSON number is out of range');
-      if (Number.isInteger(current) && !Number.isSafeInteger(current)) unsafeInteger = true;
+      sawNumber = true;
       continue;
     }
     if (current === null || typeof current !== 'object') continue;
@@ -71,7 +71,7 @@ export function checkShape(value: unknown, limits: JsonLimits): boolean {
       }
     }
   }
-  return unsafeInteger;
+  return sawNumber;
 }
 
 /** Parses a request body into the request data object. An empty body is `{}`. */
@@ -96,6 +96,9 @@ export function parseJsonBody(raw: Buffer | string, limits: JsonLimits = DEFAULT
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw badRequest('failed to parse JSON input: the request body must be a JSON object');
   }
-  if (checkShape(parsed, limits) && hasInexactIntegerLiteral(text)) throw badRequest(INEXACT_INTEGER_MESSAGE);
+  if (checkShape(parsed, limits) && numberScanNeeded(parsed, text)) {
+    const inexact = inexactNumberLiteral(text);
+    if (inexact !== undefined) throw badRequest(inexactNumberMessage(inexact));
+  }
   return parsed as Record<string, unknown>;
 }
