@@ -141,6 +141,9 @@ describe('coffer CLI against a dev server', { skip }, () => {
 
     const field = await cli(['kv', 'get', '-field=note', 'secret/app']);
     assert.equal(field.stdout, 'from-a-file\n', 'a -field value is printed raw, exactly');
+    // As Vault's PrintRawField: with -format=json the value is JSON, a string quoted.
+    const jsonField = await cli(['kv', 'get', '-format=json', '-field=user', 'secret/app']);
+    assert.equal(jsonField.stdout, '"alice"');
     const asJson = json(await cli(['kv', 'get', '-format=json', 'secret/app']));
     assert.equal(asJson.data.data.user, 'alice');
     assert.equal(asJson.data.metadata.version, 1);

@@ -90,9 +90,12 @@ export function secretField(envelope: Envelope, name: string): unknown {
   throw new CliError(`field "${name}" not present in the response`);
 }
 
-/** Prints a value raw, for -field: strings as they are, anything else rendered by format. */
+/**
+ * Prints a value for -field, as Vault's PrintRawField: in a table, strings as they are and
+ * anything else rendered; with -format=json, the value as JSON (a string quoted).
+ */
 export function printField(ctx: CommandContext, value: unknown): void {
-  const text = typeof value === 'string' ? value : ctx.format === 'json' ? JSON.stringify(value, null, 2) : formatValue(value);
+  const text = ctx.format === 'json' ? JSON.stringify(value ?? null, null, 2) : typeof value === 'string' ? value : formatValue(value);
   // Like Vault: no trailing newline when piped, so `$(coffer ... -field=x)` and `> file` get the exact value.
   ctx.io.stdout.write(ctx.io.stdout.isTTY ? `${text}\n` : text);
 }
