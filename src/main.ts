@@ -33,6 +33,7 @@ import { createTokenEngine } from './core/tokens/token-engine.js';
 import { createLoginRenewalCheck } from './core/tokens/login-renewal.js';
 import { createTokenStore } from './core/tokens/token-store.js';
 import { createResponseWrapping } from './core/wrapping/response-wrapping.js';
+import { createCubbyholeEngine } from './engines/cubbyhole/engine.js';
 import { createTokenRoleStore } from './core/tokens/token-roles.js';
 import { createLeaseManager, type LeaseManagerOptions } from './core/leases/lease-manager.js';
 import { createEventBus } from './core/events/event-bus.js';
@@ -266,6 +267,9 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     checkRenewal: createLoginRenewalCheck(router),
     roles: createTokenRoleStore(scope(systemStorage, 'token-roles/')),
   });
+  // Each token's private storage (cubbyhole/), gone with the token however it ends.
+  const cubbyhole = createCubbyholeEngine(scope(systemStorage, 'cubbyhole/'));
+  tokens.onRevoke((entry) => cubbyhole.destroy(entry.id));
   // The mount manager and the system engine refer to each other: the manager asks for its
   // built-in engines only when it loads the mount table, after both exist.
   let systemEngine: Engine | undefined;
@@ -290,7 +294,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
       oidc: createJwtEngine,
       kubernetes: createKubernetesEngine,
     },
-    builtins: () => ({ system: systemEngine as Engine, token: tokenEngine }),
+    builtins: () => ({ system: systemEngine as Engine, token: tokenEngine, cubbyhole }),
     events,
     consumers,
     audit: {
@@ -328,7 +332,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   // A token's leases end with it; revocation failures are retried by the lease worker.
   tokens.onRevoke((entry) => leases.revokeByToken(entry.id));
   // A wrapped response goes with its wrapping token, however that token ends.
-  const wrapping = createResponseWrapping({ storage: scope(systemStorage, 'wrapping/'), tokens, clock });
+  const wrapping = createResponseWrapping({ storage: scope(systemStorage, 'wrapping/'), tokens });
   tokens.onRevoke((entry) => wrapping.forget(entry));
   systemEngine = createSystemEngine({ mounts, router, policies, audit, barrier, tokens, leases, consumers, events, quotas, wrapping, seal: sealFromApi, apiAuditCreation: config.apiAuditCreation });
 

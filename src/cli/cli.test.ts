@@ -174,6 +174,24 @@ describe('coffer CLI against a dev server', { skip }, () => {
     const self = await cli(['unwrap', '-field=data'], { token: only.stdout.trim() });
     assert.equal(self.code, 0, self.stderr);
     assert.match(self.stdout, /wrap-me/);
+
+    // A -field that no wrapping row has: one error line, exit 1, no stack.
+    const badField = await cli(['kv', 'get', '-wrap-ttl=1m', '-field=pw', 'secret/wrapped-cli']);
+    assert.equal(badField.code, 1);
+    assert.match(badField.stderr, /^Error: field "pw" not present in the response\n$/);
+
+    // Only the final request of a command is wrapped: a rollback still writes its new version.
+    assert.equal((await cli(['kv', 'put', 'secret/wrapped-cli', 'pw=second'])).code, 0);
+    const rollback = await cli(['kv', 'rollback', '-version=1', '-wrap-ttl=1m', 'secret/wrapped-cli']);
+    assert.equal(rollback.code, 0, rollback.stderr);
+    assert.equal(tableValue(rollback.stdout, 'wrapping_token_creation_path:'), 'secret/data/wrapped-cli');
+    assert.deepEqual(json(await cli(['kv', 'get', '-format=json', 'secret/wrapped-cli'])).data.data, { pw: 'wrap-me' });
+
+    // A wrapping token in an answer nobody asked to wrap (rewrap) is printed, not dropped.
+    const again2 = await cli(['kv', 'get', '-wrap-ttl=1m', '-field=wrapping_token', 'secret/wrapped-cli']);
+    const rewrapped = await cli(['write', 'sys/wrapping/rewrap', '-'], { stdin: JSON.stringify({ token: again2.stdout.trim() }) });
+    assert.equal(rewrapped.code, 0, rewrapped.stderr);
+    assert.match(tableValue(rewrapped.stdout, 'wrapping_token:') ?? '', /^hvs\./);
   });
 
   test("negative -cas, -max-versions and -delete-version-after and a -version of 0 or less mean 'not given', as in Vault's CLI", async () => {

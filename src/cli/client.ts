@@ -42,8 +42,8 @@ export interface ApiClientOptions {
   /** Per-request timeout; Vault's CLI default is 60 s. */
   timeoutMs?: number;
   /**
-   * -wrap-ttl: every request asks for its response to be wrapped (X-Vault-Wrap-TTL), and a
-   * wrapped answer is thrown as WrappedAnswer for main() to print.
+   * -wrap-ttl: every request asks for its response to be wrapped (X-Vault-Wrap-TTL). Any
+   * wrapped answer, asked for or not, is thrown as WrappedAnswer for main() to print.
    */
   wrapTtl?: string | undefined;
 }
@@ -105,7 +105,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       if (response.status >= 400 && !(req.acceptStatuses ?? []).includes(response.status)) {
         throw new ApiError(method, cleanPath, response.status, errorsOf(parsed), parsed);
       }
-      const wrapInfo = wrapping ? (parsed as { wrap_info?: unknown } | undefined)?.wrap_info : undefined;
+      // Also unasked (sys/wrapping/rewrap answers with one): a wrapping token is always shown.
+      const wrapInfo = (parsed as { wrap_info?: unknown } | undefined)?.wrap_info;
       if (wrapInfo !== undefined && wrapInfo !== null && typeof wrapInfo === 'object') throw new WrappedAnswer(parsed as Record<string, unknown>);
       return { status: response.status, body: parsed };
     },

@@ -151,8 +151,13 @@ function report(err: unknown, io: CliIo, state: RunState): number {
     return 1;
   }
   if (err instanceof WrappedAnswer && state.context) {
-    printWrapped(state.context, err.body);
-    return 0;
+    try {
+      printWrapped(state.context, err.body);
+      return 0;
+    } catch (printError) {
+      // A -field that is none of the wrapping rows: one error line, as for any other answer.
+      return report(printError, io, state);
+    }
   }
   if (err instanceof ApiError) {
     line(err.message);

@@ -184,3 +184,43 @@ test('with an audit device the existence check runs, so the entry records create
   assert.deepEqual(fixture.logged.map((event) => event.request.operation), ['create', 'update']);
   assert.equal(fixture.checks(), 2);
 });
+
+test('a login whose answer cannot be wrapped leaves no token behind: nobody would ever see it', async () => {
+  const storage = createMemoryStorage();
+  const tokens = createTokenStore({ storage: scope(storage, 'token/'), clock: systemClock, defaultTtl: 3600, maxTtl: 7200 });
+  await tokens.setup();
+  const router = createRouter<MountEntry>();
+  const userLogin: Engine = {
+    type: 'fake-auth',
+    paths: [
+      {
+        pattern: 'login',
+        unauthenticated: true,
+        description: 'logs in',
+        operations: { update: async () => ({ login: { policies: ['default'], displayName: 'user', metadata: {}, ttl: 600, maxTtl: 0 } }) },
+      },
+    ],
+  };
+  router.add(mount, userLogin);
+  // The wrapping store fails as a full disk would.
+  const failingWrapping = { wrap: () => Promise.reject(new Error('storage write failed')) } as unknown as NonNullable<RequestHandlerDeps['wrapping']>;
+  const handler = createRequestHandler({
+    router,
+    leases: { register: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')) },
+    events: { publish: () => { throw new Error('unused'); } },
+    systemTtl: { defaultSeconds: 3600, maxSeconds: 7200 },
+    tokens,
+    policies: createPolicyStore({ storage: scope(storage, 'policy/'), logger: silentLogger }),
+    audit: { enabled: false } as unknown as AuditBroker,
+    clock: systemClock,
+    logger: silentLogger,
+    isSealed: () => false,
+    wrapping: failingWrapping,
+  });
+  const login = { requestId: 'req-w', verb: 'write' as const, path: 'auth/fake/login', data: {}, clientToken: undefined, remoteAddress: '127.0.0.1' };
+  const plain = await handler(login);
+  assert.ok(plain.response?.auth?.accessor, 'without wrapping the login makes a token');
+  await assert.rejects(handler({ ...login, wrapTtl: 60 }), /storage write failed/);
+  const live = await tokens.listAccessors();
+  assert.deepEqual(live, [plain.response?.auth?.accessor], 'only the unwrapped login token is left');
+});

@@ -116,9 +116,10 @@ function isWrappable(response: EngineResponse | null): response is EngineRespons
  * What wrap_info.wrapped_accessor names, as in Vault: the accessor of a token a login made, or
  * of an AppRole secret ID, so its holder can be traced or revoked without unwrapping.
  */
-function wrappedAccessorOf(response: EngineResponse): string | undefined {
+function wrappedAccessorOf(response: EngineResponse, mountType: string): string | undefined {
   if (response.auth) return response.auth.accessor;
-  const secretIdAccessor = response.data?.['secret_id_accessor'];
+  // Only the AppRole engine's own answer: anywhere else the field is whatever a client stored.
+  const secretIdAccessor = mountType === 'approle' ? response.data?.['secret_id_accessor'] : undefined;
   return typeof secretIdAccessor === 'string' ? secretIdAccessor : undefined;
 }
 
@@ -290,17 +291,26 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
   /**
    * Stores the answer behind a wrapping token and answers with that token's wrap_info instead
    * (X-Vault-Wrap-TTL). A lease the answer carried stays the caller's, as in Vault; if the
-   * answer cannot be stored, that lease is revoked at once, since nobody will ever see it.
+   * answer cannot be stored, that lease and a token the answer made are revoked at once, since
+   * nobody will ever see them. (An AppRole secret ID made by such an answer stays: the core
+   * cannot undo an engine's write; it expires by its own TTL.)
    */
-  const wrapResponse = async (req: ApiRequest, response: EngineResponse, mountType: string): Promise<EngineResponse> => {
+  const wrapResponse = async (req: ApiRequest, token: TokenEntry | undefined, response: EngineResponse, mountType: string): Promise<EngineResponse> => {
     const wrapTtl = req.wrapTtl as number;
     if (!deps.wrapping) throw badRequest('response wrapping is not available here');
+    // Each wrap stores a token and a record: without a caller token, only a login (whose
+    // credentials were just checked) may ask, or anyone could fill the storage for free.
+    if (token === undefined && !response.auth) throw badRequest('response wrapping needs a client token here');
     const body = response.rawBody ?? responseEnvelope(req.requestId, response, mountType);
     try {
-      const { info, warnings } = await deps.wrapping.wrap(body, wrapTtl, req.path, wrappedAccessorOf(response));
+      const { info, warnings } = await deps.wrapping.wrap(body, wrapTtl, req.path, wrappedAccessorOf(response, mountType));
       return { wrapInfo: info, ...(warnings.length > 0 ? { warnings } : {}) };
     } catch (error) {
       if (response.lease) await deps.leases.revoke(response.lease.id).catch(() => undefined);
+      if (response.auth) {
+        const made = await tokens.lookupByAccessor(response.auth.accessor).catch(() => undefined);
+        if (made) await tokens.revokeTree(made.id).catch(() => undefined);
+      }
       throw error;
     }
   };
@@ -424,7 +434,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     const unwrapped = response;
     if (req.wrapTtl !== undefined && isWrappable(response)) {
       try {
-        response = await wrapResponse(req, response, routed.mount.type);
+        response = await wrapResponse(req, token, response, routed.mount.type);
       } catch (error) {
         auditFailure(error);
         throw error;
@@ -443,7 +453,8 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       if (response?.auditStoredData) audited.storedData = response.auditStoredData;
       audit.logResponse({ ...event, time: clock.now(), response: audited });
     }
-    if (changed && operation !== 'read' && operation !== 'list' && routed.mount.table === 'secrets' && routed.mount.type !== 'system') {
+    // A cubbyhole's paths are its token's alone: never announced to watchers.
+    if (changed && operation !== 'read' && operation !== 'list' && routed.mount.table === 'secrets' && routed.mount.type !== 'system' && routed.mount.type !== 'cubbyhole') {
       const change = changeEventFor(routed.mount, routed.relativePath, operation, unwrapped);
       if (change) deps.events.publish(change);
     }

@@ -161,9 +161,46 @@ describe('response wrapping', () => {
     assert.equal((await send(server, 'DELETE', 'sys/policies/acl/response-wrapping', { token: root })).status, 400);
   });
 
+  it('wraps a login without a client token, and nothing else without one', async () => {
+    assert.equal((await send(server, 'POST', 'sys/auth/userpass', { token: root, body: { type: 'userpass' } })).status, 204);
+    assert.equal((await send(server, 'POST', 'auth/userpass/users/wrapuser', { token: root, body: { password: 'pw-wrapuser-1', token_policies: 'default' } })).status, 204);
+    const login = await send(server, 'POST', 'auth/userpass/login/wrapuser', { headers: WRAP('1m'), body: { password: 'pw-wrapuser-1' } });
+    assert.equal(login.status, 200, login.text);
+    assert.equal(login.body.auth, null);
+    const unwrapped = await send(server, 'POST', 'sys/wrapping/unwrap', { token: login.body.wrap_info.token });
+    assert.equal(unwrapped.body.auth.accessor, login.body.wrap_info.wrapped_accessor);
+    // Anyone could otherwise make wrapping tokens (and their records) for free.
+    const held = (await send(server, 'POST', 'sys/wrapping/wrap', { token: root, headers: WRAP('1m'), body: { a: 'b' } })).body.wrap_info.token as string;
+    const anonymous = await send(server, 'POST', 'sys/wrapping/lookup', { headers: WRAP('768h'), body: { token: held } });
+    assert.equal(anonymous.status, 400, anonymous.text);
+    const withToken = await send(server, 'POST', 'sys/wrapping/lookup', { token: root, headers: WRAP('1m'), body: { token: held } });
+    assert.equal(withToken.status, 200, withToken.text);
+    assert.ok(withToken.body.wrap_info);
+  });
+
+  it('reports the TTL the wrapping token really got, and names no accessor a client stored', async () => {
+    const capped = await send(server, 'POST', 'sys/wrapping/wrap', { token: root, headers: WRAP('100000h'), body: { secret_id: 'x', secret_id_accessor: 'forged-accessor' } });
+    assert.equal(capped.status, 200, capped.text);
+    assert.equal(capped.body.wrap_info.ttl, 768 * 3600);
+    assert.equal(capped.body.wrap_info.wrapped_accessor, undefined);
+    assert.ok(capped.body.warnings?.length > 0, capped.text);
+    const lookedUp = await send(server, 'POST', 'sys/wrapping/lookup', { body: { token: capped.body.wrap_info.token } });
+    assert.equal(lookedUp.body.data.creation_ttl, 768 * 3600);
+    assert.equal(lookedUp.body.data.creation_time, capped.body.wrap_info.creation_time);
+  });
+
+  it('audits the numbers of an unwrapped answer hashed, as on a read', async () => {
+    await send(server, 'POST', 'secret/data/pin', { token: root, body: { data: { card_pin: 987654 } } });
+    const wrapped = await send(server, 'GET', 'secret/data/pin', { token: root, headers: WRAP('1m') });
+    const unwrapped = await send(server, 'POST', 'sys/wrapping/unwrap', { token: wrapped.body.wrap_info.token });
+    assert.equal(unwrapped.body.data.data.card_pin, 987654);
+    assert.ok(!readFileSync(auditFile, 'utf8').includes('987654'), 'a wrapped number reached the audit log in clear');
+  });
+
   it('audits the wrapped answer with its wrapping token hashed, and never the token or the secret', () => {
     const text = readFileSync(auditFile, 'utf8');
     assert.ok(!text.includes('wrapped-secret-value'));
+    assert.ok(!text.includes('pw-wrapuser-1'));
     assert.ok(!/hvs\.[A-Za-z0-9]{24}/.test(text), 'a raw token reached the audit log');
     const entries = text.trim().split('\n').map((line) => JSON.parse(line));
     const wrappedRead = entries.find((e) => e.type === 'response' && e.request.path === 'secret/data/app' && e.response?.wrap_info);

@@ -113,7 +113,8 @@ const putCommand = defineCommand({
 async function readThenWrite(client: ApiClient, apiPath: string, data: Record<string, unknown>, cas: number | undefined): Promise<unknown> {
   let current;
   try {
-    current = asEnvelope((await client.request('GET', apiPath)).body);
+    // Only the write this read prepares answers with a wrapping token under -wrap-ttl.
+    current = asEnvelope((await client.request('GET', apiPath, { wrap: false })).body);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) throw new CliError(`no value found at ${apiPath}; use "coffer kv put" to create it`, 2);
     throw err;
@@ -227,7 +228,8 @@ const rollbackCommand = defineCommand({
     const target = await kvTarget(ctx, args[0] as string, flags.mount);
     requireV2(target, 'rollback');
     const metadataPath = kvV2Path(target.mount.mountPath, target.fullPath, 'metadata');
-    const metadata = await readOrNull(target.client, metadataPath, {});
+    // The two reads prepare the write: only the write is wrapped under -wrap-ttl.
+    const metadata = await readOrNull(target.client, metadataPath, {}, false, false);
     if (metadata === null) return noValue(ctx, metadataPath);
     const current = metadata.data?.['current_version'];
     const versions = (metadata.data?.['versions'] ?? {}) as Record<string, VersionState>;
@@ -239,7 +241,7 @@ const rollbackCommand = defineCommand({
       throw new CliError(`cannot roll back to version ${version}: it is deleted (kv undelete -versions=${version} restores it)`);
     }
     const dataPath = kvV2Path(target.mount.mountPath, target.fullPath, 'data');
-    const old = await readOrNull(target.client, dataPath, { version: String(version) });
+    const old = await readOrNull(target.client, dataPath, { version: String(version) }, false, false);
     const data = (old?.data?.['data'] ?? null) as Record<string, unknown> | null;
     if (data === null) throw new CliError(`version ${version} of ${target.fullPath} has no data (deleted or destroyed meanwhile)`);
     const res = await target.client.request('POST', dataPath, { body: { data, options: { cas: current } } });
@@ -249,9 +251,9 @@ const rollbackCommand = defineCommand({
 });
 
 /** GET a path; a plain 404 gives null. With `keepDeleted`, a 404 that carries KV metadata is returned. */
-async function readOrNull(client: ApiClient, path: string, query: Record<string, string>, keepDeleted = false): Promise<Envelope | null> {
+async function readOrNull(client: ApiClient, path: string, query: Record<string, string>, keepDeleted = false, wrap = true): Promise<Envelope | null> {
   try {
-    return asEnvelope((await client.request('GET', path, { query })).body);
+    return asEnvelope((await client.request('GET', path, { query, wrap })).body);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
       const body = asEnvelope(err.body);

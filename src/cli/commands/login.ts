@@ -32,7 +32,7 @@ export const loginCommand = defineCommand({
 
     let data: Record<string, unknown>;
     try {
-      const res = await ctx.clientWithToken(token).request('GET', 'auth/token/lookup-self');
+      const res = await ctx.clientWithToken(token).request('GET', 'auth/token/lookup-self', { wrap: false });
       data = asEnvelope(res.body).data ?? {};
     } catch (err) {
       if (err instanceof ApiError) {

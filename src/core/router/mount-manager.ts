@@ -25,6 +25,14 @@ import type { Router } from './router.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
 
+const CUBBYHOLE_TYPE = 'cubbyhole';
+/** Mount types the core provides itself, one mount each, which cannot be disabled. */
+const BUILTIN_TYPES: ReadonlySet<string> = new Set(['system', 'token', CUBBYHOLE_TYPE]);
+
+function cubbyholeEntry(): MountEntry {
+  return newMountEntry({ path: 'cubbyhole/', type: CUBBYHOLE_TYPE, table: 'secrets', description: 'per-token private secret storage' });
+}
+
 /** Paths no user mount may take or overlap. */
 const RESERVED_SECRET_PATHS = ['sys/', 'auth/', 'cubbyhole/', 'identity/', 'audit/'];
 
@@ -47,10 +55,11 @@ export interface MountManagerDeps {
   secretEngines: Readonly<Record<string, EngineFactory>>;
   authMethods: Readonly<Record<string, EngineFactory>>;
   /**
-   * The core's own engines, mounted at 'sys/' and 'auth/token/' and never removable. A function
-   * because the system engine itself needs this manager, so it is built after it.
+   * The core's own engines, mounted at 'sys/', 'cubbyhole/' and 'auth/token/' and never
+   * removable. A function because the system engine itself needs this manager, so it is built
+   * after it.
    */
-  builtins: () => { system: Engine; token: Engine };
+  builtins: () => { system: Engine; token: Engine; cubbyhole: Engine };
   /** Mounts created on first start (dev mode adds 'secret/'). */
   initialMounts?: ReadonlyArray<{ path: string } & EnableMountInput>;
   events: Pick<EventBus, 'publish'>;
@@ -108,6 +117,7 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
   const instantiate = async (entry: MountEntry): Promise<Engine> => {
     if (entry.type === 'system') return deps.builtins().system;
     if (entry.type === 'token') return deps.builtins().token;
+    if (entry.type === CUBBYHOLE_TYPE) return deps.builtins().cubbyhole;
     const factories = entry.table === 'auth' ? deps.authMethods : deps.secretEngines;
     const factory = factories[entry.type];
     if (!factory) throw badRequest(`plugin not found in the catalog: ${entry.type}`);
@@ -150,13 +160,18 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
         if (!table) {
           table =
             kind === 'secrets'
-              ? [newMountEntry({ path: 'sys/', type: 'system', table: 'secrets', description: 'system endpoints used for control, policy and debugging' })]
+              ? [newMountEntry({ path: 'sys/', type: 'system', table: 'secrets', description: 'system endpoints used for control, policy and debugging' }), cubbyholeEntry()]
               : [newMountEntry({ path: 'auth/token/', type: 'token', table: 'auth', description: 'token based credentials' })];
           await tables.save(kind, table);
           entries[kind] = table;
           if (kind === 'secrets') {
             for (const initial of deps.initialMounts ?? []) await manager.enable('secrets', initial.path, initial);
           }
+        } else if (kind === 'secrets' && !table.some((e) => e.type === CUBBYHOLE_TYPE)) {
+          // A table written before Coffer had a cubbyhole gains it once, as Vault's always has one.
+          table = [...table, cubbyholeEntry()];
+          await tables.save(kind, table);
+          entries[kind] = table;
         } else {
           entries[kind] = table;
         }
@@ -216,7 +231,7 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
     async disable(kind, path) {
       const entry = find(kind, path);
       if (!entry) return;
-      if (entry.type === 'system' || entry.type === 'token') throw badRequest(`cannot unmount "${entry.path}"`);
+      if (BUILTIN_TYPES.has(entry.type)) throw badRequest(`cannot unmount "${entry.path}"`);
       // No request reaches the mount from here on, and those under way finish (their leases
       // stored) before its leases are revoked; a lease issued behind the revocation would
       // otherwise survive the mount and be left with no engine to revoke it. As in Vault, a

@@ -43,11 +43,12 @@ export function wrappingPaths(wrapping: ResponseWrapping, tokens: TokenStore): P
       operations: {
         update: async (req) => {
           const token = bodyToken(req);
-          if (token !== undefined) return { rawBody: await wrapping.unwrap({ token }) };
+          // The stored answer is what a client stored: audit hashes its numbers too, as on a read.
+          if (token !== undefined) return { rawBody: await wrapping.unwrap({ token }), auditStoredData: 'all' };
           // No token in the body: the client token must be the wrapping token itself.
           const caller = req.auth ? await tokens.lookupCaller(req.auth.tokenId) : undefined;
           if (caller === undefined) throw badRequest('wrapping token is not valid or does not exist');
-          return { rawBody: await wrapping.unwrap({ caller }) };
+          return { rawBody: await wrapping.unwrap({ caller }), auditStoredData: 'all' };
         },
       },
     },

@@ -12,7 +12,6 @@
  * that is not a wrapping token as one, or say which of "unknown", "expired" and "already
  * unwrapped" a bad token is (one message for all, as Vault).
  */
-import type { Clock } from '../clock.js';
 import { rfc3339 } from '../clock.js';
 import { badRequest, isCofferError } from '../errors.js';
 import { RESPONSE_WRAPPING_POLICY } from '../policy/store.js';
@@ -44,7 +43,7 @@ interface StoredResponse {
   creationPath: string;
   /** Milliseconds since the epoch. */
   creationTime: number;
-  /** The TTL the wrapping was asked for, seconds; a rewrap gives the new token the same. */
+  /** The TTL the wrapping token got, seconds; a rewrap gives the new token the same. */
   ttl: number;
   wrappedAccessor?: string;
 }
@@ -76,8 +75,8 @@ export function isWrappingToken(entry: TokenEntry): boolean {
   return entry.policies.length === 1 && entry.policies[0] === RESPONSE_WRAPPING_POLICY && entry.path === WRAPPING_TOKEN_PATH;
 }
 
-export function createResponseWrapping(deps: { storage: Storage; tokens: TokenStore; clock: Clock }): ResponseWrapping {
-  const { storage, tokens, clock } = deps;
+export function createResponseWrapping(deps: { storage: Storage; tokens: TokenStore }): ResponseWrapping {
+  const { storage, tokens } = deps;
   // Keyed by the token's id, which is an HMAC of the token (token-store.ts), never the token.
   const recordKey = (entry: TokenEntry): string => entry.id;
 
@@ -93,17 +92,29 @@ export function createResponseWrapping(deps: { storage: Storage; tokens: TokenSt
     return { entry, stored };
   };
 
-  const store = async (stored: StoredResponse): Promise<{ info: WrapInfo; warnings: string[] }> => {
+  /** Makes a wrapping token living `ttl` seconds (or as long as the token limits allow) holding `body`. */
+  const store = async (body: Record<string, unknown>, ttl: number, creationPath: string, wrappedAccessor: string | undefined): Promise<{ info: WrapInfo; warnings: string[] }> => {
     const { token, entry, warnings } = await tokens.create({
       parent: undefined,
       policies: [RESPONSE_WRAPPING_POLICY],
       displayName: '',
       numUses: 1,
-      ttl: stored.ttl,
-      explicitMaxTtl: stored.ttl,
+      ttl,
+      explicitMaxTtl: ttl,
       renewable: false,
       path: WRAPPING_TOKEN_PATH,
     });
+    // The TTL and time the token really got (a TTL past the max is capped), so a lookup and a
+    // rewrap agree with wrap_info.
+    const granted = tokens.ttlSeconds(entry);
+    const stored: StoredResponse = {
+      format: 1,
+      body,
+      creationPath,
+      creationTime: entry.creationTime,
+      ttl: granted,
+      ...(wrappedAccessor === undefined ? {} : { wrappedAccessor }),
+    };
     try {
       await putJson(storage, recordKey(entry), stored);
     } catch (error) {
@@ -113,10 +124,10 @@ export function createResponseWrapping(deps: { storage: Storage; tokens: TokenSt
     const info: WrapInfo = {
       token,
       accessor: entry.accessor,
-      ttl: tokens.ttlSeconds(entry),
+      ttl: granted,
       creation_time: rfc3339(entry.creationTime),
-      creation_path: stored.creationPath,
-      ...(stored.wrappedAccessor === undefined ? {} : { wrapped_accessor: stored.wrappedAccessor }),
+      creation_path: creationPath,
+      ...(wrappedAccessor === undefined ? {} : { wrapped_accessor: wrappedAccessor }),
     };
     return { info, warnings };
   };
@@ -134,14 +145,7 @@ export function createResponseWrapping(deps: { storage: Storage; tokens: TokenSt
   return {
     async wrap(body, ttlSeconds, creationPath, wrappedAccessor) {
       if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw badRequest('wrapping TTL must be a positive number of seconds');
-      return store({
-        format: 1,
-        body,
-        creationPath,
-        creationTime: clock.now(),
-        ttl: ttlSeconds,
-        ...(wrappedAccessor === undefined ? {} : { wrappedAccessor }),
-      });
+      return store(body, ttlSeconds, creationPath, wrappedAccessor);
     },
 
     async unwrap(target) {
@@ -178,7 +182,7 @@ export function createResponseWrapping(deps: { storage: Storage; tokens: TokenSt
       // Spent first, so two rewraps cannot both copy the response to a token of their own. If
       // storing the copy then fails, the response is gone with the old token: it fails closed.
       try {
-        return await store({ ...stored, creationTime: clock.now() });
+        return await store(stored.body, stored.ttl, stored.creationPath, stored.wrappedAccessor);
       } finally {
         await tokens.revokeTree(entry.id);
       }

@@ -23,10 +23,11 @@ const TOKEN_SALT = `${TOKEN_PREFIX}salt`;
 /**
  * Prefixes whose keys only ever reach a core through its caches: mount data (a KV engine keeps
  * nothing in memory; other engines and auth methods do not run on a replica), lease records,
- * consumer check-ins, AWS access keys, token roles and wrapped responses (none read on a
- * replica: token creation and every request asking for wrapping are forwarded).
+ * consumer check-ins, AWS access keys, token roles, wrapped responses and cubbyholes (none read
+ * on a replica: token creation, every request asking for wrapping and every cubbyhole request
+ * are forwarded).
  */
-const CACHE_ONLY_PREFIXES = ['logical/', 'auth/', 'sys/expire/', 'sys/consumers/', 'sys/aws-keys/', 'sys/token-roles/', 'sys/wrapping/'] as const;
+const CACHE_ONLY_PREFIXES = ['logical/', 'auth/', 'sys/expire/', 'sys/consumers/', 'sys/aws-keys/', 'sys/token-roles/', 'sys/wrapping/', 'sys/cubbyhole/'] as const;
 
 export function changeImpact(key: string): ChangeImpact {
   if (key.startsWith(TOKEN_PREFIX)) {

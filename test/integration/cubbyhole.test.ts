@@ -1,0 +1,86 @@
+/**
+ * The cubbyhole/ engine over HTTP: each token sees only its own values, nobody else (root
+ * included) reaches them, and they are deleted from storage when the token is revoked.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { send } from '../helpers/raw-http.js';
+
+describe('cubbyhole', () => {
+  let server: TestServer;
+  let root: string;
+
+  const createToken = async (): Promise<{ token: string; accessor: string }> => {
+    const created = await send(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['default'], ttl: '1h' } });
+    assert.equal(created.status, 200, created.text);
+    return { token: created.body.auth.client_token as string, accessor: created.body.auth.accessor as string };
+  };
+
+  /** Storage keys of every cubbyhole (keys are not encrypted; values are). */
+  const storedCubbyholeKeys = (): string[] => {
+    const db = new Database(join(server.dataDir, 'coffer.db'), { readonly: true });
+    try {
+      return (db.prepare("SELECT key FROM entries WHERE key LIKE 'sys/cubbyhole/%'").all() as Array<{ key: string }>).map((row) => row.key);
+    } finally {
+      db.close();
+    }
+  };
+
+  before(async () => {
+    server = await startTestServer({ dev: true, storage: 'sqlite' });
+    root = server.rootToken as string;
+  });
+  after(async () => {
+    await server?.destroy();
+  });
+
+  it('is mounted on every server as type cubbyhole and cannot be disabled', async () => {
+    const mounts = await send(server, 'GET', 'sys/mounts', { token: root });
+    assert.equal(mounts.body.data['cubbyhole/']?.type, 'cubbyhole');
+    const disabled = await send(server, 'DELETE', 'sys/mounts/cubbyhole', { token: root });
+    assert.equal(disabled.status, 400, disabled.text);
+    assert.equal((await send(server, 'POST', 'sys/mounts/cubbyhole', { token: root, body: { type: 'kv' } })).status, 400);
+  });
+
+  it("keeps each token's values private to that token, root included", async () => {
+    const alice = await createToken();
+    const bob = await createToken();
+    const written = await send(server, 'POST', 'cubbyhole/app/key', { token: alice.token, body: { value: 'only-alice', ttl: '1h' } });
+    assert.equal(written.status, 204, written.text);
+    const read = await send(server, 'GET', 'cubbyhole/app/key', { token: alice.token });
+    assert.equal(read.status, 200, read.text);
+    assert.deepEqual(read.body.data, { value: 'only-alice', ttl: '1h' });
+    // A cubbyhole value is plain data: no refresh interval, unlike KV v1's ttl hint.
+    assert.equal(read.body.lease_duration, 0);
+    const listed = await send(server, 'LIST', 'cubbyhole/', { token: alice.token });
+    assert.deepEqual(listed.body.data.keys, ['app/']);
+
+    for (const other of [bob.token, root]) {
+      assert.equal((await send(server, 'GET', 'cubbyhole/app/key', { token: other })).status, 404);
+      assert.equal((await send(server, 'LIST', 'cubbyhole/', { token: other })).status, 404);
+    }
+    assert.equal((await send(server, 'POST', 'cubbyhole/app/key', { token: bob.token, body: { value: 'bob' } })).status, 204);
+    assert.deepEqual((await send(server, 'GET', 'cubbyhole/app/key', { token: alice.token })).body.data.value, 'only-alice');
+    assert.deepEqual((await send(server, 'GET', 'cubbyhole/app/key', { token: bob.token })).body.data.value, 'bob');
+
+    assert.equal((await send(server, 'POST', 'cubbyhole/empty', { token: alice.token, body: {} })).status, 400);
+    assert.equal((await send(server, 'DELETE', 'cubbyhole/app/key', { token: bob.token })).status, 204);
+    assert.equal((await send(server, 'GET', 'cubbyhole/app/key', { token: bob.token })).status, 404);
+    assert.equal((await send(server, 'GET', 'cubbyhole/app/key', { token: alice.token })).status, 200);
+    assert.equal((await send(server, 'GET', 'cubbyhole/app/key')).status, 403);
+  });
+
+  it("deletes a token's cubbyhole from storage when the token is revoked", async () => {
+    const carol = await createToken();
+    await send(server, 'POST', 'cubbyhole/one', { token: carol.token, body: { v: '1' } });
+    await send(server, 'POST', 'cubbyhole/deep/two', { token: carol.token, body: { v: '2' } });
+    const before = storedCubbyholeKeys().length;
+    assert.ok(before >= 2);
+    const revoked = await send(server, 'POST', 'auth/token/revoke-accessor', { token: root, body: { accessor: carol.accessor } });
+    assert.equal(revoked.status, 204, revoked.text);
+    assert.equal(storedCubbyholeKeys().length, before - 2);
+  });
+});
