@@ -8,7 +8,7 @@
  * module only gathers the credentials (token-sink.ts writes the token out).
  *
  * Owns: reading the credential files, removing the secret id file after reading it (as Vault
- * Agent does by default), and the secret id kept in memory after that.
+ * Agent does by default), unwrapping a wrapped secret id, and the secret id kept in memory.
  * Must never: put a credential (role id, secret id, JWT, token) into a message or a log line.
  */
 import { readFile, unlink } from 'node:fs/promises';
@@ -51,13 +51,36 @@ async function required(path: string, what: string): Promise<string> {
 export function createAutoAuth(config: AutoAuthConfig, coffer: Coffer): AutoAuth {
   /** The last secret id read, kept for re-logins after its file was removed. */
   let cachedSecretId: string | undefined;
+  /** What the secret id file held when `cachedSecretId` came from it (a wrapping token, or the id). */
+  let lastFileContent: string | undefined;
   const mount = config.mount === undefined ? {} : { mount: config.mount };
+
+  /**
+   * The secret id inside a wrapping token, as Vault Agent takes it: the token must have been made
+   * by the configured path (so a token wrapping something else, or made by whoever intercepted
+   * the real one and wrapped their own secret id, is refused), and it unwraps once.
+   */
+  const unwrapSecretId = async (wrappingToken: string, expectedPath: string): Promise<string> => {
+    const file = config.secretIdFile as string;
+    const { creation_path: madeBy } = await coffer.lookupWrapping(wrappingToken);
+    const bare = (path: string): string => path.replace(/^\/+|\/+$/g, '');
+    if (bare(madeBy) !== bare(expectedPath)) {
+      throw new CredentialFileError(`the wrapping token in ${file} was made by ${madeBy}, not ${expectedPath}; refusing it`);
+    }
+    const secretId = (await coffer.unwrap(wrappingToken)).data?.['secret_id'];
+    if (typeof secretId !== 'string' || secretId === '') throw new CredentialFileError(`the wrapping token in ${file} holds no secret id`);
+    return secretId;
+  };
 
   const appRole = async (): Promise<AuthInfo> => {
     const roleId = await required(config.roleIdFile as string, 'role id');
     const fromFile = await readCredential(config.secretIdFile as string, 'secret id');
-    if (fromFile !== undefined) {
-      cachedSecretId = fromFile;
+    // A kept file read again holds the wrapping token already unwrapped: it would not unwrap twice.
+    if (fromFile !== undefined && fromFile !== lastFileContent) {
+      const wrappingPath = config.secretIdResponseWrappingPath;
+      // Unwrapped before the file goes: a failed unwrap (the server unreachable) can be retried.
+      cachedSecretId = wrappingPath === undefined ? fromFile : await unwrapSecretId(fromFile, wrappingPath);
+      lastFileContent = fromFile;
       if (config.removeSecretIdFileAfterReading) await unlink(config.secretIdFile as string).catch(() => undefined);
     }
     if (cachedSecretId === undefined) {

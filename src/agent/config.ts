@@ -27,6 +27,12 @@ export interface AutoAuthConfig {
   secretIdFile: string | undefined;
   /** As in Vault Agent, true by default: the secret id then lives only in the agent's memory. */
   removeSecretIdFileAfterReading: boolean;
+  /**
+   * Vault Agent's `secret_id_response_wrapping_path`: the secret id file holds a wrapping token
+   * made by a wrapped request to this path (auth/approle/role/NAME/secret-id); the agent checks
+   * that path and unwraps the token to get the secret id.
+   */
+  secretIdResponseWrappingPath?: string | undefined;
   jwtFile: string | undefined;
   role: string | undefined;
   tokenFile: string | undefined;
@@ -156,7 +162,7 @@ function pathIn(baseDir: string, value: string): string {
 
 function parseAutoAuth(value: unknown, baseDir: string): AutoAuthConfig {
   const o = object(value, 'auto_auth', [
-    'method', 'mount', 'role_id_file', 'secret_id_file', 'remove_secret_id_file_after_reading', 'jwt_file', 'role', 'token_file',
+    'method', 'mount', 'role_id_file', 'secret_id_file', 'remove_secret_id_file_after_reading', 'secret_id_response_wrapping_path', 'jwt_file', 'role', 'token_file',
   ]);
   const method = o['method'];
   if (typeof method !== 'string' || !AUTH_METHODS.includes(method as AuthMethod)) fail('auto_auth.method', `must be one of ${AUTH_METHODS.join(', ')}`);
@@ -170,6 +176,7 @@ function parseAutoAuth(value: unknown, baseDir: string): AutoAuthConfig {
     roleIdFile: file('role_id_file'),
     secretIdFile: file('secret_id_file'),
     removeSecretIdFileAfterReading: optionalBoolean(o, 'remove_secret_id_file_after_reading', 'auto_auth.remove_secret_id_file_after_reading') ?? true,
+    secretIdResponseWrappingPath: optionalString(o, 'secret_id_response_wrapping_path', 'auto_auth.secret_id_response_wrapping_path'),
     jwtFile: file('jwt_file'),
     role: optionalString(o, 'role', 'auto_auth.role'),
     tokenFile: file('token_file'),
@@ -188,15 +195,15 @@ function parseAutoAuth(value: unknown, baseDir: string): AutoAuthConfig {
       break;
     case 'jwt':
       needs('jwt_file', 'a file holding the JWT, read again at every login');
-      forbids(['role_id_file', 'secret_id_file', 'remove_secret_id_file_after_reading', 'token_file']);
+      forbids(['role_id_file', 'secret_id_file', 'remove_secret_id_file_after_reading', 'secret_id_response_wrapping_path', 'token_file']);
       break;
     case 'kubernetes':
       needs('role', 'the Kubernetes auth role to log in to');
-      forbids(['role_id_file', 'secret_id_file', 'remove_secret_id_file_after_reading', 'token_file']);
+      forbids(['role_id_file', 'secret_id_file', 'remove_secret_id_file_after_reading', 'secret_id_response_wrapping_path', 'token_file']);
       break;
     case 'token_file':
       needs('token_file', 'a file holding a token');
-      forbids(['role_id_file', 'secret_id_file', 'remove_secret_id_file_after_reading', 'jwt_file', 'role', 'mount']);
+      forbids(['role_id_file', 'secret_id_file', 'remove_secret_id_file_after_reading', 'secret_id_response_wrapping_path', 'jwt_file', 'role', 'mount']);
       break;
   }
   return config;

@@ -212,6 +212,23 @@ export class Coffer {
     await this.#request('DELETE', path);
   }
 
+  /**
+   * The answer a wrapping token holds (response wrapping: a `wrap_info.token` from a request
+   * made with X-Vault-Wrap-TTL), exactly as its request would have received it. A wrapping token
+   * unwraps once; the call is made with that token itself, so it needs no other.
+   */
+  async unwrap<T = Record<string, unknown>>(wrappingToken: string): Promise<Envelope<T>> {
+    const res = await this.#request('POST', 'sys/wrapping/unwrap', { token: wrappingToken, body: {} });
+    return asEnvelope<T>(res.body);
+  }
+
+  /** What a wrapping token holds (creation path, time and TTL), without spending it. */
+  async lookupWrapping(wrappingToken: string): Promise<{ creation_path: string; creation_time: string; creation_ttl: number }> {
+    const res = await this.#request('POST', 'sys/wrapping/lookup', { token: null, body: { token: wrappingToken } });
+    const data = asEnvelope(res.body).data ?? {};
+    return { creation_path: String(data['creation_path'] ?? ''), creation_time: String(data['creation_time'] ?? ''), creation_ttl: Number(data['creation_ttl'] ?? 0) };
+  }
+
   /** Keys under a path; empty when there are none. */
   async list(path: string): Promise<string[]> {
     try {
