@@ -152,6 +152,14 @@ describe('an unmodified node-vault client', () => {
     await root.removeTokenRole({ role_name: 'app-role' });
     await assert.rejects(root.getTokenRole({ role_name: 'app-role' }), (error: any) => error.response.statusCode === 404);
 
+    // Response wrapping through node-vault's own options and its unwrap command.
+    const wrapped = await root.read('secret/data/app/db', { headers: { 'X-Vault-Wrap-TTL': '2m' } });
+    assert.equal(wrapped.data, null);
+    assert.equal(wrapped.wrap_info.ttl, 120);
+    const unwrapped = await app.unwrap({ token: wrapped.wrap_info.token });
+    assert.equal(unwrapped.data.data.password, SECRET_V2);
+    await assert.rejects(app.unwrap({ token: wrapped.wrap_info.token }), (error: any) => error.response.statusCode === 400);
+
     await app.tokenRevokeSelf();
     await assert.rejects(app.tokenLookupSelf(), (error: any) => error.response.statusCode === 403);
     await assert.rejects(app.read('secret/data/app/db'), (error: any) => error.response.statusCode === 403);
