@@ -187,6 +187,14 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(tableValue(rollback.stdout, 'wrapping_token_creation_path:'), 'secret/data/wrapped-cli');
     assert.deepEqual(json(await cli(['kv', 'get', '-format=json', 'secret/wrapped-cli'])).data.data, { pw: 'wrap-me' });
 
+    // sys/wrapping/wrap only works wrapped: without -wrap-ttl it gets 5m, as with Vault's CLI.
+    const wrapAny = await cli(['write', 'sys/wrapping/wrap', 'foo=bar']);
+    assert.equal(wrapAny.code, 0, wrapAny.stderr);
+    assert.equal(tableValue(wrapAny.stdout, 'wrapping_token_ttl:'), '5m');
+    const empty = await cli(['unwrap', '-'], { stdin: '\n' });
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /no wrapping token on standard input/);
+
     // A wrapping token in an answer nobody asked to wrap (rewrap) is printed, not dropped.
     const again2 = await cli(['kv', 'get', '-wrap-ttl=1m', '-field=wrapping_token', 'secret/wrapped-cli']);
     const rewrapped = await cli(['write', 'sys/wrapping/rewrap', '-'], { stdin: JSON.stringify({ token: again2.stdout.trim() }) });

@@ -79,8 +79,10 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
       const token = req.token === undefined ? options.token : req.token;
       if (token) headers['X-Vault-Token'] = token;
-      const wrapping = options.wrapTtl !== undefined && options.wrapTtl !== '' && req.wrap !== false;
-      if (wrapping) headers['X-Vault-Wrap-TTL'] = options.wrapTtl as string;
+      // sys/wrapping/wrap only works wrapped: as Vault's client, 5m unless -wrap-ttl says otherwise.
+      const wrapTtl = options.wrapTtl !== undefined && options.wrapTtl !== '' ? options.wrapTtl : cleanPath === 'sys/wrapping/wrap' ? '5m' : undefined;
+      const wrapping = wrapTtl !== undefined && req.wrap !== false;
+      if (wrapping) headers['X-Vault-Wrap-TTL'] = wrapTtl;
       let body: string | undefined;
       if (req.body !== undefined) {
         body = JSON.stringify(req.body);

@@ -103,8 +103,8 @@ function requestAuth(entry: TokenEntry): RequestAuth {
 /**
  * Whether an answer is wrapped when the request asks for it: one with something to hand over
  * and a success status. An empty answer (204) has nothing to wrap, an error is sent as it is,
- * and an answer that is already a wrap_info (rewrap) or a raw stored body (unwrap) is not
- * wrapped again; Vault does the same.
+ * and an answer that is already a wrap_info (rewrap) is not wrapped again. An unwrapped body
+ * is (unwrap with X-Vault-Wrap-TTL hands it on in a new wrapping token); Vault does the same.
  */
 function isWrappable(response: EngineResponse | null): response is EngineResponse {
   if (response === null || isEmptyResponse(response)) return false;

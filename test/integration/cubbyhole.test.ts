@@ -40,6 +40,7 @@ describe('cubbyhole', () => {
   it('is mounted on every server as type cubbyhole and cannot be disabled', async () => {
     const mounts = await send(server, 'GET', 'sys/mounts', { token: root });
     assert.equal(mounts.body.data['cubbyhole/']?.type, 'cubbyhole');
+    assert.equal(mounts.body.data['cubbyhole/']?.local, true);
     const disabled = await send(server, 'DELETE', 'sys/mounts/cubbyhole', { token: root });
     assert.equal(disabled.status, 400, disabled.text);
     assert.equal((await send(server, 'POST', 'sys/mounts/cubbyhole', { token: root, body: { type: 'kv' } })).status, 400);
@@ -71,6 +72,32 @@ describe('cubbyhole', () => {
     assert.equal((await send(server, 'GET', 'cubbyhole/app/key', { token: bob.token })).status, 404);
     assert.equal((await send(server, 'GET', 'cubbyhole/app/key', { token: alice.token })).status, 200);
     assert.equal((await send(server, 'GET', 'cubbyhole/app/key')).status, 403);
+  });
+
+  it('leaves nothing behind a token revoked while its writes run, so a later token with the same id starts empty', async () => {
+    const id = `cubby-fixed-${process.pid}`;
+    for (let round = 0; round < 5; round += 1) {
+      const created = await send(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['default'], id } });
+      assert.equal(created.status, 200, created.text);
+      const token = created.body.auth.client_token as string;
+      assert.equal((await send(server, 'LIST', 'cubbyhole/', { token })).status, 404, `round ${round}: the new token found an old cubbyhole`);
+      const writes = Array.from({ length: 20 }, (_, i) => send(server, 'POST', `cubbyhole/left-${i}`, { token, body: { v: 'from-the-revoked-holder' } }));
+      await new Promise((resolve) => setTimeout(resolve, round));
+      const revoked = await send(server, 'POST', 'auth/token/revoke-self', { token });
+      assert.equal(revoked.status, 204, revoked.text);
+      // Each write either landed before the revocation (and went with it) or was refused.
+      for (const write of await Promise.all(writes)) assert.ok(write.status === 204 || write.status === 403, write.text);
+      assert.deepEqual(storedCubbyholeKeys().filter((key) => key.includes('left-')), [], `round ${round}`);
+    }
+  });
+
+  it("is not where a wrapping token unwraps: reading cubbyhole/response with one is refused and spends nothing", async () => {
+    await send(server, 'POST', 'secret/data/cubby-wrapped', { token: root, body: { data: { v: 'x' } } });
+    const wrapped = await send(server, 'GET', 'secret/data/cubby-wrapped', { token: root, headers: { 'X-Vault-Wrap-TTL': '1m' } });
+    const wrappingToken = wrapped.body.wrap_info.token as string;
+    assert.equal((await send(server, 'GET', 'cubbyhole/response', { token: wrappingToken })).status, 403);
+    assert.equal((await send(server, 'POST', 'sys/wrapping/lookup', { body: { token: wrappingToken } })).status, 200);
+    assert.equal((await send(server, 'POST', 'sys/wrapping/unwrap', { token: wrappingToken })).body.data.data.v, 'x');
   });
 
   it("deletes a token's cubbyhole from storage when the token is revoked", async () => {

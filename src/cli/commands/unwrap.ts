@@ -4,6 +4,7 @@
  * token itself; with it, the client token only needs the default policy.
  */
 import { defineCommand } from '../command.js';
+import { CliError } from '../errors.js';
 import { asEnvelope, printSecret } from '../output.js';
 
 export const unwrapCommand = defineCommand({
@@ -19,6 +20,7 @@ export const unwrapCommand = defineCommand({
   async run(ctx, _flags, args) {
     const [given] = args;
     const token = given === '-' ? (await ctx.readStdin()).trim() : given;
+    if (token === '') throw new CliError(given === '-' ? 'no wrapping token on standard input' : 'the wrapping token is empty');
     let res;
     if (token !== undefined) {
       ctx.redact(token);

@@ -46,11 +46,9 @@ export const DEFAULT_POLICY = 'default';
  * which may only unwrap itself. Not listed, and never stored.
  */
 export const RESPONSE_WRAPPING_POLICY = 'response-wrapping';
-const RESPONSE_WRAPPING_POLICY_TEXT = `path "cubbyhole/response" {
-    capabilities = ["create", "read"]
-}
-
-path "sys/wrapping/unwrap" {
+// Vault's also grants cubbyhole/response, its deprecated way to unwrap; Coffer keeps wrapped
+// answers outside the cubbyhole, so reading there would only spend the token's one use.
+const RESPONSE_WRAPPING_POLICY_TEXT = `path "sys/wrapping/unwrap" {
     capabilities = ["update"]
 }
 `;

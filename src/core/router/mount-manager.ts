@@ -30,7 +30,8 @@ const CUBBYHOLE_TYPE = 'cubbyhole';
 const BUILTIN_TYPES: ReadonlySet<string> = new Set(['system', 'token', CUBBYHOLE_TYPE]);
 
 function cubbyholeEntry(): MountEntry {
-  return newMountEntry({ path: 'cubbyhole/', type: CUBBYHOLE_TYPE, table: 'secrets', description: 'per-token private secret storage' });
+  // Local, as Vault's: tokens, and so their cubbyholes, belong to this server alone.
+  return newMountEntry({ path: 'cubbyhole/', type: CUBBYHOLE_TYPE, table: 'secrets', description: 'per-token private secret storage', local: true });
 }
 
 /** Paths no user mount may take or overlap. */

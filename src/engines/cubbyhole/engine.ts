@@ -6,8 +6,9 @@
  * Owns: the per-token storage under one prefix, `<token id>/<path>` (the id is the token store's
  * HMAC of the token, never the token). Values behave as KV version 1 (kv-v1.ts), without its
  * refresh hint. Mounted at `cubbyhole/` on every server, like `sys/`; it cannot be disabled.
- * Must never: let a request reach another token's prefix, or announce a change to watchers
- * (a path in a cubbyhole is private to its token; request-handler.ts skips this mount type).
+ * Must never: let a request reach another token's prefix, leave a value behind a revoked token,
+ * or announce a change to watchers (a path in a cubbyhole is private to its token;
+ * request-handler.ts skips this mount type).
  */
 import { permissionDenied } from '../../core/errors.js';
 import type { Engine, EngineRequest, EngineResponse, Handler, Operation, PathSpec } from '../../core/router/engine.js';
@@ -22,7 +23,12 @@ export interface CubbyholeEngine extends Engine {
   destroy(tokenId: string): Promise<void>;
 }
 
-export function createCubbyholeEngine(storage: Storage): CubbyholeEngine {
+/**
+ * `isLive(tokenId)`: whether the token still lives. A write re-checks it once stored, because a
+ * revocation that began meanwhile may already have destroyed the cubbyhole, and the value would
+ * otherwise outlive the token (and be found by a later token given the same custom id).
+ */
+export function createCubbyholeEngine(storage: Storage, isLive: (tokenId: string) => Promise<boolean>): CubbyholeEngine {
   const tokenPrefix = (tokenId: string): string => `${tokenId}/`;
 
   /** The KV v1 route over the requesting token's own cubbyhole. */
@@ -33,8 +39,14 @@ export function createCubbyholeEngine(storage: Storage): CubbyholeEngine {
   };
 
   const operation = (name: Operation): Handler => async (req) => {
-    const handler = routeFor(req).operations[name] as Handler;
+    const route = routeFor(req);
+    const handler = route.operations[name] as Handler;
     const response: EngineResponse | null = await handler(req);
+    if ((name === 'create' || name === 'update') && !(await isLive((req.auth as NonNullable<EngineRequest['auth']>).tokenId))) {
+      // Revoked while this write ran: take the value back out, as the revocation would have.
+      await (route.operations.delete as Handler)(req);
+      throw permissionDenied();
+    }
     if (response === null) return null;
     // KV v1 shows a stored `ttl` as a refresh interval; a cubbyhole value is just data, as in Vault.
     const { refreshInterval: _hint, ...rest } = response;
