@@ -121,6 +121,12 @@ export function createResponseWrapping(deps: { storage: Storage; tokens: TokenSt
       await tokens.revokeTree(entry.id).catch(() => undefined);
       throw error;
     }
+    // A token revoked while its record was written (by its accessor, say) has already had
+    // `forget` run: the record must not outlive it.
+    if ((await tokens.lookupById(entry.id)) === undefined) {
+      await storage.delete(recordKey(entry));
+      throw badRequest('the wrapping token was revoked while it was being made');
+    }
     const info: WrapInfo = {
       token,
       accessor: entry.accessor,
