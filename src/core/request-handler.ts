@@ -44,7 +44,7 @@ export interface ApiRequest {
   readonly clientToken: string | undefined;
   readonly remoteAddress: string;
   /** X-Vault-Wrap-TTL, seconds (positive): answer with a wrapping token instead (core/wrapping). */
-  readonly wrapTtl?: number;
+  readonly wrapTtl?: number | undefined;
 }
 
 export interface ApiResult {
@@ -355,7 +355,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       auth,
       remoteAddress: req.remoteAddress,
       operation,
-      ...(req.wrapTtl === undefined ? {} : { wrapTtl: req.wrapTtl }),
+      wrapTtl: req.wrapTtl,
     });
 
     const acl = unauthenticated ? undefined : await policies.acl((token as TokenEntry).policies);

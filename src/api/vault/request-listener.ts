@@ -359,7 +359,8 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       data,
       clientToken: tokenFrom(req),
       remoteAddress: clientAddressOf(req),
-      ...(wrapTtl === undefined ? {} : { wrapTtl }),
+      // A plain field, not a spread: this literal is built for every request.
+      wrapTtl,
     };
     const release = admit();
     let result: Awaited<ReturnType<RequestHandler>>;

@@ -48,7 +48,7 @@ export interface EngineRequest {
   readonly auth: RequestAuth | undefined;
   readonly remoteAddress: string;
   /** The response-wrapping TTL the request asked for (X-Vault-Wrap-TTL), seconds; absent when none. */
-  readonly wrapTtl?: number;
+  readonly wrapTtl?: number | undefined;
 }
 
 /** The auth block of a login or token creation response (Vault's `auth`). */
