@@ -47,6 +47,19 @@ const mount: MountEntry = {
   table: 'auth',
 };
 
+/** A pipeline over these parts; leases are never used here and events only counted. */
+function pipeline(parts: Pick<RequestHandlerDeps, 'router' | 'tokens' | 'policies' | 'audit'> & Partial<Pick<RequestHandlerDeps, 'wrapping'>>) {
+  return createRequestHandler({
+    leases: { register: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')) },
+    events: { publish: () => ({ delivered: 0 }) } as unknown as RequestHandlerDeps['events'],
+    systemTtl: { defaultSeconds: 3600, maxSeconds: 7200 },
+    clock: systemClock,
+    logger: silentLogger,
+    isSealed: () => false,
+    ...parts,
+  });
+}
+
 test('a login refused after its engine answered is audited with a response entry carrying the error', async () => {
   const storage = createMemoryStorage();
   const tokens = createTokenStore({ storage: scope(storage, 'token/'), clock: systemClock, defaultTtl: 3600, maxTtl: 7200 });
@@ -59,18 +72,7 @@ test('a login refused after its engine answered is audited with a response entry
     logRequest: (event: AuditEvent) => logged.push({ type: 'request', event }),
     logResponse: (event: AuditEvent) => logged.push({ type: 'response', event }),
   } as unknown as AuditBroker;
-  const handler = createRequestHandler({
-    router,
-    leases: { register: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')) },
-    events: { publish: () => { throw new Error('unused'); } },
-    systemTtl: { defaultSeconds: 3600, maxSeconds: 7200 },
-    tokens,
-    policies: createPolicyStore({ storage: scope(storage, 'policy/'), logger: silentLogger }),
-    audit,
-    clock: systemClock,
-    logger: silentLogger,
-    isSealed: () => false,
-  });
+  const handler = pipeline({ router, tokens, policies: createPolicyStore({ storage: scope(storage, 'policy/'), logger: silentLogger }), audit });
   await assert.rejects(
     handler({ requestId: 'req-1', verb: 'write', path: 'auth/fake/login', data: {}, clientToken: undefined, remoteAddress: '127.0.0.1' }),
     (error: unknown) => isCofferError(error) && error.code === 'permission_denied',
@@ -123,18 +125,7 @@ function existenceFixture(options: { auditEnabled: boolean }) {
     logRequest: (event: AuditEvent) => logged.push(event),
     logResponse: () => undefined,
   } as unknown as AuditBroker;
-  const handler = createRequestHandler({
-    router,
-    leases: { register: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')) },
-    events: { publish: () => ({ delivered: 0 }) } as unknown as RequestHandlerDeps['events'],
-    systemTtl: { defaultSeconds: 3600, maxSeconds: 7200 },
-    tokens,
-    policies,
-    audit,
-    clock: systemClock,
-    logger: silentLogger,
-    isSealed: () => false,
-  });
+  const handler = pipeline({ router, tokens, policies, audit });
   const tokenWith = async (capabilities: string[]): Promise<string> => {
     await tokens.setup();
     await policies.setup();
@@ -204,17 +195,11 @@ test('a login whose answer cannot be wrapped leaves no token behind: nobody woul
   router.add(mount, userLogin);
   // The wrapping store fails as a full disk would.
   const failingWrapping = { wrap: () => Promise.reject(new Error('storage write failed')) } as unknown as NonNullable<RequestHandlerDeps['wrapping']>;
-  const handler = createRequestHandler({
+  const handler = pipeline({
     router,
-    leases: { register: () => Promise.reject(new Error('unused')), revoke: () => Promise.reject(new Error('unused')) },
-    events: { publish: () => { throw new Error('unused'); } },
-    systemTtl: { defaultSeconds: 3600, maxSeconds: 7200 },
     tokens,
     policies: createPolicyStore({ storage: scope(storage, 'policy/'), logger: silentLogger }),
     audit: { enabled: false } as unknown as AuditBroker,
-    clock: systemClock,
-    logger: silentLogger,
-    isSealed: () => false,
     wrapping: failingWrapping,
   });
   const login = { requestId: 'req-w', verb: 'write' as const, path: 'auth/fake/login', data: {}, clientToken: undefined, remoteAddress: '127.0.0.1' };
