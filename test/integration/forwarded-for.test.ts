@@ -81,6 +81,11 @@ test('rate limit buckets follow the named client, whichever process takes the co
     };
     assert.deepEqual(await statuses('192.0.2.10'), [404, 404, 429]);
     assert.deepEqual(await statuses('192.0.2.11'), [404, 404, 429], 'another client has its own bucket');
+    // An IPv6 client counts by its /64: a new address in it per request does not refill it.
+    const rotating: number[] = [];
+    for (let i = 1; i <= 3; i += 1) rotating.push((await fresh('secret/data/none', root, `2001:db8:7:7::${i}`)).status);
+    assert.deepEqual(rotating, [404, 404, 429]);
+    assert.deepEqual(await statuses('2001:db8:7:8::1'), [404, 404, 429], 'the next /64 has its own bucket');
   } finally {
     await api(server, 'DELETE', 'sys/quotas/rate-limit/per-client', { token: root, headers: from('192.0.2.1') });
   }

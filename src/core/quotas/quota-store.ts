@@ -22,6 +22,7 @@ import type { Logger } from '../logger.js';
 import { normalizeDecodedPath } from '../router/path.js';
 import { getJson, putJson, type Storage } from '../storage/storage.js';
 import { createRateLimiter, type RateDecision, type RateLimiter } from './rate-limiter.js';
+import { rateLimitBucket } from './client-bucket.js';
 
 /** Vault's defaults: reachable whatever the quotas say. */
 export const DEFAULT_EXEMPT_PATHS: readonly string[] = [
@@ -279,7 +280,7 @@ export function createQuotaStore(options: QuotaStoreOptions): QuotaStore {
         if (!matches) continue;
         const decision = limiter.take(
           { key: quota.generation, rate: quota.rate, intervalSeconds: quota.interval, blockSeconds: quota.block_interval },
-          client,
+          rateLimitBucket(client),
         );
         if (!decision.allowed) noteRefusal(quota.name, client);
         return { quota: quota.name, decision, headers: config.enable_rate_limit_response_headers };
