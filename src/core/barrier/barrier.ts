@@ -376,7 +376,7 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
       return physical.listPage(prefix, after, limit);
     },
 
-    async batch(ops) {
+    async batch(ops, options) {
       unsealed();
       for (const op of ops) assertCallerKey(op.key);
       const encrypted: WriteOp[] = [];
@@ -385,7 +385,7 @@ export function createBarrier(physical: PhysicalStorage, options: BarrierOptions
       }
       await cache.writeMany(
         ops.map((op) => ({ key: op.key, value: op.type === 'put' ? op.value : undefined })),
-        () => physical.batch(encrypted),
+        () => physical.batch(encrypted, options),
       );
     },
   };

@@ -173,6 +173,38 @@ describe('lease manager', () => {
     assert.deepEqual(await leases.list('db/creds/app/'), []);
   });
 
+  it('deletes the lease of a revoked secret without an fsync, and every other lease write with one', async () => {
+    const memory = createMemoryStorage();
+    const durabilities: string[] = [];
+    // Records what each batch asked for, and applies it to the real storage underneath.
+    const storage: Storage = {
+      ...memory,
+      batch: (ops, options) => {
+        durabilities.push(`${options?.durability ?? 'immediate'}:${ops.some((op) => op.type === 'put') ? 'write' : 'delete'}`);
+        return memory.batch(ops, options);
+      },
+    };
+    const { leases, target, clock } = setup(storage);
+    const revoked = await issue(leases, target, 'u1', { ttl: 60 });
+    await issue(leases, target, 'u2', { ttl: 60 });
+    const forced = await issue(leases, target, 'u3', { ttl: 600 });
+    assert.deepEqual(durabilities, ['immediate:write', 'immediate:write', 'immediate:write']);
+
+    durabilities.length = 0;
+    await leases.revoke(revoked);
+    await assert.rejects(leases.lookup(revoked), /invalid lease/);
+    clock.advance(60_000);
+    assert.equal(await leases.runDue(), 1);
+    assert.deepEqual(durabilities, ['deferred:delete', 'deferred:delete'], 'a caller revocation, then an expiry');
+
+    durabilities.length = 0;
+    target.down = true;
+    assert.equal(await leases.revokePrefix('db/creds/', { force: true }), 1);
+    await assert.rejects(leases.lookup(forced), /invalid lease/);
+    assert.deepEqual(durabilities, ['immediate:delete'], 'a forced removal after a failed revocation is durable');
+    assert.deepEqual([...target.live], ['u3']);
+  });
+
   it("revokes a token's leases, and only those", async () => {
     const { leases, target } = setup();
     await issue(leases, target, 'a1', { tokenId: 'token-a' });

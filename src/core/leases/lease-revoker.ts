@@ -83,9 +83,16 @@ export function createLeaseRevoker(options: LeaseRevokerOptions): LeaseRevoker {
 
   const remove = (record: LeaseRecord): Promise<void> => storage.batch(removalOps(record));
 
-  /** Deletes a revoked lease without the caller waiting; reads of it wait instead. */
-  const removeLater = (record: LeaseRecord): void => {
-    const deletion = remove(record).catch((error: unknown) => {
+  /**
+   * Deletes the lease of a secret that is revoked, without an fsync of its own (durability
+   * 'deferred'): losing the deletion to a power cut only brings the lease back, and its
+   * revocation then runs again at expiry and finds nothing left, which succeeds.
+   */
+  const removeRevoked = (record: LeaseRecord): Promise<void> => storage.batch(removalOps(record), { durability: 'deferred' });
+
+  /** Deletes a lease with `removal` without the caller waiting; reads of it wait instead. */
+  const removeLater = (record: LeaseRecord, removal: (record: LeaseRecord) => Promise<void>): void => {
+    const deletion = removal(record).catch((error: unknown) => {
       // The record and its due entry stay, so the lease is revoked again when it expires.
       logger.error('could not delete a revoked lease; it will be revoked again at expiry', { lease: record.id, error: leaseErrorText(error) });
     });
@@ -127,8 +134,11 @@ export function createLeaseRevoker(options: LeaseRevokerOptions): LeaseRevoker {
       }
       if (failure === undefined || force) {
         if (failure !== undefined) logger.warn('lease force-revoked despite a failed revocation', { lease: record.id, error: leaseErrorText(failure) });
-        if (earlyAck) removeLater(record);
-        else await remove(record);
+        // A forced removal after a failed revocation is the operator's decision, not a fact
+        // about the secret (which may still exist): it is made durable like any other.
+        const removal = failure === undefined ? removeRevoked : remove;
+        if (earlyAck) removeLater(record, removal);
+        else await removal(record);
         return undefined;
       }
       const attempts = (record.revocation?.attempts ?? 0) + 1;

@@ -5,11 +5,16 @@
  *
  * Owns: the one write connection and its transactions. Protocol: the main thread posts
  * `{ kind: 'commit', id, groups }` (one group per caller, each applied atomically; a group's
- * values travel in one transferred buffer) and gets back `{ id, commits, results }` with `null`
- * for every group that committed, or the error's message and SQLite code for one that did not;
- * `{ kind: 'close' }` closes the connection after everything posted before it.
+ * values travel in one transferred buffer) and gets back `{ id, commits, deferredCommits,
+ * results }` with `null` for every group that committed, or the error's message and SQLite code
+ * for one that did not; `{ kind: 'close' }` closes the connection after everything posted
+ * before it.
  * Commit requests already waiting when the thread picks one up join the same transaction (and
  * the same fsync), up to `maxBatchOps` operations: the main thread never holds writes back.
+ * A transaction holding only `deferred` groups (BatchOptions.durability) commits with
+ * synchronous=NORMAL, without an fsync: in WAL mode it reaches the disk with the next FULL
+ * commit, whose fsync covers every frame before it, or with a checkpoint. So a deferred write
+ * is never lost while an immediate write acknowledged after it survives.
  * Must never: report a group committed before its transaction has committed. Every change to
  * the entries must go through this thread once the storage is open: with change tracking on,
  * HTTP replicas learn what changed only from the change log written here, and treat a commit
@@ -26,6 +31,8 @@ export type WireOp = { t: 'p'; k: string; o: number; l: number } | { t: 'd'; k: 
 export interface WireGroup {
   ops: WireOp[];
   data: ArrayBuffer;
+  /** The caller asked for BatchOptions.durability 'deferred': it need not wait for an fsync. */
+  deferred: boolean;
 }
 
 export type WriterRequest = { kind: 'commit'; id: number; groups: WireGroup[] } | { kind: 'close' };
@@ -33,6 +40,8 @@ export type GroupOutcome = null | { message: string; code: string };
 export interface WriterReply {
   id: number;
   commits: number;
+  /** How many of `commits` ran without an fsync (only deferred groups in them). */
+  deferredCommits: number;
   results: GroupOutcome[];
 }
 
@@ -40,7 +49,7 @@ export interface WriterReply {
  * Validated operations in the wire form: values copied into one fresh buffer (so the caller
  * may reuse its own at once, and the copy can be transferred to the thread without another).
  */
-export function packGroup(ops: ReadonlyArray<{ type: 'put'; key: string; value: Uint8Array } | { type: 'delete'; key: string }>): WireGroup {
+export function packGroup(ops: ReadonlyArray<{ type: 'put'; key: string; value: Uint8Array } | { type: 'delete'; key: string }>, deferred = false): WireGroup {
   let size = 0;
   for (const op of ops) if (op.type === 'put') size += op.value.byteLength;
   const data = new ArrayBuffer(size);
@@ -53,7 +62,7 @@ export function packGroup(ops: ReadonlyArray<{ type: 'put'; key: string; value: 
     offset += op.value.byteLength;
     return packed;
   });
-  return { ops: wire, data };
+  return { ops: wire, data, deferred };
 }
 
 // Errors that come from the environment, not from one caller's operations: retrying each
@@ -91,6 +100,17 @@ if (parentPort) {
   db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   if (Number(db.pragma('synchronous', { simple: true })) !== 2) throw new Error('sqlite refused synchronous=FULL on the writer connection');
 
+  // The level each transaction commits with; switched only when it changes.
+  const setFull = db.prepare('PRAGMA synchronous = FULL');
+  const setNormal = db.prepare('PRAGMA synchronous = NORMAL');
+  let synced = true;
+  const syncCommits = (wanted: boolean): void => {
+    if (wanted === synced) return;
+    (wanted ? setFull : setNormal).run();
+    synced = wanted;
+  };
+  const needsSync = (groups: readonly WireGroup[]): boolean => groups.some((group) => !group.deferred);
+
   const upsert = db.prepare<[string, Buffer]>('INSERT INTO entries (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   const remove = db.prepare<[string]>('DELETE FROM entries WHERE key = ?');
   // Only while HTTP replicas read this file (sqlite-change-log.ts): one more insert per write.
@@ -125,27 +145,32 @@ if (parentPort) {
   };
 
   /** Commits `groups` in one transaction; if that fails, each caller alone. */
-  const commit = (groups: readonly WireGroup[]): { commits: number; results: GroupOutcome[] } => {
+  const commit = (groups: readonly WireGroup[]): { commits: number; deferredCommits: number; results: GroupOutcome[] } => {
     try {
+      const sync = needsSync(groups);
+      syncCommits(sync);
       commitGroups(groups);
-      return { commits: 1, results: groups.map(() => null) };
+      return { commits: 1, deferredCommits: sync ? 0 : 1, results: groups.map(() => null) };
     } catch (err) {
       rollbackIfOpen();
       const failure = outcome(err);
-      if (groups.length <= 1 || ENVIRONMENTAL.test(failure?.code ?? '')) return { commits: 0, results: groups.map(() => failure) };
+      if (groups.length <= 1 || ENVIRONMENTAL.test(failure?.code ?? '')) return { commits: 0, deferredCommits: 0, results: groups.map(() => failure) };
       // Retry each caller alone, so only the faulty one fails.
       let commits = 0;
+      let deferredCommits = 0;
       const results = groups.map((group) => {
         try {
+          syncCommits(!group.deferred);
           commitOne(group);
           commits += 1;
+          if (group.deferred) deferredCommits += 1;
           return null;
         } catch (single) {
           rollbackIfOpen();
           return outcome(single);
         }
       });
-      return { commits, results };
+      return { commits, deferredCommits, results };
     }
   };
 
@@ -174,10 +199,15 @@ if (parentPort) {
       requests.push(message);
       ops += opCount(message);
     }
-    const { commits, results } = commit(requests.flatMap((request) => request.groups));
+    const { commits, deferredCommits, results } = commit(requests.flatMap((request) => request.groups));
     let index = 0;
     requests.forEach((request, n) => {
-      const reply: WriterReply = { id: request.id, commits: n === 0 ? commits : 0, results: results.slice(index, index + request.groups.length) };
+      const reply: WriterReply = {
+        id: request.id,
+        commits: n === 0 ? commits : 0,
+        deferredCommits: n === 0 ? deferredCommits : 0,
+        results: results.slice(index, index + request.groups.length),
+      };
       index += request.groups.length;
       port.postMessage(reply);
     });

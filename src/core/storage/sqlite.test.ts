@@ -222,7 +222,48 @@ describe('sqlite storage: group commit', () => {
     try {
       const ops = Array.from({ length: 35 }, (_, i) => ({ type: 'put' as const, key: `big/${i}`, value: Buffer.from('v') }));
       await storage.batch(ops);
-      assert.deepEqual(storage.stats(), { commits: 1, ops: 35 });
+      assert.deepEqual(storage.stats(), { commits: 1, ops: 35, deferredCommits: 0 });
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('commits a deferred batch without an fsync of its own, visible at once and kept across a reopen', async () => {
+    const file = path.join(tempDir(), 'coffer.db');
+    let storage = createSqliteStorage({ path: file });
+    try {
+      await storage.put('d/kept', Buffer.from('before'));
+      await storage.batch([{ type: 'delete', key: 'd/kept' }, { type: 'put', key: 'd/new', value: Buffer.from('n') }], { durability: 'deferred' });
+      assert.deepEqual(storage.stats(), { commits: 2, ops: 3, deferredCommits: 1 });
+      assert.deepEqual(await storage.list('d/'), ['new'], 'a deferred batch is visible once its promise resolves');
+
+      // The writer goes back to synchronous=FULL for the next immediate write.
+      await storage.put('d/after', Buffer.from('a'));
+      assert.deepEqual(storage.stats(), { commits: 3, ops: 4, deferredCommits: 1 });
+    } finally {
+      await storage.close();
+    }
+    storage = createSqliteStorage({ path: file });
+    try {
+      assert.deepEqual(await storage.list('d/'), ['after', 'new']);
+      assert.equal(storage.settings().synchronous, 'full');
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('gives a transaction shared by a deferred and an immediate batch its fsync', async () => {
+    const storage = open();
+    try {
+      await Promise.all([
+        storage.batch([{ type: 'put', key: 's/deferred', value: Buffer.from('1') }], { durability: 'deferred' }),
+        storage.batch([{ type: 'put', key: 's/immediate', value: Buffer.from('2') }]),
+        storage.batch([{ type: 'delete', key: 's/none' }], { durability: 'immediate' }),
+      ]);
+      assert.deepEqual(storage.stats(), { commits: 1, ops: 3, deferredCommits: 0 });
+      // Deferred batches alone in a turn share one transaction, and it skips the fsync.
+      await Promise.all(Array.from({ length: 20 }, (_, i) => storage.batch([{ type: 'delete', key: `s/${i}` }], { durability: 'deferred' })));
+      assert.deepEqual(storage.stats(), { commits: 2, ops: 23, deferredCommits: 1 });
     } finally {
       await storage.close();
     }
@@ -260,7 +301,7 @@ describe('sqlite storage: group commit', () => {
       assert.deepEqual(await storage.get('good/1'), Buffer.from('1 again'));
       assert.deepEqual(await storage.get('good/2'), Buffer.from('2'));
       // The failed group rolled back; each good caller then committed on its own.
-      assert.deepEqual(storage.stats(), { commits: before.commits + 2, ops: before.ops + 4 });
+      assert.deepEqual(storage.stats(), { commits: before.commits + 2, ops: before.ops + 4, deferredCommits: 0 });
 
       // The storage keeps working for later groups.
       await storage.put('after', Buffer.from('ok'));
@@ -278,7 +319,7 @@ describe('sqlite storage: group commit', () => {
       other.exec('BEGIN IMMEDIATE');
       const outcomes = await Promise.allSettled([storage.put('l/1', Buffer.from('1')), storage.put('l/2', Buffer.from('2'))]);
       assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected']);
-      assert.deepEqual(storage.stats(), { commits: 0, ops: 0 });
+      assert.deepEqual(storage.stats(), { commits: 0, ops: 0, deferredCommits: 0 });
       other.exec('ROLLBACK');
       await storage.put('l/3', Buffer.from('3'));
       assert.deepEqual(await storage.list('l/'), ['3']);

@@ -3,7 +3,8 @@
  * with group commit so that concurrent writers share one transaction and one fsync.
  *
  * Owns: the database file and its permissions, its schema version, and the write queue.
- * Must never: acknowledge a write before its transaction is committed with synchronous=FULL;
+ * Must never: acknowledge a write before its transaction is committed with synchronous=FULL
+ * (a batch the caller marked `durability: 'deferred'` excepted: committed is enough for it);
  * apply part of one caller's batch; let an exception escape into the event loop; put a key or
  * a value into an error message.
  */
@@ -11,7 +12,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { CofferError, isCofferError } from '../errors.js';
-import type { PhysicalStorage, WriteOp } from './storage.js';
+import type { BatchOptions, PhysicalStorage, WriteOp } from './storage.js';
 import { prepareReads } from './sqlite-reads.js';
 import { validateWriteOps } from './write-ops.js';
 import { Worker } from 'node:worker_threads';
@@ -44,6 +45,8 @@ export interface SqliteStorageStats {
   readonly commits: number;
   /** Write operations committed (a batch of n counts n). */
   readonly ops: number;
+  /** Of `commits`, those made without an fsync: every batch in them was 'deferred'. */
+  readonly deferredCommits: number;
 }
 
 /** What the connection actually runs with, read back from SQLite rather than assumed. */
@@ -123,6 +126,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
   let scheduled: NodeJS.Immediate | undefined;
   let closed = false;
   let commits = 0;
+  let deferredCommits = 0;
   let committedOps = 0;
   // Each event-loop turn's writes go to the writer thread as one request; requests that arrive
   // while it commits join its next transaction, so the group size follows the load (group
@@ -170,6 +174,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     inFlight.delete(reply.id);
     if (inFlight.size === 0) writer.unref();
     commits += reply.commits;
+    deferredCommits += reply.deferredCommits;
     group.forEach((waiter, index) => {
       const result = reply.results[index];
       if (result === null) {
@@ -183,7 +188,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     if (inFlight.size === 0 && queue.length === 0) drained?.();
   });
 
-  const enqueue = (ops: readonly WriteOp[]): Promise<void> => {
+  const enqueue = (ops: readonly WriteOp[], options?: BatchOptions): Promise<void> => {
     if (closed) return Promise.reject(closedError());
     if (writerFailure !== undefined) return Promise.reject(storageError('storage write failed', writerFailure));
     let group: WireGroup;
@@ -191,7 +196,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
       // Validated and copied now: a bad batch is refused whole before it can join a group,
       // and the caller may reuse its buffers as soon as this returns.
       validateWriteOps(ops);
-      group = packGroup(ops);
+      group = packGroup(ops, options?.durability === 'deferred');
     } catch (err) {
       return Promise.reject(err);
     }
@@ -219,7 +224,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
     listPage: (prefix, after, limit) => read(() => reads.listPage(prefix, after, limit)),
     put: (key, value) => enqueue([{ type: 'put', key, value }]),
     delete: (key) => enqueue([{ type: 'delete', key }]),
-    batch: (ops) => enqueue(ops),
+    batch: (ops, options) => enqueue(ops, options),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -245,7 +250,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): SqliteStorag
         throw storageError('storage close failed', err);
       }
     },
-    stats: () => ({ commits, ops: committedOps }),
+    stats: () => ({ commits, ops: committedOps, deferredCommits }),
     settings: () => {
       if (closed) throw closedError();
       return readSettings(db);

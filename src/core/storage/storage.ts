@@ -28,7 +28,21 @@ export interface Storage {
    */
   listPage(prefix: string, after: string, limit: number): Promise<string[]>;
   /** Applies all operations atomically: after a crash either all are visible or none. */
-  batch(ops: readonly WriteOp[]): Promise<void>;
+  batch(ops: readonly WriteOp[], options?: BatchOptions): Promise<void>;
+}
+
+export interface BatchOptions {
+  /**
+   * 'immediate' (the default): the promise resolves once the batch is on disk. 'deferred': it
+   * resolves once the batch is committed, still atomically and visible to every read, but it
+   * reaches the disk with a later immediate write (or a checkpoint), so a power loss or kernel
+   * crash in between may undo it; a process crash does not. Only for writes whose loss is
+   * harmless: deleting the record of a lease whose secret is already revoked, which a restart
+   * would find and revoke once more, finding nothing. Why: that deletion follows every
+   * revocation, and an fsync of its own costs each revocation as much disk and kernel time as
+   * storing the lease did. Backends without the distinction treat it as 'immediate'.
+   */
+  readonly durability?: 'immediate' | 'deferred';
 }
 
 /** A physical backend: a Storage that also owns a resource to release. */

@@ -6,7 +6,7 @@
  * '.', an empty segment or a leading '/') is refused rather than normalised.
  */
 import { CofferError } from '../errors.js';
-import type { Storage, WriteOp } from './storage.js';
+import type { BatchOptions, Storage, WriteOp } from './storage.js';
 
 /**
  * Anything a relative key may not hold: a leading or trailing '/', an empty segment ('a//b'),
@@ -50,9 +50,12 @@ export function scope(storage: Storage, prefix: string): Storage {
         return storage.listPage(prefix + sub, after, limit);
       }),
     // All keys are checked before the batch reaches the backend, so one bad key applies nothing.
-    batch: (ops: readonly WriteOp[]) =>
+    batch: (ops: readonly WriteOp[], options?: BatchOptions) =>
       attempt(() =>
-        storage.batch(ops.map((op) => (op.type === 'put' ? { type: 'put', key: full(op.key), value: op.value } : { type: 'delete', key: full(op.key) }))),
+        storage.batch(
+          ops.map((op) => (op.type === 'put' ? { type: 'put', key: full(op.key), value: op.value } : { type: 'delete', key: full(op.key) })),
+          options,
+        ),
       ),
   };
 }
