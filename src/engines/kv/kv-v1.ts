@@ -9,7 +9,7 @@ import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/
 import { getJson, putJson, type Storage } from '../../core/storage/storage.js';
 import { parseDurationSeconds } from '../../core/duration.js';
 import { assertJsonDepth, isJsonObject } from './json.js';
-import { isValidSecretPath, validateListPath, validateSecretPath } from './secret-path.js';
+import { isValidSecretPath, validateListPath, validateReadPath, validateSecretPath } from './secret-path.js';
 import { entryFolder, entryKey } from './storage-keys.js';
 
 /** Seconds from the secret's `ttl` or `lease` key, or 0 (the mount's default) when absent or not a duration. */
@@ -25,7 +25,7 @@ function refreshHint(value: Record<string, unknown>): number {
 
 export function kvV1Paths(storage: Storage): PathSpec[] {
   const read = async (req: EngineRequest): Promise<EngineResponse> => {
-    const path = validateSecretPath(req.params['path']);
+    const path = validateReadPath(req.params['path']);
     const value = await getJson<unknown>(storage, entryKey(path));
     if (!isJsonObject(value)) throw notFound();
     // All of it is what a client stored: the audit log hashes its numbers too. As Vault, a `ttl`

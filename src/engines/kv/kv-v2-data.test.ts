@@ -124,11 +124,24 @@ test('an invalid version number is a 400', async () => {
   }
 });
 
+test('a read of the mount root or of a folder is a 404, as in Vault; a hostile path still a 400', async () => {
+  const kv = createKvHarness();
+  await kv.call('write', 'data/dir/k', body({ a: 1 }));
+  for (const path of ['data/', 'data/dir/', 'metadata/', 'metadata/dir/', 'subkeys/', 'subkeys/dir/']) {
+    assert.equal((await kv.fail('read', path)).code, 'not_found', path);
+  }
+  for (const path of ['data/dir/../', 'data/a//', 'metadata/./', 'subkeys/..']) {
+    assert.equal((await kv.fail('read', path)).code, 'bad_request', path);
+  }
+});
+
 test('empty, relative, doubled-slash and overlong secret paths are a 400', async () => {
   const kv = createKvHarness();
   const bad = ['', '.', '..', 'a/../b', './a', 'a/./b', 'a//b', '/a', 'a/', 'a\u0000b', 'x'.repeat(1025)];
   for (const path of bad) {
     for (const [op, data] of [['read', {}], ['write', body({ a: 1 })], ['delete', {}]] as const) {
+      // A read of nothing or of a folder is a miss, as in Vault (next test).
+      if (op === 'read' && (path === '' || path.endsWith('/'))) continue;
       const err = await kv.fail(op, `data/${path}`, data);
       assert.equal(err.code, 'bad_request', `${op} ${JSON.stringify(path.slice(0, 20))}`);
       assert.ok(!err.message.includes(path) || path === '', 'the path is not echoed');

@@ -10,7 +10,7 @@ import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/
 import { assertJsonDepth, isJsonObject, mergePatch, type JsonObject } from './json.js';
 import { checkCas, parseCasOption, parseVersionParam } from './input.js';
 import { addVersion, isGone, newMetadata, scheduledDeletion, versionRecord, versionView } from './metadata.js';
-import { isValidSecretPath, validateSecretPath } from './secret-path.js';
+import { isValidSecretPath, validateReadPath, validateSecretPath } from './secret-path.js';
 import type { VersionedStore } from './versioned-store.js';
 
 /** The `data` field of a write or patch: a JSON object, or 400 'no data provided'. */
@@ -25,7 +25,7 @@ export function dataPath(store: VersionedStore): PathSpec {
   const { clock } = store;
 
   const read = async (req: EngineRequest): Promise<EngineResponse> => {
-    const path = validateSecretPath(req.params['path']);
+    const path = validateReadPath(req.params['path']);
     const found = await store.readVersion(path, parseVersionParam(req.data['version']));
     if (found.kind === 'missing') throw notFound();
     const metadata = versionView(found.meta, found.version, found.record);

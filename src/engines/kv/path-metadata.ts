@@ -10,7 +10,7 @@ import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/
 import { parseCustomMetadata, patchCustomMetadata, validateCustomMetadata } from './custom-metadata.js';
 import { has, parseBool, parseCount, parseKeyDeleteVersionAfter } from './input.js';
 import { metadataView, newMetadata, type KeyMetadata, type KvConfig } from './metadata.js';
-import { isValidSecretPath, validateListPath, validateSecretPath } from './secret-path.js';
+import { isValidSecretPath, validateListPath, validateReadPath, validateSecretPath } from './secret-path.js';
 import type { VersionedStore } from './versioned-store.js';
 
 const SETTINGS = ['max_versions', 'cas_required', 'delete_version_after', 'custom_metadata'] as const;
@@ -66,7 +66,7 @@ function casWarning(change: SettingsChange, config: KvConfig): EngineResponse | 
 
 export function metadataPath(store: VersionedStore): PathSpec {
   const read = async (req: EngineRequest): Promise<EngineResponse> => {
-    const path = validateSecretPath(req.params['path']);
+    const path = validateReadPath(req.params['path']);
     const meta = await store.readMetadata(path);
     if (meta === undefined) throw notFound();
     return { data: metadataView(meta) };

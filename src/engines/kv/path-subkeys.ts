@@ -9,12 +9,12 @@ import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/
 import { subkeys } from './json.js';
 import { parseCount, parseVersionParam } from './input.js';
 import { versionView } from './metadata.js';
-import { validateSecretPath } from './secret-path.js';
+import { validateReadPath } from './secret-path.js';
 import type { VersionedStore } from './versioned-store.js';
 
 export function subkeysPath(store: VersionedStore): PathSpec {
   const read = async (req: EngineRequest): Promise<EngineResponse> => {
-    const path = validateSecretPath(req.params['path']);
+    const path = validateReadPath(req.params['path']);
     const version = parseVersionParam(req.data['version']);
     const rawDepth = req.data['depth'];
     // depth 0 (the default) imposes no limit; n > 0 shows keys down to level n only.

@@ -7,7 +7,7 @@
  * Must never: normalise a bad path into a good one; a bad path is refused with 400. Error
  * messages never echo the path.
  */
-import { badRequest } from '../../core/errors.js';
+import { badRequest, notFound } from '../../core/errors.js';
 
 export const MAX_SECRET_PATH_BYTES = 1024;
 
@@ -32,6 +32,20 @@ export function validateSecretPath(raw: string | undefined): string {
     if (segment === '.' || segment === '..') throw badRequest('invalid path: relative segments are not allowed');
   }
   return path;
+}
+
+/**
+ * The secret a read names. An empty path or one ending in '/' names a folder, or nothing, where
+ * no secret can be: Vault answers such a read 404 like any other missing secret, and so does
+ * this. Every other problem is still refused as validateSecretPath refuses it.
+ */
+export function validateReadPath(raw: string | undefined): string {
+  const path = raw ?? '';
+  if (path === '') throw notFound();
+  if (!path.endsWith('/')) return validateSecretPath(path);
+  // The folder itself must be a valid path: 'a/../' is refused, not looked for.
+  validateSecretPath(path.slice(0, -1));
+  throw notFound();
 }
 
 /**
