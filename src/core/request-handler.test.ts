@@ -209,3 +209,51 @@ test('a login whose answer cannot be wrapped leaves no token behind: nobody woul
   const live = await tokens.listAccessors();
   assert.deepEqual(live, [plain.response?.auth?.accessor], 'only the unwrapped login token is left');
 });
+
+test('an answer whose wrapping fails is withdrawn (the AppRole secret ID it made), and one wrapped is not', async () => {
+  const storage = createMemoryStorage();
+  const tokens = createTokenStore({ storage: scope(storage, 'token/'), clock: systemClock, defaultTtl: 3600, maxTtl: 7200 });
+  await tokens.setup();
+  const router = createRouter<MountEntry>();
+  const made: string[] = [];
+  const withdrawn: string[] = [];
+  const issuer: Engine = {
+    type: 'fake-issuer',
+    paths: [
+      {
+        pattern: 'issue',
+        description: 'makes something only its answer names',
+        operations: {
+          update: async () => {
+            const id = `thing-${made.length + 1}`;
+            made.push(id);
+            return { data: { id }, withdraw: async () => void withdrawn.push(id) };
+          },
+        },
+      },
+    ],
+  };
+  router.add({ ...mount, path: 'issuer/', type: 'fake-issuer', uuid: '00000000-0000-4000-8000-000000000002', accessor: 'fake_2', table: 'secrets' }, issuer);
+  let wrapFails = true;
+  // The wrapping store fails as a full disk would, then recovers.
+  const wrapping = {
+    wrap: () => (wrapFails ? Promise.reject(new Error('storage write failed')) : Promise.resolve({ info: { token: 'w', accessor: 'a', ttl: 60, creation_time: '', creation_path: 'issuer/issue' }, warnings: [] })),
+  } as unknown as NonNullable<RequestHandlerDeps['wrapping']>;
+  const handler = pipeline({
+    router,
+    tokens,
+    policies: createPolicyStore({ storage: scope(storage, 'policy/'), logger: silentLogger }),
+    audit: { enabled: false } as unknown as AuditBroker,
+    wrapping,
+  });
+  const { token } = await tokens.create({ parent: undefined, policies: ['root'], displayName: 'root', path: 'auth/token/root' });
+  const request = { requestId: 'req-i', verb: 'write' as const, path: 'issuer/issue', data: {}, clientToken: token, remoteAddress: '127.0.0.1', wrapTtl: 60 };
+  await assert.rejects(handler(request), /storage write failed/);
+  assert.deepEqual(withdrawn, ['thing-1']);
+  wrapFails = false;
+  const wrapped = await handler(request);
+  assert.equal(wrapped.response?.wrapInfo?.token, 'w');
+  const plain = await handler({ ...request, wrapTtl: undefined });
+  assert.deepEqual(plain.response?.data, { id: 'thing-3' });
+  assert.deepEqual(withdrawn, ['thing-1'], 'only the answer nobody can ever see is withdrawn');
+});

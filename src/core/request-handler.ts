@@ -291,9 +291,9 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
   /**
    * Stores the answer behind a wrapping token and answers with that token's wrap_info instead
    * (X-Vault-Wrap-TTL). A lease the answer carried stays the caller's, as in Vault; if the
-   * answer cannot be stored, that lease and a token the answer made are revoked at once, since
-   * nobody will ever see them. (An AppRole secret ID made by such an answer stays: the core
-   * cannot undo an engine's write; it expires by its own TTL.)
+   * answer cannot be stored, that lease and a token the answer made are revoked at once, and
+   * what else the engine made for it (an AppRole secret ID) is withdrawn, since nobody will
+   * ever see them.
    */
   const wrapResponse = async (req: ApiRequest, token: TokenEntry | undefined, response: EngineResponse, mountType: string): Promise<EngineResponse> => {
     const wrapTtl = req.wrapTtl as number;
@@ -310,6 +310,14 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       if (response.auth) {
         const made = await tokens.lookupByAccessor(response.auth.accessor).catch(() => undefined);
         if (made) await tokens.revokeTree(made.id).catch(() => undefined);
+      }
+      if (response.withdraw) {
+        await response.withdraw().catch((withdrawError: unknown) =>
+          deps.logger.warn('could not withdraw what an answer whose wrapping failed had made; it lasts until its own TTL', {
+            path: req.path,
+            error: isCofferError(withdrawError) ? withdrawError.message : 'internal error',
+          }),
+        );
       }
       throw error;
     }

@@ -202,3 +202,18 @@ test('tidy removes expired secret IDs', async () => {
   assert.equal((await h.call('write', 'tidy/secret-id'))?.data?.['removed'], 1);
   assert.equal(((await h.call('list', 'role/app/secret-id'))?.data?.['keys'] as string[]).length, 1);
 });
+
+test('a generated or custom secret ID whose answer is withdrawn (its wrapping failed) no longer logs in', async () => {
+  const { h, roleId } = await setup();
+  const kept = await newSecret(h);
+  for (const [path, data] of [['role/app/secret-id', {}], ['role/app/custom-secret-id', { secret_id: 'chosen-secret-id-1' }]] as const) {
+    const res = await h.call('write', path, data);
+    const secretId = res?.data?.['secret_id'] as string;
+    assert.equal(typeof res?.withdraw, 'function');
+    await res?.withdraw?.();
+    assert.equal((await h.fail('write', 'login', { role_id: roleId, secret_id: secretId })).message, ERROR);
+    assert.equal((await h.fail('write', 'role/app/secret-id-accessor/lookup', { secret_id_accessor: res?.data?.['secret_id_accessor'] })).code, 'not_found');
+  }
+  // Only what was withdrawn is gone.
+  assert.ok((await h.call('write', 'login', { role_id: roleId, secret_id: kept.secretId }))?.login);
+});

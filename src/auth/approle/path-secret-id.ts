@@ -62,6 +62,8 @@ export function secretIdPaths(roles: RoleStore, secretIds: SecretIdStore): PathS
         secret_id_num_uses: entry.numUses,
       },
       auditNonHmacKeys: ['secret_id_accessor', 'secret_id_ttl', 'secret_id_num_uses'],
+      // An answer that never reaches anyone (its wrapping failed) must not leave a usable secret ID.
+      withdraw: () => secretIds.destroy(role, entry),
     };
   };
 

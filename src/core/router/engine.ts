@@ -212,6 +212,11 @@ export interface EngineResponse {
   afterRelease?: () => Promise<void>;
   /** An already wrapped answer (sys/wrapping/rewrap): sent as `wrap_info`, never wrapped again. */
   wrapInfo?: WrapInfo;
+  /**
+   * Undoes what producing this answer created (a new AppRole secret ID). The core calls it when
+   * the answer can never reach anyone: its response wrapping failed to store. Never on the wire.
+   */
+  withdraw?: () => Promise<void>;
   /** A body sent as it is, without the envelope (sys/wrapping/unwrap returns the stored response). */
   rawBody?: Record<string, unknown>;
 }
