@@ -217,3 +217,16 @@ test('a generated or custom secret ID whose answer is withdrawn (its wrapping fa
   // Only what was withdrawn is gone.
   assert.ok((await h.call('write', 'login', { role_id: roleId, secret_id: kept.secretId }))?.login);
 });
+
+test('withdrawing an answer never destroys a later registration of the same custom secret ID', async () => {
+  const { h, roleId } = await setup();
+  const secretId = 'chosen-secret-id-2';
+  const first = await h.call('write', 'role/app/custom-secret-id', { secret_id: secretId, num_uses: 1 });
+  // Spent (one use), then registered again by someone who got their answer.
+  assert.ok((await h.call('write', 'login', { role_id: roleId, secret_id: secretId }))?.login);
+  const second = await h.call('write', 'role/app/custom-secret-id', { secret_id: secretId });
+  await first?.withdraw?.();
+  assert.ok((await h.call('write', 'login', { role_id: roleId, secret_id: secretId }))?.login, 'the newer registration still logs in');
+  const accessors = (await h.call('list', 'role/app/secret-id'))?.data?.['keys'];
+  assert.deepEqual(accessors, [second?.data?.['secret_id_accessor']]);
+});

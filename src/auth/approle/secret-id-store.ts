@@ -137,7 +137,14 @@ export function createSecretIdStore(storage: Storage, salt: Salt, clock: Clock, 
       const entry = await load(role, index.hmac);
       return entry && entry.accessor === accessor ? entry : undefined;
     },
-    destroy: (role, entry) => mutex.run(`secret-id/${role.uuid}/${entry.hmac}`, () => remove(role, entry)),
+    destroy: (role, entry) =>
+      mutex.run(`secret-id/${role.uuid}/${entry.hmac}`, async () => {
+        const current = await getJson<SecretIdEntry>(storage, secretIdKey(role.uuid, entry.hmac));
+        // The same secret ID may have been spent and registered again since `entry` was read:
+        // only this registration's accessor goes then, never the newer registration.
+        if (current && current.accessor !== entry.accessor) await storage.delete(accessorKey(role.uuid, entry.accessor));
+        else await remove(role, entry);
+      }),
     async listAccessors(role) {
       return storage.list(accessorFolder(role.uuid));
     },

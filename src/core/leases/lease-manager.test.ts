@@ -203,6 +203,20 @@ describe('lease manager', () => {
     await assert.rejects(leases.lookup(forced), /invalid lease/);
     assert.deepEqual(durabilities, ['immediate:delete'], 'a forced removal after a failed revocation is durable');
     assert.deepEqual([...target.live], ['u3']);
+
+    // A lease marked irrevocable has no due time: brought back, nothing would revoke it again.
+    const stuck = await issue(leases, target, 'u4', { ttl: 10 });
+    clock.advance(10_000);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      await leases.runDue();
+      clock.advance(600_000);
+    }
+    assert.equal((await leases.lookup(stuck)).irrevocable, true);
+    target.down = false;
+    durabilities.length = 0;
+    await leases.revoke(stuck);
+    await assert.rejects(leases.lookup(stuck), /invalid lease/);
+    assert.deepEqual(durabilities, ['immediate:delete'], 'the revoked irrevocable lease is removed durably');
   });
 
   it("revokes a token's leases, and only those", async () => {

@@ -135,8 +135,10 @@ export function createLeaseRevoker(options: LeaseRevokerOptions): LeaseRevoker {
       if (failure === undefined || force) {
         if (failure !== undefined) logger.warn('lease force-revoked despite a failed revocation', { lease: record.id, error: leaseErrorText(failure) });
         // A forced removal after a failed revocation is the operator's decision, not a fact
-        // about the secret (which may still exist): it is made durable like any other.
-        const removal = failure === undefined ? removeRevoked : remove;
+        // about the secret (which may still exist): it is made durable like any other. So is the
+        // removal of a lease marked irrevocable: one brought back would have no due time, and
+        // nothing would ever revoke it again.
+        const removal = failure === undefined && record.revocation?.irrevocable !== true ? removeRevoked : remove;
         if (earlyAck) removeLater(record, removal);
         else await removal(record);
         return undefined;

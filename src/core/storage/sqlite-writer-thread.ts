@@ -71,6 +71,9 @@ export function packGroup(ops: ReadonlyArray<{ type: 'put'; key: string; value: 
 const ENVIRONMENTAL = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CORRUPT|NOTADB|CANTOPEN|NOMEM|PERM|PROTOCOL|INTERRUPT)/;
 
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+/** PRAGMA synchronous levels as SQLite reports them. */
+const SYNCHRONOUS_NORMAL = 1;
+const SYNCHRONOUS_FULL = 2;
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 if (parentPort) {
@@ -98,16 +101,22 @@ if (parentPort) {
   // The WAL file keeps its ~40 MB and is reused; one grown past this limit by a huge
   // transaction is cut back to it after the next checkpoint.
   db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-  if (Number(db.pragma('synchronous', { simple: true })) !== 2) throw new Error('sqlite refused synchronous=FULL on the writer connection');
+  if (Number(db.pragma('synchronous', { simple: true })) !== SYNCHRONOUS_FULL) throw new Error('sqlite refused synchronous=FULL on the writer connection');
 
-  // The level each transaction commits with; switched only when it changes.
-  const setFull = db.prepare('PRAGMA synchronous = FULL');
-  const setNormal = db.prepare('PRAGMA synchronous = NORMAL');
-  let synced = true;
-  const syncCommits = (wanted: boolean): void => {
-    if (wanted === synced) return;
-    (wanted ? setFull : setNormal).run();
-    synced = wanted;
+  // The level each transaction commits with, set before it begins and read back from SQLite.
+  // Through db.pragma every time, never a prepared statement: SQLite applies a
+  // `PRAGMA synchronous = …` when the statement is PREPARED, and a re-run of a prepared one does
+  // not apply it again until it is re-prepared, so a statement prepared up front would switch the
+  // level at once and later switches would silently do nothing.
+  const levelNow = (): number => Number(db.pragma('synchronous', { simple: true }));
+  /** Sets the level for the next transaction; returns whether it is FULL, as SQLite reports it. */
+  const syncCommits = (wanted: boolean): boolean => {
+    const want = wanted ? SYNCHRONOUS_FULL : SYNCHRONOUS_NORMAL;
+    if (levelNow() !== want) db.pragma(wanted ? 'synchronous = FULL' : 'synchronous = NORMAL');
+    const level = levelNow();
+    // Fail closed: a write that needs its fsync is never committed without one.
+    if (level !== want) throw new Error(`sqlite refused synchronous=${wanted ? 'FULL' : 'NORMAL'} on the writer connection`);
+    return level === SYNCHRONOUS_FULL;
   };
   const needsSync = (groups: readonly WireGroup[]): boolean => groups.some((group) => !group.deferred);
 
@@ -147,10 +156,9 @@ if (parentPort) {
   /** Commits `groups` in one transaction; if that fails, each caller alone. */
   const commit = (groups: readonly WireGroup[]): { commits: number; deferredCommits: number; results: GroupOutcome[] } => {
     try {
-      const sync = needsSync(groups);
-      syncCommits(sync);
+      const synced = syncCommits(needsSync(groups));
       commitGroups(groups);
-      return { commits: 1, deferredCommits: sync ? 0 : 1, results: groups.map(() => null) };
+      return { commits: 1, deferredCommits: synced ? 0 : 1, results: groups.map(() => null) };
     } catch (err) {
       rollbackIfOpen();
       const failure = outcome(err);
@@ -160,10 +168,10 @@ if (parentPort) {
       let deferredCommits = 0;
       const results = groups.map((group) => {
         try {
-          syncCommits(!group.deferred);
+          const synced = syncCommits(!group.deferred);
           commitOne(group);
           commits += 1;
-          if (group.deferred) deferredCommits += 1;
+          if (!synced) deferredCommits += 1;
           return null;
         } catch (single) {
           rollbackIfOpen();

@@ -252,6 +252,23 @@ describe('sqlite storage: group commit', () => {
     }
   });
 
+  it('switches the writer between the two levels as often as the batches alternate', async () => {
+    // SQLite applies `PRAGMA synchronous` when the statement is prepared: a writer that reused a
+    // prepared one would stay on whichever level it prepared last. The counter comes from the
+    // level SQLite reports before each transaction.
+    const storage = open();
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        await storage.put(`alt/${round}`, Buffer.from('immediate'));
+        await storage.batch([{ type: 'delete', key: `alt/${round}` }], { durability: 'deferred' });
+        await storage.put(`alt/${round}`, Buffer.from('immediate again'));
+      }
+      assert.deepEqual(storage.stats(), { commits: 9, ops: 9, deferredCommits: 3 });
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('gives a transaction shared by a deferred and an immediate batch its fsync', async () => {
     const storage = open();
     try {

@@ -45,7 +45,10 @@ export interface SqliteStorageStats {
   readonly commits: number;
   /** Write operations committed (a batch of n counts n). */
   readonly ops: number;
-  /** Of `commits`, those made without an fsync: every batch in them was 'deferred'. */
+  /**
+   * Of `commits`, those made without an fsync: every batch in them was 'deferred'. Counted from
+   * the level SQLite reported for the writer's connection before each transaction.
+   */
   readonly deferredCommits: number;
 }
 
