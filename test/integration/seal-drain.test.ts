@@ -135,6 +135,10 @@ describe('a seal with requests in flight', () => {
     lock = await holdLock();
     const role = await mountHeldRole(server, root, lock);
     assert.equal((await api(server, 'POST', 'secret/data/app', { token: root, body: { data: { k: 'v' } } })).status, 200);
+    // A client that has used up its rate limit quota.
+    assert.equal((await api(server, 'PUT', 'sys/quotas/rate-limit/one', { token: root, body: { path: 'secret/data/limited', rate: 1, interval: '1h' } })).status, 204);
+    assert.equal((await api(server, 'GET', 'secret/data/limited', { token: root })).status, 404);
+    assert.equal((await api(server, 'GET', 'secret/data/limited', { token: root })).status, 429);
 
     const events: string[] = [];
     const slow = noted(events, 'slow request answered', api(server, 'GET', `database/creds/${role}`, { token: root }));
@@ -146,6 +150,8 @@ describe('a seal with requests in flight', () => {
     assert.equal(refused.status, 503);
     assert.deepEqual(refused.body, { errors: ['Vault is sealed'] });
     assert.equal((await api(server, 'GET', 'secret/data/app?help=1', { token: root })).status, 503, 'a help request is refused too');
+    const limited = await api(server, 'GET', 'secret/data/limited', { token: root });
+    assert.deepEqual([limited.status, limited.body], [503, { errors: ['Vault is sealed'] }], 'sealing, not a rate limit, is the answer');
     const awsRefused = await awsError(() => secretsManager.send(new ListSecretsCommand({})), 'ServiceUnavailableException', /sealed/);
     assert.equal(awsRefused.$metadata?.httpStatusCode, 503);
     assert.equal((await api(server, 'GET', 'sys/health')).status, 503, 'health says sealed from the moment the seal began');

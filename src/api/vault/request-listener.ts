@@ -296,18 +296,21 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
     }
     // Before the body is read and before the core sees it, so a refused request costs neither a
     // parse nor an audit entry (Vault leaves them unaudited by default too).
+    const isSys = path.startsWith('sys/');
+    const bare = isSys ? path.replace(/\/$/, '') : path;
+    const raw = isSys ? rawSysHandler(bare, { lifecycle, version: options.version, clock: options.clock }) : undefined;
     const quota = options.quotas?.active === true ? options.quotas.check(path, clientAddressOf(req)) : undefined;
     if (quota !== undefined) {
       if (quota.headers) setRateLimitHeaders(res, quota);
       if (!quota.decision.allowed) {
         leaveBodyUnread(req);
+        // A server that is sealed, or sealing, answers what it would answer without the quota
+        // (503, so clients fail over), not 429: admission throws then, and is released at once.
+        if (!raw) admit()();
         res.setHeader('retry-after', String(quota.decision.retryAfterSeconds));
         throw new CofferError('rate_limited', `request path "${path}": rate limit quota exceeded`);
       }
     }
-    const isSys = path.startsWith('sys/');
-    const bare = isSys ? path.replace(/\/$/, '') : path;
-    const raw = isSys ? rawSysHandler(bare, { lifecycle, version: options.version, clock: options.clock }) : undefined;
     if (verb === 'help') {
       leaveBodyUnread(req);
       // Admitted like any request, so a seal's drain refuses it (503) and waits for it.
