@@ -103,19 +103,22 @@ if (parentPort) {
   db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   if (Number(db.pragma('synchronous', { simple: true })) !== SYNCHRONOUS_FULL) throw new Error('sqlite refused synchronous=FULL on the writer connection');
 
-  // The level each transaction commits with, set before it begins and read back from SQLite.
-  // Through db.pragma every time, never a prepared statement: SQLite applies a
-  // `PRAGMA synchronous = …` when the statement is PREPARED, and a re-run of a prepared one does
-  // not apply it again until it is re-prepared, so a statement prepared up front would switch the
-  // level at once and later switches would silently do nothing.
-  const levelNow = (): number => Number(db.pragma('synchronous', { simple: true }));
-  /** Sets the level for the next transaction; returns whether it is FULL, as SQLite reports it. */
+  // The level each transaction commits with, switched before it begins and read back from
+  // SQLite after every switch (nothing but this thread uses this connection, so the reading
+  // holds until the next switch). Through db.pragma every time, never a prepared statement:
+  // SQLite applies a `PRAGMA synchronous = …` when the statement is PREPARED, and a re-run of a
+  // prepared one does not apply it again until it is re-prepared, so a statement prepared up
+  // front would switch the level at once and later switches would silently do nothing.
+  let level = SYNCHRONOUS_FULL;
+  /** Sets the level for the next transaction; returns whether it is FULL, as SQLite reported it. */
   const syncCommits = (wanted: boolean): boolean => {
     const want = wanted ? SYNCHRONOUS_FULL : SYNCHRONOUS_NORMAL;
-    if (levelNow() !== want) db.pragma(wanted ? 'synchronous = FULL' : 'synchronous = NORMAL');
-    const level = levelNow();
-    // Fail closed: a write that needs its fsync is never committed without one.
-    if (level !== want) throw new Error(`sqlite refused synchronous=${wanted ? 'FULL' : 'NORMAL'} on the writer connection`);
+    if (level !== want) {
+      db.pragma(wanted ? 'synchronous = FULL' : 'synchronous = NORMAL');
+      level = Number(db.pragma('synchronous', { simple: true }));
+      // Fail closed: a write that needs its fsync is never committed without one.
+      if (level !== want) throw new Error(`sqlite refused synchronous=${wanted ? 'FULL' : 'NORMAL'} on the writer connection`);
+    }
     return level === SYNCHRONOUS_FULL;
   };
   const needsSync = (groups: readonly WireGroup[]): boolean => groups.some((group) => !group.deferred);

@@ -255,7 +255,7 @@ describe('sqlite storage: group commit', () => {
   it('switches the writer between the two levels as often as the batches alternate', async () => {
     // SQLite applies `PRAGMA synchronous` when the statement is prepared: a writer that reused a
     // prepared one would stay on whichever level it prepared last. The counter comes from the
-    // level SQLite reports before each transaction.
+    // level SQLite reports after each switch.
     const storage = open();
     try {
       for (let round = 0; round < 3; round += 1) {

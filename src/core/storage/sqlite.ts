@@ -47,7 +47,7 @@ export interface SqliteStorageStats {
   readonly ops: number;
   /**
    * Of `commits`, those made without an fsync: every batch in them was 'deferred'. Counted from
-   * the level SQLite reported for the writer's connection before each transaction.
+   * the level SQLite reported for the writer's connection when it was last switched.
    */
   readonly deferredCommits: number;
 }
