@@ -58,6 +58,15 @@ describe('tokens over HTTP', () => {
     assert.deepEqual(fromRoot.policies, ['root']);
   });
 
+  it('drops unnamed policies as Vault does: [""] gives `default` alone, and a blank beside a name is ignored', async () => {
+    const parent = await create(root, { policies: ['reader'], ttl: '1h' });
+    const blank = await create(parent.client_token, { policies: [''] });
+    assert.deepEqual(blank.policies, ['default']);
+    assert.equal((await api(server, 'GET', 'secret/data/app', { token: blank.client_token })).status, 403);
+    const mixed = await create(parent.client_token, { policies: ['', ' reader ', ''] });
+    assert.deepEqual(mixed.policies, ['default', 'reader']);
+  });
+
   it('keeps an orphan alive when its creator is revoked', async () => {
     const parent = await create(root, { policies: ['reader'], ttl: '1h' });
     const orphanResponse = await api(server, 'POST', 'auth/token/create-orphan', { token: parent.client_token, body: { policies: ['reader'] } });

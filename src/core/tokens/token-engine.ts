@@ -119,7 +119,9 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     const listed = stringList(data.policies, 'policies')?.map(canonicalPolicyName);
     // An empty list inherits the parent's policies, as in Vault (`len(data.Policies) == 0`):
     // clients that build the list (node-vault, Terraform) send [] when they mean "no change".
-    const requested = listed !== undefined && listed.length > 0 ? listed : undefined;
+    // Unnamed entries ("") are then dropped, as Vault's SanitizePolicies does: [""] asks for no
+    // policy beyond `default`, it does not inherit.
+    const requested = listed !== undefined && listed.length > 0 ? listed.filter((name) => name !== '') : undefined;
     const parentPolicies = parent.policies;
     let policies = requested ?? parentPolicies.filter((p) => p !== 'default' || !bool(data.no_default_policy, 'no_default_policy', false));
     if (!parentIsRoot) {
@@ -197,7 +199,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
 
     const listed = stringList(data.policies, 'policies')?.map(canonicalPolicyName);
     const policies = rolePolicies(role, {
-      requested: listed !== undefined && listed.length > 0 ? listed : undefined,
+      requested: listed !== undefined && listed.length > 0 ? listed.filter((name) => name !== '') : undefined,
       parentPolicies: parent.policies,
       sudo,
       noDefaultPolicy: bool(data.no_default_policy, 'no_default_policy', false),
