@@ -240,6 +240,25 @@ describe('lease manager', () => {
     assert.equal(target.live.size, 0);
   });
 
+  it('revokePrefixLater records every lease under the prefix as due before it resolves, so a restart still revokes them', async () => {
+    const storage = createMemoryStorage();
+    const clock = createManualClock();
+    const target = fakeTarget();
+    const first = setup(storage, target, clock);
+    for (let i = 0; i < 300; i += 1) await issue(first.leases, target, `p${i}`, { ttl: 3600 });
+    const other = await first.leases.register({
+      path: 'db/creds/other', mountUuid: 'mount-1', mountPath: 'db/', secretType: 'creds', internal: { username: 'keep' },
+      tokenId: 'token-a', renewable: true, ttl: 3600, maxTtl: 7200,
+    });
+    target.live.add('keep');
+    assert.equal(await first.leases.revokePrefixLater('db/creds/app'), 300);
+    // The server stops before it revoked anything; the next one finds them all due.
+    const second = setup(storage, target, clock);
+    assert.equal(await second.leases.runDue(), 300);
+    assert.deepEqual([...target.live], ['keep'], 'only the lease outside the prefix is left');
+    assert.equal((await second.leases.lookup(other.id)).ttl, 3600);
+  });
+
   it('expires other leases while one is held by a slow renewal, and revokeLater does not wait for it', async () => {
     const { leases, target, clock } = setup();
     const slow = await issue(leases, target, 'slow', { ttl: 10 });

@@ -92,6 +92,12 @@ export interface LeaseManager {
   revokeLater(id: string): Promise<void>;
   /** Revokes every lease under a prefix; `force` deletes leases whose revocation fails. */
   revokePrefix(prefix: string, options?: { force?: boolean }): Promise<number>;
+  /**
+   * Makes every lease under a prefix due now, in storage, and wakes the worker: resolves once
+   * all are recorded, so a restart right after still revokes them (Vault's LazyRevoke, behind
+   * `sync=false`). Returns how many.
+   */
+  revokePrefixLater(prefix: string): Promise<number>;
   /** Revokes a token's leases; failures are left to retries (never blocks the token's revocation). */
   revokeByToken(tokenId: string): Promise<void>;
   /** Children of a prefix of lease ids (sys/leases/lookup LIST). */
@@ -278,6 +284,21 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     busy: (id) => lanes.busy(id),
   });
 
+  /**
+   * Rewrites a lease as due now (a failed one: its next attempt now, no longer irrevocable). In
+   * the lease's lane, like renew: a concurrent renewal must not put back the old expiry.
+   */
+  const makeDueNow = (id: string): Promise<void> =>
+    lanes.run(id, async () => {
+      const record = await read(id);
+      if (!record) return;
+      const now = clock.now();
+      const due: LeaseRecord = record.revocation
+        ? { ...record, revocation: { ...record.revocation, irrevocable: false, nextAttemptAt: now } }
+        : { ...record, expireTime: Math.min(record.expireTime, now) };
+      await rewrite(record, due);
+    });
+
   const walkIds = async (prefix: string, visit: (id: string) => Promise<void>): Promise<void> => {
     const exact = await read(prefix).catch(() => undefined);
     if (exact) await visit(exact.id);
@@ -359,21 +380,31 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       // Other work holding the lease (a renewal waiting on its database) is not waited for: the
       // caller is answered at once, as Vault answers sync=false, and the lease is made due after it.
       const behindOtherWork = lanes.busy(id);
-      // In the lane, like renew: a concurrent renewal must not put back the old expiry.
-      const scheduled = lanes.run(id, async () => {
-        const record = await read(id);
-        if (!record) return;
-        const now = clock.now();
-        const due: LeaseRecord = record.revocation
-          ? { ...record, revocation: { ...record.revocation, irrevocable: false, nextAttemptAt: now } }
-          : { ...record, expireTime: Math.min(record.expireTime, now) };
-        await rewrite(record, due);
-        worker.wakeNow();
-      });
+      const scheduled = makeDueNow(id).then(() => worker.wakeNow());
       if (!behindOtherWork) return scheduled;
       scheduled.catch((error: unknown) =>
         logger.warn('could not schedule a lease revocation; it is revoked when it expires', { lease: id, error: leaseErrorText(error) }),
       );
+    },
+
+    async revokePrefixLater(prefix) {
+      // One page of ids at a time, concurrently: their rewrites share commits (group commit)
+      // instead of waiting for an fsync each.
+      let ids: string[] = [];
+      let count = 0;
+      const flush = async (): Promise<void> => {
+        const batch = ids;
+        ids = [];
+        await Promise.all(batch.map((id) => makeDueNow(id)));
+        count += batch.length;
+      };
+      await walkIds(prefix, async (id) => {
+        ids.push(id);
+        if (ids.length >= PAGE) await flush();
+      });
+      await flush();
+      worker.wakeNow();
+      return count;
     },
 
     async revokePrefix(prefix, opts = {}) {

@@ -72,8 +72,11 @@ export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revo
   const revokePrefix = (force: boolean) => async (req: EngineRequest): Promise<EngineResponse | null> => {
     const prefix = prefixFrom(req);
     if (!syncFlag(req.data.sync)) {
-      // As Vault's sync=false: answered at once. A lease whose revocation fails keeps its
-      // failure and its retry schedule (the lease manager records both), so nothing is lost.
+      // As Vault's sync=false (LazyRevoke): every lease under the prefix is first made due in
+      // storage, so a stop or crash right after the answer still revokes them all (the expiry
+      // worker picks them up after unseal); the revocations themselves run after the answer.
+      // A lease whose revocation fails keeps its failure and its retry schedule, as always.
+      await leases.revokePrefixLater(prefix);
       void revokeUnder(leases, tokens, prefix, force).catch(() => undefined);
       return { statusCode: 202, data: null, warnings: ['the leases will be revoked shortly'] };
     }
