@@ -102,6 +102,16 @@ test('refuses at issuance creation statements written before their config existe
   assert.deepEqual(await db.roles('{{%'), []);
 });
 
+test('a PostgreSQL role without creation statements (a misspelt field) issues nothing, as in Vault, instead of a default login', async (t) => {
+  const { db, h, role } = await setup(t, { creation_statements: [] });
+  await h.call('write', `roles/${role}`, { db_name: 'pg', creation_statment: [CREATE], creation_statements: ['  '] });
+  const err = await h.fail('read', `creds/${role}`);
+  assert.equal(err.code, 'bad_request');
+  assert.match(err.message, /postgresql-database-plugin needs creation statements/);
+  assert.deepEqual(await db.roles(`v-%-${role}-%`), []);
+  assert.equal(h.leases.size, 0);
+});
+
 test('statements that commit part of a creation leave no user behind when a later one fails', async (t) => {
   const { db, h, role } = await setup(t, { creation_statements: [`${CREATE} COMMIT; BEGIN; SELECT 1/0;`] });
   const err = await h.fail('read', `creds/${role}`);

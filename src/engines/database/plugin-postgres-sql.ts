@@ -61,9 +61,6 @@ export function renderStatement(template: string, values: TemplateValues): strin
   });
 }
 
-/** Used when a role gives no creation statements: a login role with no privileges at all. */
-export const DEFAULT_CREATION = [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`];
-
 export const defaultRenewStatement = (name: string, expiration: Date): string =>
   `ALTER ROLE ${quoteIdent(name)} VALID UNTIL ${quoteLiteral(formatExpiration(expiration))}`;
 

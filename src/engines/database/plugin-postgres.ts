@@ -21,12 +21,12 @@
 import type pg from 'pg';
 import { loadPg } from './drivers.js';
 import type { PoolClient } from 'pg';
-import { isCofferError } from '../../core/errors.js';
+import { badRequest, isCofferError } from '../../core/errors.js';
 import { CommitWithheld, commitGate } from './commit-gate.js';
 import { scrubSecrets } from './plugin-secret-scrub.js';
 import { pgConnectTimeout, pgTarget } from './plugin-postgres-connection.js';
 import {
-  classifyPgError, DEFAULT_CREATION, defaultRenewStatement, defaultSetPasswordStatement, mayCommitOnItsOwn, pgErrorText,
+  classifyPgError, defaultRenewStatement, defaultSetPasswordStatement, mayCommitOnItsOwn, pgErrorText,
   quoteIdent, renderStatement, touchesObjectAcl,
 } from './plugin-postgres-sql.js';
 import {
@@ -280,7 +280,10 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
 
     async newUser(req: NewUserRequest): Promise<void> {
       const values = { name: req.username, nameKind: 'generated' as const, password: req.password, expiration: req.expiration };
-      const templates = req.creationStatements.length > 0 ? req.creationStatements : DEFAULT_CREATION;
+      // As Vault's plugin: no creation statements is an error, not a default. A role whose
+      // statements were left out (a misspelt field) must not hand out logins nobody designed.
+      if (!req.creationStatements.some((statement) => statement.trim() !== '')) throw badRequest(`${POSTGRES_PLUGIN_NAME} needs creation statements`);
+      const templates = req.creationStatements;
       checkCreationStatements(templates);
       const statements = templates.map((t) => renderStatement(t, values));
       refuseUnfilled(statements);
