@@ -156,6 +156,8 @@ describe('lease manager', () => {
     const id = await issue(leases, target, 'u1');
     target.down = true;
     await assert.rejects(leases.revoke(id), (error: any) => error.code === 'upstream' && /will be retried/.test(error.message));
+    // Being revoked, it is not renewed, and the refusal says so rather than "expired".
+    await assert.rejects(leases.renew(id, 60), (error: any) => error.code === 'bad_request' && /is being revoked/.test(error.message));
     target.down = false;
     clock.advance(2000);
     await leases.runDue();

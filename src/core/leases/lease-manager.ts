@@ -232,7 +232,10 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
   const renewInLane = async (id: string, incrementSeconds: number | undefined): Promise<RenewResult> => {
     const record = await mustRead(id);
     const now = clock.now();
-    if (record.revocation || record.expireTime <= now) throw badRequest('lease expired');
+    // A lease whose revocation failed is being revoked (retried on a schedule): it is not
+    // extended, and the caller is told why rather than that it expired.
+    if (record.revocation) throw badRequest('lease is being revoked: its revocation failed and is retried; it cannot be renewed');
+    if (record.expireTime <= now) throw badRequest('lease expired');
     if (!record.renewable) throw badRequest('lease is not renewable');
     const engine = options.engineForMount(record.mountUuid);
     const secretType = engine?.secretTypes?.[record.secretType];
