@@ -14,6 +14,16 @@ export function has(data: Readonly<Record<string, unknown>>, field: string): boo
   return Object.hasOwn(data, field) && data[field] !== undefined && data[field] !== null;
 }
 
+/**
+ * Vault's warning for request fields a path does not know (a misspelt `creation_statment`,
+ * say): they are ignored, and the caller is told so now rather than left to find out at use.
+ * Names the fields only, never their values.
+ */
+export function unrecognizedParametersWarning(data: Readonly<Record<string, unknown>>, known: ReadonlySet<string>): string | undefined {
+  const unknown = Object.keys(data).filter((field) => !known.has(field)).sort();
+  return unknown.length === 0 ? undefined : `Endpoint ignored these unrecognized parameters: [${unknown.join(' ')}]`;
+}
+
 export function parseString(raw: unknown, field: string): string {
   if (raw === undefined || raw === null) return '';
   if (typeof raw === 'string') return raw;

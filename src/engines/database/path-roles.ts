@@ -11,7 +11,7 @@
 import { badRequest, notFound } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import type { DatabaseStore, DbRole } from './config-store.js';
-import { has, parseDuration, parseStatements, parseString } from './input.js';
+import { has, parseDuration, parseStatements, parseString, unrecognizedParametersWarning } from './input.js';
 import { POSTGRES_PLUGIN_NAME } from './plugin-postgres.js';
 import { touchesObjectAcl } from './plugin-postgres-sql.js';
 import { usesStatementTemplates } from './plugins.js';
@@ -38,6 +38,11 @@ function roleView(role: DbRole): Record<string, unknown> {
     credential_type: 'password',
   };
 }
+
+/** Every field a role write reads (mergeRole); anything else is ignored with Vault's warning. */
+const ROLE_FIELDS: ReadonlySet<string> = new Set([
+  'db_name', 'creation_statements', 'revocation_statements', 'renew_statements', 'rollback_statements', 'default_ttl', 'max_ttl', 'credential_type',
+]);
 
 function mergeRole(data: Readonly<Record<string, unknown>>, existing: DbRole | undefined): DbRole {
   const pick = <T>(field: string, parse: (raw: unknown) => T, fallback: T): T => (has(data, field) ? parse(data[field]) : fallback);
@@ -82,7 +87,9 @@ export function rolePaths(store: DatabaseStore): PathSpec[] {
     await store.putRole(name, role);
     // The ACL ceiling is PostgreSQL's; MySQL keeps one grant row per user and has none.
     const postgres = config?.pluginName === POSTGRES_PLUGIN_NAME;
-    return postgres && touchesObjectAcl(role.creationStatements) ? { data: null, warnings: [PER_OBJECT_GRANT_WARNING] } : null;
+    const warnings = [unrecognizedParametersWarning(req.data, ROLE_FIELDS), postgres && touchesObjectAcl(role.creationStatements) ? PER_OBJECT_GRANT_WARNING : undefined]
+      .filter((warning): warning is string => warning !== undefined);
+    return warnings.length > 0 ? { data: null, warnings } : null;
   };
 
   const remove = async (req: EngineRequest): Promise<null> => {
