@@ -19,8 +19,13 @@ export function has(data: Readonly<Record<string, unknown>>, field: string): boo
  * say): they are ignored, and the caller is told so now rather than left to find out at use.
  * Names the fields only, never their values.
  */
-export function unrecognizedParametersWarning(data: Readonly<Record<string, unknown>>, known: ReadonlySet<string>): string | undefined {
-  const unknown = Object.keys(data).filter((field) => !known.has(field)).sort();
+export function unrecognizedParametersWarning(
+  data: Readonly<Record<string, unknown>>,
+  known: ReadonlySet<string>,
+  /** The path's own parameters (a role's `name`), which a body may repeat. */
+  pathParams: Readonly<Record<string, string>> = {},
+): string | undefined {
+  const unknown = Object.keys(data).filter((field) => !known.has(field) && !Object.hasOwn(pathParams, field)).sort();
   return unknown.length === 0 ? undefined : `Endpoint ignored these unrecognized parameters: [${unknown.join(' ')}]`;
 }
 

@@ -18,6 +18,7 @@ import { responseEnvelope } from './response-envelope.js';
 import type { ResponseWrapping } from './wrapping/response-wrapping.js';
 import { isEmptyResponse, type EngineRequest, type EngineResponse, type LoginResult, type Operation, type PathSpec, type RequestAuth } from './router/engine.js';
 import { engineHelp, pathHelp } from './router/path-help.js';
+import { warnIgnoredFields } from './router/ignored-fields.js';
 import { canonicalPolicyName } from './policy/parse.js';
 import { authBlock } from './tokens/token-response.js';
 import type { MountEntry } from './router/mount-table.js';
@@ -440,6 +441,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     // version answers 404 with metadata; a delete of what is gone answers 204 unchanged).
     const changed = response === null || (response.unchanged !== true && (response.statusCode ?? 200) < 300);
     const unwrapped = response;
+    response = warnIgnoredFields(response, matched.spec, operation, req.data, params);
     if (req.wrapTtl !== undefined && isWrappable(response)) {
       try {
         response = await wrapResponse(req, token, response, routed.mount.type);

@@ -17,6 +17,9 @@ import type { SecretIdStore } from './secret-id-store.js';
 
 export const APPROLE_LOGIN_ERROR = 'invalid role or secret ID';
 
+/** What a login reads; others are ignored with Vault's warning. */
+const LOGIN_FIELDS: ReadonlySet<string> = new Set(['role_id', 'secret_id']);
+
 export function loginPath(roles: RoleStore, secretIds: SecretIdStore, refusals: LoginRefusals): PathSpec {
   const login = async (req: EngineRequest): Promise<EngineResponse> => {
     const roleId = parseString(req.data['role_id'], 'role_id').trim();
@@ -43,6 +46,7 @@ export function loginPath(roles: RoleStore, secretIds: SecretIdStore, refusals: 
   return {
     pattern: 'login',
     unauthenticated: true,
+    fields: LOGIN_FIELDS,
     description: 'Log in with a role_id and a secret_id.',
     operations: { update: login },
   };

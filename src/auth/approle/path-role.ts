@@ -10,7 +10,7 @@ import { uuid } from '../../core/ids.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { parseCidrList } from '../../core/cidr.js';
 import { assertName, has, NAME_PATTERN, parseBool, parseDuration, parseInteger, parseString, parseStringList } from '../shared/input.js';
-import { parseTokenSettings, tokenSettingsView } from '../shared/token-fields.js';
+import { parseTokenSettings, TOKEN_FIELDS, tokenSettingsView } from '../shared/token-fields.js';
 import type { ApproleRole, RoleStore } from './role-store.js';
 import type { SecretIdStore } from './secret-id-store.js';
 
@@ -24,6 +24,11 @@ export function roleView(role: ApproleRole): Record<string, unknown> {
     ...tokenSettingsView(role.token),
   };
 }
+
+/** Every field mergeRole reads (`bound_cidr_list` is the legacy name of secret_id_bound_cidrs). */
+const ROLE_FIELDS: ReadonlySet<string> = new Set([
+  'role_id', 'bind_secret_id', 'secret_id_bound_cidrs', 'bound_cidr_list', 'secret_id_num_uses', 'secret_id_ttl', 'local_secret_ids', ...TOKEN_FIELDS,
+]);
 
 function mergeRole(name: string, data: Readonly<Record<string, unknown>>, existing: ApproleRole | undefined): ApproleRole {
   const role: ApproleRole = existing
@@ -87,6 +92,7 @@ export function rolePaths(roles: RoleStore, secretIds: SecretIdStore): PathSpec[
       pattern: `role/(?<name>${NAME_PATTERN})`,
       description: 'Manage an AppRole role.',
       existenceCheck: async (req) => (await roles.get(req.params['name'] as string)) !== undefined,
+      fields: ROLE_FIELDS,
       operations: { read, create: write, update: write, delete: remove },
     },
     { pattern: 'role/?', description: 'List AppRole roles.', operations: { list } },

@@ -42,6 +42,10 @@ function secretIdSettings(role: ApproleRole, data: Readonly<Record<string, unkno
   return { ttl, numUses, cidrList, tokenBoundCidrs, metadata: parseStringMap(data['metadata'], 'metadata') };
 }
 
+/** What generating a secret ID reads; a custom one also reads `secret_id`. */
+const GENERATE_FIELDS: ReadonlySet<string> = new Set(['ttl', 'num_uses', 'cidr_list', 'token_bound_cidrs', 'metadata']);
+const CUSTOM_FIELDS: ReadonlySet<string> = new Set([...GENERATE_FIELDS, 'secret_id']);
+
 export function secretIdPaths(roles: RoleStore, secretIds: SecretIdStore): PathSpec[] {
   const roleFor = async (req: EngineRequest): Promise<ApproleRole> => {
     const role = await roles.get(req.params['name'] as string);
@@ -87,11 +91,13 @@ export function secretIdPaths(roles: RoleStore, secretIds: SecretIdStore): PathS
     {
       pattern: `role/(?<name>${NAME_PATTERN})/secret-id/?`,
       description: 'Generate a secret ID for a role, or list the accessors of its secret IDs.',
+      fields: GENERATE_FIELDS,
       operations: { update: generate, list },
     },
     {
       pattern: `role/(?<name>${NAME_PATTERN})/custom-secret-id`,
       description: 'Register a caller-chosen secret ID for a role.',
+      fields: CUSTOM_FIELDS,
       operations: { update: custom },
     },
   ];

@@ -13,7 +13,7 @@ import { rolePaths } from '../shared/role-paths.js';
 import { createJwtConfigStore } from './config-store.js';
 import { configPath } from './path-config.js';
 import { JWT_LOGIN_ERROR, loginPath } from './path-login.js';
-import { createJwtRoleStore, mergeRole, roleView } from './role-store.js';
+import { createJwtRoleStore, mergeRole, ROLE_FIELDS, roleView } from './role-store.js';
 
 export function createJwtEngine(ctx: EngineContext): Engine {
   const configs = createJwtConfigStore(ctx.storage);
@@ -24,7 +24,7 @@ export function createJwtEngine(ctx: EngineContext): Engine {
     paths: [
       loginPath(configs, roles, ctx.clock, refusals),
       configPath(configs),
-      ...rolePaths(roles, { merge: mergeRole, view: roleView }, 'Manage a JWT role: bindings on claims and the token it grants.'),
+      ...rolePaths(roles, { merge: mergeRole, view: roleView, fields: ROLE_FIELDS }, 'Manage a JWT role: bindings on claims and the token it grants.'),
     ],
     checkRenewal: requireRole(async (name) => (await roles.get(name))?.token, 'role'),
   };

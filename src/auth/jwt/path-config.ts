@@ -14,6 +14,10 @@ import { assertName, has, parseRawStringList, parseString, parseStringList } fro
 import type { JwtConfig, JwtConfigStore } from './config-store.js';
 
 const UNSUPPORTED = ['oidc_client_id', 'oidc_client_secret', 'oidc_response_mode', 'oidc_response_types', 'provider_config'];
+/** What a config write reads (the unsupported OIDC fields are refused when set, so they count). */
+const CONFIG_FIELDS: ReadonlySet<string> = new Set([
+  'jwks_url', 'jwt_validation_pubkeys', 'oidc_discovery_url', 'bound_issuer', 'jwt_supported_algs', 'default_role', ...UNSUPPORTED,
+]);
 
 function configView(config: JwtConfig): Record<string, unknown> {
   return {
@@ -65,5 +69,5 @@ export function configPath(configs: JwtConfigStore): PathSpec {
     return null;
   };
 
-  return { pattern: 'config', description: 'Read or set how this JWT/OIDC mount verifies tokens.', operations: { read, update } };
+  return { pattern: 'config', description: 'Read or set how this JWT/OIDC mount verifies tokens.', fields: CONFIG_FIELDS, operations: { read, update } };
 }

@@ -21,6 +21,9 @@ import { DEFAULT_LEEWAY, effectiveLeeway, type JwtRoleStore } from './role-store
 
 export const JWT_LOGIN_ERROR = 'permission denied';
 
+/** What a login reads; others are ignored with Vault's warning. */
+const LOGIN_FIELDS: ReadonlySet<string> = new Set(['jwt', 'role']);
+
 export function loginPath(configs: JwtConfigStore, roles: JwtRoleStore, clock: Clock, refusals: LoginRefusals): PathSpec {
   const login = async (req: EngineRequest): Promise<EngineResponse> => {
     const token = req.data['jwt'];
@@ -76,6 +79,7 @@ export function loginPath(configs: JwtConfigStore, roles: JwtRoleStore, clock: C
   return {
     pattern: 'login',
     unauthenticated: true,
+    fields: LOGIN_FIELDS,
     description: 'Log in with a JWT signed by a trusted issuer.',
     operations: { update: login },
   };

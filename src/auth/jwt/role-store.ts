@@ -9,7 +9,7 @@ import { badRequest } from '../../core/errors.js';
 import type { Storage } from '../../core/storage/storage.js';
 import { createRoleStore, type RoleStore } from '../shared/role-paths.js';
 import { has, parseSignedDuration, parseString, parseStringList } from '../shared/input.js';
-import { parseTokenSettings, tokenSettingsView, type TokenSettings } from '../shared/token-fields.js';
+import { parseTokenSettings, TOKEN_FIELDS, tokenSettingsView, type TokenSettings } from '../shared/token-fields.js';
 import { parseBoundClaims, parseClaimMappings, type BoundClaimsType } from './bound-claims.js';
 
 export interface JwtRole {
@@ -35,6 +35,12 @@ export function effectiveLeeway(stored: number, fallback: number): number {
   if (stored < 0) return 0;
   return stored === 0 ? fallback : stored;
 }
+
+/** Every field mergeRole reads. */
+export const ROLE_FIELDS: ReadonlySet<string> = new Set([
+  'role_type', 'bound_audiences', 'bound_subject', 'bound_claims', 'bound_claims_type', 'claim_mappings', 'user_claim', 'groups_claim',
+  'clock_skew_leeway', 'expiration_leeway', 'not_before_leeway', ...TOKEN_FIELDS,
+]);
 
 export function mergeRole(name: string, data: Readonly<Record<string, unknown>>, existing: JwtRole | undefined): JwtRole {
   const role: JwtRole = existing

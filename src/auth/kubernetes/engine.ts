@@ -13,7 +13,7 @@ import { rolePaths } from '../shared/role-paths.js';
 import { createKubernetesConfigStore } from './config-store.js';
 import { configPath } from './path-config.js';
 import { KUBERNETES_LOGIN_ERROR, loginPath } from './path-login.js';
-import { createKubernetesRoleStore, mergeRole, roleView } from './role-store.js';
+import { createKubernetesRoleStore, mergeRole, ROLE_FIELDS, roleView } from './role-store.js';
 
 export function createKubernetesEngine(ctx: EngineContext): Engine {
   const configs = createKubernetesConfigStore(ctx.storage);
@@ -24,7 +24,7 @@ export function createKubernetesEngine(ctx: EngineContext): Engine {
     paths: [
       loginPath(configs, roles, ctx.clock, refusals),
       configPath(configs),
-      ...rolePaths(roles, { merge: mergeRole, view: roleView }, 'Manage a Kubernetes role: bound service accounts and the token it grants.'),
+      ...rolePaths(roles, { merge: mergeRole, view: roleView, fields: ROLE_FIELDS }, 'Manage a Kubernetes role: bound service accounts and the token it grants.'),
     ],
     checkRenewal: requireRole(async (name) => (await roles.get(name))?.token, 'role'),
   };

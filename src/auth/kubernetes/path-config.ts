@@ -26,6 +26,15 @@ function configView(config: KubernetesConfig): Record<string, unknown> {
   };
 }
 
+/**
+ * What a config write reads. `token_reviewer_jwt` is refused when set and `kubernetes_ca_cert`
+ * has a warning of its own; `disable_local_ca_jwt` is what Coffer always does (no local token
+ * is ever read), as a read reports.
+ */
+const CONFIG_FIELDS: ReadonlySet<string> = new Set([
+  'kubernetes_host', 'pem_keys', 'jwks_url', 'issuer', 'disable_iss_validation', 'token_reviewer_jwt', 'kubernetes_ca_cert', 'disable_local_ca_jwt',
+]);
+
 export function configPath(configs: KubernetesConfigStore): PathSpec {
   const read = async (): Promise<EngineResponse | null> => {
     const config = await configs.get();
@@ -52,5 +61,5 @@ export function configPath(configs: KubernetesConfigStore): PathSpec {
     return warnings.length > 0 ? { warnings } : null;
   };
 
-  return { pattern: 'config', description: 'Read or set how this Kubernetes mount verifies service-account tokens.', operations: { read, update } };
+  return { pattern: 'config', description: 'Read or set how this Kubernetes mount verifies service-account tokens.', fields: CONFIG_FIELDS, operations: { read, update } };
 }

@@ -26,6 +26,9 @@ export const KUBERNETES_LOGIN_ERROR = 'permission denied';
 
 const bound = (patterns: readonly string[], value: string): boolean => patterns.some((p) => globMatch(p, value));
 
+/** What a login reads; others are ignored with Vault's warning. */
+const LOGIN_FIELDS: ReadonlySet<string> = new Set(['jwt', 'role']);
+
 export function loginPath(configs: KubernetesConfigStore, roles: KubernetesRoleStore, clock: Clock, refusals: LoginRefusals): PathSpec {
   const login = async (req: EngineRequest): Promise<EngineResponse> => {
     const roleName = parseString(req.data['role'], 'role').trim();
@@ -65,6 +68,7 @@ export function loginPath(configs: KubernetesConfigStore, roles: KubernetesRoleS
   return {
     pattern: 'login',
     unauthenticated: true,
+    fields: LOGIN_FIELDS,
     description: 'Log in with a Kubernetes service-account token.',
     operations: { update: login },
   };

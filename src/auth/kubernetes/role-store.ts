@@ -9,7 +9,7 @@ import { badRequest } from '../../core/errors.js';
 import type { Storage } from '../../core/storage/storage.js';
 import { has, parseString, parseStringList } from '../shared/input.js';
 import { createRoleStore, type RoleStore } from '../shared/role-paths.js';
-import { parseTokenSettings, tokenSettingsView, type TokenSettings } from '../shared/token-fields.js';
+import { parseTokenSettings, TOKEN_FIELDS, tokenSettingsView, type TokenSettings } from '../shared/token-fields.js';
 
 export interface KubernetesRole {
   name: string;
@@ -20,6 +20,9 @@ export interface KubernetesRole {
   audience: string;
   token: TokenSettings;
 }
+
+/** Every field mergeRole reads. */
+export const ROLE_FIELDS: ReadonlySet<string> = new Set(['bound_service_account_names', 'bound_service_account_namespaces', 'audience', ...TOKEN_FIELDS]);
 
 export function mergeRole(name: string, data: Readonly<Record<string, unknown>>, existing: KubernetesRole | undefined): KubernetesRole {
   const role: KubernetesRole = existing

@@ -36,6 +36,8 @@ export interface RoleCodec<T> {
   /** Applies the request's fields over `existing` (undefined on create); throws bad_request. */
   merge(name: string, data: Readonly<Record<string, unknown>>, existing: T | undefined): T;
   view(role: T): Record<string, unknown>;
+  /** Every field `merge` reads; a write with others is answered with Vault's warning. */
+  readonly fields: ReadonlySet<string>;
 }
 
 export function rolePaths<T extends { name: string }>(store: RoleStore<T>, codec: RoleCodec<T>, description: string): PathSpec[] {
@@ -73,6 +75,7 @@ export function rolePaths<T extends { name: string }>(store: RoleStore<T>, codec
       pattern: `role/(?<name>${NAME_PATTERN})`,
       description,
       existenceCheck: async (req) => (await store.get(req.params['name'] as string)) !== undefined,
+      fields: codec.fields,
       operations: { read, create: write, update: write, delete: remove },
     },
     { pattern: 'role/?', description: 'List roles.', operations: { list } },

@@ -36,6 +36,12 @@ export const EMPTY_TOKEN_SETTINGS: TokenSettings = {
   boundCidrs: [],
 };
 
+/** Every field parseTokenSettings reads, for the paths that take them (PathSpec.fields). */
+export const TOKEN_FIELDS: readonly string[] = [
+  'token_policies', 'policies', 'token_ttl', 'token_max_ttl', 'token_explicit_max_ttl', 'token_period', 'period',
+  'token_num_uses', 'token_no_default_policy', 'token_bound_cidrs', 'token_type',
+];
+
 /**
  * Applies the token fields present in `data` over `existing`. `policies` and `period` are the
  * legacy aliases of `token_policies` and `token_period`; the token_ form wins when both are given.

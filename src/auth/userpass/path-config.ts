@@ -19,6 +19,9 @@ function configView(config: LockoutConfig): Record<string, unknown> {
   };
 }
 
+/** What a config write reads. */
+const CONFIG_FIELDS: ReadonlySet<string> = new Set(['lockout_threshold', 'lockout_duration', 'lockout_counter_reset', 'lockout_disable']);
+
 export function configPath(lockouts: LockoutStore): PathSpec {
   const read = async (): Promise<EngineResponse> => ({ data: configView(await lockouts.config()) });
 
@@ -35,5 +38,5 @@ export function configPath(lockouts: LockoutStore): PathSpec {
     return null;
   };
 
-  return { pattern: 'config', description: 'Read or set the lockout settings of this userpass mount.', operations: { read, update } };
+  return { pattern: 'config', description: 'Read or set the lockout settings of this userpass mount.', fields: CONFIG_FIELDS, operations: { read, update } };
 }

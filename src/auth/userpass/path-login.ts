@@ -29,6 +29,9 @@ const VALID_NAME = new RegExp(`^${NAME_PATTERN}$`);
 /** The lockout counter unknown names use; '/' cannot be in a user name, so no user shares it. */
 const UNKNOWN_USER_COUNTER = 'unknown/user';
 
+/** What a login reads; others are ignored with Vault's warning. */
+const LOGIN_FIELDS: ReadonlySet<string> = new Set(['password']);
+
 export function loginPath(users: UserStore, lockouts: LockoutStore, hasher: PasswordHasher, mutex: KeyedMutex, clock: Clock, refusals: LoginRefusals): PathSpec {
   const login = async (req: EngineRequest): Promise<EngineResponse> => {
     const name = normalizeUserName(req.params['name'] as string);
@@ -70,6 +73,7 @@ export function loginPath(users: UserStore, lockouts: LockoutStore, hasher: Pass
   return {
     pattern: 'login/(?<name>[^/]+)',
     unauthenticated: true,
+    fields: LOGIN_FIELDS,
     description: 'Log in with a username and password.',
     operations: { update: login },
   };

@@ -8,13 +8,18 @@
 import { badRequest, notFound } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { assertName, has, parseString } from '../shared/input.js';
-import { parseTokenSettings, tokenSettingsView } from '../shared/token-fields.js';
+import { parseTokenSettings, TOKEN_FIELDS, tokenSettingsView } from '../shared/token-fields.js';
 import type { LockoutStore } from './lockout.js';
 import type { PasswordHash, PasswordHasher } from './password-hash.js';
 import { normalizeUserName, type UserStore } from './user-store.js';
 import type { KeyedMutex } from '../../core/keyed-mutex.js';
 
 const MAX_PASSWORD_LENGTH = 1024;
+
+/** What each write reads; others are ignored with Vault's warning. */
+const USER_FIELDS: ReadonlySet<string> = new Set(['password', ...TOKEN_FIELDS]);
+const PASSWORD_FIELDS: ReadonlySet<string> = new Set(['password']);
+const POLICIES_FIELDS: ReadonlySet<string> = new Set(['token_policies', 'policies']);
 
 async function hashField(hasher: PasswordHasher, data: Readonly<Record<string, unknown>>): Promise<PasswordHash> {
   const password = parseString(data['password'], 'password');
@@ -97,12 +102,13 @@ export function userPaths(users: UserStore, lockouts: LockoutStore, hasher: Pass
     {
       pattern: `users/${user}`,
       description: 'Manage a userpass user.',
+      fields: USER_FIELDS,
       existenceCheck: async (req) => (await users.get(normalizeUserName(req.params['name'] as string))) !== undefined,
       operations: { read, create: write, update: write, delete: remove },
     },
     { pattern: 'users/?', description: 'List userpass users.', operations: { list } },
-    { pattern: `users/${user}/password`, description: "Change a user's password.", operations: { update: setPassword } },
-    { pattern: `users/${user}/policies`, description: "Change a user's token policies.", operations: { update: setPolicies } },
+    { pattern: `users/${user}/password`, description: "Change a user's password.", fields: PASSWORD_FIELDS, operations: { update: setPassword } },
+    { pattern: `users/${user}/policies`, description: "Change a user's token policies.", fields: POLICIES_FIELDS, operations: { update: setPolicies } },
     { pattern: `users/${user}/unlock`, description: 'Clear a locked-out user\'s failed-login counter.', operations: { update: unlock } },
   ];
 }

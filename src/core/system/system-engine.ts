@@ -128,6 +128,24 @@ function mountConfigInput(config: Readonly<Record<string, unknown>>): Partial<Mo
   return out;
 }
 
+/**
+ * What a tune reads. Vault's CLI sends force_no_cache on every tune (Coffer keeps no response
+ * cache it could bypass, and a read shows false).
+ */
+const TUNE_FIELDS: ReadonlySet<string> = new Set([
+  'default_lease_ttl', 'max_lease_ttl', 'audit_non_hmac_request_keys', 'audit_non_hmac_response_keys', 'listing_visibility', 'token_type',
+  ...UNSUPPORTED_MOUNT_SETTINGS, 'description', 'options', 'force_no_cache',
+]);
+/**
+ * What enabling a mount reads. Vault's CLI always sends seal_wrap and external_entropy_access:
+ * the barrier already encrypts every entry and there is no external entropy source to opt into.
+ */
+const ENABLE_FIELDS: ReadonlySet<string> = new Set(['type', 'description', 'config', 'options', 'local', 'seal_wrap', 'external_entropy_access']);
+/** What a policy write reads: the older path names the text `rules`, the newer `policy`; both take either. */
+const POLICY_FIELDS: ReadonlySet<string> = new Set(['policy', 'rules']);
+/** What enabling an audit device reads; Vault's CLI also sends `local` (no replication here). */
+const AUDIT_ENABLE_FIELDS: ReadonlySet<string> = new Set(['type', 'description', 'options', 'local']);
+
 /** The optional settings as Vault shows them in a mount or tune read: only when set. */
 function optionalMountSettings(config: MountConfig): Record<string, unknown> {
   return {
@@ -200,6 +218,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       pattern: `${base}/(?<path>.+?)/tune`,
       description: "Read and tune a mount's settings.",
       sudo,
+      fields: TUNE_FIELDS,
       operations: {
         read: async (req) => {
           const entry = mounts.get(kind, req.params.path as string);
@@ -230,6 +249,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       pattern: `${base}/(?<path>.+)`,
       description: 'Enable, read and disable a mount.',
       sudo,
+      fields: ENABLE_FIELDS,
       operations: {
         read: async (req) => {
           const entry = mounts.get(kind, req.params.path as string);
@@ -300,6 +320,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       {
         pattern: 'policy/(?<name>.+)',
         description: 'Read, write and delete an ACL policy (the older path).',
+        fields: POLICY_FIELDS,
         operations: {
           read: async (req) => {
             const found = await policies.get(policyName(req));
@@ -327,6 +348,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       {
         pattern: 'policies/acl/(?<name>.+)',
         description: 'Read, write and delete an ACL policy (HCL or JSON).',
+        fields: POLICY_FIELDS,
         operations: {
           read: async (req) => {
             const found = await policies.get(policyName(req));
@@ -353,6 +375,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
         pattern: 'audit/(?<path>.+)',
         description: 'Enable and disable an audit device.',
         sudo: true,
+        fields: AUDIT_ENABLE_FIELDS,
         operations: {
           update: async (req) => {
             if (deps.apiAuditCreation === 'deny') throw apiAuditRefused();

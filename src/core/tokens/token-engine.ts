@@ -12,7 +12,16 @@ import { clientTokenOf } from '../request-context.js';
 import type { Engine, EngineRequest, EngineResponse, LoginRenewalLimits } from '../router/engine.js';
 import type { TokenEntry, TokenStore } from './token-store.js';
 import { authBlock, lookupData } from './token-response.js';
-import { isRoleName, mergeRoleWrite, rolePolicies, roleView, type TokenRole, type TokenRoleStore } from './token-roles.js';
+import { isRoleName, mergeRoleWrite, ROLE_WRITE_FIELDS, rolePolicies, roleView, type TokenRole, type TokenRoleStore } from './token-roles.js';
+
+/**
+ * Every field a token creation reads (`lease` and `metadata` are older names of ttl and meta);
+ * others, such as Vault's entity_alias, are ignored with Vault's warning.
+ */
+const CREATE_FIELDS: ReadonlySet<string> = new Set([
+  'policies', 'no_default_policy', 'no_parent', 'id', 'role_name', 'type', 'display_name', 'meta', 'metadata', 'num_uses', 'ttl', 'lease',
+  'explicit_max_ttl', 'period', 'renewable',
+]);
 
 export interface TokenEngineDeps {
   tokens: TokenStore;
@@ -276,9 +285,9 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
   return {
     type: 'token',
     paths: [
-      { pattern: 'create', description: 'Create a token, a child of the caller unless no_parent (sudo).', operations: { update: create(false) } },
-      { pattern: 'create-orphan', description: 'Create a token with no parent (sudo on this path).', operations: { update: create(true) } },
-      { pattern: 'create/(?<name>[^/]+)', description: 'Create a token as a token role describes it.', operations: { update: createWithRole } },
+      { pattern: 'create', fields: CREATE_FIELDS, description: 'Create a token, a child of the caller unless no_parent (sudo).', operations: { update: create(false) } },
+      { pattern: 'create-orphan', fields: CREATE_FIELDS, description: 'Create a token with no parent (sudo on this path).', operations: { update: create(true) } },
+      { pattern: 'create/(?<name>[^/]+)', fields: CREATE_FIELDS, description: 'Create a token as a token role describes it.', operations: { update: createWithRole } },
       {
         pattern: 'roles/?',
         description: 'List the token roles.',
@@ -294,6 +303,7 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       {
         pattern: 'roles/(?<name>[^/]+)',
         description: 'Read, write and delete a token role.',
+        fields: ROLE_WRITE_FIELDS,
         existenceCheck: async (req) => isRoleName(req.params['name'] ?? '') && (await deps.roles?.get(req.params['name'] as string)) !== undefined,
         operations: {
           read: async (req) => {

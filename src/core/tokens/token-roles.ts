@@ -51,6 +51,13 @@ function globList(raw: unknown, field: string): string[] {
   return [...new Set(parseStringList(raw, field).map((p) => p.trim().toLowerCase()).filter((p) => p !== ''))].sort();
 }
 
+/** Every field mergeRoleWrite reads. */
+export const ROLE_WRITE_FIELDS: ReadonlySet<string> = new Set([
+  'allowed_policies', 'allowed_policies_glob', 'disallowed_policies', 'disallowed_policies_glob', 'orphan', 'renewable', 'path_suffix',
+  'token_bound_cidrs', 'bound_cidrs', 'token_explicit_max_ttl', 'explicit_max_ttl', 'token_period', 'period', 'token_no_default_policy',
+  'token_num_uses', 'token_type', 'allowed_entity_aliases',
+]);
+
 /**
  * The role after a write: each field given replaces the stored one, the rest stay (Vault's
  * create-or-update). The older names `period`, `explicit_max_ttl` and `bound_cidrs` are read

@@ -10,6 +10,7 @@ import { createManualClock, type ManualClock } from '../../core/clock.js';
 import { CofferError, isCofferError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import type { EngineContext, EngineRequest, EngineResponse, LeaseView, Operation, RequestAuth } from '../../core/router/engine.js';
+import { warnIgnoredFields } from '../../core/router/ignored-fields.js';
 import { createMemoryStorage } from '../../core/storage/memory.js';
 import type { PhysicalStorage, Storage } from '../../core/storage/storage.js';
 import { scope } from '../../core/storage/view.js';
@@ -105,7 +106,8 @@ export function createDatabaseHarness(options: HarnessOptions = {}): DatabaseHar
       const handler = spec.operations[resolved] ?? (operation === 'write' ? spec.operations.update : undefined);
       if (!handler) throw new Error(`no ${resolved} handler for ${path}`);
       const req: EngineRequest = { ...base, operation: resolved };
-      const response = await handler(req);
+      // As the request handler answers: with Vault's warning for fields the path does not read.
+      const response = warnIgnoredFields(await handler(req), spec, resolved, data, params);
       if (response?.secret) {
         // The core runs `create` while it stores the lease; here there is only the fake lease.
         if (response.secret.create) {

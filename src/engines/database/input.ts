@@ -8,7 +8,7 @@
  */
 import { badRequest } from '../../core/errors.js';
 
-export { has, parseBool, parseDuration, parseInteger, parseString, parseStringList as parseCommaList, unrecognizedParametersWarning } from '../../core/input.js';
+export { has, parseBool, parseDuration, parseInteger, parseString, parseStringList as parseCommaList } from '../../core/input.js';
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 

@@ -53,6 +53,16 @@ function configView(config: DbConfig): Record<string, unknown> {
   };
 }
 
+/**
+ * Every field mergeConfig reads: host, port, tls and insecure_tls are Vault's redis plugin's
+ * form of a connection URL; plugin_version has one value here, as a read reports.
+ */
+const CONFIG_FIELDS: ReadonlySet<string> = new Set([
+  'plugin_name', 'plugin_version', 'connection_url', 'username', 'password', 'allowed_roles', 'verify_connection', 'password_policy',
+  'max_open_connections', 'max_idle_connections', 'max_connection_lifetime', 'root_rotation_statements', 'username_template',
+  'connect_timeout', 'statement_timeout', 'host', 'port', 'tls', 'insecure_tls',
+]);
+
 /** The stored config after applying `data` to `existing` (absent fields keep their value). */
 function mergeConfig(data: Readonly<Record<string, unknown>>, existing: DbConfig | undefined): DbConfig {
   const pick = <T>(field: string, parse: (raw: unknown) => T, fallback: T): T => (has(data, field) ? parse(data[field]) : fallback);
@@ -138,6 +148,7 @@ export function configPaths(store: DatabaseStore, connections: Connections, regi
       pattern: `config/(?<name>${NAME_PATTERN})`,
       description: 'Configure a connection to a database.',
       existenceCheck: async (req) => (await store.getConfig(req.params['name'] as string)) !== undefined,
+      fields: CONFIG_FIELDS,
       operations: { read, create: write, update: write, delete: remove },
     },
     {

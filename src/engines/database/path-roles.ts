@@ -11,7 +11,7 @@
 import { badRequest, notFound } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import type { DatabaseStore, DbRole } from './config-store.js';
-import { has, parseDuration, parseStatements, parseString, unrecognizedParametersWarning } from './input.js';
+import { has, parseDuration, parseStatements, parseString } from './input.js';
 import { POSTGRES_PLUGIN_NAME } from './plugin-postgres.js';
 import { touchesObjectAcl } from './plugin-postgres-sql.js';
 import { usesStatementTemplates } from './plugins.js';
@@ -39,7 +39,7 @@ function roleView(role: DbRole): Record<string, unknown> {
   };
 }
 
-/** Every field a role write reads (mergeRole); anything else is ignored with Vault's warning. */
+/** Every field a role write reads (mergeRole); anything else is ignored with Vault's warning (PathSpec.fields). */
 const ROLE_FIELDS: ReadonlySet<string> = new Set([
   'db_name', 'creation_statements', 'revocation_statements', 'renew_statements', 'rollback_statements', 'default_ttl', 'max_ttl', 'credential_type',
 ]);
@@ -87,9 +87,7 @@ export function rolePaths(store: DatabaseStore): PathSpec[] {
     await store.putRole(name, role);
     // The ACL ceiling is PostgreSQL's; MySQL keeps one grant row per user and has none.
     const postgres = config?.pluginName === POSTGRES_PLUGIN_NAME;
-    const warnings = [unrecognizedParametersWarning(req.data, ROLE_FIELDS), postgres && touchesObjectAcl(role.creationStatements) ? PER_OBJECT_GRANT_WARNING : undefined]
-      .filter((warning): warning is string => warning !== undefined);
-    return warnings.length > 0 ? { data: null, warnings } : null;
+    return postgres && touchesObjectAcl(role.creationStatements) ? { data: null, warnings: [PER_OBJECT_GRANT_WARNING] } : null;
   };
 
   const remove = async (req: EngineRequest): Promise<null> => {
@@ -108,6 +106,7 @@ export function rolePaths(store: DatabaseStore): PathSpec[] {
       pattern: `roles/(?<name>${NAME_PATTERN})`,
       description: 'Manage the roles that dynamic credentials are issued for.',
       existenceCheck: async (req) => (await store.getRole(req.params['name'] as string)) !== undefined,
+      fields: ROLE_FIELDS,
       operations: { read, create: write, update: write, delete: remove },
     },
     {

@@ -16,7 +16,7 @@ import type { DatabaseStore } from './config-store.js';
 import { globMatch } from './input.js';
 import type { RotationMachine } from './rotation-machine.js';
 import type { RotationScheduler } from './rotation-scheduler.js';
-import { parseStaticRole, staticRoleView } from './static-role-input.js';
+import { parseStaticRole, STATIC_ROLE_FIELDS, staticRoleView } from './static-role-input.js';
 import type { StaticRole, StaticStore } from './static-store.js';
 import { NAME_PATTERN } from './storage-keys.js';
 
@@ -121,6 +121,7 @@ export function staticRolePaths(deps: StaticPathDeps): PathSpec[] {
       pattern: `static-roles/(?<name>${NAME_PATTERN})`,
       description: 'Manage static roles: existing database users whose passwords Coffer rotates.',
       existenceCheck: async (req) => (await statics.getRole(nameOf(req))) !== undefined,
+      fields: STATIC_ROLE_FIELDS,
       operations: { read, create, update, delete: remove },
     },
     {

@@ -104,6 +104,12 @@ function parseTiming(data: Readonly<Record<string, unknown>>, existing: Rotation
   return { kind: 'schedule', schedule, windowSeconds };
 }
 
+/** Every field parseStaticRole reads (verify_timeout and on_timeout also inside rotation_policy). */
+export const STATIC_ROLE_FIELDS: ReadonlySet<string> = new Set([
+  'db_name', 'username', 'alternate_username', 'rotation_period', 'rotation_schedule', 'rotation_window', 'rotation_statements',
+  'rotation_policy', 'verify_timeout', 'on_timeout', 'credential_type', 'skip_import_rotation',
+]);
+
 /** The role after applying `data` to `existing` (undefined: a new role). */
 export function parseStaticRole(data: Readonly<Record<string, unknown>>, existing: StaticRole | undefined): StaticRole {
   const fixed = (field: string, current: string | undefined, parse: (raw: unknown) => string): string => {

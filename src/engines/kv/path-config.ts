@@ -9,6 +9,9 @@ import { has, parseBool, parseCount, parseMountDeleteVersionAfter } from './inpu
 import { configView } from './metadata.js';
 import type { VersionedStore } from './versioned-store.js';
 
+/** What a config write reads; others are ignored with Vault's warning. */
+const CONFIG_FIELDS: ReadonlySet<string> = new Set(['max_versions', 'cas_required', 'delete_version_after']);
+
 export function configPath(store: VersionedStore): PathSpec {
   const read = async (): Promise<EngineResponse> => ({ data: configView(await store.readConfig()) });
 
@@ -33,6 +36,7 @@ export function configPath(store: VersionedStore): PathSpec {
 
   return {
     pattern: 'config',
+    fields: CONFIG_FIELDS,
     description: 'Read and set mount-wide KV v2 settings.',
     operations: { read, update },
   };

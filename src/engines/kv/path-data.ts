@@ -13,6 +13,9 @@ import { addVersion, isGone, newMetadata, scheduledDeletion, versionRecord, vers
 import { isValidSecretPath, validateReadPath, validateSecretPath } from './secret-path.js';
 import type { VersionedStore } from './versioned-store.js';
 
+/** What a write or patch reads (`version` is a read's); others are ignored with Vault's warning. */
+const DATA_FIELDS: ReadonlySet<string> = new Set(['data', 'options', 'version']);
+
 /** The `data` field of a write or patch: a JSON object, or 400 'no data provided'. */
 function requireData(req: EngineRequest): JsonObject {
   const data = req.data['data'];
@@ -88,6 +91,7 @@ export function dataPath(store: VersionedStore): PathSpec {
 
   return {
     pattern: 'data/(?<path>.*)',
+    fields: DATA_FIELDS,
     description: 'Read, write, patch and soft-delete versions of a secret.',
     existenceCheck: async (req) => isValidSecretPath(req.params['path']) && (await store.readMetadata(req.params['path'])) !== undefined,
     operations: { read, create: write, update: write, patch, delete: softDeleteLatest },

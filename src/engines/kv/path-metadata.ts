@@ -29,6 +29,9 @@ interface SettingsChange {
  * Parses the settings of a metadata write (POST/PUT) or patch. In a patch, null resets a field
  * to its default and removes a custom_metadata key; in a write, null counts as absent.
  */
+/** What a metadata write or patch reads; others are ignored with Vault's warning. */
+const METADATA_FIELDS: ReadonlySet<string> = new Set(['max_versions', 'cas_required', 'delete_version_after', 'custom_metadata']);
+
 function parseSettings(data: Readonly<Record<string, unknown>>, isPatch: boolean): SettingsChange {
   const change: SettingsChange = {};
   const nulled = (field: string): boolean => isPatch && Object.hasOwn(data, field) && data[field] === null;
@@ -120,6 +123,7 @@ export function metadataPath(store: VersionedStore): PathSpec {
   return {
     // 'metadata' alone and 'metadata/' both list the mount root.
     pattern: 'metadata(?:/(?<path>.*))?',
+    fields: METADATA_FIELDS,
     description: "Read and set a secret's settings and version table; delete a secret entirely; list secrets.",
     existenceCheck: async (req) => isValidSecretPath(req.params['path']) && (await store.readMetadata(req.params['path'])) !== undefined,
     operations: { read, create: write, update: write, patch, delete: remove, list },

@@ -15,6 +15,9 @@ import type { VersionedStore } from './versioned-store.js';
 /** Applies the change to the named versions; false when none of them changed (nothing written). */
 type Change = (path: string, meta: KeyMetadata, versions: readonly number[], now: number) => Promise<boolean>;
 
+/** What delete, undelete and destroy read; others are ignored with Vault's warning. */
+const VERSIONS_FIELDS: ReadonlySet<string> = new Set(['versions']);
+
 function versionsPath(store: VersionedStore, verb: string, missingMessage: string, description: string, change: Change): PathSpec {
   const update = async (req: EngineRequest): Promise<EngineResponse | null> => {
     const path = validateSecretPath(req.params['path']);
@@ -26,7 +29,7 @@ function versionsPath(store: VersionedStore, verb: string, missingMessage: strin
       return changed ? null : { unchanged: true };
     });
   };
-  return { pattern: `${verb}/(?<path>.*)`, description, operations: { update } };
+  return { pattern: `${verb}/(?<path>.*)`, description, fields: VERSIONS_FIELDS, operations: { update } };
 }
 
 export function versionPaths(store: VersionedStore): PathSpec[] {

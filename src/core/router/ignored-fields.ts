@@ -1,0 +1,28 @@
+/**
+ * Vault's answer to a write carrying fields its path does not read: the write goes ahead and
+ * the response says which fields were ignored (PathSpec.fields).
+ *
+ * Must never: name a field's value (it may be a credential), or turn an error into a success.
+ */
+import { unrecognizedParametersWarning } from '../input.js';
+import type { EngineResponse, Operation, PathSpec } from './engine.js';
+
+const WRITES: ReadonlySet<Operation> = new Set(['create', 'update', 'patch']);
+
+/** `response` with the warning added when `data` holds fields `spec` does not read; else `response` itself. */
+export function warnIgnoredFields(
+  response: EngineResponse | null,
+  spec: PathSpec,
+  operation: Operation,
+  data: Readonly<Record<string, unknown>>,
+  params: Readonly<Record<string, string>>,
+): EngineResponse | null {
+  const { fields } = spec;
+  if (fields === undefined || !WRITES.has(operation)) return response;
+  // A raw body (an unwrapped answer) has no envelope to carry a warning; an error keeps its own.
+  if (response?.rawBody !== undefined || (response?.statusCode ?? 200) >= 300) return response;
+  const warning = unrecognizedParametersWarning(data, fields, params);
+  if (warning === undefined) return response;
+  // Vault answers a write that returned nothing with a 200 carrying only the warning.
+  return { ...(response ?? { data: null }), warnings: [...(response?.warnings ?? []), warning] };
+}
