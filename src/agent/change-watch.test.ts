@@ -29,3 +29,27 @@ test('tells the agent each time the stream (re)connects, so leases that ended me
   assert.equal(connected, 2);
   changes.stop();
 });
+
+test('a restart resumes where the old stream stood, even when it delivered no event', () => {
+  const opened: WatchOptions[] = [];
+  const positions = [17, undefined];
+  const coffer: Pick<Coffer, 'watch'> = {
+    watch: (_prefix, _handler, options = {}) => {
+      opened.push(options);
+      return Object.assign(() => undefined, { ready: Promise.resolve(), mode: 'sse' as const, position: positions.shift() }) as Subscription;
+    },
+  };
+  const changes = createChangeWatch({
+    coffer,
+    paths: ['secret/data/app'],
+    onChange: () => undefined,
+    onReset: () => undefined,
+    onUnavailable: () => undefined,
+    onInterrupted: () => undefined,
+  });
+  changes.restart();
+  changes.restart();
+  assert.equal(opened[0]?.after, undefined);
+  assert.equal(opened[1]?.after, 17, 'the server said the first stream began at 17');
+  changes.stop();
+});

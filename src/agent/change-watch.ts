@@ -4,7 +4,7 @@
  * to exactly those paths. Restarted with the new token after a login, resuming after the last
  * event seen so nothing in between is lost.
  *
- * Owns: the subscription and the last sequence number.
+ * Owns: the subscription and the sequence number a new one resumes after.
  * Must never: act on an event for a path no template reads.
  */
 import type { Coffer } from '../sdk/coffer.js';
@@ -58,9 +58,12 @@ export function createChangeWatch(deps: ChangeWatchDeps): ChangeWatch {
   return {
     restart() {
       if (stopped || watched.size === 0) return;
+      // Where the old stream stood, even if it delivered nothing: what was written since is
+      // replayed on the new one rather than lost.
+      const resume = subscription?.position ?? lastSeq;
       subscription?.();
       const sub = deps.coffer.watch(prefix, onEvent, {
-        ...(lastSeq === undefined ? {} : { after: lastSeq }),
+        ...(resume === undefined ? {} : { after: resume }),
         onError: deps.onInterrupted,
         ...(deps.onConnected ? { onOpen: deps.onConnected } : {}),
       });

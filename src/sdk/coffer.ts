@@ -281,6 +281,7 @@ export class Coffer {
     };
     Object.defineProperty(stop, 'ready', { value: subscription.ready });
     Object.defineProperty(stop, 'mode', { get: () => subscription.mode });
+    Object.defineProperty(stop, 'position', { get: () => subscription.position });
     return stop as Subscription;
   }
 

@@ -74,4 +74,41 @@ describe('watch reconnects', () => {
       stop();
     }
   });
+
+  it('falls back to long-polling while streams keep failing, and asks for a stream again a minute later', async () => {
+    let failing = 3;
+    let streams = 0;
+    let polls = 0;
+    const transport: Transport = {
+      address: 'http://127.0.0.1:1',
+      redactor: createRedactor(),
+      request: async () => {
+        polls += 1;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        return { status: 200, body: { data: { events: [], last_seq: 0, complete: true } } } as never;
+      },
+      async stream() {
+        if (failing > 0) {
+          failing -= 1;
+          throw new CofferConnectionError('cannot reach the server at http://127.0.0.1:1: ECONNREFUSED', 'ECONNREFUSED');
+        }
+        streams += 1;
+        return openStream();
+      },
+    };
+    let clock = 1_000_000;
+    const stop = startWatch(transport, 'secret/', () => undefined, { onError: () => undefined }, () => undefined, () => 1, () => clock);
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      await waitFor(() => polls >= 3, 'long-polling after three failed streams');
+      assert.equal(stop.mode, 'poll');
+      assert.equal(streams, 0);
+      clock += 60_000;
+      await waitFor(() => streams === 1, 'a stream asked for again');
+      assert.equal(stop.mode, 'sse');
+    } finally {
+      clearInterval(keepAlive);
+      stop();
+    }
+  });
 });

@@ -57,6 +57,11 @@ export interface Subscription {
   readonly ready: Promise<void>;
   /** How events arrive right now. */
   readonly mode: 'sse' | 'poll';
+  /**
+   * The sequence number this watch resumes after: the last event seen, or where the server
+   * said the stream began. A new watch given it as `after` misses nothing in between.
+   */
+  readonly position: number | undefined;
 }
 
 /** No event and no keep-alive for this long means the stream is dead (the server sends one every 15 s). */
@@ -64,6 +69,8 @@ const IDLE_MS = 45_000;
 const POLL_WAIT_S = 30;
 /** Consecutive stream failures after which long-polling is tried instead. */
 const SSE_FAILURES_BEFORE_POLL = 3;
+/** After falling back to long-polling because streams kept failing, when to try a stream again. */
+const SSE_RETRY_AFTER_MS = 60_000;
 
 class StreamUnavailable extends CofferError {}
 
@@ -78,6 +85,7 @@ export function startWatch(
   options: WatchOptions,
   onErrorDefault: (err: unknown) => void,
   backoff: (failures: number) => number = defaultReconnectDelay,
+  now: () => number = Date.now,
 ): Subscription {
   const cleanPrefix = prefix.replace(/^\/+/, '');
   const onError = options.onError ?? onErrorDefault;
@@ -187,7 +195,12 @@ export function startWatch(
         if (!match) return;
         openedAt = Number(match[1]);
         const serverSeq = openedAt;
-        queue = queue.then(() => noticeServerSeq(serverSeq));
+        queue = queue.then(async () => {
+          await noticeServerSeq(serverSeq);
+          // A watch that has seen no event yet resumes from here: without it, a reconnect would
+          // start from "now" again and lose what was written while it was away.
+          if (lastSeq === undefined) lastSeq = serverSeq;
+        });
       },
     );
     const decoder = new TextDecoder();
@@ -244,10 +257,13 @@ export function startWatch(
       }
     });
 
+  /** The server (or a proxy before it) does not serve streams at all. */
+  const streamMissing = (err: unknown): boolean =>
+    err instanceof StreamUnavailable || (err instanceof CofferHttpError && [404, 405, 501].includes(err.status ?? 0));
+
   const shouldFallBack = (err: unknown, failures: number): boolean => {
     if (options.transport === 'sse') return false;
-    if (err instanceof StreamUnavailable) return true;
-    if (err instanceof CofferHttpError && [404, 405, 501].includes(err.status ?? 0)) return true;
+    if (streamMissing(err)) return true;
     // A 429 (the token holds as many watches as the server allows) says nothing about streams
     // working: long polls count against the same limit, and falling back would keep this watch
     // on polling for good. Back off and ask for the stream again.
@@ -257,6 +273,10 @@ export function startWatch(
 
   const loop = async (): Promise<void> => {
     let failures = 0;
+    // Set when polling only because streams kept failing (an outage, not a server or proxy
+    // without streams): the stream is asked for again from then on, or one outage would keep
+    // this watch on polling for good.
+    let retryStreamAt: number | undefined;
     while (!stop.signal.aborted) {
       try {
         if (mode === 'sse') {
@@ -267,6 +287,10 @@ export function startWatch(
         } else {
           await pollOnce();
           failures = 0;
+          if (retryStreamAt !== undefined && now() >= retryStreamAt) {
+            retryStreamAt = undefined;
+            mode = 'sse';
+          }
         }
       } catch (err) {
         if (stop.signal.aborted) break;
@@ -278,6 +302,7 @@ export function startWatch(
           rejectReady(err);
         }
         if (mode === 'sse' && shouldFallBack(err, failures)) {
+          retryStreamAt = streamMissing(err) ? undefined : now() + SSE_RETRY_AFTER_MS;
           mode = 'poll';
           failures = 0;
           continue;
@@ -295,5 +320,6 @@ export function startWatch(
   };
   Object.defineProperty(unsubscribe, 'ready', { value: ready });
   Object.defineProperty(unsubscribe, 'mode', { get: () => mode });
+  Object.defineProperty(unsubscribe, 'position', { get: () => lastSeq });
   return unsubscribe as Subscription;
 }

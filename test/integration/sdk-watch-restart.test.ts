@@ -55,3 +55,27 @@ test('after a restart the SDK watch is reset once, not at every later reconnect'
   await waitFor(() => events.some((e) => e.event === 'write' && e.path === 'secret/data/w/after'), 'the event after the reconnect');
   assert.equal(kinds().filter((k) => k === 'reset').length, 1, `events: ${kinds().join(', ')}`);
 });
+
+test('a watch that has seen no event yet still gets what was written while its connection was down', { timeout: 60_000 }, async () => {
+  server ??= await startTestServer({ dev: true, devRootToken: ROOT, dataDir, keepDataDir: true });
+  const live = server;
+  const quiet = await startTcpRelay({ host: '127.0.0.1', port: Number(new URL(live.url).port) });
+  const watcher = new Coffer({ address: `http://127.0.0.1:${quiet.port}`, token: ROOT, onError: () => undefined });
+  try {
+    const events: WatchEvent[] = [];
+    const sub = watcher.watch('secret/data/quiet/', (event) => void events.push(event), { transport: 'sse' });
+    await sub.ready;
+    await waitFor(() => sub.position !== undefined, 'the stream to say where it begins');
+    // The connection drops and stays down while the secret is written.
+    quiet.refuseNew(true);
+    quiet.cutAll();
+    assert.equal((await api(live, 'POST', 'secret/data/quiet/app', { token: ROOT, body: { data: { v: 'while-away' } } })).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    quiet.refuseNew(false);
+    await waitFor(() => events.some((e) => e.event === 'write' && e.path === 'secret/data/quiet/app'), 'the write made while disconnected');
+    assert.deepEqual(events.map((e) => e.event), ['write'], 'replayed, not reset');
+  } finally {
+    await watcher.close();
+    await quiet.close();
+  }
+});
