@@ -230,7 +230,10 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   });
   const policies = createPolicyStore({ storage: scope(systemStorage, 'policy/') });
   const events = createEventBus({ clock });
-  const consumers = createConsumerRegistry({ storage: scope(systemStorage, 'consumers/'), clock });
+  // Set when the core starts serving after an unseal, cleared as a seal begins: the consumer
+  // registry counts a consumer's silence only from then (consumer-registry.ts).
+  let consumersServingSince: number | undefined;
+  const consumers = createConsumerRegistry({ storage: scope(systemStorage, 'consumers/'), clock, servingSince: () => consumersServingSince });
   const systemTtl = { defaultSeconds: config.defaultTokenTtl, maxSeconds: config.maxTokenTtl };
   // AWS access keys: records behind the barrier, read by SigV4 verification (AWS API).
   const awsKeys = createAccessKeyStore({ storage: scope(systemStorage, 'aws-keys/'), clock, tokens });
@@ -385,6 +388,17 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     // it up), and again once the requests in flight are done (a watch opened meanwhile).
     services: [
       ...(replicas ? [replicas] : []),
+      {
+        start: () => {
+          consumersServingSince = clock.now();
+        },
+        sealBegins: () => {
+          consumersServingSince = undefined;
+        },
+        stop: async () => {
+          consumersServingSince = undefined;
+        },
+      },
       leases,
       awsPurger,
       { start: () => undefined, sealBegins: () => events.endStreams(), stop: async () => events.endStreams() },

@@ -24,7 +24,7 @@ export const PHASES: readonly RotationPhase[] = ['createSecret', 'setSecret', 't
 export type RotationStatus = 'running' | 'waiting' | 'completed' | 'rolled_back';
 export type RotationTrigger = 'aws' | 'api' | 'schedule';
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed';
-export type VerifyOutcome = 'confirmed' | 'no_consumers' | 'timeout_revoked' | 'timeout_held';
+export type VerifyOutcome = 'confirmed' | 'no_consumers' | 'consumers_expired' | 'timeout_revoked' | 'timeout_held';
 
 export interface StepOutcome {
   status: StepStatus;

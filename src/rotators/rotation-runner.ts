@@ -31,7 +31,7 @@ import type { RotationIdentity } from './rotation-identity.js';
 import { HISTORY_LIMIT, type RotatorStore, type Schedule } from './rotator-store.js';
 import { compileRules, nextDue } from './schedule-rules.js';
 import type { StagedAccess, StagedSecrets } from './staged-secrets.js';
-import { classifyConsumers } from '../core/consumers/verification.js';
+import { classifyConsumers, settledOutcome } from '../core/consumers/verification.js';
 import { WebhookError, type RotationStep, type StepRequest, type WebhookCaller, type WebhookTarget } from './webhook.js';
 
 export interface RotationRunnerDeps {
@@ -267,7 +267,10 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
       r.stragglers = standing.pending;
       r.expired = standing.expired;
       if (standing.pending.length === 0) {
-        if (r.verifyOutcome !== 'timeout_held') r.verifyOutcome = standing.confirmed.length > 0 ? 'confirmed' : 'no_consumers';
+        if (r.verifyOutcome !== 'timeout_held') r.verifyOutcome = settledOutcome(standing);
+        if (standing.expired.length > 0) {
+          logger.warn('rotation finishes; consumers that stopped checking in never confirmed the new version', { secret: r.secret, rotation_id: r.id, expired: standing.expired.map((s) => s.id) });
+        }
         r.status = 'running';
         await done(r, 'verify', 'finishSecret');
         return 'next';

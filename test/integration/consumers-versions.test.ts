@@ -7,8 +7,11 @@
  */
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { createManualClock } from '../../src/core/clock.js';
 import { eventually } from '../helpers/polling.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -135,4 +138,29 @@ test('a path that holds no versioned secret takes any version, as before', async
   const registered = await api(server, 'POST', 'sys/consumers/register', { token: root, body: { path: 'plain/app', version: 7 } });
   assert.equal(registered.status, 200, JSON.stringify(registered.body));
   assert.equal(registered.body.data.version, 7);
+});
+
+test('a seal does not expire consumers: after the unseal each one has a TTL to check in again', async () => {
+  const clock = createManualClock(Date.now());
+  const local = await startTestServer({ dev: true, clock });
+  try {
+    const token = local.rootToken as string;
+    assert.equal((await api(local, 'POST', 'secret/data/sealed', { token, body: { data: { value: 'a' } } })).status, 200);
+    const registered = await api(local, 'POST', 'sys/consumers/register', { token, body: { path: 'secret/data/sealed', version: 1, ttl: 10 } });
+    assert.equal(registered.status, 200, JSON.stringify(registered.body));
+    const id = registered.body.data.consumer_id as string;
+    const live = async (): Promise<boolean | undefined> =>
+      ((await api(local, 'GET', 'sys/consumers?path=secret/data/sealed', { token })).body.data.consumers as Array<{ consumer_id: string; live: boolean }>)
+        .find((c) => c.consumer_id === id)?.live;
+
+    assert.equal((await api(local, 'PUT', 'sys/seal', { token })).status, 204);
+    clock.advance(300_000);
+    const key = readFileSync(join(local.dataDir, 'dev-unseal-key'), 'utf8').trim();
+    assert.equal((await api(local, 'PUT', 'sys/unseal', { body: { key } })).body.sealed, false);
+    assert.equal(await live(), true, 'five sealed minutes are not silence: it could not check in');
+    clock.advance(11_000);
+    assert.equal(await live(), false, 'a whole TTL after the unseal without a check-in is');
+  } finally {
+    await local.destroy();
+  }
 });

@@ -20,6 +20,26 @@ describe('consumer registry', () => {
     assert.deepEqual(await registry.list('db/static-creds/app'), []);
   });
 
+  it('counts silence only while the server takes check-ins: after an unseal each consumer gets one TTL', async () => {
+    const clock = createManualClock();
+    let servingSince: number | undefined = clock.now();
+    const registry = createConsumerRegistry({ storage: createMemoryStorage(), clock, servingSince: () => servingSince });
+    const consumer = await registry.register({ path: 'p', ttl: 10, version: 1 });
+    // Sealed (or down) for five minutes: nobody could check in, so nobody has expired.
+    servingSince = undefined;
+    clock.advance(300_000);
+    assert.deepEqual((await registry.list('p')).map((v) => [v.id, v.live]), [[consumer.id, true]]);
+    // Serving again: the TTL starts now, not at the last check-in.
+    servingSince = clock.now();
+    clock.advance(9_000);
+    assert.equal((await registry.list('p'))[0]?.live, true);
+    clock.advance(2_000);
+    assert.equal((await registry.list('p'))[0]?.live, false, 'silent for a whole TTL while it could have checked in');
+    // Forgotten after ten TTLs of silence counted the same way, not ten TTLs of downtime.
+    clock.advance(90_000);
+    assert.deepEqual(await registry.list('p'), []);
+  });
+
   it('remembers since when a consumer holds its version', async () => {
     const clock = createManualClock();
     const registry = createConsumerRegistry({ storage: createMemoryStorage(), clock });

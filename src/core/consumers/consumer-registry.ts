@@ -5,7 +5,10 @@
  *
  * A consumer is live while it keeps checking in within its TTL; one that stops is expired and
  * no longer holds a rotation up. Durable (behind the barrier), so a restart mid-rotation still
- * knows who confirmed what.
+ * knows who confirmed what. Silence is counted only while this server could take check-ins: a
+ * consumer cannot check in while the server is down, sealed or still loading, so after an
+ * unseal every consumer gets one TTL to check in again before it counts as expired (else a
+ * restart mid-rotation would find every consumer expired and revoke what they still use).
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
@@ -64,8 +67,26 @@ const MAX_TTL = 24 * 3600;
 const pathKey = (path: string): string => createHash('sha256').update(path).digest('hex').slice(0, 32);
 const consumerKey = (path: string, id: string): string => `${pathKey(path)}/${id}`;
 
-export function createConsumerRegistry(deps: { storage: Storage; clock: Clock }): ConsumerRegistry {
+export interface ConsumerRegistryDeps {
+  storage: Storage;
+  clock: Clock;
+  /**
+   * Since when (`clock` ms) this server has been taking check-ins: its last unseal, once loaded.
+   * undefined while it cannot (sealed, loading): then nobody's silence counts. Default: since
+   * the registry was made.
+   */
+  servingSince?: () => number | undefined;
+}
+
+export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegistry {
   const { storage, clock } = deps;
+  const createdAt = clock.now();
+  const servingSince = deps.servingSince ?? ((): number => createdAt);
+  /** How long a consumer has been silent while it could have checked in. */
+  const silence = (consumer: Consumer, now: number): number => {
+    const since = servingSince();
+    return since === undefined ? 0 : now - Math.max(consumer.lastCheckIn, since);
+  };
   const validPath = (path: unknown): string => {
     if (typeof path !== 'string' || path === '' || path.length > 1024) throw badRequest('missing or invalid path');
     return path.replace(/^\/+/, '');
@@ -122,7 +143,7 @@ export function createConsumerRegistry(deps: { storage: Storage; clock: Clock })
       for (const id of await storage.list(`${pathKey(path)}/`)) {
         const consumer = await getJson<Consumer>(storage, `${pathKey(path)}/${id}`);
         if (!consumer) continue;
-        const silentFor = now - consumer.lastCheckIn;
+        const silentFor = silence(consumer, now);
         if (silentFor > consumer.ttl * 10_000) {
           await storage.delete(`${pathKey(path)}/${id}`);
           continue;

@@ -33,6 +33,16 @@ export interface ConsumerStanding {
   expired: Straggler[];
 }
 
+/**
+ * How a verify that waits for nobody any more ended: someone confirmed; or consumers there were
+ * all stopped checking in without confirming (they may still hold the old credential, so this is
+ * not the same as having none); or there were none.
+ */
+export function settledOutcome(standing: Pick<ConsumerStanding, 'confirmed' | 'expired'>): 'confirmed' | 'consumers_expired' | 'no_consumers' {
+  if (standing.confirmed.length > 0) return 'confirmed';
+  return standing.expired.length > 0 ? 'consumers_expired' : 'no_consumers';
+}
+
 const straggler = (c: ConsumerView): Straggler => ({ id: c.id, name: c.name, version: c.version, lastCheckIn: c.lastCheckIn });
 
 export function classifyConsumers(list: readonly ConsumerView[], toVersion: number, earlier: readonly ConsumerConfirmation[] = []): ConsumerStanding {

@@ -195,7 +195,7 @@ test('an expired consumer does not hold a rotation up', async () => {
   kit.clock.advance(31_000);
   const data = (await kit.h.call('write', 'rotate-role/app'))?.data as Record<string, any>;
   assert.equal(data.status, 'completed');
-  assert.equal(data.verify_outcome, 'no_consumers');
+  assert.equal(data.verify_outcome, 'consumers_expired');
   assert.deepEqual(data.expired.map((s: any) => s.consumer_id), [gone.id]);
 });
 

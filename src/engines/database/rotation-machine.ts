@@ -37,6 +37,7 @@ import { planRotation } from './rotation-plan.js';
 import { withoutSecret, type RotationPhase, type RotationRecord, type RotationTrigger } from './rotation-record.js';
 import { createRoleLanes } from './role-lanes.js';
 import { waitForConsumers, type ConsumerSnapshot } from './rotation-verify.js';
+import { settledOutcome } from '../../core/consumers/verification.js';
 import { createStaticPasswords, failureText } from './static-passwords.js';
 import type { StaticAccount, StaticRole, StaticStore } from './static-store.js';
 
@@ -224,7 +225,12 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
     const r = record(run);
     applySnapshot(run, snapshot);
     r.stragglers = [];
-    r.verifyOutcome = snapshot.confirmed.length > 0 ? 'confirmed' : 'no_consumers';
+    r.verifyOutcome = settledOutcome(snapshot);
+    if (snapshot.expired.length > 0) {
+      ctx.logger.warn('static role rotation revokes the previous credential; consumers that stopped checking in never confirmed the new one', {
+        role: run.name, rotation_id: r.id, version: r.toVersion, expired: snapshot.expired.map((s) => s.id),
+      });
+    }
   };
 
   /** on_timeout=revoke with stragglers: recorded, and logged by id (an audit hook would go here). */

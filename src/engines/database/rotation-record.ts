@@ -61,7 +61,7 @@ export interface RotationRecord {
   /** Why the rotation rolled back, or what the last failed attempt said. */
   error?: string;
   /** How the verify step ended: all confirmed, no consumers, timed out and revoked, held. */
-  verifyOutcome?: 'confirmed' | 'no_consumers' | 'timeout_revoked' | 'timeout_held' | 'not_needed';
+  verifyOutcome?: 'confirmed' | 'no_consumers' | 'consumers_expired' | 'timeout_revoked' | 'timeout_held' | 'not_needed';
 }
 
 export function newRotationRecord(input: {
