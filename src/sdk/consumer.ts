@@ -45,6 +45,11 @@ export interface ConsumerHandle {
 
 const DEFAULT_TTL = 60;
 
+/** How often a consumer with this TTL (seconds; default 60) checks in: three times per TTL. */
+export function checkInIntervalMs(ttl: number = DEFAULT_TTL): number {
+  return Math.max(1000, (ttl * 1000) / 3);
+}
+
 /**
  * The server's whole message for a consumer id it does not have for this token. It shares 400
  * with every other refusal and Vault's error body carries nothing but messages, so this exact
@@ -94,7 +99,7 @@ export async function registerConsumer(request: Requester, scheduler: Scheduler,
   };
 
   // Well within the TTL, so one lost heartbeat does not make the consumer look gone.
-  const interval = Math.max(1000, (ttl * 1000) / 3);
+  const interval = checkInIntervalMs(ttl);
   const heartbeat = async (): Promise<void> => {
     if (closed) return;
     const at = reporting;

@@ -3,7 +3,10 @@
  * when `fn` fails because the credential was refused (see auth-errors.ts), read the secret
  * again and call `fn` once more. Works for any readable path: a leased answer (dynamic
  * credentials) is kept as a renewing LeasedSecret, a static role's answer is cached until its
- * `ttl`, a KV secret until an authentication failure says otherwise.
+ * `ttl`, a KV secret until an authentication failure says otherwise. A caller that takes part
+ * in rotations as a consumer re-reads at least as often as it checks in: a dual-credential
+ * rotation keeps the old credential working until its consumers report the new version, so
+ * no failure would ever tell it to switch, and the rotation would wait for it in vain.
  *
  * Owns: the per-path cache, one refresh at a time per path (concurrent failures share it), and
  * optional consumer check-ins with the version `fn` succeeded with.
@@ -11,7 +14,7 @@
  * let a check-in failure fail the caller's work.
  */
 import { isAuthError as defaultIsAuthError } from './auth-errors.js';
-import type { ConsumerHandle, ConsumerOptions } from './consumer.js';
+import { checkInIntervalMs, type ConsumerHandle, type ConsumerOptions } from './consumer.js';
 import type { LeasedSecret } from './leased-secret.js';
 import type { Scheduler } from './scheduler.js';
 import { secretData, secretTtl, secretVersion } from './secret-value.js';
@@ -39,6 +42,8 @@ interface Entry {
   generation: number;
   /** Milliseconds since the epoch after which a non-leased secret is read again; 0: never. */
   staleAt: number;
+  /** When it was read (scheduler ms). */
+  readAt: number;
 }
 
 export interface RotationDeps {
@@ -73,17 +78,25 @@ export function createRotationHelper(deps: RotationDeps): RotationHelper {
   const load = async (path: string, generation: number): Promise<Entry> => {
     const envelope = await deps.read(path);
     const version = secretVersion(envelope);
+    const readAt = deps.scheduler.now();
     if (envelope.lease_id !== '') {
       const handle = await deps.openLeased(path, envelope);
-      return { handle, value: handle.current, version, generation, staleAt: 0 };
+      return { handle, value: handle.current, version, generation, staleAt: 0, readAt };
     }
     const ttl = secretTtl(envelope);
-    return { handle: undefined, value: secretData(envelope), version, generation, staleAt: ttl === undefined ? 0 : deps.scheduler.now() + ttl * 1000 };
+    return { handle: undefined, value: secretData(envelope), version, generation, staleAt: ttl === undefined ? 0 : readAt + ttl * 1000, readAt };
   };
 
-  const current = async (path: string): Promise<Snapshot> => {
+  /** Whether a cached entry may still be used; `maxAgeMs` bounds a non-leased one's age. */
+  const fresh = (entry: Entry, maxAgeMs: number | undefined): boolean => {
+    const now = deps.scheduler.now();
+    if (entry.staleAt !== 0 && now >= entry.staleAt) return false;
+    return entry.handle !== undefined || maxAgeMs === undefined || now - entry.readAt < maxAgeMs;
+  };
+
+  const current = async (path: string, maxAgeMs: number | undefined): Promise<Snapshot> => {
     const entry = entries.get(path);
-    if (entry && (entry.staleAt === 0 || deps.scheduler.now() < entry.staleAt)) return snapshot(entry);
+    if (entry && fresh(entry, maxAgeMs)) return snapshot(entry);
     let pending = loading.get(path);
     if (!pending) {
       pending = load(path, (entry?.generation ?? 0) + 1)
@@ -137,7 +150,7 @@ export function createRotationHelper(deps: RotationDeps): RotationHelper {
     async run<T, R>(rawPath: string, fn: (secret: T) => R | Promise<R>, options: WithRotationOptions = {}): Promise<R> {
       const path = clean(rawPath);
       const isAuthError = options.isAuthError ?? defaultIsAuthError;
-      const first = await current(path);
+      const first = await current(path, options.consumer ? checkInIntervalMs(options.consumer.ttl) : undefined);
       let result: R;
       let used = first;
       try {
