@@ -18,7 +18,7 @@
  * the file did not change; run after stop().
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Coffer } from '../sdk/coffer.js';
@@ -26,7 +26,8 @@ import { CofferPermissionDeniedError, CofferRateLimitedError } from '../sdk/erro
 import { cappedBackoff } from '../sdk/scheduler.js';
 import type { FetchLike } from '../sdk/transport.js';
 import { createAutoAuth } from './auto-auth.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomicMakingDirectory } from './atomic-file.js';
+import { readRegularFile } from './regular-file.js';
 import { createChangeWatch } from './change-watch.js';
 import { createCheckIns } from './check-ins.js';
 import { parseAgentConfig, type AgentConfig, type ParseOptions, type TemplateConfig } from './config.js';
@@ -92,7 +93,8 @@ const sameHash = (a: Buffer | undefined, b: Buffer): boolean => a !== undefined 
 /** The hash of a file's content; undefined when it cannot be read (missing, replaced by a directory...). */
 async function hashOfFile(path: string): Promise<Buffer | undefined> {
   try {
-    return sha256(await readFile(path, 'utf8'));
+    const content = await readRegularFile(path);
+    return content === undefined ? undefined : sha256(content);
   } catch {
     return undefined;
   }
@@ -210,13 +212,9 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
   await sink?.prepare();
   for (const t of templates) {
     await mkdir(dirname(t.config.destination), { recursive: true, mode: 0o700 });
-    try {
-      const existing = await readFile(t.config.destination, 'utf8');
-      t.hash = sha256(existing);
-      if (((await stat(t.config.destination)).mode & 0o777) !== t.config.mode) await chmod(t.config.destination, t.config.mode);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    // Only a regular file of our own counts (never a link's target): anything else is replaced at the first render.
+    const existing = await readRegularFile(t.config.destination, t.config.mode);
+    if (existing !== undefined) t.hash = sha256(existing);
   }
 
   const refreshExpiredLeases = (): void => {
@@ -387,7 +385,7 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       const restored = !changed && !sameHash(await hashOfFile(destination), hash);
       const written = changed || restored;
       if (written) {
-        await writeFileAtomic(destination, content, t.config.mode);
+        await writeFileAtomicMakingDirectory(destination, content, t.config.mode);
         t.hash = hash;
       }
       if (t.retry) clearTimeout(t.retry);

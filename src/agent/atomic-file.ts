@@ -9,7 +9,7 @@
  * the content into an error.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Replaces `destination` with `content`, readable as `mode` (e.g. 0o600). */
@@ -33,6 +33,20 @@ export async function writeFileAtomic(destination: string, content: string | Uin
     await syncDirectory(dir);
   } finally {
     if (!renamed) await unlink(temp).catch(() => undefined);
+  }
+}
+
+/**
+ * writeFileAtomic, creating the destination's directory (mode 0700) first when it is gone: an
+ * output directory removed while the agent runs must not stop every later write.
+ */
+export async function writeFileAtomicMakingDirectory(destination: string, content: string | Uint8Array, mode: number): Promise<void> {
+  try {
+    await writeFileAtomic(destination, content, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dirname(destination), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(destination, content, mode);
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -45,12 +45,13 @@ test('creates the sink directory 0700 when it is missing', async () => {
 test('retries a failed write with the backoff until it succeeds, without the token in any error', async () => {
   const path = join(dir, 'b', 'token');
   const { sink, errors, retries } = sinkAt(path);
-  // No directory yet: every write fails until it appears.
+  // A file where the directory should be: every write fails until it goes (a missing
+  // directory is made again, so that is not a failure).
+  writeFileSync(join(dir, 'b'), 'in the way');
   await sink.write(TOKEN);
-  assert.equal(existsSync(path), false);
   await waitFor(() => retries.length >= 3, 'three failed attempts');
   assert.deepEqual(retries.slice(0, 3), [1, 2, 3], 'the backoff grows with each failure');
-  mkdirSync(join(dir, 'b'));
+  rmSync(join(dir, 'b'));
   await waitFor(() => existsSync(path), 'the retried write');
   assert.equal(readFileSync(path, 'utf8'), TOKEN);
   assert.ok(errors.length >= 3 && errors.every((e) => !e.includes(TOKEN)));

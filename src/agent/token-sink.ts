@@ -9,9 +9,10 @@
  * Must never: put the token into a message or a log line, or write the file partly.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomicMakingDirectory } from './atomic-file.js';
+import { readRegularFile } from './regular-file.js';
 import type { SinkConfig } from './config.js';
 
 export interface TokenSink {
@@ -46,7 +47,9 @@ export function createTokenSink(deps: TokenSinkDeps): TokenSink {
   /** Whether the file holds `want`; compared as hashes, in constant time, as it is a credential. */
   const holds = async (want: string): Promise<boolean> => {
     try {
-      return timingSafeEqual(sha256(await readFile(path, 'utf8')), sha256(want));
+      // A link or a FIFO at the path is not our file: it is replaced, never followed or read.
+      const content = await readRegularFile(path);
+      return content !== undefined && timingSafeEqual(sha256(content), sha256(want));
     } catch {
       // Missing or unreadable: writing it again is the answer either way.
       return false;
@@ -61,7 +64,7 @@ export function createTokenSink(deps: TokenSinkDeps): TokenSink {
       if (retry) clearTimeout(retry);
       retry = undefined;
       try {
-        await writeFileAtomic(path, want, mode);
+        await writeFileAtomicMakingDirectory(path, want, mode);
         failures = 0;
         if (onlyIfDifferent) deps.onRestored();
       } catch (err) {

@@ -1,10 +1,12 @@
 /**
  * The agent keeps its files as it wrote them: a rendered file or the token sink that was
  * deleted or edited is written again at the next SIGHUP (rerender) or render_interval pass,
- * and the token sink's directory is created (0700) like a template's.
+ * and the token sink's directory is created (0700) like a template's. What stands at an output
+ * path is never followed: a symlink or a FIFO there is replaced, and its target left alone.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -91,5 +93,33 @@ describe('coffer agent: files deleted or edited behind its back', () => {
     unlinkSync(file);
     writeFileSync(sink, 'not-the-token');
     await waitFor(() => read(file) === 'VALUE=one\n' && read(sink) === root, 5000, 'the files restored by the interval');
+  });
+
+  it('replaces a symlink or a FIFO at an output path without touching what the link points to', async () => {
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'precious\n', { mode: 0o640 });
+    const linked = join(dir, 'd', 'files', 'app.env');
+    mkdirSync(join(dir, 'd', 'files'), { recursive: true });
+    symlinkSync(victim, linked);
+    const fifo = join(dir, 'd', 'sink', 'deep', 'token');
+    mkdirSync(join(dir, 'd', 'sink', 'deep'), { recursive: true });
+    execFileSync('mkfifo', [fifo]);
+    const { file, sink } = await start('d', '1h');
+    assert.equal(file, linked);
+    await waitFor(() => read(sink) === root, 5000, 'the token sink');
+    assert.ok(lstatSync(file).isFile(), 'the link was replaced by the rendered file');
+    assert.ok(lstatSync(sink).isFile(), 'the FIFO was replaced by the sink');
+    assert.equal(read(file), 'VALUE=one\n');
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+    assert.equal(statSync(victim).mode & 0o777, 0o640, 'the target of the link kept its mode (templates default to 0600)');
+  });
+
+  it('writes into an output directory removed while it runs, making it again', async () => {
+    const { agent, file } = await start('e', '1h');
+    await waitFor(() => read(file) === 'VALUE=one\n', 5000, 'the first render');
+    rmSync(join(dir, 'e', 'files'), { recursive: true, force: true });
+    agent.rerender();
+    await waitFor(() => read(file) === 'VALUE=one\n', 5000, 'the file in a directory made again');
+    assert.equal(statSync(join(dir, 'e', 'files')).mode & 0o777, 0o700);
   });
 });
