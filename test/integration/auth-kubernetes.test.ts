@@ -60,6 +60,7 @@ describe('kubernetes auth over HTTP', () => {
     await api(server, 'PUT', 'secret/data/other/db', { token: root, body: { data: { password: 'other-db-pw' } } });
     await setupMount('kubernetes', {});
     await setupMount('k8s-projected', { issuer: CLUSTER_ISSUER }, { audience: 'coffer' });
+    await setupMount('k8s-any-audience', { issuer: CLUSTER_ISSUER });
   });
   after(() => server.destroy());
 
@@ -87,12 +88,20 @@ describe('kubernetes auth over HTTP', () => {
     await assertExactAccess(res.body.auth);
   });
 
+  it('without a role audience, takes a projected token for the API server (its issuer or kubernetes.default.svc)', async () => {
+    for (const aud of [[CLUSTER_ISSUER], ['https://kubernetes.default.svc'], ['vault', 'https://kubernetes.default.svc.cluster.local']]) {
+      const res = await login('k8s-any-audience', await sign(signer, projected('prod', 'web', { aud })));
+      assert.equal(res.status, 200, `${JSON.stringify(aud)}: ${JSON.stringify(res.body)}`);
+    }
+  });
+
   const refusals: Array<[string, string, () => Promise<string>]> = [
     ['another namespace', 'kubernetes', () => sign(signer, classic('kube-system', 'web'))],
     ['another service account', 'kubernetes', () => sign(signer, classic('prod', 'admin'))],
     ['a projected token on the classic-issuer mount', 'kubernetes', () => sign(signer, projected('prod', 'web'))],
     ['a classic token on the projected mount', 'k8s-projected', () => sign(signer, classic('prod', 'web'))],
     ['a projected token for another audience', 'k8s-projected', () => sign(signer, projected('prod', 'web', { aud: ['https://kubernetes.default.svc'] }))],
+    ['without a role audience, a projected token minted for a third party (a CI system)', 'k8s-any-audience', () => sign(signer, projected('prod', 'web', { aud: ['https://ci.example.com'] }))],
     ['an expired projected token', 'k8s-projected', () => sign(signer, projected('prod', 'web', { exp: Math.floor(clock.now() / 1000) - 600 }))],
     ['a tampered token', 'kubernetes', async () => withPayload(await sign(signer, classic('dev', 'web')), classic('prod', 'web'))],
     ['a token from another signer', 'kubernetes', async () => sign(await testKey('ES256', 'sa-key'), classic('prod', 'web'))],

@@ -5,6 +5,10 @@
  * The token is verified locally (signature with the configured keys, issuer, time claims,
  * audience) instead of through the API server's TokenReview: a token of a deleted service
  * account or pod stays valid until it expires. Classic secret-based tokens carry no `exp`.
+ * Audience: a role's `audience` must be in the token's `aud`. Without one, TokenReview would
+ * hold the token to the API server's own audiences; here a token with an `aud` must name the
+ * configured issuer or the in-cluster API server, so a token a pod was given for a third party
+ * (a CI system, another relying party) cannot be replayed to log in.
  * Owns: the uniform 400 "permission denied" for every failure; the reason goes to the log.
  * Must never: issue a token after any failed check; log or echo the JWT.
  */
@@ -25,6 +29,9 @@ import { serviceAccountOf } from './service-account.js';
 export const KUBERNETES_LOGIN_ERROR = 'permission denied';
 
 const bound = (patterns: readonly string[], value: string): boolean => patterns.some((p) => globMatch(p, value));
+
+/** The API server's usual audiences (kube-apiserver's --api-audiences defaults to its issuer). */
+const IN_CLUSTER_AUDIENCES = ['https://kubernetes.default.svc', 'https://kubernetes.default.svc.cluster.local'];
 
 /** What a login reads; others are ignored with Vault's warning. */
 const LOGIN_FIELDS: ReadonlySet<string> = new Set(['jwt', 'role']);
@@ -52,6 +59,10 @@ export function loginPath(configs: KubernetesConfigStore, roles: KubernetesRoleS
     if (role.audience !== '') {
       const aud = audiences(claims);
       if (!aud.ok || !aud.value.includes(role.audience)) throw refusals.refuse('audience not bound', fields);
+    } else if (claims['aud'] !== undefined) {
+      const aud = audiences(claims);
+      const apiServer = [config.issuer, ...IN_CLUSTER_AUDIENCES];
+      if (!aud.ok || !aud.value.some((a) => apiServer.includes(a))) throw refusals.refuse('audience is not the API server\'s; set the role\'s audience', fields);
     }
     const account = serviceAccountOf(claims);
     if (!account.ok) throw refusals.refuse(account.reason, fields);
