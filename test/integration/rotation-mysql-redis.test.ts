@@ -70,13 +70,14 @@ describe('dual-credential rotation for MariaDB and Redis users', () => {
   const database = `coffer_rot_${suffix}`;
   const mysqlA = `coffer_ra_${suffix}`;
   const mysqlB = `coffer_rb_${suffix}`;
+  const mysqlSolo = `coffer_rs_${suffix}`;
   const redisA = `coffer-ra-${suffix}`;
   const redisB = `coffer-rb-${suffix}`;
 
   before(async () => {
     admin = await createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' });
     await admin.query(`CREATE DATABASE \`${database}\``);
-    for (const user of [mysqlA, mysqlB]) {
+    for (const user of [mysqlA, mysqlB, mysqlSolo]) {
       await admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'Initial-${suffix}'`);
       await admin.query(`GRANT SELECT ON \`${database}\`.* TO '${user}'@'%'`);
     }
@@ -90,7 +91,7 @@ describe('dual-credential rotation for MariaDB and Redis users', () => {
 
   after(async () => {
     await server?.destroy();
-    for (const user of [mysqlA, mysqlB]) await admin?.query(`DROP USER IF EXISTS '${user}'@'%'`).catch(() => undefined);
+    for (const user of [mysqlA, mysqlB, mysqlSolo]) await admin?.query(`DROP USER IF EXISTS '${user}'@'%'`).catch(() => undefined);
     await admin?.query(`DROP DATABASE IF EXISTS \`${database}\``).catch(() => undefined);
     await admin?.end();
     for (const user of [redisA, redisB]) await redisAdmin?.call('ACL', 'DELUSER', user).catch(() => undefined);
@@ -140,6 +141,41 @@ describe('dual-credential rotation for MariaDB and Redis users', () => {
     assert.equal(all.code, 0, all.stderr);
     assert.match(all.stdout, /^Role\s+Version\s+Status/);
     assert.match(all.stdout, /maria-app\s+2\s+completed\s+revoke/);
+  });
+
+  it('MariaDB, one user: a statement failing after ALTER USER committed leaves readers the password the server takes', async () => {
+    const works = async (password: string): Promise<boolean> => {
+      try {
+        const conn = await createConnection({ host: '127.0.0.1', port: 3306, user: mysqlSolo, password, database });
+        await conn.end();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const config = await api(server, 'POST', 'database/config/maria-solo', {
+      token: root,
+      body: { plugin_name: 'mysql-database-plugin', connection_url: '{{username}}:{{password}}@tcp(127.0.0.1:3306)/', username: 'root', password: '', allowed_roles: ['maria-solo'] },
+    });
+    assert.ok(config.status < 300, JSON.stringify(config.body));
+    // ALTER USER commits at once; the statement after it fails every time.
+    const statements = ["ALTER USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'", `SELECT 1 FROM \`${database}\`.missing_table`];
+    const role = await api(server, 'POST', 'database/static-roles/maria-solo', {
+      token: root, body: { db_name: 'maria-solo', username: mysqlSolo, rotation_period: '24h', rotation_statements: statements },
+    });
+    assert.equal(role.status, 204, JSON.stringify(role.body));
+    const read = async (): Promise<Creds> => (await api(server, 'GET', 'database/static-creds/maria-solo', { token: root })).body.data;
+    const v1 = await read();
+    assert.ok(await works(v1.password), 'the imported password is the one the server takes');
+    assert.equal(await works(`Initial-${suffix}`), false);
+
+    const rotated = await api(server, 'POST', 'database/rotate-role/maria-solo', { token: root });
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    assert.equal(rotated.body.data.status, 'completed');
+    const v2 = await read();
+    assert.equal(v2.version, 2);
+    assert.ok(await works(v2.password), 'readers get the password the server takes');
+    assert.equal(await works(v1.password), false);
   });
 
   it('Redis: both ACL users rotate in turn, and the replaced one stops logging in once the consumer switched', async () => {

@@ -270,6 +270,40 @@ test('single-user mode rotates in place (steps 1-3) and skips verify and revoke'
   assert.equal(kit.published.at(-1)?.version, 2);
 });
 
+test('one user: a statement failing after the password took effect goes on with the new password, which readers get', async () => {
+  const kit = createRotationKit();
+  await configure(kit);
+  await kit.h.call('write', 'static-roles/one', { db_name: 'fake', username: 'solo', rotation_period: 60 });
+  const v1 = await staticCreds(kit, 'one');
+  kit.db.failAfterFor = (user) => (user === 'solo' ? new DatabasePluginError('statement', 'relation "audit_t" does not exist') : undefined);
+  const data = (await kit.h.call('write', 'rotate-role/one'))?.data as Record<string, any>;
+  assert.equal(data.status, 'completed');
+  const v2 = await staticCreds(kit, 'one');
+  assert.equal(v2.version, 2);
+  assert.ok(kit.db.login('solo', v2.password), 'readers get the password the database takes');
+  assert.ok(!kit.db.login('solo', v1.password));
+  assert.ok(kit.logger.lines.some((l) => l.level === 'warn' && /after the new password took effect/.test(l.message)));
+  assert.ok(!JSON.stringify(kit.logger.lines).includes(v2.password));
+});
+
+test('one user: a failure before the change, or one whose outcome a login cannot tell, rolls back to the old password', async () => {
+  const kit = createRotationKit();
+  await configure(kit);
+  await kit.h.call('write', 'static-roles/one', { db_name: 'fake', username: 'solo', rotation_period: 60 });
+  const v1 = await staticCreds(kit, 'one');
+  kit.db.failFor = (user) => (user === 'solo' ? new DatabasePluginError('statement', 'permission denied') : undefined);
+  await kit.h.fail('write', 'rotate-role/one');
+  assert.equal((await staticCreds(kit, 'one')).password, v1.password);
+  assert.ok(kit.db.login('solo', v1.password));
+  // Every password logs in (trust authentication): a login proves nothing, so it rolls back.
+  kit.db.failFor = undefined;
+  kit.db.failAfterFor = (user) => (user === 'solo' ? new DatabasePluginError('statement', 'later statement failed') : undefined);
+  kit.db.trustAll = true;
+  await kit.h.fail('write', 'rotate-role/one');
+  assert.equal((await staticCreds(kit, 'one')).version, 1);
+  assert.equal((await rotationsOf(kit, 'one')).last.status, 'rolled_back');
+});
+
 test('rotations of one role run one at a time', async () => {
   const kit = createRotationKit();
   await dualRole(kit);
@@ -298,7 +332,7 @@ test('no password appears in rotation records, history or logs', async () => {
 });
 
 test('a role whose user does not exist is not created; one whose standby is missing keeps the password it set', async () => {
-  const kit = createRotationKit({ db: createFakeDatabase({ admin: 'x', app_a: 'y' }) });
+  const kit = createRotationKit({ db: createFakeDatabase({ admin: 'Admin-pw-1', app_a: 'y' }) });
   await configure(kit);
   const err = await kit.h.fail('write', 'static-roles/app', { db_name: 'fake', username: 'app_a', alternate_username: 'missing', rotation_period: '1h' });
   assert.ok(isCofferError(err));

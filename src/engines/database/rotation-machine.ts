@@ -53,7 +53,7 @@ export interface RotationMachineDeps {
   ctx: Pick<EngineContext, 'clock' | 'logger' | 'events' | 'consumers' | 'mount' | 'audit'>;
   statics: StaticStore;
   configs: Pick<DatabaseStore, 'getConfig'>;
-  connections: Pick<Connections, 'use'>;
+  connections: Pick<Connections, 'use' | 'open'>;
   /** Read at each use, so test options installed later apply. */
   options: () => RotationOptions;
   isStopped: () => boolean;
@@ -154,6 +154,24 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
     return finished;
   };
 
+  /**
+   * After a failed set_password of the user readers get (one-user mode, or the import that
+   * first sets a role's password): did the database take the new password all the same? A
+   * failure does not prove it did not: MySQL commits ALTER USER at once, so a later statement
+   * of rotation_statements can fail after it, and a reply can be lost after the change. Rolling
+   * back then would hand readers a password the database no longer takes. A standby user of a
+   * two-user role is in nobody's hands: its rollback loses nothing.
+   */
+  const appliedAnyway = async (run: Run, password: string): Promise<boolean> => {
+    const r = record(run);
+    if (r.mode !== 'single' && r.fromVersion > 0) return false;
+    const current = run.account.current;
+    const old = current?.username === r.toUsername ? [current.password] : [];
+    const settled = await passwords.inEffect(run.role, r.toUsername, [password, ...old]).catch(() => undefined);
+    guard();
+    return settled === password;
+  };
+
   const stepSetPassword = async (run: Run): Promise<StepResult> => {
     await begin(run, 'set_password');
     const r = record(run);
@@ -163,6 +181,15 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
       await passwords.set(run.role, r.toUsername, password);
     } catch (err) {
       guard();
+      if (password !== undefined && (await appliedAnyway(run, password))) {
+        // Readers must get the password the database now takes, or nobody would know it.
+        ctx.logger.warn('a static role rotation statement failed after the new password took effect; the rotation goes on with it', {
+          role: run.name, rotation_id: r.id, error: failureText(err, [password]),
+        });
+        await pause(run, 'set_password', 'after');
+        done(run, 'set_password');
+        return 'next';
+      }
       // Nothing changed for readers: the current credential is the one before this rotation.
       const text = failureText(err, password === undefined ? [] : [password]);
       r.steps.set_password = { ...r.steps.set_password, status: 'failed', finishedAt: now(), error: text };

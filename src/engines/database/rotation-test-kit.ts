@@ -26,6 +26,10 @@ export interface FakeDatabase {
   readonly calls: string[];
   /** Return an error to make setPassword for that user fail. */
   failFor: ((username: string) => Error | undefined) | undefined;
+  /** Return an error to make setPassword for that user fail after the password took effect (MySQL's ALTER USER then a failing statement). */
+  failAfterFor: ((username: string) => Error | undefined) | undefined;
+  /** Every password logs in for every user (trust authentication). */
+  trustAll: boolean;
   login(username: string, password: string): boolean;
 }
 
@@ -34,7 +38,9 @@ export function createFakeDatabase(users: Record<string, string>): FakeDatabase 
     users: new Map(Object.entries(users)),
     calls: [],
     failFor: undefined,
-    login: (username, password) => db.users.get(username) === password,
+    failAfterFor: undefined,
+    trustAll: false,
+    login: (username, password) => db.trustAll || db.users.get(username) === password,
   };
   return db;
 }
@@ -43,7 +49,12 @@ export function fakePlugin(db: FakeDatabase): DatabasePlugin {
   return {
     name: FAKE_PLUGIN,
     maxUsernameLength: 63,
-    async initialize() {},
+    async initialize(config, verify) {
+      // A connection as one of the database's own users (never the admin) logs in only with its password.
+      if (verify && db.users.has(config.username) && !db.login(config.username, config.password)) {
+        throw new DatabasePluginError('connection', `password authentication failed for user "${config.username}"`);
+      }
+    },
     async newUser() {
       throw new DatabasePluginError('statement', 'not supported by the fake');
     },
@@ -58,6 +69,8 @@ export function fakePlugin(db: FakeDatabase): DatabasePlugin {
       if (failure) throw failure;
       if (!db.users.has(req.username)) throw new DatabasePluginError('statement', `role "${req.username}" does not exist`);
       db.users.set(req.username, req.password);
+      const late = db.failAfterFor?.(req.username);
+      if (late) throw late;
     },
     async close() {},
   };

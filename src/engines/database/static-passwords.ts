@@ -18,10 +18,36 @@ export interface StaticPasswords {
   /** A fresh password for the role's database, per its config's password_policy. */
   generate(role: StaticRole): Promise<string>;
   set(role: StaticRole, username: string, password: string): Promise<void>;
+  /**
+   * Which of `candidates` the database takes for `username` now, found by logging in as it
+   * (the config's connection_url filled with that user and password). undefined when none
+   * does, or when the check proves nothing: a password nobody knows logs in too (a URL without
+   * {{username}}/{{password}}, trust authentication).
+   */
+  inEffect(role: StaticRole, username: string, candidates: readonly string[]): Promise<string | undefined>;
 }
 
-export function createStaticPasswords(deps: { configs: Pick<DatabaseStore, 'getConfig'>; connections: Pick<Connections, 'use'> }): StaticPasswords {
+export function createStaticPasswords(deps: { configs: Pick<DatabaseStore, 'getConfig'>; connections: Pick<Connections, 'use' | 'open'> }): StaticPasswords {
   return {
+    async inEffect(role, username, candidates) {
+      const config = await deps.configs.getConfig(role.dbName);
+      if (!config) return undefined;
+      const logsIn = async (password: string): Promise<boolean> => {
+        try {
+          const plugin = await deps.connections.open({ ...config, username, password }, true);
+          await plugin.close().catch(() => undefined);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      // A password no one was ever given: if it logs in, so would anything.
+      const decoy = generatePassword(parsePasswordPolicy(config.passwordPolicy));
+      const [decoyWorks, ...works] = await Promise.all([decoy, ...candidates].map(logsIn));
+      if (decoyWorks) return undefined;
+      const accepted = candidates.filter((_, index) => works[index]);
+      return accepted.length === 1 ? accepted[0] : undefined;
+    },
     async generate(role) {
       const config = await deps.configs.getConfig(role.dbName);
       if (!config) throw badRequest(`database config "${role.dbName}" not found`);

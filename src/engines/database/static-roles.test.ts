@@ -79,7 +79,7 @@ test('refuses invalid static roles with a message naming the field', async () =>
 
 test('a role the config does not allow is refused', async () => {
   const kit = createRotationKit();
-  await kit.h.call('write', 'config/fake', { plugin_name: 'fake-database-plugin', connection_url: 'fake://', username: 'admin', password: 'x', allowed_roles: 'web-*' });
+  await kit.h.call('write', 'config/fake', { plugin_name: 'fake-database-plugin', connection_url: 'fake://', username: 'admin', password: 'Admin-pw-1', allowed_roles: 'web-*' });
   const err = await kit.h.fail('write', 'static-roles/app', BASE);
   assert.match(err.message, /"app" is not an allowed role/);
   await kit.h.call('write', 'static-roles/web-1', BASE);
