@@ -126,6 +126,9 @@ describe('verifying a signed request', () => {
     rejects(() => checkRequest(received(), parseAuthorization(unsignedHost), now), 'InvalidSignatureException', /'Host'/);
     const noDate = authorization.replace('SignedHeaders=content-type;host;x-amz-date;x-amz-target', 'SignedHeaders=content-type;host;x-amz-target');
     rejects(() => checkRequest(received(), parseAuthorization(noDate), now), 'InvalidSignatureException', /X-Amz-Date/);
+    // Unsigned, X-Amz-Target would let one signed request be replayed as another operation.
+    const noTarget = signRequest({ method: 'POST', url: '/', headers: { host: headers.host, 'content-type': headers['content-type'] }, body, accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET, region: 'us-east-1', amzDate });
+    rejects(() => checkRequest(received({}, { 'x-amz-target': 'secretsmanager.DeleteSecret' }), parseAuthorization(noTarget), now), 'InvalidSignatureException', /'X-Amz-Target' must be a 'SignedHeader'/);
     const otherDay = authorization.replace('/20260101/', '/20251231/');
     rejects(() => checkRequest(received(), parseAuthorization(otherDay), now), 'InvalidSignatureException', /Date in Credential scope/);
   });

@@ -192,6 +192,11 @@ export function checkRequest(request: ReceivedRequest, auth: ParsedAuthorization
   if (!auth.signedHeaders.includes('host')) throw invalidSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
   if (!auth.signedHeaders.includes('x-amz-date')) throw invalidSignature("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.");
   const headers = headerMap(request.rawHeaders);
+  // The operation is chosen by X-Amz-Target: unsigned, one signed request could be replayed as
+  // another operation on the same body (a GetSecretValue sent again as DeleteSecret).
+  if (headers.has('x-amz-target') && !auth.signedHeaders.includes('x-amz-target')) {
+    throw invalidSignature("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.");
+  }
   const amzDate = headers.get('x-amz-date');
   if (amzDate === undefined) throw incomplete("Authorization header requires existence of a 'X-Amz-Date' header.");
   const signedAt = parseAmzDate(amzDate);
