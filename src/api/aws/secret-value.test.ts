@@ -48,6 +48,8 @@ describe('secret values as KV data', () => {
 
   it('validates request values without echoing them', () => {
     assert.equal(valueFromRequest({}), undefined);
+    assert.equal(valueFromRequest({ SecretString: null, SecretBinary: null }), undefined, 'null is absent');
+    assert.deepEqual(valueFromRequest({ SecretString: null, SecretBinary: 'AA==' }), { kind: 'binary', bytes: Buffer.from([0]) });
     const refused = (body: Record<string, unknown>): void => {
       assert.throws(() => valueFromRequest(body), (error: unknown) => error instanceof AwsError && error.type === 'InvalidParameterException' && !error.message.includes('s3cr3t'));
     };

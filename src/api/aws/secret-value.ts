@@ -78,11 +78,11 @@ export const sameValue = (a: SecretValue, b: SecretValue): boolean => timingSafe
 
 /**
  * The value of a request: SecretString or SecretBinary (base64 on the wire), never both.
- * Undefined when neither is present.
+ * Undefined when neither is present; a JSON null counts as absent, as in the other fields.
  */
 export function valueFromRequest(body: Readonly<Record<string, unknown>>): SecretValue | undefined {
-  const text = body['SecretString'];
-  const binary = body['SecretBinary'];
+  const text = body['SecretString'] ?? undefined;
+  const binary = body['SecretBinary'] ?? undefined;
   if (text !== undefined && binary !== undefined) throw invalidParameter('You can\'t specify both a binary secret value and a string secret value in the same secret.');
   if (text !== undefined) {
     if (typeof text !== 'string' || text.length === 0 || Buffer.byteLength(text, 'utf8') > MAX_SECRET_BYTES) {
