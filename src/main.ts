@@ -53,7 +53,7 @@ import { REPORTED_VERSION } from './version.js';
 // AWS Secrets Manager API (issue 6): access keys, the aws-keys engine, the aws/ KV mount.
 import { createAccessKeyStore } from './engines/aws-keys/key-store.js';
 import { AWS_KEYS_ENGINE_TYPE, AWS_KEYS_INITIAL_MOUNT, createAwsKeysEngine } from './engines/aws-keys/engine.js';
-import { createAwsMountEnsurer } from './api/aws/mount.js';
+import { AWS_KV_INITIAL_MOUNT, createAwsMountEnsurer } from './api/aws/mount.js';
 import { createAwsPurger } from './api/aws/purge.js';
 import type { AwsRotatorLookup } from './api/aws/rotation.js';
 // Webhook rotators (issue 4 item 6): the rotators/ engine, staged versions of aws/ secrets.
@@ -322,6 +322,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     initialMounts: [
       ...(config.dev ? [{ path: 'secret/', type: 'kv', options: { version: '2' }, description: 'key/value secret storage' }] : []),
       AWS_KEYS_INITIAL_MOUNT, // AWS API: `coffer aws-keys create` works on a fresh server
+      AWS_KV_INITIAL_MOUNT, // AWS API: its secrets, so CreateSecret works on a fresh server
       ROTATORS_INITIAL_MOUNT, // webhook rotators: RotateSecret can name one on a fresh server
     ],
   });

@@ -30,13 +30,11 @@ describe('AWS secrets and KV v2 secrets are the same secrets', () => {
   });
   after(async () => aws?.destroy());
 
-  it('creates the aws/ KV v2 mount on first use', async () => {
-    const before = await aws.vault('GET', 'sys/mounts');
-    assert.equal(before.body.data['aws/'], undefined);
-    await sm.send(new CreateSecretCommand({ Name: 'shared/db', SecretString: '{"username":"app","password":"s3cr3t-1"}' }));
+  it('keeps its secrets in the aws/ KV v2 mount every server has from its first start', async () => {
     const mounts = await aws.vault('GET', 'sys/mounts');
     assert.equal(mounts.body.data['aws/'].type, 'kv');
     assert.deepEqual(mounts.body.data['aws/'].options, { version: '2' });
+    await sm.send(new CreateSecretCommand({ Name: 'shared/db', SecretString: '{"username":"app","password":"s3cr3t-1"}' }));
   });
 
   it('shows an AWS-written JSON secret through the Vault API as its fields, and plain text wrapped', async () => {
@@ -109,6 +107,19 @@ describe('AWS secrets and KV v2 secrets are the same secrets', () => {
     assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'shared/token' }))).SecretString, 'just-a-token');
     assert.equal((await aws.vault('DELETE', 'aws/metadata/shared/token')).status, 204);
     await rejectsWithClass(sm.send(new GetSecretValueCommand({ SecretId: 'shared/token' })), ResourceNotFoundException);
+  });
+
+  it('an aws/ mount the operator disabled stays disabled: AWS requests say so instead of making it again', async () => {
+    assert.equal((await aws.vault('DELETE', 'sys/mounts/aws')).status, 204);
+    await assert.rejects(sm.send(new CreateSecretCommand({ Name: 'again', SecretString: 'x' })), (error: unknown) => {
+      assert.equal((error as Error).name, 'InvalidRequestException');
+      assert.match((error as Error).message, /not enabled; enable it with: coffer secrets enable -path=aws kv-v2/);
+      return true;
+    });
+    assert.equal((await aws.vault('GET', 'sys/mounts')).body.data['aws/'], undefined);
+    assert.equal((await aws.vault('POST', 'sys/mounts/aws', { type: 'kv-v2' })).status, 204);
+    await sm.send(new CreateSecretCommand({ Name: 'again', SecretString: 'x' }));
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'again' }))).SecretString, 'x');
   });
 });
 

@@ -101,8 +101,7 @@ test('a consumer on a destroyed, pruned or soft-deleted version checks in and st
 test('a rotation holds for a live consumer still on a pruned version, and finishes once it reports the new one', async () => {
   const config = await api(server, 'POST', 'rotators/config/fx-hook', { token: root, body: { type: 'webhook', url: `http://127.0.0.1:${(rotator.address() as AddressInfo).port}/rotate` } });
   assert.equal(config.status, 204, JSON.stringify(config.body));
-  // Rotators work on the aws/ KV v2 mount (the Secrets Manager API makes it on first use).
-  assert.equal((await api(server, 'POST', 'sys/mounts/aws', { token: root, body: { type: 'kv', options: { version: '2' } } })).status, 204);
+  // Rotators work on the aws/ KV v2 mount, which every server has from its first start.
   const path = 'aws/data/fx-app';
   assert.equal((await api(server, 'POST', 'aws/metadata/fx-app', { token: root, body: { max_versions: 2 } })).status, 204);
   await write('v1', path);
