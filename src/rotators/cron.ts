@@ -102,6 +102,11 @@ export function parseCron(expression: string): CronSpec {
   if (text(0) === '?' || text(1) === '?' || text(3) === '?' || text(5) === '?') {
     throw badRequest('"?" is only allowed in the day-of-month and day-of-week fields');
   }
+  // As AWS requires: one day field says which days, the other is "?" (else it is unclear
+  // whether both must match or either).
+  if ((text(2) === '?') === (text(4) === '?')) {
+    throw badRequest('exactly one of day-of-month and day-of-week must be "?"');
+  }
   const daysOfWeek = field(text(4), rule(4));
   return {
     minutes: values(0),

@@ -287,6 +287,22 @@ describe('the webhook rotation state machine', () => {
     assert.equal(audited.length, 1, 'the hold is audited once');
   });
 
+  it('a held rotation is released (and audited) once the schedule says on_timeout=revoke', async () => {
+    await store.putSchedule(schedule({ onTimeout: 'hold' }));
+    consumers = [{ id: 'c1', path: 'aws/data/app/key', version: 1, name: 'slow', registeredAt: 0, lastCheckIn: clock.now(), versionSince: 0, ttl: 3600, live: true }];
+    const r = runner();
+    await r.start('app/key', { id: 'version-b', trigger: 'api' });
+    await until(async () => (await record('version-b')).stragglers.length === 1, 'a straggler');
+    clock.advance(61_000);
+    await settledStatus('version-b', 'waiting');
+    await store.putSchedule(schedule({ onTimeout: 'revoke' }));
+    r.resume('app/key', 'version-b');
+    const done = await settledStatus('version-b', 'completed');
+    assert.equal(done.verifyOutcome, 'timeout_revoked');
+    assert.ok(hook.steps().includes('finishSecret'));
+    assert.deepEqual(audited.map((a) => a.onTimeout), ['hold', 'revoke'], 'the release names the stragglers again');
+  });
+
   it('resumes a rotation stopped mid-step at that step, without asking for a second new credential', async () => {
     hook.blockAt('testSecret');
     const first = runner();

@@ -276,10 +276,13 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
         return 'next';
       }
       if (clock.now() >= (r.verifyDeadline ?? 0)) {
-        if (r.status === 'waiting') {
+        // Held, and still to be held: look again later. A schedule changed to on_timeout=revoke
+        // meanwhile releases it now, as a static role's does.
+        if (r.status === 'waiting' && onTimeout === 'hold') {
           if (changed) await save(r);
           return 'stop';
         }
+        r.status = 'running';
         // The audit log must name who still holds the old credential before anything happens.
         deps.auditTimeout(r, onTimeout);
         if (onTimeout === 'hold') {

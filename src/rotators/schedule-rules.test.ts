@@ -39,6 +39,25 @@ describe('rotation rules', () => {
     badRequest(() => compileRules({ ScheduleExpression: 'cron(0 0 * * ? 2020)' }, T0), /no run/);
   });
 
+  it('refuses cron schedules that rotate more often than every 4 hours, as AWS does', () => {
+    badRequest(() => compileRules({ ScheduleExpression: 'cron(* * * * ? *)' }, T0), /every 4 hours/);
+    badRequest(() => compileRules({ ScheduleExpression: 'cron(0 0,3 * * ? *)' }, T0), /every 4 hours/);
+    assert.equal(compileRules({ ScheduleExpression: 'cron(0 0,4,8,12,16,20 * * ? *)' }, T0).kind, 'cron');
+    assert.equal(compileRules({ ScheduleExpression: 'cron(0 10 ? * MON *)' }, T0).kind, 'cron');
+  });
+
+  it('checks Duration as AWS does: whole hours, within the day and shorter than the period', () => {
+    assert.equal(compileRules({ ScheduleExpression: 'rate(4 hours)', Duration: '3h' }, T0).kind, 'every');
+    assert.equal(compileRules({ AutomaticallyAfterDays: 2, Duration: '24h' }, T0).kind, 'every');
+    badRequest(() => compileRules({ ScheduleExpression: 'rate(4 hours)', Duration: '5h' }, T0), /next rotation window/);
+    badRequest(() => compileRules({ AutomaticallyAfterDays: 2, Duration: 'hh' }, T0), /whole number of hours/);
+    badRequest(() => compileRules({ AutomaticallyAfterDays: 2, Duration: '0h' }, T0), /whole number of hours/);
+    badRequest(() => compileRules({ AutomaticallyAfterDays: 2, Duration: '25h' }, T0), /whole number of hours/);
+    badRequest(() => compileRules({ ScheduleExpression: 'cron(0 0,6,12,18 * * ? *)', Duration: '8h' }, T0), /next rotation window/);
+    // Rules stored earlier are read back as they are: only configuring them checks.
+    assert.equal(compileRules({ AutomaticallyAfterDays: 1, Duration: '99h' }).kind, 'every');
+  });
+
   it('translates a Vault rotation_period into a rate expression', () => {
     assert.deepEqual(rulesFromPeriod(2 * 86_400), { ScheduleExpression: 'rate(2 days)' });
     assert.deepEqual(rulesFromPeriod(6 * 3600), { ScheduleExpression: 'rate(6 hours)' });
@@ -72,6 +91,8 @@ describe('AWS cron expressions', () => {
     badRequest(() => parseCron('61 4 * * ? *'), /minutes/);
     badRequest(() => parseCron('0 4 * FOO ? *'), /month/);
     badRequest(() => parseCron('? 4 * * ? *'), /"\?"/);
+    badRequest(() => parseCron('0 10 15 * MON *'), /exactly one of day-of-month and day-of-week/);
+    badRequest(() => parseCron('0 10 ? * ? *'), /exactly one of day-of-month and day-of-week/);
     badRequest(() => parseCron('0 4 5-1 * ? *'), /backwards/);
     badRequest(() => parseCron('0 4 ? * SAT-SUN *'), /backwards/);
   });

@@ -25,14 +25,45 @@ const DAY_MS = 86_400_000;
 const MIN_PERIOD_MS = 4 * HOUR_MS;
 const MAX_PERIOD_MS = 1000 * DAY_MS;
 
-function period(ms: number): CompiledRules {
+function period(ms: number): CompiledRules & { kind: 'every' } {
   if (ms < MIN_PERIOD_MS || ms > MAX_PERIOD_MS) throw badRequest('a rotation period must be between 4 hours and 1000 days');
   return { kind: 'every', ms };
 }
 
+/** Matches looked at to find a cron schedule's shortest gap: enough to cover its daily and weekly patterns. */
+const CRON_GAP_SAMPLES = 50;
+
+/** The shortest time between two of the schedule's next runs after `now`; undefined when it has none. */
+function shortestCronGap(spec: CronSpec, now: number): number | undefined {
+  let previous = nextCronTime(spec, now);
+  if (previous === undefined) return undefined;
+  let shortest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < CRON_GAP_SAMPLES; i++) {
+    const next = nextCronTime(spec, previous);
+    if (next === undefined) break;
+    shortest = Math.min(shortest, next - previous);
+    previous = next;
+  }
+  return shortest;
+}
+
 /**
- * Checks and compiles rules; `{}` (or undefined) means rotation on demand only. With `now`, a
- * cron expression that has no run within five years of it is refused.
+ * Checks `Duration` as AWS does: whole hours, at least 1, within the UTC day and shorter than
+ * the time between two rotations, so windows never overlap.
+ */
+function checkDuration(duration: string | undefined, gapMs: number): void {
+  if (duration === undefined) return;
+  const match = /^(\d{1,2})h$/.exec(duration);
+  const hours = match ? Number(match[1]) : 0;
+  if (hours < 1 || hours > 24) throw badRequest('Duration must be a whole number of hours from 1h to 24h, such as 3h');
+  if (hours * HOUR_MS > gapMs) throw badRequest('Duration must not run into the next rotation window');
+}
+
+/**
+ * Checks and compiles rules; `{}` (or undefined) means rotation on demand only. With `now` (when
+ * rules are configured, not when stored ones are read back), a cron expression that has no run
+ * within five years of it, or runs more often than every four hours, and a Duration AWS would
+ * refuse, are refused.
  */
 export function compileRules(rules: RotationRules | undefined, now?: number): CompiledRules {
   if (!rules) return { kind: 'manual' };
@@ -41,18 +72,30 @@ export function compileRules(rules: RotationRules | undefined, now?: number): Co
   if (days !== undefined && expression !== undefined) throw badRequest('give either AutomaticallyAfterDays or ScheduleExpression, not both');
   if (days !== undefined) {
     if (!Number.isInteger(days) || days < 1 || days > 1000) throw badRequest('AutomaticallyAfterDays must be an integer from 1 to 1000');
-    return period(days * DAY_MS);
+    const every = period(days * DAY_MS);
+    if (now !== undefined) checkDuration(rules.Duration, every.ms);
+    return every;
   }
-  if (expression === undefined) return { kind: 'manual' };
+  if (expression === undefined) {
+    if (now !== undefined) checkDuration(rules.Duration, DAY_MS);
+    return { kind: 'manual' };
+  }
   const rate = /^rate\(\s*(\d{1,5})\s+(hour|hours|day|days)\s*\)$/i.exec(expression);
   if (rate) {
     const n = Number(rate[1]);
-    return period(n * ((rate[2] as string).toLowerCase().startsWith('hour') ? HOUR_MS : DAY_MS));
+    const every = period(n * ((rate[2] as string).toLowerCase().startsWith('hour') ? HOUR_MS : DAY_MS));
+    if (now !== undefined) checkDuration(rules.Duration, every.ms);
+    return every;
   }
   const cron = /^cron\((.*)\)$/i.exec(expression);
   if (cron) {
     const spec = parseCron(cron[1] as string);
-    if (now !== undefined && nextCronTime(spec, now) === undefined) throw badRequest('the cron expression has no run in the next five years');
+    if (now !== undefined) {
+      const gap = shortestCronGap(spec, now);
+      if (gap === undefined) throw badRequest('the cron expression has no run in the next five years');
+      if (gap < MIN_PERIOD_MS) throw badRequest('a cron schedule must not rotate more often than every 4 hours');
+      checkDuration(rules.Duration, gap);
+    }
     return { kind: 'cron', spec };
   }
   throw badRequest('ScheduleExpression must be rate(N hours), rate(N days) or cron(minutes hours day-of-month month day-of-week year)');
