@@ -64,6 +64,20 @@ export function checkCreationStatements(templates: readonly string[]): void {
   }
 }
 
+const PASSWORD_PLACEHOLDER = /\{\{\s*password\s*\}\}/;
+
+/**
+ * Refuses rotation statements that never set the new password or that hold an unknown
+ * placeholder: a rotation would then "complete", and readers would get a password the database
+ * never took, while the old one kept working.
+ */
+export function checkRotationStatements(templates: readonly string[]): void {
+  checkPlaceholders(templates, 'rotation_statements');
+  if (!templates.some((t) => PASSWORD_PLACEHOLDER.test(t))) {
+    throw badRequest('rotation_statements must set the new password with {{password}}, or a rotation would change nothing');
+  }
+}
+
 /**
  * The last check before rendered creation statements run: nothing in double braces is left.
  * The message quotes nothing, since a rendered statement holds the password.

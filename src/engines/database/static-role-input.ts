@@ -17,6 +17,7 @@ import { has, parseBool, parseDuration, parseStatements, parseString } from './i
 import { parseCron } from './cron.js';
 import { MIN_ROTATION_PERIOD_SECONDS, MIN_ROTATION_WINDOW_SECONDS, type RotationTiming } from './static-schedule.js';
 import type { OnTimeout, RotationPolicy, StaticRole } from './static-store.js';
+import { checkRotationStatements } from './statement-placeholders.js';
 
 export const DEFAULT_VERIFY_TIMEOUT_SECONDS = 60;
 export const DEFAULT_ON_TIMEOUT: OnTimeout = 'revoke';
@@ -128,6 +129,7 @@ export function parseStaticRole(data: Readonly<Record<string, unknown>>, existin
   };
   if (role.dbName === '') throw badRequest('empty database name attribute');
   if (role.username === '') throw badRequest('username is a required field to create a static account');
+  if (has(data, 'rotation_statements') && role.rotationStatements.length > 0) checkRotationStatements(role.rotationStatements);
   if (role.alternateUsername === role.username) throw badRequest('alternate_username must name a different database user than username');
   if (has(data, 'credential_type') && parseString(data['credential_type'], 'credential_type') !== 'password') {
     throw badRequest('invalid credential_type: only "password" is supported');

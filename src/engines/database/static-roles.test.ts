@@ -77,6 +77,15 @@ test('refuses invalid static roles with a message naming the field', async () =>
   assert.deepEqual(kit.db.calls, [], 'no invalid role touched the database');
 });
 
+test('rotation_statements must set the password and hold only known placeholders', async () => {
+  const kit = await kitWithConfig();
+  const noPassword = await kit.h.fail('write', 'static-roles/app', { ...BASE, rotation_statements: ['SELECT 1'] });
+  assert.match(noPassword.message, /must set the new password with \{\{password\}\}/);
+  const unknown = await kit.h.fail('write', 'static-roles/app', { ...BASE, rotation_statements: ["ALTER USER \"{{Name}}\" WITH PASSWORD '{{password}}'"] });
+  assert.match(unknown.message, /"\{\{Name\}\}", which is not a placeholder/);
+  assert.equal(await kit.h.call('read', 'static-roles/app').catch(() => null), null, 'nothing was created');
+});
+
 test('a role the config does not allow is refused', async () => {
   const kit = createRotationKit();
   await kit.h.call('write', 'config/fake', { plugin_name: 'fake-database-plugin', connection_url: 'fake://', username: 'admin', password: 'Admin-pw-1', allowed_roles: 'web-*' });
