@@ -13,6 +13,8 @@ function fakeEngine(ttl: number, maxTtl: number, now: () => number) {
   let issued = 0;
   const leases = new Map<string, { issuedAt: number; expiresAt: number; revoked: boolean }>();
   const log: string[] = [];
+  /** Set: the next renewal answers with 0 s left, as one in the last second before the max TTL does. */
+  const quirks = { zeroNextRenewal: false };
   const read = async () => {
     issued += 1;
     const id = `database/creds/app/lease${issued}`;
@@ -33,11 +35,12 @@ function fakeEngine(ttl: number, maxTtl: number, now: () => number) {
       return { status: 204, body: undefined };
     }
     const max = lease.issuedAt + maxTtl * 1000;
-    lease.expiresAt = Math.min(now() + (body.increment ?? ttl) * 1000, max);
+    lease.expiresAt = quirks.zeroNextRenewal ? now() : Math.min(now() + (body.increment ?? ttl) * 1000, max);
+    quirks.zeroNextRenewal = false;
     log.push(`renew ${body.lease_id}`);
     return { status: 200, body: { lease_id: body.lease_id, renewable: true, lease_duration: Math.round((lease.expiresAt - now()) / 1000), data: null } };
   };
-  return { read, request, leases, log };
+  return { read, request, leases, log, quirks };
 }
 
 type Cred = { username: string; password: string };
@@ -100,6 +103,16 @@ describe('leased secret handle', () => {
     await handle.close();
     assert.equal(engine.leases.get('database/creds/app/lease1')?.revoked, true, 'close() revokes the still valid old lease');
     assert.equal(engine.leases.get('database/creds/app/lease2')?.revoked, true);
+  });
+
+  it('replaces a lease whose renewal came back with 0 s left, instead of stalling', async () => {
+    const { timers, handle, rotations, engine } = await open(30, 3600);
+    engine.quirks.zeroNextRenewal = true;
+    // The renewal at ~20 s answers 0 s; a fresh credential follows a second later.
+    await timers.advance(22_500);
+    assert.deepEqual(rotations, [['user-1', 'user-2']]);
+    assert.equal(handle.current.username, 'user-2');
+    await handle.close();
   });
 
   it('reads a fresh secret at once when the lease was revoked behind its back', async () => {

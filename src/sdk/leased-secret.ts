@@ -16,6 +16,9 @@ import { secretTtl } from './secret-value.js';
 import type { Requester } from './token-manager.js';
 import { asEnvelope, type Envelope } from './wire.js';
 
+/** How soon a lease that came back with 0 s left is replaced. */
+const ZERO_LEASE_RETRY_MS = 1000;
+
 export interface LeaseInfo {
   leaseId: string;
   /** Seconds from now. */
@@ -148,7 +151,14 @@ export async function openLeasedSecret<T>(deps: LeasedSecretDeps<T>, options: Le
     }
     if (!held.renewable) renewalEnded('not_renewable');
     else if (capped) renewalEnded('max_ttl');
-    if (durationSeconds <= 0) return;
+    if (durationSeconds <= 0) {
+      // Nothing left of the lease (a renewal answered at its max TTL with 0 s): replace it now,
+      // or nothing would ever be scheduled again. A second apart, so a server that keeps
+      // answering 0 s is not asked in a tight loop.
+      if (rotate) slot.set(ZERO_LEASE_RETRY_MS, () => serial(() => fresh(true)));
+      else slot.clear();
+      return;
+    }
     const delay = renewDelay(durationSeconds * 1000);
     if (held.renewable && !capped) slot.set(delay, () => serial(renew));
     else if (rotate) slot.set(delay, () => serial(() => fresh(true)));
