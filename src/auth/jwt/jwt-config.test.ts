@@ -3,6 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { before, test } from 'node:test';
 import { createAuthHarness } from '../shared/harness.js';
 import { createJwtEngine } from './engine.js';
@@ -64,6 +66,36 @@ test('an unreachable discovery URL fails the config write', async () => {
   assert.equal(err.code, 'bad_request');
   assert.match(err.message, /oidc_discovery_url/);
   assert.equal(await h.call('read', 'config'), null);
+});
+
+test('a discovery document larger than 1 MiB sent without a length is refused after reading 1 MiB of it', async () => {
+  let sent = 0;
+  let aborted = false;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const pump = (): void => {
+      while (sent < 64 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    res.on('close', () => void (aborted = true));
+    pump();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const h = harness();
+    const err = await h.fail('write', 'config', { oidc_discovery_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    assert.match(err.message, /the discovery document is too large/);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(aborted, 'the connection was closed');
+    assert.ok(sent < 16 * 1024 * 1024, `stopped early, not after all 64 MiB (${sent} bytes sent)`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('a role needs user_claim and at least one bound constraint', async () => {

@@ -61,7 +61,10 @@ export function pemKeySet(pems: readonly string[], field: string): KeySet {
 }
 
 export function remoteKeySet(url: string): KeySet {
-  const getKey = createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+  // A token signed with a key the provider just published names a kid not in the cache: the set
+  // is fetched again at most every 5 s (Vault refetches at once), so a key rotation refuses
+  // logins for seconds, not half a minute, while a flood of unknown kids costs one fetch per 5 s.
+  const getKey = createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 5_000, cacheMaxAge: 10 * 60_000 });
   return {
     async verify(token, algorithms) {
       return (await compactVerify(token, getKey, { algorithms: [...algorithms] })).payload;
@@ -89,6 +92,30 @@ export interface Discovery {
 const MAX_DISCOVERY_BYTES = 1024 * 1024;
 const trimSlash = (s: string): string => s.replace(/\/+$/, '');
 
+/**
+ * The body as text, or undefined once it passes `limit` bytes: read as a stream and cancelled
+ * there, so a provider that sends gigabytes (without a content-length, chunked) costs at most
+ * `limit` bytes of memory. Discovery also runs at the first login after a restart, which
+ * anyone may send.
+ */
+async function boundedText(response: Response, limit: number): Promise<string | undefined> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Fetches `<url>/.well-known/openid-configuration`; throws bad_request with a vague reason. */
 export async function discover(discoveryUrl: string): Promise<Discovery> {
   const fail = (why: string): never => {
@@ -104,12 +131,13 @@ export async function discover(discoveryUrl: string): Promise<Discovery> {
     if (response.status !== 200) fail(`the provider answered with status ${response.status}`);
     const declared = Number(response.headers.get('content-length') ?? '0');
     if (declared > MAX_DISCOVERY_BYTES) fail('the discovery document is too large');
-    body = await response.text();
+    const text = await boundedText(response, MAX_DISCOVERY_BYTES);
+    if (text === undefined) return fail('the discovery document is too large');
+    body = text;
   } catch (error) {
     if (isCofferError(error)) throw error;
     return fail('the provider could not be reached');
   }
-  if (body.length > MAX_DISCOVERY_BYTES) fail('the discovery document is too large');
   let doc: unknown;
   try {
     doc = JSON.parse(body);
