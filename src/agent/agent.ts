@@ -131,7 +131,12 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     onError: (err) => log.warn('background work failed; retrying', { error: describe(err) }),
   });
   const autoAuth = createAutoAuth(cfg.autoAuth, coffer);
-  const leases = createAgentLeases(coffer, (err) => log.warn('lease renewal failed; retrying', { error: describe(err) }), retry);
+  // A renewal refused with 403 may mean the token was revoked: asked once the token section below is set up.
+  let onLeaseRefused: (err: unknown) => void = () => undefined;
+  const leases = createAgentLeases(coffer, (err) => {
+    log.warn('lease renewal failed; retrying', { error: describe(err) });
+    onLeaseRefused(err);
+  }, retry);
   const logReload = (destination: string, outcome: ReloadOutcome): void => {
     if (outcome.kind === 'command') {
       const fields = { destination, exit_code: outcome.exitCode, signal: outcome.signal, timed_out: outcome.timedOut };
@@ -323,6 +328,8 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       if (needAuth) markDirty(templates);
     });
   };
+
+  onLeaseRefused = checkTokenAfter;
 
   /** After a 403: is it the token (gone, revoked) or only a policy? */
   const checkToken = async (): Promise<void> => {
