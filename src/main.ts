@@ -214,18 +214,29 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   const router = createRouter<MountEntry>();
   // Rate limit quotas: a quota's path must fall in a mount (the system backend's own included).
   const quotas = createQuotaStore({ storage: scope(systemStorage, 'quotas/'), clock, mountOf: (path) => router.route(path)?.mount.path, logger: logger.child({ component: 'quotas' }) });
+  /** The auth mount a token-creating path belongs to (the longest mount path that prefixes it). */
+  const authMountOf = (path: string): MountEntry | undefined => {
+    if (!path.startsWith('auth/')) return undefined;
+    let found: MountEntry | undefined;
+    // Entries hold full paths ('auth/userpass/').
+    for (const entry of mounts.list('auth')) {
+      if (path.startsWith(entry.path) && (found === undefined || entry.path.length > found.path.length)) found = entry;
+    }
+    return found;
+  };
   const tokens = createTokenStore({
     storage: scope(systemStorage, 'token/'),
     clock,
     defaultTtl: config.defaultTokenTtl,
     maxTtl: config.maxTokenTtl,
-    // Tokens made through auth/token/ follow that mount's tune (sys/auth/token/tune), as in
-    // Vault; login tokens already carry their own mount's limits (request-handler attachLogin).
+    // A token follows the tune of the auth mount it came from, read at every create and renew
+    // as in Vault: auth/token/ for auth/token/create, the login's mount for a login (whose max
+    // may exceed the system's, as `-max-lease-ttl=87600h` tunes do).
     ttlLimits: (path) => {
-      if (!path.startsWith('auth/token/')) return undefined;
-      const tuned = mounts.get('auth', 'token/')?.config;
-      const maxTtl = tuned?.max_lease_ttl || config.maxTokenTtl;
-      return { defaultTtl: Math.min(tuned?.default_lease_ttl || config.defaultTokenTtl, maxTtl), maxTtl };
+      const mount = authMountOf(path);
+      if (mount === undefined) return undefined;
+      const maxTtl = mount.config.max_lease_ttl || config.maxTokenTtl;
+      return { defaultTtl: Math.min(mount.config.default_lease_ttl || config.defaultTokenTtl, maxTtl), maxTtl };
     },
   });
   const policies = createPolicyStore({ storage: scope(systemStorage, 'policy/') });

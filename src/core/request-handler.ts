@@ -248,7 +248,10 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       displayName: name === '' ? mount.type : `${mount.type}-${name}`,
       numUses: login.numUses ?? 0,
       ttl,
-      explicitMaxTtl: period > 0 ? login.explicitMaxTtl ?? 0 : maxTtl,
+      // Only the role's own hard limit: its max TTL and the mount's are read again at every
+      // renewal (LoginRenewal, the token store's ttlLimits), so raising either applies to
+      // tokens already issued, as in Vault.
+      explicitMaxTtl: login.explicitMaxTtl ?? 0,
       period,
       renewable: login.renewable ?? true,
       path,

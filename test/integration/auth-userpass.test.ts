@@ -143,4 +143,29 @@ describe('userpass over HTTP', () => {
     assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: orphan })).status, 403);
     assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: root })).status, 200);
   });
+
+  it('holds a login token to its user\'s and mount\'s current max TTL, which may exceed the system max', async () => {
+    const created = await api(server, 'POST', 'auth/userpass/users/tina', { token: root, body: { password: 'tina-password-1', token_policies: ['app-read'], token_ttl: '1h', token_max_ttl: '2h' } });
+    assert.equal(created.status, 204);
+    const token = (await login('tina', 'tina-password-1')).body.auth.client_token as string;
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token })).body.data.explicit_max_ttl, 0, 'the role max is not frozen into the token');
+    // Raised later: the token already issued may now live longer, as in Vault.
+    assert.equal((await api(server, 'POST', 'auth/userpass/users/tina', { token: root, body: { token_max_ttl: '10h' } })).status, 204);
+    const renewed = await api(server, 'PUT', 'auth/token/renew-self', { token, body: { increment: '5h' } });
+    assert.equal(renewed.status, 200, JSON.stringify(renewed.body));
+    assert.equal(renewed.body.auth.lease_duration, 5 * 3600);
+    // Lowered: renewals are held to the new max, counted from the login.
+    assert.equal((await api(server, 'POST', 'auth/userpass/users/tina', { token: root, body: { token_max_ttl: '3h' } })).status, 204);
+    const capped = await api(server, 'PUT', 'auth/token/renew-self', { token, body: { increment: '5h' } });
+    assert.equal(capped.body.auth.lease_duration, 3 * 3600);
+
+    // A mount tuned past the system max (768h) gives its logins that long.
+    const mount = await api(server, 'POST', 'sys/auth/long', { token: root, body: { type: 'userpass' } });
+    assert.equal(mount.status, 204);
+    assert.equal((await api(server, 'POST', 'sys/auth/long/tune', { token: root, body: { max_lease_ttl: '2000h', default_lease_ttl: '1500h' } })).status, 204);
+    assert.equal((await api(server, 'POST', 'auth/long/users/lena', { token: root, body: { password: 'lena-password-1', token_policies: ['app-read'] } })).status, 204);
+    const long = await api(server, 'POST', 'auth/long/login/lena', { body: { password: 'lena-password-1' } });
+    assert.equal(long.status, 200, JSON.stringify(long.body));
+    assert.equal(long.body.auth.lease_duration, 1500 * 3600);
+  });
 });
