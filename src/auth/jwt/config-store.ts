@@ -18,6 +18,10 @@ export interface JwtConfig {
   /** Empty = every asymmetric algorithm. */
   supportedAlgs: string[];
   defaultRole: string;
+  /** PEM CA bundle for jwks_url's TLS; '' or absent = the system's trust store. */
+  jwksCaPem?: string;
+  /** PEM CA bundle for the discovery document and the JWKS it names. */
+  oidcDiscoveryCaPem?: string;
 }
 
 export interface JwtVerifier {
@@ -42,11 +46,12 @@ export function createJwtConfigStore(storage: Storage): JwtConfigStore {
   const build = async (config: JwtConfig): Promise<JwtVerifier> => {
     const algorithms = config.supportedAlgs.length > 0 ? config.supportedAlgs : [...ASYMMETRIC_ALGS];
     if (config.oidcDiscoveryUrl !== '') {
-      const found = await discover(config.oidcDiscoveryUrl);
+      const ca = config.oidcDiscoveryCaPem ?? '';
+      const found = await discover(config.oidcDiscoveryUrl, ca);
       // go-oidc checks the discovered issuer; bound_issuer, when set, is checked as well.
-      return { keys: remoteKeySet(found.jwksUri), expectedIssuer: config.boundIssuer || found.issuer, algorithms };
+      return { keys: remoteKeySet(found.jwksUri, ca), expectedIssuer: config.boundIssuer || found.issuer, algorithms };
     }
-    const keys = config.jwksUrl !== '' ? remoteKeySet(config.jwksUrl) : pemKeySet(config.jwtValidationPubkeys, 'jwt_validation_pubkeys');
+    const keys = config.jwksUrl !== '' ? remoteKeySet(config.jwksUrl, config.jwksCaPem ?? '') : pemKeySet(config.jwtValidationPubkeys, 'jwt_validation_pubkeys');
     return { keys, expectedIssuer: config.boundIssuer, algorithms };
   };
 

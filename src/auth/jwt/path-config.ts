@@ -9,6 +9,7 @@
  */
 import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
+import { parseCaBundle } from '../shared/tls-fetch.js';
 import { assertHttpUrl, parseAlgorithms, parsePublicKeyPem } from '../shared/jwt-keys.js';
 import { assertName, has, parseRawStringList, parseString, parseStringList } from '../shared/input.js';
 import type { JwtConfig, JwtConfigStore } from './config-store.js';
@@ -16,7 +17,8 @@ import type { JwtConfig, JwtConfigStore } from './config-store.js';
 const UNSUPPORTED = ['oidc_client_id', 'oidc_client_secret', 'oidc_response_mode', 'oidc_response_types', 'provider_config'];
 /** What a config write reads (the unsupported OIDC fields are refused when set, so they count). */
 const CONFIG_FIELDS: ReadonlySet<string> = new Set([
-  'jwks_url', 'jwt_validation_pubkeys', 'oidc_discovery_url', 'bound_issuer', 'jwt_supported_algs', 'default_role', ...UNSUPPORTED,
+  'jwks_url', 'jwt_validation_pubkeys', 'oidc_discovery_url', 'bound_issuer', 'jwt_supported_algs', 'default_role', 'jwks_ca_pem',
+  'oidc_discovery_ca_pem', ...UNSUPPORTED,
 ]);
 
 function configView(config: JwtConfig): Record<string, unknown> {
@@ -27,6 +29,8 @@ function configView(config: JwtConfig): Record<string, unknown> {
     bound_issuer: config.boundIssuer,
     jwt_supported_algs: [...config.supportedAlgs],
     default_role: config.defaultRole,
+    jwks_ca_pem: config.jwksCaPem ?? '',
+    oidc_discovery_ca_pem: config.oidcDiscoveryCaPem ?? '',
   };
 }
 
@@ -43,6 +47,8 @@ function parseConfig(data: Readonly<Record<string, unknown>>): JwtConfig {
     boundIssuer: parseString(data['bound_issuer'], 'bound_issuer').trim(),
     supportedAlgs: parseAlgorithms(parseStringList(data['jwt_supported_algs'], 'jwt_supported_algs'), 'jwt_supported_algs'),
     defaultRole: parseString(data['default_role'], 'default_role').trim(),
+    jwksCaPem: parseCaBundle(parseString(data['jwks_ca_pem'], 'jwks_ca_pem'), 'jwks_ca_pem'),
+    oidcDiscoveryCaPem: parseCaBundle(parseString(data['oidc_discovery_ca_pem'], 'oidc_discovery_ca_pem'), 'oidc_discovery_ca_pem'),
   };
   const sources = [config.jwksUrl !== '', config.jwtValidationPubkeys.length > 0, config.oidcDiscoveryUrl !== ''].filter(Boolean).length;
   if (sources !== 1) throw badRequest("exactly one of 'jwt_validation_pubkeys', 'jwks_url' or 'oidc_discovery_url' must be set");

@@ -15,6 +15,8 @@ export interface KubernetesConfig {
   jwksUrl: string;
   issuer: string;
   disableIssValidation: boolean;
+  /** PEM CA bundle for jwks_url's TLS (the cluster CA, when jwks_url is the API server's); '' or absent = the system's. */
+  kubernetesCaCert?: string;
 }
 
 /** The issuer of classic, secret-based service-account tokens. */
@@ -37,9 +39,9 @@ export function createKubernetesConfigStore(storage: Storage): KubernetesConfigS
       cached = undefined;
     },
     keys(config) {
-      const fingerprint = JSON.stringify([config.pemKeys, config.jwksUrl]);
+      const fingerprint = JSON.stringify([config.pemKeys, config.jwksUrl, config.kubernetesCaCert ?? '']);
       if (cached?.fingerprint !== fingerprint) {
-        const keys = config.jwksUrl !== '' ? remoteKeySet(config.jwksUrl) : pemKeySet(config.pemKeys, 'pem_keys');
+        const keys = config.jwksUrl !== '' ? remoteKeySet(config.jwksUrl, config.kubernetesCaCert ?? '') : pemKeySet(config.pemKeys, 'pem_keys');
         cached = { fingerprint, keys };
       }
       return cached.keys;

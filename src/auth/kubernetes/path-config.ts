@@ -13,6 +13,7 @@ import { badRequest } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import { has, parseBool, parseRawStringList, parseString } from '../shared/input.js';
 import { assertHttpUrl, parsePublicKeyPem } from '../shared/jwt-keys.js';
+import { parseCaBundle } from '../shared/tls-fetch.js';
 import { CLASSIC_ISSUER, type KubernetesConfig, type KubernetesConfigStore } from './config-store.js';
 
 function configView(config: KubernetesConfig): Record<string, unknown> {
@@ -23,13 +24,14 @@ function configView(config: KubernetesConfig): Record<string, unknown> {
     issuer: config.issuer,
     disable_iss_validation: config.disableIssValidation,
     disable_local_ca_jwt: true,
+    kubernetes_ca_cert: config.kubernetesCaCert ?? '',
   };
 }
 
 /**
- * What a config write reads. `token_reviewer_jwt` is refused when set and `kubernetes_ca_cert`
- * has a warning of its own; `disable_local_ca_jwt` is what Coffer always does (no local token
- * is ever read), as a read reports.
+ * What a config write reads. `token_reviewer_jwt` is refused when set; `kubernetes_ca_cert`
+ * verifies jwks_url's TLS; `disable_local_ca_jwt` is what Coffer always does (no local token is
+ * ever read), as a read reports.
  */
 const CONFIG_FIELDS: ReadonlySet<string> = new Set([
   'kubernetes_host', 'pem_keys', 'jwks_url', 'issuer', 'disable_iss_validation', 'token_reviewer_jwt', 'kubernetes_ca_cert', 'disable_local_ca_jwt',
@@ -52,12 +54,14 @@ export function configPath(configs: KubernetesConfigStore): PathSpec {
       jwksUrl: parseString(data['jwks_url'], 'jwks_url').trim(),
       issuer: parseString(data['issuer'], 'issuer').trim() || CLASSIC_ISSUER,
       disableIssValidation: has(data, 'disable_iss_validation') ? parseBool(data['disable_iss_validation'], 'disable_iss_validation') : false,
+      kubernetesCaCert: parseCaBundle(parseString(data['kubernetes_ca_cert'], 'kubernetes_ca_cert'), 'kubernetes_ca_cert'),
     };
     if ((config.pemKeys.length > 0) === (config.jwksUrl !== '')) throw badRequest("exactly one of 'pem_keys' or 'jwks_url' must be set");
     for (const pem of config.pemKeys) parsePublicKeyPem(pem, 'pem_keys');
     if (config.jwksUrl !== '') assertHttpUrl(config.jwksUrl, 'jwks_url');
     await configs.put(config);
-    const warnings = has(data, 'kubernetes_ca_cert') ? ['kubernetes_ca_cert is ignored: the API server is never contacted'] : [];
+    // Only jwks_url is ever fetched (TokenReview is not used), so that is all the CA can verify.
+    const warnings = config.kubernetesCaCert !== '' && config.jwksUrl === '' ? ['kubernetes_ca_cert verifies only the TLS of jwks_url; with pem_keys nothing is fetched, so it is unused'] : [];
     return warnings.length > 0 ? { warnings } : null;
   };
 

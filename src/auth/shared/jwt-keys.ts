@@ -10,7 +10,8 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { compactVerify, createRemoteJWKSet } from 'jose';
-import { badRequest, isCofferError } from '../../core/errors.js';
+import { badRequest } from '../../core/errors.js';
+import { agentFor, FetchError, fetchText } from './tls-fetch.js';
 
 export interface KeySet {
   /** The verified payload bytes; throws (a jose error) when no key verifies the signature. */
@@ -60,11 +61,13 @@ export function pemKeySet(pems: readonly string[], field: string): KeySet {
   };
 }
 
-export function remoteKeySet(url: string): KeySet {
+/** The JWKS at `url`, trusting `ca` (a PEM bundle; '' = the system's) for https. */
+export function remoteKeySet(url: string, ca = ''): KeySet {
+  const agent = agentFor(url, ca);
   // A token signed with a key the provider just published names a kid not in the cache: the set
   // is fetched again at most every 5 s (Vault refetches at once), so a key rotation refuses
   // logins for seconds, not half a minute, while a flood of unknown kids costs one fetch per 5 s.
-  const getKey = createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 5_000, cacheMaxAge: 10 * 60_000 });
+  const getKey = createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 5_000, cacheMaxAge: 10 * 60_000, ...(agent ? { agent } : {}) });
   return {
     async verify(token, algorithms) {
       return (await compactVerify(token, getKey, { algorithms: [...algorithms] })).payload;
@@ -93,49 +96,19 @@ const MAX_DISCOVERY_BYTES = 1024 * 1024;
 const trimSlash = (s: string): string => s.replace(/\/+$/, '');
 
 /**
- * The body as text, or undefined once it passes `limit` bytes: read as a stream and cancelled
- * there, so a provider that sends gigabytes (without a content-length, chunked) costs at most
- * `limit` bytes of memory. Discovery also runs at the first login after a restart, which
- * anyone may send.
+ * Fetches `<url>/.well-known/openid-configuration`, trusting `ca` (a PEM bundle; '' = the
+ * system's) for https; throws bad_request with a vague reason.
  */
-async function boundedText(response: Response, limit: number): Promise<string | undefined> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Fetches `<url>/.well-known/openid-configuration`; throws bad_request with a vague reason. */
-export async function discover(discoveryUrl: string): Promise<Discovery> {
+export async function discover(discoveryUrl: string, ca = ''): Promise<Discovery> {
   const fail = (why: string): never => {
     throw badRequest(`error checking oidc_discovery_url: ${why}`);
   };
   let body: string;
   try {
-    const response = await fetch(`${trimSlash(discoveryUrl)}/.well-known/openid-configuration`, {
-      signal: AbortSignal.timeout(10_000),
-      redirect: 'error',
-      headers: { accept: 'application/json' },
-    });
-    if (response.status !== 200) fail(`the provider answered with status ${response.status}`);
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > MAX_DISCOVERY_BYTES) fail('the discovery document is too large');
-    const text = await boundedText(response, MAX_DISCOVERY_BYTES);
-    if (text === undefined) return fail('the discovery document is too large');
-    body = text;
+    body = await fetchText(`${trimSlash(discoveryUrl)}/.well-known/openid-configuration`, { ca, timeoutMs: 10_000, maxBytes: MAX_DISCOVERY_BYTES });
   } catch (error) {
-    if (isCofferError(error)) throw error;
+    if (error instanceof FetchError && error.reason === 'status') return fail(`the provider answered with status ${error.status}`);
+    if (error instanceof FetchError && error.reason === 'too_large') return fail('the discovery document is too large');
     return fail('the provider could not be reached');
   }
   let doc: unknown;
