@@ -87,8 +87,12 @@ function field(text: string, rule: FieldRule): Set<number> | undefined {
   return out;
 }
 
-/** Parses the inside of `cron(...)`. Throws bad_request naming the field that is wrong. */
-export function parseCron(expression: string): CronSpec {
+/**
+ * Parses the inside of `cron(...)`. Throws bad_request naming the field that is wrong. `strict`
+ * (when rules are being set) also requires AWS's "?" in exactly one day field; a stored rule
+ * set before that check existed is still read, both restricted days meaning either may match.
+ */
+export function parseCron(expression: string, strict = false): CronSpec {
   const parts = expression.trim().split(/\s+/);
   if (parts.length !== 6) throw badRequest('a cron expression needs six fields: minutes hours day-of-month month day-of-week year');
   const text = (i: number): string => parts[i] as string;
@@ -104,7 +108,7 @@ export function parseCron(expression: string): CronSpec {
   }
   // As AWS requires: one day field says which days, the other is "?" (else it is unclear
   // whether both must match or either).
-  if ((text(2) === '?') === (text(4) === '?')) {
+  if (strict && (text(2) === '?') === (text(4) === '?')) {
     throw badRequest('exactly one of day-of-month and day-of-week must be "?"');
   }
   const daysOfWeek = field(text(4), rule(4));

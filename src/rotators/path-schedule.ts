@@ -154,8 +154,11 @@ export function schedulePaths(deps: SchedulePathDeps): PathSpec[] {
       if (!existing || rotator !== existing.rotator || enabled) {
         if (!(await store.getConfig(rotator))) throw new CofferError('not_found', `rotator ${rotator} is not configured`);
       }
-      const rules = requestedRules(data) ?? existing?.rules;
-      const compiled = compileRules(rules, clock.now());
+      const rulesGiven = requestedRules(data);
+      const rules = rulesGiven ?? existing?.rules;
+      // Only rules being set now are held to today's checks: stored ones an earlier build took
+      // must not stop an update, least of all enabled=false (CancelRotateSecret).
+      const compiled = compileRules(rules, rulesGiven === undefined ? undefined : clock.now());
       const verifyTimeout = parseDurationSeconds(data['verify_timeout'], 'verify_timeout') ?? existing?.verifyTimeoutSeconds ?? DEFAULT_VERIFY_TIMEOUT_SECONDS;
       if (verifyTimeout > MAX_VERIFY_TIMEOUT_SECONDS) throw badRequest('verify_timeout must be at most 7 days');
       const onTimeout = (optionalString(data, 'on_timeout', /^(revoke|hold)$/) ?? existing?.onTimeout ?? 'revoke') as OnTimeout;

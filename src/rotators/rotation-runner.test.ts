@@ -287,6 +287,14 @@ describe('the webhook rotation state machine', () => {
     assert.equal(audited.length, 1, 'the hold is audited once');
   });
 
+  it('a completed rotation moves nextRun on, also for cron rules an earlier build stored without "?"', async () => {
+    await store.putSchedule(schedule({ rules: { ScheduleExpression: 'cron(0 12 * * * *)' }, nextRun: clock.now() }));
+    await runner().start('app/key', { id: 'version-b', trigger: 'schedule' });
+    await settledStatus('version-b', 'completed');
+    const after = (await store.getSchedule('app/key')) as Schedule;
+    assert.ok((after.nextRun ?? 0) > clock.now(), 'the next run is the next match, not the one just done');
+  });
+
   it('a held rotation is released (and audited) once the schedule says on_timeout=revoke', async () => {
     await store.putSchedule(schedule({ onTimeout: 'hold' }));
     consumers = [{ id: 'c1', path: 'aws/data/app/key', version: 1, name: 'slow', registeredAt: 0, lastCheckIn: clock.now(), versionSince: 0, ttl: 3600, live: true }];

@@ -117,7 +117,10 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
     let due: number | undefined;
     try {
       due = nextDue(compileRules(s.rules), lastRotated, s.configuredAt);
-    } catch {
+    } catch (error) {
+      logger.error('a stored rotation schedule cannot be read; it will not rotate on schedule until its rules are set again', {
+        secret: s.secret, error: error instanceof Error ? error.message : String(error),
+      });
       due = undefined;
     }
     if (due === undefined) return undefined;
@@ -240,7 +243,12 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
           r.toKv = snap.current.kv;
         }
       });
-      await updateSchedule(r.secret, (s) => ({ ...s, lastRotated: now, ...(nextRun === undefined ? {} : { nextRun }), updatedAt: now }));
+      // No next run (rotation on demand, or rules that no longer compute one): the past one must
+      // go, or the scheduler would find it due again at every tick.
+      await updateSchedule(r.secret, (s) => {
+        const { nextRun: _past, ...rest } = s;
+        return { ...rest, lastRotated: now, ...(nextRun === undefined ? {} : { nextRun }), updatedAt: now };
+      });
       deps.events?.publish({ path: secrets.readPath(r.secret), version: r.toKv ?? null, event: 'rotate' });
       r.verifyDeadline = clock.now() + schedule.verifyTimeoutSeconds * 1000;
       await done(r, 'promote', 'verify');

@@ -42,6 +42,8 @@ describe('rotation rules', () => {
   it('refuses cron schedules that rotate more often than every 4 hours, as AWS does', () => {
     badRequest(() => compileRules({ ScheduleExpression: 'cron(* * * * ? *)' }, T0), /every 4 hours/);
     badRequest(() => compileRules({ ScheduleExpression: 'cron(0 0,3 * * ? *)' }, T0), /every 4 hours/);
+    // One hour apart only across a leap day (Feb 29 23:00 → Mar 1 00:00 in 2028), years ahead.
+    badRequest(() => compileRules({ ScheduleExpression: 'cron(0 0,23 1,29 * ? *)' }, T0), /every 4 hours/);
     assert.equal(compileRules({ ScheduleExpression: 'cron(0 0,4,8,12,16,20 * * ? *)' }, T0).kind, 'cron');
     assert.equal(compileRules({ ScheduleExpression: 'cron(0 10 ? * MON *)' }, T0).kind, 'cron');
   });
@@ -91,8 +93,11 @@ describe('AWS cron expressions', () => {
     badRequest(() => parseCron('61 4 * * ? *'), /minutes/);
     badRequest(() => parseCron('0 4 * FOO ? *'), /month/);
     badRequest(() => parseCron('? 4 * * ? *'), /"\?"/);
-    badRequest(() => parseCron('0 10 15 * MON *'), /exactly one of day-of-month and day-of-week/);
-    badRequest(() => parseCron('0 10 ? * ? *'), /exactly one of day-of-month and day-of-week/);
+    badRequest(() => parseCron('0 10 15 * MON *', true), /exactly one of day-of-month and day-of-week/);
+    badRequest(() => parseCron('0 10 ? * ? *', true), /exactly one of day-of-month and day-of-week/);
+    // Rules an earlier build stored are still read: both restricted days mean either may match.
+    assert.equal(nextCronTime(parseCron('0 10 15 * MON *', false), T0), Date.UTC(2026, 0, 5, 10, 0));
+    assert.equal(compileRules({ ScheduleExpression: 'cron(0 12 * * * *)' }).kind, 'cron');
     badRequest(() => parseCron('0 4 5-1 * ? *'), /backwards/);
     badRequest(() => parseCron('0 4 ? * SAT-SUN *'), /backwards/);
   });

@@ -30,18 +30,26 @@ function period(ms: number): CompiledRules & { kind: 'every' } {
   return { kind: 'every', ms };
 }
 
-/** Matches looked at to find a cron schedule's shortest gap: enough to cover its daily and weekly patterns. */
-const CRON_GAP_SAMPLES = 50;
+/**
+ * How far ahead a cron schedule's runs are compared to find its shortest gap: four years hold
+ * every calendar pattern (a leap day included), and a schedule that passes the 4-hour minimum
+ * runs at most 6 times a day, so this is at most ~8,800 steps of nextCronTime.
+ */
+const CRON_GAP_HORIZON_MS = 4 * 366 * DAY_MS;
+const CRON_GAP_MAX_STEPS = 10_000;
 
-/** The shortest time between two of the schedule's next runs after `now`; undefined when it has none. */
+/** The shortest time between two of the schedule's runs within the horizon after `now`; undefined when it has none. */
 function shortestCronGap(spec: CronSpec, now: number): number | undefined {
   let previous = nextCronTime(spec, now);
   if (previous === undefined) return undefined;
+  const end = previous + CRON_GAP_HORIZON_MS;
   let shortest = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < CRON_GAP_SAMPLES; i++) {
+  for (let i = 0; i < CRON_GAP_MAX_STEPS && previous < end; i++) {
     const next = nextCronTime(spec, previous);
     if (next === undefined) break;
     shortest = Math.min(shortest, next - previous);
+    // Already too frequent: no need to look further.
+    if (shortest < MIN_PERIOD_MS) break;
     previous = next;
   }
   return shortest;
@@ -89,7 +97,7 @@ export function compileRules(rules: RotationRules | undefined, now?: number): Co
   }
   const cron = /^cron\((.*)\)$/i.exec(expression);
   if (cron) {
-    const spec = parseCron(cron[1] as string);
+    const spec = parseCron(cron[1] as string, now !== undefined);
     if (now !== undefined) {
       const gap = shortestCronGap(spec, now);
       if (gap === undefined) throw badRequest('the cron expression has no run in the next five years');

@@ -31,27 +31,25 @@ describe('unrecognized request fields', () => {
     assert.deepEqual(read.body.data.data, { password: 'pw-2' });
   });
 
-  it('a write that answers 204 answers 200 with only the warning, and never echoes a value', async () => {
+  it('a write that answers 204 stays a 204, as in Vault (its framework warns only in a response)', async () => {
     const policy = await api(server, 'PUT', 'sys/policies/acl/reader', { token, body: { policy: 'path "secret/*" { capabilities = ["read"] }', polcy_typo: 'S3cret-Value-77' } });
-    assert.equal(policy.status, 200);
-    assert.deepEqual(policy.body.warnings, ignored('polcy_typo'));
-    assert.equal(policy.body.data, null);
-    assert.ok(!JSON.stringify(policy.body).includes('S3cret-Value-77'));
+    assert.equal(policy.status, 204);
     assert.equal((await api(server, 'GET', 'sys/policies/acl/reader', { token })).status, 200, 'the policy was written');
-    const clean = await api(server, 'PUT', 'sys/policies/acl/reader', { token, body: { policy: 'path "secret/*" { capabilities = ["list"] }' } });
-    assert.equal(clean.status, 204);
   });
 
-  it('an auth role with a misspelt TTL keeps the default and says so', async () => {
+  it('an auth role with a misspelt TTL keeps the default; a token creation says what it ignored', async () => {
     assert.equal((await api(server, 'POST', 'sys/auth/approle', { token, body: { type: 'approle' } })).status, 204);
     const role = await api(server, 'POST', 'auth/approle/role/web', { token, body: { token_policies: ['reader'], token_tll: '5m' } });
-    assert.equal(role.status, 200);
-    assert.deepEqual(role.body.warnings, ignored('token_tll'));
+    assert.equal(role.status, 204);
     assert.equal((await api(server, 'GET', 'auth/approle/role/web', { token })).body.data.token_ttl, 0);
     const created = await api(server, 'POST', 'auth/token/create', { token, body: { polices: ['reader'], ttl: '1h' } });
     assert.equal(created.status, 200);
     assert.deepEqual(created.body.warnings, ignored('polices'));
     assert.ok(created.body.auth.client_token);
+    // As Vault's Go client sends every creation: entity_alias and type empty.
+    const asGo = await api(server, 'POST', 'auth/token/create', { token, body: { policies: ['reader'], entity_alias: '', type: '', ttl: '1h' } });
+    assert.equal(asGo.status, 200, JSON.stringify(asGo.body));
+    assert.equal(asGo.body.warnings, null);
   });
 
   it('the fields Vault\'s CLI always sends raise no warning, and KV v1 stores any field', async () => {

@@ -9,10 +9,12 @@ const WARNING = 'Endpoint ignored these unrecognized parameters: [polices ttl_ma
 
 test('a write with fields its path does not read is answered with Vault\'s warning, naming the fields and never their values', () => {
   const data = { ttl: '1h', polices: 'admin', ttl_max: 'hunter2-secret' };
-  assert.deepEqual(warnIgnoredFields(null, spec, 'update', data, params), { data: null, warnings: [WARNING] });
-  assert.deepEqual(warnIgnoredFields(null, spec, 'create', data, params)?.warnings, [WARNING]);
+  assert.deepEqual(warnIgnoredFields({ data: { a: 1 } }, spec, 'update', data, params), { data: { a: 1 }, warnings: [WARNING] });
+  assert.deepEqual(warnIgnoredFields({ data: null, auth: undefined }, spec, 'create', data, params)?.warnings, [WARNING]);
   assert.deepEqual(warnIgnoredFields({ data: { a: 1 }, warnings: ['own'] }, spec, 'patch', data, params), { data: { a: 1 }, warnings: ['own', WARNING] });
-  assert.ok(!JSON.stringify(warnIgnoredFields(null, spec, 'update', data, params)).includes('hunter2'));
+  assert.ok(!JSON.stringify(warnIgnoredFields({ data: {} }, spec, 'update', data, params)).includes('hunter2'));
+  // As Vault's framework: a write that answers nothing stays a 204, with no body to warn in.
+  assert.equal(warnIgnoredFields(null, spec, 'update', data, params), null);
 });
 
 test('known fields, the path\'s own parameters, reads, errors and paths without a field list are left alone', () => {

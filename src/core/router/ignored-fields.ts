@@ -18,11 +18,12 @@ export function warnIgnoredFields(
   params: Readonly<Record<string, string>>,
 ): EngineResponse | null {
   const { fields } = spec;
-  if (fields === undefined || !WRITES.has(operation)) return response;
+  // As Vault's framework: a write that answers nothing (204) stays a 204, warning or not;
+  // clients check for it (hvac returns the Response itself only then).
+  if (response === null || fields === undefined || !WRITES.has(operation)) return response;
   // A raw body (an unwrapped answer) has no envelope to carry a warning; an error keeps its own.
-  if (response?.rawBody !== undefined || (response?.statusCode ?? 200) >= 300) return response;
+  if (response.rawBody !== undefined || (response.statusCode ?? 200) >= 300) return response;
   const warning = unrecognizedParametersWarning(data, fields, params);
   if (warning === undefined) return response;
-  // Vault answers a write that returned nothing with a 200 carrying only the warning.
-  return { ...(response ?? { data: null }), warnings: [...(response?.warnings ?? []), warning] };
+  return { ...response, warnings: [...(response.warnings ?? []), warning] };
 }

@@ -16,11 +16,12 @@ import { isRoleName, mergeRoleWrite, ROLE_WRITE_FIELDS, rolePolicies, roleView, 
 
 /**
  * Every field a token creation reads (`lease` and `metadata` are older names of ttl and meta);
- * others, such as Vault's entity_alias, are ignored with Vault's warning.
+ * others are ignored with Vault's warning. Vault's Go client sends `entity_alias` and `type`
+ * on every creation, empty when unset: empty, they mean nothing; set, they are refused.
  */
 const CREATE_FIELDS: ReadonlySet<string> = new Set([
   'policies', 'no_default_policy', 'no_parent', 'id', 'role_name', 'type', 'display_name', 'meta', 'metadata', 'num_uses', 'ttl', 'lease',
-  'explicit_max_ttl', 'period', 'renewable',
+  'explicit_max_ttl', 'period', 'renewable', 'entity_alias',
 ]);
 
 export interface TokenEngineDeps {
@@ -115,7 +116,8 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     // Sudo on the path requested, as Vault checks it: create-orphan is its own path.
     const requestPath = req.mountPath + (orphanPath ? 'create-orphan' : 'create');
     const sudo = parentIsRoot || (await deps.hasSudo(req, requestPath));
-    if (data.type !== undefined && data.type !== 'service' && data.type !== 'default') {
+    if (data.entity_alias !== undefined && data.entity_alias !== null && data.entity_alias !== '') throw badRequest('entity_alias is not supported: Coffer has no identity entities');
+    if (data.type !== undefined && data.type !== '' && data.type !== 'service' && data.type !== 'default') {
       throw badRequest('only service tokens are supported');
     }
     if (data.role_name !== undefined && data.role_name !== '') throw badRequest('use auth/token/create/:role_name to create a token through a role');
@@ -198,7 +200,8 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
     const data = req.data;
     const requestPath = `${req.mountPath}create/${name}`;
     const sudo = parent.policies.includes('root') || (await deps.hasSudo(req, requestPath));
-    if (data.type !== undefined && data.type !== 'service' && data.type !== 'default') throw badRequest('only service tokens are supported');
+    if (data.entity_alias !== undefined && data.entity_alias !== null && data.entity_alias !== '') throw badRequest('entity_alias is not supported: Coffer has no identity entities');
+    if (data.type !== undefined && data.type !== '' && data.type !== 'service' && data.type !== 'default') throw badRequest('only service tokens are supported');
     const askedNoParent = bool(data.no_parent, 'no_parent', false);
     if (askedNoParent && !sudo) throw badRequest('root or sudo privileges required to create orphan token');
     if (data.id !== undefined && data.id !== '' && !sudo) throw badRequest('root or sudo privileges required to specify token id');
