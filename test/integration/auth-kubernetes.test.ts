@@ -88,11 +88,19 @@ describe('kubernetes auth over HTTP', () => {
     await assertExactAccess(res.body.auth);
   });
 
-  it('without a role audience, takes a projected token for the API server (its issuer or kubernetes.default.svc)', async () => {
+  it('without a role audience, takes a projected token for the API server (its issuer, kubernetes.default.svc or kubernetes_host)', async () => {
     for (const aud of [[CLUSTER_ISSUER], ['https://kubernetes.default.svc'], ['vault', 'https://kubernetes.default.svc.cluster.local']]) {
       const res = await login('k8s-any-audience', await sign(signer, projected('prod', 'web', { aud })));
       assert.equal(res.status, 200, `${JSON.stringify(aud)}: ${JSON.stringify(res.body)}`);
     }
+    // GKE: issuer checks off, and the token's audience is its own (signed) issuer URL.
+    const gke = 'https://container.googleapis.com/v1/projects/p/locations/l/clusters/c';
+    await setupMount('k8s-gke', { disable_iss_validation: true });
+    assert.equal((await login('k8s-gke', await sign(signer, projected('prod', 'web', { iss: gke, aud: [gke] })))).status, 200);
+    // AKS: the audience is the cluster's address, as kubernetes_host names it.
+    const aks = 'https://my-cluster-dns-1a2b3c.hcp.westeurope.azmk8s.io';
+    await setupMount('k8s-aks', { issuer: CLUSTER_ISSUER, kubernetes_host: `${aks}:443` });
+    assert.equal((await login('k8s-aks', await sign(signer, projected('prod', 'web', { aud: [aks] })))).status, 200);
   });
 
   const refusals: Array<[string, string, () => Promise<string>]> = [

@@ -7,8 +7,8 @@
  * account or pod stays valid until it expires. Classic secret-based tokens carry no `exp`.
  * Audience: a role's `audience` must be in the token's `aud`. Without one, TokenReview would
  * hold the token to the API server's own audiences; here a token with an `aud` must name the
- * configured issuer or the in-cluster API server, so a token a pod was given for a third party
- * (a CI system, another relying party) cannot be replayed to log in.
+ * API server (its issuer, its in-cluster name or `kubernetes_host`), so a token a pod was given
+ * for a third party (a CI system, another relying party) cannot be replayed to log in.
  * Owns: the uniform 400 "permission denied" for every failure; the reason goes to the log.
  * Must never: issue a token after any failed check; log or echo the JWT.
  */
@@ -29,6 +29,17 @@ import { serviceAccountOf } from './service-account.js';
 export const KUBERNETES_LOGIN_ERROR = 'permission denied';
 
 const bound = (patterns: readonly string[], value: string): boolean => patterns.some((p) => globMatch(p, value));
+
+/** `kubernetes_host` as an audience may be written: the URL as given and its origin ('' when unset or not a URL). */
+function hostAudiences(host: string): string[] {
+  if (host === '') return [];
+  try {
+    const origin = new URL(host).origin;
+    return [...new Set([host.replace(/\/+$/, ''), origin])];
+  } catch {
+    return [];
+  }
+}
 
 /** The API server's usual audiences (kube-apiserver's --api-audiences defaults to its issuer). */
 const IN_CLUSTER_AUDIENCES = ['https://kubernetes.default.svc', 'https://kubernetes.default.svc.cluster.local'];
@@ -61,7 +72,10 @@ export function loginPath(configs: KubernetesConfigStore, roles: KubernetesRoleS
       if (!aud.ok || !aud.value.includes(role.audience)) throw refusals.refuse('audience not bound', fields);
     } else if (claims['aud'] !== undefined) {
       const aud = audiences(claims);
-      const apiServer = [config.issuer, ...IN_CLUSTER_AUDIENCES];
+      // The API server's own audiences: its issuer (the configured one, or the token's signed
+      // `iss` where issuer checks are off: GKE names the issuer URL as audience), its in-cluster
+      // names, and its address (AKS names the cluster's host).
+      const apiServer = [config.issuer, ...IN_CLUSTER_AUDIENCES, ...(typeof claims['iss'] === 'string' ? [claims['iss']] : []), ...hostAudiences(config.kubernetesHost)];
       if (!aud.ok || !aud.value.some((a) => apiServer.includes(a))) throw refusals.refuse('audience is not the API server\'s; set the role\'s audience', fields);
     }
     const account = serviceAccountOf(claims);
