@@ -120,6 +120,8 @@ describe('the webhook rotation state machine', () => {
   let staged: ReturnType<typeof fakeSecrets>;
   let hook: ReturnType<typeof fakeWebhook>;
   let consumers: ConsumerView[];
+  /** When the fake server began taking check-ins (its last unseal). */
+  let servingSince: number | undefined;
   let events: Array<{ path: string; version: number | null; event: string }>;
   let audited: Array<{ id: string; onTimeout: string; stragglers: string[] }>;
   let auditFails: boolean;
@@ -146,7 +148,7 @@ describe('the webhook rotation state machine', () => {
       secrets: staged.secrets,
       identity,
       webhook: hook.webhook,
-      consumers: { list: async () => consumers },
+      consumers: { list: async () => consumers, servingSince: () => servingSince },
       events: { publish: (e) => (events.push(e), { ...e, seq: events.length, time: clock.now() }) },
       clock,
       logger: silentLogger,
@@ -171,6 +173,7 @@ describe('the webhook rotation state machine', () => {
     staged = fakeSecrets();
     hook = fakeWebhook();
     consumers = [];
+    servingSince = 0;
     events = [];
     audited = [];
     auditFails = false;
@@ -250,6 +253,29 @@ describe('the webhook rotation state machine', () => {
     assert.equal(done.verifyOutcome, 'timeout_revoked');
     assert.deepEqual(audited, [{ id: 'version-b', onTimeout: 'revoke', stragglers: ['c1'] }]);
     assert.deepEqual(done.stragglers.map((s) => s.id), ['c1']);
+  });
+
+  it('a restart during verify gives live stragglers one TTL from when the server is back before the timeout revokes', async () => {
+    consumers = [{ id: 'c1', path: 'aws/data/app/key', version: 1, name: 'web', registeredAt: 0, lastCheckIn: clock.now(), versionSince: 0, ttl: 30, live: true }];
+    const first = runner();
+    await first.start('app/key', { id: 'version-b', trigger: 'api' });
+    await until(async () => (await record('version-b')).stragglers.length === 1, 'a straggler');
+    await first.stop();
+    // Down for five minutes, far past verify_timeout (60 s); then unsealed.
+    clock.advance(300_000);
+    servingSince = clock.now();
+    consumers = [{ ...(consumers[0] as ConsumerView), lastCheckIn: clock.now() - 300_000 }];
+    const second = runner();
+    second.resume('app/key', 'version-b');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(second.isDriving('app/key'), 'still waiting for the consumer');
+    assert.ok(!hook.steps().includes('finishSecret'), 'not revoked at once');
+    // The consumer switches within its TTL: confirmed, no revoke despite it.
+    clock.advance(10_000);
+    consumers = [{ ...(consumers[0] as ConsumerView), version: 2, versionSince: clock.now(), lastCheckIn: clock.now() }];
+    const done = await settledStatus('version-b', 'completed');
+    assert.equal(done.verifyOutcome, 'confirmed');
+    await second.stop();
   });
 
   it('does not revoke when the audit log cannot name the stragglers, and tries again', async () => {

@@ -31,7 +31,7 @@ import type { RotationIdentity } from './rotation-identity.js';
 import { HISTORY_LIMIT, type RotatorStore, type Schedule } from './rotator-store.js';
 import { compileRules, nextDue } from './schedule-rules.js';
 import type { StagedAccess, StagedSecrets } from './staged-secrets.js';
-import { classifyConsumers, settledOutcome } from '../core/consumers/verification.js';
+import { classifyConsumers, settledOutcome, verifyDeadline } from '../core/consumers/verification.js';
 import { WebhookError, type RotationStep, type StepRequest, type WebhookCaller, type WebhookTarget } from './webhook.js';
 
 export interface RotationRunnerDeps {
@@ -39,7 +39,7 @@ export interface RotationRunnerDeps {
   secrets: StagedSecrets;
   identity: RotationIdentity;
   webhook: WebhookCaller;
-  consumers: Pick<ConsumerRegistry, 'list'> | undefined;
+  consumers: Pick<ConsumerRegistry, 'list' | 'servingSince'> | undefined;
   events: Pick<EventBus, 'publish'> | undefined;
   clock: Clock;
   logger: Logger;
@@ -269,7 +269,8 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
     const toVersion = r.toKv ?? Number.MAX_SAFE_INTEGER;
     for (;;) {
       if (signal.aborted) return 'stop';
-      const standing = classifyConsumers(deps.consumers ? await deps.consumers.list(path) : [], toVersion, r.confirmed);
+      const list = deps.consumers ? await deps.consumers.list(path) : [];
+      const standing = classifyConsumers(list, toVersion, r.confirmed);
       const changed = standing.confirmed.length !== r.confirmed.length || standing.pending.length !== r.stragglers.length;
       r.confirmed = standing.confirmed;
       r.stragglers = standing.pending;
@@ -283,7 +284,7 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
         await done(r, 'verify', 'finishSecret');
         return 'next';
       }
-      if (clock.now() >= (r.verifyDeadline ?? 0)) {
+      if (clock.now() >= verifyDeadline(r.verifyDeadline ?? 0, r.steps.verify.startedAt, list, toVersion, deps.consumers?.servingSince?.())) {
         // Held, and still to be held: look again later. A schedule changed to on_timeout=revoke
         // meanwhile releases it now, as a static role's does.
         if (r.status === 'waiting' && onTimeout === 'hold') {

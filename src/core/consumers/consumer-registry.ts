@@ -50,6 +50,8 @@ export interface ConsumerRegistry {
   deregister(id: string, path: string, owner?: string, asOperator?: boolean): Promise<void>;
   /** Every consumer of a path, live or expired (expired ones are removed after 10 × TTL). */
   list(path: string): Promise<ConsumerView[]>;
+  /** Since when this server takes check-ins (its last unseal); undefined while it cannot. */
+  servingSince?(): number | undefined;
 }
 
 /**
@@ -100,6 +102,7 @@ export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegi
     return consumer;
   };
   return {
+    servingSince,
     async register(input) {
       const path = validPath(input.path);
       const ttl = input.ttl ?? DEFAULT_TTL;

@@ -43,6 +43,22 @@ export function settledOutcome(standing: Pick<ConsumerStanding, 'confirmed' | 'e
   return standing.expired.length > 0 ? 'consumers_expired' : 'no_consumers';
 }
 
+/**
+ * The verify deadline, pushed back when the server was restarted or unsealed after verify began
+ * (`startedAt`): a consumer could not check in (nor learn of the new version) while it was down
+ * or sealed, so each live consumer that has not switched gets at least one TTL from when the
+ * server serves again. Otherwise a restart longer than verify_timeout would revoke, at once, a
+ * credential consumers still use.
+ */
+export function verifyDeadline(deadline: number, startedAt: number | undefined, list: readonly ConsumerView[], toVersion: number, servingSince: number | undefined): number {
+  if (servingSince === undefined || startedAt === undefined || servingSince <= startedAt) return deadline;
+  let latest = deadline;
+  for (const consumer of list) {
+    if (consumer.live && consumer.version < toVersion) latest = Math.max(latest, servingSince + consumer.ttl * 1000);
+  }
+  return latest;
+}
+
 const straggler = (c: ConsumerView): Straggler => ({ id: c.id, name: c.name, version: c.version, lastCheckIn: c.lastCheckIn });
 
 export function classifyConsumers(list: readonly ConsumerView[], toVersion: number, earlier: readonly ConsumerConfirmation[] = []): ConsumerStanding {

@@ -349,7 +349,7 @@ export interface EngineContext {
    */
   readonly events?: Pick<EventBus, 'publish'>;
   /** Who consumes a secret and which version they hold (rotation verification). */
-  readonly consumers?: Pick<ConsumerRegistry, 'list'>;
+  readonly consumers?: Pick<ConsumerRegistry, 'list' | 'servingSince'>;
   /**
    * Records something the engine did on its own initiative (a scheduled rotation revoking a
    * credential consumers still held) in the audit log. Throws 'audit_failed' when audit devices

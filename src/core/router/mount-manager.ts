@@ -64,7 +64,7 @@ export interface MountManagerDeps {
   /** Mounts created on first start (dev mode adds 'secret/'). */
   initialMounts?: ReadonlyArray<{ path: string } & EnableMountInput>;
   events: Pick<EventBus, 'publish'>;
-  consumers: Pick<ConsumerRegistry, 'list'>;
+  consumers: Pick<ConsumerRegistry, 'list' | 'servingSince'>;
   audit: { record(entry: EngineAuditEntry): void };
   /** Called before a mount is removed, so its leases can be revoked first. */
   beforeUnmount?: (entry: MountEntry) => Promise<void>;

@@ -290,6 +290,7 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
       path: credentialPath(run.name),
       toVersion: r.toVersion,
       deadline: r.verifyDeadline ?? now(),
+      ...(r.steps.verify.startedAt === undefined ? {} : { startedAt: r.steps.verify.startedAt }),
       earlier: r.confirmed,
       minPollMs,
       maxPollMs,

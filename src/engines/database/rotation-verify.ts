@@ -11,14 +11,14 @@
  */
 import type { ConsumerRegistry } from '../../core/consumers/consumer-registry.js';
 import type { Clock } from '../../core/clock.js';
-import { classifyConsumers, type ConsumerConfirmation, type ConsumerStanding } from '../../core/consumers/verification.js';
+import { classifyConsumers, verifyDeadline, type ConsumerConfirmation, type ConsumerStanding } from '../../core/consumers/verification.js';
 
 /** Where the consumers stand; `pending` are the live ones that have not switched yet. */
 export type ConsumerSnapshot = ConsumerStanding;
 export { classifyConsumers };
 
 export interface WaitDeps {
-  consumers: Pick<ConsumerRegistry, 'list'> | undefined;
+  consumers: Pick<ConsumerRegistry, 'list' | 'servingSince'> | undefined;
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
   /** Throws when the engine stopped, so a wait never outlives its server. */
@@ -30,6 +30,8 @@ export interface WaitInput {
   toVersion: number;
   /** Milliseconds of `clock`. */
   deadline: number;
+  /** When the verify step began (ms of `clock`): a restart after it extends the deadline (verifyDeadline). */
+  startedAt?: number;
   earlier: readonly ConsumerConfirmation[];
   minPollMs: number;
   maxPollMs: number;
@@ -55,11 +57,13 @@ export async function waitForConsumers(deps: WaitDeps, input: WaitInput): Promis
   let earlier = input.earlier;
   for (;;) {
     deps.guard();
-    const snapshot = classifyConsumers(await deps.consumers.list(input.path), input.toVersion, earlier);
+    const list = await deps.consumers.list(input.path);
+    const snapshot = classifyConsumers(list, input.toVersion, earlier);
     deps.guard();
     earlier = snapshot.confirmed;
     if (snapshot.pending.length === 0) return { done: true, ...snapshot };
-    if (input.once || deps.clock.now() >= input.deadline) return { done: false, ...snapshot };
+    const deadline = verifyDeadline(input.deadline, input.startedAt, list, input.toVersion, deps.consumers.servingSince?.());
+    if (input.once || deps.clock.now() >= deadline) return { done: false, ...snapshot };
     const sig = signature(snapshot);
     if (sig !== last) {
       if (input.onProgress) await input.onProgress(snapshot);
