@@ -1,9 +1,9 @@
 /**
  * Reading what is at an output path (a rendered file, the token sink) without trusting it. The
  * agent often runs as root, and whoever can write the output directory can put a symlink there
- * (to /etc/shadow, say) or a FIFO. The last path component is never followed and anything but a
- * regular file reads as absent, so the agent simply replaces it: atomic-file.ts renames over the
- * link itself, never its target.
+ * (to /etc/shadow, say), a hard link to another file, or a FIFO. The last path component is never
+ * followed, and anything but a regular file with one link reads as absent, so the agent simply
+ * replaces it: atomic-file.ts renames over the link itself, never its target.
  *
  * Must never: follow a symlink at `path`, block on a FIFO, or change the mode of anything but the
  * regular file it opened (fchmod on that descriptor, never chmod by name).
@@ -28,7 +28,8 @@ export async function readRegularFile(path: string, ensureMode?: number): Promis
   }
   try {
     const info = await handle.stat();
-    if (!info.isFile()) return undefined;
+    // A second hard link: the same inode is some other file too, which must keep its mode.
+    if (!info.isFile() || info.nlink !== 1) return undefined;
     if (ensureMode !== undefined && (info.mode & 0o777) !== ensureMode) await handle.chmod(ensureMode);
     return await handle.readFile('utf8');
   } finally {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -112,6 +112,16 @@ describe('coffer agent: files deleted or edited behind its back', () => {
     assert.equal(read(file), 'VALUE=one\n');
     assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
     assert.equal(statSync(victim).mode & 0o777, 0o640, 'the target of the link kept its mode (templates default to 0600)');
+  });
+
+  it('replaces a hard link at an output path instead of changing the other file\'s mode', async () => {
+    const other = join(dir, 'other.txt');
+    writeFileSync(other, 'VALUE=one\n', { mode: 0o644 });
+    mkdirSync(join(dir, 'h', 'files'), { recursive: true });
+    linkSync(other, join(dir, 'h', 'files', 'app.env'));
+    const { file } = await start('h', '1h');
+    await waitFor(() => read(file) === 'VALUE=one\n' && statSync(file).nlink === 1, 5000, 'the file replaced by its own');
+    assert.equal(statSync(other).mode & 0o777, 0o644, 'the other name of the inode kept its mode');
   });
 
   it('writes into an output directory removed while it runs, making it again', async () => {

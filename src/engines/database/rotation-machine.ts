@@ -165,11 +165,9 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
   const appliedAnyway = async (run: Run, password: string): Promise<boolean> => {
     const r = record(run);
     if (r.mode !== 'single' && r.fromVersion > 0) return false;
-    const current = run.account.current;
-    const old = current?.username === r.toUsername ? [current.password] : [];
-    const settled = await passwords.inEffect(run.role, r.toUsername, [password, ...old]).catch(() => undefined);
+    const applied = await passwords.takes(run.role, r.toUsername, password).catch(() => false);
     guard();
-    return settled === password;
+    return applied;
   };
 
   const stepSetPassword = async (run: Run): Promise<StepResult> => {

@@ -19,19 +19,20 @@ export interface StaticPasswords {
   generate(role: StaticRole): Promise<string>;
   set(role: StaticRole, username: string, password: string): Promise<void>;
   /**
-   * Which of `candidates` the database takes for `username` now, found by logging in as it
-   * (the config's connection_url filled with that user and password). undefined when none
-   * does, or when the check proves nothing: a password nobody knows logs in too (a URL without
-   * {{username}}/{{password}}, trust authentication).
+   * Whether the database takes `password` for `username` now, found by logging in as it (the
+   * config's connection_url filled with that user and password). False too when the check
+   * proves nothing: a password nobody knows logs in as well (a URL without
+   * {{username}}/{{password}}, trust authentication). At most one failed login either way, as
+   * failed logins can lock an account (MySQL's FAILED_LOGIN_ATTEMPTS, MariaDB's max_password_errors).
    */
-  inEffect(role: StaticRole, username: string, candidates: readonly string[]): Promise<string | undefined>;
+  takes(role: StaticRole, username: string, password: string): Promise<boolean>;
 }
 
 export function createStaticPasswords(deps: { configs: Pick<DatabaseStore, 'getConfig'>; connections: Pick<Connections, 'use' | 'open'> }): StaticPasswords {
   return {
-    async inEffect(role, username, candidates) {
+    async takes(role, username, password) {
       const config = await deps.configs.getConfig(role.dbName);
-      if (!config) return undefined;
+      if (!config) return false;
       const logsIn = async (password: string): Promise<boolean> => {
         try {
           const plugin = await deps.connections.open({ ...config, username, password }, true);
@@ -41,12 +42,9 @@ export function createStaticPasswords(deps: { configs: Pick<DatabaseStore, 'getC
           return false;
         }
       };
-      // A password no one was ever given: if it logs in, so would anything.
-      const decoy = generatePassword(parsePasswordPolicy(config.passwordPolicy));
-      const [decoyWorks, ...works] = await Promise.all([decoy, ...candidates].map(logsIn));
-      if (decoyWorks) return undefined;
-      const accepted = candidates.filter((_, index) => works[index]);
-      return accepted.length === 1 ? accepted[0] : undefined;
+      if (!(await logsIn(password))) return false;
+      // A password no one was ever given: if it logs in too, so would anything.
+      return !(await logsIn(generatePassword(parsePasswordPolicy(config.passwordPolicy))));
     },
     async generate(role) {
       const config = await deps.configs.getConfig(role.dbName);
