@@ -69,8 +69,13 @@ const IDLE_MS = 45_000;
 const POLL_WAIT_S = 30;
 /** Consecutive stream failures after which long-polling is tried instead. */
 const SSE_FAILURES_BEFORE_POLL = 3;
-/** After falling back to long-polling because streams kept failing, when to try a stream again. */
+/**
+ * After falling back to long-polling because streams kept failing, when to try a stream again:
+ * a minute, doubling each time the stream fails again (a proxy that breaks only streams), up to
+ * half an hour; a stream that runs resets it.
+ */
 const SSE_RETRY_AFTER_MS = 60_000;
+const SSE_RETRY_MAX_MS = 30 * 60_000;
 
 class StreamUnavailable extends CofferError {}
 
@@ -150,6 +155,9 @@ export function startWatch(
     });
   };
 
+  /** A stream opened since the loop last looked: streams work here, whatever ended this one. */
+  let streamOpened = false;
+
   const runStream = async (): Promise<void> => {
     const idle = new AbortController();
     const signal = AbortSignal.any([stop.signal, idle.signal]);
@@ -161,6 +169,7 @@ export function startWatch(
       throw new StreamUnavailable('the server did not answer with an event stream');
     }
     markOpen();
+    streamOpened = true;
     let timer = setTimeout(() => idle.abort(), IDLE_MS);
     timer.unref();
     let queue: Promise<void> = Promise.resolve();
@@ -277,11 +286,14 @@ export function startWatch(
     // without streams): the stream is asked for again from then on, or one outage would keep
     // this watch on polling for good.
     let retryStreamAt: number | undefined;
+    let retryStreamAfter = SSE_RETRY_AFTER_MS;
     while (!stop.signal.aborted) {
       try {
         if (mode === 'sse') {
           await runStream();
           failures = 0;
+          streamOpened = false;
+          retryStreamAfter = SSE_RETRY_AFTER_MS;
           // A clean end (server shutdown, token replaced): reconnect after a short pause.
           await sleep(250);
         } else {
@@ -294,6 +306,8 @@ export function startWatch(
         }
       } catch (err) {
         if (stop.signal.aborted) break;
+        if (streamOpened) retryStreamAfter = SSE_RETRY_AFTER_MS;
+        streamOpened = false;
         failures += 1;
         connected = false;
         onError(err);
@@ -302,7 +316,8 @@ export function startWatch(
           rejectReady(err);
         }
         if (mode === 'sse' && shouldFallBack(err, failures)) {
-          retryStreamAt = streamMissing(err) ? undefined : now() + SSE_RETRY_AFTER_MS;
+          retryStreamAt = streamMissing(err) ? undefined : now() + retryStreamAfter;
+          retryStreamAfter = Math.min(retryStreamAfter * 2, SSE_RETRY_MAX_MS);
           mode = 'poll';
           failures = 0;
           continue;
