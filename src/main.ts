@@ -53,7 +53,8 @@ import { REPORTED_VERSION } from './version.js';
 // AWS Secrets Manager API (issue 6): access keys, the aws-keys engine, the aws/ KV mount.
 import { createAccessKeyStore } from './engines/aws-keys/key-store.js';
 import { AWS_KEYS_ENGINE_TYPE, AWS_KEYS_INITIAL_MOUNT, createAwsKeysEngine } from './engines/aws-keys/engine.js';
-import { AWS_KV_INITIAL_MOUNT, createAwsMountEnsurer } from './api/aws/mount.js';
+import { AWS_KV_INITIAL_MOUNT, createAwsMountEnsurer, createAwsMountMarker } from './api/aws/mount.js';
+import { AWS_KV_MOUNT } from './api/aws/names.js';
 import { createAwsPurger } from './api/aws/purge.js';
 import type { AwsRotatorLookup } from './api/aws/rotation.js';
 // Webhook rotators (issue 4 item 6): the rotators/ engine, staged versions of aws/ secrets.
@@ -287,6 +288,8 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   // The mount manager and the system engine refer to each other: the manager asks for its
   // built-in engines only when it loads the mount table, after both exist.
   let systemEngine: Engine | undefined;
+  // Whether aws/ is the operator's to enable and disable (api/aws/mount.ts).
+  const awsMountMarker = createAwsMountMarker(systemStorage);
   const mounts = createMountManager({
     systemTtl,
     barrier,
@@ -324,6 +327,8 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     },
     // Vault refuses to unmount while a lease of the mount cannot be revoked; so does Coffer.
     beforeUnmount: async (entry) => {
+      // A disabled aws/ stays disabled: no AWS request may bring it back (api/aws/mount.ts).
+      if (entry.path === AWS_KV_MOUNT) await awsMountMarker.set();
       await leases.revokePrefix(entry.path);
       // As Vault: disabling an auth method revokes every token it issued, and their leases.
       if (entry.table === 'auth') await tokens.revokeByPathPrefix(entry.path);
@@ -434,7 +439,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     aws: {
       keys: awsKeys,
       isSealed: () => (lifecycle as Lifecycle).isSealed(),
-      ensureMount: createAwsMountEnsurer(mounts),
+      ensureMount: createAwsMountEnsurer(mounts, awsMountMarker, logger.child({ component: 'aws' })),
       // In-process rotators first, then webhook rotators configured at rotators/config/.
       rotators: { ...(options.awsRotators ? { lookup: options.awsRotators } : {}), webhookExists: rotatorDirectory.exists, locks: awsLocks },
     },
