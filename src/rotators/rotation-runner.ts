@@ -284,7 +284,7 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
         await done(r, 'verify', 'finishSecret');
         return 'next';
       }
-      if (clock.now() >= verifyDeadline(r.verifyDeadline ?? 0, r.steps.verify.startedAt, list, toVersion, deps.consumers?.servingSince?.())) {
+      if (clock.now() >= verifyDeadline(r.verifyDeadline ?? 0, r.steps.verify.startedAt, (schedule?.verifyTimeoutSeconds ?? 0) * 1000, list, toVersion, deps.consumers?.servingSince?.())) {
         // Held, and still to be held: look again later. A schedule changed to on_timeout=revoke
         // meanwhile releases it now, as a static role's does.
         if (r.status === 'waiting' && onTimeout === 'hold') {

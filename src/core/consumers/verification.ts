@@ -45,16 +45,24 @@ export function settledOutcome(standing: Pick<ConsumerStanding, 'confirmed' | 'e
 
 /**
  * The verify deadline, pushed back when the server was restarted or unsealed after verify began
- * (`startedAt`): a consumer could not check in (nor learn of the new version) while it was down
- * or sealed, so each live consumer that has not switched gets at least one TTL from when the
- * server serves again. Otherwise a restart longer than verify_timeout would revoke, at once, a
- * credential consumers still use.
+ * (`startedAt`): a consumer could not check in while it was down or sealed, so each live
+ * consumer that has not switched gets, from when the server serves again, the verify window
+ * (`windowMs`) once more, or its own TTL if that is shorter (its next check-in is due within
+ * it). Otherwise a restart longer than verify_timeout would revoke, at once, a credential
+ * consumers still use.
  */
-export function verifyDeadline(deadline: number, startedAt: number | undefined, list: readonly ConsumerView[], toVersion: number, servingSince: number | undefined): number {
+export function verifyDeadline(
+  deadline: number,
+  startedAt: number | undefined,
+  windowMs: number,
+  list: readonly ConsumerView[],
+  toVersion: number,
+  servingSince: number | undefined,
+): number {
   if (servingSince === undefined || startedAt === undefined || servingSince <= startedAt) return deadline;
   let latest = deadline;
   for (const consumer of list) {
-    if (consumer.live && consumer.version < toVersion) latest = Math.max(latest, servingSince + consumer.ttl * 1000);
+    if (consumer.live && consumer.version < toVersion) latest = Math.max(latest, servingSince + Math.min(windowMs, consumer.ttl * 1000));
   }
   return latest;
 }

@@ -289,6 +289,7 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
       toVersion: r.toVersion,
       deadline: r.verifyDeadline ?? now(),
       ...(r.steps.verify.startedAt === undefined ? {} : { startedAt: r.steps.verify.startedAt }),
+      windowMs: run.role.policy.verifyTimeout * 1000,
       earlier: r.confirmed,
       minPollMs,
       maxPollMs,

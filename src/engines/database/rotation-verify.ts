@@ -32,6 +32,8 @@ export interface WaitInput {
   deadline: number;
   /** When the verify step began (ms of `clock`): a restart after it extends the deadline (verifyDeadline). */
   startedAt?: number;
+  /** The role's verify_timeout, ms: at most what a restart gives back. */
+  windowMs?: number;
   earlier: readonly ConsumerConfirmation[];
   minPollMs: number;
   maxPollMs: number;
@@ -62,7 +64,7 @@ export async function waitForConsumers(deps: WaitDeps, input: WaitInput): Promis
     deps.guard();
     earlier = snapshot.confirmed;
     if (snapshot.pending.length === 0) return { done: true, ...snapshot };
-    const deadline = verifyDeadline(input.deadline, input.startedAt, list, input.toVersion, deps.consumers.servingSince?.());
+    const deadline = verifyDeadline(input.deadline, input.startedAt, input.windowMs ?? 0, list, input.toVersion, deps.consumers.servingSince?.());
     if (input.once || deps.clock.now() >= deadline) return { done: false, ...snapshot };
     const sig = signature(snapshot);
     if (sig !== last) {
