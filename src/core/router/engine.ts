@@ -252,9 +252,10 @@ export interface PathSpec {
   readonly unauthenticated?: boolean;
   /**
    * Every body field a write (create, update, patch) of this path reads; the pattern's named
-   * groups count too. A write carrying others succeeds with Vault's warning naming them, so a
-   * misspelt field is reported when it is sent rather than found missing later. Absent: the
-   * path stores whatever it is given (KV v1, cubbyhole) and nothing is warned.
+   * groups count too. A write carrying others succeeds, and an answer with a body carries
+   * Vault's warning naming them (a 204 stays a 204, as in Vault), so a misspelt field is
+   * reported when it is sent rather than found missing later. Absent: the path stores whatever
+   * it is given (KV v1, cubbyhole) and nothing is warned.
    */
   readonly fields?: ReadonlySet<string>;
   /** One line for `?help=1` and the docs. */

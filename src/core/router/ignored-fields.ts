@@ -1,6 +1,6 @@
 /**
- * Vault's answer to a write carrying fields its path does not read: the write goes ahead and
- * the response says which fields were ignored (PathSpec.fields).
+ * Vault's answer to a write carrying fields its path does not read: the write goes ahead, and a
+ * response with a body says which fields were ignored (PathSpec.fields); a 204 stays a 204.
  *
  * Must never: name a field's value (it may be a credential), or turn an error into a success.
  */
