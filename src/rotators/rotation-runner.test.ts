@@ -321,6 +321,13 @@ describe('the webhook rotation state machine', () => {
     assert.ok((after.nextRun ?? 0) > clock.now(), 'the next run is the next match, not the one just done');
   });
 
+  it('a completed rotation whose stored rules compute no next run drops the past one, so it is not due at every tick', async () => {
+    await store.putSchedule(schedule({ rules: { ScheduleExpression: 'every tuesday' }, nextRun: clock.now() }));
+    await runner().start('app/key', { id: 'version-b', trigger: 'schedule' });
+    await settledStatus('version-b', 'completed');
+    assert.equal(((await store.getSchedule('app/key')) as Schedule).nextRun, undefined);
+  });
+
   it('a held rotation is released (and audited) once the schedule says on_timeout=revoke', async () => {
     await store.putSchedule(schedule({ onTimeout: 'hold' }));
     consumers = [{ id: 'c1', path: 'aws/data/app/key', version: 1, name: 'slow', registeredAt: 0, lastCheckIn: clock.now(), versionSince: 0, ttl: 3600, live: true }];

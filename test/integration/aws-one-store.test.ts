@@ -129,3 +129,18 @@ async function rejectsWithClass(promise: Promise<unknown>, errorClass: abstract 
     return true;
   });
 }
+
+describe('an aws/ mount disabled before any AWS request', () => {
+  it('stays disabled: the first AWS request after it does not make it again', async () => {
+    const aws = await startAwsServer({ storage: 'memory' });
+    try {
+      await aws.putPolicy('aws-admin', ADMIN_POLICY);
+      const sm = aws.client(await aws.issueKey(['aws-admin']));
+      assert.equal((await aws.vault('DELETE', 'sys/mounts/aws')).status, 204);
+      await assert.rejects(sm.send(new CreateSecretCommand({ Name: 'x', SecretString: 'y' })), /not enabled/);
+      assert.equal((await aws.vault('GET', 'sys/mounts')).body.data['aws/'], undefined);
+    } finally {
+      await aws.destroy();
+    }
+  });
+});
