@@ -7,6 +7,7 @@
  */
 import { getJson, putJson, type Storage } from '../../core/storage/storage.js';
 import { CONFIG_FOLDER, configKey, ROLE_FOLDER, roleKey } from './storage-keys.js';
+import type { PasswordAuthentication } from './plugin.js';
 
 export interface DbConfig {
   pluginName: string;
@@ -31,6 +32,8 @@ export interface DbConfig {
   connectTimeout?: number;
   /** Seconds (`statement_timeout`); absent in configs stored before it existed = the default. */
   statementTimeout?: number;
+  /** PostgreSQL's `password_authentication`; absent = 'password'. */
+  passwordAuthentication?: PasswordAuthentication;
 }
 
 export interface DbRole {

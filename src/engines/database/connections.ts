@@ -44,6 +44,7 @@ export function pluginConnectionConfig(config: DbConfig, password = config.passw
     maxConnectionLifetimeSeconds: config.maxConnectionLifetime,
     connectTimeoutMs: (config.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000,
     statementTimeoutMs: (config.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT_S) * 1000,
+    ...(config.passwordAuthentication === undefined ? {} : { passwordAuthentication: config.passwordAuthentication }),
   };
 }
 

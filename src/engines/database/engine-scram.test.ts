@@ -16,6 +16,7 @@ import type { DbConfig } from './config-store.js';
 import { createDatabaseHarness, type DatabaseHarness, type HarnessOptions } from './harness.js';
 import { createManualClock } from '../../core/clock.js';
 import { startTcpRelay } from '../../../test/helpers/tcp-relay.js';
+import { SCRAM_VERIFIER, scramVerifier } from './scram-verifier.js';
 
 let cluster: PgCluster;
 
@@ -230,4 +231,70 @@ test('revocation fails while the database is down and succeeds once it is back',
   await h.revoke(lease);
   assert.deepEqual(await db.roles(username), []);
   assert.match(await tryLogin(cluster, db.name, username, password) ?? '', /password authentication failed/);
+});
+
+test('scramVerifier derives what PostgreSQL stores for the same password and salt', async () => {
+  const name = `rv_scram_${uniqueSuffix(6)}`;
+  const password = `Pw-${uniqueSuffix(16)}`;
+  await adminQuery(cluster, 'postgres', `SET password_encryption = 'scram-sha-256'; CREATE ROLE "${name}" LOGIN PASSWORD '${password}'`);
+  try {
+    const [row] = await adminQuery<{ rolpassword: string }>(cluster, 'postgres', 'SELECT rolpassword FROM pg_authid WHERE rolname = $1', [name]);
+    const stored = row?.rolpassword ?? '';
+    const match = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(stored);
+    assert.ok(match, 'PostgreSQL stored a SCRAM verifier');
+    assert.equal(await scramVerifier(password, Buffer.from(match[2] as string, 'base64'), Number(match[1])), stored);
+    assert.match(await scramVerifier(password), SCRAM_VERIFIER);
+    await assert.rejects(scramVerifier('pässword'), /printable ASCII/);
+  } finally {
+    await adminQuery(cluster, 'postgres', `DROP ROLE IF EXISTS "${name}"`);
+  }
+});
+
+test('password_authentication=scram-sha-256: the database only ever sees a verifier, and the password logs in', async (t) => {
+  const { db, h, role, group, adminUser } = await setup(t);
+  // The second statement keeps what Coffer sent in place of {{password}}, to be looked at.
+  await db.query('CREATE TABLE sent (name text, password text)');
+  await h.call('write', `roles/${role}`, {
+    creation_statements: [
+      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "${group}";`,
+      `INSERT INTO sent VALUES ('{{name}}', '{{password}}');`,
+    ],
+  });
+  const config = await h.call('read', 'config/pg');
+  assert.equal((config?.data?.['connection_details'] as Record<string, unknown>)['password_authentication'], 'password');
+  await h.call('write', 'config/pg', { password_authentication: 'scram-sha-256' });
+  const details = (await h.call('read', 'config/pg'))?.data?.['connection_details'] as Record<string, unknown>;
+  assert.equal(details['password_authentication'], 'scram-sha-256');
+
+  const { username, password, lease } = await h.creds(role);
+  const [sent] = await db.query<{ password: string }>('SELECT password FROM sent WHERE name = $1', [username]);
+  assert.match(sent?.password ?? '', SCRAM_VERIFIER);
+  assert.ok(!(sent?.password ?? '').includes(password));
+  const [authid] = await db.query<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [username]);
+  assert.equal(authid?.rolpassword, sent?.password, 'PostgreSQL stored the verifier as it is');
+  assert.equal(await tryLogin(cluster, db.name, username, password), undefined);
+  assert.match(await tryLogin(cluster, db.name, username, `${password}x`) ?? '', /password authentication failed/);
+  await h.revoke(lease);
+
+  // rotate-root's default statement gets a verifier too, and Coffer still logs in with the password.
+  assert.equal(await h.call('write', 'rotate-root/pg', {}), null);
+  const stored = await getJson<DbConfig>(h.storage, 'config/pg');
+  const [admin] = await db.query<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [adminUser]);
+  assert.match(admin?.rolpassword ?? '', SCRAM_VERIFIER);
+  assert.equal(await tryLogin(cluster, db.name, adminUser, stored?.password ?? ''), undefined);
+  const again = await h.creds(role);
+  assert.equal(await tryLogin(cluster, db.name, again.username, again.password), undefined);
+  await h.revoke(again.lease);
+});
+
+test('password_authentication takes only password or scram-sha-256, and only for PostgreSQL', async (t) => {
+  const { h } = await setup(t);
+  const bad = await h.fail('write', 'config/pg', { password_authentication: 'md5' });
+  assert.equal(bad.code, 'bad_request');
+  assert.match(bad.message, /password_authentication/);
+  const other = await h.fail('write', 'config/other', {
+    plugin_name: 'redis-database-plugin', connection_url: 'redis://127.0.0.1:6379', password_authentication: 'scram-sha-256', verify_connection: false,
+  });
+  assert.equal(other.code, 'bad_request');
+  assert.match(other.message, /postgresql-database-plugin only/);
 });

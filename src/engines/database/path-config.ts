@@ -10,6 +10,8 @@
 import { badRequest, notFound } from '../../core/errors.js';
 import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/engine.js';
 import type { DatabaseStore, DbConfig } from './config-store.js';
+import type { PasswordAuthentication } from './plugin.js';
+import { POSTGRES_PLUGIN_NAME } from './plugin-postgres.js';
 import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
 import { has, parseBool, parseCommaList, parseDuration, parseInteger, parseStatements, parseString } from './input.js';
@@ -45,6 +47,7 @@ function configView(config: DbConfig): Record<string, unknown> {
       connect_timeout: config.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S,
       statement_timeout: config.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT_S,
       ...(config.usernameTemplate === '' ? {} : { username_template: config.usernameTemplate }),
+      ...(config.pluginName === POSTGRES_PLUGIN_NAME ? { password_authentication: config.passwordAuthentication ?? 'password' } : {}),
     },
     allowed_roles: [...config.allowedRoles],
     password_policy: config.passwordPolicy,
@@ -60,8 +63,16 @@ function configView(config: DbConfig): Record<string, unknown> {
 const CONFIG_FIELDS: ReadonlySet<string> = new Set([
   'plugin_name', 'plugin_version', 'connection_url', 'username', 'password', 'allowed_roles', 'verify_connection', 'password_policy',
   'max_open_connections', 'max_idle_connections', 'max_connection_lifetime', 'root_rotation_statements', 'username_template',
-  'connect_timeout', 'statement_timeout', 'host', 'port', 'tls', 'insecure_tls',
+  'connect_timeout', 'statement_timeout', 'host', 'port', 'tls', 'insecure_tls', 'password_authentication',
 ]);
+
+/** `password_authentication`: PostgreSQL only, as in Vault's plugin. */
+function parsePasswordAuthentication(raw: unknown): PasswordAuthentication {
+  const value = parseString(raw, 'password_authentication').trim();
+  if (value === '' || value === 'password') return 'password';
+  if (value === 'scram-sha-256') return value;
+  throw badRequest('invalid password_authentication: must be "password" or "scram-sha-256"');
+}
 
 /** The stored config after applying `data` to `existing` (absent fields keep their value). */
 function mergeConfig(data: Readonly<Record<string, unknown>>, existing: DbConfig | undefined): DbConfig {
@@ -84,7 +95,12 @@ function mergeConfig(data: Readonly<Record<string, unknown>>, existing: DbConfig
     connectTimeout: pick('connect_timeout', (r) => parseTimeout(r, 'connect_timeout'), existing?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_S),
     statementTimeout: pick('statement_timeout', (r) => parseTimeout(r, 'statement_timeout'), existing?.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT_S),
   };
+  const passwordAuthentication = pick('password_authentication', parsePasswordAuthentication, existing?.passwordAuthentication ?? 'password');
   if (config.pluginName === '') throw badRequest('plugin_name is required');
+  if (passwordAuthentication !== 'password') {
+    if (config.pluginName !== POSTGRES_PLUGIN_NAME) throw badRequest(`password_authentication=${passwordAuthentication} applies to ${POSTGRES_PLUGIN_NAME} only`);
+    config.passwordAuthentication = passwordAuthentication;
+  }
   // Vault's redis plugin takes host/port/tls fields instead of a URL; keep one form inside.
   if (!has(data, 'connection_url') && has(data, 'host')) {
     config.connectionUrl = redisConnectionUrl({

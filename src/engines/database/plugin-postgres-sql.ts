@@ -3,12 +3,13 @@
  * driver error means (retry, bad statement, unreachable database).
  *
  * Owns: the rule that a value is substituted into a template only after it is proven unable to
- * leave its quotes: generated usernames are [a-z0-9-], passwords [A-Za-z0-9-], an admin
- * username (rotate-root) [A-Za-z0-9_.@-]. SQL this file builds itself quotes every identifier
+ * leave its quotes: generated usernames are [a-z0-9-], passwords [A-Za-z0-9-] (or a SCRAM
+ * verifier, base64 and `$:`), an admin username (rotate-root) [A-Za-z0-9_.@-]. SQL this file builds itself quotes every identifier
  * and literal (an unquoted name in a revoke statement was CVE-2026-39946).
  * Must never: put a password into an error message; callers scrub with the secrets they hold.
  */
 import { badRequest } from '../../core/errors.js';
+import { SCRAM_VERIFIER } from './scram-verifier.js';
 import { fillPlaceholders } from './statement-placeholders.js';
 
 /** `"name"` with embedded quotes doubled. */
@@ -40,6 +41,8 @@ export interface TemplateValues {
   /** 'generated' for Coffer's own usernames, 'admin' for the config's username (rotate-root). */
   nameKind: 'generated' | 'admin';
   password?: string;
+  /** `password` is a SCRAM verifier (password_authentication: scram-sha-256), not a password. */
+  passwordIsVerifier?: boolean;
   expiration?: Date;
 }
 
@@ -50,7 +53,7 @@ export interface TemplateValues {
 export function renderStatement(template: string, values: TemplateValues): string {
   const namePattern = values.nameKind === 'generated' ? GENERATED_NAME : ADMIN_NAME;
   if (!namePattern.test(values.name)) throw badRequest('refusing to substitute an unsafe username into a statement');
-  if (values.password !== undefined && !PASSWORD.test(values.password)) {
+  if (values.password !== undefined && !(values.passwordIsVerifier === true ? SCRAM_VERIFIER : PASSWORD).test(values.password)) {
     throw badRequest('refusing to substitute an unsafe password into a statement');
   }
   return fillPlaceholders(template, {

@@ -31,9 +31,10 @@ import {
 } from './plugin-postgres-sql.js';
 import {
   DatabasePluginError, pluginTimeouts, withUnknownOutcome, type DatabasePlugin, type NewUserRequest, type PluginConnectionConfig,
-  type RenewUserRequest, type RevokeUserRequest, type SetPasswordRequest,
+  type PasswordAuthentication, type RenewUserRequest, type RevokeUserRequest, type SetPasswordRequest,
 } from './plugin.js';
 import { createBatchRunner, DUPLICATE_OBJECT, pgCode, UNIQUE_VIOLATION } from './plugin-postgres-transaction.js';
+import { scramVerifier } from './scram-verifier.js';
 import { checkCreationStatements, refuseUnfilled } from './statement-placeholders.js';
 
 export const POSTGRES_PLUGIN_NAME = 'postgresql-database-plugin';
@@ -81,6 +82,13 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
   let maxOpen = 1;
   // Set by initialize from the config (see PluginConnectionConfig).
   let statementTimeoutMs = 0;
+  let passwordAuthentication: PasswordAuthentication = 'password';
+
+  /** What statements get for {{password}}: the password, or with scram-sha-256 its verifier. */
+  const passwordForStatements = async (password: string): Promise<{ password: string; passwordIsVerifier: boolean }> =>
+    passwordAuthentication === 'scram-sha-256'
+      ? { password: await scramVerifier(password), passwordIsVerifier: true }
+      : { password, passwordIsVerifier: false };
 
   /** A DatabasePluginError with every known secret removed from the database's words. */
   const failure = (err: unknown, extraSecrets: readonly string[] = []): Error => {
@@ -224,6 +232,7 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     async initialize(config: PluginConnectionConfig, verify: boolean): Promise<void> {
       adminSecrets = [config.password, encodeURIComponent(config.password)].filter((s) => s !== '');
       maxOpen = config.maxOpenConnections;
+      passwordAuthentication = config.passwordAuthentication ?? 'password';
       const timeouts = pluginTimeouts(config);
       let target;
       let connectTimeoutMs;
@@ -279,7 +288,9 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     },
 
     async newUser(req: NewUserRequest): Promise<void> {
-      const values = { name: req.username, nameKind: 'generated' as const, password: req.password, expiration: req.expiration };
+      const stored = await passwordForStatements(req.password);
+      const values = { name: req.username, nameKind: 'generated' as const, ...stored, expiration: req.expiration };
+      const secrets = [req.password, stored.password];
       // As Vault's plugin: no creation statements is an error, not a default. A role whose
       // statements were left out (a misspelt field) must not hand out logins nobody designed.
       if (!req.creationStatements.some((statement) => statement.trim() !== '')) throw badRequest(`${POSTGRES_PLUGIN_NAME} needs creation statements`);
@@ -308,7 +319,7 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
       } catch (err) {
         // The lease could not be stored, and nothing was committed; the lease manager says why.
         if (err instanceof CommitWithheld) throw err;
-        const error = failure(err, [req.password]);
+        const error = failure(err, secrets);
         // Nothing that could commit reached the server: nothing to undo.
         if (!sent) throw error;
         // The transaction undid what it did, unless the statements ended it themselves (a
@@ -357,13 +368,14 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
     },
 
     async setPassword(req: SetPasswordRequest): Promise<void> {
+      const stored = await passwordForStatements(req.password);
       const statements = req.statements.length > 0
-        ? req.statements.map((t) => renderStatement(t, { name: req.username, nameKind: 'admin', password: req.password }))
-        : [defaultSetPasswordStatement(req.username, req.password)];
+        ? req.statements.map((t) => renderStatement(t, { name: req.username, nameKind: 'admin', ...stored }))
+        : [defaultSetPasswordStatement(req.username, stored.password)];
       try {
         await runBatch(statements, false);
       } catch (err) {
-        throw failure(err, [req.password]);
+        throw failure(err, [req.password, stored.password]);
       }
     },
 

@@ -30,7 +30,15 @@ export interface PluginConnectionConfig {
    * timeout (a reply that does not come back is the connection's fault, not the statement's).
    */
   statementTimeoutMs?: number;
+  /**
+   * PostgreSQL only: 'scram-sha-256' puts a SCRAM verifier where statements say {{password}}
+   * (and in the default set-password statement), so the password never reaches the server.
+   * Absent = 'password' (the password itself, as Vault's default).
+   */
+  passwordAuthentication?: PasswordAuthentication;
 }
+
+export type PasswordAuthentication = 'password' | 'scram-sha-256';
 
 /** Seconds; what `connect_timeout` is when a config does not say. */
 export const DEFAULT_CONNECT_TIMEOUT_S = 10;
