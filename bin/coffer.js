@@ -5,4 +5,15 @@
 // main() returns, and exit() could cut off output still queued for a pipe.
 import { main } from '../dist/src/cli/main.js';
 
+const longRunning = new Set(['server', 'agent']);
+if (!longRunning.has(process.argv[2] ?? '')) {
+  // A reader that went away (`coffer kv get … | head -1`) is not a failure of the command: stop
+  // quietly, as a program killed by SIGPIPE does, instead of printing Node's EPIPE stack trace.
+  // (Not for the server and the agent, which must shut down properly whatever their stdout does.)
+  process.stdout.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2));

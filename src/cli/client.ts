@@ -91,9 +91,16 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 
       let response: Response;
       try {
-        response = await doFetch(url, { method: wireMethod, headers, body, signal: AbortSignal.timeout(timeoutMs) });
+        // Never followed: fetch would send the token (and, on a 307, the secret in the body) on
+        // to whatever host the Location names. The SDK refuses redirects for the same reason.
+        response = await doFetch(url, { method: wireMethod, headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
       } catch (err) {
         throw new CliError(`cannot reach the server at ${printable}: ${describeNetworkError(err)}`, 2);
+      }
+      if (response.status >= 300 && response.status < 400) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new CliError(`the server at ${printable} answered with a redirect${redirectTarget(response.headers.get('location'), url)} (HTTP ${response.status}), `
+          + 'which is not followed so the token and the data stay with this server; set the address to the server that answers', 2);
       }
       const text = await response.text();
       let parsed: unknown;
@@ -113,6 +120,17 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       return { status: response.status, body: parsed };
     },
   };
+}
+
+/** " to <origin>" of a redirect's Location, or nothing when it names none (never its path or query). */
+function redirectTarget(location: string | null, base: URL): string {
+  if (location === null) return '';
+  try {
+    const origin = new URL(location, base).origin;
+    return origin === 'null' ? '' : ` to ${origin}`;
+  } catch {
+    return '';
+  }
 }
 
 function encodePath(path: string): string {

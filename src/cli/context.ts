@@ -3,7 +3,8 @@
  * -field), a lazily built API client, output helpers and a list of values to redact.
  *
  * Owns: the precedence of global settings (flag, then COFFER_*, then VAULT_*, then defaults /
- * the token file) and standard input being read at most once.
+ * the token file; a token variable only with its own family's address, see resolveToken) and
+ * standard input being read at most once.
  * Must never: print a token; every token the CLI handles is registered for redaction so that
  * main() can scrub it out of any error line.
  */
@@ -17,7 +18,7 @@ export type OutputFormat = 'table' | 'json';
 /** Flags every command accepts. */
 export const GLOBAL_FLAGS = {
   address: { kind: 'string', usage: 'Server address (env COFFER_ADDR or VAULT_ADDR; default http://127.0.0.1:8200).' },
-  token: { kind: 'string', usage: 'Token (env COFFER_TOKEN or VAULT_TOKEN; default: the file ~/.coffer-token).' },
+  token: { kind: 'string', usage: 'Token (env COFFER_TOKEN, or VAULT_TOKEN; then the file ~/.coffer-token). COFFER_TOKEN is not sent to an address from VAULT_ADDR, nor VAULT_TOKEN to COFFER_ADDR when VAULT_ADDR names another server.' },
   format: { kind: 'string', usage: 'Output format: table or json (env COFFER_FORMAT).' },
   field: { kind: 'string', usage: 'Print only this field, raw.' },
   'wrap-ttl': {
@@ -59,6 +60,15 @@ export interface CommandContext {
   scrub(text: string): string;
 }
 
+/** Whether two addresses name the same server (scheme, host and port). */
+function sameServer(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return a === b;
+  }
+}
+
 export function createContext(io: CliIo, globals: GlobalFlagValues): CommandContext {
   const env = io.env;
   const address = globals.address ?? (env['COFFER_ADDR'] || env['VAULT_ADDR'] || DEFAULT_ADDRESS);
@@ -80,8 +90,26 @@ export function createContext(io: CliIo, globals: GlobalFlagValues): CommandCont
   };
   let client: ApiClient | undefined;
 
+  // A token variable goes with its own family's address: with COFFER_ADDR set and VAULT_ADDR
+  // naming another server, VAULT_TOKEN is a Vault token (a Vault user's shell profile) and must
+  // not be sent to Coffer; with the address taken from VAULT_ADDR, COFFER_TOKEN is not sent
+  // there. Anything else (one family only, or an explicit -address) is as Vault's CLI does.
+  const addressFromVault = globals.address === undefined && !env['COFFER_ADDR'] && Boolean(env['VAULT_ADDR']);
+  const vaultElsewhere = globals.address === undefined && Boolean(env['COFFER_ADDR']) && Boolean(env['VAULT_ADDR'])
+    && !sameServer(env['COFFER_ADDR'] as string, env['VAULT_ADDR'] as string);
+  const usable = (name: 'COFFER_TOKEN' | 'VAULT_TOKEN', skip: boolean, because: string): string | undefined => {
+    const value = env[name];
+    if (!value) return undefined;
+    if (!skip) return value;
+    io.stderr.write(`Warning: ${name} is not sent to ${address}, ${because}\n`);
+    return undefined;
+  };
+
   const resolveToken = (): string | undefined => {
-    const token = globals.token ?? (env['COFFER_TOKEN'] || env['VAULT_TOKEN'] || readTokenFile(tokenFilePath(env)));
+    const token = globals.token
+      ?? (usable('COFFER_TOKEN', addressFromVault, 'which comes from VAULT_ADDR')
+        || usable('VAULT_TOKEN', vaultElsewhere, 'which comes from COFFER_ADDR while VAULT_ADDR names another server')
+        || readTokenFile(tokenFilePath(env)));
     if (token) redact(token);
     return token;
   };

@@ -61,7 +61,11 @@ test('a bare @file or "-" is a JSON object merged with the other arguments, in o
     assert.deepEqual(await parseDataArgs(['-', 'z=1'], stdin), { x: 'y', z: '1' });
     fs.writeFileSync(file, '["not","an","object"] hunter22');
     await assert.rejects(parseDataArgs([`@${file}`], noStdin), (err: Error) => /is not valid JSON/.test(err.message) && !err.message.includes('hunter22'));
-    await assert.rejects(parseDataArgs(['@/nonexistent/coffer-x'], noStdin), /cannot read file for argument 1: .*ENOENT/);
+    await assert.rejects(parseDataArgs(['@/nonexistent/coffer-x'], noStdin), (err: Error) => /argument 1 starts with "@".*\(ENOENT\)/.test(err.message) && !err.message.includes('coffer-x'));
+    // A secret that happens to start with "@" is not echoed when it names no file.
+    await assert.rejects(parseDataArgs(['password=@x9!Kq7#pLm2'], noStdin), (err: Error) =>
+      /the value of key "password" starts with "@".*\(ENOENT\); write \\@ for a value/.test(err.message) && !err.message.includes('x9!Kq7'));
+    assert.deepEqual(await parseDataArgs(['password=\\@x9!Kq7'], noStdin), { password: '@x9!Kq7' });
     fs.writeFileSync(file, '{"a":{"b":[1,1e400]}}');
     await assert.rejects(parseDataArgs([`@${file}`], noStdin), /holds a number out of range/);
     fs.writeFileSync(file, '{"id":12345678901234567890}');

@@ -35,12 +35,15 @@ export async function parseDataArgs(args: readonly string[], sources: PairSource
   };
   const loadFile = sources.readFile ?? ((path: string) => readFile(path, 'utf8'));
 
+  // The path stays out of the message: when no such file exists, the "path" is most likely a
+  // secret that happens to start with "@" (a generated password, a CI variable), and the error
+  // line would print it into a terminal or a build log.
   const readFileFor = async (path: string, what: string): Promise<string> => {
     try {
       return await loadFile(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new CliError(`cannot read file for ${what}: ${path} (${code})`);
+      throw new CliError(`${what} starts with "@", which names a file to read, but that file cannot be read (${code}); write \\@ for a value that starts with "@"`);
     }
   };
 
@@ -64,7 +67,7 @@ export async function parseDataArgs(args: readonly string[], sources: PairSource
     if (raw === '-') {
       value = await stdinOnce();
     } else if (raw.startsWith('@')) {
-      value = await readFileFor(raw.slice(1), `key "${key}"`);
+      value = await readFileFor(raw.slice(1), `the value of key "${key}"`);
     } else if (raw.startsWith('\\@')) {
       value = raw.slice(1);
     } else {

@@ -76,6 +76,45 @@ test('address and token come from COFFER_* before VAULT_*, and the token travels
   assert.equal((seen[0] as Request).headers.get('x-vault-token'), 'v-token');
 });
 
+test('a token variable is not sent to the other family\'s server', async () => {
+  const seen: Request[] = [];
+  const fetchImpl = cannedFetch(200, { data: { keys: ['a'] } }, seen);
+  // A Vault user's profile exports VAULT_ADDR and VAULT_TOKEN; COFFER_ADDR points at Coffer.
+  const vaultUser = await run(['list', 'secret'], { COFFER_ADDR: 'http://coffer:1', VAULT_ADDR: 'https://vault.example', VAULT_TOKEN: 'hvs.vault-prod' }, fetchImpl);
+  assert.equal((seen[0] as Request).url, 'http://coffer:1/v1/secret/?list=true');
+  assert.equal((seen[0] as Request).headers.get('x-vault-token'), null);
+  assert.match(vaultUser.stderr, /Warning: VAULT_TOKEN is not sent to http:\/\/coffer:1, which comes from COFFER_ADDR while VAULT_ADDR names another server/);
+  assert.ok(!vaultUser.stderr.includes('hvs.vault-prod'));
+
+  seen.length = 0;
+  const cofferUser = await run(['list', 'secret'], { COFFER_TOKEN: 'hvs.coffer', VAULT_ADDR: 'https://vault.example' }, fetchImpl);
+  assert.equal((seen[0] as Request).url, 'https://vault.example/v1/secret/?list=true');
+  assert.equal((seen[0] as Request).headers.get('x-vault-token'), null);
+  assert.match(cofferUser.stderr, /Warning: COFFER_TOKEN is not sent to https:\/\/vault.example, which comes from VAULT_ADDR/);
+
+  // Both variables naming the same server, or only one family set: the token goes as before.
+  seen.length = 0;
+  await run(['list', 'secret'], { COFFER_ADDR: 'http://coffer:1', VAULT_ADDR: 'http://coffer:1/', VAULT_TOKEN: 'v-token' }, fetchImpl);
+  assert.equal((seen[0] as Request).headers.get('x-vault-token'), 'v-token');
+  seen.length = 0;
+  await run(['list', 'secret'], { COFFER_ADDR: 'http://coffer:1', VAULT_TOKEN: 'v-token' }, fetchImpl);
+  assert.equal((seen[0] as Request).headers.get('x-vault-token'), 'v-token');
+});
+
+test('a redirect is never followed: neither the token nor the body leaves for the other host', async () => {
+  const seen: Request[] = [];
+  const fetchImpl: typeof fetch = async (input, init) => {
+    seen.push(new Request(input, init));
+    assert.equal(init?.redirect, 'manual');
+    return new Response(null, { status: 307, headers: { location: 'http://elsewhere:9/v1/secret/data/app?x=hunter2' } });
+  };
+  const r = await run(['write', 'secret/data/app', 'pw=hunter2'], { COFFER_ADDR: 'http://coffer:1', COFFER_TOKEN: 'hvs.tok' }, fetchImpl);
+  assert.equal(r.code, 2);
+  assert.equal(seen.length, 1);
+  assert.match(r.stderr, /^Error: the server at http:\/\/coffer:1 answered with a redirect to http:\/\/elsewhere:9 \(HTTP 307\), which is not followed/);
+  assert.ok(!r.stderr.includes('hunter2') && !r.stderr.includes('hvs.tok'));
+});
+
 test('a server error becomes one line with its messages and status, exit 2, no stack', async () => {
   const r = await run(['read', 'secret/x'], { COFFER_TOKEN: 't' }, cannedFetch(400, { errors: ['first problem', 'second problem'] }));
   assert.equal(r.code, 2);
