@@ -182,3 +182,8 @@ test('the x_forwarded_for_* keys reach the config; none means the header is neve
   assert.throws(() => load({ x_forwarded_for_authorized_addrs: ['not-an-address'] }), ConfigError);
   assert.throws(() => load({ x_forwarded_for_hop_skips: 2 }), /need x_forwarded_for_authorized_addrs/);
 });
+
+test('-dev-root-token without -dev is refused instead of being ignored', () => {
+  assert.throws(() => resolveConfig({ devRootToken: 'root' }), (e: unknown) => e instanceof ConfigError && /-dev-root-token only works with -dev/.test(e.message));
+  assert.equal(resolveConfig({ dev: true, devRootToken: 'root' }).devRootToken, 'root');
+});

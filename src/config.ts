@@ -215,6 +215,9 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     if (seconds !== undefined && seconds > MAX_DRAIN_SECONDS) throw new ConfigError(`${key} must be at most 1h`);
     return seconds ?? fallback;
   };
+  // Outside dev mode nothing would use it: the server would start sealed and uninitialised with
+  // a token nobody can log in with, which is not what whoever typed it meant.
+  if (input.devRootToken !== undefined && input.dev !== true) throw new ConfigError('-dev-root-token only works with -dev');
   return {
     listenHost: host,
     listenPort: port,

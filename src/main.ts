@@ -148,7 +148,7 @@ function writeSecretFile(path: string, content: string): void {
 }
 
 /** Dev mode: initialise with one share kept in the data directory, and unseal on every start. */
-async function startDevMode(config: ServerConfig, lifecycle: Lifecycle): Promise<string> {
+async function startDevMode(config: ServerConfig, lifecycle: Lifecycle, logger: Logger): Promise<string> {
   const shareFile = join(config.dataDir, DEV_SHARE_FILE);
   const tokenFile = join(config.dataDir, DEV_TOKEN_FILE);
   const status = await lifecycle.status();
@@ -176,6 +176,15 @@ async function startDevMode(config: ServerConfig, lifecycle: Lifecycle): Promise
   await lifecycle.unsealWithShares([Buffer.from(readFileSync(shareFile, 'utf8').trim(), 'hex')]);
   if (config.devRootToken !== undefined) {
     await lifecycle.ensureRootToken(config.devRootToken);
+    // The file names the token to use now. The one it held before stays a root token (it is
+    // not revoked: scripts of this dev server may hold it); the log says so.
+    if (config.storage === 'sqlite' && existsSync(tokenFile)) {
+      const before = readFileSync(tokenFile, 'utf8').trim();
+      if (before !== config.devRootToken) {
+        writeSecretFile(tokenFile, config.devRootToken);
+        logger.warn('the dev root token file now holds the -dev-root-token given; the root token it held before still works (revoke it with "coffer token revoke" if it should not)', { file: tokenFile });
+      }
+    }
     return config.devRootToken;
   }
   return readFileSync(tokenFile, 'utf8').trim();
@@ -450,7 +459,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   let address;
   try {
     if (replicas) await api.listenInternal(replicas.socketPath);
-    if (config.dev) rootToken = await startDevMode(config, lifecycle);
+    if (config.dev) rootToken = await startDevMode(config, lifecycle, logger);
     address = await api.listen(config.listenHost, config.listenPort);
   } catch (err) {
     // Stop what unsealing started (workers, timers, replicas), or they would outlive the failed start.

@@ -2,7 +2,7 @@
  * Mounts, keyring rotation and initialisation edge cases over real HTTP on SQLite.
  */
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
@@ -149,5 +149,24 @@ describe('mounts and the barrier keyring', () => {
     assert.equal((await api(server, 'PUT', 'sys/leases/lookup', { token: other, body: { lease_id: 'x/y' } })).status, 400, 'a lookup by id does not');
     assert.equal((await api(server, 'LIST', 'sys/leases/lookup/some/prefix/', { token })).status, 403);
     assert.notEqual((await api(server, 'LIST', 'sys/leases/lookup/', { token: root })).status, 403);
+  });
+});
+
+describe('dev mode restarted with another -dev-root-token', () => {
+  it('writes the new token to the token file; both tokens are root', async () => {
+    const first = await startTestServer({ dev: true, storage: 'sqlite', keepDataDir: true });
+    const dataDir = first.dataDir;
+    const before = readFileSync(join(dataDir, 'dev-root-token'), 'utf8').trim();
+    await first.close();
+    const second = await startTestServer({ dev: true, storage: 'sqlite', dataDir, devRootToken: 'dev-root-2' });
+    try {
+      assert.equal(readFileSync(join(dataDir, 'dev-root-token'), 'utf8').trim(), 'dev-root-2');
+      assert.equal(statSync(join(dataDir, 'dev-root-token')).mode & 0o777, 0o600);
+      for (const token of [before, 'dev-root-2']) {
+        assert.deepEqual((await api(second, 'GET', 'auth/token/lookup-self', { token })).body.data.policies, ['root']);
+      }
+    } finally {
+      await second.close();
+    }
   });
 });
