@@ -230,6 +230,25 @@ describe('lease manager', () => {
     assert.deepEqual([...target.live], ['b1']);
   });
 
+  it("revokes a token's leases side by side, and answers within its wait even when a target never does", async () => {
+    const { leases, target } = setup();
+    for (const name of ['stuck1', 'stuck2', 'ok1', 'ok2']) await issue(leases, target, name, { tokenId: 'token-a' });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    target.revokeGates.set('stuck1', gate);
+    target.revokeGates.set('stuck2', gate);
+    const started = Date.now();
+    await leases.revokeByToken('token-a');
+    const took = Date.now() - started;
+    // One after another, the first stuck lease would have held up every other one for good.
+    assert.deepEqual([...target.live].sort(), ['stuck1', 'stuck2'], 'the healthy leases are revoked');
+    assert.ok(took >= 1_500 && took < 5_000, `answered after the wait, not never (${took} ms)`);
+    assert.deepEqual([...target.revoking].sort(), ['stuck1', 'stuck2'], 'the stuck revocations go on');
+    release();
+    await leases.stop();
+    assert.deepEqual([...target.live], [], 'and finish once their target answers');
+  });
+
   it('keeps every lease across a restart and expires them afterwards', async () => {
     const storage = createMemoryStorage();
     const clock = createManualClock();

@@ -98,7 +98,11 @@ export interface LeaseManager {
    * `sync=false`). Returns how many.
    */
   revokePrefixLater(prefix: string): Promise<number>;
-  /** Revokes a token's leases; failures are left to retries (never blocks the token's revocation). */
+  /**
+   * Revokes a token's leases, many at once; resolves when all are done or after
+   * TOKEN_LEASES_WAIT_MS, whichever is first (the rest go on). Failures are left to retries
+   * (never blocks the token's revocation).
+   */
   revokeByToken(tokenId: string): Promise<void>;
   /** Children of a prefix of lease ids (sys/leases/lookup LIST). */
   list(prefix: string): Promise<string[]>;
@@ -112,6 +116,12 @@ export interface LeaseManager {
 }
 
 const PAGE = 256;
+/**
+ * How long revoking a token waits for its leases' revocations. Long enough that against healthy
+ * databases every credential is gone when the revocation answers; short enough that one target
+ * that does not answer holds up no other token's revocation for longer.
+ */
+const TOKEN_LEASES_WAIT_MS = 2_000;
 /** A due entry whose lease record is gone (a crash between the two deletes): drop the entry. */
 const NOT_FOUND = Symbol('lease not found');
 
@@ -425,16 +435,38 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     },
 
     async revokeByToken(tokenId) {
+      const ids: string[] = [];
       let after = '';
       for (;;) {
         const page = await storage.listPage(`token/${tokenId}/`, after, PAGE);
-        if (page.length === 0) return;
+        if (page.length === 0) break;
         for (const child of page) {
           const raw = await storage.get(`token/${tokenId}/${child}`);
-          if (raw) await revokeOnce(raw.toString('utf8'), { force: false });
+          if (raw) ids.push(raw.toString('utf8'));
         }
         after = page[page.length - 1] as string;
       }
+      // `concurrency` at a time, and waited for at most TOKEN_LEASES_WAIT_MS: the token's
+      // revocation (and the expiry sweep of every other token behind it) must not wait on a
+      // database that does not answer, one statement timeout per lease. What is still running
+      // then finishes in its lease's lane (stop() waits for it); a failure is recorded and
+      // retried by the worker like any other.
+      const queue = ids.values();
+      const drain = async (): Promise<void> => {
+        for (let next = queue.next(); next.done !== true; next = queue.next()) {
+          const id = next.value;
+          await revokeOnce(id, { force: false }).catch((error: unknown) => {
+            logger.error('could not revoke a lease of a revoked token; it is revoked when it expires', { lease: id, error: leaseErrorText(error) });
+          });
+        }
+      };
+      const all = Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, drain));
+      let timer: NodeJS.Timeout | undefined;
+      const budget = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, TOKEN_LEASES_WAIT_MS);
+      });
+      await Promise.race([all, budget]);
+      clearTimeout(timer);
     },
 
     async list(prefix) {
