@@ -547,3 +547,25 @@ test("concurrent creations of one name: one wins, the rest are refused, and no l
   await conn.end();
   await plugin.revokeUser({ username: name, revocationStatements: [] });
 });
+
+test('a revocation refused for a missing privilege succeeds once the privilege is given back, on a fresh session', async () => {
+  const adminName = newName();
+  const adminPass = newPassword();
+  await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [adminName, '%', adminPass]);
+  await admin.query('GRANT SELECT ON mysql.user TO ?@?', [adminName, '%']);
+  const limited = createMysqlPlugin();
+  const victim = newName();
+  try {
+    // One pooled session: a retry on the refused one would never see the grant given back.
+    await limited.initialize({ connectionUrl: ADMIN_URL, username: adminName, password: adminPass, maxOpenConnections: 1, maxIdleTimeMs: 0 }, true);
+    await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [victim, '%', newPassword()]);
+    await assert.rejects(limited.revokeUser({ username: victim, revocationStatements: [] }), /CREATE USER/);
+    await admin.query('GRANT CREATE USER ON *.* TO ?@?', [adminName, '%']);
+    await limited.revokeUser({ username: victim, revocationStatements: [] });
+    assert.equal(await userExists(victim), false);
+  } finally {
+    await limited.close();
+    await admin.query('DROP USER IF EXISTS ?@?', [victim, '%']);
+    await admin.query('DROP USER IF EXISTS ?@?', [adminName, '%']);
+  }
+});

@@ -41,6 +41,12 @@ const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
  * gets Vault's host, '%'.
  */
 const FALLBACK_HOST = '%';
+/**
+ * Server errors that say the session lacks a privilege: 1044 database, 1045 access denied,
+ * 1142 table, 1143 column, 1227 a global privilege such as CREATE USER, 1370 routine, 1410
+ * grant to a user (see `stale`).
+ */
+const PRIVILEGE_ERRNOS: ReadonlySet<number> = new Set([1044, 1045, 1142, 1143, 1227, 1370, 1410]);
 const DEFAULT_SET_PASSWORD = ["ALTER USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'"];
 
 /**
@@ -155,6 +161,11 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
   // and would queue any later query on the connection behind it, so such a connection is
   // destroyed at once and never queried again (see `query`).
   const broken = new WeakSet<PoolConnection>();
+  // Sessions refused for lack of a privilege. MySQL and MariaDB read a session's global
+  // privileges once, when it logs in: a grant given back to the admin afterwards is not seen by
+  // it, so every retry on the same pooled session would be refused again (until the lease is
+  // irrevocable). Such a session finishes its work, then is closed instead of given back.
+  const stale = new WeakSet<PoolConnection>();
 
   function requirePool(): Pool {
     if (!pool) throw new DatabasePluginError('connection', 'database connection is not initialized');
@@ -246,9 +257,12 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
       const [result] = await conn.query<T>({ sql, values, timeout: timeoutMs });
       return result;
     } catch (err) {
-      if (!isServerError(asMysqlError(err))) {
+      const mysqlError = asMysqlError(err);
+      if (!isServerError(mysqlError)) {
         broken.add(conn);
         conn.destroy();
+      } else if (PRIVILEGE_ERRNOS.has(mysqlError?.errno ?? 0)) {
+        stale.add(conn);
       }
       throw err;
     }
@@ -266,6 +280,10 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
    */
   async function giveBack(conn: PoolConnection): Promise<void> {
     if (broken.has(conn)) return;
+    if (stale.has(conn)) {
+      conn.destroy();
+      return;
+    }
     try {
       await query(conn, 'SET autocommit = 1', [], connectTimeoutMs);
       conn.release();
