@@ -242,6 +242,15 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
     }
   });
 
+  it('revokes with sync=false a lease that is already gone, as Vault does, and refuses a missing lease_id', async () => {
+    const cred = await creds();
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke', { token: root, body: { lease_id: cred.leaseId } })).status, 204);
+    const again = await api(server, 'PUT', 'sys/leases/revoke', { token: root, body: { lease_id: cred.leaseId, sync: false } });
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    const missing = await api(server, 'PUT', 'sys/leases/revoke', { token: root, body: { sync: false } });
+    assert.equal(missing.status, 400);
+  });
+
   it('keeps retrying while the database is down and removes the user once it is back', async () => {
     const cred = await creds();
     await cluster.stopServer();

@@ -389,7 +389,9 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     },
 
     async revokeLater(id) {
-      await mustRead(id);
+      // As Vault's LazyRevoke: a lease that is gone (revoked already, with its token, say) is
+      // revoked, which succeeds; only a malformed id is refused.
+      if ((await readForCaller(id)) === undefined) return;
       // Other work holding the lease (a renewal waiting on its database) is not waited for: the
       // caller is answered at once, as Vault answers sync=false, and the lease is made due after it.
       const behindOtherWork = lanes.busy(id);

@@ -77,7 +77,14 @@ export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revo
       // worker picks them up after unseal); the revocations themselves run after the answer.
       // A lease whose revocation fails keeps its failure and its retry schedule, as always.
       await leases.revokePrefixLater(prefix);
-      void revokeUnder(leases, tokens, prefix, force).catch(() => undefined);
+      // The worker revokes the leases now due, with their usual retries: an attempt of our own
+      // beside it would spend a second of each lease's attempts at once while a database is
+      // down. Only what the worker does not do runs here: revoke-force's removal of leases
+      // whose revocation fails, and the tokens under an auth/ prefix.
+      const background = force
+        ? revokeUnder(leases, tokens, prefix, true)
+        : prefix.startsWith('auth/') ? tokens.revokeByPathPrefix(prefix, { leasedOnly: true }) : Promise.resolve(0);
+      void background.catch(() => undefined);
       return { statusCode: 202, data: null, warnings: ['the leases will be revoked shortly'] };
     }
     await revokeUnder(leases, tokens, prefix, force);
