@@ -569,3 +569,19 @@ test('a revocation refused for a missing privilege succeeds once the privilege i
     await admin.query('DROP USER IF EXISTS ?@?', [adminName, '%']);
   }
 });
+
+test('revocation ends the sessions the user still has open, which DROP USER alone leaves working', async () => {
+  const username = newName();
+  const password = newPassword();
+  await plugin.newUser(userRequest(username, password));
+  const session = await connectAs(username, password);
+  session.on('error', () => undefined);
+  try {
+    await session.query('SELECT * FROM items');
+    await plugin.revokeUser({ username, revocationStatements: [] });
+    assert.equal(await userExists(username), false);
+    await assert.rejects(session.query('SELECT * FROM items'), 'the open session no longer works');
+  } finally {
+    session.destroy();
+  }
+});

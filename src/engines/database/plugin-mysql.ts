@@ -360,6 +360,31 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
   }
 
   /**
+   * Ends the sessions a revoked user still has open. DROP USER does not, and an open session
+   * keeps the privileges it logged in with (database-level and global ones), so a leaked
+   * credential would outlive its lease for as long as its connection lasts. Best effort: an admin
+   * without the PROCESS privilege sees only its own sessions (and ending another user's needs
+   * CONNECTION ADMIN or SUPER); a session that ended meanwhile is no error.
+   */
+  async function endSessions(conn: PoolConnection, username: string): Promise<void> {
+    let rows: RowDataPacket[];
+    try {
+      rows = await query<RowDataPacket[]>(conn, 'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?', [username]);
+    } catch {
+      return;
+    }
+    for (const row of rows) {
+      const id = Number(row['ID']);
+      if (!Number.isSafeInteger(id) || id <= 0) continue;
+      try {
+        await query(conn, `KILL CONNECTION ${id}`);
+      } catch {
+        // Ended on its own meanwhile (1094), or not ours to end (1095).
+      }
+    }
+  }
+
+  /**
    * Fails while an account named `username` remains at any host, so that the lease is kept,
    * retried and shows why: a revocation whose statements name another host than creation did
    * would otherwise succeed and leave a user that can still log in. An admin who may not read
@@ -512,13 +537,14 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         if (!custom) {
           await dropAccounts(conn, req.username);
           await requireGone(conn, req.username, false);
-          return;
+        } else {
+          // Custom statements are the operator's (they may lock the account rather than drop it,
+          // as Vault allows), so they are checked only when one was let pass as "no such user":
+          // that says nothing about the account at another host, which may still log in.
+          const tolerated = await runStatements(conn, statements, ABSENT_USER_ERRNOS);
+          if (tolerated.some((errno) => NO_SUCH_ACCOUNT_ERRNOS.has(errno))) await requireGone(conn, req.username, true);
         }
-        // Custom statements are the operator's (they may lock the account rather than drop it,
-        // as Vault allows), so they are checked only when one was let pass as "no such user":
-        // that says nothing about the account at another host, which may still log in.
-        const tolerated = await runStatements(conn, statements, ABSENT_USER_ERRNOS);
-        if (tolerated.some((errno) => NO_SUCH_ACCOUNT_ERRNOS.has(errno))) await requireGone(conn, req.username, true);
+        await endSessions(conn, req.username);
       });
     },
 
