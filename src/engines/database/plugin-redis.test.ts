@@ -7,6 +7,11 @@ import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../../test/helpers/pg-cluster.js';
 import type { DatabasePlugin, NewUserRequest } from './plugin.js';
 import { createRedisPlugin, parseAclRules, parseRedisConnectionUrl, redisConnectionUrl } from './plugin-redis.js';
 
@@ -302,4 +307,43 @@ test('concurrent creations of one name: one wins, the rest are refused, and the 
   client.disconnect();
   for (const [i, a] of attempts.entries()) if (i !== won[0]) await assert.rejects(connectAs(name, a.password));
   await plugin.revokeUser({ username: name, revocationStatements: [] });
+});
+
+test('a password change is saved to the ACL file, so it survives a Redis restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-redis-acl-'));
+  const aclFile = join(dir, 'users.acl');
+  const adminName = `rv_admin_${suffix}`;
+  const initial = newPassword();
+  writeFileSync(aclFile, `user default off\nuser ${adminName} on >${initial} ~* &* +@all\n`);
+  const port = await freePort();
+  /** Starts a throwaway redis-server on the ACL file; resolves once `password` logs in (undefined if it never does). */
+  const start = async (password: string): Promise<{ server: ChildProcess; loggedIn: boolean }> => {
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--aclfile', aclFile], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i += 1) {
+      const probe = new Redis({ host: '127.0.0.1', port, username: adminName, password, lazyConnect: true, retryStrategy: () => null });
+      probe.on('error', () => undefined);
+      const up = await probe.connect().then(() => true, () => false);
+      probe.disconnect();
+      if (up) return { server, loggedIn: true };
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return { server, loggedIn: false };
+  };
+  let { server } = await start(initial);
+  const local = createRedisPlugin();
+  t.after(async () => {
+    await local.close();
+    server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await local.initialize({ connectionUrl: `redis://127.0.0.1:${port}`, username: adminName, password: initial, maxOpenConnections: 1, maxIdleTimeMs: 0 }, true);
+  const rotated = newPassword();
+  await local.setPassword({ username: adminName, password: rotated, statements: [] });
+  assert.ok(!readFileSync(aclFile, 'utf8').includes(initial), 'the file no longer holds the old password');
+
+  server.kill('SIGTERM');
+  await new Promise((resolve) => server.once('exit', resolve));
+  const restarted = await start(rotated);
+  server = restarted.server;
+  assert.ok(restarted.loggedIn, 'after the restart the new password logs in');
 });

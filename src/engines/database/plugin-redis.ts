@@ -196,6 +196,19 @@ export function createRedisPlugin(): DatabasePlugin {
    * a connection gone silent, whose reply timed out) is sent once more on a new connection:
    * every command here can safely run twice (SETUSER with the same arguments, DELUSER, GETUSER).
    */
+  /**
+   * Whether the server keeps its users in an ACL file (CONFIG GET aclfile names one). An admin
+   * that may not run CONFIG GET cannot tell: then nothing is saved, as before.
+   */
+  async function usesAclFile(): Promise<boolean> {
+    try {
+      const reply = await command([], ['CONFIG', 'GET', 'aclfile']);
+      return Array.isArray(reply) && typeof reply[1] === 'string' && reply[1] !== '';
+    } catch {
+      return false;
+    }
+  }
+
   async function command(secrets: readonly string[], args: readonly string[]): Promise<unknown> {
     const [name, ...rest] = args;
     for (let attempt = 1; ; attempt += 1) {
@@ -337,7 +350,15 @@ export function createRedisPlugin(): DatabasePlugin {
       if (!(await userExists(req.username))) {
         throw badRequest(`${PLUGIN_NAME}: user "${req.username}" does not exist`);
       }
+      // A change made only in Redis's memory is undone when Redis restarts with its users in an
+      // ACL file: Coffer would then hold a password Redis no longer takes (after rotate-root,
+      // locked out) and a static role's revoked password would work again. So with an aclfile,
+      // the file is saved before the change (proving it can be, before anything changed) and
+      // after it. Users kept in redis.conf instead are the operator's to persist (README).
+      const persist = await usesAclFile();
+      if (persist) await command([], ['ACL', 'SAVE']);
       await command([req.password], ['ACL', 'SETUSER', req.username, 'resetpass', `>${req.password}`]);
+      if (persist) await command([req.password], ['ACL', 'SAVE']);
     },
 
     async close(): Promise<void> {
