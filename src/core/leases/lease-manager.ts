@@ -35,6 +35,9 @@ export type LeaseRegistration = Pick<LeaseRecord, 'path' | 'mountUuid' | 'mountP
 
 export type { LeaseInfo };
 
+/** An irrevocable lease as listed: its lookup fields, plus the fields Vault's list has. */
+export type IrrevocableLease = LeaseInfo & { lease_id: string; mount_id: string; error: string };
+
 export interface RenewResult {
   id: string;
   duration: number;
@@ -106,7 +109,8 @@ export interface LeaseManager {
   revokeByToken(tokenId: string): Promise<void>;
   /** Children of a prefix of lease ids (sys/leases/lookup LIST). */
   list(prefix: string): Promise<string[]>;
-  irrevocable(): Promise<LeaseInfo[]>;
+  /** The irrevocable leases, each also under Vault's names (lease_id, mount_id, error). */
+  irrevocable(): Promise<IrrevocableLease[]>;
   /** Starts the expiry worker (after unseal). */
   start(): void;
   /** Stops it and waits for in-flight revocations (before seal). */
@@ -479,7 +483,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     },
 
     async irrevocable() {
-      const out: LeaseInfo[] = [];
+      const out: IrrevocableLease[] = [];
       let after = '';
       for (;;) {
         const page = await storage.listPage('irrevocable/', after, PAGE);
@@ -487,7 +491,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         for (const child of page) {
           const raw = await storage.get(`irrevocable/${child}`);
           const record = raw ? await read(raw.toString('utf8')) : undefined;
-          if (record) out.push(info(record));
+          if (record) out.push({ ...info(record), lease_id: record.id, mount_id: record.mountUuid, error: record.revocation?.lastError ?? '' });
         }
         after = page[page.length - 1] as string;
       }

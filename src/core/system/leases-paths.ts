@@ -141,7 +141,11 @@ export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revo
       operations: {
         read: async (req) => {
           if (!irrevocableRequested(req)) throw notFound();
-          return { data: { lease_count: (await leases.irrevocable()).length } };
+          const list = await leases.irrevocable();
+          // As Vault: the total, and how many per mount.
+          const counts: Record<string, number> = {};
+          for (const lease of list) counts[lease.mount_id] = (counts[lease.mount_id] ?? 0) + 1;
+          return { data: { lease_count: list.length, counts } };
         },
       },
     },
