@@ -465,3 +465,14 @@ test('hasAccessUnder counts a broad rule that covers the mount itself', async ()
   assert.equal(prefix.hasAccessUnder('kv/secret/'), true);
   assert.equal(prefix.hasAccessUnder('kv/other/'), false);
 });
+
+test('a + rule and a * rule rank by bytes, as in Vault, also on a non-ASCII path', async () => {
+  // Both rules' wildcards sit at the same byte offset: the tie goes to the rule without a
+  // trailing '*', here the deny, on the ASCII and the non-ASCII path alike.
+  for (const stem of ['secret/data/e', 'secret/data/é']) {
+    for (const acl of await bothOrders({ [`${stem}/+`]: ['deny'] }, { [`${stem}/*`]: ['read'] })) {
+      assert.equal(allowed(acl, `${stem}/x`, 'read'), false, stem);
+      assert.equal(allowed(acl, `${stem}/x/y`, 'read'), true, stem);
+    }
+  }
+});

@@ -300,8 +300,9 @@ function describeGlob(pattern: string, perms: Permissions): GlobRule {
     isPrefix,
     segmented,
     parts,
-    // Vault measures a plain prefix rule by its length and a '+' rule by its first '+'.
-    firstWildcard: segmented ? pattern.indexOf('+') : Buffer.byteLength(stem),
+    // Vault measures a plain prefix rule by its length and a '+' rule by its first '+', both
+    // in bytes (Go's len and strings.Index), so a non-ASCII path ranks the two kinds alike.
+    firstWildcard: Buffer.byteLength(segmented ? pattern.slice(0, pattern.indexOf('+')) : stem),
     wildcards: segmented ? parts.filter((p) => p === '+').length : 0,
   };
 }
