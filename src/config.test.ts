@@ -187,3 +187,9 @@ test('-dev-root-token without -dev is refused instead of being ignored', () => {
   assert.throws(() => resolveConfig({ devRootToken: 'root' }), (e: unknown) => e instanceof ConfigError && /-dev-root-token only works with -dev/.test(e.message));
   assert.equal(resolveConfig({ dev: true, devRootToken: 'root' }).devRootToken, 'root');
 });
+
+test('max_request_size 0 means the default, as in Vault; a negative one (Vault: no limit) is refused', () => {
+  assert.equal(resolveConfig({ maxRequestBytes: 0 }).maxRequestBytes, 32 * 1024 * 1024);
+  assert.equal(resolveConfig({ maxRequestBytes: 4096 }).maxRequestBytes, 4096);
+  assert.throws(() => resolveConfig({ maxRequestBytes: -1 }), (e: unknown) => e instanceof ConfigError && /no unlimited setting/.test(e.message));
+});

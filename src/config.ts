@@ -168,8 +168,12 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
       throw new ConfigError((error as Error).message);
     }
   };
-  const maxRequestBytes = input.maxRequestBytes ?? 32 * 1024 * 1024;
-  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1024) throw new ConfigError('max_request_size must be an integer of at least 1024 bytes');
+  // As Vault: 0 (or unset) is the default. Vault's negative "no limit" is refused: a server
+  // without a body limit is not one Coffer runs.
+  const maxRequestBytes = input.maxRequestBytes === undefined || input.maxRequestBytes === 0 ? 32 * 1024 * 1024 : input.maxRequestBytes;
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1024) {
+    throw new ConfigError('max_request_size must be an integer of at least 1024 bytes, or 0 for the default (32 MiB); Coffer has no unlimited setting');
+  }
   const cacheEntries = input.cacheEntries ?? 10_000;
   if (!Number.isInteger(cacheEntries) || cacheEntries < 0) throw new ConfigError('cache_entries must be a non-negative integer');
   const defaultTokenTtl = ttl(input.defaultTokenTtl, 'default_lease_ttl', 768 * 3600);
