@@ -17,3 +17,11 @@ if (!longRunning.has(process.argv[2] ?? '')) {
 }
 
 process.exitCode = await main(process.argv.slice(2));
+
+if (longRunning.has(process.argv[2] ?? '')) {
+  // main() returns once the server (or the agent) has stopped, within its grace period. Work
+  // that did not end with it (a database call still waiting on a lock keeps its pool's
+  // connection open) must not keep the process alive, past the grace period and without its
+  // data-directory lock: whatever is left ends with the process a second later.
+  setTimeout(() => process.exit(), 1_000).unref();
+}

@@ -8,12 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { api } from '../helpers/server.js';
 import { cliServerAvailable, startCliServer } from '../helpers/cli-server.js';
+import { createScratchDatabase } from '../helpers/pg-cluster.js';
 
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -100,5 +101,41 @@ describe('coffer server as a process: signals', { skip: cliServerAvailable ? fal
     coffer.kill('SIGTERM');
     const { code, signal } = await exited;
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, output.stderr);
+  });
+});
+
+describe('coffer server as a process: SIGTERM with a database call that does not end', { skip: cliServerAvailable ? false : 'bin/coffer.js is not next to this build' }, () => {
+  it('exits soon after shutdown_grace_period, not when the call returns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coffer-sigterm-'));
+    const db = await createScratchDatabase();
+    const token = `sigterm-root-${process.pid}`;
+    const configFile = join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify({ shutdown_grace_period: '2s' }));
+    const started = await startCliServer(['--dev', '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--dev-root-token', token, '--config', configFile]);
+    try {
+      const server = { url: started.url };
+      assert.equal((await api(server, 'POST', 'sys/mounts/database', { token, body: { type: 'database' } })).status, 204);
+      assert.equal((await api(server, 'POST', 'database/config/pg', {
+        token, body: { plugin_name: 'postgresql-database-plugin', connection_url: db.templateUrl, username: 'postgres', password: 'unused-by-trust-auth', allowed_roles: ['slow'] },
+      })).status, 204);
+      assert.equal((await api(server, 'POST', 'database/roles/slow', {
+        token, body: { db_name: 'pg', creation_statements: ['SELECT pg_sleep(60); CREATE ROLE "{{name}}" LOGIN PASSWORD \'{{password}}\';'], default_ttl: '1h' },
+      })).status, 204);
+      const slow = api(server, 'GET', 'database/creds/slow', { token }).catch(() => undefined);
+      await pause(500);
+      const signalled = Date.now();
+      started.process.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), 30_000); });
+      const exit = await Promise.race([started.exited, giveUp]);
+      clearTimeout(timer);
+      assert.ok(exit !== undefined, 'the process exited while the database call was still sleeping');
+      assert.ok(Date.now() - signalled < 20_000);
+      await slow;
+    } finally {
+      if (started.process.exitCode === null && started.process.signalCode === null) started.process.kill('SIGKILL');
+      await db.cleanup(['v-%-slow-%']);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
