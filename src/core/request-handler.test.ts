@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type { AuditBroker } from './audit/broker.js';
 import type { AuditEvent } from './audit/entry.js';
 import { systemClock } from './clock.js';
-import { isCofferError } from './errors.js';
+import { CofferError, isCofferError } from './errors.js';
 import { silentLogger } from './logger.js';
 import { createPolicyStore } from './policy/store.js';
 import { createRequestHandler, type RequestHandlerDeps } from './request-handler.js';
@@ -256,4 +256,39 @@ test('an answer whose wrapping fails is withdrawn (the AppRole secret ID it made
   const plain = await handler({ ...request, wrapTtl: undefined });
   assert.deepEqual(plain.response?.data, { id: 'thing-3' });
   assert.deepEqual(withdrawn, ['thing-1'], 'only the answer nobody can ever see is withdrawn');
+});
+
+test('a response no audit device can record is withheld, and the token its login made is revoked', async () => {
+  const storage = createMemoryStorage();
+  const tokens = createTokenStore({ storage: scope(storage, 'token/'), clock: systemClock, defaultTtl: 3600, maxTtl: 7200 });
+  await tokens.setup();
+  const login: Engine = {
+    type: 'fake-auth',
+    paths: [{
+      pattern: 'login',
+      unauthenticated: true,
+      description: 'logs in',
+      operations: { update: async () => ({ login: { policies: ['default'], displayName: 'app', metadata: {}, ttl: 600, maxTtl: 600 } }) },
+    }],
+  };
+  const router = createRouter<MountEntry>();
+  router.add(mount, login);
+  const made: string[] = [];
+  const audit = {
+    enabled: true,
+    logRequest: () => undefined,
+    logResponse: (event: AuditEvent) => {
+      const accessor = event.response?.auth?.accessor;
+      if (typeof accessor === 'string') made.push(accessor);
+      // The request line went out; the response line does not (a disk that filled up in between).
+      if (event.error === undefined) throw new CofferError('audit_failed', 'no audit backend succeeded in logging the request');
+    },
+  } as unknown as AuditBroker;
+  const handler = pipeline({ router, tokens, policies: createPolicyStore({ storage: scope(storage, 'policy/'), logger: silentLogger }), audit });
+  await assert.rejects(
+    handler({ requestId: 'req-2', verb: 'write', path: 'auth/fake/login', data: {}, clientToken: undefined, remoteAddress: '127.0.0.1' }),
+    (error: unknown) => isCofferError(error) && error.code === 'audit_failed' && /withheld; what the request issued has been revoked/.test(error.message),
+  );
+  assert.equal(made.length, 1, 'the login made a token');
+  assert.equal(await tokens.lookupByAccessor(made[0] as string).catch(() => undefined), undefined, 'which no longer exists');
 });

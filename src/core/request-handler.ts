@@ -310,21 +310,39 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       const { info, warnings } = await deps.wrapping.wrap(body, wrapTtl, req.path, wrappedAccessorOf(response, mountType));
       return { wrapInfo: info, ...(warnings.length > 0 ? { warnings } : {}) };
     } catch (error) {
-      if (response.lease) await deps.leases.revoke(response.lease.id).catch(() => undefined);
-      if (response.auth) {
-        const made = await tokens.lookupByAccessor(response.auth.accessor).catch(() => undefined);
-        if (made) await tokens.revokeTree(made.id).catch(() => undefined);
-      }
-      if (response.withdraw) {
-        await response.withdraw().catch((withdrawError: unknown) =>
-          deps.logger.warn('could not withdraw what an answer whose wrapping failed had made; it lasts until its own TTL', {
-            path: req.path,
-            error: isCofferError(withdrawError) ? withdrawError.message : 'internal error',
-          }),
-        );
-      }
+      await takeBack(req, response, 'whose wrapping failed');
       throw error;
     }
+  };
+
+  /**
+   * Revokes what an answer that will not reach its caller issued (its lease, its login's token,
+   * whatever its withdraw undoes): nobody could use it, and it must not live on unseen. Returns
+   * whether there was anything to take back.
+   */
+  const takeBack = async (req: ApiRequest, response: EngineResponse | null, why: string): Promise<boolean> => {
+    if (!response) return false;
+    if (response.lease) await deps.leases.revoke(response.lease.id).catch(() => undefined);
+    if (response.auth) {
+      const made = await tokens.lookupByAccessor(response.auth.accessor).catch(() => undefined);
+      if (made) await tokens.revokeTree(made.id).catch(() => undefined);
+    }
+    if (response.withdraw) {
+      await response.withdraw().catch((withdrawError: unknown) =>
+        deps.logger.warn(`could not withdraw what an answer ${why} had made; it lasts until its own TTL`, {
+          path: req.path,
+          error: isCofferError(withdrawError) ? withdrawError.message : 'internal error',
+        }),
+      );
+    }
+    return Boolean(response.lease || response.auth || response.withdraw);
+  };
+
+  /** Tells watchers about a change made by a write (a cubbyhole's paths are its token's alone: never). */
+  const announce = (mount: MountEntry, relativePath: string, operation: Operation, response: EngineResponse | null, changed: boolean): void => {
+    if (!changed || operation === 'read' || operation === 'list' || mount.table !== 'secrets' || mount.type === 'system' || mount.type === 'cubbyhole') return;
+    const change = changeEventFor(mount, relativePath, operation, response);
+    if (change) deps.events.publish(change);
   };
 
   const serveRouted = async (req: ApiRequest, token: TokenEntry | undefined, routed: RoutedMount<MountEntry> | undefined): Promise<ApiResult> => {
@@ -464,13 +482,20 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       const nonHmacKeys = response?.rawBody ? undefined : responseNonHmacKeys(response?.auditNonHmacKeys, routed.mount);
       if (nonHmacKeys) audited.nonHmacKeys = nonHmacKeys;
       if (response?.auditStoredData) audited.storedData = response.auditStoredData;
-      audit.logResponse({ ...event, time: clock.now(), response: audited });
+      try {
+        audit.logResponse({ ...event, time: clock.now(), response: audited });
+      } catch (error) {
+        // The request was carried out: its answer is withheld (an unaudited answer must not
+        // leave), what it issued is revoked, and the caller is told that it did take effect.
+        if (!isCofferError(error) || error.code !== 'audit_failed') throw error;
+        const tookBack = await takeBack(req, unwrapped, 'whose response could not be audited');
+        announce(routed.mount, routed.relativePath, operation, unwrapped, changed);
+        throw new CofferError('audit_failed', tookBack
+          ? 'no audit device could record the response, so it is withheld; what the request issued has been revoked'
+          : 'no audit device could record the response, so it is withheld; the request itself was carried out');
+      }
     }
-    // A cubbyhole's paths are its token's alone: never announced to watchers.
-    if (changed && operation !== 'read' && operation !== 'list' && routed.mount.table === 'secrets' && routed.mount.type !== 'system' && routed.mount.type !== 'cubbyhole') {
-      const change = changeEventFor(routed.mount, routed.relativePath, operation, unwrapped);
-      if (change) deps.events.publish(change);
-    }
+    announce(routed.mount, routed.relativePath, operation, unwrapped, changed);
     return { response, mountType: routed.mount.type };
   };
 
