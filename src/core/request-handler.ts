@@ -358,6 +358,15 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       }
       throw permissionDenied();
     };
+    // So are requests for paths or operations nothing serves (as Vault logs them before routing).
+    const unserved = (operation: Operation, error: CofferError): never => {
+      if (audit.enabled) {
+        const event = auditEvent(req, operation, token, routed?.mount);
+        audit.logRequest(event);
+        audit.logResponse({ ...event, time: clock.now(), error: error.message });
+      }
+      throw error;
+    };
 
     // A token used from outside its bound CIDRs is refused, as in Vault (and audited with its
     // accessor); where no token is needed (a login) it is set aside, as an unknown token would be.
@@ -417,10 +426,10 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     }
     if (!permits(operation)) deny(operation);
 
-    if (!routed) throw new CofferError('unsupported_path', `no handler for route "${req.path}". route entry not found.`);
-    if (!matched) throw new CofferError('unsupported_path', 'unsupported path');
+    if (!routed) return unserved(operation, new CofferError('unsupported_path', `no handler for route "${req.path}". route entry not found.`));
+    if (!matched) return unserved(operation, new CofferError('unsupported_path', 'unsupported path'));
     const handler = handlerFor(operation);
-    if (!handler) throw new CofferError('unsupported_operation', 'unsupported operation');
+    if (!handler) return unserved(operation, new CofferError('unsupported_operation', 'unsupported operation'));
 
     // An unauthenticated path (a login, the sys/internal/ui/mounts preflight) spends no use of
     // a token sent with it, as in Vault: `vault kv get` with a one-use token still works.

@@ -117,6 +117,19 @@ describe('audit devices on a running server', () => {
     assert.ok(refused.length >= 2, `expected the two refused requests in the audit log, found ${refused.length}`);
   });
 
+  it('logs requests for paths and operations nothing serves, with their error', async () => {
+    const before = entries(first).length;
+    assert.equal((await send(server, 'GET', 'no-such-mount/x', { token: root })).status, 404);
+    assert.equal((await send(server, 'DELETE', 'auth/token/lookup-self', { token: root })).status, 405);
+    const logged = entries(first).slice(before);
+    const unknownMount = logged.filter((e) => e.request.path === 'no-such-mount/x');
+    assert.equal(unknownMount.length, 2, 'a request line and a response line');
+    assert.match(unknownMount[1]?.error ?? '', /no handler for route/);
+    const badOperation = logged.filter((e) => e.request.path === 'auth/token/lookup-self');
+    assert.equal(badOperation.length, 2);
+    assert.match(badOperation[1]?.error ?? '', /unsupported operation/);
+  });
+
   it('reproduces the HMAC in the file through sys/audit-hash', async () => {
     const hashed = await send(server, 'POST', 'sys/audit-hash/file', { token: root, body: { input: SECRET } });
     assert.equal(hashed.status, 200, hashed.text);
