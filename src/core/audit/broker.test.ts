@@ -483,6 +483,26 @@ test('SIGHUP after logrotate copytruncate (the same file emptied) starts a new c
   await broker.close();
 });
 
+test('where an emptied file ended is recorded at once, so a copy of it cut short fails verification', async () => {
+  const { broker } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  for (let i = 1; i <= 3; i += 1) broker.logRequest(event(i));
+  // Another writer keeps only the first line in its "rotated" copy and empties the live file.
+  const kept = fs.readFileSync(file, 'utf8').split('\n')[0] as string;
+  fs.writeFileSync(`${file}.1`, `${kept}\n`);
+  fs.truncateSync(file, 0);
+  // No SIGHUP (which records every end): the device finds its file emptied at its next line.
+  await nextTurn();
+  broker.logRequest(event(4));
+  await nextTurn();
+  const copy = await broker.verify('file/', `${file}.1`);
+  assert.equal(copy.ok, false);
+  assert.deepEqual(copy.error, { line: 2, reason: 'the file ends at line 1, but Coffer recorded 3 lines in it: lines were cut off its end' });
+  assert.equal((await broker.verify('file/')).ok, true);
+  await broker.close();
+});
+
 test('a cut copy written back under the name (a new inode) is recognised by its first line and refused', async () => {
   const storage = scope(createMemoryStorage(), 'audit/');
   const first = await loaded({ storage });

@@ -239,7 +239,10 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
     [FILE_DEVICE_TYPE]: (options, keys) =>
       createFileDevice(options, {
         chainKey: keys.chainKey,
-        onEmptied: (lines) => logger.warn('audit file was emptied by another writer (logrotate copytruncate?); its chain starts again at line 1', { file_path: options['file_path'], lines }),
+        onEmptied: (previous) => {
+          logger.warn('audit file was emptied by another writer (logrotate copytruncate?); its chain starts again at line 1', { file_path: options['file_path'], lines: previous.seq });
+          recordEnd(options['file_path'], previous);
+        },
         onTornTail: (bytes) => logger.warn('audit file ended with a torn line (a crash mid-write?); cut it off and continued the chain', { file_path: options['file_path'], bytes }),
       }),
   };
@@ -360,6 +363,21 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       return;
     }
     for (const [live, anchors] of next) live.anchors = anchors;
+  };
+  /**
+   * Records at once where a device's file ended before another writer emptied it (copytruncate):
+   * the periodic record may be a minute old, and a copy of the file cut back to it would pass.
+   */
+  const recordEnd = (filePath: string | undefined, previous: FilePosition): void => {
+    void serial(async () => {
+      if (!loaded) return;
+      const live = [...devices.values()].find((d) => d.options['file_path'] === filePath);
+      if (live === undefined) return;
+      const [latest, ...older] = live.anchors;
+      const anchors = latest !== undefined && sameFile(latest, previous) ? [previous, ...older] : [previous, ...live.anchors].slice(0, MAX_ANCHORS + 1);
+      await persist([...devices.values()].map((d) => (d === live ? { ...d, anchors } : d)));
+      live.anchors = anchors;
+    }).catch((err: unknown) => logger.error('could not record where an emptied audit file ended', { code: failureCode(err) }));
   };
   let anchorTimer: NodeJS.Timeout | undefined;
   const stopAnchoring = (): void => {

@@ -221,7 +221,7 @@ test('fails the write when the file was removed, and reopen starts a new file', 
 test('starts a new chain at once when the file is emptied in place (copytruncate), without waiting for a reopen', async () => {
   const file = freshPath();
   const emptied: number[] = [];
-  const device = createFileDevice({ file_path: file }, { onEmptied: (lines) => emptied.push(lines) });
+  const device = createFileDevice({ file_path: file }, { onEmptied: (previous) => emptied.push(previous.seq) });
   device.log(sampleEntry(1));
   device.log(sampleEntry(2));
   fs.copyFileSync(file, `${file}.1`);

@@ -54,8 +54,11 @@ export interface FileDeviceDeps {
   onTornTail?: (bytes: number) => void;
   /** MACs every line (chain.ts); without it lines carry only the keyless hash chain. */
   chainKey?: Uint8Array;
-  /** Told when a reopen found this device's file emptied (copytruncate), with the lines it had. */
-  onEmptied?: (lines: number) => void;
+  /**
+   * Told when a reopen found this device's file emptied (copytruncate), with where the file
+   * ended before: that end must be recorded, or the copy could be cut short unnoticed.
+   */
+  onEmptied?: (previous: FilePosition) => void;
 }
 
 export interface FileDeviceOptions {
@@ -419,7 +422,9 @@ export function createFileDevice(options: Readonly<Record<string, string>>, deps
       // written back under the name (an editor, `head > t && mv t`) is a new inode.
       const sameInode = fresh.dev === file.dev && fresh.ino === file.ino;
       const sameChain = fresh.firstHash !== undefined && fresh.firstHash === file.firstHash;
-      if (sameInode && fresh.size === 0 && file.size > 0) deps.onEmptied?.(file.head.seq);
+      if (sameInode && fresh.size === 0 && file.size > 0 && file.firstHash !== undefined) {
+        deps.onEmptied?.({ dev: file.dev, ino: file.ino, firstHash: file.firstHash, seq: file.head.seq, hash: file.head.hash });
+      }
       if (sameChain && (fresh.size !== file.size || fresh.head.hash !== file.head.hash)) {
         closeSync(fresh.fd);
         throw new AuditDeviceError(
