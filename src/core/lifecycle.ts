@@ -79,6 +79,9 @@ export const DEFAULT_SEAL_DRAIN_MS = 30_000;
 /** The least time a seal gives engines and services to stop, however long requests took. */
 const STOP_FLOOR_MS = 1_000;
 
+/** How long an unseal waits for what the last seal left stopping before it refuses. */
+const LINGERING_WAIT_MS = 5_000;
+
 /** Whether `work` settles within `ms`; it goes on either way. */
 async function settlesWithin(work: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -128,6 +131,19 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     const run = transition.then(fn, fn);
     transition = run.then(() => undefined, () => undefined);
     return run;
+  };
+
+  /**
+   * An unseal waits (briefly) for what the last seal left stopping, before the barrier opens:
+   * opened under it, a call cut off by that seal would finish into the new unseal (and answer
+   * 200), the keys would be in memory while the server still says sealed, and a seal or a stop
+   * sent meanwhile would wait behind it with no bound. Past the wait the share is refused
+   * (503): nothing of it is kept, and the operator sends it again.
+   */
+  const requireStopped = async (): Promise<void> => {
+    const left = lingering;
+    if (left === undefined || (await settlesWithin(left, LINGERING_WAIT_MS))) return;
+    throw new CofferError('sealed', 'the last seal is still stopping work that has not ended (a database call, say); send the unseal key again shortly');
   };
 
   const afterUnseal = async (): Promise<void> => {
@@ -282,6 +298,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
         }
         if (key === undefined) return withCluster(await deps.seal.status());
         const wasSealed = deps.barrier.sealed;
+        if (wasSealed) await requireStopped();
         const status = await deps.seal.submitShare(key);
         if (wasSealed && !status.sealed) {
           await loadUnsealed();
@@ -292,6 +309,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     unsealWithShares: (shares) =>
       serial(async () => {
         if (!deps.barrier.sealed) return;
+        await requireStopped();
         await deps.seal.unsealWithShares(shares);
         await loadUnsealed();
         openToRequests();

@@ -216,7 +216,7 @@ describe('a seal whose request in flight never finishes', () => {
 
   it('seals anyway once seal_drain_timeout has passed, and logs it', HANG_GUARD, async () => {
     const lines: string[] = [];
-    server = await startTestServer({ dev: true, sealDrainTimeout: '1s', logger: createLogger({ level: 'warn', write: (line) => lines.push(line) }) });
+    server = await startTestServer({ dev: true, storage: 'sqlite', sealDrainTimeout: '1s', logger: createLogger({ level: 'warn', write: (line) => lines.push(line) }) });
     const root = server.rootToken as string;
     lock = await holdLock();
     const role = await mountHeldRole(server, root, lock);
@@ -234,12 +234,23 @@ describe('a seal whose request in flight never finishes', () => {
     const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.ok(logged.some((entry) => /before every engine and service has stopped/.test(String(entry.message))), 'the keys went although the database pool was still busy');
 
+    // An unseal while the cut-off call is still stuck is refused, not left hanging with the
+    // keys in memory (a seal or a stop sent meanwhile would wait behind it).
+    const key = readFileSync(join(server.dataDir, 'dev-unseal-key'), 'utf8').trim();
+    const early = await api(server, 'PUT', 'sys/unseal', { body: { key } });
+    assert.equal(early.status, 503, JSON.stringify(early.body));
+    assert.match(String(early.body.errors?.[0]), /the last seal is still stopping/);
+    assert.equal((await api(server, 'GET', 'sys/seal-status')).body.sealed, true);
+
     await lock.release();
     // The request cut off by the seal fails on the sealed barrier; it never reports a
     // credential whose lease it could not store.
     const cutOff = await stuck;
     assert.equal(cutOff.status, 503);
     assert.deepEqual(cutOff.body, { errors: ['Vault is sealed'] });
+    const unsealed = await api(server, 'PUT', 'sys/unseal', { body: { key } });
+    assert.equal(unsealed.status, 200, JSON.stringify(unsealed.body));
+    assert.equal(unsealed.body.sealed, false);
   });
 });
 
