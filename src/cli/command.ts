@@ -121,6 +121,8 @@ export async function runEntry(entry: Entry, argv: string[], io: CliIo, state: R
     format: flags['format'] as string | undefined,
     field: flags['field'] as string | undefined,
     wrapTtl: flags['wrap-ttl'] as string | undefined,
+    caCert: flags['ca-cert'] as string | undefined,
+    tlsSkipVerify: flags['tls-skip-verify'] as boolean | undefined,
   });
   state.context = ctx;
   return entry.run(ctx, parsed.flags, positionals, parsed.given);

@@ -8,6 +8,8 @@
  * Must never: print a token; every token the CLI handles is registered for redaction so that
  * main() can scrub it out of any error line.
  */
+import { readFileSync } from 'node:fs';
+import { createNodeHttpFetch } from '../sdk/node-http.js';
 import { createApiClient, type ApiClient } from './client.js';
 import { CliError } from './errors.js';
 import { readAllStdin, readSecret, type CliIo } from './io.js';
@@ -21,6 +23,8 @@ export const GLOBAL_FLAGS = {
   token: { kind: 'string', usage: 'Token (env COFFER_TOKEN, or VAULT_TOKEN; then the file ~/.coffer-token). COFFER_TOKEN is not sent to an address from VAULT_ADDR, nor VAULT_TOKEN to COFFER_ADDR when VAULT_ADDR names another server.' },
   format: { kind: 'string', usage: 'Output format: table or json (env COFFER_FORMAT).' },
   field: { kind: 'string', usage: 'Print only this field, raw.' },
+  'ca-cert': { kind: 'string', usage: 'PEM file of the CA that signed the server\'s certificate, for an https address (env COFFER_CACERT or VAULT_CACERT).' },
+  'tls-skip-verify': { kind: 'boolean', usage: 'Do not verify the server\'s certificate (env COFFER_SKIP_VERIFY or VAULT_SKIP_VERIFY). Insecure: for tests only.' },
   'wrap-ttl': {
     kind: 'string',
     usage: 'Ask for the response to be wrapped in a single-use token living this long (5m, or seconds; env VAULT_WRAP_TTL), and print that token instead; "coffer unwrap" reads it.',
@@ -35,6 +39,8 @@ export interface GlobalFlagValues {
   format: string | undefined;
   field: string | undefined;
   wrapTtl?: string | undefined;
+  caCert?: string | undefined;
+  tlsSkipVerify?: boolean | undefined;
 }
 
 export interface CommandContext {
@@ -60,6 +66,32 @@ export interface CommandContext {
   scrub(text: string): string;
 }
 
+/** Go's strconv.ParseBool, as Vault reads VAULT_SKIP_VERIFY. */
+const TRUE_WORDS = new Set(['1', 't', 'true']);
+
+/**
+ * The fetch for an https server signed by a private CA (-ca-cert, COFFER_CACERT, VAULT_CACERT)
+ * or not verified at all (-tls-skip-verify, COFFER_SKIP_VERIFY, VAULT_SKIP_VERIFY); undefined
+ * for the default trust (Node's CA list, NODE_EXTRA_CA_CERTS).
+ */
+function tlsFetch(globals: GlobalFlagValues, env: NodeJS.ProcessEnv): typeof fetch | undefined {
+  const caFile = globals.caCert ?? (env['COFFER_CACERT'] || env['VAULT_CACERT'] || undefined);
+  const skipWord = (env['COFFER_SKIP_VERIFY'] || env['VAULT_SKIP_VERIFY'] || '').toLowerCase();
+  const skipVerify = globals.tlsSkipVerify === true || TRUE_WORDS.has(skipWord);
+  if (caFile === undefined && !skipVerify) return undefined;
+  let ca: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile);
+    } catch (err) {
+      throw new CliError(`cannot read the CA certificate file ${caFile} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  }
+  // node:https takes a CA per request; the global fetch would need undici's Agent, which Node
+  // does not expose. The CLI's client reads only what this fetch's answers have.
+  return createNodeHttpFetch({ ...(ca === undefined ? {} : { ca }), ...(skipVerify ? { rejectUnauthorized: false } : {}) }) as unknown as typeof fetch;
+}
+
 /** Whether two addresses name the same server (scheme, host and port). */
 function sameServer(a: string, b: string): boolean {
   try {
@@ -77,6 +109,7 @@ export function createContext(io: CliIo, globals: GlobalFlagValues): CommandCont
     throw new CliError('invalid -format: must be "table" or "json"');
   }
   const wrapTtl = globals.wrapTtl ?? (env['COFFER_WRAP_TTL'] || env['VAULT_WRAP_TTL'] || undefined);
+  const fetchImpl = io.fetch ?? tlsFetch(globals, env);
   const secrets = new Set<string>();
   const redact = (value: string): void => {
     // Very short strings would blank out ordinary words; no real token is this short.
@@ -120,12 +153,12 @@ export function createContext(io: CliIo, globals: GlobalFlagValues): CommandCont
     field: globals.field,
     address,
     client() {
-      client ??= createApiClient({ address, token: resolveToken(), fetch: io.fetch, wrapTtl });
+      client ??= createApiClient({ address, token: resolveToken(), fetch: fetchImpl, wrapTtl });
       return client;
     },
     clientWithToken(token) {
       if (token) redact(token);
-      return createApiClient({ address, token: token ?? undefined, fetch: io.fetch, wrapTtl });
+      return createApiClient({ address, token: token ?? undefined, fetch: fetchImpl, wrapTtl });
     },
     out: (text) => void io.stdout.write(`${text}\n`),
     err: (text) => void io.stderr.write(`${text}\n`),

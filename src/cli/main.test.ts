@@ -4,6 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { main } from './main.js';
 import type { CliStdin } from './io.js';
@@ -189,4 +195,33 @@ test('a mistyped server flag is a usage error that points at coffer server -h', 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^Error: unknown flag -lisen; known: -config -listen /);
   assert.match(r.stderr, /\nRun "coffer server -h" for usage\.\n$/);
+});
+
+test('an https server signed by a private CA is trusted with -ca-cert or VAULT_CACERT, or not verified with -tls-skip-verify', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-cli-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+  ], { stdio: 'ignore' });
+  const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ type: 'shamir', initialized: true, sealed: false, t: 1, n: 1, progress: 0, nonce: '', version: '1.17.0' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const untrusted = await run(['status', `-address=${address}`]);
+  assert.equal(untrusted.code, 1, untrusted.stderr);
+  assert.match(untrusted.stderr, /cannot reach the server at https:\/\/127\.0\.0\.1:\d+: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/);
+  const byFlag = await run(['status', `-address=${address}`, `-ca-cert=${join(dir, 'cert.pem')}`]);
+  assert.equal(byFlag.code, 0, byFlag.stderr);
+  assert.match(byFlag.stdout, /Sealed\s+false/);
+  assert.equal((await run(['status'], { VAULT_ADDR: address, VAULT_CACERT: join(dir, 'cert.pem') })).code, 0);
+  assert.equal((await run(['status', `-address=${address}`, '-tls-skip-verify'])).code, 0);
+  assert.equal((await run(['status'], { COFFER_ADDR: address, VAULT_SKIP_VERIFY: 'true' })).code, 0);
+  const missing = await run(['status', `-address=${address}`, '-ca-cert=/nonexistent/ca.pem']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^Error: cannot read the CA certificate file \/nonexistent\/ca\.pem \(ENOENT\)\n$/);
 });

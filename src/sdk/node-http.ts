@@ -35,12 +35,32 @@ function wrap(res: IncomingMessage): HttpResponseLike {
   };
 }
 
-export const nodeHttpFetch: FetchLike = async (url, init) => {
-  const target = new URL(url);
-  const request = target.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
-  const headers: Record<string, string | number> = { ...init.headers };
-  if (init.body !== undefined) headers['Content-Length'] = Buffer.byteLength(init.body);
-  const options: RequestOptions = { method: init.method, headers, ...(init.signal ? { signal: init.signal } : {}) };
+/** How an https address is verified: extra CA certificates (PEM), or not at all. */
+export interface TlsTrust {
+  ca?: string | Buffer;
+  rejectUnauthorized?: boolean;
+}
+
+/** A fetch like nodeHttpFetch that verifies https servers with `tls` (the CLI's -ca-cert). */
+export function createNodeHttpFetch(tls: TlsTrust = {}): FetchLike {
+  return async (url, init) => {
+    const target = new URL(url);
+    const secure = target.protocol === 'https:';
+    const request = secure ? (await import('node:https')).request : httpRequest;
+    const headers: Record<string, string | number> = { ...init.headers };
+    if (init.body !== undefined) headers['Content-Length'] = Buffer.byteLength(init.body);
+    const options: RequestOptions & TlsTrust = {
+      method: init.method,
+      headers,
+      ...(init.signal ? { signal: init.signal } : {}),
+      ...(secure && tls.ca !== undefined ? { ca: tls.ca } : {}),
+      ...(secure && tls.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+    };
+    return send(request, target, options, init);
+  };
+}
+
+function send(request: typeof httpRequest, target: URL, options: RequestOptions, init: Parameters<FetchLike>[1]): Promise<HttpResponseLike> {
   return new Promise<HttpResponseLike>((resolve, reject) => {
     const req = request(target, options, (res) => resolve(wrap(res)));
     req.once('error', (err) => {
@@ -50,4 +70,6 @@ export const nodeHttpFetch: FetchLike = async (url, init) => {
     });
     req.end(init.body);
   });
-};
+}
+
+export const nodeHttpFetch: FetchLike = createNodeHttpFetch();
