@@ -279,3 +279,14 @@ test('a creation statement that runs past statement_timeout is cancelled by the 
   const { lease } = await h.creds(role);
   await h.revoke(lease);
 });
+
+test('a Redis role whose ACL rules the plugin would refuse is refused when it is written, not at its first creds', async () => {
+  const h = createDatabaseHarness();
+  await h.call('write', 'config/rd', { plugin_name: 'redis-database-plugin', connection_url: 'redis://127.0.0.1:6379', verify_connection: false, allowed_roles: ['r'] });
+  const err = await h.fail('write', 'roles/r', { db_name: 'rd', creation_statements: ['["~*","nopass"]'], default_ttl: '1h' });
+  assert.equal(err.code, 'bad_request');
+  assert.match(err.message, /nopass/);
+  assert.equal(await h.call('read', 'roles/r').catch(() => undefined), undefined);
+  assert.equal(await h.call('write', 'roles/r', { db_name: 'rd', creation_statements: ['["~app:*","+get"]'], default_ttl: '1h' }), null);
+  await h.shutdown();
+});

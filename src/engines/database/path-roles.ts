@@ -13,6 +13,7 @@ import type { EngineRequest, EngineResponse, PathSpec } from '../../core/router/
 import type { DatabaseStore, DbRole } from './config-store.js';
 import { has, parseDuration, parseStatements, parseString } from './input.js';
 import { POSTGRES_PLUGIN_NAME } from './plugin-postgres.js';
+import { parseAclRules, REDIS_PLUGIN_NAME } from './plugin-redis.js';
 import { touchesObjectAcl } from './plugin-postgres-sql.js';
 import { usesStatementTemplates } from './plugins.js';
 import { checkCreationStatements, checkPlaceholders } from './statement-placeholders.js';
@@ -84,6 +85,9 @@ export function rolePaths(store: DatabaseStore): PathSpec[] {
     const role = mergeRole(req.data, await store.getRole(name));
     const config = await store.getConfig(role.dbName);
     if (config !== undefined && usesStatementTemplates(config.pluginName)) checkTemplates(role);
+    // Redis rules are checked now, as the issue would check them: a refused rule (nopass, a
+    // password of its own) surfaces here instead of at the first creds/ request.
+    if (config?.pluginName === REDIS_PLUGIN_NAME && role.creationStatements.length > 0) parseAclRules(role.creationStatements);
     await store.putRole(name, role);
     // The ACL ceiling is PostgreSQL's; MySQL keeps one grant row per user and has none.
     const postgres = config?.pluginName === POSTGRES_PLUGIN_NAME;
