@@ -576,3 +576,20 @@ test('verify says whether it checked a recorded end (positions are kept for the 
   assert.equal((await broker.verify('file/', `${file}.1`)).recordedEndChecked, true);
   await broker.close();
 });
+
+test('an enable refused because another device writes the file never touches that file (its mode stays)', async () => {
+  const { broker } = await loaded();
+  const file = freshPath();
+  await broker.enable('file', { type: 'file', options: { file_path: file } });
+  broker.logRequest(event(1));
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  const alias = file.replace(/\/([^/]+)$/, '//./$1');
+  await assert.rejects(broker.enable('other', { type: 'file', options: { file_path: alias, mode: '0644' } }), /already writes to this destination/);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600, 'the refused enable did not chmod the live file');
+  fs.linkSync(file, `${file}.hardlink`);
+  await assert.rejects(broker.enable('linked', { type: 'file', options: { file_path: `${file}.hardlink`, mode: '0644' } }), /already writes to this destination/);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  broker.logRequest(event(2));
+  assert.equal((await broker.verify('file/')).ok, true);
+  await broker.close();
+});

@@ -12,8 +12,8 @@
  * (CVE-2024-0831).
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { lstatSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { Clock } from '../clock.js';
 import { badRequest, CofferError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -142,6 +142,22 @@ interface LiveDevice {
   lastFailureLogAt: number;
   failuresSinceLog: number;
   anchors: FilePosition[];
+}
+
+/**
+ * Whether two file_paths name one file: the same path once normalised (`logs//a.log`,
+ * `logs/./a.log`), or, for files that exist, the same inode (a link, another spelling).
+ */
+function sameFileOnDisk(a: string | undefined, b: string): boolean {
+  if (a === undefined || a === DISCARD_TARGET || b === DISCARD_TARGET || a === STDOUT_TARGET || b === STDOUT_TARGET) return sameDestination(a, b);
+  if (resolvePath(a) === resolvePath(b)) return true;
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** A code safe to log for a device failure: never the message, which could carry data. */
@@ -509,9 +525,17 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
       if (typeof v !== 'string') throw badRequest(`audit device option "${k}" must be a string`);
       options[k] = v;
     }
-    // Before the device opens the file: opening creates it.
+    // Before the device opens the file: opening creates it, and sets its mode (and cuts a torn
+    // tail), which must never happen to another device's live file.
     const filePath = options['file_path'];
-    if (config.type === FILE_DEVICE_TYPE && filePath !== undefined) deps.filePolicy?.check(filePath, origin);
+    if (config.type === FILE_DEVICE_TYPE && filePath !== undefined) {
+      deps.filePolicy?.check(filePath, origin);
+      for (const other of others) {
+        if (other.type === FILE_DEVICE_TYPE && sameFileOnDisk(other.options['file_path'], filePath)) {
+          throw badRequest(`audit device "${other.path}" already writes to this destination`);
+        }
+      }
+    }
     const key = randomBytes(KEY_BYTES);
     const chainKey = deriveChainKey(key);
     const device = openDevice(config.type, options, chainKey);
