@@ -562,6 +562,13 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(fs.statSync(tokenFile).mode & 0o777, 0o600);
     const lookup = json(await cli(['token', 'lookup', '-format=json'], { token: null }));
     assert.ok(lookup.data.policies.includes('root'));
+    const asJson = await cli(['login', '-format=json', '-no-store', '-'], { token: null, stdin: `${rootToken}\n` });
+    assert.equal(asJson.code, 0, asJson.stderr);
+    assert.ok(!asJson.stdout.includes(rootToken));
+    const auth = JSON.parse(asJson.stdout).auth;
+    assert.equal(auth.lease_duration, 0, 'a number, 0 for a token that never expires');
+    assert.deepEqual(auth.policies, ['root']);
+    assert.equal(typeof auth.accessor, 'string');
     fs.rmSync(tokenFile);
   });
 

@@ -63,7 +63,28 @@ export const loginCommand = defineCommand({
       if (!Object.hasOwn(summary, ctx.field)) throw new CliError(`field "${ctx.field}" not present in the response`);
       printField(ctx, summary[ctx.field]);
     } else if (ctx.format === 'json') {
-      printJson(ctx, summary);
+      // Vault's shape (`vault login -format=json`): the token's auth block, with numbers a
+      // script can use (lease_duration 0 for a token that never expires). Without the token:
+      // the caller gave it, and login never prints one.
+      printJson(ctx, {
+        request_id: '',
+        lease_id: '',
+        lease_duration: 0,
+        renewable: false,
+        data: null,
+        warnings: null,
+        auth: {
+          accessor: data['accessor'] ?? '',
+          policies: data['policies'] ?? [],
+          token_policies: data['policies'] ?? [],
+          identity_policies: data['identity_policies'] ?? [],
+          metadata: data['meta'] ?? null,
+          orphan: data['orphan'] ?? false,
+          entity_id: data['entity_id'] ?? '',
+          lease_duration: ttl,
+          renewable: data['renewable'] ?? false,
+        },
+      });
     } else {
       const where = flags['no-store']
         ? 'The token is valid; it was not stored (-no-store).'
