@@ -175,6 +175,8 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     }, deps.sweepIntervalMs ?? 1_000);
     sweeper.unref();
     for (const service of deps.services ?? []) service.start();
+    // Token revocations cut short by a stop go on once their leases' engines are loaded.
+    deps.tokens.resumeRevocations();
     ready = true;
     deps.logger.info('core unsealed');
   };

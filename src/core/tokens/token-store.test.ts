@@ -120,6 +120,38 @@ describe('token store', () => {
     assert.deepEqual(revoked, ['c', 'b', 'a']);
   });
 
+  it('keeps a tree whose revocation a crash cut short dead after the restart, and finishes revoking it', async () => {
+    const { tokens, clock, physical } = await setup();
+    const parent = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'parent', path: 'p' });
+    const kids = [];
+    for (let i = 0; i < 3; i += 1) kids.push(await tokens.create({ parent: parent.entry, policies: ['default'], displayName: `kid${i}`, path: 'p' }));
+    const bystander = await tokens.create({ parent: undefined, policies: ['default'], displayName: 'other', path: 'p' });
+    // The first child's revocation (its leases, say) never ends: the process dies during it.
+    let stuck = false;
+    tokens.onRevoke(async () => {
+      if (stuck) return;
+      stuck = true;
+      await new Promise<void>(() => undefined);
+    });
+    void tokens.revokeTree(parent.entry.id);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(stuck);
+
+    const restarted = createTokenStore({ storage: physical, clock, defaultTtl: 3600, maxTtl: 7200 });
+    await restarted.setup();
+    for (const t of [parent, ...kids]) assert.equal(await restarted.lookup(t.token), undefined, `${t.entry.displayName} stays dead`);
+    assert.ok(await restarted.lookup(bystander.token));
+    const revoked: string[] = [];
+    restarted.onRevoke(async (entry) => {
+      revoked.push(entry.displayName);
+    });
+    restarted.resumeRevocations();
+    for (let i = 0; i < 100 && revoked.length < 4; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(revoked.sort(), ['kid0', 'kid1', 'kid2', 'parent']);
+    assert.deepEqual(await physical.list('revoking/'), [], 'the record of the revocation goes with it');
+    assert.ok(await restarted.lookup(bystander.token));
+  });
+
   it('does not let a lookup during the revocation commit bring the token back', async () => {
     const clock = createManualClock();
     const physical = createMemoryStorage();

@@ -100,6 +100,11 @@ export interface TokenGrant {
 export interface TokenStore {
   /** Loads or creates the salt; call after every unseal. */
   setup(): Promise<void>;
+  /**
+   * Goes on with the revocations a stop or crash cut short (their trees are dead to lookups
+   * from setup on); called once everything their revoke listeners need is loaded.
+   */
+  resumeRevocations(): void;
   /** Forgets the salt and caches; call on seal. */
   reset(): void;
   /**
@@ -164,6 +169,9 @@ export const TOKEN_ENTRY_PREFIX = 'id/';
 const idKey = (id: string): string => `${TOKEN_ENTRY_PREFIX}${id}`;
 const accessorKey = (hashed: string): string => `accessor/${hashed}`;
 const parentKey = (parent: string, child: string): string => `parent/${parent}/${child}`;
+/** A tree whose revocation has begun and not yet ended (revokeTree). */
+const REVOKING_PREFIX = 'revoking/';
+const revokingKey = (id: string): string => `${REVOKING_PREFIX}${id}`;
 
 /** numUses of a token whose last allowed use has been taken (0 means unlimited). */
 const USES_EXHAUSTED = -1;
@@ -306,7 +314,10 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     // children are listed, and deleted after them, so a crash midway leaves the parent (and the
     // way to find the rest) in place for a retry. The marks go when the walk ends: the tokens
     // are gone by then, or still stored if it failed, and the caller learns that it did.
+    // The revocation itself is recorded first: a crash midway must not bring the rest of the
+    // tree back to life (setup dooms it again, and resumeRevocations finishes the walk).
     const undo: Array<() => void> = [];
+    await storage.put(revokingKey(id), Buffer.alloc(0));
     try {
       const stack: Array<{ id: string; expanded: boolean }> = [{ id, expanded: false }];
       while (stack.length > 0) {
@@ -325,10 +336,15 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
           for (const child of await children(top.id)) await storage.delete(parentKey(top.id, child));
         }
       }
+      // Lost in a crash, the record only makes the next start find the tree already gone.
+      await storage.batch([{ type: 'delete', key: revokingKey(id) }], { durability: 'deferred' });
     } finally {
       for (const release of undo) release();
     }
   };
+
+  // Revocations a stop or crash cut short, doomed by setup until resumeRevocations ends them.
+  let unfinished: Array<{ id: string; release: () => void }> = [];
 
   /**
    * The longest a token may live from its creation, seconds: the system maximum, lowered (never
@@ -406,8 +422,22 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       }
       salt = stored;
       saltKey = createSecretKey(stored);
+      for (const id of await storage.list(REVOKING_PREFIX)) {
+        if (!id.endsWith('/')) unfinished.push({ id, release: await doom(id) });
+      }
+    },
+    resumeRevocations() {
+      const resumed = unfinished;
+      unfinished = [];
+      for (const { id, release } of resumed) {
+        void revokeTree(id)
+          .catch(() => undefined) // Still recorded: the next start tries again.
+          .finally(release);
+      }
     },
     reset() {
+      for (const { release } of unfinished) release();
+      unfinished = [];
       salt?.fill(0);
       salt = undefined;
       saltKey = undefined;
