@@ -271,6 +271,26 @@ describe('dynamic PostgreSQL credentials and their leases', () => {
     assert.equal((await api(server, 'PUT', 'sys/leases/lookup', { token: root, body: { lease_id: cred.leaseId } })).status, 400);
   });
 
+  it('spends one attempt per lease, not two, on a revoke-prefix with sync=false while the database is down', async () => {
+    const cred = await creds();
+    await cluster.stopServer();
+    try {
+      const answer = await api(server, 'PUT', 'sys/leases/revoke-prefix/database/creds/readonly', { token: root, body: { sync: false } });
+      assert.equal(answer.status, 202);
+      const attempts = async (): Promise<number> =>
+        (await api(server, 'PUT', 'sys/leases/lookup', { token: root, body: { lease_id: cred.leaseId } })).body.data.revocation_attempts ?? 0;
+      const deadline = Date.now() + 10_000;
+      while ((await attempts()) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(await attempts(), 1, 'the worker tried once; nothing else spent an attempt');
+    } finally {
+      await cluster.startServer();
+    }
+    clock.advance(3_600_000);
+    await tidy();
+    assert.equal(await roleExists(cred.username), false);
+  });
+
   it('loses no lease across a server restart', async () => {
     const cred = await creds();
     await server.close();
