@@ -346,4 +346,17 @@ test('a password change is saved to the ACL file, so it survives a Redis restart
   const restarted = await start(rotated);
   server = restarted.server;
   assert.ok(restarted.loggedIn, 'after the restart the new password logs in');
+
+  // A dynamic user is in the file once anything saved it (the password change above saves every
+  // user in memory); its revocation must reach the file too, or a restart brings it back.
+  const local2 = createRedisPlugin();
+  t.after(() => local2.close());
+  await local2.initialize({ connectionUrl: `redis://127.0.0.1:${port}`, username: adminName, password: rotated, maxOpenConnections: 1, maxIdleTimeMs: 0 }, true);
+  const dynamicName = `rv_dyn_${suffix}`;
+  const dynamicPassword = newPassword();
+  await local2.newUser({ username: dynamicName, password: dynamicPassword, expiration: new Date(Date.now() + 3_600_000), creationStatements: ['["~app:*","+get"]'], rollbackStatements: [] });
+  await local2.setPassword({ username: adminName, password: rotated, statements: [] });
+  assert.ok(readFileSync(aclFile, 'utf8').includes(dynamicName), 'saved with the others');
+  await local2.revokeUser({ username: dynamicName, revocationStatements: [] });
+  assert.ok(!readFileSync(aclFile, 'utf8').includes(dynamicName), 'the revocation is saved too');
 });

@@ -338,6 +338,11 @@ export function createRedisPlugin(): DatabasePlugin {
       // job, and it removes every permission and closes the user's connections with it.
       // DELUSER answers 0 for a user that is already gone, which is success here.
       await command([], ['ACL', 'DELUSER', req.username]);
+      // With users in an ACL file, the file may hold this user (ACL SAVE, from a password change
+      // here or by anyone, writes every user in memory): unsaved, the deletion would be undone by
+      // the next Redis restart, and a revoked credential would log in again. A failed save
+      // fails the revocation, which is then retried.
+      if (await usesAclFile()) await command([], ['ACL', 'SAVE']);
     },
 
     userExists,
