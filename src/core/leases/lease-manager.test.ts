@@ -231,7 +231,7 @@ describe('lease manager', () => {
   });
 
   it("revokes a token's leases side by side, and answers within its wait even when a target never does", async () => {
-    const { leases, target } = setup();
+    const { leases, target, storage, clock } = setup();
     for (const name of ['stuck1', 'stuck2', 'ok1', 'ok2']) await issue(leases, target, name, { tokenId: 'token-a' });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => { release = resolve; });
@@ -244,6 +244,13 @@ describe('lease manager', () => {
     assert.deepEqual([...target.live].sort(), ['stuck1', 'stuck2'], 'the healthy leases are revoked');
     assert.ok(took >= 1_500 && took < 5_000, `answered after the wait, not never (${took} ms)`);
     assert.deepEqual([...target.revoking].sort(), ['stuck1', 'stuck2'], 'the stuck revocations go on');
+    // Were the process to die now (the token is deleted next), a restart revokes them at once,
+    // not when their own TTL ends: they were made due before any attempt.
+    const afterCrash = fakeTarget();
+    afterCrash.live.add('stuck1').add('stuck2');
+    const restarted = setup(storage, afterCrash, clock);
+    assert.equal(await restarted.leases.runDue(), 2);
+    assert.deepEqual([...afterCrash.live], []);
     release();
     await leases.stop();
     assert.deepEqual([...target.live], [], 'and finish once their target answers');

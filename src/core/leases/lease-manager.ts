@@ -452,7 +452,25 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         }
         after = page[page.length - 1] as string;
       }
-      // `concurrency` at a time, and waited for at most TOKEN_LEASES_WAIT_MS: the token's
+      // Every lease is first made due now, durably (a page at a time, so the rewrites share
+      // commits): the token is deleted once this returns, and a lease whose revocation a stop
+      // or crash then cuts short must still be revoked by the worker, not live to its own expiry.
+      // A lease held by other work (a renewal waiting on its database) is not waited for here:
+      // it is made due after that work, as revokeLater does.
+      let marking: Promise<void>[] = [];
+      for (const id of ids) {
+        const behindOtherWork = lanes.busy(id);
+        const scheduled = makeDueNow(id).catch((error: unknown) => {
+          logger.warn('could not schedule the revocation of a lease of a revoked token; it is revoked when it expires', { lease: id, error: leaseErrorText(error) });
+        });
+        if (!behindOtherWork) marking.push(scheduled);
+        if (marking.length >= PAGE) {
+          await Promise.all(marking);
+          marking = [];
+        }
+      }
+      await Promise.all(marking);
+      // Then `concurrency` at a time, waited for at most TOKEN_LEASES_WAIT_MS: the token's
       // revocation (and the expiry sweep of every other token behind it) must not wait on a
       // database that does not answer, one statement timeout per lease. What is still running
       // then finishes in its lease's lane (stop() waits for it); a failure is recorded and
