@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { rewriteListRequestsOn } from '../api/vault/list-method.js';
 import { inArrivalOrder, MAX_WAITING } from './in-arrival-order.js';
 
 const REQUEST = Buffer.from('GET /x HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -50,5 +51,39 @@ test('a client that pipelines without end is paused after MAX_WAITING waiting re
   assert.equal(arrived, total);
   const bodies = [...received.matchAll(/\r\n\r\n(\d+)/g)].map((m) => Number(m[1]));
   assert.deepEqual(bodies.slice(0, 5), [1, 2, 3, 4, 5], 'answers come in arrival order');
+  client.destroy();
+});
+
+test('a paused connection is not cut off by the header deadline while its first request is still being answered', async (t) => {
+  const headersTimeoutMs = 300;
+  let first = true;
+  const ordered = inArrivalOrder((_req, res) => {
+    if (first) {
+      first = false;
+      setTimeout(() => res.end('slow'), headersTimeoutMs * 4); // a long poll, a slow database call
+      return;
+    }
+    res.end('ok');
+  });
+  const server = createServer(ordered);
+  // As the real server: the LIST rewriter holds a head split across reads, with its own deadline.
+  rewriteListRequestsOn(server, headersTimeoutMs);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as AddressInfo).port;
+
+  const total = 3_000;
+  const client = net.connect(port, '127.0.0.1');
+  let received = '';
+  client.setEncoding('latin1');
+  client.on('data', (chunk: string) => { received += chunk; });
+  let closed = false;
+  client.on('close', () => { closed = true; });
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  client.write(Buffer.concat(Array.from({ length: total }, () => REQUEST)));
+  const deadline = Date.now() + 20_000;
+  while ((received.match(/HTTP\/1\.1 /g) ?? []).length < total && !closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(!received.includes(' 408 '), 'no request timed out');
+  assert.equal((received.match(/HTTP\/1\.1 200/g) ?? []).length, total);
   client.destroy();
 });

@@ -297,8 +297,23 @@ export function rewriteListRequestsOn(server: HttpServer, headersTimeoutMs: numb
     // One timer only while a head is held, which an unhurried client's head (one read) never is.
     let deadline: NodeJS.Timeout | undefined;
     let timedHead: number | undefined;
+    // What the server had written on the connection when the deadline was set.
+    let writtenAtArm = 0;
+    const arm = (): void => {
+      writtenAtArm = socket.bytesWritten;
+      deadline = setTimeout(expire, headersTimeoutMs).unref();
+    };
     const expire = (): void => {
       deadline = undefined;
+      // Not while the server is the one behind: it is not reading the connection (answers it
+      // waits to write, pipelined requests it works through one by one, see
+      // in-arrival-order.ts), or it has been answering on it since the deadline was set. The
+      // rest of the head may simply not have been read yet; the client gets the full time
+      // again. A client dribbling a head on an otherwise quiet connection still runs out.
+      if (socket.isPaused() || socket.bytesWritten !== writtenAtArm) {
+        arm();
+        return;
+      }
       const error = Object.assign(new Error('request headers timed out'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
       if (!server.emit('clientError', error, socket)) socket.destroy(error);
     };
@@ -308,7 +323,7 @@ export function rewriteListRequestsOn(server: HttpServer, headersTimeoutMs: numb
       clearTimeout(deadline);
       deadline = undefined;
       timedHead = held;
-      if (held !== undefined) deadline = setTimeout(expire, headersTimeoutMs).unref();
+      if (held !== undefined) arm();
     };
     socket.once('close', () => clearTimeout(deadline));
     const push = socket.push.bind(socket);
