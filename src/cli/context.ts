@@ -48,6 +48,8 @@ export interface CommandContext {
   readonly format: OutputFormat;
   readonly field: string | undefined;
   readonly address: string;
+  /** The fetch for the server with the CLI's TLS settings (-ca-cert, -tls-skip-verify), if any. */
+  readonly fetch: typeof fetch | undefined;
   /** The client with the resolved token (read from the token file on first use). */
   client(): ApiClient;
   /** A client that sends `token` instead (null: none), e.g. for `login` to verify a new token. */
@@ -152,6 +154,7 @@ export function createContext(io: CliIo, globals: GlobalFlagValues): CommandCont
     format: formatName,
     field: globals.field,
     address,
+    fetch: fetchImpl,
     client() {
       client ??= createApiClient({ address, token: resolveToken(), fetch: fetchImpl, wrapTtl });
       return client;

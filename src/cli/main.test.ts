@@ -221,6 +221,13 @@ test('an https server signed by a private CA is trusted with -ca-cert or VAULT_C
   assert.equal((await run(['status'], { VAULT_ADDR: address, VAULT_CACERT: join(dir, 'cert.pem') })).code, 0);
   assert.equal((await run(['status', `-address=${address}`, '-tls-skip-verify'])).code, 0);
   assert.equal((await run(['status'], { COFFER_ADDR: address, VAULT_SKIP_VERIFY: 'true' })).code, 0);
+  // coffer run reads its secrets with the same trust (this server answers no secret, so it
+  // fails, but on the answer, not on the certificate).
+  const certificateError = /SELF_SIGNED|DEPTH_ZERO|UNABLE_TO_VERIFY/;
+  const runUntrusted = await run(['run', `-address=${address}`, '-token=t0ken', '-env', 'X=secret/data/app#pw', '--', 'true']);
+  assert.match(runUntrusted.stderr, certificateError);
+  const runTrusted = await run(['run', `-address=${address}`, '-token=t0ken', `-ca-cert=${join(dir, 'cert.pem')}`, '-env', 'X=secret/data/app#pw', '--', 'true']);
+  assert.ok(!certificateError.test(runTrusted.stderr), runTrusted.stderr);
   const missing = await run(['status', `-address=${address}`, '-ca-cert=/nonexistent/ca.pem']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^Error: cannot read the CA certificate file \/nonexistent\/ca\.pem \(ENOENT\)\n$/);

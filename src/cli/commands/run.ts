@@ -18,6 +18,7 @@ import { Coffer } from '../../sdk/coffer.js';
 import { CofferConfigError, CofferError } from '../../sdk/errors.js';
 import type { RenewalEndReason } from '../../sdk/leased-secret.js';
 import { nodeHttpFetch } from '../../sdk/node-http.js';
+import type { FetchLike } from '../../sdk/transport.js';
 import { parseEnvAssignment, parseEnvTemplate, referencedPaths, referenceValue, renderEnv, type EnvEntry } from '../../sdk/references.js';
 import { secretData } from '../../sdk/secret-value.js';
 import type { Envelope } from '../../sdk/wire.js';
@@ -298,7 +299,8 @@ async function execute(
     address: ctx.address,
     timeoutMs: REQUEST_TIMEOUT_MS,
     // node:http rather than the global fetch: loading undici would cost more than the request.
-    fetch: ctx.io.fetch ?? nodeHttpFetch,
+    // The CLI's TLS settings (-ca-cert, -tls-skip-verify) when given, else the light fetch.
+    fetch: (ctx.fetch as FetchLike | undefined) ?? nodeHttpFetch,
     onError: (err) => warn(ctx, '', err),
   });
   let loggedIn = false;
