@@ -141,7 +141,12 @@ describe('lease manager', () => {
     info = await leases.lookup(id);
     assert.equal(info.irrevocable, true);
     assert.equal(info.revocation_attempts, 3);
-    assert.deepEqual((await leases.irrevocable()).map((l) => l.id), [id]);
+    const [listed] = await leases.irrevocable();
+    assert.equal(listed?.id, id);
+    // Also under the names Vault's irrevocable list uses.
+    assert.equal(listed?.lease_id, id);
+    assert.equal(listed?.mount_id, 'mount-1');
+    assert.equal(listed?.error, info.last_error);
     clock.advance(3_600_000);
     assert.equal(await leases.runDue(), 0, 'an irrevocable lease waits for an operator');
     // The database comes back: a retry on request revokes it.

@@ -480,7 +480,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         for (let next = queue.next(); next.done !== true; next = queue.next()) {
           const id = next.value;
           await revokeOnce(id, { force: false }).catch((error: unknown) => {
-            logger.error('could not revoke a lease of a revoked token; it is revoked when it expires', { lease: id, error: leaseErrorText(error) });
+            logger.error('could not revoke a lease of a revoked token; it is due, so the expiry worker retries it', { lease: id, error: leaseErrorText(error) });
           });
         }
       };
