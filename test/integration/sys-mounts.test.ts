@@ -166,7 +166,7 @@ describe('dev mode restarted with another -dev-root-token', () => {
         assert.deepEqual((await api(second, 'GET', 'auth/token/lookup-self', { token })).body.data.policies, ['root']);
       }
     } finally {
-      await second.close();
+      await second.destroy();
     }
   });
 });
