@@ -111,7 +111,10 @@ export function createContext(io: CliIo, globals: GlobalFlagValues): CommandCont
     throw new CliError('invalid -format: must be "table" or "json"');
   }
   const wrapTtl = globals.wrapTtl ?? (env['COFFER_WRAP_TTL'] || env['VAULT_WRAP_TTL'] || undefined);
-  const fetchImpl = io.fetch ?? tlsFetch(globals, env);
+  // Built on first use: a command that talks to no server (audit verify, help) must not fail
+  // over an unreadable CA file it does not need.
+  let chosenFetch: { value: typeof fetch | undefined } | undefined;
+  const fetchImpl = (): typeof fetch | undefined => (chosenFetch ??= { value: io.fetch ?? tlsFetch(globals, env) }).value;
   const secrets = new Set<string>();
   const redact = (value: string): void => {
     // Very short strings would blank out ordinary words; no real token is this short.
@@ -154,14 +157,16 @@ export function createContext(io: CliIo, globals: GlobalFlagValues): CommandCont
     format: formatName,
     field: globals.field,
     address,
-    fetch: fetchImpl,
+    get fetch() {
+      return fetchImpl();
+    },
     client() {
-      client ??= createApiClient({ address, token: resolveToken(), fetch: fetchImpl, wrapTtl });
+      client ??= createApiClient({ address, token: resolveToken(), fetch: fetchImpl(), wrapTtl });
       return client;
     },
     clientWithToken(token) {
       if (token) redact(token);
-      return createApiClient({ address, token: token ?? undefined, fetch: fetchImpl, wrapTtl });
+      return createApiClient({ address, token: token ?? undefined, fetch: fetchImpl(), wrapTtl });
     },
     out: (text) => void io.stdout.write(`${text}\n`),
     err: (text) => void io.stderr.write(`${text}\n`),
