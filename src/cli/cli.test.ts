@@ -415,6 +415,23 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal((await cli(['write', 'kv1/empty'])).code, 1);
   });
 
+  test('-field on a command that prints no field is refused before the command changes anything', async () => {
+    const file = path.join(home, 'fieldless.hcl');
+    fs.writeFileSync(file, 'path "secret/data/x" { capabilities = ["read"] }\n');
+    const write = await cli(['policy', 'write', '-field=name', 'fieldless', file]);
+    assert.equal(write.code, 1);
+    assert.match(write.stderr, /-field is not supported by "coffer policy write"/);
+    assert.equal((await cli(['policy', 'read', 'fieldless'])).code, 2, 'the refused write must not have run');
+    for (const argv of [['secrets', 'list'], ['audit', 'list'], ['policy', 'list'], ['kv', 'list', 'secret'], ['list', 'secret/metadata']]) {
+      const refused = await cli([...argv, '-field=path']);
+      assert.equal(refused.code, 1, argv.join(' '));
+      assert.equal(refused.stdout, '', argv.join(' '));
+      assert.match(refused.stderr, /-field is not supported by/, argv.join(' '));
+    }
+    // Commands that print fields still take it.
+    assert.equal((await cli(['token', 'lookup', '-field=id'])).stdout, rootToken);
+  });
+
   test('policy write, read, list and delete', async () => {
     const file = path.join(home, 'reader.hcl');
     const policy = 'path "secret/data/app" {\n  capabilities = ["read"]\n}\n';

@@ -24,6 +24,11 @@ export interface Command<S extends FlagSpecs = FlagSpecs> {
   /** Exit code for server or connection errors (Vault's `status` uses 1, everything else 2). */
   readonly remoteErrorExitCode?: number;
   readonly stopAtFirstPositional?: boolean;
+  /**
+   * The command prints no response field (a success line, a table of mounts, a list): -field is
+   * refused before it runs, rather than ignored after it has changed something.
+   */
+  readonly noFieldOutput?: boolean;
   run(ctx: CommandContext, flags: FlagValues<S>, args: string[], given: ReadonlySet<string>): Promise<number>;
 }
 
@@ -114,6 +119,9 @@ export async function runEntry(entry: Entry, argv: string[], io: CliIo, state: R
     throw new UsageError(`too many arguments (expected at most ${entry.maxArgs}, got ${positionals.length})`, state.commandPath);
   }
   const flags = parsed.flags as Record<string, unknown>;
+  if (entry.noFieldOutput === true && flags['field'] !== undefined) {
+    throw new UsageError(`-field is not supported by "${state.commandPath}"`, state.commandPath);
+  }
   state.remoteErrorExitCode = entry.remoteErrorExitCode;
   const ctx = createContext(io, {
     address: flags['address'] as string | undefined,

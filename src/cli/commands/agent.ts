@@ -33,6 +33,7 @@ const HELP = [
 ].join('\n');
 
 export const agentCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Run the agent sidecar: auto-auth, token sink, secrets rendered to files',
   usage: 'coffer agent -config FILE',
   help: HELP,

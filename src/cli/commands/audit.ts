@@ -15,6 +15,7 @@ import { printJson, printSuccess } from '../output.js';
 import { mountEntries, mountPaths } from './secrets.js';
 
 const enableCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Enable an audit device',
   usage: 'coffer audit enable [options] TYPE [KEY=VALUE...]',
   help: 'Enables an audit device of TYPE at -path (default: TYPE), e.g.\n  coffer audit enable file file_path=/var/log/coffer/audit.log',
@@ -34,6 +35,7 @@ const enableCommand = defineCommand({
 });
 
 const listCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'List enabled audit devices',
   usage: 'coffer audit list [options]',
   help: 'Exits 2 when no audit device is enabled.',
@@ -62,6 +64,7 @@ const listCommand = defineCommand({
 });
 
 const disableCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Disable an audit device',
   usage: 'coffer audit disable [options] PATH',
   flags: {},
@@ -76,6 +79,7 @@ const disableCommand = defineCommand({
 });
 
 const verifyCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Check an audit log\'s hash chain (offline), or its MACs too (through the server)',
   usage: 'coffer audit verify [options] FILE | coffer audit verify -device=PATH [FILE]',
   help: [

@@ -72,6 +72,7 @@ export const writeCommand = defineCommand({
 });
 
 export const listCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'List keys under a path',
   usage: 'coffer list [options] PATH',
   help: 'Lists the keys under PATH (LIST, or GET ?list=true). Names ending in "/" are folders.',
@@ -88,7 +89,6 @@ export const listCommand = defineCommand({
       throw err;
     }
     if (keys.length === 0) return noValue(ctx, path);
-    if (ctx.field !== undefined) throw new CliError('-field is not supported by list');
     printKeys(ctx, keys);
     return 0;
   },

@@ -76,6 +76,7 @@ function settingsBody(
 }
 
 const putCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Set a secret\'s metadata',
   usage: 'coffer kv metadata put [options] PATH',
   help: 'Sets the settings given; others keep their values, but -custom-metadata replaces the whole map. Creates the metadata if absent.',
@@ -94,6 +95,7 @@ const putCommand = defineCommand({
 });
 
 const patchCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Change some of a secret\'s metadata',
   usage: 'coffer kv metadata patch [options] PATH',
   help:
@@ -122,6 +124,7 @@ const patchCommand = defineCommand({
 });
 
 const deleteCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Delete a secret\'s metadata and all its versions',
   usage: 'coffer kv metadata delete [options] PATH',
   help: 'Permanently removes every version of the secret and its metadata.',

@@ -11,6 +11,7 @@ import { kvTarget, MOUNT_FLAG, requireV2 } from './kv-target.js';
 const VERSIONS_FLAG = { kind: 'string', usage: 'Comma-separated versions, e.g. 1,2 (KV v2).' } as const;
 
 export const kvDeleteCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Delete a secret (soft delete on KV v2)',
   usage: 'coffer kv delete [options] PATH',
   help: 'On KV v2, marks the latest version (or -versions) as deleted; undelete can restore it.\nOn KV v1, removes the key.',
@@ -44,6 +45,7 @@ export const kvDeleteCommand = defineCommand({
 });
 
 export const kvUndeleteCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Restore deleted versions (KV v2)',
   usage: 'coffer kv undelete [options] -versions=N[,N...] PATH',
   help: 'Restores soft-deleted versions of a secret. Destroyed versions cannot be restored.',
@@ -63,6 +65,7 @@ export const kvUndeleteCommand = defineCommand({
 });
 
 export const kvDestroyCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Permanently destroy versions (KV v2)',
   usage: 'coffer kv destroy [options] -versions=N[,N...] PATH',
   help: 'Permanently removes the data of the given versions. This cannot be undone.',

@@ -178,6 +178,7 @@ const patchCommand = defineCommand({
 });
 
 const listCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'List keys under a path',
   usage: 'coffer kv list [options] PATH',
   help: 'Lists the keys under PATH; names ending in "/" are folders.',
@@ -196,7 +197,6 @@ const listCommand = defineCommand({
     }
     const keys = keysOf(env);
     if (keys.length === 0) return noValue(ctx, apiPath);
-    if (ctx.field !== undefined) throw new CliError('-field is not supported by list');
     printKeys(ctx, keys);
     return 0;
   },

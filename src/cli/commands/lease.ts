@@ -41,6 +41,7 @@ const renewCommand = defineCommand({
 });
 
 const revokeCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Revoke a lease, or every lease under a prefix',
   usage: 'coffer lease revoke [options] LEASE_ID | PREFIX',
   help: [
@@ -73,6 +74,7 @@ const revokeCommand = defineCommand({
 });
 
 const listCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'List lease ids under a prefix (sudo)',
   usage: 'coffer lease list [options] PREFIX',
   help: 'Lists the children of a lease-id prefix, e.g. database/creds/readonly/.',

@@ -125,6 +125,7 @@ const unsealCommand = defineCommand({
 });
 
 const sealCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Seal the server',
   usage: 'coffer operator seal [options]',
   help: [

@@ -12,6 +12,7 @@ function policyPath(name: string): string {
 }
 
 const writeCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Upload a policy',
   usage: 'coffer policy write [options] NAME FILE|-',
   help: 'Creates or replaces the policy NAME with the HCL or JSON in FILE ("-": standard input).',
@@ -71,6 +72,7 @@ const readCommand = defineCommand({
 });
 
 const listCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'List policy names',
   usage: 'coffer policy list [options]',
   flags: {},
@@ -84,6 +86,7 @@ const listCommand = defineCommand({
 });
 
 const deleteCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Delete a policy',
   usage: 'coffer policy delete [options] NAME',
   help: 'Deletes the policy NAME. Tokens that name it keep the name but lose its permissions.',

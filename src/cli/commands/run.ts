@@ -70,6 +70,7 @@ const HELP = [
 ].join('\n');
 
 export const runCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Run a command with secrets in its environment',
   usage: 'coffer run [options] -- COMMAND [ARGS...]',
   help: HELP,

@@ -26,6 +26,7 @@ export function mountEntries(body: unknown): Array<[string, Record<string, unkno
 }
 
 const enableCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Mount a secrets engine',
   usage: 'coffer secrets enable [options] TYPE',
   help: 'Mounts a secrets engine of TYPE at -path (default: the type name). "kv-v2" is "kv" with -version=2.',
@@ -66,6 +67,7 @@ function ttlText(value: unknown): string {
 }
 
 const listCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'List mounted secrets engines',
   usage: 'coffer secrets list [options]',
   flags: {
@@ -99,6 +101,7 @@ const listCommand = defineCommand({
 });
 
 const disableCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Unmount a secrets engine and delete its data',
   usage: 'coffer secrets disable [options] PATH',
   help: 'Revokes the mount\'s leases, then removes the mount and all of its data.',
@@ -114,6 +117,7 @@ const disableCommand = defineCommand({
 });
 
 const tuneCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Change a mount\'s settings',
   usage: 'coffer secrets tune [options] PATH',
   flags: {

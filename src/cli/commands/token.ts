@@ -122,6 +122,7 @@ const renewCommand = defineCommand({
 });
 
 const revokeCommand = defineCommand({
+  noFieldOutput: true,
   summary: 'Revoke a token and its children',
   usage: 'coffer token revoke [options] [TOKEN | -]',
   help: [
