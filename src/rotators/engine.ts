@@ -93,7 +93,7 @@ export function createRotatorsEngine(ctx: EngineContext, deps: RotatorsEngineDep
     store,
     secrets: deps.secrets,
     identity,
-    webhook: createWebhookCaller({ policy: () => urlPolicy, ...(deps.fetch ? { fetch: deps.fetch } : {}) }),
+    webhook: createWebhookCaller({ policy: () => urlPolicy, now: () => ctx.clock.now(), ...(deps.fetch ? { fetch: deps.fetch } : {}) }),
     consumers: ctx.consumers,
     events: ctx.events,
     clock: ctx.clock,

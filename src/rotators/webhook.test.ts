@@ -60,7 +60,8 @@ describe('webhook caller', () => {
     server.close();
   });
 
-  const caller = createWebhookCaller({ policy: () => NO_HOSTS });
+  const SENT_AT = Date.UTC(2026, 10, 27, 12, 0, 0);
+  const caller = createWebhookCaller({ policy: () => NO_HOSTS, now: () => SENT_AT });
   const request = (step: StepRequest['step']): StepRequest => ({
     step,
     secretId: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:app-AbCdEf',
@@ -82,15 +83,32 @@ describe('webhook caller', () => {
     const value = await caller.call({ url: `${base}/rotate`, hmacKey: 's3cret', timeoutMs: 2000 }, request('createSecret'));
     assert.deepEqual(value, { kind: 'string', text: 'key-B' });
     const last = seen.at(-1) as { body: string; signature: string };
-    assert.equal(last.body, stepBody(request('createSecret')));
+    assert.equal(last.body, stepBody(request('createSecret'), SENT_AT));
     assert.equal(last.signature, `sha256=${createHmac('sha256', 's3cret').update(last.body).digest('hex')}`);
     assert.deepEqual(JSON.parse(last.body), {
       Step: 'createSecret',
       SecretId: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:app-AbCdEf',
       SecretName: 'app',
       ClientRequestToken: '11111111-2222-4333-8444-555555555555',
+      SentAt: '2026-11-27T12:00:00.000Z',
       CurrentValue: { SecretString: 'key-A' },
     });
+  });
+
+  it('stamps every attempt with its own SentAt inside the signed body, so a recorded request goes stale', async () => {
+    handle = (_req, _body, res) => res.writeHead(204).end();
+    let clock = SENT_AT;
+    const ticking = createWebhookCaller({ policy: () => NO_HOSTS, now: () => clock });
+    const target = { url: `${base}/rotate`, hmacKey: 's3cret', timeoutMs: 2000 };
+    await ticking.call(target, request('finishSecret'));
+    const first = seen.at(-1) as { body: string; signature: string };
+    clock += 90_000;
+    await ticking.call(target, request('finishSecret'));
+    const second = seen.at(-1) as { body: string; signature: string };
+    assert.equal(JSON.parse(first.body).SentAt, '2026-11-27T12:00:00.000Z');
+    assert.equal(JSON.parse(second.body).SentAt, '2026-11-27T12:01:30.000Z');
+    assert.notEqual(first.signature, second.signature, 'the time is under the signature');
+    assert.equal(second.signature, `sha256=${createHmac('sha256', 's3cret').update(second.body).digest('hex')}`);
   });
 
   it('sends no signature header without an hmac key, and accepts any 2xx for the other steps', async () => {

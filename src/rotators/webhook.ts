@@ -3,11 +3,15 @@
  *
  *   { "Step": "createSecret" | "setSecret" | "testSecret" | "finishSecret",
  *     "SecretId": "<ARN>", "SecretName": "<name>", "ClientRequestToken": "<new version id>",
+ *     "SentAt": "<ISO 8601 time of this attempt>",
  *     "CurrentValue"?: V, "PendingValue"?: V, "PreviousValue"?: V }
  *   where V is { "SecretString": "..." } or { "SecretBinary": "<base64>" }
  *
  * With an `hmac_key`, the request carries `X-Coffer-Signature: sha256=<hex HMAC-SHA256 of the
- * exact body bytes>`. Any 2xx answer means the step succeeded; `createSecret` must answer
+ * exact body bytes>`. The signature covers SentAt, so a rotator that refuses stale requests
+ * cannot be fed a recorded one later (a replayed setSecret or finishSecret of an old rotation
+ * would otherwise verify forever); it is in the body rather than a header so that verifiers
+ * written for the body-only signature keep working. Any 2xx answer means the step succeeded; `createSecret` must answer
  * `{ "SecretString": ... }` or `{ "SecretBinary": ... }`, the new credential.
  *
  * Owns: signing, the per-rotator timeout, refusing redirects (a redirect could lead anywhere
@@ -48,7 +52,7 @@ export class WebhookError extends Error {
 }
 
 export interface WebhookCaller {
-  /** Runs one step. Resolves with the new value for createSecret, undefined for the others. */
+  /** Runs one step, stamped with the current time. Resolves with the new value for createSecret, undefined for the others. */
   call(target: WebhookTarget, request: StepRequest, signal?: AbortSignal): Promise<SecretValue | undefined>;
 }
 
@@ -59,13 +63,17 @@ const MAX_VALUE_BYTES = 65_536;
 const wire = (value: SecretValue | undefined): Record<string, string> | undefined =>
   value === undefined ? undefined : value.kind === 'binary' ? { SecretBinary: value.bytes.toString('base64') } : { SecretString: value.text };
 
-/** The exact body Coffer sends for a step (exported so tests and rotator authors can check signatures). */
-export function stepBody(request: StepRequest): string {
+/**
+ * The exact body Coffer sends for a step attempted at `sentAt` (ms since the epoch; a retried
+ * step gets a new one). Exported so tests and rotator authors can check signatures.
+ */
+export function stepBody(request: StepRequest, sentAt: number): string {
   const body: Record<string, unknown> = {
     Step: request.step,
     SecretId: request.secretId,
     SecretName: request.secretName,
     ClientRequestToken: request.clientRequestToken,
+    SentAt: new Date(sentAt).toISOString(),
   };
   if (request.currentValue) body['CurrentValue'] = wire(request.currentValue);
   if (request.pendingValue) body['PendingValue'] = wire(request.pendingValue);
@@ -115,10 +123,13 @@ export interface WebhookCallerDeps {
   policy: () => UrlPolicy;
   /** Injected for tests; the global fetch otherwise. */
   fetch?: typeof fetch;
+  /** The clock stamping SentAt; Date.now otherwise. */
+  now?: () => number;
 }
 
 export function createWebhookCaller(deps: WebhookCallerDeps): WebhookCaller {
   const doFetch = deps.fetch ?? fetch;
+  const now = deps.now ?? Date.now;
   return {
     async call(target, request, signal) {
       const { step } = request;
@@ -128,7 +139,7 @@ export function createWebhookCaller(deps: WebhookCallerDeps): WebhookCaller {
       } catch {
         throw new WebhookError(step, 'the rotator URL is no longer allowed by the server configuration');
       }
-      const body = stepBody(request);
+      const body = stepBody(request, now());
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'coffer-rotator/1' };
       if (target.hmacKey !== undefined) headers['x-coffer-signature'] = signBody(target.hmacKey, body);
       const timeout = AbortSignal.timeout(target.timeoutMs);
