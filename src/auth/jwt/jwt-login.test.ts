@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { before, test } from 'node:test';
 import { createAuthHarness, type AuthHarness } from '../shared/harness.js';
 import { createJwtEngine } from './engine.js';
@@ -216,4 +218,17 @@ test('neither the token nor claim values reach the log', async () => {
   assert.equal(logged.includes(token), false);
   assert.equal(logged.includes(token.split('.')[1] as string), false);
   assert.equal(logged.includes('leaky-claim-value'), false);
+});
+
+test('a role logs in with a key from jwks_url, served by a real HTTP server; a key not in the set is refused', async () => {
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [ec.publicJwk] })));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+    const h = await setup({}, { jwt_validation_pubkeys: [], jwks_url: url });
+    assert.deepEqual((await login(h, await sign(ec, claims(h))))?.login?.policies, ['ci-read']);
+    await refused(h, await sign(rsa, claims(h)), /signature not verified \(ERR_JWKS_NO_MATCHING_KEY\)/);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });

@@ -1,7 +1,7 @@
 /**
  * Where the keys that verify JWT signatures come from: PEM public keys from configuration, a
- * remote JWKS (jose's createRemoteJWKSet: cached, refetched on an unknown `kid` after a
- * cool-down), or a JWKS found through OpenID Connect discovery.
+ * remote JWKS (size-capped fetch, cached, refetched on an unknown `kid` after a cool-down), or a
+ * JWKS found through OpenID Connect discovery.
  *
  * Owns: turning configured key material into a `KeySet`, and the discovery fetch (time-boxed,
  * size-capped, issuer checked against the discovery URL as OpenID Connect Discovery requires).
@@ -9,9 +9,9 @@
  * library's message into an error.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { compactVerify, createRemoteJWKSet } from 'jose';
+import { compactVerify, createLocalJWKSet, errors as joseErrors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters, type KeyLike } from 'jose';
 import { badRequest } from '../../core/errors.js';
-import { agentFor, FetchError, fetchText } from './tls-fetch.js';
+import { FetchError, fetchText } from './tls-fetch.js';
 
 export interface KeySet {
   /** The verified payload bytes; throws (a jose error) when no key verifies the signature. */
@@ -61,13 +61,78 @@ export function pemKeySet(pems: readonly string[], field: string): KeySet {
   };
 }
 
-/** The JWKS at `url`, trusting `ca` (a PEM bundle; '' = the system's) for https. */
-export function remoteKeySet(url: string, ca = ''): KeySet {
-  const agent = agentFor(url, ca);
-  // A token signed with a key the provider just published names a kid not in the cache: the set
-  // is fetched again at most every 5 s (Vault refetches at once), so a key rotation refuses
-  // logins for seconds, not half a minute, while a flood of unknown kids costs one fetch per 5 s.
-  const getKey = createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 5_000, cacheMaxAge: 10 * 60_000, ...(agent ? { agent } : {}) });
+/** A JWKS larger than this is refused: real ones hold a handful of keys (a few KiB). */
+const MAX_JWKS_BYTES = 1024 * 1024;
+const JWKS_TIMEOUT_MS = 5_000;
+// A token signed with a key the provider just published names a kid not in the cache: the set
+// is fetched again at most every 5 s (Vault refetches at once), so a key rotation refuses logins
+// for seconds, not half a minute, while a flood of unknown kids costs one fetch per 5 s.
+const JWKS_COOLDOWN_MS = 5_000;
+const JWKS_MAX_AGE_MS = 10 * 60_000;
+
+/** Why a remote key set gave no key; the code reaches the login's refusal reason, never a body. */
+class JwksError extends Error {
+  constructor(readonly code: 'ERR_JWKS_UNREACHABLE' | 'ERR_JWKS_TOO_LARGE' | 'ERR_JWKS_INVALID') {
+    super(code);
+    this.name = 'JwksError';
+  }
+}
+
+export interface RemoteKeySetOptions {
+  /** Test hook: the clock for the cache's age and the refetch cool-down. */
+  readonly now?: () => number;
+  /** Test hook: told of every fetch of the set. */
+  readonly onFetch?: () => void;
+}
+
+/**
+ * The JWKS at `url`, trusting `ca` (a PEM bundle; '' = the system's) for https. Fetched with
+ * our size-capped, time-boxed fetchText rather than jose's createRemoteJWKSet, which reads a
+ * body of any size into memory; jose still parses the set and picks the key.
+ */
+export function remoteKeySet(url: string, ca = '', options: RemoteKeySetOptions = {}): KeySet {
+  const now = options.now ?? Date.now;
+  let cached: { getKey: ReturnType<typeof createLocalJWKSet>; fetchedAt: number } | undefined;
+  let lastAttempt = -Infinity;
+  let inFlight: Promise<void> | undefined;
+
+  const fetchSet = async (): Promise<void> => {
+    lastAttempt = now();
+    options.onFetch?.();
+    let body: string;
+    try {
+      body = await fetchText(url, { ca, timeoutMs: JWKS_TIMEOUT_MS, maxBytes: MAX_JWKS_BYTES });
+    } catch (error) {
+      throw new JwksError(error instanceof FetchError && error.reason === 'too_large' ? 'ERR_JWKS_TOO_LARGE' : 'ERR_JWKS_UNREACHABLE');
+    }
+    let getKey: ReturnType<typeof createLocalJWKSet>;
+    try {
+      getKey = createLocalJWKSet(JSON.parse(body) as JSONWebKeySet);
+    } catch {
+      throw new JwksError('ERR_JWKS_INVALID');
+    }
+    cached = { getKey, fetchedAt: lastAttempt };
+  };
+  // Concurrent logins that all need a fetch share one.
+  const refresh = (): Promise<void> => (inFlight ??= fetchSet().finally(() => { inFlight = undefined; }));
+
+  const getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<KeyLike | Uint8Array> => {
+    if (cached === undefined || now() - cached.fetchedAt > JWKS_MAX_AGE_MS) {
+      // A missing or stale set is fetched (fail closed: a stale one is not used); while the
+      // provider is down that is retried at most once per cool-down, and the logins in between
+      // are refused without a fetch.
+      if (inFlight === undefined && now() - lastAttempt < JWKS_COOLDOWN_MS) throw new JwksError('ERR_JWKS_UNREACHABLE');
+      await refresh();
+    }
+    const current = cached as NonNullable<typeof cached>;
+    try {
+      return await current.getKey(header, token);
+    } catch (error) {
+      if (!(error instanceof joseErrors.JWKSNoMatchingKey) || now() - lastAttempt < JWKS_COOLDOWN_MS) throw error;
+      await refresh();
+      return (cached as NonNullable<typeof cached>).getKey(header, token);
+    }
+  };
   return {
     async verify(token, algorithms) {
       return (await compactVerify(token, getKey, { algorithms: [...algorithms] })).payload;
