@@ -21,7 +21,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createLogger, type Logger } from '../core/logger.js';
-import { Coffer } from '../sdk/coffer.js';
+import { Coffer, type CofferOptions } from '../sdk/coffer.js';
 import { CofferPermissionDeniedError, CofferRateLimitedError } from '../sdk/errors.js';
 import { cappedBackoff } from '../sdk/scheduler.js';
 import type { FetchLike } from '../sdk/transport.js';
@@ -100,6 +100,14 @@ async function hashOfFile(path: string): Promise<Buffer | undefined> {
   }
 }
 
+/** The SDK's HTTP: the injected fetch (tests), or the configured TLS trust, or the default. */
+function agentFetch(cfg: AgentConfig, options: AgentOptions): Pick<CofferOptions, 'fetch' | 'tls'> {
+  if (options.fetch !== undefined) return { fetch: options.fetch };
+  const { caPem, skipVerify } = cfg.tls;
+  if (caPem === undefined && !skipVerify) return {};
+  return { tls: { ...(caPem === undefined ? {} : { caCert: caPem }), skipVerify } };
+}
+
 function describe(err: unknown): string {
   // SDK errors are scrubbed of every credential it holds; the agent's own errors name only files, paths and fields.
   return err instanceof Error ? err.message : String(err);
@@ -127,7 +135,7 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
     address: cfg.address,
     retry: { initialBackoffMs: retry.initialMs, maxBackoffMs: retry.maxMs },
     ...(cfg.namespace === undefined ? {} : { namespace: cfg.namespace }),
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...agentFetch(cfg, options),
     onError: (err) => log.warn('background work failed; retrying', { error: describe(err) }),
   });
   const autoAuth = createAutoAuth(cfg.autoAuth, coffer);

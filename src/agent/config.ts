@@ -64,6 +64,11 @@ export interface TemplateConfig {
 
 export interface AgentConfig {
   address: string;
+  /**
+   * How an https address is verified: PEM certificates from `ca_cert` (or COFFER_CACERT /
+   * VAULT_CACERT), read at start; `tls_skip_verify` (or VAULT_SKIP_VERIFY) turns verification off.
+   */
+  tls: { caPem: Buffer | undefined; skipVerify: boolean };
   namespace: string | undefined;
   autoAuth: AutoAuthConfig;
   sink: SinkConfig | undefined;
@@ -278,6 +283,30 @@ export interface ParseOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Reads a template source (default: readFileSync as UTF-8). */
   readFile?: (path: string) => string;
+  /** Reads the CA certificate file (default: readFileSync). */
+  readBytes?: (path: string) => Buffer;
+}
+
+/** Go's strconv.ParseBool true words, as Vault reads VAULT_SKIP_VERIFY. */
+const TRUE_WORDS = new Set(['1', 't', 'true']);
+
+/** `ca_cert` and `tls_skip_verify`, falling back to the variables the CLI reads. */
+function parseTls(o: Obj, env: Readonly<Record<string, string | undefined>>, baseDir: string, readBytes: (path: string) => Buffer): AgentConfig['tls'] {
+  const fromConfig = optionalString(o, 'ca_cert', 'ca_cert');
+  const caFile = fromConfig === undefined ? (env['COFFER_CACERT'] || env['VAULT_CACERT'] || undefined) : pathIn(baseDir, fromConfig);
+  const field = fromConfig === undefined ? (env['COFFER_CACERT'] ? 'COFFER_CACERT' : 'VAULT_CACERT') : 'ca_cert';
+  let caPem: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      caPem = readBytes(caFile);
+    } catch (err) {
+      fail(field, `cannot read ${caFile} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    if (!caPem.includes('-----BEGIN CERTIFICATE-----')) fail(field, `${caFile} holds no PEM certificate`);
+  }
+  const skipWord = (env['COFFER_SKIP_VERIFY'] || env['VAULT_SKIP_VERIFY'] || '').toLowerCase();
+  const skipVerify = optionalBoolean(o, 'tls_skip_verify', 'tls_skip_verify') ?? TRUE_WORDS.has(skipWord);
+  return { caPem, skipVerify };
 }
 
 /** Validates a parsed JSON document into an AgentConfig; throws AgentConfigError naming the field. */
@@ -286,7 +315,7 @@ export function parseAgentConfig(raw: unknown, options: ParseOptions = {}): Agen
   const env = options.env ?? process.env;
   const read = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
   const o = object(raw, '', [
-    'address', 'namespace', 'auto_auth', 'sink', 'templates', 'retry', 'render_interval', 'revoke_on_exit', 'consumer_name', 'consumer_ttl', 'log_level',
+    'address', 'ca_cert', 'tls_skip_verify', 'namespace', 'auto_auth', 'sink', 'templates', 'retry', 'render_interval', 'revoke_on_exit', 'consumer_name', 'consumer_ttl', 'log_level',
   ]);
   const address = optionalString(o, 'address', 'address') ?? (env['COFFER_ADDR'] || env['VAULT_ADDR']);
   if (address === undefined) fail('address', 'is required (e.g. "https://coffer.internal:8200"), or set COFFER_ADDR');
@@ -296,6 +325,7 @@ export function parseAgentConfig(raw: unknown, options: ParseOptions = {}): Agen
   } catch {
     fail('address', 'must be an http:// or https:// URL');
   }
+  const tls = parseTls(o, env, baseDir, options.readBytes ?? ((path: string) => readFileSync(path)));
   if (o['auto_auth'] === undefined) fail('auto_auth', 'is required: how the agent logs in (method approle, jwt, kubernetes or token_file)');
   const autoAuth = parseAutoAuth(o['auto_auth'], baseDir);
 
@@ -332,6 +362,7 @@ export function parseAgentConfig(raw: unknown, options: ParseOptions = {}): Agen
 
   return {
     address,
+    tls,
     namespace: optionalString(o, 'namespace', 'namespace'),
     autoAuth,
     sink,

@@ -27,6 +27,7 @@ import { createRotationHelper, type RotationHelper, type WithRotationOptions } f
 import { createScheduler, type RetryBackoff, type Scheduler } from './scheduler.js';
 import { secretData } from './secret-value.js';
 import { createTokenManager, type AuthInfo, type TokenManager } from './token-manager.js';
+import { createNodeHttpFetch } from './node-http.js';
 import { createTransport, type FetchLike, type HttpMethod, type RawResponse, type RequestOptions, type Transport } from './transport.js';
 import { startWatch, type Subscription, type WatchHandler, type WatchOptions } from './watch.js';
 import { asEnvelope, type Envelope } from './wire.js';
@@ -55,6 +56,13 @@ export interface CofferOptions {
   /** An HTTP implementation (default: the global fetch; `nodeHttpFetch` starts faster). */
   fetch?: FetchLike;
   /**
+   * How an https server is verified, for one signed by a private CA: `caCert`, PEM certificates
+   * trusted instead of Node's list (Vault's VAULT_CACERT), or `skipVerify` (never in
+   * production). Requests then go through node:https (`createNodeHttpFetch`), since the global
+   * fetch takes no CA; not together with `fetch`.
+   */
+  tls?: { caCert?: string | Buffer; skipVerify?: boolean };
+  /**
    * The backoff of every background retry (token and lease renewal, re-login, consumer
    * heartbeats, watch reconnects): the first after `initialBackoffMs`, doubling, capped at
    * `maxBackoffMs` (watch reconnects at 30 s at most). Default: 2 s up to 30 s (watch
@@ -77,6 +85,17 @@ function retryOption(retry: CofferOptions['retry']): RetryBackoff | undefined {
     throw new CofferConfigError('retry needs initialBackoffMs and maxBackoffMs in milliseconds (at least 1), with maxBackoffMs not below initialBackoffMs');
   }
   return { initialMs: initialBackoffMs, maxMs: maxBackoffMs };
+}
+
+/** The fetch for `options`: theirs, one verifying with `tls`, or undefined (the global fetch). */
+function fetchOption(options: CofferOptions): FetchLike | undefined {
+  if (options.tls === undefined) return options.fetch;
+  if (options.fetch !== undefined) throw new CofferConfigError('give tls or fetch, not both: tls builds its own fetch');
+  const { caCert, skipVerify } = options.tls ?? {};
+  const validCa = caCert === undefined || (typeof caCert === 'string' && caCert.includes('-----BEGIN CERTIFICATE-----')) || (Buffer.isBuffer(caCert) && caCert.includes('-----BEGIN CERTIFICATE-----'));
+  if (!validCa) throw new CofferConfigError('tls.caCert must hold PEM certificates (-----BEGIN CERTIFICATE-----)');
+  if (skipVerify !== undefined && typeof skipVerify !== 'boolean') throw new CofferConfigError('tls.skipVerify must be a boolean');
+  return createNodeHttpFetch({ ...(caCert === undefined ? {} : { ca: caCert }), ...(skipVerify === true ? { rejectUnauthorized: false } : {}) });
 }
 
 function defaultOnError(err: unknown): void {
@@ -108,6 +127,7 @@ export class Coffer {
     if (options.token !== undefined && (typeof options.token !== 'string' || options.token === '')) {
       throw new CofferConfigError('token must be a non-empty string when given');
     }
+    const fetch = fetchOption(options);
     this.#onError = options.onError ?? defaultOnError;
     this.#retry = retryOption(options.retry);
     this.#scheduler = createScheduler((err) => this.#onError(err), undefined, this.#retry);
@@ -115,7 +135,7 @@ export class Coffer {
     this.#transport = createTransport({
       address: options.address,
       namespace: options.namespace,
-      fetch: options.fetch,
+      fetch,
       timeoutMs: options.timeoutMs,
       token: () => {
         if (this.#closed) throw new CofferClosedError();

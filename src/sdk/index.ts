@@ -21,7 +21,7 @@ export {
   CofferRedirectError,
 } from './errors.js';
 export { isAuthError } from './auth-errors.js';
-export { nodeHttpFetch } from './node-http.js';
+export { createNodeHttpFetch, nodeHttpFetch, type TlsTrust } from './node-http.js';
 export type { FetchLike, HttpResponseLike } from './transport.js';
 export type { AuthInfo } from './token-manager.js';
 export type { AppRoleLoginOptions, JwtLoginOptions, JwtSource, KubernetesLoginOptions, UserpassLoginOptions } from './login.js';
