@@ -8,7 +8,7 @@
  * - bad settings fail at construction or start, naming the field.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer as createHttpsServer, type Server } from 'node:https';
@@ -105,6 +105,23 @@ describe('TLS trust of the SDK and the agent', () => {
         await agent.stop();
       }
     }
+    // `coffer agent -ca-cert FILE`: the global flag overrides the file, as -address does.
+    writeFileSync(join(dir, 'agent.json'), JSON.stringify(config('by-flag', {})));
+    const entry = join(dir, 'coffer-entry.mjs');
+    writeFileSync(entry, `const { main } = await import(${JSON.stringify(new URL('../../src/cli/main.js', import.meta.url).href)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+    const child = spawn(process.execPath, [entry, 'agent', '-config', join(dir, 'agent.json'), `-ca-cert=${caFile}`], { env: { PATH: process.env.PATH ?? '', HOME: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk) => (stderr += String(chunk)));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => existsSync(join(dir, 'by-flag', 'app.env')), 20_000, 'the render of the agent process');
+      assert.equal(readFileSync(join(dir, 'by-flag', 'app.env'), 'utf8'), 'VALUE=behind-tls\n');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, stderr.slice(-500));
+    assert.ok(!stderr.includes(root), 'no token on stderr');
+
     await assert.rejects(startAgent(config('missing', { ca_cert: join(dir, 'nope.pem') }), { env: {}, logger: silentLogger }), (e: unknown) => {
       assert.ok(e instanceof AgentConfigError, String(e));
       assert.match((e as Error).message, /ca_cert: cannot read .*nope\.pem \(ENOENT\)/);

@@ -6,6 +6,7 @@
  * Must never: print a secret or a token (the agent's log lines hold none), or exit before the
  * agent stopped cleanly.
  */
+import { readFileSync } from 'node:fs';
 import { createLogger } from '../../core/logger.js';
 import { startAgent } from '../../agent/agent.js';
 import { AgentConfigError, loadAgentConfig } from '../../agent/config.js';
@@ -52,6 +53,20 @@ export const agentCommand = defineCommand({
     }
     // -address (the global flag) overrides the file; COFFER_ADDR only fills in a missing address.
     if (given.has('address')) config = { ...config, address: ctx.address };
+    // So do -ca-cert and -tls-skip-verify, the global TLS flags.
+    if (given.has('ca-cert') || given.has('tls-skip-verify')) {
+      const globals = flags as Record<string, unknown>;
+      let caPem = config.tls.caPem;
+      if (given.has('ca-cert')) {
+        const file = globals['ca-cert'] as string;
+        try {
+          caPem = readFileSync(file);
+        } catch (err) {
+          throw new CliError(`cannot read the CA certificate file ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+        }
+      }
+      config = { ...config, tls: { caPem, skipVerify: given.has('tls-skip-verify') ? globals['tls-skip-verify'] === true : config.tls.skipVerify } };
+    }
     const logger = createLogger({ level: config.logLevel, write: (line) => void ctx.io.stderr.write(`${line}\n`), base: { component: 'agent' } });
     const agent = await startAgent(config, { logger, env: ctx.io.env as NodeJS.ProcessEnv });
     agent.ready.then(() => logger.info('every template rendered'), () => undefined);
