@@ -416,6 +416,50 @@ describe('the AWS SDK against Coffer', () => {
     assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/few-versions', VersionStage: 'AWSPREVIOUS' }))).SecretString, 'three');
   });
 
+  it('keeps taking writes past 500 kept versions: the record names labelled versions and the newest 100 unlabeled ones, and a max_versions it raised comes down once the labels let go', async () => {
+    const all = async (name: string) => {
+      const ids: string[] = [];
+      let NextToken: string | undefined;
+      do {
+        const page = await sm.send(new ListSecretVersionIdsCommand({ SecretId: name, IncludeDeprecated: true, NextToken }));
+        ids.push(...(page.Versions ?? []).map((v) => v.VersionId as string));
+        NextToken = page.NextToken;
+      } while (NextToken);
+      return ids;
+    };
+    // A rotation stuck for 530 versions: AWSCURRENT pins v1, so KV must keep all of them.
+    await sm.send(new CreateSecretCommand({ Name: 'app/stuck', SecretString: 'current' }));
+    let last = '';
+    for (let i = 2; i <= 530; i += 1) {
+      last = (await sm.send(new PutSecretValueCommand({ SecretId: 'app/stuck', SecretString: `pending-${i}`, VersionStages: ['AWSPENDING'] }))).VersionId as string;
+    }
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/stuck' }))).SecretString, 'current');
+    assert.equal((await aws.vault('GET', 'aws/metadata/app/stuck')).body.data.max_versions, 530);
+    const listed = await all('app/stuck');
+    assert.ok(listed.length <= 103 && listed.includes(last), `the labelled versions, the newest 100 unlabeled ones and the one just written are listed (${listed.length})`);
+    // The labels let go: AWSCURRENT moves to the newest, AWSPREVIOUS follows, then moves on.
+    await sm.send(new UpdateSecretCommand({ SecretId: 'app/stuck', Description: 'still writable' }));
+    await sm.send(new PutSecretValueCommand({ SecretId: 'app/stuck', SecretString: 'fixed-1' }));
+    await sm.send(new PutSecretValueCommand({ SecretId: 'app/stuck', SecretString: 'fixed-2' }));
+    const meta = (await aws.vault('GET', 'aws/metadata/app/stuck')).body.data;
+    assert.equal(meta.max_versions, 100, 'the value the AWS API raised came back down');
+    assert.ok(Object.keys(meta.versions).length <= 100, `KV pruned to 100 (${Object.keys(meta.versions).length})`);
+    assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/stuck', VersionStage: 'AWSPREVIOUS' }))).SecretString, 'fixed-1');
+
+    // A mount that keeps more versions than the record could name.
+    assert.equal((await aws.vault('POST', 'aws/config', { max_versions: 2000 })).status, 204);
+    try {
+      await sm.send(new CreateSecretCommand({ Name: 'app/many', SecretString: 'v1' }));
+      for (let i = 2; i <= 530; i += 1) await sm.send(new PutSecretValueCommand({ SecretId: 'app/many', SecretString: `v${i}` }));
+      assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/many' }))).SecretString, 'v530');
+      assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/many', VersionStage: 'AWSPREVIOUS' }))).SecretString, 'v529');
+      await sm.send(new DeleteSecretCommand({ SecretId: 'app/many', RecoveryWindowInDays: 7 }));
+      await sm.send(new RestoreSecretCommand({ SecretId: 'app/many' }));
+    } finally {
+      assert.equal((await aws.vault('POST', 'aws/config', { max_versions: 0 })).status, 204);
+    }
+  });
+
   it('answers the resource-policy operations without pretending to store a policy', async () => {
     const policy = await sm.send(new GetResourcePolicyCommand({ SecretId: 'app/db' }));
     assert.equal(policy.Name, 'app/db');

@@ -99,16 +99,23 @@ const MAX_KEPT_VERSIONS = 10_000;
  * every version that will still hold a label (a rotation that keeps failing leaves AWSCURRENT
  * ever further behind its AWSPENDING puts). A secret that follows the mount's setting (0) gets
  * at least AWS_MAX_VERSIONS, as one the AWS API created. Raising the secret's setting never
- * lowers what KV keeps (it takes the larger of the secret's and the mount's). Only past
- * MAX_KEPT_VERSIONS is the write refused, as AWS refuses one past its version quota.
+ * lowers what KV keeps (it takes the larger of the secret's and the mount's). Once the labels
+ * let go, a value this code set (record.maxVersionsSet) comes down again, to what the labels
+ * still need but at least AWS_MAX_VERSIONS, and KV prunes the rest with the write that
+ * follows; an operator's own value is left alone. Only past MAX_KEPT_VERSIONS is the write
+ * refused, as AWS refuses one past its version quota.
  */
-function keptVersions(state: SecretState, next: number, token: string, labels: readonly string[]): { raiseMaxVersions?: number } {
+function keptVersions(state: SecretState, next: number, token: string, labels: readonly string[]): { setMaxVersions?: number } {
   const target: AwsVersion = { kv: next, id: token, stages: [] };
   const after = [...state.versions.map((v) => ({ ...v, stages: [...v.stages] })), target];
   moveStages(after, target, labels);
   const needed = Math.max(1, ...after.filter((v) => v.stages.length > 0).map((v) => next - v.kv + 1));
   const own = state.meta.maxVersions;
-  const wanted = own === 0 ? Math.max(needed, AWS_MAX_VERSIONS) : needed > own ? needed : undefined;
+  const raisedByUs = own !== 0 && own === state.record.maxVersionsSet;
+  let wanted: number | undefined;
+  if (own === 0) wanted = Math.max(needed, AWS_MAX_VERSIONS);
+  else if (needed > own) wanted = needed;
+  else if (raisedByUs && own > AWS_MAX_VERSIONS) wanted = Math.max(needed, AWS_MAX_VERSIONS) < own ? Math.max(needed, AWS_MAX_VERSIONS) : undefined;
   if (wanted !== undefined && wanted > MAX_KEPT_VERSIONS) {
     const oldest = after.filter((v) => v.stages.length > 0).sort((a, b) => a.kv - b.kv)[0];
     throw new AwsError(
@@ -116,7 +123,7 @@ function keptVersions(state: SecretState, next: number, token: string, labels: r
       `This version would exceed the quota of ${MAX_KEPT_VERSIONS} versions for the secret: version ${oldest?.id} still has the staging label(s) ${oldest?.stages.join(', ')}. Move or remove those labels (UpdateSecretVersionStage) first.`,
     );
   }
-  return wanted === undefined ? {} : { raiseMaxVersions: wanted };
+  return wanted === undefined ? {} : { setMaxVersions: wanted };
 }
 
 export async function putVersion(
@@ -137,8 +144,13 @@ export async function putVersion(
     // Decided per attempt: after a lost check-and-set, a Vault write made the first version.
     const labels = labelsFor(state, stages, firstVersionCurrent);
     const keep = keptVersions(state, next, token, labels);
-    const record: AwsRecord = { ...change(settled(state)), lastChanged: ctx.clock.now(), pending: { kv: next, id: token, stages: labels } };
-    await saveRecord(ctx, state, record, keep.raiseMaxVersions);
+    const record: AwsRecord = {
+      ...change(settled(state)),
+      lastChanged: ctx.clock.now(),
+      pending: { kv: next, id: token, stages: labels },
+      ...(keep.setMaxVersions === undefined ? {} : { maxVersionsSet: keep.setMaxVersions }),
+    };
+    await saveRecord(ctx, state, record, keep.setMaxVersions);
     try {
       await ctx.kv.writeData(state.name, toKvData(value), state.meta.current);
     } catch (error) {

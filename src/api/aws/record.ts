@@ -58,8 +58,14 @@ export interface AwsRecord {
   rotation?: RotationSettings;
   /** The highest KV version this record accounts for; later KV versions came from the Vault API. */
   seen: number;
-  /** KV version number → AWS identity. */
+  /** KV version number → AWS identity: every labelled version, and the newest unlabeled ones. */
   versions: Record<string, VersionEntry>;
+  /**
+   * The max_versions the AWS API last set on the KV secret to keep a labelled version (see
+   * ops-write.ts keptVersions); while the secret still has that value, the AWS API may lower it
+   * again. An operator's own setting differs from it and is never lowered.
+   */
+  maxVersionsSet?: number;
   pending?: PendingVersion;
 }
 

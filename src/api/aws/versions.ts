@@ -13,7 +13,8 @@
  * - A label is on at most one version. Moving AWSCURRENT moves AWSPREVIOUS to the version it
  *   left, exactly as Secrets Manager does.
  * - Versions KV no longer holds (pruned past max_versions, or entries whose KV version is
- *   gone) are not shown: that is Coffer's form of AWS's garbage collection of old versions.
+ *   gone), and unlabeled versions past the newest MAX_UNLABELED_VERSIONS, are not shown: that is
+ *   Coffer's form of AWS's garbage collection of old versions.
  */
 import { derivedVersionId } from './names.js';
 import type { AwsRecord, VersionEntry } from './record.js';
@@ -100,10 +101,22 @@ export function resolveVersions(record: AwsRecord, facts: KvFacts): AwsVersion[]
   return [...byNumber.values()].sort((a, b) => b.kv - a.kv);
 }
 
+/**
+ * Unlabeled versions the record names, newest first; older ones leave the AWS view. AWS removes
+ * versions without a label past about 100; the record must also stay small, since it lives in
+ * custom_metadata (about 32 KiB, some 500 entries), while KV may keep many more versions (a
+ * mount's max_versions, or one raised to keep an old labelled version).
+ */
+export const MAX_UNLABELED_VERSIONS = 100;
+
 /** The record with the resolved view written into it: pending applied, Vault-written versions adopted. */
 export function materialize(record: AwsRecord, versions: readonly AwsVersion[], current: number): AwsRecord {
   const entries: Record<string, VersionEntry> = {};
-  for (const v of versions) entries[String(v.kv)] = { id: v.id, stages: [...v.stages] };
+  let unlabeled = 0;
+  for (const v of [...versions].sort((a, b) => b.kv - a.kv)) {
+    if (v.stages.length === 0 && ++unlabeled > MAX_UNLABELED_VERSIONS) continue;
+    entries[String(v.kv)] = { id: v.id, stages: [...v.stages] };
+  }
   const { pending: _applied, ...rest } = record;
   // A pending write KV never committed (current < pending.kv) is void and dropped here.
   return { ...rest, versions: entries, seen: Math.max(record.seen, current) };
