@@ -254,7 +254,12 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   // Set when the core starts serving after an unseal, cleared as a seal begins: the consumer
   // registry counts a consumer's silence only from then (consumer-registry.ts).
   let consumersServingSince: number | undefined;
-  const consumers = createConsumerRegistry({ storage: scope(systemStorage, 'consumers/'), clock, servingSince: () => consumersServingSince });
+  const consumers = createConsumerRegistry({
+    storage: scope(systemStorage, 'consumers/'),
+    clock,
+    servingSince: () => consumersServingSince,
+    ownerAlive: async (accessor) => (await tokens.lookupByAccessor(accessor)) !== undefined,
+  });
   const systemTtl = { defaultSeconds: config.defaultTokenTtl, maxSeconds: config.maxTokenTtl };
   // AWS access keys: records behind the barrier, read by SigV4 verification (AWS API).
   const awsKeys = createAccessKeyStore({ storage: scope(systemStorage, 'aws-keys/'), clock, tokens });

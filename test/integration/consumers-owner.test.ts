@@ -86,3 +86,17 @@ test('a consumer ttl may be a duration string or whole seconds; version stays a 
     assert.deepEqual(refused.body, { errors: ['version must be a non-negative integer'] });
   }
 });
+
+test("a consumer whose token was revoked is listed as not live at once: it can never check in again, so no rotation waits for it", async () => {
+  const owner = await readerToken();
+  const registered = await api(server, 'POST', 'sys/consumers/register', { token: owner, body: { path: 'secret/data/app', version: 1, ttl: 600 } });
+  assert.equal(registered.status, 200);
+  const id = registered.body.data.consumer_id as string;
+  const liveOf = async (): Promise<boolean | undefined> => {
+    const listed = await api(server, 'GET', 'sys/consumers?path=secret/data/app', { token: root });
+    return (listed.body.data.consumers as Array<{ consumer_id: string; live: boolean }>).find((c) => c.consumer_id === id)?.live;
+  };
+  assert.equal(await liveOf(), true);
+  assert.equal((await api(server, 'POST', 'auth/token/revoke', { token: root, body: { token: owner } })).status, 204);
+  assert.equal(await liveOf(), false, 'its 600 s TTL no longer keeps it live');
+});

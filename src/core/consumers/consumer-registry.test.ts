@@ -85,4 +85,26 @@ describe('consumer registry', () => {
       await assert.rejects(refused, (err: Error & { code?: string }) => err.name === 'CofferError' && err.code === 'bad_request' && err.message !== unknown.message);
     }
   });
+  it('does not count as live a consumer whose owner token is gone: it can never check in again, so it holds no rotation up', async () => {
+    const clock = createManualClock();
+    const alive = new Set(['owner-a', 'owner-b']);
+    let asked = 0;
+    const registry = createConsumerRegistry({
+      storage: createMemoryStorage(),
+      clock,
+      ownerAlive: async (owner) => {
+        asked += 1;
+        return alive.has(owner);
+      },
+    });
+    const first = await registry.register({ path: 'p', owner: 'owner-a' });
+    const second = await registry.register({ path: 'p', owner: 'owner-a' });
+    const other = await registry.register({ path: 'p', owner: 'owner-b' });
+    const legacy = await registry.register({ path: 'p' });
+    alive.delete('owner-a'); // revoked, or expired after its client logged in again
+    asked = 0;
+    const live = new Map((await registry.list('p')).map((v) => [v.id, v.live]));
+    assert.deepEqual(live, new Map([[first.id, false], [second.id, false], [other.id, true], [legacy.id, true]]));
+    assert.equal(asked, 2, 'each owner is looked up once per listing');
+  });
 });

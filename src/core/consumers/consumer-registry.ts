@@ -3,8 +3,8 @@
  * it they hold. Rotation reads this to know when every live consumer has switched to the new
  * credential before it revokes the old one.
  *
- * A consumer is live while it keeps checking in within its TTL; one that stops is expired and
- * no longer holds a rotation up. Durable (behind the barrier), so a restart mid-rotation still
+ * A consumer is live while it keeps checking in within its TTL and the token that registered it
+ * is valid; one that stops, or whose token is gone, is expired and no longer holds a rotation up. Durable (behind the barrier), so a restart mid-rotation still
  * knows who confirmed what. Silence is counted only while this server could take check-ins: a
  * consumer cannot check in while the server is down, sealed or still loading, so after an
  * unseal every consumer gets one TTL to check in again before it counts as expired (else a
@@ -78,6 +78,12 @@ export interface ConsumerRegistryDeps {
    * the registry was made.
    */
   servingSince?: () => number | undefined;
+  /**
+   * Whether the token with this accessor is still valid. A consumer whose owner token is gone
+   * (revoked, expired: a client that logged in again registers anew under its new token) can
+   * never check in again, so it is not live and holds no rotation up. Default: always valid.
+   */
+  ownerAlive?: (accessor: string) => Promise<boolean>;
 }
 
 export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegistry {
@@ -143,6 +149,13 @@ export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegi
       const path = validPath(rawPath);
       const now = clock.now();
       const out: ConsumerView[] = [];
+      const owners = new Map<string, Promise<boolean>>();
+      const ownerAlive = (owner: string | undefined): Promise<boolean> => {
+        if (owner === undefined || deps.ownerAlive === undefined) return Promise.resolve(true);
+        let alive = owners.get(owner);
+        if (alive === undefined) owners.set(owner, (alive = deps.ownerAlive(owner)));
+        return alive;
+      };
       for (const id of await storage.list(`${pathKey(path)}/`)) {
         const consumer = await getJson<Consumer>(storage, `${pathKey(path)}/${id}`);
         if (!consumer) continue;
@@ -151,7 +164,7 @@ export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegi
           await storage.delete(`${pathKey(path)}/${id}`);
           continue;
         }
-        out.push({ ...consumer, live: silentFor <= consumer.ttl * 1000 });
+        out.push({ ...consumer, live: silentFor <= consumer.ttl * 1000 && (await ownerAlive(consumer.owner)) });
       }
       return out.sort((a, b) => a.registeredAt - b.registeredAt);
     },
