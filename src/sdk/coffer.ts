@@ -277,9 +277,17 @@ export class Coffer {
     return this.#openLeased(path, (e) => secretData(e) as T, options, envelope);
   }
 
-  /** Revokes one lease now. */
+  /**
+   * Revokes one lease now. A handle of this instance holding it (and rotating) reads a fresh
+   * secret at once, announced to its onRotate; a lease revoked elsewhere is noticed only at the
+   * handle's next renewal, since the server pushes no lease events.
+   */
   async revokeLease(leaseId: string): Promise<void> {
     await this.#request('PUT', 'sys/leases/revoke', { body: { lease_id: leaseId } });
+    for (const [handle, rotates] of this.#leases) {
+      // The revocation stands either way; a failed read is the handle's to retry, reported like its other background work.
+      if (rotates && handle.leaseId === leaseId) await handle.refresh().catch(this.#onError);
+    }
   }
 
   /**

@@ -147,6 +147,24 @@ describe('SDK dynamic database credentials and withRotation', () => {
     assert.deepEqual(errors, []);
   });
 
+  it('a credential handle whose lease this client revokes reads a fresh credential at once', async () => {
+    const errors: unknown[] = [];
+    const c = coffer(errors);
+    const rotations: DatabaseCredential[] = [];
+    const handle = await c.db.credentials('app', { onRotate: (next) => rotations.push(next) });
+    const first = handle.current;
+    const firstLease = handle.leaseId;
+    await c.revokeLease(firstLease);
+    assert.equal(rotations.length, 1, 'replaced before revokeLease returned');
+    assert.notEqual(handle.current.username, first.username);
+    assert.notEqual(handle.leaseId, firstLease);
+    assert.equal(await roleExists(first.username), false);
+    assert.equal(await queryAs(handle.current), 'one', 'the fresh credential works');
+    await c.close();
+    assert.deepEqual(await leasesOf('app'), []);
+    assert.deepEqual(errors, []);
+  });
+
   it('withRotation recovers when the credential it held was revoked behind its back', async () => {
     const c = coffer();
     const seen: unknown[] = [];
