@@ -487,24 +487,43 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       }
       changes.stop();
       wake();
-      await worker;
-      checkIns.stop();
       // A token from token_file was handed to the agent, not created by it: never revoked here.
       const revokeToken = cfg.revokeOnExit && cfg.autoAuth.method !== 'token_file';
-      try {
-        await source.close(cfg.revokeOnExit);
-      } catch (err) {
-        if (revokeToken && err instanceof CofferPermissionDeniedError) log.info('the policy does not allow sys/leases/revoke; revoking the token ends its leases');
-        else log.warn('cannot revoke every lease', { error: describe(err) });
-      }
-      try {
-        // Deregisters the consumers; revokes the token only if asked (its leases go with it).
-        await coffer.close({ revokeToken });
-      } catch (err) {
-        log.warn('clean-up on exit incomplete', { error: describe(err) });
+      let revoked = cfg.revokeOnExit;
+      const cleanUp = async (): Promise<void> => {
+        await worker;
+        checkIns.stop();
+        try {
+          await source.close(cfg.revokeOnExit);
+        } catch (err) {
+          if (revokeToken && err instanceof CofferPermissionDeniedError) log.info('the policy does not allow sys/leases/revoke; revoking the token ends its leases');
+          else {
+            revoked = false;
+            log.warn('cannot revoke every lease', { error: describe(err) });
+          }
+        }
+        try {
+          // Deregisters the consumers; revokes the token only if asked (its leases go with it).
+          await coffer.close({ revokeToken });
+        } catch (err) {
+          if (revokeToken) revoked = false;
+          log.warn('clean-up on exit incomplete', { error: describe(err) });
+        }
+      };
+      let deadline: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        cleanUp().then(() => true),
+        new Promise<false>((resolve) => {
+          deadline = setTimeout(() => resolve(false), cfg.shutdownTimeoutMs);
+        }),
+      ]);
+      clearTimeout(deadline);
+      if (!finished) {
+        revoked = false;
+        log.warn('clean-up on exit did not finish in time; stopping without it', { shutdown_timeout_ms: cfg.shutdownTimeoutMs });
       }
       if (!isReady) rejectReady(new Error('the agent stopped before every template was rendered'));
-      log.info('agent stopped', { revoked: cfg.revokeOnExit });
+      log.info('agent stopped', { revoked });
     },
   };
 }

@@ -78,6 +78,12 @@ export interface AgentConfig {
   renderIntervalMs: number;
   /** On SIGTERM/SIGINT, revoke the leases (and the token) the agent created. */
   revokeOnExit: boolean;
+  /**
+   * How long stopping may take: the render in flight, lease revocation, deregistration. Past it
+   * the agent stops anyway (an orchestrator kills a sidecar after its grace period, 30 s in
+   * Kubernetes, and an unreachable server would otherwise hold each request for 30 s).
+   */
+  shutdownTimeoutMs: number;
   consumerName: string;
   /** Seconds a check-in counts for (the SDK heartbeats well within it). */
   consumerTtl: number;
@@ -315,7 +321,7 @@ export function parseAgentConfig(raw: unknown, options: ParseOptions = {}): Agen
   const env = options.env ?? process.env;
   const read = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
   const o = object(raw, '', [
-    'address', 'ca_cert', 'tls_skip_verify', 'namespace', 'auto_auth', 'sink', 'templates', 'retry', 'render_interval', 'revoke_on_exit', 'consumer_name', 'consumer_ttl', 'log_level',
+    'address', 'ca_cert', 'tls_skip_verify', 'namespace', 'auto_auth', 'sink', 'templates', 'retry', 'render_interval', 'revoke_on_exit', 'shutdown_timeout', 'consumer_name', 'consumer_ttl', 'log_level',
   ]);
   const address = optionalString(o, 'address', 'address') ?? (env['COFFER_ADDR'] || env['VAULT_ADDR']);
   if (address === undefined) fail('address', 'is required (e.g. "https://coffer.internal:8200"), or set COFFER_ADDR');
@@ -370,6 +376,7 @@ export function parseAgentConfig(raw: unknown, options: ParseOptions = {}): Agen
     retry: { initialBackoffMs, maxBackoffMs },
     renderIntervalMs: optionalDuration(o, 'render_interval', 'render_interval', 300_000, 100),
     revokeOnExit: optionalBoolean(o, 'revoke_on_exit', 'revoke_on_exit') ?? false,
+    shutdownTimeoutMs: optionalDuration(o, 'shutdown_timeout', 'shutdown_timeout', 10_000, 100),
     consumerName: optionalString(o, 'consumer_name', 'consumer_name') ?? `coffer-agent@${hostname()}/${process.pid}`,
     consumerTtl,
     logLevel: logLevel as LogLevel,
