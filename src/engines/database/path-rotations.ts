@@ -54,7 +54,7 @@ export function rotationPaths(deps: { statics: StaticStore; machine: RotationMac
     try {
       return rotateResponse(await machine.rotate(name, 'api'));
     } finally {
-      await deps.scheduler.refresh(name);
+      await deps.scheduler.refresh(name, true);
     }
   };
 

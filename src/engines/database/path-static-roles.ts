@@ -76,13 +76,13 @@ export function staticRolePaths(deps: StaticPathDeps): PathSpec[] {
       });
       const reason = outcome.error ?? 'the import rotation did not finish';
       if (removed) throw new CofferError('upstream', `failed to import static role "${name}": ${reason}`);
-      await deps.scheduler.refresh(name);
+      await deps.scheduler.refresh(name, true);
       throw new CofferError(
         'upstream',
         `static role "${name}" was created, but its import rotation did not finish: ${reason}; the password now in use is at ${machine.credentialPath(name)}`,
       );
     }
-    await deps.scheduler.refresh(name);
+    await deps.scheduler.refresh(name, true);
     return null;
   };
 
@@ -94,7 +94,7 @@ export function staticRolePaths(deps: StaticPathDeps): PathSpec[] {
       const role = parseStaticRole(req.data, existing);
       await statics.putRole(name, role);
     });
-    await deps.scheduler.refresh(name);
+    await deps.scheduler.refresh(name, true);
     return null;
   };
 

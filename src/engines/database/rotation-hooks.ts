@@ -29,8 +29,12 @@ export interface RotationOptions {
   /** First and longest wait between two looks at the consumers during verify (real ms). */
   verifyPollMinMs?: number;
   verifyPollMaxMs?: number;
-  /** How long after a failed attempt the scheduler tries a rotation (or an unfinished step) again (ms of ctx.clock). */
+  /**
+   * How long after a failed attempt the scheduler tries a rotation (or an unfinished step) again
+   * (ms of ctx.clock); doubled after each further failure up to `maxRetryDelayMs`.
+   */
   retryDelayMs?: number;
+  maxRetryDelayMs?: number;
   /** The wait between polls; tests may inject one. Default: a real, unref'd timer. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -40,6 +44,7 @@ export const ROTATION_DEFAULTS = {
   verifyPollMinMs: 10,
   verifyPollMaxMs: 250,
   retryDelayMs: 10_000,
+  maxRetryDelayMs: 3_600_000,
 } as const;
 
 let processOptions: RotationOptions | undefined;

@@ -6,7 +6,12 @@
  * already in its lane: resumes an unfinished rotation (at once on start: that is the recovery
  * after a crash or a seal), re-checks a held one, or starts a rotation whose time has come.
  * Due-ness is judged on the engine's Clock, so tests move time; the tick itself is a real,
- * unref'd interval. A failed attempt is tried again after `retryDelayMs` of that Clock.
+ * unref'd interval. A failed attempt is tried again after `retryDelayMs` of that Clock, doubled
+ * after each further failure up to `maxRetryDelayMs`: a rotation that keeps failing (a bad
+ * rotation statement, a refused ALTER USER) must not hit the database every 10 s for ever, as
+ * each attempt of a one-user role may cost a failed login as the application's user (the check
+ * whether the password took anyway), and failed logins can lock the account (MySQL's
+ * FAILED_LOGIN_ATTEMPTS, MariaDB's max_password_errors). A write of the role starts over.
  * Must never: block unseal (recovery runs in the background), or keep running after stop().
  */
 import type { EngineContext } from '../../core/router/engine.js';
@@ -22,8 +27,11 @@ export interface RotationScheduler {
   stop(): void;
   /** One pass; resolves when the work it started has ended (tests tick by hand). */
   tick(): Promise<void>;
-  /** Re-reads one role after a write, a delete or a rotation. */
-  refresh(name: string): Promise<void>;
+  /**
+   * Re-reads one role after a write, a delete or a rotation; `fresh` (an operator wrote the role
+   * or asked for a rotation) also drops the failed-attempt backoff.
+   */
+  refresh(name: string, fresh?: boolean): Promise<void>;
 }
 
 interface Entry {
@@ -32,6 +40,8 @@ interface Entry {
   hasCurrent: boolean;
   unfinished: 'running' | 'waiting' | null;
   retryAt: number;
+  /** Failed attempts in a row; the next waits retryDelayMs × 2^(failures − 1), capped. */
+  failures: number;
 }
 
 export function createRotationScheduler(deps: {
@@ -47,7 +57,8 @@ export function createRotationScheduler(deps: {
   const active = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
 
-  const refresh = async (name: string): Promise<void> => {
+  /** `fresh`: the role was written, so a failed rotation is tried again at once, its backoff reset. */
+  const refresh = async (name: string, fresh = false): Promise<void> => {
     const role = await statics.getRole(name);
     if (!role) {
       index.delete(name);
@@ -60,13 +71,19 @@ export function createRotationScheduler(deps: {
       lastRotation: account?.lastRotation ?? 0,
       hasCurrent: Boolean(account?.current),
       unfinished: status === 'running' || status === 'waiting' ? status : null,
-      retryAt: index.get(name)?.retryAt ?? 0,
+      retryAt: fresh ? 0 : index.get(name)?.retryAt ?? 0,
+      failures: fresh ? 0 : index.get(name)?.failures ?? 0,
     });
   };
 
   const retryLater = (name: string): void => {
     const entry = index.get(name);
-    if (entry) entry.retryAt = ctx.clock.now() + (deps.options().retryDelayMs ?? ROTATION_DEFAULTS.retryDelayMs);
+    if (!entry) return;
+    const options = deps.options();
+    const base = options.retryDelayMs ?? ROTATION_DEFAULTS.retryDelayMs;
+    const cap = Math.max(base, options.maxRetryDelayMs ?? ROTATION_DEFAULTS.maxRetryDelayMs);
+    entry.failures += 1;
+    entry.retryAt = ctx.clock.now() + Math.min(cap, base * 2 ** Math.min(entry.failures - 1, 30));
   };
 
   const run = async (name: string, work: () => Promise<RotationRecord | undefined>): Promise<void> => {
@@ -75,6 +92,10 @@ export function createRotationScheduler(deps: {
       const outcome = await work();
       // A rotation whose revoke failed is still running; do not hammer the database.
       if (outcome?.status === 'running') retryLater(name);
+      else if (outcome !== undefined) {
+        const entry = index.get(name);
+        if (entry) entry.failures = 0;
+      }
     } catch (err) {
       if (err instanceof RotationStopped) return;
       // Messages from the machine are already free of passwords.
