@@ -26,6 +26,7 @@ import { createRotationScheduler } from './scheduler.js';
 import type { StagedSecrets } from './staged-secrets.js';
 import { normaliseAllowedHosts } from './url-policy.js';
 import { createWebhookCaller } from './webhook.js';
+import { namedInLogs } from '../core/consumers/verification.js';
 
 export const ROTATORS_ENGINE_TYPE = 'rotators';
 
@@ -83,9 +84,10 @@ export function createRotatorsEngine(ctx: EngineContext, deps: RotatorsEngineDep
         rotator: r.rotator,
         outcome: onTimeout === 'revoke' ? 'timeout_revoked' : 'timeout_held',
         version: r.toKv ?? null,
-        stragglers: r.stragglers.map((s) => ({ consumer_id: s.id, name: s.name, version: s.version })),
+        stragglers: namedInLogs(r.stragglers).map((s) => ({ consumer_id: s.id, name: s.name, version: s.version })),
+        stragglers_count: r.stragglers.length,
       },
-      nonHmacKeys: ['rotation_id', 'rotator', 'outcome', 'version', 'stragglers'],
+      nonHmacKeys: ['rotation_id', 'rotator', 'outcome', 'version', 'stragglers', 'stragglers_count'],
     });
   };
 

@@ -31,7 +31,7 @@ import type { RotationIdentity } from './rotation-identity.js';
 import { HISTORY_LIMIT, type RotatorStore, type Schedule } from './rotator-store.js';
 import { compileRules, nextDue } from './schedule-rules.js';
 import type { StagedAccess, StagedSecrets } from './staged-secrets.js';
-import { classifyConsumers, settledOutcome, verifyDeadline } from '../core/consumers/verification.js';
+import { classifyConsumers, namedInLogs, settledOutcome, verifyDeadline } from '../core/consumers/verification.js';
 import { WebhookError, type RotationStep, type StepRequest, type WebhookCaller, type WebhookTarget } from './webhook.js';
 
 export interface RotationRunnerDeps {
@@ -278,7 +278,7 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
       if (standing.pending.length === 0) {
         if (r.verifyOutcome !== 'timeout_held') r.verifyOutcome = settledOutcome(standing);
         if (standing.expired.length > 0) {
-          logger.warn('rotation finishes; consumers that stopped checking in never confirmed the new version', { secret: r.secret, rotation_id: r.id, expired: standing.expired.map((s) => s.id) });
+          logger.warn('rotation finishes; consumers that stopped checking in never confirmed the new version', { secret: r.secret, rotation_id: r.id, expired: namedInLogs(standing.expired.map((s) => s.id)), expired_count: standing.expired.length });
         }
         r.status = 'running';
         await done(r, 'verify', 'finishSecret');
@@ -298,11 +298,11 @@ export function createRotationRunner(deps: RotationRunnerDeps): RotationRunner {
           r.verifyOutcome = 'timeout_held';
           r.status = 'waiting';
           await save(r);
-          logger.warn('rotation held: consumers did not switch before verify_timeout', { secret: r.secret, rotation_id: r.id, stragglers: r.stragglers.map((s) => s.id) });
+          logger.warn('rotation held: consumers did not switch before verify_timeout', { secret: r.secret, rotation_id: r.id, stragglers: namedInLogs(r.stragglers.map((s) => s.id)), stragglers_count: r.stragglers.length });
           return 'stop';
         }
         r.verifyOutcome = 'timeout_revoked';
-        logger.warn('rotation revokes the old credential although consumers did not switch', { secret: r.secret, rotation_id: r.id, stragglers: r.stragglers.map((s) => s.id) });
+        logger.warn('rotation revokes the old credential although consumers did not switch', { secret: r.secret, rotation_id: r.id, stragglers: namedInLogs(r.stragglers.map((s) => s.id)), stragglers_count: r.stragglers.length });
         await done(r, 'verify', 'finishSecret');
         return 'next';
       }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createManualClock } from '../clock.js';
 import { createMemoryStorage } from '../storage/memory.js';
-import { createConsumerRegistry, UNKNOWN_CONSUMER_MESSAGE } from './consumer-registry.js';
+import { createConsumerRegistry, MAX_CONSUMERS_PER_PATH, MAX_CONSUMERS_PER_TOKEN, UNKNOWN_CONSUMER_MESSAGE } from './consumer-registry.js';
 
 describe('consumer registry', () => {
   it('marks a consumer dead once it stops checking in for its TTL, and forgets it later', async () => {
@@ -106,5 +106,30 @@ describe('consumer registry', () => {
     const live = new Map((await registry.list('p')).map((v) => [v.id, v.live]));
     assert.deepEqual(live, new Map([[first.id, false], [second.id, false], [other.id, true], [legacy.id, true]]));
     assert.equal(asked, 2, 'each owner is looked up once per listing');
+  });
+  it('caps the registrations of one token for one path, making room from its own silent ones first', async () => {
+    const clock = createManualClock();
+    const registry = createConsumerRegistry({ storage: createMemoryStorage(), clock });
+    for (let i = 0; i < MAX_CONSUMERS_PER_TOKEN; i += 1) await registry.register({ path: 'p', owner: 'flooder', ttl: 60 });
+    await assert.rejects(registry.register({ path: 'p', owner: 'flooder' }), /this token already has 100 live consumers registered for this path/);
+    // Other tokens and other paths are not affected.
+    await registry.register({ path: 'p', owner: 'someone-else' });
+    await registry.register({ path: 'q', owner: 'flooder' });
+    // Once its registrations stopped checking in, they make room.
+    clock.advance(61_000);
+    await registry.register({ path: 'p', owner: 'flooder' });
+    const listed = await registry.list('p');
+    assert.equal(listed.filter((c) => c.owner === 'flooder').length, 1, 'the silent ones were removed');
+    assert.equal(listed.filter((c) => c.owner === 'someone-else').length, 1);
+  });
+
+  it('caps the registrations of one path in all', async () => {
+    const clock = createManualClock();
+    assert.equal(MAX_CONSUMERS_PER_PATH, 5_000);
+    const registry = createConsumerRegistry({ storage: createMemoryStorage(), clock, limits: { perToken: MAX_CONSUMERS_PER_TOKEN, perPath: 50 } });
+    for (let i = 0; i < 50; i += 1) await registry.register({ path: 'p', owner: `pod-${i}`, ttl: 60 });
+    await assert.rejects(registry.register({ path: 'p', owner: 'one-more' }), /this path already has 50 consumers registered/);
+    clock.advance(601_000); // past 10 TTLs: listing forgets them
+    await registry.register({ path: 'p', owner: 'one-more' });
   });
 });

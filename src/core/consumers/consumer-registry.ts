@@ -65,8 +65,22 @@ export const UNKNOWN_CONSUMER_MESSAGE = 'unknown consumer: register again';
 
 const DEFAULT_TTL = 60;
 const MAX_TTL = 24 * 3600;
+/**
+ * Registrations one token may hold for one path, and one path in all. Any token that may read a
+ * secret may register as its consumer, and every registration is read at each poll of a
+ * rotation's verify and named in its record: unbounded, a read-only token could make every
+ * rotation of the secret slow and its records megabytes. 100 covers a client re-registering
+ * after restarts within 10 TTLs; 5,000 a fleet of pods each with its own token.
+ */
+export const MAX_CONSUMERS_PER_TOKEN = 100;
+export const MAX_CONSUMERS_PER_PATH = 5_000;
 
 const pathKey = (path: string): string => createHash('sha256').update(path).digest('hex').slice(0, 32);
+/**
+ * Leads the id of every consumer a token registers, so that token's registrations for a path
+ * are counted from the key listing alone, without reading (decrypting) each record.
+ */
+const ownerTag = (owner: string | undefined): string => createHash('sha256').update(`consumer-owner:${owner ?? ''}`).digest('hex').slice(0, 8);
 const consumerKey = (path: string, id: string): string => `${pathKey(path)}/${id}`;
 
 export interface ConsumerRegistryDeps {
@@ -84,10 +98,13 @@ export interface ConsumerRegistryDeps {
    * never check in again, so it is not live and holds no rotation up. Default: always valid.
    */
   ownerAlive?: (accessor: string) => Promise<boolean>;
+  /** Test hook: other caps than MAX_CONSUMERS_PER_TOKEN and MAX_CONSUMERS_PER_PATH. */
+  limits?: { perToken: number; perPath: number };
 }
 
 export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegistry {
   const { storage, clock } = deps;
+  const { perToken, perPath } = deps.limits ?? { perToken: MAX_CONSUMERS_PER_TOKEN, perPath: MAX_CONSUMERS_PER_PATH };
   const createdAt = clock.now();
   const servingSince = deps.servingSince ?? ((): number => createdAt);
   /** How long a consumer has been silent while it could have checked in. */
@@ -107,6 +124,30 @@ export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegi
     if (!consumer || (consumer.owner !== undefined && consumer.owner !== owner)) throw badRequest(UNKNOWN_CONSUMER_MESSAGE);
     return consumer;
   };
+  const list = async (rawPath: string): Promise<ConsumerView[]> => {
+    const path = validPath(rawPath);
+    const now = clock.now();
+    const out: ConsumerView[] = [];
+    const owners = new Map<string, Promise<boolean>>();
+    const ownerAlive = (owner: string | undefined): Promise<boolean> => {
+      if (owner === undefined || deps.ownerAlive === undefined) return Promise.resolve(true);
+      let alive = owners.get(owner);
+      if (alive === undefined) owners.set(owner, (alive = deps.ownerAlive(owner)));
+      return alive;
+    };
+    for (const id of await storage.list(`${pathKey(path)}/`)) {
+      const consumer = await getJson<Consumer>(storage, `${pathKey(path)}/${id}`);
+      if (!consumer) continue;
+      const silentFor = silence(consumer, now);
+      if (silentFor > consumer.ttl * 10_000) {
+        await storage.delete(`${pathKey(path)}/${id}`);
+        continue;
+      }
+      out.push({ ...consumer, live: silentFor <= consumer.ttl * 1000 && (await ownerAlive(consumer.owner)) });
+    }
+    return out.sort((a, b) => a.registeredAt - b.registeredAt);
+  };
+
   return {
     servingSince,
     async register(input) {
@@ -114,8 +155,30 @@ export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegi
       const ttl = input.ttl ?? DEFAULT_TTL;
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL) throw badRequest(`ttl must be between 1 and ${MAX_TTL} seconds`);
       const now = clock.now();
+      const tag = ownerTag(input.owner);
+      const folder = `${pathKey(path)}/`;
+      let ids = await storage.list(folder);
+      const mine = (): string[] => ids.filter((id) => id.startsWith(tag));
+      if (mine().length >= perToken) {
+        // Its registrations that stopped checking in make room: they no longer hold anything up.
+        for (const id of mine()) {
+          const stored = await getJson<Consumer>(storage, `${folder}${id}`);
+          if (stored !== undefined && silence(stored, now) > stored.ttl * 1000) await storage.delete(`${folder}${id}`);
+        }
+        ids = await storage.list(folder);
+        if (mine().length >= perToken) {
+          throw badRequest(`this token already has ${perToken} live consumers registered for this path: deregister one first`);
+        }
+      }
+      if (ids.length >= perPath) {
+        // Listing forgets the long-silent ones.
+        await list(path);
+        if ((await storage.list(folder)).length >= perPath) {
+          throw badRequest(`this path already has ${perPath} consumers registered`);
+        }
+      }
       const consumer: Consumer = {
-        id: randomBase62(20),
+        id: `${tag}${randomBase62(20)}`,
         path,
         version: input.version ?? 0,
         name: (input.name ?? '').slice(0, 256),
@@ -145,28 +208,6 @@ export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegi
       if (!asOperator) await read(path, id, owner);
       await storage.delete(consumerKey(path, id));
     },
-    async list(rawPath) {
-      const path = validPath(rawPath);
-      const now = clock.now();
-      const out: ConsumerView[] = [];
-      const owners = new Map<string, Promise<boolean>>();
-      const ownerAlive = (owner: string | undefined): Promise<boolean> => {
-        if (owner === undefined || deps.ownerAlive === undefined) return Promise.resolve(true);
-        let alive = owners.get(owner);
-        if (alive === undefined) owners.set(owner, (alive = deps.ownerAlive(owner)));
-        return alive;
-      };
-      for (const id of await storage.list(`${pathKey(path)}/`)) {
-        const consumer = await getJson<Consumer>(storage, `${pathKey(path)}/${id}`);
-        if (!consumer) continue;
-        const silentFor = silence(consumer, now);
-        if (silentFor > consumer.ttl * 10_000) {
-          await storage.delete(`${pathKey(path)}/${id}`);
-          continue;
-        }
-        out.push({ ...consumer, live: silentFor <= consumer.ttl * 1000 && (await ownerAlive(consumer.owner)) });
-      }
-      return out.sort((a, b) => a.registeredAt - b.registeredAt);
-    },
+    list,
   };
 }

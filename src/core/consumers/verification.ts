@@ -82,3 +82,15 @@ export function classifyConsumers(list: readonly ConsumerView[], toVersion: numb
   }
   return { confirmed: [...confirmed.values()].sort((a, b) => a.at - b.at), pending, expired };
 }
+
+/**
+ * How many consumers a log line or an audit entry names; the rest are counted. A path may have
+ * thousands of consumers (consumer-registry.ts caps it at 5,000), and a line naming them all
+ * would be hundreds of kilobytes.
+ */
+export const NAMED_IN_LOGS = 50;
+
+/** The first NAMED_IN_LOGS of `items`, for a log line or an audit entry that also gives the count. */
+export function namedInLogs<T>(items: readonly T[]): T[] {
+  return items.slice(0, NAMED_IN_LOGS);
+}

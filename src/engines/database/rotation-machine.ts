@@ -37,7 +37,7 @@ import { planRotation } from './rotation-plan.js';
 import { withoutSecret, type RotationPhase, type RotationRecord, type RotationTrigger } from './rotation-record.js';
 import { createRoleLanes } from './role-lanes.js';
 import { waitForConsumers, type ConsumerSnapshot } from './rotation-verify.js';
-import { settledOutcome } from '../../core/consumers/verification.js';
+import { namedInLogs, settledOutcome } from '../../core/consumers/verification.js';
 import { createStaticPasswords, failureText } from './static-passwords.js';
 import type { StaticAccount, StaticRole, StaticStore } from './static-store.js';
 
@@ -253,7 +253,7 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
     r.verifyOutcome = settledOutcome(snapshot);
     if (snapshot.expired.length > 0) {
       ctx.logger.warn('static role rotation revokes the previous credential; consumers that stopped checking in never confirmed the new one', {
-        role: run.name, rotation_id: r.id, version: r.toVersion, expired: snapshot.expired.map((s) => s.id),
+        role: run.name, rotation_id: r.id, version: r.toVersion, expired: namedInLogs(snapshot.expired.map((s) => s.id)), expired_count: snapshot.expired.length,
       });
     }
   };
@@ -267,8 +267,8 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
       ctx.audit?.record({
         path: credentialPath(run.name),
         operation: 'rotate',
-        data: { rotation_id: r.id, outcome: 'timeout_revoked', version: r.toVersion, trigger: r.trigger, stragglers },
-        nonHmacKeys: ['rotation_id', 'outcome', 'version', 'trigger', 'stragglers'],
+        data: { rotation_id: r.id, outcome: 'timeout_revoked', version: r.toVersion, trigger: r.trigger, stragglers: namedInLogs(stragglers), stragglers_count: stragglers.length },
+        nonHmacKeys: ['rotation_id', 'outcome', 'version', 'trigger', 'stragglers', 'stragglers_count'],
       });
     } catch {
       ctx.logger.error('could not audit a rotation that revokes despite stragglers; holding it', { role: run.name, rotation_id: r.id });
@@ -276,7 +276,7 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
     }
     r.verifyOutcome = 'timeout_revoked';
     ctx.logger.warn('static role rotation revokes the previous credential although consumers have not switched', {
-      role: run.name, rotation_id: r.id, trigger: r.trigger, version: r.toVersion, stragglers,
+      role: run.name, rotation_id: r.id, trigger: r.trigger, version: r.toVersion, stragglers: namedInLogs(stragglers), stragglers_count: stragglers.length,
     });
   };
 
@@ -308,7 +308,7 @@ export function createRotationMachine(deps: RotationMachineDeps): RotationMachin
         r.verifyOutcome = 'timeout_held';
         await save(run);
         ctx.logger.warn('static role rotation is holding the previous credential for consumers that have not switched', {
-          role: run.name, rotation_id: r.id, version: r.toVersion, stragglers: ids,
+          role: run.name, rotation_id: r.id, version: r.toVersion, stragglers: namedInLogs(ids), stragglers_count: ids.length,
         });
         return 'halt';
       }
