@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { SignJWT } from 'jose';
 import { remoteKeySet } from './jwt-keys.js';
 import { sign, testKey, type TestKey } from '../jwt/jwt-test-keys.js';
 
@@ -125,4 +126,29 @@ test('concurrent first logins share one fetch', async () => {
   const token = await sign(first, CLAIMS);
   await Promise.all(Array.from({ length: 10 }, () => keys.verify(token, ALGS)));
   assert.equal(fetches(), 1);
+});
+
+test('a stale set is kept while the provider is down (as Vault keeps its keys), and asked again at most once per cool-down', async () => {
+  answer = serve(first);
+  const { keys, clock, fetches } = keySetWithClock();
+  const token = await sign(first, CLAIMS);
+  await keys.verify(token, ALGS);
+  answer = (res) => res.writeHead(503).end();
+  clock.t += 10 * 60_000 + 1;
+  for (let i = 0; i < 5; i += 1) await keys.verify(token, ALGS);
+  assert.equal(fetches(), 2, 'one failed refresh, then the cool-down');
+  clock.t += 5_000;
+  await keys.verify(token, ALGS);
+  assert.equal(fetches(), 3);
+});
+
+test('a token without a kid is tried against each key of its type, as Vault does', async () => {
+  const other = await testKey('RS256', 'k3');
+  answer = serve(other, first);
+  const { keys } = keySetWithClock();
+  const noKid = await new SignJWT(CLAIMS).setProtectedHeader({ alg: 'RS256' }).sign(first.privateKey);
+  assert.deepEqual(JSON.parse(Buffer.from(await keys.verify(noKid, ALGS)).toString()), CLAIMS);
+  const stranger = await testKey('RS256', 'k4');
+  const unknown = await new SignJWT(CLAIMS).setProtectedHeader({ alg: 'RS256' }).sign(stranger.privateKey);
+  await assert.rejects(keys.verify(unknown, ALGS), (e) => code(e) === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
 });

@@ -117,12 +117,16 @@ export function remoteKeySet(url: string, ca = '', options: RemoteKeySetOptions 
   const refresh = (): Promise<void> => (inFlight ??= fetchSet().finally(() => { inFlight = undefined; }));
 
   const getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<KeyLike | Uint8Array> => {
-    if (cached === undefined || now() - cached.fetchedAt > JWKS_MAX_AGE_MS) {
-      // A missing or stale set is fetched (fail closed: a stale one is not used); while the
-      // provider is down that is retried at most once per cool-down, and the logins in between
-      // are refused without a fetch.
+    if (cached === undefined) {
+      // Nothing fetched yet: while the provider is down, it is asked at most once per cool-down
+      // and the logins in between are refused without a fetch.
       if (inFlight === undefined && now() - lastAttempt < JWKS_COOLDOWN_MS) throw new JwksError('ERR_JWKS_UNREACHABLE');
       await refresh();
+    } else if (now() - cached.fetchedAt > JWKS_MAX_AGE_MS && (inFlight !== undefined || now() - lastAttempt >= JWKS_COOLDOWN_MS)) {
+      // A stale set is fetched again, but kept while the provider cannot be reached, as Vault
+      // keeps its cached keys: an outage of the provider must not refuse every login. A key it
+      // removed still stops verifying once a fetch succeeds.
+      await refresh().catch(() => undefined);
     }
     const current = cached as NonNullable<typeof cached>;
     try {
@@ -135,7 +139,22 @@ export function remoteKeySet(url: string, ca = '', options: RemoteKeySetOptions 
   };
   return {
     async verify(token, algorithms) {
-      return (await compactVerify(token, getKey, { algorithms: [...algorithms] })).payload;
+      try {
+        return (await compactVerify(token, getKey, { algorithms: [...algorithms] })).payload;
+      } catch (error) {
+        // A token without a `kid` matches every key of its type: as Vault (and pemKeySet), try
+        // each in turn rather than refuse the login.
+        if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw error;
+        let lastError: unknown = error;
+        for await (const key of error as unknown as AsyncIterable<KeyLike>) {
+          try {
+            return (await compactVerify(token, key, { algorithms: [...algorithms] })).payload;
+          } catch (attempt) {
+            lastError = attempt;
+          }
+        }
+        throw lastError;
+      }
     },
   };
 }
