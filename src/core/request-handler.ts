@@ -231,12 +231,14 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     const mountMax = mount.config.max_lease_ttl || deps.systemTtl.maxSeconds;
     const mountDefault = Math.min(mount.config.default_lease_ttl || deps.systemTtl.defaultSeconds, mountMax);
     const maxTtl = login.maxTtl > 0 ? Math.min(login.maxTtl, mountMax) : mountMax;
-    const ttl = Math.min(login.ttl > 0 ? login.ttl : mountDefault, maxTtl);
+    const requestedTtl = login.ttl > 0 ? login.ttl : mountDefault;
+    const ttl = Math.min(requestedTtl, maxTtl);
     const requestedPeriod = login.period ?? 0;
     const period = Math.min(requestedPeriod, maxTtl);
-    const warnings = requestedPeriod > maxTtl
-      ? [`period of "${formatDuration(requestedPeriod)}" exceeded the effective max_ttl of "${formatDuration(maxTtl)}"; period value is capped accordingly`]
-      : [];
+    // Vault's CalculateTTL words, for whichever of the period and the TTL the token lives by.
+    const warnings = requestedPeriod > 0
+      ? requestedPeriod > maxTtl ? [`period of "${formatDuration(requestedPeriod)}" exceeded the effective max_ttl of "${formatDuration(maxTtl)}"; period value is capped accordingly`] : []
+      : requestedTtl > maxTtl ? [`TTL of "${formatDuration(requestedTtl)}" exceeded the effective max_ttl of "${formatDuration(maxTtl)}"; TTL value is capped accordingly`] : [];
     const requested = login.policies.map(canonicalPolicyName).filter((p) => p !== '');
     if (requested.includes('root')) throw new CofferError('permission_denied', 'permission denied');
     const policies = [...new Set(login.noDefaultPolicy ? requested : [...requested, 'default'])].sort();

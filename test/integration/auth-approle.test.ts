@@ -184,6 +184,14 @@ describe('approle over HTTP', () => {
     clock.advance(60_000);
     const renewed = await api(server, 'POST', 'auth/token/renew-self', { token, body: {} });
     assert.equal(renewed.body.auth.lease_duration, 3600, 'each renewal extends by the capped period');
+
+    // A token_ttl past the mount's max is capped with Vault's TTL warning.
+    assert.equal((await api(server, 'POST', 'auth/approle-tuned/role/ttl', { token: root, body: { token_policies: ['app-read'], token_ttl: '2h' } })).status, 204);
+    const ttlRoleId = (await api(server, 'GET', 'auth/approle-tuned/role/ttl/role-id', { token: root })).body.data.role_id as string;
+    const ttlSecretId = (await api(server, 'POST', 'auth/approle-tuned/role/ttl/secret-id', { token: root, body: {} })).body.data.secret_id as string;
+    const capped = await api(server, 'POST', 'auth/approle-tuned/login', { body: { role_id: ttlRoleId, secret_id: ttlSecretId } });
+    assert.equal(capped.body.auth.lease_duration, 3600);
+    assert.deepEqual(capped.body.warnings, ['TTL of "2h0m0s" exceeded the effective max_ttl of "1h0m0s"; TTL value is capped accordingly']);
   });
 
   it('applies a role token_max_ttl lowered after the login at the next renewal', async () => {
