@@ -230,3 +230,21 @@ test('withdrawing an answer never destroys a later registration of the same cust
   const accessors = (await h.call('list', 'role/app/secret-id'))?.data?.['keys'];
   assert.deepEqual(accessors, [second?.data?.['secret_id_accessor']]);
 });
+
+test('expired secret IDs are removed every minute without a tidy request, as Vault does', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const { h } = await setup();
+  const keep = await newSecret(h);
+  const shortLived = await newSecret(h, 'app', { ttl: '1s' });
+  const listed = async (): Promise<string[]> => ((await h.call('list', 'role/app/secret-id'))?.data?.['keys'] as string[] | undefined) ?? [];
+  assert.deepEqual((await listed()).sort(), [keep.accessor, shortLived.accessor].sort());
+  await h.engine.initialize?.();
+  try {
+    h.clock.advance(2_000);
+    t.mock.timers.tick(60_000);
+    for (let i = 0; i < 50 && (await listed()).length > 1; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(await listed(), [keep.accessor]);
+  } finally {
+    await h.engine.shutdown?.();
+  }
+});
