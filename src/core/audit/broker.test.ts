@@ -291,7 +291,7 @@ test('after a restart, loads the devices, keeps their keys and continues the cha
   first.broker.logResponse(event(1));
   const hashBefore = first.broker.hash('file/', TOKEN);
   await first.broker.close();
-  assert.throws(() => first.broker.logRequest(event(2)), isAuditFailed);
+  assert.throws(() => first.broker.logRequest(event(2)), (err: unknown) => err instanceof CofferError && err.code === 'sealed', 'closed by a seal: refused as sealed');
 
   const second = harness({ storage });
   assert.throws(() => second.broker.logRequest(event(2)), isAuditFailed);
@@ -592,4 +592,16 @@ test('an enable refused because another device writes the file never touches tha
   broker.logRequest(event(2));
   assert.equal((await broker.verify('file/')).ok, true);
   await broker.close();
+});
+
+test('a request that finishes after a seal closed the devices is refused as sealed (503), never passed unaudited; before the first load it is an audit failure', async () => {
+  const fresh = harness();
+  assert.throws(() => fresh.broker.logResponse(event()), isAuditFailed, 'never loaded: nothing may pass');
+  const h = await loaded();
+  await h.broker.enable('file', { type: 'file', options: { file_path: freshPath() } });
+  await h.broker.close();
+  assert.throws(() => h.broker.logResponse(event()), (err: unknown) => err instanceof CofferError && err.code === 'sealed' && err.message === 'Vault is sealed');
+  assert.ok(h.logs.some((l) => l.includes('after a seal closed the audit devices')));
+  await h.broker.load();
+  h.broker.logResponse(event());
 });

@@ -265,6 +265,8 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
   const declared = deps.declared ?? [];
   const devices = new Map<string, LiveDevice>();
   let loaded = false;
+  /** The devices were loaded, then closed (a seal): not the same as never loaded. */
+  let closedBySeal = false;
 
   // Table changes are serialised so two concurrent enables cannot both pass the "in use" check.
   let queue: Promise<unknown> = Promise.resolve();
@@ -449,6 +451,12 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
 
   const dispatch = (event: AuditEvent, build: (event: AuditEvent, hash: Hasher) => AuditEntry): void => {
     if (!loaded) {
+      // Closed by a seal: a request that outlived the seal's drain finishes now. Its answer
+      // cannot be audited, so it is withheld, and the caller is told what happened: sealed.
+      if (closedBySeal) {
+        logger.warn('a request finished after a seal closed the audit devices; its answer is withheld (503)');
+        throw new CofferError('sealed', 'Vault is sealed');
+      }
       // Before load we cannot know whether devices exist, so nothing may pass unaudited.
       logger.error('audit broker used before load');
       throw auditFailed();
@@ -621,6 +629,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
           throw err;
         }
         loaded = true;
+        closedBySeal = false;
         stopAnchoring();
         anchorTimer = setInterval(() => void serial(anchorNow).catch(() => undefined), ANCHOR_INTERVAL_MS);
         anchorTimer.unref();
@@ -633,6 +642,7 @@ export function createAuditBroker(deps: AuditBrokerDeps): AuditBroker {
         // refused at the next start rather than continued over the gap.
         if (loaded) await anchorNow();
         closeAll();
+        closedBySeal ||= loaded;
         loaded = false;
       }),
 
