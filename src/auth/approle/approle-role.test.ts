@@ -83,3 +83,31 @@ test('a replaced role_id no longer logs in and the new one does', async () => {
   const ok = await h.call('write', 'login', { role_id: 'fresh-role-id', secret_id: secretId });
   assert.deepEqual(ok?.login?.policies, ['x']);
 });
+
+test('role names are case-insensitive, as in Vault: stored and listed lowercased, found by any spelling', async () => {
+  const h = harness();
+  await h.call('write', 'role/MyApp', { token_policies: ['p1'] });
+  assert.deepEqual((await h.call('list', 'role'))?.data?.['keys'], ['myapp']);
+  assert.deepEqual((await h.call('read', 'role/MYAPP'))?.data?.['token_policies'], ['p1']);
+  await h.call('write', 'role/myapp', { token_policies: ['p2'] });
+  assert.deepEqual((await h.call('list', 'role'))?.data?.['keys'], ['myapp'], 'the same role, not a second one');
+  const roleId = (await h.call('read', 'role/MyApp/role-id'))?.data?.['role_id'] as string;
+  const secretId = (await h.call('write', 'role/MYAPP/secret-id'))?.data?.['secret_id'] as string;
+  const login = await h.call('write', 'login', { role_id: roleId, secret_id: secretId });
+  assert.deepEqual(login?.login?.policies, ['p2']);
+  assert.equal(login?.login?.metadata['role_name'], 'myapp');
+  await h.call('delete', 'role/MyApp');
+  assert.equal((await h.fail('read', 'role/myapp')).code, 'not_found');
+});
+
+test('a role an earlier build stored under a mixed-case name is still found by that name', async () => {
+  const h = harness();
+  await h.call('write', 'role/legacy', { token_policies: ['p1'] });
+  // As an earlier build stored it: under the name as given, with that name inside.
+  const stored = JSON.parse(Buffer.from((await h.storage.get('role/legacy')) as Uint8Array).toString()) as Record<string, unknown>;
+  await h.storage.put('role/Legacy', Buffer.from(JSON.stringify({ ...stored, name: 'Legacy' })));
+  await h.storage.delete('role/legacy');
+  assert.deepEqual((await h.call('read', 'role/Legacy'))?.data?.['token_policies'], ['p1']);
+  await h.call('write', 'role/Legacy', { token_policies: ['p2'] });
+  assert.deepEqual((await h.call('list', 'role'))?.data?.['keys'], ['Legacy'], 'updated in place, not copied');
+});

@@ -66,7 +66,7 @@ export function rolePaths(roles: RoleStore, secretIds: SecretIdStore): PathSpec[
     assertName(name, 'role name');
     await roles.locked(async () => {
       const existing = await roles.get(name);
-      await roles.save(mergeRole(name, req.data, existing), existing);
+      await roles.save(mergeRole(existing?.name ?? name.toLowerCase(), req.data, existing), existing);
     });
     return null;
   };

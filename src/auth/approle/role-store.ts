@@ -42,7 +42,10 @@ const ROLE_ID_PURPOSE = 'role_id';
 
 export function createRoleStore(storage: Storage, salt: Salt, mutex: KeyedMutex): RoleStore {
   const store: RoleStore = {
-    get: (name) => getJson<ApproleRole>(storage, roleKey(name)),
+    // Role names are case-insensitive, as in Vault (its roles since `lower_case_role_name`):
+    // stored lowercased. A role stored under its exact spelling by an earlier build is still
+    // found by that spelling.
+    get: async (name) => (await getJson<ApproleRole>(storage, roleKey(name.toLowerCase()))) ?? (name === name.toLowerCase() ? undefined : getJson<ApproleRole>(storage, roleKey(name))),
     list: () => storage.list(ROLE_FOLDER),
     async byRoleId(roleId) {
       const index = await getJson<{ name: string }>(storage, roleIdKey(await salt.hmac(ROLE_ID_PURPOSE, roleId)));
