@@ -69,6 +69,33 @@ describe('mounts and the barrier keyring', () => {
     assert.equal(bad.status, 400);
   });
 
+  it('tunes as Vault does: sys/ and cubbyhole/ are untunable, "system" resets a TTL, options merge, a path below a mount tunes that mount', async () => {
+    for (const path of ['sys', 'cubbyhole']) {
+      const refused = await api(server, 'POST', `sys/mounts/${path}/tune`, { token: root, body: { audit_non_hmac_request_keys: ['token'] } });
+      assert.equal(refused.status, 400, path);
+      assert.deepEqual(refused.body, { errors: [`cannot tune "${path}/"`] });
+    }
+    assert.equal((await api(server, 'POST', 'sys/mounts/tuned-kv', { token: root, body: { type: 'kv-v2' } })).status, 204);
+    // Effective values: the server's system TTLs until the mount is tuned.
+    const fresh = (await api(server, 'GET', 'sys/mounts/tuned-kv/tune', { token: root })).body.data;
+    assert.deepEqual([fresh.default_lease_ttl, fresh.max_lease_ttl], [768 * 3600, 768 * 3600]);
+    assert.equal((await api(server, 'POST', 'sys/mounts/tuned-kv/app/tune', { token: root, body: { default_lease_ttl: '1h', max_lease_ttl: '2h', options: { version: '2', extra: 'x' } } })).status, 204);
+    const below = (await api(server, 'GET', 'sys/mounts/tuned-kv/some/deeper/path/tune', { token: root })).body.data;
+    assert.deepEqual([below.default_lease_ttl, below.max_lease_ttl, below.options], [3600, 7200, { version: '2', extra: 'x' }]);
+    assert.equal((await api(server, 'POST', 'sys/mounts/tuned-kv/tune', { token: root, body: { default_lease_ttl: 'system', options: { extra: '' } } })).status, 204);
+    const reset = (await api(server, 'GET', 'sys/mounts/tuned-kv/tune', { token: root })).body.data;
+    assert.deepEqual([reset.default_lease_ttl, reset.max_lease_ttl, reset.options], [7200, 7200, { version: '2' }], 'the default follows the system, under the mount max');
+  });
+
+  it('refuses at enable a default lease TTL above the max (which could then never be tuned)', async () => {
+    const above = await api(server, 'POST', 'sys/mounts/bad-ttls', { token: root, body: { type: 'kv', config: { default_lease_ttl: '3h', max_lease_ttl: '1h' } } });
+    assert.equal(above.status, 400);
+    assert.deepEqual(above.body, { errors: ['given default lease TTL greater than given max lease TTL'] });
+    const aboveSystem = await api(server, 'POST', 'sys/mounts/bad-ttls', { token: root, body: { type: 'kv', config: { default_lease_ttl: '1000h' } } });
+    assert.deepEqual(aboveSystem.body, { errors: ['given default lease TTL greater than system max lease TTL'] });
+    assert.equal((await api(server, 'GET', 'sys/mounts/bad-ttls', { token: root })).status, 400, 'nothing was mounted');
+  });
+
   it('stores the audit and listing settings of a tune and shows them, and refuses settings it cannot honour', async () => {
     const tuned = await api(server, 'POST', 'sys/mounts/team-b/tune', { token: root, body: { audit_non_hmac_request_keys: ['region'], audit_non_hmac_response_keys: 'region, zone', listing_visibility: 'unauth' } });
     assert.equal(tuned.status, 204, JSON.stringify(tuned.body));

@@ -28,6 +28,12 @@ import type { ConsumerRegistry } from '../consumers/consumer-registry.js';
 const CUBBYHOLE_TYPE = 'cubbyhole';
 /** Mount types the core provides itself, one mount each, which cannot be disabled. */
 const BUILTIN_TYPES: ReadonlySet<string> = new Set(['system', 'token', CUBBYHOLE_TYPE]);
+/**
+ * Mounts Vault refuses to tune (its untunableMounts): their settings are Coffer's own. Tuning
+ * sys/ could, for one, name audit_non_hmac_request_keys that put tokens in the audit log in
+ * clear. The token auth mount stays tunable, as in Vault (its max_lease_ttl caps tokens).
+ */
+const UNTUNABLE_TYPES: ReadonlySet<string> = new Set(['system', CUBBYHOLE_TYPE]);
 
 function cubbyholeEntry(): MountEntry {
   // Local, as Vault's: tokens, and so their cubbyholes, belong to this server alone.
@@ -78,6 +84,10 @@ export interface MountManager {
   tune(kind: MountTableKind, path: string, config: Partial<MountConfig> & { description?: string; options?: Record<string, string> }): Promise<void>;
   list(kind: MountTableKind): MountEntry[];
   get(kind: MountTableKind, path: string): MountEntry | undefined;
+  /** The mount that serves `path`: the one with the longest path that is a prefix of it (Vault's MatchingMount). */
+  matching(kind: MountTableKind, path: string): MountEntry | undefined;
+  /** The TTLs a mount grants: its tuning, else the server's system TTLs. */
+  effectiveTtls(entry: MountEntry): { defaultLeaseTtl: number; maxLeaseTtl: number };
   /** The live engine of the mount with this UUID (leases find their issuer this way). */
   engineByUuid(uuid: string): Engine | undefined;
 }
@@ -220,6 +230,9 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
       const maxTtl = parseTtl(input.config?.max_lease_ttl);
       if (defaultTtl !== undefined) config.default_lease_ttl = defaultTtl;
       if (maxTtl !== undefined) config.max_lease_ttl = maxTtl;
+      // Vault's handleMount checks: a mount whose default is above its max could never be tuned.
+      if (defaultTtl && maxTtl && defaultTtl > maxTtl) throw badRequest('given default lease TTL greater than given max lease TTL');
+      if (defaultTtl && !maxTtl && defaultTtl > deps.systemTtl.maxSeconds) throw badRequest('given default lease TTL greater than system max lease TTL');
       if (input.config?.audit_non_hmac_request_keys !== undefined) config.audit_non_hmac_request_keys = [...input.config.audit_non_hmac_request_keys];
       if (input.config?.audit_non_hmac_response_keys !== undefined) config.audit_non_hmac_response_keys = [...input.config.audit_non_hmac_response_keys];
       if (input.config?.listing_visibility !== undefined) config.listing_visibility = input.config.listing_visibility;
@@ -258,6 +271,7 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
     async tune(kind, path, config) {
       const entry = find(kind, path);
       if (!entry) throw badRequest(`no mount at ${path}`);
+      if (kind === 'secrets' && UNTUNABLE_TYPES.has(entry.type)) throw badRequest(`cannot tune "${entry.path}"`);
       const defaultTtl = parseTtl(config.default_lease_ttl);
       const maxTtl = parseTtl(config.max_lease_ttl);
       const next: MountConfig = { ...entry.config };
@@ -273,6 +287,16 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
         throw new CofferError('bad_request', 'changing the KV version of a mount is not supported');
       }
       entry.config = next;
+      // As Vault: the options given are merged into the mount's, and an empty value removes one.
+      if (config.options !== undefined) {
+        const options: Record<string, string> = { ...entry.options };
+        for (const [key, value] of Object.entries(config.options)) {
+          if (key === 'version' && entry.type === 'kv') continue;
+          if (value === '') delete options[key];
+          else options[key] = value;
+        }
+        entry.options = options;
+      }
       if (config.description !== undefined) entry.description = config.description;
       await tables.save(kind, entries[kind]);
     },
@@ -282,6 +306,18 @@ export function createMountManager(deps: MountManagerDeps): MountManager {
       return entry ? engines.get(entry.path) : undefined;
     },
     get: (kind, path) => find(kind, path),
+    matching(kind, path) {
+      const full = routePath(kind, `${normalizeMountPath(path)}`);
+      let best: MountEntry | undefined;
+      for (const entry of entries[kind]) {
+        if (full.startsWith(entry.path) && (best === undefined || entry.path.length > best.path.length)) best = entry;
+      }
+      return best;
+    },
+    effectiveTtls(entry) {
+      const info = mountInfo(entry);
+      return { defaultLeaseTtl: info.defaultLeaseTtl, maxLeaseTtl: info.maxLeaseTtl };
+    },
   };
   return manager;
 }

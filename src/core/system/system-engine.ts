@@ -103,10 +103,15 @@ const UNSUPPORTED_MOUNT_SETTINGS = [
  * Mount settings, from `config` at enable time or the body of a tune. Vault's audit_non_hmac_*
  * keys are applied by the audit log; a setting Coffer cannot honour is a 400, never a silent 204.
  */
+/** A mount's path as the mount endpoints of its table take it (auth/ paths without "auth/"). */
+const mountPathIn = (kind: MountTableKind, fullPath: string): string => (kind === 'auth' ? fullPath.slice('auth/'.length) : fullPath);
+
 function mountConfigInput(config: Readonly<Record<string, unknown>>): Partial<MountConfig> {
   const out: Partial<MountConfig> = {};
-  const defaultTtl = parseDurationSeconds(config.default_lease_ttl, 'default_lease_ttl');
-  const maxTtl = parseDurationSeconds(config.max_lease_ttl, 'max_lease_ttl');
+  // "system" (any case) resets a TTL to the server's, as 0 does, as in Vault.
+  const ttlInput = (value: unknown): unknown => (typeof value === 'string' && value.trim().toLowerCase() === 'system' ? 0 : value);
+  const defaultTtl = parseDurationSeconds(ttlInput(config.default_lease_ttl), 'default_lease_ttl');
+  const maxTtl = parseDurationSeconds(ttlInput(config.max_lease_ttl), 'max_lease_ttl');
   if (defaultTtl !== undefined) out.default_lease_ttl = defaultTtl;
   if (maxTtl !== undefined) out.max_lease_ttl = maxTtl;
   if (config.audit_non_hmac_request_keys != null) out.audit_non_hmac_request_keys = keyListField(config.audit_non_hmac_request_keys, 'audit_non_hmac_request_keys');
@@ -221,12 +226,15 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       fields: TUNE_FIELDS,
       operations: {
         read: async (req) => {
-          const entry = mounts.get(kind, req.params.path as string);
+          // As Vault: the mount serving the path, so a path below a mount reads that mount.
+          const entry = mounts.matching(kind, req.params.path as string);
           if (!entry) throw badRequest(`cannot fetch sysview for path "${req.params.path}"`);
+          // The TTLs that apply: the mount's tuning, else the server's own (its config file).
+          const ttls = mounts.effectiveTtls(entry);
           return {
             data: {
-              default_lease_ttl: entry.config.default_lease_ttl || 768 * 3600,
-              max_lease_ttl: entry.config.max_lease_ttl || 768 * 3600,
+              default_lease_ttl: ttls.defaultLeaseTtl,
+              max_lease_ttl: ttls.maxLeaseTtl,
               force_no_cache: entry.config.force_no_cache,
               description: entry.description,
               options: Object.keys(entry.options).length > 0 ? entry.options : null,
@@ -236,7 +244,8 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
         },
         update: async (req) => {
           const config = mountConfigInput(req.data);
-          await mounts.tune(kind, req.params.path as string, {
+          const entry = mounts.matching(kind, req.params.path as string);
+          await mounts.tune(kind, entry === undefined ? (req.params.path as string) : mountPathIn(kind, entry.path), {
             ...config,
             ...(typeof req.data.description === 'string' ? { description: req.data.description } : {}),
             ...(req.data.options !== undefined ? { options: stringMapField(req.data.options, 'options') } : {}),
