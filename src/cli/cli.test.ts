@@ -168,6 +168,15 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.match(again.stderr, /wrapping token is not valid or does not exist/);
     assert.ok(!again.stderr.includes(token), 'the token is scrubbed from the error line');
 
+    // On a target with no token of its own, the wrapping token goes as the client token.
+    const forTarget = await cli(['kv', 'get', '-wrap-ttl=60', '-field=wrapping_token', 'secret/wrapped-cli']);
+    const onTarget = await cli(['unwrap', '-format=json', '-'], { token: null, stdin: forTarget.stdout });
+    assert.equal(onTarget.code, 0, onTarget.stderr);
+    assert.deepEqual(json(onTarget).data.data, { pw: 'wrap-me' });
+    const twice = await cli(['unwrap', '-'], { token: null, stdin: forTarget.stdout });
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /wrapping token is not valid or does not exist/);
+
     // Without TOKEN, the client token is the wrapping token; -field prints one row raw.
     const only = await cli(['kv', 'get', '-wrap-ttl=60', '-field=wrapping_token', 'secret/wrapped-cli']);
     assert.equal(only.code, 0, only.stderr);

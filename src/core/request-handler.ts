@@ -85,6 +85,11 @@ function refusedOperation(verb: RequestVerb): Operation | 'help' {
 }
 
 /** Whether the token may be used by a client at `address` (its bound CIDRs, if any). */
+/** Whether a sys/wrapping call names its wrapping token in the body (else the client token is it). */
+function hasBodyToken(data: Readonly<Record<string, unknown>>): boolean {
+  return data.token !== undefined && data.token !== null && data.token !== '';
+}
+
 function usableFrom(entry: TokenEntry, address: string): boolean {
   return entry.boundCidrs === undefined || addressAllowed(address, entry.boundCidrs);
 }
@@ -377,9 +382,32 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       deny(refusedOperation(req.verb));
     }
 
+    // A wrapping token sent as the client token to unwrap is checked before the token itself, as
+    // in Vault (validateWrappingToken): a spent or unknown one is told so (400), which is how a
+    // recipient learns that someone else may have unwrapped the secret, not "permission denied".
+    if (!token && req.clientToken && routed?.mount.type === 'system' && routed.relativePath === 'wrapping/unwrap' && !hasBodyToken(req.data)) {
+      unserved('update', badRequest('wrapping token is not valid or does not exist'));
+    }
     // A missing, unknown or expired token is "permission denied", as in Vault (403, not 401).
     if (!token && !unauthenticated) deny(refusedOperation(req.verb));
     if (req.verb === 'help') return help(req, token, unauthenticated, routed, matched?.spec);
+
+    // A use is spent before the request is judged, as in Vault, which counts a refused request
+    // too: a use-limited token (an intercepted wrapping token, say) cannot probe without limit.
+    // An unauthenticated path (a login, the sys/internal/ui/mounts preflight) spends no use of
+    // a token sent with it, as in Vault: `vault kv get` with a one-use token still works.
+    // (A token without a use limit has nothing to count: no call, no await.)
+    let lastUse = false;
+    if (token && !unauthenticated && token.numUses !== 0) lastUse = await tokens.use(token);
+    // Its last use spent on a refusal, the token is revoked as after any last use.
+    const refusing = async <T>(refusal: () => T): Promise<T> => {
+      try {
+        return refusal();
+      } catch (error) {
+        if (lastUse && token) await tokens.revokeTree(token.id).catch(() => undefined);
+        throw error;
+      }
+    };
 
     const auth = token ? requestAuth(token) : undefined;
     // Built by one literal per call, not by spreading a base object: a spread of a
@@ -426,18 +454,12 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     } else {
       operation = VERB_OPERATION[req.verb as Exclude<RequestVerb, 'write' | 'help'>];
     }
-    if (!permits(operation)) deny(operation);
+    if (!permits(operation)) await refusing(() => deny(operation));
 
-    if (!routed) return unserved(operation, new CofferError('unsupported_path', `no handler for route "${req.path}". route entry not found.`));
-    if (!matched) return unserved(operation, new CofferError('unsupported_path', 'unsupported path'));
+    if (!routed) return refusing(() => unserved(operation, new CofferError('unsupported_path', `no handler for route "${req.path}". route entry not found.`)));
+    if (!matched) return refusing(() => unserved(operation, new CofferError('unsupported_path', 'unsupported path')));
     const handler = handlerFor(operation);
-    if (!handler) return unserved(operation, new CofferError('unsupported_operation', 'unsupported operation'));
-
-    // An unauthenticated path (a login, the sys/internal/ui/mounts preflight) spends no use of
-    // a token sent with it, as in Vault: `vault kv get` with a one-use token still works.
-    let lastUse = false;
-    // (A token without a use limit has nothing to count: no call, no await.)
-    if (token && !unauthenticated && token.numUses !== 0) lastUse = await tokens.use(token);
+    if (!handler) return refusing(() => unserved(operation, new CofferError('unsupported_operation', 'unsupported operation')));
 
     // Building the entry costs as much as a KV read's crypto; skip it when nothing records it.
     const event = audit.enabled ? auditEvent(req, operation, token, routed.mount) : undefined;

@@ -55,9 +55,17 @@ describe('response wrapping', () => {
     const lookedUp = await send(server, 'POST', 'sys/wrapping/lookup', { body: { token: info.token } });
     assert.equal(lookedUp.status, 200, lookedUp.text);
     assert.deepEqual(lookedUp.body.data, { creation_path: 'secret/data/app', creation_time: info.creation_time, creation_ttl: 300 });
+    // As the client token instead of in the body, as Vault takes it; a lookup spends nothing.
+    const lookedUpByHeader = await send(server, 'POST', 'sys/wrapping/lookup', { token: info.token });
+    assert.deepEqual(lookedUpByHeader.body.data, lookedUp.body.data);
 
-    // The wrapping token may do nothing but unwrap itself.
-    assert.equal((await send(server, 'GET', 'secret/data/app', { token: info.token })).status, 403);
+    // The wrapping token may do nothing but unwrap itself; trying anything else spends its one
+    // use, as in Vault (a refused request counts too), so the recipient finds it spent.
+    const probed = (await send(server, 'GET', 'secret/data/app', { token: root, headers: WRAP('5m') })).body.wrap_info.token as string;
+    assert.equal((await send(server, 'GET', 'secret/data/app', { token: probed })).status, 403);
+    const burnt = await send(server, 'POST', 'sys/wrapping/unwrap', { token: probed });
+    assert.equal(burnt.status, 400);
+    assert.deepEqual(burnt.body.errors, ['wrapping token is not valid or does not exist']);
     const unwrapped = await send(server, 'POST', 'sys/wrapping/unwrap', { token: info.token });
     assert.equal(unwrapped.status, 200, unwrapped.text);
     // The original answer, envelope and all (its own request id).
@@ -67,7 +75,10 @@ describe('response wrapping', () => {
     assert.equal(unwrapped.body.wrap_info, null);
     assert.equal(unwrapped.body.mount_type, 'kv');
 
-    assert.equal((await send(server, 'POST', 'sys/wrapping/unwrap', { token: info.token })).status, 403);
+    // Spent: told so (400), whether it comes as the client token or in the body.
+    const spent = await send(server, 'POST', 'sys/wrapping/unwrap', { token: info.token });
+    assert.equal(spent.status, 400);
+    assert.deepEqual(spent.body.errors, ['wrapping token is not valid or does not exist']);
     const again = await send(server, 'POST', 'sys/wrapping/unwrap', { token: root, body: { token: info.token } });
     assert.equal(again.status, 400);
     assert.deepEqual(again.body.errors, ['wrapping token is not valid or does not exist']);

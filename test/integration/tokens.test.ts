@@ -83,6 +83,19 @@ describe('tokens over HTTP', () => {
     assert.equal((await api(server, 'GET', 'secret/data/app', { token: auth.client_token })).status, 403);
   });
 
+  it('spends a use on a refused request too, as Vault does, so a use-limited token cannot probe without limit', async () => {
+    const auth = await create(root, { policies: ['reader'], num_uses: 2 });
+    assert.equal((await api(server, 'GET', 'sys/mounts', { token: auth.client_token })).status, 403);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: auth.client_token })).status, 200, 'its second and last use');
+    assert.equal((await api(server, 'GET', 'secret/data/app', { token: auth.client_token })).status, 403);
+    const gone = await api(server, 'POST', 'auth/token/lookup-accessor', { token: root, body: { accessor: auth.accessor } });
+    assert.equal(gone.status, 400, 'revoked after its last use');
+    // A refusal on the last use revokes it as well.
+    const last = await create(root, { policies: ['reader'], num_uses: 1 });
+    assert.equal((await api(server, 'GET', 'sys/mounts', { token: last.client_token })).status, 403);
+    assert.equal((await api(server, 'POST', 'auth/token/lookup-accessor', { token: root, body: { accessor: last.accessor } })).status, 400);
+  });
+
   it('lets exactly num_uses of many concurrent requests through', async () => {
     const auth = await create(root, { policies: ['reader'], num_uses: 2 });
     const statuses = await Promise.all(Array.from({ length: 20 }, () => api(server, 'GET', 'secret/data/app', { token: auth.client_token }).then((r) => r.status)));

@@ -24,7 +24,13 @@ export const unwrapCommand = defineCommand({
     let res;
     if (token !== undefined) {
       ctx.redact(token);
-      res = await ctx.client().request('POST', 'sys/wrapping/unwrap', { body: { token } });
+      const client = ctx.client();
+      // On a target holding no token of its own (the usual place to unwrap a secret id), the
+      // wrapping token is the client token, as Vault's CLI sends it: the body form needs a
+      // client token allowed to call sys/wrapping/unwrap.
+      res = client.hasToken
+        ? await client.request('POST', 'sys/wrapping/unwrap', { body: { token } })
+        : await client.request('POST', 'sys/wrapping/unwrap', { body: {}, token });
     } else {
       res = await ctx.client().request('POST', 'sys/wrapping/unwrap', { body: {} });
     }

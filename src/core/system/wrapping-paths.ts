@@ -5,6 +5,7 @@
  * a wrapped response to a fresh token.
  */
 import { badRequest } from '../errors.js';
+import { clientTokenOf } from '../request-context.js';
 import type { EngineRequest, PathSpec } from '../router/engine.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { ResponseWrapping } from '../wrapping/response-wrapping.js';
@@ -58,7 +59,8 @@ export function wrappingPaths(wrapping: ResponseWrapping, tokens: TokenStore): P
       // As in Vault: a recipient checks a token it was handed before unwrapping it.
       unauthenticated: true,
       operations: {
-        update: async (req) => ({ data: { ...(await wrapping.lookup(requiredToken(req))) } }),
+        // Without one in the body, the client token is the one to describe, as in Vault.
+        update: async (req) => ({ data: { ...(await wrapping.lookup(bodyToken(req) ?? clientTokenOf(req) ?? requiredToken(req))) } }),
       },
     },
     {
