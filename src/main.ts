@@ -463,7 +463,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
   let rootToken: string | undefined;
   let address;
   try {
-    if (replicas) await api.listenInternal(replicas.socketPath);
+    if (replicas) await api.listenInternal(replicas.socketPath, replicas.hopKey);
     if (config.dev) rootToken = await startDevMode(config, lifecycle, logger);
     address = await api.listen(config.listenHost, config.listenPort);
   } catch (err) {

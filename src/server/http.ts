@@ -8,8 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions, ty
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { setForwardedClientAddress } from '../api/http-io.js';
-import { CLIENT_ADDRESS_HEADER } from './replicas/forward.js';
+import { timingSafeEqual } from 'node:crypto';
+import { leaveBodyUnread, sendJson, setForwardedClientAddress } from '../api/http-io.js';
+import { CLIENT_ADDRESS_HEADER, HOP_KEY_HEADER } from './replicas/forward.js';
 import type { Duplex } from 'node:stream';
 import { createVaultRequestListener, sendVaultNotFound, type VaultApiOptions } from '../api/vault/request-listener.js';
 import { rewriteListRequestsOn } from '../api/vault/list-method.js';
@@ -33,7 +34,8 @@ export interface HttpApi {
    * The private listener HTTP replica processes forward requests to: a Unix socket (mode 0600)
    * on which a request's client address is the one the replica names (CLIENT_ADDRESS_HEADER).
    */
-  listenInternal(socketPath: string): Promise<void>;
+  /** Listens for requests forwarded by replicas, each carrying `hopKey` (forward.ts). */
+  listenInternal(socketPath: string, hopKey: string): Promise<void>;
   /**
    * Shutdown, first step: no new connection is accepted; idle keep-alive connections close at
    * once, the others once their current response has been written. The internal listener stays
@@ -76,6 +78,13 @@ function serverOptions(timeouts: HttpTimeouts): ServerOptions {
  * A node:http server for `listener` with Coffer's timeouts, the LIST request-line rewriter and
  * Vault-shaped answers to requests node's parser refuses. Exported for the replica processes.
  */
+/** The hop key is a fixed-length random hex string: its length tells nothing, its bytes are compared in constant time. */
+function sameKey(given: string, expected: string): boolean {
+  const a = Buffer.from(given, 'utf8');
+  const b = Buffer.from(expected, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export function createApiServer(timeouts: HttpTimeouts, listener: (req: IncomingMessage, res: ServerResponse) => void): { server: Server; graceful: GracefulClose } {
   const server: Server = createServer(serverOptions(timeouts), (req, res) => {
     graceful.markIfClosing(res);
@@ -186,6 +195,15 @@ export function createHttpApiForCore(deps: {
   const { server: internal, graceful: internalGraceful } = createApiServer(
     timeouts,
     inArrivalOrder((req, res) => {
+      // Only a request a replica sent is believed: a request framed so that the primary read
+      // it out of another's body (smuggled) would not carry the key, and is refused unread.
+      const key = req.headers[HOP_KEY_HEADER];
+      delete req.headers[HOP_KEY_HEADER];
+      if (internalHopKey === undefined || typeof key !== 'string' || !sameKey(key, internalHopKey)) {
+        leaveBodyUnread(req);
+        sendJson(res, 400, { errors: ['request not forwarded by a replica of this server'] });
+        return;
+      }
       const named = req.headers[CLIENT_ADDRESS_HEADER];
       if (typeof named === 'string') setForwardedClientAddress(req, named);
       delete req.headers[CLIENT_ADDRESS_HEADER];
@@ -194,6 +212,7 @@ export function createHttpApiForCore(deps: {
   );
   let front: NetServer | undefined;
   let internalPath: string | undefined;
+  let internalHopKey: string | undefined;
 
   /**
    * Stops accepting. Resolves once the listener has closed; for the front of replicas, at once:
@@ -225,7 +244,8 @@ export function createHttpApiForCore(deps: {
       await listenOn(front, port, host);
       return front.address() as AddressInfo;
     },
-    async listenInternal(socketPath) {
+    async listenInternal(socketPath, hopKey) {
+      internalHopKey = hopKey;
       await listenOn(internal, socketPath);
       internalPath = socketPath;
       chmodSync(socketPath, 0o600);

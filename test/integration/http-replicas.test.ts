@@ -243,6 +243,77 @@ test('the primary socket replicas forward to is private to the server user', () 
   }
 });
 
+test('a body a client framed chunked reaches the primary framed, so no request hidden in it is smuggled onto the shared connection', async () => {
+  // The attack: a DELETE (which node would forward with no framing of its own) whose chunked
+  // body is a whole second request, asserting another client address.
+  const smuggled = [
+    'POST /v1/secret/data/smuggled HTTP/1.1',
+    'Host: a',
+    `X-Vault-Token: ${root}`,
+    'X-Coffer-Client-Address: 6.6.6.6',
+    'Content-Type: application/json',
+    'Content-Length: 24',
+    '',
+    '{"data":{"via":"smug"}}\n',
+  ].join('\r\n');
+  const { hostname, port } = new URL(server.url);
+  // A connection the replica serves: one socket per agent, kept alive, proven by a read.
+  let agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  for (let tries = 0; ; tries += 1) {
+    const servedBy = await new Promise<string | undefined>((resolve, reject) => {
+      const req = request({ host: hostname, port, method: 'GET', path: '/v1/secret/data/probe', headers: { 'x-vault-token': root }, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.headers['x-coffer-served-by'] as string | undefined));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    if (servedBy === 'replica') break;
+    assert.ok(tries < 300, 'no connection was served by the replica');
+    agent.destroy();
+    agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  }
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: hostname, port, method: 'DELETE', path: '/v1/secret/data/nothing', headers: { 'x-vault-token': root, 'transfer-encoding': 'chunked' }, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(smuggled);
+    });
+    assert.ok(status > 0);
+  }
+  agent.destroy();
+  // Whatever the DELETEs answered, the request in their bodies never ran, on either process.
+  await sleep(200);
+  const primary = connect(server.url);
+  const missing = await primary.call('GET', 'secret/data/smuggled', { token: root });
+  assert.equal(missing.status, 404, JSON.stringify(missing.body));
+  primary.close();
+});
+
+test("the primary's internal listener refuses a request that does not carry the replicas' key", async () => {
+  const sockets = readFileSync('/proc/net/unix', 'utf8').split('\n').filter((line) => /coffer-[^/]+\/primary\.sock$/.test(line));
+  assert.ok(sockets.length > 0);
+  const path = (sockets[0] as string).trim().split(/\s+/).at(-1) as string;
+  const reply = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request({ socketPath: path, method: 'GET', path: '/v1/sys/health', headers: { 'x-coffer-client-address': '6.6.6.6', 'x-coffer-hop-key': 'guess' } }, (res) => {
+      let text = '';
+      res.on('data', (chunk) => (text += String(chunk)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end();
+  }).catch((error: NodeJS.ErrnoException) => {
+    // Another test server's socket may have gone between the listing and the connect.
+    if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') return { status: 400, text: 'request not forwarded by a replica of this server' };
+    throw error;
+  });
+  assert.equal(reply.status, 400);
+  assert.match(reply.text, /request not forwarded by a replica of this server/);
+});
+
 /** POSTs a streamed (chunked, no Content-Length) body of `bytes` on a new connection. */
 function postChunked(url: string, path: string, bytes: number): Promise<{ status: number; connection: string | undefined }> {
   const { hostname, port } = new URL(url);

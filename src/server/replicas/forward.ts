@@ -21,20 +21,44 @@ export const SERVED_BY_HEADER = 'x-coffer-served-by';
 
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
+/**
+ * Proves to the primary's internal listener that a request came from a replica of this server
+ * (checked there, then removed): the socket is private, but only what a replica sends must be
+ * believed, above all the client address it names.
+ */
+export const HOP_KEY_HEADER = 'x-coffer-hop-key';
+
 // `expect` too: this hop already answered 100-continue; the body follows regardless.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'];
+// Never dropped because a client's Connection header names them: the body's framing, and the host.
+const KEPT = new Set(['content-length', 'transfer-encoding', 'host']);
 
 function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const copy: IncomingHttpHeaders = { ...headers };
   // Headers the Connection header names are hop-by-hop too.
-  const named = typeof headers.connection === 'string' ? headers.connection.split(',').map((h) => h.trim().toLowerCase()) : [];
+  const named = typeof headers.connection === 'string' ? headers.connection.split(',').map((h) => h.trim().toLowerCase()).filter((h) => !KEPT.has(h)) : [];
   for (const name of [...HOP_BY_HOP, ...named]) delete copy[name];
   return copy;
 }
 
+/**
+ * The headers of the forwarded request, its body framed explicitly as the client framed it: a
+ * chunked body is sent chunked, a body of known length with that length. Left to node, a DELETE
+ * or GET body would go out bare, with no length, and the primary would read those bytes as a
+ * next request on a connection other clients' requests share (request smuggling).
+ */
+function upstreamHeaders(req: IncomingMessage): IncomingHttpHeaders {
+  const headers = endToEnd(req.headers);
+  if (req.headers['transfer-encoding'] !== undefined) {
+    delete headers['content-length'];
+    headers['transfer-encoding'] = 'chunked';
+  }
+  return headers;
+}
+
 export type Forward = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function createForwarder(options: { socketPath: string; maxRequestBytes: number; logger: Logger }): { forward: Forward; close(): void } {
+export function createForwarder(options: { socketPath: string; hopKey: string; maxRequestBytes: number; logger: Logger }): { forward: Forward; close(): void } {
   // Keep-alive: a forwarded request must not pay a connect. Not capped: each client connection
   // has at most one request in flight (in-arrival-order.ts), and an event stream holds its
   // upstream for as long as it lasts, so a cap would stall every forwarded request once that
@@ -71,9 +95,10 @@ export function createForwarder(options: { socketPath: string; maxRequestBytes: 
       refuseOversized(req, res);
       return;
     }
-    const headers = endToEnd(req.headers);
+    const headers = upstreamHeaders(req);
     // The client as this process settled it: the socket's peer, or a trusted proxy's word.
     headers[CLIENT_ADDRESS_HEADER] = clientAddressOf(req);
+    headers[HOP_KEY_HEADER] = options.hopKey;
     const upstream = request({ socketPath: options.socketPath, method: req.method, path: req.url, headers, agent });
     res.removeHeader(SERVED_BY_HEADER);
     // Set when this hop refused the body itself: the upstream it abandoned is no failure.

@@ -12,6 +12,8 @@ export interface ReplicaSettings {
   readonly sqlitePath: string;
   /** The primary's private listener for forwarded requests. */
   readonly socketPath: string;
+  /** Sent with every forwarded request (forward.ts HOP_KEY_HEADER); the primary refuses any request without it. */
+  readonly hopKey: string;
   readonly systemTtl: { readonly defaultSeconds: number; readonly maxSeconds: number };
   readonly cacheEntries?: number;
   /** The primary's request body limit, applied before forwarding (forward.ts). */

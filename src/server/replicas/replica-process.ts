@@ -70,7 +70,7 @@ interface Replica {
 
 function startReplica(settings: ReplicaSettings, logger: Logger): Replica {
   const reader: SqliteReader = openSqliteReader(settings.sqlitePath);
-  const forwarder = createForwarder({ socketPath: settings.socketPath, maxRequestBytes: settings.maxRequestBytes, logger });
+  const forwarder = createForwarder({ socketPath: settings.socketPath, hopKey: settings.hopKey, maxRequestBytes: settings.maxRequestBytes, logger });
   const forward: Forward = forwarder.forward;
 
   let rootKey: Buffer | undefined;

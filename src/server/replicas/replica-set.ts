@@ -8,6 +8,7 @@
  * confirm in time is killed); hand a replica a connection something was already read from.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,8 @@ const LIVENESS_MS = 5_000;
 export interface ReplicaSet {
   /** The primary's internal socket the replicas forward to; listen on it before start(). */
   readonly socketPath: string;
+  /** What every forwarded request carries to prove it came from a replica of this server. */
+  readonly hopKey: string;
   /** Offers a new, unread public connection; true when a replica took it. */
   distribute(socket: Socket): boolean;
   /** After unseal: every replica gets the root key (a lifecycle service). */
@@ -66,7 +69,7 @@ interface Member {
 
 export function createReplicaSet(options: {
   count: number;
-  settings: Omit<ReplicaSettings, 'socketPath'>;
+  settings: Omit<ReplicaSettings, 'socketPath' | 'hopKey'>;
   /** A copy of the root key, which the set zeroes after sending; throws while sealed. */
   copyRootKey(): Buffer;
   logger: Logger;
@@ -79,7 +82,9 @@ export function createReplicaSet(options: {
   // mkdtemp makes the directory 0700: only this user can reach the socket inside.
   const socketDir = mkdtempSync(join(tmpdir(), 'coffer-'));
   const socketPath = join(socketDir, 'primary.sock');
-  const settings: ReplicaSettings = { ...options.settings, socketPath };
+  // Never leaves this process but to its replicas, over the IPC channel.
+  const hopKey = randomBytes(32).toString('hex');
+  const settings: ReplicaSettings = { ...options.settings, socketPath, hopKey };
   const members: Member[] = [];
   let unsealed = false;
   // The taking back of the key by the seal under way, started as it begins.
@@ -188,6 +193,7 @@ export function createReplicaSet(options: {
 
   return {
     socketPath,
+    hopKey,
     distribute(socket) {
       // Round robin over this process and every ready replica.
       const ready = members.filter((m) => m.ready && m.child.connected && alive(m));
