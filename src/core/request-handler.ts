@@ -85,6 +85,25 @@ function refusedOperation(verb: RequestVerb): Operation | 'help' {
 }
 
 /** Whether the token may be used by a client at `address` (its bound CIDRs, if any). */
+/** See auditEvent: the most values of a refused request's data audited one by one. */
+const SUMMARISED_ABOVE_VALUES = 1_000;
+const SUMMARY_KEY = 'coffer_refused_data_summary';
+
+/** How many scalar values `value` holds, counting no further than `limit` + 1. */
+function countValues(value: unknown, limit: number): number {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && count <= limit) {
+    const next = stack.pop();
+    if (next !== null && typeof next === 'object') {
+      for (const child of Object.values(next)) stack.push(child);
+    } else {
+      count += 1;
+    }
+  }
+  return count;
+}
+
 /** Whether a sys/wrapping call names its wrapping token in the body (else the client token is it). */
 function hasBodyToken(data: Readonly<Record<string, unknown>>): boolean {
   return data.token !== undefined && data.token !== null && data.token !== '';
@@ -134,7 +153,15 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
 
   // Built field by field rather than with spreads: this runs twice for every audited request,
   // and each object spread costs about a microsecond here.
-  const auditEvent = (req: ApiRequest, operation: Operation | 'help', token: TokenEntry | undefined, mount: MountEntry | undefined): AuditEvent => {
+  /**
+   * `refused`: the request is being refused (no valid token, a policy, an unserved path). Its
+   * data is then audited value by value only up to SUMMARISED_ABOVE_VALUES; past that, as a
+   * count. Every value costs an HMAC and ~80 bytes of audit line, so a refused 1 MB body of
+   * 100,000 empty strings would cost 17 MB of audit log and half a second of the event loop,
+   * from a client with no token at all (CVE-2025-6203's class). Requests a valid token is
+   * allowed to make are audited in full.
+   */
+  const auditEvent = (req: ApiRequest, operation: Operation | 'help', token: TokenEntry | undefined, mount: MountEntry | undefined, refused = token === undefined): AuditEvent => {
     const request: AuditEvent['request'] = { id: req.requestId, operation, path: req.path, remoteAddress: req.remoteAddress, data: null };
     if (mount) {
       request.mountType = mount.type;
@@ -142,7 +169,15 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
       const nonHmacKeys = mount.config.audit_non_hmac_request_keys;
       if (nonHmacKeys?.length) request.nonHmacKeys = [...nonHmacKeys];
     }
-    if (Object.keys(req.data).length > 0) request.data = { ...req.data };
+    if (Object.keys(req.data).length > 0) {
+      const values = refused ? countValues(req.data, SUMMARISED_ABOVE_VALUES) : 0;
+      if (values > SUMMARISED_ABOVE_VALUES) {
+        request.data = { [SUMMARY_KEY]: `more than ${SUMMARISED_ABOVE_VALUES} values in ${Object.keys(req.data).length} top-level keys; a refused request's data is not audited value by value past that` };
+        request.nonHmacKeys = [...(request.nonHmacKeys ?? []), SUMMARY_KEY];
+      } else {
+        request.data = { ...req.data };
+      }
+    }
     if (req.clientToken !== undefined) request.clientToken = req.clientToken;
     if (token) request.clientTokenAccessor = token.accessor;
     const event: AuditEvent = { time: clock.now(), request };
@@ -359,7 +394,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     // Refusals are audited too (as in Vault), so probing for paths leaves a trace.
     const deny = (operation: Operation | 'help'): never => {
       if (audit.enabled) {
-        const event = auditEvent(req, operation, token, routed?.mount);
+        const event = auditEvent(req, operation, token, routed?.mount, true);
         audit.logRequest({ ...event, error: 'permission denied' });
         audit.logResponse({ ...event, time: clock.now(), error: 'permission denied' });
       }
@@ -368,7 +403,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     // So are requests for paths or operations nothing serves (as Vault logs them before routing).
     const unserved = (operation: Operation, error: CofferError): never => {
       if (audit.enabled) {
-        const event = auditEvent(req, operation, token, routed?.mount);
+        const event = auditEvent(req, operation, token, routed?.mount, true);
         audit.logRequest(event);
         audit.logResponse({ ...event, time: clock.now(), error: error.message });
       }

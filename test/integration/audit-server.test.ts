@@ -117,6 +117,25 @@ describe('audit devices on a running server', () => {
     assert.ok(refused.length >= 2, `expected the two refused requests in the audit log, found ${refused.length}`);
   });
 
+  it('audits the data of a refused request value by value only up to 1,000 values, so a huge refused body cannot flood the log', async () => {
+    const wide: Record<string, string> = {};
+    for (let i = 0; i < 5_000; i += 1) wide[`k${i}`] = '';
+    const sizeBefore = statSync(first).size;
+    const before = entries(first).length;
+    const anonymous = await send(server, 'POST', 'secret/data/flood', { body: { data: wide } });
+    assert.equal(anonymous.status, 403);
+    const grown = statSync(first).size - sizeBefore;
+    assert.ok(grown < 10_000, `the refused 5,000-value body added ${grown} bytes to the audit log`);
+    const logged = entries(first).slice(before).filter((e) => e.request.path === 'secret/data/flood');
+    assert.ok(logged.length >= 2);
+    for (const entry of logged) assert.match(String(entry.request.data.coffer_refused_data_summary), /^more than 1000 values in 1 top-level keys/);
+    // A request the token may make is audited in full.
+    const allowed = await send(server, 'POST', 'secret/data/flood', { token: root, body: { data: Object.fromEntries(Object.entries(wide).slice(0, 1_500)) } });
+    assert.equal(allowed.status, 200);
+    const full = entries(first).filter((e) => e.type === 'request' && e.request.path === 'secret/data/flood' && e.request.data?.data !== undefined).at(-1);
+    assert.equal(Object.keys(full?.request.data.data ?? {}).length, 1_500);
+  });
+
   it('logs requests for paths and operations nothing serves, with their error', async () => {
     const before = entries(first).length;
     assert.equal((await send(server, 'GET', 'no-such-mount/x', { token: root })).status, 404);
