@@ -432,8 +432,14 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     // An unauthenticated path (a login, the sys/internal/ui/mounts preflight) spends no use of
     // a token sent with it, as in Vault: `vault kv get` with a one-use token still works.
     // (A token without a use limit has nothing to count: no call, no await.)
+    // One exception, kept from before: `cubbyhole/response` read with a wrapping token (Vault's
+    // old unwrap) is refused without spending it (README), so its use is spent only if allowed.
+    const spendsWhenRefused = !(routed?.mount.type === 'cubbyhole' && routed.relativePath === 'response');
     let lastUse = false;
-    if (token && !unauthenticated && token.numUses !== 0) lastUse = await tokens.use(token);
+    const spendUse = async (): Promise<void> => {
+      if (token && !unauthenticated && token.numUses !== 0) lastUse = await tokens.use(token);
+    };
+    if (spendsWhenRefused) await spendUse();
     // Its last use spent on a refusal, the token is revoked as after any last use.
     const refusing = async <T>(refusal: () => T): Promise<T> => {
       try {
@@ -495,6 +501,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     if (!matched) return refusing(() => unserved(operation, new CofferError('unsupported_path', 'unsupported path')));
     const handler = handlerFor(operation);
     if (!handler) return refusing(() => unserved(operation, new CofferError('unsupported_operation', 'unsupported operation')));
+    if (!spendsWhenRefused) await spendUse();
 
     // Building the entry costs as much as a KV read's crypto; skip it when nothing records it.
     const event = audit.enabled ? auditEvent(req, operation, token, routed.mount) : undefined;

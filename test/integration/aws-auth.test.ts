@@ -107,6 +107,14 @@ describe('authentication of the Secrets Manager API', () => {
     }
     const withoutCapability = await aws.vault('POST', 'aws-keys/creds', { policies: ['default'] }, await aws.token(['aws-admin']));
     assert.equal(withoutCapability.status, 403, 'issuing a key is policy-checked like any path');
+
+    // A caller made without `default` does not hand it to its key either.
+    const bare = await aws.vault('POST', 'auth/token/create', { policies: ['aws-admin', 'aws-keys-issuer'], no_default_policy: true });
+    const bareToken = bare.body.auth.client_token as string;
+    const bareKey = await aws.vault('POST', 'aws-keys/creds', { policies: ['aws-admin'], ttl: '10m' }, bareToken);
+    assert.equal(bareKey.status, 200, JSON.stringify(bareKey.body));
+    assert.deepEqual(bareKey.body.data.policies, ['aws-admin']);
+    assert.equal((await aws.vault('POST', 'aws-keys/creds', { policies: ['default'] }, bareToken)).status, 400);
   });
 
   it('refuses a bad signature with InvalidSignatureException and changes nothing', async () => {

@@ -193,7 +193,7 @@ describe('secrets never leak', () => {
           { ...create({ token: secret }, 'auth/token/lookup'), expect: [403] }, // Vault: 403 "bad token"
           create({ token: [secret] }, 'auth/token/renew'),
           create({ accessor: secret }, 'auth/token/lookup-accessor'),
-          create({ accessor: secret }, 'auth/token/revoke-accessor'),
+          { ...create({ accessor: secret }, 'auth/token/revoke-accessor'), expect: [200] }, // Vault: a warning, nothing found
           create({ increment: secret }, 'auth/token/renew-self'),
           create({ token: secret, paths: ['secret/data/x'] }, 'sys/capabilities'),
           create({ accessor: secret, paths: ['secret/data/x'] }, 'sys/capabilities-accessor'),

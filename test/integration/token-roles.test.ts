@@ -171,6 +171,14 @@ describe('token roles', () => {
     const made = await createVia('free-orphan', creatorToken);
     const info = (await ok('POST', 'auth/token/lookup', root, { token: made.client_token })).body.data;
     assert.deepEqual([info.orphan, info.bound_cidrs], [true, ['127.0.0.0/8']]);
+
+    // So does auth/token/create-orphan, which needs no sudo: a bound token's orphan is bound too.
+    await ok('PUT', 'sys/policies/acl/orphan-maker-bound', root, { policy: 'path "auth/token/create-orphan" { capabilities = ["update"] }' });
+    await ok('POST', 'auth/token/roles/binder2', root, { allowed_policies: ['orphan-maker-bound'], token_bound_cidrs: ['127.0.0.0/8'] });
+    const bound = (await createVia('binder2', root)).client_token;
+    const orphan = (await ok('POST', 'auth/token/create-orphan', bound, { policies: ['orphan-maker-bound'] })).body.auth.client_token;
+    const orphanInfo = (await ok('POST', 'auth/token/lookup', root, { token: orphan })).body.data;
+    assert.deepEqual([orphanInfo.orphan, orphanInfo.bound_cidrs], [true, ['127.0.0.0/8']]);
   });
 
   it('refuses what it cannot do: batch tokens, entity aliases, bad suffixes and names', async () => {

@@ -114,6 +114,10 @@ describe('tokens over HTTP', () => {
     assert.ok(listed.body.data.keys.includes(auth.accessor));
     assert.equal((await api(server, 'POST', 'auth/token/revoke-accessor', { token: root, body: { accessor: auth.accessor } })).status, 204);
     assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: auth.client_token })).status, 403);
+    // Again: the token is gone, which is what was asked (Vault's warning, not an error).
+    const again = await api(server, 'POST', 'auth/token/revoke-accessor', { token: root, body: { accessor: auth.accessor } });
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body.warnings, ['No token found with this accessor']);
   });
 
   it('renews itself within the max TTL', async () => {

@@ -172,6 +172,9 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
       renewable: bool(data.renewable, 'renewable', true),
       path: requestPath,
       allowNoExpiry: neverExpires,
+      // An orphan has no parent to inherit bound CIDRs from; made without sudo (create-orphan
+      // asks only `update`), it takes its creator's, so a bound token cannot mint an unbound one.
+      ...(noParent && !sudo && parent.boundCidrs !== undefined && parent.boundCidrs.length > 0 ? { boundCidrs: [...parent.boundCidrs] } : {}),
     });
     warnings.push(...ttlWarnings);
     return { data: null, auth: authBlock(token, entry, tokens), ...withWarnings(warnings) };
@@ -409,7 +412,11 @@ export function createTokenEngine(deps: TokenEngineDeps): Engine {
         description: 'Revoke a token by its accessor.',
         operations: {
           update: async (req) => {
-            await tokens.revokeTree((await byAccessor(req)).id);
+            // As Vault: a token already gone is a success with a warning, so a retried or
+            // repeated revocation (Terraform's) does not fail.
+            const entry = await tokens.lookupByAccessor(requiredString(req.data.accessor, 'accessor'));
+            if (!entry) return { data: null, warnings: ['No token found with this accessor'] };
+            await tokens.revokeTree(entry.id);
             return null;
           },
         },

@@ -385,8 +385,8 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   /**
    * A token's bound CIDRs: its own, else its parent's, as Vault copies them to a child, so a
    * bound token cannot escape its binding by minting a child inside the allowed blocks (an
-   * orphan has no parent and starts free, as in Vault; minting one needs sudo, or a token role,
-   * which passes its creator's blocks itself when it has none of its own).
+   * orphan has no parent: whoever makes one without sudo passes its creator's blocks itself, as
+   * create-orphan and a token role do).
    */
   const boundCidrsFor = (input: CreateTokenInput): Pick<TokenEntry, 'boundCidrs'> => {
     const own = input.boundCidrs && input.boundCidrs.length > 0 ? input.boundCidrs : undefined;

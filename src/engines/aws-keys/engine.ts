@@ -45,12 +45,14 @@ export function createAwsKeysEngine(ctx: EngineContext, deps: AwsKeysEngineDeps)
     if (!parent) throw permissionDenied();
     const requested = policyList(req.data['policies'] ?? req.data['policy']);
     if (requested.includes('root')) throw badRequest('the root policy cannot be bound to an access key');
-    if (!parent.policies.includes('root')) {
+    const parentIsRoot = parent.policies.includes('root');
+    if (!parentIsRoot) {
       // As for child tokens: a caller can hand out only what it holds itself.
-      const allowed = new Set([...parent.policies, 'default']);
+      const allowed = new Set(parent.policies);
       if (requested.some((p) => !allowed.has(p))) throw badRequest('access key policies must be a subset of the calling token\'s policies');
     }
-    const policies = [...new Set([...requested, 'default'])].sort();
+    // `default` goes along as on a child token: only when the caller holds it (or is root).
+    const policies = [...new Set([...requested, ...(parentIsRoot || parent.policies.includes('default') ? ['default'] : [])])].sort();
 
     const maxTtl = ctx.mount.maxLeaseTtl || deps.systemTtl.maxSeconds;
     const defaultTtl = Math.min(ctx.mount.defaultLeaseTtl || deps.systemTtl.defaultSeconds, maxTtl);
