@@ -297,7 +297,9 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     roles: createTokenRoleStore(scope(systemStorage, 'token-roles/')),
   });
   // Each token's private storage (cubbyhole/), gone with the token however it ends.
-  const cubbyhole = createCubbyholeEngine(scope(systemStorage, 'cubbyhole/'), async (id) => (await tokens.lookupById(id)) !== undefined);
+  // Whether the writer's token still lives: revoked meanwhile, no; on its last use (revoked
+  // after this request, its cubbyhole with it), yes, as a request may use its last use.
+  const cubbyhole = createCubbyholeEngine(scope(systemStorage, 'cubbyhole/'), async (id) => (await tokens.lookupCaller(id)) !== undefined);
   tokens.onRevoke((entry) => cubbyhole.destroy(entry.id));
   // The mount manager and the system engine refer to each other: the manager asks for its
   // built-in engines only when it loads the mount table, after both exist.

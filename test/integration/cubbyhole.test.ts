@@ -100,6 +100,15 @@ describe('cubbyhole', () => {
     assert.equal((await send(server, 'POST', 'sys/wrapping/unwrap', { token: wrappingToken })).body.data.data.v, 'x');
   });
 
+  it('takes a write on the last use of a use-limited token (204, as Vault), and the cubbyhole goes with the token', async () => {
+    const created = await send(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['default'], num_uses: 2 } });
+    const limited = created.body.auth.client_token as string;
+    assert.equal((await send(server, 'POST', 'cubbyhole/first', { token: limited, body: { v: '1' } })).status, 204);
+    const last = await send(server, 'POST', 'cubbyhole/last', { token: limited, body: { v: '2' } });
+    assert.equal(last.status, 204, last.text);
+    assert.equal((await send(server, 'GET', 'cubbyhole/first', { token: limited })).status, 403, 'the token is gone after its last use');
+  });
+
   it("deletes a token's cubbyhole from storage when the token is revoked", async () => {
     const carol = await createToken();
     await send(server, 'POST', 'cubbyhole/one', { token: carol.token, body: { v: '1' } });

@@ -83,6 +83,12 @@ describe('tokens over HTTP', () => {
     assert.equal((await api(server, 'GET', 'secret/data/app', { token: auth.client_token })).status, 403);
   });
 
+  it('refuses a num_uses too large to count down', async () => {
+    const huge = await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['reader'], num_uses: 18014398509481984 } });
+    assert.equal(huge.status, 400);
+    assert.match(String(huge.body.errors), /num_uses must be at most 2147483647/);
+  });
+
   it('spends a use on a refused request too, as Vault does, so a use-limited token cannot probe without limit', async () => {
     const auth = await create(root, { policies: ['reader'], num_uses: 2 });
     assert.equal((await api(server, 'GET', 'sys/mounts', { token: auth.client_token })).status, 403);
@@ -104,6 +110,8 @@ describe('tokens over HTTP', () => {
   });
 
   it('looks up, renews and revokes by accessor without revealing the token', async () => {
+    const named = await create(root, { policies: ['reader'], display_name: 'My App!' });
+    assert.equal((await api(server, 'POST', 'auth/token/lookup', { token: root, body: { token: named.client_token } })).body.data.display_name, 'token-My-App', 'case kept, as Vault');
     const auth = await create(root, { policies: ['reader'], ttl: '1h', display_name: 'ci job', meta: { team: 'a' } });
     const looked = await api(server, 'POST', 'auth/token/lookup-accessor', { token: root, body: { accessor: auth.accessor } });
     assert.equal(looked.status, 200);

@@ -53,10 +53,14 @@ function bool(value: unknown, field: string, fallback: boolean): boolean {
   throw badRequest(`${field} must be a boolean`);
 }
 
+/** Vault's num_uses is a Go int32-sized count; past 2^53 a JavaScript count would never go down. */
+const MAX_NUM_USES = 2 ** 31 - 1;
+
 function nonNegativeInt(value: unknown, field: string): number {
   if (value === undefined || value === null || value === '') return 0;
   const n = typeof value === 'string' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw badRequest(`${field} must be a non-negative integer`);
+  if (n > MAX_NUM_USES) throw badRequest(`${field} must be at most ${MAX_NUM_USES}`);
   return n;
 }
 
@@ -77,10 +81,16 @@ function withWarnings(warnings: readonly string[]): Pick<EngineResponse, 'warnin
   return warnings.length > 0 ? { warnings: [...warnings] } : {};
 }
 
-/** Vault's display name for a token made through auth/token: `token`, or `token-<cleaned name>`. */
+/**
+ * Vault's display name for a token made through auth/token: `token`, or `token-<name>` with
+ * every character outside [a-zA-Z0-9-] replaced by "-" and one trailing "-" dropped. Case is
+ * kept, as Vault keeps it: Terraform reads the name back and would see a lowercased one as a
+ * change that replaces the token.
+ */
 function tokenDisplayName(raw: unknown): string {
-  const cleaned = (typeof raw === 'string' ? raw : '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-  return cleaned === '' || cleaned === 'token' ? 'token' : `token-${cleaned}`;
+  const name = typeof raw === 'string' ? raw : '';
+  if (name === '') return 'token';
+  return `token-${name}`.replace(/[^a-zA-Z0-9-]/g, '-').replace(/-$/, '');
 }
 
 function requiredString(value: unknown, field: string): string {
