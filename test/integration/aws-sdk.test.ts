@@ -446,6 +446,18 @@ describe('the AWS SDK against Coffer', () => {
     assert.ok(Object.keys(meta.versions).length <= 100, `KV pruned to 100 (${Object.keys(meta.versions).length})`);
     assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/stuck', VersionStage: 'AWSPREVIOUS' }))).SecretString, 'fixed-1');
 
+    // An operator's own max_versions, raised to keep a label, comes back to that value, not below.
+    const first = await sm.send(new CreateSecretCommand({ Name: 'app/operator-kept', SecretString: 'v1' }));
+    assert.equal((await aws.vault('POST', 'aws/metadata/app/operator-kept', { max_versions: 120, custom_metadata: undefined })).status, 204);
+    await sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'app/operator-kept', VersionStage: 'KEEP', MoveToVersionId: first.VersionId }));
+    for (let i = 2; i <= 131; i += 1) await sm.send(new PutSecretValueCommand({ SecretId: 'app/operator-kept', SecretString: `v${i}` }));
+    assert.equal((await aws.vault('GET', 'aws/metadata/app/operator-kept')).body.data.max_versions, 131, 'raised to keep the KEEP version');
+    await sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'app/operator-kept', VersionStage: 'KEEP', RemoveFromVersionId: first.VersionId }));
+    await sm.send(new PutSecretValueCommand({ SecretId: 'app/operator-kept', SecretString: 'v132' }));
+    const kept = (await aws.vault('GET', 'aws/metadata/app/operator-kept')).body.data;
+    assert.equal(kept.max_versions, 120, "back to the operator's 120, not AWS's 100");
+    assert.equal(Object.keys(kept.versions).length, 120);
+
     // A mount that keeps more versions than the record could name.
     assert.equal((await aws.vault('POST', 'aws/config', { max_versions: 2000 })).status, 204);
     try {

@@ -101,21 +101,25 @@ const MAX_KEPT_VERSIONS = 10_000;
  * at least AWS_MAX_VERSIONS, as one the AWS API created. Raising the secret's setting never
  * lowers what KV keeps (it takes the larger of the secret's and the mount's). Once the labels
  * let go, a value this code set (record.maxVersionsSet) comes down again, to what the labels
- * still need but at least AWS_MAX_VERSIONS, and KV prunes the rest with the write that
- * follows; an operator's own value is left alone. Only past MAX_KEPT_VERSIONS is the write
+ * still need but never below what the secret had before the first raise (the operator's own
+ * value, record.maxVersionsBefore) nor AWS_MAX_VERSIONS, and KV prunes the rest with the write
+ * that follows; a value an operator set since is left alone. Only past MAX_KEPT_VERSIONS is the write
  * refused, as AWS refuses one past its version quota.
  */
-function keptVersions(state: SecretState, next: number, token: string, labels: readonly string[]): { setMaxVersions?: number } {
+function keptVersions(state: SecretState, next: number, token: string, labels: readonly string[]): { setMaxVersions?: number; before?: number } {
   const target: AwsVersion = { kv: next, id: token, stages: [] };
   const after = [...state.versions.map((v) => ({ ...v, stages: [...v.stages] })), target];
   moveStages(after, target, labels);
   const needed = Math.max(1, ...after.filter((v) => v.stages.length > 0).map((v) => next - v.kv + 1));
   const own = state.meta.maxVersions;
   const raisedByUs = own !== 0 && own === state.record.maxVersionsSet;
+  // What the secret kept before this code first raised it: the operator's own value, or (0)
+  // the mount's setting with AWS_MAX_VERSIONS at least. Never lowered below that.
+  const floor = Math.max(raisedByUs ? state.record.maxVersionsBefore ?? 0 : 0, AWS_MAX_VERSIONS);
   let wanted: number | undefined;
   if (own === 0) wanted = Math.max(needed, AWS_MAX_VERSIONS);
   else if (needed > own) wanted = needed;
-  else if (raisedByUs && own > AWS_MAX_VERSIONS) wanted = Math.max(needed, AWS_MAX_VERSIONS) < own ? Math.max(needed, AWS_MAX_VERSIONS) : undefined;
+  else if (raisedByUs && Math.max(needed, floor) < own) wanted = Math.max(needed, floor);
   if (wanted !== undefined && wanted > MAX_KEPT_VERSIONS) {
     const oldest = after.filter((v) => v.stages.length > 0).sort((a, b) => a.kv - b.kv)[0];
     throw new AwsError(
@@ -123,7 +127,9 @@ function keptVersions(state: SecretState, next: number, token: string, labels: r
       `This version would exceed the quota of ${MAX_KEPT_VERSIONS} versions for the secret: version ${oldest?.id} still has the staging label(s) ${oldest?.stages.join(', ')}. Move or remove those labels (UpdateSecretVersionStage) first.`,
     );
   }
-  return wanted === undefined ? {} : { setMaxVersions: wanted };
+  if (wanted === undefined) return {};
+  // The value to come back to: kept from the first raise for as long as the raised value stands.
+  return { setMaxVersions: wanted, before: raisedByUs ? state.record.maxVersionsBefore ?? 0 : own };
 }
 
 export async function putVersion(
@@ -148,7 +154,7 @@ export async function putVersion(
       ...change(settled(state)),
       lastChanged: ctx.clock.now(),
       pending: { kv: next, id: token, stages: labels },
-      ...(keep.setMaxVersions === undefined ? {} : { maxVersionsSet: keep.setMaxVersions }),
+      ...(keep.setMaxVersions === undefined ? {} : { maxVersionsSet: keep.setMaxVersions, maxVersionsBefore: keep.before ?? 0 }),
     };
     await saveRecord(ctx, state, record, keep.setMaxVersions);
     try {

@@ -66,6 +66,8 @@ export interface AwsRecord {
    * again. An operator's own setting differs from it and is never lowered.
    */
   maxVersionsSet?: number;
+  /** The secret's max_versions before the AWS API first raised it (0: it followed the mount). */
+  maxVersionsBefore?: number;
   pending?: PendingVersion;
 }
 

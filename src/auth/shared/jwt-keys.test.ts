@@ -74,8 +74,32 @@ test('a set older than 10 minutes is fetched again, and a key the provider remov
   await keys.verify(old, ALGS);
   answer = serve(second);
   clock.t += 10 * 60_000 + 1;
+  // The stale set answers at once while the fresh one is fetched in the background.
+  await keys.verify(old, ALGS);
+  assert.equal(fetches(), 2);
+  await new Promise((resolve) => setTimeout(resolve, 100));
   await assert.rejects(keys.verify(old, ALGS), (e) => code(e) === 'ERR_JWKS_NO_MATCHING_KEY');
   assert.equal(fetches(), 2);
+});
+
+test('a provider that hangs does not stall logins while a stale set is at hand', async () => {
+  answer = serve(first);
+  const { keys, clock } = keySetWithClock();
+  const token = await sign(first, CLAIMS);
+  await keys.verify(token, ALGS);
+  const hung: Array<import('node:http').ServerResponse> = [];
+  answer = (res) => { hung.push(res); res.writeHead(200); res.write('{"keys":['); };
+  clock.t += 10 * 60_000 + 1;
+  try {
+    for (let i = 0; i < 3; i += 1) {
+      const started = performance.now();
+      await keys.verify(token, ALGS);
+      assert.ok(performance.now() - started < 1_000, 'answered from the stale set, not after the fetch');
+      clock.t += 6_000;
+    }
+  } finally {
+    for (const res of hung) res.destroy();
+  }
 });
 
 test('a JWKS larger than 1 MiB, sent without a length, is refused after reading 1 MiB of it', async () => {

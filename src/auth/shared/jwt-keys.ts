@@ -122,11 +122,12 @@ export function remoteKeySet(url: string, ca = '', options: RemoteKeySetOptions 
       // and the logins in between are refused without a fetch.
       if (inFlight === undefined && now() - lastAttempt < JWKS_COOLDOWN_MS) throw new JwksError('ERR_JWKS_UNREACHABLE');
       await refresh();
-    } else if (now() - cached.fetchedAt > JWKS_MAX_AGE_MS && (inFlight !== undefined || now() - lastAttempt >= JWKS_COOLDOWN_MS)) {
-      // A stale set is fetched again, but kept while the provider cannot be reached, as Vault
-      // keeps its cached keys: an outage of the provider must not refuse every login. A key it
-      // removed still stops verifying once a fetch succeeds.
-      await refresh().catch(() => undefined);
+    } else if (now() - cached.fetchedAt > JWKS_MAX_AGE_MS && inFlight === undefined && now() - lastAttempt >= JWKS_COOLDOWN_MS) {
+      // A stale set is fetched again in the background, and used meanwhile and while the
+      // provider cannot be reached, as Vault keeps its cached keys: an outage (or a provider that
+      // hangs until the timeout) must neither refuse nor stall every login. A key it removed
+      // stops verifying once a fetch succeeds.
+      void refresh().catch(() => undefined);
     }
     const current = cached as NonNullable<typeof cached>;
     try {

@@ -132,4 +132,30 @@ describe('consumer registry', () => {
     clock.advance(601_000); // past 10 TTLs: listing forgets them
     await registry.register({ path: 'p', owner: 'one-more' });
   });
+  it('makes room on a full path from registrations whose token is gone, swept at most every 10 s', async () => {
+    const clock = createManualClock();
+    const alive = new Set<string>();
+    const registry = createConsumerRegistry({ storage: createMemoryStorage(), clock, ownerAlive: async (o) => alive.has(o), limits: { perToken: MAX_CONSUMERS_PER_TOKEN, perPath: 20 } });
+    for (let i = 0; i < 20; i += 1) {
+      alive.add(`t${i}`);
+      await registry.register({ path: 'p', owner: `t${i}`, ttl: 86_400 });
+    }
+    await assert.rejects(registry.register({ path: 'p', owner: 'new' }), /this path already has 20 consumers registered/);
+    for (let i = 0; i < 5; i += 1) alive.delete(`t${i}`); // revoked: they can never check in again
+    await assert.rejects(registry.register({ path: 'p', owner: 'new' }), /already has 20/, 'swept 0 s ago: refused without reading every registration again');
+    clock.advance(10_000);
+    alive.add('new');
+    await registry.register({ path: 'p', owner: 'new' });
+    assert.equal((await registry.list('p')).length, 16, 'the five dead ones made room');
+  });
+
+  it('counts and writes each registration under the path lock, so concurrent ones cannot pass the cap together', async () => {
+    const clock = createManualClock();
+    const memory = createMemoryStorage();
+    // A listing answered a turn after it was taken, so registrations interleave as they can on SQLite.
+    const storage = { ...memory, list: async (prefix: string) => { const listed = await memory.list(prefix); await new Promise((resolve) => setImmediate(resolve)); return listed; } } as typeof memory;
+    const registry = createConsumerRegistry({ storage, clock });
+    const outcomes = await Promise.allSettled(Array.from({ length: 150 }, () => registry.register({ path: 'p', owner: 'one-token' })));
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, MAX_CONSUMERS_PER_TOKEN);
+  });
 });

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { badRequest } from '../errors.js';
 import { randomBase62 } from '../ids.js';
+import { createKeyedMutex } from '../keyed-mutex.js';
 import { getJson, putJson, type Storage } from '../storage/storage.js';
 
 export interface Consumer {
@@ -74,6 +75,7 @@ const MAX_TTL = 24 * 3600;
  */
 export const MAX_CONSUMERS_PER_TOKEN = 100;
 export const MAX_CONSUMERS_PER_PATH = 5_000;
+const FULL_PATH_SWEEP_MS = 10_000;
 
 const pathKey = (path: string): string => createHash('sha256').update(path).digest('hex').slice(0, 32);
 /**
@@ -148,48 +150,63 @@ export function createConsumerRegistry(deps: ConsumerRegistryDeps): ConsumerRegi
     return out.sort((a, b) => a.registeredAt - b.registeredAt);
   };
 
+  const registrations = createKeyedMutex();
+  /** When each full path was last swept for registrations that hold nothing up. */
+  const lastFullSweep = new Map<string, number>();
+  const registerUnder = async (path: string, ttl: number, input: { name?: string; version?: number; owner?: string }): Promise<Consumer> => {
+    const now = clock.now();
+    const tag = ownerTag(input.owner);
+    const folder = `${pathKey(path)}/`;
+    let ids = await storage.list(folder);
+    const mine = (): string[] => ids.filter((id) => id.startsWith(tag));
+    if (mine().length >= perToken) {
+      // Its registrations that stopped checking in make room: they no longer hold anything up.
+      for (const id of mine()) {
+        const stored = await getJson<Consumer>(storage, `${folder}${id}`);
+        if (stored !== undefined && silence(stored, now) > stored.ttl * 1000) await storage.delete(`${folder}${id}`);
+      }
+      ids = await storage.list(folder);
+      if (mine().length >= perToken) {
+        throw badRequest(`this token already has ${perToken} live consumers registered for this path: deregister one first`);
+      }
+    }
+    if (ids.length >= perPath) {
+      // A full path makes room from registrations that hold nothing up any more (silent past
+      // their TTL, or whose token is gone), which would otherwise fill it for 10 TTLs. The sweep
+      // reads every registration, so a path that stays full is swept at most every 10 s.
+      if (now - (lastFullSweep.get(path) ?? -Infinity) >= FULL_PATH_SWEEP_MS) {
+        lastFullSweep.set(path, now);
+        for (const consumer of await list(path)) {
+          if (!consumer.live) await storage.delete(consumerKey(path, consumer.id));
+        }
+        ids = await storage.list(folder);
+      }
+      if (ids.length >= perPath) throw badRequest(`this path already has ${perPath} consumers registered`);
+    }
+    const consumer: Consumer = {
+      id: `${tag}${randomBase62(20)}`,
+      path,
+      version: input.version ?? 0,
+      name: (input.name ?? '').slice(0, 256),
+      registeredAt: now,
+      lastCheckIn: now,
+      versionSince: now,
+      ttl,
+      ...(input.owner === undefined ? {} : { owner: input.owner }),
+    };
+    await putJson(storage, consumerKey(path, consumer.id), consumer);
+    return consumer;
+  };
+
   return {
     servingSince,
     async register(input) {
       const path = validPath(input.path);
       const ttl = input.ttl ?? DEFAULT_TTL;
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL) throw badRequest(`ttl must be between 1 and ${MAX_TTL} seconds`);
-      const now = clock.now();
-      const tag = ownerTag(input.owner);
-      const folder = `${pathKey(path)}/`;
-      let ids = await storage.list(folder);
-      const mine = (): string[] => ids.filter((id) => id.startsWith(tag));
-      if (mine().length >= perToken) {
-        // Its registrations that stopped checking in make room: they no longer hold anything up.
-        for (const id of mine()) {
-          const stored = await getJson<Consumer>(storage, `${folder}${id}`);
-          if (stored !== undefined && silence(stored, now) > stored.ttl * 1000) await storage.delete(`${folder}${id}`);
-        }
-        ids = await storage.list(folder);
-        if (mine().length >= perToken) {
-          throw badRequest(`this token already has ${perToken} live consumers registered for this path: deregister one first`);
-        }
-      }
-      if (ids.length >= perPath) {
-        // Listing forgets the long-silent ones.
-        await list(path);
-        if ((await storage.list(folder)).length >= perPath) {
-          throw badRequest(`this path already has ${perPath} consumers registered`);
-        }
-      }
-      const consumer: Consumer = {
-        id: `${tag}${randomBase62(20)}`,
-        path,
-        version: input.version ?? 0,
-        name: (input.name ?? '').slice(0, 256),
-        registeredAt: now,
-        lastCheckIn: now,
-        versionSince: now,
-        ttl,
-        ...(input.owner === undefined ? {} : { owner: input.owner }),
-      };
-      await putJson(storage, consumerKey(path, consumer.id), consumer);
-      return consumer;
+      // Counted and written under the path's lock: concurrent registrations must not all pass
+      // a count taken before any of them was written.
+      return registrations.run(path, () => registerUnder(path, ttl, input));
     },
     async checkIn(id, rawPath, version, owner) {
       const path = validPath(rawPath);
