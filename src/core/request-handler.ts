@@ -84,7 +84,6 @@ function refusedOperation(verb: RequestVerb): Operation | 'help' {
   return verb === 'help' ? 'help' : VERB_OPERATION[verb];
 }
 
-/** Whether the token may be used by a client at `address` (its bound CIDRs, if any). */
 /** See auditEvent: the most values of a refused request's data audited one by one. */
 const SUMMARISED_ABOVE_VALUES = 1_000;
 const SUMMARY_KEY = 'coffer_refused_data_summary';
@@ -109,6 +108,7 @@ function hasBodyToken(data: Readonly<Record<string, unknown>>): boolean {
   return data.token !== undefined && data.token !== null && data.token !== '';
 }
 
+/** Whether the token may be used by a client at `address` (its bound CIDRs, if any). */
 function usableFrom(entry: TokenEntry, address: string): boolean {
   return entry.boundCidrs === undefined || addressAllowed(address, entry.boundCidrs);
 }

@@ -201,6 +201,8 @@ export function createHttpApiForCore(deps: {
       delete req.headers[HOP_KEY_HEADER];
       if (internalHopKey === undefined || typeof key !== 'string' || !sameKey(key, internalHopKey)) {
         leaveBodyUnread(req);
+        // Whatever sent it, the connection's framing cannot be trusted past this request.
+        res.setHeader('connection', 'close');
         sendJson(res, 400, { errors: ['request not forwarded by a replica of this server'] });
         return;
       }
