@@ -256,6 +256,20 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     await teardown(Math.max(deadline - Date.now(), STOP_FLOOR_MS));
   };
 
+  /** Seals and rolls back a failed initialisation; the error to throw says how that went. */
+  const undoInitialization = async (abandon: () => Promise<void>, error: unknown): Promise<CofferError> => {
+    const reason = error instanceof Error ? error.message : String(error);
+    await teardown();
+    try {
+      await abandon();
+    } catch (undoError) {
+      deps.logger.error('initialization failed and could not be undone', { error: reason, undo_error: undoError instanceof Error ? undoError.message : String(undoError) });
+      return new CofferError('internal', `initialization failed (${reason}), and undoing it failed too: the storage holds a partial initialization whose keys nobody has; stop the server and remove its data before initializing again`, { cause: error });
+    }
+    deps.logger.error('initialization failed and was undone', { error: reason });
+    return new CofferError('internal', `initialization failed and was undone, so the server is not initialized; fix the cause and initialize again: ${reason}`, { cause: error });
+  };
+
   /** The core is unsealed and loaded: requests are admitted from now on. */
   const openToRequests = (): void => {
     if (ready && !deps.barrier.sealed) gate.open();
@@ -275,16 +289,23 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     },
     initialize: (opts) =>
       serial(async () => {
-        const { keys } = await deps.seal.initialize({ secretShares: opts.secretShares, secretThreshold: opts.secretThreshold });
-        await loadUnsealed();
-        const { token } = await deps.tokens.create({
-          ...(opts.rootToken === undefined ? {} : { token: opts.rootToken }),
-          parent: undefined,
-          policies: ['root'],
-          displayName: 'root',
-          path: 'auth/token/root',
-          allowNoExpiry: true,
-        });
+        const { keys, abandon } = await deps.seal.initialize({ secretShares: opts.secretShares, secretThreshold: opts.secretThreshold });
+        let token: string;
+        try {
+          await loadUnsealed();
+          ({ token } = await deps.tokens.create({
+            ...(opts.rootToken === undefined ? {} : { token: opts.rootToken }),
+            parent: undefined,
+            policies: ['root'],
+            displayName: 'root',
+            path: 'auth/token/root',
+            allowNoExpiry: true,
+          }));
+        } catch (error) {
+          // Nobody has seen the shares yet: kept, the store would be initialised for good with
+          // keys no one holds, and every later init refused.
+          throw await undoInitialization(abandon, error);
+        }
         if (opts.keepUnsealed) openToRequests();
         else await teardown();
         return { keys, rootToken: token };

@@ -248,3 +248,21 @@ test('storage_type comes from the physical backend', async () => {
   const { seal } = start(physical);
   assert.equal((await seal.status()).storage_type, 'sqlite');
 });
+
+test('abandon() undoes an initialisation: sealed, shares wiped, its keys deleted, what was there before kept', async () => {
+  const node = start();
+  await node.physical.put('unrelated/left-by-an-operator', Buffer.from('kept'));
+  const { keys, abandon } = await node.seal.initialize({ secretShares: 3, secretThreshold: 2 });
+  await node.barrier.put('sys/written-while-loading', Buffer.from('gone'));
+  await abandon();
+  assert.equal(node.barrier.sealed, true);
+  for (const key of keys) assert.ok(key.every((byte) => byte === 0), 'every share is zero-filled');
+  assert.deepEqual(await node.physical.list(''), ['unrelated/']);
+  assert.equal((await node.seal.status()).initialized, false);
+  // A new initialisation starts from nothing and its shares unseal.
+  const again = await node.seal.initialize({ secretShares: 3, secretThreshold: 2 });
+  node.seal.seal();
+  await node.seal.submitShare(again.keys[0]!.toString('hex'));
+  assert.equal((await node.seal.submitShare(again.keys[2]!.toString('base64'))).sealed, false);
+  assert.equal(String(await node.physical.get('unrelated/left-by-an-operator')), 'kept');
+});

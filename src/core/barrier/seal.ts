@@ -15,8 +15,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import { uuid } from '../ids.js';
 import type { PhysicalStorage } from '../storage/storage.js';
+import { keysUnder } from '../storage/view.js';
 import { KEY_BYTES } from './aes-gcm.js';
-import type { Barrier } from './barrier.js';
+import { KEYRING_KEY, type Barrier } from './barrier.js';
 import { envelopeTerm, openEnvelope, sealEnvelope } from './envelope.js';
 import { createSerialQueue } from './serial-queue.js';
 import { combineShares, MAX_SHARES, splitSecret } from './shamir.js';
@@ -39,6 +40,14 @@ export interface SealStatus {
 /** The unseal shares, returned once and never stored (dev mode storing them is its own choice). */
 export interface InitResult {
   keys: Buffer[];
+  /**
+   * Undoes this initialisation when what follows it fails (loading the core, creating the root
+   * token), before anyone has seen the shares: seals the barrier, zero-fills the shares and
+   * deletes, in one atomic batch, the keyring and every key written since the initialisation
+   * began. The store is then uninitialised again, and a new `sys/init` starts from nothing
+   * instead of finding data encrypted under keys nobody holds. Throws when storage refuses.
+   */
+  abandon(): Promise<void>;
 }
 
 export interface Seal {
@@ -174,6 +183,9 @@ export function createShamirSeal(deps: ShamirSealDeps): Seal {
         // Only the seal creates a keyring, and this queue serialises it, so checking first and
         // writing afterwards cannot race another initialisation.
         if (await barrier.isInitialized()) throw new CofferError('already_initialized', 'Vault is already initialized');
+        // What an uninitialised store holds (at most the seal records of an attempt that
+        // stopped before its keyring): abandon() keeps exactly these.
+        const keptKeys = new Set(await keysUnder(physical, ''));
         const rootKey = randomBytes(KEY_BYTES);
         const unsealKey = randomBytes(KEY_BYTES);
         try {
@@ -189,7 +201,19 @@ export function createShamirSeal(deps: ShamirSealDeps): Seal {
           await barrier.initialize(rootKey);
           await barrier.unseal(rootKey);
           resetProgress();
-          return { keys };
+          const abandon = (): Promise<void> =>
+            serialize(async () => {
+              barrier.seal();
+              resetProgress();
+              config = undefined;
+              for (const key of keys) key.fill(0);
+              const written = (await keysUnder(physical, '')).filter((key) => !keptKeys.has(key));
+              // One batch: without the keyring, entries left behind are unreadable to the next
+              // initialisation; without the entries, a keyring left behind opens for nobody.
+              const doomed = new Set([KEYRING_KEY, SEAL_CONFIG_KEY, ROOT_KEY_KEY, ...written]);
+              await physical.batch([...doomed].map((key) => ({ type: 'delete' as const, key })));
+            });
+          return { keys, abandon };
         } finally {
           rootKey.fill(0);
           unsealKey.fill(0);

@@ -72,16 +72,29 @@ function attempt<T>(call: () => Promise<T>): Promise<T> {
 /** Deletes every key under `prefix` (used when a mount is disabled). */
 export async function deletePrefix(storage: Storage, prefix: string): Promise<number> {
   let removed = 0;
-  const walk = async (dir: string): Promise<void> => {
-    const children = await storage.list(dir);
-    const ops: WriteOp[] = [];
-    for (const child of children) {
-      if (child.endsWith('/')) await walk(dir + child);
-      else ops.push({ type: 'delete', key: dir + child });
-    }
+  await walkFolders(storage, prefix, async (dir, leaves) => {
+    const ops = leaves.map((leaf): WriteOp => ({ type: 'delete', key: dir + leaf }));
     for (let i = 0; i < ops.length; i += 500) await storage.batch(ops.slice(i, i + 500));
     removed += ops.length;
-  };
-  await walk(prefix);
+  });
   return removed;
+}
+
+/** Every key under `prefix` ('' for all), each in full. Meant for small key spaces. */
+export async function keysUnder(storage: Storage, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  await walkFolders(storage, prefix, async (dir, leaves) => {
+    for (const leaf of leaves) keys.push(dir + leaf);
+  });
+  return keys;
+}
+
+/** Calls `visit` with each folder's leaves (names relative to it), deepest folders first. */
+async function walkFolders(storage: Storage, dir: string, visit: (dir: string, leaves: string[]) => Promise<void>): Promise<void> {
+  const leaves: string[] = [];
+  for (const child of await storage.list(dir)) {
+    if (child.endsWith('/')) await walkFolders(storage, dir + child, visit);
+    else leaves.push(child);
+  }
+  await visit(dir, leaves);
 }
