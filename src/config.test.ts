@@ -111,6 +111,16 @@ test('a max_watches_per_token that is not an integer from 1 to 100000 is refused
   }
 });
 
+test('max_watches reaches the config, 10000 when unset, and is refused outside 1 to 1000000', () => {
+  assert.equal(load({}).maxWatches, 10_000);
+  assert.equal(load({ max_watches: 3 }).maxWatches, 3);
+  assert.equal(resolveConfig({ maxWatches: 1_000_000 }).maxWatches, 1_000_000);
+  for (const value of [0, -1, 1.5, 1_000_001]) {
+    assert.throws(() => load({ max_watches: value }), (e: unknown) => e instanceof ConfigError && /max_watches must be an integer from 1 to 1000000 \(default 10000\)/.test(e.message), String(value));
+  }
+  assert.throws(() => load({ max_watches: '5' }), /config key "max_watches" must be a number/);
+});
+
 test('the audit keys are known config file keys', () => {
   assert.throws(() => load({ audit_dirs: [] }), /known keys: .*audit_file_dirs, api_audit_creation, audit, x_forwarded_for_authorized_addrs/);
 });

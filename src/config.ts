@@ -7,7 +7,7 @@ import { isAbsolute } from 'node:path';
 import { parseDeclaredAuditDevices, type DeclaredAuditDevice } from './core/audit/declared.js';
 import { parseDurationSeconds } from './core/duration.js';
 import { CofferError } from './core/errors.js';
-import { DEFAULT_MAX_WATCHES_PER_TOKEN } from './core/events/watch-slots.js';
+import { DEFAULT_MAX_WATCHES, DEFAULT_MAX_WATCHES_PER_TOKEN } from './core/events/watch-slots.js';
 import { canonicalAllowedHost } from './rotators/url-policy.js';
 import { parseForwardedForSettings, type ForwardedForInput, type ForwardedForSettings } from './server/forwarded-for-settings.js';
 
@@ -47,6 +47,8 @@ export interface ServerConfig {
   http: HttpTimeouts;
   /** sys/watch event streams and long polls one token may hold open at once (watch-slots.ts). */
   maxWatchesPerToken: number;
+  /** The same on the whole server, whatever tokens hold them. */
+  maxWatches: number;
   /** How long a seal waits for the requests in flight before it seals anyway, seconds. */
   sealDrainTimeout: number;
   /** How long SIGTERM/SIGINT lets the requests in flight finish before closing their connections, seconds. */
@@ -99,6 +101,8 @@ export interface ServerConfigInput {
   httpIdleTimeout?: string | number;
   /** Config file key `max_watches_per_token`. */
   maxWatchesPerToken?: number;
+  /** Config file key `max_watches`. */
+  maxWatches?: number;
   /** Config file keys `x_forwarded_for_authorized_addrs`, `_hop_skips`, `_reject_not_authorized`, `_reject_not_present`. */
   forwardedFor?: ForwardedForInput;
   /** Config file key `seal_drain_timeout`. */
@@ -147,6 +151,7 @@ const MAX_HTTP_REPLICAS = 64;
 
 /** Each open watch holds a socket: past this, a typo (an extra zero or three) rather than a need. */
 const MAX_WATCHES_PER_TOKEN = 100_000;
+const MAX_WATCHES = 1_000_000;
 
 function dataDirOf(value: string | undefined): string {
   if (value === undefined) return './coffer-data';
@@ -203,6 +208,10 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   if (!Number.isInteger(maxWatchesPerToken) || maxWatchesPerToken < 1 || maxWatchesPerToken > MAX_WATCHES_PER_TOKEN) {
     throw new ConfigError(`max_watches_per_token must be an integer from 1 to ${MAX_WATCHES_PER_TOKEN} (default ${DEFAULT_MAX_WATCHES_PER_TOKEN})`);
   }
+  const maxWatches = input.maxWatches ?? DEFAULT_MAX_WATCHES;
+  if (!Number.isInteger(maxWatches) || maxWatches < 1 || maxWatches > MAX_WATCHES) {
+    throw new ConfigError(`max_watches must be an integer from 1 to ${MAX_WATCHES} (default ${DEFAULT_MAX_WATCHES})`);
+  }
   let forwardedFor: ForwardedForSettings | undefined;
   try {
     forwardedFor = parseForwardedForSettings(input.forwardedFor ?? {});
@@ -241,6 +250,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     auditDevices,
     http,
     maxWatchesPerToken,
+    maxWatches,
     sealDrainTimeout: drain(input.sealDrainTimeout, 'seal_drain_timeout', SEAL_DRAIN_DEFAULT_SECONDS),
     shutdownGracePeriod: drain(input.shutdownGracePeriod, 'shutdown_grace_period', SHUTDOWN_GRACE_DEFAULT_SECONDS),
     forwardedFor,
@@ -319,6 +329,7 @@ export const CONFIG_FILE_KEYS = [
   'http_read_timeout',
   'http_idle_timeout',
   'max_watches_per_token',
+  'max_watches',
   'seal_drain_timeout',
   'shutdown_grace_period',
   'audit_file_dirs',
@@ -372,8 +383,10 @@ export function readConfigFile(path: string): ServerConfigInput {
   if (cache !== undefined) out.cacheEntries = cache;
   const replicas = num('http_replicas');
   if (replicas !== undefined) out.httpReplicas = replicas;
-  const maxWatches = num('max_watches_per_token');
-  if (maxWatches !== undefined) out.maxWatchesPerToken = maxWatches;
+  const maxWatchesPerToken = num('max_watches_per_token');
+  if (maxWatchesPerToken !== undefined) out.maxWatchesPerToken = maxWatchesPerToken;
+  const maxWatches = num('max_watches');
+  if (maxWatches !== undefined) out.maxWatches = maxWatches;
   const allowedHosts = raw.rotator_allowed_hosts;
   if (allowedHosts !== undefined) {
     if (!Array.isArray(allowedHosts) || !allowedHosts.every((h) => typeof h === 'string')) {

@@ -448,7 +448,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
     timeouts: config.http,
     events,
     watchAccess: createWatchAccess({ tokens, policies }),
-    watchSlots: createWatchSlots({ maxPerToken: config.maxWatchesPerToken }),
+    watchSlots: createWatchSlots({ maxPerToken: config.maxWatchesPerToken, maxTotal: config.maxWatches }),
     quotas,
     ...(config.forwardedFor ? { forwardedFor: config.forwardedFor } : {}),
     // AWS Secrets Manager protocol on the same listener.

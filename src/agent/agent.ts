@@ -263,10 +263,11 @@ export async function startAgent(config: unknown, options: AgentOptions = {}): P
       checkTokenAfter(err);
     },
     onInterrupted: (err) => {
-      // The token holds as many watches as Coffer allows (max_watches_per_token): the SDK backs
-      // off and asks again. Meanwhile changes reach the files only at render_interval.
+      // The token, or the whole server, holds as many watches as Coffer allows
+      // (max_watches_per_token, max_watches; the error says which): the SDK backs off and asks
+      // again. Meanwhile changes reach the files only at render_interval.
       if (err instanceof CofferRateLimitedError) {
-        if (!watchRefused) log.warn('Coffer refuses another change event stream for this token (too many open watches); retrying with backoff, relying on render_interval meanwhile', { error: describe(err) });
+        if (!watchRefused) log.warn('Coffer refuses another change event stream (too many open watches, for this token or on the server); retrying with backoff, relying on render_interval meanwhile', { error: describe(err) });
         watchRefused = true;
         return;
       }

@@ -165,7 +165,7 @@ describe('a cap on the watches one token holds open', { timeout: 60_000 }, () =>
     const dir = mkdtempSync(join(tmpdir(), 'coffer-watch-cap-agent-'));
     const logs: string[] = [];
     const messages = (): string[] => logs.map((l) => (JSON.parse(l) as { message: string }).message);
-    const refusedWarning = (m: string): boolean => m.startsWith('Coffer refuses another change event stream for this token');
+    const refusedWarning = (m: string): boolean => m.startsWith('Coffer refuses another change event stream (too many open watches');
     let agent: Agent | undefined;
     try {
       writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
@@ -197,5 +197,40 @@ describe('a cap on the watches one token holds open', { timeout: 60_000 }, () =>
       await agent?.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a cap on the watches the whole server holds open', { timeout: 60_000 }, () => {
+  let server: TestServer;
+  let root: string;
+  const opened: OpenStream[] = [];
+  const SERVER_CAP_MESSAGE = 'too many open watches on this server: at most 2 at once (max_watches); retry later';
+
+  before(async () => {
+    server = await startTestServer({ dev: true, storage: 'memory', maxWatchesPerToken: 5, maxWatches: 2 });
+    root = server.rootToken as string;
+  });
+  after(async () => {
+    for (const s of opened) s.close();
+    await server.destroy();
+  });
+
+  it('refuses any token once the server holds max_watches, with 429, until one closes', async () => {
+    const tokens: string[] = [];
+    for (let i = 0; i < 3; i++) tokens.push((await api(server, 'POST', 'auth/token/create', { token: root, body: { policies: ['default'] } })).body.auth.client_token as string);
+    const first = openStream(server, tokens[0] as string);
+    const second = openStream(server, tokens[1] as string);
+    opened.push(first, second);
+    assert.equal(await first.status, 200);
+    assert.equal(await second.status, 200);
+
+    for (const token of [tokens[2] as string, tokens[0] as string]) {
+      const refused = await watchOnce(server, token, 'sys/watch/poll?wait=0s');
+      assert.equal(refused.status, 429);
+      assert.deepEqual(refused.body, { errors: [SERVER_CAP_MESSAGE] }, 'refused even below its own cap');
+    }
+
+    first.close();
+    await eventually(async () => (await watchOnce(server, tokens[2] as string, 'sys/watch/poll?wait=0s')).status === 200, 10_000, 'the closed stream to free a slot');
   });
 });

@@ -88,6 +88,20 @@ describe('watch and consumers', () => {
     other.close();
   });
 
+  it("delivers only the events under the stream's prefix, in order, even to a token that may read everything", async () => {
+    const app = openStream(server, root, 'secret/data/app/');
+    assert.equal(await app.opened, 200);
+    for (const path of ['app/one', 'other/x', 'app/two', 'apps/three', 'other/y', 'app/one']) {
+      assert.equal((await api(server, 'POST', `secret/data/${path}`, { token: root, body: { data: { v: path } } })).status, 200);
+    }
+    await until(() => app.events.length >= 3);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(app.events.map((e) => e.path), ['secret/data/app/one', 'secret/data/app/two', 'secret/data/app/one']);
+    const seqs = app.events.map((e) => e.seq);
+    assert.deepEqual([...seqs].sort((a, b) => a - b), seqs, 'in the order they happened');
+    app.close();
+  });
+
   it('announces soft deletes and destroys under the data path', async () => {
     const stream = openStream(server, appToken, 'secret/data/app/');
     await stream.opened;

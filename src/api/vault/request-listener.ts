@@ -46,7 +46,7 @@ export interface VaultApiOptions {
   jsonLimits?: JsonLimits;
   events: EventBus;
   watchAccess: WatchAccess;
-  /** Open watches per token (config `max_watches_per_token`); default DEFAULT_MAX_WATCHES_PER_TOKEN. */
+  /** Open watches per token and on the server (config `max_watches_per_token`, `max_watches`); defaults in watch-slots.ts. */
   watchSlots?: WatchSlots;
   /**
    * Set in an HTTP replica process (src/server/replicas/): `accepts` says which requests this
@@ -236,11 +236,14 @@ export function createVaultRequestListener(options: VaultApiOptions): RequestLis
       const access = token ? await options.watchAccess.forToken(token) : undefined;
       if (!access) throw new CofferError('permission_denied', 'permission denied');
       const slot = watchSlots.take(access.holder);
-      if (slot === undefined) {
+      if (slot === 'token') {
         throw new CofferError(
           'rate_limited',
           `too many open watches for this token: at most ${watchSlots.maxPerToken} event streams and long polls at once; close one, or retry later`,
         );
+      }
+      if (slot === 'server') {
+        throw new CofferError('rate_limited', `too many open watches on this server: at most ${watchSlots.maxTotal} at once (max_watches); retry later`);
       }
       freeSlot = slot;
       // Whichever way the watch ends (the client goes, the stream is cut off or ended, the poll

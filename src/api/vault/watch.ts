@@ -105,6 +105,9 @@ export function serveEventStream(
     });
   };
   const send = (event: ChangeEvent): void => {
+    // Checked at once, not in the queue: every write calls every watcher, and one watching
+    // elsewhere must cost the write a string comparison, not a queued step (promises and all).
+    if (!event.path.startsWith(request.prefix)) return;
     enqueue(async () => {
       if (closed || !(await visible(event))) return;
       res.write(`id: ${event.seq}\nevent: ${event.event}\ndata: ${JSON.stringify(wire(event))}\n\n`);
@@ -156,6 +159,7 @@ export async function longPoll(bus: EventBus, access: WatcherAccess, request: Wa
     let queue: Promise<void> = Promise.resolve();
     const timer = setTimeout(() => finish([]), request.waitSeconds * 1000);
     const unsubscribe = bus.subscribe((event) => {
+      if (!event.path.startsWith(request.prefix)) return;
       // A check that throws (sealed, storage) answers the poll empty rather than escape.
       queue = queue
         .then(async () => {
