@@ -8,7 +8,7 @@
  */
 import type { AuditBroker } from './audit/broker.js';
 import type { Barrier } from './barrier/barrier.js';
-import type { Seal, SealStatus } from './barrier/seal.js';
+import { InitializationFailed, undoneInitialization, type Seal, type SealStatus } from './barrier/seal.js';
 import type { Logger } from './logger.js';
 import type { QuotaStore } from './quotas/quota-store.js';
 import type { PolicyStore } from './policy/store.js';
@@ -256,18 +256,9 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     await teardown(Math.max(deadline - Date.now(), STOP_FLOOR_MS));
   };
 
-  /** Seals and rolls back a failed initialisation; the error to throw says how that went. */
-  const undoInitialization = async (abandon: () => Promise<void>, error: unknown): Promise<CofferError> => {
-    const reason = error instanceof Error ? error.message : String(error);
-    await teardown();
-    try {
-      await abandon();
-    } catch (undoError) {
-      deps.logger.error('initialization failed and could not be undone', { error: reason, undo_error: undoError instanceof Error ? undoError.message : String(undoError) });
-      return new CofferError('internal', `initialization failed (${reason}), and undoing it failed too: the storage holds a partial initialization whose keys nobody has; stop the server and remove its data before initializing again`, { cause: error });
-    }
-    deps.logger.error('initialization failed and was undone', { error: reason });
-    return new CofferError('internal', `initialization failed and was undone, so the server is not initialized; fix the cause and initialize again: ${reason}`, { cause: error });
+  /** Logs a failed initialisation with its causes (the answer omits them). */
+  const logInitializationFailed = (error: InitializationFailed): void => {
+    deps.logger.error(error.undone ? 'initialization failed and was undone' : 'initialization failed and could not be undone', { error: error.detail });
   };
 
   /** The core is unsealed and loaded: requests are admitted from now on. */
@@ -289,7 +280,14 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     },
     initialize: (opts) =>
       serial(async () => {
-        const { keys, abandon } = await deps.seal.initialize({ secretShares: opts.secretShares, secretThreshold: opts.secretThreshold });
+        let initialized;
+        try {
+          initialized = await deps.seal.initialize({ secretShares: opts.secretShares, secretThreshold: opts.secretThreshold });
+        } catch (error) {
+          if (error instanceof InitializationFailed) logInitializationFailed(error);
+          throw error;
+        }
+        const { keys, abandon } = initialized;
         let token: string;
         try {
           await loadUnsealed();
@@ -304,7 +302,10 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
         } catch (error) {
           // Nobody has seen the shares yet: kept, the store would be initialised for good with
           // keys no one holds, and every later init refused.
-          throw await undoInitialization(abandon, error);
+          await teardown();
+          const failed = await undoneInitialization(abandon, error);
+          logInitializationFailed(failed);
+          throw failed;
         }
         if (opts.keepUnsealed) openToRequests();
         else await teardown();

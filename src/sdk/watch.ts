@@ -273,7 +273,7 @@ export function startWatch(
   const shouldFallBack = (err: unknown, failures: number): boolean => {
     if (options.transport === 'sse') return false;
     if (streamMissing(err)) return true;
-    // A 429 (the token holds as many watches as the server allows) says nothing about streams
+    // A 429 (the token, or the whole server, holds as many watches as Coffer allows) says nothing about streams
     // working: long polls count against the same limit, and falling back would keep this watch
     // on polling for good. Back off and ask for the stream again.
     if (err instanceof CofferRateLimitedError) return false;

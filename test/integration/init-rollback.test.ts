@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { createLogger } from '../../src/core/logger.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { send } from '../helpers/raw-http.js';
 
@@ -75,9 +76,21 @@ describe('an initialisation that fails after its keyring was written', () => {
     assert.deepEqual(self.body.data.policies, ['root']);
   }
 
-  it('is undone when the root token cannot be stored', async () => {
-    server = await startTestServer({ storage: 'sqlite' });
+  it("is undone when the root token cannot be stored, and the log has the database's own reason", async () => {
+    const logs: string[] = [];
+    server = await startTestServer({ storage: 'sqlite', logger: createLogger({ level: 'info', write: (line) => void logs.push(line) }) });
     refuseInserts(server, 'sys/token/id/%');
+    await failedInit(server);
+    const logged = logs.find((line) => line.includes('"initialization failed and was undone"'));
+    assert.ok(logged, logs.join('\n'));
+    assert.match(logged, new RegExp(`storage write failed: .*${REFUSAL.replace(/[()]/g, '\\$&')}`));
+    await initAgain(server);
+  });
+
+  it('is undone when the keyring just written cannot be opened (inside the seal, before the core loads)', async () => {
+    server = await startTestServer({ storage: 'sqlite' });
+    // Stands in for a torn write or a read error right after the keyring was written.
+    sql(server, "CREATE TRIGGER refuse_insert AFTER INSERT ON entries WHEN NEW.key = 'core/keyring' BEGIN UPDATE entries SET value = X'000102' WHERE key = 'core/keyring'; END;");
     await failedInit(server);
     await initAgain(server);
   });

@@ -56,7 +56,8 @@ export interface Seal {
    * Creates the root key, the unseal key and its shares, the seal records and the barrier
    * keyring, and leaves the barrier UNSEALED so the caller can create the root token and then
    * seal, as Vault does. Throws 'bad_request' for an invalid share configuration and
-   * 'already_initialized' when a keyring exists.
+   * 'already_initialized' when a keyring exists. A failure once it has begun writing is undone
+   * as InitResult.abandon does, and thrown as InitializationFailed.
    */
   initialize(opts: { secretShares: number; secretThreshold: number }): Promise<InitResult>;
   /**
@@ -188,8 +189,20 @@ export function createShamirSeal(deps: ShamirSealDeps): Seal {
         const keptKeys = new Set(await keysUnder(physical, ''));
         const rootKey = randomBytes(KEY_BYTES);
         const unsealKey = randomBytes(KEY_BYTES);
+        const keys = splitSecret(unsealKey, next.secret_shares, next.secret_threshold);
+        /** Back to uninitialised: see InitResult.abandon. Runs inside this queue's current task. */
+        const undo = async (): Promise<void> => {
+          barrier.seal();
+          resetProgress();
+          config = undefined;
+          for (const key of keys) key.fill(0);
+          const written = (await keysUnder(physical, '')).filter((key) => !keptKeys.has(key));
+          // One batch: without the keyring, entries left behind are unreadable to the next
+          // initialisation; without the entries, a keyring left behind opens for nobody.
+          const doomed = new Set([KEYRING_KEY, SEAL_CONFIG_KEY, ROOT_KEY_KEY, ...written]);
+          await physical.batch([...doomed].map((key) => ({ type: 'delete' as const, key })));
+        };
         try {
-          const keys = splitSecret(unsealKey, next.secret_shares, next.secret_threshold);
           const sealedRoot = sealEnvelope(ROOT_TERM, unsealKey, rootKey, ROOT_KEY_KEY);
           // The seal records first, the keyring last: the keyring's existence is what makes the
           // store "initialised", so a crash in between leaves a store that can be initialised again.
@@ -200,24 +213,15 @@ export function createShamirSeal(deps: ShamirSealDeps): Seal {
           config = next;
           await barrier.initialize(rootKey);
           await barrier.unseal(rootKey);
-          resetProgress();
-          const abandon = (): Promise<void> =>
-            serialize(async () => {
-              barrier.seal();
-              resetProgress();
-              config = undefined;
-              for (const key of keys) key.fill(0);
-              const written = (await keysUnder(physical, '')).filter((key) => !keptKeys.has(key));
-              // One batch: without the keyring, entries left behind are unreadable to the next
-              // initialisation; without the entries, a keyring left behind opens for nobody.
-              const doomed = new Set([KEYRING_KEY, SEAL_CONFIG_KEY, ROOT_KEY_KEY, ...written]);
-              await physical.batch([...doomed].map((key) => ({ type: 'delete' as const, key })));
-            });
-          return { keys, abandon };
+        } catch (error) {
+          // The keyring may be stored already (a failed unseal, a write whose reply was lost).
+          throw await undoneInitialization(undo, error);
         } finally {
           rootKey.fill(0);
           unsealKey.fill(0);
         }
+        resetProgress();
+        return { keys, abandon: () => serialize(undo) };
       }),
 
     submitShare: (share) =>
@@ -262,6 +266,51 @@ export function createShamirSeal(deps: ShamirSealDeps): Seal {
       resetProgress();
     },
   };
+}
+
+/** An initialisation that failed and was undone (`undone`), or whose undo failed as well. */
+export class InitializationFailed extends CofferError {
+  constructor(
+    message: string,
+    readonly undone: boolean,
+    /** For the log: the failure's whole cause chain (the database's own reason), and the undo's. */
+    readonly detail: string,
+    cause: unknown,
+  ) {
+    super('internal', message, { cause });
+  }
+}
+
+/**
+ * Runs `undo` after an initialisation failed with `error`, and returns the error to throw: one
+ * that says the attempt was undone (fix the cause, initialise again), or, when `undo` fails
+ * too, that the storage holds a partial initialisation to remove by hand. Their messages carry
+ * the failure's own message only; `detail` has the causes too.
+ */
+export async function undoneInitialization(undo: () => Promise<void>, error: unknown): Promise<InitializationFailed> {
+  const reason = error instanceof Error ? error.message : String(error);
+  try {
+    await undo();
+  } catch (undoError) {
+    return new InitializationFailed(
+      `initialization failed (${reason}), and undoing it failed too: the storage holds a partial initialization whose keys nobody has; stop the server and remove its data before initializing again`,
+      false,
+      `${causeChain(error)}; undo: ${causeChain(undoError)}`,
+      error,
+    );
+  }
+  return new InitializationFailed(`initialization failed and was undone, so the server is not initialized; fix the cause and initialize again: ${reason}`, true, causeChain(error), error);
+}
+
+/** An error's message followed by its causes' (storage errors put the database's reason there). */
+function causeChain(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  while (current !== undefined && parts.length < 5) {
+    parts.push(current instanceof Error ? current.message : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(': ');
 }
 
 /** Vault's rules for a share configuration, checked before anything is generated. */
