@@ -414,7 +414,7 @@ test("custom rollback statements that miss the host are reported as a failed cle
   }
 });
 
-test('an admin that may not read mysql.user revokes at % as before, and a revocation it cannot check succeeds', async () => {
+test("an admin that may not read mysql.user revokes at '%' as Vault does, and a user it cannot find there is a failed revocation, not a success", async () => {
   const adminName = newName();
   const adminPass = newPassword();
   await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [adminName, '%', adminPass]);
@@ -422,19 +422,52 @@ test('an admin that may not read mysql.user revokes at % as before, and a revoca
   const limited = createMysqlPlugin();
   const atPercent = newName();
   const atLocalhost = newName();
+  const cannotFind = (name: string) => ({ kind: 'statement', message: new RegExp(`user "${name}" does not exist at host '%', and this admin may not read mysql.user`) });
   try {
     await limited.initialize({ connectionUrl: ADMIN_URL, username: adminName, password: adminPass, maxOpenConnections: 1, maxIdleTimeMs: 0 }, true);
     await admin.query(`CREATE USER ?@? IDENTIFIED BY ?`, [atPercent, '%', newPassword()]);
     await limited.revokeUser({ username: atPercent, revocationStatements: [] });
     assert.deepEqual(await userHosts(atPercent), []);
-    // Without mysql.user the plugin can neither find the host nor see what is left.
+    // Without mysql.user the plugin cannot tell a user already gone from one at another host:
+    // the revocation fails (the lease is kept, retried, and shows this), never passes.
     await admin.query(`CREATE USER ?@? IDENTIFIED BY ?`, [atLocalhost, 'localhost', newPassword()]);
-    await limited.revokeUser({ username: atLocalhost, revocationStatements: [] });
-    assert.deepEqual(await userHosts(atLocalhost), ['localhost']);
+    await assert.rejects(limited.revokeUser({ username: atLocalhost, revocationStatements: [] }), cannotFind(atLocalhost));
+    assert.deepEqual(await userHosts(atLocalhost), ['localhost'], 'still there, and said so');
+    await assert.rejects(limited.revokeUser({ username: atPercent, revocationStatements: [] }), cannotFind(atPercent));
   } finally {
     await limited.close();
     await admin.query('DROP USER IF EXISTS ?@?', [atLocalhost, 'localhost']);
     await admin.query('DROP USER IF EXISTS ?@?', [atPercent, '%']);
+    await admin.query('DROP USER IF EXISTS ?@?', [adminName, '%']);
+  }
+});
+
+test('an admin that may not read mysql.user never drops an account it did not create, and reports a creation it could not undo', async () => {
+  const adminName = newName();
+  const adminPass = newPassword();
+  await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [adminName, '%', adminPass]);
+  await admin.query('GRANT CREATE USER ON *.* TO ?@?', [adminName, '%']);
+  await admin.query(`GRANT SELECT ON \`${database}\`.* TO ?@? WITH GRANT OPTION`, [adminName, '%']);
+  const limited = createMysqlPlugin();
+  const someoneElses = newName();
+  const atLocalhost = newName();
+  try {
+    await limited.initialize({ connectionUrl: ADMIN_URL, username: adminName, password: adminPass, maxOpenConnections: 1, maxIdleTimeMs: 0 }, true);
+    // A name that is taken (a fixed username_template): CREATE USER is refused, and the account
+    // that was there stays.
+    await admin.query(`CREATE USER ?@? IDENTIFIED BY ?`, [someoneElses, '%', newPassword()]);
+    await assert.rejects(limited.newUser(userRequest(someoneElses, newPassword())), { kind: 'statement', message: /Operation CREATE USER failed/ });
+    assert.deepEqual(await userHosts(someoneElses), ['%'], 'not dropped by a cleanup');
+    // Created at 'localhost', then a GRANT the admin may not give: the default cleanup cannot
+    // find the user at '%', so the outcome is reported unknown (the lease that follows is kept
+    // and its revocation says why) instead of a clean failure with the user left behind.
+    const request = userRequest(atLocalhost, newPassword(), [`CREATE USER '{{name}}'@'localhost' IDENTIFIED BY '{{password}}'; GRANT INSERT ON mysql.* TO '{{name}}'@'localhost';`]);
+    await assert.rejects(limited.newUser(request), { kind: 'statement', message: new RegExp(`cleanup failed as well, so user "${atLocalhost}" may remain`), outcomeUnknown: true });
+    assert.deepEqual(await userHosts(atLocalhost), ['localhost']);
+  } finally {
+    await limited.close();
+    await admin.query('DROP USER IF EXISTS ?@?', [atLocalhost, 'localhost']);
+    await admin.query('DROP USER IF EXISTS ?@?', [someoneElses, '%']);
     await admin.query('DROP USER IF EXISTS ?@?', [adminName, '%']);
   }
 });

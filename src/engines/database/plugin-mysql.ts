@@ -309,12 +309,15 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
    * `tolerate` lists server errnos that do not stop the run.
    */
   /** Runs `statements` and commits; resolves with the errnos in `tolerate` it let pass. */
-  async function runStatements(conn: PoolConnection, statements: readonly string[], tolerate: ReadonlySet<number> = new Set()): Promise<number[]> {
+  async function runStatements(
+    conn: PoolConnection, statements: readonly string[], tolerate: ReadonlySet<number> = new Set(), progress?: { succeeded: number },
+  ): Promise<number[]> {
     const tolerated: number[] = [];
     try {
       for (const sql of statements) {
         try {
           await query(conn, sql);
+          if (progress) progress.succeeded += 1;
         } catch (err) {
           const errno = asMysqlError(err).errno ?? 0;
           if (!tolerate.has(errno)) throw err;
@@ -348,12 +351,27 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
   }
 
   /**
-   * The default revocation and rollback: drops the account at every host it exists at, or at '%'
-   * when the hosts cannot be read. `username` has passed `checkUsername`; a host outside
-   * SAFE_HOST is left for `requireGone` to report.
+   * The default revocation and rollback: drops the account at every host it exists at.
+   * `username` has passed `checkUsername`; a host outside SAFE_HOST is left for `requireGone` to
+   * report. When the hosts cannot be read, it drops the account at '%' as Vault's default does,
+   * without IF EXISTS: finding none there says nothing about another host ('localhost', say),
+   * where the user may still log in, so that fails (and the lease is kept and shows why)
+   * rather than passing for a revocation.
    */
   async function dropAccounts(conn: PoolConnection, username: string): Promise<void> {
-    const hosts = (await accountHosts(conn, username)) ?? [FALLBACK_HOST];
+    const hosts = await accountHosts(conn, username);
+    if (hosts === null) {
+      try {
+        await query(conn, `DROP USER '${username}'@'${FALLBACK_HOST}'`);
+      } catch (err) {
+        if (!NO_SUCH_ACCOUNT_ERRNOS.has(asMysqlError(err).errno ?? 0)) throw err;
+        throw new DatabasePluginError(
+          'statement',
+          `user "${username}" does not exist at host '%', and this admin may not read mysql.user to find the host it does exist at: grant the admin SELECT ON mysql.user, or give the role revocation_statements that name the host`,
+        );
+      }
+      return;
+    }
     for (const host of hosts) {
       if (SAFE_HOST.test(host)) await query(conn, `DROP USER IF EXISTS '${username}'@'${host}'`);
     }
@@ -472,9 +490,15 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         // A statement whose connection was lost (or whose reply timed out) may still run to its
         // end on the server, after any cleanup below: whether the user exists stays unknown.
         let lostConnection = false;
+        // Without read access to mysql.user, "taken" cannot be checked first; a creation whose
+        // first statement failed then made nothing of ours, and its cleanup is skipped: the name
+        // may be someone else's account (a CREATE USER refused with 1396), never ours to drop.
+        let hostsReadable = true;
+        const progress = { succeeded: 0 };
         try {
           await withSession(secrets, async (conn) => {
             const existing = await accountHosts(conn, req.username);
+            hostsReadable = existing !== null;
             if (existing !== null && existing.length > 0) {
               taken = true;
               return;
@@ -483,7 +507,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
             // (NewUserRequest.commitAfter); the session and the check above overlapped its write.
             await req.commitAfter;
             started = true;
-            await runStatements(conn, creation).catch((err: unknown) => {
+            await runStatements(conn, creation, new Set(), progress).catch((err: unknown) => {
               lostConnection = !isServerError(asMysqlError(err));
               throw err;
             });
@@ -497,6 +521,7 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         }
         // Failed before any statement ran (the check itself, or the connection): nothing to undo.
         if (!started) throw databaseError(failure, secrets);
+        if (!hostsReadable && progress.succeeded === 0 && !lostConnection) throw databaseError(failure, secrets);
         // CREATE USER and GRANT have already committed by now; undo them on a fresh session,
         // since the failure may have been the connection itself.
         let cleanupFailed = false;
