@@ -290,3 +290,30 @@ test('a Redis role whose ACL rules the plugin would refuse is refused when it is
   assert.equal(await h.call('write', 'roles/r', { db_name: 'rd', creation_statements: ['["~app:*","+get"]'], default_ttl: '1h' }), null);
   await h.shutdown();
 });
+
+test('root_rotation_statements that would not set the new password are refused when written, and nothing is stored', async () => {
+  const h = createDatabaseHarness();
+  try {
+    const base = {
+      plugin_name: 'mysql-database-plugin',
+      connection_url: '{{username}}:{{password}}@tcp(127.0.0.1:1)/',
+      username: 'admin',
+      password: ADMIN_PASSWORD,
+      verify_connection: false,
+    };
+    const cases: Array<[string[], RegExp]> = [
+      [[`ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{Password}}'`], /root_rotation_statements contain "\{\{Password\}\}", which is not a placeholder/],
+      [['SELECT 1'], /root_rotation_statements must set the new password with \{\{password\}\}/],
+    ];
+    for (const [statements, message] of cases) {
+      const err = await h.fail('write', 'config/strict', { ...base, root_rotation_statements: statements });
+      assert.equal(err.code, 'bad_request', JSON.stringify(statements));
+      assert.match(err.message, message);
+    }
+    assert.deepEqual(await h.allKeys(), [], 'nothing stored');
+    await h.call('write', 'config/strict', { ...base, root_rotation_statements: [`ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}'`] });
+    assert.notDeepEqual(await h.allKeys(), []);
+  } finally {
+    await h.shutdown();
+  }
+});

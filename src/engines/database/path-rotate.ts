@@ -18,6 +18,7 @@ import type { EngineRequest, PathSpec } from '../../core/router/engine.js';
 import type { DatabaseStore, DbConfig } from './config-store.js';
 import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
+import { checkRotationStatements } from './statement-placeholders.js';
 import { generatePassword, parsePasswordPolicy } from './password.js';
 import { NAME_PATTERN } from './storage-keys.js';
 
@@ -53,6 +54,8 @@ export function rotatePaths(store: DatabaseStore, connections: Connections): Pat
     return connections.exclusive(name, async () => {
       const config = await requireConfig(name);
       if (config.username === '') throw badRequest('unable to rotate root credentials: no username in configuration');
+      // A config stored before root_rotation_statements were checked on write.
+      if (config.rootRotationStatements.length > 0) checkRotationStatements(config.rootRotationStatements, 'root_rotation_statements');
       const fresh = generatePassword(parsePasswordPolicy(config.passwordPolicy));
       const secrets = [config.password, fresh];
 

@@ -71,10 +71,10 @@ const PASSWORD_PLACEHOLDER = /\{\{\s*password\s*\}\}/;
  * placeholder: a rotation would then "complete", and readers would get a password the database
  * never took, while the old one kept working.
  */
-export function checkRotationStatements(templates: readonly string[]): void {
-  checkPlaceholders(templates, 'rotation_statements');
+export function checkRotationStatements(templates: readonly string[], field = 'rotation_statements'): void {
+  checkPlaceholders(templates, field);
   if (!templates.some((t) => PASSWORD_PLACEHOLDER.test(t))) {
-    throw badRequest('rotation_statements must set the new password with {{password}}, or a rotation would change nothing');
+    throw badRequest(`${field} must set the new password with {{password}}, or a rotation would change nothing`);
   }
 }
 
