@@ -76,6 +76,16 @@ test('a failing statement leaves nothing of the user behind, and the next issuan
   assert.ok(await memberOf(db, username, group), 'the pooled connection left no aborted transaction behind');
 });
 
+test('a user kept by a COMMIT among the statements is cleaned up when a later statement meets another existing object', async (t) => {
+  const { db, h, role } = await setup(t, (g) => ({
+    // The group exists already: its CREATE ROLE fails with 42710, as a taken name would, but the
+    // name it is about is not the new user's.
+    creation_statements: [...CREATE(g), 'COMMIT;', `CREATE ROLE "${g}";`],
+  }));
+  await assert.rejects(h.creds(role), (err: unknown) => isCofferError(err) && /already exists/.test(err.message));
+  assert.deepEqual(await db.roles(`v-%-${role}-%`), [], 'the committed user was dropped by the cleanup');
+});
+
 test('a template ending in a line comment does not swallow the statement after it', async (t) => {
   const { db, h, role, group } = await setup(t, (g) => ({
     creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' -- the login`, `GRANT "${g}" TO "{{name}}"`],

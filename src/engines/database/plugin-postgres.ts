@@ -324,9 +324,11 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
         if (!sent) throw error;
         // The transaction undid what it did, unless the statements ended it themselves (a
         // COMMIT among them) or it was lost; the cleanup drops what such statements left. A
-        // name that was taken is someone else's role, never ours to drop.
+        // name that was taken is someone else's role, never ours to drop; a duplicate of another
+        // object (a later statement's CREATE ROLE of a group that exists, after a COMMIT among
+        // the statements kept our user) is no reason to skip the cleanup.
         const code = pgCode(err);
-        const taken = !lostConnection && (code === DUPLICATE_OBJECT || code === UNIQUE_VIOLATION);
+        const taken = !lostConnection && (code === DUPLICATE_OBJECT || code === UNIQUE_VIOLATION) && namesRole(err, req.username);
         const cleanup = req.rollbackStatements.length > 0 ? req.rollbackStatements : defaultCreationCleanup;
         const cleanedUp = taken || (await runBatch(cleanup.map((t) => renderStatement(t, values)), touchesObjectAcl(cleanup)).then(() => true, () => false));
         // A lost run may still commit after any cleanup: PostgreSQL finishes a query string it
@@ -385,4 +387,15 @@ export function createPostgresPlugin(options: PostgresPluginOptions = {}): Datab
       if (current) await current.end().catch(() => undefined);
     },
   };
+}
+
+/**
+ * Whether a duplicate-object error is about the role `name`: PostgreSQL says `role "name"
+ * already exists` (42710), or, when CREATE ROLE waited on another session's uncommitted insert,
+ * `Key (rolname)=(name) already exists.` in the detail (23505).
+ */
+function namesRole(err: unknown, name: string): boolean {
+  const { message, detail } = (err ?? {}) as { message?: unknown; detail?: unknown };
+  const text = `${typeof message === 'string' ? message : ''}\n${typeof detail === 'string' ? detail : ''}`;
+  return text.includes(`"${name}"`) || text.includes(`(rolname)=(${name})`);
 }
