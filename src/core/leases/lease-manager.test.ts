@@ -376,6 +376,26 @@ describe('lease manager', () => {
   });
 });
 
+describe('lease manager: a renewal that shortens a lease', () => {
+  it('wakes the idle worker for the new, earlier expiry, not a minute later', async () => {
+    const target = fakeTarget();
+    const leases = createLeaseManager({
+      storage: createMemoryStorage(),
+      clock: { now: () => Date.now(), set() {}, advance() {} } as never,
+      logger: silentLogger,
+      engineForMount: () => target.engine,
+    });
+    leases.start();
+    const id = await issue(leases, target, 'u1', { ttl: 3600 });
+    await new Promise((r) => setTimeout(r, 50)); // the worker's first pass is over; it sleeps
+    const renewed = await leases.renew(id, 1);
+    assert.equal(renewed.duration, 1);
+    for (let i = 0; i < 300 && target.live.size > 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+    await leases.stop();
+    assert.equal(target.live.size, 0, 'revoked at the shortened expiry');
+  });
+});
+
 /** Holds the target's renewals until `open` is called. */
 function holdRenewals(target: FakeTarget): { open(): void } {
   let open = (): void => undefined;

@@ -272,6 +272,9 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     await secretType.renew?.(view(record, expireTime));
     const renewed: LeaseRecord = { ...record, expireTime, lastRenewal: now };
     await rewrite(record, renewed);
+    // A renewal may shorten the lease (an increment below what was left): the worker, asleep
+    // until the next expiry it knew of, must wake for this one.
+    worker.noteDue(expireTime);
     return { id, duration: Math.round((expireTime - now) / 1000), renewable: true, warnings };
   };
 
