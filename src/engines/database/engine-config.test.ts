@@ -317,3 +317,16 @@ test('root_rotation_statements that would not set the new password are refused w
     await h.shutdown();
   }
 });
+
+test("max_open_connections 0 means the default of 4, as in Vault; below 0 or above 1000 is refused", async () => {
+  const h = createDatabaseHarness();
+  try {
+    const base = { plugin_name: 'mysql-database-plugin', connection_url: '{{username}}:{{password}}@tcp(127.0.0.1:1)/', username: 'admin', password: ADMIN_PASSWORD, verify_connection: false };
+    await h.call('write', 'config/zero', { ...base, max_open_connections: 0 });
+    const read = await h.call('read', 'config/zero');
+    assert.equal((read?.data as any).connection_details.max_open_connections, 4);
+    for (const bad of [-1, 1001]) assert.equal((await h.fail('write', 'config/zero', { ...base, max_open_connections: bad })).code, 'bad_request');
+  } finally {
+    await h.shutdown();
+  }
+});

@@ -78,7 +78,8 @@ function parsePasswordAuthentication(raw: unknown): PasswordAuthentication {
 /** The stored config after applying `data` to `existing` (absent fields keep their value). */
 function mergeConfig(data: Readonly<Record<string, unknown>>, existing: DbConfig | undefined): DbConfig {
   const pick = <T>(field: string, parse: (raw: unknown) => T, fallback: T): T => (has(data, field) ? parse(data[field]) : fallback);
-  const maxOpen = pick('max_open_connections', (r) => parseInteger(r, 'max_open_connections', 1, 1000), existing?.maxOpenConnections ?? DEFAULT_MAX_OPEN);
+  // 0 is Vault's "the default" (its SQL connection helper turns it into 4).
+  const maxOpen = pick('max_open_connections', (r) => parseInteger(r, 'max_open_connections', 0, 1000) || DEFAULT_MAX_OPEN, existing?.maxOpenConnections ?? DEFAULT_MAX_OPEN);
   const config: DbConfig = {
     pluginName: pick('plugin_name', (r) => parseString(r, 'plugin_name').trim(), existing?.pluginName ?? ''),
     connectionUrl: pick('connection_url', (r) => parseString(r, 'connection_url'), existing?.connectionUrl ?? ''),
