@@ -469,14 +469,20 @@ export function createRequestHandler(deps: RequestHandlerDeps): RequestHandler {
     });
 
     const acl = unauthenticated ? undefined : await policies.acl((token as TokenEntry).policies);
+    // The path the handler will really act on, when it canonicalises a name in it (PathSpec).
+    const canonical = matched?.spec.canonicalPath?.(params);
+    const canonicalPath = canonical !== undefined && canonical !== relativePath ? mountPath + canonical : undefined;
     const permits = (operation: Operation): boolean => {
       if (acl === undefined) return true;
-      // Vault checks LIST against the path with a trailing slash.
-      const aclPath = operation === 'list' && !req.path.endsWith('/') ? req.path + '/' : req.path;
-      const verdict = acl.check(aclPath, operation, req.data, req.wrapTtl);
       const sudo = matched?.spec.sudo;
       const needsSudo = sudo === true || (Array.isArray(sudo) && sudo.includes(operation));
-      return verdict.allowed && (!needsSudo || verdict.rootPrivs);
+      const allows = (path: string): boolean => {
+        // Vault checks LIST against the path with a trailing slash.
+        const aclPath = operation === 'list' && !path.endsWith('/') ? path + '/' : path;
+        const verdict = acl.check(aclPath, operation, req.data, req.wrapTtl);
+        return verdict.allowed && (!needsSudo || verdict.rootPrivs);
+      };
+      return allows(req.path) && (canonicalPath === undefined || allows(canonicalPath));
     };
 
     // The existence check costs a storage read on every write, and its answer only chooses

@@ -248,6 +248,13 @@ export interface PathSpec {
    * operation, or for those listed (one path may serve a plain read and a privileged list).
    */
   readonly sudo?: boolean | readonly Operation[];
+  /**
+   * The relative path as the handler acts on it, for paths whose handler canonicalises a name
+   * (Vault lower-cases user and policy names; Coffer also trims them): the ACL must allow that
+   * path as well as the one requested, or a deny written for `users/admin/password` would not
+   * stop `users/ADMIN/password`, which changes the same user.
+   */
+  readonly canonicalPath?: (params: Readonly<Record<string, string>>) => string;
   /** Reachable without a token (logins). */
   readonly unauthenticated?: boolean;
   /**

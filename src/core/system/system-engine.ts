@@ -11,6 +11,7 @@ import { parseDurationSeconds } from '../duration.js';
 import { CofferError, badRequest, notFound, permissionDenied } from '../errors.js';
 import type { Acl } from '../policy/acl.js';
 import type { PolicyStore } from '../policy/store.js';
+import { canonicalPolicyName } from '../policy/parse.js';
 import type { Engine, EngineRequest, EngineResponse, PathSpec, RequestAuth } from '../router/engine.js';
 import { clientTokenOf } from '../request-context.js';
 import type { MountManager } from '../router/mount-manager.js';
@@ -256,6 +257,8 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     },
     {
       pattern: `${base}/(?<path>.+)`,
+      // The mount is named without its trailing slash, however many the request had.
+      canonicalPath: (params) => `${base}/${(params['path'] ?? '').replace(/\/+$/, '')}`,
       description: 'Enable, read and disable a mount.',
       sudo,
       fields: ENABLE_FIELDS,
@@ -328,6 +331,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'policy/(?<name>.+)',
+        canonicalPath: (params) => `policy/${canonicalPolicyName(params['name'] ?? '')}`,
         description: 'Read, write and delete an ACL policy (the older path).',
         fields: POLICY_FIELDS,
         operations: {
@@ -356,6 +360,7 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
       },
       {
         pattern: 'policies/acl/(?<name>.+)',
+        canonicalPath: (params) => `policies/acl/${canonicalPolicyName(params['name'] ?? '')}`,
         description: 'Read, write and delete an ACL policy (HCL or JSON).',
         fields: POLICY_FIELDS,
         operations: {
