@@ -631,6 +631,19 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.match(format.stderr, /invalid -format/);
   });
 
+  test('lease revoke -prefix auth/ ends logins, and -sync=false queues a prefix revocation', async () => {
+    const child = json(await cli(['token', 'create', '-policy=default', '-ttl=1h', '-format=json'])).auth.client_token as string;
+    assert.equal((await cli(['token', 'lookup', '-format=json'], { token: child })).code, 0);
+    const revoked = await cli(['lease', 'revoke', '-prefix', 'auth/']);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.equal(revoked.stdout, 'Success! Revoked all leases under: auth/\n');
+    assert.equal((await cli(['token', 'lookup'], { token: child })).code, 2, 'the token was a login under auth/, and is gone');
+    assert.equal((await cli(['token', 'lookup'])).code, 0, 'the root token has no lease and stays');
+    const queued = await cli(['lease', 'revoke', '-prefix', '-sync=false', 'secret/']);
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.equal(queued.stdout, 'Success! Revocation queued for all leases under: secret/\n');
+  });
+
   test('a token never appears in an error line', async () => {
     const secretToken = 'tok-do-not-print-1234';
     const r = await cli(['kv', 'put', `-token=${secretToken}`, 'secret/x', `k=@/nonexistent/${secretToken}`]);

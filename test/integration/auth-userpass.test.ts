@@ -142,6 +142,11 @@ describe('userpass over HTTP', () => {
     assert.equal((await api(server, 'PUT', 'sys/leases/revoke-force/auth/token/', { token: root })).status, 204);
     assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: orphan })).status, 403);
     assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: root })).status, 200);
+    // `auth` without its slash is the same prefix, as in Vault: every login ends.
+    const again = (await login('carol', 'carol-password-1')).body.auth.client_token;
+    assert.equal((await api(server, 'PUT', 'sys/leases/revoke-prefix/auth', { token: root })).status, 204);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: again })).status, 403);
+    assert.equal((await api(server, 'GET', 'auth/token/lookup-self', { token: root })).status, 200);
   });
 
   it('holds a login token to its user\'s and mount\'s current max TTL, which may exceed the system max', async () => {

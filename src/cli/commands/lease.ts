@@ -62,8 +62,16 @@ const revokeCommand = defineCommand({
     const client = ctx.client();
     if (flags.force && !flags.prefix) throw new UsageError('-force needs -prefix', 'coffer lease revoke');
     if (flags.prefix) {
-      const prefix = trimSlashes(target);
-      await client.request('PUT', `sys/leases/${flags.force ? 'revoke-force' : 'revoke-prefix'}/${prefix}`);
+      // The trailing slash stays: the server reads the prefix as given (`auth/` and `auth` both
+      // reach every login there).
+      const prefix = target.replace(/^\/+/, '');
+      const path = `sys/leases/${flags.force ? 'revoke-force' : 'revoke-prefix'}/${prefix}`;
+      if (!flags.sync) {
+        await client.request('PUT', path, { body: { sync: false } });
+        printSuccess(ctx, `Revocation queued for all leases under: ${prefix}`);
+        return 0;
+      }
+      await client.request('PUT', path);
       printSuccess(ctx, `Revoked all leases under: ${prefix}`);
       return 0;
     }

@@ -41,13 +41,21 @@ function irrevocableRequested(req: EngineRequest): boolean {
 }
 
 /**
+ * Whether a prefix reaches tokens: `auth` as much as `auth/` (Vault adds the slash to a prefix
+ * that is not a lease id, so `revoke-prefix/auth` ends every login).
+ */
+function namesLogins(prefix: string): boolean {
+  return prefix === 'auth' || prefix.startsWith('auth/');
+}
+
+/**
  * Revokes what a prefix names: leases whose id starts with it and, for a prefix under `auth/`,
  * the tokens created through a path starting with it (in Vault a token is a lease with id
  * `auth/<path>/…`, so `vault lease revoke -prefix auth/userpass/` ends every userpass login).
  * Tokens that never expire have no lease in Vault and are left alone. Returns how many.
  */
 async function revokeUnder(leases: LeaseManager, tokens: Pick<TokenStore, 'revokeByPathPrefix'>, prefix: string, force: boolean): Promise<number> {
-  const revokedTokens = prefix.startsWith('auth/') ? await tokens.revokeByPathPrefix(prefix, { leasedOnly: true }) : 0;
+  const revokedTokens = namesLogins(prefix) ? await tokens.revokeByPathPrefix(prefix, { leasedOnly: true }) : 0;
   return revokedTokens + (await leases.revokePrefix(prefix, { force }));
 }
 
@@ -83,7 +91,7 @@ export function leasesPaths(leases: LeaseManager, tokens: Pick<TokenStore, 'revo
       // whose revocation fails, and the tokens under an auth/ prefix.
       const background = force
         ? revokeUnder(leases, tokens, prefix, true)
-        : prefix.startsWith('auth/') ? tokens.revokeByPathPrefix(prefix, { leasedOnly: true }) : Promise.resolve(0);
+        : namesLogins(prefix) ? tokens.revokeByPathPrefix(prefix, { leasedOnly: true }) : Promise.resolve(0);
       void background.catch(() => undefined);
       return { statusCode: 202, data: null, warnings: ['the leases will be revoked shortly'] };
     }
