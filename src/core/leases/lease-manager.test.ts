@@ -149,6 +149,8 @@ describe('lease manager', () => {
     assert.equal(listed?.error, info.last_error);
     clock.advance(3_600_000);
     assert.equal(await leases.runDue(), 0, 'an irrevocable lease waits for an operator');
+    // A revoke that fails again does not promise a retry that will not come.
+    await assert.rejects(leases.revoke(id), (error: any) => error.code === 'upstream' && /marked irrevocable: revoke it again once the cause is fixed, or revoke-force it$/.test(error.message));
     // The database comes back: a retry on request revokes it.
     target.down = false;
     await leases.revoke(id);

@@ -391,7 +391,10 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       // done, not an error, so a client's cleanup can always revoke what it holds.
       if (failure === NOT_FOUND) return;
       if (failure !== undefined) {
-        throw new CofferError('upstream', `failed to revoke lease: ${leaseErrorText(failure)}; it will be retried`);
+        // A lease past its last attempt is marked irrevocable and no longer retried on its own.
+        const irrevocable = (await read(id).catch(() => undefined))?.revocation?.irrevocable === true;
+        const next = irrevocable ? 'the lease is kept, marked irrevocable: revoke it again once the cause is fixed, or revoke-force it' : 'it will be retried';
+        throw new CofferError('upstream', `failed to revoke lease: ${leaseErrorText(failure)}; ${next}`);
       }
     },
 
@@ -438,7 +441,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         else failures.push(id);
       });
       if (failures.length > 0) {
-        throw new CofferError('upstream', `failed to revoke ${failures.length} lease(s) under "${prefix}"; they will be retried`);
+        throw new CofferError('upstream', `failed to revoke ${failures.length} lease(s) under "${prefix}"; they are kept and retried (those marked irrevocable only when revoked again)`);
       }
       return count;
     },
