@@ -184,10 +184,21 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(self.code, 0, self.stderr);
     assert.match(self.stdout, /wrap-me/);
 
-    // A -field that no wrapping row has: one error line, exit 1, no stack.
+    // A -field that no wrapping row has: one error line, exit 1, no stack; the wrapping token,
+    // shown only now, is printed whole on stdout rather than lost.
     const badField = await cli(['kv', 'get', '-wrap-ttl=1m', '-field=pw', 'secret/wrapped-cli']);
     assert.equal(badField.code, 1);
-    assert.match(badField.stderr, /^Error: field "pw" not present in the response\n$/);
+    assert.match(badField.stderr, /^Error: field "pw" not present in the response; the whole response is printed instead, as it cannot be had again\n$/);
+    const printed = JSON.parse(badField.stdout);
+    assert.equal(typeof printed.wrap_info.token, 'string');
+    // The same for an unwrap whose -field is misspelt: the secret is printed, not burnt.
+    const misspelt = await cli(['unwrap', '-field=dta'], { token: printed.wrap_info.token });
+    assert.equal(misspelt.code, 1);
+    assert.match(JSON.parse(misspelt.stdout).data.data.pw, /./);
+    // A read of a plain secret with a misspelt field prints nothing more: it can be read again.
+    const plain = await cli(['kv', 'get', '-field=nope', 'secret/wrapped-cli']);
+    assert.equal(plain.code, 1);
+    assert.equal(plain.stdout, '');
 
     // Only the final request of a command is wrapped: a rollback still writes its new version.
     assert.equal((await cli(['kv', 'put', 'secret/wrapped-cli', 'pw=second'])).code, 0);
@@ -666,6 +677,13 @@ describe('operator commands on a fresh server', { skip }, () => {
   test('init, unseal from stdin and argument, rotate and seal', async () => {
     const at = { address: fresh.url, token: null };
     assert.equal((await cli(['operator', 'init', '-status'], at)).code, 2);
+    // -field would print one value of what is shown only once: refused before the server is asked.
+    for (const field of ['root_token', 'root-token']) {
+      const refused = await cli(['operator', 'init', `-field=${field}`], at);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /-field is not supported by "coffer operator init"/);
+    }
+    assert.equal((await cli(['operator', 'init', '-status'], at)).code, 2, 'still not initialized');
     const init = json(await cli(['operator', 'init', '-key-shares=3', '-key-threshold=2', '-format=json'], at));
     assert.equal(init.unseal_keys_b64.length, 3);
     assert.equal(init.unseal_threshold, 2);

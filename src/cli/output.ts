@@ -110,9 +110,32 @@ export function printWarnings(ctx: CommandContext, envelope: Envelope): void {
   ctx.err(`WARNING! The server returned these warnings:\n${warnings.map((w) => `  * ${w}`).join('\n')}\n`);
 }
 
-/** Prints a generic secret response honouring -format and -field. */
-export function printSecret(ctx: CommandContext, envelope: Envelope): void {
-  if (ctx.field !== undefined) return printField(ctx, secretField(envelope, ctx.field));
+/**
+ * For -field of an answer that cannot be had again (a token or credential just made, a
+ * wrapping token, an unwrapped secret): a field it does not have prints the whole answer as
+ * JSON before the error, so a misspelt name loses nothing.
+ */
+function missingFieldOfOnlyAnswer(ctx: CommandContext, field: string, whole: unknown): CliError {
+  printJson(ctx, whole);
+  return new CliError(`field "${field}" not present in the response; the whole response is printed instead, as it cannot be had again`);
+}
+
+/**
+ * Prints a generic secret response honouring -format and -field. `onlyChance`: the answer
+ * cannot be had again (see missingFieldOfOnlyAnswer); by default, one that carries a lease or
+ * a token.
+ */
+export function printSecret(ctx: CommandContext, envelope: Envelope, onlyChance = isOnlyChance(envelope)): void {
+  if (ctx.field !== undefined) {
+    let value: unknown;
+    try {
+      value = secretField(envelope, ctx.field);
+    } catch (err) {
+      if (onlyChance && err instanceof CliError) throw missingFieldOfOnlyAnswer(ctx, ctx.field, envelope);
+      throw err;
+    }
+    return printField(ctx, value);
+  }
   if (ctx.format === 'json') return printJson(ctx, envelope);
   printWarnings(ctx, envelope);
   const rows = secretRows(envelope);
@@ -135,11 +158,16 @@ export function printWrapped(ctx: CommandContext, body: Readonly<Record<string, 
   if (typeof info['wrapped_accessor'] === 'string' && info['wrapped_accessor'] !== '') rows.push(['wrapped_accessor:', info['wrapped_accessor']]);
   if (ctx.field !== undefined) {
     const row = rows.find(([key]) => key === `${ctx.field}:`);
-    if (row === undefined) throw new CliError(`field "${ctx.field}" not present in the response`);
+    if (row === undefined) throw missingFieldOfOnlyAnswer(ctx, ctx.field, body);
     return printField(ctx, row[1]);
   }
   if (ctx.format === 'json') return printJson(ctx, body);
   ctx.out(formatKeyValues(rows));
+}
+
+/** An answer that carries a lease (dynamic credentials) or a token: a read of it makes another. */
+function isOnlyChance(envelope: Envelope): boolean {
+  return (typeof envelope.lease_id === 'string' && envelope.lease_id !== '') || envelope.auth !== undefined && envelope.auth !== null;
 }
 
 /** Prints a plain map (not an envelope), e.g. KV v2 metadata, honouring -format and -field. */

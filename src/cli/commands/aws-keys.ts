@@ -36,7 +36,7 @@ const createCommand = defineCommand({
     const env = asEnvelope((await ctx.client().request('POST', `${mount}/creds`, { body })).body);
     const secret = env.data?.['secret_access_key'];
     if (typeof secret === 'string') ctx.redact(secret);
-    printSecret(ctx, env);
+    printSecret(ctx, env, true);
     return 0;
   },
 });

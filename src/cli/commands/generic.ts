@@ -65,7 +65,8 @@ export const writeCommand = defineCommand({
     if (res.body === undefined) {
       printSuccess(ctx, `Data written to: ${path}`);
     } else {
-      printSecret(ctx, asEnvelope(res.body));
+      // What a write answers (a secret id, a token) is not to be had again.
+      printSecret(ctx, asEnvelope(res.body), true);
     }
     return 0;
   },

@@ -30,6 +30,9 @@ const initCommand = defineCommand({
     'key-threshold': { kind: 'int', usage: 'Number of shares needed to unseal (default 3).' },
     status: { kind: 'boolean', usage: 'Only print whether the server is initialized.' },
   },
+  // The shares and the root token are shown once: printing one field would lose the rest for
+  // good (a misspelt one, everything), so -field is refused before the server is asked.
+  noFieldOutput: true,
   maxArgs: 0,
   async run(ctx, flags) {
     const client = ctx.clientWithToken(null);
@@ -51,7 +54,7 @@ const initCommand = defineCommand({
     const hex = init.keys ?? [];
     for (const key of [...b64, ...hex, init.root_token ?? '']) ctx.redact(key);
 
-    if (ctx.format === 'json' || ctx.field !== undefined) {
+    if (ctx.format === 'json') {
       const out = {
         unseal_keys_b64: b64,
         unseal_keys_hex: hex,
@@ -63,12 +66,7 @@ const initCommand = defineCommand({
         recovery_keys_threshold: 0,
         root_token: init.root_token ?? '',
       };
-      if (ctx.field !== undefined) {
-        if (!Object.hasOwn(out, ctx.field)) throw new CliError(`field "${ctx.field}" not present in the response`);
-        printField(ctx, out[ctx.field as keyof typeof out]);
-      } else {
-        printJson(ctx, out);
-      }
+      printJson(ctx, out);
       return 0;
     }
     const shown = b64.length > 0 ? b64 : hex;

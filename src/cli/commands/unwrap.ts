@@ -34,7 +34,8 @@ export const unwrapCommand = defineCommand({
     } else {
       res = await ctx.client().request('POST', 'sys/wrapping/unwrap', { body: {} });
     }
-    printSecret(ctx, asEnvelope(res.body));
+    // The wrapping token is spent: this answer is the only one.
+    printSecret(ctx, asEnvelope(res.body), true);
     return 0;
   },
 });
