@@ -655,6 +655,26 @@ describe('coffer CLI against a dev server', { skip }, () => {
     assert.equal(queued.stdout, 'Success! Revocation queued for all leases under: secret/\n');
   });
 
+  test('a 200 answer that is not JSON (another web server at the address) is an error, never a success', async () => {
+    const { createServer } = await import('node:http');
+    const page = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body>Welcome to nginx!</body></html>');
+    });
+    await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
+    const address = `http://127.0.0.1:${(page.address() as net.AddressInfo).port}`;
+    try {
+      for (const argv of [['kv', 'put', 'secret/app', 'password=s3cr3t'], ['write', 'sys/policies/acl/x', 'policy=y'], ['token', 'create'], ['operator', 'init']]) {
+        const r = await cli(argv, { address });
+        assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, /the answer from http:\/\/127\.0\.0\.1:\d+ is not valid JSON \(HTTP 200\); is that address a Coffer server\?/);
+        assert.doesNotMatch(r.stdout, /Success|Root Token/);
+      }
+    } finally {
+      await new Promise<void>((resolve) => page.close(() => resolve()));
+    }
+  });
+
   test('a token never appears in an error line', async () => {
     const secretToken = 'tok-do-not-print-1234';
     const r = await cli(['kv', 'put', `-token=${secretToken}`, 'secret/x', `k=@/nonexistent/${secretToken}`]);

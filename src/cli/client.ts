@@ -104,15 +104,22 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       }
       const text = await response.text();
       let parsed: unknown;
+      let notJson = false;
       if (text.length > 0) {
         try {
           parsed = JSON.parse(text);
         } catch {
           parsed = undefined;
+          notJson = true;
         }
       }
       if (response.status >= 400 && !(req.acceptStatuses ?? []).includes(response.status)) {
         throw new ApiError(method, cleanPath, response.status, errorsOf(parsed), parsed);
+      }
+      // Coffer answers JSON or nothing: anything else (a proxy's or another server's page) is
+      // not a write that happened, nor a token that was checked.
+      if (notJson) {
+        throw new CliError(`${method} ${cleanPath}: the answer from ${printable} is not valid JSON (HTTP ${response.status}); is that address a Coffer server?`, 2);
       }
       // Also unasked (sys/wrapping/rewrap answers with one): a wrapping token is always shown.
       const wrapInfo = (parsed as { wrap_info?: unknown } | undefined)?.wrap_info;
