@@ -54,6 +54,11 @@ export interface CommandContext {
   client(): ApiClient;
   /** A client that sends `token` instead (null: none), e.g. for `login` to verify a new token. */
   clientWithToken(token: string | null): ApiClient;
+  /**
+   * The token `client()` sends (-token, else COFFER_TOKEN or VAULT_TOKEN as the address allows,
+   * else the token file), for commands that talk to the server through the SDK.
+   */
+  token(): string | undefined;
   /** Writes a line (a newline is added) to stdout. */
   out(text: string): void;
   /** Writes a line to stderr. */
@@ -164,6 +169,7 @@ export function createContext(io: CliIo, globals: GlobalFlagValues): CommandCont
       client ??= createApiClient({ address, token: resolveToken(), fetch: fetchImpl(), wrapTtl });
       return client;
     },
+    token: () => resolveToken(),
     clientWithToken(token) {
       if (token) redact(token);
       return createApiClient({ address, token: token ?? undefined, fetch: fetchImpl(), wrapTtl });

@@ -107,6 +107,25 @@ test('a token variable is not sent to the other family\'s server', async () => {
   assert.equal((seen[0] as Request).headers.get('x-vault-token'), 'v-token');
 });
 
+test('coffer run follows the same rule: a token variable is never sent to the other family\'s server', async () => {
+  const seen: Request[] = [];
+  const fetchImpl = cannedFetch(200, { data: { data: { b: 'value' } } }, seen);
+  const argv = ['run', '-env', 'X=secret/data/a#b', '--', 'true'];
+  const vaultUser = await run(argv, { COFFER_ADDR: 'http://coffer:1', VAULT_ADDR: 'https://vault.example', VAULT_TOKEN: 'hvs.vault-prod' }, fetchImpl);
+  assert.notEqual(vaultUser.code, 0);
+  assert.ok(seen.every((r) => r.headers.get('x-vault-token') !== 'hvs.vault-prod'), 'the Vault token never went to Coffer');
+  assert.ok(!vaultUser.stderr.includes('hvs.vault-prod'));
+  seen.length = 0;
+  const cofferUser = await run(argv, { COFFER_TOKEN: 'hvs.coffer', VAULT_ADDR: 'https://vault.example' }, fetchImpl);
+  assert.notEqual(cofferUser.code, 0);
+  assert.ok(seen.every((r) => r.headers.get('x-vault-token') !== 'hvs.coffer'), 'the Coffer token never went to Vault');
+  // The same family: sent as before.
+  seen.length = 0;
+  await run(argv, { COFFER_ADDR: 'http://coffer:1', COFFER_TOKEN: 'hvs.coffer' }, fetchImpl);
+  assert.ok(seen.length > 0);
+  assert.ok(seen.every((r) => r.headers.get('x-vault-token') === 'hvs.coffer'));
+});
+
 test('a redirect is never followed: neither the token nor the body leaves for the other host', async () => {
   const seen: Request[] = [];
   const fetchImpl: typeof fetch = async (input, init) => {

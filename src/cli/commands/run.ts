@@ -26,7 +26,6 @@ import { defineCommand, UsageError } from '../command.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { terminalInterruptReached } from '../terminal-group.js';
-import { readTokenFile, tokenFilePath } from '../token-file.js';
 
 type Method = 'token' | 'approle' | 'jwt' | 'kubernetes';
 const METHODS: readonly Method[] = ['token', 'approle', 'jwt', 'kubernetes'];
@@ -195,7 +194,8 @@ async function login(coffer: Coffer, ctx: CommandContext, method: Method, flags:
   const env = ctx.io.env;
   const mount = flags.mount === undefined ? {} : { mount: flags.mount };
   if (method === 'token') {
-    const token = globalToken ?? (env['COFFER_TOKEN'] || env['VAULT_TOKEN'] || readTokenFile(tokenFilePath(env)));
+    // The same rule as every other command: a token variable goes only to its own family's address.
+    const token = globalToken ?? ctx.token();
     if (!token) throw new CliError('no token: pass -token, set COFFER_TOKEN, run "coffer login", or use -method=approle|jwt|kubernetes');
     ctx.redact(token);
     coffer.setToken(token);
