@@ -156,6 +156,17 @@ path "a" {
   }]);
 });
 
+test('refuses a parameter named twice in one map, in two blocks, or in two cases, instead of keeping only the last list', async () => {
+  const cases = [
+    `path "a" {\n capabilities = ["update"]\n denied_parameters { token_policies = ["admin"] }\n denied_parameters { token_policies = ["ops"] }\n}`,
+    `path "a" {\n capabilities = ["update"]\n denied_parameters = { policies = ["admin"], Policies = ["ops"] }\n}`,
+    '{"path": {"a": {"capabilities": ["update"], "allowed_parameters": {"ttl": ["1h"], "TTL": ["2h"]}}}}',
+  ];
+  for (const text of cases) {
+    await assert.rejects(parsePolicy('p', text), (err: Error) => /is named more than once \(names are case-insensitive\)/.test(err.message), text);
+  }
+});
+
 test('keeps a "__proto__" parameter name as data, never as a prototype', async () => {
   const policy = await parsePolicy('p', '{"path": {"a": {"capabilities": ["update"], "allowed_parameters": {"__proto__": ["x"]}}}}');
   const allowed = policy.rules[0]?.allowedParameters;

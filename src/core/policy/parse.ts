@@ -308,10 +308,15 @@ function parseParameterMap(value: unknown, field: string, fail: (message: string
   // Block form (`allowed_parameters { … }`) arrives from hcl2json as a list of objects.
   const parts = Array.isArray(value) ? value : [value];
   const entries: Array<[string, unknown[]]> = [];
+  // Names are matched case-insensitively; one named twice (two blocks, or "Policies" beside
+  // "policies") would keep only its last list, silently dropping a denial: refused instead.
+  const seen = new Set<string>();
   for (const part of parts) {
     if (!isObject(part)) fail(`${field} must map parameter names to lists of values`);
     for (const [rawKey, values] of Object.entries(part as Obj)) {
       const key = rawKey.toLowerCase();
+      if (seen.has(key)) fail(`${field}: parameter ${quote(rawKey)} is named more than once (names are case-insensitive); give all its values in one list`);
+      seen.add(key);
       if (key.includes('*') && key !== '*') fail(`${field}: parameter key ${quote(rawKey)} may only be "*" to mean every parameter`);
       if (key.startsWith('/')) fail(`${field}: nested parameter paths such as ${quote(rawKey)} are not supported`);
       if (!Array.isArray(values)) fail(`${field}: ${quote(rawKey)} must be a list of values ([] means any value)`);
