@@ -56,6 +56,21 @@ const PAGE = 256;
 const MAX_SLEEP_MS = 60_000;
 /** How soon a lease left behind because it was busy is looked at again. */
 const BUSY_RETRY_MS = 1_000;
+/**
+ * A revocation running this long is waiting on its target (a database that does not answer):
+ * it stops counting against `concurrency`, so one dead database cannot fill the window and hold
+ * back every other lease until its connect timeout (a storm of fast revocations never gets here).
+ */
+const SLOW_AFTER_MS = 2_000;
+/** Slow revocations of one group (a lease's path: one role) after which its others wait. */
+const SLOW_PER_GROUP = 8;
+/** In flight at most, slow ones included: `concurrency` times this. */
+const CEILING_FACTOR = 4;
+
+/** The group of a due entry: its lease id without the last segment, e.g. 'database/creds/app'. */
+function groupOf(leaseId: string): string {
+  return leaseId.slice(0, leaseId.lastIndexOf('/'));
+}
 
 export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
   const { storage, clock, logger, concurrency } = options;
@@ -64,8 +79,9 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
   // When the timer fires (clock time); Infinity when none is set.
   let wakeAt = Infinity;
   let pass: Promise<number> | undefined;
-  // Revocations started and not yet settled, at most `concurrency` (they never reject).
-  const inFlight = new Set<Promise<void>>();
+  // Revocations started and not yet settled (they never reject), with their group and start
+  // time (real time, not `clock`: slowness is about waiting on a target, whatever a test's clock says).
+  const inFlight = new Map<Promise<void>, { group: string; startedAt: number }>();
 
   const schedule = (delayMs: number): void => {
     if (!running) return;
@@ -84,17 +100,55 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
   // (which has passed, and would make the worker spin while they stay busy).
   let leftBusy = false;
 
-  /** Starts one revocation (added to `started`), once fewer than `concurrency` are in flight. */
-  const start = async (child: string, started: Promise<void>[]): Promise<void> => {
-    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+  // One timer shared by every wait for a slot (a storm waits a hundred thousand times): a
+  // window full of revocations that never settle is looked at again this often.
+  let looking: Promise<void> | undefined;
+  const lookAgain = (): Promise<void> =>
+    (looking ??= new Promise<void>((resolve) => {
+      setTimeout(() => {
+        looking = undefined;
+        resolve();
+      }, SLOW_AFTER_MS / 4).unref();
+    }));
+
+  /**
+   * Starts one revocation (added to `started`) once fewer than `concurrency` recent ones are in
+   * flight; returns false, starting nothing, when its group already has SLOW_PER_GROUP slow ones
+   * (the entry is left for a later pass).
+   */
+  const start = async (child: string, started: Promise<void>[]): Promise<boolean> => {
+    const group = groupOf(dueLeaseId(child));
+    for (;;) {
+      const now = performance.now();
+      // The map keeps insertion order: its first attempt is the oldest still in flight. While
+      // that one is recent, none is slow and the plain window applies (a storm of fast
+      // revocations never counts anything).
+      const oldest = inFlight.values().next();
+      const oldestAge = oldest.done === true ? 0 : now - oldest.value.startedAt;
+      if (oldestAge < SLOW_AFTER_MS) {
+        if (inFlight.size < concurrency) break;
+      } else {
+        let recent = 0;
+        let slowInGroup = 0;
+        for (const attempt of inFlight.values()) {
+          if (now - attempt.startedAt < SLOW_AFTER_MS) recent += 1;
+          else if (attempt.group === group) slowInGroup += 1;
+        }
+        if (slowInGroup >= SLOW_PER_GROUP) return false;
+        if (recent < concurrency && inFlight.size < concurrency * CEILING_FACTOR) break;
+      }
+      // Until one settles, or the next look at which have turned slow.
+      await Promise.race([Promise.race(inFlight.keys()), lookAgain()]);
+    }
     const attempt: Promise<void> = options.revokeDue(dueLeaseId(child), dueTimeOf(child))
       .catch((error: unknown) => {
         // The entry stays in the index, so a later pass tries again.
         logger.error('lease expiry failed', { lease: dueLeaseId(child), error: error instanceof Error ? error.message : 'unknown error' });
       })
       .finally(() => inFlight.delete(attempt));
-    inFlight.add(attempt);
+    inFlight.set(attempt, { group, startedAt: performance.now() });
     started.push(attempt);
+    return true;
   };
 
   /**
@@ -118,7 +172,10 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
           leftBusy = true;
           continue;
         }
-        await start(child, started);
+        if (!(await start(child, started))) {
+          leftBusy = true;
+          continue;
+        }
         handled += 1;
       }
       // Started entries stay in the index until they settle (deleted, or moved to a later
@@ -167,7 +224,7 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
       timer = undefined;
       wakeAt = Infinity;
       await pass?.catch(() => undefined);
-      await Promise.all(inFlight);
+      await Promise.all(inFlight.keys());
     },
 
     runDue,

@@ -68,10 +68,10 @@ function setup(storage: Storage = createMemoryStorage(), target = fakeTarget(), 
   return { leases, target, clock, storage };
 }
 
-async function issue(leases: LeaseManager, target: FakeTarget, username: string, options: { ttl?: number; maxTtl?: number; tokenId?: string } = {}): Promise<string> {
+async function issue(leases: LeaseManager, target: FakeTarget, username: string, options: { ttl?: number; maxTtl?: number; tokenId?: string; path?: string } = {}): Promise<string> {
   target.live.add(username);
   const record = await leases.register({
-    path: 'db/creds/app',
+    path: options.path ?? 'db/creds/app',
     mountUuid: 'mount-1',
     mountPath: 'db/',
     secretType: 'creds',
@@ -332,6 +332,35 @@ describe('lease manager', () => {
     await leases.stop();
     assert.equal(target.live.size, 0);
   });
+  it('expires other leases while a target that does not answer holds more revocations than the window', async () => {
+    const target = fakeTarget();
+    const leases = createLeaseManager({
+      storage: createMemoryStorage(),
+      clock: { now: () => Date.now(), set() {}, advance() {} } as never,
+      logger: silentLogger,
+      engineForMount: () => target.engine,
+      concurrency: 16,
+    });
+    let answer = (): void => undefined;
+    const silent = new Promise<void>((resolve) => (answer = resolve));
+    // 40 leases of one role whose database never answers, due together: more than the window.
+    for (let i = 0; i < 40; i += 1) {
+      target.revokeGates.set(`dead-${i}`, silent);
+      await issue(leases, target, `dead-${i}`, { ttl: 0, path: 'db/creds/dead' });
+    }
+    await issue(leases, target, 'healthy', { ttl: 0 });
+    const started = Date.now();
+    leases.start();
+    for (let i = 0; i < 1000 && target.live.has('healthy'); i += 1) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(target.live.has('healthy'), false, `the healthy lease was revoked (after ${Date.now() - started} ms) while the dead ones still wait`);
+    assert.ok(target.revoking.size >= 16, 'the dead revocations are still waiting');
+    assert.ok(target.revoking.size <= 40);
+    answer();
+    for (let i = 0; i < 1000 && target.live.size > 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+    await leases.stop();
+    assert.equal(target.live.size, 0, 'every dead lease is revoked once its database answers');
+  });
+
   it('expires a lease that falls due while the revocation of another is still waiting on its target', async () => {
     const target = fakeTarget();
     const leases = createLeaseManager({
