@@ -21,7 +21,7 @@ export type OutputFormat = 'table' | 'json';
 export const GLOBAL_FLAGS = {
   address: { kind: 'string', usage: 'Server address (env COFFER_ADDR or VAULT_ADDR; default http://127.0.0.1:8200).' },
   token: { kind: 'string', usage: 'Token (env COFFER_TOKEN, or VAULT_TOKEN; then the file ~/.coffer-token). COFFER_TOKEN is not sent to an address from VAULT_ADDR, nor VAULT_TOKEN to COFFER_ADDR when VAULT_ADDR names another server.' },
-  format: { kind: 'string', usage: 'Output format: table or json (env COFFER_FORMAT).' },
+  format: { kind: 'string', usage: 'Output format: table or json (env COFFER_FORMAT; VAULT_FORMAT when it is one of these).' },
   field: { kind: 'string', usage: 'Print only this field, raw.' },
   'ca-cert': { kind: 'string', usage: 'PEM file of the CA that signed the server\'s certificate, for an https address (env COFFER_CACERT or VAULT_CACERT).' },
   'tls-skip-verify': { kind: 'boolean', usage: 'Do not verify the server\'s certificate (env COFFER_SKIP_VERIFY or VAULT_SKIP_VERIFY). Insecure: for tests only.' },
@@ -111,7 +111,10 @@ function sameServer(a: string, b: string): boolean {
 export function createContext(io: CliIo, globals: GlobalFlagValues): CommandContext {
   const env = io.env;
   const address = globals.address ?? (env['COFFER_ADDR'] || env['VAULT_ADDR'] || DEFAULT_ADDRESS);
-  const formatName = (globals.format ?? (env['COFFER_FORMAT'] || env['VAULT_FORMAT'] || 'table')).toLowerCase();
+  // VAULT_FORMAT is a Vault user's setting, often yaml, which Coffer does not print: it is
+  // followed only where it names a format Coffer has, never a reason for every command to fail.
+  const vaultFormat = (env['VAULT_FORMAT'] ?? '').toLowerCase();
+  const formatName = (globals.format ?? (env['COFFER_FORMAT'] || (vaultFormat === 'json' || vaultFormat === 'table' ? vaultFormat : '') || 'table')).toLowerCase();
   if (formatName !== 'table' && formatName !== 'json') {
     throw new CliError('invalid -format: must be "table" or "json"');
   }

@@ -126,6 +126,16 @@ test('coffer run follows the same rule: a token variable is never sent to the ot
   assert.ok(seen.every((r) => r.headers.get('x-vault-token') === 'hvs.coffer'));
 });
 
+test('VAULT_FORMAT=yaml (a Vault user\'s profile) is passed over, not a failure of every command; VAULT_FORMAT=json is followed', async () => {
+  const fetchImpl = cannedFetch(200, { data: { keys: ['a'] } });
+  const yaml = await run(['list', 'secret'], { VAULT_FORMAT: 'yaml', COFFER_TOKEN: 't' }, fetchImpl);
+  assert.equal(yaml.code, 0, yaml.stderr);
+  assert.match(yaml.stdout, /^Keys\n/);
+  const json = await run(['list', 'secret'], { VAULT_FORMAT: 'json', COFFER_TOKEN: 't' }, fetchImpl);
+  assert.deepEqual(JSON.parse(json.stdout), ['a']);
+  assert.equal((await run(['list', 'secret'], { COFFER_FORMAT: 'yaml', COFFER_TOKEN: 't' }, fetchImpl)).code, 1, 'a format asked of Coffer itself is still checked');
+});
+
 test('a redirect is never followed: neither the token nor the body leaves for the other host', async () => {
   const seen: Request[] = [];
   const fetchImpl: typeof fetch = async (input, init) => {
