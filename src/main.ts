@@ -249,7 +249,7 @@ async function startServerOn(physical: PhysicalStorage, config: ServerConfig, op
       return { defaultTtl: Math.min(mount.config.default_lease_ttl || config.defaultTokenTtl, maxTtl), maxTtl };
     },
   });
-  const policies = createPolicyStore({ storage: scope(systemStorage, 'policy/') });
+  const policies = createPolicyStore({ storage: scope(systemStorage, 'policy/'), logger: logger.child({ component: 'policies' }) });
   const events = createEventBus({ clock });
   // Set when the core starts serving after an unseal, cleared as a seal begins: the consumer
   // registry counts a consumer's silence only from then (consumer-registry.ts).

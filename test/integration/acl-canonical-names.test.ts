@@ -1,7 +1,7 @@
 /**
  * Paths whose handler canonicalises a name (userpass users: case, width and surrounding space;
- * policies: case and surrounding space; mounts: trailing slashes) are checked by the ACL both as
- * requested and as the handler will act on them. A deny written for the canonical name therefore
+ * policies: case and surrounding space) are checked by the ACL both as requested and as the
+ * handler will act on them. A deny written for the canonical name therefore
  * stops every other spelling of it, which Vault's check of the raw path alone lets through.
  */
 import assert from 'node:assert/strict';
@@ -31,8 +31,7 @@ describe('an exact deny covers every spelling of a canonicalised name', () => {
        path "auth/userpass/users/admin/password" { capabilities = ["deny"] }
        path "sys/policies/acl/*" { capabilities = ["create", "update", "read"] }
        path "sys/policies/acl/admin" { capabilities = ["deny"] }
-       path "sys/mounts/*" { capabilities = ["create", "update", "read", "delete"] }
-       path "sys/mounts/kvx" { capabilities = ["deny"] }`,
+`,
     );
   });
   after(() => server.destroy());
@@ -57,11 +56,9 @@ describe('an exact deny covers every spelling of a canonicalised name', () => {
     assert.equal((await api(server, 'GET', 'sys/policies/acl/other', { token: root })).body.data.name, 'other');
   });
 
-  it('refuses disabling the denied mount through a trailing slash, and allows another mount', async () => {
-    for (const path of ['kvx', 'kvy']) assert.equal((await api(server, 'POST', `sys/mounts/${path}`, { token: root, body: { type: 'kv', options: { version: '2' } } })).status, 204);
-    assert.equal((await api(server, 'DELETE', 'sys/mounts/kvx/', { token: helpdesk })).status, 403);
-    assert.equal((await api(server, 'DELETE', 'sys/mounts/kvx//', { token: helpdesk })).status, 403);
-    assert.ok('kvx/' in (await api(server, 'GET', 'sys/mounts', { token: root })).body.data, 'still mounted');
-    assert.equal((await api(server, 'DELETE', 'sys/mounts/kvy/', { token: helpdesk })).status, 204);
+  it('leaves mount paths as Vault checks them: a policy for sys/mounts/foo/* still manages foo through foo/, as the Vault CLI sends it', async () => {
+    const admin = await token('mounts', 'path "sys/mounts/foo/*" { capabilities = ["create", "update", "delete"] }');
+    assert.equal((await api(server, 'POST', 'sys/mounts/foo/', { token: admin, body: { type: 'kv', options: { version: '2' } } })).status, 204);
+    assert.equal((await api(server, 'DELETE', 'sys/mounts/foo/', { token: admin })).status, 204);
   });
 });

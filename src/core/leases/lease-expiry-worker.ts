@@ -57,6 +57,12 @@ const MAX_SLEEP_MS = 60_000;
 /** How soon a lease left behind because it was busy is looked at again. */
 const BUSY_RETRY_MS = 1_000;
 /**
+ * While passes leave everything due behind (one role's database stopped answering, its leases
+ * all waiting), each pass re-lists the whole due index: the pause between them doubles up to
+ * this. A lease falling due meanwhile wakes the worker by itself (noteDue).
+ */
+const MAX_BUSY_RETRY_MS = 8_000;
+/**
  * A revocation running this long is waiting on its target (a database that does not answer):
  * it stops counting against `concurrency`, so one dead database cannot fill the window and hold
  * back every other lease until its connect timeout (a storm of fast revocations never gets here).
@@ -64,8 +70,12 @@ const BUSY_RETRY_MS = 1_000;
 const SLOW_AFTER_MS = 2_000;
 /** Slow revocations of one group (a lease's path: one role) after which its others wait. */
 const SLOW_PER_GROUP = 8;
-/** In flight at most, slow ones included: `concurrency` times this. */
-const CEILING_FACTOR = 4;
+/**
+ * In flight at most, slow ones included: `concurrency` times this. Each role whose database
+ * stopped answering may hold up to `concurrency` (those that started before they were known
+ * to be slow), so it takes this many such roles at once to hold back every other lease again.
+ */
+const CEILING_FACTOR = 16;
 
 /** The group of a due entry: its lease id without the last segment, e.g. 'database/creds/app'. */
 function groupOf(leaseId: string): string {
@@ -99,6 +109,7 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
   // Set by a pass that left busy leases behind: the next one comes soon, not at their due time
   // (which has passed, and would make the worker spin while they stay busy).
   let leftBusy = false;
+  let busyRetryMs = BUSY_RETRY_MS;
 
   // One timer shared by every wait for a slot (a storm waits a hundred thousand times): a
   // window full of revocations that never settle is looked at again this often.
@@ -194,8 +205,9 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
   const tick = async (): Promise<void> => {
     if (!running || pass) return;
     pass = startDue([]);
+    let handled = 0;
     try {
-      await pass;
+      handled = await pass;
     } catch (error) {
       logger.error('lease expiry pass failed', { error: error instanceof Error ? error.message : 'unknown error' });
     } finally {
@@ -205,7 +217,8 @@ export function createExpiryWorker(options: ExpiryWorkerOptions): ExpiryWorker {
     try {
       const [next] = await storage.listPage(DUE_PREFIX, '', 1);
       const untilNext = next === undefined ? MAX_SLEEP_MS : dueTimeOf(next) - clock.now();
-      schedule(leftBusy ? Math.max(untilNext, BUSY_RETRY_MS) : untilNext);
+      busyRetryMs = leftBusy && handled === 0 ? Math.min(busyRetryMs * 2, MAX_BUSY_RETRY_MS) : BUSY_RETRY_MS;
+      schedule(leftBusy ? Math.max(untilNext, busyRetryMs) : untilNext);
     } catch {
       schedule(1000);
     }

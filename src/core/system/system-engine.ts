@@ -257,8 +257,6 @@ export function createSystemEngine(deps: SystemEngineDeps): Engine {
     },
     {
       pattern: `${base}/(?<path>.+)`,
-      // The mount is named without its trailing slash, however many the request had.
-      canonicalPath: (params) => `${base}/${(params['path'] ?? '').replace(/\/+$/, '')}`,
       description: 'Enable, read and disable a mount.',
       sudo,
       fields: ENABLE_FIELDS,

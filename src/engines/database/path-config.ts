@@ -14,7 +14,7 @@ import type { PasswordAuthentication } from './plugin.js';
 import { POSTGRES_PLUGIN_NAME } from './plugin-postgres.js';
 import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
-import { checkRotationStatements } from './statement-placeholders.js';
+import { checkRotationStatements, usesRotationStatements } from './statement-placeholders.js';
 import { has, parseBool, parseCommaList, parseDuration, parseInteger, parseStatements, parseString } from './input.js';
 import { parsePasswordPolicy } from './password.js';
 import { DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_STATEMENT_TIMEOUT_S } from './plugin.js';
@@ -116,7 +116,7 @@ function mergeConfig(data: Readonly<Record<string, unknown>>, existing: DbConfig
   if (config.usernameTemplate !== '') parseUsernameTemplate(config.usernameTemplate);
   // Checked when written: rotate-root with statements that set no new password (or set a
   // misspelt placeholder as the password) would lock Coffer out of the database.
-  if (has(data, 'root_rotation_statements') && config.rootRotationStatements.length > 0) {
+  if (has(data, 'root_rotation_statements') && config.rootRotationStatements.length > 0 && usesRotationStatements(config.pluginName)) {
     checkRotationStatements(config.rootRotationStatements, 'root_rotation_statements');
   }
   return config;

@@ -18,7 +18,7 @@ import type { EngineRequest, PathSpec } from '../../core/router/engine.js';
 import type { DatabaseStore, DbConfig } from './config-store.js';
 import type { Connections } from './connections.js';
 import { databaseFailure } from './db-errors.js';
-import { checkRotationStatements } from './statement-placeholders.js';
+import { checkRotationStatements, usesRotationStatements } from './statement-placeholders.js';
 import { generatePassword, parsePasswordPolicy } from './password.js';
 import { NAME_PATTERN } from './storage-keys.js';
 
@@ -55,7 +55,7 @@ export function rotatePaths(store: DatabaseStore, connections: Connections): Pat
       const config = await requireConfig(name);
       if (config.username === '') throw badRequest('unable to rotate root credentials: no username in configuration');
       // A config stored before root_rotation_statements were checked on write.
-      if (config.rootRotationStatements.length > 0) checkRotationStatements(config.rootRotationStatements, 'root_rotation_statements');
+      if (config.rootRotationStatements.length > 0 && usesRotationStatements(config.pluginName)) checkRotationStatements(config.rootRotationStatements, 'root_rotation_statements');
       const fresh = generatePassword(parsePasswordPolicy(config.passwordPolicy));
       const secrets = [config.password, fresh];
 

@@ -458,6 +458,10 @@ test('an admin that may not read mysql.user never drops an account it did not cr
     await admin.query(`CREATE USER ?@? IDENTIFIED BY ?`, [someoneElses, '%', newPassword()]);
     await assert.rejects(limited.newUser(userRequest(someoneElses, newPassword())), { kind: 'statement', message: /Operation CREATE USER failed/ });
     assert.deepEqual(await userHosts(someoneElses), ['%'], 'not dropped by a cleanup');
+    // Not even behind a statement that succeeded first.
+    const behindSet = userRequest(someoneElses, newPassword(), [`SET @coffer_marker = 1; ${CREATE_READER[0]}`]);
+    await assert.rejects(limited.newUser(behindSet), { kind: 'statement', message: /Operation CREATE USER failed/ });
+    assert.deepEqual(await userHosts(someoneElses), ['%'], 'not dropped by a cleanup either');
     // Created at 'localhost', then a GRANT the admin may not give: the default cleanup cannot
     // find the user at '%', so the outcome is reported unknown (the lease that follows is kept
     // and its revocation says why) instead of a clean failure with the user left behind.

@@ -41,6 +41,8 @@ const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
  * gets Vault's host, '%'.
  */
 const FALLBACK_HOST = '%';
+/** A statement that makes an account (after any leading comments). */
+const CREATES_USER = /^\s*(?:(?:--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*CREATE\s+USER\b/i;
 /**
  * Server errors that say the session lacks a privilege: 1044 database, 1045 access denied,
  * 1142 table, 1143 column, 1227 a global privilege such as CREATE USER, 1370 routine, 1410
@@ -490,9 +492,9 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         // A statement whose connection was lost (or whose reply timed out) may still run to its
         // end on the server, after any cleanup below: whether the user exists stays unknown.
         let lostConnection = false;
-        // Without read access to mysql.user, "taken" cannot be checked first; a creation whose
-        // first statement failed then made nothing of ours, and its cleanup is skipped: the name
-        // may be someone else's account (a CREATE USER refused with 1396), never ours to drop.
+        // Without read access to mysql.user, "taken" cannot be checked first; a creation in which
+        // no CREATE USER statement succeeded made no account of ours, and its cleanup is skipped:
+        // the name may be someone else's account (a CREATE USER refused with 1396), never ours to drop.
         let hostsReadable = true;
         const progress = { succeeded: 0 };
         try {
@@ -521,7 +523,9 @@ export function createMysqlPlugin(options: MysqlPluginOptions = {}): DatabasePlu
         }
         // Failed before any statement ran (the check itself, or the connection): nothing to undo.
         if (!started) throw databaseError(failure, secrets);
-        if (!hostsReadable && progress.succeeded === 0 && !lostConnection) throw databaseError(failure, secrets);
+        if (!hostsReadable && !lostConnection && !creation.slice(0, progress.succeeded).some((sql) => CREATES_USER.test(sql))) {
+          throw databaseError(failure, secrets);
+        }
         // CREATE USER and GRANT have already committed by now; undo them on a fresh session,
         // since the failure may have been the connection itself.
         let cleanupFailed = false;

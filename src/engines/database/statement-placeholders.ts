@@ -71,6 +71,11 @@ const PASSWORD_PLACEHOLDER = /\{\{\s*password\s*\}\}/;
  * placeholder: a rotation would then "complete", and readers would get a password the database
  * never took, while the old one kept working.
  */
+/** Whether a plugin runs rotation statements at all: Redis (and Valkey) set passwords with ACL SETUSER and ignore them. */
+export function usesRotationStatements(pluginName: string): boolean {
+  return pluginName !== 'redis-database-plugin' && pluginName !== 'valkey-database-plugin';
+}
+
 export function checkRotationStatements(templates: readonly string[], field = 'rotation_statements'): void {
   checkPlaceholders(templates, field);
   if (!templates.some((t) => PASSWORD_PLACEHOLDER.test(t))) {
