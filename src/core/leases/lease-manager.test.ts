@@ -68,6 +68,17 @@ function setup(storage: Storage = createMemoryStorage(), target = fakeTarget(), 
   return { leases, target, clock, storage };
 }
 
+/** A lease manager on the real clock (its expiry worker runs on timers), over memory storage. */
+function realTimeLeases(target: FakeTarget, options: Partial<Parameters<typeof createLeaseManager>[0]> = {}): LeaseManager {
+  return createLeaseManager({
+    storage: createMemoryStorage(),
+    clock: { now: () => Date.now(), set() {}, advance() {} } as never,
+    logger: silentLogger,
+    engineForMount: () => target.engine,
+    ...options,
+  });
+}
+
 async function issue(leases: LeaseManager, target: FakeTarget, username: string, options: { ttl?: number; maxTtl?: number; tokenId?: string; path?: string } = {}): Promise<string> {
   target.live.add(username);
   const record = await leases.register({
@@ -334,13 +345,7 @@ describe('lease manager', () => {
   });
   it('expires other leases while a target that does not answer holds more revocations than the window', async () => {
     const target = fakeTarget();
-    const leases = createLeaseManager({
-      storage: createMemoryStorage(),
-      clock: { now: () => Date.now(), set() {}, advance() {} } as never,
-      logger: silentLogger,
-      engineForMount: () => target.engine,
-      concurrency: 16,
-    });
+    const leases = realTimeLeases(target, { concurrency: 16 });
     let answer = (): void => undefined;
     const silent = new Promise<void>((resolve) => (answer = resolve));
     // 3 roles of a database that never answers, 20 due leases each: more than the window.
@@ -363,12 +368,7 @@ describe('lease manager', () => {
 
   it('expires a lease that falls due while the revocation of another is still waiting on its target', async () => {
     const target = fakeTarget();
-    const leases = createLeaseManager({
-      storage: createMemoryStorage(),
-      clock: { now: () => Date.now(), set() {}, advance() {} } as never,
-      logger: silentLogger,
-      engineForMount: () => target.engine,
-    });
+    const leases = realTimeLeases(target);
     let answer = (): void => undefined;
     target.revokeGates.set('stuck', new Promise<void>((resolve) => (answer = resolve)));
     leases.start();
@@ -388,13 +388,7 @@ describe('lease manager', () => {
 
   it('wakes the idle worker for the retry of a failed revoke-now, not a minute later', async () => {
     const target = fakeTarget();
-    const leases = createLeaseManager({
-      storage: createMemoryStorage(),
-      clock: { now: () => Date.now(), set() {}, advance() {} } as never,
-      logger: silentLogger,
-      engineForMount: () => target.engine,
-      retryBaseMs: 50,
-    });
+    const leases = realTimeLeases(target, { retryBaseMs: 50 });
     leases.start();
     const id = await issue(leases, target, 'u1', { ttl: 3600 });
     await new Promise((r) => setTimeout(r, 50)); // the worker's first pass is over; it sleeps
@@ -410,12 +404,7 @@ describe('lease manager', () => {
 describe('lease manager: a renewal that shortens a lease', () => {
   it('wakes the idle worker for the new, earlier expiry, not a minute later', async () => {
     const target = fakeTarget();
-    const leases = createLeaseManager({
-      storage: createMemoryStorage(),
-      clock: { now: () => Date.now(), set() {}, advance() {} } as never,
-      logger: silentLogger,
-      engineForMount: () => target.engine,
-    });
+    const leases = realTimeLeases(target);
     leases.start();
     const id = await issue(leases, target, 'u1', { ttl: 3600 });
     await new Promise((r) => setTimeout(r, 50)); // the worker's first pass is over; it sleeps
