@@ -98,18 +98,20 @@ export function userPaths(users: UserStore, lockouts: LockoutStore, hasher: Pass
   };
 
   const user = '(?<name>[^/]+)';
+  /** The path as the handler acts on it: the user's name canonicalised (request-handler checks both). */
+  const canonical = (suffix: string) => (params: Readonly<Record<string, string>>): string => `users/${normalizeUserName(params['name'] ?? '')}${suffix}`;
   return [
     {
       pattern: `users/${user}`,
-      canonicalPath: (params) => `users/${normalizeUserName(params['name'] ?? '')}`,
+      canonicalPath: canonical(''),
       description: 'Manage a userpass user.',
       fields: USER_FIELDS,
       existenceCheck: async (req) => (await users.get(normalizeUserName(req.params['name'] as string))) !== undefined,
       operations: { read, create: write, update: write, delete: remove },
     },
     { pattern: 'users/?', description: 'List userpass users.', operations: { list } },
-    { pattern: `users/${user}/password`, canonicalPath: (params) => `users/${normalizeUserName(params['name'] ?? '')}/password`, description: "Change a user's password.", fields: PASSWORD_FIELDS, operations: { update: setPassword } },
-    { pattern: `users/${user}/policies`, canonicalPath: (params) => `users/${normalizeUserName(params['name'] ?? '')}/policies`, description: "Change a user's token policies.", fields: POLICIES_FIELDS, operations: { update: setPolicies } },
-    { pattern: `users/${user}/unlock`, canonicalPath: (params) => `users/${normalizeUserName(params['name'] ?? '')}/unlock`, description: 'Clear a locked-out user\'s failed-login counter.', operations: { update: unlock } },
+    { pattern: `users/${user}/password`, canonicalPath: canonical('/password'), description: "Change a user's password.", fields: PASSWORD_FIELDS, operations: { update: setPassword } },
+    { pattern: `users/${user}/policies`, canonicalPath: canonical('/policies'), description: "Change a user's token policies.", fields: POLICIES_FIELDS, operations: { update: setPolicies } },
+    { pattern: `users/${user}/unlock`, canonicalPath: canonical('/unlock'), description: 'Clear a locked-out user\'s failed-login counter.', operations: { update: unlock } },
   ];
 }

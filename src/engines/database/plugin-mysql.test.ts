@@ -414,11 +414,20 @@ test("custom rollback statements that miss the host are reported as a failed cle
   }
 });
 
+/**
+ * Creates an admin that may create users and, with `grantOn`, grant SELECT on the test database,
+ * but may not read mysql.user (least privilege as many operators run it).
+ */
+async function createLimitedAdmin(name: string, password: string, grantOn = false): Promise<void> {
+  await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [name, '%', password]);
+  await admin.query('GRANT CREATE USER ON *.* TO ?@?', [name, '%']);
+  if (grantOn) await admin.query(`GRANT SELECT ON \`${database}\`.* TO ?@? WITH GRANT OPTION`, [name, '%']);
+}
+
 test("an admin that may not read mysql.user revokes at '%' as Vault does, and a user it cannot find there is a failed revocation, not a success", async () => {
   const adminName = newName();
   const adminPass = newPassword();
-  await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [adminName, '%', adminPass]);
-  await admin.query('GRANT CREATE USER ON *.* TO ?@?', [adminName, '%']);
+  await createLimitedAdmin(adminName, adminPass);
   const limited = createMysqlPlugin();
   const atPercent = newName();
   const atLocalhost = newName();
@@ -445,9 +454,7 @@ test("an admin that may not read mysql.user revokes at '%' as Vault does, and a 
 test('an admin that may not read mysql.user never drops an account it did not create, and reports a creation it could not undo', async () => {
   const adminName = newName();
   const adminPass = newPassword();
-  await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [adminName, '%', adminPass]);
-  await admin.query('GRANT CREATE USER ON *.* TO ?@?', [adminName, '%']);
-  await admin.query(`GRANT SELECT ON \`${database}\`.* TO ?@? WITH GRANT OPTION`, [adminName, '%']);
+  await createLimitedAdmin(adminName, adminPass, true);
   const limited = createMysqlPlugin();
   const someoneElses = newName();
   const atLocalhost = newName();
@@ -547,9 +554,7 @@ test('access denied to a database is a statement error when a statement meets it
   const adminPass = newPassword();
   const other = `${database}_other`;
   await admin.query(`CREATE DATABASE \`${other}\``);
-  await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [adminName, '%', adminPass]);
-  await admin.query('GRANT CREATE USER ON *.* TO ?@?', [adminName, '%']);
-  await admin.query(`GRANT SELECT ON \`${database}\`.* TO ?@? WITH GRANT OPTION`, [adminName, '%']);
+  await createLimitedAdmin(adminName, adminPass, true);
   const limited = createMysqlPlugin();
   const unreachableDb = createMysqlPlugin();
   const name = newName();
